@@ -1,0 +1,31 @@
+//! tritium-proto: tritium's own subset of the Mesos v1 scheduler API.
+//!
+//! The `.proto` files under `proto/` are written by hand with the official
+//! field numbers and types (checked against the reference definitions by the
+//! conformance test in `tests/conformance.rs`). They are compiled at build
+//! time by prost-build through protox, so no `protoc` is needed to build.
+//!
+//! This crate owns message definitions and the borrowed OFFERS reader; it
+//! never does IO.
+
+#![forbid(unsafe_code)]
+
+/// Generated prost types, laid out like the protobuf packages.
+pub mod mesos {
+    /// `package mesos.v1`
+    pub mod v1 {
+        #![allow(missing_docs, clippy::all, missing_debug_implementations)]
+        include!(concat!(env!("OUT_DIR"), "/mesos.v1.rs"));
+
+        /// `package mesos.v1.scheduler`
+        pub mod scheduler {
+            #![allow(missing_docs, clippy::all, missing_debug_implementations)]
+            include!(concat!(env!("OUT_DIR"), "/mesos.v1.scheduler.rs"));
+        }
+    }
+}
+
+pub mod view;
+
+pub use mesos::v1;
+pub use mesos::v1::scheduler;

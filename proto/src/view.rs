@@ -1,0 +1,1 @@
+//! Borrowed lazy reader for OFFERS events (in progress).

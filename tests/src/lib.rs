@@ -1,0 +1,1 @@
+//! tritium-sim (in progress)
