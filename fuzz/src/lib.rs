@@ -1,1 +1,168 @@
-//! fuzz (in progress)
+//! Fuzz targets for tritium's codecs, as plain functions.
+//!
+//! Each function takes arbitrary bytes and checks a property that must hold
+//! for every input — usually that two ways of decoding the same bytes agree
+//! (whole buffer vs byte-at-a-time, lazy view vs prost) — and that nothing
+//! panics. `cargo fuzz` drives them through the thin binaries in
+//! `fuzz_targets/`; `tests/replay.rs` runs every checked-in corpus file
+//! through them in the ordinary test run.
+
+use bytes::{Bytes, BytesMut};
+use tritium_engine::wire::{
+    ChunkedDecoder, ChunkedError, ChunkedStep, HeadLimits, RecordFramer, ResponseHead,
+};
+
+/// A fuzz target: arbitrary bytes in, a panic if a property fails.
+pub type Target = fn(&[u8]);
+
+/// Every target with its corpus directory name under `corpus/`.
+pub const TARGETS: &[(&str, Target)] = &[
+    ("chunked", chunked),
+    ("recordio", recordio),
+    ("response_head", response_head),
+    ("event", event),
+];
+
+#[derive(Debug, PartialEq, Eq)]
+enum ChunkedOutcome {
+    NeedMore,
+    End,
+    Error(ChunkedError),
+}
+
+/// Decode `input` as a chunked body, feeding it in reads of `read` bytes.
+fn dechunk(input: &[u8], read: usize) -> (Vec<u8>, ChunkedOutcome) {
+    let mut dec = ChunkedDecoder::default();
+    let mut buf = BytesMut::new();
+    let mut body = Vec::new();
+    let mut fed = 0;
+    loop {
+        match dec.advance(&mut buf) {
+            Ok(ChunkedStep::Data {
+                available,
+                chunk_remaining,
+            }) => {
+                assert!(available > 0 && available <= buf.len());
+                assert!(available as u64 <= chunk_remaining);
+                body.extend_from_slice(&buf.split_to(available));
+                dec.consume(available);
+            }
+            Ok(ChunkedStep::End) => return (body, ChunkedOutcome::End),
+            Ok(ChunkedStep::NeedMore) => {
+                if fed == input.len() {
+                    return (body, ChunkedOutcome::NeedMore);
+                }
+                let end = (fed + read).min(input.len());
+                buf.extend_from_slice(&input[fed..end]);
+                fed = end;
+            }
+            Err(e) => return (body, ChunkedOutcome::Error(e)),
+        }
+    }
+}
+
+/// Chunked decoding gives the same body and the same verdict whether the
+/// bytes arrive at once or one by one.
+pub fn chunked(data: &[u8]) {
+    let (whole_body, whole_end) = dechunk(data, data.len().max(1));
+    let (byte_body, byte_end) = dechunk(data, 1);
+    assert!(whole_body.len() <= data.len());
+    assert_eq!(whole_body, byte_body, "body depends on read boundaries");
+    assert_eq!(whole_end, byte_end, "verdict depends on read boundaries");
+}
+
+/// Frame `body` as RecordIO, cut into segments of `segment` bytes, each
+/// delivered in reads of `read` bytes.
+fn frame(
+    body: &[u8],
+    segment: usize,
+    read: usize,
+) -> (Vec<Bytes>, Option<tritium_engine::wire::RecordError>) {
+    let mut framer = RecordFramer::new(1 << 20);
+    let mut records = Vec::new();
+    let segments: Vec<&[u8]> = body.chunks(segment.max(1)).collect();
+    for (i, seg) in segments.iter().enumerate() {
+        let mut buf = BytesMut::new();
+        let mut fed = 0;
+        let mut left = seg.len() as u64;
+        loop {
+            let avail = buf.len();
+            match framer.next(&mut buf, avail, left) {
+                Ok(step) => {
+                    assert!(step.consumed as u64 <= left);
+                    left -= step.consumed as u64;
+                    if let Some(r) = step.record {
+                        assert!(r.len() <= framer.max_record_len());
+                        records.push(r);
+                        continue;
+                    }
+                    if step.consumed > 0 {
+                        continue;
+                    }
+                    if fed == seg.len() {
+                        break;
+                    }
+                    let end = (fed + read.max(1)).min(seg.len());
+                    buf.extend_from_slice(&seg[fed..end]);
+                    fed = end;
+                }
+                Err(e) => return (records, Some(e)),
+            }
+        }
+        // The framer may stop mid-segment only to wait for bytes of a record
+        // inside it, and those can be missing only at the end of the body.
+        assert!(
+            left == 0 || i + 1 == segments.len(),
+            "segment left unconsumed"
+        );
+    }
+    (records, None)
+}
+
+/// RecordIO framing: the records are the same whether the body is one
+/// segment or many, read at once or in pieces.
+pub fn recordio(data: &[u8]) {
+    let (split, body) = match data.split_first() {
+        Some((&s, rest)) => (usize::from(s % 32) + 1, rest),
+        None => return,
+    };
+    let (one, one_err) = frame(body, body.len().max(1), body.len().max(1));
+    let (many, many_err) = frame(body, split, 3);
+    let one_ok: Vec<&[u8]> = one.iter().map(|b| &b[..]).collect();
+    let many_ok: Vec<&[u8]> = many.iter().map(|b| &b[..]).collect();
+    if one_err.is_none() && many_err.is_none() {
+        assert_eq!(one_ok, many_ok, "records depend on segmentation");
+    } else {
+        // an error may be seen earlier with more context; the records
+        // before it must agree
+        let n = one_ok.len().min(many_ok.len());
+        assert_eq!(one_ok[..n], many_ok[..n]);
+        assert_eq!(
+            one_err.is_some(),
+            many_err.is_some(),
+            "{one_err:?} vs {many_err:?}"
+        );
+    }
+}
+
+/// Response heads: parsing never panics, and a complete head parses the same
+/// from any longer buffer while every shorter prefix is incomplete.
+pub fn response_head(data: &[u8]) {
+    let limits = HeadLimits::default();
+    let Ok(Some(head)) = ResponseHead::parse(data, limits) else {
+        return;
+    };
+    assert!(head.head_len <= data.len());
+    let again = ResponseHead::parse(&data[..head.head_len], limits).unwrap();
+    assert_eq!(again.as_ref(), Some(&head));
+    if head.head_len > 0 {
+        let shorter = ResponseHead::parse(&data[..head.head_len - 1], limits);
+        assert!(matches!(shorter, Ok(None)), "a prefix parsed: {shorter:?}");
+    }
+}
+
+/// Event decoding: placeholder until the lazy OFFERS view lands; decodes
+/// with prost only.
+pub fn event(data: &[u8]) {
+    let _ = <tritium_proto::scheduler::Event as prost::Message>::decode(data);
+}

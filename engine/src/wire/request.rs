@@ -1,0 +1,277 @@
+//! HTTP/1.1 requests to the master.
+//!
+//! Every scheduler call is `POST /api/v1/scheduler` with a protobuf (or JSON)
+//! body. SUBSCRIBE asks for a stream (`Accept`) and must not carry a
+//! `Mesos-Stream-Id`; every other call must carry the current one. The writer
+//! appends to a caller-owned buffer so the call connection reuses one buffer
+//! for its whole life.
+
+use bytes::{BufMut, BytesMut};
+
+/// The request methods tritium uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+impl Method {
+    fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
+/// Media types the scheduler API speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentType {
+    Protobuf,
+    Json,
+}
+
+impl ContentType {
+    /// The exact media type string the master expects.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContentType::Protobuf => "application/x-protobuf",
+            ContentType::Json => "application/json",
+        }
+    }
+}
+
+/// One request to write. Header values are checked before anything is
+/// written, so a bad value never reaches the wire half-written.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub method: Method,
+    /// Origin-form target, e.g. `/api/v1/scheduler`.
+    pub path: &'a str,
+    /// `host[:port]` of the master.
+    pub host: &'a str,
+    /// Body media type; `None` for a request without a body.
+    pub content_type: Option<ContentType>,
+    /// `Accept`, for SUBSCRIBE.
+    pub accept: Option<ContentType>,
+    /// `Mesos-Stream-Id` of the current subscription (never on SUBSCRIBE).
+    pub stream_id: Option<&'a str>,
+    /// Full `Authorization` value, e.g. `Basic dXNlcjpwYXNz`.
+    pub authorization: Option<&'a str>,
+    /// False adds `Connection: close`.
+    pub keep_alive: bool,
+    pub body: &'a [u8],
+}
+
+/// A request that would be malformed or ambiguous on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("{field} contains a control character")]
+    ControlCharacter { field: &'static str },
+    #[error("{field} is empty")]
+    Empty { field: &'static str },
+    #[error("request path must start with '/'")]
+    PathNotAbsolute,
+}
+
+const USER_AGENT: &str = concat!("tritium/", env!("CARGO_PKG_VERSION"));
+
+impl Request<'_> {
+    /// Append the encoded request (head and body) to `out`.
+    pub fn encode(&self, out: &mut BytesMut) -> Result<(), RequestError> {
+        check_token(self.path, "path")?;
+        if !self.path.starts_with('/') {
+            return Err(RequestError::PathNotAbsolute);
+        }
+        check_token(self.host, "host")?;
+        if let Some(id) = self.stream_id {
+            check_token(id, "Mesos-Stream-Id")?;
+        }
+        if let Some(auth) = self.authorization {
+            check_value(auth, "Authorization")?;
+        }
+        out.reserve(256 + self.body.len());
+        out.put_slice(self.method.as_str().as_bytes());
+        out.put_u8(b' ');
+        out.put_slice(self.path.as_bytes());
+        out.put_slice(b" HTTP/1.1\r\nHost: ");
+        out.put_slice(self.host.as_bytes());
+        out.put_slice(b"\r\nUser-Agent: ");
+        out.put_slice(USER_AGENT.as_bytes());
+        out.put_slice(b"\r\n");
+        if let Some(ct) = self.content_type {
+            header(out, "Content-Type", ct.as_str());
+        }
+        if let Some(accept) = self.accept {
+            header(out, "Accept", accept.as_str());
+        }
+        if let Some(id) = self.stream_id {
+            header(out, "Mesos-Stream-Id", id);
+        }
+        if let Some(auth) = self.authorization {
+            header(out, "Authorization", auth);
+        }
+        if !self.keep_alive {
+            header(out, "Connection", "close");
+        }
+        if self.method == Method::Post || !self.body.is_empty() {
+            out.put_slice(b"Content-Length: ");
+            let mut digits = [0u8; 20];
+            out.put_slice(format_decimal(self.body.len() as u64, &mut digits));
+            out.put_slice(b"\r\n");
+        }
+        out.put_slice(b"\r\n");
+        out.put_slice(self.body);
+        Ok(())
+    }
+}
+
+fn header(out: &mut BytesMut, name: &str, value: &str) {
+    out.put_slice(name.as_bytes());
+    out.put_slice(b": ");
+    out.put_slice(value.as_bytes());
+    out.put_slice(b"\r\n");
+}
+
+/// Non-empty, no whitespace or control characters (path, host, stream id).
+fn check_token(v: &str, field: &'static str) -> Result<(), RequestError> {
+    if v.is_empty() {
+        return Err(RequestError::Empty { field });
+    }
+    if v.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return Err(RequestError::ControlCharacter { field });
+    }
+    Ok(())
+}
+
+/// Header value: spaces allowed, no CR, LF or other control characters.
+fn check_value(v: &str, field: &'static str) -> Result<(), RequestError> {
+    if v.is_empty() {
+        return Err(RequestError::Empty { field });
+    }
+    if v.bytes().any(|b| (b < b' ' && b != b'\t') || b == 0x7f) {
+        return Err(RequestError::ControlCharacter { field });
+    }
+    Ok(())
+}
+
+fn format_decimal(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &digits[i..];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subscribe<'a>(body: &'a [u8]) -> Request<'a> {
+        Request {
+            method: Method::Post,
+            path: "/api/v1/scheduler",
+            host: "10.0.0.1:5050",
+            content_type: Some(ContentType::Protobuf),
+            accept: Some(ContentType::Protobuf),
+            stream_id: None,
+            authorization: None,
+            keep_alive: true,
+            body,
+        }
+    }
+
+    #[test]
+    fn writes_a_subscribe_request() {
+        let mut out = BytesMut::new();
+        subscribe(b"\x08\x01").encode(&mut out).unwrap();
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.starts_with("POST /api/v1/scheduler HTTP/1.1\r\nHost: 10.0.0.1:5050\r\n"));
+        assert!(text.contains("\r\nContent-Type: application/x-protobuf\r\n"));
+        assert!(text.contains("\r\nAccept: application/x-protobuf\r\n"));
+        assert!(!text.contains("Mesos-Stream-Id"));
+        assert!(text.ends_with("\r\nContent-Length: 2\r\n\r\n\x08\x01"));
+        // httparse reads it back as one request with the same body length.
+        let mut headers = [httparse::EMPTY_HEADER; 16];
+        let mut req = httparse::Request::new(&mut headers);
+        let httparse::Status::Complete(n) = req.parse(&out).unwrap() else {
+            panic!("incomplete request");
+        };
+        assert_eq!(out.len() - n, 2);
+    }
+
+    #[test]
+    fn writes_calls_with_stream_id_and_auth() {
+        let mut out = BytesMut::new();
+        let req = Request {
+            stream_id: Some("abc-123"),
+            authorization: Some("Basic dHJpdGl1bTpzZWNyZXQ="),
+            accept: None,
+            keep_alive: false,
+            ..subscribe(b"")
+        };
+        req.encode(&mut out).unwrap();
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.contains("\r\nMesos-Stream-Id: abc-123\r\n"));
+        assert!(text.contains("\r\nAuthorization: Basic dHJpdGl1bTpzZWNyZXQ=\r\n"));
+        assert!(text.contains("\r\nConnection: close\r\n"));
+        assert!(text.ends_with("Content-Length: 0\r\n\r\n"));
+    }
+
+    #[test]
+    fn refuses_header_injection() {
+        let mut out = BytesMut::new();
+        let bad = Request {
+            stream_id: Some("x\r\nEvil: 1"),
+            ..subscribe(b"")
+        };
+        assert_eq!(
+            bad.encode(&mut out).unwrap_err(),
+            RequestError::ControlCharacter {
+                field: "Mesos-Stream-Id"
+            }
+        );
+        let bad = Request {
+            authorization: Some("Basic a\nb"),
+            ..subscribe(b"")
+        };
+        assert!(bad.encode(&mut out).is_err());
+        let bad = Request {
+            path: "api",
+            ..subscribe(b"")
+        };
+        assert_eq!(
+            bad.encode(&mut out).unwrap_err(),
+            RequestError::PathNotAbsolute
+        );
+        assert!(out.is_empty(), "a refused request wrote bytes");
+    }
+
+    #[test]
+    fn decimal_formatting() {
+        let mut d = [0u8; 20];
+        assert_eq!(format_decimal(0, &mut d), b"0");
+        assert_eq!(format_decimal(1234567, &mut d), b"1234567");
+        assert_eq!(format_decimal(u64::MAX, &mut d), b"18446744073709551615");
+    }
+
+    #[test]
+    fn a_get_has_no_body_headers() {
+        let mut out = BytesMut::new();
+        Request {
+            method: Method::Get,
+            path: "/version",
+            content_type: None,
+            accept: None,
+            ..subscribe(b"")
+        }
+        .encode(&mut out)
+        .unwrap();
+        let text = String::from_utf8_lossy(&out);
+        assert!(!text.contains("Content-Length"));
+    }
+}
