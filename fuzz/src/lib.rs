@@ -161,8 +161,89 @@ pub fn response_head(data: &[u8]) {
     }
 }
 
-/// Event decoding: placeholder until the lazy OFFERS view lands; decodes
-/// with prost only.
+/// Event decoding: wherever prost decodes an event, the lazy view reads the
+/// same type and, for OFFERS, the same value of every field it exposes.
+/// Where prost refuses the bytes, the view may read them or refuse them
+/// (it checks only what it reads), but never panics.
 pub fn event(data: &[u8]) {
-    let _ = <tritium_proto::scheduler::Event as prost::Message>::decode(data);
+    use prost::Message;
+    use tritium_proto::scheduler::Event;
+    use tritium_proto::view::EventView;
+
+    let full = Event::decode(data);
+    let view = EventView::new(data);
+    let (Ok(full), Ok(view)) = (full, view) else {
+        // walk whatever the view accepts, for the no-panic property
+        if let Ok(view) = EventView::new(data) {
+            for offer in view.offers().flatten() {
+                for r in offer.resources().flatten() {
+                    let _ = (
+                        r.name(),
+                        r.scalar(),
+                        r.role(),
+                        r.ranges().count(),
+                        r.set().count(),
+                    );
+                }
+                for a in offer.attributes().flatten() {
+                    let _ = (a.name(), a.text(), a.ranges().count(), a.set().count());
+                }
+            }
+        }
+        return;
+    };
+    assert_eq!(view.event_type_raw().unwrap_or(0), full.r#type.unwrap_or(0));
+    let offers = full.offers.map(|o| o.offers).unwrap_or_default();
+    let mut seen = 0;
+    for (i, got) in view.offers().enumerate() {
+        // the view is stricter about required fields prost fills with
+        // defaults; an error is acceptable only where prost saw an empty one
+        let Ok(got) = got else { return };
+        let want = &offers[i];
+        assert_eq!(got.id(), want.id.value);
+        assert_eq!(got.agent_id(), want.agent_id.value);
+        assert_eq!(got.hostname(), want.hostname);
+        assert_eq!(
+            got.allocation_role(),
+            want.allocation_info
+                .as_ref()
+                .and_then(|a| a.role.as_deref())
+        );
+        for (j, r) in got.resources().enumerate() {
+            let Ok(r) = r else { return };
+            let w = &want.resources[j];
+            assert_eq!(r.name(), w.name);
+            assert_eq!(r.value_type().as_i32(), w.r#type);
+            assert_eq!(
+                r.scalar().map(f64::to_bits),
+                w.scalar.as_ref().map(|s| s.value.to_bits())
+            );
+            let ranges: Vec<(u64, u64)> = r.ranges().collect();
+            let want_ranges: Vec<(u64, u64)> = w
+                .ranges
+                .iter()
+                .flat_map(|rs| rs.range.iter().map(|x| (x.begin, x.end)))
+                .collect();
+            assert_eq!(ranges, want_ranges);
+            let items: Vec<&str> = r.set().collect();
+            let want_items: Vec<&str> = w
+                .set
+                .iter()
+                .flat_map(|s| s.item.iter().map(String::as_str))
+                .collect();
+            assert_eq!(items, want_items);
+        }
+        for (j, a) in got.attributes().enumerate() {
+            let Ok(a) = a else { return };
+            let w = &want.attributes[j];
+            assert_eq!(a.name(), w.name);
+            assert_eq!(a.text(), w.text.as_ref().map(|t| t.value.as_str()));
+        }
+        seen += 1;
+    }
+    assert_eq!(
+        seen,
+        offers.len(),
+        "view and prost disagree on the number of offers"
+    );
 }

@@ -1,1 +1,2482 @@
-//! Borrowed lazy reader for OFFERS events (in progress).
+//! Borrowed, lazy reader for `mesos.v1.scheduler.Event`, built for the OFFERS
+//! hot path.
+//!
+//! This module owns the protobuf wire-format reading of exactly the fields the
+//! offer matcher needs: per offer its id, framework id, agent id, hostname and
+//! allocation role; per resource its name, type, scalar / ranges / set value,
+//! role (legacy field and reservation stack), allocation role, persistent
+//! volume id and revocability; per attribute its name, type and value. Every
+//! other field is skipped by its length without being looked at.
+//!
+//! It must never allocate, never panic on any input (every index is checked,
+//! there is no `unsafe`), and never build prost structs.
+//!
+//! # What is scanned when
+//!
+//! - [`EventView::new`] walks the top level of the event once (a handful of
+//!   keys; sub-messages are skipped by length), keeping `type` and the byte
+//!   span of the `offers` field.
+//! - [`OffersIter`] walks that span lazily. Each [`OfferView`] it yields is
+//!   pre-scanned once over its own top-level fields: ids, hostname and
+//!   allocation role are kept as `&str` (UTF-8 checked then), and the spans of
+//!   `resources` and `attributes` are kept for the lazy iterators.
+//! - [`ResourceIter`] / [`AttributeIter`] re-walk those spans. Each
+//!   [`ResourceView`] / [`AttributeView`] they yield is fully checked when it is
+//!   built (framing of every field, UTF-8 of every string it exposes,
+//!   structure of its ranges and set), so its accessors and the
+//!   [`RangesIter`] / [`SetIter`] over it cannot fail.
+//!
+//! Errors are therefore reported lazily, at the item that contains them, and
+//! every iterator stops (is fused) after yielding its first `Err`. A caller
+//! that must treat the event atomically, as prost does, calls
+//! [`EventView::validate`] first.
+//!
+//! # Agreement with prost
+//!
+//! For input prost decodes successfully, every value the view exposes equals
+//! what prost's full decode gives (checked by `proto/tests/view_props.rs`):
+//!
+//! - a non-repeated scalar or string field that occurs more than once: the
+//!   last occurrence wins;
+//! - a non-repeated embedded message that occurs more than once is *merged*
+//!   by prost; the view merges too, for every sub-message it reads:
+//!   `Event.offers` (offers of all occurrences, in order), `Offer.id`,
+//!   `Offer.framework_id`, `Offer.agent_id`, `Offer.allocation_info`,
+//!   `Resource.allocation_info`, `Resource.disk` / `DiskInfo.persistence`,
+//!   `Resource.revocable`, and the `scalar`, `ranges`, `set` and `text`
+//!   values (ranges and set items of all occurrences are concatenated in
+//!   order, the last scalar / text value wins);
+//! - repeated fields are yielded in order; unknown fields of every wire type,
+//!   groups included, are skipped.
+//!
+//! The view is deliberately *stricter* than prost in one way and *laxer* in
+//! another:
+//!
+//! - stricter: required fields the matcher cannot do without (offer id, agent
+//!   id, hostname, resource and attribute name and type) are reported as
+//!   [`ViewError::MissingField`] when absent, where prost would silently
+//!   substitute a default;
+//! - laxer: fields the view does not expose are only checked for framing
+//!   (their length fits), not for their contents, so a bad UTF-8 string inside
+//!   e.g. `Offer.url` or an earlier (not the last) `ReservationInfo` goes
+//!   unnoticed here while prost would reject the whole event.
+
+use std::fmt;
+use std::iter::FusedIterator;
+
+// ---------------------------------------------------------------------------
+// Field numbers, from the Mesos reference definitions (mesos-go
+// `api/v1/lib/mesos.proto` and `scheduler/scheduler.proto`).
+
+/// `mesos.v1.scheduler.Event`.
+mod event {
+    /// `optional Type type = 1;`
+    pub(super) const TYPE: u32 = 1;
+    /// `optional Offers offers = 3;`
+    pub(super) const OFFERS: u32 = 3;
+}
+
+/// `mesos.v1.scheduler.Event.Offers`.
+mod event_offers {
+    /// `repeated Offer offers = 1;`
+    pub(super) const OFFERS: u32 = 1;
+}
+
+/// `mesos.v1.OfferID`, `AgentID`, `FrameworkID`: all `required string value = 1;`.
+mod id {
+    /// `required string value = 1;`
+    pub(super) const VALUE: u32 = 1;
+}
+
+/// `mesos.v1.Offer`.
+mod offer {
+    /// `required OfferID id = 1;`
+    pub(super) const ID: u32 = 1;
+    /// `required FrameworkID framework_id = 2;`
+    pub(super) const FRAMEWORK_ID: u32 = 2;
+    /// `required AgentID agent_id = 3;`
+    pub(super) const AGENT_ID: u32 = 3;
+    /// `required string hostname = 4;`
+    pub(super) const HOSTNAME: u32 = 4;
+    /// `repeated Resource resources = 5;`
+    pub(super) const RESOURCES: u32 = 5;
+    /// `repeated Attribute attributes = 7;`
+    pub(super) const ATTRIBUTES: u32 = 7;
+    /// `optional Resource.AllocationInfo allocation_info = 10;`
+    pub(super) const ALLOCATION_INFO: u32 = 10;
+}
+
+/// `mesos.v1.Resource`.
+mod resource {
+    /// `required string name = 1;`
+    pub(super) const NAME: u32 = 1;
+    /// `required Value.Type type = 2;`
+    pub(super) const TYPE: u32 = 2;
+    /// `optional Value.Scalar scalar = 3;`
+    pub(super) const SCALAR: u32 = 3;
+    /// `optional Value.Ranges ranges = 4;`
+    pub(super) const RANGES: u32 = 4;
+    /// `optional Value.Set set = 5;`
+    pub(super) const SET: u32 = 5;
+    /// `optional string role = 6 [default = "*", deprecated = true];`
+    pub(super) const ROLE: u32 = 6;
+    /// `optional DiskInfo disk = 7;`
+    pub(super) const DISK: u32 = 7;
+    /// `optional RevocableInfo revocable = 9;`
+    pub(super) const REVOCABLE: u32 = 9;
+    /// `optional AllocationInfo allocation_info = 11;`
+    pub(super) const ALLOCATION_INFO: u32 = 11;
+    /// `repeated ReservationInfo reservations = 13;`
+    pub(super) const RESERVATIONS: u32 = 13;
+}
+
+/// `mesos.v1.Resource.AllocationInfo`.
+mod allocation_info {
+    /// `optional string role = 1;`
+    pub(super) const ROLE: u32 = 1;
+}
+
+/// `mesos.v1.Resource.ReservationInfo`.
+mod reservation_info {
+    /// `optional string role = 3;`
+    pub(super) const ROLE: u32 = 3;
+}
+
+/// `mesos.v1.Resource.DiskInfo`.
+mod disk_info {
+    /// `optional Persistence persistence = 1;`
+    pub(super) const PERSISTENCE: u32 = 1;
+}
+
+/// `mesos.v1.Resource.DiskInfo.Persistence`.
+mod persistence {
+    /// `required string id = 1;`
+    pub(super) const ID: u32 = 1;
+}
+
+/// `mesos.v1.Attribute` (note: `text` is 5 and `set` is 6, unlike `Resource`).
+mod attribute {
+    /// `required string name = 1;`
+    pub(super) const NAME: u32 = 1;
+    /// `required Value.Type type = 2;`
+    pub(super) const TYPE: u32 = 2;
+    /// `optional Value.Scalar scalar = 3;`
+    pub(super) const SCALAR: u32 = 3;
+    /// `optional Value.Ranges ranges = 4;`
+    pub(super) const RANGES: u32 = 4;
+    /// `optional Value.Text text = 5;`
+    pub(super) const TEXT: u32 = 5;
+    /// `optional Value.Set set = 6;`
+    pub(super) const SET: u32 = 6;
+}
+
+/// `mesos.v1.Value.Scalar`, `.Ranges`, `.Range`, `.Set`, `.Text`.
+mod value {
+    /// `Value.Scalar`: `required double value = 1;`
+    pub(super) const SCALAR_VALUE: u32 = 1;
+    /// `Value.Ranges`: `repeated Range range = 1;`
+    pub(super) const RANGES_RANGE: u32 = 1;
+    /// `Value.Range`: `required uint64 begin = 1;`
+    pub(super) const RANGE_BEGIN: u32 = 1;
+    /// `Value.Range`: `required uint64 end = 2;`
+    pub(super) const RANGE_END: u32 = 2;
+    /// `Value.Set`: `repeated string item = 1;`
+    pub(super) const SET_ITEM: u32 = 1;
+    /// `Value.Text`: `required string value = 1;`
+    pub(super) const TEXT_VALUE: u32 = 1;
+}
+
+/// A varint is at most 10 bytes: 64 bits in 7-bit groups.
+const MAX_VARINT_LEN: usize = 10;
+
+/// How deeply unknown groups (deprecated wire types 3/4) may nest before the
+/// reader gives up. Skipping a group recurses, so this bounds stack use on
+/// hostile input; prost's own limit is 100 levels of any nesting.
+pub const MAX_GROUP_DEPTH: u32 = 64;
+
+/// The role of an unreserved resource (`Resource.role`'s declared default).
+const UNRESERVED_ROLE: &str = "*";
+
+// ---------------------------------------------------------------------------
+// Errors.
+
+/// Why a buffer could not be read as (the part the view reads of) a Mesos
+/// scheduler event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ViewError {
+    /// The input ended inside a field: in a key, a varint, a fixed-width value,
+    /// or a length-delimited payload longer than the bytes left.
+    Truncated,
+    /// A varint ran past 10 bytes, or its 10th byte carried bits beyond 64.
+    VarintOverflow,
+    /// A key had field number 0 or did not fit in 32 bits.
+    InvalidKey(u64),
+    /// A key had wire type 6 or 7, which protobuf does not define.
+    InvalidWireType(u8),
+    /// A field the view reads arrived with a wire type its declaration does
+    /// not allow (`field` is `Message.field`).
+    BadWireType {
+        /// The field, as `Message.field`.
+        field: &'static str,
+        /// The wire type found (0..=5).
+        wire_type: u8,
+    },
+    /// A `string` field the view reads is not valid UTF-8.
+    InvalidUtf8 {
+        /// The field, as `Message.field`.
+        field: &'static str,
+    },
+    /// A required field the view needs is absent.
+    MissingField(&'static str),
+    /// An end-group key without a matching start-group key.
+    UnmatchedEndGroup,
+    /// Unknown groups nested deeper than [`MAX_GROUP_DEPTH`].
+    GroupTooDeep,
+}
+
+impl fmt::Display for ViewError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ViewError::Truncated => f.write_str("protobuf input truncated inside a field"),
+            ViewError::VarintOverflow => f.write_str("protobuf varint longer than 64 bits"),
+            ViewError::InvalidKey(key) => write!(f, "invalid protobuf key {key}"),
+            ViewError::InvalidWireType(wt) => write!(f, "invalid protobuf wire type {wt}"),
+            ViewError::BadWireType { field, wire_type } => {
+                write!(f, "field {field} has unexpected wire type {wire_type}")
+            }
+            ViewError::InvalidUtf8 { field } => write!(f, "field {field} is not valid UTF-8"),
+            ViewError::MissingField(field) => write!(f, "required field {field} is missing"),
+            ViewError::UnmatchedEndGroup => {
+                f.write_str("protobuf end-group without matching start")
+            }
+            ViewError::GroupTooDeep => {
+                write!(f, "protobuf groups nested deeper than {MAX_GROUP_DEPTH}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ViewError {}
+
+// ---------------------------------------------------------------------------
+// Wire reader.
+
+const WT_VARINT: u8 = 0;
+const WT_FIXED64: u8 = 1;
+const WT_LEN: u8 = 2;
+const WT_START_GROUP: u8 = 3;
+const WT_END_GROUP: u8 = 4;
+const WT_FIXED32: u8 = 5;
+
+/// One decoded field value. Groups are skipped while reading and leave only
+/// their marker, so a caller can still report a wrong wire type.
+#[derive(Clone, Copy, Debug)]
+enum FieldValue<'a> {
+    Varint(u64),
+    Fixed64(u64),
+    Len(&'a [u8]),
+    Group,
+    Fixed32,
+}
+
+impl<'a> FieldValue<'a> {
+    fn wire_type(self) -> u8 {
+        match self {
+            FieldValue::Varint(_) => WT_VARINT,
+            FieldValue::Fixed64(_) => WT_FIXED64,
+            FieldValue::Len(_) => WT_LEN,
+            FieldValue::Group => WT_START_GROUP,
+            FieldValue::Fixed32 => WT_FIXED32,
+        }
+    }
+
+    fn bad(self, field: &'static str) -> ViewError {
+        ViewError::BadWireType {
+            field,
+            wire_type: self.wire_type(),
+        }
+    }
+
+    /// The payload of a length-delimited field (string, bytes, message).
+    #[inline]
+    fn len(self, field: &'static str) -> Result<&'a [u8], ViewError> {
+        match self {
+            FieldValue::Len(b) => Ok(b),
+            other => Err(other.bad(field)),
+        }
+    }
+
+    /// A varint field (int32/uint64/enum/bool).
+    #[inline]
+    fn varint(self, field: &'static str) -> Result<u64, ViewError> {
+        match self {
+            FieldValue::Varint(v) => Ok(v),
+            other => Err(other.bad(field)),
+        }
+    }
+
+    /// An enum field, truncated to `i32` like prost does.
+    #[inline]
+    fn enumeration(self, field: &'static str) -> Result<i32, ViewError> {
+        // Truncation is the protobuf rule for int32/enum read from a varint.
+        self.varint(field).map(|v| v as i32)
+    }
+
+    /// A `double` field.
+    #[inline]
+    fn double(self, field: &'static str) -> Result<f64, ViewError> {
+        match self {
+            FieldValue::Fixed64(bits) => Ok(f64::from_bits(bits)),
+            other => Err(other.bad(field)),
+        }
+    }
+
+    /// A `string` field, UTF-8 checked.
+    #[inline]
+    fn string(self, field: &'static str) -> Result<&'a str, ViewError> {
+        utf8(self.len(field)?, field)
+    }
+}
+
+#[inline]
+fn utf8<'a>(bytes: &'a [u8], field: &'static str) -> Result<&'a str, ViewError> {
+    std::str::from_utf8(bytes).map_err(|_| ViewError::InvalidUtf8 { field })
+}
+
+/// Reads fields from the front of a message's bytes.
+#[derive(Clone, Copy)]
+struct Cursor<'a> {
+    rest: &'a [u8],
+}
+
+impl fmt::Debug for Cursor<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cursor")
+            .field("remaining", &self.rest.len())
+            .finish()
+    }
+}
+
+impl<'a> Cursor<'a> {
+    #[inline]
+    fn new(buf: &'a [u8]) -> Self {
+        Cursor { rest: buf }
+    }
+
+    #[inline]
+    fn remaining(&self) -> usize {
+        self.rest.len()
+    }
+
+    /// Makes every later read see the end of input (used to fuse iterators).
+    #[inline]
+    fn finish(&mut self) {
+        self.rest = &[];
+    }
+
+    #[inline]
+    fn read_varint(&mut self) -> Result<u64, ViewError> {
+        // Fast path: keys, lengths and small values are one byte.
+        if let Some((&b, rest)) = self.rest.split_first()
+            && b < 0x80
+        {
+            self.rest = rest;
+            return Ok(u64::from(b));
+        }
+        self.read_varint_slow()
+    }
+
+    #[inline(never)]
+    fn read_varint_slow(&mut self) -> Result<u64, ViewError> {
+        let buf = self.rest;
+        let mut value = 0u64;
+        for i in 0..MAX_VARINT_LEN {
+            let Some(&b) = buf.get(i) else {
+                return Err(ViewError::Truncated);
+            };
+            value |= u64::from(b & 0x7f) << (7 * i);
+            if b < 0x80 {
+                // The 10th byte holds only bit 63; anything more overflows.
+                if i == MAX_VARINT_LEN - 1 && b > 1 {
+                    return Err(ViewError::VarintOverflow);
+                }
+                let (_, rest) = buf.split_at_checked(i + 1).ok_or(ViewError::Truncated)?;
+                self.rest = rest;
+                return Ok(value);
+            }
+        }
+        Err(ViewError::VarintOverflow)
+    }
+
+    /// Reads a key: field number and wire type.
+    #[inline]
+    fn read_key(&mut self) -> Result<(u32, u8), ViewError> {
+        let key = self.read_varint()?;
+        let field = u32::try_from(key >> 3).map_err(|_| ViewError::InvalidKey(key))?;
+        if field == 0 {
+            return Err(ViewError::InvalidKey(key));
+        }
+        // The mask keeps 3 bits, which always fit in a u8.
+        let wire_type = (key & 7) as u8;
+        Ok((field, wire_type))
+    }
+
+    #[inline]
+    fn read_len(&mut self) -> Result<&'a [u8], ViewError> {
+        let len = self.read_varint()?;
+        let len = usize::try_from(len).map_err(|_| ViewError::Truncated)?;
+        let (payload, rest) = self
+            .rest
+            .split_at_checked(len)
+            .ok_or(ViewError::Truncated)?;
+        self.rest = rest;
+        Ok(payload)
+    }
+
+    #[inline]
+    fn read_fixed<const N: usize>(&mut self) -> Result<[u8; N], ViewError> {
+        let (bytes, rest) = self
+            .rest
+            .split_first_chunk::<N>()
+            .ok_or(ViewError::Truncated)?;
+        self.rest = rest;
+        Ok(*bytes)
+    }
+
+    /// Reads the value of a field whose key has been read. Kept out of line:
+    /// the hot wire types are handled in [`Cursor::next_field`].
+    #[inline(never)]
+    fn read_value(
+        &mut self,
+        field: u32,
+        wire_type: u8,
+        depth: u32,
+    ) -> Result<FieldValue<'a>, ViewError> {
+        match wire_type {
+            WT_VARINT => self.read_varint().map(FieldValue::Varint),
+            WT_FIXED64 => self
+                .read_fixed::<8>()
+                .map(|b| FieldValue::Fixed64(u64::from_le_bytes(b))),
+            WT_LEN => self.read_len().map(FieldValue::Len),
+            WT_FIXED32 => self.read_fixed::<4>().map(|_| FieldValue::Fixed32),
+            WT_START_GROUP => self
+                .skip_group(field, depth + 1)
+                .map(|()| FieldValue::Group),
+            WT_END_GROUP => Err(ViewError::UnmatchedEndGroup),
+            other => Err(ViewError::InvalidWireType(other)),
+        }
+    }
+
+    /// Skips the body of group `field` up to and including its end-group key.
+    #[cold]
+    fn skip_group(&mut self, field: u32, depth: u32) -> Result<(), ViewError> {
+        if depth > MAX_GROUP_DEPTH {
+            return Err(ViewError::GroupTooDeep);
+        }
+        loop {
+            if self.rest.is_empty() {
+                return Err(ViewError::Truncated);
+            }
+            let (inner, wire_type) = self.read_key()?;
+            if wire_type == WT_END_GROUP {
+                return if inner == field {
+                    Ok(())
+                } else {
+                    Err(ViewError::UnmatchedEndGroup)
+                };
+            }
+            self.read_value(inner, wire_type, depth)?;
+        }
+    }
+
+    /// The next field, or `None` at the end of the message.
+    #[inline(always)]
+    fn next_field(&mut self) -> Result<Option<(u32, FieldValue<'a>)>, ViewError> {
+        if self.rest.is_empty() {
+            return Ok(None);
+        }
+        let (field, wire_type) = self.read_key()?;
+        // Messages, strings, varints and doubles are all the view reads;
+        // everything else (fixed32, groups, errors) takes the slow path.
+        let value = match wire_type {
+            WT_LEN => FieldValue::Len(self.read_len()?),
+            WT_VARINT => FieldValue::Varint(self.read_varint()?),
+            WT_FIXED64 => FieldValue::Fixed64(u64::from_le_bytes(self.read_fixed::<8>()?)),
+            _ => self.read_value(field, wire_type, 0)?,
+        };
+        Ok(Some((field, value)))
+    }
+}
+
+/// Debug-formats what an iterator yields as a list (without consuming it).
+struct DebugList<I>(I);
+
+impl<I> fmt::Debug for DebugList<I>
+where
+    I: Iterator + Clone,
+    I::Item: fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.0.clone()).finish()
+    }
+}
+
+/// Calls `f` for every field of `buf`, in order.
+#[inline]
+fn for_each_field<'a>(
+    buf: &'a [u8],
+    mut f: impl FnMut(u32, FieldValue<'a>) -> Result<(), ViewError>,
+) -> Result<(), ViewError> {
+    let mut cur = Cursor::new(buf);
+    while let Some((field, value)) = cur.next_field()? {
+        f(field, value)?;
+    }
+    Ok(())
+}
+
+/// The bytes from the first to the last occurrence of one repeated (or
+/// merged) field in a message, recorded during a scan so that a lazy iterator
+/// can re-walk just that part. In the usual case, one occurrence or a run of
+/// consecutive ones, it holds nothing but those occurrences.
+#[derive(Clone, Copy, Default)]
+struct Span {
+    start: Option<usize>,
+    end: usize,
+}
+
+impl Span {
+    #[inline]
+    fn note(&mut self, start: usize, end: usize) {
+        debug_assert!(start < end && end >= self.end, "span grows forward");
+        if self.start.is_none() {
+            self.start = Some(start);
+        }
+        self.end = end;
+    }
+
+    #[inline]
+    fn slice(self, buf: &[u8]) -> &[u8] {
+        self.start
+            .and_then(|s| buf.get(s..self.end))
+            .unwrap_or_default()
+    }
+}
+
+/// Scans every field of `buf`, handing `f` the field, its value, and the byte
+/// offsets where it starts (at its key) and ends.
+#[inline]
+fn scan_fields<'a>(
+    buf: &'a [u8],
+    mut f: impl FnMut(u32, FieldValue<'a>, usize, usize) -> Result<(), ViewError>,
+) -> Result<(), ViewError> {
+    let mut cur = Cursor::new(buf);
+    loop {
+        let start = buf.len() - cur.remaining();
+        let Some((field, value)) = cur.next_field()? else {
+            return Ok(());
+        };
+        let end = buf.len() - cur.remaining();
+        f(field, value, start, end)?;
+    }
+}
+
+/// Yields the payloads of every occurrence of one length-delimited field.
+#[derive(Clone, Copy, Debug)]
+struct LenFields<'a> {
+    cur: Cursor<'a>,
+    field: u32,
+    name: &'static str,
+}
+
+impl<'a> LenFields<'a> {
+    #[inline]
+    fn new(buf: &'a [u8], field: u32, name: &'static str) -> Self {
+        LenFields {
+            cur: Cursor::new(buf),
+            field,
+            name,
+        }
+    }
+}
+
+impl<'a> Iterator for LenFields<'a> {
+    type Item = Result<&'a [u8], ViewError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.cur.next_field() {
+                Ok(None) => return None,
+                Ok(Some((field, value))) if field == self.field => {
+                    let payload = value.len(self.name);
+                    if payload.is_err() {
+                        self.cur.finish();
+                    }
+                    return Some(payload);
+                }
+                Ok(Some(_)) => {}
+                Err(e) => {
+                    self.cur.finish();
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+impl FusedIterator for LenFields<'_> {}
+
+/// Yields the payloads of field `inner` inside every occurrence of the
+/// message field `outer`: the merged view of a non-repeated sub-message's
+/// repeated field.
+#[derive(Clone, Copy, Debug)]
+struct NestedLenFields<'a> {
+    outer: LenFields<'a>,
+    inner: LenFields<'a>,
+}
+
+impl<'a> NestedLenFields<'a> {
+    #[inline]
+    fn new(span: &'a [u8], outer: (u32, &'static str), inner: (u32, &'static str)) -> Self {
+        NestedLenFields {
+            outer: LenFields::new(span, outer.0, outer.1),
+            inner: LenFields::new(&[], inner.0, inner.1),
+        }
+    }
+
+    fn finish(&mut self) {
+        self.outer.cur.finish();
+        self.inner.cur.finish();
+    }
+}
+
+impl<'a> Iterator for NestedLenFields<'a> {
+    type Item = Result<&'a [u8], ViewError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.inner.next() {
+                Some(Ok(payload)) => return Some(Ok(payload)),
+                Some(Err(e)) => {
+                    self.finish();
+                    return Some(Err(e));
+                }
+                None => {}
+            }
+            match self.outer.next()? {
+                Ok(message) => self.inner.cur = Cursor::new(message),
+                Err(e) => {
+                    self.finish();
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+impl FusedIterator for NestedLenFields<'_> {}
+
+// ---------------------------------------------------------------------------
+// Event.
+
+/// `mesos.v1.scheduler.Event.Type`, with a catch-all for values this build
+/// does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventType {
+    /// `UNKNOWN = 0` (also what an event without `type` reads as, like
+    /// prost's getter).
+    Unknown,
+    /// `SUBSCRIBED = 1`
+    Subscribed,
+    /// `OFFERS = 2`
+    Offers,
+    /// `RESCIND = 3`
+    Rescind,
+    /// `UPDATE = 4`
+    Update,
+    /// `MESSAGE = 5`
+    Message,
+    /// `FAILURE = 6`
+    Failure,
+    /// `ERROR = 7`
+    Error,
+    /// `HEARTBEAT = 8`
+    Heartbeat,
+    /// `INVERSE_OFFERS = 9`
+    InverseOffers,
+    /// `RESCIND_INVERSE_OFFER = 10`
+    RescindInverseOffer,
+    /// `UPDATE_OPERATION_STATUS = 11` (upstream Mesos, newer than the
+    /// mesos-go reference copy).
+    UpdateOperationStatus,
+    /// Any other value (a newer master).
+    Unrecognized(i32),
+}
+
+impl EventType {
+    /// The enum for a wire value.
+    pub fn from_i32(value: i32) -> Self {
+        match value {
+            0 => EventType::Unknown,
+            1 => EventType::Subscribed,
+            2 => EventType::Offers,
+            3 => EventType::Rescind,
+            4 => EventType::Update,
+            5 => EventType::Message,
+            6 => EventType::Failure,
+            7 => EventType::Error,
+            8 => EventType::Heartbeat,
+            9 => EventType::InverseOffers,
+            10 => EventType::RescindInverseOffer,
+            11 => EventType::UpdateOperationStatus,
+            other => EventType::Unrecognized(other),
+        }
+    }
+
+    /// The wire value.
+    pub fn as_i32(self) -> i32 {
+        match self {
+            EventType::Unknown => 0,
+            EventType::Subscribed => 1,
+            EventType::Offers => 2,
+            EventType::Rescind => 3,
+            EventType::Update => 4,
+            EventType::Message => 5,
+            EventType::Failure => 6,
+            EventType::Error => 7,
+            EventType::Heartbeat => 8,
+            EventType::InverseOffers => 9,
+            EventType::RescindInverseOffer => 10,
+            EventType::UpdateOperationStatus => 11,
+            EventType::Unrecognized(other) => other,
+        }
+    }
+}
+
+/// The type of an encoded `Event`, for a dispatcher that only needs to know
+/// where to send it. Scans the top level like [`EventView::new`] (which is
+/// cheap: sub-messages are skipped by length); an absent `type` reads as
+/// [`EventType::Unknown`].
+pub fn event_type(buf: &[u8]) -> Result<EventType, ViewError> {
+    EventView::new(buf).map(|e| e.event_type())
+}
+
+/// A borrowed view of an encoded `mesos.v1.scheduler.Event`.
+///
+/// Building it scans the top level once; offers are read lazily through
+/// [`EventView::offers`].
+///
+/// # Example
+///
+/// Summing the unreserved cpus of an OFFERS event:
+///
+/// ```
+/// use prost::Message;
+/// use tritium_proto::view::{EventType, EventView, ViewError};
+/// use tritium_proto::{scheduler, v1};
+///
+/// fn cpus(name: &str, value: f64) -> v1::Resource {
+///     v1::Resource {
+///         name: name.into(),
+///         r#type: v1::value::Type::Scalar as i32,
+///         scalar: Some(v1::value::Scalar { value }),
+///         ..Default::default()
+///     }
+/// }
+/// let offer = |id: &str, cpu: f64| v1::Offer {
+///     id: v1::OfferId { value: id.into() },
+///     framework_id: v1::FrameworkId { value: "fw".into() },
+///     agent_id: v1::AgentId { value: format!("agent-{id}") },
+///     hostname: format!("{id}.example"),
+///     resources: vec![cpus("cpus", cpu), cpus("mem", 1024.0)],
+///     ..Default::default()
+/// };
+/// let bytes = scheduler::Event {
+///     r#type: Some(scheduler::event::Type::Offers as i32),
+///     offers: Some(scheduler::event::Offers {
+///         offers: vec![offer("o1", 2.0), offer("o2", 1.5)],
+///     }),
+///     ..Default::default()
+/// }
+/// .encode_to_vec();
+///
+/// let event = EventView::new(&bytes)?;
+/// assert_eq!(event.event_type(), EventType::Offers);
+/// let mut total = 0.0;
+/// for offer in event.offers() {
+///     let offer = offer?;
+///     for resource in offer.resources() {
+///         let resource = resource?;
+///         if resource.name() == "cpus" && !resource.is_reserved() {
+///             total += resource.scalar().unwrap_or(0.0);
+///         }
+///     }
+/// }
+/// assert_eq!(total, 3.5);
+/// # Ok::<(), ViewError>(())
+/// ```
+#[derive(Clone, Copy)]
+pub struct EventView<'a> {
+    buf: &'a [u8],
+    type_raw: Option<i32>,
+    offers: &'a [u8],
+}
+
+impl fmt::Debug for EventView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventView")
+            .field("len", &self.buf.len())
+            .field("type", &self.type_raw)
+            .field("offers_bytes", &self.offers.len())
+            .finish()
+    }
+}
+
+impl<'a> EventView<'a> {
+    /// Scans the top level of an encoded `Event`: checks its framing and
+    /// records `type` (last occurrence wins) and where `offers` is. Nothing
+    /// inside sub-messages is read yet.
+    pub fn new(buf: &'a [u8]) -> Result<Self, ViewError> {
+        let mut type_raw = None;
+        let mut offers = Span::default();
+        scan_fields(buf, |field, value, start, end| {
+            match field {
+                event::TYPE => type_raw = Some(value.enumeration("Event.type")?),
+                event::OFFERS => {
+                    value.len("Event.offers")?;
+                    offers.note(start, end);
+                }
+                _ => {}
+            }
+            Ok(())
+        })?;
+        Ok(EventView {
+            buf,
+            type_raw,
+            offers: offers.slice(buf),
+        })
+    }
+
+    /// The event type; an absent `type` reads as [`EventType::Unknown`].
+    pub fn event_type(&self) -> EventType {
+        EventType::from_i32(self.type_raw.unwrap_or(0))
+    }
+
+    /// The raw `type` value, `None` if the field is absent.
+    pub fn event_type_raw(&self) -> Option<i32> {
+        self.type_raw
+    }
+
+    /// Whether the event has an `offers` field at all (whatever its type
+    /// says, like prost).
+    pub fn has_offers(&self) -> bool {
+        !self.offers.is_empty()
+    }
+
+    /// The offers of `Event.offers`, in order (of all occurrences of the
+    /// field, as prost merges them). Empty when the field is absent. Each
+    /// offer is pre-scanned when yielded; the iterator stops after its first
+    /// error.
+    pub fn offers(&self) -> OffersIter<'a> {
+        OffersIter {
+            inner: NestedLenFields::new(
+                self.offers,
+                (event::OFFERS, "Event.offers"),
+                (event_offers::OFFERS, "Event.Offers.offers"),
+            ),
+        }
+    }
+
+    /// The bytes this view reads.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.buf
+    }
+
+    /// Reads every offer, resource and attribute once, so that errors the
+    /// lazy iterators would report late are reported now. For callers that
+    /// must accept or reject the event as a whole.
+    pub fn validate(&self) -> Result<(), ViewError> {
+        for offer in self.offers() {
+            let offer = offer?;
+            for resource in offer.resources() {
+                resource?;
+            }
+            for attribute in offer.attributes() {
+                attribute?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Iterator over the offers of an event; see [`EventView::offers`].
+#[derive(Clone, Debug)]
+pub struct OffersIter<'a> {
+    inner: NestedLenFields<'a>,
+}
+
+impl<'a> Iterator for OffersIter<'a> {
+    type Item = Result<OfferView<'a>, ViewError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let offer = self.inner.next()?.and_then(OfferView::new);
+        if offer.is_err() {
+            self.inner.finish();
+        }
+        Some(offer)
+    }
+}
+
+impl FusedIterator for OffersIter<'_> {}
+
+// ---------------------------------------------------------------------------
+// Offer.
+
+/// A borrowed view of one `mesos.v1.Offer`.
+///
+/// Its ids, hostname and allocation role were read (and UTF-8 checked) when
+/// it was built; resources and attributes are read lazily.
+#[derive(Clone, Copy)]
+pub struct OfferView<'a> {
+    buf: &'a [u8],
+    id: &'a str,
+    framework_id: Option<&'a str>,
+    agent_id: &'a str,
+    hostname: &'a str,
+    allocation_role: Option<&'a str>,
+    resources: &'a [u8],
+    attributes: &'a [u8],
+}
+
+impl fmt::Debug for OfferView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OfferView")
+            .field("id", &self.id)
+            .field("framework_id", &self.framework_id)
+            .field("agent_id", &self.agent_id)
+            .field("hostname", &self.hostname)
+            .field("allocation_role", &self.allocation_role)
+            .field("resources", &DebugList(self.resources()))
+            .field("attributes", &DebugList(self.attributes()))
+            .finish()
+    }
+}
+
+/// Merges one occurrence of an `OfferID` / `AgentID` / `FrameworkID` message
+/// into `out`: present (with prost's default `""`) once the message occurs,
+/// and the last `value` seen wins.
+#[inline]
+fn merge_id<'a>(
+    message: &'a [u8],
+    out: &mut Option<&'a str>,
+    name: &'static str,
+) -> Result<(), ViewError> {
+    let mut value = out.unwrap_or("");
+    for_each_field(message, |field, v| {
+        if field == id::VALUE {
+            value = v.string(name)?;
+        }
+        Ok(())
+    })?;
+    *out = Some(value);
+    Ok(())
+}
+
+/// Merges one `Resource.AllocationInfo` occurrence: the last `role` wins.
+#[inline]
+fn merge_allocation_role<'a>(
+    message: &'a [u8],
+    out: &mut Option<&'a str>,
+) -> Result<(), ViewError> {
+    for_each_field(message, |field, v| {
+        if field == allocation_info::ROLE {
+            *out = Some(v.string("AllocationInfo.role")?);
+        }
+        Ok(())
+    })
+}
+
+impl<'a> OfferView<'a> {
+    /// Pre-scans an encoded `Offer`.
+    pub fn new(buf: &'a [u8]) -> Result<Self, ViewError> {
+        let mut id = None;
+        let mut framework_id = None;
+        let mut agent_id = None;
+        let mut hostname = None;
+        let mut allocation_role = None;
+        let mut resources = Span::default();
+        let mut attributes = Span::default();
+        scan_fields(buf, |field, value, start, end| {
+            match field {
+                offer::ID => merge_id(value.len("Offer.id")?, &mut id, "Offer.id.value")?,
+                offer::FRAMEWORK_ID => merge_id(
+                    value.len("Offer.framework_id")?,
+                    &mut framework_id,
+                    "Offer.framework_id.value",
+                )?,
+                offer::AGENT_ID => merge_id(
+                    value.len("Offer.agent_id")?,
+                    &mut agent_id,
+                    "Offer.agent_id.value",
+                )?,
+                offer::HOSTNAME => hostname = Some(value.string("Offer.hostname")?),
+                offer::RESOURCES => {
+                    value.len("Offer.resources")?;
+                    resources.note(start, end);
+                }
+                offer::ATTRIBUTES => {
+                    value.len("Offer.attributes")?;
+                    attributes.note(start, end);
+                }
+                offer::ALLOCATION_INFO => merge_allocation_role(
+                    value.len("Offer.allocation_info")?,
+                    &mut allocation_role,
+                )?,
+                _ => {}
+            }
+            Ok(())
+        })?;
+        Ok(OfferView {
+            buf,
+            id: id.ok_or(ViewError::MissingField("Offer.id"))?,
+            framework_id,
+            agent_id: agent_id.ok_or(ViewError::MissingField("Offer.agent_id"))?,
+            hostname: hostname.ok_or(ViewError::MissingField("Offer.hostname"))?,
+            allocation_role,
+            resources: resources.slice(buf),
+            attributes: attributes.slice(buf),
+        })
+    }
+
+    /// `Offer.id.value`.
+    pub fn id(&self) -> &'a str {
+        self.id
+    }
+
+    /// `Offer.framework_id.value`, `None` if `framework_id` is absent (the
+    /// matcher does not need it, so its absence does not fail the offer).
+    pub fn framework_id(&self) -> Option<&'a str> {
+        self.framework_id
+    }
+
+    /// `Offer.agent_id.value`.
+    pub fn agent_id(&self) -> &'a str {
+        self.agent_id
+    }
+
+    /// `Offer.hostname`.
+    pub fn hostname(&self) -> &'a str {
+        self.hostname
+    }
+
+    /// `Offer.allocation_info.role`: the role the offer was allocated to
+    /// (MULTI_ROLE frameworks), `None` if unset.
+    pub fn allocation_role(&self) -> Option<&'a str> {
+        self.allocation_role
+    }
+
+    /// `Offer.resources`, in order, each checked when yielded.
+    pub fn resources(&self) -> ResourceIter<'a> {
+        ResourceIter {
+            fields: LenFields::new(self.resources, offer::RESOURCES, "Offer.resources"),
+        }
+    }
+
+    /// `Offer.attributes`, in order, each checked when yielded.
+    pub fn attributes(&self) -> AttributeIter<'a> {
+        AttributeIter {
+            fields: LenFields::new(self.attributes, offer::ATTRIBUTES, "Offer.attributes"),
+        }
+    }
+
+    /// The encoded `Offer` this view reads (e.g. to decode it fully with
+    /// prost for a log line).
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.buf
+    }
+}
+
+/// Iterator over an offer's resources; see [`OfferView::resources`].
+#[derive(Clone, Debug)]
+pub struct ResourceIter<'a> {
+    fields: LenFields<'a>,
+}
+
+impl<'a> Iterator for ResourceIter<'a> {
+    type Item = Result<ResourceView<'a>, ViewError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let resource = self.fields.next()?.and_then(ResourceView::new);
+        if resource.is_err() {
+            self.fields.cur.finish();
+        }
+        Some(resource)
+    }
+}
+
+impl FusedIterator for ResourceIter<'_> {}
+
+/// Iterator over an offer's attributes; see [`OfferView::attributes`].
+#[derive(Clone, Debug)]
+pub struct AttributeIter<'a> {
+    fields: LenFields<'a>,
+}
+
+impl<'a> Iterator for AttributeIter<'a> {
+    type Item = Result<AttributeView<'a>, ViewError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let attribute = self.fields.next()?.and_then(AttributeView::new);
+        if attribute.is_err() {
+            self.fields.cur.finish();
+        }
+        Some(attribute)
+    }
+}
+
+impl FusedIterator for AttributeIter<'_> {}
+
+// ---------------------------------------------------------------------------
+// Values shared by resources and attributes.
+
+/// `mesos.v1.Value.Type`, with a catch-all for values this build does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ValueType {
+    /// `SCALAR = 0`
+    Scalar,
+    /// `RANGES = 1`
+    Ranges,
+    /// `SET = 2`
+    Set,
+    /// `TEXT = 3`
+    Text,
+    /// Any other value.
+    Unrecognized(i32),
+}
+
+impl ValueType {
+    /// The enum for a wire value.
+    pub fn from_i32(value: i32) -> Self {
+        match value {
+            0 => ValueType::Scalar,
+            1 => ValueType::Ranges,
+            2 => ValueType::Set,
+            3 => ValueType::Text,
+            other => ValueType::Unrecognized(other),
+        }
+    }
+
+    /// The wire value.
+    pub fn as_i32(self) -> i32 {
+        match self {
+            ValueType::Scalar => 0,
+            ValueType::Ranges => 1,
+            ValueType::Set => 2,
+            ValueType::Text => 3,
+            ValueType::Unrecognized(other) => other,
+        }
+    }
+}
+
+/// Merges one `Value.Scalar` occurrence: present (prost's default `0.0`) once
+/// it occurs, the last `value` wins.
+#[inline]
+fn merge_scalar(message: &[u8], out: &mut Option<f64>) -> Result<(), ViewError> {
+    let mut value = out.unwrap_or(0.0);
+    for_each_field(message, |field, v| {
+        if field == value::SCALAR_VALUE {
+            value = v.double("Value.Scalar.value")?;
+        }
+        Ok(())
+    })?;
+    *out = Some(value);
+    Ok(())
+}
+
+/// Merges one `Value.Text` occurrence: present (prost's default `""`) once it
+/// occurs, the last `value` wins.
+#[inline]
+fn merge_text<'a>(message: &'a [u8], out: &mut Option<&'a str>) -> Result<(), ViewError> {
+    let mut value = out.unwrap_or("");
+    for_each_field(message, |field, v| {
+        if field == value::TEXT_VALUE {
+            value = v.string("Value.Text.value")?;
+        }
+        Ok(())
+    })?;
+    *out = Some(value);
+    Ok(())
+}
+
+/// Reads one `Value.Range`; absent bounds read as 0, like prost.
+#[inline]
+fn read_range(message: &[u8]) -> Result<(u64, u64), ViewError> {
+    let (mut begin, mut end) = (0, 0);
+    for_each_field(message, |field, v| {
+        match field {
+            value::RANGE_BEGIN => begin = v.varint("Value.Range.begin")?,
+            value::RANGE_END => end = v.varint("Value.Range.end")?,
+            _ => {}
+        }
+        Ok(())
+    })?;
+    Ok((begin, end))
+}
+
+/// Checks one `Value.Ranges` occurrence so that [`RangesIter`] cannot fail.
+fn check_ranges(message: &[u8]) -> Result<(), ViewError> {
+    for_each_field(message, |field, v| {
+        if field == value::RANGES_RANGE {
+            read_range(v.len("Value.Ranges.range")?)?;
+        }
+        Ok(())
+    })
+}
+
+/// Checks one `Value.Set` occurrence so that [`SetIter`] cannot fail.
+fn check_set(message: &[u8]) -> Result<(), ViewError> {
+    for_each_field(message, |field, v| {
+        if field == value::SET_ITEM {
+            v.string("Value.Set.item")?;
+        }
+        Ok(())
+    })
+}
+
+/// The ranges of a resource or attribute value, as inclusive `(begin, end)`
+/// pairs in order (of all occurrences of the `ranges` field, as prost merges
+/// them). The value was checked when its view was built, so this cannot fail.
+#[derive(Clone, Debug)]
+pub struct RangesIter<'a> {
+    inner: NestedLenFields<'a>,
+}
+
+impl RangesIter<'_> {
+    fn new(span: &[u8], outer: u32) -> RangesIter<'_> {
+        RangesIter {
+            inner: NestedLenFields::new(
+                span,
+                (outer, "ranges"),
+                (value::RANGES_RANGE, "Value.Ranges.range"),
+            ),
+        }
+    }
+}
+
+impl Iterator for RangesIter<'_> {
+    type Item = (u64, u64);
+
+    #[inline]
+    fn next(&mut self) -> Option<(u64, u64)> {
+        match self.inner.next()?.and_then(read_range) {
+            Ok(range) => Some(range),
+            Err(e) => {
+                debug_assert!(false, "ranges were checked when the view was built: {e}");
+                self.inner.finish();
+                None
+            }
+        }
+    }
+}
+
+impl FusedIterator for RangesIter<'_> {}
+
+/// The items of a resource or attribute set value, in order (of all
+/// occurrences of the `set` field, as prost merges them). The value was
+/// checked when its view was built, so this cannot fail.
+#[derive(Clone, Debug)]
+pub struct SetIter<'a> {
+    inner: NestedLenFields<'a>,
+}
+
+impl SetIter<'_> {
+    fn new(span: &[u8], outer: u32) -> SetIter<'_> {
+        SetIter {
+            inner: NestedLenFields::new(span, (outer, "set"), (value::SET_ITEM, "Value.Set.item")),
+        }
+    }
+}
+
+impl<'a> Iterator for SetIter<'a> {
+    type Item = &'a str;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a str> {
+        match self
+            .inner
+            .next()?
+            .and_then(|item| utf8(item, "Value.Set.item"))
+        {
+            Ok(item) => Some(item),
+            Err(e) => {
+                debug_assert!(false, "set items were checked when the view was built: {e}");
+                self.inner.finish();
+                None
+            }
+        }
+    }
+}
+
+impl FusedIterator for SetIter<'_> {}
+
+// ---------------------------------------------------------------------------
+// Resource.
+
+/// A borrowed view of one `mesos.v1.Resource`, fully checked when built.
+#[derive(Clone, Copy)]
+pub struct ResourceView<'a> {
+    name: &'a str,
+    type_raw: i32,
+    scalar: Option<f64>,
+    ranges: &'a [u8],
+    set: &'a [u8],
+    legacy_role: Option<&'a str>,
+    /// The role of the last `ReservationInfo`; `Some` iff `reservations` is
+    /// non-empty (`""` if that reservation has no role).
+    reservation_role: Option<&'a str>,
+    allocation_role: Option<&'a str>,
+    persistence_id: Option<&'a str>,
+    revocable: bool,
+}
+
+impl fmt::Debug for ResourceView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResourceView")
+            .field("name", &self.name)
+            .field("type", &self.value_type())
+            .field("scalar", &self.scalar)
+            .field("ranges", &DebugList(self.ranges()))
+            .field("set", &DebugList(self.set()))
+            .field("role", &self.role())
+            .field("reserved", &self.is_reserved())
+            .field("allocation_role", &self.allocation_role)
+            .field("persistence_id", &self.persistence_id)
+            .field("revocable", &self.revocable)
+            .finish()
+    }
+}
+
+/// Merges one `Resource.DiskInfo` occurrence: the persistence is present once
+/// any `persistence` occurs (prost's default id `""`), the last `id` wins.
+fn merge_disk_persistence<'a>(
+    message: &'a [u8],
+    out: &mut Option<&'a str>,
+) -> Result<(), ViewError> {
+    for_each_field(message, |field, v| {
+        if field == disk_info::PERSISTENCE {
+            let mut id = out.unwrap_or("");
+            for_each_field(v.len("DiskInfo.persistence")?, |field, v| {
+                if field == persistence::ID {
+                    id = v.string("DiskInfo.Persistence.id")?;
+                }
+                Ok(())
+            })?;
+            *out = Some(id);
+        }
+        Ok(())
+    })
+}
+
+/// The role of one `ReservationInfo` (`""` if unset, like prost's getter).
+fn reservation_role(message: &[u8]) -> Result<&str, ViewError> {
+    let mut role = "";
+    for_each_field(message, |field, v| {
+        if field == reservation_info::ROLE {
+            role = v.string("ReservationInfo.role")?;
+        }
+        Ok(())
+    })?;
+    Ok(role)
+}
+
+impl<'a> ResourceView<'a> {
+    /// Reads and checks an encoded `Resource`.
+    pub fn new(buf: &'a [u8]) -> Result<Self, ViewError> {
+        let mut name = None;
+        let mut type_raw = None;
+        let mut scalar = None;
+        let mut ranges = Span::default();
+        let mut set = Span::default();
+        let mut legacy_role = None;
+        let mut last_reservation = None;
+        let mut allocation_role = None;
+        let mut persistence_id = None;
+        let mut revocable = false;
+        scan_fields(buf, |field, value, start, end| {
+            match field {
+                resource::NAME => name = Some(value.string("Resource.name")?),
+                resource::TYPE => type_raw = Some(value.enumeration("Resource.type")?),
+                resource::SCALAR => merge_scalar(value.len("Resource.scalar")?, &mut scalar)?,
+                resource::RANGES => {
+                    check_ranges(value.len("Resource.ranges")?)?;
+                    ranges.note(start, end);
+                }
+                resource::SET => {
+                    check_set(value.len("Resource.set")?)?;
+                    set.note(start, end);
+                }
+                resource::ROLE => legacy_role = Some(value.string("Resource.role")?),
+                resource::DISK => {
+                    merge_disk_persistence(value.len("Resource.disk")?, &mut persistence_id)?
+                }
+                resource::REVOCABLE => {
+                    value.len("Resource.revocable")?;
+                    revocable = true;
+                }
+                resource::ALLOCATION_INFO => merge_allocation_role(
+                    value.len("Resource.allocation_info")?,
+                    &mut allocation_role,
+                )?,
+                resource::RESERVATIONS => {
+                    // Only the last reservation decides the role; it is read
+                    // once the scan knows which one that is.
+                    last_reservation = Some(value.len("Resource.reservations")?);
+                }
+                _ => {}
+            }
+            Ok(())
+        })?;
+        Ok(ResourceView {
+            name: name.ok_or(ViewError::MissingField("Resource.name"))?,
+            type_raw: type_raw.ok_or(ViewError::MissingField("Resource.type"))?,
+            scalar,
+            ranges: ranges.slice(buf),
+            set: set.slice(buf),
+            legacy_role,
+            reservation_role: last_reservation.map(reservation_role).transpose()?,
+            allocation_role,
+            persistence_id,
+            revocable,
+        })
+    }
+
+    /// `Resource.name` (e.g. `"cpus"`, `"mem"`, `"ports"`).
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+
+    /// `Resource.type`.
+    pub fn value_type(&self) -> ValueType {
+        ValueType::from_i32(self.type_raw)
+    }
+
+    /// `Resource.scalar.value`, `None` if `scalar` is absent.
+    pub fn scalar(&self) -> Option<f64> {
+        self.scalar
+    }
+
+    /// `Resource.ranges`, empty if absent.
+    pub fn ranges(&self) -> RangesIter<'a> {
+        RangesIter::new(self.ranges, resource::RANGES)
+    }
+
+    /// `Resource.set` items, empty if absent.
+    pub fn set(&self) -> SetIter<'a> {
+        SetIter::new(self.set, resource::SET)
+    }
+
+    /// The effective role: the role of the last entry of the reservation
+    /// stack (`reservations`, post-refinement format) if there is any, else
+    /// the legacy `role` field (pre-refinement format), else `"*"`.
+    pub fn role(&self) -> &'a str {
+        self.reservation_role
+            .or(self.legacy_role)
+            .unwrap_or(UNRESERVED_ROLE)
+    }
+
+    /// Whether the resource is reserved: `reservations` is non-empty, or the
+    /// legacy `role` is set to something other than `"*"`.
+    pub fn is_reserved(&self) -> bool {
+        self.reservation_role.is_some() || self.legacy_role.is_some_and(|r| r != UNRESERVED_ROLE)
+    }
+
+    /// `Resource.allocation_info.role`, `None` if unset.
+    pub fn allocation_role(&self) -> Option<&'a str> {
+        self.allocation_role
+    }
+
+    /// `Resource.disk.persistence.id`: `Some` iff the resource is a
+    /// persistent volume.
+    pub fn persistence_id(&self) -> Option<&'a str> {
+        self.persistence_id
+    }
+
+    /// Whether `Resource.revocable` is set.
+    pub fn is_revocable(&self) -> bool {
+        self.revocable
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Attribute.
+
+/// A borrowed view of one `mesos.v1.Attribute`, fully checked when built.
+#[derive(Clone, Copy)]
+pub struct AttributeView<'a> {
+    name: &'a str,
+    type_raw: i32,
+    scalar: Option<f64>,
+    ranges: &'a [u8],
+    set: &'a [u8],
+    text: Option<&'a str>,
+}
+
+impl fmt::Debug for AttributeView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AttributeView")
+            .field("name", &self.name)
+            .field("type", &self.value_type())
+            .field("text", &self.text)
+            .field("scalar", &self.scalar)
+            .field("ranges", &DebugList(self.ranges()))
+            .field("set", &DebugList(self.set()))
+            .finish()
+    }
+}
+
+impl<'a> AttributeView<'a> {
+    /// Reads and checks an encoded `Attribute`.
+    pub fn new(buf: &'a [u8]) -> Result<Self, ViewError> {
+        let mut name = None;
+        let mut type_raw = None;
+        let mut scalar = None;
+        let mut ranges = Span::default();
+        let mut set = Span::default();
+        let mut text = None;
+        scan_fields(buf, |field, value, start, end| {
+            match field {
+                attribute::NAME => name = Some(value.string("Attribute.name")?),
+                attribute::TYPE => type_raw = Some(value.enumeration("Attribute.type")?),
+                attribute::SCALAR => merge_scalar(value.len("Attribute.scalar")?, &mut scalar)?,
+                attribute::RANGES => {
+                    check_ranges(value.len("Attribute.ranges")?)?;
+                    ranges.note(start, end);
+                }
+                attribute::TEXT => merge_text(value.len("Attribute.text")?, &mut text)?,
+                attribute::SET => {
+                    check_set(value.len("Attribute.set")?)?;
+                    set.note(start, end);
+                }
+                _ => {}
+            }
+            Ok(())
+        })?;
+        Ok(AttributeView {
+            name: name.ok_or(ViewError::MissingField("Attribute.name"))?,
+            type_raw: type_raw.ok_or(ViewError::MissingField("Attribute.type"))?,
+            scalar,
+            ranges: ranges.slice(buf),
+            set: set.slice(buf),
+            text,
+        })
+    }
+
+    /// `Attribute.name`.
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+
+    /// `Attribute.type`.
+    pub fn value_type(&self) -> ValueType {
+        ValueType::from_i32(self.type_raw)
+    }
+
+    /// `Attribute.text.value`, `None` if `text` is absent.
+    pub fn text(&self) -> Option<&'a str> {
+        self.text
+    }
+
+    /// `Attribute.scalar.value`, `None` if `scalar` is absent.
+    pub fn scalar(&self) -> Option<f64> {
+        self.scalar
+    }
+
+    /// `Attribute.ranges`, empty if absent.
+    pub fn ranges(&self) -> RangesIter<'a> {
+        RangesIter::new(self.ranges, attribute::RANGES)
+    }
+
+    /// `Attribute.set` items, empty if absent.
+    pub fn set(&self) -> SetIter<'a> {
+        SetIter::new(self.set, attribute::SET)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tiny protobuf writer for hand-built test input.
+    #[derive(Clone, Default)]
+    struct Msg(Vec<u8>);
+
+    impl Msg {
+        fn new() -> Self {
+            Msg::default()
+        }
+        fn raw(mut self, bytes: &[u8]) -> Self {
+            self.0.extend_from_slice(bytes);
+            self
+        }
+        fn raw_varint(mut self, mut v: u64) -> Self {
+            while v >= 0x80 {
+                self.0.push((v as u8) | 0x80);
+                v >>= 7;
+            }
+            self.0.push(v as u8);
+            self
+        }
+        fn key(self, field: u32, wire_type: u8) -> Self {
+            self.raw_varint((u64::from(field) << 3) | u64::from(wire_type))
+        }
+        fn varint(self, field: u32, v: u64) -> Self {
+            self.key(field, WT_VARINT).raw_varint(v)
+        }
+        fn bytes(self, field: u32, b: &[u8]) -> Self {
+            self.key(field, WT_LEN).raw_varint(b.len() as u64).raw(b)
+        }
+        fn string(self, field: u32, s: &str) -> Self {
+            self.bytes(field, s.as_bytes())
+        }
+        fn msg(self, field: u32, m: Msg) -> Self {
+            self.bytes(field, &m.0)
+        }
+        fn double(self, field: u32, v: f64) -> Self {
+            self.key(field, WT_FIXED64).raw(&v.to_le_bytes())
+        }
+        fn fixed32(self, field: u32, v: u32) -> Self {
+            self.key(field, WT_FIXED32).raw(&v.to_le_bytes())
+        }
+        fn build(self) -> Vec<u8> {
+            self.0
+        }
+    }
+
+    fn id(value: &str) -> Msg {
+        Msg::new().string(id::VALUE, value)
+    }
+
+    fn scalar(v: f64) -> Msg {
+        Msg::new().double(value::SCALAR_VALUE, v)
+    }
+
+    fn ranges(rs: &[(u64, u64)]) -> Msg {
+        rs.iter().fold(Msg::new(), |m, &(b, e)| {
+            m.msg(
+                value::RANGES_RANGE,
+                Msg::new()
+                    .varint(value::RANGE_BEGIN, b)
+                    .varint(value::RANGE_END, e),
+            )
+        })
+    }
+
+    fn set(items: &[&str]) -> Msg {
+        items
+            .iter()
+            .fold(Msg::new(), |m, i| m.string(value::SET_ITEM, i))
+    }
+
+    fn role(r: &str) -> Msg {
+        Msg::new().string(allocation_info::ROLE, r)
+    }
+
+    fn reservation(r: &str) -> Msg {
+        // principal, role, type: the fields a master sends.
+        Msg::new()
+            .string(1, "principal")
+            .string(reservation_info::ROLE, r)
+            .varint(4, 2)
+    }
+
+    fn scalar_resource(name: &str, v: f64) -> Msg {
+        Msg::new()
+            .string(resource::NAME, name)
+            .varint(resource::TYPE, 0)
+            .msg(resource::SCALAR, scalar(v))
+    }
+
+    /// Unknown fields of every wire type, including nested groups.
+    fn unknown_fields(m: Msg) -> Msg {
+        m.varint(100, 7)
+            .double(101, 1.5)
+            .fixed32(102, 9)
+            .string(103, "ignored")
+            .key(104, WT_START_GROUP)
+            .varint(1, 1)
+            .key(2, WT_START_GROUP)
+            .string(3, "deep")
+            .key(2, WT_END_GROUP)
+            .key(104, WT_END_GROUP)
+    }
+
+    fn first_offer() -> Msg {
+        let resources = [
+            scalar_resource("cpus", 2.5)
+                .string(resource::ROLE, "*")
+                .msg(resource::ALLOCATION_INFO, role("web")),
+            scalar_resource("mem", 1024.0)
+                .msg(resource::RESERVATIONS, reservation("eng"))
+                .msg(resource::RESERVATIONS, reservation("eng/fe")),
+            Msg::new()
+                .string(resource::NAME, "ports")
+                .varint(resource::TYPE, 1)
+                .msg(resource::RANGES, ranges(&[(31000, 31005), (32000, 32000)]))
+                .string(resource::ROLE, "ops"),
+            scalar_resource("disk", 100.0)
+                .msg(
+                    resource::DISK,
+                    Msg::new().msg(
+                        disk_info::PERSISTENCE,
+                        Msg::new().string(persistence::ID, "vol1"),
+                    ),
+                )
+                .msg(resource::RESERVATIONS, reservation("db"))
+                .msg(10, Msg::new()), // shared
+            unknown_fields(
+                Msg::new()
+                    .string(resource::NAME, "zones")
+                    .varint(resource::TYPE, 2)
+                    .msg(resource::SET, set(&["a", "b"]))
+                    .msg(resource::REVOCABLE, Msg::new()),
+            ),
+        ];
+        let attributes = [
+            Msg::new()
+                .string(attribute::NAME, "rack")
+                .varint(attribute::TYPE, 3)
+                .msg(attribute::TEXT, Msg::new().string(value::TEXT_VALUE, "r1")),
+            Msg::new()
+                .string(attribute::NAME, "weight")
+                .varint(attribute::TYPE, 0)
+                .msg(attribute::SCALAR, scalar(3.0)),
+            Msg::new()
+                .string(attribute::NAME, "slots")
+                .varint(attribute::TYPE, 1)
+                .msg(attribute::RANGES, ranges(&[(1, 4)])),
+            Msg::new()
+                .string(attribute::NAME, "zones")
+                .varint(attribute::TYPE, 2)
+                .msg(attribute::SET, set(&["x", "y"])),
+        ];
+        let mut offer = Msg::new()
+            .msg(offer::ID, id("o1"))
+            .msg(offer::FRAMEWORK_ID, id("fw"))
+            .msg(offer::AGENT_ID, id("a1"))
+            .string(offer::HOSTNAME, "h1.example")
+            .msg(8, Msg::new().string(1, "http")) // url
+            .msg(offer::ALLOCATION_INFO, role("web"));
+        for r in resources {
+            offer = offer.msg(offer::RESOURCES, r);
+        }
+        offer = offer.msg(6, id("executor")); // executor_ids, between resources and attributes
+        for a in attributes {
+            offer = offer.msg(offer::ATTRIBUTES, a);
+        }
+        unknown_fields(offer)
+    }
+
+    fn second_offer() -> Msg {
+        Msg::new()
+            .msg(offer::ID, id("o2"))
+            .msg(offer::AGENT_ID, id("a2"))
+            .string(offer::HOSTNAME, "h2")
+    }
+
+    fn offers_event(offers: &[Msg]) -> Vec<u8> {
+        let wrapper = offers
+            .iter()
+            .fold(Msg::new(), |m, o| m.msg(event_offers::OFFERS, o.clone()));
+        unknown_fields(
+            Msg::new()
+                .varint(event::TYPE, 2)
+                .msg(event::OFFERS, wrapper),
+        )
+        .build()
+    }
+
+    fn sample_event() -> Vec<u8> {
+        offers_event(&[first_offer(), second_offer()])
+    }
+
+    /// Everything the view exposes, as owned text, or the first error.
+    fn summarize(buf: &[u8]) -> Result<(Option<i32>, Vec<String>), ViewError> {
+        let event = EventView::new(buf)?;
+        let mut offers = Vec::new();
+        for offer in event.offers() {
+            let offer = offer?;
+            for r in offer.resources() {
+                r?;
+            }
+            for a in offer.attributes() {
+                a?;
+            }
+            offers.push(format!("{offer:?}"));
+        }
+        Ok((event.event_type_raw(), offers))
+    }
+
+    fn single_offer(offer: Msg) -> Vec<u8> {
+        offers_event(&[offer])
+    }
+
+    fn first<'a>(event: &EventView<'a>) -> Result<OfferView<'a>, ViewError> {
+        event.offers().next().expect("the event has an offer")
+    }
+
+    #[test]
+    fn reads_every_exposed_field_of_a_sample_event() {
+        let buf = sample_event();
+        let event = EventView::new(&buf).unwrap();
+        assert_eq!(event.event_type(), EventType::Offers);
+        assert!(event.has_offers());
+        event.validate().unwrap();
+
+        let offers: Vec<_> = event.offers().map(Result::unwrap).collect();
+        assert_eq!(offers.len(), 2);
+        let o = offers[0];
+        assert_eq!(
+            (o.id(), o.framework_id(), o.agent_id(), o.hostname()),
+            ("o1", Some("fw"), "a1", "h1.example")
+        );
+        assert_eq!(o.allocation_role(), Some("web"));
+
+        let rs: Vec<_> = o.resources().map(Result::unwrap).collect();
+        let names: Vec<_> = rs.iter().map(|r| r.name()).collect();
+        assert_eq!(names, ["cpus", "mem", "ports", "disk", "zones"]);
+
+        let cpus = rs[0];
+        assert_eq!(
+            (cpus.value_type(), cpus.scalar()),
+            (ValueType::Scalar, Some(2.5))
+        );
+        assert_eq!(
+            (cpus.role(), cpus.is_reserved(), cpus.allocation_role()),
+            ("*", false, Some("web"))
+        );
+        assert_eq!((cpus.persistence_id(), cpus.is_revocable()), (None, false));
+
+        let mem = rs[1];
+        assert_eq!(
+            (mem.role(), mem.is_reserved(), mem.allocation_role()),
+            ("eng/fe", true, None)
+        );
+
+        let ports = rs[2];
+        assert_eq!(
+            (ports.value_type(), ports.scalar()),
+            (ValueType::Ranges, None)
+        );
+        assert_eq!(
+            ports.ranges().collect::<Vec<_>>(),
+            [(31000, 31005), (32000, 32000)]
+        );
+        assert_eq!((ports.role(), ports.is_reserved()), ("ops", true));
+
+        let disk = rs[3];
+        assert_eq!(
+            (disk.persistence_id(), disk.role(), disk.is_reserved()),
+            (Some("vol1"), "db", true)
+        );
+
+        let zones = rs[4];
+        assert_eq!(zones.value_type(), ValueType::Set);
+        assert_eq!(zones.set().collect::<Vec<_>>(), ["a", "b"]);
+        assert!(zones.is_revocable());
+        assert_eq!(zones.ranges().count(), 0, "a set resource has no ranges");
+
+        let attrs: Vec<_> = o.attributes().map(Result::unwrap).collect();
+        assert_eq!(attrs.len(), 4);
+        assert_eq!(
+            (attrs[0].name(), attrs[0].value_type(), attrs[0].text()),
+            ("rack", ValueType::Text, Some("r1"))
+        );
+        assert_eq!(
+            (attrs[1].name(), attrs[1].scalar(), attrs[1].text()),
+            ("weight", Some(3.0), None)
+        );
+        assert_eq!(attrs[2].ranges().collect::<Vec<_>>(), [(1, 4)]);
+        assert_eq!(attrs[3].set().collect::<Vec<_>>(), ["x", "y"]);
+
+        let o2 = offers[1];
+        assert_eq!(
+            (o2.id(), o2.framework_id(), o2.agent_id(), o2.hostname()),
+            ("o2", None, "a2", "h2")
+        );
+        assert_eq!(
+            (
+                o2.resources().count(),
+                o2.attributes().count(),
+                o2.allocation_role()
+            ),
+            (0, 0, None)
+        );
+    }
+
+    #[test]
+    fn every_truncated_prefix_errors_or_reads_a_prefix_of_the_offers() {
+        let buf = sample_event();
+        let (_, full) = summarize(&buf).unwrap();
+        let mut accepted = 0;
+        for n in 0..buf.len() {
+            if let Ok((_, offers)) = summarize(&buf[..n]) {
+                accepted += 1;
+                assert!(
+                    offers.len() <= full.len() && offers[..] == full[..offers.len()],
+                    "prefix of {n} bytes read offers {offers:?}, not a prefix of {full:?}"
+                );
+            }
+        }
+        // Only cuts between top-level fields parse: empty, after `type`, and
+        // after `offers` and each following unknown field.
+        assert!(accepted >= 2, "some prefixes end on a field boundary");
+    }
+
+    #[test]
+    fn corrupted_bytes_never_panic() {
+        let buf = sample_event();
+        for i in 0..buf.len() {
+            for mask in [0x01u8, 0x02, 0x07, 0x80, 0x7f, 0xff] {
+                let mut bad = buf.clone();
+                bad[i] ^= mask;
+                let _ = summarize(&bad);
+            }
+            let _ = summarize(&buf[i..]);
+        }
+    }
+
+    #[test]
+    fn varints_longer_than_64_bits_are_rejected() {
+        // 11 bytes.
+        let buf = Msg::new()
+            .key(event::TYPE, WT_VARINT)
+            .raw(&[0xff; 10])
+            .raw(&[0x01])
+            .build();
+        assert_eq!(EventView::new(&buf).unwrap_err(), ViewError::VarintOverflow);
+        // 10 bytes whose last carries bits above 63.
+        let buf = Msg::new()
+            .key(event::TYPE, WT_VARINT)
+            .raw(&[0xff; 9])
+            .raw(&[0x02])
+            .build();
+        assert_eq!(EventView::new(&buf).unwrap_err(), ViewError::VarintOverflow);
+        // An overlong length prefix.
+        let buf = Msg::new()
+            .key(event::OFFERS, WT_LEN)
+            .raw(&[0x80; 10])
+            .raw(&[0x00])
+            .build();
+        assert_eq!(EventView::new(&buf).unwrap_err(), ViewError::VarintOverflow);
+    }
+
+    #[test]
+    fn the_largest_varint_is_read_and_truncated_to_i32_like_prost() {
+        let buf = Msg::new().varint(event::TYPE, u64::MAX).build();
+        assert_eq!(buf.len(), 1 + MAX_VARINT_LEN);
+        let event = EventView::new(&buf).unwrap();
+        assert_eq!(event.event_type_raw(), Some(-1));
+        assert_eq!(event.event_type(), EventType::Unrecognized(-1));
+        // Non-canonical (padded) encodings are accepted, as by prost.
+        let buf = Msg::new()
+            .key(event::TYPE, WT_VARINT)
+            .raw(&[0x82, 0x80, 0x00])
+            .build();
+        assert_eq!(event_type(&buf).unwrap(), EventType::Offers);
+    }
+
+    #[test]
+    fn input_ending_inside_a_field_is_truncated() {
+        for buf in [
+            &[0x08][..],                   // key, no value
+            &[0x08, 0x80][..],             // unterminated varint
+            &[0x1a, 0x05, 0x0a][..],       // length beyond the input
+            &[0x09, 1, 2, 3][..],          // short fixed64
+            &[0x0d, 1, 2, 3][..],          // short fixed32
+            &[0xa3, 0x06, 0x08, 0x01][..], // unterminated group
+        ] {
+            assert_eq!(
+                EventView::new(buf).unwrap_err(),
+                ViewError::Truncated,
+                "{buf:x?}"
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_wire_types_name_the_field() {
+        let cases: [(Vec<u8>, &str, u8); 7] = [
+            (
+                Msg::new().string(event::TYPE, "2").build(),
+                "Event.type",
+                WT_LEN,
+            ),
+            (
+                Msg::new().varint(event::OFFERS, 1).build(),
+                "Event.offers",
+                WT_VARINT,
+            ),
+            (
+                single_offer(second_offer().varint(offer::HOSTNAME, 1)),
+                "Offer.hostname",
+                WT_VARINT,
+            ),
+            (
+                single_offer(second_offer().fixed32(offer::ID, 1)),
+                "Offer.id",
+                WT_FIXED32,
+            ),
+            (
+                single_offer(second_offer().msg(
+                    offer::RESOURCES,
+                    scalar_resource("cpus", 1.0).varint(resource::SCALAR, 1),
+                )),
+                "Resource.scalar",
+                WT_VARINT,
+            ),
+            (
+                single_offer(
+                    second_offer().msg(
+                        offer::RESOURCES,
+                        Msg::new()
+                            .string(resource::NAME, "cpus")
+                            .varint(resource::TYPE, 0)
+                            .msg(resource::SCALAR, Msg::new().fixed32(value::SCALAR_VALUE, 1)),
+                    ),
+                ),
+                "Value.Scalar.value",
+                WT_FIXED32,
+            ),
+            (
+                single_offer(
+                    second_offer().msg(
+                        offer::RESOURCES,
+                        scalar_resource("cpus", 1.0)
+                            .key(resource::TYPE, WT_START_GROUP)
+                            .key(resource::TYPE, WT_END_GROUP),
+                    ),
+                ),
+                "Resource.type",
+                WT_START_GROUP,
+            ),
+        ];
+        for (buf, field, wire_type) in cases {
+            let got = summarize(&buf).unwrap_err();
+            assert_eq!(got, ViewError::BadWireType { field, wire_type }, "{buf:x?}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_of_every_wire_type_are_skipped() {
+        let plain = Msg::new()
+            .msg(offer::ID, id("o"))
+            .msg(offer::AGENT_ID, id("a"))
+            .string(offer::HOSTNAME, "h");
+        let with_unknown = unknown_fields(Msg::new())
+            .msg(offer::ID, unknown_fields(id("o")))
+            .msg(offer::AGENT_ID, id("a"))
+            .string(offer::HOSTNAME, "h");
+        assert_eq!(
+            summarize(&single_offer(plain)).unwrap(),
+            summarize(&single_offer(with_unknown)).unwrap()
+        );
+    }
+
+    #[test]
+    fn malformed_keys_and_groups_are_rejected() {
+        assert_eq!(
+            EventView::new(&[0x00]).unwrap_err(),
+            ViewError::InvalidKey(0)
+        );
+        assert_eq!(
+            EventView::new(&[0x07]).unwrap_err(),
+            ViewError::InvalidKey(7)
+        );
+        assert_eq!(
+            EventView::new(&[0x0e]).unwrap_err(),
+            ViewError::InvalidWireType(6)
+        );
+        assert_eq!(
+            EventView::new(&[0x0f]).unwrap_err(),
+            ViewError::InvalidWireType(7)
+        );
+        let too_big = Msg::new().raw_varint(1 << 35).build();
+        assert_eq!(
+            EventView::new(&too_big).unwrap_err(),
+            ViewError::InvalidKey(1 << 35)
+        );
+        let stray_end = Msg::new().key(5, WT_END_GROUP).build();
+        assert_eq!(
+            EventView::new(&stray_end).unwrap_err(),
+            ViewError::UnmatchedEndGroup
+        );
+        let wrong_end = Msg::new()
+            .key(5, WT_START_GROUP)
+            .key(6, WT_END_GROUP)
+            .build();
+        assert_eq!(
+            EventView::new(&wrong_end).unwrap_err(),
+            ViewError::UnmatchedEndGroup
+        );
+    }
+
+    #[test]
+    fn nested_groups_are_bounded_not_a_stack_overflow() {
+        let nested = |depth: u32| {
+            let mut m = Msg::new();
+            for _ in 0..depth {
+                m = m.key(20, WT_START_GROUP);
+            }
+            for _ in 0..depth {
+                m = m.key(20, WT_END_GROUP);
+            }
+            m.varint(event::TYPE, 2).build()
+        };
+        assert_eq!(
+            event_type(&nested(MAX_GROUP_DEPTH)).unwrap(),
+            EventType::Offers
+        );
+        assert_eq!(
+            event_type(&nested(MAX_GROUP_DEPTH + 1)).unwrap_err(),
+            ViewError::GroupTooDeep
+        );
+        let hostile = Msg::new().key(20, WT_START_GROUP).build().repeat(100_000);
+        assert_eq!(event_type(&hostile).unwrap_err(), ViewError::GroupTooDeep);
+    }
+
+    #[test]
+    fn invalid_utf8_names_the_field() {
+        let invalid: &[u8] = &[b'x', 0xff, 0xfe];
+        let resource = |m: Msg| single_offer(second_offer().msg(offer::RESOURCES, m));
+        let attr = |m: Msg| single_offer(second_offer().msg(offer::ATTRIBUTES, m));
+        let cases: [(Vec<u8>, &str); 8] = [
+            (
+                single_offer(second_offer().bytes(offer::HOSTNAME, invalid)),
+                "Offer.hostname",
+            ),
+            (
+                single_offer(second_offer().msg(offer::ID, Msg::new().bytes(id::VALUE, invalid))),
+                "Offer.id.value",
+            ),
+            (
+                resource(scalar_resource("cpus", 1.0).bytes(resource::NAME, invalid)),
+                "Resource.name",
+            ),
+            (
+                resource(scalar_resource("cpus", 1.0).bytes(resource::ROLE, invalid)),
+                "Resource.role",
+            ),
+            (
+                resource(scalar_resource("cpus", 1.0).msg(
+                    resource::RESERVATIONS,
+                    Msg::new().bytes(reservation_info::ROLE, invalid),
+                )),
+                "ReservationInfo.role",
+            ),
+            (
+                resource(scalar_resource("cpus", 1.0).msg(
+                    resource::ALLOCATION_INFO,
+                    Msg::new().bytes(allocation_info::ROLE, invalid),
+                )),
+                "AllocationInfo.role",
+            ),
+            (
+                attr(
+                    Msg::new()
+                        .string(attribute::NAME, "z")
+                        .varint(attribute::TYPE, 2)
+                        .msg(
+                            attribute::SET,
+                            Msg::new()
+                                .string(value::SET_ITEM, "ok")
+                                .bytes(value::SET_ITEM, invalid),
+                        ),
+                ),
+                "Value.Set.item",
+            ),
+            (
+                attr(
+                    Msg::new()
+                        .string(attribute::NAME, "t")
+                        .varint(attribute::TYPE, 3)
+                        .msg(
+                            attribute::TEXT,
+                            Msg::new().bytes(value::TEXT_VALUE, invalid),
+                        ),
+                ),
+                "Value.Text.value",
+            ),
+        ];
+        for (buf, field) in cases {
+            assert_eq!(
+                summarize(&buf).unwrap_err(),
+                ViewError::InvalidUtf8 { field },
+                "{field}"
+            );
+        }
+    }
+
+    #[test]
+    fn missing_required_fields_are_reported() {
+        let offer = |m: Msg| summarize(&single_offer(m)).unwrap_err();
+        assert_eq!(
+            offer(
+                Msg::new()
+                    .msg(offer::AGENT_ID, id("a"))
+                    .string(offer::HOSTNAME, "h")
+            ),
+            ViewError::MissingField("Offer.id")
+        );
+        assert_eq!(
+            offer(
+                Msg::new()
+                    .msg(offer::ID, id("o"))
+                    .string(offer::HOSTNAME, "h")
+            ),
+            ViewError::MissingField("Offer.agent_id")
+        );
+        assert_eq!(
+            offer(
+                Msg::new()
+                    .msg(offer::ID, id("o"))
+                    .msg(offer::AGENT_ID, id("a"))
+            ),
+            ViewError::MissingField("Offer.hostname")
+        );
+        let resource = |m: Msg| offer(second_offer().msg(offer::RESOURCES, m));
+        assert_eq!(
+            resource(Msg::new().varint(resource::TYPE, 0)),
+            ViewError::MissingField("Resource.name")
+        );
+        assert_eq!(
+            resource(Msg::new().string(resource::NAME, "cpus")),
+            ViewError::MissingField("Resource.type")
+        );
+        let attribute = |m: Msg| offer(second_offer().msg(offer::ATTRIBUTES, m));
+        assert_eq!(
+            attribute(Msg::new().varint(attribute::TYPE, 3)),
+            ViewError::MissingField("Attribute.name")
+        );
+        assert_eq!(
+            attribute(Msg::new().string(attribute::NAME, "rack")),
+            ViewError::MissingField("Attribute.type")
+        );
+        // An id message without its value reads as prost's default, "".
+        let buf = single_offer(
+            Msg::new()
+                .msg(offer::ID, Msg::new())
+                .msg(offer::AGENT_ID, id("a"))
+                .string(offer::HOSTNAME, "h"),
+        );
+        assert_eq!(first(&EventView::new(&buf).unwrap()).unwrap().id(), "");
+    }
+
+    #[test]
+    fn repeated_scalars_take_the_last_and_sub_messages_merge_like_prost() {
+        let offer = Msg::new()
+            .msg(offer::ID, id("first"))
+            .msg(offer::AGENT_ID, id("a"))
+            .string(offer::HOSTNAME, "old")
+            .msg(offer::RESOURCES, scalar_resource("r1", 1.0))
+            .string(offer::HOSTNAME, "new")
+            .msg(offer::ID, Msg::new()) // merges: keeps "first"
+            .msg(offer::ALLOCATION_INFO, role("x"))
+            .msg(offer::ALLOCATION_INFO, Msg::new()) // merges: keeps "x"
+            .msg(offer::RESOURCES, {
+                Msg::new()
+                    .string(resource::NAME, "ignored")
+                    .string(resource::NAME, "ports")
+                    .varint(resource::TYPE, 0)
+                    .varint(resource::TYPE, 1)
+                    .msg(resource::RANGES, ranges(&[(1, 2)]))
+                    .msg(resource::SCALAR, scalar(5.0))
+                    .msg(resource::SCALAR, Msg::new()) // merges: keeps 5.0
+                    .msg(resource::RANGES, ranges(&[(3, 4), (5, 6)]))
+                    .msg(resource::SET, set(&["a"]))
+                    .string(resource::ROLE, "r")
+                    .msg(resource::SET, set(&["b"]))
+                    .msg(
+                        resource::DISK,
+                        Msg::new().msg(
+                            disk_info::PERSISTENCE,
+                            Msg::new().string(persistence::ID, "v1"),
+                        ),
+                    )
+                    .msg(resource::DISK, Msg::new()) // merges: keeps the volume
+                    .msg(
+                        resource::DISK,
+                        // A persistence without `id` (only its principal)
+                        // merges too: the id stays.
+                        Msg::new().msg(disk_info::PERSISTENCE, Msg::new().string(2, "p")),
+                    )
+            });
+        let second_wrapper = Msg::new().msg(event_offers::OFFERS, second_offer());
+        let buf = Msg::new()
+            .msg(event::OFFERS, Msg::new().msg(event_offers::OFFERS, offer))
+            .varint(event::TYPE, 1)
+            .msg(event::OFFERS, second_wrapper) // merges: offers concatenate
+            .varint(event::TYPE, 2)
+            .build();
+        let event = EventView::new(&buf).unwrap();
+        assert_eq!(event.event_type(), EventType::Offers);
+        let offers: Vec<_> = event.offers().map(Result::unwrap).collect();
+        assert_eq!(
+            offers.iter().map(|o| o.id()).collect::<Vec<_>>(),
+            ["first", "o2"]
+        );
+        let o = offers[0];
+        assert_eq!((o.hostname(), o.allocation_role()), ("new", Some("x")));
+        let rs: Vec<_> = o.resources().map(Result::unwrap).collect();
+        assert_eq!(rs.len(), 2);
+        let ports = rs[1];
+        assert_eq!(
+            (ports.name(), ports.value_type(), ports.scalar()),
+            ("ports", ValueType::Ranges, Some(5.0))
+        );
+        assert_eq!(ports.ranges().collect::<Vec<_>>(), [(1, 2), (3, 4), (5, 6)]);
+        assert_eq!(ports.set().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(ports.persistence_id(), Some("v1"));
+        // An empty Scalar / Text / Persistence reads as prost's defaults.
+        let defaults = Msg::new()
+            .string(attribute::NAME, "t")
+            .varint(attribute::TYPE, 3)
+            .msg(attribute::TEXT, Msg::new())
+            .msg(attribute::SCALAR, Msg::new());
+        let buf = single_offer(second_offer().msg(offer::ATTRIBUTES, defaults));
+        let event = EventView::new(&buf).unwrap();
+        let a = first(&event).unwrap().attributes().next().unwrap().unwrap();
+        assert_eq!((a.text(), a.scalar()), (Some(""), Some(0.0)));
+    }
+
+    #[test]
+    fn role_follows_the_reservation_stack_then_the_legacy_role() {
+        let read = |m: Msg| {
+            let buf = single_offer(second_offer().msg(offer::RESOURCES, m));
+            let event = EventView::new(&buf).unwrap();
+            let r = first(&event).unwrap().resources().next().unwrap().unwrap();
+            (r.role().to_owned(), r.is_reserved())
+        };
+        let cpus = || scalar_resource("cpus", 1.0);
+        assert_eq!(
+            read(cpus()),
+            ("*".to_owned(), false),
+            "no role at all: unreserved"
+        );
+        assert_eq!(
+            read(cpus().string(resource::ROLE, "*")),
+            ("*".to_owned(), false)
+        );
+        assert_eq!(
+            read(cpus().string(resource::ROLE, "eng")),
+            ("eng".to_owned(), true),
+            "static, pre-refinement"
+        );
+        assert_eq!(
+            read(
+                cpus()
+                    .string(resource::ROLE, "*")
+                    .msg(resource::RESERVATIONS, reservation("a"))
+                    .msg(resource::RESERVATIONS, reservation("a/b"))
+            ),
+            ("a/b".to_owned(), true),
+            "the last reservation wins over the legacy role"
+        );
+        assert_eq!(
+            read(cpus().msg(resource::RESERVATIONS, Msg::new())),
+            (String::new(), true),
+            "a reservation without a role reads as \"\" like prost's getter"
+        );
+        // The pre-refinement `reservation` (8) does not change the role.
+        assert_eq!(
+            read(
+                cpus()
+                    .string(resource::ROLE, "eng")
+                    .msg(8, Msg::new().string(1, "p"))
+            ),
+            ("eng".to_owned(), true)
+        );
+    }
+
+    #[test]
+    fn event_type_reads_without_touching_offers() {
+        assert_eq!(
+            event_type(&[]).unwrap(),
+            EventType::Unknown,
+            "absent type reads as UNKNOWN"
+        );
+        let heartbeat = Msg::new().varint(event::TYPE, 8).build();
+        assert_eq!(event_type(&heartbeat).unwrap(), EventType::Heartbeat);
+        let newer = Msg::new().varint(event::TYPE, 42).build();
+        assert_eq!(event_type(&newer).unwrap(), EventType::Unrecognized(42));
+        // A broken offer does not stop the dispatcher from reading the type.
+        let broken = Msg::new()
+            .varint(event::TYPE, 2)
+            .msg(event::OFFERS, Msg::new().raw(&[0xff]))
+            .build();
+        assert_eq!(event_type(&broken).unwrap(), EventType::Offers);
+        let event = EventView::new(&broken).unwrap();
+        assert!(event.offers().next().unwrap().is_err());
+        assert!(event.validate().is_err());
+        for v in -1..=12 {
+            assert_eq!(EventType::from_i32(v).as_i32(), v);
+        }
+        for v in -1..=4 {
+            assert_eq!(ValueType::from_i32(v).as_i32(), v);
+        }
+    }
+
+    #[test]
+    fn iterators_stop_after_the_first_error() {
+        let bad = Msg::new()
+            .msg(offer::ID, id("bad"))
+            .string(offer::HOSTNAME, "h"); // no agent id
+        let buf = offers_event(&[second_offer(), bad, first_offer()]);
+        let event = EventView::new(&buf).unwrap();
+        let mut offers = event.offers();
+        assert!(offers.next().unwrap().is_ok());
+        assert_eq!(
+            offers.next().unwrap().unwrap_err(),
+            ViewError::MissingField("Offer.agent_id")
+        );
+        assert!(offers.next().is_none());
+        assert!(offers.next().is_none());
+
+        let offer = second_offer()
+            .msg(offer::RESOURCES, scalar_resource("cpus", 1.0))
+            .msg(offer::RESOURCES, Msg::new().varint(resource::TYPE, 0))
+            .msg(offer::RESOURCES, scalar_resource("mem", 1.0));
+        let buf = single_offer(offer);
+        let event = EventView::new(&buf).unwrap();
+        let results: Vec<_> = first(&event)
+            .unwrap()
+            .resources()
+            .map(|r| r.map(|r| r.name()))
+            .collect();
+        assert_eq!(
+            results,
+            [Ok("cpus"), Err(ViewError::MissingField("Resource.name"))]
+        );
+    }
+
+    #[test]
+    fn errors_display_what_went_wrong() {
+        let e = ViewError::BadWireType {
+            field: "Offer.hostname",
+            wire_type: 0,
+        };
+        assert_eq!(
+            e.to_string(),
+            "field Offer.hostname has unexpected wire type 0"
+        );
+        assert_eq!(
+            ViewError::MissingField("Offer.id").to_string(),
+            "required field Offer.id is missing"
+        );
+        let _: &dyn std::error::Error = &e;
+    }
+}
