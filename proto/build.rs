@@ -10,8 +10,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for f in FILES {
         println!("cargo:rerun-if-changed={PROTO_ROOT}/{f}");
     }
-    let fds = protox::compile(FILES, [PROTO_ROOT])?;
+    let mut compiler = protox::Compiler::new([PROTO_ROOT])?;
+    compiler
+        .include_source_info(true)
+        .include_imports(true)
+        .open_files(FILES)?;
+    let fds = compiler.file_descriptor_set();
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    // The encoded descriptors, for reflection (the simulator's JSON codec).
+    // Without source info: comments are of no use at run time.
+    compiler.include_source_info(false);
+    std::fs::write(
+        out.join("file_descriptor_set.bin"),
+        compiler.encode_file_descriptor_set(),
+    )?;
     let mut cfg = prost_build::Config::new();
     // Every `bytes` field becomes `bytes::Bytes`, so decoding from a `Bytes`
     // record slices instead of copying.

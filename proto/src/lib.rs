@@ -30,7 +30,8 @@ pub mod view;
 /// The compiled `FileDescriptorSet` (protobuf-encoded, imports included) of
 /// the `.proto` files above, for reflection: decode it into a descriptor pool
 /// to convert calls and events to and from the Mesos JSON form.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/file_descriptor_set.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/file_descriptor_set.bin"));
 
 pub use mesos::v1;
 pub use mesos::v1::scheduler;

@@ -1,0 +1,835 @@
+//! Unit tests of the simulated master, driven with a fake clock.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tritium_proto::scheduler::{Call, Event, call, event};
+use tritium_proto::v1::{
+    self as mesos, AgentId, FrameworkId, FrameworkInfo, Offer, OfferId, TaskId, TaskInfo,
+    TaskState, TaskStatus, framework_info, offer, value,
+};
+
+use super::*;
+use crate::cluster::AgentShape;
+
+struct Harness {
+    m: Master,
+    now: Instant,
+    events: Vec<(StreamHandle, Event)>,
+    closed: Vec<StreamHandle>,
+}
+
+struct Sub {
+    stream: StreamHandle,
+    stream_id: String,
+    framework_id: String,
+}
+
+fn small_cluster(agents: usize) -> SimConfig {
+    SimConfig {
+        cluster: ClusterSpec {
+            agents,
+            seed: 7,
+            shape: Some(AgentShape {
+                cpus: 4.0,
+                mem_mib: 8192,
+                disk_mib: 10_000,
+                gpus: 0,
+            }),
+            ..ClusterSpec::default()
+        },
+        offer_interval: Duration::from_millis(100),
+        heartbeat_interval: Duration::from_secs(5),
+        status_retry_initial: Duration::from_secs(1),
+        status_retry_max: Duration::from_secs(8),
+        task_step_delay: Duration::from_millis(10),
+        kill_delay: Duration::from_millis(10),
+        ..SimConfig::default()
+    }
+}
+
+fn caps(list: &[framework_info::capability::Type]) -> Vec<framework_info::Capability> {
+    list.iter()
+        .map(|t| framework_info::Capability {
+            r#type: Some(*t as i32),
+        })
+        .collect()
+}
+
+fn info(id: Option<&str>) -> FrameworkInfo {
+    use framework_info::capability::Type as C;
+    FrameworkInfo {
+        user: "root".into(),
+        name: "test".into(),
+        id: id.map(|v| FrameworkId { value: v.into() }),
+        failover_timeout: Some(60.0),
+        roles: vec!["tritium".into()],
+        capabilities: caps(&[C::MultiRole, C::PartitionAware, C::TaskKillingState]),
+        ..FrameworkInfo::default()
+    }
+}
+
+impl Harness {
+    fn new(cfg: SimConfig) -> Harness {
+        let now = Instant::now();
+        Harness {
+            m: Master::new(cfg, now),
+            now,
+            events: Vec::new(),
+            closed: Vec::new(),
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some(o) = self.m.poll_output() {
+            match o {
+                Output::Event(s, e) => self.events.push((s, e)),
+                Output::Close(s) => self.closed.push(s),
+            }
+        }
+    }
+
+    fn advance(&mut self, d: Duration) {
+        let end = self.now + d;
+        while let Some(t) = self.m.next_deadline().filter(|t| *t <= end) {
+            self.now = self.now.max(t);
+            self.m.tick(self.now);
+            self.drain();
+        }
+        self.now = end;
+    }
+
+    fn call(&mut self, c: Call, stream_id: Option<&str>) -> Reply {
+        let r = self.m.call(self.now, c, stream_id);
+        self.drain();
+        r
+    }
+
+    fn subscribe(&mut self, info: FrameworkInfo) -> Sub {
+        let id = info.id.clone();
+        let c = Call {
+            framework_id: id,
+            r#type: Some(call::Type::Subscribe as i32),
+            subscribe: Some(call::Subscribe {
+                framework_info: info,
+                ..Default::default()
+            }),
+            ..Call::default()
+        };
+        let Reply::Subscribed { stream, stream_id } = self.call(c, None) else {
+            panic!("subscribe refused");
+        };
+        let pos = self
+            .events
+            .iter()
+            .position(|(s, e)| *s == stream && e.subscribed.is_some())
+            .expect("SUBSCRIBED event");
+        let (_, ev) = self.events.remove(pos);
+        let framework_id = ev.subscribed.expect("checked").framework_id.value;
+        Sub {
+            stream,
+            stream_id,
+            framework_id,
+        }
+    }
+
+    /// Events sent to `stream` so far (and forget them).
+    fn take(&mut self, stream: StreamHandle) -> Vec<Event> {
+        let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.events)
+            .into_iter()
+            .partition(|(s, _)| *s == stream);
+        self.events = rest;
+        mine.into_iter().map(|(_, e)| e).collect()
+    }
+
+    fn offers(&mut self, stream: StreamHandle) -> Vec<Offer> {
+        self.take(stream)
+            .into_iter()
+            .filter_map(|e| e.offers)
+            .flat_map(|o| o.offers)
+            .collect()
+    }
+
+    fn updates(&mut self, stream: StreamHandle) -> Vec<TaskStatus> {
+        self.take(stream)
+            .into_iter()
+            .filter_map(|e| e.update)
+            .map(|u| u.status)
+            .collect()
+    }
+
+    fn fw_call(&mut self, sub: &Sub, kind: call::Type, fill: impl FnOnce(&mut Call)) -> Reply {
+        let mut c = Call {
+            framework_id: Some(FrameworkId {
+                value: sub.framework_id.clone(),
+            }),
+            r#type: Some(kind as i32),
+            ..Call::default()
+        };
+        fill(&mut c);
+        let id = sub.stream_id.clone();
+        self.call(c, Some(&id))
+    }
+
+    fn violations(&self) -> Vec<Violation> {
+        self.m.violations().cloned().collect()
+    }
+}
+
+fn task_for(offer: &Offer, id: &str, cpus: f64, mem: f64, command: &str) -> TaskInfo {
+    let role = offer.allocation_info.as_ref().and_then(|a| a.role.clone());
+    let scalar = |name: &str, v: f64| mesos::Resource {
+        name: name.into(),
+        r#type: value::Type::Scalar as i32,
+        scalar: Some(value::Scalar { value: v }),
+        allocation_info: role
+            .clone()
+            .map(|r| mesos::resource::AllocationInfo { role: Some(r) }),
+        ..Default::default()
+    };
+    TaskInfo {
+        name: id.into(),
+        task_id: TaskId { value: id.into() },
+        agent_id: offer.agent_id.clone(),
+        resources: vec![scalar("cpus", cpus), scalar("mem", mem)],
+        command: Some(mesos::CommandInfo {
+            value: Some(command.into()),
+            ..Default::default()
+        }),
+        ..TaskInfo::default()
+    }
+}
+
+fn launch(offer_ids: Vec<OfferId>, tasks: Vec<TaskInfo>) -> impl FnOnce(&mut Call) {
+    move |c| {
+        c.accept = Some(call::Accept {
+            offer_ids,
+            operations: vec![offer::Operation {
+                r#type: Some(offer::operation::Type::Launch as i32),
+                launch: Some(offer::operation::Launch { task_infos: tasks }),
+                ..Default::default()
+            }],
+            filters: None,
+        })
+    }
+}
+
+fn ack(s: &TaskStatus) -> impl FnOnce(&mut Call) + use<> {
+    let a = call::Acknowledge {
+        agent_id: s.agent_id.clone().unwrap(),
+        task_id: s.task_id.clone(),
+        uuid: s.uuid.clone().unwrap(),
+    };
+    move |c| c.acknowledge = Some(a)
+}
+
+fn state(s: &TaskStatus) -> TaskState {
+    TaskState::try_from(s.state).unwrap()
+}
+
+#[test]
+fn subscribe_sends_subscribed_then_heartbeats() {
+    let mut h = Harness::new(small_cluster(2));
+    let c = Call {
+        r#type: Some(call::Type::Subscribe as i32),
+        subscribe: Some(call::Subscribe {
+            framework_info: info(None),
+            ..Default::default()
+        }),
+        ..Call::default()
+    };
+    let Reply::Subscribed { stream, stream_id } = h.call(c, None) else {
+        panic!()
+    };
+    assert_eq!(stream_id.len(), 36);
+    let ev = h.take(stream);
+    assert_eq!(ev[0].r#type, Some(event::Type::Subscribed as i32));
+    assert_eq!(
+        ev[0]
+            .subscribed
+            .as_ref()
+            .unwrap()
+            .heartbeat_interval_seconds,
+        Some(5.0)
+    );
+    assert_eq!(ev[1].r#type, Some(event::Type::Heartbeat as i32));
+    h.advance(Duration::from_secs(11));
+    let beats = h
+        .take(stream)
+        .iter()
+        .filter(|e| e.r#type == Some(event::Type::Heartbeat as i32))
+        .count();
+    assert_eq!(beats, 2, "one heartbeat per interval");
+    assert!(h.violations().is_empty());
+}
+
+#[test]
+fn strict_about_stream_ids_and_framework_info() {
+    let mut h = Harness::new(small_cluster(1));
+    // SUBSCRIBE without user
+    let mut bad = info(None);
+    bad.user.clear();
+    let c = Call {
+        r#type: Some(call::Type::Subscribe as i32),
+        subscribe: Some(call::Subscribe {
+            framework_info: bad,
+            ..Default::default()
+        }),
+        ..Call::default()
+    };
+    assert!(matches!(
+        h.call(c.clone(), None),
+        Reply::Status { code: 400, .. }
+    ));
+    // SUBSCRIBE with a stream id
+    let mut good = c;
+    good.subscribe.as_mut().unwrap().framework_info = info(None);
+    assert!(matches!(
+        h.call(good, Some("x")),
+        Reply::Status { code: 400, .. }
+    ));
+    let sub = h.subscribe(info(None));
+    // a call without the stream id, and with a wrong one
+    let mut revive = Call {
+        framework_id: Some(FrameworkId {
+            value: sub.framework_id.clone(),
+        }),
+        r#type: Some(call::Type::Revive as i32),
+        ..Call::default()
+    };
+    assert!(matches!(
+        h.call(revive.clone(), None),
+        Reply::Status { code: 400, .. }
+    ));
+    assert!(matches!(
+        h.call(revive.clone(), Some("stale")),
+        Reply::Status { code: 400, .. }
+    ));
+    assert_eq!(
+        h.call(revive.clone(), Some(&sub.stream_id)),
+        Reply::Accepted
+    );
+    revive.framework_id = None;
+    assert!(matches!(
+        h.call(revive, Some(&sub.stream_id)),
+        Reply::Status { code: 400, .. }
+    ));
+    let reasons: Vec<String> = h.violations().into_iter().map(|v| v.reason).collect();
+    assert_eq!(reasons.len(), 4, "{reasons:?}");
+}
+
+#[test]
+fn resubscription_fails_over_the_old_stream() {
+    let mut h = Harness::new(small_cluster(1));
+    let a = h.subscribe(info(None));
+    let b = h.subscribe(info(Some(&a.framework_id)));
+    assert_eq!(
+        a.framework_id, b.framework_id,
+        "same framework id after failover"
+    );
+    let old = h.take(a.stream);
+    assert_eq!(
+        old.last().unwrap().error.as_ref().unwrap().message,
+        "Framework failed over"
+    );
+    assert!(h.closed.contains(&a.stream));
+    // the old stream id is now refused
+    let r = h.fw_call(&a, call::Type::Revive, |_| {});
+    assert!(matches!(r, Reply::Status { code: 400, .. }));
+}
+
+#[test]
+fn offers_decline_filters_and_revive() {
+    let mut h = Harness::new(small_cluster(3));
+    let sub = h.subscribe(info(None));
+    h.advance(Duration::from_millis(150));
+    let offers = h.offers(sub.stream);
+    assert_eq!(offers.len(), 3, "one offer per agent");
+    for o in &offers {
+        assert_eq!(
+            o.allocation_info.as_ref().unwrap().role.as_deref(),
+            Some("tritium")
+        );
+        assert!(o.resources.iter().all(|r| r.allocation_info.is_some()));
+    }
+    // while outstanding, agents are not offered again
+    h.advance(Duration::from_millis(300));
+    assert!(h.offers(sub.stream).is_empty());
+    let ids: Vec<OfferId> = offers.iter().map(|o| o.id.clone()).collect();
+    let r = h.fw_call(&sub, call::Type::Decline, |c| {
+        c.decline = Some(call::Decline {
+            offer_ids: ids,
+            filters: Some(mesos::Filters {
+                refuse_seconds: Some(2.0),
+            }),
+        })
+    });
+    assert_eq!(r, Reply::Accepted);
+    h.advance(Duration::from_millis(1500));
+    assert!(h.offers(sub.stream).is_empty(), "declined agents filtered");
+    h.advance(Duration::from_millis(700));
+    assert_eq!(h.offers(sub.stream).len(), 3, "filter expired");
+    // decline again for long, then REVIVE clears the filter at once
+    let ids: Vec<OfferId> =
+        h.m.offers
+            .keys()
+            .map(|s| OfferId {
+                value: h.m.offer_id(*s),
+            })
+            .collect();
+    let ids = if ids.is_empty() { vec![] } else { ids };
+    h.fw_call(&sub, call::Type::Decline, |c| {
+        c.decline = Some(call::Decline {
+            offer_ids: ids,
+            filters: Some(mesos::Filters {
+                refuse_seconds: Some(600.0),
+            }),
+        })
+    });
+    h.advance(Duration::from_secs(2));
+    assert!(h.offers(sub.stream).is_empty());
+    h.fw_call(&sub, call::Type::Revive, |_| {});
+    h.advance(Duration::from_millis(1));
+    assert_eq!(h.offers(sub.stream).len(), 3, "REVIVE offers promptly");
+    assert!(h.violations().is_empty(), "{:?}", h.violations());
+    assert_eq!(h.m.counters().offers_declined, 6);
+}
+
+#[test]
+fn suppress_stops_offers() {
+    let mut h = Harness::new(small_cluster(2));
+    let sub = h.subscribe(info(None));
+    h.fw_call(&sub, call::Type::Suppress, |_| {});
+    h.advance(Duration::from_secs(1));
+    assert!(h.offers(sub.stream).is_empty());
+    h.fw_call(&sub, call::Type::Revive, |_| {});
+    h.advance(Duration::from_millis(1));
+    assert_eq!(h.offers(sub.stream).len(), 2);
+}
+
+#[test]
+fn launch_runs_tasks_and_holds_updates_until_acknowledged() {
+    let mut h = Harness::new(small_cluster(1));
+    let sub = h.subscribe(info(None));
+    h.advance(Duration::from_millis(150));
+    let offer = h.offers(sub.stream).remove(0);
+    let t = task_for(&offer, "web.1", 1.0, 512.0, "sleep 100");
+    assert_eq!(
+        h.fw_call(
+            &sub,
+            call::Type::Accept,
+            launch(vec![offer.id.clone()], vec![t])
+        ),
+        Reply::Accepted
+    );
+    h.advance(Duration::from_millis(15));
+    let ups = h.updates(sub.stream);
+    assert_eq!(ups.len(), 1);
+    assert_eq!(state(&ups[0]), TaskState::TaskStarting);
+    assert_eq!(ups[0].uuid.as_ref().map(Bytes::len), Some(16));
+    // RUNNING is held back until STARTING is acknowledged
+    h.advance(Duration::from_millis(100));
+    assert!(
+        h.updates(sub.stream).is_empty(),
+        "later update sent before the ack"
+    );
+    // ... and STARTING is resent with backoff
+    h.advance(Duration::from_secs(1));
+    let again = h.updates(sub.stream);
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].uuid, ups[0].uuid);
+    assert_eq!(
+        h.fw_call(&sub, call::Type::Acknowledge, ack(&ups[0])),
+        Reply::Accepted
+    );
+    h.advance(Duration::from_millis(15));
+    let running = h.updates(sub.stream);
+    assert_eq!(running.len(), 1);
+    assert_eq!(state(&running[0]), TaskState::TaskRunning);
+    h.fw_call(&sub, call::Type::Acknowledge, ack(&running[0]));
+    let st = h.m.state_json();
+    assert_eq!(st["tasks"][0]["state"], "TASK_RUNNING");
+    assert!(h.violations().is_empty(), "{:?}", h.violations());
+}
+
+#[test]
+fn overcommit_and_bad_tasks_are_errors_and_violations() {
+    let mut h = Harness::new(small_cluster(1));
+    let sub = h.subscribe(info(None));
+    h.advance(Duration::from_millis(150));
+    let offer = h.offers(sub.stream).remove(0);
+    let too_big = task_for(&offer, "big", 5.0, 512.0, "x");
+    let mut no_cmd = task_for(&offer, "nocmd", 1.0, 512.0, "x");
+    no_cmd.command = None;
+    let ok = task_for(&offer, "ok", 1.0, 512.0, "x");
+    let dup = task_for(&offer, "ok", 1.0, 512.0, "x");
+    h.fw_call(
+        &sub,
+        call::Type::Accept,
+        launch(vec![offer.id.clone()], vec![too_big, no_cmd, ok, dup]),
+    );
+    let ups = h.updates(sub.stream);
+    let errors: Vec<_> = ups
+        .iter()
+        .filter(|s| state(s) == TaskState::TaskError)
+        .collect();
+    assert_eq!(errors.len(), 3, "{ups:?}");
+    assert!(
+        errors.iter().all(|s| s.uuid.is_none()),
+        "master-generated updates carry no uuid"
+    );
+    assert_eq!(h.violations().len(), 3);
+    assert_eq!(h.m.counters().tasks_launched, 1);
+}
+
+#[test]
+fn invalid_offers_drop_tasks() {
+    let mut h = Harness::new(small_cluster(2));
+    let sub = h.subscribe(info(None));
+    h.advance(Duration::from_millis(150));
+    let offers = h.offers(sub.stream);
+    let t = task_for(&offers[0], "t1", 1.0, 128.0, "x");
+    h.fw_call(
+        &sub,
+        call::Type::Accept,
+        launch(vec![offers[0].id.clone()], vec![t.clone()]),
+    );
+    h.updates(sub.stream);
+    assert!(h.violations().is_empty());
+    // the same offer again: already used
+    let t2 = task_for(&offers[0], "t2", 1.0, 128.0, "x");
+    h.fw_call(
+        &sub,
+        call::Type::Accept,
+        launch(vec![offers[0].id.clone()], vec![t2]),
+    );
+    let ups = h.updates(sub.stream);
+    assert_eq!(state(&ups[0]), TaskState::TaskDropped);
+    assert_eq!(h.violations().len(), 1);
+    // two agents in one ACCEPT
+    let ids: Vec<OfferId> =
+        h.m.offers
+            .keys()
+            .map(|s| OfferId {
+                value: h.m.offer_id(*s),
+            })
+            .collect();
+    assert_eq!(ids.len(), 1);
+    let bogus = OfferId {
+        value: format!("{}-O999999", h.m.master_id()),
+    };
+    let t3 = task_for(&offers[1], "t3", 1.0, 128.0, "x");
+    h.fw_call(
+        &sub,
+        call::Type::Accept,
+        launch(vec![ids[0].clone(), bogus], vec![t3]),
+    );
+    assert_eq!(state(&h.updates(sub.stream)[0]), TaskState::TaskDropped);
+    assert_eq!(h.violations().len(), 2);
+}
+
+#[test]
+fn rescinded_offer_race_is_not_a_violation() {
+    let mut cfg = small_cluster(1);
+    cfg.offer_timeout = Some(Duration::from_millis(200));
+    let mut h = Harness::new(cfg);
+    let sub = h.subscribe(info(None));
+    h.advance(Duration::from_millis(150));
+    let offer = h.offers(sub.stream).remove(0);
+    h.advance(Duration::from_millis(300));
+    let ev = h.take(sub.stream);
+    assert!(
+        ev.iter()
+            .any(|e| e.rescind.as_ref().is_some_and(|r| r.offer_id == offer.id))
+    );
+    let t = task_for(&offer, "late", 1.0, 128.0, "x");
+    h.fw_call(
+        &sub,
+        call::Type::Accept,
+        launch(vec![offer.id.clone()], vec![t]),
+    );
+    assert_eq!(state(&h.updates(sub.stream)[0]), TaskState::TaskDropped);
+    assert!(h.violations().is_empty(), "{:?}", h.violations());
+}
+
+fn run_one(h: &mut Harness, sub: &Sub, id: &str, command: &str) -> TaskStatus {
+    h.advance(Duration::from_millis(150));
+    let offer = h.offers(sub.stream).remove(0);
+    let t = task_for(&offer, id, 0.5, 128.0, command);
+    h.fw_call(
+        sub,
+        call::Type::Accept,
+        launch(vec![offer.id.clone()], vec![t]),
+    );
+    loop {
+        h.advance(Duration::from_millis(20));
+        for s in h.updates(sub.stream) {
+            if s.uuid.is_some() {
+                h.fw_call(sub, call::Type::Acknowledge, ack(&s));
+            }
+            if state(&s) == TaskState::TaskRunning {
+                return s;
+            }
+        }
+    }
+}
+
+#[test]
+fn kill_goes_through_killing() {
+    let mut h = Harness::new(small_cluster(1));
+    let sub = h.subscribe(info(None));
+    let running = run_one(&mut h, &sub, "k1", "sleep");
+    h.fw_call(&sub, call::Type::Kill, |c| {
+        c.kill = Some(call::Kill {
+            task_id: running.task_id.clone(),
+            agent_id: running.agent_id.clone(),
+            kill_policy: None,
+        })
+    });
+    let ups = h.updates(sub.stream);
+    assert_eq!(state(&ups[0]), TaskState::TaskKilling);
+    h.fw_call(&sub, call::Type::Acknowledge, ack(&ups[0]));
+    h.advance(Duration::from_millis(20));
+    let ups = h.updates(sub.stream);
+    assert_eq!(state(&ups[0]), TaskState::TaskKilled);
+    h.fw_call(&sub, call::Type::Acknowledge, ack(&ups[0]));
+    assert_eq!(
+        h.m.state_json()["tasks"].as_array().unwrap().len(),
+        0,
+        "acked terminal task forgotten"
+    );
+    // the resources are free again: a full-size task fits
+    h.advance(Duration::from_secs(6));
+    let offer = h.offers(sub.stream).remove(0);
+    let full = task_for(&offer, "full", 4.0, 8192.0, "x");
+    h.fw_call(
+        &sub,
+        call::Type::Accept,
+        launch(vec![offer.id.clone()], vec![full]),
+    );
+    assert!(h.violations().is_empty(), "{:?}", h.violations());
+}
+
+#[test]
+fn behaviours_from_command_markers() {
+    let mut h = Harness::new(small_cluster(1));
+    let sub = h.subscribe(info(None));
+    run_one(&mut h, &sub, "f1", "sim:fail-after=1");
+    h.advance(Duration::from_millis(1100));
+    let ups = h.updates(sub.stream);
+    assert!(
+        ups.iter().any(|s| state(s) == TaskState::TaskFailed),
+        "{ups:?}"
+    );
+    let mut h = Harness::new(small_cluster(1));
+    let sub = h.subscribe(info(None));
+    run_one(&mut h, &sub, "j1", "sim:finish-after=0.5");
+    h.advance(Duration::from_millis(600));
+    assert!(
+        h.updates(sub.stream)
+            .iter()
+            .any(|s| state(s) == TaskState::TaskFinished)
+    );
+}
+
+#[test]
+fn reconciliation_answers_without_uuid() {
+    let mut h = Harness::new(small_cluster(1));
+    let sub = h.subscribe(info(None));
+    let running = run_one(&mut h, &sub, "r1", "sleep");
+    let agent = running.agent_id.clone().unwrap();
+    h.fw_call(&sub, call::Type::Reconcile, |c| {
+        c.reconcile = Some(call::Reconcile {
+            tasks: vec![
+                call::reconcile::Task {
+                    task_id: TaskId { value: "r1".into() },
+                    agent_id: Some(agent.clone()),
+                },
+                call::reconcile::Task {
+                    task_id: TaskId {
+                        value: "ghost".into(),
+                    },
+                    agent_id: Some(agent.clone()),
+                },
+                call::reconcile::Task {
+                    task_id: TaskId {
+                        value: "nowhere".into(),
+                    },
+                    agent_id: None,
+                },
+            ],
+        })
+    });
+    let ups = h.updates(sub.stream);
+    let states: Vec<TaskState> = ups.iter().map(state).collect();
+    assert_eq!(
+        states,
+        vec![
+            TaskState::TaskRunning,
+            TaskState::TaskGone,
+            TaskState::TaskUnknown
+        ]
+    );
+    assert!(ups.iter().all(|s| s.uuid.is_none()));
+    // implicit: every known task
+    h.fw_call(&sub, call::Type::Reconcile, |c| {
+        c.reconcile = Some(call::Reconcile { tasks: vec![] })
+    });
+    let ups = h.updates(sub.stream);
+    assert_eq!(ups.len(), 1);
+    assert_eq!(ups[0].task_id.value, "r1");
+}
+
+#[test]
+fn failover_timeout_removes_the_framework() {
+    let mut h = Harness::new(small_cluster(1));
+    let sub = h.subscribe(info(None));
+    run_one(&mut h, &sub, "t", "sleep");
+    h.m.stream_closed(h.now, sub.stream);
+    h.advance(Duration::from_secs(30));
+    assert_eq!(h.m.state_json()["frameworks"][0]["active"], false);
+    assert_eq!(
+        h.m.state_json()["tasks"].as_array().unwrap().len(),
+        1,
+        "tasks survive a disconnect"
+    );
+    h.advance(Duration::from_secs(31));
+    assert_eq!(
+        h.m.state_json()["tasks"].as_array().unwrap().len(),
+        0,
+        "removed after failover_timeout"
+    );
+    // coming back with the removed id: ERROR and close
+    let c = Call {
+        framework_id: Some(FrameworkId {
+            value: sub.framework_id.clone(),
+        }),
+        r#type: Some(call::Type::Subscribe as i32),
+        subscribe: Some(call::Subscribe {
+            framework_info: info(Some(&sub.framework_id)),
+            ..Default::default()
+        }),
+        ..Call::default()
+    };
+    let Reply::Subscribed { stream, .. } = h.call(c, None) else {
+        panic!()
+    };
+    let ev = h.take(stream);
+    assert_eq!(
+        ev[0].error.as_ref().unwrap().message,
+        "Framework has been removed"
+    );
+    assert!(h.closed.contains(&stream));
+}
+
+#[test]
+fn lost_agent_and_orphans() {
+    let mut h = Harness::new(small_cluster(2));
+    let sub = h.subscribe(info(None));
+    let running = run_one(&mut h, &sub, "a1", "sleep");
+    h.m.fault(h.now, Fault::LoseAgent { agent_id: None })
+        .unwrap();
+    h.drain();
+    let ev = h.take(sub.stream);
+    let up = ev.iter().find_map(|e| e.update.as_ref()).unwrap();
+    assert_eq!(state(&up.status), TaskState::TaskUnreachable);
+    assert_eq!(up.status.agent_id, running.agent_id);
+    assert!(ev.iter().any(|e| e.failure.is_some()));
+    h.m.fault(
+        h.now,
+        Fault::OrphanTask {
+            framework_id: None,
+            task_id: Some("stray".into()),
+        },
+    )
+    .unwrap();
+    h.fw_call(&sub, call::Type::Reconcile, |c| {
+        c.reconcile = Some(call::Reconcile { tasks: vec![] })
+    });
+    let ids: Vec<String> = h
+        .updates(sub.stream)
+        .into_iter()
+        .map(|s| s.task_id.value)
+        .collect();
+    assert!(ids.contains(&"stray".to_owned()), "{ids:?}");
+}
+
+#[test]
+fn same_seed_same_offers() {
+    let run = || {
+        let mut cfg = small_cluster(20);
+        cfg.cluster.shape = None;
+        let mut h = Harness::new(cfg);
+        let sub = h.subscribe(info(None));
+        h.advance(Duration::from_millis(150));
+        h.offers(sub.stream)
+    };
+    let a = run();
+    let b = run();
+    // every agent but the public ones (reserved to slave_public)
+    assert!(a.len() >= 15, "{} offers", a.len());
+    assert_eq!(a, b);
+}
+
+#[test]
+fn teardown_removes_everything() {
+    let mut h = Harness::new(small_cluster(1));
+    let sub = h.subscribe(info(None));
+    run_one(&mut h, &sub, "t", "sleep");
+    assert_eq!(
+        h.fw_call(&sub, call::Type::Teardown, |_| {}),
+        Reply::Accepted
+    );
+    assert!(h.closed.contains(&sub.stream));
+    let st = h.m.state_json();
+    assert_eq!(st["tasks"].as_array().unwrap().len(), 0);
+    assert_eq!(st["frameworks"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn unacked_updates_are_resent_on_resubscribe() {
+    let mut h = Harness::new(small_cluster(1));
+    let sub = h.subscribe(info(None));
+    h.advance(Duration::from_millis(150));
+    let offer = h.offers(sub.stream).remove(0);
+    let t = task_for(&offer, "u1", 1.0, 128.0, "sleep");
+    h.fw_call(
+        &sub,
+        call::Type::Accept,
+        launch(vec![offer.id.clone()], vec![t]),
+    );
+    h.advance(Duration::from_millis(15));
+    let first = h.updates(sub.stream).remove(0);
+    let again = h.subscribe(info(Some(&sub.framework_id)));
+    let ups = h.updates(again.stream);
+    assert_eq!(ups.len(), 1);
+    assert_eq!(ups[0].uuid, first.uuid, "the same update, same uuid");
+    let _ = AgentId::default();
+}
+
+#[test]
+fn master_failover_keeps_frameworks_and_tasks() {
+    let mut h = Harness::new(small_cluster(1));
+    let mut i = info(None);
+    i.failover_timeout = Some(0.0);
+    let sub = h.subscribe(i.clone());
+    run_one(&mut h, &sub, "t", "sleep");
+    let before = h.m.master_info.id.clone();
+    h.m.master_failover(h.now);
+    h.drain();
+    assert!(h.closed.contains(&sub.stream));
+    h.advance(Duration::from_secs(5));
+    i.id = Some(FrameworkId {
+        value: sub.framework_id.clone(),
+    });
+    let again = h.subscribe(i);
+    assert_eq!(again.framework_id, sub.framework_id);
+    assert_ne!(h.m.master_info.id, before, "a new leader has a new id");
+    h.fw_call(&again, call::Type::Reconcile, |c| {
+        c.reconcile = Some(call::Reconcile { tasks: vec![] })
+    });
+    let ups = h.updates(again.stream);
+    assert_eq!(ups.len(), 1, "the task survived the master failover");
+    assert_eq!(state(&ups[0]), TaskState::TaskRunning);
+    assert!(h.violations().is_empty());
+}
