@@ -1,11 +1,17 @@
 //! tritium-engine: everything in tritium that decides.
 //!
-//! Today this crate holds the sans-IO wire codec (`wire`): the HTTP/1.1
-//! request writer and response-head parser, the chunked-body decoder and the
-//! RecordIO framer that together turn the master's SUBSCRIBE stream into
-//! event records. The scheduler core and the mio driver come next (see
-//! ARCHITECTURE.md for what exists).
+//! * [`wire`]: the sans-IO codec between tritium and the master (HTTP/1.1
+//!   requests and response heads, chunked bodies, RecordIO records).
+//! * [`core`]: the scheduler core, a sans-IO state machine that owns all
+//!   scheduling state: subscription life, offers, launches, status updates,
+//!   acknowledgements after durability, reconciliation.
+//! * [`rng`]: the small seeded PRNG the core uses for jitter and task ids.
+//!
+//! The mio driver that runs the core against real sockets is not built yet
+//! (see ARCHITECTURE.md).
 
 #![forbid(unsafe_code)]
 
+pub mod core;
+pub mod rng;
 pub mod wire;

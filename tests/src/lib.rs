@@ -14,7 +14,7 @@ pub mod cluster;
 pub mod codec;
 pub mod master;
 pub mod resources;
-pub mod rng;
+pub use tritium_engine::rng;
 pub mod server;
 
 pub use codec::Format;

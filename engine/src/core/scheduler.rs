@@ -1,0 +1,1384 @@
+//! [`Scheduler`]: see the module documentation of `core`.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use prost::Message;
+use tritium_proto::scheduler::{Call, Event, call, event};
+use tritium_proto::v1::{self as mesos, TaskState, framework_info, offer};
+use tritium_proto::view::{EventType, EventView, OfferView};
+
+use super::master_url::MasterUrl;
+use super::placement::Capacity;
+use super::types::*;
+use crate::rng::Rng;
+
+/// Where the subscription stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// Not started.
+    Idle,
+    /// Backing off until the next attempt.
+    Waiting { until: Instant },
+    /// SUBSCRIBE sent; waiting for the response head.
+    Subscribing { deadline: Instant },
+    /// 200 received; `subscribed` once the SUBSCRIBED event arrived.
+    Streaming {
+        stream_id: String,
+        subscribed: bool,
+        heartbeat: Duration,
+        last_event: Instant,
+        deadline: Instant,
+    },
+    /// Exited (fatal error or stepped down).
+    Stopped,
+}
+
+/// Counters of what the core did, for metrics and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    pub events: u64,
+    pub event_bytes: u64,
+    pub bad_events: u64,
+    pub offers_received: u64,
+    pub offers_accepted: u64,
+    pub offers_declined: u64,
+    pub offers_rescinded: u64,
+    pub updates: u64,
+    pub acks_sent: u64,
+    pub tasks_launched: u64,
+    pub subscriptions: u64,
+    pub reconnects: u64,
+    pub heartbeats_missed: u64,
+    pub redirects: u64,
+    pub call_errors: u64,
+    pub reconcile_rounds: u64,
+    pub orphans_killed: u64,
+    pub store_batches: u64,
+}
+
+#[derive(Debug)]
+struct Task {
+    rec: TaskRecord,
+    launched_at: Instant,
+    /// Set once any status for it arrived.
+    seen: bool,
+    kill_sent: bool,
+}
+
+#[derive(Debug)]
+struct App {
+    spec: AppSpec,
+    /// Consecutive failures, for the restart backoff.
+    failures: u32,
+    not_before: Option<Instant>,
+}
+
+/// A call or reply waiting for a store batch to commit.
+#[derive(Debug)]
+enum Held {
+    Call {
+        stream_id: String,
+        kind: &'static str,
+        body: Bytes,
+    },
+    Reply(Reply),
+}
+
+#[derive(Debug, Default)]
+struct Reconcile {
+    /// Tasks asked about explicitly and not answered yet.
+    waiting: BTreeSet<String>,
+    retry_at: Option<Instant>,
+    backoff: Duration,
+    /// Implicit reconciliation is due at (after the explicit round).
+    implicit_at: Option<Instant>,
+}
+
+/// The scheduler core.
+#[derive(Debug)]
+pub struct Scheduler {
+    cfg: Config,
+    rng: Rng,
+    phase: Phase,
+    master_ix: usize,
+    target: MasterUrl,
+    redirects: u32,
+    attempt: u32,
+    framework_id: Option<String>,
+    apps: BTreeMap<String, App>,
+    tasks: BTreeMap<String, Task>,
+    out: VecDeque<Output>,
+    batch: Vec<StoreOp>,
+    issued_seq: u64,
+    committed_seq: u64,
+    held: VecDeque<(u64, Held)>,
+    suppressed: bool,
+    reconcile: Reconcile,
+    stats: Stats,
+}
+
+fn is_terminal(state: i32) -> bool {
+    matches!(
+        TaskState::try_from(state),
+        Ok(TaskState::TaskFinished
+            | TaskState::TaskFailed
+            | TaskState::TaskKilled
+            | TaskState::TaskError
+            | TaskState::TaskLost
+            | TaskState::TaskDropped
+            | TaskState::TaskGone
+            | TaskState::TaskGoneByOperator
+            | TaskState::TaskUnknown)
+    )
+}
+
+/// Terminal states that count as a failure for the restart backoff.
+fn is_failure(state: i32) -> bool {
+    matches!(
+        TaskState::try_from(state),
+        Ok(TaskState::TaskFailed
+            | TaskState::TaskError
+            | TaskState::TaskLost
+            | TaskState::TaskDropped)
+    )
+}
+
+fn state_name(state: i32) -> &'static str {
+    TaskState::try_from(state)
+        .map(|s| s.as_str_name())
+        .unwrap_or("TASK_?")
+}
+
+impl Scheduler {
+    /// A core starting from what the store recovered.
+    pub fn new(cfg: Config, recovered: Recovered, now: Instant) -> Scheduler {
+        assert!(!cfg.masters.is_empty(), "at least one master URL");
+        let target = cfg.masters[0].clone();
+        let rng = Rng::new(cfg.seed);
+        let apps = recovered
+            .apps
+            .into_iter()
+            .map(|spec| {
+                (
+                    spec.name.clone(),
+                    App {
+                        spec,
+                        failures: 0,
+                        not_before: None,
+                    },
+                )
+            })
+            .collect();
+        let tasks = recovered
+            .tasks
+            .into_iter()
+            .map(|rec| {
+                (
+                    rec.id.clone(),
+                    Task {
+                        rec,
+                        launched_at: now,
+                        seen: false,
+                        kill_sent: false,
+                    },
+                )
+            })
+            .collect();
+        Scheduler {
+            cfg,
+            rng,
+            phase: Phase::Idle,
+            master_ix: 0,
+            target,
+            redirects: 0,
+            attempt: 0,
+            framework_id: recovered.framework_id,
+            apps,
+            tasks,
+            out: VecDeque::new(),
+            batch: Vec::new(),
+            issued_seq: 0,
+            committed_seq: 0,
+            held: VecDeque::new(),
+            suppressed: false,
+            reconcile: Reconcile::default(),
+            stats: Stats::default(),
+        }
+    }
+
+    pub fn phase(&self) -> &Phase {
+        &self.phase
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    pub fn framework_id(&self) -> Option<&str> {
+        self.framework_id.as_deref()
+    }
+
+    /// Live (non-terminal) tasks per app.
+    pub fn live_tasks(&self, app: &str) -> usize {
+        self.tasks.values().filter(|t| t.rec.app == app).count()
+    }
+
+    /// Next output to carry out.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// The earliest time the core needs [`Input::Timer`].
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut t: Option<Instant> = None;
+        let mut at = |x: Instant| t = Some(t.map_or(x, |y| y.min(x)));
+        match &self.phase {
+            Phase::Waiting { until } => at(*until),
+            Phase::Subscribing { deadline } => at(*deadline),
+            Phase::Streaming {
+                subscribed,
+                heartbeat,
+                last_event,
+                deadline,
+                ..
+            } => {
+                if *subscribed {
+                    at(*last_event + *heartbeat * self.cfg.heartbeat_miss_factor);
+                } else {
+                    at(*deadline);
+                }
+                if let Some(r) = self.reconcile.retry_at {
+                    at(r);
+                }
+                if let Some(r) = self.reconcile.implicit_at {
+                    at(r);
+                }
+                if let Some(l) = self
+                    .tasks
+                    .values()
+                    .filter(|t| !t.seen)
+                    .map(|t| t.launched_at)
+                    .min()
+                {
+                    at(l + self.cfg.launch_timeout);
+                }
+                if let Some(n) = self.apps.values().filter_map(|a| a.not_before).min() {
+                    at(n);
+                }
+            }
+            Phase::Idle | Phase::Stopped => {}
+        }
+        t
+    }
+
+    /// Feed one input.
+    pub fn handle(&mut self, now: Instant, input: Input) {
+        if self.phase == Phase::Stopped {
+            return;
+        }
+        match input {
+            Input::Start => {
+                if self.phase == Phase::Idle {
+                    self.subscribe(now);
+                }
+            }
+            Input::SubscribeResponse {
+                status,
+                stream_id,
+                location,
+                content_type,
+                body,
+            } => self.on_subscribe_response(now, status, stream_id, location, content_type, body),
+            Input::Event(bytes) => self.on_event(now, bytes),
+            Input::StreamClosed(reason) => {
+                if matches!(
+                    self.phase,
+                    Phase::Subscribing { .. } | Phase::Streaming { .. }
+                ) {
+                    tracing::warn!(target: "tritium::subscription", ?reason, master = %self.target, "subscription ended");
+                    self.reconnect(now, false);
+                }
+            }
+            Input::CallResponse {
+                status,
+                location,
+                body,
+            } => self.on_call_response(now, status, location, body),
+            Input::CallFailed(reason) => {
+                // Calls in flight may be lost: offers will be rescinded or
+                // re-offered, updates resent by the agent. Nothing to redo.
+                self.stats.call_errors += 1;
+                tracing::warn!(target: "tritium::calls", %reason, "call connection failed");
+            }
+            Input::StoreCommitted(seq) => self.on_committed(seq),
+            Input::StoreFailed(reason) => {
+                self.stop(
+                    exit::STORE,
+                    format!("store failed: {reason}; refusing to continue without durability"),
+                );
+            }
+            Input::Command(cmd) => self.on_command(now, cmd),
+            Input::Timer => self.on_timer(now),
+        }
+        self.after_turn(now);
+    }
+
+    // ------------------------------------------------------------ subscription
+
+    fn subscribe(&mut self, now: Instant) {
+        let body = self.subscribe_call().encode_to_vec();
+        self.out.push_back(Output::Subscribe {
+            master: self.target.clone(),
+            body: Bytes::from(body),
+        });
+        self.phase = Phase::Subscribing {
+            deadline: now + self.cfg.subscribe_timeout,
+        };
+    }
+
+    fn subscribe_call(&self) -> Call {
+        use framework_info::capability::Type as Cap;
+        let f = &self.cfg.framework;
+        let id = self
+            .framework_id
+            .clone()
+            .map(|value| mesos::FrameworkId { value });
+        let info = mesos::FrameworkInfo {
+            user: f.user.clone(),
+            name: f.name.clone(),
+            id: id.clone(),
+            failover_timeout: Some(f.failover_timeout.as_secs_f64()),
+            checkpoint: Some(true),
+            roles: f.roles.clone(),
+            hostname: f.hostname.clone(),
+            principal: f.principal.clone(),
+            webui_url: f.webui_url.clone(),
+            capabilities: [
+                Cap::MultiRole,
+                Cap::PartitionAware,
+                Cap::TaskKillingState,
+                Cap::GpuResources,
+            ]
+            .iter()
+            .map(|t| framework_info::Capability {
+                r#type: Some(*t as i32),
+            })
+            .collect(),
+            labels: (!f.labels.is_empty()).then(|| mesos::Labels {
+                labels: f
+                    .labels
+                    .iter()
+                    .map(|(k, v)| mesos::Label {
+                        key: k.clone(),
+                        value: Some(v.clone()),
+                    })
+                    .collect(),
+            }),
+            ..mesos::FrameworkInfo::default()
+        };
+        Call {
+            framework_id: id,
+            r#type: Some(call::Type::Subscribe as i32),
+            subscribe: Some(call::Subscribe {
+                framework_info: info,
+                ..Default::default()
+            }),
+            ..Call::default()
+        }
+    }
+
+    /// Drop the current subscription and try again after a backoff
+    /// (`immediately` for a redirect).
+    fn reconnect(&mut self, now: Instant, immediately: bool) {
+        if matches!(
+            self.phase,
+            Phase::Subscribing { .. } | Phase::Streaming { .. }
+        ) {
+            self.out.push_back(Output::CloseSubscription);
+        }
+        // Calls held for the old stream cannot be sent on a new one.
+        self.held.retain(|(_, h)| matches!(h, Held::Reply(_)));
+        self.reconcile = Reconcile::default();
+        self.stats.reconnects += 1;
+        if immediately {
+            self.subscribe(now);
+            return;
+        }
+        self.redirects = 0;
+        // Rotate through the configured masters on failures.
+        if self.cfg.masters.len() > 1 {
+            self.master_ix = (self.master_ix + 1) % self.cfg.masters.len();
+        }
+        self.target = self.cfg.masters[self.master_ix].clone();
+        let delay = self.backoff();
+        self.attempt = self.attempt.saturating_add(1);
+        self.phase = Phase::Waiting { until: now + delay };
+    }
+
+    /// Capped exponential backoff with jitter in [d/2, d].
+    fn backoff(&mut self) -> Duration {
+        let exp = self.attempt.min(20);
+        let d = self
+            .cfg
+            .backoff_initial
+            .saturating_mul(1u32 << exp.min(16))
+            .min(self.cfg.backoff_max);
+        let half = d / 2;
+        half + Duration::from_nanos(self.rng.below(half.as_nanos().max(1) as u64))
+    }
+
+    fn stop(&mut self, code: i32, reason: String) {
+        tracing::error!(target: "tritium::subscription", code, %reason, "stopping");
+        if matches!(
+            self.phase,
+            Phase::Subscribing { .. } | Phase::Streaming { .. }
+        ) {
+            self.out.push_back(Output::CloseSubscription);
+        }
+        self.out.push_back(Output::Exit { code, reason });
+        self.phase = Phase::Stopped;
+    }
+
+    fn on_subscribe_response(
+        &mut self,
+        now: Instant,
+        status: u16,
+        stream_id: Option<String>,
+        location: Option<String>,
+        content_type: Option<String>,
+        body: String,
+    ) {
+        if !matches!(self.phase, Phase::Subscribing { .. }) {
+            return;
+        }
+        match status {
+            200 => {
+                let Some(stream_id) = stream_id.filter(|s| !s.is_empty()) else {
+                    tracing::error!(target: "tritium::subscription", "200 without Mesos-Stream-Id");
+                    return self.reconnect(now, false);
+                };
+                if content_type.as_deref() != Some("application/x-protobuf") {
+                    tracing::error!(target: "tritium::subscription", ?content_type, "stream is not protobuf");
+                    return self.reconnect(now, false);
+                }
+                self.phase = Phase::Streaming {
+                    stream_id,
+                    subscribed: false,
+                    heartbeat: self.cfg.default_heartbeat,
+                    last_event: now,
+                    deadline: now + self.cfg.subscribe_timeout,
+                };
+            }
+            307 => {
+                self.stats.redirects += 1;
+                let next = location.as_deref().map(|l| self.target.resolve(l));
+                match next {
+                    Some(Ok(url)) if self.redirects < self.cfg.max_redirects => {
+                        tracing::info!(target: "tritium::subscription", from = %self.target, to = %url, "redirected to the leading master");
+                        self.redirects += 1;
+                        self.target = url;
+                        self.reconnect(now, true);
+                    }
+                    other => {
+                        tracing::warn!(target: "tritium::subscription", ?other, "unusable redirect");
+                        self.reconnect(now, false);
+                    }
+                }
+            }
+            401 | 403 => self.stop(
+                exit::AUTH,
+                format!(
+                    "master {} refused SUBSCRIBE with {status}: check --principal and --secret-file ({})",
+                    self.target,
+                    body.trim()
+                ),
+            ),
+            _ => {
+                tracing::warn!(target: "tritium::subscription", status, body = %body.trim(), master = %self.target, "SUBSCRIBE refused");
+                self.reconnect(now, false);
+            }
+        }
+    }
+
+    fn stream_id(&self) -> Option<&str> {
+        match &self.phase {
+            Phase::Streaming {
+                stream_id,
+                subscribed: true,
+                ..
+            } => Some(stream_id),
+            _ => None,
+        }
+    }
+
+    // ------------------------------------------------------------ events
+
+    fn on_event(&mut self, now: Instant, bytes: Bytes) {
+        let Phase::Streaming { last_event, .. } = &mut self.phase else {
+            return;
+        };
+        *last_event = now;
+        self.stats.events += 1;
+        self.stats.event_bytes += bytes.len() as u64;
+        let kind = match EventView::new(&bytes) {
+            Ok(v) => v.event_type(),
+            Err(e) => return self.bad_event(now, &format!("undecodable event: {e}")),
+        };
+        match kind {
+            EventType::Offers => self.on_offers(now, &bytes),
+            EventType::Heartbeat => {}
+            _ => match Event::decode(bytes.clone()) {
+                Ok(ev) => self.on_decoded(now, ev),
+                Err(e) => self.bad_event(now, &format!("undecodable {kind:?} event: {e}")),
+            },
+        }
+    }
+
+    /// A record that does not decode: the stream cannot be trusted.
+    fn bad_event(&mut self, now: Instant, why: &str) {
+        self.stats.bad_events += 1;
+        tracing::error!(target: "tritium::subscription", why, "protocol error on the stream; re-subscribing");
+        self.reconnect(now, false);
+    }
+
+    fn on_decoded(&mut self, now: Instant, ev: Event) {
+        match ev.r#type.and_then(|t| event::Type::try_from(t).ok()) {
+            Some(event::Type::Subscribed) => {
+                if let Some(s) = ev.subscribed {
+                    self.on_subscribed(now, s);
+                }
+            }
+            Some(event::Type::Update) => {
+                if let Some(u) = ev.update {
+                    self.on_update(now, u.status);
+                }
+            }
+            Some(event::Type::Rescind) => self.stats.offers_rescinded += 1,
+            Some(event::Type::Error) => {
+                let msg = ev.error.map(|e| e.message).unwrap_or_default();
+                if msg.contains("Framework failed over") {
+                    self.stop(
+                        exit::FAILED_OVER,
+                        "another tritium instance subscribed with our framework id (\"Framework failed over\"); stepping down".into(),
+                    );
+                } else if msg.contains("Framework has been removed") {
+                    self.stop(
+                        exit::REMOVED,
+                        format!(
+                            "the master removed framework {} (\"Framework has been removed\"): its tasks are gone; an operator must decide whether to start afresh",
+                            self.framework_id.as_deref().unwrap_or("?")
+                        ),
+                    );
+                } else {
+                    tracing::error!(target: "tritium::subscription", %msg, "ERROR from the master");
+                    self.reconnect(now, false);
+                }
+            }
+            Some(event::Type::Failure) => {
+                if let Some(f) = ev.failure {
+                    tracing::warn!(target: "tritium::cluster", agent = ?f.agent_id.map(|a| a.value), executor = ?f.executor_id.map(|e| e.value), "agent or executor failure");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_subscribed(&mut self, now: Instant, s: event::Subscribed) {
+        let Phase::Streaming {
+            subscribed,
+            heartbeat,
+            ..
+        } = &mut self.phase
+        else {
+            return;
+        };
+        *subscribed = true;
+        if let Some(h) = s
+            .heartbeat_interval_seconds
+            .filter(|h| h.is_finite() && *h > 0.0)
+        {
+            *heartbeat = Duration::from_secs_f64(h.min(3600.0));
+        }
+        self.stats.subscriptions += 1;
+        self.attempt = 0;
+        self.redirects = 0;
+        let id = s.framework_id.value;
+        if self.framework_id.as_deref() != Some(id.as_str()) {
+            if let Some(old) = &self.framework_id {
+                tracing::error!(target: "tritium::subscription", %old, new = %id, "master assigned a different framework id");
+            }
+            tracing::info!(target: "tritium::subscription", framework_id = %id, "framework id assigned");
+            self.framework_id = Some(id.clone());
+            self.batch.push(StoreOp::FrameworkId(id));
+        }
+        tracing::info!(target: "tritium::subscription", master = %self.target, framework_id = ?self.framework_id, "subscribed");
+        // The master's idea of suppression starts clean.
+        self.suppressed = false;
+        self.start_reconciliation(now);
+    }
+
+    fn start_reconciliation(&mut self, now: Instant) {
+        self.stats.reconcile_rounds += 1;
+        self.reconcile.waiting = self.tasks.keys().cloned().collect();
+        self.reconcile.backoff = self.cfg.reconcile_retry_initial;
+        if self.reconcile.waiting.is_empty() {
+            self.reconcile.retry_at = None;
+            self.send_reconcile(Vec::new());
+            self.reconcile.implicit_at = Some(now + self.cfg.reconcile_interval);
+        } else {
+            let ids: Vec<String> = self.reconcile.waiting.iter().cloned().collect();
+            self.send_reconcile(ids);
+            self.reconcile.retry_at = Some(now + self.reconcile.backoff);
+            self.reconcile.implicit_at = None;
+        }
+    }
+
+    fn send_reconcile(&mut self, ids: Vec<String>) {
+        let tasks = ids
+            .into_iter()
+            .filter_map(|id| {
+                let t = self.tasks.get(&id)?;
+                Some(call::reconcile::Task {
+                    task_id: mesos::TaskId { value: id },
+                    agent_id: Some(mesos::AgentId {
+                        value: t.rec.agent_id.clone(),
+                    }),
+                })
+            })
+            .collect();
+        let c = self.call(call::Type::Reconcile, |c| {
+            c.reconcile = Some(call::Reconcile { tasks })
+        });
+        self.send_now(c);
+    }
+
+    fn on_update(&mut self, now: Instant, status: mesos::TaskStatus) {
+        self.stats.updates += 1;
+        let id = status.task_id.value.clone();
+        self.reconcile.waiting.remove(&id);
+        if self.reconcile.waiting.is_empty() && self.reconcile.retry_at.is_some() {
+            // Every task answered: now ask for what we do not know of.
+            self.reconcile.retry_at = None;
+            self.send_reconcile(Vec::new());
+            self.reconcile.implicit_at = Some(now + self.cfg.reconcile_interval);
+        }
+        let state = status.state;
+        match self.tasks.get_mut(&id) {
+            Some(t) => {
+                t.seen = true;
+                if let Some(agent) = &status.agent_id {
+                    t.rec.agent_id.clone_from(&agent.value);
+                }
+                if is_terminal(state) {
+                    let t = self.tasks.remove(&id).expect("present");
+                    tracing::info!(target: "tritium::tasks", task = %id, app = %t.rec.app, state = state_name(state), message = ?status.message, "task ended");
+                    self.batch.push(StoreOp::RemoveTask(id.clone()));
+                    if let Some(app) = self.apps.get_mut(&t.rec.app) {
+                        if is_failure(state) && !t.kill_sent {
+                            app.failures = app.failures.saturating_add(1);
+                            let exp = (app.failures - 1).min(16);
+                            let d = self
+                                .cfg
+                                .restart_backoff_initial
+                                .saturating_mul(1 << exp)
+                                .min(self.cfg.restart_backoff_max);
+                            app.not_before = Some(now + d);
+                        } else if state == TaskState::TaskFinished as i32 {
+                            app.failures = 0;
+                        }
+                    }
+                } else if t.rec.state != state {
+                    if state == TaskState::TaskRunning as i32 {
+                        tracing::info!(target: "tritium::tasks", task = %id, agent = %t.rec.agent_id, "task running");
+                    }
+                    t.rec.state = state;
+                    let rec = t.rec.clone();
+                    self.batch.push(StoreOp::PutTask(rec));
+                }
+            }
+            None if !is_terminal(state) && self.cfg.orphans == OrphanPolicy::Kill => {
+                tracing::warn!(target: "tritium::tasks", task = %id, state = state_name(state), "killing a task tritium did not launch");
+                self.stats.orphans_killed += 1;
+                let agent_id = status.agent_id.clone();
+                let c = self.call(call::Type::Kill, |c| {
+                    c.kill = Some(call::Kill {
+                        task_id: mesos::TaskId { value: id.clone() },
+                        agent_id,
+                        kill_policy: None,
+                    })
+                });
+                self.send_now(c);
+            }
+            None => {}
+        }
+        if let (Some(uuid), Some(agent_id)) = (status.uuid, status.agent_id) {
+            let c = self.call(call::Type::Acknowledge, |c| {
+                c.acknowledge = Some(call::Acknowledge {
+                    agent_id,
+                    task_id: status.task_id,
+                    uuid,
+                })
+            });
+            self.stats.acks_sent += 1;
+            self.send_after_store(c);
+        }
+    }
+
+    // ------------------------------------------------------------ offers
+
+    fn on_offers(&mut self, now: Instant, bytes: &Bytes) {
+        let view = match EventView::new(bytes) {
+            Ok(v) => v,
+            Err(e) => return self.bad_event(now, &format!("OFFERS: {e}")),
+        };
+        let mut declines: Vec<mesos::OfferId> = Vec::new();
+        let mut pending = self.pending_instances(now);
+        for offer in view.offers() {
+            let offer = match offer {
+                Ok(o) => o,
+                Err(e) => return self.bad_event(now, &format!("OFFERS: {e}")),
+            };
+            self.stats.offers_received += 1;
+            let launched = if self.stream_id().is_some() {
+                self.place(now, &offer, &mut pending)
+            } else {
+                0
+            };
+            if launched == 0 {
+                declines.push(mesos::OfferId {
+                    value: offer.id().to_owned(),
+                });
+            }
+        }
+        if !declines.is_empty() {
+            self.stats.offers_declined += declines.len() as u64;
+            let busy = !self.pending_instances(now).is_empty();
+            let refuse = if busy {
+                self.cfg.decline_busy
+            } else {
+                self.cfg.decline_idle
+            };
+            let c = self.call(call::Type::Decline, |c| {
+                c.decline = Some(call::Decline {
+                    offer_ids: declines,
+                    filters: Some(mesos::Filters {
+                        refuse_seconds: Some(refuse.as_secs_f64()),
+                    }),
+                })
+            });
+            self.send_now(c);
+        }
+    }
+
+    /// Instances to launch now, fairly interleaved across apps (one of each
+    /// app in turn), as (app, instance number).
+    fn pending_instances(&self, now: Instant) -> VecDeque<(String, u32)> {
+        let mut per_app: Vec<VecDeque<(String, u32)>> = Vec::new();
+        for (name, app) in &self.apps {
+            if app.not_before.is_some_and(|t| now < t) {
+                continue;
+            }
+            let used: BTreeSet<u32> = self
+                .tasks
+                .values()
+                .filter(|t| t.rec.app == *name)
+                .map(|t| t.rec.instance)
+                .collect();
+            let live = used.len() as u32;
+            if live >= app.spec.instances {
+                continue;
+            }
+            let missing = app.spec.instances - live;
+            let free: VecDeque<(String, u32)> = (0..)
+                .filter(|i| !used.contains(i))
+                .take(missing as usize)
+                .map(|i| (name.clone(), i))
+                .collect();
+            per_app.push(free);
+        }
+        let mut out = VecDeque::new();
+        loop {
+            let mut any = false;
+            for q in per_app.iter_mut() {
+                if let Some(x) = q.pop_front() {
+                    out.push_back(x);
+                    any = true;
+                }
+            }
+            if !any {
+                return out;
+            }
+        }
+    }
+
+    /// Fill one offer from `pending`; returns how many tasks it launched.
+    fn place(
+        &mut self,
+        now: Instant,
+        offer: &OfferView<'_>,
+        pending: &mut VecDeque<(String, u32)>,
+    ) -> usize {
+        if pending.is_empty() {
+            return 0;
+        }
+        let Ok(mut cap) = Capacity::of_offer(offer) else {
+            return 0;
+        };
+        let role = offer.allocation_role().map(str::to_owned);
+        let mut infos = Vec::new();
+        let mut skipped = VecDeque::new();
+        while let Some((app_name, instance)) = pending.pop_front() {
+            let Some(app) = self.apps.get(&app_name) else {
+                continue;
+            };
+            let spec = app.spec.clone();
+            if !cap.take(spec.cpus, spec.mem) {
+                skipped.push_back((app_name, instance));
+                continue;
+            }
+            let suffix = format!("{:012x}", self.rng.next_u64() & 0xffff_ffff_ffff);
+            let task_id = format!("{}.{}.{}", spec.name, instance, suffix);
+            let scalar = |name: &str, v: f64| mesos::Resource {
+                name: name.into(),
+                r#type: mesos::value::Type::Scalar as i32,
+                scalar: Some(mesos::value::Scalar { value: v }),
+                allocation_info: role
+                    .clone()
+                    .map(|r| mesos::resource::AllocationInfo { role: Some(r) }),
+                ..Default::default()
+            };
+            infos.push(mesos::TaskInfo {
+                name: spec.name.clone(),
+                task_id: mesos::TaskId {
+                    value: task_id.clone(),
+                },
+                agent_id: mesos::AgentId {
+                    value: offer.agent_id().to_owned(),
+                },
+                resources: vec![scalar("cpus", spec.cpus), scalar("mem", spec.mem)],
+                command: Some(mesos::CommandInfo {
+                    value: Some(spec.command.clone()),
+                    shell: Some(true),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+            let rec = TaskRecord {
+                id: task_id.clone(),
+                app: spec.name.clone(),
+                instance,
+                agent_id: offer.agent_id().to_owned(),
+                state: TaskState::TaskStaging as i32,
+            };
+            // The launch intent is durable before the ACCEPT leaves.
+            self.batch.push(StoreOp::PutTask(rec.clone()));
+            self.tasks.insert(
+                task_id,
+                Task {
+                    rec,
+                    launched_at: now,
+                    seen: false,
+                    kill_sent: false,
+                },
+            );
+        }
+        // Instances that did not fit stay pending for the next offer.
+        skipped.extend(pending.drain(..));
+        *pending = skipped;
+        if infos.is_empty() {
+            return 0;
+        }
+        let n = infos.len();
+        self.stats.tasks_launched += n as u64;
+        self.stats.offers_accepted += 1;
+        tracing::debug!(target: "tritium::offers", offer = offer.id(), agent = offer.agent_id(), tasks = n, "accepting");
+        let offer_id = mesos::OfferId {
+            value: offer.id().to_owned(),
+        };
+        let refuse = self.cfg.decline_busy.as_secs_f64();
+        let c = self.call(call::Type::Accept, |c| {
+            c.accept = Some(call::Accept {
+                offer_ids: vec![offer_id],
+                operations: vec![offer::Operation {
+                    r#type: Some(offer::operation::Type::Launch as i32),
+                    launch: Some(offer::operation::Launch { task_infos: infos }),
+                    ..Default::default()
+                }],
+                filters: Some(mesos::Filters {
+                    refuse_seconds: Some(refuse),
+                }),
+            })
+        });
+        self.send_after_store(c);
+        n
+    }
+
+    // ------------------------------------------------------------ calls
+
+    fn call(&self, kind: call::Type, fill: impl FnOnce(&mut Call)) -> Call {
+        let mut c = Call {
+            framework_id: self
+                .framework_id
+                .clone()
+                .map(|value| mesos::FrameworkId { value }),
+            r#type: Some(kind as i32),
+            ..Call::default()
+        };
+        fill(&mut c);
+        c
+    }
+
+    fn kind_name(c: &Call) -> &'static str {
+        c.r#type
+            .and_then(|t| call::Type::try_from(t).ok())
+            .map(|t| t.as_str_name())
+            .unwrap_or("UNKNOWN")
+    }
+
+    /// Send on the current stream, now.
+    fn send_now(&mut self, c: Call) {
+        let Some(stream_id) = self.stream_id().map(str::to_owned) else {
+            return;
+        };
+        self.out.push_back(Output::Call {
+            master: self.target.clone(),
+            stream_id,
+            kind: Self::kind_name(&c),
+            body: Bytes::from(c.encode_to_vec()),
+        });
+    }
+
+    /// The batch `seq` that the current turn's ops will carry (or, with no
+    /// ops this turn, the last one issued: what is in flight must land first).
+    fn turn_seq(&self) -> u64 {
+        if self.batch.is_empty() {
+            self.issued_seq
+        } else {
+            self.issued_seq + 1
+        }
+    }
+
+    /// Send once everything stored so far (this turn included) is durable.
+    fn send_after_store(&mut self, c: Call) {
+        let Some(stream_id) = self.stream_id().map(str::to_owned) else {
+            return;
+        };
+        let seq = self.turn_seq();
+        let held = Held::Call {
+            stream_id,
+            kind: Self::kind_name(&c),
+            body: Bytes::from(c.encode_to_vec()),
+        };
+        if seq <= self.committed_seq && self.held.is_empty() {
+            self.release(held);
+        } else {
+            self.held.push_back((seq, held));
+        }
+    }
+
+    fn reply_after_store(&mut self, r: Reply) {
+        let seq = self.turn_seq();
+        if seq <= self.committed_seq && self.held.is_empty() {
+            self.out.push_back(Output::Reply(r));
+        } else {
+            self.held.push_back((seq, Held::Reply(r)));
+        }
+    }
+
+    fn release(&mut self, h: Held) {
+        match h {
+            Held::Call {
+                stream_id,
+                kind,
+                body,
+            } => {
+                // A call held across a reconnect belongs to a dead stream.
+                if self.stream_id() == Some(stream_id.as_str()) {
+                    self.out.push_back(Output::Call {
+                        master: self.target.clone(),
+                        stream_id,
+                        kind,
+                        body,
+                    });
+                }
+            }
+            Held::Reply(r) => self.out.push_back(Output::Reply(r)),
+        }
+    }
+
+    fn on_committed(&mut self, seq: u64) {
+        debug_assert!(seq <= self.issued_seq, "commit of a batch never issued");
+        self.committed_seq = self.committed_seq.max(seq);
+        while let Some((s, _)) = self.held.front() {
+            if *s > self.committed_seq {
+                break;
+            }
+            let (_, h) = self.held.pop_front().expect("front");
+            self.release(h);
+        }
+    }
+
+    fn on_call_response(
+        &mut self,
+        now: Instant,
+        status: u16,
+        location: Option<String>,
+        body: String,
+    ) {
+        match status {
+            200..=299 => {}
+            307 => {
+                // The master we call is not the leader any more: follow.
+                if let Some(Ok(url)) = location.as_deref().map(|l| self.target.resolve(l)) {
+                    self.target = url;
+                }
+                self.stats.redirects += 1;
+                self.reconnect(now, true);
+            }
+            401 | 403 => self.stop(
+                exit::AUTH,
+                format!(
+                    "master {} refused a call with {status}: {}",
+                    self.target,
+                    body.trim()
+                ),
+            ),
+            _ => {
+                self.stats.call_errors += 1;
+                tracing::warn!(target: "tritium::calls", status, body = %body.trim(), "call refused by the master");
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ commands
+
+    fn on_command(&mut self, now: Instant, cmd: Command) {
+        match cmd.kind {
+            CommandKind::PutApp(spec) => {
+                if let Err(e) = validate_app(&spec) {
+                    self.out.push_back(Output::Reply(Reply {
+                        id: cmd.id,
+                        status: 422,
+                        body: serde_json::json!({ "error": e.0, "field": e.1 }),
+                    }));
+                    return;
+                }
+                tracing::info!(target: "tritium::apps", app = %spec.name, instances = spec.instances, "app stored");
+                self.batch.push(StoreOp::PutApp(spec.clone()));
+                let name = spec.name.clone();
+                match self.apps.get_mut(&name) {
+                    Some(app) => app.spec = spec,
+                    None => {
+                        self.apps.insert(
+                            name.clone(),
+                            App {
+                                spec,
+                                failures: 0,
+                                not_before: None,
+                            },
+                        );
+                    }
+                }
+                self.kill_surplus(&name);
+                let body = self.app_json(&name);
+                self.reply_after_store(Reply {
+                    id: cmd.id,
+                    status: 200,
+                    body,
+                });
+            }
+            CommandKind::RemoveApp(name) => {
+                if self.apps.remove(&name).is_none() {
+                    self.out.push_back(Output::Reply(Reply {
+                        id: cmd.id,
+                        status: 404,
+                        body: serde_json::json!({ "error": format!("no app {name}"), "field": "name" }),
+                    }));
+                    return;
+                }
+                self.batch.push(StoreOp::RemoveApp(name.clone()));
+                self.kill_surplus(&name);
+                self.reply_after_store(Reply {
+                    id: cmd.id,
+                    status: 202,
+                    body: serde_json::json!({ "removed": name }),
+                });
+            }
+            CommandKind::Status => {
+                let body = self.status_json(now);
+                self.out.push_back(Output::Reply(Reply {
+                    id: cmd.id,
+                    status: 200,
+                    body,
+                }));
+            }
+        }
+    }
+
+    /// Kill tasks beyond an app's instance count (all of them for a removed
+    /// app), highest instance numbers first.
+    fn kill_surplus(&mut self, name: &str) {
+        let want = self.apps.get(name).map_or(0, |a| a.spec.instances);
+        let mut mine: Vec<(u32, String)> = self
+            .tasks
+            .values()
+            .filter(|t| t.rec.app == name && !t.kill_sent)
+            .map(|t| (t.rec.instance, t.rec.id.clone()))
+            .collect();
+        mine.sort();
+        let live = self.live_tasks(name) as u32;
+        let surplus = live.saturating_sub(want) as usize;
+        for (_, id) in mine.into_iter().rev().take(surplus) {
+            self.kill(&id);
+        }
+    }
+
+    fn kill(&mut self, id: &str) {
+        let Some(t) = self.tasks.get_mut(id) else {
+            return;
+        };
+        t.kill_sent = true;
+        let agent_id = Some(mesos::AgentId {
+            value: t.rec.agent_id.clone(),
+        });
+        let c = self.call(call::Type::Kill, |c| {
+            c.kill = Some(call::Kill {
+                task_id: mesos::TaskId {
+                    value: id.to_owned(),
+                },
+                agent_id,
+                kill_policy: None,
+            })
+        });
+        // A kill needs no durability first: the task's end will be stored
+        // when its terminal update comes.
+        self.send_now(c);
+    }
+
+    fn app_json(&self, name: &str) -> serde_json::Value {
+        let Some(app) = self.apps.get(name) else {
+            return serde_json::Value::Null;
+        };
+        let tasks: Vec<_> = self
+            .tasks
+            .values()
+            .filter(|t| t.rec.app == name)
+            .map(|t| {
+                serde_json::json!({
+                    "id": t.rec.id,
+                    "instance": t.rec.instance,
+                    "agent_id": t.rec.agent_id,
+                    "state": state_name(t.rec.state),
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "name": app.spec.name,
+            "instances": app.spec.instances,
+            "cpus": app.spec.cpus,
+            "mem": app.spec.mem,
+            "cmd": app.spec.command,
+            "tasks": tasks,
+        })
+    }
+
+    fn status_json(&self, now: Instant) -> serde_json::Value {
+        let phase = match &self.phase {
+            Phase::Idle => "idle",
+            Phase::Waiting { .. } => "reconnecting",
+            Phase::Subscribing { .. } => "subscribing",
+            Phase::Streaming {
+                subscribed: false, ..
+            } => "subscribing",
+            Phase::Streaming { .. } => "subscribed",
+            Phase::Stopped => "stopped",
+        };
+        let apps: Vec<_> = self.apps.keys().map(|n| self.app_json(n)).collect();
+        serde_json::json!({
+            "framework_id": self.framework_id,
+            "master": self.target.to_string(),
+            "subscription": phase,
+            "suppressed": self.suppressed,
+            "pending_instances": self.pending_instances(now).len(),
+            "apps": apps,
+            "stats": self.stats,
+        })
+    }
+
+    // ------------------------------------------------------------ time
+
+    fn on_timer(&mut self, now: Instant) {
+        match self.phase.clone() {
+            Phase::Waiting { until } if now >= until => self.subscribe(now),
+            Phase::Subscribing { deadline } if now >= deadline => {
+                tracing::warn!(target: "tritium::subscription", master = %self.target, "no answer to SUBSCRIBE");
+                self.reconnect(now, false);
+            }
+            Phase::Streaming {
+                subscribed: false,
+                deadline,
+                ..
+            } if now >= deadline => {
+                tracing::warn!(target: "tritium::subscription", "no SUBSCRIBED event");
+                self.reconnect(now, false);
+            }
+            Phase::Streaming {
+                subscribed: true,
+                heartbeat,
+                last_event,
+                ..
+            } => {
+                if now >= last_event + heartbeat * self.cfg.heartbeat_miss_factor {
+                    self.stats.heartbeats_missed += 1;
+                    tracing::warn!(target: "tritium::subscription", silent_for = ?now.duration_since(last_event), "no heartbeat; the stream is dead");
+                    self.reconnect(now, false);
+                    return;
+                }
+                self.reconcile_timers(now);
+            }
+            _ => {}
+        }
+    }
+
+    fn reconcile_timers(&mut self, now: Instant) {
+        if self.reconcile.retry_at.is_some_and(|t| now >= t) {
+            let ids: Vec<String> = self
+                .reconcile
+                .waiting
+                .iter()
+                .filter(|id| self.tasks.contains_key(*id))
+                .cloned()
+                .collect();
+            self.reconcile.waiting = ids.iter().cloned().collect();
+            if ids.is_empty() {
+                self.reconcile.retry_at = None;
+                self.send_reconcile(Vec::new());
+                self.reconcile.implicit_at = Some(now + self.cfg.reconcile_interval);
+            } else {
+                self.send_reconcile(ids);
+                self.reconcile.backoff =
+                    (self.reconcile.backoff * 2).min(self.cfg.reconcile_retry_max);
+                self.reconcile.retry_at = Some(now + self.reconcile.backoff);
+            }
+        }
+        if self.reconcile.implicit_at.is_some_and(|t| now >= t) {
+            self.send_reconcile(Vec::new());
+            self.reconcile.implicit_at = Some(now + self.cfg.reconcile_interval);
+        }
+        // Launches with no news past the timeout: ask the master about them.
+        let stale: Vec<String> = self
+            .tasks
+            .values()
+            .filter(|t| !t.seen && now >= t.launched_at + self.cfg.launch_timeout)
+            .map(|t| t.rec.id.clone())
+            .collect();
+        if !stale.is_empty() {
+            for id in &stale {
+                if let Some(t) = self.tasks.get_mut(id) {
+                    // Asked once per timeout period.
+                    t.launched_at = now;
+                }
+                self.reconcile.waiting.insert(id.clone());
+            }
+            tracing::warn!(target: "tritium::tasks", count = stale.len(), "launches without any status; reconciling them");
+            self.send_reconcile(stale);
+            if self.reconcile.retry_at.is_none() {
+                self.reconcile.retry_at =
+                    Some(now + self.reconcile.backoff.max(self.cfg.reconcile_retry_initial));
+            }
+        }
+        for app in self.apps.values_mut() {
+            if app.not_before.is_some_and(|t| now >= t) {
+                app.not_before = None;
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ turn end
+
+    fn after_turn(&mut self, now: Instant) {
+        if self.stream_id().is_some() {
+            let pending = !self.pending_instances(now).is_empty();
+            if pending && self.suppressed {
+                self.suppressed = false;
+                let c = self.call(call::Type::Revive, |c| {
+                    c.revive = Some(call::Revive { roles: Vec::new() })
+                });
+                self.send_now(c);
+            } else if !pending && !self.suppressed {
+                self.suppressed = true;
+                let c = self.call(call::Type::Suppress, |c| {
+                    c.suppress = Some(call::Suppress { roles: Vec::new() })
+                });
+                self.send_now(c);
+            }
+        }
+        if !self.batch.is_empty() {
+            self.issued_seq += 1;
+            self.stats.store_batches += 1;
+            let ops = std::mem::take(&mut self.batch);
+            self.out.push_back(Output::Store {
+                seq: self.issued_seq,
+                ops,
+            });
+        }
+    }
+}
+
+/// An app spec the core refuses: (message, field).
+#[derive(Debug)]
+struct Invalid(String, &'static str);
+
+/// Upper bound on instances of one app: a typo (100000000) must not make
+/// the core build a queue of that size.
+pub const MAX_INSTANCES: u32 = 100_000;
+
+fn validate_app(spec: &AppSpec) -> Result<(), Invalid> {
+    let n = &spec.name;
+    let label_ok = !n.is_empty()
+        && n.len() <= 63
+        && n.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !n.starts_with('-')
+        && !n.ends_with('-');
+    if !label_ok {
+        return Err(Invalid(
+            format!(
+                "name {n:?} must be a DNS label: 1-63 of a-z, 0-9 and '-', not starting or ending with '-'"
+            ),
+            "name",
+        ));
+    }
+    if spec.instances > MAX_INSTANCES {
+        return Err(Invalid(
+            format!("instances must be at most {MAX_INSTANCES}"),
+            "instances",
+        ));
+    }
+    if !(spec.cpus.is_finite() && spec.cpus > 0.0 && spec.cpus <= 1024.0) {
+        return Err(Invalid("cpus must be in (0, 1024]".into(), "resources.cpu"));
+    }
+    if !(spec.mem.is_finite() && spec.mem > 0.0 && spec.mem <= 16.0 * 1024.0 * 1024.0) {
+        return Err(Invalid(
+            "mem must be in (0, 16 TiB] (MiB)".into(),
+            "resources.mem",
+        ));
+    }
+    if spec.command.trim().is_empty() {
+        return Err(Invalid("command must not be empty".into(), "command.cmd"));
+    }
+    Ok(())
+}
+
+impl Scheduler {
+    /// Every task the core tracks as (id, app, state), for simulation
+    /// tests that compare the core's view with the master's.
+    pub fn task_states(&self) -> Vec<(String, String, i32)> {
+        self.tasks
+            .values()
+            .map(|t| (t.rec.id.clone(), t.rec.app.clone(), t.rec.state))
+            .collect()
+    }
+}

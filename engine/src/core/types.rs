@@ -1,0 +1,261 @@
+//! The core's vocabulary: configuration, inputs, outputs, stored records.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::master_url::MasterUrl;
+
+/// What the framework says about itself when it subscribes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameworkSettings {
+    pub name: String,
+    pub user: String,
+    /// Roles (MULTI_ROLE); the first is the role tasks run under by default.
+    pub roles: Vec<String>,
+    pub hostname: Option<String>,
+    /// How long the master keeps our tasks while we are away.
+    pub failover_timeout: Duration,
+    pub principal: Option<String>,
+    pub webui_url: Option<String>,
+    pub labels: Vec<(String, String)>,
+}
+
+impl Default for FrameworkSettings {
+    fn default() -> Self {
+        FrameworkSettings {
+            name: "tritium".into(),
+            user: "root".into(),
+            roles: vec!["tritium".into()],
+            hostname: None,
+            // A week: long enough to survive a weekend outage of tritium.
+            failover_timeout: Duration::from_secs(7 * 24 * 3600),
+            principal: None,
+            webui_url: None,
+            labels: Vec::new(),
+        }
+    }
+}
+
+/// What to do with tasks the master reports that tritium never launched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrphanPolicy {
+    Kill,
+    /// Leave them running and untracked (an operator cleans up).
+    Ignore,
+}
+
+/// Engine knobs. Every bound the core keeps is here with its reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub masters: Vec<MasterUrl>,
+    pub framework: FrameworkSettings,
+    /// The stream is dead after this many heartbeat intervals of silence
+    /// (5 × 15 s ≈ 75 s by default, the common rule).
+    pub heartbeat_miss_factor: u32,
+    /// Interval assumed until SUBSCRIBED announces the master's.
+    pub default_heartbeat: Duration,
+    /// A SUBSCRIBE that yields no SUBSCRIBED event within this is abandoned.
+    pub subscribe_timeout: Duration,
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    /// Redirects followed in a row before backing off.
+    pub max_redirects: u32,
+    /// Refuse period of offers declined when nothing is pending.
+    pub decline_idle: Duration,
+    /// Refuse period of offers declined or partly used while work is pending.
+    pub decline_busy: Duration,
+    /// A task without any status this long after ACCEPT is reconciled.
+    pub launch_timeout: Duration,
+    /// Implicit reconciliation period.
+    pub reconcile_interval: Duration,
+    pub reconcile_retry_initial: Duration,
+    pub reconcile_retry_max: Duration,
+    pub orphans: OrphanPolicy,
+    /// Restart backoff of an app's failed tasks: initial, doubling to max.
+    pub restart_backoff_initial: Duration,
+    pub restart_backoff_max: Duration,
+    /// Seed of the jitter RNG (tests pass a fixed one).
+    pub seed: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            masters: Vec::new(),
+            framework: FrameworkSettings::default(),
+            heartbeat_miss_factor: 5,
+            default_heartbeat: Duration::from_secs(15),
+            subscribe_timeout: Duration::from_secs(30),
+            backoff_initial: Duration::from_millis(250),
+            backoff_max: Duration::from_secs(30),
+            max_redirects: 8,
+            decline_idle: Duration::from_secs(120),
+            decline_busy: Duration::from_secs(5),
+            launch_timeout: Duration::from_secs(300),
+            reconcile_interval: Duration::from_secs(600),
+            reconcile_retry_initial: Duration::from_secs(5),
+            reconcile_retry_max: Duration::from_secs(60),
+            orphans: OrphanPolicy::Kill,
+            restart_backoff_initial: Duration::from_secs(1),
+            restart_backoff_max: Duration::from_secs(300),
+            seed: 0,
+        }
+    }
+}
+
+/// The minimal app model the core schedules today: N instances of a
+/// command with cpus and memory. The full spec (containers, constraints,
+/// health checks, rolling updates) arrives with the REST API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppSpec {
+    pub name: String,
+    pub instances: u32,
+    pub cpus: f64,
+    pub mem: f64,
+    pub command: String,
+}
+
+/// A task as stored: enough to reconcile and account for it after a restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRecord {
+    pub id: String,
+    pub app: String,
+    pub instance: u32,
+    pub agent_id: String,
+    /// `mesos.v1.TaskState` number; STAGING for a launch intent.
+    pub state: i32,
+}
+
+/// One change to durable state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreOp {
+    FrameworkId(String),
+    PutApp(AppSpec),
+    RemoveApp(String),
+    PutTask(TaskRecord),
+    RemoveTask(String),
+}
+
+/// What the store held when the engine started.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recovered {
+    pub framework_id: Option<String>,
+    pub apps: Vec<AppSpec>,
+    pub tasks: Vec<TaskRecord>,
+}
+
+/// Why the subscription connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The master closed it (EOF).
+    Eof,
+    /// A socket error or a connect failure.
+    Io(String),
+    /// Bytes that break HTTP, chunked or RecordIO framing.
+    Protocol(String),
+}
+
+/// A request from the API thread, with the id its reply carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Command {
+    pub id: u64,
+    pub kind: CommandKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CommandKind {
+    /// Create or replace an app.
+    PutApp(AppSpec),
+    RemoveApp(String),
+    /// A JSON snapshot of apps, tasks and the subscription.
+    Status,
+}
+
+/// Inputs of [`super::Scheduler::handle`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// Begin: subscribe.
+    Start,
+    /// The SUBSCRIBE response head arrived.
+    SubscribeResponse {
+        status: u16,
+        stream_id: Option<String>,
+        location: Option<String>,
+        content_type: Option<String>,
+        /// Start of an error body, for the log.
+        body: String,
+    },
+    /// One RecordIO record from the stream.
+    Event(Bytes),
+    /// The stream connection ended or could not be made.
+    StreamClosed(CloseReason),
+    /// The answer to a call, in the order calls were sent.
+    CallResponse {
+        status: u16,
+        location: Option<String>,
+        body: String,
+    },
+    /// The call connection failed; calls in flight may be lost.
+    CallFailed(String),
+    /// Durable state up to and including this batch is stored.
+    StoreCommitted(u64),
+    /// The store failed; nothing after the last commit is durable.
+    StoreFailed(String),
+    Command(Command),
+    /// `poll_timeout` passed; the core checks its deadlines.
+    Timer,
+}
+
+/// A reply to a [`Command`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub id: u64,
+    /// HTTP-like status for the API layer.
+    pub status: u16,
+    pub body: serde_json::Value,
+}
+
+/// Outputs of the core, pulled with [`super::Scheduler::poll_output`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Open the subscription connection to `master` and POST this body.
+    Subscribe {
+        master: MasterUrl,
+        body: Bytes,
+    },
+    /// Drop the subscription (and the call connection with it).
+    CloseSubscription,
+    /// POST a call on the call connection, in order.
+    Call {
+        master: MasterUrl,
+        stream_id: String,
+        body: Bytes,
+        /// Call type, for logs and metrics.
+        kind: &'static str,
+    },
+    /// Persist these ops as batch `seq`; answer with `StoreCommitted(seq)`.
+    Store {
+        seq: u64,
+        ops: Vec<StoreOp>,
+    },
+    Reply(Reply),
+    /// Stop the engine: `code` is the process exit code.
+    Exit {
+        code: i32,
+        reason: String,
+    },
+}
+
+/// Exit codes of fatal conditions, distinct so operators and supervisors
+/// can tell them apart.
+pub mod exit {
+    /// 401/403 from the master: credentials or authorization are wrong.
+    pub const AUTH: i32 = 3;
+    /// Another scheduler instance subscribed with our framework id.
+    pub const FAILED_OVER: i32 = 4;
+    /// The master removed our framework id (torn down or timed out).
+    pub const REMOVED: i32 = 5;
+    /// The store failed; continuing would lose acknowledged state.
+    pub const STORE: i32 = 6;
+}
