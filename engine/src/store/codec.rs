@@ -1,0 +1,300 @@
+//! The binary encoding of a list of [`StoreOp`]s: the payload of a log record
+//! and of the snapshot.
+//!
+//! Owns only bytes ↔ ops; framing, checksums and files are elsewhere. Decoding
+//! never trusts a length it has not checked against the bytes that remain, so
+//! a corrupt payload cannot make it allocate more than the payload's size.
+//!
+//! The layout is documented with the store (`store` module docs, "On-disk
+//! format"). Adding a field to [`AppSpec`] or [`TaskRecord`], or a new op,
+//! means a new [`super::FORMAT_VERSION`] and a decoder that still reads the
+//! old one.
+
+use crate::core::{AppSpec, StoreOp, TaskRecord};
+
+const TAG_FRAMEWORK_ID: u8 = 1;
+const TAG_PUT_APP: u8 = 2;
+const TAG_REMOVE_APP: u8 = 3;
+const TAG_PUT_TASK: u8 = 4;
+const TAG_REMOVE_TASK: u8 = 5;
+
+/// Bytes of a `str` besides its contents (the length prefix).
+const STR_OVERHEAD: u64 = 4;
+
+/// An op by reference: what [`encode`] writes, so a snapshot is encoded
+/// straight from the store's maps without cloning them into [`StoreOp`]s.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum OpRef<'a> {
+    FrameworkId(&'a str),
+    PutApp(&'a AppSpec),
+    RemoveApp(&'a str),
+    PutTask(&'a TaskRecord),
+    RemoveTask(&'a str),
+}
+
+impl<'a> From<&'a StoreOp> for OpRef<'a> {
+    fn from(op: &'a StoreOp) -> Self {
+        match op {
+            StoreOp::FrameworkId(id) => OpRef::FrameworkId(id),
+            StoreOp::PutApp(a) => OpRef::PutApp(a),
+            StoreOp::RemoveApp(name) => OpRef::RemoveApp(name),
+            StoreOp::PutTask(t) => OpRef::PutTask(t),
+            StoreOp::RemoveTask(id) => OpRef::RemoveTask(id),
+        }
+    }
+}
+
+/// The encoded size of `ops`, computed without encoding, so an oversized
+/// batch is refused before a byte of it is buffered.
+pub(crate) fn encoded_len<'a>(ops: impl IntoIterator<Item = OpRef<'a>>) -> u64 {
+    let s = |v: &str| STR_OVERHEAD + v.len() as u64;
+    4 + ops
+        .into_iter()
+        .map(|op| {
+            1 + match op {
+                OpRef::FrameworkId(id) => s(id),
+                OpRef::PutApp(a) => s(&a.name) + 4 + 8 + 8 + s(&a.command),
+                OpRef::RemoveApp(name) => s(name),
+                OpRef::PutTask(t) => s(&t.id) + s(&t.app) + 4 + s(&t.agent_id) + 4,
+                OpRef::RemoveTask(id) => s(id),
+            }
+        })
+        .sum::<u64>()
+}
+
+/// Appends the encoding of `ops` (exactly `count` of them) to `out`.
+///
+/// The caller has checked [`encoded_len`] against its limit, which is below
+/// `u32::MAX`, so every length here fits a `u32`.
+pub(crate) fn encode<'a>(count: u32, ops: impl IntoIterator<Item = OpRef<'a>>, out: &mut Vec<u8>) {
+    out.extend_from_slice(&count.to_le_bytes());
+    let mut written = 0u32;
+    for op in ops {
+        written += 1;
+        match op {
+            OpRef::FrameworkId(id) => {
+                out.push(TAG_FRAMEWORK_ID);
+                put_str(out, id);
+            }
+            OpRef::PutApp(a) => {
+                out.push(TAG_PUT_APP);
+                put_str(out, &a.name);
+                out.extend_from_slice(&a.instances.to_le_bytes());
+                out.extend_from_slice(&a.cpus.to_bits().to_le_bytes());
+                out.extend_from_slice(&a.mem.to_bits().to_le_bytes());
+                put_str(out, &a.command);
+            }
+            OpRef::RemoveApp(name) => {
+                out.push(TAG_REMOVE_APP);
+                put_str(out, name);
+            }
+            OpRef::PutTask(t) => {
+                out.push(TAG_PUT_TASK);
+                put_str(out, &t.id);
+                put_str(out, &t.app);
+                out.extend_from_slice(&t.instance.to_le_bytes());
+                put_str(out, &t.agent_id);
+                out.extend_from_slice(&t.state.to_le_bytes());
+            }
+            OpRef::RemoveTask(id) => {
+                out.push(TAG_REMOVE_TASK);
+                put_str(out, id);
+            }
+        }
+    }
+    assert_eq!(written, count, "op count announced in the payload");
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    let len = u32::try_from(s.len()).expect("string length checked by encoded_len's limit");
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// Decodes a whole payload; `Err` says what is wrong and at which payload
+/// offset. Nothing is returned unless every byte was consumed.
+pub(crate) fn decode(payload: &[u8]) -> Result<Vec<StoreOp>, String> {
+    let mut r = Reader {
+        buf: payload,
+        pos: 0,
+    };
+    let count = r.u32()?;
+    // Every op takes at least 5 bytes (tag + one string length), so a count
+    // beyond that is corrupt and must not size an allocation.
+    if u64::from(count) > (payload.len() as u64) / 5 {
+        return Err(format!(
+            "op count {count} cannot fit in {} bytes",
+            payload.len()
+        ));
+    }
+    let mut ops = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let at = r.pos;
+        let op = match r.u8()? {
+            TAG_FRAMEWORK_ID => StoreOp::FrameworkId(r.str()?),
+            TAG_PUT_APP => StoreOp::PutApp(AppSpec {
+                name: r.str()?,
+                instances: r.u32()?,
+                cpus: f64::from_bits(r.u64()?),
+                mem: f64::from_bits(r.u64()?),
+                command: r.str()?,
+            }),
+            TAG_REMOVE_APP => StoreOp::RemoveApp(r.str()?),
+            TAG_PUT_TASK => StoreOp::PutTask(TaskRecord {
+                id: r.str()?,
+                app: r.str()?,
+                instance: r.u32()?,
+                agent_id: r.str()?,
+                state: r.u32()? as i32,
+            }),
+            TAG_REMOVE_TASK => StoreOp::RemoveTask(r.str()?),
+            tag => return Err(format!("unknown op tag {tag} at payload byte {at}")),
+        };
+        ops.push(op);
+    }
+    if r.pos != payload.len() {
+        return Err(format!(
+            "{} trailing bytes after {count} ops",
+            payload.len() - r.pos
+        ));
+    }
+    Ok(ops)
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8], String> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&end| end <= self.buf.len())
+            .ok_or_else(|| {
+                format!(
+                    "needs {n} bytes at payload byte {} of {}",
+                    self.pos,
+                    self.buf.len()
+                )
+            })?;
+        let bytes = &self.buf[self.pos..end];
+        self.pos = end;
+        Ok(bytes)
+    }
+
+    fn u8(&mut self) -> Result<u8, String> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32, String> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn u64(&mut self) -> Result<u64, String> {
+        let b = self.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(u64::from_le_bytes(a))
+    }
+
+    fn str(&mut self) -> Result<String, String> {
+        let len = self.u32()? as usize;
+        let at = self.pos;
+        let bytes = self.take(len)?;
+        match std::str::from_utf8(bytes) {
+            Ok(s) => Ok(s.to_owned()),
+            Err(e) => Err(format!("string at payload byte {at}: {e}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn every_kind() -> Vec<StoreOp> {
+        vec![
+            StoreOp::FrameworkId("fw-1".into()),
+            StoreOp::PutApp(AppSpec {
+                name: "web".into(),
+                instances: 3,
+                cpus: 0.25,
+                mem: 128.5,
+                command: "sleep ∞".into(),
+            }),
+            StoreOp::RemoveApp("old".into()),
+            StoreOp::PutTask(TaskRecord {
+                id: "web.1".into(),
+                app: "web".into(),
+                instance: 1,
+                agent_id: "a-1".into(),
+                state: -7,
+            }),
+            StoreOp::RemoveTask("web.0".into()),
+            StoreOp::FrameworkId(String::new()),
+        ]
+    }
+
+    #[test]
+    fn round_trip_and_length() {
+        let ops = every_kind();
+        let mut buf = vec![0xAA]; // encode appends; it must not touch what is there
+        encode(ops.len() as u32, ops.iter().map(OpRef::from), &mut buf);
+        assert_eq!(buf[0], 0xAA);
+        assert_eq!(
+            (buf.len() - 1) as u64,
+            encoded_len(ops.iter().map(OpRef::from))
+        );
+        assert_eq!(decode(&buf[1..]).unwrap(), ops);
+    }
+
+    #[test]
+    fn empty_batch() {
+        let mut buf = Vec::new();
+        encode(0, [], &mut buf);
+        assert_eq!(buf.len() as u64, encoded_len([]));
+        assert_eq!(decode(&buf).unwrap(), Vec::<StoreOp>::new());
+    }
+
+    #[test]
+    fn every_truncation_and_extension_is_refused() {
+        let ops = every_kind();
+        let mut buf = Vec::new();
+        encode(ops.len() as u32, ops.iter().map(OpRef::from), &mut buf);
+        for cut in 0..buf.len() {
+            assert!(decode(&buf[..cut]).is_err(), "truncated to {cut} bytes");
+        }
+        buf.push(0);
+        assert!(decode(&buf).unwrap_err().contains("trailing"));
+    }
+
+    #[test]
+    fn huge_count_and_lengths_do_not_allocate() {
+        assert!(
+            decode(&u32::MAX.to_le_bytes())
+                .unwrap_err()
+                .contains("op count")
+        );
+        let mut buf = 1u32.to_le_bytes().to_vec();
+        buf.push(TAG_REMOVE_TASK);
+        buf.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert!(decode(&buf).unwrap_err().contains("needs"));
+    }
+
+    #[test]
+    fn unknown_tag_and_bad_utf8_are_named() {
+        let mut buf = 1u32.to_le_bytes().to_vec();
+        buf.extend_from_slice(&[9, 0, 0, 0, 0]);
+        assert!(decode(&buf).unwrap_err().contains("unknown op tag 9"));
+        let mut buf = 1u32.to_le_bytes().to_vec();
+        buf.extend_from_slice(&[TAG_REMOVE_APP, 1, 0, 0, 0, 0xFF]);
+        assert!(
+            decode(&buf)
+                .unwrap_err()
+                .contains("string at payload byte 9")
+        );
+    }
+}

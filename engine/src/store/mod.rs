@@ -1,0 +1,189 @@
+//! Durable state: where the framework id, apps and tasks live across
+//! restarts.
+//!
+//! Today this is the embedded file store ([`FileStore`], `--store file:DIR`,
+//! tritium's default): an append-only log of checksummed records, one per
+//! committed batch and fsync'd once per batch (group commit), plus a
+//! periodic snapshot that lets the log start over. It is synchronous and
+//! meant to be called inline on the engine thread.
+//!
+//! This module owns the bytes on disk and their recovery. It never decides
+//! anything about scheduling, and it never skips a damaged record silently:
+//! only the torn remains of an interrupted last write are dropped.
+//!
+//! # Files in the store directory
+//!
+//! | file           | what                                                         |
+//! |----------------|--------------------------------------------------------------|
+//! | `LOCK`         | exclusively locked (`flock`) while a tritium uses the directory; holds its pid |
+//! | `snapshot`     | the whole state, covering the logs up to a generation        |
+//! | `log`          | one record per committed batch, of the generation after the snapshot's |
+//! | `snapshot.tmp`, `log.tmp` | being written by a compaction; deleted on open     |
+//!
+//! # On-disk format, version 1
+//!
+//! All integers little-endian. CRC is CRC-32C (Castagnoli). Every header has
+//! its own checksum, so a damaged length or generation reads as damage
+//! rather than as something plausible.
+//!
+//! ```text
+//! log header (22 bytes; a log is only ever created whole, by rename)
+//!   0  magic        8  b"TRITLOG\0"
+//!   8  version      2  u16, FORMAT_VERSION
+//!  10  generation   8  u64
+//!  18  header_crc   4  CRC of bytes 0..18
+//!
+//! record (18-byte header + payload), repeated to the end of the log
+//!   0  magic        4  b"TREC"
+//!   4  version      2  u16, FORMAT_VERSION: how the payload is encoded
+//!   6  payload_len  4  u32, at most MAX_RECORD_PAYLOAD (64 MiB)
+//!  10  payload_crc  4  CRC of the payload
+//!  14  header_crc   4  CRC of bytes 0..14
+//!  18  payload         ops, below
+//!
+//! snapshot (34-byte header + payload; only ever installed whole, by rename)
+//!   0  magic        8  b"TRITSNAP"
+//!   8  version      2  u16, FORMAT_VERSION
+//!  10  generation   8  u64: the state includes every record of the logs of
+//!                      this generation and all earlier ones
+//!  18  payload_len  8  u64, exactly the bytes after the header
+//!  26  payload_crc  4  CRC of the payload
+//!  30  header_crc   4  CRC of bytes 0..30
+//!  34  payload         ops, below: FrameworkId if any, then PutApp per app,
+//!                      then PutTask per task
+//!
+//! ops payload (str = u32 byte length + UTF-8; f64 = its IEEE-754 bits as u64)
+//!   count:u32, then count times one of
+//!   1 framework_id:str                                          FrameworkId
+//!   2 name:str instances:u32 cpus:f64 mem:f64 command:str       PutApp
+//!   3 name:str                                                  RemoveApp
+//!   4 id:str app:str instance:u32 agent_id:str state:i32        PutTask
+//!   5 id:str                                                    RemoveTask
+//! ```
+//!
+//! A version this build does not know is refused with
+//! [`StoreError::UnsupportedVersion`], never guessed at. Adding a field to
+//! `AppSpec` or `TaskRecord`, or a new op, means a new [`FORMAT_VERSION`]
+//! and a decoder that still reads the old one.
+//!
+//! # Recovery
+//!
+//! The snapshot (if any) is read and checked; any defect in it is a hard
+//! error ([`StoreError::Corrupt`]). A log whose generation the snapshot
+//! already covers is replaced by an empty one (a compaction crashed between
+//! its renames); otherwise its records are replayed in order. The first
+//! invalid record (short header, bad magic, bad checksum, short payload)
+//! ends the replay, and what follows decides what it is: if a valid record
+//! starts anywhere after it, it is damage in the middle of the log and
+//! recovery stops with [`StoreError::Corrupt`] naming the file and offset;
+//! if none does, it is the torn remains of the last write (each commit is one
+//! write and one fsync, so only the last can be torn), which is dropped with
+//! a warning and truncated away so new appends are clean.
+//!
+//! # Compaction and crashes
+//!
+//! With log generation `G` current: (1) write `snapshot.tmp` covering `G`,
+//! fsync it; (2) rename it over `snapshot`, fsync the directory: the commit
+//! point; (3) write `log.tmp` holding only a header for generation `G + 1`,
+//! fsync it, rename it over `log`, fsync the directory. Recovery ignores temp
+//! files and skips a log whose generation the snapshot already covers, so a
+//! crash at any point recovers the same state: before (2) the old snapshot
+//! and log `G` hold it, after (2) the new snapshot does.
+
+mod codec;
+mod crc32c;
+mod file_store;
+mod log;
+mod snapshot;
+mod state;
+
+use std::io;
+use std::path::PathBuf;
+
+pub use crc32c::crc32c;
+pub use file_store::{
+    FileStore, FileStoreOptions, LOCK_FILE, LOG_FILE, LOG_TMP_FILE, RecoveryInfo, SNAPSHOT_FILE,
+    SNAPSHOT_TMP_FILE,
+};
+pub use log::{MAX_RECORD_PAYLOAD, TornTail};
+
+/// The on-disk format version of log headers, records and snapshots (see
+/// the module documentation for the layouts).
+pub const FORMAT_VERSION: u16 = 1;
+
+/// Why the store could not open, recover or write.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{}: {op}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        /// What the store was doing ("read", "fsync", ...).
+        op: &'static str,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "store directory {} is in use by another tritium{} (its {LOCK_FILE} file is locked); \
+         stop that one or give this one another directory",
+        dir.display(),
+        holder.as_deref().map(|pid| format!(" (pid {pid})")).unwrap_or_default()
+    )]
+    Locked {
+        dir: PathBuf,
+        /// The pid the holder wrote into the lock file, if readable.
+        holder: Option<String>,
+    },
+    /// A damaged file or record. Recovery refuses to go on: skipping it
+    /// would silently forget or resurrect apps and tasks.
+    #[error("{}: corrupt at byte {offset}: {reason}", file.display())]
+    Corrupt {
+        file: PathBuf,
+        offset: u64,
+        reason: String,
+    },
+    #[error(
+        "{}: byte {offset}: format version {found} is not supported (this tritium reads version \
+         {supported}); was the store written by a newer tritium?",
+        file.display()
+    )]
+    UnsupportedVersion {
+        file: PathBuf,
+        offset: u64,
+        found: u16,
+        supported: u16,
+    },
+    /// Nothing was written; the store is still usable.
+    #[error(
+        "a batch of {ops} ops encodes to {bytes} bytes, over the {limit}-byte limit of one record"
+    )]
+    BatchTooLarge { ops: usize, bytes: u64, limit: u32 },
+    /// An earlier write or fsync failed, so what is on disk is uncertain;
+    /// the store refuses writes until tritium restarts and recovers.
+    #[error("store {} refuses writes after an earlier failure: {reason}", dir.display())]
+    Failed { dir: PathBuf, reason: String },
+}
+
+/// A format defect found by the pure decoders, before the file is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Defect {
+    Corrupt { offset: u64, reason: String },
+    Version { offset: u64, found: u16 },
+}
+
+impl Defect {
+    fn in_file(self, file: PathBuf) -> StoreError {
+        match self {
+            Defect::Corrupt { offset, reason } => StoreError::Corrupt {
+                file,
+                offset,
+                reason,
+            },
+            Defect::Version { offset, found } => StoreError::UnsupportedVersion {
+                file,
+                offset,
+                found,
+                supported: FORMAT_VERSION,
+            },
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! The durable state as the store sees it: the framework id, apps by name,
+//! tasks by id. The store keeps it in memory only to write snapshots from;
+//! it never decides anything with it.
+
+use std::collections::BTreeMap;
+
+use super::codec::OpRef;
+use crate::core::{AppSpec, Recovered, StoreOp, TaskRecord};
+
+/// Every op is a per-key set or delete, so the state after a log is the
+/// last write of each key. Ordered maps make snapshots and [`Recovered`]
+/// deterministic (apps by name, tasks by id).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct StoreState {
+    pub framework_id: Option<String>,
+    pub apps: BTreeMap<String, AppSpec>,
+    pub tasks: BTreeMap<String, TaskRecord>,
+}
+
+impl StoreState {
+    pub fn apply(&mut self, op: StoreOp) {
+        match op {
+            StoreOp::FrameworkId(id) => self.framework_id = Some(id),
+            StoreOp::PutApp(spec) => {
+                self.apps.insert(spec.name.clone(), spec);
+            }
+            StoreOp::RemoveApp(name) => {
+                self.apps.remove(&name);
+            }
+            StoreOp::PutTask(rec) => {
+                self.tasks.insert(rec.id.clone(), rec);
+            }
+            StoreOp::RemoveTask(id) => {
+                self.tasks.remove(&id);
+            }
+        }
+    }
+
+    /// The state as the ops that rebuild it from nothing (the snapshot's
+    /// payload): the framework id, then every app, then every task.
+    pub fn as_ops(&self) -> impl Iterator<Item = OpRef<'_>> + Clone {
+        self.framework_id
+            .iter()
+            .map(|id| OpRef::FrameworkId(id))
+            .chain(self.apps.values().map(OpRef::PutApp))
+            .chain(self.tasks.values().map(OpRef::PutTask))
+    }
+
+    /// How many ops [`Self::as_ops`] yields.
+    pub fn op_count(&self) -> usize {
+        usize::from(self.framework_id.is_some()) + self.apps.len() + self.tasks.len()
+    }
+
+    pub fn to_recovered(&self) -> Recovered {
+        Recovered {
+            framework_id: self.framework_id.clone(),
+            apps: self.apps.values().cloned().collect(),
+            tasks: self.tasks.values().cloned().collect(),
+        }
+    }
+}
