@@ -5,13 +5,17 @@
 //! * [`core`]: the scheduler core, a sans-IO state machine that owns all
 //!   scheduling state: subscription life, offers, launches, status updates,
 //!   acknowledgements after durability, reconciliation.
+//! * [`driver`]: the mio event loop that runs the core against a real
+//!   master (subscription and call connections, store completions, API
+//!   commands, timers).
+//! * [`store`]: durable state on disk: the embedded file store (an
+//!   append-only, checksummed log with group commit, plus snapshots).
 //! * [`rng`]: the small seeded PRNG the core uses for jitter and task ids.
-//!
-//! The mio driver that runs the core against real sockets is not built yet
-//! (see ARCHITECTURE.md).
 
 #![forbid(unsafe_code)]
 
 pub mod core;
+pub mod driver;
 pub mod rng;
+pub mod store;
 pub mod wire;

@@ -65,6 +65,9 @@ struct Task {
     /// Set once any status for it arrived.
     seen: bool,
     kill_sent: bool,
+    /// Store batch of its launch intent (0 if recovered): until that batch
+    /// commits, its ACCEPT may still be held.
+    intent_seq: u64,
 }
 
 #[derive(Debug)]
@@ -182,6 +185,7 @@ impl Scheduler {
                         launched_at: now,
                         seen: false,
                         kill_sent: false,
+                        intent_seq: 0,
                     },
                 )
             })
@@ -244,11 +248,14 @@ impl Scheduler {
                 deadline,
                 ..
             } => {
-                if *subscribed {
-                    at(*last_event + *heartbeat * self.cfg.heartbeat_miss_factor);
-                } else {
+                if !*subscribed {
+                    // Until SUBSCRIBED only its deadline is handled (see
+                    // `on_timer`); other deadlines here would stay in the
+                    // past and make the caller spin.
                     at(*deadline);
+                    return t;
                 }
+                at(*last_event + *heartbeat * self.cfg.heartbeat_miss_factor);
                 if let Some(r) = self.reconcile.retry_at {
                     at(r);
                 }
@@ -617,6 +624,17 @@ impl Scheduler {
         // The master's idea of suppression starts clean.
         self.suppressed = false;
         self.start_reconciliation(now);
+        // Scale-downs decided while unsubscribed or before a restart are
+        // carried out now, and KILLs that may have been lost with the old
+        // connection are sent again (a KILL is idempotent). A task already
+        // KILLING is dying: it is not kept, nor killed again.
+        for t in self.tasks.values_mut() {
+            t.kill_sent = t.rec.state == TaskState::TaskKilling as i32;
+        }
+        let apps: BTreeSet<String> = self.tasks.values().map(|t| t.rec.app.clone()).collect();
+        for app in apps {
+            self.kill_surplus(&app);
+        }
     }
 
     fn start_reconciliation(&mut self, now: Instant) {
@@ -665,6 +683,7 @@ impl Scheduler {
             self.reconcile.implicit_at = Some(now + self.cfg.reconcile_interval);
         }
         let state = status.state;
+        let mut kill_again = false;
         match self.tasks.get_mut(&id) {
             Some(t) => {
                 t.seen = true;
@@ -689,13 +708,19 @@ impl Scheduler {
                             app.failures = 0;
                         }
                     }
-                } else if t.rec.state != state {
-                    if state == TaskState::TaskRunning as i32 {
-                        tracing::info!(target: "tritium::tasks", task = %id, agent = %t.rec.agent_id, "task running");
+                } else {
+                    // A KILL is done only when a terminal status says so: a
+                    // task reported alive after it (the KILL was lost, or
+                    // its agent was unreachable) is killed again.
+                    kill_again = t.kill_sent && state != TaskState::TaskKilling as i32;
+                    if t.rec.state != state {
+                        if state == TaskState::TaskRunning as i32 {
+                            tracing::info!(target: "tritium::tasks", task = %id, agent = %t.rec.agent_id, "task running");
+                        }
+                        t.rec.state = state;
+                        let rec = t.rec.clone();
+                        self.batch.push(StoreOp::PutTask(rec));
                     }
-                    t.rec.state = state;
-                    let rec = t.rec.clone();
-                    self.batch.push(StoreOp::PutTask(rec));
                 }
             }
             None if !is_terminal(state) && self.cfg.orphans == OrphanPolicy::Kill => {
@@ -712,6 +737,9 @@ impl Scheduler {
                 self.send_now(c);
             }
             None => {}
+        }
+        if kill_again {
+            self.kill(&id);
         }
         if let (Some(uuid), Some(agent_id)) = (status.uuid, status.agent_id) {
             let c = self.call(call::Type::Acknowledge, |c| {
@@ -881,6 +909,8 @@ impl Scheduler {
                     launched_at: now,
                     seen: false,
                     kill_sent: false,
+                    // The intent was just pushed: this turn's batch.
+                    intent_seq: self.issued_seq + 1,
                 },
             );
         }
@@ -1128,7 +1158,8 @@ impl Scheduler {
             .map(|t| (t.rec.instance, t.rec.id.clone()))
             .collect();
         mine.sort();
-        let live = self.live_tasks(name) as u32;
+        // Tasks already being killed are not counted again.
+        let live = mine.len() as u32;
         let surplus = live.saturating_sub(want) as usize;
         for (_, id) in mine.into_iter().rev().take(surplus) {
             self.kill(&id);
@@ -1136,10 +1167,16 @@ impl Scheduler {
     }
 
     fn kill(&mut self, id: &str) {
+        // Without a subscription the KILL cannot go out: the task stays
+        // un-killed and the next SUBSCRIBED's surplus check kills it.
+        if self.stream_id().is_none() {
+            return;
+        }
         let Some(t) = self.tasks.get_mut(id) else {
             return;
         };
         t.kill_sent = true;
+        let launch_may_be_held = t.intent_seq > self.committed_seq;
         let agent_id = Some(mesos::AgentId {
             value: t.rec.agent_id.clone(),
         });
@@ -1152,9 +1189,15 @@ impl Scheduler {
                 kill_policy: None,
             })
         });
-        // A kill needs no durability first: the task's end will be stored
-        // when its terminal update comes.
-        self.send_now(c);
+        // A kill needs no durability of its own, but it must not overtake
+        // the ACCEPT that launches the task, which may still be held for
+        // the store (its intent is not committed yet): queued behind the
+        // held calls, it goes out after them.
+        if launch_may_be_held {
+            self.send_after_store(c);
+        } else {
+            self.send_now(c);
+        }
     }
 
     fn app_json(&self, name: &str) -> serde_json::Value {

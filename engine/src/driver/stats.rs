@@ -1,0 +1,166 @@
+//! What the driver measures about itself: loop turns, bytes, calls, and how
+//! long the engine takes from an OFFERS record being framed to its decisions
+//! being written. Plain counters and fixed-size histograms, updated by the
+//! engine thread only; nothing here allocates after construction.
+
+use std::time::Duration;
+
+/// Buckets of a [`Log2Histogram`]: bucket `i` counts values in
+/// `[2^i, 2^(i+1))` nanoseconds (bucket 0 also takes 0). 2^40 ns ≈ 18
+/// minutes; anything longer lands in the last bucket.
+pub const HISTOGRAM_BUCKETS: usize = 41;
+
+/// A histogram of durations with power-of-two buckets: fixed size, no
+/// allocation, good enough to tell 50 µs from 5 ms.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Log2Histogram {
+    /// Counts per bucket, lowest first (serialized as a list).
+    #[serde(serialize_with = "as_list")]
+    buckets: [u64; HISTOGRAM_BUCKETS],
+    count: u64,
+    sum_ns: u64,
+    max_ns: u64,
+}
+
+impl Default for Log2Histogram {
+    fn default() -> Self {
+        Log2Histogram {
+            buckets: [0; HISTOGRAM_BUCKETS],
+            count: 0,
+            sum_ns: 0,
+            max_ns: 0,
+        }
+    }
+}
+
+impl Log2Histogram {
+    /// Count one duration.
+    pub fn record(&mut self, d: Duration) {
+        let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let ix = (63 - ns.max(1).leading_zeros() as usize).min(HISTOGRAM_BUCKETS - 1);
+        self.buckets[ix] += 1;
+        self.count += 1;
+        self.sum_ns = self.sum_ns.saturating_add(ns);
+        self.max_ns = self.max_ns.max(ns);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub fn max(&self) -> Duration {
+        Duration::from_nanos(self.max_ns)
+    }
+
+    pub fn mean(&self) -> Duration {
+        Duration::from_nanos(self.sum_ns.checked_div(self.count).unwrap_or(0))
+    }
+
+    /// An upper bound of the `q` quantile (`0.0..=1.0`): the top of the
+    /// bucket it falls in, never more than the maximum seen. Zero when empty.
+    pub fn quantile(&self, q: f64) -> Duration {
+        if self.count == 0 {
+            return Duration::ZERO;
+        }
+        let rank = ((q.clamp(0.0, 1.0) * self.count as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (i, n) in self.buckets.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                // The last bucket is open-ended: its top is the maximum.
+                if i == HISTOGRAM_BUCKETS - 1 {
+                    return self.max();
+                }
+                let top = (1u64 << (i + 1)) - 1;
+                return Duration::from_nanos(top.min(self.max_ns));
+            }
+        }
+        self.max()
+    }
+
+    /// `(bucket upper bound, count)` for non-empty buckets, for exporters
+    /// (the last bucket's bound is `Duration::MAX`).
+    pub fn buckets(&self) -> impl Iterator<Item = (Duration, u64)> + '_ {
+        self.buckets
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, n)| {
+                let top = if i == HISTOGRAM_BUCKETS - 1 {
+                    Duration::MAX
+                } else {
+                    Duration::from_nanos((1u64 << (i + 1)) - 1)
+                };
+                (top, *n)
+            })
+    }
+}
+
+fn as_list<S: serde::Serializer>(b: &[u64; HISTOGRAM_BUCKETS], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(b.iter())
+}
+
+/// Counters of the driver (the core keeps its own, see `core::Stats`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DriverStats {
+    /// Loop turns (one `poll` wake-up each).
+    pub turns: u64,
+    /// From `poll` returning to the turn's outputs being written.
+    pub turn_latency: Log2Histogram,
+    /// From an OFFERS record being framed to every output the core produced
+    /// for it (and for store commits that completed meanwhile, which
+    /// releases ACCEPTs) having been handed to the sockets and the store.
+    pub offers_latency: Log2Histogram,
+    pub records: u64,
+    pub record_bytes: u64,
+    /// Size of the largest record so far (against `max_record_len`).
+    pub largest_record: u64,
+    pub offers_events: u64,
+    /// Bytes read from the subscription connection.
+    pub stream_bytes_read: u64,
+    pub subscriptions_opened: u64,
+    pub calls_sent: u64,
+    pub call_responses: u64,
+    /// Times the call connection failed with calls unanswered.
+    pub call_failures: u64,
+    /// Calls refused because the call connection's queue was full.
+    pub calls_refused: u64,
+    pub call_connections_opened: u64,
+    pub store_batches: u64,
+    pub commands: u64,
+    pub replies: u64,
+    /// Replies whose requester had gone (or an id nobody waits for).
+    pub replies_dropped: u64,
+    /// The core still reported a passed deadline right after a Timer input;
+    /// the driver then waits at least a millisecond instead of spinning.
+    pub stuck_timers: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log2_buckets_and_quantiles() {
+        let mut h = Log2Histogram::default();
+        assert_eq!(h.quantile(0.5), Duration::ZERO);
+        for us in [1u64, 2, 3, 100, 1000] {
+            h.record(Duration::from_micros(us));
+        }
+        h.record(Duration::ZERO);
+        h.record(Duration::from_secs(100_000)); // past the last bucket
+        assert_eq!(h.count(), 7);
+        assert_eq!(h.max(), Duration::from_secs(100_000));
+        // 1 µs = 1000 ns lies in [512, 1024): the median (3 µs) in [2048, 4096).
+        assert_eq!(h.quantile(0.5), Duration::from_nanos(4095));
+        assert_eq!(h.quantile(1.0), h.max());
+        assert!(h.quantile(0.0) <= Duration::from_nanos(1));
+        let total: u64 = h.buckets().map(|(_, n)| n).sum();
+        assert_eq!(total, 7);
+        let json = serde_json::to_value(&h).unwrap();
+        assert_eq!(
+            json["buckets"].as_array().map(Vec::len),
+            Some(HISTOGRAM_BUCKETS)
+        );
+    }
+}
