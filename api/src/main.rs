@@ -1,1 +1,353 @@
-fn main() {}
+//! The `tritium` binary: command line, store, engine thread, demo mode.
+//!
+//! With `--master`, tritium subscribes to that Mesos master. Without it,
+//! it starts tritium-sim (a simulated Mesos master and cluster) in this
+//! process and runs against it, so a newcomer sees it work; the log says so
+//! plainly. The REST API is not built yet: in demo mode a sample app is
+//! deployed through the engine's command channel instead, and a status line
+//! is printed every few seconds.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use tritium_engine::core::{AppSpec, CommandKind, Config, FrameworkSettings, MasterUrl, Scheduler};
+use tritium_engine::driver::{Driver, DriverHandle, DriverOptions, FileBacked, MemStore, Store};
+
+/// tritium keeps apps running on Apache Mesos clusters.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// Mesos master URL(s), comma-separated (http://host:5050). Without one,
+    /// tritium runs against an in-process simulated cluster (demo mode).
+    #[arg(long, env = "TRITIUM_MASTER", value_delimiter = ',')]
+    master: Vec<String>,
+
+    /// Where state is kept: `file:DIR` (default `file:tritium-data`; in demo
+    /// mode the default is `mem`, nothing kept) or `mem`.
+    #[arg(long, env = "TRITIUM_STORE")]
+    store: Option<String>,
+
+    /// Address the REST API will listen on (the API is not built yet).
+    #[arg(long, env = "TRITIUM_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+
+    /// Framework name registered with the master.
+    #[arg(long, env = "TRITIUM_FRAMEWORK_NAME", default_value = "tritium")]
+    framework_name: String,
+
+    /// User tasks run as on the agents.
+    #[arg(long, env = "TRITIUM_USER", default_value = "root")]
+    user: String,
+
+    /// Role(s) tritium registers with (MULTI_ROLE), comma-separated.
+    #[arg(
+        long,
+        env = "TRITIUM_ROLE",
+        value_delimiter = ',',
+        default_value = "tritium"
+    )]
+    role: Vec<String>,
+
+    /// Seconds the master keeps tritium's tasks while tritium is away.
+    #[arg(long, env = "TRITIUM_FAILOVER_TIMEOUT", default_value_t = 7 * 24 * 3600)]
+    failover_timeout: u64,
+
+    /// Principal for HTTP basic authentication to the master.
+    #[arg(long, env = "TRITIUM_PRINCIPAL", requires = "secret_file")]
+    principal: Option<String>,
+
+    /// File holding the secret for --principal (first line).
+    #[arg(long, env = "TRITIUM_SECRET_FILE", requires = "principal")]
+    secret_file: Option<PathBuf>,
+
+    /// Agents of the simulated cluster in demo mode.
+    #[arg(long, env = "TRITIUM_DEMO_AGENTS", default_value_t = 20)]
+    demo_agents: usize,
+
+    /// Stop after this many seconds (for scripts and smoke tests).
+    #[arg(long, env = "TRITIUM_RUN_FOR")]
+    run_for: Option<u64>,
+
+    /// Log level when RUST_LOG is not set (error, warn, info, debug, trace).
+    #[arg(long, env = "TRITIUM_LOG_LEVEL", default_value = "info")]
+    log_level: String,
+}
+
+/// Exit code for a command line or configuration that cannot work.
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(msg) => {
+            eprintln!("tritium: {msg}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<i32, String> {
+    let demo = cli.master.is_empty();
+    // Kept alive for the whole run: dropping it stops the simulated cluster.
+    let mut sim = None;
+    let masters = if demo {
+        let cfg = tritium_sim::SimConfig {
+            cluster: tritium_sim::cluster::ClusterSpec {
+                agents: cli.demo_agents.max(1),
+                seed: 1,
+                shape: None,
+                reserved_role: cli
+                    .role
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "tritium".into()),
+            },
+            heartbeat_interval: Duration::from_secs(5),
+            ..tritium_sim::SimConfig::default()
+        };
+        let server =
+            tritium_sim::server::SimServer::start(cfg, "127.0.0.1:0".parse().expect("literal"))
+                .map_err(|e| format!("cannot start the simulated cluster: {e}"))?;
+        tracing::warn!(
+            "demo mode: no --master given, so tritium runs against tritium-sim, an in-process SIMULATED Mesos \
+             master with {} simulated agents at {}. Nothing runs on real machines. Pass --master URL for a real cluster.",
+            cli.demo_agents,
+            server.url()
+        );
+        let url = MasterUrl::parse(&server.url()).map_err(|e| e.to_string())?;
+        sim = Some(server);
+        vec![url]
+    } else {
+        cli.master
+            .iter()
+            .map(|m| MasterUrl::parse(m).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+
+    let store_spec = cli.store.clone().unwrap_or_else(|| {
+        if demo {
+            "mem".into()
+        } else {
+            "file:tritium-data".into()
+        }
+    });
+    let mut store: Box<dyn Store> = match store_spec.split_once(':') {
+        _ if store_spec == "mem" => {
+            tracing::warn!("store: in memory; state is lost when tritium stops");
+            Box::new(MemStore::new())
+        }
+        Some(("file", dir)) if !dir.is_empty() => {
+            let b = FileBacked::open(std::path::Path::new(dir))
+                .map_err(|e| format!("store {store_spec}: {e}"))?;
+            tracing::info!(dir, "store: embedded file store");
+            Box::new(b)
+        }
+        Some(("etcd", _)) => {
+            return Err("the etcd store is not built yet; use --store file:DIR".into());
+        }
+        _ => return Err(format!("--store {store_spec:?}: expected file:DIR or mem")),
+    };
+    let recovered = store.recover()?;
+    if let Some(id) = &recovered.framework_id {
+        tracing::info!(framework_id = %id, apps = recovered.apps.len(), tasks = recovered.tasks.len(), "recovered state");
+    }
+
+    let authorization = match (&cli.principal, &cli.secret_file) {
+        (Some(p), Some(f)) => {
+            let secret = std::fs::read_to_string(f)
+                .map_err(|e| format!("--secret-file {}: {e}", f.display()))?;
+            let secret = secret.lines().next().unwrap_or("").to_owned();
+            if secret.is_empty() {
+                return Err(format!("--secret-file {} is empty", f.display()));
+            }
+            Some(format!(
+                "Basic {}",
+                base64(format!("{p}:{secret}").as_bytes())
+            ))
+        }
+        _ => None,
+    };
+    if cli.role.is_empty() || cli.role.iter().any(|r| r.is_empty() || r == "*") {
+        return Err("--role needs one or more named roles (not '*')".into());
+    }
+    let cfg = Config {
+        masters,
+        framework: FrameworkSettings {
+            name: cli.framework_name.clone(),
+            user: cli.user.clone(),
+            roles: cli.role.clone(),
+            hostname: None,
+            failover_timeout: Duration::from_secs(cli.failover_timeout),
+            principal: cli.principal.clone(),
+            webui_url: None,
+            labels: Vec::new(),
+        },
+        seed: seed_from_clock(),
+        ..Config::default()
+    };
+    let mut core = Scheduler::new(cfg, recovered, Instant::now());
+    let (mut driver, handle) = Driver::new(DriverOptions {
+        authorization,
+        ..DriverOptions::default()
+    })
+    .map_err(|e| format!("cannot start the engine loop: {e}"))?;
+
+    let stopper = handle.clone();
+    ctrlc::set_handler(move || {
+        tracing::info!("signal received: stopping (the framework stays registered; no TEARDOWN)");
+        stopper.stop();
+    })
+    .map_err(|e| format!("cannot install the signal handler: {e}"))?;
+
+    tracing::warn!(listen = %cli.listen, "the REST API is not built yet; nothing listens on --listen");
+    let reporter = {
+        let handle = handle.clone();
+        let run_for = cli.run_for.map(Duration::from_secs);
+        std::thread::Builder::new()
+            .name("tritium-status".into())
+            .spawn(move || report(handle, demo, run_for))
+            .map_err(|e| e.to_string())?
+    };
+    let code = driver.run(&mut core, store.as_mut());
+    handle.stop();
+    let _ = reporter.join();
+    drop(sim);
+    Ok(code)
+}
+
+/// Demo: deploy the sample app, then print a status line every few seconds
+/// until the engine stops (or `run_for` passes).
+fn report(handle: DriverHandle, demo: bool, run_for: Option<Duration>) {
+    let started = Instant::now();
+    if demo {
+        let spec = AppSpec {
+            name: "hello".into(),
+            instances: 3,
+            cpus: 0.1,
+            mem: 64.0,
+            command: "echo hello from tritium; sleep 3600".into(),
+        };
+        if let Ok(rx) = handle.request(CommandKind::PutApp(spec)) {
+            match rx.recv_timeout(Duration::from_secs(30)) {
+                Ok(r) => tracing::info!(
+                    status = r.status,
+                    "demo: deployed app 'hello' (3 instances)"
+                ),
+                Err(_) => tracing::warn!("demo: no answer to deploying the sample app"),
+            }
+        }
+    }
+    let mut next = started + Duration::from_secs(2);
+    loop {
+        if handle.is_finished() || run_for.is_some_and(|d| started.elapsed() >= d) {
+            handle.stop();
+            return;
+        }
+        if Instant::now() >= next {
+            next += Duration::from_secs(5);
+            if let Ok(rx) = handle.request(CommandKind::Status)
+                && let Ok(r) = rx.recv_timeout(Duration::from_secs(5))
+            {
+                print_status(&r.body);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn print_status(s: &serde_json::Value) {
+    let apps: Vec<String> = s["apps"]
+        .as_array()
+        .map(|apps| {
+            apps.iter()
+                .map(|a| {
+                    let tasks = a["tasks"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+                    let running = tasks
+                        .iter()
+                        .filter(|t| t["state"] == "TASK_RUNNING")
+                        .count();
+                    format!(
+                        "{} {}/{} running",
+                        a["name"].as_str().unwrap_or("?"),
+                        running,
+                        a["instances"]
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    tracing::info!(
+        subscription = s["subscription"].as_str().unwrap_or("?"),
+        framework_id = s["framework_id"].as_str().unwrap_or("-"),
+        offers_received = s["stats"]["offers_received"].as_u64().unwrap_or(0),
+        offers_declined = s["stats"]["offers_declined"].as_u64().unwrap_or(0),
+        tasks_launched = s["stats"]["tasks_launched"].as_u64().unwrap_or(0),
+        "status: {}",
+        if apps.is_empty() {
+            "no apps".to_owned()
+        } else {
+            apps.join(", ")
+        }
+    );
+}
+
+/// Jitter needs no strong randomness, only different instances differing.
+fn seed_from_clock() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    t ^ u64::from(std::process::id()).rotate_left(32)
+}
+
+/// Standard base64 (RFC 4648) for the basic-auth header.
+fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(i.as_bytes()), o);
+        }
+    }
+}
