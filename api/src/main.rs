@@ -62,6 +62,16 @@ struct Cli {
     #[arg(long, env = "TRITIUM_SECRET_FILE", requires = "principal")]
     secret_file: Option<PathBuf>,
 
+    /// PEM file of CA certificates to trust for https:// masters (instead
+    /// of the built-in web PKI roots).
+    #[arg(long, env = "TRITIUM_MASTER_CA_FILE")]
+    master_ca_file: Option<PathBuf>,
+
+    /// Name to check the master's TLS certificate against, when it differs
+    /// from the host in --master.
+    #[arg(long, env = "TRITIUM_MASTER_TLS_NAME")]
+    master_tls_name: Option<String>,
+
     /// Agents of the simulated cluster in demo mode.
     #[arg(long, env = "TRITIUM_DEMO_AGENTS", default_value_t = 20)]
     demo_agents: usize,
@@ -198,6 +208,8 @@ fn run(cli: Cli) -> Result<i32, String> {
     let mut core = Scheduler::new(cfg, recovered, Instant::now());
     let (mut driver, handle) = Driver::new(DriverOptions {
         authorization,
+        tls_ca_file: cli.master_ca_file.clone(),
+        tls_server_name: cli.master_tls_name.clone(),
         ..DriverOptions::default()
     })
     .map_err(|e| format!("cannot start the engine loop: {e}"))?;

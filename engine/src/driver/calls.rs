@@ -10,6 +10,7 @@ use mio::{Registry, Token};
 
 use super::body::{BodyReader, BodyStep};
 use super::socket::{ReadOutcome, Socket};
+use super::tls::TlsSetup;
 use crate::core::MasterUrl;
 use crate::wire::{ContentType, HeadLimits, Method, Request, ResponseHead};
 
@@ -66,8 +67,9 @@ impl CallConn {
         token: Token,
         generation: u64,
         master: &MasterUrl,
+        tls: Option<&TlsSetup>,
     ) -> std::io::Result<CallConn> {
-        let sock = Socket::connect(registry, master, token)?;
+        let sock = Socket::connect(registry, master, token, tls)?;
         Ok(CallConn {
             sock,
             generation,
@@ -172,11 +174,15 @@ impl CallConn {
     /// Read more answer bytes. On [`ReadOutcome::Eof`] see
     /// [`on_eof`](Self::on_eof): an answer delimited by the close is then
     /// complete.
-    pub(super) fn read(&mut self, chunk: usize) -> std::io::Result<ReadOutcome> {
+    pub(super) fn read(
+        &mut self,
+        registry: &Registry,
+        chunk: usize,
+    ) -> std::io::Result<ReadOutcome> {
         if !self.sock.is_connected() {
             return Ok(ReadOutcome::WouldBlock);
         }
-        self.sock.read_into(&mut self.rbuf, chunk)
+        self.sock.read_into(registry, &mut self.rbuf, chunk)
     }
 
     /// The master closed the connection: the answer it completes, if any.

@@ -30,9 +30,17 @@
 //! failover timeout), block on anything but `poll`, or take a lock on the
 //! hot path.
 //!
-//! Not yet: TLS to the master (an `https://` master is reported to the core
-//! as a failed connection, and logged), and asynchronous name lookup (a
-//! master given by name is resolved on the engine thread at each connect).
+//! TLS: an `https://` master is reached over rustls, in the same loop: the
+//! handshake is moved on by readiness like any other bytes and the HTTP and
+//! RecordIO path above it is the one of plain TCP (see [`DriverOptions`]'s
+//! `tls_*` fields for what is trusted). A TLS failure (a certificate not
+//! trusted, a failed handshake) reaches the core as a failed connection
+//! whose reason starts with `TLS: ` and names the master; the core retries
+//! as for any other.
+//!
+//! Not yet: client certificates (mutual TLS), and asynchronous name lookup
+//! (a master given by name is resolved on the engine thread at each
+//! connect).
 
 mod body;
 mod calls;
@@ -41,9 +49,11 @@ mod socket;
 mod stats;
 mod store;
 mod subscription;
+mod tls;
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -57,6 +67,7 @@ use crate::wire::DEFAULT_MAX_RECORD_LEN;
 use calls::{CallConn, CallNext, SendError};
 use socket::ReadOutcome;
 use subscription::{Next, Read, Subscription};
+use tls::{TlsSetup, describe};
 
 pub use file::FileBacked;
 pub use stats::{DriverStats, HISTOGRAM_BUCKETS, Log2Histogram};
@@ -68,9 +79,6 @@ pub const EXIT_STOPPED: i32 = 0;
 /// returned an error other than an interrupt). The core's own codes are in
 /// [`crate::core::exit`].
 pub const EXIT_POLL: i32 = 7;
-
-/// Message shown (and given to the core) for an `https://` master.
-pub const TLS_UNSUPPORTED: &str = "TLS to the master is not supported yet";
 
 const WAKER: Token = Token(0);
 const KIND_SUB: usize = 1;
@@ -109,6 +117,22 @@ pub struct DriverOptions {
     pub authorization: Option<String>,
     /// Readiness events taken per `poll`.
     pub events_capacity: usize,
+    /// PEM file of the CA certificates an `https://` master's certificate
+    /// must chain to, *instead of* the built-in Mozilla roots
+    /// (`webpki-roots`, used when this is `None`). Read once, by
+    /// [`Driver::new`], which fails if the file cannot be read or holds no
+    /// certificate.
+    pub tls_ca_file: Option<PathBuf>,
+    /// The name the master's certificate must be valid for, instead of the
+    /// host of the master URL (a DNS name or an IP address). For masters
+    /// given by address whose certificates carry only names. Applies to
+    /// every master, redirects included.
+    pub tls_server_name: Option<String>,
+    /// Accept any certificate from an `https://` master: no chain, name or
+    /// expiry check (the traffic is still encrypted, but anyone on the path
+    /// can impersonate the master). For tests only; logged as a warning when
+    /// the driver is made and at every TLS connection.
+    pub tls_insecure_skip_verify: bool,
 }
 
 impl Default for DriverOptions {
@@ -123,6 +147,9 @@ impl Default for DriverOptions {
             max_call_queue_bytes: 64 * 1024 * 1024,
             authorization: None,
             events_capacity: 256,
+            tls_ca_file: None,
+            tls_server_name: None,
+            tls_insecure_skip_verify: false,
         }
     }
 }
@@ -235,6 +262,8 @@ pub struct Driver {
     completions_rx: Receiver<StoreCompletion>,
     completions: StoreCompletions,
     opts: DriverOptions,
+    /// TLS client configuration for `https://` masters.
+    tls: TlsSetup,
     /// The receive buffer of the event stream, reused by every subscription.
     rbuf: BytesMut,
     /// Most bytes `rbuf` may hold without yielding a record.
@@ -289,8 +318,11 @@ fn is_offers(record: &Bytes) -> bool {
 
 impl Driver {
     /// A driver and the handle other threads use to reach it. Nothing runs
-    /// until [`Driver::run`].
+    /// until [`Driver::run`]. Fails if the poller cannot be made or the TLS
+    /// options are unusable (a CA file that cannot be read, a bad server
+    /// name).
     pub fn new(opts: DriverOptions) -> io::Result<(Driver, DriverHandle)> {
+        let tls = TlsSetup::new(&opts)?;
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (cmd_tx, cmd_rx) = crossbeam_channel::bounded(opts.command_queue.max(1));
@@ -308,6 +340,7 @@ impl Driver {
             completions_rx: done_rx,
             completions: StoreCompletions::new(done_tx, waker.clone()),
             opts: DriverOptions { read_chunk, ..opts },
+            tls,
             rbuf: BytesMut::with_capacity(read_chunk),
             rbuf_cap,
             sub: None,
@@ -522,14 +555,6 @@ impl Driver {
 
     fn open_subscription(&mut self, master: &MasterUrl, body: &[u8]) {
         self.close_subscription();
-        if master.tls {
-            tracing::error!(target: "tritium::driver", %master, "{TLS_UNSUPPORTED}: give the master as http://");
-            self.feedback
-                .push_back(Input::StreamClosed(crate::core::CloseReason::Io(
-                    TLS_UNSUPPORTED.into(),
-                )));
-            return;
-        }
         let generation = self.next_generation();
         match Subscription::open(
             self.poll.registry(),
@@ -539,6 +564,7 @@ impl Driver {
             body,
             self.opts.authorization.as_deref(),
             self.opts.max_record_len,
+            master.tls.then_some(&self.tls),
         ) {
             Ok(sub) => {
                 tracing::debug!(target: "tritium::driver", %master, "subscribing");
@@ -547,6 +573,7 @@ impl Driver {
             }
             Err(e) => {
                 tracing::warn!(target: "tritium::driver", %master, error = %e, "cannot open the subscription connection");
+                self.note_tls_failure(&e);
                 self.feedback
                     .push_back(Input::StreamClosed(crate::core::CloseReason::Io(e)));
             }
@@ -563,6 +590,9 @@ impl Driver {
 
     /// The subscription is over: close it, then tell the core.
     fn end_subscription(&mut self, core: &mut Scheduler, store: &mut dyn Store, input: Input) {
+        if let Input::StreamClosed(crate::core::CloseReason::Io(reason)) = &input {
+            self.note_tls_failure(reason);
+        }
         self.close_subscription();
         self.feed(core, store, input);
     }
@@ -620,7 +650,11 @@ impl Driver {
                 return;
             }
             reads += 1;
-            match sub.read(&mut self.rbuf, self.opts.read_chunk) {
+            let read = sub.read(self.poll.registry(), &mut self.rbuf, self.opts.read_chunk);
+            if sub.take_tls_established() {
+                self.stats.tls_handshakes += 1;
+            }
+            match read {
                 Read::Data(n) => self.stats.stream_bytes_read += n as u64,
                 Read::WouldBlock => return,
                 Read::Final(input) => return self.end_subscription(core, store, input),
@@ -631,12 +665,6 @@ impl Driver {
     // ------------------------------------------------------------ calls
 
     fn send_call(&mut self, master: &MasterUrl, stream_id: &str, body: &Bytes, kind: &'static str) {
-        if master.tls {
-            tracing::error!(target: "tritium::driver", %master, kind, "{TLS_UNSUPPORTED}");
-            self.feedback
-                .push_back(Input::CallFailed(TLS_UNSUPPORTED.into()));
-            return;
-        }
         if self.calls.as_ref().is_some_and(|c| c.master != *master) {
             tracing::debug!(target: "tritium::driver", %master, "calls go to a new master");
             self.close_calls();
@@ -648,6 +676,7 @@ impl Driver {
                 token(KIND_CALL, generation),
                 generation,
                 master,
+                master.tls.then_some(&self.tls),
             ) {
                 Ok(c) => {
                     self.stats.call_connections_opened += 1;
@@ -655,7 +684,8 @@ impl Driver {
                 }
                 Err(e) => {
                     self.stats.call_failures += 1;
-                    let reason = format!("connect to {}: {e}", master.authority());
+                    let reason = describe("connect to", &master.authority(), &e);
+                    self.note_tls_failure(&reason);
                     tracing::warn!(target: "tritium::driver", kind, %reason, "call not sent");
                     self.feedback.push_back(Input::CallFailed(reason));
                     return;
@@ -686,11 +716,11 @@ impl Driver {
         let Some(c) = self.calls.as_mut() else {
             return;
         };
-        if c.sock.pending_write() == 0 {
+        if !c.sock.wants_flush() {
             return;
         }
         if let Err(e) = c.sock.flush(self.poll.registry()) {
-            let reason = format!("write to {}: {e}", c.master.authority());
+            let reason = describe("write to", &c.master.authority(), &e);
             self.fail_calls(reason);
         }
     }
@@ -711,6 +741,7 @@ impl Driver {
         let Some(c) = self.calls.take() else {
             return;
         };
+        self.note_tls_failure(&reason);
         let unanswered = c.in_flight();
         c.close(self.poll.registry());
         self.resume_calls = false;
@@ -738,13 +769,13 @@ impl Driver {
             Ok(true) => {}
             Ok(false) => return,
             Err(e) => {
-                let reason = format!("connect to {}: {e}", c.master.authority());
+                let reason = describe("connect to", &c.master.authority(), &e);
                 self.fail_calls(reason);
                 return self.drain(core, store);
             }
         }
         if let Err(e) = c.sock.flush(self.poll.registry()) {
-            let reason = format!("write to {}: {e}", c.master.authority());
+            let reason = describe("write to", &c.master.authority(), &e);
             self.fail_calls(reason);
             return self.drain(core, store);
         }
@@ -796,7 +827,11 @@ impl Driver {
                 return;
             }
             reads += 1;
-            match c.read(CALL_READ_CHUNK) {
+            let read = c.read(self.poll.registry(), CALL_READ_CHUNK);
+            if c.sock.take_tls_established() {
+                self.stats.tls_handshakes += 1;
+            }
+            match read {
                 Ok(ReadOutcome::Data(_)) => {}
                 Ok(ReadOutcome::WouldBlock) => return,
                 Ok(ReadOutcome::Eof) => {
@@ -818,11 +853,19 @@ impl Driver {
                     return self.drain(core, store);
                 }
                 Err(e) => {
-                    let reason = format!("read from {}: {e}", c.master.authority());
+                    let reason = describe("read from", &c.master.authority(), &e);
                     self.fail_calls(reason);
                     return self.drain(core, store);
                 }
             }
+        }
+    }
+
+    /// Count a connection failure whose reason is a TLS one.
+    fn note_tls_failure(&mut self, reason: &str) {
+        if reason.starts_with("TLS: ") {
+            self.stats.tls_failures += 1;
+            self.stats.last_tls_error = Some(reason.to_owned());
         }
     }
 

@@ -1,7 +1,8 @@
 //! What the driver measures about itself: loop turns, bytes, calls, and how
 //! long the engine takes from an OFFERS record being framed to its decisions
 //! being written. Plain counters and fixed-size histograms, updated by the
-//! engine thread only; nothing here allocates after construction.
+//! engine thread only; nothing here allocates after construction, except
+//! the text of the last TLS failure.
 
 use std::time::Duration;
 
@@ -134,6 +135,14 @@ pub struct DriverStats {
     /// The core still reported a passed deadline right after a Timer input;
     /// the driver then waits at least a millisecond instead of spinning.
     pub stuck_timers: u64,
+    /// TLS handshakes completed (subscription and call connections).
+    pub tls_handshakes: u64,
+    /// Connections that failed with a TLS error (a certificate not trusted,
+    /// a failed handshake, a TLS error on an established session).
+    pub tls_failures: u64,
+    /// The reason of the last of them, as given to the core (`TLS: master
+    /// host:port: ...`).
+    pub last_tls_error: Option<String>,
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use mio::{Registry, Token};
 
 use super::body::{BodyReader, BodyStep};
 use super::socket::{ReadOutcome, Socket};
+use super::tls::{TlsSetup, describe};
 use crate::core::{CloseReason, Input, MasterUrl};
 use crate::wire::{
     ContentType, HeadLimits, Method, RecordStream, Request, ResponseHead, StreamError,
@@ -66,6 +67,8 @@ pub(super) struct Subscription {
 
 impl Subscription {
     /// Connect to `master` and queue the SUBSCRIBE request with `body`.
+    /// `tls`: the TLS setup, for an `https://` master.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn open(
         registry: &Registry,
         token: Token,
@@ -74,6 +77,7 @@ impl Subscription {
         body: &[u8],
         authorization: Option<&str>,
         max_record_len: usize,
+        tls: Option<&TlsSetup>,
     ) -> Result<Subscription, String> {
         let host = master.authority();
         let request = Request {
@@ -92,8 +96,8 @@ impl Subscription {
         request
             .encode(&mut encoded)
             .map_err(|e| format!("SUBSCRIBE request to {master}: {e}"))?;
-        let mut sock = Socket::connect(registry, master, token)
-            .map_err(|e| format!("connect to {host}: {e}"))?;
+        let mut sock = Socket::connect(registry, master, token, tls)
+            .map_err(|e| describe("connect to", &host, &e))?;
         *sock.write_buf() = encoded;
         Ok(Subscription {
             sock,
@@ -108,7 +112,7 @@ impl Subscription {
     /// `Ok(false)`: not connected yet.
     pub(super) fn on_ready(&mut self, registry: &Registry) -> Result<bool, CloseReason> {
         let io = |what: &str, e: std::io::Error| {
-            CloseReason::Io(format!("{what} {}: {e}", self.master.authority()))
+            CloseReason::Io(describe(what, &self.master.authority(), &e))
         };
         match self.sock.check_connected() {
             Ok(true) => {}
@@ -192,19 +196,25 @@ impl Subscription {
     /// Read up to `chunk` more bytes into `buf`. Call only after
     /// [`next`](Self::next) said [`Next::NeedMore`]: an EOF is judged on
     /// what is left unframed.
-    pub(super) fn read(&mut self, buf: &mut BytesMut, chunk: usize) -> Read {
+    pub(super) fn read(&mut self, registry: &Registry, buf: &mut BytesMut, chunk: usize) -> Read {
         if !self.sock.is_connected() {
             return Read::WouldBlock;
         }
-        match self.sock.read_into(buf, chunk) {
+        match self.sock.read_into(registry, buf, chunk) {
             Ok(ReadOutcome::Data(n)) => Read::Data(n),
             Ok(ReadOutcome::WouldBlock) => Read::WouldBlock,
             Ok(ReadOutcome::Eof) => Read::Final(self.on_eof(buf)),
-            Err(e) => Read::Final(Input::StreamClosed(CloseReason::Io(format!(
-                "read from {}: {e}",
-                self.master.authority()
+            Err(e) => Read::Final(Input::StreamClosed(CloseReason::Io(describe(
+                "read from",
+                &self.master.authority(),
+                &e,
             )))),
         }
+    }
+
+    /// True once after the TLS handshake completed.
+    pub(super) fn take_tls_established(&mut self) -> bool {
+        self.sock.take_tls_established()
     }
 
     fn on_eof(&self, buf: &BytesMut) -> Input {
