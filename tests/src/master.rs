@@ -326,7 +326,12 @@ const RECENT_OFFERS: usize = 65_536;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum OfferEnd {
     Used,
+    /// Declined: declining it again (a retried DECLINE) is harmless, as on
+    /// a real master, which ignores declines of offers it no longer has.
+    Declined,
     Rescinded,
+    /// Gone with a master failover: the new leader never made it.
+    Vanished,
 }
 
 /// The simulated master. See the module documentation.
@@ -776,8 +781,10 @@ impl Master {
                 generation,
             },
         );
-        // Unacknowledged updates go out again on the new stream.
-        let slots: Vec<usize> = self.frameworks[fw].tasks.values().copied().collect();
+        // Unacknowledged updates go out again on the new stream (in slot
+        // order: `tasks` is a HashMap and runs must be reproducible).
+        let mut slots: Vec<usize> = self.frameworks[fw].tasks.values().copied().collect();
+        slots.sort_unstable();
         for slot in slots {
             self.resend_head(now, slot, false);
         }
@@ -867,7 +874,8 @@ impl Master {
 
     fn remove_framework(&mut self, _now: Instant, fw: usize) {
         self.recover_offers_of(fw);
-        let slots: Vec<usize> = self.frameworks[fw].tasks.values().copied().collect();
+        let mut slots: Vec<usize> = self.frameworks[fw].tasks.values().copied().collect();
+        slots.sort_unstable();
         for slot in slots {
             self.release_task(slot);
         }
@@ -944,7 +952,12 @@ impl Master {
                 Some(o) if o.framework == fw => {
                     let o = self.offers.remove(&seq).expect("present");
                     self.offered_on[o.agent] -= 1;
-                    self.remember_ended(seq, OfferEnd::Used);
+                    let how = if call == "DECLINE" {
+                        OfferEnd::Declined
+                    } else {
+                        OfferEnd::Used
+                    };
+                    self.remember_ended(seq, how);
                     live.push((seq, o));
                 }
                 Some(_) => {
@@ -959,8 +972,10 @@ impl Master {
                     match self.ended_offers.get(&seq) {
                         // Rescinded while the call was in flight: a race the
                         // framework cannot avoid.
-                        Some(OfferEnd::Rescinded) => {}
-                        Some(OfferEnd::Used) => {
+                        Some(OfferEnd::Rescinded | OfferEnd::Vanished) => {}
+                        // A DECLINE repeated after a lost answer.
+                        Some(OfferEnd::Declined) if call == "DECLINE" => {}
+                        Some(OfferEnd::Used | OfferEnd::Declined) => {
                             self.violation(call, format!("offer {} already used", id.value))
                         }
                         None => {
@@ -1964,7 +1979,7 @@ impl Master {
     }
 
     fn shutdown(&mut self, now: Instant, fw: usize, s: call::Shutdown) -> Reply {
-        let slots: Vec<usize> = self.frameworks[fw]
+        let mut slots: Vec<usize> = self.frameworks[fw]
             .tasks
             .values()
             .copied()
@@ -1976,6 +1991,7 @@ impl Master {
                 })
             })
             .collect();
+        slots.sort_unstable();
         for slot in slots {
             self.agent_update(
                 now,
@@ -2291,7 +2307,8 @@ impl Master {
     /// failover: their failover timers start only if they stay away from
     /// the new leader after re-subscribing.
     pub fn master_failover(&mut self, _now: Instant) {
-        let streams: Vec<StreamHandle> = self.streams.keys().copied().collect();
+        let mut streams: Vec<StreamHandle> = self.streams.keys().copied().collect();
+        streams.sort_unstable();
         for stream in streams {
             self.out.push_back(Output::Close(stream));
             if let Some(fw) = self.streams.remove(&stream) {
@@ -2302,7 +2319,7 @@ impl Master {
         }
         let ids: Vec<u64> = self.offers.keys().copied().collect();
         for id in ids {
-            self.end_offer(id, OfferEnd::Used);
+            self.end_offer(id, OfferEnd::Vanished);
         }
         self.master_info.id = self.rng.uuid();
     }
@@ -2459,7 +2476,13 @@ impl Master {
                     "task_id": t.id,
                     "framework_id": self.frameworks[t.framework].id,
                     "agent_id": self.agents[t.agent].id,
-                    "state": t.state.as_str_name(),
+                    // As the master reports it: tasks of a partitioned agent
+                    // are UNREACHABLE, whatever they last said.
+                    "state": if self.agents[t.agent].state == AgentState::Unreachable && !terminal(t.state) {
+                        TaskState::TaskUnreachable.as_str_name()
+                    } else {
+                        t.state.as_str_name()
+                    },
                     "healthy": t.healthy,
                     "pending_updates": t.pending.len(),
                 })

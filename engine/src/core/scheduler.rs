@@ -63,7 +63,17 @@ struct Task {
     rec: TaskRecord,
     launched_at: Instant,
     /// Set once any status for it arrived.
-    seen: bool,
+    /// Launch timeouts this task has passed while still STAGING: the first
+    /// reconciles it, the next kills it (its replacement follows its end).
+    stuck_checks: u8,
+    /// Since when the master reports it UNREACHABLE (its agent is
+    /// partitioned). Past `Config::unreachable_replace_after` it no longer
+    /// counts toward its app's instances and a replacement is launched; if
+    /// it comes back, the surplus is killed.
+    unreachable_since: Option<Instant>,
+    /// The replacement delay of this unreachable spell has passed (its
+    /// deadline is no longer one the core waits for).
+    replaced: bool,
     kill_sent: bool,
     /// Store batch of its launch intent (0 if recovered): until that batch
     /// commits, its ACCEPT may still be held.
@@ -85,8 +95,52 @@ enum Held {
         stream_id: String,
         kind: &'static str,
         body: Bytes,
+        meta: CallMeta,
     },
     Reply(Reply),
+}
+
+/// What a call in flight was about, to redo what a failure undid. The
+/// master answers calls in order, so the front of the queue is the call the
+/// next response is for.
+#[derive(Debug, Clone)]
+enum CallMeta {
+    Decline(Vec<mesos::OfferId>),
+    Accept {
+        offers: Vec<mesos::OfferId>,
+        tasks: Vec<String>,
+    },
+    Revive,
+    Suppress,
+    Other,
+}
+
+impl CallMeta {
+    fn of(c: &Call) -> CallMeta {
+        match c.r#type.and_then(|t| call::Type::try_from(t).ok()) {
+            Some(call::Type::Decline) => CallMeta::Decline(
+                c.decline
+                    .as_ref()
+                    .map(|d| d.offer_ids.clone())
+                    .unwrap_or_default(),
+            ),
+            Some(call::Type::Accept) => {
+                let a = c.accept.as_ref();
+                CallMeta::Accept {
+                    offers: a.map(|a| a.offer_ids.clone()).unwrap_or_default(),
+                    tasks: a
+                        .into_iter()
+                        .flat_map(|a| a.operations.iter())
+                        .filter_map(|op| op.launch.as_ref())
+                        .flat_map(|l| l.task_infos.iter().map(|t| t.task_id.value.clone()))
+                        .collect(),
+                }
+            }
+            Some(call::Type::Revive) => CallMeta::Revive,
+            Some(call::Type::Suppress) => CallMeta::Suppress,
+            _ => CallMeta::Other,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -117,9 +171,27 @@ pub struct Scheduler {
     issued_seq: u64,
     committed_seq: u64,
     held: VecDeque<(u64, Held)>,
+    /// Calls sent and not answered yet, oldest first.
+    inflight: VecDeque<CallMeta>,
+    /// When offers last came, or the subscription began, or a REVIVE went
+    /// out: a long silence while work waits means the master thinks we are
+    /// suppressed, and REVIVE is repeated.
+    offer_quiet_since: Option<Instant>,
+    /// After a refused REVIVE/SUPPRESS, the next one waits until then (no
+    /// call storm while the master answers 503).
+    resync_at: Option<Instant>,
     suppressed: bool,
     reconcile: Reconcile,
     stats: Stats,
+}
+
+/// Pause before repeating a REVIVE or SUPPRESS the master refused: the
+/// master is unavailable for a while, not for a round trip.
+const RESYNC_DELAY: Duration = Duration::from_secs(1);
+
+/// A task that may be stuck in launch: still STAGING and not being killed.
+fn is_stuck_candidate(t: &Task) -> bool {
+    t.rec.state == TaskState::TaskStaging as i32 && !t.kill_sent
 }
 
 fn is_terminal(state: i32) -> bool {
@@ -178,12 +250,15 @@ impl Scheduler {
             .tasks
             .into_iter()
             .map(|rec| {
+                let unreachable = rec.state == TaskState::TaskUnreachable as i32;
                 (
                     rec.id.clone(),
                     Task {
                         rec,
                         launched_at: now,
-                        seen: false,
+                        stuck_checks: 0,
+                        unreachable_since: unreachable.then_some(now),
+                        replaced: false,
                         kill_sent: false,
                         intent_seq: 0,
                     },
@@ -206,6 +281,9 @@ impl Scheduler {
             issued_seq: 0,
             committed_seq: 0,
             held: VecDeque::new(),
+            inflight: VecDeque::new(),
+            offer_quiet_since: None,
+            resync_at: None,
             suppressed: false,
             reconcile: Reconcile::default(),
             stats: Stats::default(),
@@ -262,10 +340,28 @@ impl Scheduler {
                 if let Some(r) = self.reconcile.implicit_at {
                     at(r);
                 }
+                if let (false, Some(q)) = (self.suppressed, self.offer_quiet_since) {
+                    at(q + self.cfg.revive_interval);
+                }
+                // When an unreachable task stops counting, its replacement
+                // becomes pending (only future times: past ones are done).
+                if let Some(u) = self
+                    .tasks
+                    .values()
+                    .filter(|t| !t.replaced)
+                    .filter_map(|t| t.unreachable_since)
+                    .filter_map(|u| self.cfg.unreachable_replace_after.map(|a| u + a))
+                    .min()
+                {
+                    at(u);
+                }
+                if let Some(r) = self.resync_at {
+                    at(r);
+                }
                 if let Some(l) = self
                     .tasks
                     .values()
-                    .filter(|t| !t.seen)
+                    .filter(|t| is_stuck_candidate(t))
                     .map(|t| t.launched_at)
                     .min()
                 {
@@ -314,10 +410,17 @@ impl Scheduler {
                 body,
             } => self.on_call_response(now, status, location, body),
             Input::CallFailed(reason) => {
-                // Calls in flight may be lost: offers will be rescinded or
-                // re-offered, updates resent by the agent. Nothing to redo.
                 self.stats.call_errors += 1;
                 tracing::warn!(target: "tritium::calls", %reason, "call connection failed");
+                // Every unanswered call may or may not have reached the
+                // master. Redo what is safe to repeat; ACKs come back as
+                // redelivered updates, KILLs as updates of live tasks,
+                // RECONCILEs on their retry timer; an ACCEPT cannot be
+                // repeated (its offer may be used) and is settled by
+                // reconciliation of its tasks.
+                for meta in std::mem::take(&mut self.inflight) {
+                    self.redo(now, meta, false);
+                }
             }
             Input::StoreCommitted(seq) => self.on_committed(seq),
             Input::StoreFailed(reason) => {
@@ -405,8 +508,10 @@ impl Scheduler {
         ) {
             self.out.push_back(Output::CloseSubscription);
         }
-        // Calls held for the old stream cannot be sent on a new one.
+        // Calls held for the old stream cannot be sent on a new one, and
+        // answers to calls on it will not come.
         self.held.retain(|(_, h)| matches!(h, Held::Reply(_)));
+        self.inflight.clear();
         self.reconcile = Reconcile::default();
         self.stats.reconnects += 1;
         if immediately {
@@ -533,6 +638,12 @@ impl Scheduler {
             Ok(v) => v.event_type(),
             Err(e) => return self.bad_event(now, &format!("undecodable event: {e}")),
         };
+        if self.stream_id().is_none() && kind != EventType::Subscribed {
+            // The master sends SUBSCRIBED first; a stream that lost it (or
+            // never had it) cannot be acted on: its offers could not even be
+            // answered under a known framework id.
+            return self.bad_event(now, &format!("{kind:?} before SUBSCRIBED"));
+        }
         match kind {
             EventType::Offers => self.on_offers(now, &bytes),
             EventType::Heartbeat => {}
@@ -623,6 +734,7 @@ impl Scheduler {
         tracing::info!(target: "tritium::subscription", master = %self.target, framework_id = ?self.framework_id, "subscribed");
         // The master's idea of suppression starts clean.
         self.suppressed = false;
+        self.offer_quiet_since = Some(now);
         self.start_reconciliation(now);
         // Scale-downs decided while unsubscribed or before a restart are
         // carried out now, and KILLs that may have been lost with the old
@@ -684,9 +796,9 @@ impl Scheduler {
         }
         let state = status.state;
         let mut kill_again = false;
+        let mut reachable_again: Option<String> = None;
         match self.tasks.get_mut(&id) {
             Some(t) => {
-                t.seen = true;
                 if let Some(agent) = &status.agent_id {
                     t.rec.agent_id.clone_from(&agent.value);
                 }
@@ -708,11 +820,23 @@ impl Scheduler {
                             app.failures = 0;
                         }
                     }
+                } else if t.rec.state == TaskState::TaskKilling as i32 {
+                    // KILLING ends only in a terminal state. An earlier
+                    // update redelivered after a restart (its ack was lost)
+                    // must not make a dying task look alive again.
                 } else {
                     // A KILL is done only when a terminal status says so: a
                     // task reported alive after it (the KILL was lost, or
                     // its agent was unreachable) is killed again.
                     kill_again = t.kill_sent && state != TaskState::TaskKilling as i32;
+                    if state == TaskState::TaskUnreachable as i32 {
+                        t.unreachable_since.get_or_insert(now);
+                    } else if t.unreachable_since.take().is_some() {
+                        t.replaced = false;
+                        // Back from a partition: if a replacement runs, one
+                        // of the two is surplus.
+                        reachable_again = Some(t.rec.app.clone());
+                    }
                     if t.rec.state != state {
                         if state == TaskState::TaskRunning as i32 {
                             tracing::info!(target: "tritium::tasks", task = %id, agent = %t.rec.agent_id, "task running");
@@ -741,6 +865,9 @@ impl Scheduler {
         if kill_again {
             self.kill(&id);
         }
+        if let Some(app) = reachable_again {
+            self.kill_surplus(&app);
+        }
         if let (Some(uuid), Some(agent_id)) = (status.uuid, status.agent_id) {
             let c = self.call(call::Type::Acknowledge, |c| {
                 c.acknowledge = Some(call::Acknowledge {
@@ -761,6 +888,7 @@ impl Scheduler {
             Ok(v) => v,
             Err(e) => return self.bad_event(now, &format!("OFFERS: {e}")),
         };
+        self.offer_quiet_since = Some(now);
         let mut declines: Vec<mesos::OfferId> = Vec::new();
         let mut pending = self.pending_instances(now);
         for offer in view.offers() {
@@ -811,7 +939,7 @@ impl Scheduler {
             let used: BTreeSet<u32> = self
                 .tasks
                 .values()
-                .filter(|t| t.rec.app == *name)
+                .filter(|t| t.rec.app == *name && self.counts(t, now))
                 .map(|t| t.rec.instance)
                 .collect();
             let live = used.len() as u32;
@@ -838,6 +966,15 @@ impl Scheduler {
             if !any {
                 return out;
             }
+        }
+    }
+
+    /// Whether a task counts toward its app's instances: not when it has
+    /// been unreachable for longer than the replacement delay.
+    fn counts(&self, t: &Task, now: Instant) -> bool {
+        match (t.unreachable_since, self.cfg.unreachable_replace_after) {
+            (Some(since), Some(after)) => now < since + after,
+            _ => true,
         }
     }
 
@@ -907,7 +1044,9 @@ impl Scheduler {
                 Task {
                     rec,
                     launched_at: now,
-                    seen: false,
+                    stuck_checks: 0,
+                    unreachable_since: None,
+                    replaced: false,
                     kill_sent: false,
                     // The intent was just pushed: this turn's batch.
                     intent_seq: self.issued_seq + 1,
@@ -972,12 +1111,68 @@ impl Scheduler {
         let Some(stream_id) = self.stream_id().map(str::to_owned) else {
             return;
         };
+        let meta = CallMeta::of(&c);
+        self.emit(
+            stream_id,
+            Self::kind_name(&c),
+            Bytes::from(c.encode_to_vec()),
+            meta,
+        );
+    }
+
+    fn emit(&mut self, stream_id: String, kind: &'static str, body: Bytes, meta: CallMeta) {
+        self.inflight.push_back(meta);
         self.out.push_back(Output::Call {
             master: self.target.clone(),
             stream_id,
-            kind: Self::kind_name(&c),
-            body: Bytes::from(c.encode_to_vec()),
+            kind,
+            body,
         });
+    }
+
+    /// A call failed: `certain` when the master refused it without acting
+    /// (a 5xx answer), otherwise its fate is unknown (connection lost).
+    fn redo(&mut self, now: Instant, meta: CallMeta, certain: bool) {
+        match meta {
+            // Our belief flips back, so the turn's end sends it again.
+            CallMeta::Revive => {
+                self.suppressed = true;
+                self.resync_at = Some(now + RESYNC_DELAY);
+            }
+            // Refused: the master is not suppressed. Fate unknown: it may
+            // be, so believe it is and REVIVE as soon as work is pending.
+            CallMeta::Suppress => {
+                self.suppressed = !certain;
+                self.resync_at = Some(now + RESYNC_DELAY);
+            }
+            // Declining twice is harmless; a lost decline leaks the offer.
+            CallMeta::Decline(ids) if !ids.is_empty() => self.decline_again(ids),
+            CallMeta::Accept { offers, tasks } if certain => {
+                // The master did not launch them: forget the intents and
+                // give the offer back.
+                for id in tasks {
+                    if self.tasks.remove(&id).is_some() {
+                        self.batch.push(StoreOp::RemoveTask(id));
+                    }
+                }
+                self.decline_again(offers);
+            }
+            _ => {}
+        }
+    }
+
+    fn decline_again(&mut self, ids: Vec<mesos::OfferId>) {
+        self.stats.offers_declined += ids.len() as u64;
+        let refuse = self.cfg.decline_busy.as_secs_f64();
+        let c = self.call(call::Type::Decline, |c| {
+            c.decline = Some(call::Decline {
+                offer_ids: ids,
+                filters: Some(mesos::Filters {
+                    refuse_seconds: Some(refuse),
+                }),
+            })
+        });
+        self.send_now(c);
     }
 
     /// The batch `seq` that the current turn's ops will carry (or, with no
@@ -1000,6 +1195,7 @@ impl Scheduler {
             stream_id,
             kind: Self::kind_name(&c),
             body: Bytes::from(c.encode_to_vec()),
+            meta: CallMeta::of(&c),
         };
         if seq <= self.committed_seq && self.held.is_empty() {
             self.release(held);
@@ -1023,15 +1219,11 @@ impl Scheduler {
                 stream_id,
                 kind,
                 body,
+                meta,
             } => {
                 // A call held across a reconnect belongs to a dead stream.
                 if self.stream_id() == Some(stream_id.as_str()) {
-                    self.out.push_back(Output::Call {
-                        master: self.target.clone(),
-                        stream_id,
-                        kind,
-                        body,
-                    });
+                    self.emit(stream_id, kind, body, meta);
                 }
             }
             Held::Reply(r) => self.out.push_back(Output::Reply(r)),
@@ -1057,8 +1249,16 @@ impl Scheduler {
         location: Option<String>,
         body: String,
     ) {
+        let meta = self.inflight.pop_front();
         match status {
             200..=299 => {}
+            500..=599 => {
+                self.stats.call_errors += 1;
+                tracing::warn!(target: "tritium::calls", status, body = %body.trim(), "call refused by the master; redoing what is safe");
+                if let Some(meta) = meta {
+                    self.redo(now, meta, true);
+                }
+            }
             307 => {
                 // The master we call is not the leader any more: follow.
                 if let Some(Ok(url)) = location.as_deref().map(|l| self.target.resolve(l)) {
@@ -1154,7 +1354,7 @@ impl Scheduler {
         let mut mine: Vec<(u32, String)> = self
             .tasks
             .values()
-            .filter(|t| t.rec.app == name && !t.kill_sent)
+            .filter(|t| t.rec.app == name && !t.kill_sent && t.unreachable_since.is_none())
             .map(|t| (t.rec.instance, t.rec.id.clone()))
             .collect();
         mine.sort();
@@ -1286,6 +1486,28 @@ impl Scheduler {
     }
 
     fn reconcile_timers(&mut self, now: Instant) {
+        let after = self.cfg.unreachable_replace_after;
+        for t in self.tasks.values_mut() {
+            let due = matches!((t.unreachable_since, after), (Some(u), Some(a)) if now >= u + a);
+            if !t.replaced && due {
+                t.replaced = true;
+                tracing::warn!(target: "tritium::tasks", task = %t.rec.id, app = %t.rec.app, "unreachable too long; launching a replacement");
+            }
+        }
+        if !self.suppressed
+            && self
+                .offer_quiet_since
+                .is_some_and(|q| now >= q + self.cfg.revive_interval)
+        {
+            self.offer_quiet_since = Some(now);
+            if !self.pending_instances(now).is_empty() {
+                tracing::warn!(target: "tritium::offers", "work is pending and no offers came; reviving again");
+                let c = self.call(call::Type::Revive, |c| {
+                    c.revive = Some(call::Revive { roles: Vec::new() })
+                });
+                self.send_now(c);
+            }
+        }
         if self.reconcile.retry_at.is_some_and(|t| now >= t) {
             let ids: Vec<String> = self
                 .reconcile
@@ -1310,19 +1532,30 @@ impl Scheduler {
             self.send_reconcile(Vec::new());
             self.reconcile.implicit_at = Some(now + self.cfg.reconcile_interval);
         }
-        // Launches with no news past the timeout: ask the master about them.
-        let stale: Vec<String> = self
+        // Launches still STAGING past the timeout: ask the master about
+        // them first; if one is still STAGING a timeout later, kill it so a
+        // replacement can run.
+        let due: Vec<(String, u8)> = self
             .tasks
             .values()
-            .filter(|t| !t.seen && now >= t.launched_at + self.cfg.launch_timeout)
-            .map(|t| t.rec.id.clone())
+            .filter(|t| is_stuck_candidate(t) && now >= t.launched_at + self.cfg.launch_timeout)
+            .map(|t| (t.rec.id.clone(), t.stuck_checks))
             .collect();
+        let mut stale = Vec::new();
+        for (id, checks) in due {
+            if let Some(t) = self.tasks.get_mut(&id) {
+                t.launched_at = now;
+                t.stuck_checks = checks.saturating_add(1);
+            }
+            if checks == 0 {
+                stale.push(id);
+            } else {
+                tracing::warn!(target: "tritium::tasks", task = %id, "still STAGING after reconciliation; killing it");
+                self.kill(&id);
+            }
+        }
         if !stale.is_empty() {
             for id in &stale {
-                if let Some(t) = self.tasks.get_mut(id) {
-                    // Asked once per timeout period.
-                    t.launched_at = now;
-                }
                 self.reconcile.waiting.insert(id.clone());
             }
             tracing::warn!(target: "tritium::tasks", count = stale.len(), "launches without any status; reconciling them");
@@ -1342,7 +1575,10 @@ impl Scheduler {
     // ------------------------------------------------------------ turn end
 
     fn after_turn(&mut self, now: Instant) {
-        if self.stream_id().is_some() {
+        if self.resync_at.is_some_and(|r| now >= r) {
+            self.resync_at = None;
+        }
+        if self.stream_id().is_some() && self.resync_at.is_none() {
             let pending = !self.pending_instances(now).is_empty();
             if pending && self.suppressed {
                 self.suppressed = false;

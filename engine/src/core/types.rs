@@ -75,6 +75,14 @@ pub struct Config {
     /// Restart backoff of an app's failed tasks: initial, doubling to max.
     pub restart_backoff_initial: Duration,
     pub restart_backoff_max: Duration,
+    /// With work pending and no offers for this long, REVIVE again (the
+    /// master may hold us suppressed after a lost or refused REVIVE).
+    pub revive_interval: Duration,
+    /// Replace an UNREACHABLE task (its agent is partitioned) after this
+    /// long; if it comes back, the surplus is killed. `None` (the default)
+    /// never replaces: an app runs short during a partition rather than
+    /// ever running more instances than asked when the partition heals.
+    pub unreachable_replace_after: Option<Duration>,
     /// Seed of the jitter RNG (tests pass a fixed one).
     pub seed: u64,
 }
@@ -99,6 +107,8 @@ impl Default for Config {
             orphans: OrphanPolicy::Kill,
             restart_backoff_initial: Duration::from_secs(1),
             restart_backoff_max: Duration::from_secs(300),
+            revive_interval: Duration::from_secs(30),
+            unreachable_replace_after: None,
             seed: 0,
         }
     }
