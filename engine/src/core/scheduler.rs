@@ -180,6 +180,9 @@ pub struct Scheduler {
     /// After a refused REVIVE/SUPPRESS, the next one waits until then (no
     /// call storm while the master answers 503).
     resync_at: Option<Instant>,
+    /// Offers whose DECLINE (or ACCEPT) the master refused or may have
+    /// lost, declined again once `resync_at` passes.
+    redecline: Vec<mesos::OfferId>,
     suppressed: bool,
     reconcile: Reconcile,
     stats: Stats,
@@ -188,6 +191,10 @@ pub struct Scheduler {
 /// Pause before repeating a REVIVE or SUPPRESS the master refused: the
 /// master is unavailable for a while, not for a round trip.
 const RESYNC_DELAY: Duration = Duration::from_secs(1);
+
+/// Offers queued for a repeated DECLINE; beyond this, the master's offer
+/// timeout (or our next subscription) takes care of them.
+const MAX_REDECLINE: usize = 100_000;
 
 /// A task that may be stuck in launch: still STAGING and not being killed.
 fn is_stuck_candidate(t: &Task) -> bool {
@@ -284,6 +291,7 @@ impl Scheduler {
             inflight: VecDeque::new(),
             offer_quiet_since: None,
             resync_at: None,
+            redecline: Vec::new(),
             suppressed: false,
             reconcile: Reconcile::default(),
             stats: Stats::default(),
@@ -1137,16 +1145,16 @@ impl Scheduler {
             // Our belief flips back, so the turn's end sends it again.
             CallMeta::Revive => {
                 self.suppressed = true;
-                self.resync_at = Some(now + RESYNC_DELAY);
+                self.resync_at.get_or_insert(now + RESYNC_DELAY);
             }
             // Refused: the master is not suppressed. Fate unknown: it may
             // be, so believe it is and REVIVE as soon as work is pending.
             CallMeta::Suppress => {
                 self.suppressed = !certain;
-                self.resync_at = Some(now + RESYNC_DELAY);
+                self.resync_at.get_or_insert(now + RESYNC_DELAY);
             }
             // Declining twice is harmless; a lost decline leaks the offer.
-            CallMeta::Decline(ids) if !ids.is_empty() => self.decline_again(ids),
+            CallMeta::Decline(ids) if !ids.is_empty() => self.decline_later(now, ids),
             CallMeta::Accept { offers, tasks } if certain => {
                 // The master did not launch them: forget the intents and
                 // give the offer back.
@@ -1155,14 +1163,23 @@ impl Scheduler {
                         self.batch.push(StoreOp::RemoveTask(id));
                     }
                 }
-                self.decline_again(offers);
+                self.decline_later(now, offers);
             }
             _ => {}
         }
     }
 
+    /// Queue offers to be declined again after the resync pause (not at
+    /// once: a master answering 503 would be hammered).
+    fn decline_later(&mut self, now: Instant, ids: Vec<mesos::OfferId>) {
+        // Bounded: an offer id repeated per failure must not pile up.
+        if self.redecline.len() < MAX_REDECLINE {
+            self.redecline.extend(ids);
+        }
+        self.resync_at.get_or_insert(now + RESYNC_DELAY);
+    }
+
     fn decline_again(&mut self, ids: Vec<mesos::OfferId>) {
-        self.stats.offers_declined += ids.len() as u64;
         let refuse = self.cfg.decline_busy.as_secs_f64();
         let c = self.call(call::Type::Decline, |c| {
             c.decline = Some(call::Decline {
@@ -1577,6 +1594,12 @@ impl Scheduler {
     fn after_turn(&mut self, now: Instant) {
         if self.resync_at.is_some_and(|r| now >= r) {
             self.resync_at = None;
+        }
+        if self.stream_id().is_some() && self.resync_at.is_none() && !self.redecline.is_empty() {
+            let mut ids = std::mem::take(&mut self.redecline);
+            ids.sort_by(|a, b| a.value.cmp(&b.value));
+            ids.dedup();
+            self.decline_again(ids);
         }
         if self.stream_id().is_some() && self.resync_at.is_none() {
             let pending = !self.pending_instances(now).is_empty();
