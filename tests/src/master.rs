@@ -1104,10 +1104,25 @@ impl Master {
         let start = self.allocation_cursor % n;
         self.allocation_cursor = self.allocation_cursor.wrapping_add(1);
         let mut batches: Vec<Vec<Offer>> = vec![Vec::new(); active.len()];
+        // Once per cycle, not per agent.
+        let roles_of: Vec<Vec<String>> = active
+            .iter()
+            .map(|&fw| self.frameworks[fw].active_roles())
+            .collect();
         let mut turn = start;
         for k in 0..n {
             let a = (start + k) % n;
             if self.offered_on[a] > 0 || self.agents[a].state != AgentState::Active {
+                continue;
+            }
+            // Skip agents every framework filters before copying anything.
+            let wanted = active.iter().any(|&fw| {
+                self.frameworks[fw]
+                    .filters
+                    .get(&a)
+                    .is_none_or(|&until| now >= until)
+            });
+            if !wanted {
                 continue;
             }
             let mut available = self.agents[a].total.clone();
@@ -1127,7 +1142,7 @@ impl Master {
                 {
                     continue;
                 }
-                let roles = self.frameworks[fw].active_roles();
+                let roles = &roles_of[slot];
                 let mut made = false;
                 for (r, role) in roles.iter().enumerate() {
                     let mut pool = available.reserved_for(role);
@@ -1153,18 +1168,20 @@ impl Master {
                 }
             }
         }
-        for (slot, offers) in batches.into_iter().enumerate() {
+        let per_event = self.cfg.max_offers_per_event.max(1);
+        for (slot, mut offers) in batches.into_iter().enumerate() {
             let fw = active[slot];
-            for chunk in offers.chunks(self.cfg.max_offers_per_event.max(1)) {
-                self.counters.offers_sent += chunk.len() as u64;
+            // Moved into the events, not copied.
+            while !offers.is_empty() {
+                let rest = offers.split_off(offers.len().min(per_event));
+                self.counters.offers_sent += offers.len() as u64;
                 let ev = Event {
                     r#type: Some(event::Type::Offers as i32),
-                    offers: Some(event::Offers {
-                        offers: chunk.to_vec(),
-                    }),
+                    offers: Some(event::Offers { offers }),
                     ..Event::default()
                 };
                 self.send(now, fw, ev);
+                offers = rest;
             }
         }
     }

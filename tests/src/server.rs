@@ -472,6 +472,11 @@ fn ticker(shared: &Shared) {
         if deadline.is_some_and(|d| d <= now) {
             st.master.tick(now);
             st.drain(now, shared.opts.log);
+            // Let calls, /sim/state and shutdown in between ticks: a cycle
+            // that overruns its interval must not hold the master forever.
+            drop(st);
+            thread::yield_now();
+            st = lock(&shared.state);
             continue;
         }
         let wait = deadline
