@@ -50,7 +50,10 @@ fn stuck_staging_task_is_reconciled_then_killed_and_replaced() {
             command: "sim:never-start".into(),
         }))
         .expect("queued");
-    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap().status, 200);
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(10)).unwrap().status,
+        200
+    );
 
     // The first task is launched, stays STAGING, gets killed; a second one
     // (a new task id for instance 0) follows it.
@@ -75,7 +78,10 @@ fn stuck_staging_task_is_reconciled_then_killed_and_replaced() {
         .filter(|t| t["state"] == "TASK_STAGING")
         .filter_map(|t| t["task_id"].as_str())
         .collect();
-    assert!(live.len() <= 1, "never more than one live instance: {live:?}");
+    assert!(
+        live.len() <= 1,
+        "never more than one live instance: {live:?}"
+    );
     assert!(
         state["violations"].as_array().is_none_or(|v| v.is_empty()),
         "{}",
