@@ -306,8 +306,22 @@ impl Behaviour {
 struct OfferRec {
     framework: usize,
     agent: usize,
-    resources: Bag,
+    resources: std::sync::Arc<Bag>,
     created: Instant,
+}
+
+/// What an agent offers to one (role, unreserved?, allocation role), built
+/// once per change of the agent's free resources: an idle cluster re-offers
+/// the same agents every cycle, and rebuilding the bags each time was the
+/// simulator's main cost.
+#[derive(Debug, Clone)]
+struct OfferParts {
+    version: u64,
+    role: String,
+    with_unreserved: bool,
+    alloc: Option<String>,
+    /// `None`: nothing allocatable.
+    parts: Option<(std::sync::Arc<Bag>, Vec<mesos::Resource>)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -347,6 +361,10 @@ pub struct Master {
     used: Vec<Bag>,
     /// Per agent: outstanding offer count.
     offered_on: Vec<u32>,
+    /// Per agent: bumped whenever its total or used resources change.
+    avail_version: Vec<u64>,
+    /// Per agent: offer parts built at some version (a few per agent).
+    offer_cache: Vec<Vec<OfferParts>>,
     frameworks: Vec<Framework>,
     framework_index: HashMap<String, usize>,
     removed_frameworks: BTreeSet<String>,
@@ -427,6 +445,8 @@ impl Master {
             agent_index,
             used: vec![Bag::new(); n],
             offered_on: vec![0; n],
+            avail_version: vec![0; n],
+            offer_cache: vec![Vec::new(); n],
             frameworks: Vec::new(),
             framework_index: HashMap::new(),
             removed_frameworks: BTreeSet::new(),
@@ -1125,11 +1145,6 @@ impl Master {
             if !wanted {
                 continue;
             }
-            let mut available = self.agents[a].total.clone();
-            available.subtract_saturating(&self.used[a]);
-            if available.is_empty() {
-                continue;
-            }
             // Frameworks take turns per agent; the first that can use it
             // (not filtered, has a role for it) gets it.
             for j in 0..active.len() {
@@ -1145,20 +1160,15 @@ impl Master {
                 let roles = &roles_of[slot];
                 let mut made = false;
                 for (r, role) in roles.iter().enumerate() {
-                    let mut pool = available.reserved_for(role);
-                    if r == 0 {
-                        pool.add(&available.reserved_for("*"));
-                    }
-                    if !pool.has_allocatable() {
-                        continue;
-                    }
                     let alloc = if self.frameworks[fw].multi_role {
                         Some(role.as_str())
                     } else {
                         None
                     };
-                    let bag = pool.with_allocation_role(alloc);
-                    let offer = self.make_offer(now, fw, a, bag, alloc);
+                    let Some((bag, resources)) = self.offer_parts(a, role, r == 0, alloc) else {
+                        continue;
+                    };
+                    let offer = self.make_offer(now, fw, a, bag, resources, alloc);
                     batches[slot].push(offer);
                     made = true;
                 }
@@ -1186,12 +1196,55 @@ impl Master {
         }
     }
 
+    /// The resources agent `a` offers to `role` (plus its unreserved ones
+    /// if `with_unreserved`), allocated to `alloc`; cached per version of
+    /// the agent's free resources.
+    fn offer_parts(
+        &mut self,
+        a: usize,
+        role: &str,
+        with_unreserved: bool,
+        alloc: Option<&str>,
+    ) -> Option<(std::sync::Arc<Bag>, Vec<mesos::Resource>)> {
+        let version = self.avail_version[a];
+        let cache = &mut self.offer_cache[a];
+        cache.retain(|c| c.version == version);
+        if let Some(c) = cache.iter().find(|c| {
+            c.role == role && c.with_unreserved == with_unreserved && c.alloc.as_deref() == alloc
+        }) {
+            return c.parts.clone();
+        }
+        let mut available = self.agents[a].total.clone();
+        available.subtract_saturating(&self.used[a]);
+        let mut pool = available.reserved_for(role);
+        if with_unreserved {
+            pool.add(&available.reserved_for("*"));
+        }
+        let parts = pool.has_allocatable().then(|| {
+            let bag = pool.with_allocation_role(alloc);
+            let resources = bag.to_resources();
+            (std::sync::Arc::new(bag), resources)
+        });
+        // Bounded: one entry per (role, allocation) a framework asks for.
+        if cache.len() < 8 {
+            cache.push(OfferParts {
+                version,
+                role: role.to_owned(),
+                with_unreserved,
+                alloc: alloc.map(str::to_owned),
+                parts: parts.clone(),
+            });
+        }
+        parts
+    }
+
     fn make_offer(
         &mut self,
         now: Instant,
         fw: usize,
         agent: usize,
-        bag: Bag,
+        bag: std::sync::Arc<Bag>,
+        resources: Vec<mesos::Resource>,
         alloc: Option<&str>,
     ) -> Offer {
         self.offer_seq += 1;
@@ -1208,7 +1261,7 @@ impl Master {
                 value: a.id.clone(),
             },
             hostname: a.hostname.clone(),
-            resources: bag.to_resources(),
+            resources,
             attributes: a.attributes.clone(),
             allocation_info: alloc.map(|r| mesos::resource::AllocationInfo {
                 role: Some(r.to_owned()),
@@ -1427,6 +1480,7 @@ impl Master {
         }
         remaining.subtract(take);
         remaining.add(give);
+        self.avail_version[agent] += 1;
         let total = &mut self.agents[agent].total;
         total.subtract_saturating(&take.with_allocation_role(None));
         total.add(&give.with_allocation_role(None));
@@ -1627,6 +1681,7 @@ impl Master {
             .unwrap_or_default();
         let behaviour = Behaviour::parse(&command);
         self.used[agent].add(&bag);
+        self.avail_version[agent] += 1;
         self.counters.tasks_launched += 1;
         let task = Task {
             framework: fw,
@@ -1678,6 +1733,7 @@ impl Master {
         if let Some(t) = self.tasks[slot].take() {
             if !terminal(t.state) {
                 self.used[t.agent].subtract_saturating(&t.resources);
+                self.avail_version[t.agent] += 1;
             }
             self.free_tasks.push(slot);
         }
@@ -1735,6 +1791,7 @@ impl Master {
         if terminal(state) && !was_terminal {
             let (agent, res) = (t.agent, t.resources.clone());
             self.used[agent].subtract_saturating(&res);
+            self.avail_version[agent] += 1;
         }
         if first {
             self.resend_head(now, slot, true);
@@ -2438,6 +2495,7 @@ impl Master {
                 t.pending.clear();
                 let res = t.resources.clone();
                 self.used[a].subtract_saturating(&res);
+                self.avail_version[a] += 1;
                 self.frameworks[fw].tasks.remove(&id);
                 self.tasks[slot] = None;
                 self.free_tasks.push(slot);
