@@ -4,26 +4,22 @@
 //! retrying masters it cannot reach. Every wait is a bounded poll with a
 //! deadline.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::thread::{self, JoinHandle};
+use std::thread::{self};
 use std::time::{Duration, Instant};
 
+use common::*;
 use prost::Message;
 use serde_json::Value;
-use tritium_engine::core::{
-    AppSpec, CommandKind, Config, MasterUrl, Recovered, Reply, Scheduler, exit,
-};
-use tritium_engine::driver::{
-    Driver, DriverHandle, DriverOptions, DriverStats, EXIT_STOPPED, MemStore, RequestError,
-};
+use tritium_engine::core::{CommandKind, Config, MasterUrl, Recovered, exit};
+use tritium_engine::driver::{DriverOptions, MemStore, RequestError};
 use tritium_proto::scheduler::{Call, Event, call, event};
 use tritium_proto::v1::FrameworkId;
 use tritium_sim::cluster::{AgentShape, ClusterSpec};
 use tritium_sim::{Fault, SimConfig, SimServer};
-
-/// Longest any single wait in these tests may take.
-const WAIT: Duration = Duration::from_secs(10);
 
 fn sim_config() -> SimConfig {
     SimConfig {
@@ -58,118 +54,7 @@ fn core_config(masters: &[String]) -> Config {
     }
 }
 
-fn web(instances: u32) -> AppSpec {
-    AppSpec {
-        name: "web".into(),
-        instances,
-        cpus: 0.1,
-        mem: 32.0,
-        command: "sleep 3600".into(),
-    }
-}
-
-/// Poll `f` until it gives a value or the deadline passes.
-fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// What the engine thread hands back when its loop ends.
-struct Ended {
-    code: i32,
-    core: Scheduler,
-    store: MemStore,
-    stats: DriverStats,
-}
-
-/// A driver running on its own thread.
-struct Engine {
-    handle: DriverHandle,
-    thread: Option<JoinHandle<Ended>>,
-}
-
-impl Engine {
-    fn start(masters: &[String], store: MemStore) -> Engine {
-        let (mut driver, handle) = Driver::new(DriverOptions::default()).expect("driver");
-        let core = Scheduler::new(core_config(masters), store.recovered(), Instant::now());
-        let thread = thread::Builder::new()
-            .name("engine".into())
-            .spawn(move || {
-                let (mut core, mut store) = (core, store);
-                let code = driver.run(&mut core, &mut store);
-                Ended {
-                    code,
-                    core,
-                    store,
-                    stats: driver.stats().clone(),
-                }
-            })
-            .expect("spawn the engine thread");
-        Engine {
-            handle,
-            thread: Some(thread),
-        }
-    }
-
-    fn request(&self, kind: CommandKind) -> Reply {
-        let rx = self
-            .handle
-            .request(kind)
-            .expect("the engine takes commands");
-        rx.recv_timeout(WAIT).expect("a reply within the deadline")
-    }
-
-    /// Wait for the loop to end on its own.
-    fn join(mut self) -> Ended {
-        wait_for("the engine loop to end", || {
-            self.handle.is_finished().then_some(())
-        });
-        self.thread
-            .take()
-            .expect("joined once")
-            .join()
-            .expect("the engine thread did not panic")
-    }
-
-    /// Stop and check that the loop ends promptly.
-    fn stop(self) -> Ended {
-        let asked = Instant::now();
-        self.handle.stop();
-        let ended = self.join();
-        assert!(
-            asked.elapsed() < Duration::from_secs(2),
-            "stop took {:?}",
-            asked.elapsed()
-        );
-        assert_eq!(ended.code, EXIT_STOPPED);
-        ended
-    }
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        // A failed test must not leave the loop running.
-        self.handle.stop();
-    }
-}
-
 // ------------------------------------------------------------ sim state
-
-fn frameworks(state: &Value) -> Vec<Value> {
-    state["frameworks"].as_array().cloned().unwrap_or_default()
-}
-
-/// The one framework registered with the master, if exactly one is.
-fn the_framework(state: &Value) -> Option<Value> {
-    let fws = frameworks(state);
-    (fws.len() == 1).then(|| fws[0].clone())
-}
 
 fn tasks_in(state: &Value, framework_id: &str, states: &[&str]) -> usize {
     state["tasks"]
@@ -181,29 +66,6 @@ fn tasks_in(state: &Value, framework_id: &str, states: &[&str]) -> usize {
                 .count()
         })
         .unwrap_or(0)
-}
-
-const LIVE: &[&str] = &[
-    "TASK_STAGING",
-    "TASK_STARTING",
-    "TASK_RUNNING",
-    "TASK_KILLING",
-    "TASK_UNREACHABLE",
-];
-
-fn subscriptions(state: &Value) -> u64 {
-    state["counters"]["subscriptions"].as_u64().unwrap_or(0)
-}
-
-fn assert_no_violations(sim: &SimServer) {
-    let state = sim.state();
-    assert_eq!(
-        state["violations"].as_array().map_or(0, Vec::len),
-        0,
-        "protocol violations: {}",
-        state["violations"]
-    );
-    assert_eq!(state["counters"]["violations"], 0, "violations counted");
 }
 
 /// Wait until `n` tasks of the (only) framework run; its id.
@@ -235,7 +97,11 @@ fn start_sim() -> SimServer {
 #[test]
 fn launches_an_app_survives_a_dropped_stream_and_restarts_on_its_store() {
     let sim = start_sim();
-    let engine = Engine::start(&[sim.url()], MemStore::new());
+    let engine = Engine::start(
+        core_config(&[sim.url()]),
+        DriverOptions::default(),
+        MemStore::new(),
+    );
 
     let reply = engine.request(CommandKind::PutApp(web(5)));
     assert_eq!(reply.status, 200, "PutApp answered {reply:?}");
@@ -288,7 +154,11 @@ fn launches_an_app_survives_a_dropped_stream_and_restarts_on_its_store() {
     // A new core on that store fails over to the same framework, reconciles
     // its tasks and launches nothing.
     let before = subscriptions(&sim.state());
-    let engine = Engine::start(&[sim.url()], MemStore::with_state(stored));
+    let engine = Engine::start(
+        core_config(&[sim.url()]),
+        DriverOptions::default(),
+        MemStore::with_state(stored),
+    );
     wait_resubscribed(&sim, &id, before);
     let status = wait_for("the restarted core to know its five tasks", || {
         let s = engine.request(CommandKind::Status);
@@ -322,7 +192,11 @@ fn task_ids(state: &Value, framework_id: &str, states: &[&str]) -> Vec<String> {
 #[test]
 fn scaling_down_twice_kills_only_the_surplus() {
     let sim = start_sim();
-    let engine = Engine::start(&[sim.url()], MemStore::new());
+    let engine = Engine::start(
+        core_config(&[sim.url()]),
+        DriverOptions::default(),
+        MemStore::new(),
+    );
     assert_eq!(engine.request(CommandKind::PutApp(web(5))).status, 200);
     let id = wait_running(&sim, 5);
     let first = task_ids(&sim.state(), &id, &["TASK_RUNNING"]);
@@ -355,7 +229,11 @@ fn offers_of_a_large_cluster_span_many_reads() {
     cfg.cluster.agents = 3000;
     cfg.offer_interval = Duration::from_millis(200);
     let sim = SimServer::start(cfg, SocketAddr::from(([127, 0, 0, 1], 0))).expect("start");
-    let engine = Engine::start(&[sim.url()], MemStore::new());
+    let engine = Engine::start(
+        core_config(&[sim.url()]),
+        DriverOptions::default(),
+        MemStore::new(),
+    );
     assert_eq!(engine.request(CommandKind::PutApp(web(50))).status, 200);
     let id = wait_running(&sim, 50);
     assert_no_violations(&sim);
@@ -380,7 +258,11 @@ fn offers_of_a_large_cluster_span_many_reads() {
 fn follows_a_leader_failover() {
     let sim = SimServer::start_many(sim_config(), 2).expect("start two masters");
     // Only the first master is configured: the second is found by redirect.
-    let engine = Engine::start(&[sim.url_of(0)], MemStore::new());
+    let engine = Engine::start(
+        core_config(&[sim.url_of(0)]),
+        DriverOptions::default(),
+        MemStore::new(),
+    );
     assert_eq!(engine.request(CommandKind::PutApp(web(2))).status, 200);
     let id = wait_running(&sim, 2);
 
@@ -413,7 +295,11 @@ fn follows_a_leader_failover() {
 #[test]
 fn steps_down_when_another_instance_takes_over() {
     let sim = start_sim();
-    let engine = Engine::start(&[sim.url()], MemStore::new());
+    let engine = Engine::start(
+        core_config(&[sim.url()]),
+        DriverOptions::default(),
+        MemStore::new(),
+    );
     wait_for("the framework to subscribe", || {
         the_framework(&sim.state()).filter(|fw| fw["active"] == true)
     });
@@ -445,7 +331,11 @@ fn unreachable_and_tls_masters_are_retried_not_fatal() {
         format!("http://127.0.0.1:{port}"),
         "https://127.0.0.1:5050".to_owned(),
     ] {
-        let engine = Engine::start(std::slice::from_ref(&master), MemStore::new());
+        let engine = Engine::start(
+            core_config(std::slice::from_ref(&master)),
+            DriverOptions::default(),
+            MemStore::new(),
+        );
         let status = wait_for("a few failed attempts", || {
             let s = engine.request(CommandKind::Status);
             (s.body["stats"]["reconnects"].as_u64() >= Some(3)).then_some(s)
@@ -602,7 +492,11 @@ fn pipelined_calls_refused_subscribe_and_a_closing_call_connection() {
         (seen, stream, calls)
     });
 
-    let engine = Engine::start(&[url], MemStore::new());
+    let engine = Engine::start(
+        core_config(&[url]),
+        DriverOptions::default(),
+        MemStore::new(),
+    );
     answered_rx
         .recv_timeout(WAIT)
         .expect("the scripted master answered the first calls");

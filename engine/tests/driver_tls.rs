@@ -10,6 +10,8 @@
 //! name override and the insecure mode. Everything listens on 127.0.0.1;
 //! every wait is bounded and every thread stops by itself.
 
+mod common;
+
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -17,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use common::*;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
@@ -24,15 +27,11 @@ use rcgen::{
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ServerConfig, ServerConnection};
 use serde_json::Value;
-use tritium_engine::core::{AppSpec, CommandKind, Config, MasterUrl, Reply, Scheduler};
-use tritium_engine::driver::{
-    Driver, DriverHandle, DriverOptions, DriverStats, EXIT_STOPPED, MemStore,
-};
+use tritium_engine::core::{CommandKind, Config, MasterUrl, Reply};
+use tritium_engine::driver::{Driver, DriverOptions, MemStore};
 use tritium_sim::cluster::{AgentShape, ClusterSpec};
 use tritium_sim::{SimConfig, SimServer};
 
-/// Longest any single wait in these tests may take.
-const WAIT: Duration = Duration::from_secs(10);
 /// Longest a proxied connection may live.
 const CONN_LIFETIME: Duration = Duration::from_secs(60);
 
@@ -337,124 +336,12 @@ fn core_config(master: &str) -> Config {
     }
 }
 
-fn web(instances: u32) -> AppSpec {
-    AppSpec {
-        name: "web".into(),
-        instances,
-        cpus: 0.1,
-        mem: 32.0,
-        command: "sleep 3600".into(),
-    }
-}
-
-/// Poll `f` until it gives a value or the deadline passes.
-fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// What the engine thread hands back when its loop ends.
-struct Ended {
-    code: i32,
-    stats: DriverStats,
-}
-
-/// A driver running on its own thread.
-struct Engine {
-    handle: DriverHandle,
-    thread: Option<JoinHandle<Ended>>,
-}
-
-impl Engine {
-    fn start(master: &str, opts: DriverOptions) -> Engine {
-        let (mut driver, handle) = Driver::new(opts).expect("driver");
-        let store = MemStore::new();
-        let core = Scheduler::new(core_config(master), store.recovered(), Instant::now());
-        let thread = thread::Builder::new()
-            .name("engine".into())
-            .spawn(move || {
-                let (mut core, mut store) = (core, store);
-                let code = driver.run(&mut core, &mut store);
-                Ended {
-                    code,
-                    stats: driver.stats().clone(),
-                }
-            })
-            .expect("spawn the engine thread");
-        Engine {
-            handle,
-            thread: Some(thread),
-        }
-    }
-
-    fn request(&self, kind: CommandKind) -> Reply {
-        let rx = self
-            .handle
-            .request(kind)
-            .expect("the engine takes commands");
-        rx.recv_timeout(WAIT).expect("a reply within the deadline")
-    }
-
-    /// Stop and check that the loop ends promptly.
-    fn stop(mut self) -> Ended {
-        let asked = Instant::now();
-        self.handle.stop();
-        wait_for("the engine loop to end", || {
-            self.handle.is_finished().then_some(())
-        });
-        let ended = self
-            .thread
-            .take()
-            .expect("joined once")
-            .join()
-            .expect("the engine thread did not panic");
-        assert!(
-            asked.elapsed() < Duration::from_secs(2),
-            "stop took {:?}",
-            asked.elapsed()
-        );
-        assert_eq!(ended.code, EXIT_STOPPED);
-        ended
-    }
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        // A failed test must not leave the loop running.
-        self.handle.stop();
-    }
-}
-
 // ------------------------------------------------------------ sim state
-
-fn frameworks(state: &Value) -> Vec<Value> {
-    state["frameworks"].as_array().cloned().unwrap_or_default()
-}
-
-fn subscriptions(state: &Value) -> u64 {
-    state["counters"]["subscriptions"].as_u64().unwrap_or(0)
-}
 
 fn running_tasks(state: &Value) -> usize {
     state["tasks"].as_array().map_or(0, |ts| {
         ts.iter().filter(|t| t["state"] == "TASK_RUNNING").count()
     })
-}
-
-fn assert_no_violations(sim: &SimServer) {
-    let state = sim.state();
-    assert_eq!(
-        state["violations"].as_array().map_or(0, Vec::len),
-        0,
-        "protocol violations: {}",
-        state["violations"]
-    );
 }
 
 fn start_sim() -> SimServer {
@@ -478,11 +365,12 @@ fn subscribes_and_launches_over_tls_with_the_ca_file() {
     let sim = start_sim();
     let proxy = TlsProxy::start(sim.addr(), pki.server_config());
     let engine = Engine::start(
-        &proxy.url(),
+        core_config(&proxy.url()),
         DriverOptions {
             tls_ca_file: Some(ca.path().to_owned()),
             ..DriverOptions::default()
         },
+        MemStore::new(),
     );
 
     let reply = engine.request(CommandKind::PutApp(web(3)));
@@ -538,7 +426,11 @@ fn without_the_ca_the_certificate_is_refused_and_retried() {
     let sim = start_sim();
     let proxy = TlsProxy::start(sim.addr(), pki.server_config());
     // Trusting only the built-in roots, which did not sign the test CA.
-    let engine = Engine::start(&proxy.url(), DriverOptions::default());
+    let engine = Engine::start(
+        core_config(&proxy.url()),
+        DriverOptions::default(),
+        MemStore::new(),
+    );
 
     let status = wait_failed_attempts(&engine);
     assert_ne!(status.body["subscription"], "subscribed");
@@ -582,7 +474,7 @@ fn server_name_override_and_insecure_mode() {
 
     let subscribes = |opts: DriverOptions| {
         let before = subscriptions(&sim.state());
-        let engine = Engine::start(&proxy.url(), opts);
+        let engine = Engine::start(core_config(&proxy.url()), opts, MemStore::new());
         wait_for("a subscription", || {
             (subscriptions(&sim.state()) > before).then_some(())
         });
@@ -610,12 +502,13 @@ fn server_name_override_and_insecure_mode() {
     // A name the certificate is not valid for fails, even with the CA.
     let before = subscriptions(&sim.state());
     let engine = Engine::start(
-        &proxy.url(),
+        core_config(&proxy.url()),
         DriverOptions {
             tls_ca_file: Some(ca.path().to_owned()),
             tls_server_name: Some("master.wrong.example".into()),
             ..DriverOptions::default()
         },
+        MemStore::new(),
     );
     wait_failed_attempts(&engine);
     let ended = engine.stop();
@@ -635,11 +528,12 @@ fn a_tls12_only_master_works_too() {
         pki.server_config_for(&[&rustls::version::TLS12]),
     );
     let engine = Engine::start(
-        &proxy.url(),
+        core_config(&proxy.url()),
         DriverOptions {
             tls_ca_file: Some(ca.path().to_owned()),
             ..DriverOptions::default()
         },
+        MemStore::new(),
     );
     assert_eq!(engine.request(CommandKind::PutApp(web(2))).status, 200);
     wait_for("2 running tasks", || {
@@ -674,7 +568,11 @@ fn an_unreadable_ca_file_is_refused_when_the_driver_is_made() {
 fn a_plain_http_master_behind_https_is_a_tls_error() {
     // The sim itself speaks plain HTTP: a ClientHello gets an HTTP answer.
     let sim = start_sim();
-    let engine = Engine::start(&format!("https://{}", sim.addr()), DriverOptions::default());
+    let engine = Engine::start(
+        core_config(&format!("https://{}", sim.addr())),
+        DriverOptions::default(),
+        MemStore::new(),
+    );
     wait_failed_attempts(&engine);
     let ended = engine.stop();
     let reason = ended.stats.last_tls_error.expect("a TLS failure reason");

@@ -10,22 +10,21 @@
 //! `STORM_SEED` (default 1); a failure prints the seed, the fault sequence
 //! and the sim's violations.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::thread::{self, JoinHandle};
+use std::thread::{self};
 use std::time::{Duration, Instant};
 
+use common::*;
 use serde_json::Value;
-use tritium_engine::core::{AppSpec, CommandKind, Config, MasterUrl, Reply, Scheduler, exit};
-use tritium_engine::driver::{
-    Driver, DriverHandle, DriverOptions, DriverStats, EXIT_STOPPED, MemStore,
-};
+use tritium_engine::core::{AppSpec, CommandKind, Config, MasterUrl, exit};
+use tritium_engine::driver::{DriverOptions, MemStore};
 use tritium_engine::rng::Rng;
 use tritium_sim::cluster::{AgentShape, ClusterSpec};
 use tritium_sim::{Fault, SimConfig, SimServer};
 
-/// Longest any single wait of the single-fault tests may take.
-const WAIT: Duration = Duration::from_secs(10);
 /// The master's heartbeat period in these tests; with the core's miss
 /// factor of 5 a silent stream is declared dead after 1.5 s.
 const HEARTBEAT: Duration = Duration::from_millis(300);
@@ -71,135 +70,7 @@ fn core_config(masters: &[String]) -> Config {
     }
 }
 
-fn web(instances: u32) -> AppSpec {
-    AppSpec {
-        name: "web".into(),
-        instances,
-        cpus: 0.1,
-        mem: 32.0,
-        command: "sleep 3600".into(),
-    }
-}
-
-/// Poll `f` until it gives a value or `limit` passes.
-fn wait_up_to<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn wait_for<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
-    wait_up_to(WAIT, what, f)
-}
-
-/// What the engine thread hands back when its loop ends.
-struct Ended {
-    code: i32,
-    core: Scheduler,
-    stats: DriverStats,
-}
-
-/// A driver running on its own thread.
-struct Engine {
-    handle: DriverHandle,
-    thread: Option<JoinHandle<Ended>>,
-}
-
-impl Engine {
-    fn start(cfg: Config) -> Engine {
-        let (mut driver, handle) = Driver::new(DriverOptions::default()).expect("driver");
-        let store = MemStore::new();
-        let core = Scheduler::new(cfg, store.recovered(), Instant::now());
-        let thread = thread::Builder::new()
-            .name("engine".into())
-            .spawn(move || {
-                let (mut core, mut store) = (core, store);
-                let code = driver.run(&mut core, &mut store);
-                Ended {
-                    code,
-                    core,
-                    stats: driver.stats().clone(),
-                }
-            })
-            .expect("spawn the engine thread");
-        Engine {
-            handle,
-            thread: Some(thread),
-        }
-    }
-
-    fn request(&self, kind: CommandKind) -> Reply {
-        let rx = self
-            .handle
-            .request(kind)
-            .expect("the engine takes commands");
-        rx.recv_timeout(WAIT).expect("a reply within the deadline")
-    }
-
-    fn status(&self) -> Value {
-        self.request(CommandKind::Status).body
-    }
-
-    fn put_app(&self, spec: AppSpec) {
-        let reply = self.request(CommandKind::PutApp(spec));
-        assert_eq!(reply.status, 200, "PutApp answered {reply:?}");
-    }
-
-    /// Wait for the loop to end on its own.
-    fn join(mut self) -> Ended {
-        wait_for("the engine loop to end", || {
-            self.handle.is_finished().then_some(())
-        });
-        self.thread
-            .take()
-            .expect("joined once")
-            .join()
-            .expect("the engine thread did not panic")
-    }
-
-    /// Stop and check that the loop ends promptly.
-    fn stop(self) -> Ended {
-        self.handle.stop();
-        let ended = self.join();
-        assert_eq!(ended.code, EXIT_STOPPED);
-        ended
-    }
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        // A failed test must not leave the loop running.
-        self.handle.stop();
-    }
-}
-
 // ------------------------------------------------------------ sim state
-
-fn frameworks(state: &Value) -> Vec<Value> {
-    state["frameworks"].as_array().cloned().unwrap_or_default()
-}
-
-/// The one framework registered with the master, if exactly one is.
-fn the_framework(state: &Value) -> Option<Value> {
-    let fws = frameworks(state);
-    (fws.len() == 1).then(|| fws[0].clone())
-}
-
-const LIVE: &[&str] = &[
-    "TASK_STAGING",
-    "TASK_STARTING",
-    "TASK_RUNNING",
-    "TASK_KILLING",
-    "TASK_UNREACHABLE",
-];
 
 /// The framework's tasks in `states` as (task id, state, agent id).
 fn tasks_of(state: &Value, framework_id: &str, states: &[&str]) -> Vec<(String, String, String)> {
@@ -225,18 +96,9 @@ fn task_ids(state: &Value, framework_id: &str, states: &[&str]) -> Vec<String> {
         .collect()
 }
 
-fn counter(state: &Value, name: &str) -> u64 {
-    state["counters"][name].as_u64().unwrap_or(0)
-}
-
 fn violations(sim: &SimServer) -> (u64, Value) {
     let state = sim.state();
     (counter(&state, "violations"), state["violations"].clone())
-}
-
-fn assert_no_violations(sim: &SimServer) {
-    let (n, list) = violations(sim);
-    assert_eq!(n, 0, "protocol violations: {list}");
 }
 
 /// `web.<instance>.<suffix>` → instance.
@@ -289,7 +151,11 @@ fn start_sim() -> SimServer {
 /// A sim, an engine on it running `web(n)`, and the framework id.
 fn running_app(n: u32) -> (SimServer, Engine, String) {
     let sim = start_sim();
-    let engine = Engine::start(core_config(&[sim.url()]));
+    let engine = Engine::start(
+        core_config(&[sim.url()]),
+        DriverOptions::default(),
+        MemStore::new(),
+    );
     engine.put_app(web(n));
     let id = wait_running(&sim, n as usize);
     wait_core_subscribed(&engine, &id);
@@ -443,7 +309,11 @@ fn unavailable_master_with_offers_flowing_is_not_hammered() {
     // An app that fits nowhere keeps tritium declining every offer (the
     // busy refuse, 100 ms); during a 503 period each DECLINE is refused.
     let sim = start_sim();
-    let engine = Engine::start(core_config(&[sim.url()]));
+    let engine = Engine::start(
+        core_config(&[sim.url()]),
+        DriverOptions::default(),
+        MemStore::new(),
+    );
     engine.put_app(AppSpec {
         cpus: 100.0,
         ..web(1)
@@ -691,7 +561,11 @@ fn fault_storm_across_three_masters() {
     cfg.cluster.agents = 5;
     let sim = SimServer::start_many(cfg, 3).expect("three masters");
     let urls: Vec<String> = (0..3).map(|i| sim.url_of(i)).collect();
-    let engine = Engine::start(core_config(&urls));
+    let engine = Engine::start(
+        core_config(&urls),
+        DriverOptions::default(),
+        MemStore::new(),
+    );
     engine.put_app(web(20));
     let id = wait_running(&sim, 20);
     wait_core_subscribed(&engine, &id);

@@ -1,0 +1,176 @@
+//! What the engine's loopback tests share: an engine (driver + core) on its
+//! own thread, bounded waits, and readers of tritium-sim's `/sim/state`.
+//! Each test binary uses a part of it.
+
+#![allow(dead_code)]
+
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tritium_engine::core::{AppSpec, CommandKind, Config, Reply, Scheduler};
+use tritium_engine::driver::{
+    Driver, DriverHandle, DriverOptions, DriverStats, EXIT_STOPPED, MemStore,
+};
+use tritium_sim::SimServer;
+
+/// Longest any single wait in these tests may take.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Poll `f` until it gives a value or `limit` passes.
+pub fn wait_up_to<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Poll `f` until it gives a value or [`WAIT`] passes.
+pub fn wait_for<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
+    wait_up_to(WAIT, what, f)
+}
+
+/// The small app most tests run.
+pub fn web(instances: u32) -> AppSpec {
+    AppSpec {
+        name: "web".into(),
+        instances,
+        cpus: 0.1,
+        mem: 32.0,
+        command: "sleep 3600".into(),
+    }
+}
+
+/// What the engine thread hands back when its loop ends.
+pub struct Ended {
+    pub code: i32,
+    pub core: Scheduler,
+    pub store: MemStore,
+    pub stats: DriverStats,
+}
+
+/// A driver running on its own thread.
+pub struct Engine {
+    pub handle: DriverHandle,
+    thread: Option<JoinHandle<Ended>>,
+}
+
+impl Engine {
+    pub fn start(cfg: Config, opts: DriverOptions, store: MemStore) -> Engine {
+        let (mut driver, handle) = Driver::new(opts).expect("driver");
+        let core = Scheduler::new(cfg, store.recovered(), Instant::now());
+        let thread = thread::Builder::new()
+            .name("engine".into())
+            .spawn(move || {
+                let (mut core, mut store) = (core, store);
+                let code = driver.run(&mut core, &mut store);
+                Ended {
+                    code,
+                    core,
+                    store,
+                    stats: driver.stats().clone(),
+                }
+            })
+            .expect("spawn the engine thread");
+        Engine {
+            handle,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn request(&self, kind: CommandKind) -> Reply {
+        let rx = self
+            .handle
+            .request(kind)
+            .expect("the engine takes commands");
+        rx.recv_timeout(WAIT).expect("a reply within the deadline")
+    }
+
+    pub fn status(&self) -> Value {
+        self.request(CommandKind::Status).body
+    }
+
+    pub fn put_app(&self, spec: AppSpec) {
+        let reply = self.request(CommandKind::PutApp(spec));
+        assert_eq!(reply.status, 200, "PutApp answered {reply:?}");
+    }
+
+    /// Wait for the loop to end on its own.
+    pub fn join(mut self) -> Ended {
+        wait_for("the engine loop to end", || {
+            self.handle.is_finished().then_some(())
+        });
+        self.thread
+            .take()
+            .expect("joined once")
+            .join()
+            .expect("the engine thread did not panic")
+    }
+
+    /// Stop and check that the loop ends promptly (within 2 s) and cleanly.
+    pub fn stop(self) -> Ended {
+        let asked = Instant::now();
+        self.handle.stop();
+        let ended = self.join();
+        assert!(
+            asked.elapsed() < Duration::from_secs(2),
+            "stop took {:?}",
+            asked.elapsed()
+        );
+        assert_eq!(ended.code, EXIT_STOPPED);
+        ended
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // A failed test must not leave the loop running.
+        self.handle.stop();
+    }
+}
+
+// ------------------------------------------------------------ sim state
+
+pub fn frameworks(state: &Value) -> Vec<Value> {
+    state["frameworks"].as_array().cloned().unwrap_or_default()
+}
+
+/// The one framework registered with the master, if exactly one is.
+pub fn the_framework(state: &Value) -> Option<Value> {
+    let fws = frameworks(state);
+    (fws.len() == 1).then(|| fws[0].clone())
+}
+
+/// Task states the master counts as live.
+pub const LIVE: &[&str] = &[
+    "TASK_STAGING",
+    "TASK_STARTING",
+    "TASK_RUNNING",
+    "TASK_KILLING",
+    "TASK_UNREACHABLE",
+];
+
+pub fn counter(state: &Value, name: &str) -> u64 {
+    state["counters"][name].as_u64().unwrap_or(0)
+}
+
+pub fn subscriptions(state: &Value) -> u64 {
+    counter(state, "subscriptions")
+}
+
+pub fn assert_no_violations(sim: &SimServer) {
+    let state = sim.state();
+    assert_eq!(
+        counter(&state, "violations"),
+        0,
+        "protocol violations: {}",
+        state["violations"]
+    );
+}
