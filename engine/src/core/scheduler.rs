@@ -112,6 +112,7 @@ enum CallMeta {
     },
     Revive,
     Suppress,
+    Kill(String),
     Other,
 }
 
@@ -137,6 +138,12 @@ impl CallMeta {
                 }
             }
             Some(call::Type::Revive) => CallMeta::Revive,
+            Some(call::Type::Kill) => CallMeta::Kill(
+                c.kill
+                    .as_ref()
+                    .map(|k| k.task_id.value.clone())
+                    .unwrap_or_default(),
+            ),
             Some(call::Type::Suppress) => CallMeta::Suppress,
             _ => CallMeta::Other,
         }
@@ -753,7 +760,7 @@ impl Scheduler {
         }
         let apps: BTreeSet<String> = self.tasks.values().map(|t| t.rec.app.clone()).collect();
         for app in apps {
-            self.kill_surplus(&app);
+            self.kill_surplus(now, &app);
         }
     }
 
@@ -871,10 +878,29 @@ impl Scheduler {
             None => {}
         }
         if kill_again {
-            self.kill(&id);
+            // Kill again only if it is still surplus: the kill was decided
+            // earlier, and other tasks of the app may have ended since.
+            let app = self
+                .tasks
+                .get(&id)
+                .map(|t| t.rec.app.clone())
+                .unwrap_or_default();
+            let want = self.apps.get(&app).map_or(0, |a| a.spec.instances);
+            let kept = self
+                .tasks
+                .values()
+                .filter(|t| t.rec.app == app && !t.kill_sent && self.counts(t, now))
+                .count() as u32;
+            if kept < want {
+                if let Some(t) = self.tasks.get_mut(&id) {
+                    t.kill_sent = false;
+                }
+            } else {
+                self.kill(&id);
+            }
         }
         if let Some(app) = reachable_again {
-            self.kill_surplus(&app);
+            self.kill_surplus(now, &app);
         }
         if let (Some(uuid), Some(agent_id)) = (status.uuid, status.agent_id) {
             let c = self.call(call::Type::Acknowledge, |c| {
@@ -1155,7 +1181,29 @@ impl Scheduler {
             }
             // Declining twice is harmless; a lost decline leaks the offer.
             CallMeta::Decline(ids) if !ids.is_empty() => self.decline_later(now, ids),
-            CallMeta::Accept { offers, tasks } if certain => {
+            // Fate unknown: if the master took the ACCEPT, a DECLINE of its
+            // offer is ignored; if not, the DECLINE releases the offer (which
+            // would otherwise stay outstanding). Its tasks are settled by
+            // reconciliation.
+            CallMeta::Accept { offers, tasks } if !certain => {
+                self.decline_later(now, offers);
+                // Ask now rather than at the launch timeout: a lost launch
+                // comes back TASK_UNKNOWN (and is replaced), a kept one with
+                // its state.
+                let ids: Vec<String> = tasks
+                    .into_iter()
+                    .filter(|id| self.tasks.contains_key(id))
+                    .collect();
+                if !ids.is_empty() {
+                    self.reconcile.waiting.extend(ids.iter().cloned());
+                    if self.reconcile.retry_at.is_none() {
+                        self.reconcile.backoff = self.cfg.reconcile_retry_initial;
+                        self.reconcile.retry_at = Some(now + self.reconcile.backoff);
+                    }
+                    self.send_reconcile(ids);
+                }
+            }
+            CallMeta::Accept { offers, tasks } => {
                 // The master did not launch them: forget the intents and
                 // give the offer back.
                 for id in tasks {
@@ -1238,6 +1286,13 @@ impl Scheduler {
                 body,
                 meta,
             } => {
+                // A KILL held behind its task's ACCEPT is dropped if the task
+                // was kept after all (others of its app ended meanwhile).
+                if let CallMeta::Kill(id) = &meta
+                    && self.tasks.get(id).is_some_and(|t| !t.kill_sent)
+                {
+                    return;
+                }
                 // A call held across a reconnect belongs to a dead stream.
                 if self.stream_id() == Some(stream_id.as_str()) {
                     self.emit(stream_id, kind, body, meta);
@@ -1328,7 +1383,7 @@ impl Scheduler {
                         );
                     }
                 }
-                self.kill_surplus(&name);
+                self.kill_surplus(now, &name);
                 let body = self.app_json(&name);
                 self.reply_after_store(Reply {
                     id: cmd.id,
@@ -1346,7 +1401,7 @@ impl Scheduler {
                     return;
                 }
                 self.batch.push(StoreOp::RemoveApp(name.clone()));
-                self.kill_surplus(&name);
+                self.kill_surplus(now, &name);
                 self.reply_after_store(Reply {
                     id: cmd.id,
                     status: 202,
@@ -1366,12 +1421,12 @@ impl Scheduler {
 
     /// Kill tasks beyond an app's instance count (all of them for a removed
     /// app), highest instance numbers first.
-    fn kill_surplus(&mut self, name: &str) {
+    fn kill_surplus(&mut self, now: Instant, name: &str) {
         let want = self.apps.get(name).map_or(0, |a| a.spec.instances);
         let mut mine: Vec<(u32, String)> = self
             .tasks
             .values()
-            .filter(|t| t.rec.app == name && !t.kill_sent && t.unreachable_since.is_none())
+            .filter(|t| t.rec.app == name && !t.kill_sent && self.counts(t, now))
             .map(|t| (t.rec.instance, t.rec.id.clone()))
             .collect();
         mine.sort();
