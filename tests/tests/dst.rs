@@ -107,21 +107,23 @@
 //! 5 s in debug on two cores). `DST_SEEDS=N` runs N seeds, `DST_SEED=S`
 //! exactly one (reproduces a failure bit for bit; add `DST_VERBOSE=1` and
 //! `-- --nocapture` for a trace of every delivery, call, commit and fault).
-//! `DST_STRICT=1` makes known-bug findings fatal; `DST_SAME_CORE_SEED=1`
-//! restarts the core with the same `Config::seed` after a crash.
+//! Findings are fatal; `DST_LENIENT=1` only counts them (to survey many
+//! seeds at once). `DST_SAME_CORE_SEED=1` restarts the core with the same
+//! `Config::seed` after a crash.
 //!
-//! # Findings: known bugs, counted (fatal with `DST_STRICT=1`)
+//! # Findings (fatal unless `DST_LENIENT=1`)
 //!
-//! * `lost-revive` — a REVIVE refused (503) or lost is never repeated: the
-//!   master keeps the framework suppressed while tritium waits for offers
-//!   (e.g. seeds 463455, 463553 with `DST_STRICT=1`; about 2 % of seeds).
-//!   Convergence tolerates a shortfall only when the master really is
-//!   suppressed at the end.
-//! * `leaked-offers` — offers named by a DECLINE or ACCEPT that failed (503,
-//!   lost) stay outstanding at the master for good (no `--offer_timeout`)
-//!   while the stream lives, and their agents are never offered again
-//!   (seeds 463644, 463916, 465185). Tolerated only when such offers are
-//!   outstanding at the end (the core keeps no offer past its turn).
+//! * `lost-revive` — the master keeps the framework suppressed while tritium
+//!   waits for offers. Found when a refused or lost REVIVE was never
+//!   repeated (seeds 463455, 463553); fixed, kept as a regression check.
+//! * `leaked-offers` — offers named by a DECLINE or ACCEPT that failed stay
+//!   outstanding at the master (seeds 463644, 463916, 465185); fixed (the
+//!   core declines them again), kept as a regression check.
+//!
+//! Open: over seeds 1024..3072 of a `DST_SEEDS=3072` run, 7 seeds still fail
+//! (0.3 %): leaked offers at the end (464508, 465397, 466245, 466251), an
+//! over-launch left unkilled (465780), an over-kill in a scale-down
+//! (466068), and lost-revive (466311). The default seeds all pass.
 //! * `task-id-reuse` — with `DST_SAME_CORE_SEED=1`: task ids come only from
 //!   the core's RNG, so a core restarted with the same seed draws its
 //!   previous life's ids.
@@ -165,7 +167,7 @@ fn options() -> Options {
     Options {
         same_core_seed_on_restart: env_flag("DST_SAME_CORE_SEED"),
         verbose: env_flag("DST_VERBOSE"),
-        strict: env_flag("DST_STRICT"),
+        strict: !env_flag("DST_LENIENT"),
     }
 }
 

@@ -665,9 +665,9 @@ impl Sim {
             self.elapsed().as_secs_f64(),
             self.life,
             if self.opts.strict {
-                "DST_STRICT=1 "
-            } else {
                 ""
+            } else {
+                "DST_LENIENT=1 "
             },
             if self.opts.same_core_seed_on_restart {
                 "DST_SAME_CORE_SEED=1 "
