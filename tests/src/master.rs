@@ -771,6 +771,17 @@ impl Master {
             self.out.push_back(Output::Close(old));
             self.streams.remove(&old);
         }
+        // As the real master does on failover, offers made to the old
+        // subscription go back to the pool: the new one never saw them.
+        let stale: Vec<u64> = self
+            .offers
+            .iter()
+            .filter(|(_, o)| o.framework == fw)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stale {
+            self.end_offer(id, OfferEnd::Vanished);
+        }
         let f = &mut self.frameworks[fw];
         f.apply_info(info);
         f.suppressed = sub.suppressed_roles.into_iter().collect();

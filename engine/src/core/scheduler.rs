@@ -75,6 +75,9 @@ struct Task {
     /// deadline is no longer one the core waits for).
     replaced: bool,
     kill_sent: bool,
+    /// The KILL actually left (it may instead wait behind the task's held
+    /// ACCEPT, and be dropped if the task turns out to be needed).
+    kill_emitted: bool,
     /// Store batch of its launch intent (0 if recovered): until that batch
     /// commits, its ACCEPT may still be held.
     intent_seq: u64,
@@ -274,6 +277,7 @@ impl Scheduler {
                         unreachable_since: unreachable.then_some(now),
                         replaced: false,
                         kill_sent: false,
+                        kill_emitted: false,
                         intent_seq: 0,
                     },
                 )
@@ -757,6 +761,7 @@ impl Scheduler {
         // KILLING is dying: it is not kept, nor killed again.
         for t in self.tasks.values_mut() {
             t.kill_sent = t.rec.state == TaskState::TaskKilling as i32;
+            t.kill_emitted = t.kill_sent;
         }
         let apps: BTreeSet<String> = self.tasks.values().map(|t| t.rec.app.clone()).collect();
         for app in apps {
@@ -891,7 +896,9 @@ impl Scheduler {
                 .values()
                 .filter(|t| t.rec.app == app && !t.kill_sent && self.counts(t, now))
                 .count() as u32;
-            if kept < want {
+            let emitted = self.tasks.get(&id).is_some_and(|t| t.kill_emitted);
+            if kept < want && !emitted {
+                // Its KILL still waits behind the ACCEPT: keep the task.
                 if let Some(t) = self.tasks.get_mut(&id) {
                     t.kill_sent = false;
                 }
@@ -1082,6 +1089,7 @@ impl Scheduler {
                     unreachable_since: None,
                     replaced: false,
                     kill_sent: false,
+                    kill_emitted: false,
                     // The intent was just pushed: this turn's batch.
                     intent_seq: self.issued_seq + 1,
                 },
@@ -1293,6 +1301,11 @@ impl Scheduler {
                 {
                     return;
                 }
+                if let CallMeta::Kill(id) = &meta
+                    && let Some(t) = self.tasks.get_mut(id)
+                {
+                    t.kill_emitted = true;
+                }
                 // A call held across a reconnect belongs to a dead stream.
                 if self.stream_id() == Some(stream_id.as_str()) {
                     self.emit(stream_id, kind, body, meta);
@@ -1468,6 +1481,9 @@ impl Scheduler {
         if launch_may_be_held {
             self.send_after_store(c);
         } else {
+            if let Some(t) = self.tasks.get_mut(id) {
+                t.kill_emitted = true;
+            }
             self.send_now(c);
         }
     }

@@ -1766,6 +1766,20 @@ impl Sim {
         if self.core.is_none() {
             return; // a crash: the next life reconciles and kills the surplus
         }
+        if !self.sub.as_ref().is_some_and(|s| s.subscribed) {
+            // Not subscribed (a restarted life, a reconnect): the surplus can
+            // only be killed once SUBSCRIBED comes; look again later.
+            let t = self.now + HELD_KILL_GRACE;
+            self.at(
+                t,
+                Ev::OverlaunchCheck {
+                    app: app.to_owned(),
+                    want: want_then,
+                    tasks: then.clone(),
+                },
+            );
+            return;
+        }
         let want = want_then.max(self.watch.core_apps.get(app).copied().unwrap_or(0));
         let still: BTreeSet<String> = self
             .live_unkilled(app)
