@@ -405,16 +405,6 @@ fn terminal(state: TaskState) -> bool {
     )
 }
 
-fn state_of(s: &TaskStatus) -> TaskState {
-    TaskState::try_from(s.state).unwrap_or(TaskState::TaskUnknown)
-}
-
-fn call_name(t: i32) -> String {
-    call::Type::try_from(t)
-        .map(|t| t.as_str_name().to_owned())
-        .unwrap_or_else(|_| format!("UNKNOWN({t})"))
-}
-
 impl Master {
     /// A master with a freshly generated cluster; `now` starts its clock.
     pub fn new(cfg: SimConfig, now: Instant) -> Master {
@@ -2670,16 +2660,6 @@ fn update_event(status: TaskStatus) -> Event {
         update: Some(event::Update { status }),
         ..Event::default()
     }
-}
-
-/// Name of a call type, for logs and violations.
-pub fn call_type_name(t: i32) -> String {
-    call_name(t)
-}
-
-/// State of a status, for callers.
-pub fn status_state(s: &TaskStatus) -> TaskState {
-    state_of(s)
 }
 
 #[cfg(test)]

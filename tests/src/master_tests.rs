@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tritium_proto::scheduler::{Call, Event, call, event};
 use tritium_proto::v1::{
-    self as mesos, AgentId, FrameworkId, FrameworkInfo, Offer, OfferId, TaskId, TaskInfo,
-    TaskState, TaskStatus, framework_info, offer, value,
+    self as mesos, FrameworkId, FrameworkInfo, Offer, OfferId, TaskId, TaskInfo, TaskState,
+    TaskStatus, framework_info, offer, value,
 };
 
 use super::*;
@@ -804,7 +804,6 @@ fn unacked_updates_are_resent_on_resubscribe() {
     let ups = h.updates(again.stream);
     assert_eq!(ups.len(), 1);
     assert_eq!(ups[0].uuid, first.uuid, "the same update, same uuid");
-    let _ = AgentId::default();
 }
 
 #[test]
