@@ -14,45 +14,11 @@ use std::time::{Duration, Instant};
 use common::*;
 use prost::Message;
 use serde_json::Value;
-use tritium_engine::core::{CommandKind, Config, MasterUrl, Recovered, exit};
+use tritium_engine::core::{CommandKind, Recovered, exit};
 use tritium_engine::driver::{DriverOptions, MemStore, RequestError};
 use tritium_proto::scheduler::{Call, Event, call, event};
 use tritium_proto::v1::FrameworkId;
-use tritium_sim::cluster::{AgentShape, ClusterSpec};
-use tritium_sim::{Fault, SimConfig, SimServer};
-
-fn sim_config() -> SimConfig {
-    SimConfig {
-        cluster: ClusterSpec {
-            agents: 3,
-            seed: 7,
-            shape: Some("cpus=4,mem=8192".parse::<AgentShape>().unwrap()),
-            ..ClusterSpec::default()
-        },
-        heartbeat_interval: Duration::from_secs(1),
-        offer_interval: Duration::from_millis(50),
-        ..SimConfig::default()
-    }
-}
-
-fn core_config(masters: &[String]) -> Config {
-    Config {
-        masters: masters
-            .iter()
-            .map(|m| MasterUrl::parse(m).expect("master URL"))
-            .collect(),
-        heartbeat_miss_factor: 3,
-        subscribe_timeout: Duration::from_secs(3),
-        backoff_initial: Duration::from_millis(20),
-        backoff_max: Duration::from_millis(200),
-        decline_idle: Duration::from_secs(5),
-        decline_busy: Duration::from_millis(100),
-        restart_backoff_initial: Duration::from_millis(50),
-        restart_backoff_max: Duration::from_millis(500),
-        seed: 11,
-        ..Config::default()
-    }
-}
+use tritium_sim::{Fault, SimServer};
 
 // ------------------------------------------------------------ sim state
 
@@ -89,7 +55,7 @@ fn wait_resubscribed(sim: &SimServer, id: &str, before: u64) {
 }
 
 fn start_sim() -> SimServer {
-    SimServer::start(sim_config(), SocketAddr::from(([127, 0, 0, 1], 0))).expect("start the sim")
+    SimServer::start(small_sim(3), SocketAddr::from(([127, 0, 0, 1], 0))).expect("start the sim")
 }
 
 // ------------------------------------------------------------ tests
@@ -225,7 +191,7 @@ fn scaling_down_twice_kills_only_the_surplus() {
 fn offers_of_a_large_cluster_span_many_reads() {
     // 3000 agents, 1000 offers per OFFERS event: records of hundreds of KB,
     // each arriving over many 64 KiB reads into the one receive buffer.
-    let mut cfg = sim_config();
+    let mut cfg = small_sim(3);
     cfg.cluster.agents = 3000;
     cfg.offer_interval = Duration::from_millis(200);
     let sim = SimServer::start(cfg, SocketAddr::from(([127, 0, 0, 1], 0))).expect("start");
@@ -256,7 +222,7 @@ fn offers_of_a_large_cluster_span_many_reads() {
 
 #[test]
 fn follows_a_leader_failover() {
-    let sim = SimServer::start_many(sim_config(), 2).expect("start two masters");
+    let sim = SimServer::start_many(small_sim(3), 2).expect("start two masters");
     // Only the first master is configured: the second is found by redirect.
     let engine = Engine::start(
         core_config(&[sim.url_of(0)]),

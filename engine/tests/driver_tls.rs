@@ -27,9 +27,8 @@ use rcgen::{
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ServerConfig, ServerConnection};
 use serde_json::Value;
-use tritium_engine::core::{CommandKind, Config, MasterUrl, Reply};
+use tritium_engine::core::{CommandKind, Reply};
 use tritium_engine::driver::{Driver, DriverOptions, MemStore};
-use tritium_sim::cluster::{AgentShape, ClusterSpec};
 use tritium_sim::{SimConfig, SimServer};
 
 /// Longest a proxied connection may live.
@@ -307,33 +306,7 @@ fn proxy_conn(
 /// Enough agents that an OFFERS event spans several TLS records (16 KiB of
 /// plaintext each at most).
 fn sim_config() -> SimConfig {
-    SimConfig {
-        cluster: ClusterSpec {
-            agents: 120,
-            seed: 7,
-            shape: Some("cpus=4,mem=8192".parse::<AgentShape>().unwrap()),
-            ..ClusterSpec::default()
-        },
-        heartbeat_interval: Duration::from_secs(1),
-        offer_interval: Duration::from_millis(50),
-        ..SimConfig::default()
-    }
-}
-
-fn core_config(master: &str) -> Config {
-    Config {
-        masters: vec![MasterUrl::parse(master).expect("master URL")],
-        heartbeat_miss_factor: 3,
-        subscribe_timeout: Duration::from_secs(3),
-        backoff_initial: Duration::from_millis(20),
-        backoff_max: Duration::from_millis(200),
-        decline_idle: Duration::from_secs(5),
-        decline_busy: Duration::from_millis(100),
-        restart_backoff_initial: Duration::from_millis(50),
-        restart_backoff_max: Duration::from_millis(500),
-        seed: 11,
-        ..Config::default()
-    }
+    small_sim(120)
 }
 
 // ------------------------------------------------------------ sim state
@@ -365,7 +338,7 @@ fn subscribes_and_launches_over_tls_with_the_ca_file() {
     let sim = start_sim();
     let proxy = TlsProxy::start(sim.addr(), pki.server_config());
     let engine = Engine::start(
-        core_config(&proxy.url()),
+        core_config(&[proxy.url()]),
         DriverOptions {
             tls_ca_file: Some(ca.path().to_owned()),
             ..DriverOptions::default()
@@ -427,7 +400,7 @@ fn without_the_ca_the_certificate_is_refused_and_retried() {
     let proxy = TlsProxy::start(sim.addr(), pki.server_config());
     // Trusting only the built-in roots, which did not sign the test CA.
     let engine = Engine::start(
-        core_config(&proxy.url()),
+        core_config(&[proxy.url()]),
         DriverOptions::default(),
         MemStore::new(),
     );
@@ -474,7 +447,7 @@ fn server_name_override_and_insecure_mode() {
 
     let subscribes = |opts: DriverOptions| {
         let before = subscriptions(&sim.state());
-        let engine = Engine::start(core_config(&proxy.url()), opts, MemStore::new());
+        let engine = Engine::start(core_config(&[proxy.url()]), opts, MemStore::new());
         wait_for("a subscription", || {
             (subscriptions(&sim.state()) > before).then_some(())
         });
@@ -502,7 +475,7 @@ fn server_name_override_and_insecure_mode() {
     // A name the certificate is not valid for fails, even with the CA.
     let before = subscriptions(&sim.state());
     let engine = Engine::start(
-        core_config(&proxy.url()),
+        core_config(&[proxy.url()]),
         DriverOptions {
             tls_ca_file: Some(ca.path().to_owned()),
             tls_server_name: Some("master.wrong.example".into()),
@@ -528,7 +501,7 @@ fn a_tls12_only_master_works_too() {
         pki.server_config_for(&[&rustls::version::TLS12]),
     );
     let engine = Engine::start(
-        core_config(&proxy.url()),
+        core_config(&[proxy.url()]),
         DriverOptions {
             tls_ca_file: Some(ca.path().to_owned()),
             ..DriverOptions::default()
@@ -569,7 +542,7 @@ fn a_plain_http_master_behind_https_is_a_tls_error() {
     // The sim itself speaks plain HTTP: a ClientHello gets an HTTP answer.
     let sim = start_sim();
     let engine = Engine::start(
-        core_config(&format!("https://{}", sim.addr())),
+        core_config(&[format!("https://{}", sim.addr())]),
         DriverOptions::default(),
         MemStore::new(),
     );

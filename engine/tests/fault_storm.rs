@@ -19,10 +19,9 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
-use tritium_engine::core::{AppSpec, CommandKind, Config, MasterUrl, exit};
+use tritium_engine::core::{AppSpec, CommandKind, Config, exit};
 use tritium_engine::driver::{DriverOptions, MemStore};
 use tritium_engine::rng::Rng;
-use tritium_sim::cluster::{AgentShape, ClusterSpec};
 use tritium_sim::{Fault, SimConfig, SimServer};
 
 /// The master's heartbeat period in these tests; with the core's miss
@@ -32,41 +31,26 @@ const MISS_FACTOR: u32 = 5;
 
 fn sim_config() -> SimConfig {
     SimConfig {
-        cluster: ClusterSpec {
-            agents: 3,
-            seed: 7,
-            shape: Some("cpus=4,mem=8192".parse::<AgentShape>().unwrap()),
-            ..ClusterSpec::default()
-        },
         heartbeat_interval: HEARTBEAT,
-        offer_interval: Duration::from_millis(50),
         // Updates lost to a stall come back soon (and on re-subscription).
         status_retry_initial: Duration::from_millis(500),
         status_retry_max: Duration::from_secs(2),
-        ..SimConfig::default()
+        ..small_sim(3)
     }
 }
 
-fn core_config(masters: &[String]) -> Config {
+/// The shared loopback core, with a watchdog and reconciliation fast
+/// enough for the faults here.
+fn storm_config(masters: &[String]) -> Config {
     Config {
-        masters: masters
-            .iter()
-            .map(|m| MasterUrl::parse(m).expect("master URL"))
-            .collect(),
         heartbeat_miss_factor: MISS_FACTOR,
         subscribe_timeout: Duration::from_secs(1),
-        backoff_initial: Duration::from_millis(20),
         backoff_max: Duration::from_millis(300),
-        decline_idle: Duration::from_secs(5),
-        decline_busy: Duration::from_millis(100),
         launch_timeout: Duration::from_secs(3),
         reconcile_interval: Duration::from_secs(1),
         reconcile_retry_initial: Duration::from_millis(500),
         reconcile_retry_max: Duration::from_secs(2),
-        restart_backoff_initial: Duration::from_millis(50),
-        restart_backoff_max: Duration::from_millis(500),
-        seed: 11,
-        ..Config::default()
+        ..core_config(masters)
     }
 }
 
@@ -152,7 +136,7 @@ fn start_sim() -> SimServer {
 fn running_app(n: u32) -> (SimServer, Engine, String) {
     let sim = start_sim();
     let engine = Engine::start(
-        core_config(&[sim.url()]),
+        storm_config(&[sim.url()]),
         DriverOptions::default(),
         MemStore::new(),
     );
@@ -310,7 +294,7 @@ fn unavailable_master_with_offers_flowing_is_not_hammered() {
     // busy refuse, 100 ms); during a 503 period each DECLINE is refused.
     let sim = start_sim();
     let engine = Engine::start(
-        core_config(&[sim.url()]),
+        storm_config(&[sim.url()]),
         DriverOptions::default(),
         MemStore::new(),
     );
@@ -562,7 +546,7 @@ fn fault_storm_across_three_masters() {
     let sim = SimServer::start_many(cfg, 3).expect("three masters");
     let urls: Vec<String> = (0..3).map(|i| sim.url_of(i)).collect();
     let engine = Engine::start(
-        core_config(&urls),
+        storm_config(&urls),
         DriverOptions::default(),
         MemStore::new(),
     );

@@ -8,11 +8,12 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tritium_engine::core::{AppSpec, CommandKind, Config, Reply, Scheduler};
+use tritium_engine::core::{AppSpec, CommandKind, Config, MasterUrl, Reply, Scheduler};
 use tritium_engine::driver::{
     Driver, DriverHandle, DriverOptions, DriverStats, EXIT_STOPPED, MemStore,
 };
-use tritium_sim::SimServer;
+use tritium_sim::cluster::{AgentShape, ClusterSpec};
+use tritium_sim::{SimConfig, SimServer};
 
 /// Longest any single wait in these tests may take.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -35,6 +36,42 @@ pub fn wait_up_to<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<
 /// Poll `f` until it gives a value or [`WAIT`] passes.
 pub fn wait_for<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
     wait_up_to(WAIT, what, f)
+}
+
+/// A small cluster of `agents` agents of 4 cpus and 8 GiB, offering every
+/// 50 ms, heartbeating every second.
+pub fn small_sim(agents: usize) -> SimConfig {
+    SimConfig {
+        cluster: ClusterSpec {
+            agents,
+            seed: 7,
+            shape: Some("cpus=4,mem=8192".parse::<AgentShape>().unwrap()),
+            ..ClusterSpec::default()
+        },
+        heartbeat_interval: Duration::from_secs(1),
+        offer_interval: Duration::from_millis(50),
+        ..SimConfig::default()
+    }
+}
+
+/// A core tuned for loopback tests: short timeouts and backoffs.
+pub fn core_config(masters: &[String]) -> Config {
+    Config {
+        masters: masters
+            .iter()
+            .map(|m| MasterUrl::parse(m).expect("master URL"))
+            .collect(),
+        heartbeat_miss_factor: 3,
+        subscribe_timeout: Duration::from_secs(3),
+        backoff_initial: Duration::from_millis(20),
+        backoff_max: Duration::from_millis(200),
+        decline_idle: Duration::from_secs(5),
+        decline_busy: Duration::from_millis(100),
+        restart_backoff_initial: Duration::from_millis(50),
+        restart_backoff_max: Duration::from_millis(500),
+        seed: 11,
+        ..Config::default()
+    }
 }
 
 /// The small app most tests run.
