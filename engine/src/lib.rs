@@ -10,12 +10,16 @@
 //!   commands, timers).
 //! * [`store`]: durable state on disk: the embedded file store (an
 //!   append-only, checksummed log with group commit, plus snapshots).
+//! * [`spec`]: the app spec users submit (hydrogen's JSON, superset), with
+//!   strict parsing and field-named errors; [`pattern`]: LIKE/UNLIKE.
 //! * [`rng`]: the small seeded PRNG the core uses for jitter and task ids.
 
 #![forbid(unsafe_code)]
 
 pub mod core;
 pub mod driver;
+pub mod pattern;
 pub mod rng;
+pub mod spec;
 pub mod store;
 pub mod wire;

@@ -1,0 +1,53 @@
+//! LIKE/UNLIKE constraint patterns: regular expressions matched against a
+//! whole attribute value, compiled once with bounded size (a pattern comes
+//! from a user and must not cost the engine unbounded memory or time; the
+//! `regex` crate matches in linear time).
+
+use regex::{Regex, RegexBuilder};
+
+/// Longest pattern source accepted.
+pub const MAX_PATTERN: usize = 1024;
+
+/// A compiled, anchored pattern.
+#[derive(Debug, Clone)]
+pub struct Pattern(Regex);
+
+impl Pattern {
+    pub fn compile(src: &str) -> Result<Pattern, String> {
+        if src.len() > MAX_PATTERN {
+            return Err(format!("pattern longer than {MAX_PATTERN} bytes"));
+        }
+        RegexBuilder::new(&format!("^(?:{src})$"))
+            .size_limit(256 * 1024)
+            .dfa_size_limit(256 * 1024)
+            .nest_limit(32)
+            .build()
+            .map(Pattern)
+            .map_err(|e| format!("not a valid pattern: {e}"))
+    }
+
+    /// Whether the whole of `value` matches.
+    pub fn matches(&self, value: &str) -> bool {
+        self.0.is_match(value)
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anchored_and_bounded() {
+        let p = Pattern::compile("rack-[0-9]+").unwrap();
+        assert!(p.matches("rack-12"));
+        assert!(!p.matches("xrack-12"));
+        assert!(!p.matches("rack-12x"));
+        assert!(Pattern::compile("(").is_err());
+        assert!(Pattern::compile(&"a".repeat(MAX_PATTERN + 1)).is_err());
+        assert!(Pattern::compile("(a{1000}){1000}").is_err(), "size limit");
+    }
+}
