@@ -242,14 +242,9 @@ fn run(cli: Cli) -> Result<i32, String> {
 fn report(handle: DriverHandle, demo: bool, run_for: Option<Duration>) {
     let started = Instant::now();
     if demo {
-        let spec = AppSpec {
-            name: "hello".into(),
-            instances: 3,
-            cpus: 0.1,
-            mem: 64.0,
-            command: "echo hello from tritium; sleep 3600".into(),
-        };
-        if let Ok(rx) = handle.request(CommandKind::PutApp(spec)) {
+        let spec =
+            AppSpec::command_app("hello", 3, 0.1, 64.0, "echo hello from tritium; sleep 3600");
+        if let Ok(rx) = handle.request(CommandKind::PutApp(Box::new(spec))) {
             match rx.recv_timeout(Duration::from_secs(30)) {
                 Ok(r) => tracing::info!(
                     status = r.status,

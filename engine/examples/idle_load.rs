@@ -199,13 +199,13 @@ fn main() {
             .recv_timeout(Duration::from_secs(30))
             .expect("a reply")
     };
-    let reply = ask(CommandKind::PutApp(AppSpec {
-        name: "unfit".into(),
-        instances: 1,
-        cpus: 1000.0,
-        mem: 64.0,
-        command: "sleep 3600".into(),
-    }));
+    let reply = ask(CommandKind::PutApp(Box::new(AppSpec::command_app(
+        "unfit",
+        1,
+        1000.0,
+        64.0,
+        "sleep 3600",
+    ))));
     assert_eq!(reply.status, 200, "{reply:?}");
 
     // Subscribed and declining.

@@ -766,6 +766,37 @@ impl Upgrade {
 }
 
 impl AppSpec {
+    /// The simplest app: `instances` copies of a shell command.
+    pub fn command_app(name: &str, instances: u32, cpu: f64, mem: f64, cmd: &str) -> AppSpec {
+        AppSpec {
+            name: name.into(),
+            kind: Kind::Service,
+            instances,
+            resources: Resources {
+                cpu,
+                mem,
+                disk: None,
+                gpus: 0.0,
+                ports: Ports::None,
+                scalars: BTreeMap::new(),
+                role: None,
+            },
+            strategy: Strategy::default(),
+            filters: Vec::new(),
+            command: Some(Command {
+                cmd: Some(cmd.into()),
+                ..Command::default()
+            }),
+            container: None,
+            healthcheck: None,
+            labels: BTreeMap::new(),
+            executor: None,
+            role: None,
+            retry: None,
+            upgrade: Upgrade::default(),
+        }
+    }
+
     /// Parse and check one app document.
     pub fn parse(json: &[u8]) -> Result<AppSpec, SpecError> {
         let mut de = serde_json::Deserializer::from_slice(json);

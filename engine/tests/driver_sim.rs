@@ -69,7 +69,7 @@ fn launches_an_app_survives_a_dropped_stream_and_restarts_on_its_store() {
         MemStore::new(),
     );
 
-    let reply = engine.request(CommandKind::PutApp(web(5)));
+    let reply = engine.request(CommandKind::PutApp(Box::new(web(5))));
     assert_eq!(reply.status, 200, "PutApp answered {reply:?}");
     let id = wait_running(&sim, 5);
     assert_no_violations(&sim);
@@ -114,7 +114,8 @@ fn launches_an_app_survives_a_dropped_stream_and_restarts_on_its_store() {
     // The store holds the framework id, the app and its five tasks.
     let stored: Recovered = ended.store.recovered();
     assert_eq!(stored.framework_id.as_deref(), Some(id.as_str()));
-    assert_eq!(stored.apps, vec![web(5)]);
+    assert_eq!(stored.apps.len(), 1);
+    assert_eq!(stored.apps[0].spec, web(5));
     assert_eq!(stored.tasks.len(), 5);
 
     // A new core on that store fails over to the same framework, reconciles
@@ -163,14 +164,23 @@ fn scaling_down_twice_kills_only_the_surplus() {
         DriverOptions::default(),
         MemStore::new(),
     );
-    assert_eq!(engine.request(CommandKind::PutApp(web(5))).status, 200);
+    assert_eq!(
+        engine.request(CommandKind::PutApp(Box::new(web(5)))).status,
+        200
+    );
     let id = wait_running(&sim, 5);
     let first = task_ids(&sim.state(), &id, &["TASK_RUNNING"]);
 
     // The second scale-down arrives while the first one's kills are still
     // in progress (the sim takes its kill_delay to report KILLED).
-    let to3 = engine.handle.request(CommandKind::PutApp(web(3))).unwrap();
-    let to2 = engine.handle.request(CommandKind::PutApp(web(2))).unwrap();
+    let to3 = engine
+        .handle
+        .request(CommandKind::PutApp(Box::new(web(3))))
+        .unwrap();
+    let to2 = engine
+        .handle
+        .request(CommandKind::PutApp(Box::new(web(2))))
+        .unwrap();
     assert_eq!(to3.recv_timeout(WAIT).unwrap().status, 200);
     assert_eq!(to2.recv_timeout(WAIT).unwrap().status, 200);
     let left = wait_for("two tasks left", || {
@@ -200,7 +210,12 @@ fn offers_of_a_large_cluster_span_many_reads() {
         DriverOptions::default(),
         MemStore::new(),
     );
-    assert_eq!(engine.request(CommandKind::PutApp(web(50))).status, 200);
+    assert_eq!(
+        engine
+            .request(CommandKind::PutApp(Box::new(web(50))))
+            .status,
+        200
+    );
     let id = wait_running(&sim, 50);
     assert_no_violations(&sim);
     let ended = engine.stop();
@@ -229,7 +244,10 @@ fn follows_a_leader_failover() {
         DriverOptions::default(),
         MemStore::new(),
     );
-    assert_eq!(engine.request(CommandKind::PutApp(web(2))).status, 200);
+    assert_eq!(
+        engine.request(CommandKind::PutApp(Box::new(web(2)))).status,
+        200
+    );
     let id = wait_running(&sim, 2);
 
     let before = subscriptions(&sim.state());
@@ -308,7 +326,10 @@ fn unreachable_and_tls_masters_are_retried_not_fatal() {
         });
         assert_ne!(status.body["subscription"], "subscribed", "{master}");
         // Commands are still answered while the master is away.
-        assert_eq!(engine.request(CommandKind::PutApp(web(1))).status, 200);
+        assert_eq!(
+            engine.request(CommandKind::PutApp(Box::new(web(1)))).status,
+            200
+        );
         engine.stop();
     }
 }
@@ -466,7 +487,10 @@ fn pipelined_calls_refused_subscribe_and_a_closing_call_connection() {
     answered_rx
         .recv_timeout(WAIT)
         .expect("the scripted master answered the first calls");
-    assert_eq!(engine.request(CommandKind::PutApp(web(1))).status, 200);
+    assert_eq!(
+        engine.request(CommandKind::PutApp(Box::new(web(1)))).status,
+        200
+    );
     let (seen, _stream, _calls) = master.join().expect("the scripted master");
     assert_eq!(
         seen,

@@ -346,7 +346,7 @@ fn subscribes_and_launches_over_tls_with_the_ca_file() {
         MemStore::new(),
     );
 
-    let reply = engine.request(CommandKind::PutApp(web(3)));
+    let reply = engine.request(CommandKind::PutApp(Box::new(web(3))));
     assert_eq!(reply.status, 200, "PutApp answered {reply:?}");
     wait_for("3 running tasks", || {
         let state = sim.state();
@@ -409,7 +409,10 @@ fn without_the_ca_the_certificate_is_refused_and_retried() {
     assert_ne!(status.body["subscription"], "subscribed");
     // The driver is alive: commands are answered while the master is
     // unreachable.
-    assert_eq!(engine.request(CommandKind::PutApp(web(1))).status, 200);
+    assert_eq!(
+        engine.request(CommandKind::PutApp(Box::new(web(1)))).status,
+        200
+    );
     // The client refused the certificate with an alert.
     let errors = wait_for("the proxy to see the client's alert", || {
         let e = proxy.errors();
@@ -508,7 +511,10 @@ fn a_tls12_only_master_works_too() {
         },
         MemStore::new(),
     );
-    assert_eq!(engine.request(CommandKind::PutApp(web(2))).status, 200);
+    assert_eq!(
+        engine.request(CommandKind::PutApp(Box::new(web(2)))).status,
+        200
+    );
     wait_for("2 running tasks", || {
         (running_tasks(&sim.state()) == 2).then_some(())
     });

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
-use tritium_engine::core::{AppSpec, CommandKind, Config, exit};
+use tritium_engine::core::{CommandKind, Config, exit};
 use tritium_engine::driver::{DriverOptions, MemStore};
 use tritium_engine::rng::Rng;
 use tritium_sim::{Fault, SimConfig, SimServer};
@@ -298,10 +298,9 @@ fn unavailable_master_with_offers_flowing_is_not_hammered() {
         DriverOptions::default(),
         MemStore::new(),
     );
-    engine.put_app(AppSpec {
-        cpus: 100.0,
-        ..web(1)
-    });
+    let mut big = web(1);
+    big.resources.cpu = 100.0;
+    engine.put_app(big);
     wait_for("offers to be declined", || {
         (engine.status()["stats"]["offers_declined"].as_u64() >= Some(10)).then_some(())
     });

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use proptest::prelude::*;
 use tempfile::TempDir;
-use tritium_engine::core::{AppSpec, Recovered, StoreOp, TaskRecord};
+use tritium_engine::core::{AppRecord, AppSpec, Recovered, StoreOp, TaskRecord};
 use tritium_engine::store::{
     FORMAT_VERSION, FileStore, FileStoreOptions, LOG_FILE, LOG_TMP_FILE, MAX_RECORD_PAYLOAD,
     SNAPSHOT_FILE, SNAPSHOT_TMP_FILE, StoreError, crc32c,
@@ -27,14 +27,14 @@ const RECORD_HEADER_LEN: usize = 18;
 const TASK_STAGING: i32 = 6;
 const TASK_RUNNING: i32 = 1;
 
-fn app(name: &str, instances: u32) -> AppSpec {
-    AppSpec {
-        name: name.into(),
+fn app(name: &str, instances: u32) -> Box<AppRecord> {
+    Box::new(AppRecord::new(AppSpec::command_app(
+        name,
         instances,
-        cpus: 0.5,
-        mem: 64.0,
-        command: format!("run {name} --port $PORT0"),
-    }
+        0.5,
+        64.0,
+        &format!("run {name} --port $PORT0"),
+    )))
 }
 
 fn task(id: &str, app: &str, state: i32) -> TaskRecord {
@@ -44,6 +44,9 @@ fn task(id: &str, app: &str, state: i32) -> TaskRecord {
         instance: id.len() as u32,
         agent_id: format!("agent-{app}"),
         state,
+        version: 1,
+        host: format!("host-{app}"),
+        ports: vec![31000 + id.len() as u32],
     }
 }
 
@@ -56,7 +59,7 @@ fn model<'a>(batches: impl IntoIterator<Item = &'a Vec<StoreOp>>) -> Recovered {
         match op.clone() {
             StoreOp::FrameworkId(id) => fw = Some(id),
             StoreOp::PutApp(a) => {
-                apps.insert(a.name.clone(), a);
+                apps.insert(a.spec.name.clone(), a);
             }
             StoreOp::RemoveApp(n) => {
                 apps.remove(&n);
@@ -71,7 +74,7 @@ fn model<'a>(batches: impl IntoIterator<Item = &'a Vec<StoreOp>>) -> Recovered {
     }
     Recovered {
         framework_id: fw,
-        apps: apps.into_values().collect(),
+        apps: apps.into_values().map(|a| *a).collect(),
         tasks: tasks.into_values().collect(),
     }
 }
@@ -170,10 +173,13 @@ fn every_op_kind_round_trips_across_reopen() {
     assert_eq!(rec, want, "state after reopen");
     // The spot checks a reader would do by hand.
     assert_eq!(
-        rec.apps.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+        rec.apps
+            .iter()
+            .map(|a| a.spec.name.as_str())
+            .collect::<Vec<_>>(),
         ["db", "web"]
     );
-    assert_eq!(rec.apps[1].instances, 5, "the later PutApp wins");
+    assert_eq!(rec.apps[1].spec.instances, 5, "the later PutApp wins");
     assert!(
         rec.tasks.iter().all(|t| t.id != "gone.1"),
         "RemoveTask holds"
@@ -718,7 +724,8 @@ fn oversized_batch_is_refused_and_the_store_stays_usable() {
     store.commit(&history()[0]).unwrap();
     let len = store.log_len();
     let mut huge = app("huge", 1);
-    huge.command = "x".repeat(MAX_RECORD_PAYLOAD as usize);
+    huge.spec.command.as_mut().expect("command app").cmd =
+        Some("x".repeat(MAX_RECORD_PAYLOAD as usize));
     let err = store.commit(&[StoreOp::PutApp(huge)]).unwrap_err();
     assert!(
         matches!(err, StoreError::BatchTooLarge { ops: 1, bytes, limit }
@@ -745,7 +752,7 @@ fn arb_op() -> impl Strategy<Value = StoreOp> {
         "[a-z0-9-]{0,12}".prop_map(StoreOp::FrameworkId),
         (key.clone(), 0u32..10, "\\PC{0,20}").prop_map(|(k, n, cmd)| {
             let mut a = app(&format!("app{k}"), n);
-            a.command = cmd;
+            a.spec.command.as_mut().expect("command app").cmd = Some(cmd);
             StoreOp::PutApp(a)
         }),
         key.clone()

@@ -42,13 +42,13 @@ fn stuck_staging_task_is_reconciled_then_killed_and_replaced() {
         driver.run(&mut core, &mut store)
     });
     let rx = handle
-        .request(CommandKind::PutApp(AppSpec {
-            name: "stuck".into(),
-            instances: 1,
-            cpus: 0.1,
-            mem: 32.0,
-            command: "sim:never-start".into(),
-        }))
+        .request(CommandKind::PutApp(Box::new(AppSpec::command_app(
+            "stuck",
+            1,
+            0.1,
+            32.0,
+            "sim:never-start",
+        ))))
         .expect("queued");
     assert_eq!(
         rx.recv_timeout(Duration::from_secs(10)).unwrap().status,

@@ -25,6 +25,7 @@
 pub mod master_url;
 pub mod placement;
 mod scheduler;
+mod taskinfo;
 pub mod types;
 
 pub use master_url::{MasterUrl, SCHEDULER_PATH, UrlError};

@@ -11,8 +11,11 @@ use tritium_proto::view::{EventType, EventView, OfferView};
 
 use super::master_url::MasterUrl;
 use super::placement::Capacity;
+use super::taskinfo;
 use super::types::*;
 use crate::rng::Rng;
+
+mod apps;
 
 /// Where the subscription stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,14 +84,48 @@ struct Task {
     /// Store batch of its launch intent (0 if recovered): until that batch
     /// commits, its ACCEPT may still be held.
     intent_seq: u64,
+    /// The last health check result the agent reported.
+    healthy: Option<bool>,
+    /// Since when it is RUNNING (and healthy, if checked): 10 minutes of
+    /// that reset its app's restart backoff.
+    running_since: Option<Instant>,
+    /// Wall-clock seconds of its RUNNING status (the agent's timestamp).
+    started_at: Option<f64>,
+    /// The message of its last status.
+    message: Option<String>,
+    /// Killed by tritium for failing its health check: its end counts as a
+    /// failure.
+    unhealthy_kill: bool,
+}
+
+impl Task {
+    fn new(rec: TaskRecord, now: Instant, intent_seq: u64) -> Task {
+        let unreachable = rec.state == TaskState::TaskUnreachable as i32;
+        Task {
+            rec,
+            launched_at: now,
+            stuck_checks: 0,
+            unreachable_since: unreachable.then_some(now),
+            replaced: false,
+            kill_sent: false,
+            kill_emitted: false,
+            intent_seq,
+            healthy: None,
+            running_since: None,
+            started_at: None,
+            message: None,
+            unhealthy_kill: false,
+        }
+    }
 }
 
 #[derive(Debug)]
 struct App {
-    spec: AppSpec,
-    /// Consecutive failures, for the restart backoff.
-    failures: u32,
+    rec: AppRecord,
+    /// Restart backoff: no launches before then.
     not_before: Option<Instant>,
+    /// Unhealthy tasks are killed at most one per interval per app.
+    last_unhealthy_kill: Option<Instant>,
 }
 
 /// A call or reply waiting for a store batch to commit.
@@ -252,13 +289,13 @@ impl Scheduler {
         let apps = recovered
             .apps
             .into_iter()
-            .map(|spec| {
+            .map(|rec| {
                 (
-                    spec.name.clone(),
+                    rec.spec.name.clone(),
                     App {
-                        spec,
-                        failures: 0,
+                        rec,
                         not_before: None,
+                        last_unhealthy_kill: None,
                     },
                 )
             })
@@ -266,22 +303,7 @@ impl Scheduler {
         let tasks = recovered
             .tasks
             .into_iter()
-            .map(|rec| {
-                let unreachable = rec.state == TaskState::TaskUnreachable as i32;
-                (
-                    rec.id.clone(),
-                    Task {
-                        rec,
-                        launched_at: now,
-                        stuck_checks: 0,
-                        unreachable_since: unreachable.then_some(now),
-                        replaced: false,
-                        kill_sent: false,
-                        kill_emitted: false,
-                        intent_seq: 0,
-                    },
-                )
-            })
+            .map(|rec| (rec.id.clone(), Task::new(rec, now, 0)))
             .collect();
         Scheduler {
             cfg,
@@ -323,7 +345,7 @@ impl Scheduler {
 
     /// Live (non-terminal) tasks per app.
     pub fn live_tasks(&self, app: &str) -> usize {
-        self.tasks.values().filter(|t| t.rec.app == app).count()
+        self.app_tasks(app).count()
     }
 
     /// Next output to carry out.
@@ -387,6 +409,9 @@ impl Scheduler {
                     at(l + self.cfg.launch_timeout);
                 }
                 if let Some(n) = self.apps.values().filter_map(|a| a.not_before).min() {
+                    at(n);
+                }
+                if let Some(n) = self.app_deadline() {
                     at(n);
                 }
             }
@@ -763,9 +788,14 @@ impl Scheduler {
             t.kill_sent = t.rec.state == TaskState::TaskKilling as i32;
             t.kill_emitted = t.kill_sent;
         }
-        let apps: BTreeSet<String> = self.tasks.values().map(|t| t.rec.app.clone()).collect();
+        let apps: BTreeSet<String> = self
+            .tasks
+            .values()
+            .map(|t| t.rec.app.clone())
+            .chain(self.apps.keys().cloned())
+            .collect();
         for app in apps {
-            self.kill_surplus(now, &app);
+            self.converge(now, &app);
         }
     }
 
@@ -816,30 +846,23 @@ impl Scheduler {
         }
         let state = status.state;
         let mut kill_again = false;
-        let mut reachable_again: Option<String> = None;
+        let mut touched: Option<String> = None;
         match self.tasks.get_mut(&id) {
             Some(t) => {
                 if let Some(agent) = &status.agent_id {
                     t.rec.agent_id.clone_from(&agent.value);
                 }
+                if status.message.is_some() {
+                    t.message.clone_from(&status.message);
+                }
+                touched = Some(t.rec.app.clone());
                 if is_terminal(state) {
                     let t = self.tasks.remove(&id).expect("present");
                     tracing::info!(target: "tritium::tasks", task = %id, app = %t.rec.app, state = state_name(state), message = ?status.message, "task ended");
                     self.batch.push(StoreOp::RemoveTask(id.clone()));
-                    if let Some(app) = self.apps.get_mut(&t.rec.app) {
-                        if is_failure(state) && !t.kill_sent {
-                            app.failures = app.failures.saturating_add(1);
-                            let exp = (app.failures - 1).min(16);
-                            let d = self
-                                .cfg
-                                .restart_backoff_initial
-                                .saturating_mul(1 << exp)
-                                .min(self.cfg.restart_backoff_max);
-                            app.not_before = Some(now + d);
-                        } else if state == TaskState::TaskFinished as i32 {
-                            app.failures = 0;
-                        }
-                    }
+                    let ev = Self::task_event(&t, state, status.message.as_deref());
+                    self.out.push_back(ev);
+                    self.task_ended(now, &t, state);
                 } else if t.rec.state == TaskState::TaskKilling as i32 {
                     // KILLING ends only in a terminal state. An earlier
                     // update redelivered after a restart (its ack was lost)
@@ -852,18 +875,38 @@ impl Scheduler {
                     if state == TaskState::TaskUnreachable as i32 {
                         t.unreachable_since.get_or_insert(now);
                     } else if t.unreachable_since.take().is_some() {
-                        t.replaced = false;
                         // Back from a partition: if a replacement runs, one
-                        // of the two is surplus.
-                        reachable_again = Some(t.rec.app.clone());
+                        // of the two is surplus (the app's convergence
+                        // below kills it).
+                        t.replaced = false;
                     }
-                    if t.rec.state != state {
-                        if state == TaskState::TaskRunning as i32 {
+                    let health_changed = status.healthy.is_some() && status.healthy != t.healthy;
+                    if status.healthy.is_some() {
+                        t.healthy = status.healthy;
+                    }
+                    if state == TaskState::TaskRunning as i32 {
+                        if t.started_at.is_none() {
+                            t.started_at = status.timestamp;
+                        }
+                        if t.healthy != Some(false) {
+                            t.running_since.get_or_insert(now);
+                        } else {
+                            t.running_since = None;
+                        }
+                    }
+                    if t.rec.state != state || health_changed {
+                        if t.rec.state != state && state == TaskState::TaskRunning as i32 {
                             tracing::info!(target: "tritium::tasks", task = %id, agent = %t.rec.agent_id, "task running");
                         }
+                        let changed_state = t.rec.state != state;
                         t.rec.state = state;
                         let rec = t.rec.clone();
-                        self.batch.push(StoreOp::PutTask(rec));
+                        if changed_state {
+                            self.batch.push(StoreOp::PutTask(rec));
+                        }
+                        let ev =
+                            Self::task_event(&self.tasks[&id], state, status.message.as_deref());
+                        self.out.push_back(ev);
                     }
                 }
             }
@@ -883,31 +926,19 @@ impl Scheduler {
             None => {}
         }
         if kill_again {
-            // Kill again only if it is still surplus: the kill was decided
-            // earlier, and other tasks of the app may have ended since.
-            let app = self
-                .tasks
-                .get(&id)
-                .map(|t| t.rec.app.clone())
-                .unwrap_or_default();
-            let want = self.apps.get(&app).map_or(0, |a| a.spec.instances);
-            let kept = self
-                .tasks
-                .values()
-                .filter(|t| t.rec.app == app && !t.kill_sent && self.counts(t, now))
-                .count() as u32;
+            // Kill again only if it is still doomed: the kill was decided
+            // earlier, and other tasks of the app may have ended since. A
+            // KILL that never left (it waits behind the task's held ACCEPT)
+            // is withdrawn and the app's convergence decides afresh.
             let emitted = self.tasks.get(&id).is_some_and(|t| t.kill_emitted);
-            if kept < want && !emitted {
-                // Its KILL still waits behind the ACCEPT: keep the task.
-                if let Some(t) = self.tasks.get_mut(&id) {
-                    t.kill_sent = false;
-                }
-            } else {
+            if emitted {
                 self.kill(&id);
+            } else if let Some(t) = self.tasks.get_mut(&id) {
+                t.kill_sent = false;
             }
         }
-        if let Some(app) = reachable_again {
-            self.kill_surplus(now, &app);
+        if let Some(app) = touched {
+            self.converge(now, &app);
         }
         if let (Some(uuid), Some(agent_id)) = (status.uuid, status.agent_id) {
             let c = self.call(call::Type::Acknowledge, |c| {
@@ -973,27 +1004,11 @@ impl Scheduler {
     /// app in turn), as (app, instance number).
     fn pending_instances(&self, now: Instant) -> VecDeque<(String, u32)> {
         let mut per_app: Vec<VecDeque<(String, u32)>> = Vec::new();
-        for (name, app) in &self.apps {
-            if app.not_before.is_some_and(|t| now < t) {
-                continue;
+        for name in self.apps.keys() {
+            let launch = self.decide(now, name).launch;
+            if !launch.is_empty() {
+                per_app.push(launch.into_iter().map(|i| (name.clone(), i)).collect());
             }
-            let used: BTreeSet<u32> = self
-                .tasks
-                .values()
-                .filter(|t| t.rec.app == *name && self.counts(t, now))
-                .map(|t| t.rec.instance)
-                .collect();
-            let live = used.len() as u32;
-            if live >= app.spec.instances {
-                continue;
-            }
-            let missing = app.spec.instances - live;
-            let free: VecDeque<(String, u32)> = (0..)
-                .filter(|i| !used.contains(i))
-                .take(missing as usize)
-                .map(|i| (name.clone(), i))
-                .collect();
-            per_app.push(free);
         }
         let mut out = VecDeque::new();
         loop {
@@ -1039,8 +1054,16 @@ impl Scheduler {
             let Some(app) = self.apps.get(&app_name) else {
                 continue;
             };
-            let spec = app.spec.clone();
-            if !cap.take(spec.cpus, spec.mem) {
+            let spec = app.rec.spec.clone();
+            let version = app.rec.version;
+            // The interim placement knows cpus, mem, disk and gpus of
+            // unreserved resources; apps asking for ports or other named
+            // resources wait for the matcher.
+            if !spec.resources.ports.is_empty()
+                || !spec.port_mappings().is_empty()
+                || !spec.resources.scalars.is_empty()
+                || !cap.take(&spec)
+            {
                 skipped.push_back((app_name, instance));
                 continue;
             }
@@ -1055,45 +1078,40 @@ impl Scheduler {
                     .map(|r| mesos::resource::AllocationInfo { role: Some(r) }),
                 ..Default::default()
             };
-            infos.push(mesos::TaskInfo {
-                name: spec.name.clone(),
-                task_id: mesos::TaskId {
-                    value: task_id.clone(),
+            let r = &spec.resources;
+            let mut resources = vec![scalar("cpus", r.cpu), scalar("mem", r.mem)];
+            if let Some(d) = r.disk.as_ref().map(|d| d.size()).filter(|d| *d > 0.0) {
+                resources.push(scalar("disk", d));
+            }
+            if r.gpus > 0.0 {
+                resources.push(scalar("gpus", r.gpus));
+            }
+            infos.push(taskinfo::build(
+                &spec,
+                taskinfo::Placed {
+                    task_id: &task_id,
+                    agent_id: offer.agent_id(),
+                    resources,
+                    ports: &[],
                 },
-                agent_id: mesos::AgentId {
-                    value: offer.agent_id().to_owned(),
-                },
-                resources: vec![scalar("cpus", spec.cpus), scalar("mem", spec.mem)],
-                command: Some(mesos::CommandInfo {
-                    value: Some(spec.command.clone()),
-                    shell: Some(true),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            });
+            ));
             let rec = TaskRecord {
                 id: task_id.clone(),
                 app: spec.name.clone(),
                 instance,
                 agent_id: offer.agent_id().to_owned(),
                 state: TaskState::TaskStaging as i32,
+                version,
+                host: offer.hostname().to_owned(),
+                ports: Vec::new(),
             };
             // The launch intent is durable before the ACCEPT leaves.
             self.batch.push(StoreOp::PutTask(rec.clone()));
-            self.tasks.insert(
-                task_id,
-                Task {
-                    rec,
-                    launched_at: now,
-                    stuck_checks: 0,
-                    unreachable_since: None,
-                    replaced: false,
-                    kill_sent: false,
-                    kill_emitted: false,
-                    // The intent was just pushed: this turn's batch.
-                    intent_seq: self.issued_seq + 1,
-                },
-            );
+            // The intent was just pushed: this turn's batch.
+            let task = Task::new(rec, now, self.issued_seq + 1);
+            let ev = Self::task_event(&task, TaskState::TaskStaging as i32, None);
+            self.out.push_back(ev);
+            self.tasks.insert(task_id, task);
         }
         // Instances that did not fit stay pending for the next offer.
         skipped.extend(pending.drain(..));
@@ -1367,89 +1385,7 @@ impl Scheduler {
         }
     }
 
-    // ------------------------------------------------------------ commands
-
-    fn on_command(&mut self, now: Instant, cmd: Command) {
-        match cmd.kind {
-            CommandKind::PutApp(spec) => {
-                if let Err(e) = validate_app(&spec) {
-                    self.out.push_back(Output::Reply(Reply {
-                        id: cmd.id,
-                        status: 422,
-                        body: serde_json::json!({ "error": e.0, "field": e.1 }),
-                    }));
-                    return;
-                }
-                tracing::info!(target: "tritium::apps", app = %spec.name, instances = spec.instances, "app stored");
-                self.batch.push(StoreOp::PutApp(spec.clone()));
-                let name = spec.name.clone();
-                match self.apps.get_mut(&name) {
-                    Some(app) => app.spec = spec,
-                    None => {
-                        self.apps.insert(
-                            name.clone(),
-                            App {
-                                spec,
-                                failures: 0,
-                                not_before: None,
-                            },
-                        );
-                    }
-                }
-                self.kill_surplus(now, &name);
-                let body = self.app_json(&name);
-                self.reply_after_store(Reply {
-                    id: cmd.id,
-                    status: 200,
-                    body,
-                });
-            }
-            CommandKind::RemoveApp(name) => {
-                if self.apps.remove(&name).is_none() {
-                    self.out.push_back(Output::Reply(Reply {
-                        id: cmd.id,
-                        status: 404,
-                        body: serde_json::json!({ "error": format!("no app {name}"), "field": "name" }),
-                    }));
-                    return;
-                }
-                self.batch.push(StoreOp::RemoveApp(name.clone()));
-                self.kill_surplus(now, &name);
-                self.reply_after_store(Reply {
-                    id: cmd.id,
-                    status: 202,
-                    body: serde_json::json!({ "removed": name }),
-                });
-            }
-            CommandKind::Status => {
-                let body = self.status_json(now);
-                self.out.push_back(Output::Reply(Reply {
-                    id: cmd.id,
-                    status: 200,
-                    body,
-                }));
-            }
-        }
-    }
-
-    /// Kill tasks beyond an app's instance count (all of them for a removed
-    /// app), highest instance numbers first.
-    fn kill_surplus(&mut self, now: Instant, name: &str) {
-        let want = self.apps.get(name).map_or(0, |a| a.spec.instances);
-        let mut mine: Vec<(u32, String)> = self
-            .tasks
-            .values()
-            .filter(|t| t.rec.app == name && !t.kill_sent && self.counts(t, now))
-            .map(|t| (t.rec.instance, t.rec.id.clone()))
-            .collect();
-        mine.sort();
-        // Tasks already being killed are not counted again.
-        let live = mine.len() as u32;
-        let surplus = live.saturating_sub(want) as usize;
-        for (_, id) in mine.into_iter().rev().take(surplus) {
-            self.kill(&id);
-        }
-    }
+    // ------------------------------------------------------------ kills
 
     fn kill(&mut self, id: &str) {
         // Without a subscription the KILL cannot go out: the task stays
@@ -1488,33 +1424,6 @@ impl Scheduler {
         }
     }
 
-    fn app_json(&self, name: &str) -> serde_json::Value {
-        let Some(app) = self.apps.get(name) else {
-            return serde_json::Value::Null;
-        };
-        let tasks: Vec<_> = self
-            .tasks
-            .values()
-            .filter(|t| t.rec.app == name)
-            .map(|t| {
-                serde_json::json!({
-                    "id": t.rec.id,
-                    "instance": t.rec.instance,
-                    "agent_id": t.rec.agent_id,
-                    "state": state_name(t.rec.state),
-                })
-            })
-            .collect();
-        serde_json::json!({
-            "name": app.spec.name,
-            "instances": app.spec.instances,
-            "cpus": app.spec.cpus,
-            "mem": app.spec.mem,
-            "cmd": app.spec.command,
-            "tasks": tasks,
-        })
-    }
-
     fn status_json(&self, now: Instant) -> serde_json::Value {
         let phase = match &self.phase {
             Phase::Idle => "idle",
@@ -1526,7 +1435,7 @@ impl Scheduler {
             Phase::Streaming { .. } => "subscribed",
             Phase::Stopped => "stopped",
         };
-        let apps: Vec<_> = self.apps.keys().map(|n| self.app_json(n)).collect();
+        let apps: Vec<_> = self.apps.keys().map(|n| self.app_json(now, n)).collect();
         serde_json::json!({
             "framework_id": self.framework_id,
             "master": self.target.to_string(),
@@ -1658,6 +1567,7 @@ impl Scheduler {
                 app.not_before = None;
             }
         }
+        self.app_timers(now);
     }
 
     // ------------------------------------------------------------ turn end
@@ -1698,51 +1608,6 @@ impl Scheduler {
             });
         }
     }
-}
-
-/// An app spec the core refuses: (message, field).
-#[derive(Debug)]
-struct Invalid(String, &'static str);
-
-/// Upper bound on instances of one app: a typo (100000000) must not make
-/// the core build a queue of that size.
-pub const MAX_INSTANCES: u32 = 100_000;
-
-fn validate_app(spec: &AppSpec) -> Result<(), Invalid> {
-    let n = &spec.name;
-    let label_ok = !n.is_empty()
-        && n.len() <= 63
-        && n.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !n.starts_with('-')
-        && !n.ends_with('-');
-    if !label_ok {
-        return Err(Invalid(
-            format!(
-                "name {n:?} must be a DNS label: 1-63 of a-z, 0-9 and '-', not starting or ending with '-'"
-            ),
-            "name",
-        ));
-    }
-    if spec.instances > MAX_INSTANCES {
-        return Err(Invalid(
-            format!("instances must be at most {MAX_INSTANCES}"),
-            "instances",
-        ));
-    }
-    if !(spec.cpus.is_finite() && spec.cpus > 0.0 && spec.cpus <= 1024.0) {
-        return Err(Invalid("cpus must be in (0, 1024]".into(), "resources.cpu"));
-    }
-    if !(spec.mem.is_finite() && spec.mem > 0.0 && spec.mem <= 16.0 * 1024.0 * 1024.0) {
-        return Err(Invalid(
-            "mem must be in (0, 16 TiB] (MiB)".into(),
-            "resources.mem",
-        ));
-    }
-    if spec.command.trim().is_empty() {
-        return Err(Invalid("command must not be empty".into(), "command.cmd"));
-    }
-    Ok(())
 }
 
 impl Scheduler {

@@ -1,5 +1,6 @@
 //! The core's vocabulary: configuration, inputs, outputs, stored records.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -114,16 +115,71 @@ impl Default for Config {
     }
 }
 
-/// The minimal app model the core schedules today: N instances of a
-/// command with cpus and memory. The full spec (containers, constraints,
-/// health checks, rolling updates) arrives with the REST API.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AppSpec {
-    pub name: String,
-    pub instances: u32,
-    pub cpus: f64,
-    pub mem: f64,
-    pub command: String,
+pub use crate::spec::AppSpec;
+
+/// An app as stored: its spec, version and the state of its deployment
+/// that must survive a restart (what a rolling update rolls back to, a
+/// deletion in progress, finished job instances, restart backoff).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AppRecord {
+    pub spec: AppSpec,
+    /// Bumped by every change that replaces tasks (update, restart,
+    /// rollback); a scale keeps it. Tasks carry the version they run.
+    pub version: u64,
+    /// The highest version ever given (a rollback returns to an older
+    /// version; the next update must not reuse a failed one's number).
+    #[serde(default)]
+    pub max_version: u64,
+    /// While a rolling update runs: the version and spec it replaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Previous>,
+    /// The last update was rolled back (cleared by the next update).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rolled_back: bool,
+    /// DELETE was accepted: tasks are being killed, nothing is launched.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleting: bool,
+    /// Jobs: instances that finished successfully.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub completed: Vec<u32>,
+    /// Jobs: failures per instance (restarts are allowed up to the spec's
+    /// retries); services: unused.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub job_failures: BTreeMap<u32, u32>,
+    /// Consecutive failures, for the restart backoff.
+    #[serde(default)]
+    pub failures: u32,
+    /// Failures of the new version during a rolling update.
+    #[serde(default)]
+    pub update_failures: u32,
+}
+
+/// The version and spec a rolling update replaces.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Previous {
+    pub version: u64,
+    pub spec: AppSpec,
+}
+
+impl AppRecord {
+    pub fn new(spec: AppSpec) -> AppRecord {
+        AppRecord {
+            spec,
+            version: 1,
+            max_version: 1,
+            previous: None,
+            rolled_back: false,
+            deleting: false,
+            completed: Vec::new(),
+            job_failures: BTreeMap::new(),
+            failures: 0,
+            update_failures: 0,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
 }
 
 /// A task as stored: enough to reconcile and account for it after a restart.
@@ -135,13 +191,19 @@ pub struct TaskRecord {
     pub agent_id: String,
     /// `mesos.v1.TaskState` number; STAGING for a launch intent.
     pub state: i32,
+    /// The app version it runs.
+    pub version: u64,
+    /// The agent's hostname.
+    pub host: String,
+    /// Host ports it was given.
+    pub ports: Vec<u32>,
 }
 
 /// One change to durable state.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StoreOp {
     FrameworkId(String),
-    PutApp(AppSpec),
+    PutApp(Box<AppRecord>),
     RemoveApp(String),
     PutTask(TaskRecord),
     RemoveTask(String),
@@ -151,7 +213,7 @@ pub enum StoreOp {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Recovered {
     pub framework_id: Option<String>,
-    pub apps: Vec<AppSpec>,
+    pub apps: Vec<AppRecord>,
     pub tasks: Vec<TaskRecord>,
 }
 
@@ -175,11 +237,26 @@ pub struct Command {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum CommandKind {
-    /// Create or replace an app.
-    PutApp(AppSpec),
+    /// POST: create an app (409 if it exists).
+    CreateApp(Box<AppSpec>),
+    /// PUT: change an app (404 if unknown): a scale, or a rolling update.
+    UpdateApp(Box<AppSpec>),
+    /// Create or replace (demo mode and tests; no conflict checks).
+    PutApp(Box<AppSpec>),
+    /// DELETE: kill its tasks, then forget it.
     RemoveApp(String),
+    /// POST restart: a rolling restart, backoff reset.
+    RestartApp(String),
+    /// GET one app with its tasks.
+    GetApp(String),
+    /// GET every app with its tasks, `limit` apps from `offset` (by name).
+    ListApps { offset: usize, limit: usize },
+    /// Pending instances and why offers were refused, for one app or all.
+    Queue(Option<String>),
     /// A JSON snapshot of apps, tasks and the subscription.
     Status,
+    /// Subscribed and able to act (the readiness probe).
+    Ready,
 }
 
 /// Inputs of [`super::Scheduler::handle`].
@@ -250,6 +327,8 @@ pub enum Output {
         ops: Vec<StoreOp>,
     },
     Reply(Reply),
+    /// An app or task changed (for the API's event stream).
+    Notify(serde_json::Value),
     /// Stop the engine: `code` is the process exit code.
     Exit {
         code: i32,

@@ -96,7 +96,7 @@ const CALL_READ_CHUNK: usize = 16 * 1024;
 const STUCK_TIMER_WAIT: Duration = Duration::from_millis(1);
 
 /// Driver knobs. Every queue and buffer it keeps is bounded by one of them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct DriverOptions {
     /// Largest RecordIO record accepted on the stream.
     pub max_record_len: usize,
@@ -133,6 +133,10 @@ pub struct DriverOptions {
     /// can impersonate the master). For tests only; logged as a warning when
     /// the driver is made and at every TLS connection.
     pub tls_insecure_skip_verify: bool,
+    /// Where app and task changes go (the API's event stream). Bounded by
+    /// its sender; a full channel drops the change (counted), never blocks
+    /// the engine.
+    pub notify: Option<crossbeam_channel::Sender<serde_json::Value>>,
 }
 
 impl Default for DriverOptions {
@@ -150,6 +154,7 @@ impl Default for DriverOptions {
             tls_ca_file: None,
             tls_server_name: None,
             tls_insecure_skip_verify: false,
+            notify: None,
         }
     }
 }
@@ -530,6 +535,13 @@ impl Driver {
                     .is_some_and(|tx| tx.send(reply).is_ok());
                 if !delivered {
                     self.stats.replies_dropped += 1;
+                }
+            }
+            Output::Notify(ev) => {
+                if let Some(tx) = &self.opts.notify
+                    && tx.try_send(ev).is_err()
+                {
+                    self.stats.notify_dropped += 1;
                 }
             }
             Output::Exit { code, reason } => {

@@ -132,6 +132,9 @@ pub struct DriverStats {
     pub replies: u64,
     /// Replies whose requester had gone (or an id nobody waits for).
     pub replies_dropped: u64,
+    /// App/task change notifications dropped because the API's event
+    /// channel was full.
+    pub notify_dropped: u64,
     /// The core still reported a passed deadline right after a Timer input;
     /// the driver then waits at least a millisecond instead of spinning.
     pub stuck_timers: u64,

@@ -21,7 +21,9 @@ use std::sync::Arc;
 
 use crossbeam_channel::Sender;
 
-use crate::core::{AppSpec, Input, Recovered, StoreOp, TaskRecord};
+#[cfg(test)]
+use crate::core::AppSpec;
+use crate::core::{AppRecord, Input, Recovered, StoreOp, TaskRecord};
 
 /// The engine's durable state. Implementations: [`MemStore`] (here), the
 /// file store and etcd (elsewhere).
@@ -77,7 +79,9 @@ impl std::fmt::Debug for StoreCompletions {
 }
 
 impl StoreCompletions {
-    pub(super) fn new(tx: Sender<StoreCompletion>, waker: Arc<mio::Waker>) -> Self {
+    /// Completions into `tx`, waking `waker`'s poll. The driver makes its
+    /// own; this is for driving a store without a driver (its tests).
+    pub fn new(tx: Sender<StoreCompletion>, waker: Arc<mio::Waker>) -> Self {
         StoreCompletions { tx, waker }
     }
 
@@ -125,7 +129,7 @@ impl StoreCompletions {
 #[derive(Debug, Default)]
 pub struct MemStore {
     framework_id: Option<String>,
-    apps: BTreeMap<String, AppSpec>,
+    apps: BTreeMap<String, AppRecord>,
     tasks: BTreeMap<String, TaskRecord>,
     completions: Option<StoreCompletions>,
     last_seq: u64,
@@ -144,7 +148,7 @@ impl MemStore {
         s.apps = state
             .apps
             .into_iter()
-            .map(|a| (a.name.clone(), a))
+            .map(|a| (a.spec.name.clone(), a))
             .collect();
         s.tasks = state.tasks.into_iter().map(|t| (t.id.clone(), t)).collect();
         s
@@ -168,7 +172,7 @@ impl MemStore {
         match op {
             StoreOp::FrameworkId(id) => self.framework_id = Some(id),
             StoreOp::PutApp(spec) => {
-                self.apps.insert(spec.name.clone(), spec);
+                self.apps.insert(spec.spec.name.clone(), *spec);
             }
             StoreOp::RemoveApp(name) => {
                 self.apps.remove(&name);
@@ -223,6 +227,9 @@ mod tests {
             instance: 0,
             agent_id: "a1".into(),
             state,
+            version: 1,
+            host: "h1".into(),
+            ports: vec![],
         }
     }
 
@@ -233,18 +240,12 @@ mod tests {
         let (tx, rx) = crossbeam_channel::unbounded();
         let mut s = MemStore::new();
         s.attach(StoreCompletions::new(tx, waker));
-        let app = AppSpec {
-            name: "web".into(),
-            instances: 1,
-            cpus: 0.1,
-            mem: 32.0,
-            command: "true".into(),
-        };
+        let app = AppRecord::new(AppSpec::command_app("web", 1, 0.1, 32.0, "true"));
         s.submit(
             1,
             vec![
                 StoreOp::FrameworkId("fw-1".into()),
-                StoreOp::PutApp(app.clone()),
+                StoreOp::PutApp(Box::new(app.clone())),
                 StoreOp::PutTask(task("t1", 6)),
                 StoreOp::PutTask(task("t2", 6)),
             ],

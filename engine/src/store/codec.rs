@@ -10,13 +10,20 @@
 //! means a new [`super::FORMAT_VERSION`] and a decoder that still reads the
 //! old one.
 
-use crate::core::{AppSpec, StoreOp, TaskRecord};
+use crate::core::{AppRecord, AppSpec, StoreOp, TaskRecord};
 
 const TAG_FRAMEWORK_ID: u8 = 1;
-const TAG_PUT_APP: u8 = 2;
+/// Format 1's app (name, instances, cpus, mem, command); read, never written.
+const TAG_PUT_APP_V1: u8 = 2;
 const TAG_REMOVE_APP: u8 = 3;
-const TAG_PUT_TASK: u8 = 4;
+/// Format 1's task (no version, host, ports); read, never written.
+const TAG_PUT_TASK_V1: u8 = 4;
 const TAG_REMOVE_TASK: u8 = 5;
+/// An [`AppRecord`] as JSON: apps change rarely and their spec has many
+/// optional parts, so a self-describing encoding is worth its bytes.
+const TAG_PUT_APP: u8 = 6;
+/// A task with version, host and ports: tasks change often, so binary.
+const TAG_PUT_TASK: u8 = 7;
 
 /// Bytes of a `str` besides its contents (the length prefix).
 const STR_OVERHEAD: u64 = 4;
@@ -26,7 +33,7 @@ const STR_OVERHEAD: u64 = 4;
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum OpRef<'a> {
     FrameworkId(&'a str),
-    PutApp(&'a AppSpec),
+    PutApp(&'a AppRecord),
     RemoveApp(&'a str),
     PutTask(&'a TaskRecord),
     RemoveTask(&'a str),
@@ -53,9 +60,19 @@ pub(crate) fn encoded_len<'a>(ops: impl IntoIterator<Item = OpRef<'a>>) -> u64 {
         .map(|op| {
             1 + match op {
                 OpRef::FrameworkId(id) => s(id),
-                OpRef::PutApp(a) => s(&a.name) + 4 + 8 + 8 + s(&a.command),
+                OpRef::PutApp(a) => STR_OVERHEAD + app_json(a).len() as u64,
                 OpRef::RemoveApp(name) => s(name),
-                OpRef::PutTask(t) => s(&t.id) + s(&t.app) + 4 + s(&t.agent_id) + 4,
+                OpRef::PutTask(t) => {
+                    s(&t.id)
+                        + s(&t.app)
+                        + 4
+                        + s(&t.agent_id)
+                        + 4
+                        + 8
+                        + s(&t.host)
+                        + 2
+                        + 4 * t.ports.len() as u64
+                }
                 OpRef::RemoveTask(id) => s(id),
             }
         })
@@ -78,11 +95,7 @@ pub(crate) fn encode<'a>(count: u32, ops: impl IntoIterator<Item = OpRef<'a>>, o
             }
             OpRef::PutApp(a) => {
                 out.push(TAG_PUT_APP);
-                put_str(out, &a.name);
-                out.extend_from_slice(&a.instances.to_le_bytes());
-                out.extend_from_slice(&a.cpus.to_bits().to_le_bytes());
-                out.extend_from_slice(&a.mem.to_bits().to_le_bytes());
-                put_str(out, &a.command);
+                put_str(out, &app_json(a));
             }
             OpRef::RemoveApp(name) => {
                 out.push(TAG_REMOVE_APP);
@@ -95,6 +108,14 @@ pub(crate) fn encode<'a>(count: u32, ops: impl IntoIterator<Item = OpRef<'a>>, o
                 out.extend_from_slice(&t.instance.to_le_bytes());
                 put_str(out, &t.agent_id);
                 out.extend_from_slice(&t.state.to_le_bytes());
+                out.extend_from_slice(&t.version.to_le_bytes());
+                put_str(out, &t.host);
+                // A task has at most spec::MAX_PORTS + mappings ports.
+                let n = u16::try_from(t.ports.len()).expect("ports per task fit u16");
+                out.extend_from_slice(&n.to_le_bytes());
+                for p in &t.ports {
+                    out.extend_from_slice(&p.to_le_bytes());
+                }
             }
             OpRef::RemoveTask(id) => {
                 out.push(TAG_REMOVE_TASK);
@@ -103,6 +124,10 @@ pub(crate) fn encode<'a>(count: u32, ops: impl IntoIterator<Item = OpRef<'a>>, o
         }
     }
     assert_eq!(written, count, "op count announced in the payload");
+}
+
+fn app_json(a: &AppRecord) -> String {
+    serde_json::to_string(a).expect("an app record always serializes")
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -132,21 +157,56 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Vec<StoreOp>, String> {
         let at = r.pos;
         let op = match r.u8()? {
             TAG_FRAMEWORK_ID => StoreOp::FrameworkId(r.str()?),
-            TAG_PUT_APP => StoreOp::PutApp(AppSpec {
-                name: r.str()?,
-                instances: r.u32()?,
-                cpus: f64::from_bits(r.u64()?),
-                mem: f64::from_bits(r.u64()?),
-                command: r.str()?,
-            }),
+            TAG_PUT_APP_V1 => {
+                let name = r.str()?;
+                let instances = r.u32()?;
+                let cpus = f64::from_bits(r.u64()?);
+                let mem = f64::from_bits(r.u64()?);
+                let command = r.str()?;
+                StoreOp::PutApp(Box::new(AppRecord::new(AppSpec::command_app(
+                    &name, instances, cpus, mem, &command,
+                ))))
+            }
+            TAG_PUT_APP => {
+                let json = r.str()?;
+                let rec: AppRecord = serde_json::from_str(&json)
+                    .map_err(|e| format!("app record at payload byte {at}: {e}"))?;
+                StoreOp::PutApp(Box::new(rec))
+            }
             TAG_REMOVE_APP => StoreOp::RemoveApp(r.str()?),
-            TAG_PUT_TASK => StoreOp::PutTask(TaskRecord {
+            TAG_PUT_TASK_V1 => StoreOp::PutTask(TaskRecord {
                 id: r.str()?,
                 app: r.str()?,
                 instance: r.u32()?,
                 agent_id: r.str()?,
                 state: r.u32()? as i32,
+                version: 1,
+                host: String::new(),
+                ports: Vec::new(),
             }),
+            TAG_PUT_TASK => {
+                let (id, app, instance, agent_id) = (r.str()?, r.str()?, r.u32()?, r.str()?);
+                let state = r.u32()? as i32;
+                let version = r.u64()?;
+                let host = r.str()?;
+                let n = r.u16()? as usize;
+                // Each port is 4 bytes: check before sizing anything.
+                r.need(4 * n)?;
+                let mut ports = Vec::with_capacity(n);
+                for _ in 0..n {
+                    ports.push(r.u32()?);
+                }
+                StoreOp::PutTask(TaskRecord {
+                    id,
+                    app,
+                    instance,
+                    agent_id,
+                    state,
+                    version,
+                    host,
+                    ports,
+                })
+            }
             TAG_REMOVE_TASK => StoreOp::RemoveTask(r.str()?),
             tag => return Err(format!("unknown op tag {tag} at payload byte {at}")),
         };
@@ -184,6 +244,24 @@ impl Reader<'_> {
         Ok(bytes)
     }
 
+    /// Fails unless `n` more bytes remain (consumes nothing).
+    fn need(&self, n: usize) -> Result<(), String> {
+        if self.buf.len() - self.pos >= n {
+            Ok(())
+        } else {
+            Err(format!(
+                "needs {n} bytes at payload byte {} of {}",
+                self.pos,
+                self.buf.len()
+            ))
+        }
+    }
+
+    fn u16(&mut self) -> Result<u16, String> {
+        let b = self.take(2)?;
+        Ok(u16::from_le_bytes([b[0], b[1]]))
+    }
+
     fn u8(&mut self) -> Result<u8, String> {
         Ok(self.take(1)?[0])
     }
@@ -218,13 +296,13 @@ mod tests {
     fn every_kind() -> Vec<StoreOp> {
         vec![
             StoreOp::FrameworkId("fw-1".into()),
-            StoreOp::PutApp(AppSpec {
-                name: "web".into(),
-                instances: 3,
-                cpus: 0.25,
-                mem: 128.5,
-                command: "sleep ∞".into(),
-            }),
+            StoreOp::PutApp(Box::new(AppRecord::new(AppSpec::command_app(
+                "web",
+                3,
+                0.25,
+                128.5,
+                "sleep ∞",
+            )))),
             StoreOp::RemoveApp("old".into()),
             StoreOp::PutTask(TaskRecord {
                 id: "web.1".into(),
@@ -232,6 +310,9 @@ mod tests {
                 instance: 1,
                 agent_id: "a-1".into(),
                 state: -7,
+                version: 9,
+                host: "h1".into(),
+                ports: vec![31000, 80],
             }),
             StoreOp::RemoveTask("web.0".into()),
             StoreOp::FrameworkId(String::new()),
@@ -249,6 +330,33 @@ mod tests {
             encoded_len(ops.iter().map(OpRef::from))
         );
         assert_eq!(decode(&buf[1..]).unwrap(), ops);
+    }
+
+    #[test]
+    fn format_1_ops_still_read() {
+        let mut buf = 2u32.to_le_bytes().to_vec();
+        buf.push(TAG_PUT_APP_V1);
+        put_str(&mut buf, "web");
+        buf.extend_from_slice(&2u32.to_le_bytes());
+        buf.extend_from_slice(&0.5f64.to_bits().to_le_bytes());
+        buf.extend_from_slice(&64f64.to_bits().to_le_bytes());
+        put_str(&mut buf, "sleep 1");
+        buf.push(TAG_PUT_TASK_V1);
+        for s in ["web.0.x", "web"] {
+            put_str(&mut buf, s);
+        }
+        buf.extend_from_slice(&0u32.to_le_bytes());
+        put_str(&mut buf, "a1");
+        buf.extend_from_slice(&1u32.to_le_bytes());
+        let ops = decode(&buf).unwrap();
+        let StoreOp::PutApp(a) = &ops[0] else {
+            panic!("{ops:?}")
+        };
+        assert_eq!(a.spec, AppSpec::command_app("web", 2, 0.5, 64.0, "sleep 1"));
+        let StoreOp::PutTask(t) = &ops[1] else {
+            panic!("{ops:?}")
+        };
+        assert_eq!((t.version, t.state, t.instance), (1, 1, 0));
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::ops::Range;
 
 use super::codec;
 use super::crc32c::crc32c;
-use super::{Defect, FORMAT_VERSION};
+use super::{Defect, FORMAT_VERSION, readable};
 use crate::core::StoreOp;
 
 pub(crate) const LOG_MAGIC: [u8; 8] = *b"TRITLOG\0";
@@ -63,7 +63,7 @@ pub(crate) fn parse_log_header(bytes: &[u8]) -> Result<u64, Defect> {
         return Err(corrupt("log header checksum mismatch".into()));
     }
     let version = le_u16(h, 8);
-    if version != FORMAT_VERSION {
+    if !readable(version) {
         return Err(Defect::Version {
             offset: 0,
             found: version,
@@ -218,7 +218,7 @@ fn check_record(bytes: &[u8], at: usize) -> RecordCheck {
         };
     }
     let version = le_u16(h, 4);
-    if version != FORMAT_VERSION {
+    if !readable(version) {
         return RecordCheck::Version(version);
     }
     let len = le_u32(h, 6);

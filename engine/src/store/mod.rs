@@ -55,13 +55,18 @@
 //! ops payload (str = u32 byte length + UTF-8; f64 = its IEEE-754 bits as u64)
 //!   count:u32, then count times one of
 //!   1 framework_id:str                                          FrameworkId
-//!   2 name:str instances:u32 cpus:f64 mem:f64 command:str       PutApp
+//!   2 name:str instances:u32 cpus:f64 mem:f64 command:str       PutApp (format 1; read only)
 //!   3 name:str                                                  RemoveApp
-//!   4 id:str app:str instance:u32 agent_id:str state:i32        PutTask
+//!   4 id:str app:str instance:u32 agent_id:str state:i32        PutTask (format 1; read only)
 //!   5 id:str                                                    RemoveTask
+//!   6 record:str (the AppRecord as JSON)                        PutApp
+//!   7 id:str app:str instance:u32 agent_id:str state:i32
+//!     version:u64 host:str nports:u16 port:u32*nports           PutTask
 //! ```
 //!
-//! A version this build does not know is refused with
+//! Format 2 added ops 6 and 7; files of format 1 are read (ops 2 and 4 map
+//! onto the new records) and new records are written as format 2. A
+//! version this build does not know is refused with
 //! [`StoreError::UnsupportedVersion`], never guessed at. Adding a field to
 //! `AppSpec` or `TaskRecord`, or a new op, means a new [`FORMAT_VERSION`]
 //! and a decoder that still reads the old one.
@@ -109,7 +114,15 @@ pub use log::{MAX_RECORD_PAYLOAD, TornTail};
 
 /// The on-disk format version of log headers, records and snapshots (see
 /// the module documentation for the layouts).
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
+
+/// The oldest format this build reads.
+pub const MIN_READ_VERSION: u16 = 1;
+
+/// Whether this build reads files and records of `version`.
+pub(crate) fn readable(version: u16) -> bool {
+    (MIN_READ_VERSION..=FORMAT_VERSION).contains(&version)
+}
 
 /// Why the store could not open, recover or write.
 #[derive(Debug, thiserror::Error)]

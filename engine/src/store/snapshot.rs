@@ -11,7 +11,7 @@ use super::codec::{self, OpRef};
 use super::crc32c::crc32c;
 use super::log::{le_u16, le_u32, le_u64};
 use super::state::StoreState;
-use super::{Defect, FORMAT_VERSION};
+use super::{Defect, FORMAT_VERSION, readable};
 use crate::core::StoreOp;
 
 pub(crate) const SNAPSHOT_MAGIC: [u8; 8] = *b"TRITSNAP";
@@ -65,7 +65,7 @@ pub(crate) fn parse_snapshot(bytes: &[u8]) -> Result<(u64, Vec<StoreOp>), Defect
         return Err(corrupt(0, "snapshot header checksum mismatch".into()));
     }
     let version = le_u16(h, 8);
-    if version != FORMAT_VERSION {
+    if !readable(version) {
         return Err(Defect::Version {
             offset: 0,
             found: version,
@@ -124,6 +124,9 @@ mod tests {
             instance: 0,
             agent_id: "ag".into(),
             state: 1,
+            version: 1,
+            host: "h".into(),
+            ports: vec![],
         }));
         s
     }

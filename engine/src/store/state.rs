@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::codec::OpRef;
-use crate::core::{AppSpec, Recovered, StoreOp, TaskRecord};
+use crate::core::{AppRecord, Recovered, StoreOp, TaskRecord};
 
 /// Every op is a per-key set or delete, so the state after a log is the
 /// last write of each key. Ordered maps make snapshots and [`Recovered`]
@@ -13,7 +13,7 @@ use crate::core::{AppSpec, Recovered, StoreOp, TaskRecord};
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct StoreState {
     pub framework_id: Option<String>,
-    pub apps: BTreeMap<String, AppSpec>,
+    pub apps: BTreeMap<String, AppRecord>,
     pub tasks: BTreeMap<String, TaskRecord>,
 }
 
@@ -21,8 +21,8 @@ impl StoreState {
     pub fn apply(&mut self, op: StoreOp) {
         match op {
             StoreOp::FrameworkId(id) => self.framework_id = Some(id),
-            StoreOp::PutApp(spec) => {
-                self.apps.insert(spec.name.clone(), spec);
+            StoreOp::PutApp(rec) => {
+                self.apps.insert(rec.spec.name.clone(), *rec);
             }
             StoreOp::RemoveApp(name) => {
                 self.apps.remove(&name);

@@ -76,13 +76,7 @@ pub fn core_config(masters: &[String]) -> Config {
 
 /// The small app most tests run.
 pub fn web(instances: u32) -> AppSpec {
-    AppSpec {
-        name: "web".into(),
-        instances,
-        cpus: 0.1,
-        mem: 32.0,
-        command: "sleep 3600".into(),
-    }
+    AppSpec::command_app("web", instances, 0.1, 32.0, "sleep 3600")
 }
 
 /// What the engine thread hands back when its loop ends.
@@ -135,7 +129,7 @@ impl Engine {
     }
 
     pub fn put_app(&self, spec: AppSpec) {
-        let reply = self.request(CommandKind::PutApp(spec));
+        let reply = self.request(CommandKind::PutApp(Box::new(spec)));
         assert_eq!(reply.status, 200, "PutApp answered {reply:?}");
     }
 

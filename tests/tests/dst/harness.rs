@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use prost::Message;
 use tritium_engine::core::{
-    AppSpec, CloseReason, Command, CommandKind, Config, FrameworkSettings, Input, MasterUrl,
-    OrphanPolicy, Output, Phase, Recovered, Scheduler, StoreOp, TaskRecord,
+    AppRecord, AppSpec, CloseReason, Command, CommandKind, Config, FrameworkSettings, Input,
+    MasterUrl, OrphanPolicy, Output, Phase, Recovered, Scheduler, StoreOp, TaskRecord,
 };
 use tritium_engine::rng::Rng;
 use tritium_proto::scheduler::{Call, Event, call, event};
@@ -204,7 +204,7 @@ struct SubConn {
 #[derive(Debug, Default, Clone)]
 struct Durable {
     framework_id: Option<String>,
-    apps: BTreeMap<String, AppSpec>,
+    apps: BTreeMap<String, AppRecord>,
     tasks: BTreeMap<String, TaskRecord>,
     /// Every task id a committed PutTask ever named (launch intents).
     ever_put: BTreeSet<String>,
@@ -215,7 +215,7 @@ impl Durable {
         match op {
             StoreOp::FrameworkId(id) => self.framework_id = Some(id.clone()),
             StoreOp::PutApp(spec) => {
-                self.apps.insert(spec.name.clone(), spec.clone());
+                self.apps.insert(spec.spec.name.clone(), (**spec).clone());
             }
             StoreOp::RemoveApp(name) => {
                 self.apps.remove(name);
@@ -382,7 +382,10 @@ fn call_kind(c: &Call) -> &'static str {
 }
 
 fn is_failing(spec: &AppSpec) -> bool {
-    spec.command.contains("sim:fail")
+    spec.command
+        .as_ref()
+        .and_then(|c| c.cmd.as_deref())
+        .is_some_and(|c| c.contains("sim:fail"))
 }
 
 /// FNV-1a, 64 bit: stable across runs and releases (unlike `DefaultHasher`).
@@ -558,17 +561,12 @@ impl Sim {
         let storm = self.storm_until.duration_since(self.t0);
         let mut times = Vec::new();
         for (name, cpus, mem, command, cap) in &apps {
-            let spec = |n: u32| AppSpec {
-                name: name.clone(),
-                instances: n,
-                cpus: *cpus,
-                mem: *mem,
-                command: command.clone(),
-            };
+            let spec =
+                |n: u32| AppSpec::command_app(&name.clone(), n, *cpus, *mem, &command.clone());
             let first = between(rng, Duration::ZERO, Duration::from_secs(5));
             times.push((
                 first,
-                CommandKind::PutApp(spec(1 + rng.below(u64::from(*cap)) as u32)),
+                CommandKind::PutApp(Box::new(spec(1 + rng.below(u64::from(*cap)) as u32))),
             ));
             let changes = rng.below(4);
             for _ in 0..changes {
@@ -578,7 +576,7 @@ impl Sim {
                 } else {
                     1 + rng.below(u64::from(*cap)) as u32
                 };
-                times.push((at, CommandKind::PutApp(spec(n))));
+                times.push((at, CommandKind::PutApp(Box::new(spec(n)))));
             }
         }
         if chance(rng, 0.5) {
@@ -836,7 +834,12 @@ impl Sim {
         self.watch.core_apps = recovered
             .apps
             .iter()
-            .map(|a| (a.name.clone(), a.instances))
+            .map(|a| {
+                (
+                    a.spec.name.clone(),
+                    if a.deleting { 0 } else { a.spec.instances },
+                )
+            })
             .collect();
         self.watch.core_apps_min = self.watch.core_apps.clone();
         self.store.pending.clear();
@@ -1114,6 +1117,7 @@ impl Sim {
                         CommandKind::PutApp(_) => r.status == 200,
                         CommandKind::RemoveApp(_) => r.status == 202 || r.status == 404,
                         CommandKind::Status => r.status == 200,
+                        other => self.fail(format_args!("the DST client never sends {other:?}")),
                     };
                     if !ok {
                         self.fail(format_args!(
@@ -1125,6 +1129,7 @@ impl Sim {
                 Output::Exit { code, reason } => {
                     self.fail(format_args!("core exited with {code}: {reason}"));
                 }
+                Output::Notify(_) => {}
             }
         }
     }
@@ -1355,12 +1360,15 @@ impl Sim {
     fn command(&mut self, kind: CommandKind) {
         match &kind {
             CommandKind::PutApp(spec) => {
-                self.client.desired.insert(spec.name.clone(), spec.clone());
+                self.client
+                    .desired
+                    .insert(spec.name.clone(), (**spec).clone());
             }
             CommandKind::RemoveApp(name) => {
                 self.client.desired.remove(name);
             }
             CommandKind::Status => {}
+            other => self.fail(format_args!("the DST client never sends {other:?}")),
         }
         if self.core.is_some() {
             self.send_command(kind);
@@ -1389,6 +1397,7 @@ impl Sim {
                 self.watch.core_apps_min.insert(name.clone(), 0);
             }
             CommandKind::Status => {}
+            other => self.fail(format_args!("the DST client never sends {other:?}")),
         }
         self.note(|| format!("client sends command {id}: {kind:?}"));
         self.client.inflight.insert(id, kind.clone());
@@ -1975,7 +1984,8 @@ impl Sim {
             .durable
             .apps
             .iter()
-            .map(|(n, s)| (n, s.instances))
+            .filter(|(_, s)| !s.deleting)
+            .map(|(n, s)| (n, s.spec.instances))
             .collect();
         let desired_apps: BTreeMap<&String, u32> = self
             .client

@@ -1,0 +1,721 @@
+//! Apps: what the API asks for, and how the core converges tasks on it.
+//!
+//! One rule decides everything an app needs ([`Scheduler::decide`]): which
+//! instances to launch now and which tasks to kill now, from the app's
+//! stored record and its live tasks. Offers ask it what is pending; every
+//! command, task change and timer asks it what to kill. So a scale, a
+//! rolling update, a rollback, a restart and a delete are the same loop
+//! with different records, and a restart of tritium resumes each where it
+//! stopped (the record is durable, the tasks are reconciled).
+//!
+//! Service apps, version `v`, `n` instances wanted, surge `s`, unavailable
+//! `u`:
+//! * tasks of version `v` beyond `n` are killed (not-ready ones first, then
+//!   the highest instance numbers);
+//! * tasks of other versions that are not ready are killed at once; ready
+//!   ones are killed only while at least `n - u` ready tasks remain;
+//! * new instances are launched while fewer than `n` tasks of version `v`
+//!   live and all live tasks stay within `n + s`, unless backing off.
+//!
+//! "Ready" is RUNNING, and healthy when the app has a health check. A scale
+//! keeps the version; an update, a restart or a rollback changes it. New
+//! tasks that keep failing during an update roll it back to the previous
+//! version. Jobs launch each instance until it finishes (restarts after
+//! failure up to the spec's retries); they are not rolled.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tritium_proto::v1::TaskState;
+
+use super::{App, Scheduler, Task, is_failure, state_name};
+use crate::core::types::*;
+use crate::spec::{AppSpec, Kind};
+
+/// Tasks killed for failing their health check: at most one per app per
+/// this interval, so a broken check cannot take a whole app down at once.
+const UNHEALTHY_KILL_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Running and healthy this long resets an app's restart backoff.
+const BACKOFF_RESET: Duration = Duration::from_secs(600);
+
+/// Consecutive failures from which an app is shown as crash-looping.
+const CRASH_LOOP_FAILURES: u32 = 3;
+
+/// What an app needs now.
+#[derive(Debug, Default)]
+pub(super) struct Decision {
+    /// Instance numbers to launch.
+    pub launch: Vec<u32>,
+    /// Task ids to kill.
+    pub kill: Vec<String>,
+}
+
+fn reply(id: u64, status: u16, body: Value) -> Output {
+    Output::Reply(Reply { id, status, body })
+}
+
+fn error(field: &str, msg: impl Into<String>) -> Value {
+    json!({ "error": msg.into(), "field": field })
+}
+
+impl Scheduler {
+    /// The tracked tasks of `app` (task ids are `<app>.<instance>.<suffix>`
+    /// and app names hold no '.', so they are one range of the map).
+    pub(super) fn app_tasks<'a>(&'a self, app: &str) -> impl Iterator<Item = &'a Task> + 'a {
+        let prefix = format!("{app}.");
+        let n = prefix.len();
+        self.tasks
+            .range(prefix.clone()..)
+            .take_while(move |(k, _)| k.starts_with(&prefix))
+            .map(|(_, t)| t)
+            .filter(move |t| t.rec.app.len() + 1 == n)
+    }
+
+    fn ready(&self, app: &App, t: &Task) -> bool {
+        t.rec.state == TaskState::TaskRunning as i32
+            && (app.rec.spec.healthcheck.is_none() || t.healthy == Some(true))
+    }
+
+    /// What `name` needs now: see the module docs.
+    pub(super) fn decide(&self, now: Instant, name: &str) -> Decision {
+        let mut d = Decision::default();
+        let live: Vec<&Task> = self
+            .app_tasks(name)
+            .filter(|t| !t.kill_sent && self.counts(t, now))
+            .collect();
+        let Some(app) = self.apps.get(name) else {
+            d.kill = live.iter().map(|t| t.rec.id.clone()).collect();
+            return d;
+        };
+        let r = &app.rec;
+        let spec = &r.spec;
+        if r.deleting {
+            d.kill = live.iter().map(|t| t.rec.id.clone()).collect();
+            return d;
+        }
+        let backing_off = app.not_before.is_some_and(|t| now < t);
+        if spec.kind == Kind::Job {
+            let retries = spec.job_retries();
+            let failed = r.job_failures.values().any(|f| *f > retries);
+            let mut used = std::collections::BTreeSet::new();
+            for t in &live {
+                if t.rec.instance >= spec.instances
+                    || r.completed.contains(&t.rec.instance)
+                    || !used.insert(t.rec.instance)
+                {
+                    d.kill.push(t.rec.id.clone());
+                }
+            }
+            if !failed && !backing_off {
+                d.launch = (0..spec.instances)
+                    .filter(|i| !used.contains(i) && !r.completed.contains(i))
+                    .collect();
+            }
+            return d;
+        }
+        let want = spec.instances as usize;
+        let (mut cur, old): (Vec<&Task>, Vec<&Task>) =
+            live.iter().partition(|t| t.rec.version == r.version);
+        // Surplus of the current version: not-ready first, then the
+        // highest instance numbers.
+        cur.sort_by_key(|t| {
+            (
+                std::cmp::Reverse(self.ready(app, t)),
+                t.rec.instance,
+                t.rec.id.clone(),
+            )
+        });
+        if cur.len() > want {
+            for t in cur.drain(want..) {
+                d.kill.push(t.rec.id.clone());
+            }
+        }
+        let ready_new = cur.iter().filter(|t| self.ready(app, t)).count();
+        let (old_ready, old_unready): (Vec<&Task>, Vec<&Task>) =
+            old.iter().partition(|t| self.ready(app, t));
+        d.kill.extend(old_unready.iter().map(|t| t.rec.id.clone()));
+        let min_avail = want.saturating_sub(spec.upgrade.max_unavailable as usize);
+        let may_kill = (ready_new + old_ready.len()).saturating_sub(min_avail);
+        let mut old_ready = old_ready;
+        old_ready.sort_by_key(|t| std::cmp::Reverse((t.rec.instance, t.rec.id.clone())));
+        let killed_old = may_kill.min(old_ready.len());
+        d.kill
+            .extend(old_ready[..killed_old].iter().map(|t| t.rec.id.clone()));
+        let remaining_old = old_ready.len() - killed_old;
+        if !backing_off {
+            let missing = want.saturating_sub(cur.len());
+            let room =
+                (want + spec.upgrade.max_surge as usize).saturating_sub(cur.len() + remaining_old);
+            let used: std::collections::BTreeSet<u32> =
+                cur.iter().map(|t| t.rec.instance).collect();
+            d.launch = (0u32..)
+                .filter(|i| !used.contains(i))
+                .take(missing.min(room))
+                .collect();
+        }
+        d
+    }
+
+    /// Carry out the kills `name` needs and settle its record: an update
+    /// whose old tasks are gone is done, a deleted app without tasks is
+    /// forgotten.
+    pub(super) fn converge(&mut self, now: Instant, name: &str) {
+        let d = self.decide(now, name);
+        for id in &d.kill {
+            self.kill(id);
+        }
+        let Some(app) = self.apps.get(name) else {
+            return;
+        };
+        let r = &app.rec;
+        if r.deleting {
+            if self.app_tasks(name).next().is_none() {
+                tracing::info!(target: "tritium::apps", app = %name, "app deleted");
+                self.apps.remove(name);
+                self.batch.push(StoreOp::RemoveApp(name.to_owned()));
+                self.notify_app(name, "deleted");
+            }
+            return;
+        }
+        if r.previous.is_some() && r.spec.kind == Kind::Service {
+            let old_left = self.app_tasks(name).any(|t| t.rec.version != r.version);
+            let ready = self
+                .app_tasks(name)
+                .filter(|t| t.rec.version == r.version && !t.kill_sent && self.ready(app, t))
+                .count();
+            if !old_left && ready >= r.spec.instances as usize {
+                let app = self.apps.get_mut(name).expect("present");
+                app.rec.previous = None;
+                app.rec.update_failures = 0;
+                let rec = app.rec.clone();
+                tracing::info!(target: "tritium::apps", app = %name, version = rec.version, "update done");
+                self.batch.push(StoreOp::PutApp(Box::new(rec)));
+                self.notify_app(name, "updated");
+            }
+        }
+    }
+
+    /// A task of `t.rec.app` ended in `state`: count a failure (restart
+    /// backoff, rollback of an update, job retries) or a job's success.
+    pub(super) fn task_ended(&mut self, now: Instant, t: &Task, state: i32) {
+        let Some(app) = self.apps.get_mut(&t.rec.app) else {
+            return;
+        };
+        let failed = (is_failure(state) && !t.kill_sent) || t.unhealthy_kill;
+        let finished = state == TaskState::TaskFinished as i32;
+        let mut changed = false;
+        if app.rec.spec.kind == Kind::Job && t.rec.version <= app.rec.version {
+            if finished && !app.rec.completed.contains(&t.rec.instance) {
+                app.rec.completed.push(t.rec.instance);
+                app.rec.completed.sort_unstable();
+                changed = true;
+            } else if failed {
+                *app.rec.job_failures.entry(t.rec.instance).or_default() += 1;
+                changed = true;
+            }
+        }
+        if failed {
+            app.rec.failures = app.rec.failures.saturating_add(1);
+            let base = app
+                .rec
+                .spec
+                .restart_delay()
+                .map(Duration::from_secs_f64)
+                .unwrap_or(self.cfg.restart_backoff_initial);
+            let exp = if app.rec.spec.exp_backoff() {
+                (app.rec.failures - 1).min(16)
+            } else {
+                0
+            };
+            let delay = base
+                .saturating_mul(1 << exp)
+                .min(self.cfg.restart_backoff_max);
+            app.not_before = Some(now + delay);
+            changed = true;
+            if app.rec.previous.is_some() && t.rec.version == app.rec.version {
+                app.rec.update_failures += 1;
+                if app.rec.update_failures >= app.rec.spec.upgrade.rollback_after {
+                    let prev = app.rec.previous.take().expect("checked");
+                    tracing::warn!(target: "tritium::apps", app = %t.rec.app, failed_version = app.rec.version, back_to = prev.version, "new version keeps failing; rolling back");
+                    app.rec.max_version = app.rec.max_version.max(app.rec.version);
+                    app.rec.spec = prev.spec;
+                    app.rec.version = prev.version;
+                    app.rec.rolled_back = true;
+                    app.rec.update_failures = 0;
+                    app.rec.failures = 0;
+                    app.not_before = None;
+                    let name = t.rec.app.clone();
+                    self.batch
+                        .push(StoreOp::PutApp(Box::new(self.apps[&name].rec.clone())));
+                    self.notify_app(&name, "rolled_back");
+                    return;
+                }
+            }
+        } else if finished && app.rec.spec.kind == Kind::Service {
+            app.rec.failures = 0;
+            changed = true;
+        }
+        if changed {
+            let rec = app.rec.clone();
+            self.batch.push(StoreOp::PutApp(Box::new(rec)));
+        }
+    }
+
+    // ------------------------------------------------------------ timers
+
+    /// The next time an app needs the core: a backoff reset or a rate
+    /// limited unhealthy kill.
+    pub(super) fn app_deadline(&self) -> Option<Instant> {
+        let mut next: Option<Instant> = None;
+        let mut at = |x: Instant| next = Some(next.map_or(x, |y: Instant| y.min(x)));
+        for (name, app) in &self.apps {
+            if app.rec.failures > 0
+                && let Some(since) = self.app_tasks(name).filter_map(|t| t.running_since).min()
+            {
+                at(since + BACKOFF_RESET);
+            }
+            if let Some(last) = app.last_unhealthy_kill
+                && self
+                    .app_tasks(name)
+                    .any(|t| t.healthy == Some(false) && !t.kill_sent)
+            {
+                at(last + UNHEALTHY_KILL_INTERVAL);
+            }
+        }
+        next
+    }
+
+    pub(super) fn app_timers(&mut self, now: Instant) {
+        let names: Vec<String> = self.apps.keys().cloned().collect();
+        for name in names {
+            let app = &self.apps[&name];
+            // Healthy long enough: the app is no longer crash-looping.
+            if app.rec.failures > 0
+                && self
+                    .app_tasks(&name)
+                    .any(|t| t.running_since.is_some_and(|s| now >= s + BACKOFF_RESET))
+            {
+                let app = self.apps.get_mut(&name).expect("present");
+                app.rec.failures = 0;
+                let rec = app.rec.clone();
+                self.batch.push(StoreOp::PutApp(Box::new(rec)));
+            }
+            self.kill_unhealthy(now, &name);
+            self.converge(now, &name);
+        }
+    }
+
+    /// Kill one task of `name` that fails its health check, if the rate
+    /// limit allows.
+    pub(super) fn kill_unhealthy(&mut self, now: Instant, name: &str) {
+        let Some(app) = self.apps.get(name) else {
+            return;
+        };
+        if app.rec.spec.healthcheck.is_none()
+            || app
+                .last_unhealthy_kill
+                .is_some_and(|l| now < l + UNHEALTHY_KILL_INTERVAL)
+        {
+            return;
+        }
+        let Some(id) = self
+            .app_tasks(name)
+            .find(|t| {
+                t.healthy == Some(false)
+                    && !t.kill_sent
+                    && t.rec.state == TaskState::TaskRunning as i32
+            })
+            .map(|t| t.rec.id.clone())
+        else {
+            return;
+        };
+        if self.stream_id().is_none() {
+            return;
+        }
+        tracing::warn!(target: "tritium::tasks", task = %id, app = %name, "failing its health check; killing it");
+        if let Some(app) = self.apps.get_mut(name) {
+            app.last_unhealthy_kill = Some(now);
+        }
+        if let Some(t) = self.tasks.get_mut(&id) {
+            t.unhealthy_kill = true;
+        }
+        self.kill(&id);
+    }
+
+    // ------------------------------------------------------------ commands
+
+    pub(super) fn on_command(&mut self, now: Instant, cmd: Command) {
+        let id = cmd.id;
+        match cmd.kind {
+            CommandKind::CreateApp(spec) => {
+                if self.apps.contains_key(&spec.name) {
+                    let e = error("name", format!("app {} exists (PUT changes it)", spec.name));
+                    return self.out.push_back(reply(id, 409, e));
+                }
+                self.put_app(now, id, *spec, 201);
+            }
+            CommandKind::UpdateApp(spec) => {
+                if !self.apps.contains_key(&spec.name) {
+                    let e = error("name", format!("no app {}", spec.name));
+                    return self.out.push_back(reply(id, 404, e));
+                }
+                self.put_app(now, id, *spec, 200);
+            }
+            CommandKind::PutApp(spec) => self.put_app(now, id, *spec, 200),
+            CommandKind::RemoveApp(name) => {
+                let Some(app) = self.apps.get_mut(&name) else {
+                    let e = error("name", format!("no app {name}"));
+                    return self.out.push_back(reply(id, 404, e));
+                };
+                if !app.rec.deleting {
+                    tracing::info!(target: "tritium::apps", app = %name, "deleting app");
+                    app.rec.deleting = true;
+                    let rec = app.rec.clone();
+                    self.batch.push(StoreOp::PutApp(Box::new(rec)));
+                    self.notify_app(&name, "deleting");
+                }
+                self.converge(now, &name);
+                let body = json!({ "name": name, "status": "deleting" });
+                self.reply_after_store(Reply {
+                    id,
+                    status: 202,
+                    body,
+                });
+            }
+            CommandKind::RestartApp(name) => {
+                let Some(app) = self.apps.get_mut(&name) else {
+                    let e = error("name", format!("no app {name}"));
+                    return self.out.push_back(reply(id, 404, e));
+                };
+                if app.rec.deleting {
+                    let e = error("name", format!("app {name} is being deleted"));
+                    return self.out.push_back(reply(id, 409, e));
+                }
+                let r = &mut app.rec;
+                if r.spec.kind == Kind::Service && r.previous.is_none() {
+                    r.previous = Some(Previous {
+                        version: r.version,
+                        spec: r.spec.clone(),
+                    });
+                }
+                r.max_version = r.max_version.max(r.version) + 1;
+                r.version = r.max_version;
+                r.failures = 0;
+                r.update_failures = 0;
+                r.job_failures.clear();
+                r.completed.clear();
+                app.not_before = None;
+                tracing::info!(target: "tritium::apps", app = %name, version = r.version, "rolling restart");
+                let rec = r.clone();
+                self.batch.push(StoreOp::PutApp(Box::new(rec)));
+                self.notify_app(&name, "restarting");
+                self.converge(now, &name);
+                let body = self.app_json(now, &name);
+                self.reply_after_store(Reply {
+                    id,
+                    status: 200,
+                    body,
+                });
+            }
+            CommandKind::GetApp(name) => {
+                let out = if self.apps.contains_key(&name) {
+                    reply(id, 200, self.app_json(now, &name))
+                } else {
+                    reply(id, 404, error("name", format!("no app {name}")))
+                };
+                self.out.push_back(out);
+            }
+            CommandKind::ListApps { offset, limit } => {
+                let apps: Vec<Value> = self
+                    .apps
+                    .keys()
+                    .skip(offset)
+                    .take(limit)
+                    .map(|n| self.app_json(now, n))
+                    .collect();
+                let body = json!({
+                    "apps": apps,
+                    "total": self.apps.len(),
+                    "offset": offset,
+                    "limit": limit,
+                });
+                self.out.push_back(reply(id, 200, body));
+            }
+            CommandKind::Queue(name) => {
+                if let Some(n) = &name
+                    && !self.apps.contains_key(n)
+                {
+                    return self.out.push_back(reply(
+                        id,
+                        404,
+                        error("name", format!("no app {n}")),
+                    ));
+                }
+                let names: Vec<String> = match name {
+                    Some(n) => vec![n],
+                    None => self.apps.keys().cloned().collect(),
+                };
+                let queue: Vec<Value> = names
+                    .iter()
+                    .filter_map(|n| {
+                        let pending = self.decide(now, n).launch.len();
+                        let app = &self.apps[n];
+                        let backoff = app.not_before.filter(|t| now < *t);
+                        if pending == 0 && backoff.is_none() {
+                            return None;
+                        }
+                        Some(json!({
+                            "app": n,
+                            "pending": pending,
+                            "status": self.app_status(now, n),
+                            "backoff_seconds": backoff.map(|t| t.duration_since(now).as_secs_f64()),
+                            "failures": app.rec.failures,
+                            "why": self.why_not(now, n),
+                        }))
+                    })
+                    .collect();
+                self.out
+                    .push_back(reply(id, 200, json!({ "queue": queue })));
+            }
+            CommandKind::Status => {
+                let body = self.status_json(now);
+                self.out.push_back(reply(id, 200, body));
+            }
+            CommandKind::Ready => {
+                let subscribed = self.stream_id().is_some();
+                let body = json!({
+                    "ready": subscribed,
+                    "subscription": self.phase_name(),
+                    "master": self.target.to_string(),
+                    "framework_id": self.framework_id,
+                });
+                self.out
+                    .push_back(reply(id, if subscribed { 200 } else { 503 }, body));
+            }
+        }
+    }
+
+    /// Create or change an app; `created` is the status of a new one.
+    fn put_app(&mut self, now: Instant, id: u64, spec: AppSpec, created: u16) {
+        if let Err(e) = spec.validate() {
+            return self.out.push_back(reply(
+                id,
+                422,
+                json!({ "error": e.error, "field": e.field }),
+            ));
+        }
+        if let Some(role) = spec.role()
+            && !self.cfg.framework.roles.iter().any(|r| r == role)
+        {
+            let e = error(
+                if spec.role.is_some() {
+                    "role"
+                } else {
+                    "resources.role"
+                },
+                format!(
+                    "role {role:?} is not one of tritium's roles {:?} (--role)",
+                    self.cfg.framework.roles
+                ),
+            );
+            return self.out.push_back(reply(id, 422, e));
+        }
+        if let Err(e) = self.check_spec(&spec) {
+            return self.out.push_back(reply(id, 422, e));
+        }
+        let name = spec.name.clone();
+        let status = match self.apps.get_mut(&name) {
+            None => {
+                tracing::info!(target: "tritium::apps", app = %name, instances = spec.instances, "app created");
+                self.apps.insert(
+                    name.clone(),
+                    App {
+                        rec: AppRecord::new(spec),
+                        not_before: None,
+                        last_unhealthy_kill: None,
+                    },
+                );
+                self.notify_app(&name, "created");
+                created
+            }
+            Some(app) if app.rec.deleting && created != 200 => {
+                let e = error("name", format!("app {name} is being deleted"));
+                return self.out.push_back(reply(id, 409, e));
+            }
+            Some(app) => {
+                let r = &mut app.rec;
+                // PUT of a deleting app (create-or-replace): it stays.
+                r.deleting = false;
+                if !r.spec.differs_beyond_scale(&spec) {
+                    tracing::info!(target: "tritium::apps", app = %name, from = r.spec.instances, to = spec.instances, "app scaled");
+                    r.spec.instances = spec.instances;
+                    if let Some(p) = &mut r.previous {
+                        p.spec.instances = spec.instances;
+                    }
+                    self.notify_app(&name, "scaled");
+                } else {
+                    if r.spec.kind == Kind::Service && r.previous.is_none() {
+                        r.previous = Some(Previous {
+                            version: r.version,
+                            spec: r.spec.clone(),
+                        });
+                    }
+                    r.max_version = r.max_version.max(r.version) + 1;
+                    r.version = r.max_version;
+                    r.spec = spec;
+                    r.rolled_back = false;
+                    r.update_failures = 0;
+                    r.failures = 0;
+                    app.not_before = None;
+                    tracing::info!(target: "tritium::apps", app = %name, version = r.version, "rolling update");
+                    self.notify_app(&name, "updating");
+                }
+                200
+            }
+        };
+        let rec = self.apps[&name].rec.clone();
+        self.batch.push(StoreOp::PutApp(Box::new(rec)));
+        self.converge(now, &name);
+        let body = self.app_json(now, &name);
+        self.reply_after_store(Reply { id, status, body });
+    }
+
+    /// Checks that need the cluster (the matcher's view of agents).
+    fn check_spec(&self, _spec: &AppSpec) -> Result<(), Value> {
+        Ok(())
+    }
+
+    /// Why offers were refused for `name` (the matcher's counters).
+    fn why_not(&self, _now: Instant, _name: &str) -> Value {
+        Value::Null
+    }
+
+    // ------------------------------------------------------------ views
+
+    pub(super) fn phase_name(&self) -> &'static str {
+        match &self.phase {
+            super::Phase::Idle => "idle",
+            super::Phase::Waiting { .. } => "reconnecting",
+            super::Phase::Subscribing { .. } => "subscribing",
+            super::Phase::Streaming {
+                subscribed: false, ..
+            } => "subscribing",
+            super::Phase::Streaming { .. } => "subscribed",
+            super::Phase::Stopped => "stopped",
+        }
+    }
+
+    /// deploying, running, updating, rolling back, crash-looping, deleting
+    /// (jobs: finished, failed).
+    pub(super) fn app_status(&self, now: Instant, name: &str) -> &'static str {
+        let Some(app) = self.apps.get(name) else {
+            return "deleted";
+        };
+        let r = &app.rec;
+        if r.deleting {
+            return "deleting";
+        }
+        if r.spec.kind == Kind::Job {
+            if r.job_failures.values().any(|f| *f > r.spec.job_retries()) {
+                return "failed";
+            }
+            if r.completed.len() as u32 >= r.spec.instances {
+                return "finished";
+            }
+        }
+        if r.failures >= CRASH_LOOP_FAILURES && app.not_before.is_some_and(|t| now < t) {
+            return "crash-looping";
+        }
+        if r.previous.is_some() {
+            return "updating";
+        }
+        let current = self
+            .app_tasks(name)
+            .filter(|t| t.rec.version == r.version && !t.kill_sent && self.ready(app, t))
+            .count();
+        let old = self.app_tasks(name).any(|t| t.rec.version != r.version);
+        let want = if r.spec.kind == Kind::Job {
+            r.spec.instances as usize - r.completed.len()
+        } else {
+            r.spec.instances as usize
+        };
+        if r.rolled_back && (old || current < want) {
+            return "rolling back";
+        }
+        if current < want {
+            return "deploying";
+        }
+        "running"
+    }
+
+    pub(super) fn app_json(&self, now: Instant, name: &str) -> Value {
+        let Some(app) = self.apps.get(name) else {
+            return Value::Null;
+        };
+        let r = &app.rec;
+        let tasks: Vec<Value> = self.app_tasks(name).map(|t| self.task_json(t)).collect();
+        let running = self
+            .app_tasks(name)
+            .filter(|t| t.rec.state == TaskState::TaskRunning as i32)
+            .count();
+        let healthy = self
+            .app_tasks(name)
+            .filter(|t| t.healthy == Some(true))
+            .count();
+        json!({
+            "name": name,
+            "version": r.version,
+            "status": self.app_status(now, name),
+            "instances": r.spec.instances,
+            "running": running,
+            "healthy": healthy,
+            "spec": r.spec,
+            "previous_version": r.previous.as_ref().map(|p| p.version),
+            "rolled_back": r.rolled_back,
+            "failures": r.failures,
+            "backoff_seconds": app.not_before.filter(|t| now < *t).map(|t| t.duration_since(now).as_secs_f64()),
+            "completed": if r.spec.kind == Kind::Job { json!(r.completed) } else { Value::Null },
+            "tasks": tasks,
+        })
+    }
+
+    fn task_json(&self, t: &Task) -> Value {
+        json!({
+            "id": t.rec.id,
+            "instance": t.rec.instance,
+            "version": t.rec.version,
+            "state": state_name(t.rec.state),
+            "agent_id": t.rec.agent_id,
+            "host": t.rec.host,
+            "ports": t.rec.ports,
+            "healthy": t.healthy,
+            "started_at": t.started_at,
+            "message": t.message,
+            "killing": t.kill_sent,
+        })
+    }
+
+    // ------------------------------------------------------------ events
+
+    pub(super) fn task_event(t: &Task, state: i32, message: Option<&str>) -> Output {
+        Output::Notify(json!({
+            "type": "task",
+            "app": t.rec.app,
+            "task": t.rec.id,
+            "instance": t.rec.instance,
+            "version": t.rec.version,
+            "state": state_name(state),
+            "agent_id": t.rec.agent_id,
+            "host": t.rec.host,
+            "healthy": t.healthy,
+            "message": message,
+        }))
+    }
+
+    pub(super) fn notify_app(&mut self, name: &str, event: &str) {
+        let version = self.apps.get(name).map(|a| a.rec.version);
+        let ev = json!({ "type": "app", "app": name, "event": event, "version": version });
+        self.out.push_back(Output::Notify(ev));
+    }
+}

@@ -1,0 +1,461 @@
+//! From an app spec and a placement to the `TaskInfo` the master launches.
+//!
+//! Every field of the spec lands somewhere in the TaskInfo (PROTOCOL.md §4):
+//! command (shell, environment, uris), container (Mesos containerizer with a
+//! Docker image, or the Docker containerizer with its network and port
+//! mappings), volumes (host paths and docker volumes), CNI networks with
+//! static addresses, groups and labels, the health check, task labels and a
+//! custom executor. The placement supplies the resources (with the role and
+//! reservations of the offer they come from) and the host ports.
+
+use tritium_proto::v1 as mesos;
+
+use crate::spec::{AppSpec, CheckKind, ContainerType, PortMapping};
+
+use mesos::container_info::{self, docker_info};
+
+/// Where and with what a task launches.
+#[derive(Debug, Clone)]
+pub struct Placed<'a> {
+    pub task_id: &'a str,
+    pub agent_id: &'a str,
+    pub resources: Vec<mesos::Resource>,
+    /// `resources.ports` requests in order, then the docker port
+    /// mappings' host ports in order.
+    pub ports: &'a [u32],
+}
+
+/// The TaskInfo of one instance.
+pub fn build(spec: &AppSpec, p: Placed<'_>) -> mesos::TaskInfo {
+    let n_requested = spec.resources.ports.count();
+    let mapped_ports = p.ports.get(n_requested..).unwrap_or(&[]);
+    let mut command = command_info(spec, p.ports);
+    let container = spec.container.as_ref().map(|c| {
+        let image = c.image_ref();
+        let volumes = c.volume.iter().map(volume).collect();
+        let network_infos = c.network.iter().map(network).collect();
+        match c.kind {
+            ContainerType::Mesos => mesos::ContainerInfo {
+                r#type: container_info::Type::Mesos as i32,
+                volumes,
+                network_infos,
+                mesos: image.map(|name| container_info::MesosInfo {
+                    image: Some(mesos::Image {
+                        r#type: mesos::image::Type::Docker as i32,
+                        docker: Some(mesos::image::Docker {
+                            name,
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }),
+                }),
+                ..Default::default()
+            },
+            ContainerType::Docker => {
+                let d = c.docker.clone().unwrap_or_default();
+                let net = match d.network.as_deref().map(str::to_ascii_uppercase).as_deref() {
+                    Some("BRIDGE") => docker_info::Network::Bridge,
+                    Some("USER") => docker_info::Network::User,
+                    _ => docker_info::Network::Host,
+                };
+                let port_mappings = spec
+                    .port_mappings()
+                    .iter()
+                    .zip(mapped_ports)
+                    .map(|(m, host)| docker_info::PortMapping {
+                        host_port: *host,
+                        container_port: m.container_port,
+                        protocol: protocol(m),
+                    })
+                    .collect();
+                mesos::ContainerInfo {
+                    r#type: container_info::Type::Docker as i32,
+                    volumes,
+                    network_infos,
+                    docker: Some(container_info::DockerInfo {
+                        image: image.unwrap_or_default(),
+                        network: Some(net as i32),
+                        port_mappings,
+                        privileged: Some(d.privileged),
+                        parameters: d
+                            .parameters
+                            .iter()
+                            .map(|(k, v)| mesos::Parameter {
+                                key: k.clone(),
+                                value: v.clone(),
+                            })
+                            .collect(),
+                        force_pull_image: Some(d.force_pull_image),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }
+            }
+        }
+    });
+    let executor = spec.executor.as_ref().map(|e| {
+        let file = e.uri.rsplit('/').next().unwrap_or("executor").to_owned();
+        mesos::ExecutorInfo {
+            r#type: Some(mesos::executor_info::Type::Custom as i32),
+            executor_id: mesos::ExecutorId {
+                value: format!("{}.executor", p.task_id),
+            },
+            name: e
+                .name
+                .clone()
+                .or_else(|| Some(format!("{} executor", spec.name))),
+            command: Some(mesos::CommandInfo {
+                uris: vec![mesos::command_info::Uri {
+                    value: e.uri.clone(),
+                    executable: Some(true),
+                    extract: Some(false),
+                    ..Default::default()
+                }],
+                shell: Some(true),
+                value: Some(e.cmd.clone().unwrap_or_else(|| format!("./{file}"))),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    });
+    // A task runs either a command or an executor, never both: with a
+    // custom executor, the app's command (if any) is the task's data.
+    let mut data = None;
+    if executor.is_some() {
+        data = command
+            .take()
+            .and_then(|c| c.value)
+            .map(|v| bytes::Bytes::from(v.into_bytes()));
+    }
+    mesos::TaskInfo {
+        name: spec.name.clone(),
+        task_id: mesos::TaskId {
+            value: p.task_id.to_owned(),
+        },
+        agent_id: mesos::AgentId {
+            value: p.agent_id.to_owned(),
+        },
+        resources: p.resources,
+        executor,
+        command,
+        container,
+        health_check: spec.healthcheck.as_ref().and_then(|h| {
+            let kind = h.resolve().ok()?;
+            let mut hc = mesos::HealthCheck {
+                delay_seconds: h.delay,
+                interval_seconds: h.interval,
+                timeout_seconds: h.timeout,
+                consecutive_failures: h.fails,
+                grace_period_seconds: h.graceperiod,
+                ..Default::default()
+            };
+            match kind {
+                CheckKind::Http {
+                    scheme,
+                    port,
+                    path,
+                    statuses,
+                } => {
+                    hc.r#type = Some(mesos::health_check::Type::Http as i32);
+                    hc.http = Some(mesos::health_check::HttpCheckInfo {
+                        scheme: Some(scheme),
+                        port: check_port(port, spec, p.ports),
+                        path: Some(path),
+                        statuses,
+                        ..Default::default()
+                    });
+                }
+                CheckKind::Tcp { port } => {
+                    hc.r#type = Some(mesos::health_check::Type::Tcp as i32);
+                    hc.tcp = Some(mesos::health_check::TcpCheckInfo {
+                        port: check_port(port, spec, p.ports),
+                        ..Default::default()
+                    });
+                }
+                CheckKind::Command(c) => {
+                    hc.r#type = Some(mesos::health_check::Type::Command as i32);
+                    hc.command = Some(mesos::CommandInfo {
+                        value: c.cmd.clone(),
+                        shell: Some(true),
+                        environment: environment(&c.environment, &[]),
+                        ..Default::default()
+                    });
+                }
+            }
+            Some(hc)
+        }),
+        labels: labels(spec.labels.iter().map(|(k, v)| (k.clone(), v.clone()))),
+        data,
+        ..Default::default()
+    }
+}
+
+/// A check on a fixed port probes that port; a check on port 0 probes the
+/// task's first assigned port (the usual "health on $PORT0").
+fn check_port(port: u32, _spec: &AppSpec, ports: &[u32]) -> u32 {
+    if port == 0 {
+        ports.first().copied().unwrap_or(0)
+    } else {
+        port
+    }
+}
+
+fn command_info(spec: &AppSpec, ports: &[u32]) -> Option<mesos::CommandInfo> {
+    let c = spec.command.clone().unwrap_or_default();
+    // PORT0..n and PORT (the first) tell the task which ports it was given.
+    let mut port_env: Vec<(String, String)> = ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (format!("PORT{i}"), p.to_string()))
+        .collect();
+    if let Some(p) = ports.first() {
+        port_env.push(("PORT".into(), p.to_string()));
+    }
+    let value = c.cmd.clone().filter(|s| !s.is_empty());
+    Some(mesos::CommandInfo {
+        uris: c
+            .uris
+            .iter()
+            .map(|u| mesos::command_info::Uri {
+                value: u.uri.clone(),
+                executable: u.execute,
+                extract: u.extract,
+                cache: u.cache,
+                output_file: None,
+            })
+            .collect(),
+        environment: environment(&c.environment, &port_env),
+        // No command with an image: run the image's entrypoint.
+        shell: Some(value.is_some()),
+        value,
+        ..Default::default()
+    })
+}
+
+fn environment(
+    vars: &std::collections::BTreeMap<String, String>,
+    extra: &[(String, String)],
+) -> Option<mesos::Environment> {
+    if vars.is_empty() && extra.is_empty() {
+        return None;
+    }
+    let mut variables: Vec<mesos::environment::Variable> = extra
+        .iter()
+        .filter(|(k, _)| !vars.contains_key(k))
+        .map(|(k, v)| var(k, v))
+        .collect();
+    variables.extend(vars.iter().map(|(k, v)| var(k, v)));
+    Some(mesos::Environment { variables })
+}
+
+fn var(k: &str, v: &str) -> mesos::environment::Variable {
+    mesos::environment::Variable {
+        name: k.to_owned(),
+        r#type: Some(mesos::environment::variable::Type::Value as i32),
+        value: Some(v.to_owned()),
+        ..Default::default()
+    }
+}
+
+fn labels(pairs: impl Iterator<Item = (String, String)>) -> Option<mesos::Labels> {
+    let labels: Vec<mesos::Label> = pairs
+        .map(|(key, value)| mesos::Label {
+            key,
+            value: Some(value),
+        })
+        .collect();
+    (!labels.is_empty()).then_some(mesos::Labels { labels })
+}
+
+fn protocol(m: &PortMapping) -> Option<String> {
+    Some(
+        m.protocol
+            .clone()
+            .unwrap_or_else(|| "tcp".into())
+            .to_ascii_lowercase(),
+    )
+}
+
+fn volume(v: &crate::spec::Volume) -> mesos::Volume {
+    let mode = match v.mode.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        Some("ro") => mesos::volume::Mode::Ro,
+        _ => mesos::volume::Mode::Rw,
+    };
+    mesos::Volume {
+        mode: mode as i32,
+        container_path: v.container_path.clone().unwrap_or_default(),
+        host_path: v.host_path.clone(),
+        source: v.source.as_ref().map(|s| mesos::volume::Source {
+            r#type: Some(mesos::volume::source::Type::DockerVolume as i32),
+            docker_volume: Some(mesos::volume::source::DockerVolume {
+                driver: s.docker_volume.driver.clone(),
+                name: s.docker_volume.name.clone(),
+                driver_options: (!s.docker_volume.driveropts.is_empty()).then(|| {
+                    mesos::Parameters {
+                        parameter: s
+                            .docker_volume
+                            .driveropts
+                            .iter()
+                            .map(|(k, v)| mesos::Parameter {
+                                key: k.clone(),
+                                value: v.clone(),
+                            })
+                            .collect(),
+                    }
+                }),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn network(n: &crate::spec::Network) -> mesos::NetworkInfo {
+    // hydrogen wrote groups and labels on each address; Mesos has them on
+    // the network, so they are gathered there.
+    let mut groups = n.group.clone();
+    let mut label_maps = n.labels.clone();
+    for ip in &n.ipaddress {
+        for g in &ip.group {
+            if !groups.contains(g) {
+                groups.push(g.clone());
+            }
+        }
+        label_maps.extend(ip.labels.iter().cloned());
+    }
+    mesos::NetworkInfo {
+        ip_addresses: n
+            .ipaddress
+            .iter()
+            .filter(|ip| ip.ip.is_some() || ip.protocol.is_some())
+            .map(|ip| mesos::network_info::IpAddress {
+                protocol: Some(match ip
+                    .protocol
+                    .as_deref()
+                    .map(str::to_ascii_lowercase)
+                    .as_deref()
+                {
+                    Some("ipv6") => mesos::network_info::Protocol::IPv6,
+                    _ => mesos::network_info::Protocol::IPv4,
+                } as i32),
+                ip_address: ip.ip.clone(),
+            })
+            .collect(),
+        name: n.name.clone(),
+        groups,
+        labels: labels(label_maps.into_iter().flat_map(|m| m.into_iter())),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_hydrogen_field_lands_in_the_task_info() {
+        let spec = AppSpec::parse(
+            br#"{
+          "name": "web",
+          "resources": {"cpu": 0.5, "mem": 64, "ports": [0, 9000]},
+          "command": {"cmd": "serve", "environment": {"A": "1"},
+            "uris": [{"uri": "http://x/a.tgz", "extract": true, "execute": false, "cache": true}]},
+          "container": {"image": "debian", "tag": "12",
+            "volume": [{"container_path": "/logs", "host_path": "/var/log", "mode": "ro"},
+                       {"container_path": "/data", "source": {"type": "DOCKER",
+                         "docker_volume": {"driver": "rexray", "name": "v1", "driveropts": [{"size": "5"}]}}}],
+            "network": [{"name": "cni-a", "ipaddress": [{"ip": "10.0.0.5", "protocol": "ipv4",
+                          "group": ["prod"], "labels": [{"k": "v"}]}]}]},
+          "healthcheck": {"type": "http", "path": "/health", "port": 0, "interval": 5, "fails": 2},
+          "labels": {"team": "core"}
+        }"#,
+        )
+        .unwrap();
+        let t = build(
+            &spec,
+            Placed {
+                task_id: "web.0.x",
+                agent_id: "a1",
+                resources: Vec::new(),
+                ports: &[31005, 9000],
+            },
+        );
+        assert_eq!(t.name, "web");
+        assert_eq!(t.task_id.value, "web.0.x");
+        let c = t.command.unwrap();
+        assert_eq!(c.value.as_deref(), Some("serve"));
+        assert_eq!(c.shell, Some(true));
+        let env: Vec<_> = c
+            .environment
+            .unwrap()
+            .variables
+            .into_iter()
+            .map(|v| (v.name, v.value.unwrap()))
+            .collect();
+        assert!(env.contains(&("A".into(), "1".into())));
+        assert!(env.contains(&("PORT0".into(), "31005".into())));
+        assert!(env.contains(&("PORT1".into(), "9000".into())));
+        assert_eq!(c.uris[0].cache, Some(true));
+        let ci = t.container.unwrap();
+        assert_eq!(ci.r#type, container_info::Type::Mesos as i32);
+        let img = ci.mesos.unwrap().image.unwrap();
+        assert_eq!(img.docker.unwrap().name, "debian:12");
+        assert_eq!(ci.volumes[0].mode, mesos::volume::Mode::Ro as i32);
+        assert_eq!(ci.volumes[0].host_path.as_deref(), Some("/var/log"));
+        let dv = ci.volumes[1].source.clone().unwrap().docker_volume.unwrap();
+        assert_eq!(
+            (dv.driver.as_deref(), dv.name.as_str()),
+            (Some("rexray"), "v1")
+        );
+        assert_eq!(dv.driver_options.unwrap().parameter[0].key, "size");
+        let net = &ci.network_infos[0];
+        assert_eq!(net.name.as_deref(), Some("cni-a"));
+        assert_eq!(net.groups, vec!["prod".to_string()]);
+        assert_eq!(net.ip_addresses[0].ip_address.as_deref(), Some("10.0.0.5"));
+        assert_eq!(net.labels.clone().unwrap().labels[0].key, "k");
+        let hc = t.health_check.unwrap();
+        assert_eq!(hc.r#type, Some(mesos::health_check::Type::Http as i32));
+        assert_eq!(hc.http.as_ref().unwrap().port, 31005, "port 0 → first port");
+        assert_eq!(hc.interval_seconds, Some(5.0));
+        assert_eq!(hc.consecutive_failures, Some(2));
+        assert_eq!(t.labels.unwrap().labels[0].key, "team");
+    }
+
+    #[test]
+    fn docker_runtime_and_custom_executor() {
+        let spec = AppSpec::parse(
+            br#"{"name": "d", "resources": {"cpu": 1, "mem": 32},
+                "container": {"type": "docker", "image": "nginx",
+                  "docker": {"network": "bridge", "privileged": true,
+                    "parameters": {"ulimit": "nofile=1024"}, "force_pull_image": true,
+                    "port_mappings": [{"container_port": 80}, {"host_port": 8443, "container_port": 443, "protocol": "TCP"}]}},
+                "executor": {"uri": "http://x/bin/exec", "cmd": "./exec --fast"},
+                "command": {"cmd": "payload"}}"#,
+        )
+        .unwrap();
+        let t = build(
+            &spec,
+            Placed {
+                task_id: "d.0.y",
+                agent_id: "a1",
+                resources: Vec::new(),
+                ports: &[31000, 8443],
+            },
+        );
+        let d = t.container.unwrap().docker.unwrap();
+        assert_eq!(d.image, "nginx");
+        assert_eq!(d.network, Some(docker_info::Network::Bridge as i32));
+        assert_eq!(d.port_mappings[0].host_port, 31000);
+        assert_eq!(d.port_mappings[0].container_port, 80);
+        assert_eq!(d.port_mappings[1].host_port, 8443);
+        assert_eq!(d.port_mappings[1].protocol.as_deref(), Some("tcp"));
+        assert_eq!(d.privileged, Some(true));
+        assert_eq!(d.force_pull_image, Some(true));
+        assert_eq!(d.parameters[0].key, "ulimit");
+        let e = t.executor.unwrap();
+        assert!(t.command.is_none(), "executor xor command");
+        assert_eq!(t.data.as_deref(), Some(&b"payload"[..]));
+        assert_eq!(e.command.unwrap().value.as_deref(), Some("./exec --fast"));
+        assert_eq!(e.executor_id.value, "d.0.y.executor");
+    }
+}
