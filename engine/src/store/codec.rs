@@ -221,6 +221,26 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Vec<StoreOp>, String> {
     Ok(ops)
 }
 
+/// The encoded size of `op` alone, as [`encode_one`] writes it.
+pub(crate) fn encoded_len_one(op: OpRef<'_>) -> u64 {
+    encoded_len(std::iter::once(op))
+}
+
+/// Appends the encoding of `op` alone: a payload of one op, for stores that
+/// keep each app and task under a key of its own (etcd). Same format as a
+/// log record's payload, so every op `encode` knows is covered.
+pub(crate) fn encode_one(op: OpRef<'_>, out: &mut Vec<u8>) {
+    encode(1, std::iter::once(op), out);
+}
+
+/// Decodes what [`encode_one`] wrote: a payload of exactly one op.
+pub(crate) fn decode_one(payload: &[u8]) -> Result<StoreOp, String> {
+    let [op]: [StoreOp; 1] = decode(payload)?
+        .try_into()
+        .map_err(|ops: Vec<StoreOp>| format!("expected one op, found {}", ops.len()))?;
+    Ok(op)
+}
+
 struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
@@ -357,6 +377,24 @@ mod tests {
             panic!("{ops:?}")
         };
         assert_eq!((t.version, t.state, t.instance), (1, 1, 0));
+    }
+
+    #[test]
+    fn one_op_round_trips_alone_and_more_or_fewer_are_refused() {
+        for op in every_kind() {
+            let mut buf = Vec::new();
+            encode_one(OpRef::from(&op), &mut buf);
+            assert_eq!(buf.len() as u64, encoded_len_one(OpRef::from(&op)));
+            assert_eq!(decode_one(&buf).unwrap(), op);
+        }
+        let ops = every_kind();
+        let mut two = Vec::new();
+        encode(2, ops[..2].iter().map(OpRef::from), &mut two);
+        assert_eq!(decode_one(&two).unwrap_err(), "expected one op, found 2");
+        let mut none = Vec::new();
+        encode(0, [], &mut none);
+        assert_eq!(decode_one(&none).unwrap_err(), "expected one op, found 0");
+        assert!(decode_one(&[1, 0]).is_err());
     }
 
     #[test]
