@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use tritium::rest::{ApiOptions, ApiServer};
 use tritium_engine::core::{AppSpec, CommandKind, Config, FrameworkSettings, MasterUrl, Scheduler};
 use tritium_engine::driver::{Driver, DriverHandle, DriverOptions, FileBacked, MemStore, Store};
 
@@ -29,7 +30,7 @@ struct Cli {
     #[arg(long, env = "TRITIUM_STORE")]
     store: Option<String>,
 
-    /// Address the REST API will listen on (the API is not built yet).
+    /// Address the REST API listens on (`host:port`; port 0 picks one).
     #[arg(long, env = "TRITIUM_LISTEN", default_value = "127.0.0.1:8080")]
     listen: String,
 
@@ -206,8 +207,12 @@ fn run(cli: Cli) -> Result<i32, String> {
         ..Config::default()
     };
     let mut core = Scheduler::new(cfg, recovered, Instant::now());
+    // App and task changes for the API's event stream: bounded, so a burst
+    // the API cannot take is dropped (and counted) rather than queued.
+    let (notify_tx, notify_rx) = crossbeam_channel::bounded(16 * 1024);
     let (mut driver, handle) = Driver::new(DriverOptions {
         authorization,
+        notify: Some(notify_tx),
         tls_ca_file: cli.master_ca_file.clone(),
         tls_server_name: cli.master_tls_name.clone(),
         ..DriverOptions::default()
@@ -221,7 +226,16 @@ fn run(cli: Cli) -> Result<i32, String> {
     })
     .map_err(|e| format!("cannot install the signal handler: {e}"))?;
 
-    tracing::warn!(listen = %cli.listen, "the REST API is not built yet; nothing listens on --listen");
+    let api = ApiServer::start(
+        ApiOptions {
+            listen: cli.listen.clone(),
+            ..ApiOptions::default()
+        },
+        handle.clone(),
+        notify_rx,
+    )
+    .map_err(|e| format!("cannot listen on {} for the REST API: {e}", cli.listen))?;
+    tracing::info!(url = %format!("http://{}/v1/api/app/all", api.addr()), "REST API ready");
     let reporter = {
         let handle = handle.clone();
         let run_for = cli.run_for.map(Duration::from_secs);
@@ -232,6 +246,7 @@ fn run(cli: Cli) -> Result<i32, String> {
     };
     let code = driver.run(&mut core, store.as_mut());
     handle.stop();
+    api.shutdown();
     let _ = reporter.join();
     drop(sim);
     Ok(code)

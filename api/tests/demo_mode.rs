@@ -6,7 +6,14 @@ use std::process::Command;
 #[test]
 fn demo_mode_runs_the_sample_app_and_stops_cleanly() {
     let out = Command::new(env!("CARGO_BIN_EXE_tritium"))
-        .args(["--run-for", "6", "--log-level", "info"])
+        .args([
+            "--run-for",
+            "6",
+            "--log-level",
+            "info",
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .env_remove("RUST_LOG")
         .env("NO_COLOR", "1")
         .output()
@@ -28,7 +35,14 @@ fn demo_mode_runs_the_sample_app_and_stops_cleanly() {
 #[test]
 fn bad_store_is_a_config_error() {
     let out = Command::new(env!("CARGO_BIN_EXE_tritium"))
-        .args(["--store", "bogus", "--run-for", "1"])
+        .args([
+            "--store",
+            "bogus",
+            "--run-for",
+            "1",
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .output()
         .expect("run tritium");
     assert_eq!(out.status.code(), Some(2));
@@ -41,7 +55,14 @@ fn file_store_keeps_the_framework_id_across_runs() {
     let store = format!("file:{}", dir.path().join("state").display());
     let run = || {
         let out = Command::new(env!("CARGO_BIN_EXE_tritium"))
-            .args(["--store", &store, "--run-for", "3"])
+            .args([
+                "--store",
+                &store,
+                "--run-for",
+                "3",
+                "--listen",
+                "127.0.0.1:0",
+            ])
             .env("NO_COLOR", "1")
             .output()
             .expect("run tritium");

@@ -1,0 +1,6 @@
+//! tritium, the binary's library half: the REST API (so integration tests
+//! can run it in-process against tritium-sim).
+
+#![forbid(unsafe_code)]
+
+pub mod rest;

@@ -1,0 +1,611 @@
+//! The REST API: hydrogen's endpoints (a superset), served by tiny_http on
+//! threads of their own. It never touches scheduling state: every request
+//! becomes a [`CommandKind`] sent to the engine through the driver handle,
+//! and its reply comes back on a channel with a deadline (no reply in time
+//! is a 503 with a reason, never a hang).
+//!
+//! | method | path                        | what                                 |
+//! |--------|-----------------------------|--------------------------------------|
+//! | POST   | /v1/api/app                 | create (201; 409 if it exists)       |
+//! | PUT    | /v1/api/app                 | scale or rolling update (404)        |
+//! | DELETE | /v1/api/app?name=X (or body)| delete (202)                         |
+//! | GET    | /v1/api/app?name=X          | one app with its tasks               |
+//! | GET    | /v1/api/app/all             | every app (`offset`, `limit`)        |
+//! | GET    | /v1/api/app/queue[?name=X]  | pending instances and why            |
+//! | POST   | /v1/api/app/restart?name=X  | rolling restart, backoff reset       |
+//! | GET    | /v1/api/events[?app=X]      | server-sent events of app/task changes |
+//! | GET    | /v1/api/openapi.json        | the OpenAPI 3 document               |
+//! | GET    | /health, /ready             | alive; subscribed and leading        |
+
+use std::io::{self, Read};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use serde_json::{Value, json};
+use tiny_http::{Header, Method, Request, Response, Server, StatusCode};
+use tritium_engine::core::CommandKind;
+use tritium_engine::driver::{DriverHandle, RequestError};
+use tritium_engine::spec::{AppSpec, SpecError};
+
+/// The OpenAPI document served at /v1/api/openapi.json.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// Knobs of the API. Every input has a bound here.
+#[derive(Debug, Clone)]
+pub struct ApiOptions {
+    pub listen: String,
+    /// How long a request waits for the engine's reply.
+    pub reply_timeout: Duration,
+    /// Largest request body.
+    pub max_body: usize,
+    /// Threads answering requests.
+    pub workers: usize,
+    /// Event-stream clients at once; more get 503.
+    pub max_event_clients: usize,
+    /// Events buffered per client; a client that falls this far behind is
+    /// dropped (it never slows the engine or the other clients).
+    pub event_buffer: usize,
+    /// Largest `limit` of a list request.
+    pub max_page: usize,
+}
+
+impl Default for ApiOptions {
+    fn default() -> Self {
+        ApiOptions {
+            listen: "127.0.0.1:8080".into(),
+            reply_timeout: Duration::from_secs(5),
+            max_body: 1024 * 1024,
+            workers: 4,
+            max_event_clients: 256,
+            event_buffer: 1024,
+            max_page: 1000,
+        }
+    }
+}
+
+/// A running API.
+pub struct ApiServer {
+    server: Arc<Server>,
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// Counters of the API, for metrics.
+#[derive(Debug, Default)]
+pub struct ApiStats {
+    pub requests: AtomicU64,
+    pub errors_4xx: AtomicU64,
+    pub errors_5xx: AtomicU64,
+    pub event_clients_dropped: AtomicU64,
+}
+
+struct Ctx {
+    opts: ApiOptions,
+    engine: DriverHandle,
+    hub: Sender<HubMsg>,
+    clients: AtomicU64,
+    stats: Arc<ApiStats>,
+}
+
+impl std::fmt::Debug for ApiServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApiServer {
+    /// Bind and serve. `events` carries the engine's app/task changes
+    /// (`DriverOptions::notify`).
+    pub fn start(
+        opts: ApiOptions,
+        engine: DriverHandle,
+        events: Receiver<Value>,
+    ) -> io::Result<ApiServer> {
+        let server = Server::http(opts.listen.as_str()).map_err(io::Error::other)?;
+        let addr = server
+            .server_addr()
+            .to_ip()
+            .ok_or_else(|| io::Error::other("the API must listen on an IP address"))?;
+        let server = Arc::new(server);
+        let stop = Arc::new(AtomicBool::new(false));
+        let (hub_tx, hub_rx) = crossbeam_channel::unbounded();
+        let stats = Arc::new(ApiStats::default());
+        let mut threads = Vec::new();
+        {
+            let stop = stop.clone();
+            let stats = stats.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name("tritium-events".into())
+                    .spawn(move || hub(events, hub_rx, stop, stats))?,
+            );
+        }
+        let ctx = Arc::new(Ctx {
+            opts: opts.clone(),
+            engine,
+            hub: hub_tx,
+            clients: AtomicU64::new(0),
+            stats,
+        });
+        for i in 0..opts.workers.max(1) {
+            let server = server.clone();
+            let ctx = ctx.clone();
+            let stop = stop.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("tritium-api-{i}"))
+                    .spawn(move || {
+                        while !stop.load(Ordering::Acquire) {
+                            match server.recv_timeout(Duration::from_millis(200)) {
+                                Ok(Some(req)) => serve(&ctx, req),
+                                Ok(None) => {}
+                                Err(_) => break,
+                            }
+                        }
+                    })?,
+            );
+        }
+        tracing::info!(target: "tritium::api", %addr, "REST API listening");
+        Ok(ApiServer {
+            server,
+            addr,
+            stop,
+            threads,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stop accepting and wait for the threads (bounded: each polls the
+    /// stop flag at least every 200 ms).
+    pub fn shutdown(mut self) {
+        self.stop.store(true, Ordering::Release);
+        self.server.unblock();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+// ------------------------------------------------------------ requests
+
+fn json_response(status: u16, body: &Value) -> Response<io::Cursor<Vec<u8>>> {
+    let mut bytes = serde_json::to_vec_pretty(body).unwrap_or_default();
+    bytes.push(b'\n');
+    Response::from_data(bytes)
+        .with_status_code(StatusCode(status))
+        .with_header(header("Content-Type", "application/json"))
+}
+
+fn header(k: &str, v: &str) -> Header {
+    Header::from_bytes(k.as_bytes(), v.as_bytes()).expect("static header")
+}
+
+fn err(field: &str, msg: impl Into<String>) -> Value {
+    json!({ "error": msg.into(), "field": field })
+}
+
+fn spec_err(e: SpecError) -> Value {
+    json!({ "error": e.error, "field": e.field })
+}
+
+/// `?a=b&c=d` → value of `key`, percent-decoded.
+fn query(url: &str, key: &str) -> Option<String> {
+    let q = url.split_once('?')?.1;
+    q.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (k == key).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(v) => {
+                        out.push(v);
+                        i += 3;
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn read_body(ctx: &Ctx, req: &mut Request) -> Result<Vec<u8>, (u16, Value)> {
+    if req.body_length().is_some_and(|n| n > ctx.opts.max_body) {
+        return Err((
+            413,
+            err("", format!("body larger than {} bytes", ctx.opts.max_body)),
+        ));
+    }
+    let mut body = Vec::new();
+    let limit = ctx.opts.max_body as u64 + 1;
+    match req.as_reader().take(limit).read_to_end(&mut body) {
+        Ok(_) if body.len() > ctx.opts.max_body => Err((
+            413,
+            err("", format!("body larger than {} bytes", ctx.opts.max_body)),
+        )),
+        Ok(_) => Ok(body),
+        Err(e) => Err((400, err("", format!("cannot read the body: {e}")))),
+    }
+}
+
+/// Ask the engine and wait for its answer.
+fn ask(ctx: &Ctx, kind: CommandKind) -> (u16, Value) {
+    let rx = match ctx.engine.request(kind) {
+        Ok(rx) => rx,
+        Err(RequestError::Busy) => {
+            return (
+                503,
+                err("", "the engine is busy (command queue full); retry"),
+            );
+        }
+        Err(RequestError::Gone) => return (503, err("", "the engine is not running")),
+    };
+    match rx.recv_timeout(ctx.opts.reply_timeout) {
+        Ok(r) => (r.status, r.body),
+        Err(RecvTimeoutError::Timeout) => (
+            503,
+            err(
+                "",
+                format!(
+                    "the engine did not answer within {:?} (the store may be slow); the request may still take effect",
+                    ctx.opts.reply_timeout
+                ),
+            ),
+        ),
+        Err(RecvTimeoutError::Disconnected) => (503, err("", "the engine stopped")),
+    }
+}
+
+/// One app document, or hydrogen's list of them.
+fn parse_specs(body: &[u8]) -> Result<Vec<AppSpec>, Value> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| err("", format!("not JSON: {e}")))?;
+    match v {
+        Value::Array(items) => {
+            if items.is_empty() {
+                return Err(err("", "an empty list of apps"));
+            }
+            if items.len() > 100 {
+                return Err(err("", "at most 100 apps per request"));
+            }
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    AppSpec::from_value(item).map_err(|mut e| {
+                        e.field = if e.field.is_empty() {
+                            format!("[{i}]")
+                        } else {
+                            format!("[{i}].{}", e.field)
+                        };
+                        spec_err(e)
+                    })
+                })
+                .collect()
+        }
+        Value::Object(_) => Ok(vec![AppSpec::from_value(v).map_err(spec_err)?]),
+        _ => Err(err("", "expected an app object (or a list of them)")),
+    }
+}
+
+fn serve(ctx: &Arc<Ctx>, mut req: Request) {
+    ctx.stats.requests.fetch_add(1, Ordering::Relaxed);
+    let url = req.url().to_owned();
+    let path = url.split('?').next().unwrap_or("").trim_end_matches('/');
+    let method = req.method().clone();
+    if method == Method::Get && path == "/v1/api/events" {
+        return serve_events(ctx, req, query(&url, "app"));
+    }
+    let (status, body) = route(ctx, &mut req, &method, path, &url);
+    if status >= 500 {
+        ctx.stats.errors_5xx.fetch_add(1, Ordering::Relaxed);
+    } else if status >= 400 {
+        ctx.stats.errors_4xx.fetch_add(1, Ordering::Relaxed);
+    }
+    tracing::debug!(target: "tritium::api", %method, %path, status, "request");
+    let resp = match body {
+        Body::Json(v) => json_response(status, &v),
+        Body::Raw(ct, bytes) => Response::from_data(bytes)
+            .with_status_code(StatusCode(status))
+            .with_header(header("Content-Type", ct)),
+    };
+    let _ = req.respond(resp);
+}
+
+enum Body {
+    Json(Value),
+    Raw(&'static str, Vec<u8>),
+}
+
+fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -> (u16, Body) {
+    let j = |(s, v): (u16, Value)| (s, Body::Json(v));
+    let name = || query(url, "name").filter(|n| !n.is_empty());
+    let missing_name = || (400, Body::Json(err("name", "?name= is required")));
+    match (method, path) {
+        (Method::Post, "/v1/api/app") | (Method::Put, "/v1/api/app") => {
+            let body = match read_body(ctx, req) {
+                Ok(b) => b,
+                Err(e) => return j(e),
+            };
+            let specs = match parse_specs(&body) {
+                Ok(s) => s,
+                Err(e) => return (422, Body::Json(e)),
+            };
+            let create = *method == Method::Post;
+            if specs.len() == 1 {
+                let spec = specs.into_iter().next().expect("one");
+                let kind = if create {
+                    CommandKind::CreateApp(Box::new(spec))
+                } else {
+                    CommandKind::UpdateApp(Box::new(spec))
+                };
+                return j(ask(ctx, kind));
+            }
+            // hydrogen's list form: each app in turn; the answer lists
+            // each outcome (the first failure stops the rest).
+            let mut results = Vec::new();
+            let mut worst = if create { 201 } else { 200 };
+            for spec in specs {
+                let kind = if create {
+                    CommandKind::CreateApp(Box::new(spec))
+                } else {
+                    CommandKind::UpdateApp(Box::new(spec))
+                };
+                let (s, v) = ask(ctx, kind);
+                results.push(json!({ "status": s, "result": v }));
+                if s >= 300 {
+                    worst = s;
+                    break;
+                }
+            }
+            (worst, Body::Json(Value::Array(results)))
+        }
+        (Method::Delete, "/v1/api/app") => {
+            let name = match name() {
+                Some(n) => n,
+                None => {
+                    let body = match read_body(ctx, req) {
+                        Ok(b) => b,
+                        Err(e) => return j(e),
+                    };
+                    match serde_json::from_slice::<Value>(&body)
+                        .ok()
+                        .and_then(|v| v.get("name").and_then(Value::as_str).map(str::to_owned))
+                    {
+                        Some(n) => n,
+                        None => {
+                            return (
+                                400,
+                                Body::Json(err(
+                                    "name",
+                                    "?name= or a body {\"name\": ...} is required",
+                                )),
+                            );
+                        }
+                    }
+                }
+            };
+            j(ask(ctx, CommandKind::RemoveApp(name)))
+        }
+        (Method::Get, "/v1/api/app") => match name() {
+            Some(n) => j(ask(ctx, CommandKind::GetApp(n))),
+            None => missing_name(),
+        },
+        (Method::Get, "/v1/api/app/all") => {
+            let num = |k: &str, d: usize| -> Result<usize, Value> {
+                match query(url, k) {
+                    None => Ok(d),
+                    Some(v) => v
+                        .parse()
+                        .map_err(|_| err(k, format!("{k} must be a whole number"))),
+                }
+            };
+            let (offset, limit) = match (num("offset", 0), num("limit", 100)) {
+                (Ok(o), Ok(l)) => (o, l),
+                (Err(e), _) | (_, Err(e)) => return (400, Body::Json(e)),
+            };
+            if limit == 0 || limit > ctx.opts.max_page {
+                return (
+                    400,
+                    Body::Json(err(
+                        "limit",
+                        format!("limit must be 1 to {}", ctx.opts.max_page),
+                    )),
+                );
+            }
+            j(ask(ctx, CommandKind::ListApps { offset, limit }))
+        }
+        (Method::Get, "/v1/api/app/queue") => j(ask(ctx, CommandKind::Queue(name()))),
+        (Method::Post, "/v1/api/app/restart") => match name() {
+            Some(n) => j(ask(ctx, CommandKind::RestartApp(n))),
+            None => missing_name(),
+        },
+        (Method::Get, "/v1/api/openapi.json") => (
+            200,
+            Body::Raw("application/json", OPENAPI.as_bytes().to_vec()),
+        ),
+        (Method::Get, "/health") => (200, Body::Json(json!({ "status": "alive" }))),
+        (Method::Get, "/ready") => j(ask(ctx, CommandKind::Ready)),
+        (Method::Get, "/v1/api/status") => j(ask(ctx, CommandKind::Status)),
+        (
+            _,
+            "/v1/api/app"
+            | "/v1/api/app/all"
+            | "/v1/api/app/queue"
+            | "/v1/api/app/restart"
+            | "/v1/api/openapi.json"
+            | "/health"
+            | "/ready"
+            | "/v1/api/status",
+        ) => (
+            405,
+            Body::Json(err("", format!("{method} is not allowed on {path}"))),
+        ),
+        _ => (
+            404,
+            Body::Json(err("", format!("no such endpoint: {path}"))),
+        ),
+    }
+}
+
+// ------------------------------------------------------------ events
+
+enum HubMsg {
+    Join {
+        app: Option<String>,
+        tx: Sender<String>,
+        /// Cleared when the client's stream ends.
+        alive: Arc<AtomicBool>,
+    },
+}
+
+/// Fans the engine's changes out to event-stream clients. A client whose
+/// buffer is full is dropped: one stuck reader never delays anyone.
+fn hub(
+    events: Receiver<Value>,
+    joins: Receiver<HubMsg>,
+    stop: Arc<AtomicBool>,
+    stats: Arc<ApiStats>,
+) {
+    let mut clients: Vec<(Option<String>, Sender<String>, Arc<AtomicBool>)> = Vec::new();
+    while !stop.load(Ordering::Acquire) {
+        crossbeam_channel::select! {
+            recv(events) -> ev => {
+                let Ok(ev) = ev else { return };
+                let app = ev.get("app").and_then(Value::as_str).map(str::to_owned);
+                let kind = ev.get("type").and_then(Value::as_str).unwrap_or("change").to_owned();
+                let line = format!("event: {kind}\ndata: {ev}\n\n");
+                clients.retain(|(filter, tx, _)| {
+                    if filter.is_some() && *filter != app {
+                        return true;
+                    }
+                    match tx.try_send(line.clone()) {
+                        Ok(()) => true,
+                        Err(TrySendError::Full(_)) => {
+                            stats.event_clients_dropped.fetch_add(1, Ordering::Relaxed);
+                            false
+                        }
+                        Err(TrySendError::Disconnected(_)) => false,
+                    }
+                });
+            }
+            recv(joins) -> m => {
+                match m {
+                    Ok(HubMsg::Join { app, tx, alive }) => clients.push((app, tx, alive)),
+                    Err(_) => return,
+                }
+            }
+            default(Duration::from_millis(200)) => {
+                clients.retain(|(_, _, alive)| alive.load(Ordering::Acquire));
+            }
+        }
+    }
+}
+
+/// The body of an event stream: blocks on the client's channel, sends a
+/// comment line every 15 s so proxies keep the connection open.
+struct EventBody {
+    rx: Receiver<String>,
+    pending: Vec<u8>,
+    at: usize,
+}
+
+impl Read for EventBody {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.at >= self.pending.len() {
+            self.pending = match self.rx.recv_timeout(Duration::from_secs(15)) {
+                Ok(line) => line.into_bytes(),
+                Err(RecvTimeoutError::Timeout) => b": keep-alive\n\n".to_vec(),
+                Err(RecvTimeoutError::Disconnected) => return Ok(0),
+            };
+            self.at = 0;
+        }
+        let n = buf.len().min(self.pending.len() - self.at);
+        buf[..n].copy_from_slice(&self.pending[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+fn serve_events(ctx: &Arc<Ctx>, req: Request, app: Option<String>) {
+    let n = ctx.clients.fetch_add(1, Ordering::AcqRel);
+    if n as usize >= ctx.opts.max_event_clients {
+        ctx.clients.fetch_sub(1, Ordering::AcqRel);
+        let _ = req.respond(json_response(
+            503,
+            &err("", "too many event-stream clients"),
+        ));
+        return;
+    }
+    let (tx, rx) = crossbeam_channel::bounded(ctx.opts.event_buffer);
+    let _ = tx.try_send(": connected\n\n".to_owned());
+    let alive = Arc::new(AtomicBool::new(true));
+    let join = HubMsg::Join {
+        app,
+        tx,
+        alive: alive.clone(),
+    };
+    if ctx.hub.send(join).is_err() {
+        ctx.clients.fetch_sub(1, Ordering::AcqRel);
+        return;
+    }
+    let body = EventBody {
+        rx,
+        pending: Vec::new(),
+        at: 0,
+    };
+    let resp = Response::new(
+        StatusCode(200),
+        vec![
+            header("Content-Type", "text/event-stream"),
+            header("Cache-Control", "no-cache"),
+        ],
+        body,
+        None,
+        None,
+    );
+    // A stream lives as long as its client: on a thread of its own, so the
+    // workers stay free for ordinary requests.
+    let ctx = ctx.clone();
+    let spawned = std::thread::Builder::new()
+        .name("tritium-sse".into())
+        .spawn(move || {
+            let _ = req.respond(resp);
+            alive.store(false, Ordering::Release);
+            ctx.clients.fetch_sub(1, Ordering::AcqRel);
+        });
+    if spawned.is_err() {
+        // The request went with the closure; the client sees the
+        // connection close. Undo the count.
+        tracing::warn!(target: "tritium::api", "cannot start an event-stream thread");
+    }
+}
