@@ -97,6 +97,10 @@
 
 mod codec;
 mod crc32c;
+mod etcd;
+mod etcd_batch;
+mod etcd_url;
+mod etcd_worker;
 mod file_store;
 mod log;
 mod snapshot;
@@ -106,6 +110,9 @@ use std::io;
 use std::path::PathBuf;
 
 pub use crc32c::crc32c;
+pub use etcd::{EtcdError, EtcdOptions, EtcdStore, LeaderInfo, Leadership, MAX_QUEUED_BATCHES};
+pub use etcd_batch::{DEFAULT_MAX_TXN_BYTES, ETCD_MAX_TXN_OPS};
+pub use etcd_url::{EtcdUrl, EtcdUrlError};
 pub use file_store::{
     FileStore, FileStoreOptions, LOCK_FILE, LOG_FILE, LOG_TMP_FILE, RecoveryInfo, SNAPSHOT_FILE,
     SNAPSHOT_TMP_FILE,
