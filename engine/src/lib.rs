@@ -12,12 +12,15 @@
 //!   append-only, checksummed log with group commit, plus snapshots).
 //! * [`spec`]: the app spec users submit (hydrogen's JSON, superset), with
 //!   strict parsing and field-named errors; [`pattern`]: LIKE/UNLIKE.
+//! * [`matcher`]: offer matching: placements under resources, roles,
+//!   constraints and strategies, and the reason for every refusal.
 //! * [`rng`]: the small seeded PRNG the core uses for jitter and task ids.
 
 #![forbid(unsafe_code)]
 
 pub mod core;
 pub mod driver;
+pub mod matcher;
 pub mod pattern;
 pub mod rng;
 pub mod spec;

@@ -146,6 +146,8 @@ mod reservation_info {
 mod disk_info {
     /// `optional Persistence persistence = 1;`
     pub(super) const PERSISTENCE: u32 = 1;
+    /// `optional Source source = 3;`
+    pub(super) const SOURCE: u32 = 3;
 }
 
 /// `mesos.v1.Resource.DiskInfo.Persistence`.
@@ -1330,6 +1332,7 @@ impl FusedIterator for SetIter<'_> {}
 /// A borrowed view of one `mesos.v1.Resource`, fully checked when built.
 #[derive(Clone, Copy)]
 pub struct ResourceView<'a> {
+    buf: &'a [u8],
     name: &'a str,
     type_raw: i32,
     scalar: Option<f64>,
@@ -1341,6 +1344,7 @@ pub struct ResourceView<'a> {
     reservation_role: Option<&'a str>,
     allocation_role: Option<&'a str>,
     persistence_id: Option<&'a str>,
+    disk_source: bool,
     revocable: bool,
 }
 
@@ -1356,6 +1360,7 @@ impl fmt::Debug for ResourceView<'_> {
             .field("reserved", &self.is_reserved())
             .field("allocation_role", &self.allocation_role)
             .field("persistence_id", &self.persistence_id)
+            .field("disk_source", &self.disk_source)
             .field("revocable", &self.revocable)
             .finish()
     }
@@ -1382,6 +1387,16 @@ fn merge_disk_persistence<'a>(
     })
 }
 
+/// Whether one `Resource.DiskInfo` occurrence carries a `source`.
+fn disk_has_source(message: &[u8]) -> Result<bool, ViewError> {
+    let mut found = false;
+    for_each_field(message, |field, _| {
+        found |= field == disk_info::SOURCE;
+        Ok(())
+    })?;
+    Ok(found)
+}
+
 /// The role of one `ReservationInfo` (`""` if unset, like prost's getter).
 fn reservation_role(message: &[u8]) -> Result<&str, ViewError> {
     let mut role = "";
@@ -1406,6 +1421,7 @@ impl<'a> ResourceView<'a> {
         let mut last_reservation = None;
         let mut allocation_role = None;
         let mut persistence_id = None;
+        let mut disk_source = false;
         let mut revocable = false;
         scan_fields(buf, |field, value, start, end| {
             match field {
@@ -1422,7 +1438,9 @@ impl<'a> ResourceView<'a> {
                 }
                 resource::ROLE => legacy_role = Some(value.string("Resource.role")?),
                 resource::DISK => {
-                    merge_disk_persistence(value.len("Resource.disk")?, &mut persistence_id)?
+                    let disk = value.len("Resource.disk")?;
+                    merge_disk_persistence(disk, &mut persistence_id)?;
+                    disk_source |= disk_has_source(disk)?;
                 }
                 resource::REVOCABLE => {
                     value.len("Resource.revocable")?;
@@ -1442,6 +1460,7 @@ impl<'a> ResourceView<'a> {
             Ok(())
         })?;
         Ok(ResourceView {
+            buf,
             name: name.ok_or(ViewError::MissingField("Resource.name"))?,
             type_raw: type_raw.ok_or(ViewError::MissingField("Resource.type"))?,
             scalar,
@@ -1451,8 +1470,22 @@ impl<'a> ResourceView<'a> {
             reservation_role: last_reservation.map(reservation_role).transpose()?,
             allocation_role,
             persistence_id,
+            disk_source,
             revocable,
         })
+    }
+
+    /// The encoded `Resource` this view reads: the matcher decodes it with
+    /// prost when it launches on it, so the task's resource carries the
+    /// offered reservations and allocation info unchanged.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.buf
+    }
+
+    /// Whether `Resource.disk.source` is set (a PATH, MOUNT, BLOCK or RAW
+    /// disk of a resource provider; MOUNT and BLOCK disks cannot be split).
+    pub fn has_disk_source(&self) -> bool {
+        self.disk_source
     }
 
     /// `Resource.name` (e.g. `"cpus"`, `"mem"`, `"ports"`).
@@ -2478,5 +2511,37 @@ mod tests {
             "required field Offer.id is missing"
         );
         let _: &dyn std::error::Error = &e;
+    }
+
+    #[test]
+    fn resource_bytes_and_disk_source() {
+        let plain = scalar_resource("disk", 10.0).build();
+        let r = ResourceView::new(&plain).unwrap();
+        assert_eq!(
+            r.as_bytes(),
+            &plain[..],
+            "as_bytes is the whole encoded resource"
+        );
+        assert!(!r.has_disk_source());
+        let with_volume_only = scalar_resource("disk", 10.0)
+            .msg(
+                resource::DISK,
+                Msg::new().msg(2, Msg::new().string(1, "/data")),
+            )
+            .build();
+        assert!(
+            !ResourceView::new(&with_volume_only)
+                .unwrap()
+                .has_disk_source()
+        );
+        let mount = scalar_resource("disk", 10.0)
+            .msg(
+                resource::DISK,
+                Msg::new().msg(disk_info::SOURCE, Msg::new().varint(1, 2)),
+            )
+            .build();
+        let r = ResourceView::new(&mount).unwrap();
+        assert!(r.has_disk_source(), "a MOUNT source is reported");
+        assert_eq!(r.persistence_id(), None);
     }
 }

@@ -1,0 +1,694 @@
+//! One OFFERS event: reading offers into rows and slots, taking resources
+//! for a placement, building the launch, and answering every offer.
+//!
+//! Owns the per-event scratch (cleared, never freed, between events). Must
+//! never keep a reference into the event buffer between calls: offered
+//! resources are remembered as byte spans of it.
+
+use std::time::Instant;
+
+use prost::Message;
+use smallvec::SmallVec;
+use tritium_proto::v1::{Resource, value};
+use tritium_proto::view::{EventView, OfferView, ResourceView, ValueType, ViewError};
+
+use super::constraint::{Attr, AttrValue, Attrs, Ranges, milli, normalize_ranges};
+use super::place::{GroupIndex, Run};
+use super::symbols::{FxMap, Sym};
+use super::{Accept, AgentIx, Launch, Matcher, Plan};
+
+pub(super) const NONE: u32 = u32::MAX;
+
+/// Highest port number a launch can name.
+const MAX_PORT: u64 = 65_535;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    Cpus,
+    Mem,
+    Disk,
+    Gpus,
+    Ports,
+    Named(Sym),
+}
+
+/// An agent of the event.
+#[derive(Debug, Clone)]
+pub(super) struct EvAgent {
+    pub agent: AgentIx,
+    pub first_offer: u32,
+    pub last_offer: u32,
+    pub first_row: u32,
+    /// Any gpus offered (any role).
+    pub gpu: bool,
+    /// Index of its accept in the plan, or NONE.
+    pub accept: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(super) struct EvOffer {
+    /// Byte span of the offer id in the event.
+    pub id: (u32, u32),
+    pub next: u32,
+}
+
+/// What one agent offers to one role in this event.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Row {
+    pub ev_agent: u32,
+    pub role: Sym,
+    pub first_slot: u32,
+    pub next: u32,
+}
+
+/// One offered resource.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Slot {
+    pub kind: Kind,
+    pub reserved: bool,
+    /// Remaining milli-units (scalars).
+    pub amount: i64,
+    /// Byte span of the encoded resource in the event.
+    pub src: (u32, u32),
+    pub next: u32,
+}
+
+/// Rows of one role, as ranges of [`Scratch::order`]: `start..gpu` are
+/// agents without gpus, `gpu..end` agents with gpus, each by free cpus
+/// then mem, ascending.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Seg {
+    pub role: Sym,
+    pub start: u32,
+    pub gpu: u32,
+    pub end: u32,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Scratch {
+    pub epoch: u32,
+    pub agents: Vec<EvAgent>,
+    pub offers: Vec<EvOffer>,
+    pub rows: Vec<Row>,
+    pub cpus: Vec<i64>,
+    pub mem: Vec<i64>,
+    pub disk: Vec<i64>,
+    pub gpus: Vec<i64>,
+    /// Free ports per row.
+    pub ports: Vec<u64>,
+    pub slots: Vec<Slot>,
+    /// Free port ranges per slot (empty for scalars).
+    pub slot_ranges: Vec<Ranges>,
+    /// The offered resource of a slot, decoded on its first launch.
+    pub templates: Vec<Option<Resource>>,
+    pub order: Vec<u32>,
+    /// Position of each row in `order`.
+    pub order_pos: Vec<u32>,
+    pub segs: Vec<Seg>,
+    /// Instances placed this event per `(app, agent)`.
+    pub placed: FxMap<(u32, u32), u32>,
+    pub runs: Vec<Run>,
+    /// MUX preference lists of the runs.
+    pub pref: Vec<u32>,
+    pub groups: Vec<GroupIndex>,
+    /// Per-run group cursors of GROUP_BY runs.
+    pub gcur: Vec<u32>,
+    pub attrs_tmp: Attrs,
+    /// `(slot, amount)` taken by the placement being committed.
+    pub portions: SmallVec<[(u32, i64); 8]>,
+    /// `(slot, port)` taken by the placement being committed.
+    pub picks: SmallVec<[(u32, u64); 8]>,
+}
+
+impl Scratch {
+    fn clear(&mut self) {
+        self.epoch = self.epoch.wrapping_add(1).max(1);
+        self.agents.clear();
+        self.offers.clear();
+        self.rows.clear();
+        self.cpus.clear();
+        self.mem.clear();
+        self.disk.clear();
+        self.gpus.clear();
+        self.ports.clear();
+        self.slots.clear();
+        self.slot_ranges.clear();
+        self.templates.clear();
+        self.order.clear();
+        self.order_pos.clear();
+        self.segs.clear();
+        self.placed.clear();
+        self.runs.clear();
+        self.pref.clear();
+        self.groups.clear();
+        self.gcur.clear();
+    }
+
+    pub fn seg(&self, role: Sym) -> Option<Seg> {
+        self.segs.iter().find(|s| s.role == role).copied()
+    }
+
+    pub fn agent_of_row(&self, row: u32) -> AgentIx {
+        self.agents[self.rows[row as usize].ev_agent as usize].agent
+    }
+}
+
+/// The byte span of `part` inside `whole` (both from the same buffer).
+fn span(whole: &[u8], part: &[u8]) -> Result<(u32, u32), ViewError> {
+    let start = (part.as_ptr() as usize)
+        .checked_sub(whole.as_ptr() as usize)
+        .filter(|s| s + part.len() <= whole.len())
+        .ok_or(ViewError::Truncated)?;
+    Ok((start as u32, part.len() as u32))
+}
+
+fn bytes_of(whole: &[u8], (start, len): (u32, u32)) -> &[u8] {
+    whole
+        .get(start as usize..start as usize + len as usize)
+        .unwrap_or(&[])
+}
+
+fn id_of(whole: &[u8], s: (u32, u32)) -> String {
+    String::from_utf8_lossy(bytes_of(whole, s)).into_owned()
+}
+
+/// Whether a resource reserved for `reserved` may be used by `role`: the
+/// same role or an ancestor in the role hierarchy.
+fn reservation_serves(reserved: &str, role: &str) -> bool {
+    role == reserved
+        || (role.len() > reserved.len()
+            && role.starts_with(reserved)
+            && role.as_bytes()[reserved.len()] == b'/')
+}
+
+impl Matcher {
+    /// The nothing-pending path: note each agent, decline each offer.
+    pub(super) fn decline_all(
+        &mut self,
+        now: Instant,
+        event: &EventView<'_>,
+        plan: &mut Plan,
+    ) -> Result<(), ViewError> {
+        let no_host = self.no_host;
+        for offer in event.offers() {
+            let offer = offer?;
+            let ix = self.agents.lookup_or_insert(offer.agent_id(), no_host);
+            self.agents.last_seen[ix.0 as usize] = Some(now);
+            plan.declines.push(offer.id().to_string());
+        }
+        Ok(())
+    }
+
+    /// Reads every offer of the event into rows and slots.
+    pub(super) fn ingest(&mut self, now: Instant, event: &EventView<'_>) -> Result<(), ViewError> {
+        self.ev.clear();
+        let whole = event.as_bytes();
+        for offer in event.offers() {
+            let offer = offer?;
+            let ea = self.event_agent(now, &offer)?;
+            let o = self.ev.offers.len() as u32;
+            self.ev.offers.push(EvOffer {
+                id: span(whole, offer.id().as_bytes())?,
+                next: NONE,
+            });
+            let a = &mut self.ev.agents[ea as usize];
+            if a.last_offer == NONE {
+                a.first_offer = o;
+            } else {
+                self.ev.offers[a.last_offer as usize].next = o;
+            }
+            self.ev.agents[ea as usize].last_offer = o;
+            for r in offer.resources() {
+                let r = r?;
+                self.ingest_resource(whole, ea, &offer, &r)?;
+            }
+        }
+        self.sort_rows();
+        Ok(())
+    }
+
+    /// The event index of the offer's agent, refreshing what the matcher
+    /// knows of it on its first offer in the event.
+    fn event_agent(&mut self, now: Instant, offer: &OfferView<'_>) -> Result<u32, ViewError> {
+        let ix = self.agents.lookup_or_insert(offer.agent_id(), self.no_host);
+        let i = ix.0 as usize;
+        self.agents.last_seen[i] = Some(now);
+        if self.agents.ev_epoch[i] == self.ev.epoch {
+            return Ok(self.agents.ev_index[i]);
+        }
+        let ea = self.ev.agents.len() as u32;
+        self.agents.ev_epoch[i] = self.ev.epoch;
+        self.agents.ev_index[i] = ea;
+        self.ev.agents.push(EvAgent {
+            agent: ix,
+            first_offer: NONE,
+            last_offer: NONE,
+            first_row: NONE,
+            gpu: false,
+            accept: NONE,
+        });
+        let host = self.syms.intern(offer.hostname()).unwrap_or(self.no_host);
+        if self.agents.hostname[i] != host {
+            self.agents.hostname[i] = host;
+            self.attr_epoch += 1;
+        }
+        let tmp = &mut self.ev.attrs_tmp;
+        tmp.clear();
+        for a in offer.attributes() {
+            let a = a?;
+            let Some(name) = self.syms.intern(a.name()) else {
+                continue;
+            };
+            let value = match a.value_type() {
+                ValueType::Text => match a.text().and_then(|t| self.syms.intern(t)) {
+                    Some(t) => AttrValue::Text(t),
+                    None => continue,
+                },
+                ValueType::Scalar => match a.scalar() {
+                    Some(v) if v.is_finite() => AttrValue::Scalar(milli(v)),
+                    _ => continue,
+                },
+                ValueType::Ranges => {
+                    let mut r: Ranges = a.ranges().collect();
+                    normalize_ranges(&mut r);
+                    AttrValue::Ranges(r.into_iter().collect())
+                }
+                ValueType::Set => {
+                    let mut items: SmallVec<[Sym; 4]> =
+                        a.set().filter_map(|s| self.syms.intern(s)).collect();
+                    items.sort_unstable();
+                    items.dedup();
+                    AttrValue::Set(items)
+                }
+                ValueType::Unrecognized(_) => continue,
+            };
+            tmp.push(Attr { name, value });
+        }
+        if self.agents.attrs[i] != *tmp {
+            self.agents.attrs[i].clone_from(tmp);
+            self.attr_epoch += 1;
+        }
+        Ok(ea)
+    }
+
+    fn ingest_resource(
+        &mut self,
+        whole: &[u8],
+        ea: u32,
+        offer: &OfferView<'_>,
+        r: &ResourceView<'_>,
+    ) -> Result<(), ViewError> {
+        if r.is_revocable() || r.persistence_id().is_some() || r.has_disk_source() {
+            return Ok(());
+        }
+        let kind = match (r.name(), r.value_type()) {
+            ("cpus", ValueType::Scalar) => Kind::Cpus,
+            ("mem", ValueType::Scalar) => Kind::Mem,
+            ("disk", ValueType::Scalar) => Kind::Disk,
+            ("gpus", ValueType::Scalar) => Kind::Gpus,
+            ("ports", ValueType::Ranges) => Kind::Ports,
+            (name, ValueType::Scalar) => match self.syms.intern(name) {
+                Some(n) => Kind::Named(n),
+                None => return Ok(()),
+            },
+            _ => return Ok(()),
+        };
+        let role_str = r.allocation_role().or(offer.allocation_role());
+        let role = match role_str {
+            Some(s) => match self.syms.intern(s) {
+                Some(s) => s,
+                None => return Ok(()),
+            },
+            None => self.default_role,
+        };
+        if r.is_reserved() && !reservation_serves(r.role(), self.syms.name(role)) {
+            // The master allocates reservations only to their role's
+            // subtree; anything else is not ours to use.
+            return Ok(());
+        }
+        let (amount, ranges) = if kind == Kind::Ports {
+            let mut rs: Ranges = r
+                .ranges()
+                .filter(|(b, _)| *b <= MAX_PORT)
+                .map(|(b, e)| (b.max(1), e.min(MAX_PORT)))
+                .collect();
+            normalize_ranges(&mut rs);
+            (0, rs)
+        } else {
+            match r.scalar() {
+                Some(v) if v.is_finite() && v > 0.0 => (milli(v), Ranges::new()),
+                _ => return Ok(()),
+            }
+        };
+        let row = self.row_for(ea, role);
+        let free_ports: u64 = ranges.iter().map(|(b, e)| e - b + 1).sum();
+        match kind {
+            Kind::Cpus => self.ev.cpus[row as usize] += amount,
+            Kind::Mem => self.ev.mem[row as usize] += amount,
+            Kind::Disk => self.ev.disk[row as usize] += amount,
+            Kind::Gpus => {
+                self.ev.gpus[row as usize] += amount;
+                self.ev.agents[ea as usize].gpu = true;
+            }
+            Kind::Ports => self.ev.ports[row as usize] += free_ports,
+            Kind::Named(n) => {
+                let m = self.seen.named.entry(n).or_insert(0);
+                *m = (*m).max(amount);
+            }
+        }
+        let s = self.ev.slots.len() as u32;
+        self.ev.slots.push(Slot {
+            kind,
+            reserved: r.is_reserved(),
+            amount,
+            src: span(whole, r.as_bytes())?,
+            next: self.ev.rows[row as usize].first_slot,
+        });
+        self.ev.slot_ranges.push(ranges);
+        self.ev.templates.push(None);
+        self.ev.rows[row as usize].first_slot = s;
+        Ok(())
+    }
+
+    fn row_for(&mut self, ea: u32, role: Sym) -> u32 {
+        let ev = &mut self.ev;
+        let mut r = ev.agents[ea as usize].first_row;
+        while r != NONE {
+            if ev.rows[r as usize].role == role {
+                return r;
+            }
+            r = ev.rows[r as usize].next;
+        }
+        let row = ev.rows.len() as u32;
+        ev.rows.push(Row {
+            ev_agent: ea,
+            role,
+            first_slot: NONE,
+            next: ev.agents[ea as usize].first_row,
+        });
+        ev.agents[ea as usize].first_row = row;
+        ev.cpus.push(0);
+        ev.mem.push(0);
+        ev.disk.push(0);
+        ev.gpus.push(0);
+        ev.ports.push(0);
+        row
+    }
+
+    /// Orders rows by role, gpu agents last, then free cpus and mem
+    /// ascending (best fit first); notes the largest offers seen.
+    fn sort_rows(&mut self) {
+        let ev = &mut self.ev;
+        let n = ev.rows.len();
+        self.seen.any |= n > 0;
+        for i in 0..n {
+            let s = &mut self.seen;
+            s.cpus = s.cpus.max(ev.cpus[i]);
+            s.mem = s.mem.max(ev.mem[i]);
+            s.disk = s.disk.max(ev.disk[i]);
+            s.gpus = s.gpus.max(ev.gpus[i]);
+            s.ports = s.ports.max(ev.ports[i]);
+        }
+        ev.order.extend(0..n as u32);
+        let (rows, agents, cpus, mem) = (&ev.rows, &ev.agents, &ev.cpus, &ev.mem);
+        ev.order.sort_unstable_by_key(|&r| {
+            let ri = r as usize;
+            let row = &rows[ri];
+            (
+                row.role,
+                agents[row.ev_agent as usize].gpu,
+                cpus[ri],
+                mem[ri],
+                r,
+            )
+        });
+        ev.order_pos.resize(n, 0);
+        for (pos, &r) in ev.order.iter().enumerate() {
+            ev.order_pos[r as usize] = pos as u32;
+        }
+        let mut i = 0;
+        while i < n {
+            let role = ev.rows[ev.order[i] as usize].role;
+            let start = i;
+            let mut gpu = NONE;
+            while i < n && ev.rows[ev.order[i] as usize].role == role {
+                let row = &ev.rows[ev.order[i] as usize];
+                if gpu == NONE && ev.agents[row.ev_agent as usize].gpu {
+                    gpu = i as u32;
+                }
+                i += 1;
+            }
+            ev.segs.push(Seg {
+                role,
+                start: start as u32,
+                gpu: if gpu == NONE { i as u32 } else { gpu },
+                end: i as u32,
+            });
+        }
+    }
+
+    /// Named scalar `name` free in `row`.
+    pub(super) fn named_free(&self, row: u32, name: Sym) -> i64 {
+        let mut total = 0;
+        let mut s = self.ev.rows[row as usize].first_slot;
+        while s != NONE {
+            let slot = &self.ev.slots[s as usize];
+            if slot.kind == Kind::Named(name) {
+                total += slot.amount;
+            }
+            s = slot.next;
+        }
+        total
+    }
+
+    /// Whether fixed `port` is free in `row`.
+    pub(super) fn port_free(&self, row: u32, port: u64) -> bool {
+        let mut s = self.ev.rows[row as usize].first_slot;
+        while s != NONE {
+            let slot = &self.ev.slots[s as usize];
+            if slot.kind == Kind::Ports
+                && self.ev.slot_ranges[s as usize]
+                    .iter()
+                    .any(|(b, e)| *b <= port && port <= *e)
+            {
+                return true;
+            }
+            s = slot.next;
+        }
+        false
+    }
+
+    /// Takes `need` of `kind` from the row, reserved slots first.
+    fn take_scalar(&mut self, row: u32, kind: Kind, need: i64) {
+        if need <= 0 {
+            return;
+        }
+        let ev = &mut self.ev;
+        let mut left = need;
+        for reserved in [true, false] {
+            let mut s = ev.rows[row as usize].first_slot;
+            while s != NONE && left > 0 {
+                let slot = &mut ev.slots[s as usize];
+                if slot.kind == kind && slot.reserved == reserved && slot.amount > 0 {
+                    let t = slot.amount.min(left);
+                    slot.amount -= t;
+                    left -= t;
+                    ev.portions.push((s, t));
+                }
+                s = slot.next;
+            }
+        }
+        debug_assert_eq!(left, 0, "the fit check guaranteed {need} of {kind:?}");
+    }
+
+    /// Takes a port from the row: `want` if non-zero, else the lowest free
+    /// one (reserved slots first).
+    fn take_port(&mut self, row: u32, want: u64) -> Option<u64> {
+        let ev = &mut self.ev;
+        for reserved in [true, false] {
+            let mut s = ev.rows[row as usize].first_slot;
+            while s != NONE {
+                let slot = &ev.slots[s as usize];
+                let next = slot.next;
+                if slot.kind == Kind::Ports && slot.reserved == reserved {
+                    let ranges = &mut ev.slot_ranges[s as usize];
+                    let found = if want == 0 {
+                        ranges.first().map(|r| (0, r.0))
+                    } else {
+                        ranges
+                            .iter()
+                            .position(|(b, e)| *b <= want && want <= *e)
+                            .map(|i| (i, want))
+                    };
+                    if let Some((i, port)) = found {
+                        let (b, e) = ranges[i];
+                        match (port == b, port == e) {
+                            (true, true) => {
+                                ranges.remove(i);
+                            }
+                            (true, false) => ranges[i].0 = port + 1,
+                            (false, true) => ranges[i].1 = port - 1,
+                            (false, false) => {
+                                ranges[i].1 = port - 1;
+                                ranges.insert(i + 1, (port + 1, e));
+                            }
+                        }
+                        ev.picks.push((s, port));
+                        return Some(port);
+                    }
+                }
+                s = next;
+            }
+        }
+        None
+    }
+
+    /// Takes what one instance of `run`'s app needs from `row` and adds the
+    /// launch to the plan.
+    pub(super) fn commit(
+        &mut self,
+        whole: &[u8],
+        run: usize,
+        row: u32,
+        plan: &mut Plan,
+    ) -> Result<(), ViewError> {
+        let app_ix = self.ev.runs[run].app;
+        let Some(req) = self.apps[app_ix.0 as usize].req.take() else {
+            return Ok(());
+        };
+        self.ev.portions.clear();
+        self.ev.picks.clear();
+        let ri = row as usize;
+        self.take_scalar(row, Kind::Cpus, req.cpus);
+        self.take_scalar(row, Kind::Mem, req.mem);
+        self.take_scalar(row, Kind::Disk, req.disk);
+        self.take_scalar(row, Kind::Gpus, req.gpus);
+        for (n, amount) in &req.named {
+            self.take_scalar(row, Kind::Named(*n), *amount);
+        }
+        self.ev.cpus[ri] -= req.cpus;
+        self.ev.mem[ri] -= req.mem;
+        self.ev.disk[ri] -= req.disk;
+        self.ev.gpus[ri] -= req.gpus;
+        // Fixed ports first, so "any" cannot take a port asked for by name.
+        let mut ports: SmallVec<[u32; 8]> = SmallVec::from_elem(0, req.ports.len());
+        for pass_fixed in [true, false] {
+            for (i, p) in req.ports.iter().enumerate() {
+                if (*p != 0) == pass_fixed {
+                    let got = self.take_port(row, u64::from(*p));
+                    debug_assert!(got.is_some(), "the fit check guaranteed port {p}");
+                    ports[i] = got.unwrap_or(0) as u32;
+                }
+            }
+        }
+        self.ev.ports[ri] -= self.ev.picks.len() as u64;
+
+        let agent = self.ev.agent_of_row(row);
+        if req.counts_agents {
+            *self.ev.placed.entry((app_ix.0, agent.0)).or_insert(0) += 1;
+        }
+        let keys: SmallVec<[Option<u64>; 4]> = req
+            .c
+            .counting
+            .iter()
+            .map(|(_, c)| super::constraint::group_key(c.sel(), agent.0, self.agent_attrs(agent)))
+            .collect();
+        let app = &mut self.apps[app_ix.0 as usize];
+        for (k, key) in keys.into_iter().enumerate() {
+            if let Some(key) = key {
+                *app.groups[k].entry(key).or_insert(0) += 1;
+            }
+        }
+        app.groups_stale = true;
+        let name = app.name.to_string();
+        app.req = Some(req);
+
+        let mut resources = Vec::with_capacity(self.ev.portions.len() + 1);
+        for i in 0..self.ev.portions.len() {
+            let (s, amount) = self.ev.portions[i];
+            let mut r = self.template(whole, s)?;
+            r.scalar = Some(value::Scalar {
+                value: amount as f64 / 1000.0,
+            });
+            resources.push(r);
+        }
+        // One resource per ports slot, its picked ports as ranges.
+        let mut picks = std::mem::take(&mut self.ev.picks);
+        picks.sort_unstable();
+        let mut i = 0;
+        while i < picks.len() {
+            let s = picks[i].0;
+            let mut r = self.template(whole, s)?;
+            let mut ranges: Vec<value::Range> = Vec::new();
+            while i < picks.len() && picks[i].0 == s {
+                let p = picks[i].1;
+                match ranges.last_mut() {
+                    Some(last) if last.end + 1 == p => last.end = p,
+                    _ => ranges.push(value::Range { begin: p, end: p }),
+                }
+                i += 1;
+            }
+            r.ranges = Some(value::Ranges { range: ranges });
+            resources.push(r);
+        }
+        self.ev.picks = picks;
+
+        let ea = self.ev.rows[ri].ev_agent as usize;
+        if self.ev.agents[ea].accept == NONE {
+            self.ev.agents[ea].accept = plan.accepts.len() as u32;
+            let i = agent.0 as usize;
+            plan.accepts.push(Accept {
+                agent_id: self.agents.id[i].as_deref().unwrap_or("").to_string(),
+                hostname: self.syms.name(self.agents.hostname[i]).to_string(),
+                offer_ids: Vec::new(),
+                launches: Vec::new(),
+            });
+        }
+        plan.accepts[self.ev.agents[ea].accept as usize]
+            .launches
+            .push(Launch {
+                app: name,
+                resources,
+                ports: ports.into_vec(),
+            });
+        Ok(())
+    }
+
+    /// A copy of the offered resource of slot `s`.
+    fn template(&mut self, whole: &[u8], s: u32) -> Result<Resource, ViewError> {
+        let t = &mut self.ev.templates[s as usize];
+        if t.is_none() {
+            let src = bytes_of(whole, self.ev.slots[s as usize].src);
+            // The view checked what it reads; prost also checks what the
+            // view skips (labels, provider ids). A failure is a malformed
+            // offer like any other.
+            *t = Some(Resource::decode(src).map_err(|_| ViewError::InvalidUtf8 {
+                field: "Offer.resources",
+            })?);
+        }
+        Ok(t.clone().unwrap_or_default())
+    }
+
+    /// Every offer into the agent's accept, or into the declines.
+    pub(super) fn finish(
+        &mut self,
+        event: &EventView<'_>,
+        plan: &mut Plan,
+    ) -> Result<(), ViewError> {
+        let whole = event.as_bytes();
+        for a in &self.ev.agents {
+            let mut o = a.first_offer;
+            while o != NONE {
+                let offer = self.ev.offers[o as usize];
+                let id = id_of(whole, offer.id);
+                if a.accept == NONE {
+                    plan.declines.push(id);
+                } else {
+                    plan.accepts[a.accept as usize].offer_ids.push(id);
+                }
+                o = offer.next;
+            }
+        }
+        Ok(())
+    }
+}

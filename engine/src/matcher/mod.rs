@@ -1,0 +1,834 @@
+//! Offer matching: which pending instance runs on which agent, and why an
+//! app does not deploy.
+//!
+//! The matcher owns agents (ids, hostnames, attributes, how many instances
+//! of each app run there), compiled app requirements, per-app refusal
+//! counters, and the per-event scratch of one OFFERS event. It decides
+//! placements; it never sends anything, never reads a clock (time is passed
+//! in), and never records its own placements as running tasks: the core
+//! calls [`Matcher::task_added`] for every launch it commits (and for tasks
+//! found by reconciliation), [`Matcher::task_removed`] when one ends.
+//!
+//! # Data layout
+//!
+//! Agents and apps live in arenas (`Vec`s indexed by [`AgentIx`] / `AppIx`,
+//! freed slots reused through free lists). Agent ids have their own map;
+//! hostnames, attribute names and values and roles are interned to `u32`
+//! symbols ([`symbols`]). Offered resources of one event are grouped per
+//! agent and allocation role into *rows* whose cpus, mem, disk, gpus and
+//! free-port counts are fixed-point milli-units in struct-of-arrays; each
+//! row keeps its source resources ("slots") so a launch can say exactly
+//! which offered resource it uses. Ports are sorted `SmallVec` ranges, set
+//! attributes sorted symbol lists. Offers are read through the lazy view;
+//! no prost struct is built except for the resources a launch uses.
+//!
+//! # Semantics
+//!
+//! Resources. An instance needs `cpus`, `mem`, `disk`, `gpus`, each named
+//! scalar, and its ports (`resources.ports`, then docker port mappings'
+//! host ports; 0 = any offered port, else that fixed port), compared at the
+//! master's precision (three decimals). An app runs under its role
+//! (`role`, else `resources.role`, else the framework's first role) and uses
+//! only resources allocated to that role: `Resource.allocation_info.role`,
+//! else `Offer.allocation_info.role`, else the default role. Reserved
+//! resources are used only when reserved for that role or an ancestor of
+//! it; reserved ones are used before unreserved ones. Revocable resources,
+//! persistent volumes and disks with a `source` are never used. All offers
+//! of one agent in an event form one pool and end in one [`Accept`] (all of
+//! the agent's offers, used or not); a launched resource is the offered
+//! resource (reservations, allocation info, provider and the rest
+//! unchanged) with only its amount or ranges replaced.
+//!
+//! Constraints (`filters`), attribute tests — an agent lacking the attribute,
+//! or having it with another type, fails the test:
+//!
+//! | filter | holds when |
+//! |---|---|
+//! | `TEXT attr [v…]` | attr is text and equals one of the values |
+//! | `SET attr [v…]` | attr is a set containing every value |
+//! | `SCALAR attr op [v…]` | attr is a scalar and `attr op v` (eq/lt/le/gt/ge, default eq, three decimals) holds for at least one value |
+//! | `RANGES attr [r…]` | attr is ranges and every value (`n` or `a-b`) lies inside one of them |
+//! | `LIKE attr [p…]` | attr is text (or a set with an item) that one pattern matches as a whole |
+//! | `UNLIKE attr [p…]` | LIKE does not hold (so also when attr is absent) |
+//! | no `attribute` | hydrogen's form: the test holds for at least one attribute, the hostname counted as a text attribute |
+//! | `attribute: "hostname"` | the offer's hostname, as text (an agent attribute named `hostname` is ignored) |
+//! | `not: true` | the test above does not hold (so also when attr is absent) |
+//!
+//! Placement rules:
+//!
+//! | rule | meaning |
+//! |---|---|
+//! | default (binpack) | best fit: agents ordered by free cpus, then mem, ascending at the start of the event; each instance takes the first that fits (GPU agents last) |
+//! | `spread` | the agent with the fewest instances of the app; ties → by free cpus at the start of the event, most first |
+//! | `UNIQUE` / `unique` / `STRATEGY [unique]` | at most one instance of the app per agent |
+//! | `mux` / `STRATEGY [mux]` | agents already running the app first (most instances first), then best fit; cannot be combined with UNIQUE or GROUP_BY |
+//! | `MAX_PER attr [n]` | at most n instances per value of attr (text or scalar; `hostname` = per agent); agents without attr are not used |
+//! | `GROUP_BY attr` | each instance goes to the least-loaded value of attr among agents that fit now; agents without attr are not used |
+//! | `GROUP_BY attr [k]` | the same, and no value holds more than ⌈instances / k⌉ |
+//!
+//! GPU agents (any offered gpus) take instances that need no GPU only when
+//! no other agent of the event fits. Instance counts include live tasks
+//! reported with [`Matcher::task_added`] (also on agents never offered yet:
+//! counted by agent id; their attributes apply once seen) and the
+//! placements of the current event.
+//!
+//! Fairness: apps take turns, one instance per turn, starting each event
+//! one app further along; no app waits for another app's backlog. The same
+//! calls in the same order give the same plan.
+//!
+//! Why not: per app, agent offers examined and refused by the first failing
+//! reason (cpus, mem, disk, gpus, ports, scalars, role, unique, each filter),
+//! the time of the last event that had offers while the app was wanted, and
+//! the near miss of the last event that left instances unplaced (the agent
+//! that failed the fewest checks, and which).
+
+mod constraint;
+mod event;
+#[doc(hidden)]
+pub mod fixture;
+mod place;
+pub mod symbols;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+use smallvec::SmallVec;
+use tritium_proto::scheduler::{AttributeConstraint, OfferConstraints, attribute_constraint};
+use tritium_proto::view::{EventView, ViewError};
+
+use crate::spec::{AppSpec, SpecError, StrategyKind};
+use constraint::{Attrs, Compiled, Counting, Sel, Test, milli};
+use symbols::{FxMap, Sym, Symbols};
+
+pub use constraint::HOSTNAME;
+
+/// Index of an agent in the matcher's arena.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AgentIx(u32);
+
+/// Index of an app in the matcher's arena.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct AppIx(u32);
+
+/// Agents not offered for this long and running nothing are forgotten.
+const AGENT_FORGET_SECS: u64 = 3600;
+
+/// Most apps (specs or names with live tasks) the matcher tracks; an app
+/// beyond it is refused at `put_app` and its tasks are not counted.
+pub const MAX_APPS: usize = 1_000_000;
+
+/// What a plan does with one OFFERS event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// One per agent that gets launches.
+    pub accepts: Vec<Accept>,
+    /// Every other offer id of the event.
+    pub declines: Vec<String>,
+}
+
+/// Launches on one agent, using all of its offers of the event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Accept {
+    pub agent_id: String,
+    pub hostname: String,
+    pub offer_ids: Vec<String>,
+    pub launches: Vec<Launch>,
+}
+
+/// One instance to launch.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Launch {
+    pub app: String,
+    /// The offered resources it uses, amounts replaced.
+    pub resources: Vec<tritium_proto::v1::Resource>,
+    /// `resources.ports` requests in order, then the docker port mappings'
+    /// host ports in order, each a concrete port.
+    pub ports: Vec<u32>,
+}
+
+impl Eq for Launch {}
+
+/// Why an app is not (fully) deploying: the API's JSON.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WhyNot {
+    pub app: String,
+    /// Agent offers examined for this app (one per agent and role per event).
+    pub offers_considered: u64,
+    /// Refusals by first failing reason: `cpus`, `mem`, `disk`, `gpus`,
+    /// `ports`, `scalars`, `role`, `unique`, `filters[i]`.
+    pub refused: BTreeMap<String, u64>,
+    /// Descriptions of the filters, by index, for the `filters[i]` keys.
+    pub filters: Vec<String>,
+    /// Seconds since the last OFFERS event while the app was wanted.
+    pub last_offer_seconds_ago: Option<f64>,
+    pub near_miss: Option<NearMiss>,
+}
+
+/// The agent of the last event that came closest to taking an instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NearMiss {
+    pub agent_id: String,
+    pub hostname: String,
+    /// Every check it failed.
+    pub failed: Vec<String>,
+}
+
+/// Refusal reasons that are not filters: bit positions in a refusal mask
+/// and indexes of [`Why::refused`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Reason {
+    Cpus = 0,
+    Mem,
+    Disk,
+    Gpus,
+    Ports,
+    Scalars,
+    Role,
+    Unique,
+}
+
+const REASONS: [(Reason, &str); 8] = [
+    (Reason::Cpus, "cpus"),
+    (Reason::Mem, "mem"),
+    (Reason::Disk, "disk"),
+    (Reason::Gpus, "gpus"),
+    (Reason::Ports, "ports"),
+    (Reason::Scalars, "scalars"),
+    (Reason::Role, "role"),
+    (Reason::Unique, "unique"),
+];
+
+/// First mask bit of filter reasons; filters past the 56th share bit 63 in
+/// masks (their counters stay exact).
+const FILTER_BIT: u32 = 8;
+
+fn filter_bit(i: usize) -> u64 {
+    1u64 << (FILTER_BIT as usize + i).min(63)
+}
+
+/// Per-app refusal counters.
+#[derive(Debug, Clone, Default)]
+struct Why {
+    considered: u64,
+    refused: [u64; REASONS.len()],
+    by_filter: Vec<u64>,
+    last_offer: Option<Instant>,
+    near: Option<Near>,
+}
+
+#[derive(Debug, Clone)]
+struct Near {
+    agent_id: Arc<str>,
+    hostname: Sym,
+    mask: u64,
+}
+
+/// What one instance of an app needs, compiled from its spec.
+#[derive(Debug, Clone)]
+struct Req {
+    c: Compiled,
+    role: Sym,
+    cpus: i64,
+    mem: i64,
+    disk: i64,
+    gpus: i64,
+    named: SmallVec<[(Sym, i64); 2]>,
+    /// Port requests, 0 = any.
+    ports: SmallVec<[u32; 4]>,
+    /// Fixed ports among them (non-zero), for the quick check.
+    has_fixed_ports: bool,
+    /// Whether placement needs per-agent instance counts.
+    counts_agents: bool,
+}
+
+#[derive(Debug)]
+struct App {
+    name: Arc<str>,
+    req: Option<Box<Req>>,
+    /// Live tasks per agent.
+    by_agent: BTreeMap<AgentIx, u32>,
+    /// Per counting constraint: instances per group key (live + this
+    /// event's placements), rebuilt when stale.
+    groups: Vec<FxMap<u64, u32>>,
+    groups_stale: bool,
+    groups_epoch: u64,
+    why: Why,
+    /// Index of this app's run in the current event (valid when
+    /// `run_epoch` is the event's).
+    run: u32,
+    run_epoch: u32,
+}
+
+impl App {
+    fn new(name: &str) -> App {
+        App {
+            name: Arc::from(name),
+            req: None,
+            by_agent: BTreeMap::new(),
+            groups: Vec::new(),
+            groups_stale: true,
+            groups_epoch: 0,
+            why: Why::default(),
+            run: 0,
+            run_epoch: 0,
+        }
+    }
+}
+
+/// Agents, struct-of-arrays; a slot with `id: None` is free.
+#[derive(Debug, Default)]
+struct Agents {
+    by_id: FxMap<Arc<str>, AgentIx>,
+    id: Vec<Option<Arc<str>>>,
+    hostname: Vec<Sym>,
+    attrs: Vec<Attrs>,
+    last_seen: Vec<Option<Instant>>,
+    /// Live tasks of all apps.
+    tasks: Vec<u32>,
+    ev_epoch: Vec<u32>,
+    ev_index: Vec<u32>,
+    free: Vec<AgentIx>,
+}
+
+impl Agents {
+    fn lookup_or_insert(&mut self, id: &str, unknown_host: Sym) -> AgentIx {
+        if let Some(ix) = self.by_id.get(id) {
+            return *ix;
+        }
+        let name: Arc<str> = Arc::from(id);
+        let ix = if let Some(ix) = self.free.pop() {
+            let i = ix.0 as usize;
+            self.id[i] = Some(name.clone());
+            self.hostname[i] = unknown_host;
+            self.attrs[i].clear();
+            self.last_seen[i] = None;
+            self.tasks[i] = 0;
+            self.ev_epoch[i] = 0;
+            ix
+        } else {
+            let ix = AgentIx(self.id.len() as u32);
+            self.id.push(Some(name.clone()));
+            self.hostname.push(unknown_host);
+            self.attrs.push(Attrs::new());
+            self.last_seen.push(None);
+            self.tasks.push(0);
+            self.ev_epoch.push(0);
+            self.ev_index.push(0);
+            ix
+        };
+        self.by_id.insert(name, ix);
+        ix
+    }
+
+    fn forget(&mut self, ix: AgentIx) {
+        let i = ix.0 as usize;
+        if let Some(id) = self.id[i].take() {
+            self.by_id.remove(&id);
+            self.attrs[i] = Attrs::new();
+            self.free.push(ix);
+        }
+    }
+
+    fn live(&self) -> usize {
+        self.by_id.len()
+    }
+}
+
+/// Largest amounts one agent was seen offering (per event, any role), for
+/// refusing specs no agent could ever take.
+#[derive(Debug, Default, Clone)]
+struct Seen {
+    /// Whether any agent was offered while work was pending.
+    any: bool,
+    cpus: i64,
+    mem: i64,
+    disk: i64,
+    gpus: i64,
+    ports: u64,
+    named: FxMap<Sym, i64>,
+}
+
+/// The offer matcher. See the module docs for what it decides and how.
+#[derive(Debug)]
+pub struct Matcher {
+    default_role: Sym,
+    /// The hostname of agents known only from tasks (`""`).
+    no_host: Sym,
+    syms: Symbols,
+    agents: Agents,
+    apps: Vec<App>,
+    app_free: Vec<AppIx>,
+    app_by_name: FxMap<Arc<str>, AppIx>,
+    seen: Seen,
+    /// Bumped whenever an agent's attributes or hostname change, so group
+    /// counts are rebuilt.
+    attr_epoch: u64,
+    /// Rotates which app goes first.
+    turn: u32,
+    events: u64,
+    ev: event::Scratch,
+}
+
+impl Matcher {
+    pub fn new(default_role: &str) -> Matcher {
+        let mut syms = Symbols::default();
+        let default_role = syms.intern(default_role).unwrap_or(Sym(0));
+        let no_host = syms.intern("").unwrap_or(Sym(0));
+        Matcher {
+            default_role,
+            no_host,
+            syms,
+            agents: Agents::default(),
+            apps: Vec::new(),
+            app_free: Vec::new(),
+            app_by_name: FxMap::default(),
+            seen: Seen::default(),
+            attr_epoch: 1,
+            turn: 0,
+            events: 0,
+            ev: event::Scratch::default(),
+        }
+    }
+
+    /// Checks a spec against what the matcher can compile and what agents
+    /// were offered so far: a constraint that can never hold, or one
+    /// instance larger than any agent ever offered, is a [`SpecError`]
+    /// naming the field. Changes nothing.
+    pub fn check(&self, spec: &AppSpec) -> Result<(), SpecError> {
+        constraint::validate(spec)?;
+        check_ports(spec)?;
+        if !self.seen.any {
+            return Ok(());
+        }
+        let r = &spec.resources;
+        let s = &self.seen;
+        let too_big = |field: &str, want: f64, max: i64, unit: &str| {
+            if milli(want) > max {
+                Err(SpecError::new(
+                    field,
+                    format!(
+                        "{want} is more than any agent offered so far ({} {unit})",
+                        max as f64 / 1000.0
+                    ),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        too_big("resources.cpu", r.cpu, s.cpus, "cpus")?;
+        too_big("resources.mem", r.mem, s.mem, "MB")?;
+        if let Some(d) = &r.disk {
+            too_big("resources.disk", d.size(), s.disk, "MB")?;
+        }
+        too_big("resources.gpus", r.gpus, s.gpus, "gpus")?;
+        for (name, v) in &r.scalars {
+            let max = self
+                .syms
+                .get(name)
+                .and_then(|n| s.named.get(&n))
+                .copied()
+                .unwrap_or(0);
+            too_big(&format!("resources.scalars.{name}"), *v, max, name)?;
+        }
+        let nports = spec.resources.ports.count() + spec.port_mappings().len();
+        if nports as u64 > s.ports {
+            return Err(SpecError::new(
+                "resources.ports",
+                format!(
+                    "{nports} ports is more than any agent offered so far ({})",
+                    s.ports
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Registers or replaces the spec placed under its name. Instance counts
+    /// of the name (from [`Matcher::task_added`]) survive a replacement;
+    /// refusal counters start over.
+    pub fn put_app(&mut self, spec: &AppSpec) -> Result<(), SpecError> {
+        self.check(spec)?;
+        let c = constraint::compile(spec, &mut self.syms)?;
+        let role = spec
+            .role()
+            .map_or(Some(self.default_role), |r| self.syms.intern(r));
+        let Some(role) = role else {
+            return Err(SpecError::new(
+                "role",
+                "too many distinct names in the matcher",
+            ));
+        };
+        let r = &spec.resources;
+        let mut named = SmallVec::new();
+        for (name, v) in &r.scalars {
+            let Some(n) = self.syms.intern(name) else {
+                return Err(SpecError::new(
+                    "resources.scalars",
+                    "too many distinct names",
+                ));
+            };
+            if milli(*v) > 0 {
+                named.push((n, milli(*v)));
+            }
+        }
+        let mut ports: SmallVec<[u32; 4]> = r.ports.requests().into_iter().collect();
+        ports.extend(spec.port_mappings().iter().map(|m| m.host_port));
+        let counts_agents = c.unique
+            || matches!(c.strategy, StrategyKind::Spread | StrategyKind::Mux)
+            || !c.counting.is_empty();
+        let req = Req {
+            role,
+            cpus: milli(r.cpu).max(0),
+            mem: milli(r.mem).max(0),
+            disk: r.disk.as_ref().map_or(0, |d| milli(d.size()).max(0)),
+            gpus: milli(r.gpus).max(0),
+            named,
+            has_fixed_ports: ports.iter().any(|p| *p != 0),
+            ports,
+            counts_agents,
+            c,
+        };
+        let Some(ix) = self.app_ix_or_insert(&spec.name) else {
+            return Err(SpecError::new("name", format!("more than {MAX_APPS} apps")));
+        };
+        let app = &mut self.apps[ix.0 as usize];
+        app.why = Why {
+            by_filter: vec![0; spec.filters.len()],
+            ..Why::default()
+        };
+        app.groups = vec![FxMap::default(); req.c.counting.len()];
+        app.groups_stale = true;
+        app.req = Some(Box::new(req));
+        Ok(())
+    }
+
+    /// Forgets the spec under `name`; its live-task counts stay until the
+    /// tasks are removed.
+    pub fn remove_app(&mut self, name: &str) {
+        if let Some(ix) = self.app_by_name.get(name).copied() {
+            self.apps[ix.0 as usize].req = None;
+            self.free_app_if_unused(ix);
+        }
+    }
+
+    /// A live task of `app` on `agent_id` (launched, or found by
+    /// reconciliation).
+    pub fn task_added(&mut self, app: &str, agent_id: &str) {
+        let Some(ix) = self.app_ix_or_insert(app) else {
+            return;
+        };
+        let unknown = self.unknown_host();
+        let agent = self.agents.lookup_or_insert(agent_id, unknown);
+        self.agents.tasks[agent.0 as usize] += 1;
+        let a = &mut self.apps[ix.0 as usize];
+        *a.by_agent.entry(agent).or_insert(0) += 1;
+        a.groups_stale = true;
+    }
+
+    /// A task of `app` on `agent_id` ended (or was never launched).
+    pub fn task_removed(&mut self, app: &str, agent_id: &str) {
+        let (Some(ix), Some(agent)) = (
+            self.app_by_name.get(app).copied(),
+            self.agents.by_id.get(agent_id).copied(),
+        ) else {
+            return;
+        };
+        let a = &mut self.apps[ix.0 as usize];
+        let Some(n) = a.by_agent.get_mut(&agent) else {
+            return;
+        };
+        *n -= 1;
+        if *n == 0 {
+            a.by_agent.remove(&agent);
+        }
+        a.groups_stale = true;
+        let t = &mut self.agents.tasks[agent.0 as usize];
+        *t = t.saturating_sub(1);
+        self.free_app_if_unused(ix);
+    }
+
+    /// Live tasks of `app` on `agent_id`, as the matcher counts them.
+    pub fn tasks_on(&self, app: &str, agent_id: &str) -> u32 {
+        let (Some(ix), Some(agent)) = (self.app_by_name.get(app), self.agents.by_id.get(agent_id))
+        else {
+            return 0;
+        };
+        self.apps[ix.0 as usize]
+            .by_agent
+            .get(agent)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The API's answer to "why is my app not deploying".
+    pub fn why_not(&self, app: &str, now: Instant) -> Option<WhyNot> {
+        let ix = self.app_by_name.get(app)?;
+        let a = &self.apps[ix.0 as usize];
+        let req = a.req.as_ref()?;
+        let w = &a.why;
+        let mut refused = BTreeMap::new();
+        for (i, (_, name)) in REASONS.iter().enumerate() {
+            if w.refused[i] > 0 {
+                refused.insert((*name).to_string(), w.refused[i]);
+            }
+        }
+        for (i, n) in w.by_filter.iter().enumerate() {
+            if *n > 0 {
+                refused.insert(format!("filters[{i}]"), *n);
+            }
+        }
+        let near_miss = w.near.as_ref().map(|n| NearMiss {
+            agent_id: n.agent_id.to_string(),
+            hostname: self.syms.name(n.hostname).to_string(),
+            failed: self.describe_mask(n.mask, &req.c),
+        });
+        Some(WhyNot {
+            app: a.name.to_string(),
+            offers_considered: w.considered,
+            refused,
+            filters: req.c.descriptions.clone(),
+            last_offer_seconds_ago: w
+                .last_offer
+                .map(|t| now.saturating_duration_since(t).as_secs_f64()),
+            near_miss,
+        })
+    }
+
+    /// The master-side offer constraints equivalent to what `pending` apps
+    /// require, when every pending app of a role constrains an attribute the
+    /// master can test (TEXT and LIKE on a named attribute or the hostname:
+    /// TextEquals / TextMatches; SET, SCALAR, RANGES on a named attribute:
+    /// Exists). Negated tests are left to the matcher: the master's
+    /// semantics for absent attributes differ from ours. The master's
+    /// filter is thus never stricter than the matcher. Roles with an
+    /// unconstrained pending app are left out; `None` when no role is left.
+    pub fn offer_constraints(&self, pending: &[&str]) -> Option<OfferConstraints> {
+        use tritium_proto::scheduler::offer_constraints::RoleConstraints;
+        use tritium_proto::scheduler::offer_constraints::role_constraints::Group;
+        let mut by_role: BTreeMap<Sym, Option<Vec<Group>>> = BTreeMap::new();
+        for name in pending {
+            let Some(req) = self
+                .app_by_name
+                .get(*name)
+                .and_then(|ix| self.apps[ix.0 as usize].req.as_ref())
+            else {
+                continue;
+            };
+            let group = self.master_group(req);
+            let entry = by_role.entry(req.role).or_insert_with(|| Some(Vec::new()));
+            match (entry.as_mut(), group) {
+                (Some(groups), Some(g)) => {
+                    if !groups.contains(&g) {
+                        groups.push(g);
+                    }
+                }
+                _ => *entry = None,
+            }
+        }
+        let mut out = OfferConstraints::default();
+        for (role, groups) in by_role {
+            if let Some(groups) = groups {
+                out.role_constraints
+                    .insert(self.syms.name(role).to_string(), RoleConstraints { groups });
+            }
+        }
+        (!out.role_constraints.is_empty()).then_some(out)
+    }
+
+    fn master_group(
+        &self,
+        req: &Req,
+    ) -> Option<tritium_proto::scheduler::offer_constraints::role_constraints::Group> {
+        use attribute_constraint::predicate::{Exists, Predicate as P, TextEquals, TextMatches};
+        use attribute_constraint::selector::{PseudoattributeType, Selector as S};
+        use attribute_constraint::{Predicate, Selector};
+        let mut list = Vec::new();
+        for a in &req.c.attrs {
+            if a.not {
+                continue;
+            }
+            let selector = match a.sel {
+                Sel::Any => continue,
+                Sel::Hostname => S::PseudoattributeType(PseudoattributeType::Hostname as i32),
+                Sel::Named(n) => S::AttributeName(self.syms.name(n).to_string()),
+            };
+            let predicate = match &a.test {
+                Test::Text(vals) if vals.len() == 1 => P::TextEquals(TextEquals {
+                    value: self.syms.name(vals[0]).to_string(),
+                }),
+                Test::Text(vals) => {
+                    let alts: Vec<String> = vals
+                        .iter()
+                        .map(|v| regex::escape(self.syms.name(*v)))
+                        .collect();
+                    P::TextMatches(TextMatches {
+                        regex: format!("(?:{})", alts.join("|")),
+                    })
+                }
+                Test::Like(pats) => {
+                    let alts: Vec<String> = pats.iter().map(|p| p.as_str().to_string()).collect();
+                    P::TextMatches(TextMatches {
+                        regex: alts.join("|"),
+                    })
+                }
+                Test::Set(_) | Test::Scalar(..) | Test::Ranges(_) => {
+                    if matches!(a.sel, Sel::Hostname) {
+                        continue;
+                    }
+                    P::Exists(Exists {})
+                }
+            };
+            list.push(AttributeConstraint {
+                selector: Selector {
+                    selector: Some(selector),
+                },
+                predicate: Predicate {
+                    predicate: Some(predicate),
+                },
+            });
+        }
+        (!list.is_empty()).then_some(
+            tritium_proto::scheduler::offer_constraints::role_constraints::Group {
+                attribute_constraints: list,
+            },
+        )
+    }
+
+    fn describe_mask(&self, mask: u64, c: &Compiled) -> Vec<String> {
+        let mut out = Vec::new();
+        for (r, name) in REASONS {
+            if mask & (1 << r as u8) != 0 {
+                out.push(name.to_string());
+            }
+        }
+        for (i, d) in c.descriptions.iter().enumerate() {
+            if mask & filter_bit(i) != 0 {
+                out.push(format!("filters[{i}] {d}"));
+            }
+        }
+        out
+    }
+
+    fn unknown_host(&self) -> Sym {
+        self.no_host
+    }
+
+    fn app_ix_or_insert(&mut self, name: &str) -> Option<AppIx> {
+        if let Some(ix) = self.app_by_name.get(name) {
+            return Some(*ix);
+        }
+        if self.app_by_name.len() >= MAX_APPS {
+            return None;
+        }
+        let app = App::new(name);
+        let key = app.name.clone();
+        let ix = if let Some(ix) = self.app_free.pop() {
+            self.apps[ix.0 as usize] = app;
+            ix
+        } else {
+            self.apps.push(app);
+            AppIx(self.apps.len() as u32 - 1)
+        };
+        self.app_by_name.insert(key, ix);
+        Some(ix)
+    }
+
+    fn free_app_if_unused(&mut self, ix: AppIx) {
+        let a = &self.apps[ix.0 as usize];
+        if a.req.is_none() && a.by_agent.is_empty() {
+            let name = a.name.clone();
+            self.app_by_name.remove(&name);
+            self.apps[ix.0 as usize] = App::new("");
+            self.app_free.push(ix);
+        }
+    }
+
+    /// Forgets agents that run nothing and were not offered for
+    /// [`AGENT_FORGET_SECS`], so a churning cluster does not grow the arena.
+    fn forget_idle_agents(&mut self, now: Instant) {
+        for i in 0..self.agents.id.len() {
+            if self.agents.id[i].is_none() || self.agents.tasks[i] > 0 {
+                continue;
+            }
+            let idle = self.agents.last_seen[i]
+                .is_none_or(|t| now.saturating_duration_since(t).as_secs() > AGENT_FORGET_SECS);
+            if idle {
+                self.agents.forget(AgentIx(i as u32));
+            }
+        }
+    }
+
+    /// Agents the matcher knows (seen in an offer or running a task).
+    pub fn agent_count(&self) -> usize {
+        self.agents.live()
+    }
+
+    /// One OFFERS event: places up to `want[i].1` new instances of each app
+    /// `want[i].0` (order of `want` is no priority), filling `plan`
+    /// (cleared first) with one [`Accept`] per agent that gets launches and
+    /// every other offer id in `declines`. Placements are not recorded as
+    /// tasks: call [`Matcher::task_added`] for each launch committed. A
+    /// malformed offer is an error (and `plan` is then meaningless).
+    pub fn match_offers(
+        &mut self,
+        now: Instant,
+        event: &EventView<'_>,
+        want: &[(&str, u32)],
+        plan: &mut Plan,
+    ) -> Result<(), ViewError> {
+        plan.accepts.clear();
+        plan.declines.clear();
+        self.events += 1;
+        if self.events.is_multiple_of(1024) {
+            self.forget_idle_agents(now);
+        }
+        let pending = want.iter().any(|(name, n)| {
+            *n > 0
+                && self
+                    .app_by_name
+                    .get(*name)
+                    .is_some_and(|ix| self.apps[ix.0 as usize].req.is_some())
+        });
+        if !pending {
+            return self.decline_all(now, event, plan);
+        }
+        self.ingest(now, event)?;
+        self.start_runs(now, want);
+        self.place_all(event, plan)?;
+        self.finish(event, plan)
+    }
+}
+
+/// Fixed ports must differ: one instance cannot hold a port twice.
+fn check_ports(spec: &AppSpec) -> Result<(), SpecError> {
+    let mut fixed: Vec<u32> = spec.resources.ports.requests();
+    let nres = fixed.len();
+    fixed.extend(spec.port_mappings().iter().map(|m| m.host_port));
+    for (i, p) in fixed.iter().enumerate() {
+        if *p != 0 && fixed[..i].contains(p) {
+            let field = if i < nres {
+                format!("resources.ports[{i}]")
+            } else {
+                format!("container.port_mappings[{}].host_port", i - nres)
+            };
+            return Err(SpecError::new(field, format!("port {p} asked for twice")));
+        }
+        if *p > u32::from(u16::MAX) {
+            return Err(SpecError::new("resources.ports", "ports are 1-65535"));
+        }
+    }
+    Ok(())
+}
+
+impl Counting {
+    fn sel(&self) -> Sel {
+        match *self {
+            Counting::MaxPer { sel, .. } | Counting::GroupBy { sel, .. } => sel,
+        }
+    }
+}

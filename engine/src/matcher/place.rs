@@ -1,0 +1,598 @@
+//! Placement: the fair turn order across apps, each app's walk over the
+//! event's agents in its strategy's order, and the fit check with the
+//! reason for every refusal.
+//!
+//! Owns the per-app cursors of one event. Must never make a decision that
+//! depends on hash-map iteration order, and never walk all agents once per
+//! instance: a cursor only moves forward, because within one event
+//! resources only shrink and instance counts only grow (the exceptions,
+//! spread levels and GROUP_BY balance, have their own bounded passes).
+
+use std::time::Instant;
+
+use tritium_proto::view::{EventView, ViewError};
+
+use super::constraint::{AgentAttrs, Counting, Sel, group_key};
+use super::event::{NONE, Seg};
+use super::symbols::Sym;
+use super::{AgentIx, AppIx, Matcher, Near, Plan, REASONS, Reason, Req, filter_bit};
+use crate::spec::StrategyKind;
+
+/// Rows of one role grouped by one attribute's value (for GROUP_BY).
+#[derive(Debug)]
+pub(super) struct GroupIndex {
+    sel: Sel,
+    role: Sym,
+    /// Rows, by group then best-fit order.
+    rows: Vec<u32>,
+    /// `(key, start, end)` into `rows`.
+    groups: Vec<(u64, u32, u32)>,
+}
+
+/// One app's walk through one event.
+#[derive(Debug, Clone)]
+pub(super) struct Run {
+    pub app: AppIx,
+    pub left: u32,
+    seg: Option<Seg>,
+    gpu_app: bool,
+    spread: bool,
+    mux: bool,
+    /// Spread without GROUP_BY: passes at rising instance-count levels.
+    levelled: bool,
+    pos: u32,
+    pref: (u32, u32),
+    level: u32,
+    pass: u32,
+    pass_placed: bool,
+    skip_min: u32,
+    last_counted: u32,
+    best: Option<(u32, u64)>,
+    best_fails: u32,
+    done: bool,
+    /// GROUP_BY: index into the event's group indexes, or NONE.
+    gindex: u32,
+    /// GROUP_BY: start of this run's cursors in the event's `gcur`.
+    gcur: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Verdict {
+    Fit,
+    /// Fits, but the app's spread level is below this count.
+    Skip(u32),
+    /// `first`: reason code (a [`Reason`], or 8 + filter index).
+    Refuse {
+        mask: u64,
+        first: u32,
+    },
+}
+
+impl Matcher {
+    pub(super) fn agent_attrs(&self, agent: AgentIx) -> AgentAttrs<'_> {
+        let i = agent.0 as usize;
+        AgentAttrs {
+            hostname: self.agents.hostname[i],
+            attrs: &self.agents.attrs[i],
+        }
+    }
+
+    fn instances_on(&self, app: AppIx, agent: AgentIx) -> u32 {
+        let live = self.apps[app.0 as usize]
+            .by_agent
+            .get(&agent)
+            .copied()
+            .unwrap_or(0);
+        live + self.ev.placed.get(&(app.0, agent.0)).copied().unwrap_or(0)
+    }
+
+    /// Rebuilds an app's group counts from its live tasks if stale.
+    fn refresh_groups(&mut self, app: AppIx) {
+        let a = &self.apps[app.0 as usize];
+        if a.req.is_none() || (!a.groups_stale && a.groups_epoch == self.attr_epoch) {
+            return;
+        }
+        let mut groups = std::mem::take(&mut self.apps[app.0 as usize].groups);
+        let a = &self.apps[app.0 as usize];
+        let Some(req) = a.req.as_ref() else { return };
+        for (k, (_, c)) in req.c.counting.iter().enumerate() {
+            let Some(g) = groups.get_mut(k) else { continue };
+            g.clear();
+            for (agent, n) in &a.by_agent {
+                if let Some(key) = group_key(c.sel(), agent.0, self.agent_attrs(*agent)) {
+                    *g.entry(key).or_insert(0) += n;
+                }
+            }
+        }
+        let a = &mut self.apps[app.0 as usize];
+        a.groups = groups;
+        a.groups_stale = false;
+        a.groups_epoch = self.attr_epoch;
+    }
+
+    /// One run per wanted app, in this event's turn order.
+    pub(super) fn start_runs(&mut self, now: Instant, want: &[(&str, u32)]) {
+        let epoch = self.ev.epoch;
+        let total_rows = self.ev.rows.len() as u64;
+        for (name, n) in want {
+            if *n == 0 {
+                continue;
+            }
+            let Some(ix) = self.app_by_name.get(*name).copied() else {
+                continue;
+            };
+            let app = &mut self.apps[ix.0 as usize];
+            let Some(req) = app.req.as_ref() else {
+                continue;
+            };
+            if app.run_epoch == epoch {
+                let r = &mut self.ev.runs[app.run as usize];
+                r.left = r.left.saturating_add(*n);
+                continue;
+            }
+            app.run_epoch = epoch;
+            app.run = self.ev.runs.len() as u32;
+            let seg = self.ev.seg(req.role);
+            let role_rows = seg.map_or(0, |s| u64::from(s.end - s.start));
+            let why = &mut app.why;
+            if total_rows > 0 {
+                why.last_offer = Some(now);
+            }
+            let other = total_rows - role_rows;
+            why.considered += other;
+            why.refused[Reason::Role as usize] += other;
+            let strategy = req.c.strategy;
+            let grouped = req.c.group_by.is_some();
+            self.ev.runs.push(Run {
+                app: ix,
+                left: *n,
+                seg,
+                gpu_app: req.gpus > 0,
+                spread: strategy == StrategyKind::Spread,
+                mux: strategy == StrategyKind::Mux,
+                levelled: strategy == StrategyKind::Spread && !grouped,
+                pos: 0,
+                pref: (0, 0),
+                level: 0,
+                pass: 0,
+                pass_placed: false,
+                skip_min: NONE,
+                last_counted: NONE,
+                best: None,
+                best_fails: u32::MAX,
+                done: false,
+                gindex: NONE,
+                gcur: 0,
+            });
+        }
+        // Turn order: by arena index, starting one app further each event.
+        let turn = self.turn;
+        self.turn = self.turn.wrapping_add(1);
+        let napps = self.apps.len().max(1) as u32;
+        let start = turn % napps;
+        self.ev
+            .runs
+            .sort_unstable_by_key(|r| (r.app.0 + napps - start) % napps);
+        for i in 0..self.ev.runs.len() {
+            let app = self.ev.runs[i].app;
+            self.apps[app.0 as usize].run = i as u32;
+            self.refresh_groups(app);
+            if self.ev.runs[i].mux {
+                self.build_pref(i);
+            }
+            self.build_groups(i);
+        }
+    }
+
+    /// MUX: the rows of agents already running the app, most instances
+    /// first.
+    fn build_pref(&mut self, i: usize) {
+        let run = &self.ev.runs[i];
+        let Some(seg) = run.seg else { return };
+        let app = &self.apps[run.app.0 as usize];
+        let start = self.ev.pref.len();
+        let mut found: Vec<(u32, u32)> = Vec::new();
+        for (agent, n) in &app.by_agent {
+            let ai = agent.0 as usize;
+            if self.agents.ev_epoch[ai] != self.ev.epoch {
+                continue;
+            }
+            let ea = self.agents.ev_index[ai] as usize;
+            let mut r = self.ev.agents[ea].first_row;
+            while r != NONE {
+                let pos = self.ev.order_pos[r as usize];
+                if self.ev.rows[r as usize].role == seg.role && pos >= seg.start && pos < seg.end {
+                    found.push((u32::MAX - n, pos));
+                }
+                r = self.ev.rows[r as usize].next;
+            }
+        }
+        found.sort_unstable();
+        self.ev
+            .pref
+            .extend(found.iter().map(|(_, pos)| self.ev.order[*pos as usize]));
+        self.ev.runs[i].pref = (start as u32, self.ev.pref.len() as u32);
+    }
+
+    /// GROUP_BY: the run's group index (shared by runs of the same
+    /// attribute and role) and its cursors.
+    fn build_groups(&mut self, i: usize) {
+        let run = &self.ev.runs[i];
+        let Some(seg) = run.seg else { return };
+        let app = run.app;
+        let Some(req) = self.apps[app.0 as usize].req.as_ref() else {
+            return;
+        };
+        let Some(gb) = req.c.group_by else { return };
+        let (filter, c) = req.c.counting[gb];
+        let sel = c.sel();
+        let gi = match self
+            .ev
+            .groups
+            .iter()
+            .position(|g| g.sel == sel && g.role == seg.role)
+        {
+            Some(gi) => gi,
+            None => {
+                let mut keyed: Vec<(u64, u32, u32)> = Vec::new();
+                for pos in seg.start..seg.end {
+                    let row = self.ev.order[pos as usize];
+                    let agent = self.ev.agent_of_row(row);
+                    if let Some(key) = group_key(sel, agent.0, self.agent_attrs(agent)) {
+                        keyed.push((key, pos, row));
+                    }
+                }
+                keyed.sort_unstable();
+                let mut groups = Vec::new();
+                let mut k = 0;
+                while k < keyed.len() {
+                    let key = keyed[k].0;
+                    let start = k;
+                    while k < keyed.len() && keyed[k].0 == key {
+                        k += 1;
+                    }
+                    groups.push((key, start as u32, k as u32));
+                }
+                self.ev.groups.push(GroupIndex {
+                    sel,
+                    role: seg.role,
+                    rows: keyed.iter().map(|(_, _, row)| *row).collect(),
+                    groups,
+                });
+                self.ev.groups.len() - 1
+            }
+        };
+        let g = &self.ev.groups[gi];
+        let missing = u64::from(seg.end - seg.start) - g.rows.len() as u64;
+        let ngroups = g.groups.len();
+        let why = &mut self.apps[app.0 as usize].why;
+        why.considered += missing;
+        if let Some(n) = why.by_filter.get_mut(filter) {
+            *n += missing;
+        }
+        let run = &mut self.ev.runs[i];
+        run.gindex = gi as u32;
+        run.gcur = self.ev.gcur.len() as u32;
+        self.ev.gcur.extend(std::iter::repeat_n(0, ngroups));
+    }
+
+    /// Turns until every run is done: each turn, each run places at most
+    /// one instance.
+    pub(super) fn place_all(
+        &mut self,
+        event: &EventView<'_>,
+        plan: &mut Plan,
+    ) -> Result<(), ViewError> {
+        let whole = event.as_bytes();
+        let mut active = self.ev.runs.len();
+        while active > 0 {
+            for i in 0..self.ev.runs.len() {
+                if self.ev.runs[i].done {
+                    continue;
+                }
+                let row = if self.ev.runs[i].gindex == NONE {
+                    self.next_row(i)
+                } else {
+                    self.next_group_row(i)
+                };
+                match row {
+                    Some(row) => {
+                        self.commit(whole, i, row, plan)?;
+                        let run = &mut self.ev.runs[i];
+                        run.left -= 1;
+                        if run.left == 0 {
+                            run.done = true;
+                            active -= 1;
+                        }
+                    }
+                    None => {
+                        self.ev.runs[i].done = true;
+                        active -= 1;
+                    }
+                }
+            }
+        }
+        for i in 0..self.ev.runs.len() {
+            let run = &self.ev.runs[i];
+            if run.left == 0 {
+                continue;
+            }
+            if let Some((row, mask)) = run.best {
+                let agent = self.ev.agent_of_row(row);
+                let ai = agent.0 as usize;
+                let near = self.agents.id[ai].clone().map(|agent_id| Near {
+                    agent_id,
+                    hostname: self.agents.hostname[ai],
+                    mask,
+                });
+                self.apps[run.app.0 as usize].why.near = near;
+            }
+        }
+        Ok(())
+    }
+
+    /// The row at a run's position, or `None` past the end.
+    fn row_at(&self, run: &Run, pos: u32) -> Option<u32> {
+        let npref = run.pref.1 - run.pref.0;
+        if pos < npref {
+            return Some(self.ev.pref[(run.pref.0 + pos) as usize]);
+        }
+        let seg = run.seg?;
+        let mut p = pos - npref;
+        let ranges = if run.gpu_app {
+            [(seg.gpu, seg.end), (0, 0)]
+        } else {
+            [(seg.start, seg.gpu), (seg.gpu, seg.end)]
+        };
+        for (a, b) in ranges {
+            let n = b - a;
+            if p < n {
+                let idx = if run.spread { b - 1 - p } else { a + p };
+                return Some(self.ev.order[idx as usize]);
+            }
+            p -= n;
+        }
+        None
+    }
+
+    /// Counts an examined row and a refusal in the app's why-not.
+    fn note(&mut self, i: usize, row: u32, verdict: Verdict) {
+        let run = &self.ev.runs[i];
+        let app = run.app;
+        let first_pass = run.pass == 0;
+        let new_row = run.last_counted != row;
+        if first_pass && new_row {
+            self.ev.runs[i].last_counted = row;
+            self.apps[app.0 as usize].why.considered += 1;
+        }
+        let Verdict::Refuse { mut mask, first } = verdict else {
+            return;
+        };
+        // A row is refused at most once per pass: the cursor moves on.
+        if first_pass {
+            let why = &mut self.apps[app.0 as usize].why;
+            let f = first as usize;
+            if f < REASONS.len() {
+                why.refused[f] += 1;
+            } else if let Some(n) = why.by_filter.get_mut(f - REASONS.len()) {
+                *n += 1;
+            }
+        }
+        if self.ev.runs[i].best_fails > 1 {
+            if let Some(Verdict::Refuse { mask: full, .. }) = self.verdict(app, row, NONE, true) {
+                mask = full;
+            }
+            let fails = mask.count_ones();
+            let run = &mut self.ev.runs[i];
+            if fails < run.best_fails {
+                run.best_fails = fails;
+                run.best = Some((row, mask));
+            }
+        }
+    }
+
+    fn verdict(&self, app: AppIx, row: u32, level: u32, full: bool) -> Option<Verdict> {
+        let req = self.apps[app.0 as usize].req.as_deref()?;
+        Some(self.evaluate(app, req, row, level, full))
+    }
+
+    /// The next row for a run without GROUP_BY.
+    fn next_row(&mut self, i: usize) -> Option<u32> {
+        loop {
+            let run = &self.ev.runs[i];
+            let app = run.app;
+            let Some(row) = self.row_at(run, run.pos) else {
+                let run = &mut self.ev.runs[i];
+                if run.levelled && (run.pass_placed || run.skip_min != NONE) {
+                    run.level = if run.pass_placed {
+                        run.level + 1
+                    } else {
+                        run.skip_min
+                    };
+                    run.pos = 0;
+                    run.pass += 1;
+                    run.pass_placed = false;
+                    run.skip_min = NONE;
+                    continue;
+                }
+                return None;
+            };
+            let npref = run.pref.1 - run.pref.0;
+            if run.mux
+                && run.pos >= npref
+                && self.apps[app.0 as usize]
+                    .by_agent
+                    .contains_key(&self.ev.agent_of_row(row))
+            {
+                // Already tried from the preference list.
+                self.ev.runs[i].pos += 1;
+                continue;
+            }
+            let level = if run.levelled { run.level } else { NONE };
+            let verdict = self.verdict(app, row, level, false)?;
+            self.note(i, row, verdict);
+            let run = &mut self.ev.runs[i];
+            match verdict {
+                Verdict::Fit => {
+                    if run.levelled {
+                        run.pos += 1;
+                        run.pass_placed = true;
+                    }
+                    return Some(row);
+                }
+                Verdict::Skip(c) => {
+                    run.skip_min = run.skip_min.min(c);
+                    run.pos += 1;
+                }
+                Verdict::Refuse { .. } => run.pos += 1,
+            }
+        }
+    }
+
+    /// The next row for a GROUP_BY run: the least-loaded group that still
+    /// has candidate rows, then its first row that fits.
+    fn next_group_row(&mut self, i: usize) -> Option<u32> {
+        loop {
+            let run = &self.ev.runs[i];
+            let app = run.app;
+            let a = &self.apps[app.0 as usize];
+            let gb = a.req.as_ref()?.c.group_by?;
+            let counts = a.groups.get(gb)?;
+            let g = &self.ev.groups[run.gindex as usize];
+            let mut best: Option<(u32, usize)> = None;
+            for (k, (key, start, end)) in g.groups.iter().enumerate() {
+                let cur = self.ev.gcur[run.gcur as usize + k];
+                if cur >= end - start {
+                    continue;
+                }
+                let c = counts.get(key).copied().unwrap_or(0);
+                if best.is_none_or(|(bc, _)| c < bc) {
+                    best = Some((c, k));
+                }
+            }
+            let (_, k) = best?;
+            let (_, start, end) = g.groups[k];
+            let cur = self.ev.gcur[run.gcur as usize + k];
+            let idx = if run.spread {
+                end - 1 - cur
+            } else {
+                start + cur
+            };
+            let row = g.rows[idx as usize];
+            let gcur = run.gcur as usize + k;
+            let verdict = self.verdict(app, row, NONE, false)?;
+            self.note(i, row, verdict);
+            match verdict {
+                Verdict::Fit => return Some(row),
+                Verdict::Skip(_) | Verdict::Refuse { .. } => self.ev.gcur[gcur] += 1,
+            }
+        }
+    }
+
+    /// Whether one instance of `app` fits `row`. `level`: the spread level
+    /// (NONE: no level). `full`: evaluate every check (for the near miss)
+    /// instead of stopping at the first failure.
+    fn evaluate(&self, app: AppIx, req: &Req, row: u32, level: u32, full: bool) -> Verdict {
+        let ev = &self.ev;
+        let r = row as usize;
+        let mut mask = 0u64;
+        let mut first = NONE;
+        let mut fail = |mask: &mut u64, bit: u64, code: u32| {
+            *mask |= bit;
+            if first == NONE {
+                first = code;
+            }
+        };
+        let res = |reason: Reason| (1u64 << reason as u8, reason as u32);
+        for (have, need, reason) in [
+            (ev.cpus[r], req.cpus, Reason::Cpus),
+            (ev.mem[r], req.mem, Reason::Mem),
+            (ev.disk[r], req.disk, Reason::Disk),
+            (ev.gpus[r], req.gpus, Reason::Gpus),
+        ] {
+            if have < need {
+                let (bit, code) = res(reason);
+                fail(&mut mask, bit, code);
+                if !full {
+                    return Verdict::Refuse { mask, first };
+                }
+            }
+        }
+        if !req.ports.is_empty()
+            && (ev.ports[r] < req.ports.len() as u64
+                || (req.has_fixed_ports
+                    && req
+                        .ports
+                        .iter()
+                        .any(|p| *p != 0 && !self.port_free(row, u64::from(*p)))))
+        {
+            let (bit, code) = res(Reason::Ports);
+            fail(&mut mask, bit, code);
+        }
+        for (n, amount) in &req.named {
+            if self.named_free(row, *n) < *amount {
+                let (bit, code) = res(Reason::Scalars);
+                fail(&mut mask, bit, code);
+                break;
+            }
+        }
+        if mask != 0 && !full {
+            return Verdict::Refuse { mask, first };
+        }
+        let agent = ev.agent_of_row(row);
+        let attrs = self.agent_attrs(agent);
+        for ac in &req.c.attrs {
+            if !ac.holds(attrs, &self.syms) {
+                fail(
+                    &mut mask,
+                    filter_bit(ac.filter),
+                    REASONS.len() as u32 + ac.filter as u32,
+                );
+                if !full {
+                    return Verdict::Refuse { mask, first };
+                }
+            }
+        }
+        let count = if req.counts_agents {
+            self.instances_on(app, agent)
+        } else {
+            0
+        };
+        if req.c.unique && count > 0 {
+            match req.c.unique_filter {
+                Some(f) => fail(&mut mask, filter_bit(f), REASONS.len() as u32 + f as u32),
+                None => {
+                    let (bit, code) = res(Reason::Unique);
+                    fail(&mut mask, bit, code);
+                }
+            }
+        }
+        let groups = &self.apps[app.0 as usize].groups;
+        for (k, (f, c)) in req.c.counting.iter().enumerate() {
+            let code = REASONS.len() as u32 + *f as u32;
+            let Some(key) = group_key(c.sel(), agent.0, attrs) else {
+                fail(&mut mask, filter_bit(*f), code);
+                continue;
+            };
+            let have = groups
+                .get(k)
+                .and_then(|g| g.get(&key))
+                .copied()
+                .unwrap_or(0);
+            let over = match *c {
+                Counting::MaxPer { n, .. } => have >= n,
+                Counting::GroupBy { cap, .. } => cap.is_some_and(|cap| have >= cap),
+            };
+            if over {
+                fail(&mut mask, filter_bit(*f), code);
+            }
+        }
+        if mask != 0 {
+            return Verdict::Refuse { mask, first };
+        }
+        if level != NONE && count > level {
+            return Verdict::Skip(count);
+        }
+        Verdict::Fit
+    }
+}

@@ -1,0 +1,713 @@
+//! Unit tests: each constraint kind and strategy as documented, roles and
+//! reservations, ports, multi-offer agents, why-not, offer constraints.
+
+use std::time::{Duration, Instant};
+
+use tritium_proto::view::EventView;
+
+use super::fixture::*;
+use super::*;
+use crate::spec::{AppSpec, Filter, FilterKind, Ports, StrategyKind};
+
+fn app(name: &str, cpu: f64, mem: f64) -> AppSpec {
+    AppSpec::command_app(name, 1, cpu, mem, "sleep 1")
+}
+
+fn filter(kind: FilterKind, attr: Option<&str>, values: &[&str]) -> Filter {
+    Filter {
+        kind,
+        attribute: attr.map(Into::into),
+        value: values.iter().map(|v| (*v).into()).collect(),
+        operator: None,
+        not: false,
+    }
+}
+
+fn run(m: &mut Matcher, offers: Vec<tritium_proto::v1::Offer>, want: &[(&str, u32)]) -> Plan {
+    let bytes = event(offers);
+    let ev = EventView::new(&bytes).unwrap();
+    let mut plan = Plan::default();
+    m.match_offers(Instant::now(), &ev, want, &mut plan)
+        .unwrap();
+    plan
+}
+
+/// `(agent, app)` of every launch, in plan order.
+fn placements(p: &Plan) -> Vec<(String, String)> {
+    p.accepts
+        .iter()
+        .flat_map(|a| {
+            a.launches
+                .iter()
+                .map(|l| (a.agent_id.clone(), l.app.clone()))
+        })
+        .collect()
+}
+
+fn agents_of(p: &Plan) -> Vec<String> {
+    let mut v: Vec<String> = placements(p).into_iter().map(|(a, _)| a).collect();
+    v.sort();
+    v
+}
+
+fn scalar_of(l: &Launch, name: &str) -> f64 {
+    l.resources
+        .iter()
+        .filter(|r| r.name == name)
+        .filter_map(|r| r.scalar.as_ref().map(|s| s.value))
+        .sum()
+}
+
+#[test]
+fn binpack_fills_the_busiest_agent_first() {
+    let mut m = Matcher::new("*");
+    m.put_app(&app("a", 1.0, 10.0)).unwrap();
+    let p = run(
+        &mut m,
+        vec![
+            plain_offer("o1", "big", 8.0, 1000.0, vec![]),
+            plain_offer("o2", "small", 2.0, 1000.0, vec![]),
+        ],
+        &[("a", 2)],
+    );
+    assert_eq!(
+        agents_of(&p),
+        ["small", "small"],
+        "best fit packs the small agent"
+    );
+    assert_eq!(p.declines, ["o1"]);
+    let l = &p.accepts[0].launches[0];
+    assert_eq!(scalar_of(l, "cpus"), 1.0);
+    assert_eq!(scalar_of(l, "mem"), 10.0);
+}
+
+#[test]
+fn spread_prefers_agents_with_fewest_instances() {
+    let mut m = Matcher::new("*");
+    let mut s = app("s", 1.0, 10.0);
+    s.strategy.kind = StrategyKind::Spread;
+    m.put_app(&s).unwrap();
+    m.task_added("s", "a1");
+    let offers = || {
+        vec![
+            plain_offer("o1", "a1", 8.0, 1000.0, vec![]),
+            plain_offer("o2", "a2", 8.0, 1000.0, vec![]),
+            plain_offer("o3", "a3", 8.0, 1000.0, vec![]),
+        ]
+    };
+    let p = run(&mut m, offers(), &[("s", 2)]);
+    assert_eq!(agents_of(&p), ["a2", "a3"], "a1 already runs one");
+    let p = run(&mut m, offers(), &[("s", 4)]);
+    let got = agents_of(&p);
+    assert_eq!(got.len(), 4);
+    // With a1's live task, the counts per agent stay within one of each other.
+    let total = |a: &str| got.iter().filter(|x| *x == a).count() + usize::from(a == "a1");
+    let counts = [total("a1"), total("a2"), total("a3")];
+    assert!(
+        counts.iter().max().unwrap() - counts.iter().min().unwrap() <= 1,
+        "{got:?}"
+    );
+}
+
+#[test]
+fn unique_places_one_per_agent_counting_live_tasks() {
+    let mut m = Matcher::new("*");
+    let mut u = app("u", 1.0, 10.0);
+    u.strategy.kind = StrategyKind::Unique;
+    m.put_app(&u).unwrap();
+    m.task_added("u", "a1");
+    let p = run(
+        &mut m,
+        vec![
+            plain_offer("o1", "a1", 8.0, 1000.0, vec![]),
+            plain_offer("o2", "a2", 8.0, 1000.0, vec![]),
+            plain_offer("o3", "a3", 8.0, 1000.0, vec![]),
+        ],
+        &[("u", 5)],
+    );
+    assert_eq!(agents_of(&p), ["a2", "a3"]);
+    let w = m.why_not("u", Instant::now()).unwrap();
+    assert_eq!(w.refused.get("unique"), Some(&3), "{w:?}");
+}
+
+#[test]
+fn unique_filter_is_counted_under_its_index() {
+    let mut m = Matcher::new("*");
+    let mut u = app("u", 1.0, 10.0);
+    u.filters.push(filter(FilterKind::Unique, None, &[]));
+    m.put_app(&u).unwrap();
+    let p = run(
+        &mut m,
+        vec![plain_offer("o1", "a1", 8.0, 1000.0, vec![])],
+        &[("u", 3)],
+    );
+    assert_eq!(agents_of(&p), ["a1"]);
+    let w = m.why_not("u", Instant::now()).unwrap();
+    assert_eq!(w.refused.get("filters[0]"), Some(&1), "{w:?}");
+}
+
+#[test]
+fn mux_goes_where_the_app_already_runs() {
+    let mut m = Matcher::new("*");
+    let mut x = app("x", 1.0, 10.0);
+    x.strategy.kind = StrategyKind::Mux;
+    m.put_app(&x).unwrap();
+    m.task_added("x", "busy");
+    let p = run(
+        &mut m,
+        vec![
+            plain_offer("o1", "small", 2.0, 1000.0, vec![]),
+            plain_offer("o2", "busy", 8.0, 1000.0, vec![]),
+        ],
+        &[("x", 3)],
+    );
+    assert_eq!(agents_of(&p), ["busy", "busy", "busy"]);
+}
+
+fn attr_agents() -> Vec<tritium_proto::v1::Offer> {
+    vec![
+        plain_offer(
+            "o1",
+            "a1",
+            4.0,
+            1000.0,
+            vec![
+                text_attr("zone", "east"),
+                text_attr("rack", "r1"),
+                scalar_attr("mem_gb", 64.0),
+                set_attr("features", &["ssd", "avx"]),
+                ranges_attr("vlans", &[(100, 200)]),
+            ],
+        ),
+        plain_offer(
+            "o2",
+            "a2",
+            4.0,
+            1000.0,
+            vec![
+                text_attr("zone", "west"),
+                text_attr("rack", "r2"),
+                scalar_attr("mem_gb", 16.0),
+                set_attr("features", &["ssd"]),
+                ranges_attr("vlans", &[(300, 400)]),
+            ],
+        ),
+        plain_offer("o3", "a3", 4.0, 1000.0, vec![]),
+    ]
+}
+
+/// Places 3 instances of an app with `filters` on the three attribute
+/// agents (UNIQUE so each agent takes at most one) and returns the agents.
+fn placed_with(filters: Vec<Filter>) -> Vec<String> {
+    let mut m = Matcher::new("*");
+    let mut a = app("f", 1.0, 10.0);
+    a.strategy.kind = StrategyKind::Unique;
+    a.filters = filters;
+    m.put_app(&a).unwrap();
+    agents_of(&run(&mut m, attr_agents(), &[("f", 3)]))
+}
+
+#[test]
+fn text_set_scalar_ranges_semantics() {
+    assert_eq!(
+        placed_with(vec![filter(FilterKind::Text, Some("zone"), &["east"])]),
+        ["a1"]
+    );
+    assert_eq!(
+        placed_with(vec![filter(
+            FilterKind::Text,
+            Some("zone"),
+            &["east", "west"]
+        )]),
+        ["a1", "a2"],
+        "TEXT: equals one of the values"
+    );
+    assert_eq!(
+        placed_with(vec![filter(
+            FilterKind::Set,
+            Some("features"),
+            &["ssd", "avx"]
+        )]),
+        ["a1"],
+        "SET: contains every value"
+    );
+    let mut ge = filter(FilterKind::Scalar, Some("mem_gb"), &["32"]);
+    ge.operator = Some("ge".into());
+    assert_eq!(placed_with(vec![ge]), ["a1"]);
+    let mut lt = filter(FilterKind::Scalar, Some("mem_gb"), &["16.0006"]);
+    lt.operator = Some("lt".into());
+    assert_eq!(
+        placed_with(vec![lt]),
+        ["a2"],
+        "three decimals: 16.0006 is 16.001"
+    );
+    let mut lt = filter(FilterKind::Scalar, Some("mem_gb"), &["16.0004"]);
+    lt.operator = Some("lt".into());
+    assert!(
+        placed_with(vec![lt]).is_empty(),
+        "three decimals: 16.0004 is 16.000"
+    );
+    assert_eq!(
+        placed_with(vec![filter(FilterKind::Scalar, Some("mem_gb"), &["16"])]),
+        ["a2"]
+    );
+    assert_eq!(
+        placed_with(vec![filter(
+            FilterKind::Ranges,
+            Some("vlans"),
+            &["150", "160-170"]
+        )]),
+        ["a1"],
+        "RANGES: every value inside"
+    );
+    assert!(
+        placed_with(vec![filter(
+            FilterKind::Ranges,
+            Some("vlans"),
+            &["150-350"]
+        )])
+        .is_empty()
+    );
+}
+
+#[test]
+fn like_unlike_hostname_any_and_negation() {
+    assert_eq!(
+        placed_with(vec![filter(FilterKind::Like, Some("rack"), &["r[0-9]"])]),
+        ["a1", "a2"]
+    );
+    assert!(
+        placed_with(vec![filter(FilterKind::Like, Some("rack"), &["r"])]).is_empty(),
+        "whole match"
+    );
+    assert_eq!(
+        placed_with(vec![filter(FilterKind::Unlike, Some("rack"), &["r1"])]),
+        ["a2", "a3"],
+        "UNLIKE holds when the attribute is absent"
+    );
+    assert_eq!(
+        placed_with(vec![filter(
+            FilterKind::Text,
+            Some("hostname"),
+            &["a3.example"]
+        )]),
+        ["a3"]
+    );
+    assert_eq!(
+        placed_with(vec![filter(
+            FilterKind::Like,
+            Some("hostname"),
+            &["a[12]\\..*"]
+        )]),
+        ["a1", "a2"]
+    );
+    assert_eq!(
+        placed_with(vec![filter(FilterKind::Text, None, &["west"])]),
+        ["a2"],
+        "no attribute name: any text attribute"
+    );
+    assert_eq!(
+        placed_with(vec![filter(FilterKind::Text, None, &["a1.example"])]),
+        ["a1"],
+        "no attribute name: the hostname counts"
+    );
+    let mut not_east = filter(FilterKind::Text, Some("zone"), &["east"]);
+    not_east.not = true;
+    assert_eq!(placed_with(vec![not_east]), ["a2", "a3"]);
+    let mut not_unlike = filter(FilterKind::Unlike, Some("zone"), &["e.*"]);
+    not_unlike.not = true;
+    assert_eq!(placed_with(vec![not_unlike]), ["a1"], "NOT UNLIKE is LIKE");
+}
+
+#[test]
+fn max_per_and_group_by() {
+    let racks = || {
+        vec![
+            plain_offer("o1", "a1", 8.0, 1000.0, vec![text_attr("rack", "r1")]),
+            plain_offer("o2", "a2", 8.0, 1000.0, vec![text_attr("rack", "r1")]),
+            plain_offer("o3", "a3", 8.0, 1000.0, vec![text_attr("rack", "r1")]),
+            plain_offer("o4", "a4", 8.0, 1000.0, vec![text_attr("rack", "r2")]),
+            plain_offer("o5", "a5", 8.0, 1000.0, vec![]),
+        ]
+    };
+    let mut m = Matcher::new("*");
+    let mut a = app("mp", 1.0, 10.0);
+    a.filters = vec![filter(FilterKind::MaxPer, Some("rack"), &["2"])];
+    m.put_app(&a).unwrap();
+    let p = run(&mut m, racks(), &[("mp", 10)]);
+    let racks_of = |p: &Plan| {
+        let mut r1 = 0;
+        let mut r2 = 0;
+        for a in agents_of(p) {
+            if a == "a4" {
+                r2 += 1
+            } else {
+                assert_ne!(a, "a5", "no rack attribute");
+                r1 += 1
+            }
+        }
+        (r1, r2)
+    };
+    assert_eq!(racks_of(&p), (2, 2));
+
+    let mut m = Matcher::new("*");
+    let mut g = app("gb", 1.0, 10.0);
+    g.filters = vec![filter(FilterKind::GroupBy, Some("rack"), &[])];
+    m.put_app(&g).unwrap();
+    m.task_added("gb", "a4");
+    let p = run(&mut m, racks(), &[("gb", 5)]);
+    // r2 has one live: r1 first gets one to even out, then they alternate.
+    assert_eq!(racks_of(&p), (3, 2), "{:?}", placements(&p));
+
+    let mut m = Matcher::new("*");
+    let mut g = app("gbk", 1.0, 10.0);
+    g.instances = 4;
+    g.filters = vec![filter(FilterKind::GroupBy, Some("rack"), &["2"])];
+    m.put_app(&g).unwrap();
+    let p = run(
+        &mut m,
+        vec![plain_offer(
+            "o1",
+            "a1",
+            8.0,
+            1000.0,
+            vec![text_attr("rack", "r1")],
+        )],
+        &[("gbk", 4)],
+    );
+    assert_eq!(
+        agents_of(&p).len(),
+        2,
+        "GROUP_BY k=2 caps a group at ceil(4/2)"
+    );
+
+    let mut m = Matcher::new("*");
+    let mut h = app("h", 1.0, 10.0);
+    h.filters = vec![filter(FilterKind::MaxPer, Some("hostname"), &["2"])];
+    m.put_app(&h).unwrap();
+    m.task_added("h", "a1");
+    let p = run(&mut m, racks()[..1].to_vec(), &[("h", 5)]);
+    assert_eq!(
+        agents_of(&p),
+        ["a1"],
+        "MAX_PER hostname counts the live task"
+    );
+}
+
+#[test]
+fn roles_and_reservations() {
+    let mut m = Matcher::new("*");
+    let mut web = app("web", 2.0, 10.0);
+    web.role = Some("web".into());
+    m.put_app(&web).unwrap();
+    m.put_app(&app("other", 1.0, 10.0)).unwrap();
+    let offer = offer(
+        "o1",
+        "a1",
+        "a1.example",
+        vec![
+            reserved(scalar("cpus", 1.0, Some("web")), "web"),
+            scalar("cpus", 4.0, Some("web")),
+            scalar("mem", 100.0, Some("web")),
+        ],
+        vec![],
+    );
+    let p = run(&mut m, vec![offer.clone()], &[("web", 1), ("other", 1)]);
+    assert_eq!(placements(&p), [("a1".to_string(), "web".to_string())]);
+    let l = &p.accepts[0].launches[0];
+    let cpus: Vec<_> = l.resources.iter().filter(|r| r.name == "cpus").collect();
+    assert_eq!(cpus.len(), 2, "1 reserved + 1 unreserved: {cpus:?}");
+    assert_eq!(
+        cpus[0].reservations.len(),
+        1,
+        "reserved first, reservation kept"
+    );
+    assert_eq!(cpus[0].reservations[0].principal.as_deref(), Some("ops"));
+    assert_eq!(cpus[0].scalar.as_ref().unwrap().value, 1.0);
+    assert!(cpus[1].reservations.is_empty());
+    for r in &l.resources {
+        assert_eq!(
+            r.allocation_info.as_ref().unwrap().role.as_deref(),
+            Some("web")
+        );
+    }
+    let w = m.why_not("other", Instant::now()).unwrap();
+    assert_eq!(w.refused.get("role"), Some(&1), "{w:?}");
+
+    // A reservation for another role in an offer to ours is never used.
+    let mut m = Matcher::new("web");
+    m.put_app(&app("a", 1.0, 10.0)).unwrap();
+    let p = run(
+        &mut m,
+        vec![offer_with(vec![
+            reserved(scalar("cpus", 4.0, Some("web")), "db"),
+            scalar("mem", 100.0, Some("web")),
+        ])],
+        &[("a", 1)],
+    );
+    assert!(p.accepts.is_empty());
+    // A parent role's reservation serves the child role.
+    let mut m = Matcher::new("eng/web");
+    m.put_app(&app("a", 1.0, 10.0)).unwrap();
+    let p = run(
+        &mut m,
+        vec![offer_with(vec![
+            reserved(scalar("cpus", 4.0, Some("eng/web")), "eng"),
+            scalar("mem", 100.0, Some("eng/web")),
+        ])],
+        &[("a", 1)],
+    );
+    assert_eq!(p.accepts.len(), 1);
+}
+
+fn offer_with(resources: Vec<tritium_proto::v1::Resource>) -> tritium_proto::v1::Offer {
+    offer("o1", "a1", "a1.example", resources, vec![])
+}
+
+#[test]
+fn ports_fixed_and_any_never_reused() {
+    let mut m = Matcher::new("*");
+    let mut a = app("p", 0.1, 1.0);
+    a.resources.ports = Ports::List(vec![0, 31_001, 0]);
+    m.put_app(&a).unwrap();
+    let p = run(
+        &mut m,
+        vec![offer_with(vec![
+            scalar("cpus", 8.0, None),
+            scalar("mem", 100.0, None),
+            ports(&[(31_000, 31_003), (31_010, 31_010)], None),
+        ])],
+        &[("p", 3)],
+    );
+    let launches = &p.accepts[0].launches;
+    assert_eq!(launches.len(), 1, "the fixed port exists once on the agent");
+    assert_eq!(launches[0].ports, [31_000, 31_001, 31_002]);
+    let r = launches[0]
+        .resources
+        .iter()
+        .find(|r| r.name == "ports")
+        .unwrap();
+    let ranges: Vec<_> = r
+        .ranges
+        .as_ref()
+        .unwrap()
+        .range
+        .iter()
+        .map(|r| (r.begin, r.end))
+        .collect();
+    assert_eq!(ranges, [(31_000, 31_002)]);
+    let w = m.why_not("p", Instant::now()).unwrap();
+    assert_eq!(w.refused.get("ports"), Some(&1), "{w:?}");
+
+    let mut m = Matcher::new("*");
+    let mut b = app("any", 0.1, 1.0);
+    b.resources.ports = Ports::Count(2);
+    m.put_app(&b).unwrap();
+    let p = run(
+        &mut m,
+        vec![offer_with(vec![
+            scalar("cpus", 8.0, None),
+            scalar("mem", 100.0, None),
+            ports(&[(5, 7), (9, 9)], None),
+        ])],
+        &[("any", 3)],
+    );
+    let all: Vec<u32> = p.accepts[0]
+        .launches
+        .iter()
+        .flat_map(|l| l.ports.clone())
+        .collect();
+    assert_eq!(all, [5, 6, 7, 9], "two instances, four distinct ports");
+}
+
+#[test]
+fn offers_of_one_agent_are_one_accept() {
+    let mut m = Matcher::new("*");
+    m.put_app(&app("a", 2.0, 100.0)).unwrap();
+    let p = run(
+        &mut m,
+        vec![
+            offer("o1", "a1", "h", vec![scalar("cpus", 2.0, None)], vec![]),
+            offer("x", "a2", "h2", vec![scalar("cpus", 2.0, None)], vec![]),
+            offer("o2", "a1", "h", vec![scalar("mem", 100.0, None)], vec![]),
+        ],
+        &[("a", 2)],
+    );
+    assert_eq!(p.accepts.len(), 1);
+    assert_eq!(p.accepts[0].offer_ids, ["o1", "o2"]);
+    assert_eq!(p.accepts[0].launches.len(), 1);
+    assert_eq!(p.declines, ["x"]);
+}
+
+#[test]
+fn gpu_agents_are_kept_for_gpu_apps() {
+    let gpu_offer = |id: &str, agent: &str| {
+        offer(
+            id,
+            agent,
+            "g",
+            vec![
+                scalar("cpus", 4.0, None),
+                scalar("mem", 100.0, None),
+                scalar("gpus", 2.0, None),
+            ],
+            vec![],
+        )
+    };
+    let mut m = Matcher::new("*");
+    m.put_app(&app("cpu", 2.0, 10.0)).unwrap();
+    let mut g = app("gpu", 1.0, 10.0);
+    g.resources.gpus = 1.0;
+    m.put_app(&g).unwrap();
+    let p = run(
+        &mut m,
+        vec![
+            gpu_offer("o1", "g1"),
+            plain_offer("o2", "c1", 4.0, 100.0, vec![]),
+        ],
+        &[("cpu", 3), ("gpu", 1)],
+    );
+    let mut got = placements(&p);
+    got.sort();
+    assert_eq!(
+        got,
+        [("c1", "cpu"), ("c1", "cpu"), ("g1", "cpu"), ("g1", "gpu")]
+            .map(|(a, b)| (a.to_string(), b.to_string())),
+        "cpu apps use the gpu agent only once the plain agent is full"
+    );
+}
+
+#[test]
+fn fair_turns_let_a_small_app_through() {
+    let mut m = Matcher::new("*");
+    m.put_app(&app("big", 1.0, 1.0)).unwrap();
+    m.put_app(&app("small", 1.0, 1.0)).unwrap();
+    let p = run(
+        &mut m,
+        vec![plain_offer("o1", "a1", 4.0, 100.0, vec![])],
+        &[("big", 100), ("small", 1)],
+    );
+    let apps: Vec<String> = placements(&p).into_iter().map(|(_, a)| a).collect();
+    assert_eq!(apps.len(), 4);
+    assert!(apps.contains(&"small".to_string()), "{apps:?}");
+}
+
+#[test]
+fn nothing_pending_declines_everything_and_errors_are_errors() {
+    let mut m = Matcher::new("*");
+    m.put_app(&app("a", 1.0, 1.0)).unwrap();
+    let p = run(&mut m, attr_agents(), &[("a", 0), ("unknown", 3)]);
+    assert!(p.accepts.is_empty());
+    assert_eq!(p.declines, ["o1", "o2", "o3"]);
+    assert_eq!(m.agent_count(), 3);
+    let mut bytes = event(attr_agents());
+    bytes.truncate(bytes.len() - 3);
+    // The truncated tail is inside the last offer.
+    let ev = EventView::new(&bytes);
+    if let Ok(ev) = ev {
+        let mut plan = Plan::default();
+        assert!(
+            m.match_offers(Instant::now(), &ev, &[("a", 1)], &mut plan)
+                .is_err()
+        );
+    }
+}
+
+#[test]
+fn why_not_counts_and_near_miss() {
+    let mut m = Matcher::new("*");
+    let mut a = app("w", 6.0, 10.0);
+    a.filters = vec![filter(FilterKind::Text, Some("zone"), &["west"])];
+    m.put_app(&a).unwrap();
+    let t0 = Instant::now();
+    let bytes = event(attr_agents());
+    let mut plan = Plan::default();
+    m.match_offers(t0, &EventView::new(&bytes).unwrap(), &[("w", 1)], &mut plan)
+        .unwrap();
+    let w = m.why_not("w", t0 + Duration::from_secs(2)).unwrap();
+    assert_eq!(w.offers_considered, 3);
+    assert_eq!(w.refused.get("cpus"), Some(&3), "{w:?}");
+    assert_eq!(w.last_offer_seconds_ago, Some(2.0));
+    let near = w.near_miss.unwrap();
+    assert_eq!(near.agent_id, "a2", "only cpus fail on a2");
+    assert_eq!(near.failed, ["cpus"]);
+    assert_eq!(w.filters, ["TEXT zone west"]);
+    let json = serde_json::to_string(&m.why_not("w", t0).unwrap()).unwrap();
+    assert!(json.contains("\"offers_considered\":3"), "{json}");
+}
+
+#[test]
+fn check_refuses_what_can_never_run() {
+    let mut m = Matcher::new("*");
+    let mut a = app("c", 1.0, 1.0);
+    a.filters = vec![
+        filter(FilterKind::Text, Some("zone"), &["east"]),
+        filter(FilterKind::Text, Some("zone"), &["west"]),
+    ];
+    assert_eq!(m.check(&a).unwrap_err().field, "filters[1].value");
+    let mut b = app("c", 1.0, 1.0);
+    b.strategy.kind = StrategyKind::Mux;
+    b.filters = vec![filter(FilterKind::Unique, None, &[])];
+    assert_eq!(m.check(&b).unwrap_err().field, "filters[0].type");
+    let mut c = app("c", 1.0, 1.0);
+    let mut lt = filter(FilterKind::Scalar, Some("x"), &["5"]);
+    lt.operator = Some("lt".into());
+    let mut gt = filter(FilterKind::Scalar, Some("x"), &["10"]);
+    gt.operator = Some("gt".into());
+    c.filters = vec![lt, gt];
+    assert_eq!(m.check(&c).unwrap_err().field, "filters[1].value");
+    // Before any agent is seen, size is not judged; after, it is.
+    let huge = app("h", 64.0, 1.0);
+    m.check(&huge).unwrap();
+    m.put_app(&app("a", 1.0, 1.0)).unwrap();
+    run(&mut m, attr_agents(), &[("a", 1)]);
+    assert_eq!(m.check(&huge).unwrap_err().field, "resources.cpu");
+    let mut g = app("g", 1.0, 1.0);
+    g.resources.gpus = 1.0;
+    assert_eq!(m.check(&g).unwrap_err().field, "resources.gpus");
+    assert!(m.put_app(&huge).is_err(), "put_app checks too");
+}
+
+#[test]
+fn offer_constraints_when_every_pending_app_constrains() {
+    let mut m = Matcher::new("*");
+    let mut a = app("a", 1.0, 1.0);
+    a.filters = vec![filter(FilterKind::Text, Some("zone"), &["east"])];
+    m.put_app(&a).unwrap();
+    let mut b = app("b", 1.0, 1.0);
+    b.filters = vec![filter(FilterKind::Like, Some("hostname"), &["web-.*"])];
+    m.put_app(&b).unwrap();
+    m.put_app(&app("free", 1.0, 1.0)).unwrap();
+    let oc = m.offer_constraints(&["a", "b"]).unwrap();
+    let groups = &oc.role_constraints["*"].groups;
+    assert_eq!(groups.len(), 2);
+    assert!(
+        m.offer_constraints(&["a", "free"]).is_none(),
+        "an unconstrained app needs every offer"
+    );
+    let mut n = app("n", 1.0, 1.0);
+    let mut f = filter(FilterKind::Text, Some("zone"), &["east"]);
+    f.not = true;
+    n.filters = vec![f];
+    m.put_app(&n).unwrap();
+    assert!(
+        m.offer_constraints(&["n"]).is_none(),
+        "negations stay with the matcher"
+    );
+}
+
+#[test]
+fn replacing_a_spec_keeps_instance_counts() {
+    let mut m = Matcher::new("*");
+    let mut u = app("u", 1.0, 1.0);
+    u.strategy.kind = StrategyKind::Unique;
+    m.put_app(&u).unwrap();
+    m.task_added("u", "a1");
+    u.resources.mem = 2.0;
+    m.put_app(&u).unwrap();
+    assert_eq!(m.tasks_on("u", "a1"), 1);
+    m.remove_app("u");
+    assert_eq!(m.tasks_on("u", "a1"), 1, "tasks outlive the spec");
+    m.task_removed("u", "a1");
+    assert_eq!(m.tasks_on("u", "a1"), 0);
+}
