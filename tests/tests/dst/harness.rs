@@ -309,6 +309,12 @@ struct Watch {
     /// The input of the current turn is a store commit (held calls are
     /// released in it).
     releasing: bool,
+    /// Apps the client ever changed beyond their instance count (a rolling
+    /// update, declared): they may run `max_surge` (1) extra instances, and
+    /// their old tasks are killed while new ones start.
+    updated: BTreeSet<String>,
+    /// The last spec the client sent per app.
+    sent_specs: BTreeMap<String, AppSpec>,
     findings: BTreeMap<&'static str, u32>,
 }
 
@@ -561,13 +567,18 @@ impl Sim {
         let storm = self.storm_until.duration_since(self.t0);
         let mut times = Vec::new();
         for (name, cpus, mem, command, cap) in &apps {
-            let spec =
-                |n: u32| AppSpec::command_app(&name.clone(), n, *cpus, *mem, &command.clone());
+            // Changes bump the command's version marker at random: a
+            // rolling update; the same marker is a scale.
+            let mut version = 1u32;
+            let mut spec = |n: u32, rng: &mut Rng| {
+                if n > 0 && chance(rng, 0.3) {
+                    version += 1;
+                }
+                AppSpec::command_app(name, n, *cpus, *mem, &format!("{command} v{version}"))
+            };
             let first = between(rng, Duration::ZERO, Duration::from_secs(5));
-            times.push((
-                first,
-                CommandKind::PutApp(Box::new(spec(1 + rng.below(u64::from(*cap)) as u32))),
-            ));
+            let n = 1 + rng.below(u64::from(*cap)) as u32;
+            times.push((first, CommandKind::PutApp(Box::new(spec(n, rng)))));
             let changes = rng.below(4);
             for _ in 0..changes {
                 let at = between(rng, first, storm.saturating_sub(Duration::from_secs(1)));
@@ -576,7 +587,7 @@ impl Sim {
                 } else {
                     1 + rng.below(u64::from(*cap)) as u32
                 };
-                times.push((at, CommandKind::PutApp(Box::new(spec(n)))));
+                times.push((at, CommandKind::PutApp(Box::new(spec(n, rng)))));
             }
         }
         if chance(rng, 0.5) {
@@ -1382,6 +1393,14 @@ impl Sim {
         let id = self.client.next_id;
         match &kind {
             CommandKind::PutApp(spec) => {
+                if let Some(prev) = self.watch.sent_specs.get(&spec.name)
+                    && prev.differs_beyond_scale(spec)
+                {
+                    self.watch.updated.insert(spec.name.clone());
+                }
+                self.watch
+                    .sent_specs
+                    .insert(spec.name.clone(), (**spec).clone());
                 self.watch
                     .core_apps
                     .insert(spec.name.clone(), spec.instances);
@@ -1720,6 +1739,11 @@ impl Sim {
         if again {
             return;
         }
+        if self.watch.updated.contains(app) {
+            // A rolling update kills old tasks as new ones get ready; the
+            // over-launch check bounds it instead.
+            return;
+        }
         let apps = if self.watch.releasing {
             &self.watch.core_apps_min
         } else {
@@ -1750,7 +1774,8 @@ impl Sim {
     fn check_no_overlaunch(&mut self, apps: &BTreeSet<String>) {
         for app in apps {
             let live = self.live_unkilled(app);
-            let want = self.watch.core_apps.get(app).copied().unwrap_or(0);
+            let surge = u32::from(self.watch.updated.contains(app));
+            let want = self.watch.core_apps.get(app).copied().unwrap_or(0) + surge;
             if live.len() as u32 > want {
                 self.note(|| {
                     format!(
@@ -1789,7 +1814,8 @@ impl Sim {
             );
             return;
         }
-        let want = want_then.max(self.watch.core_apps.get(app).copied().unwrap_or(0));
+        let surge = u32::from(self.watch.updated.contains(app));
+        let want = want_then.max(self.watch.core_apps.get(app).copied().unwrap_or(0) + surge);
         let still: BTreeSet<String> = self
             .live_unkilled(app)
             .intersection(then)

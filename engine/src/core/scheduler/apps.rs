@@ -239,7 +239,12 @@ impl Scheduler {
                     let prev = app.rec.previous.take().expect("checked");
                     tracing::warn!(target: "tritium::apps", app = %t.rec.app, failed_version = app.rec.version, back_to = prev.version, "new version keeps failing; rolling back");
                     app.rec.max_version = app.rec.max_version.max(app.rec.version);
+                    // Back to the previous version's spec; the instance
+                    // count stays the latest one asked for (a rollback
+                    // undoes a change of what runs, not a scale).
+                    let instances = app.rec.spec.instances;
                     app.rec.spec = prev.spec;
+                    app.rec.spec.instances = instances;
                     app.rec.version = prev.version;
                     app.rec.rolled_back = true;
                     app.rec.update_failures = 0;
