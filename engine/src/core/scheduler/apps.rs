@@ -161,6 +161,9 @@ impl Scheduler {
     /// whose old tasks are gone is done, a deleted app without tasks is
     /// forgotten.
     pub(super) fn converge(&mut self, now: Instant, name: &str) {
+        // A task just reported unhealthy: nothing else arms a timer for the
+        // first kill (the rate limit's deadline exists only after a kill).
+        self.kill_unhealthy(now, name);
         let d = self.decide(now, name);
         for id in &d.kill {
             self.kill(id);
