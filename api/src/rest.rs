@@ -17,7 +17,7 @@
 //! | GET    | /v1/api/openapi.json        | the OpenAPI 3 document               |
 //! | GET    | /health, /ready             | alive; subscribed and leading        |
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -578,28 +578,31 @@ fn serve_events(ctx: &Arc<Ctx>, req: Request, app: Option<String>) {
         ctx.clients.fetch_sub(1, Ordering::AcqRel);
         return;
     }
-    let body = EventBody {
+    let mut body = EventBody {
         rx,
         pending: Vec::new(),
         at: 0,
     };
-    let resp = Response::new(
-        StatusCode(200),
-        vec![
-            header("Content-Type", "text/event-stream"),
-            header("Cache-Control", "no-cache"),
-        ],
-        body,
-        None,
-        None,
-    );
     // A stream lives as long as its client: on a thread of its own, so the
-    // workers stay free for ordinary requests.
+    // workers stay free for ordinary requests. Written on the raw socket
+    // with a flush per event, not through `req.respond`: tiny_http's
+    // chunked encoder holds 8 KiB before it sends anything, which kept
+    // events from clients until many had piled up.
     let ctx = ctx.clone();
     let spawned = std::thread::Builder::new()
         .name("tritium-sse".into())
         .spawn(move || {
-            let _ = req.respond(resp);
+            let mut w = req.into_writer();
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\
+                        Cache-Control: no-cache\r\nConnection: close\r\n\r\n";
+            let mut sent = w.write_all(head.as_bytes()).and_then(|()| w.flush());
+            let mut buf = [0u8; 4096];
+            while sent.is_ok() {
+                match body.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => sent = w.write_all(&buf[..n]).and_then(|()| w.flush()),
+                }
+            }
             alive.store(false, Ordering::Release);
             ctx.clients.fetch_sub(1, Ordering::AcqRel);
         });
