@@ -3,4 +3,6 @@
 
 #![forbid(unsafe_code)]
 
+pub mod auth;
+pub mod metrics;
 pub mod rest;

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use tritium::auth::Tokens;
 use tritium::rest::{ApiOptions, ApiServer};
 use tritium_engine::core::{AppSpec, CommandKind, Config, FrameworkSettings, MasterUrl, Scheduler};
 use tritium_engine::driver::{Driver, DriverHandle, DriverOptions, FileBacked, MemStore, Store};
@@ -84,6 +85,24 @@ struct Cli {
     /// Log level when RUST_LOG is not set (error, warn, info, debug, trace).
     #[arg(long, env = "TRITIUM_LOG_LEVEL", default_value = "info")]
     log_level: String,
+
+    /// Log format: `text` (for people) or `json` (one object per line, for
+    /// log shippers).
+    #[arg(long, env = "TRITIUM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+
+    /// File of API bearer tokens, one `admin TOKEN` or `read TOKEN` per
+    /// line (`#` comments). With it, every API request but /health and the
+    /// status page's static files needs `Authorization: Bearer TOKEN`
+    /// (401 without a known token, 403 for a read token on POST/PUT/DELETE).
+    #[arg(long, env = "TRITIUM_API_TOKEN_FILE")]
+    api_token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 /// Exit code for a command line or configuration that cannot work.
@@ -93,11 +112,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log_level));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs.with_target(false).init(),
+        // JSON keeps the target: log shippers filter on it.
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
     match run(cli) {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(msg) => {
@@ -226,9 +248,23 @@ fn run(cli: Cli) -> Result<i32, String> {
     })
     .map_err(|e| format!("cannot install the signal handler: {e}"))?;
 
+    let tokens = match &cli.api_token_file {
+        Some(path) => {
+            let t = Tokens::load(path)?;
+            tracing::info!(file = %path.display(), "REST API: bearer tokens required");
+            Some(t)
+        }
+        None => {
+            tracing::warn!(
+                "REST API: no --api-token-file, so anyone who can reach it can change apps"
+            );
+            None
+        }
+    };
     let api = ApiServer::start(
         ApiOptions {
             listen: cli.listen.clone(),
+            tokens,
             ..ApiOptions::default()
         },
         handle.clone(),

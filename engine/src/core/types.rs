@@ -257,6 +257,10 @@ pub enum CommandKind {
     Status,
     /// Subscribed and able to act (the readiness probe).
     Ready,
+    /// Counters and gauges for `/metrics`: the core answers with its part
+    /// (its `Stats`, tasks by state, apps by status, pending instances);
+    /// the driver adds its own stats (`"driver"`) to that reply.
+    Metrics,
 }
 
 /// Inputs of [`super::Scheduler::handle`].

@@ -94,9 +94,13 @@ const CALL_READ_CHUNK: usize = 16 * 1024;
 /// Minimum wait when the core keeps reporting a deadline that already
 /// passed after it was given a Timer (a core bug; the driver must not spin).
 const STUCK_TIMER_WAIT: Duration = Duration::from_millis(1);
+/// Store batches whose commit latency is being timed; past this (a store
+/// far behind) further batches go untimed rather than growing the queue.
+const MAX_TIMED_BATCHES: usize = 4096;
 
 /// Driver knobs. Every queue and buffer it keeps is bounded by one of them.
-#[derive(Debug, Clone)]
+/// Its `Debug` leaves out the `authorization` header's value (a secret).
+#[derive(Clone)]
 pub struct DriverOptions {
     /// Largest RecordIO record accepted on the stream.
     pub max_record_len: usize,
@@ -156,6 +160,28 @@ impl Default for DriverOptions {
             tls_insecure_skip_verify: false,
             notify: None,
         }
+    }
+}
+
+impl std::fmt::Debug for DriverOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DriverOptions")
+            .field("max_record_len", &self.max_record_len)
+            .field("read_chunk", &self.read_chunk)
+            .field("command_queue", &self.command_queue)
+            .field("max_pending_replies", &self.max_pending_replies)
+            .field("max_calls_in_flight", &self.max_calls_in_flight)
+            .field("max_call_queue_bytes", &self.max_call_queue_bytes)
+            .field(
+                "authorization",
+                &self.authorization.as_ref().map(|_| "<redacted>"),
+            )
+            .field("events_capacity", &self.events_capacity)
+            .field("tls_ca_file", &self.tls_ca_file)
+            .field("tls_server_name", &self.tls_server_name)
+            .field("tls_insecure_skip_verify", &self.tls_insecure_skip_verify)
+            .field("notify", &self.notify.is_some())
+            .finish()
     }
 }
 
@@ -291,6 +317,12 @@ pub struct Driver {
     more_commands: bool,
     timer_stuck: bool,
     stats: DriverStats,
+    /// Ids of `CommandKind::Metrics` commands not answered yet: their reply
+    /// gets the driver's stats added. Bounded by `max_pending_replies`.
+    metrics_replies: Vec<u64>,
+    /// Store batches submitted and not committed yet, with when, for the
+    /// commit latency histogram (at most `MAX_TIMED_BATCHES`).
+    store_timing: VecDeque<(u64, Instant)>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -359,6 +391,8 @@ impl Driver {
             more_commands: false,
             timer_stuck: false,
             stats: DriverStats::default(),
+            metrics_replies: Vec::new(),
+            store_timing: VecDeque::new(),
         };
         let handle = DriverHandle {
             commands: cmd_tx,
@@ -500,6 +534,7 @@ impl Driver {
                 continue;
             }
             if let Ok(c) = self.completions_rx.try_recv() {
+                self.time_completion(&c);
                 core.handle(Instant::now(), c.into());
                 continue;
             }
@@ -525,10 +560,19 @@ impl Driver {
             } => self.send_call(&master, &stream_id, &body, kind),
             Output::Store { seq, ops } => {
                 self.stats.store_batches += 1;
+                if self.store_timing.len() < MAX_TIMED_BATCHES {
+                    self.store_timing.push_back((seq, Instant::now()));
+                }
                 store.submit(seq, ops);
             }
-            Output::Reply(reply) => {
+            Output::Reply(mut reply) => {
                 self.stats.replies += 1;
+                if let Some(ix) = self.metrics_replies.iter().position(|id| *id == reply.id) {
+                    self.metrics_replies.swap_remove(ix);
+                    if let serde_json::Value::Object(m) = &mut reply.body {
+                        m.insert("driver".into(), serde_json::json!(self.stats));
+                    }
+                }
                 let delivered = self
                     .pending_replies
                     .remove(&reply.id)
@@ -586,6 +630,7 @@ impl Driver {
             Err(e) => {
                 tracing::warn!(target: "tritium::driver", %master, error = %e, "cannot open the subscription connection");
                 self.note_tls_failure(&e);
+                self.stats.stream_closed_io += 1;
                 self.feedback
                     .push_back(Input::StreamClosed(crate::core::CloseReason::Io(e)));
             }
@@ -602,8 +647,15 @@ impl Driver {
 
     /// The subscription is over: close it, then tell the core.
     fn end_subscription(&mut self, core: &mut Scheduler, store: &mut dyn Store, input: Input) {
-        if let Input::StreamClosed(crate::core::CloseReason::Io(reason)) = &input {
-            self.note_tls_failure(reason);
+        if let Input::StreamClosed(why) = &input {
+            match why {
+                crate::core::CloseReason::Eof => self.stats.stream_closed_eof += 1,
+                crate::core::CloseReason::Io(reason) => {
+                    self.stats.stream_closed_io += 1;
+                    self.note_tls_failure(reason);
+                }
+                crate::core::CloseReason::Protocol(_) => self.stats.stream_closed_protocol += 1,
+            }
         }
         self.close_subscription();
         self.feed(core, store, input);
@@ -873,6 +925,28 @@ impl Driver {
         }
     }
 
+    /// A store completion: time the batches it commits; count a failure.
+    fn time_completion(&mut self, c: &StoreCompletion) {
+        match c {
+            StoreCompletion::Committed(seq) => {
+                let now = Instant::now();
+                while let Some((s, at)) = self.store_timing.front().copied() {
+                    if s > *seq {
+                        break;
+                    }
+                    self.store_timing.pop_front();
+                    self.stats
+                        .store_commit_latency
+                        .record(now.duration_since(at));
+                }
+            }
+            StoreCompletion::Failed(_) => {
+                self.stats.store_failures += 1;
+                self.store_timing.clear();
+            }
+        }
+    }
+
     /// Count a connection failure whose reason is a TLS one.
     fn note_tls_failure(&mut self, reason: &str) {
         if reason.starts_with("TLS: ") {
@@ -898,6 +972,9 @@ impl Driver {
                 return;
             };
             self.stats.commands += 1;
+            if env.cmd.kind == CommandKind::Metrics {
+                self.metrics_replies.push(env.cmd.id);
+            }
             self.pending_replies.insert(env.cmd.id, env.reply_to);
             self.feed(core, store, Input::Command(env.cmd));
         }

@@ -128,6 +128,16 @@ pub struct DriverStats {
     pub calls_refused: u64,
     pub call_connections_opened: u64,
     pub store_batches: u64,
+    /// From a batch being submitted to the store to its commit being
+    /// reported (file store: the turn's group commit, fsync included).
+    pub store_commit_latency: Log2Histogram,
+    /// Store failures reported (the core then stops).
+    pub store_failures: u64,
+    /// Ends of the subscription stream, by cause: the master closed it,
+    /// a socket or connect error (TLS ones included), broken framing.
+    pub stream_closed_eof: u64,
+    pub stream_closed_io: u64,
+    pub stream_closed_protocol: u64,
     pub commands: u64,
     pub replies: u64,
     /// Replies whose requester had gone (or an id nobody waits for).

@@ -501,6 +501,29 @@ impl Scheduler {
                 self.out
                     .push_back(reply(id, if subscribed { 200 } else { 503 }, body));
             }
+            CommandKind::Metrics => {
+                // Counts only: no names, ids or hosts (bounded label sets).
+                let mut tasks = std::collections::BTreeMap::<&str, u64>::new();
+                for t in self.tasks.values() {
+                    *tasks.entry(state_name(t.rec.state)).or_default() += 1;
+                }
+                let mut apps = std::collections::BTreeMap::<&str, u64>::new();
+                let mut pending = 0;
+                for n in self.apps.keys() {
+                    *apps.entry(self.app_status(now, n)).or_default() += 1;
+                    pending += self.decide(now, n).launch.len();
+                }
+                let body = json!({
+                    "subscribed": self.stream_id().is_some(),
+                    "subscription": self.phase_name(),
+                    "suppressed": self.suppressed,
+                    "stats": self.stats,
+                    "tasks_by_state": tasks,
+                    "apps_by_status": apps,
+                    "pending_instances": pending,
+                });
+                self.out.push_back(reply(id, 200, body));
+            }
         }
     }
 

@@ -1,0 +1,477 @@
+//! Property tests of the offer matcher: for random agents (split over
+//! several offers, some resources reserved for a role), random apps
+//! (strategies, constraints, ports, gpus, roles) and random live tasks,
+//! every plan:
+//! - answers every offer exactly once, one accept per agent;
+//! - never uses more of any offered resource than offered (scalars per
+//!   offered resource, ports within offered ranges and never twice);
+//! - never places two instances of a UNIQUE app on one agent;
+//! - satisfies every constraint of every placement (checked by a reference
+//!   evaluator written independently of the matcher);
+//! - is the same for the same inputs;
+//! - and MUX and spread apps obey all of the above like any other.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Instant;
+
+use proptest::prelude::*;
+use prost::Message;
+use tritium_engine::matcher::fixture::*;
+use tritium_engine::matcher::{Matcher, Plan};
+use tritium_engine::spec::{AppSpec, Filter, FilterKind, Ports, StrategyKind};
+use tritium_proto::v1::{Offer, Resource};
+use tritium_proto::view::EventView;
+
+#[derive(Debug, Clone)]
+struct AgentGen {
+    cpus: u32, // halves
+    mem: u32,
+    gpus: u32,
+    ports: (u64, u64),
+    zone: Option<u8>,
+    rack: u8,
+    level: u8,
+    split: bool,
+    web_cpus: u32, // halves reserved for "web"
+}
+
+#[derive(Debug, Clone)]
+struct AppGen {
+    cpu: u32, // tenths
+    mem: u32,
+    gpus: bool,
+    ports: Vec<u32>,
+    strategy: u8,
+    filters: Vec<u8>,
+    zone: u8,
+    n: u32,
+    web: bool,
+    want: u32,
+}
+
+fn agent_gen() -> impl Strategy<Value = AgentGen> {
+    (
+        0u32..17,
+        0u32..1000,
+        prop_oneof![4 => Just(0u32), 1 => 1u32..3],
+        (0u64..4, 0u64..6),
+        prop::option::of(0u8..3),
+        0u8..3,
+        0u8..5,
+        any::<bool>(),
+        prop_oneof![3 => Just(0u32), 1 => 1u32..5],
+    )
+        .prop_map(
+            |(cpus, mem, gpus, (pb, pl), zone, rack, level, split, web_cpus)| AgentGen {
+                cpus,
+                mem,
+                gpus,
+                ports: (31_000 + pb, 31_000 + pb + pl),
+                zone,
+                rack,
+                level,
+                split,
+                web_cpus,
+            },
+        )
+}
+
+fn app_gen() -> impl Strategy<Value = AppGen> {
+    (
+        (
+            1u32..25,
+            1u32..300,
+            prop_oneof![6 => Just(false), 1 => Just(true)],
+        ),
+        prop::collection::vec(prop_oneof![2 => Just(0u32), 1 => 31_000u32..31_006], 0..3),
+        0u8..4,
+        prop::collection::btree_set(0u8..8, 0..3),
+        (0u8..3, 1u32..3),
+        any::<bool>(),
+        0u32..7,
+    )
+        .prop_map(
+            |((cpu, mem, gpus), ports, strategy, filters, (zone, n), web, want)| AppGen {
+                cpu,
+                mem,
+                gpus,
+                ports,
+                strategy,
+                filters: filters.into_iter().collect(),
+                zone,
+                n,
+                web,
+                want,
+            },
+        )
+}
+
+const ZONES: [&str; 3] = ["za", "zb", "zc"];
+
+fn filter(kind: FilterKind, attr: &str, values: &[&str], not: bool) -> Filter {
+    Filter {
+        kind,
+        attribute: Some(attr.into()),
+        value: values.iter().map(|v| (*v).into()).collect(),
+        operator: None,
+        not,
+    }
+}
+
+fn spec_of(i: usize, g: &AppGen) -> AppSpec {
+    let mut s = AppSpec::command_app(
+        &format!("app{i}"),
+        g.want.max(1),
+        f64::from(g.cpu) / 10.0,
+        f64::from(g.mem),
+        "x",
+    );
+    s.resources.gpus = if g.gpus { 1.0 } else { 0.0 };
+    let mut fixed = BTreeSet::new();
+    let ports: Vec<u32> = g
+        .ports
+        .iter()
+        .copied()
+        .filter(|p| *p == 0 || fixed.insert(*p))
+        .collect();
+    s.resources.ports = Ports::List(ports);
+    s.strategy.kind = [
+        StrategyKind::Binpack,
+        StrategyKind::Unique,
+        StrategyKind::Mux,
+        StrategyKind::Spread,
+    ][g.strategy as usize];
+    if g.web {
+        s.role = Some("web".into());
+    }
+    let zone = ZONES[g.zone as usize];
+    for f in &g.filters {
+        s.filters.push(match f {
+            0 => filter(FilterKind::Text, "zone", &[zone], false),
+            1 => filter(FilterKind::Text, "zone", &[zone], true),
+            2 => filter(FilterKind::MaxPer, "rack", &[&g.n.to_string()], false),
+            3 => filter(FilterKind::GroupBy, "zone", &[], false),
+            4 => filter(FilterKind::Unique, "", &[], false),
+            5 => {
+                let mut f = filter(FilterKind::Scalar, "level", &["2"], false);
+                f.operator = Some("ge".into());
+                f
+            }
+            6 => filter(FilterKind::Like, "rack", &["r[01]"], false),
+            _ => filter(FilterKind::Text, "hostname", &["h0", "h2", "h4"], false),
+        });
+    }
+    for f in &mut s.filters {
+        if f.kind == FilterKind::Unique {
+            f.attribute = None;
+        }
+    }
+    s
+}
+
+fn offers_of(agents: &[AgentGen]) -> Vec<Offer> {
+    let mut out = Vec::new();
+    for (i, a) in agents.iter().enumerate() {
+        let agent = format!("ag{i}");
+        let host = format!("h{i}");
+        let mut attrs = vec![
+            text_attr("rack", &format!("r{}", a.rack)),
+            scalar_attr("level", f64::from(a.level)),
+        ];
+        if let Some(z) = a.zone {
+            attrs.push(text_attr("zone", ZONES[z as usize]));
+        }
+        let mut first = vec![scalar("cpus", f64::from(a.cpus) / 2.0, Some("*"))];
+        let mut second = vec![
+            scalar("mem", f64::from(a.mem), Some("*")),
+            ports(&[a.ports], Some("*")),
+        ];
+        if a.gpus > 0 {
+            first.push(scalar("gpus", f64::from(a.gpus), Some("*")));
+        }
+        let mut web = Vec::new();
+        if a.web_cpus > 0 {
+            web.push(reserved(
+                scalar("cpus", f64::from(a.web_cpus) / 2.0, Some("web")),
+                "web",
+            ));
+            web.push(scalar("mem", f64::from(a.mem), Some("web")));
+        }
+        if a.split {
+            out.push(offer(
+                &format!("o{i}a"),
+                &agent,
+                &host,
+                first,
+                attrs.clone(),
+            ));
+            out.push(offer(
+                &format!("o{i}b"),
+                &agent,
+                &host,
+                second,
+                attrs.clone(),
+            ));
+        } else {
+            first.append(&mut second);
+            out.push(offer(
+                &format!("o{i}a"),
+                &agent,
+                &host,
+                first,
+                attrs.clone(),
+            ));
+        }
+        if !web.is_empty() {
+            out.push(offer(&format!("o{i}w"), &agent, &host, web, attrs));
+        }
+    }
+    out
+}
+
+#[derive(Debug)]
+struct Case {
+    agents: Vec<AgentGen>,
+    apps: Vec<AppGen>,
+    live: Vec<(usize, usize)>,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        prop::collection::vec(agent_gen(), 1..8),
+        prop::collection::vec(app_gen(), 1..5),
+        prop::collection::vec((0usize..5, 0usize..8), 0..6),
+    )
+        .prop_map(|(agents, apps, live)| Case { agents, apps, live })
+}
+
+/// Runs the case on a fresh matcher: the specs it accepted and the plan.
+fn run(c: &Case) -> (Vec<Option<AppSpec>>, Plan, Vec<Offer>) {
+    let mut m = Matcher::new("*");
+    let specs: Vec<Option<AppSpec>> = c
+        .apps
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let s = spec_of(i, g);
+            m.put_app(&s).ok().map(|_| s)
+        })
+        .collect();
+    for (app, agent) in &c.live {
+        if *app < specs.len() {
+            m.task_added(&format!("app{app}"), &format!("ag{agent}"));
+        }
+    }
+    let offers = offers_of(&c.agents);
+    let bytes = event(offers.clone());
+    let names: Vec<String> = (0..c.apps.len()).map(|i| format!("app{i}")).collect();
+    let want: Vec<(&str, u32)> = names
+        .iter()
+        .zip(&c.apps)
+        .map(|(n, g)| (n.as_str(), g.want))
+        .collect();
+    let mut plan = Plan::default();
+    m.match_offers(
+        Instant::now(),
+        &EventView::new(&bytes).unwrap(),
+        &want,
+        &mut plan,
+    )
+    .unwrap();
+    (specs, plan, offers)
+}
+
+/// An offered resource without its amount: what identifies "the same
+/// resource" for the master.
+fn identity(r: &Resource) -> Vec<u8> {
+    let mut r = r.clone();
+    r.scalar = None;
+    r.ranges = None;
+    r.encode_to_vec()
+}
+
+fn attr_text<'a>(o: &'a Offer, name: &str) -> Option<&'a str> {
+    o.attributes
+        .iter()
+        .find(|a| a.name == name)
+        .and_then(|a| a.text.as_ref())
+        .map(|t| t.value.as_str())
+}
+
+fn attr_scalar(o: &Offer, name: &str) -> Option<f64> {
+    o.attributes
+        .iter()
+        .find(|a| a.name == name)
+        .and_then(|a| a.scalar.as_ref())
+        .map(|s| s.value)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn plans_keep_every_promise(c in case()) {
+        let (specs, plan, offers) = run(&c);
+
+        // Every offer answered exactly once; one accept per agent, with
+        // exactly that agent's offers.
+        let mut answered: Vec<&str> = plan.declines.iter().map(String::as_str).collect();
+        let mut agents_seen = BTreeSet::new();
+        for a in &plan.accepts {
+            prop_assert!(agents_seen.insert(a.agent_id.clone()), "two accepts for {}", a.agent_id);
+            prop_assert!(!a.launches.is_empty());
+            let mine: BTreeSet<&str> = offers
+                .iter()
+                .filter(|o| o.agent_id.value == a.agent_id)
+                .map(|o| o.id.value.as_str())
+                .collect();
+            let got: BTreeSet<&str> = a.offer_ids.iter().map(String::as_str).collect();
+            prop_assert_eq!(got, mine);
+            answered.extend(a.offer_ids.iter().map(String::as_str));
+        }
+        answered.sort_unstable();
+        let mut all: Vec<&str> = offers.iter().map(|o| o.id.value.as_str()).collect();
+        all.sort_unstable();
+        prop_assert_eq!(answered, all);
+
+        let live = |app: &str, agent: &str| {
+            c.live
+                .iter()
+                .filter(|(a, g)| *a < specs.len() && format!("app{a}") == app && format!("ag{g}") == agent)
+                .count()
+        };
+        let mut per_rack: HashMap<(String, String), usize> = HashMap::new();
+        let mut per_zone: HashMap<(String, String), usize> = HashMap::new();
+        for (app, agent) in &c.live {
+            if *app >= specs.len() { continue; }
+            let g = &c.agents[(*agent).min(c.agents.len() - 1)];
+            if *agent < c.agents.len() {
+                *per_rack.entry((format!("app{app}"), format!("r{}", g.rack))).or_default() += 1;
+                if let Some(z) = g.zone {
+                    *per_zone.entry((format!("app{app}"), ZONES[z as usize].into())).or_default() += 1;
+                }
+            }
+        }
+        for a in &plan.accepts {
+            let agent_offers: Vec<&Offer> =
+                offers.iter().filter(|o| o.agent_id.value == a.agent_id).collect();
+            let o0 = agent_offers[0];
+            // Resources: per offered resource, never more than offered.
+            let mut offered: BTreeMap<Vec<u8>, f64> = BTreeMap::new();
+            let mut free_ports: Vec<(u64, u64)> = Vec::new();
+            for o in &agent_offers {
+                for r in &o.resources {
+                    if let Some(s) = &r.scalar {
+                        *offered.entry(identity(r)).or_default() += s.value;
+                    }
+                    if let Some(rs) = &r.ranges {
+                        free_ports.extend(rs.range.iter().map(|r| (r.begin, r.end)));
+                    }
+                }
+            }
+            let mut used: BTreeMap<Vec<u8>, f64> = BTreeMap::new();
+            let mut ports_used = BTreeSet::new();
+            let mut per_app: HashMap<&str, usize> = HashMap::new();
+            for l in &a.launches {
+                *per_app.entry(l.app.as_str()).or_default() += 1;
+                let i: usize = l.app[3..].parse().unwrap();
+                let spec = specs[i].as_ref().expect("only accepted specs are placed");
+                let role = spec.role().unwrap_or("*");
+                let mut resource_ports = BTreeSet::new();
+                for r in &l.resources {
+                    prop_assert_eq!(
+                        r.allocation_info.as_ref().and_then(|a| a.role.as_deref()),
+                        Some(role),
+                        "{} uses a resource of another role", l.app
+                    );
+                    if let Some(s) = &r.scalar {
+                        *used.entry(identity(r)).or_default() += s.value;
+                    }
+                    if let Some(rs) = &r.ranges {
+                        for rg in &rs.range {
+                            for p in rg.begin..=rg.end {
+                                prop_assert!(resource_ports.insert(p));
+                                prop_assert!(ports_used.insert(p), "port {} twice on {}", p, a.agent_id);
+                                prop_assert!(free_ports.iter().any(|(b, e)| *b <= p && p <= *e));
+                            }
+                        }
+                    }
+                }
+                let got: BTreeSet<u64> = l.ports.iter().map(|p| u64::from(*p)).collect();
+                prop_assert_eq!(&got, &resource_ports);
+                let asked = spec.resources.ports.requests();
+                prop_assert_eq!(l.ports.len(), asked.len());
+                for (p, want) in l.ports.iter().zip(&asked) {
+                    prop_assert!(*want == 0 || p == want, "fixed port {} got {}", want, p);
+                }
+                let sum = |name: &str| -> f64 {
+                    l.resources.iter().filter(|r| r.name == name)
+                        .filter_map(|r| r.scalar.as_ref()).map(|s| s.value).sum()
+                };
+                prop_assert!((sum("cpus") - spec.resources.cpu).abs() < 1e-9);
+                prop_assert!((sum("mem") - spec.resources.mem).abs() < 1e-9);
+                prop_assert!((sum("gpus") - spec.resources.gpus).abs() < 1e-9);
+
+                // Constraints, by the reference semantics.
+                let zone = attr_text(o0, "zone");
+                let rack = attr_text(o0, "rack").unwrap();
+                for f in &spec.filters {
+                    let ok = match f.kind {
+                        FilterKind::Text if f.attribute.as_deref() == Some("hostname") => {
+                            f.value.iter().any(|v| *v == o0.hostname)
+                        }
+                        FilterKind::Text => (zone == Some(f.value[0].as_str())) != f.not,
+                        FilterKind::Scalar => attr_scalar(o0, "level").is_some_and(|x| x >= 2.0),
+                        FilterKind::Like => rack == "r0" || rack == "r1",
+                        _ => true,
+                    };
+                    prop_assert!(ok, "{} on {} breaks {:?}", l.app, a.agent_id, f);
+                    if f.kind == FilterKind::GroupBy {
+                        prop_assert!(zone.is_some(), "GROUP_BY needs the attribute");
+                    }
+                }
+                *per_rack.entry((l.app.clone(), rack.to_string())).or_default() += 1;
+                if let Some(z) = zone {
+                    *per_zone.entry((l.app.clone(), z.to_string())).or_default() += 1;
+                }
+            }
+            for (k, u) in &used {
+                let have = offered.get(k).copied().unwrap_or(0.0);
+                prop_assert!(*u <= have + 1e-9, "used {} of {} on {}", u, have, a.agent_id);
+            }
+            for (app, n) in per_app {
+                let i: usize = app[3..].parse().unwrap();
+                let spec = specs[i].as_ref().unwrap();
+                let unique = spec.strategy.kind == StrategyKind::Unique
+                    || spec.filters.iter().any(|f| f.kind == FilterKind::Unique);
+                if unique {
+                    prop_assert!(n + live(app, &a.agent_id) <= 1, "UNIQUE {} twice on {}", app, a.agent_id);
+                }
+            }
+        }
+        // MAX_PER per rack over live + placed.
+        for (i, s) in specs.iter().enumerate() {
+            let Some(s) = s else { continue };
+            for f in &s.filters {
+                if f.kind == FilterKind::MaxPer {
+                    let n: usize = f.value[0].parse().unwrap();
+                    for r in 0..3 {
+                        let placed = per_rack.get(&(format!("app{i}"), format!("r{r}"))).copied().unwrap_or(0);
+                        let live_here: usize = c.live.iter()
+                            .filter(|(a, g)| *a == i && *g < c.agents.len() && c.agents[*g].rack == r)
+                            .count();
+                        // Live tasks may already exceed n; the matcher adds none then.
+                        prop_assert!(placed <= n.max(live_here), "MAX_PER {} rack r{}: {}", n, r, placed);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn same_inputs_same_plan(c in case()) {
+        let (_, a, _) = run(&c);
+        let (_, b, _) = run(&c);
+        prop_assert_eq!(a, b);
+    }
+}
