@@ -473,6 +473,12 @@ impl Scheduler {
                     format!("store failed: {reason}; refusing to continue without durability"),
                 );
             }
+            Input::LostLeadership(reason) => {
+                self.stop(
+                    exit::LOST_LEADERSHIP,
+                    format!("{reason}; stepping down (another instance may lead now; restart this one to stand by)"),
+                );
+            }
             Input::Command(cmd) => self.on_command(now, cmd),
             Input::Timer => self.on_timer(now),
         }

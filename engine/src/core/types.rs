@@ -293,6 +293,10 @@ pub enum Input {
     StoreCommitted(u64),
     /// The store failed; nothing after the last commit is durable.
     StoreFailed(String),
+    /// The store's leadership (etcd lease or leader key) is gone: another
+    /// instance may lead now. Nothing after the last commit is durable and
+    /// no call may leave any more.
+    LostLeadership(String),
     Command(Command),
     /// `poll_timeout` passed; the core checks its deadlines.
     Timer,
@@ -351,4 +355,7 @@ pub mod exit {
     pub const REMOVED: i32 = 5;
     /// The store failed; continuing would lose acknowledged state.
     pub const STORE: i32 = 6;
+    /// This instance lost its leadership (etcd): it stepped down; restart
+    /// it to stand by. (7 is the driver's event-loop failure.)
+    pub const LOST_LEADERSHIP: i32 = 8;
 }

@@ -46,6 +46,10 @@ pub trait Store: Send {
     fn flush(&mut self) {}
 }
 
+/// How a replicated store's failure reason begins when the failure is a
+/// lost leadership (the core then steps down with its own exit code).
+pub const LOST_LEADERSHIP: &str = "lost leadership";
+
 /// The outcome of a batch, as the driver receives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreCompletion {
@@ -59,6 +63,9 @@ impl From<StoreCompletion> for Input {
     fn from(c: StoreCompletion) -> Input {
         match c {
             StoreCompletion::Committed(seq) => Input::StoreCommitted(seq),
+            StoreCompletion::Failed(reason) if reason.starts_with(LOST_LEADERSHIP) => {
+                Input::LostLeadership(reason)
+            }
             StoreCompletion::Failed(reason) => Input::StoreFailed(reason),
         }
     }
@@ -231,6 +238,14 @@ mod tests {
             host: "h1".into(),
             ports: vec![],
         }
+    }
+
+    #[test]
+    fn a_lost_leadership_is_its_own_input() {
+        let lost = StoreCompletion::Failed("lost leadership: lease expired".into());
+        assert!(matches!(Input::from(lost), Input::LostLeadership(r) if r.contains("lease")));
+        let broken = StoreCompletion::Failed("disk full".into());
+        assert_eq!(Input::from(broken), Input::StoreFailed("disk full".into()));
     }
 
     #[test]
