@@ -6,3 +6,4 @@
 pub mod auth;
 pub mod metrics;
 pub mod rest;
+pub mod taurus;

@@ -350,6 +350,13 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
     let j = |(s, v): (u16, Value)| (s, Body::Json(v));
     let name = || query(url, "name").filter(|n| !n.is_empty());
     let missing_name = || (400, Body::Json(err("name", "?name= is required")));
+    // taurus's job API: an alias over the app commands (crate::taurus).
+    let (mut body, mut engine) = (|| read_body(ctx, req), |k| ask(ctx, k));
+    match crate::taurus::route(method, path, &mut body, &mut engine, ctx.opts.max_page) {
+        Some((304, _)) => return (304, Body::Raw("application/json", Vec::new())),
+        Some(answer) => return j(answer),
+        None => {}
+    }
     match (method, path) {
         (Method::Post, "/v1/api/app") | (Method::Put, "/v1/api/app") => {
             let body = match read_body(ctx, req) {

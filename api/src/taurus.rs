@@ -1,0 +1,1309 @@
+//! The taurus job API as a thin alias over apps.
+//!
+//! taurus (github.com/milosgajdos/taurus) ran "jobs": a list of task
+//! templates, each replicated in Docker containers. Here a job is nothing
+//! but a group of apps: every task template becomes one app (named
+//! `<job id>-<task index>`, labelled with the job), created, read and
+//! deleted through the same engine commands the app API sends. There is no
+//! job state of its own anywhere: a job's state is derived from its apps'
+//! status, so everything the app API does (convergence, restarts, events,
+//! metrics, why-not) applies to jobs unchanged.
+//!
+//! | method | path (also under `/v1`)  | what                                        |
+//! |--------|--------------------------|---------------------------------------------|
+//! | POST   | /job/new                 | create (200; 304 if the id exists)          |
+//! | GET    | /job/{id}                | the job, its state and its apps (404)       |
+//! | GET    | /job/all, /jobs          | every job                                   |
+//! | DELETE | /job/{id}                | kill all its tasks, then forget it (404)    |
+//! | DELETE | /job/all                 | the same for every job                      |
+//!
+//! The mapping of a job task onto an app (README "taurus jobs"):
+//!
+//! | taurus                          | app                                                    |
+//! |---------------------------------|--------------------------------------------------------|
+//! | `id`, task index `i`            | `name` = `<id>-<i>`; labels `taurus.job`, `taurus.task`, `taurus.tasks` |
+//! | (long-running replicas)         | `kind` = `service`                                     |
+//! | `replicas` (default 1)          | `instances`                                            |
+//! | `container.image`               | `container` type `docker`, `image`                     |
+//! | `container.command` `[argv..]`  | `command.cmd`: the argv quoted for `/bin/sh`; empty or absent: the image's entrypoint |
+//! | `container.volumes`             | `container.volume` (`container_path`, `host_path`, `mode` ro/rw) |
+//! | `resources.cpu` / `memory`      | `resources.cpu` / `mem` (0 or absent: 1 cpu, 128 MB)   |
+//! | `health_check` {port, path, interval, timeout, failures} | `healthcheck` type http on that container port; the container runs on a BRIDGE network with that port mapped to a host port from the offer |
+//! | no `health_check`               | docker network HOST                                    |
+//! | `role`                          | `role` (a Mesos role tritium runs under)               |
+//! | `cluster`, `environment`, `priority` | labels `taurus.cluster`, `taurus.environment`, `taurus.priority` |
+//!
+//! Creating a job is not one transaction in the engine: its apps are
+//! created one after another and, if one is refused, the ones already
+//! created are deleted again before the refusal is returned (so a bad job
+//! leaves nothing running). Everything that can be checked without the
+//! engine is checked before the first app is created.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+use tiny_http::Method;
+use tritium_engine::core::CommandKind;
+use tritium_engine::spec::{
+    AppSpec, Command, Container, ContainerType, DockerSettings, HealthCheck, Kind, MAX_INSTANCES,
+    MAX_ITEMS, MAX_STRING, PortMapping, Ports, Resources, SpecError, Strategy, Upgrade, Volume,
+};
+
+/// Most task templates one job may hold (the app API's list limit too).
+pub const MAX_JOB_TASKS: usize = 100;
+/// Longest job id: an app name is at most 63 bytes and the job's apps
+/// are `<id>-<index>` with an index of at most two digits.
+pub const MAX_JOB_ID: usize = 63 - 3;
+/// Longest `cluster`, `role`, `environment` (they become labels).
+const MAX_NAME: usize = 255;
+/// taurus's defaults for a task without resources (job.go).
+pub const DEFAULT_CPU: f64 = 1.0;
+pub const DEFAULT_MEMORY: f64 = 128.0;
+
+pub const LABEL_JOB: &str = "taurus.job";
+pub const LABEL_TASK: &str = "taurus.task";
+pub const LABEL_TASKS: &str = "taurus.tasks";
+pub const LABEL_CLUSTER: &str = "taurus.cluster";
+pub const LABEL_ENVIRONMENT: &str = "taurus.environment";
+pub const LABEL_PRIORITY: &str = "taurus.priority";
+
+/// Path words that are routes, not job ids.
+const RESERVED_IDS: [&str; 2] = ["all", "new"];
+
+/// A taurus job document, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: String,
+    pub tasks: Vec<JobTask>,
+}
+
+/// One task template of a job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobTask {
+    pub cluster: String,
+    pub role: String,
+    pub environment: String,
+    pub priority: u32,
+    pub command: Vec<String>,
+    pub image: String,
+    pub volumes: Vec<JobVolume>,
+    pub cpu: f64,
+    pub memory: f64,
+    pub health_check: Option<JobHealthCheck>,
+    pub replicas: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobVolume {
+    pub container_path: String,
+    pub host_path: String,
+    /// `ro` or `rw`.
+    pub mode: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobHealthCheck {
+    pub port: u32,
+    pub path: String,
+    pub interval: Option<f64>,
+    pub timeout: Option<f64>,
+    pub failures: Option<u32>,
+}
+
+/// The app name of task `index` of job `id`.
+pub fn app_name(id: &str, index: usize) -> String {
+    format!("{id}-{index}")
+}
+
+// ------------------------------------------------------------ parsing
+
+/// Reads a JSON object field by field, naming the path of every problem
+/// and refusing fields it was not told about.
+struct Obj<'a> {
+    map: &'a Map<String, Value>,
+    path: String,
+}
+
+impl<'a> Obj<'a> {
+    fn new(v: &'a Value, path: &str, allowed: &[&str]) -> Result<Obj<'a>, SpecError> {
+        let Value::Object(map) = v else {
+            return Err(SpecError::new(path, "expected an object"));
+        };
+        let o = Obj {
+            map,
+            path: path.to_owned(),
+        };
+        if let Some(k) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+            return Err(SpecError::new(
+                o.field(k),
+                format!(
+                    "unknown field `{k}`, expected one of {}",
+                    allowed.join(", ")
+                ),
+            ));
+        }
+        Ok(o)
+    }
+
+    fn field(&self, key: &str) -> String {
+        if self.path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{}.{key}", self.path)
+        }
+    }
+
+    /// A present, non-null value.
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    fn string(&self, key: &str, max: usize) -> Result<String, SpecError> {
+        match self.get(key) {
+            None => Ok(String::new()),
+            Some(Value::String(s)) if s.len() <= max && !s.contains('\0') => Ok(s.clone()),
+            Some(Value::String(_)) => Err(SpecError::new(
+                self.field(key),
+                format!("at most {max} bytes, no NUL"),
+            )),
+            Some(_) => Err(SpecError::new(self.field(key), "expected a string")),
+        }
+    }
+
+    fn number(&self, key: &str, max: f64) -> Result<Option<f64>, SpecError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => match v.as_f64() {
+                Some(n) if n.is_finite() && (0.0..=max).contains(&n) => Ok(Some(n)),
+                _ => Err(SpecError::new(
+                    self.field(key),
+                    format!("expected a number from 0 to {max}"),
+                )),
+            },
+        }
+    }
+
+    fn whole(&self, key: &str, max: u32) -> Result<Option<u32>, SpecError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => match v.as_u64() {
+                Some(n) if n <= u64::from(max) => Ok(Some(n as u32)),
+                _ => Err(SpecError::new(
+                    self.field(key),
+                    format!("expected a whole number from 0 to {max}"),
+                )),
+            },
+        }
+    }
+
+    fn list(&self, key: &str, max: usize) -> Result<&'a [Value], SpecError> {
+        match self.get(key) {
+            None => Ok(&[]),
+            Some(Value::Array(items)) if items.len() <= max => Ok(items),
+            Some(Value::Array(_)) => Err(SpecError::new(
+                self.field(key),
+                format!("at most {max} entries"),
+            )),
+            Some(_) => Err(SpecError::new(self.field(key), "expected a list")),
+        }
+    }
+}
+
+impl Job {
+    /// Parse and check a job document (strict: unknown fields are errors).
+    pub fn parse(body: &[u8]) -> Result<Job, SpecError> {
+        let v: Value = serde_json::from_slice(body)
+            .map_err(|e| SpecError::new("", format!("not JSON: {e}")))?;
+        // `job_state` is what taurus answered with; a document read back
+        // and submitted again carries it. It is output only.
+        let o = Obj::new(&v, "", &["id", "tasks", "job_state"])?;
+        let id = match o.get("id") {
+            Some(Value::String(s)) => s.clone(),
+            Some(_) => return Err(SpecError::new("id", "expected a string")),
+            None => return Err(SpecError::new("id", "a job needs an id")),
+        };
+        check_id(&id)?;
+        let items = o.list("tasks", MAX_JOB_TASKS)?;
+        if items.is_empty() {
+            return Err(SpecError::new("tasks", "a job needs at least one task"));
+        }
+        let tasks = items
+            .iter()
+            .enumerate()
+            .map(|(i, t)| JobTask::parse(t, &format!("tasks[{i}]")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Job { id, tasks })
+    }
+
+    /// The apps this job is made of, in task order.
+    pub fn apps(&self) -> Result<Vec<AppSpec>, SpecError> {
+        self.tasks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let spec = t.app(&self.id, i, self.tasks.len());
+                spec.validate().map_err(|e| {
+                    SpecError::new(
+                        taurus_field(i, &e.field),
+                        format!("{} ({})", e.error, e.field),
+                    )
+                })?;
+                Ok(spec)
+            })
+            .collect()
+    }
+}
+
+/// A job id names the job's apps, so it follows app names: letters,
+/// digits and '-', short enough for the task suffix.
+pub fn check_id(id: &str) -> Result<(), SpecError> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_JOB_ID
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !id.starts_with('-')
+        && !id.ends_with('-');
+    if !ok {
+        return Err(SpecError::new(
+            "id",
+            format!(
+                "a job id is 1-{MAX_JOB_ID} letters, digits and '-', not starting or ending with '-'"
+            ),
+        ));
+    }
+    if RESERVED_IDS.contains(&id) {
+        return Err(SpecError::new(
+            "id",
+            format!("{id:?} is a route (/job/{id}), not a job id"),
+        ));
+    }
+    Ok(())
+}
+
+impl JobTask {
+    fn parse(v: &Value, path: &str) -> Result<JobTask, SpecError> {
+        let o = Obj::new(
+            v,
+            path,
+            &[
+                "cluster",
+                "role",
+                "environment",
+                "priority",
+                "container",
+                "resources",
+                "health_check",
+                "replicas",
+            ],
+        )?;
+        let Some(c) = o.get("container") else {
+            return Err(SpecError::new(
+                o.field("container"),
+                "a task needs a container with an image",
+            ));
+        };
+        let c = Obj::new(c, &o.field("container"), &["command", "image", "volumes"])?;
+        let image = c.string("image", MAX_STRING)?;
+        if image.is_empty() {
+            return Err(SpecError::new(c.field("image"), "a task needs an image"));
+        }
+        let command = c
+            .list("command", MAX_ITEMS)?
+            .iter()
+            .enumerate()
+            .map(|(i, a)| match a {
+                Value::String(s) if s.len() <= MAX_STRING && !s.contains('\0') => Ok(s.clone()),
+                _ => Err(SpecError::new(
+                    format!("{}[{i}]", c.field("command")),
+                    "a command is a list of strings (no NUL)",
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let volumes = c
+            .list("volumes", MAX_ITEMS)?
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let v = Obj::new(
+                    v,
+                    &format!("{}[{i}]", c.field("volumes")),
+                    &["container_path", "host_path", "mode"],
+                )?;
+                let container_path = v.string("container_path", MAX_STRING)?;
+                if container_path.is_empty() {
+                    return Err(SpecError::new(
+                        v.field("container_path"),
+                        "a volume needs a container_path",
+                    ));
+                }
+                let mode = v.string("mode", 2)?.to_ascii_lowercase();
+                let mode = match mode.as_str() {
+                    "" | "rw" => "rw",
+                    "ro" => "ro",
+                    _ => return Err(SpecError::new(v.field("mode"), "mode must be ro or rw")),
+                };
+                Ok(JobVolume {
+                    container_path,
+                    host_path: v.string("host_path", MAX_STRING)?,
+                    mode: mode.to_owned(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let (mut cpu, mut memory) = (None, None);
+        if let Some(r) = o.get("resources") {
+            let r = Obj::new(r, &o.field("resources"), &["cpu", "memory"])?;
+            cpu = r.number("cpu", 1e6)?;
+            memory = r.number("memory", 1e9)?;
+        }
+        let health_check = match o.get("health_check") {
+            None => None,
+            Some(h) => {
+                let h = Obj::new(
+                    h,
+                    &o.field("health_check"),
+                    &["port", "path", "interval", "timeout", "failures"],
+                )?;
+                let port = h.whole("port", 65535)?.unwrap_or(0);
+                if port == 0 {
+                    return Err(SpecError::new(
+                        h.field("port"),
+                        "a health check needs the container port to probe (1-65535)",
+                    ));
+                }
+                let path = h.string("path", MAX_STRING)?;
+                if !path.is_empty() && !path.starts_with('/') {
+                    return Err(SpecError::new(h.field("path"), "a path starts with '/'"));
+                }
+                // taurus (Go) wrote 0 for "not set".
+                let positive = |v: Option<f64>| v.filter(|s| *s > 0.0);
+                Some(JobHealthCheck {
+                    port,
+                    path: if path.is_empty() { "/".into() } else { path },
+                    interval: positive(h.number("interval", 86_400.0)?),
+                    timeout: positive(h.number("timeout", 86_400.0)?),
+                    failures: h.whole("failures", u32::MAX)?.filter(|f| *f > 0),
+                })
+            }
+        };
+        let replicas = o.whole("replicas", MAX_INSTANCES)?.unwrap_or(1);
+        if replicas == 0 {
+            return Err(SpecError::new(
+                o.field("replicas"),
+                "at least 1 replica (delete the job to stop it)",
+            ));
+        }
+        Ok(JobTask {
+            cluster: o.string("cluster", MAX_NAME)?,
+            role: o.string("role", MAX_NAME)?,
+            environment: o.string("environment", MAX_NAME)?,
+            priority: o.whole("priority", u32::MAX)?.unwrap_or(0),
+            command,
+            image,
+            volumes,
+            cpu: cpu.filter(|c| *c > 0.0).unwrap_or(DEFAULT_CPU),
+            memory: memory.filter(|m| *m > 0.0).unwrap_or(DEFAULT_MEMORY),
+            health_check,
+            replicas,
+        })
+    }
+
+    /// The app of task `index` of job `id` (which has `count` tasks).
+    pub fn app(&self, id: &str, index: usize, count: usize) -> AppSpec {
+        let mut labels = BTreeMap::new();
+        labels.insert(LABEL_JOB.to_owned(), id.to_owned());
+        labels.insert(LABEL_TASK.to_owned(), index.to_string());
+        labels.insert(LABEL_TASKS.to_owned(), count.to_string());
+        labels.insert(LABEL_CLUSTER.to_owned(), self.cluster.clone());
+        labels.insert(LABEL_ENVIRONMENT.to_owned(), self.environment.clone());
+        labels.insert(LABEL_PRIORITY.to_owned(), self.priority.to_string());
+        let hc = self.health_check.as_ref();
+        AppSpec {
+            name: app_name(id, index),
+            kind: Kind::Service,
+            instances: self.replicas,
+            resources: Resources {
+                cpu: self.cpu,
+                mem: self.memory,
+                disk: None,
+                gpus: 0.0,
+                ports: Ports::None,
+                scalars: BTreeMap::new(),
+                role: None,
+            },
+            strategy: Strategy::default(),
+            filters: Vec::new(),
+            command: (!self.command.is_empty()).then(|| Command {
+                cmd: Some(shell_quote(&self.command)),
+                ..Command::default()
+            }),
+            container: Some(Container {
+                kind: ContainerType::Docker,
+                image: Some(self.image.clone()),
+                tag: None,
+                volume: self
+                    .volumes
+                    .iter()
+                    .map(|v| Volume {
+                        container_path: Some(v.container_path.clone()),
+                        host_path: (!v.host_path.is_empty()).then(|| v.host_path.clone()),
+                        mode: Some(v.mode.clone()),
+                        source: None,
+                    })
+                    .collect(),
+                network: Vec::new(),
+                // A checked port must be reachable: the container gets its
+                // own network with that port mapped (taurus ran BRIDGE);
+                // without one there is nothing to map, and BRIDGE without
+                // mappings is refused, so it shares the agent's network.
+                docker: Some(DockerSettings {
+                    network: Some(if hc.is_some() { "BRIDGE" } else { "HOST" }.into()),
+                    port_mappings: hc
+                        .map(|h| PortMapping {
+                            host_port: 0,
+                            container_port: h.port,
+                            protocol: Some("tcp".into()),
+                        })
+                        .into_iter()
+                        .collect(),
+                    ..DockerSettings::default()
+                }),
+            }),
+            healthcheck: hc.map(|h| HealthCheck {
+                kind: Some("http".into()),
+                // The Docker executor probes from inside the container's
+                // network namespace, so this is the container port.
+                port: Some(h.port),
+                path: Some(h.path.clone()),
+                interval: h.interval,
+                timeout: h.timeout,
+                fails: h.failures,
+                ..HealthCheck::default()
+            }),
+            labels,
+            executor: None,
+            role: (!self.role.is_empty()).then(|| self.role.clone()),
+            retry: None,
+            upgrade: Upgrade::default(),
+        }
+    }
+
+    /// The task template back from its app's spec (for GET).
+    pub fn from_app(spec: &AppSpec) -> Value {
+        let label = |k: &str| spec.labels.get(k).cloned().unwrap_or_default();
+        let c = spec.container.clone().unwrap_or_default();
+        let command = spec
+            .command
+            .as_ref()
+            .and_then(|c| c.cmd.as_deref())
+            .map(shell_split)
+            .unwrap_or_default();
+        let volumes: Vec<Value> = c
+            .volume
+            .iter()
+            .map(|v| {
+                json!({
+                    "container_path": v.container_path.clone().unwrap_or_default(),
+                    "host_path": v.host_path.clone().unwrap_or_default(),
+                    "mode": v.mode.clone().unwrap_or_else(|| "rw".into()),
+                })
+            })
+            .collect();
+        let health_check = spec.healthcheck.as_ref().map(|h| {
+            json!({
+                "port": h.port.unwrap_or(0),
+                "path": h.path.clone().unwrap_or_else(|| "/".into()),
+                "interval": h.interval.unwrap_or(0.0),
+                "timeout": h.timeout.unwrap_or(0.0),
+                "failures": h.fails.unwrap_or(0),
+            })
+        });
+        json!({
+            "cluster": label(LABEL_CLUSTER),
+            "role": spec.role().unwrap_or(""),
+            "environment": label(LABEL_ENVIRONMENT),
+            "priority": label(LABEL_PRIORITY).parse::<u32>().unwrap_or(0),
+            "container": {
+                "command": command,
+                "image": c.image.unwrap_or_default(),
+                "volumes": volumes,
+            },
+            "resources": { "cpu": spec.resources.cpu, "memory": spec.resources.mem },
+            "health_check": health_check,
+            "replicas": spec.instances,
+        })
+    }
+}
+
+/// Where an app field came from in the job document, for error messages.
+fn taurus_field(index: usize, app_field: &str) -> String {
+    let t = format!("tasks[{index}]");
+    let sub = match app_field {
+        "name" => return "id".into(),
+        "role" | "resources.role" => "role",
+        "instances" => "replicas",
+        "resources.cpu" => "resources.cpu",
+        "resources.mem" => "resources.memory",
+        "container.image" => "container.image",
+        f if f.starts_with("container.volume") => "container.volumes",
+        f if f.starts_with("command") => "container.command",
+        f if f.starts_with("healthcheck") || f.starts_with("container.docker") => "health_check",
+        f if f.starts_with("labels") => return t,
+        _ => return t,
+    };
+    format!("{t}.{sub}")
+}
+
+// ------------------------------------------------------------ the command
+
+/// Bytes a word may hold and still need no quotes in `/bin/sh`.
+fn plain(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-_./=:,@%+".contains(&b)
+}
+
+/// An argv as one `/bin/sh` command line that runs exactly that argv:
+/// plain words stay as they are, others are single-quoted (a `'` inside
+/// becomes `'\''`), so nothing in an argument is expanded.
+pub fn shell_quote(argv: &[String]) -> String {
+    let mut out = String::new();
+    for (i, a) in argv.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        if !a.is_empty() && a.bytes().all(plain) {
+            out.push_str(a);
+        } else {
+            out.push('\'');
+            out.push_str(&a.replace('\'', r"'\''"));
+            out.push('\'');
+        }
+    }
+    out
+}
+
+/// The argv of a command line [`shell_quote`] made (its inverse; other
+/// command lines split on spaces, honouring single quotes and `\`).
+pub fn shell_split(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let (mut in_word, mut quoted) = (false, false);
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                in_word = true;
+            }
+            _ if quoted => word.push(c),
+            ' ' => {
+                if in_word {
+                    out.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            '\\' => {
+                word.extend(chars.next());
+                in_word = true;
+            }
+            _ => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        out.push(word);
+    }
+    out
+}
+
+// ------------------------------------------------------------ routes
+
+/// Asks the engine one command; the REST API's `ask`.
+pub type Ask<'a> = dyn FnMut(CommandKind) -> (u16, Value) + 'a;
+/// Reads the request body (bounded by the REST API).
+pub type ReadBody<'a> = dyn FnMut() -> Result<Vec<u8>, (u16, Value)> + 'a;
+
+fn err(field: &str, msg: impl Into<String>) -> Value {
+    json!({ "error": msg.into(), "field": field })
+}
+
+/// Answer a job request, or `None` if `path` is not a job route. A 304
+/// answer is sent without a body.
+pub fn route(
+    method: &Method,
+    path: &str,
+    body: &mut ReadBody<'_>,
+    ask: &mut Ask<'_>,
+    max_page: usize,
+) -> Option<(u16, Value)> {
+    // taurus served every route with and without its version prefix.
+    let path = path.strip_prefix("/v1").unwrap_or(path);
+    let not_allowed = || Some((405, err("", format!("{method} is not allowed on {path}"))));
+    if path == "/jobs" {
+        return match method {
+            Method::Get => Some(list_jobs(ask, max_page)),
+            _ => not_allowed(),
+        };
+    }
+    let rest = path.strip_prefix("/job/")?;
+    Some(match (method, rest) {
+        (Method::Post, "new") => match body() {
+            Ok(b) => create_job(ask, &b),
+            Err(e) => e,
+        },
+        (_, "new") => return not_allowed(),
+        (Method::Get, "all") => list_jobs(ask, max_page),
+        (Method::Delete, "all") => delete_all(ask, max_page),
+        (_, "all") => return not_allowed(),
+        (Method::Get, id) => get_job(ask, id),
+        (Method::Delete, id) => delete_job(ask, id),
+        _ => return not_allowed(),
+    })
+}
+
+fn label<'v>(app: &'v Value, key: &str) -> Option<&'v str> {
+    app["spec"]["labels"][key].as_str()
+}
+
+/// The apps of job `id` in task order (404 if there is no such job).
+fn job_apps(ask: &mut Ask<'_>, id: &str) -> Result<(Vec<Value>, usize), (u16, Value)> {
+    let no_job = || (404, err("id", format!("no job {id}")));
+    if check_id(id).is_err() {
+        return Err(no_job());
+    }
+    let (s, first) = ask(CommandKind::GetApp(app_name(id, 0)));
+    match s {
+        200 if label(&first, LABEL_JOB) == Some(id) => {}
+        200 | 404 => return Err(no_job()),
+        _ => return Err((s, first)),
+    }
+    let count = label(&first, LABEL_TASKS)
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(1)
+        .clamp(1, MAX_JOB_TASKS);
+    let mut apps = vec![first];
+    for i in 1..count {
+        match ask(CommandKind::GetApp(app_name(id, i))) {
+            (200, a) if label(&a, LABEL_JOB) == Some(id) => apps.push(a),
+            // Already forgotten (a delete finishing task by task).
+            (200 | 404, _) => {}
+            (s, v) => return Err((s, v)),
+        }
+    }
+    Ok((apps, count))
+}
+
+/// PENDING, RUNNING or STOPPED, from the apps' status: STOPPED once the
+/// job is being deleted (or partly gone), RUNNING when every app runs
+/// all its instances (healthy, where checked), PENDING otherwise.
+fn job_state(apps: &[Value], count: usize) -> &'static str {
+    if apps.len() < count || apps.iter().any(|a| a["status"] == "deleting") {
+        "STOPPED"
+    } else if apps.iter().all(|a| a["status"] == "running") {
+        "RUNNING"
+    } else {
+        "PENDING"
+    }
+}
+
+fn job_view(id: &str, apps: Vec<Value>, count: usize) -> Value {
+    let tasks: Vec<Value> = apps
+        .iter()
+        .map(
+            |a| match serde_json::from_value::<AppSpec>(a["spec"].clone()) {
+                Ok(spec) => JobTask::from_app(&spec),
+                Err(_) => Value::Null,
+            },
+        )
+        .collect();
+    json!({
+        "id": id,
+        "job_state": job_state(&apps, count),
+        "tasks": tasks,
+        "apps": apps,
+    })
+}
+
+fn get_job(ask: &mut Ask<'_>, id: &str) -> (u16, Value) {
+    let (mut apps, count) = match job_apps(ask, id) {
+        Ok(x) => x,
+        Err(e) => return e,
+    };
+    // Why instances are not running yet: the app queue's answer.
+    for a in &mut apps {
+        if a["status"] == "running" {
+            continue;
+        }
+        let name = a["name"].as_str().unwrap_or_default().to_owned();
+        if let (200, q) = ask(CommandKind::Queue(Some(name))) {
+            a["queue"] = q["queue"].get(0).cloned().unwrap_or(Value::Null);
+        }
+    }
+    (200, job_view(id, apps, count))
+}
+
+fn create_job(ask: &mut Ask<'_>, body: &[u8]) -> (u16, Value) {
+    let refused = |e: SpecError| (422, json!({ "error": e.error, "field": e.field }));
+    let job = match Job::parse(body) {
+        Ok(j) => j,
+        Err(e) => return refused(e),
+    };
+    let specs = match job.apps() {
+        Ok(s) => s,
+        Err(e) => return refused(e),
+    };
+    let exists = |ask: &mut Ask<'_>| -> Option<(u16, Value)> {
+        match ask(CommandKind::GetApp(app_name(&job.id, 0))) {
+            (404, _) => None,
+            (200, a) if label(&a, LABEL_JOB) == Some(job.id.as_str()) => Some((304, Value::Null)),
+            (200, _) => Some((
+                409,
+                err(
+                    "id",
+                    format!(
+                        "app {} exists and is not part of a taurus job",
+                        app_name(&job.id, 0)
+                    ),
+                ),
+            )),
+            other => Some(other),
+        }
+    };
+    if let Some(answer) = exists(ask) {
+        return answer;
+    }
+    let mut created: Vec<Value> = Vec::new();
+    for (i, spec) in specs.into_iter().enumerate() {
+        let name = spec.name.clone();
+        let (s, v) = ask(CommandKind::CreateApp(Box::new(spec)));
+        if s == 201 {
+            created.push(v);
+            continue;
+        }
+        // Refused: take back what this request created, then say why.
+        let mut undone = Vec::new();
+        for a in &created {
+            let n = a["name"].as_str().unwrap_or_default().to_owned();
+            let (rs, _) = ask(CommandKind::RemoveApp(n.clone()));
+            undone.push(json!({ "app": n, "status": rs }));
+        }
+        // Another request created the same job a moment ago.
+        if i == 0
+            && s == 409
+            && let Some((304, _)) = exists(ask)
+        {
+            return (304, Value::Null);
+        }
+        let field = v["field"].as_str().unwrap_or_default();
+        let mut e = err(
+            &taurus_field(i, field),
+            format!(
+                "task {i} (app {name}): {}",
+                v["error"].as_str().unwrap_or("refused")
+            ),
+        );
+        e["app_field"] = json!(field);
+        e["undone"] = json!(undone);
+        return (s, e);
+    }
+    let count = created.len();
+    (200, job_view(&job.id, created, count))
+}
+
+fn delete_job(ask: &mut Ask<'_>, id: &str) -> (u16, Value) {
+    let (apps, count) = match job_apps(ask, id) {
+        Ok(x) => x,
+        Err(e) => return e,
+    };
+    match remove_apps(ask, &apps) {
+        Ok(names) => (
+            200,
+            json!({ "id": id, "job_state": "STOPPED", "apps": names, "tasks": count }),
+        ),
+        Err(e) => e,
+    }
+}
+
+/// Delete each app (the engine kills their tasks, then forgets them).
+fn remove_apps(ask: &mut Ask<'_>, apps: &[Value]) -> Result<Vec<String>, (u16, Value)> {
+    let mut names = Vec::new();
+    for a in apps {
+        let n = a["name"].as_str().unwrap_or_default().to_owned();
+        match ask(CommandKind::RemoveApp(n.clone())) {
+            // 404: gone in the meantime, which is what was asked.
+            (202 | 404, _) => names.push(n),
+            (s, v) => return Err((s, v)),
+        }
+    }
+    Ok(names)
+}
+
+/// Every job's apps, by job id, each in task order.
+fn all_jobs(
+    ask: &mut Ask<'_>,
+    max_page: usize,
+) -> Result<BTreeMap<String, Vec<Value>>, (u16, Value)> {
+    let limit = max_page.max(1);
+    let mut jobs: BTreeMap<String, Vec<(usize, Value)>> = BTreeMap::new();
+    let mut offset = 0;
+    loop {
+        let (s, v) = ask(CommandKind::ListApps { offset, limit });
+        if s != 200 {
+            return Err((s, v));
+        }
+        let apps = v["apps"].as_array().cloned().unwrap_or_default();
+        let total = v["total"].as_u64().unwrap_or(0) as usize;
+        offset += apps.len();
+        for a in apps {
+            let Some(job) = label(&a, LABEL_JOB).map(str::to_owned) else {
+                continue;
+            };
+            let index = label(&a, LABEL_TASK)
+                .and_then(|i| i.parse().ok())
+                .unwrap_or(usize::MAX);
+            let tasks = jobs.entry(job).or_default();
+            // Pages are by offset: an app created meanwhile can shift one
+            // into the next page twice.
+            if !tasks.iter().any(|(_, t)| t["name"] == a["name"]) {
+                tasks.push((index, a));
+            }
+        }
+        if offset >= total || v["apps"].as_array().is_none_or(Vec::is_empty) {
+            break;
+        }
+    }
+    Ok(jobs
+        .into_iter()
+        .map(|(id, mut tasks)| {
+            tasks.sort_by_key(|(i, _)| *i);
+            (id, tasks.into_iter().map(|(_, a)| a).collect())
+        })
+        .collect())
+}
+
+fn list_jobs(ask: &mut Ask<'_>, max_page: usize) -> (u16, Value) {
+    match all_jobs(ask, max_page) {
+        Ok(jobs) => {
+            let list: Vec<Value> = jobs
+                .into_iter()
+                .map(|(id, apps)| {
+                    let count = apps
+                        .first()
+                        .and_then(|a| label(a, LABEL_TASKS))
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(apps.len());
+                    job_view(&id, apps, count)
+                })
+                .collect();
+            (200, Value::Array(list))
+        }
+        Err(e) => e,
+    }
+}
+
+fn delete_all(ask: &mut Ask<'_>, max_page: usize) -> (u16, Value) {
+    let jobs = match all_jobs(ask, max_page) {
+        Ok(j) => j,
+        Err(e) => return e,
+    };
+    let mut stopped = Vec::new();
+    for (id, apps) in jobs {
+        if let Err(e) = remove_apps(ask, &apps) {
+            return e;
+        }
+        stopped.push(id);
+    }
+    (200, json!({ "stopped": stopped }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tritium_engine::rng::Rng;
+
+    fn job(doc: Value) -> Result<Job, SpecError> {
+        Job::parse(doc.to_string().as_bytes())
+    }
+
+    fn example() -> Value {
+        // taurus's examplejobs/job.json, with every optional part added.
+        json!({
+            "id": "taurusjob",
+            "tasks": [{
+                "cluster": "MyCluster", "environment": "prod", "role": "web", "priority": 3,
+                "container": {
+                    "image": "nginx",
+                    "command": ["nginx", "-g", "daemon off;"],
+                    "volumes": [{"container_path": "/logs", "host_path": "/var/log", "mode": "ro"}]
+                },
+                "resources": {"cpu": 0.5, "memory": 64},
+                "health_check": {"port": 80, "path": "/health", "interval": 5, "timeout": 2, "failures": 3},
+                "replicas": 4
+            }]
+        })
+    }
+
+    #[test]
+    fn every_taurus_field_lands_in_the_app() {
+        let j = job(example()).unwrap();
+        let apps = j.apps().unwrap();
+        assert_eq!(apps.len(), 1);
+        let a = &apps[0];
+        assert_eq!(a.name, "taurusjob-0");
+        assert_eq!(a.kind, Kind::Service);
+        assert_eq!(a.instances, 4);
+        assert_eq!((a.resources.cpu, a.resources.mem), (0.5, 64.0));
+        assert_eq!(a.role.as_deref(), Some("web"));
+        assert_eq!(
+            a.command.as_ref().unwrap().cmd.as_deref(),
+            Some("nginx -g 'daemon off;'")
+        );
+        let c = a.container.as_ref().unwrap();
+        assert_eq!(c.kind, ContainerType::Docker);
+        assert_eq!(c.image.as_deref(), Some("nginx"));
+        assert_eq!(c.volume[0].host_path.as_deref(), Some("/var/log"));
+        assert_eq!(c.volume[0].mode.as_deref(), Some("ro"));
+        let d = c.docker.as_ref().unwrap();
+        assert_eq!(d.network.as_deref(), Some("BRIDGE"));
+        assert_eq!(d.port_mappings[0].container_port, 80);
+        assert_eq!(d.port_mappings[0].host_port, 0, "host port from the offer");
+        let h = a.healthcheck.as_ref().unwrap();
+        assert_eq!(
+            (h.port, h.path.as_deref(), h.interval, h.timeout, h.fails),
+            (Some(80), Some("/health"), Some(5.0), Some(2.0), Some(3))
+        );
+        for (k, v) in [
+            (LABEL_JOB, "taurusjob"),
+            (LABEL_TASK, "0"),
+            (LABEL_TASKS, "1"),
+            (LABEL_CLUSTER, "MyCluster"),
+            (LABEL_ENVIRONMENT, "prod"),
+            (LABEL_PRIORITY, "3"),
+        ] {
+            assert_eq!(a.labels.get(k).map(String::as_str), Some(v), "label {k}");
+        }
+        // And back: the template as submitted.
+        let back = JobTask::from_app(a);
+        let mut want = example()["tasks"][0].clone();
+        want["resources"]["cpu"] = json!(0.5);
+        want["resources"]["memory"] = json!(64.0);
+        want["health_check"]["interval"] = json!(5.0);
+        want["health_check"]["timeout"] = json!(2.0);
+        assert_eq!(back, want);
+    }
+
+    #[test]
+    fn taurus_defaults() {
+        let j = job(json!({"id": "j", "tasks": [{"container": {"image": "nginx"}}]})).unwrap();
+        let a = &j.apps().unwrap()[0];
+        assert_eq!((a.resources.cpu, a.resources.mem), (1.0, 128.0));
+        assert_eq!(a.instances, 1);
+        assert!(a.command.is_none(), "no command: the image's entrypoint");
+        assert!(a.role.is_none());
+        assert_eq!(
+            a.container
+                .as_ref()
+                .unwrap()
+                .docker
+                .as_ref()
+                .unwrap()
+                .network
+                .as_deref(),
+            Some("HOST")
+        );
+        // Go's zero values mean "default" too.
+        let j = job(
+            json!({"id": "j", "tasks": [{"container": {"image": "x", "command": null},
+            "resources": {"cpu": 0, "memory": 0}, "health_check": null}]}),
+        )
+        .unwrap();
+        assert_eq!((j.tasks[0].cpu, j.tasks[0].memory), (1.0, 128.0));
+    }
+
+    #[test]
+    fn bad_documents_name_the_field() {
+        let cases: Vec<(Value, &str)> = vec![
+            (json!({"id": "j", "tasks": [], "x": 1}), "x"),
+            (json!({"tasks": [{"container": {"image": "x"}}]}), "id"),
+            (
+                json!({"id": "a_b", "tasks": [{"container": {"image": "x"}}]}),
+                "id",
+            ),
+            (
+                json!({"id": "all", "tasks": [{"container": {"image": "x"}}]}),
+                "id",
+            ),
+            (
+                json!({"id": "x".repeat(61), "tasks": [{"container": {"image": "x"}}]}),
+                "id",
+            ),
+            (json!({"id": "j", "tasks": []}), "tasks"),
+            (json!({"id": "j", "tasks": {}}), "tasks"),
+            (json!({"id": "j", "tasks": [{}]}), "tasks[0].container"),
+            (
+                json!({"id": "j", "tasks": [{"container": {}}]}),
+                "tasks[0].container.image",
+            ),
+            (
+                json!({"id": "j", "tasks": [{"container": {"image": "x", "cmd": "a"}}]}),
+                "tasks[0].container.cmd",
+            ),
+            (
+                json!({"id": "j", "tasks": [{"container": {"image": "x", "command": "ls"}}]}),
+                "tasks[0].container.command",
+            ),
+            (
+                json!({"id": "j", "tasks": [{"container": {"image": "x", "command": ["ls", 1]}}]}),
+                "tasks[0].container.command[1]",
+            ),
+            (
+                json!({"id": "j", "tasks": [{"container": {"image": "x", "volumes": [{"host_path": "/a"}]}}]}),
+                "tasks[0].container.volumes[0].container_path",
+            ),
+            (
+                json!({"id": "j", "tasks": [{"container": {"image": "x", "volumes": [{"container_path": "/a", "mode": "rx"}]}}]}),
+                "tasks[0].container.volumes[0].mode",
+            ),
+            (
+                json!({"id": "j", "tasks": [{"container": {"image": "x"}, "resources": {"cpu": -1}}]}),
+                "tasks[0].resources.cpu",
+            ),
+            (
+                json!({"id": "j", "tasks": [{"container": {"image": "x"}, "resources": {"mem": 1}}]}),
+                "tasks[0].resources.mem",
+            ),
+            (
+                json!({"id": "j", "tasks": [{"container": {"image": "x"}, "health_check": {"path": "/"}}]}),
+                "tasks[0].health_check.port",
+            ),
+            (
+                json!({"id": "j", "tasks": [{"container": {"image": "x"}, "health_check": {"port": 70000}}]}),
+                "tasks[0].health_check.port",
+            ),
+            (
+                json!({"id": "j", "tasks": [{"container": {"image": "x"}, "replicas": 0}]}),
+                "tasks[0].replicas",
+            ),
+            (
+                json!({"id": "j", "tasks": [{"container": {"image": "x"}, "replicas": 1.5}]}),
+                "tasks[0].replicas",
+            ),
+            (
+                json!({"id": "j", "tasks": [{"container": {"image": "x"}, "priority": -1}]}),
+                "tasks[0].priority",
+            ),
+            (
+                json!({"id": "j", "tasks": [{"container": {"image": "x"}, "role": "*"}]}),
+                "tasks[0].role",
+            ),
+        ];
+        for (doc, field) in cases {
+            let e = job(doc.clone()).and_then(|j| j.apps().map(|_| j));
+            let e = e.expect_err(&format!("{doc} was accepted"));
+            assert_eq!(e.field, field, "{doc}: {e:?}");
+            assert!(!e.error.is_empty());
+        }
+        let e = Job::parse(b"{not json").unwrap_err();
+        assert!(e.error.contains("not JSON"), "{e:?}");
+        // A document read back from GET (with job_state) is accepted.
+        let mut again = example();
+        again["job_state"] = json!("RUNNING");
+        job(again).unwrap();
+    }
+
+    #[test]
+    fn quoting_keeps_the_argv() {
+        let cases: &[&[&str]] = &[
+            &["nginx", "-g", "daemon off;"],
+            &["sh", "-c", "echo 'hi' $HOME `id` \"q\" \\"],
+            &["", "a b", "'", "''", "x'y", " ", "~", "*", "a\nb"],
+        ];
+        for argv in cases {
+            let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+            let line = shell_quote(&argv);
+            assert_eq!(shell_split(&line), argv, "{line}");
+        }
+        assert_eq!(
+            shell_quote(&["echo".into(), "it's".into()]),
+            r"echo 'it'\''s'"
+        );
+        // Random argvs over the characters that matter to a shell.
+        let alphabet: Vec<char> = "ab '\"\\$`;|&*?~#\n\t=%-".chars().collect();
+        let mut rng = Rng::new(12);
+        for _ in 0..2000 {
+            let argv: Vec<String> = (0..rng.below(5))
+                .map(|_| {
+                    (0..rng.below(6))
+                        .map(|_| alphabet[rng.below(alphabet.len() as u64) as usize])
+                        .collect()
+                })
+                .collect();
+            let line = shell_quote(&argv);
+            assert_eq!(shell_split(&line), argv, "{line:?}");
+        }
+    }
+
+    /// A stand-in for the engine: apps by name, answering as `apps.rs`
+    /// does for the commands the job API sends.
+    #[derive(Default)]
+    struct FakeEngine {
+        apps: BTreeMap<String, (AppSpec, &'static str)>,
+        /// Roles the "framework" runs under.
+        roles: Vec<String>,
+        log: Vec<String>,
+    }
+
+    impl FakeEngine {
+        fn view(&self, name: &str) -> Value {
+            let (spec, status) = &self.apps[name];
+            json!({ "name": name, "status": status, "spec": spec, "tasks": [] })
+        }
+
+        fn ask(&mut self, k: CommandKind) -> (u16, Value) {
+            self.log.push(format!("{k:?}").chars().take(20).collect());
+            match k {
+                CommandKind::CreateApp(spec) => {
+                    if self.apps.contains_key(&spec.name) {
+                        return (409, err("name", "exists"));
+                    }
+                    if let Some(r) = spec.role()
+                        && !self.roles.iter().any(|x| x == r)
+                    {
+                        return (
+                            422,
+                            err("role", format!("role {r:?} is not one of tritium's roles")),
+                        );
+                    }
+                    let n = spec.name.clone();
+                    self.apps.insert(n.clone(), (*spec, "deploying"));
+                    (201, self.view(&n))
+                }
+                CommandKind::GetApp(n) if self.apps.contains_key(&n) => (200, self.view(&n)),
+                CommandKind::RemoveApp(n) if self.apps.remove(&n).is_some() => {
+                    (202, json!({ "name": n, "status": "deleting" }))
+                }
+                CommandKind::GetApp(_) | CommandKind::RemoveApp(_) => (404, err("name", "no app")),
+                CommandKind::ListApps { offset, limit } => {
+                    let apps: Vec<Value> = self
+                        .apps
+                        .keys()
+                        .skip(offset)
+                        .take(limit)
+                        .map(|n| self.view(n))
+                        .collect();
+                    (200, json!({ "apps": apps, "total": self.apps.len() }))
+                }
+                CommandKind::Queue(Some(n)) => (
+                    200,
+                    json!({ "queue": [{ "app": n, "pending": 1, "why": null }] }),
+                ),
+                other => panic!("unexpected command {other:?}"),
+            }
+        }
+
+        fn call(&mut self, method: Method, path: &str, body: &str) -> (u16, Value) {
+            let body = body.as_bytes().to_vec();
+            let mut read = move || Ok(body.clone());
+            route(&method, path, &mut read, &mut |k| self.ask(k), 2).expect("a job route")
+        }
+    }
+
+    #[test]
+    fn routes_over_a_stand_in_engine() {
+        let mut e = FakeEngine {
+            roles: vec!["web".into()],
+            ..FakeEngine::default()
+        };
+        let mut doc = example();
+        doc["tasks"] =
+            json!([doc["tasks"][0].clone(), {"container": {"image": "redis"}, "replicas": 2}]);
+        let (s, v) = e.call(Method::Post, "/job/new", &doc.to_string());
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["job_state"], "PENDING");
+        assert_eq!(v["tasks"][1]["replicas"], 2);
+        assert_eq!(e.apps.len(), 2);
+        // Same id again: taurus's 304, nothing created.
+        let (s, _) = e.call(Method::Post, "/v1/job/new", &doc.to_string());
+        assert_eq!(s, 304);
+        assert_eq!(e.apps.len(), 2);
+        // Read back: state from the apps' status.
+        let (s, v) = e.call(Method::Get, "/job/taurusjob", "");
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["id"], "taurusjob");
+        assert_eq!(
+            v["apps"][0]["queue"]["pending"], 1,
+            "why-not of a pending app"
+        );
+        for (_, st) in e.apps.values_mut() {
+            *st = "running";
+        }
+        assert_eq!(
+            e.call(Method::Get, "/job/taurusjob", "").1["job_state"],
+            "RUNNING"
+        );
+        // A second job; lists page through every app (page size 2 here).
+        let other = json!({"id": "other", "tasks": [{"container": {"image": "x"}}]});
+        assert_eq!(e.call(Method::Post, "/job/new", &other.to_string()).0, 200);
+        let (s, v) = e.call(Method::Get, "/job/all", "");
+        assert_eq!(s, 200);
+        let ids: Vec<&str> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["other", "taurusjob"]);
+        assert_eq!(e.call(Method::Get, "/jobs", "").1, v);
+        // A plain app is not a job.
+        e.apps.insert(
+            "plain-0".into(),
+            (AppSpec::command_app("plain-0", 1, 1.0, 1.0, "x"), "running"),
+        );
+        assert_eq!(e.call(Method::Get, "/job/plain", "").0, 404);
+        let plain = json!({"id": "plain", "tasks": [{"container": {"image": "x"}}]});
+        assert_eq!(e.call(Method::Post, "/job/new", &plain.to_string()).0, 409);
+        // Delete one, then all.
+        let (s, v) = e.call(Method::Delete, "/job/taurusjob", "");
+        assert_eq!((s, v["job_state"].as_str()), (200, Some("STOPPED")), "{v}");
+        assert!(!e.apps.keys().any(|k| k.starts_with("taurusjob-")));
+        assert_eq!(e.call(Method::Delete, "/job/taurusjob", "").0, 404);
+        assert_eq!(e.call(Method::Get, "/job/taurusjob", "").0, 404);
+        let (s, v) = e.call(Method::Delete, "/job/all", "");
+        assert_eq!((s, v["stopped"].clone()), (200, json!(["other"])));
+        assert_eq!(e.apps.keys().collect::<Vec<_>>(), ["plain-0"]);
+        // Methods and paths.
+        assert_eq!(e.call(Method::Get, "/job/new", "").0, 405);
+        assert_eq!(e.call(Method::Put, "/job/x", "").0, 405);
+        assert_eq!(e.call(Method::Post, "/jobs", "").0, 405);
+        let mut read = || Ok(Vec::new());
+        assert!(route(&Method::Get, "/v1/api/app", &mut read, &mut |k| e.ask(k), 2).is_none());
+    }
+
+    #[test]
+    fn a_refused_task_takes_back_the_ones_created() {
+        let mut e = FakeEngine {
+            roles: vec!["web".into()],
+            ..FakeEngine::default()
+        };
+        let doc = json!({"id": "j", "tasks": [
+            {"container": {"image": "a"}, "role": "web"},
+            {"container": {"image": "b"}, "role": "nope"}]});
+        let (s, v) = e.call(Method::Post, "/job/new", &doc.to_string());
+        assert_eq!(s, 422, "{v}");
+        assert_eq!(v["field"], "tasks[1].role", "{v}");
+        assert!(v["error"].as_str().unwrap().contains("nope"), "{v}");
+        assert!(
+            e.apps.is_empty(),
+            "task 0's app was not taken back: {:?}",
+            e.apps.keys()
+        );
+        // Document errors never reach the engine.
+        e.log.clear();
+        let (s, v) = e.call(
+            Method::Post,
+            "/job/new",
+            r#"{"id":"j","tasks":[{"bogus":1}]}"#,
+        );
+        assert_eq!((s, v["field"].as_str()), (422, Some("tasks[0].bogus")));
+        assert!(e.log.is_empty(), "{:?}", e.log);
+    }
+}
