@@ -16,13 +16,18 @@
 //! | GET    | /v1/api/events[?app=X]      | server-sent events of app/task changes |
 //! | GET    | /v1/api/openapi.json        | the OpenAPI 3 document               |
 //! | GET    | /health, /ready             | alive; subscribed and leading        |
+//! | GET    | /metrics                    | Prometheus text format (`metrics`)   |
+//! | GET    | /, /app.js                  | the status page (`api/src/ui/`)      |
+//!
+//! With `ApiOptions::tokens`, every request but `/health` and the status
+//! page's static files needs a bearer token (see [`crate::auth`]).
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use serde_json::{Value, json};
@@ -31,8 +36,15 @@ use tritium_engine::core::CommandKind;
 use tritium_engine::driver::{DriverHandle, RequestError};
 use tritium_engine::spec::{AppSpec, SpecError};
 
+use crate::auth::Tokens;
+use crate::metrics::{self, ApiMetrics};
+
 /// The OpenAPI document served at /v1/api/openapi.json.
 pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// The status page: static HTML and a script, no build step.
+const UI_HTML: &str = include_str!("ui/index.html");
+const UI_JS: &str = include_str!("ui/app.js");
 
 /// Knobs of the API. Every input has a bound here.
 #[derive(Debug, Clone)]
@@ -51,6 +63,9 @@ pub struct ApiOptions {
     pub event_buffer: usize,
     /// Largest `limit` of a list request.
     pub max_page: usize,
+    /// Bearer tokens required by every request but `/health` and the
+    /// status page's static files; `None`: no authentication.
+    pub tokens: Option<Tokens>,
 }
 
 impl Default for ApiOptions {
@@ -63,6 +78,7 @@ impl Default for ApiOptions {
             max_event_clients: 256,
             event_buffer: 1024,
             max_page: 1000,
+            tokens: None,
         }
     }
 }
@@ -90,6 +106,7 @@ struct Ctx {
     hub: Sender<HubMsg>,
     clients: AtomicU64,
     stats: Arc<ApiStats>,
+    metrics: ApiMetrics,
 }
 
 impl std::fmt::Debug for ApiServer {
@@ -133,6 +150,7 @@ impl ApiServer {
             hub: hub_tx,
             clients: AtomicU64::new(0),
             stats,
+            metrics: ApiMetrics::default(),
         });
         for i in 0..opts.workers.max(1) {
             let server = server.clone();
@@ -318,12 +336,37 @@ fn parse_specs(body: &[u8]) -> Result<Vec<AppSpec>, Value> {
 }
 
 fn serve(ctx: &Arc<Ctx>, mut req: Request) {
+    let started = Instant::now();
     ctx.stats.requests.fetch_add(1, Ordering::Relaxed);
     let url = req.url().to_owned();
     let path = url.split('?').next().unwrap_or("").trim_end_matches('/');
     let method = req.method().clone();
+    if let Some(tokens) = &ctx.opts.tokens
+        && !matches!(path, "/health" | "" | "/app.js")
+    {
+        let authorization = req
+            .headers()
+            .iter()
+            .find(|h| h.field.equiv("Authorization"))
+            .map(|h| h.value.as_str());
+        if let Err(refusal) = tokens.check(authorization, method.as_str()) {
+            ctx.metrics.auth_refused.fetch_add(1, Ordering::Relaxed);
+            ctx.stats.errors_4xx.fetch_add(1, Ordering::Relaxed);
+            ctx.metrics
+                .observe(path, refusal.status(), started.elapsed());
+            tracing::debug!(target: "tritium::api", %method, %path, status = refusal.status(), "request refused");
+            let mut resp = json_response(refusal.status(), &err("", refusal.message()));
+            if refusal.status() == 401 {
+                resp = resp.with_header(header("WWW-Authenticate", "Bearer realm=\"tritium\""));
+            }
+            let _ = req.respond(resp);
+            return;
+        }
+    }
     if method == Method::Get && path == "/v1/api/events" {
-        return serve_events(ctx, req, query(&url, "app"));
+        let status = serve_events(ctx, req, query(&url, "app"));
+        ctx.metrics.observe(path, status, started.elapsed());
+        return;
     }
     let (status, body) = route(ctx, &mut req, &method, path, &url);
     if status >= 500 {
@@ -332,6 +375,7 @@ fn serve(ctx: &Arc<Ctx>, mut req: Request) {
         ctx.stats.errors_4xx.fetch_add(1, Ordering::Relaxed);
     }
     tracing::debug!(target: "tritium::api", %method, %path, status, "request");
+    ctx.metrics.observe(path, status, started.elapsed());
     let resp = match body {
         Body::Json(v) => json_response(status, &v),
         Body::Raw(ct, bytes) => Response::from_data(bytes)
@@ -463,6 +507,28 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
         (Method::Get, "/health") => (200, Body::Json(json!({ "status": "alive" }))),
         (Method::Get, "/ready") => j(ask(ctx, CommandKind::Ready)),
         (Method::Get, "/v1/api/status") => j(ask(ctx, CommandKind::Status)),
+        (Method::Get, "/metrics") => {
+            // The API's part is shown even when the engine does not answer.
+            let (s, v) = ask(ctx, CommandKind::Metrics);
+            let engine = (s == 200).then_some(&v);
+            let m = &ctx.metrics;
+            m.event_clients
+                .store(ctx.clients.load(Ordering::Relaxed), Ordering::Relaxed);
+            m.event_clients_dropped.store(
+                ctx.stats.event_clients_dropped.load(Ordering::Relaxed),
+                Ordering::Relaxed,
+            );
+            let text = metrics::render(engine, m);
+            (200, Body::Raw(metrics::CONTENT_TYPE, text.into_bytes()))
+        }
+        (Method::Get, "") => (
+            200,
+            Body::Raw("text/html; charset=utf-8", UI_HTML.as_bytes().to_vec()),
+        ),
+        (Method::Get, "/app.js") => (
+            200,
+            Body::Raw("text/javascript; charset=utf-8", UI_JS.as_bytes().to_vec()),
+        ),
         (
             _,
             "/v1/api/app"
@@ -472,7 +538,10 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
             | "/v1/api/openapi.json"
             | "/health"
             | "/ready"
-            | "/v1/api/status",
+            | "/v1/api/status"
+            | "/metrics"
+            | ""
+            | "/app.js",
         ) => (
             405,
             Body::Json(err("", format!("{method} is not allowed on {path}"))),
@@ -563,7 +632,8 @@ impl Read for EventBody {
     }
 }
 
-fn serve_events(ctx: &Arc<Ctx>, req: Request, app: Option<String>) {
+/// Start an event stream; the status it started with (for metrics).
+fn serve_events(ctx: &Arc<Ctx>, req: Request, app: Option<String>) -> u16 {
     let n = ctx.clients.fetch_add(1, Ordering::AcqRel);
     if n as usize >= ctx.opts.max_event_clients {
         ctx.clients.fetch_sub(1, Ordering::AcqRel);
@@ -571,7 +641,7 @@ fn serve_events(ctx: &Arc<Ctx>, req: Request, app: Option<String>) {
             503,
             &err("", "too many event-stream clients"),
         ));
-        return;
+        return 503;
     }
     let (tx, rx) = crossbeam_channel::bounded(ctx.opts.event_buffer);
     let _ = tx.try_send(": connected\n\n".to_owned());
@@ -583,7 +653,7 @@ fn serve_events(ctx: &Arc<Ctx>, req: Request, app: Option<String>) {
     };
     if ctx.hub.send(join).is_err() {
         ctx.clients.fetch_sub(1, Ordering::AcqRel);
-        return;
+        return 503;
     }
     let mut body = EventBody {
         rx,
@@ -617,5 +687,7 @@ fn serve_events(ctx: &Arc<Ctx>, req: Request, app: Option<String>) {
         // The request went with the closure; the client sees the
         // connection close. Undo the count.
         tracing::warn!(target: "tritium::api", "cannot start an event-stream thread");
+        return 503;
     }
+    200
 }
