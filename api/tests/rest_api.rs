@@ -985,7 +985,6 @@ fn the_launched_task_info_carries_every_field_of_the_spec() {
 }
 
 #[test]
-#[ignore = "the interim placement launches no app that asks for ports; enable with the matcher"]
 fn launched_ports_reach_the_env_the_health_check_and_get() {
     use tritium_proto::v1 as mesos;
     let s = Stack::start_with(small_sim(AGENTS), true, |_| {});

@@ -19,11 +19,11 @@
 //! * nothing pending → offers declined for long and SUPPRESS; work appears →
 //!   REVIVE.
 //!
-//! Placement today is an interim first fit on cpus and memory of
-//! unreserved resources (see [`placement`]); the arena matcher replaces it.
+//! Placement is the arena matcher's ([`crate::matcher`]): the core asks it,
+//! per OFFERS event, where the pending instances go, and tells it about
+//! every task launched and ended.
 
 pub mod master_url;
-pub mod placement;
 mod scheduler;
 mod taskinfo;
 pub mod types;

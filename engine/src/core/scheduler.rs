@@ -7,12 +7,12 @@ use bytes::Bytes;
 use prost::Message;
 use tritium_proto::scheduler::{Call, Event, call, event};
 use tritium_proto::v1::{self as mesos, TaskState, framework_info, offer};
-use tritium_proto::view::{EventType, EventView, OfferView};
+use tritium_proto::view::{EventType, EventView};
 
 use super::master_url::MasterUrl;
-use super::placement::Capacity;
 use super::taskinfo;
 use super::types::*;
+use crate::matcher::{Matcher, Plan};
 use crate::rng::Rng;
 
 mod apps;
@@ -233,6 +233,10 @@ pub struct Scheduler {
     suppressed: bool,
     reconcile: Reconcile,
     stats: Stats,
+    /// Placement: agents seen, compiled app requirements, refusal counters.
+    matcher: Matcher,
+    /// Scratch of one OFFERS event's placement, reused.
+    plan: Plan,
 }
 
 /// Pause before repeating a REVIVE or SUPPRESS the master refused: the
@@ -286,6 +290,16 @@ impl Scheduler {
         assert!(!cfg.masters.is_empty(), "at least one master URL");
         let target = cfg.masters[0].clone();
         let rng = Rng::new(cfg.seed);
+        let default_role = cfg.framework.roles.first().map_or("*", String::as_str);
+        let mut matcher = Matcher::new(default_role);
+        for app in recovered.apps.iter().filter(|a| !a.deleting) {
+            if let Err(e) = matcher.put_app(&app.spec) {
+                tracing::error!(target: "tritium::apps", app = %app.spec.name, error = %e, "stored app no longer compiles; it will not place");
+            }
+        }
+        for t in &recovered.tasks {
+            matcher.task_added(&t.app, &t.agent_id);
+        }
         let apps = recovered
             .apps
             .into_iter()
@@ -328,6 +342,8 @@ impl Scheduler {
             suppressed: false,
             reconcile: Reconcile::default(),
             stats: Stats::default(),
+            matcher,
+            plan: Plan::default(),
         }
     }
 
@@ -855,7 +871,11 @@ impl Scheduler {
         let mut touched: Option<String> = None;
         match self.tasks.get_mut(&id) {
             Some(t) => {
-                if let Some(agent) = &status.agent_id {
+                if let Some(agent) = &status.agent_id
+                    && agent.value != t.rec.agent_id
+                {
+                    self.matcher.task_removed(&t.rec.app, &t.rec.agent_id);
+                    self.matcher.task_added(&t.rec.app, &agent.value);
                     t.rec.agent_id.clone_from(&agent.value);
                 }
                 if status.message.is_some() {
@@ -864,6 +884,7 @@ impl Scheduler {
                 touched = Some(t.rec.app.clone());
                 if is_terminal(state) {
                     let t = self.tasks.remove(&id).expect("present");
+                    self.matcher.task_removed(&t.rec.app, &t.rec.agent_id);
                     tracing::info!(target: "tritium::tasks", task = %id, app = %t.rec.app, state = state_name(state), message = ?status.message, "task ended");
                     self.batch.push(StoreOp::RemoveTask(id.clone()));
                     let ev = Self::task_event(&t, state, status.message.as_deref());
@@ -967,25 +988,35 @@ impl Scheduler {
             Err(e) => return self.bad_event(now, &format!("OFFERS: {e}")),
         };
         self.offer_quiet_since = Some(now);
-        let mut declines: Vec<mesos::OfferId> = Vec::new();
-        let mut pending = self.pending_instances(now);
-        for offer in view.offers() {
-            let offer = match offer {
-                Ok(o) => o,
-                Err(e) => return self.bad_event(now, &format!("OFFERS: {e}")),
-            };
-            self.stats.offers_received += 1;
-            let launched = if self.stream_id().is_some() {
-                self.place(now, &offer, &mut pending)
-            } else {
-                0
-            };
-            if launched == 0 {
-                declines.push(mesos::OfferId {
-                    value: offer.id().to_owned(),
-                });
+        // What each app needs now, as instance numbers to launch.
+        let mut wanted: BTreeMap<String, VecDeque<u32>> = BTreeMap::new();
+        if self.stream_id().is_some() {
+            for (name, instance) in self.pending_instances(now) {
+                wanted.entry(name).or_default().push_back(instance);
             }
         }
+        let want: Vec<(&str, u32)> = wanted
+            .iter()
+            .map(|(n, q)| (n.as_str(), q.len() as u32))
+            .collect();
+        let mut plan = std::mem::take(&mut self.plan);
+        let placed = self.matcher.match_offers(now, &view, &want, &mut plan);
+        drop(want);
+        if let Err(e) = placed {
+            self.plan = plan;
+            return self.bad_event(now, &format!("OFFERS: {e}"));
+        }
+        let accepted: usize = plan.accepts.iter().map(|a| a.offer_ids.len()).sum();
+        self.stats.offers_received += (accepted + plan.declines.len()) as u64;
+        for accept in plan.accepts.drain(..) {
+            self.accept(now, accept, &mut wanted);
+        }
+        let declines: Vec<mesos::OfferId> = plan
+            .declines
+            .drain(..)
+            .map(|value| mesos::OfferId { value })
+            .collect();
+        self.plan = plan;
         if !declines.is_empty() {
             self.stats.offers_declined += declines.len() as u64;
             let busy = !self.pending_instances(now).is_empty();
@@ -1040,77 +1071,46 @@ impl Scheduler {
         }
     }
 
-    /// Fill one offer from `pending`; returns how many tasks it launched.
-    fn place(
+    /// Launch what the matcher placed on one agent: one ACCEPT for all of
+    /// the agent's offers of the event, after the launch intents are stored.
+    fn accept(
         &mut self,
         now: Instant,
-        offer: &OfferView<'_>,
-        pending: &mut VecDeque<(String, u32)>,
-    ) -> usize {
-        if pending.is_empty() {
-            return 0;
-        }
-        let Ok(mut cap) = Capacity::of_offer(offer) else {
-            return 0;
-        };
-        let role = offer.allocation_role().map(str::to_owned);
+        accept: crate::matcher::Accept,
+        wanted: &mut BTreeMap<String, VecDeque<u32>>,
+    ) {
         let mut infos = Vec::new();
-        let mut skipped = VecDeque::new();
-        while let Some((app_name, instance)) = pending.pop_front() {
-            let Some(app) = self.apps.get(&app_name) else {
+        for launch in accept.launches {
+            let Some(app) = self.apps.get(&launch.app) else {
+                continue;
+            };
+            let Some(instance) = wanted.get_mut(&launch.app).and_then(VecDeque::pop_front) else {
                 continue;
             };
             let spec = app.rec.spec.clone();
             let version = app.rec.version;
-            // The interim placement knows cpus, mem, disk and gpus of
-            // unreserved resources; apps asking for ports or other named
-            // resources wait for the matcher.
-            if !spec.resources.ports.is_empty()
-                || !spec.port_mappings().is_empty()
-                || !spec.resources.scalars.is_empty()
-                || !cap.take(&spec)
-            {
-                skipped.push_back((app_name, instance));
-                continue;
-            }
             let suffix = format!("{:012x}", self.rng.next_u64() & 0xffff_ffff_ffff);
             let task_id = format!("{}.{}.{}", spec.name, instance, suffix);
-            let scalar = |name: &str, v: f64| mesos::Resource {
-                name: name.into(),
-                r#type: mesos::value::Type::Scalar as i32,
-                scalar: Some(mesos::value::Scalar { value: v }),
-                allocation_info: role
-                    .clone()
-                    .map(|r| mesos::resource::AllocationInfo { role: Some(r) }),
-                ..Default::default()
-            };
-            let r = &spec.resources;
-            let mut resources = vec![scalar("cpus", r.cpu), scalar("mem", r.mem)];
-            if let Some(d) = r.disk.as_ref().map(|d| d.size()).filter(|d| *d > 0.0) {
-                resources.push(scalar("disk", d));
-            }
-            if r.gpus > 0.0 {
-                resources.push(scalar("gpus", r.gpus));
-            }
             infos.push(taskinfo::build(
                 &spec,
                 taskinfo::Placed {
                     task_id: &task_id,
-                    agent_id: offer.agent_id(),
-                    resources,
-                    ports: &[],
+                    agent_id: &accept.agent_id,
+                    resources: launch.resources,
+                    ports: &launch.ports,
                 },
             ));
             let rec = TaskRecord {
                 id: task_id.clone(),
                 app: spec.name.clone(),
                 instance,
-                agent_id: offer.agent_id().to_owned(),
+                agent_id: accept.agent_id.clone(),
                 state: TaskState::TaskStaging as i32,
                 version,
-                host: offer.hostname().to_owned(),
-                ports: Vec::new(),
+                host: accept.hostname.clone(),
+                ports: launch.ports,
             };
+            self.matcher.task_added(&rec.app, &rec.agent_id);
             // The launch intent is durable before the ACCEPT leaves.
             self.batch.push(StoreOp::PutTask(rec.clone()));
             // The intent was just pushed: this turn's batch.
@@ -1119,23 +1119,34 @@ impl Scheduler {
             self.out.push_back(ev);
             self.tasks.insert(task_id, task);
         }
-        // Instances that did not fit stay pending for the next offer.
-        skipped.extend(pending.drain(..));
-        *pending = skipped;
+        let offer_ids: Vec<mesos::OfferId> = accept
+            .offer_ids
+            .into_iter()
+            .map(|value| mesos::OfferId { value })
+            .collect();
         if infos.is_empty() {
-            return 0;
+            // Nothing left to launch there (a race with a command this
+            // turn): the offers are declined like any other.
+            self.stats.offers_declined += offer_ids.len() as u64;
+            let refuse = self.cfg.decline_busy.as_secs_f64();
+            let c = self.call(call::Type::Decline, |c| {
+                c.decline = Some(call::Decline {
+                    offer_ids,
+                    filters: Some(mesos::Filters {
+                        refuse_seconds: Some(refuse),
+                    }),
+                })
+            });
+            return self.send_now(c);
         }
         let n = infos.len();
         self.stats.tasks_launched += n as u64;
-        self.stats.offers_accepted += 1;
-        tracing::debug!(target: "tritium::offers", offer = offer.id(), agent = offer.agent_id(), tasks = n, "accepting");
-        let offer_id = mesos::OfferId {
-            value: offer.id().to_owned(),
-        };
+        self.stats.offers_accepted += offer_ids.len() as u64;
+        tracing::debug!(target: "tritium::offers", agent = %accept.agent_id, offers = offer_ids.len(), tasks = n, "accepting");
         let refuse = self.cfg.decline_busy.as_secs_f64();
         let c = self.call(call::Type::Accept, |c| {
             c.accept = Some(call::Accept {
-                offer_ids: vec![offer_id],
+                offer_ids,
                 operations: vec![offer::Operation {
                     r#type: Some(offer::operation::Type::Launch as i32),
                     launch: Some(offer::operation::Launch { task_infos: infos }),
@@ -1147,7 +1158,6 @@ impl Scheduler {
             })
         });
         self.send_after_store(c);
-        n
     }
 
     // ------------------------------------------------------------ calls

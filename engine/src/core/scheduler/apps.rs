@@ -176,6 +176,7 @@ impl Scheduler {
             if self.app_tasks(name).next().is_none() {
                 tracing::info!(target: "tritium::apps", app = %name, "app deleted");
                 self.apps.remove(name);
+                self.matcher.remove_app(name);
                 self.batch.push(StoreOp::RemoveApp(name.to_owned()));
                 self.notify_app(name, "deleted");
             }
@@ -248,6 +249,9 @@ impl Scheduler {
                     let instances = app.rec.spec.instances;
                     app.rec.spec = prev.spec;
                     app.rec.spec.instances = instances;
+                    if let Err(e) = self.matcher.put_app(&app.rec.spec) {
+                        tracing::error!(target: "tritium::apps", app = %t.rec.app, error = %e, "the matcher refused the rolled-back spec");
+                    }
                     app.rec.version = prev.version;
                     app.rec.rolled_back = true;
                     app.rec.update_failures = 0;
@@ -606,20 +610,30 @@ impl Scheduler {
             }
         };
         let rec = self.apps[&name].rec.clone();
+        if let Err(e) = self.matcher.put_app(&rec.spec) {
+            // `check_spec` passed, so only the matcher's app limit is left.
+            tracing::error!(target: "tritium::apps", app = %name, error = %e, "the matcher refused the app; it will not place");
+        }
         self.batch.push(StoreOp::PutApp(Box::new(rec)));
         self.converge(now, &name);
         let body = self.app_json(now, &name);
         self.reply_after_store(Reply { id, status, body });
     }
 
-    /// Checks that need the cluster (the matcher's view of agents).
-    fn check_spec(&self, _spec: &AppSpec) -> Result<(), Value> {
-        Ok(())
+    /// Checks that need the matcher: constraints that can never hold,
+    /// resources larger than any agent seen offers.
+    fn check_spec(&self, spec: &AppSpec) -> Result<(), Value> {
+        self.matcher
+            .check(spec)
+            .map_err(|e| json!({ "error": e.error, "field": e.field }))
     }
 
     /// Why offers were refused for `name` (the matcher's counters).
-    fn why_not(&self, _now: Instant, _name: &str) -> Value {
-        Value::Null
+    fn why_not(&self, now: Instant, name: &str) -> Value {
+        self.matcher
+            .why_not(name, now)
+            .and_then(|w| serde_json::to_value(w).ok())
+            .unwrap_or(Value::Null)
     }
 
     // ------------------------------------------------------------ views
