@@ -670,15 +670,28 @@ fn serve_events(ctx: &Arc<Ctx>, req: Request, app: Option<String>) -> u16 {
         .name("tritium-sse".into())
         .spawn(move || {
             let mut w = req.into_writer();
+            // Chunked, one chunk per read: the client must see the stream
+            // end (a dropped slow client, a stopping API) by its framing.
+            // tiny_http keeps the socket open after this writer is gone
+            // (it waits for the next request), so `Connection: close` with
+            // an unframed body would leave the client waiting forever.
             let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\
-                        Cache-Control: no-cache\r\nConnection: close\r\n\r\n";
+                        Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n";
             let mut sent = w.write_all(head.as_bytes()).and_then(|()| w.flush());
             let mut buf = [0u8; 4096];
             while sent.is_ok() {
                 match body.read(&mut buf) {
                     Ok(0) | Err(_) => break,
-                    Ok(n) => sent = w.write_all(&buf[..n]).and_then(|()| w.flush()),
+                    Ok(n) => {
+                        sent = write!(w, "{n:x}\r\n")
+                            .and_then(|()| w.write_all(&buf[..n]))
+                            .and_then(|()| w.write_all(b"\r\n"))
+                            .and_then(|()| w.flush());
+                    }
                 }
+            }
+            if sent.is_ok() {
+                let _ = w.write_all(b"0\r\n\r\n").and_then(|()| w.flush());
             }
             alive.store(false, Ordering::Release);
             ctx.clients.fetch_sub(1, Ordering::AcqRel);

@@ -5,12 +5,13 @@
 "use strict";
 
 const REFRESH_MS = 5000;
-// Events arrive in bursts (a deployment is many task changes): one refresh
-// per burst.
-const DEBOUNCE_MS = 200;
 
 let token = sessionStorage.getItem("tritium-token") || "";
-let pending = null;
+// Events arrive in bursts (a deployment is many task changes): at most one
+// refresh runs, and at most one more follows it, however many events came.
+// (No timer: this also works while a headless browser's clock is paused.)
+let refreshing = false;
+let again = false;
 
 function headers() {
   return token ? { Authorization: "Bearer " + token } : {};
@@ -83,9 +84,18 @@ async function refresh() {
 }
 
 function soon() {
-  if (pending === null) {
-    pending = setTimeout(() => { pending = null; refresh(); }, DEBOUNCE_MS);
+  if (refreshing) {
+    again = true;
+    return;
   }
+  refreshing = true;
+  refresh().finally(() => {
+    refreshing = false;
+    if (again) {
+      again = false;
+      soon();
+    }
+  });
 }
 
 function connected(how) {
@@ -140,6 +150,6 @@ document.getElementById("auth").addEventListener("submit", (e) => {
   location.reload();
 });
 
-refresh();
+soon();
 stream();
-setInterval(refresh, REFRESH_MS);
+setInterval(soon, REFRESH_MS);
