@@ -100,7 +100,7 @@ pub(super) struct Scratch {
     /// Free port ranges per slot (empty for scalars).
     pub slot_ranges: Vec<Ranges>,
     /// The offered resource of a slot, decoded on its first launch.
-    pub templates: Vec<Option<Resource>>,
+    pub templates: Vec<Option<Box<Resource>>>,
     pub order: Vec<u32>,
     /// Position of each row in `order`.
     pub order_pos: Vec<u32>,
@@ -662,11 +662,13 @@ impl Matcher {
             // The view checked what it reads; prost also checks what the
             // view skips (labels, provider ids). A failure is a malformed
             // offer like any other.
-            *t = Some(Resource::decode(src).map_err(|_| ViewError::InvalidUtf8 {
-                field: "Offer.resources",
-            })?);
+            *t = Some(Box::new(Resource::decode(src).map_err(|_| {
+                ViewError::InvalidUtf8 {
+                    field: "Offer.resources",
+                }
+            })?));
         }
-        Ok(t.clone().unwrap_or_default())
+        Ok(t.as_deref().cloned().unwrap_or_default())
     }
 
     /// Every offer into the agent's accept, or into the declines.
