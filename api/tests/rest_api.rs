@@ -1084,3 +1084,74 @@ fn the_openapi_document_names_every_endpoint() {
         }
     }
 }
+
+/// Constraints and strategies reach placement through the matcher, the
+/// master is told which agents can serve a constrained app (offer
+/// constraints), and a spec no agent can ever serve is refused.
+#[test]
+fn constraints_and_strategies_place_and_impossible_specs_are_refused() {
+    let s = Stack::start();
+    // Learn one agent's hostname from a first task.
+    s.create(&hydrogen_app("probe", 1, "sleep 600"));
+    let probe = s.wait_running("probe", 1);
+    let host = live_tasks(&probe)[0]["host"].as_str().unwrap().to_owned();
+
+    // Pinned to that host by a TEXT filter on the hostname.
+    let mut pinned = hydrogen_app("pinned", 3, "sleep 600");
+    pinned["filters"] = json!([{"type": "TEXT", "attribute": "hostname", "value": [host]}]);
+    s.create(&pinned);
+    let app = s.wait_running("pinned", 3);
+    for t in live_tasks(&app) {
+        assert_eq!(t["host"], host.as_str(), "{t}");
+    }
+    // The master was told (UPDATE_FRAMEWORK offer constraints).
+    let state = s.sim.state();
+    let sent = state["frameworks"][0]["offer_constraints"].to_string();
+    assert!(
+        sent.contains(&host),
+        "offer constraints at the master: {sent}"
+    );
+
+    // UNIQUE: one per agent; the instance beyond the agent count waits,
+    // and the queue says why.
+    let mut unique = hydrogen_app("uniq", AGENTS as u32 + 1, "sleep 600");
+    unique["strategy"] = json!({"type": "UNIQUE"});
+    s.create(&unique);
+    s.wait_app("uniq", "one task on each agent", |a| {
+        live_tasks(a).len() == AGENTS && live_tasks(a).iter().all(|t| t["state"] == "TASK_RUNNING")
+    });
+    let hosts: std::collections::BTreeSet<String> = live_tasks(&s.app("uniq"))
+        .iter()
+        .map(|t| t["host"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(hosts.len(), AGENTS, "UNIQUE: one instance per agent");
+    let q = poll(WAIT, "the queue to explain the unique refusals", || {
+        let q = s.get("/v1/api/app/queue?name=uniq").json();
+        let entry = q["queue"][0].clone();
+        (entry["pending"] == 1 && entry["why"]["refused"]["unique"].as_u64() > Some(0))
+            .then_some(entry)
+            .ok_or(q.to_string())
+    });
+    assert_eq!(q["app"], "uniq");
+
+    // Never satisfiable: refused at submission, nothing stored.
+    let mut never = hydrogen_app("never", 1, "sleep 600");
+    never["filters"] = json!([
+        {"type": "TEXT", "attribute": "zone", "value": ["a"]},
+        {"type": "TEXT", "attribute": "zone", "value": ["b"]}
+    ]);
+    let r = s.send("POST", "/v1/api/app", &never.to_string());
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.json()["field"].as_str().unwrap().starts_with("filters"),
+        "{}",
+        r.body
+    );
+    let mut huge = hydrogen_app("huge", 1, "sleep 600");
+    huge["resources"]["cpu"] = json!(1000);
+    let r = s.send("POST", "/v1/api/app", &huge.to_string());
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(s.get("/v1/api/app?name=never").status, 404);
+    assert_eq!(s.get("/v1/api/app?name=huge").status, 404);
+    s.assert_no_violations();
+}

@@ -215,6 +215,9 @@ struct Framework {
     tasks: HashMap<String, usize>,
     /// Last statuses of terminal tasks, for reconciliation (bounded).
     completed: VecDeque<(String, TaskStatus)>,
+    /// The offer constraints of the last UPDATE_FRAMEWORK (recorded for
+    /// tests; the simulator does not filter offers by them).
+    offer_constraints: Option<tritium_proto::scheduler::OfferConstraints>,
 }
 
 impl Framework {
@@ -837,6 +840,7 @@ impl Master {
             filters: HashMap::new(),
             tasks: HashMap::new(),
             completed: VecDeque::new(),
+            offer_constraints: None,
         };
         f.apply_info(info);
         self.frameworks.push(f);
@@ -929,6 +933,7 @@ impl Master {
         let f = &mut self.frameworks[fw];
         f.apply_info(u.framework_info);
         f.suppressed = u.suppressed_roles.into_iter().collect();
+        f.offer_constraints = u.offer_constraints;
         self.request_cycle(now);
         Reply::Accepted
     }
@@ -2544,6 +2549,7 @@ impl Master {
                     "failover_timeout": f.info.failover_timeout,
                     "checkpoint": f.info.checkpoint,
                     "tasks": f.tasks.len(),
+                    "offer_constraints": f.offer_constraints.as_ref().map(|c| format!("{c:?}")),
                 })
             })
             .collect();

@@ -237,6 +237,10 @@ pub struct Scheduler {
     matcher: Matcher,
     /// Scratch of one OFFERS event's placement, reused.
     plan: Plan,
+    /// The master filters offers by constraints (it announced ≥ 1.11).
+    master_filters_offers: bool,
+    /// The offer constraints the master holds for this subscription.
+    sent_constraints: Option<tritium_proto::scheduler::OfferConstraints>,
 }
 
 /// Pause before repeating a REVIVE or SUPPRESS the master refused: the
@@ -246,6 +250,16 @@ const RESYNC_DELAY: Duration = Duration::from_secs(1);
 /// Offers queued for a repeated DECLINE; beyond this, the master's offer
 /// timeout (or our next subscription) takes care of them.
 const MAX_REDECLINE: usize = 100_000;
+
+/// Whether a master version string ("1.11.0") is 1.11 or later, the first
+/// Mesos with offer constraints.
+fn version_at_least_1_11(v: &str) -> bool {
+    let mut parts = v.split(['.', '-']).map(|p| p.parse::<u32>().ok());
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(major), Some(minor)) => (major, minor) >= (1, 11),
+        _ => false,
+    }
+}
 
 /// A task that may be stuck in launch: still STAGING and not being killed.
 fn is_stuck_candidate(t: &Task) -> bool {
@@ -344,6 +358,8 @@ impl Scheduler {
             stats: Stats::default(),
             matcher,
             plan: Plan::default(),
+            master_filters_offers: false,
+            sent_constraints: None,
         }
     }
 
@@ -798,8 +814,15 @@ impl Scheduler {
             self.batch.push(StoreOp::FrameworkId(id));
         }
         tracing::info!(target: "tritium::subscription", master = %self.target, framework_id = ?self.framework_id, "subscribed");
-        // The master's idea of suppression starts clean.
+        // The master's idea of suppression and offer constraints starts
+        // clean with every subscription.
         self.suppressed = false;
+        self.sent_constraints = None;
+        self.master_filters_offers = s
+            .master_info
+            .as_ref()
+            .and_then(|m| m.version.as_deref())
+            .is_some_and(version_at_least_1_11);
         self.offer_quiet_since = Some(now);
         self.start_reconciliation(now);
         // Scale-downs decided while unsubscribed or before a restart are
@@ -1599,7 +1622,15 @@ impl Scheduler {
             self.decline_again(ids);
         }
         if self.stream_id().is_some() && self.resync_at.is_none() {
-            let pending = !self.pending_instances(now).is_empty();
+            let pending_apps: BTreeSet<String> = self
+                .pending_instances(now)
+                .into_iter()
+                .map(|(app, _)| app)
+                .collect();
+            let pending = !pending_apps.is_empty();
+            if pending {
+                self.update_offer_constraints(&pending_apps);
+            }
             if pending && self.suppressed {
                 self.suppressed = false;
                 let c = self.call(call::Type::Revive, |c| {
@@ -1627,6 +1658,45 @@ impl Scheduler {
 }
 
 impl Scheduler {
+    /// Tell a master that filters offers (Mesos ≥ 1.11) which agents can
+    /// serve what is pending, when that changed: UPDATE_FRAMEWORK with the
+    /// matcher's offer constraints (never stricter than the matcher). The
+    /// call also carries the suppression state, which it replaces.
+    fn update_offer_constraints(&mut self, pending: &BTreeSet<String>) {
+        if !self.master_filters_offers {
+            return;
+        }
+        let names: Vec<&str> = pending.iter().map(String::as_str).collect();
+        let wanted = self.matcher.offer_constraints(&names);
+        if wanted == self.sent_constraints {
+            return;
+        }
+        let mut info = self
+            .subscribe_call()
+            .subscribe
+            .expect("subscribe")
+            .framework_info;
+        info.id = self
+            .framework_id
+            .clone()
+            .map(|value| mesos::FrameworkId { value });
+        let suppressed_roles = if self.suppressed {
+            self.cfg.framework.roles.clone()
+        } else {
+            Vec::new()
+        };
+        tracing::debug!(target: "tritium::offers", constraints = ?wanted, "updating the master's offer constraints");
+        let c = self.call(call::Type::UpdateFramework, |c| {
+            c.update_framework = Some(call::UpdateFramework {
+                framework_info: info,
+                suppressed_roles,
+                offer_constraints: wanted.clone(),
+            })
+        });
+        self.sent_constraints = wanted;
+        self.send_now(c);
+    }
+
     /// Every task the core tracks as (id, app, state), for simulation
     /// tests that compare the core's view with the master's.
     pub fn task_states(&self) -> Vec<(String, String, i32)> {
@@ -1634,5 +1704,20 @@ impl Scheduler {
             .values()
             .map(|t| (t.rec.id.clone(), t.rec.app.clone(), t.rec.state))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version_at_least_1_11;
+
+    #[test]
+    fn offer_constraints_only_for_masters_that_filter() {
+        for v in ["1.11.0", "1.12.0-rc1", "2.0.0", "1.11"] {
+            assert!(version_at_least_1_11(v), "{v}");
+        }
+        for v in ["1.10.3", "1.5.0", "0.28.2", "", "x.y"] {
+            assert!(!version_at_least_1_11(v), "{v}");
+        }
     }
 }
