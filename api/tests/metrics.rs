@@ -200,3 +200,186 @@ fn metrics_and_ready_agree_before_subscription() {
     api.shutdown();
     engine.stop();
 }
+
+/// A histogram read from `/metrics`: `(le, cumulative count)`, `+Inf` as
+/// `f64::INFINITY`, and the sum.
+fn histogram(text: &str, name: &str) -> (Vec<(f64, f64)>, f64) {
+    let prefix = format!("{name}_bucket{{le=\"");
+    let buckets = text
+        .lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .map(|rest| {
+            let (le, v) = rest.split_once("\"} ").unwrap();
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().unwrap()
+            };
+            (le, v.parse().unwrap())
+        })
+        .collect();
+    (
+        buckets,
+        sample(text, &format!("{name}_sum"), "").unwrap_or(0.0),
+    )
+}
+
+/// What a phase cost: turns, mean, and the bucket bounds of p50 and p99.
+fn phase_figures(before: &str, after: &str, name: &str) -> String {
+    let (b0, s0) = histogram(before, name);
+    let (b1, s1) = histogram(after, name);
+    let delta: Vec<(f64, f64)> = b1
+        .iter()
+        .zip(&b0)
+        .map(|((le, a), (_, b))| (*le, a - b))
+        .collect();
+    let count = delta.last().map_or(0.0, |d| d.1);
+    let q = |q: f64| {
+        delta
+            .iter()
+            .find(|(_, c)| *c >= (q * count).ceil().max(1.0))
+            .map_or(f64::NAN, |(le, _)| *le)
+    };
+    format!(
+        "{count} turns, mean {:.1} µs, p50 ≤ {:.1} µs, p99 ≤ {:.1} µs",
+        (s1 - s0) / count.max(1.0) * 1e6,
+        q(0.5) * 1e6,
+        q(0.99) * 1e6
+    )
+}
+
+/// The issue's promise: 100 idle event-stream clients and one stuck one
+/// cost the engine nothing. The same workload (scale to 150 and back to
+/// 1, ten times) runs without clients, then with them; the stuck client is
+/// dropped, no idle one is, the engine drops no notification. The loop
+/// latency of both phases is printed (`--nocapture`): a figure for the
+/// report, not an assertion (timings are for benchmarks).
+#[test]
+fn idle_and_stuck_event_clients_cost_the_engine_nothing() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    // The default per-client buffer (1024 events): a smaller one drops
+    // healthy clients too when one scale-up's burst outruns their threads.
+    let stack = Stack::start(6, ApiOptions::default());
+    let addr = stack.addr();
+    stack.deploy("load", 1, None);
+    let scale = |n: u32| {
+        let spec = format!(
+            r#"{{"name":"load","instances":{n},"resources":{{"cpu":0.1,"mem":32}},"command":{{"cmd":"sleep 3600"}}}}"#
+        );
+        let r = http(addr, "PUT", "/v1/api/app", None, Some(&spec));
+        assert_eq!(r.status, 200, "{}", r.body);
+        poll(&format!("load at {n} running tasks and no others"), || {
+            let a = http(addr, "GET", "/v1/api/app?name=load", None, None).json();
+            let tasks = a["tasks"].as_array().map_or(0, Vec::len);
+            if a["running"] == n && tasks == n as usize {
+                Ok(())
+            } else {
+                Err(format!("running {}, tasks {tasks}", a["running"]))
+            }
+        });
+    };
+    let workload = || {
+        let before = http(addr, "GET", "/metrics", None, None).body;
+        // Enough events (~7,500, ~2.5 MB per client) to fill what the
+        // kernel buffers for the stuck client (the sender's buffer grows
+        // to about a megabyte on loopback) and then its 1024 queued events.
+        for _ in 0..10 {
+            scale(150);
+            scale(1);
+        }
+        let after = http(addr, "GET", "/metrics", None, None).body;
+        (before, after)
+    };
+
+    let (a0, a1) = workload();
+
+    // 100 idle clients (read everything, on one thread) and one stuck
+    // client (a 1 KiB receive buffer it never reads).
+    let stuck = {
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        s.set_recv_buffer_size(1024).unwrap();
+        s.connect(&addr.into()).unwrap();
+        let mut s: TcpStream = s.into();
+        write!(s, "GET /v1/api/events HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+        s
+    };
+    let idle: Vec<TcpStream> = (0..100)
+        .map(|_| {
+            let mut s = TcpStream::connect(addr).unwrap();
+            write!(s, "GET /v1/api/events HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+            s.set_nonblocking(true).unwrap();
+            s
+        })
+        .collect();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut idle = idle;
+            let mut buf = [0u8; 64 * 1024];
+            let mut bytes = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for s in &mut idle {
+                    while let Ok(n) = s.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        bytes += n as u64;
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            bytes
+        })
+    };
+    poll("101 event-stream clients", || {
+        let m = http(addr, "GET", "/metrics", None, None).body;
+        match sample(&m, "tritium_event_stream_clients", "") {
+            Some(n) if n >= 101.0 => Ok(()),
+            n => Err(format!("{n:?}")),
+        }
+    });
+
+    let (b0, b1) = workload();
+    // Kernels buffer differently: more events until the stuck client's
+    // queue is full (bounded by a deadline).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let m = loop {
+        let m = http(addr, "GET", "/metrics", None, None).body;
+        if sample(&m, "tritium_event_stream_clients_dropped_total", "") >= Some(1.0) {
+            break m;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stuck client was never dropped:\n{m}"
+        );
+        scale(150);
+        scale(1);
+    };
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let idle_bytes = reader.join().unwrap();
+    assert_eq!(
+        sample(&m, "tritium_event_stream_clients_dropped_total", ""),
+        Some(1.0),
+        "an idle client was dropped too"
+    );
+    assert_eq!(
+        sample(&m, "tritium_event_notifications_dropped_total", ""),
+        Some(0.0)
+    );
+    assert!(
+        idle_bytes > 100 * 1000,
+        "the idle clients got {idle_bytes} bytes"
+    );
+    drop(stuck);
+
+    for name in ["tritium_loop_turn_seconds", "tritium_offer_answer_seconds"] {
+        println!("{name}: without clients: {}", phase_figures(&a0, &a1, name));
+        println!(
+            "{name}: 100 idle + 1 stuck: {}",
+            phase_figures(&b0, &b1, name)
+        );
+    }
+}
