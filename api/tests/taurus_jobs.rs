@@ -448,8 +448,8 @@ fn both_container_types_launch_as_specified() {
 /// The issue's headline: 100 Docker instances on BRIDGE networks, each
 /// mapping two container ports to host ports taken from the offers.
 #[test]
-#[ignore = "needs the arena matcher wired into the core, and tritium-sim to count a \
-            MULTI_ROLE framework's used resources (it re-offers them: host ports twice)"]
+#[ignore = "needs tritium-sim to count a MULTI_ROLE framework's used resources \
+            (it re-offers them, so one host port is offered and assigned twice)"]
 fn hundred_bridged_docker_instances_run_without_a_host_port_twice() {
     const N: usize = 100;
     // 4 agents of 4 cpus: ~25 instances each. Half first, then the rest,
@@ -539,7 +539,6 @@ fn hundred_bridged_docker_instances_run_without_a_host_port_twice() {
 /// A job's health check: an HTTP check on the container port, which is
 /// mapped (BRIDGE) to a host port from the offer.
 #[test]
-#[ignore = "needs the arena matcher wired into the core"]
 fn a_job_health_check_probes_its_container_port_on_a_bridge_network() {
     let s = stack(AGENTS);
     let doc = json!({"id": "checked", "tasks": [{
