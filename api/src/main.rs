@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use tritium::auth::Tokens;
 use tritium::rest::{ApiOptions, ApiServer};
 use tritium_engine::core::{AppSpec, CommandKind, Config, FrameworkSettings, MasterUrl, Scheduler};
@@ -97,6 +97,10 @@ struct Cli {
     /// (401 without a known token, 403 for a read token on POST/PUT/DELETE).
     #[arg(long, env = "TRITIUM_API_TOKEN_FILE")]
     api_token_file: Option<PathBuf>,
+
+    /// Without a subcommand, tritium runs the server (the flags above).
+    #[command(subcommand)]
+    command: Option<tritium::client::Command>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -109,7 +113,10 @@ enum LogFormat {
 const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if let Some(cmd) = cli.command.take() {
+        return ExitCode::from(tritium::client::main(cmd, Cli::command()));
+    }
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log_level));
     let logs = tracing_subscriber::fmt()
