@@ -192,6 +192,9 @@ pub struct Counters {
     pub reconcile_answers: u64,
     pub subscriptions: u64,
     pub calls: u64,
+    /// Calls refused for a `Mesos-Stream-Id` that is not the framework's
+    /// current one (a deposed or reconnecting scheduler; not a violation).
+    pub stale_stream_calls: u64,
     pub violations: u64,
 }
 
@@ -623,6 +626,7 @@ impl Master {
             }
             (Some(got), Some(want)) if got == want => {}
             (Some(got), _) => {
+                self.counters.stale_stream_calls += 1;
                 // A stale id after a reconnect is a race, not a bug, as long
                 // as it belonged to this framework once; the master refuses
                 // it either way.

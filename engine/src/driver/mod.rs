@@ -141,6 +141,13 @@ pub struct DriverOptions {
     /// its sender; a full channel drops the change (counted), never blocks
     /// the engine.
     pub notify: Option<crossbeam_channel::Sender<serde_json::Value>>,
+    /// The leadership that entitles this engine to talk to the master
+    /// (the etcd store's election). Checked (an atomic load) before every
+    /// SUBSCRIBE and before each write of calls: once it reads false the
+    /// driver sends nothing more and feeds the core
+    /// [`Input::LostLeadership`], so a deposed or resumed-after-pause leader
+    /// never reaches the master. `None`: no election (a single instance).
+    pub fence: Option<crate::store::Leadership>,
 }
 
 impl Default for DriverOptions {
@@ -159,6 +166,7 @@ impl Default for DriverOptions {
             tls_server_name: None,
             tls_insecure_skip_verify: false,
             notify: None,
+            fence: None,
         }
     }
 }
@@ -181,6 +189,7 @@ impl std::fmt::Debug for DriverOptions {
             .field("tls_server_name", &self.tls_server_name)
             .field("tls_insecure_skip_verify", &self.tls_insecure_skip_verify)
             .field("notify", &self.notify.is_some())
+            .field("fence", &self.fence.is_some())
             .finish()
     }
 }
@@ -323,6 +332,8 @@ pub struct Driver {
     /// Store batches submitted and not committed yet, with when, for the
     /// commit latency histogram (at most `MAX_TIMED_BATCHES`).
     store_timing: VecDeque<(u64, Instant)>,
+    /// The fence refused once; the core has been told.
+    fence_tripped: bool,
 }
 
 impl std::fmt::Debug for Driver {
@@ -393,6 +404,7 @@ impl Driver {
             stats: DriverStats::default(),
             metrics_replies: Vec::new(),
             store_timing: VecDeque::new(),
+            fence_tripped: false,
         };
         let handle = DriverHandle {
             commands: cmd_tx,
@@ -611,6 +623,9 @@ impl Driver {
 
     fn open_subscription(&mut self, master: &MasterUrl, body: &[u8]) {
         self.close_subscription();
+        if !self.may_send() {
+            return;
+        }
         let generation = self.next_generation();
         match Subscription::open(
             self.poll.registry(),
@@ -670,6 +685,14 @@ impl Driver {
         generation: u64,
     ) {
         self.resume_sub = false;
+        if self
+            .sub
+            .as_ref()
+            .is_some_and(|s| s.generation == generation)
+            && !self.may_send()
+        {
+            return self.drain(core, store);
+        }
         let Some(sub) = self.sub.as_mut().filter(|s| s.generation == generation) else {
             return;
         };
@@ -729,6 +752,10 @@ impl Driver {
     // ------------------------------------------------------------ calls
 
     fn send_call(&mut self, master: &MasterUrl, stream_id: &str, body: &Bytes, kind: &'static str) {
+        if !self.may_send() {
+            tracing::debug!(target: "tritium::driver", kind, "call not sent: this instance no longer leads");
+            return;
+        }
         if self.calls.as_ref().is_some_and(|c| c.master != *master) {
             tracing::debug!(target: "tritium::driver", %master, "calls go to a new master");
             self.close_calls();
@@ -783,10 +810,39 @@ impl Driver {
         if !c.sock.wants_flush() {
             return;
         }
+        if !self.may_send() {
+            return;
+        }
+        let Some(c) = self.calls.as_mut() else {
+            return;
+        };
         if let Err(e) = c.sock.flush(self.poll.registry()) {
             let reason = describe("write to", &c.master.authority(), &e);
             self.fail_calls(reason);
         }
+    }
+
+    /// The fence ([`DriverOptions::fence`]): whether this engine may still
+    /// write to the master. Once it may not, both connections are dropped
+    /// with whatever they hold unwritten, and the core hears
+    /// [`Input::LostLeadership`] (once) and exits.
+    fn may_send(&mut self) -> bool {
+        let Some(fence) = &self.opts.fence else {
+            return true;
+        };
+        if fence.is_leader() {
+            return true;
+        }
+        self.close_calls();
+        self.close_subscription();
+        if !std::mem::replace(&mut self.fence_tripped, true) {
+            tracing::error!(target: "tritium::driver", "this instance no longer leads: nothing more is sent to the master");
+            self.feedback.push_back(Input::LostLeadership(format!(
+                "{}: the fence refused to send (the lease is gone or could have run out)",
+                store::LOST_LEADERSHIP
+            )));
+        }
+        false
     }
 
     fn close_calls(&mut self) {
@@ -838,6 +894,12 @@ impl Driver {
                 return self.drain(core, store);
             }
         }
+        if c.sock.wants_flush() && !self.may_send() {
+            return self.drain(core, store);
+        }
+        let Some(c) = self.calls.as_mut().filter(|c| c.generation == generation) else {
+            return;
+        };
         if let Err(e) = c.sock.flush(self.poll.registry()) {
             let reason = describe("write to", &c.master.authority(), &e);
             self.fail_calls(reason);
