@@ -9,6 +9,8 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{CommandFactory, Parser};
@@ -16,6 +18,7 @@ use tritium::auth::Tokens;
 use tritium::rest::{ApiOptions, ApiServer};
 use tritium_engine::core::{AppSpec, CommandKind, Config, FrameworkSettings, MasterUrl, Scheduler};
 use tritium_engine::driver::{Driver, DriverHandle, DriverOptions, FileBacked, MemStore, Store};
+use tritium_engine::store::{EtcdOptions, EtcdStore, EtcdUrl, Leadership};
 
 /// tritium keeps apps running on Apache Mesos clusters.
 #[derive(Debug, Parser)]
@@ -77,6 +80,21 @@ struct Cli {
     /// Agents of the simulated cluster in demo mode.
     #[arg(long, env = "TRITIUM_DEMO_AGENTS", default_value_t = 20)]
     demo_agents: usize,
+
+    /// This instance's name among the instances sharing an etcd store
+    /// (default HOSTNAME:PID).
+    #[arg(long, env = "TRITIUM_INSTANCE_ID")]
+    instance_id: Option<String>,
+
+    /// URL of this instance's REST API, where standbys redirect clients
+    /// while it leads (etcd store; default http://<--listen>).
+    #[arg(long, env = "TRITIUM_ADVERTISE")]
+    advertise: Option<String>,
+
+    /// Seconds of the etcd lease: how soon a standby takes over after the
+    /// leader stops renewing it (crash, pause, partition).
+    #[arg(long, env = "TRITIUM_LEASE_TTL", default_value_t = 10)]
+    lease_ttl: u64,
 
     /// Stop after this many seconds (for scripts and smoke tests).
     #[arg(long, env = "TRITIUM_RUN_FOR")]
@@ -181,6 +199,10 @@ fn run(cli: Cli) -> Result<i32, String> {
             "file:tritium-data".into()
         }
     });
+    // The etcd store's election: the API redirects while it stands by, the
+    // driver sends nothing once it reads false.
+    let mut leadership: Option<Leadership> = None;
+    let mut listen = cli.listen.clone();
     let mut store: Box<dyn Store> = match store_spec.split_once(':') {
         _ if store_spec == "mem" => {
             tracing::warn!("store: in memory; state is lost when tritium stops");
@@ -193,14 +215,25 @@ fn run(cli: Cli) -> Result<i32, String> {
             Box::new(b)
         }
         Some(("etcd", _)) => {
-            return Err("the etcd store is not built yet; use --store file:DIR".into());
+            let url =
+                EtcdUrl::parse(&store_spec).map_err(|e| format!("--store {store_spec}: {e}"))?;
+            // The address others redirect to must be the one the API gets.
+            listen = concrete_listen(&cli.listen)?;
+            let advertise = cli
+                .advertise
+                .clone()
+                .unwrap_or_else(|| format!("http://{listen}"));
+            let instance_id = cli.instance_id.clone().unwrap_or_else(default_instance_id);
+            let mut opts = EtcdOptions::new(instance_id.clone(), advertise.clone());
+            opts.lease_ttl = Duration::from_secs(cli.lease_ttl);
+            let s =
+                EtcdStore::connect(&url, opts).map_err(|e| format!("store {store_spec}: {e}"))?;
+            tracing::info!(%url, instance_id, advertise, "store: etcd; campaigning for leadership");
+            leadership = Some(s.leadership());
+            Box::new(s)
         }
         _ => return Err(format!("--store {store_spec:?}: expected file:DIR or mem")),
     };
-    let recovered = store.recover()?;
-    if let Some(id) = &recovered.framework_id {
-        tracing::info!(framework_id = %id, apps = recovered.apps.len(), tasks = recovered.tasks.len(), "recovered state");
-    }
 
     let authorization = match (&cli.principal, &cli.secret_file) {
         (Some(p), Some(f)) => {
@@ -235,7 +268,6 @@ fn run(cli: Cli) -> Result<i32, String> {
         seed: seed_from_clock(),
         ..Config::default()
     };
-    let mut core = Scheduler::new(cfg, recovered, Instant::now());
     // App and task changes for the API's event stream: bounded, so a burst
     // the API cannot take is dropped (and counted) rather than queued.
     let (notify_tx, notify_rx) = crossbeam_channel::bounded(16 * 1024);
@@ -244,12 +276,22 @@ fn run(cli: Cli) -> Result<i32, String> {
         notify: Some(notify_tx),
         tls_ca_file: cli.master_ca_file.clone(),
         tls_server_name: cli.master_tls_name.clone(),
+        fence: leadership.clone(),
         ..DriverOptions::default()
     })
     .map_err(|e| format!("cannot start the engine loop: {e}"))?;
 
     let stopper = handle.clone();
+    let campaign = leadership.clone();
+    let signalled = Arc::new(AtomicBool::new(false));
+    let signal_seen = signalled.clone();
     ctrlc::set_handler(move || {
+        signal_seen.store(true, Ordering::Release);
+        if let Some(l) = &campaign {
+            // A standby blocked in recover() returns; a leader resigns
+            // when its store is dropped on the way out.
+            l.stop_campaign();
+        }
         tracing::info!("signal received: stopping (the framework stays registered; no TEARDOWN)");
         stopper.stop();
     })
@@ -270,15 +312,41 @@ fn run(cli: Cli) -> Result<i32, String> {
     };
     let api = ApiServer::start(
         ApiOptions {
-            listen: cli.listen.clone(),
+            listen: listen.clone(),
             tokens,
+            leadership: leadership.clone(),
             ..ApiOptions::default()
         },
         handle.clone(),
         notify_rx,
     )
-    .map_err(|e| format!("cannot listen on {} for the REST API: {e}", cli.listen))?;
+    .map_err(|e| format!("cannot listen on {listen} for the REST API: {e}"))?;
     tracing::info!(url = %format!("http://{}/v1/api/app/all", api.addr()), "REST API ready");
+    // With etcd, a standby waits here (its API redirecting to the leader)
+    // until it wins the election.
+    if let Some(l) = leadership.as_ref().filter(|l| !l.is_leader()) {
+        let leader = l.leader().map(|i| i.instance_id);
+        tracing::info!(?leader, "standing by until this instance leads");
+    }
+    let recovered = match store.recover() {
+        Ok(r) => r,
+        Err(_) if signalled.load(Ordering::Acquire) => {
+            tracing::info!("stopped while standing by");
+            api.shutdown();
+            return Ok(0);
+        }
+        Err(e) => {
+            api.shutdown();
+            return Err(e);
+        }
+    };
+    if leadership.is_some() {
+        tracing::info!("leading: this instance won the election");
+    }
+    if let Some(id) = &recovered.framework_id {
+        tracing::info!(framework_id = %id, apps = recovered.apps.len(), tasks = recovered.tasks.len(), "recovered state");
+    }
+    let mut core = Scheduler::new(cfg, recovered, Instant::now());
     let reporter = {
         let handle = handle.clone();
         let run_for = cli.run_for.map(Duration::from_secs);
@@ -364,6 +432,35 @@ fn print_status(s: &serde_json::Value) {
             apps.join(", ")
         }
     );
+}
+
+/// `--listen` with a concrete port: with port 0, one is picked now, so
+/// the address advertised to the other instances is the API's.
+fn concrete_listen(listen: &str) -> Result<String, String> {
+    use std::net::ToSocketAddrs;
+    let addr = listen
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| format!("--listen {listen:?}: not a host:port"))?;
+    if addr.port() != 0 {
+        return Ok(listen.to_owned());
+    }
+    let picked = std::net::TcpListener::bind(addr)
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("--listen {listen}: {e}"))?;
+    Ok(picked.to_string())
+}
+
+/// HOSTNAME:PID: unique among instances on different hosts and on one.
+fn default_instance_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "tritium".into());
+    format!("{host}:{}", std::process::id())
 }
 
 /// Jitter needs no strong randomness, only different instances differing.

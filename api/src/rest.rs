@@ -35,6 +35,7 @@ use tiny_http::{Header, Method, Request, Response, Server, StatusCode};
 use tritium_engine::core::CommandKind;
 use tritium_engine::driver::{DriverHandle, RequestError};
 use tritium_engine::spec::{AppSpec, SpecError};
+use tritium_engine::store::Leadership;
 
 use crate::auth::Tokens;
 use crate::metrics::{self, ApiMetrics};
@@ -66,6 +67,10 @@ pub struct ApiOptions {
     /// Bearer tokens required by every request but `/health` and the
     /// status page's static files; `None`: no authentication.
     pub tokens: Option<Tokens>,
+    /// The election, when several instances share an etcd store: while
+    /// this one stands by, every request but `/health` is redirected (307)
+    /// to the leader and `/ready` says who leads. `None`: always leading.
+    pub leadership: Option<Leadership>,
 }
 
 impl Default for ApiOptions {
@@ -79,6 +84,7 @@ impl Default for ApiOptions {
             event_buffer: 1024,
             max_page: 1000,
             tokens: None,
+            leadership: None,
         }
     }
 }
@@ -363,6 +369,11 @@ fn serve(ctx: &Arc<Ctx>, mut req: Request) {
             return;
         }
     }
+    if let Some((status, resp)) = standby_answer(ctx, path, &url) {
+        ctx.metrics.observe(path, status, started.elapsed());
+        let _ = req.respond(resp);
+        return;
+    }
     if method == Method::Get && path == "/v1/api/events" {
         let status = serve_events(ctx, req, query(&url, "app"));
         ctx.metrics.observe(path, status, started.elapsed());
@@ -383,6 +394,40 @@ fn serve(ctx: &Arc<Ctx>, mut req: Request) {
             .with_header(header("Content-Type", ct)),
     };
     let _ = req.respond(resp);
+}
+
+/// A standby's answer, without asking its engine (which is not running):
+/// `/ready` says it stands by and who leads; everything else but `/health`
+/// goes to the leader by a 307 (same method, path and query), or is a 503
+/// while no leader is known. `None` while this instance leads.
+fn standby_answer(
+    ctx: &Ctx,
+    path: &str,
+    url: &str,
+) -> Option<(u16, Response<io::Cursor<Vec<u8>>>)> {
+    let l = ctx.opts.leadership.as_ref()?;
+    if path == "/health" || l.is_leader() {
+        return None;
+    }
+    let leader = l.leader();
+    if path == "/ready" {
+        let body = json!({
+            "ready": false,
+            "role": "standby",
+            "leader": leader.as_ref().map(|i| i.address.as_str()),
+        });
+        return Some((503, json_response(503, &body)));
+    }
+    let Some(leader) = leader else {
+        return Some((
+            503,
+            json_response(503, &json!({ "error": "no leader yet" })),
+        ));
+    };
+    let location = format!("{}{url}", leader.address.trim_end_matches('/'));
+    let body = json!({ "error": "this instance stands by", "leader": leader.address });
+    let resp = json_response(307, &body).with_header(header("Location", &location));
+    Some((307, resp))
 }
 
 enum Body {
@@ -505,7 +550,14 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
             Body::Raw("application/json", OPENAPI.as_bytes().to_vec()),
         ),
         (Method::Get, "/health") => (200, Body::Json(json!({ "status": "alive" }))),
-        (Method::Get, "/ready") => j(ask(ctx, CommandKind::Ready)),
+        (Method::Get, "/ready") => {
+            let (s, mut v) = ask(ctx, CommandKind::Ready);
+            if let (Some(l), Value::Object(m)) = (&ctx.opts.leadership, &mut v) {
+                m.insert("role".into(), json!("leader"));
+                m.insert("leader".into(), json!(l.leader().map(|i| i.address)));
+            }
+            j((s, v))
+        }
         (Method::Get, "/v1/api/status") => j(ask(ctx, CommandKind::Status)),
         (Method::Get, "/metrics") => {
             // The API's part is shown even when the engine does not answer.
