@@ -1,0 +1,368 @@
+//! What the HA and crash tests share: a throwaway real `etcd` (Debian's
+//! etcd-server) on random loopback ports, `tritium` as real processes (so
+//! they can be SIGKILLed, SIGSTOPped and restarted), and an HTTP client
+//! that reports a refused connection instead of panicking (a process that
+//! was just killed refuses).
+//!
+//! etcd is started the way `engine/tests/etcd_store.rs` starts it: a temp
+//! data dir, free ports picked by binding port 0, retried if a port was
+//! taken in between, killed on drop.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// Bound on etcd's start (it usually answers within a second).
+const ETCD_START: Duration = Duration::from_secs(30);
+
+/// Longest one HTTP exchange may take.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+// ---------------------------------------------------------------- etcd
+
+/// A single-member etcd on 127.0.0.1, killed on drop.
+pub struct Etcd {
+    child: Child,
+    pub client_port: u16,
+    dir: TempDir,
+}
+
+fn etcd_binary() -> PathBuf {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join("etcd"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "the HA tests need an `etcd` server binary on PATH and found none: \
+                 install Debian's etcd-server (`apt-get install etcd-server`; scripts/test \
+                 installs it)"
+            )
+        })
+}
+
+impl Etcd {
+    pub fn start() -> Etcd {
+        let bin = etcd_binary();
+        let mut last = String::new();
+        for _ in 0..3 {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let (client_port, peer_port) = (free_port(), free_port());
+            let client = format!("http://127.0.0.1:{client_port}");
+            let peer = format!("http://127.0.0.1:{peer_port}");
+            let log = std::fs::File::create(dir.path().join("etcd.log")).expect("etcd log file");
+            let child = Command::new(&bin)
+                .arg("--name=t")
+                .arg(format!("--data-dir={}", dir.path().join("data").display()))
+                .arg(format!("--listen-client-urls={client}"))
+                .arg(format!("--advertise-client-urls={client}"))
+                .arg(format!("--listen-peer-urls={peer}"))
+                .arg(format!("--initial-advertise-peer-urls={peer}"))
+                .arg(format!("--initial-cluster=t={peer}"))
+                .arg("--logger=zap")
+                .arg("--log-level=warn")
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().expect("log handle"))
+                .stderr(log)
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+            let mut etcd = Etcd {
+                child,
+                client_port,
+                dir,
+            };
+            match etcd.wait_healthy() {
+                Ok(()) => return etcd,
+                Err(e) => {
+                    last = format!(
+                        "{e}; its log:\n{}",
+                        std::fs::read_to_string(etcd.dir.path().join("etcd.log"))
+                            .unwrap_or_default()
+                    )
+                }
+            }
+        }
+        panic!("etcd did not start: {last}")
+    }
+
+    fn wait_healthy(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + ETCD_START;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("etcd exited with {status}"));
+            }
+            let addr = SocketAddr::from(([127, 0, 0, 1], self.client_port));
+            if try_http(addr, "GET", "/health", None)
+                .is_some_and(|r| r.body.contains("\"health\":\"true\""))
+            {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(format!("etcd not healthy within {ETCD_START:?}"))
+    }
+
+    /// `--store` value for `prefix`.
+    pub fn store(&self, prefix: &str) -> String {
+        format!("etcd://127.0.0.1:{}/{prefix}", self.client_port)
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------- tritium
+
+/// One `tritium` process; its log goes to a file (shown on failures).
+/// Killed (SIGKILL) on drop if still running.
+pub struct Tritium {
+    child: Child,
+    pub addr: SocketAddr,
+    pub id: String,
+    log: PathBuf,
+    status: Option<ExitStatus>,
+}
+
+impl Tritium {
+    /// Starts `tritium --master master --store store` with its API on a
+    /// free loopback port; `extra` flags are appended.
+    pub fn spawn(logs: &Path, id: &str, master: &str, store: &str, extra: &[&str]) -> Tritium {
+        let port = free_port();
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let log = logs.join(format!("{id}.log"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_tritium"))
+            .args(["--master", master, "--store", store])
+            .args(["--listen", &addr.to_string(), "--instance-id", id])
+            .args(["--log-level", "info"])
+            .args(extra)
+            .env_remove("RUST_LOG")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("log handle"))
+            .stderr(file)
+            .spawn()
+            .expect("start tritium");
+        Tritium {
+            child,
+            addr,
+            id: id.to_owned(),
+            log,
+            status: None,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &self.pid().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -{sig} {} ({}) failed", self.pid(), self.id);
+    }
+
+    /// SIGKILL, and reap it.
+    pub fn kill9(&mut self) {
+        if self.status.is_none() {
+            let _ = self.child.kill();
+            self.status = self.child.wait().ok();
+        }
+    }
+
+    /// Its exit status, if it ended within `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while self.status.is_none() && Instant::now() < deadline {
+            self.status = self.child.try_wait().ok().flatten();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.status
+    }
+
+    pub fn running(&mut self) -> bool {
+        self.wait_exit(Duration::ZERO).is_none()
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The last `n` lines of its log, for failure messages.
+    pub fn log_tail(&self, n: usize) -> String {
+        let text = self.log_text();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
+    pub fn get(&self, path: &str) -> Option<Resp> {
+        try_http(self.addr, "GET", path, None)
+    }
+
+    /// `/ready` as (status, body), `None` if it does not answer.
+    pub fn ready(&self) -> Option<(u16, Value)> {
+        let r = self.get("/ready")?;
+        Some((r.status, serde_json::from_str(&r.body).ok()?))
+    }
+
+    /// Leads and is subscribed.
+    pub fn leads(&self) -> bool {
+        self.ready()
+            .is_some_and(|(s, v)| s == 200 && v["role"] == "leader")
+    }
+}
+
+impl Drop for Tritium {
+    fn drop(&mut self) {
+        // A stopped process is killed all the same.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------- HTTP
+
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// One request on a fresh connection (`Connection: close`); `None` when
+/// the server cannot be reached or the answer is not HTTP (a process that
+/// died mid-answer). Bodies of these tests are never chunked.
+pub fn try_http(addr: SocketAddr, method: &str, path: &str, body: Option<&[u8]>) -> Option<Resp> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(HTTP_TIMEOUT)).ok()?;
+    s.set_write_timeout(Some(HTTP_TIMEOUT)).ok()?;
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(b) = body {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
+    }
+    req.push_str("\r\n");
+    let mut bytes = req.into_bytes();
+    bytes.extend_from_slice(body.unwrap_or_default());
+    s.write_all(&bytes).ok()?;
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&raw[..end]).ok()?;
+    let mut lines = head.lines();
+    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Some(Resp {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&raw[end + 4..]).into_owned(),
+    })
+}
+
+// ---------------------------------------------------------------- the sim
+
+pub const LIVE: &[&str] = &[
+    "TASK_STAGING",
+    "TASK_STARTING",
+    "TASK_RUNNING",
+    "TASK_KILLING",
+    "TASK_UNREACHABLE",
+];
+
+/// The app a sim task belongs to (task ids are `APP.…`).
+pub fn app_of(task: &Value) -> &str {
+    task["task_id"]
+        .as_str()
+        .and_then(|id| id.split('.').next())
+        .unwrap_or("?")
+}
+
+/// Live tasks at the sim per app.
+pub fn live_by_app(state: &Value) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut m: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for t in state["tasks"].as_array().into_iter().flatten() {
+        if LIVE.contains(&t["state"].as_str().unwrap_or("")) {
+            m.entry(app_of(t).to_owned())
+                .or_default()
+                .push(t["task_id"].as_str().unwrap_or("?").to_owned());
+        }
+    }
+    m
+}
+
+pub fn counter(state: &Value, name: &str) -> u64 {
+    state["counters"][name].as_u64().unwrap_or(0)
+}
+
+/// Poll `f` until it gives a value or `limit` passes; the panic says
+/// what was last seen.
+pub fn poll<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(seen) => assert!(
+                Instant::now() < deadline,
+                "timed out after {limit:?} waiting for {what}; last seen: {seen}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The hydrogen README's app, renamed, with `instances` and `cmd`.
+pub fn app_doc(name: &str, instances: u32, cmd: &str) -> Value {
+    serde_json::json!({
+        "name": name,
+        "resources": {"cpu": 0.1, "mem": 32, "disk": {"size": 64}},
+        "instances": instances,
+        "command": {"cmd": cmd},
+    })
+}
