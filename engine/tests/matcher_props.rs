@@ -2,7 +2,9 @@
 //! several offers, some resources reserved for a role), random apps
 //! (strategies, constraints, ports, gpus, roles) and random live tasks,
 //! every plan:
-//! - answers every offer exactly once, one accept per agent;
+//! - answers every offer exactly once, one accept per agent and allocation
+//!   role, whose offers all share that role (the master refuses an ACCEPT
+//!   mixing roles) and whose launches use only that role's resources;
 //! - never uses more of any offered resource than offered (scalars per
 //!   offered resource, ports within offered ranges and never twice);
 //! - never places two instances of a UNIQUE app on one agent;
@@ -33,6 +35,9 @@ struct AgentGen {
     level: u8,
     split: bool,
     web_cpus: u32, // halves reserved for "web"
+    /// Whether offers carry `Offer.allocation_info` (as the master sends
+    /// them) besides the resources' own.
+    offer_role: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -60,18 +65,22 @@ fn agent_gen() -> impl Strategy<Value = AgentGen> {
         0u8..5,
         any::<bool>(),
         prop_oneof![3 => Just(0u32), 1 => 1u32..5],
+        any::<bool>(),
     )
         .prop_map(
-            |(cpus, mem, gpus, (pb, pl), zone, rack, level, split, web_cpus)| AgentGen {
-                cpus,
-                mem,
-                gpus,
-                ports: (31_000 + pb, 31_000 + pb + pl),
-                zone,
-                rack,
-                level,
-                split,
-                web_cpus,
+            |(cpus, mem, gpus, (pb, pl), zone, rack, level, split, web_cpus, offer_role)| {
+                AgentGen {
+                    cpus,
+                    mem,
+                    gpus,
+                    ports: (31_000 + pb, 31_000 + pb + pl),
+                    zone,
+                    rack,
+                    level,
+                    split,
+                    web_cpus,
+                    offer_role,
+                }
             },
         )
 }
@@ -172,6 +181,7 @@ fn spec_of(i: usize, g: &AppGen) -> AppSpec {
 fn offers_of(agents: &[AgentGen]) -> Vec<Offer> {
     let mut out = Vec::new();
     for (i, a) in agents.iter().enumerate() {
+        let start = out.len();
         let agent = format!("ag{i}");
         let host = format!("h{i}");
         let mut attrs = vec![
@@ -225,8 +235,23 @@ fn offers_of(agents: &[AgentGen]) -> Vec<Offer> {
         if !web.is_empty() {
             out.push(offer(&format!("o{i}w"), &agent, &host, web, attrs));
         }
+        if a.offer_role {
+            for o in &mut out[start..] {
+                o.allocation_info = o.resources[0].allocation_info.clone();
+            }
+        }
     }
     out
+}
+
+/// The role an offer is allocated to, as the master compares it when
+/// offers are accepted together: the offer's, else its resources'.
+fn offer_role(o: &Offer) -> &str {
+    o.allocation_info
+        .as_ref()
+        .or(o.resources.first().and_then(|r| r.allocation_info.as_ref()))
+        .and_then(|a| a.role.as_deref())
+        .unwrap_or("*")
 }
 
 #[derive(Debug)]
@@ -313,16 +338,38 @@ proptest! {
     fn plans_keep_every_promise(c in case()) {
         let (specs, plan, offers) = run(&c);
 
-        // Every offer answered exactly once; one accept per agent, with
-        // exactly that agent's offers.
+        // Every offer answered exactly once; one accept per agent and role,
+        // with exactly that agent's offers of one role.
+        let by_id: HashMap<&str, &Offer> =
+            offers.iter().map(|o| (o.id.value.as_str(), o)).collect();
         let mut answered: Vec<&str> = plan.declines.iter().map(String::as_str).collect();
-        let mut agents_seen = BTreeSet::new();
+        let mut accepts_seen = BTreeSet::new();
         for a in &plan.accepts {
-            prop_assert!(agents_seen.insert(a.agent_id.clone()), "two accepts for {}", a.agent_id);
             prop_assert!(!a.launches.is_empty());
+            prop_assert!(!a.offer_ids.is_empty());
+            let role = offer_role(by_id[a.offer_ids[0].as_str()]);
+            for id in &a.offer_ids {
+                prop_assert_eq!(
+                    offer_role(by_id[id.as_str()]), role,
+                    "the accept on {} mixes roles: {:?}", a.agent_id, a.offer_ids
+                );
+            }
+            prop_assert!(
+                accepts_seen.insert((a.agent_id.clone(), role)),
+                "two accepts for {} and role {}", a.agent_id, role
+            );
+            for l in &a.launches {
+                for r in &l.resources {
+                    prop_assert_eq!(
+                        r.allocation_info.as_ref().and_then(|a| a.role.as_deref()),
+                        Some(role),
+                        "{} on {} uses a resource of another role than its offers", l.app, a.agent_id
+                    );
+                }
+            }
             let mine: BTreeSet<&str> = offers
                 .iter()
-                .filter(|o| o.agent_id.value == a.agent_id)
+                .filter(|o| o.agent_id.value == a.agent_id && offer_role(o) == role)
                 .map(|o| o.id.value.as_str())
                 .collect();
             let got: BTreeSet<&str> = a.offer_ids.iter().map(String::as_str).collect();
@@ -354,7 +401,7 @@ proptest! {
         }
         for a in &plan.accepts {
             let agent_offers: Vec<&Offer> =
-                offers.iter().filter(|o| o.agent_id.value == a.agent_id).collect();
+                a.offer_ids.iter().map(|id| by_id[id.as_str()]).collect();
             let o0 = agent_offers[0];
             // Resources: per offered resource, never more than offered.
             let mut offered: BTreeMap<Vec<u8>, f64> = BTreeMap::new();

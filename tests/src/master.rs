@@ -316,6 +316,18 @@ struct OfferRec {
     created: Instant,
 }
 
+impl OfferRec {
+    /// The role the offer is allocated to (`None` for frameworks without
+    /// MULTI_ROLE): every resource of an offer carries the same.
+    fn allocation_role(&self) -> Option<&str> {
+        self.resources
+            .pools()
+            .next()
+            .map(|(k, _)| k.allocation_role.as_str())
+            .filter(|r| !r.is_empty())
+    }
+}
+
 /// What an agent offers to one (role, unreserved?, allocation role), built
 /// once per change of the agent's free resources: an idle cluster re-offers
 /// the same agents every cycle, and rebuilding the bags each time was the
@@ -1303,9 +1315,18 @@ impl Master {
         }
         let (live, refused) = self.take_offer_ids("ACCEPT", fw, &a.offer_ids);
         let agents: BTreeSet<usize> = live.iter().map(|(_, o)| o.agent).collect();
+        let roles: BTreeSet<Option<&str>> = live.iter().map(|(_, o)| o.allocation_role()).collect();
         let mut invalid_reason = None;
         if refused {
             invalid_reason = Some("Offer is no longer valid");
+        } else if roles.len() > 1 {
+            // The master checks roles before agents (validateAllocationRole).
+            let roles: Vec<&str> = roles.iter().map(|r| r.unwrap_or("")).collect();
+            self.violation(
+                "ACCEPT",
+                format!("offers allocated to different roles in one ACCEPT: {roles:?}"),
+            );
+            invalid_reason = Some("Aggregated offers must be allocated to the same role");
         } else if agents.len() > 1 {
             self.violation("ACCEPT", "offers from more than one agent in one ACCEPT");
             invalid_reason = Some("Aggregated offers must belong to one single agent");
@@ -1324,13 +1345,9 @@ impl Master {
         };
         self.counters.offers_accepted += live.len() as u64;
         let mut remaining = Bag::new();
-        let alloc_role = live.first().and_then(|(_, o)| {
-            o.resources
-                .pools()
-                .next()
-                .map(|(k, _)| k.allocation_role.clone())
-                .filter(|r| !r.is_empty())
-        });
+        let alloc_role = live
+            .first()
+            .and_then(|(_, o)| o.allocation_role().map(str::to_owned));
         for (_, o) in &live {
             remaining.add(&o.resources);
         }

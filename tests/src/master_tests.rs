@@ -832,3 +832,159 @@ fn master_failover_keeps_frameworks_and_tasks() {
     assert_eq!(state(&ups[0]), TaskState::TaskRunning);
     assert!(h.violations().is_empty());
 }
+
+/// A MULTI_ROLE framework whose roles are `other` (unreserved resources)
+/// and `tritium` (the dynamic reservations of some agents): an agent with a
+/// reservation is offered to both roles in one OFFERS event. The master
+/// refuses an ACCEPT that aggregates offers of two roles; tritium's matcher
+/// answers such an agent with one ACCEPT per role.
+#[test]
+fn offers_of_two_roles_are_accepted_apart() {
+    use tritium_engine::matcher::{Matcher, Plan};
+    use tritium_engine::spec::AppSpec;
+    use tritium_proto::view::EventView;
+
+    let role_of = |o: &Offer| {
+        o.allocation_info
+            .as_ref()
+            .and_then(|a| a.role.clone())
+            .unwrap_or_default()
+    };
+    let mut cfg = small_cluster(20);
+    cfg.cluster.shape = None;
+    let mut h = Harness::new(cfg);
+    let mut fw = info(None);
+    fw.roles = vec!["other".into(), "tritium".into()];
+    let sub = h.subscribe(fw);
+    // The first agent offered to both roles in one event, and its offers.
+    let next_event = |h: &mut Harness| -> (Vec<u8>, Vec<Offer>) {
+        h.advance(Duration::from_millis(150));
+        let ev = h
+            .take(sub.stream)
+            .into_iter()
+            .find(|e| e.offers.is_some())
+            .expect("an OFFERS event");
+        let offers = ev.offers.clone().expect("checked").offers;
+        let two = offers.iter().find(|o| {
+            offers
+                .iter()
+                .any(|p| p.agent_id == o.agent_id && role_of(p) != role_of(o))
+        });
+        let agent = two.expect("an agent offered to two roles").agent_id.clone();
+        let mine = offers.into_iter().filter(|o| o.agent_id == agent).collect();
+        (prost::Message::encode_to_vec(&ev), mine)
+    };
+
+    // Both roles' offers in one ACCEPT: refused, its launch dropped.
+    let (_, offers) = next_event(&mut h);
+    assert_eq!(offers.len(), 2, "{offers:?}");
+    let reserved = offers.iter().find(|o| role_of(o) == "tritium").unwrap();
+    let t = task_for(reserved, "mixed", 0.5, 256.0, "x");
+    let ids = offers.iter().map(|o| o.id.clone()).collect();
+    h.fw_call(&sub, call::Type::Accept, launch(ids, vec![t]));
+    let ups = h.updates(sub.stream);
+    assert_eq!(state(&ups[0]), TaskState::TaskDropped, "{ups:?}");
+    let v = h.violations();
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(v[0].reason.contains("different roles"), "{v:?}");
+
+    // The matcher's plan for the same agent: one ACCEPT per role.
+    let mut m = Matcher::new("other");
+    let plain = AppSpec::command_app("plain", 1, 0.5, 256.0, "x");
+    let mut resv = AppSpec::command_app("resv", 1, 0.5, 256.0, "x");
+    resv.role = Some("tritium".into());
+    m.put_app(&plain).unwrap();
+    m.put_app(&resv).unwrap();
+    let (bytes, offers) = next_event(&mut h);
+    let mut plan = Plan::default();
+    m.match_offers(
+        h.now,
+        &EventView::new(&bytes).unwrap(),
+        &[("plain", 1), ("resv", 1)],
+        &mut plan,
+    )
+    .unwrap();
+    let agent = offers[0].agent_id.value.clone();
+    let on_agent: Vec<_> = plan
+        .accepts
+        .iter()
+        .filter(|a| a.agent_id == agent)
+        .collect();
+    assert_eq!(on_agent.len(), 2, "one accept per role: {plan:?}");
+    for (i, a) in plan.accepts.iter().enumerate() {
+        let tasks = a
+            .launches
+            .iter()
+            .enumerate()
+            .map(|(j, l)| TaskInfo {
+                name: l.app.clone(),
+                task_id: TaskId {
+                    value: format!("{}-{i}-{j}", l.app),
+                },
+                agent_id: mesos::AgentId {
+                    value: a.agent_id.clone(),
+                },
+                resources: l.resources.clone(),
+                command: Some(mesos::CommandInfo {
+                    value: Some("x".into()),
+                    ..Default::default()
+                }),
+                ..TaskInfo::default()
+            })
+            .collect();
+        let ids = a
+            .offer_ids
+            .iter()
+            .map(|value| OfferId {
+                value: value.clone(),
+            })
+            .collect();
+        h.fw_call(&sub, call::Type::Accept, launch(ids, tasks));
+    }
+    h.advance(Duration::from_millis(50));
+    let ups = h.updates(sub.stream);
+    let launched: BTreeSet<&str> = ups
+        .iter()
+        .filter(|u| state(u) != TaskState::TaskDropped && state(u) != TaskState::TaskError)
+        .filter_map(|u| u.task_id.value.split('-').next())
+        .collect();
+    assert_eq!(
+        launched,
+        BTreeSet::from(["plain", "resv"]),
+        "both roles' tasks run: {ups:?} {:?}",
+        h.violations()
+    );
+    assert_eq!(h.violations().len(), 1, "{:?}", h.violations());
+}
+
+/// What a MULTI_ROLE framework's tasks use (allocated to its role) is gone
+/// from the agent's later offers: the simulated cluster never offers the
+/// same cpus or ports twice.
+#[test]
+fn used_resources_leave_later_offers() {
+    let mut h = Harness::new(small_cluster(1));
+    let sub = h.subscribe(info(None));
+    h.advance(Duration::from_millis(150));
+    let offer = h.offers(sub.stream).remove(0);
+    let t = task_for(&offer, "big.1", 3.5, 512.0, "sleep 100");
+    assert_eq!(
+        h.fw_call(
+            &sub,
+            call::Type::Accept,
+            launch(vec![offer.id.clone()], vec![t])
+        ),
+        Reply::Accepted
+    );
+    // Past the ACCEPT's default 5 s filter, the agent is offered again.
+    h.advance(Duration::from_secs(6));
+    let offers = h.offers(sub.stream);
+    assert!(!offers.is_empty(), "the agent is offered again");
+    let cpus: f64 = offers
+        .iter()
+        .flat_map(|o| o.resources.iter())
+        .filter(|r| r.name == "cpus")
+        .filter_map(|r| r.scalar.as_ref().map(|s| s.value))
+        .fold(0.0, f64::max);
+    assert!(cpus <= 0.5 + 1e-9, "offered {cpus} cpus of 4 with 3.5 in use");
+    assert!(h.violations().is_empty(), "{:?}", h.violations());
+}

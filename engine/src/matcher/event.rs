@@ -41,14 +41,15 @@ pub(super) struct EvAgent {
     pub first_row: u32,
     /// Any gpus offered (any role).
     pub gpu: bool,
-    /// Index of its accept in the plan, or NONE.
-    pub accept: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
 pub(super) struct EvOffer {
     /// Byte span of the offer id in the event.
     pub id: (u32, u32),
+    /// The role the offer is allocated to: what the master compares when
+    /// offers are accepted together.
+    pub role: Sym,
     pub next: u32,
 }
 
@@ -59,6 +60,8 @@ pub(super) struct Row {
     pub role: Sym,
     pub first_slot: u32,
     pub next: u32,
+    /// Index of its accept in the plan, or NONE.
+    pub accept: u32,
 }
 
 /// One offered resource.
@@ -206,9 +209,21 @@ impl Matcher {
         for offer in event.offers() {
             let offer = offer?;
             let ea = self.event_agent(now, &offer)?;
+            // The master sets the offer's allocation role; older fixtures
+            // and masters leave it to the resources: then the first usable
+            // resource's role stands for the offer.
+            let mut role = match offer.allocation_role() {
+                Some(r) => self.syms.intern(r),
+                None => None,
+            };
+            for r in offer.resources() {
+                let r = r?;
+                self.ingest_resource(whole, ea, &offer, &r, &mut role)?;
+            }
             let o = self.ev.offers.len() as u32;
             self.ev.offers.push(EvOffer {
                 id: span(whole, offer.id().as_bytes())?,
+                role: role.unwrap_or(self.default_role),
                 next: NONE,
             });
             let a = &mut self.ev.agents[ea as usize];
@@ -218,10 +233,6 @@ impl Matcher {
                 self.ev.offers[a.last_offer as usize].next = o;
             }
             self.ev.agents[ea as usize].last_offer = o;
-            for r in offer.resources() {
-                let r = r?;
-                self.ingest_resource(whole, ea, &offer, &r)?;
-            }
         }
         self.sort_rows();
         Ok(())
@@ -245,7 +256,6 @@ impl Matcher {
             last_offer: NONE,
             first_row: NONE,
             gpu: false,
-            accept: NONE,
         });
         let host = self.syms.intern(offer.hostname()).unwrap_or(self.no_host);
         if self.agents.hostname[i] != host {
@@ -297,6 +307,7 @@ impl Matcher {
         ea: u32,
         offer: &OfferView<'_>,
         r: &ResourceView<'_>,
+        offer_role: &mut Option<Sym>,
     ) -> Result<(), ViewError> {
         if r.is_revocable() || r.persistence_id().is_some() || r.has_disk_source() {
             return Ok(());
@@ -321,6 +332,11 @@ impl Matcher {
             },
             None => self.default_role,
         };
+        if *offer_role.get_or_insert(role) != role {
+            // One offer, two roles: the master never sends it, and an
+            // ACCEPT must not mix roles, so only the offer's role is used.
+            return Ok(());
+        }
         if r.is_reserved() && !reservation_serves(r.role(), self.syms.name(role)) {
             // The master allocates reservations only to their role's
             // subtree; anything else is not ours to use.
@@ -385,6 +401,7 @@ impl Matcher {
             role,
             first_slot: NONE,
             next: ev.agents[ea as usize].first_row,
+            accept: NONE,
         });
         ev.agents[ea as usize].first_row = row;
         ev.cpus.push(0);
@@ -633,9 +650,8 @@ impl Matcher {
         }
         self.ev.picks = picks;
 
-        let ea = self.ev.rows[ri].ev_agent as usize;
-        if self.ev.agents[ea].accept == NONE {
-            self.ev.agents[ea].accept = plan.accepts.len() as u32;
+        if self.ev.rows[ri].accept == NONE {
+            self.ev.rows[ri].accept = plan.accepts.len() as u32;
             let i = agent.0 as usize;
             plan.accepts.push(Accept {
                 agent_id: self.agents.id[i].as_deref().unwrap_or("").to_string(),
@@ -644,7 +660,7 @@ impl Matcher {
                 launches: Vec::new(),
             });
         }
-        plan.accepts[self.ev.agents[ea].accept as usize]
+        plan.accepts[self.ev.rows[ri].accept as usize]
             .launches
             .push(Launch {
                 app: name,
@@ -671,22 +687,34 @@ impl Matcher {
         Ok(t.as_deref().cloned().unwrap_or_default())
     }
 
-    /// Every offer into the agent's accept, or into the declines.
+    /// Every offer into the accept of its agent and role, or into the
+    /// declines: the master refuses an ACCEPT whose offers are allocated to
+    /// different roles.
     pub(super) fn finish(
         &mut self,
         event: &EventView<'_>,
         plan: &mut Plan,
     ) -> Result<(), ViewError> {
         let whole = event.as_bytes();
-        for a in &self.ev.agents {
+        let ev = &self.ev;
+        for a in &ev.agents {
             let mut o = a.first_offer;
             while o != NONE {
-                let offer = self.ev.offers[o as usize];
+                let offer = ev.offers[o as usize];
                 let id = id_of(whole, offer.id);
-                if a.accept == NONE {
+                let mut r = a.first_row;
+                while r != NONE && ev.rows[r as usize].role != offer.role {
+                    r = ev.rows[r as usize].next;
+                }
+                let accept = if r == NONE {
+                    NONE
+                } else {
+                    ev.rows[r as usize].accept
+                };
+                if accept == NONE {
                     plan.declines.push(id);
                 } else {
-                    plan.accepts[a.accept as usize].offer_ids.push(id);
+                    plan.accepts[accept as usize].offer_ids.push(id);
                 }
                 o = offer.next;
             }

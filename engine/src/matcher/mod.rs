@@ -34,10 +34,16 @@
 //! resources are used only when reserved for that role or an ancestor of
 //! it; reserved ones are used before unreserved ones. Revocable resources,
 //! persistent volumes and disks with a `source` are never used. All offers
-//! of one agent in an event form one pool and end in one [`Accept`] (all of
-//! the agent's offers, used or not); a launched resource is the offered
-//! resource (reservations, allocation info, provider and the rest
-//! unchanged) with only its amount or ranges replaced.
+//! of one agent allocated to one role in an event form one pool and end in
+//! one [`Accept`] (all of those offers, used or not): the master refuses an
+//! ACCEPT whose offers are allocated to different roles ("Aggregated offers
+//! must be allocated to the same role"), so an agent offered to two roles
+//! gets up to two accepts, and the offers of a role that got no launch are
+//! declined. An offer's role is `Offer.allocation_info.role`, else that of
+//! its first usable resource; its resources allocated to another role are
+//! not used. A launched resource is the offered resource (reservations,
+//! allocation info, provider and the rest unchanged) with only its amount
+//! or ranges replaced.
 //!
 //! Constraints (`filters`), attribute tests — an agent lacking the attribute,
 //! or having it with another type, fails the test:
@@ -124,13 +130,14 @@ pub const MAX_APPS: usize = 1_000_000;
 /// What a plan does with one OFFERS event.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
-    /// One per agent that gets launches.
+    /// One per agent and allocation role that get launches.
     pub accepts: Vec<Accept>,
     /// Every other offer id of the event.
     pub declines: Vec<String>,
 }
 
-/// Launches on one agent, using all of its offers of the event.
+/// Launches on one agent, using all of its offers of the event that are
+/// allocated to one role (the role of every resource the launches use).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Accept {
     pub agent_id: String,
@@ -770,7 +777,7 @@ impl Matcher {
 
     /// One OFFERS event: places up to `want[i].1` new instances of each app
     /// `want[i].0` (order of `want` is no priority), filling `plan`
-    /// (cleared first) with one [`Accept`] per agent that gets launches and
+    /// (cleared first) with one [`Accept`] per agent and role that get launches and
     /// every other offer id in `declines`. Placements are not recorded as
     /// tasks: call [`Matcher::task_added`] for each launch committed. A
     /// malformed offer is an error (and `plan` is then meaningless).

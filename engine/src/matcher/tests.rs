@@ -540,6 +540,82 @@ fn offers_of_one_agent_are_one_accept() {
 }
 
 #[test]
+fn one_accept_per_agent_and_role() {
+    // The master refuses an ACCEPT whose offers are allocated to different
+    // roles; an agent offered to two roles in one event gets one accept per
+    // role that has launches, and the other roles' offers are declined.
+    let mut m = Matcher::new("*");
+    let mut web = app("web", 1.0, 10.0);
+    web.role = Some("web".into());
+    m.put_app(&web).unwrap();
+    m.put_app(&app("star", 1.0, 10.0)).unwrap();
+    let for_role = |id: &str, agent: &str, role: &str, cpus: f64| {
+        let mut o = offer(
+            id,
+            agent,
+            &format!("{agent}.example"),
+            vec![
+                scalar("cpus", cpus, Some(role)),
+                scalar("mem", 100.0, Some(role)),
+            ],
+            vec![],
+        );
+        o.allocation_info = Some(tritium_proto::v1::resource::AllocationInfo {
+            role: Some(role.into()),
+        });
+        o
+    };
+    let offers = vec![
+        for_role("a1-star", "a1", "*", 2.0),
+        for_role("a1-web", "a1", "web", 0.5),
+        for_role("a1-web2", "a1", "web", 0.5),
+        for_role("a2-web", "a2", "web", 0.5),
+        for_role("a2-db", "a2", "db", 2.0),
+    ];
+    let p = run(&mut m, offers.clone(), &[("web", 1), ("star", 1)]);
+    let mut accepts: Vec<(String, Vec<String>, Vec<String>)> = p
+        .accepts
+        .iter()
+        .map(|a| {
+            let apps = a.launches.iter().map(|l| l.app.clone()).collect();
+            (a.agent_id.clone(), a.offer_ids.clone(), apps)
+        })
+        .collect();
+    accepts.sort();
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        accepts,
+        [
+            ("a1".into(), s(&["a1-star"]), s(&["star"])),
+            ("a1".into(), s(&["a1-web", "a1-web2"]), s(&["web"])),
+        ],
+        "{p:?}"
+    );
+    let mut declines = p.declines.clone();
+    declines.sort();
+    assert_eq!(declines, ["a2-db", "a2-web"]);
+
+    // Only `web` pending: a1's offer to `*` is declined, not accepted along.
+    let mut m = Matcher::new("*");
+    m.put_app(&web).unwrap();
+    let p = run(&mut m, offers, &[("web", 1)]);
+    assert_eq!(p.accepts.len(), 1);
+    assert_eq!(p.accepts[0].offer_ids, ["a1-web", "a1-web2"]);
+    let mut declines = p.declines.clone();
+    declines.sort();
+    assert_eq!(declines, ["a1-star", "a2-db", "a2-web"]);
+
+    // A resource allocated to another role than its offer is not used.
+    let mut m = Matcher::new("*");
+    m.put_app(&web).unwrap();
+    let mut o = for_role("o", "a1", "*", 2.0);
+    o.resources.push(scalar("cpus", 4.0, Some("web")));
+    o.resources.push(scalar("mem", 100.0, Some("web")));
+    let p = run(&mut m, vec![o], &[("web", 1)]);
+    assert!(p.accepts.is_empty(), "{p:?}");
+}
+
+#[test]
 fn gpu_agents_are_kept_for_gpu_apps() {
     let gpu_offer = |id: &str, agent: &str| {
         offer(
