@@ -448,8 +448,6 @@ fn both_container_types_launch_as_specified() {
 /// The issue's headline: 100 Docker instances on BRIDGE networks, each
 /// mapping two container ports to host ports taken from the offers.
 #[test]
-#[ignore = "needs tritium-sim to count a MULTI_ROLE framework's used resources \
-            (it re-offers them, so one host port is offered and assigned twice)"]
 fn hundred_bridged_docker_instances_run_without_a_host_port_twice() {
     const N: usize = 100;
     // 4 agents of 4 cpus: ~25 instances each. Half first, then the rest,

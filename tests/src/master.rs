@@ -1241,7 +1241,7 @@ impl Master {
             return c.parts.clone();
         }
         let mut available = self.agents[a].total.clone();
-        available.subtract_saturating(&self.used[a]);
+        available.subtract_saturating(&self.used[a].with_allocation_role(None));
         let mut pool = available.reserved_for(role);
         if with_unreserved {
             pool.add(&available.reserved_for("*"));

@@ -985,6 +985,9 @@ fn used_resources_leave_later_offers() {
         .filter(|r| r.name == "cpus")
         .filter_map(|r| r.scalar.as_ref().map(|s| s.value))
         .fold(0.0, f64::max);
-    assert!(cpus <= 0.5 + 1e-9, "offered {cpus} cpus of 4 with 3.5 in use");
+    assert!(
+        cpus <= 0.5 + 1e-9,
+        "offered {cpus} cpus of 4 with 3.5 in use"
+    );
     assert!(h.violations().is_empty(), "{:?}", h.violations());
 }

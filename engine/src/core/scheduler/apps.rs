@@ -23,6 +23,7 @@
 //! version. Jobs launch each instance until it finishes (restarts after
 //! failure up to the spec's retries); they are not rolled.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -621,10 +622,48 @@ impl Scheduler {
     }
 
     /// Checks that need the matcher: constraints that can never hold,
-    /// resources larger than any agent seen offers.
+    /// resources larger than any agent was seen to have. The matcher knows
+    /// the largest *free* amounts ever offered, which a busy cluster (or a
+    /// restarted tritium) understates; an agent also holds what our own
+    /// tasks use there, so a request no larger than our largest footprint
+    /// on one agent is not refused for its size.
     fn check_spec(&self, spec: &AppSpec) -> Result<(), Value> {
+        let mut footprint: BTreeMap<&str, [f64; 4]> = BTreeMap::new();
+        for t in self.tasks.values() {
+            let Some(app) = self.apps.get(&t.rec.app) else {
+                continue;
+            };
+            let r = &app.rec.spec.resources;
+            let used = footprint.entry(t.rec.agent_id.as_str()).or_default();
+            used[0] += r.cpu;
+            used[1] += r.mem;
+            used[2] += r.disk.as_ref().map_or(0.0, |d| d.size());
+            used[3] += r.gpus;
+        }
+        let most = footprint.values().fold([0.0f64; 4], |mut m, u| {
+            for i in 0..4 {
+                m[i] = m[i].max(u[i]);
+            }
+            m
+        });
+        let mut sized = spec.clone();
+        let r = &mut sized.resources;
+        if r.cpu <= most[0] {
+            r.cpu = 0.0;
+        }
+        if r.mem <= most[1] {
+            r.mem = 0.0;
+        }
+        if let Some(d) = &r.disk
+            && d.size() <= most[2]
+        {
+            r.disk = None;
+        }
+        if r.gpus <= most[3] {
+            r.gpus = 0.0;
+        }
         self.matcher
-            .check(spec)
+            .check(&sized)
             .map_err(|e| json!({ "error": e.error, "field": e.field }))
     }
 
