@@ -329,6 +329,12 @@ fn refusals_timeouts_failures_and_an_absent_server_have_their_exit_codes() {
         let r = tritium(&dead, args, None).expect(5, "unreachable");
         assert!(r.stderr.contains("unreachable"), "{args:?}: {r:?}");
     }
+    // A standby (here a stand-in) answers 307 to the leader: followed.
+    let standby = redirector(s.api_addr);
+    let v = tritium(&standby, &["app", "list", "-o", "json"], None)
+        .expect(0, "list through a redirect")
+        .json();
+    assert!(v["apps"].as_array().is_some_and(|a| !a.is_empty()), "{v}");
     // TRITIUM_API is read when --api is not given.
     let out = Command::new(env!("CARGO_BIN_EXE_tritium"))
         .args(["app", "list", "-o", "json"])
@@ -337,6 +343,30 @@ fn refusals_timeouts_failures_and_an_absent_server_have_their_exit_codes() {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     s.assert_no_violations();
+}
+
+/// A listener that answers every request with a 307 to `to` (as a standby
+/// of an etcd-backed group does); its URL.
+fn redirector(to: std::net::SocketAddr) -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut c) = conn else { return };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && c.read(&mut byte).is_ok_and(|n| n == 1) {
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&head);
+            let path = head.split_whitespace().nth(1).unwrap_or("/");
+            let _ = write!(
+                c,
+                "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://{to}{path}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    url
 }
 
 /// The API's count of event-stream clients, from /metrics.

@@ -21,6 +21,9 @@ pub const MAX_HEAD: usize = 64 * 1024;
 const MAX_EVENT: usize = 1024 * 1024;
 /// How long connecting may take before the server counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Redirects followed per request: a standby of an etcd-backed group
+/// answers 307 to the leader, which answers itself; more hops are a loop.
+const MAX_REDIRECTS: usize = 3;
 /// How long one exchange may take. The API answers within its own 5 s
 /// engine deadline (or says 503), so this only catches a stuck peer.
 const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -128,13 +131,43 @@ impl Api {
         h
     }
 
-    /// One request; `body` is sent as JSON.
+    /// One request; `body` is sent as JSON. A 307/308 (a standby pointing
+    /// at the leader) is followed with the same method and body.
     pub fn request(
         &self,
         method: &str,
         path: &str,
         body: Option<&[u8]>,
     ) -> Result<Response, HttpError> {
+        let (mut api, mut path) = (self.clone(), path.to_owned());
+        for _ in 0..MAX_REDIRECTS {
+            let (r, location) = api.request_once(method, &path, body)?;
+            match location {
+                Some(to) if matches!(r.status, 307 | 308) => (api, path) = self.redirected(&to)?,
+                _ => return Ok(r),
+            }
+        }
+        Err(HttpError::Broken(format!(
+            "more than {MAX_REDIRECTS} redirects for {method} {path}"
+        )))
+    }
+
+    /// Where a `Location` points: the API there (same token) and the path.
+    fn redirected(&self, location: &str) -> Result<(Api, String), HttpError> {
+        let bad = || HttpError::Broken(format!("cannot follow a redirect to {location:?}"));
+        let rest = location.strip_prefix("http://").ok_or_else(bad)?;
+        let (authority, path) = rest.split_at(rest.find('/').ok_or_else(bad)?);
+        let api =
+            Api::new(&format!("http://{authority}"), self.token.clone()).map_err(|_| bad())?;
+        Ok((api, path.to_owned()))
+    }
+
+    fn request_once(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> Result<(Response, Option<String>), HttpError> {
         let mut s = self.connect()?;
         s.set_read_timeout(Some(EXCHANGE_TIMEOUT))
             .and_then(|()| s.set_write_timeout(Some(EXCHANGE_TIMEOUT)))
@@ -164,15 +197,35 @@ impl Api {
             }
         };
         let body = r.body(&head, deadline)?;
-        Ok(Response {
-            status: head.status,
-            body,
-        })
+        let location = head.location.clone();
+        Ok((
+            Response {
+                status: head.status,
+                body,
+            },
+            location,
+        ))
     }
 
     /// Open `GET path` as an event stream. A refusal (any status but 200)
     /// comes back as that response.
     pub fn events(&self, path: &str) -> Result<Result<EventStream, Response>, HttpError> {
+        let (mut api, mut path) = (self.clone(), path.to_owned());
+        for _ in 0..MAX_REDIRECTS {
+            match api.events_once(&path)? {
+                Err((r, Some(to))) if matches!(r.status, 307 | 308) => {
+                    (api, path) = self.redirected(&to)?;
+                }
+                Err((r, _)) => return Ok(Err(r)),
+                Ok(s) => return Ok(Ok(s)),
+            }
+        }
+        Err(HttpError::Broken(format!(
+            "more than {MAX_REDIRECTS} redirects for {path}"
+        )))
+    }
+
+    fn events_once(&self, path: &str) -> Result<Result<EventStream, Refusal>, HttpError> {
         let mut s = self.connect()?;
         s.set_write_timeout(Some(EXCHANGE_TIMEOUT))
             .map_err(|e| HttpError::Broken(e.to_string()))?;
@@ -187,10 +240,14 @@ impl Api {
         let h = r.head(deadline)?;
         if h.status != 200 {
             let body = r.body(&h, deadline)?;
-            return Ok(Err(Response {
-                status: h.status,
-                body,
-            }));
+            let location = h.location.clone();
+            return Ok(Err((
+                Response {
+                    status: h.status,
+                    body,
+                },
+                location,
+            )));
         }
         Ok(Ok(EventStream {
             chunks: h.chunked.then(Dechunker::default),
@@ -200,12 +257,16 @@ impl Api {
     }
 }
 
+/// An answer that is not a stream, with its `Location` if any.
+type Refusal = (Response, Option<String>);
+
 /// A response head.
 #[derive(Debug)]
 struct Head {
     status: u16,
     content_length: Option<usize>,
     chunked: bool,
+    location: Option<String>,
 }
 
 /// Bytes of one connection with a deadline on every read.
@@ -332,6 +393,7 @@ fn parse_head(head: &str) -> Result<Head, HttpError> {
         .ok_or_else(|| HttpError::Broken(format!("not an HTTP response: {status_line:?}")))?;
     let mut content_length = None;
     let mut chunked = false;
+    let mut location = None;
     for line in lines {
         let Some((k, v)) = line.split_once(':') else {
             continue;
@@ -344,6 +406,8 @@ fn parse_head(head: &str) -> Result<Head, HttpError> {
             );
         } else if k == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked") {
             chunked = true;
+        } else if k == "location" {
+            location = Some(v.to_owned());
         }
     }
     if content_length.is_some_and(|n| n > MAX_BODY) {
@@ -355,6 +419,7 @@ fn parse_head(head: &str) -> Result<Head, HttpError> {
         status,
         content_length,
         chunked,
+        location,
     })
 }
 
@@ -566,5 +631,15 @@ mod tests {
         let h = parse_head("HTTP/1.1 200 OK\r\ntransfer-encoding: Chunked").unwrap();
         assert!(h.chunked);
         assert!(parse_head("SSH-2.0").is_err());
+        let h = parse_head("HTTP/1.1 307 x\r\nLocation: http://b:1/v1/api/app?name=a").unwrap();
+        assert_eq!(h.location.as_deref(), Some("http://b:1/v1/api/app?name=a"));
+        let a = Api::new("http://a:1", Some("t".into())).unwrap();
+        let (to, path) = a.redirected("http://b:2/v1/api/app?name=x").unwrap();
+        assert_eq!(
+            (to.base(), path.as_str()),
+            ("http://b:2".into(), "/v1/api/app?name=x")
+        );
+        assert_eq!(to.token.as_deref(), Some("t"));
+        assert!(a.redirected("https://b/x").is_err());
     }
 }
