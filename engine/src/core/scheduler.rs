@@ -1011,16 +1011,15 @@ impl Scheduler {
             Err(e) => return self.bad_event(now, &format!("OFFERS: {e}")),
         };
         self.offer_quiet_since = Some(now);
-        // What each app needs now, as instance numbers to launch.
-        let mut wanted: BTreeMap<String, VecDeque<u32>> = BTreeMap::new();
-        if self.stream_id().is_some() {
-            for (name, instance) in self.pending_instances(now) {
-                wanted.entry(name).or_default().push_back(instance);
-            }
-        }
-        let want: Vec<(&str, u32)> = wanted
+        // What each app needs now.
+        let pending = if self.stream_id().is_some() {
+            self.pending_instances(now)
+        } else {
+            Vec::new()
+        };
+        let want: Vec<(&str, u32)> = pending
             .iter()
-            .map(|(n, q)| (n.as_str(), q.len() as u32))
+            .map(|(n, c)| (n.as_str(), u32::try_from(*c).unwrap_or(u32::MAX)))
             .collect();
         let mut plan = std::mem::take(&mut self.plan);
         let placed = self.matcher.match_offers(now, &view, &want, &mut plan);
@@ -1029,6 +1028,15 @@ impl Scheduler {
             self.plan = plan;
             return self.bad_event(now, &format!("OFFERS: {e}"));
         }
+        // Instance numbers for what was placed, lowest free first.
+        let mut placed_per_app: BTreeMap<&str, usize> = BTreeMap::new();
+        for l in plan.accepts.iter().flat_map(|a| a.launches.iter()) {
+            *placed_per_app.entry(l.app.as_str()).or_default() += 1;
+        }
+        let mut wanted: BTreeMap<String, VecDeque<u32>> = placed_per_app
+            .into_iter()
+            .map(|(app, n)| (app.to_owned(), self.free_instances(now, app, n).into()))
+            .collect();
         let accepted: usize = plan.accepts.iter().map(|a| a.offer_ids.len()).sum();
         self.stats.offers_received += (accepted + plan.declines.len()) as u64;
         for accept in plan.accepts.drain(..) {
@@ -1042,7 +1050,7 @@ impl Scheduler {
         self.plan = plan;
         if !declines.is_empty() {
             self.stats.offers_declined += declines.len() as u64;
-            let busy = !self.pending_instances(now).is_empty();
+            let busy = self.anything_pending(now);
             let refuse = if busy {
                 self.cfg.decline_busy
             } else {
@@ -1060,29 +1068,23 @@ impl Scheduler {
         }
     }
 
-    /// Instances to launch now, fairly interleaved across apps (one of each
-    /// app in turn), as (app, instance number).
-    fn pending_instances(&self, now: Instant) -> VecDeque<(String, u32)> {
-        let mut per_app: Vec<VecDeque<(String, u32)>> = Vec::new();
-        for name in self.apps.keys() {
-            let launch = self.decide(now, name).launch;
-            if !launch.is_empty() {
-                per_app.push(launch.into_iter().map(|i| (name.clone(), i)).collect());
-            }
-        }
-        let mut out = VecDeque::new();
-        loop {
-            let mut any = false;
-            for q in per_app.iter_mut() {
-                if let Some(x) = q.pop_front() {
-                    out.push_back(x);
-                    any = true;
-                }
-            }
-            if !any {
-                return out;
-            }
-        }
+    /// Apps with instances to launch now, and how many (the matcher
+    /// takes turns across them).
+    fn pending_instances(&self, now: Instant) -> Vec<(String, usize)> {
+        self.apps
+            .keys()
+            .filter_map(|name| {
+                let n = self.decide(now, name).launch;
+                (n > 0).then(|| (name.clone(), n))
+            })
+            .collect()
+    }
+
+    /// Whether any app has an instance to launch now.
+    fn anything_pending(&self, now: Instant) -> bool {
+        self.apps
+            .keys()
+            .any(|name| self.decide(now, name).launch > 0)
     }
 
     /// Whether a task counts toward its app's instances: not when it has
@@ -1480,7 +1482,7 @@ impl Scheduler {
             "master": self.target.to_string(),
             "subscription": phase,
             "suppressed": self.suppressed,
-            "pending_instances": self.pending_instances(now).len(),
+            "pending_instances": self.pending_instances(now).iter().map(|(_, n)| n).sum::<usize>(),
             "apps": apps,
             "stats": self.stats,
         })
@@ -1536,7 +1538,7 @@ impl Scheduler {
                 .is_some_and(|q| now >= q + self.cfg.revive_interval)
         {
             self.offer_quiet_since = Some(now);
-            if !self.pending_instances(now).is_empty() {
+            if self.anything_pending(now) {
                 tracing::warn!(target: "tritium::offers", "work is pending and no offers came; reviving again");
                 let c = self.call(call::Type::Revive, |c| {
                     c.revive = Some(call::Revive { roles: Vec::new() })

@@ -46,8 +46,9 @@ const CRASH_LOOP_FAILURES: u32 = 3;
 /// What an app needs now.
 #[derive(Debug, Default)]
 pub(super) struct Decision {
-    /// Instance numbers to launch.
-    pub launch: Vec<u32>,
+    /// How many instances to launch (their numbers are picked when they
+    /// are placed: [`Scheduler::free_instances`]).
+    pub launch: usize,
     /// Task ids to kill.
     pub kill: Vec<String>,
 }
@@ -109,9 +110,8 @@ impl Scheduler {
                 }
             }
             if !failed && !backing_off {
-                d.launch = (0..spec.instances)
-                    .filter(|i| !used.contains(i) && !r.completed.contains(i))
-                    .collect();
+                let done = r.completed.iter().filter(|i| **i < spec.instances).count();
+                d.launch = (spec.instances as usize).saturating_sub(used.len() + done);
             }
             return d;
         }
@@ -120,12 +120,9 @@ impl Scheduler {
             live.iter().partition(|t| t.rec.version == r.version);
         // Surplus of the current version: not-ready first, then the
         // highest instance numbers.
-        cur.sort_by_key(|t| {
-            (
-                std::cmp::Reverse(self.ready(app, t)),
-                t.rec.instance,
-                t.rec.id.clone(),
-            )
+        cur.sort_by(|a, b| {
+            let key = |t: &Task| (!self.ready(app, t), t.rec.instance);
+            key(a).cmp(&key(b)).then_with(|| a.rec.id.cmp(&b.rec.id))
         });
         if cur.len() > want {
             for t in cur.drain(want..) {
@@ -139,7 +136,7 @@ impl Scheduler {
         let min_avail = want.saturating_sub(spec.upgrade.max_unavailable as usize);
         let may_kill = (ready_new + old_ready.len()).saturating_sub(min_avail);
         let mut old_ready = old_ready;
-        old_ready.sort_by_key(|t| std::cmp::Reverse((t.rec.instance, t.rec.id.clone())));
+        old_ready.sort_by(|a, b| (b.rec.instance, &b.rec.id).cmp(&(a.rec.instance, &a.rec.id)));
         let killed_old = may_kill.min(old_ready.len());
         d.kill
             .extend(old_ready[..killed_old].iter().map(|t| t.rec.id.clone()));
@@ -148,14 +145,31 @@ impl Scheduler {
             let missing = want.saturating_sub(cur.len());
             let room =
                 (want + spec.upgrade.max_surge as usize).saturating_sub(cur.len() + remaining_old);
-            let used: std::collections::BTreeSet<u32> =
-                cur.iter().map(|t| t.rec.instance).collect();
-            d.launch = (0u32..)
-                .filter(|i| !used.contains(i))
-                .take(missing.min(room))
-                .collect();
+            d.launch = missing.min(room);
         }
         d
+    }
+
+    /// The lowest `n` instance numbers of `name` free to launch now: not
+    /// held by a live task of the current version (service) or by any live
+    /// task or a finished instance (job).
+    pub(super) fn free_instances(&self, now: Instant, name: &str, n: usize) -> Vec<u32> {
+        let Some(app) = self.apps.get(name) else {
+            return Vec::new();
+        };
+        let r = &app.rec;
+        let job = r.spec.kind == Kind::Job;
+        let mut used: std::collections::BTreeSet<u32> = self
+            .app_tasks(name)
+            .filter(|t| !t.kill_sent && self.counts(t, now))
+            .filter(|t| job || t.rec.version == r.version)
+            .map(|t| t.rec.instance)
+            .collect();
+        if job {
+            used.extend(r.completed.iter().copied());
+        }
+        let limit = if job { r.spec.instances } else { u32::MAX };
+        (0..limit).filter(|i| !used.contains(i)).take(n).collect()
     }
 
     /// Carry out the kills `name` needs and settle its record: an update
@@ -472,7 +486,7 @@ impl Scheduler {
                 let queue: Vec<Value> = names
                     .iter()
                     .filter_map(|n| {
-                        let pending = self.decide(now, n).launch.len();
+                        let pending = self.decide(now, n).launch;
                         let app = &self.apps[n];
                         let backoff = app.not_before.filter(|t| now < *t);
                         if pending == 0 && backoff.is_none() {
@@ -516,7 +530,7 @@ impl Scheduler {
                 let mut pending = 0;
                 for n in self.apps.keys() {
                     *apps.entry(self.app_status(now, n)).or_default() += 1;
-                    pending += self.decide(now, n).launch.len();
+                    pending += self.decide(now, n).launch;
                 }
                 let body = json!({
                     "subscribed": self.stream_id().is_some(),
