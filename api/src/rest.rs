@@ -387,13 +387,28 @@ fn serve(ctx: &Arc<Ctx>, mut req: Request) {
     }
     tracing::debug!(target: "tritium::api", %method, %path, status, "request");
     ctx.metrics.observe(path, status, started.elapsed());
-    let resp = match body {
+    let mut resp = match body {
         Body::Json(v) => json_response(status, &v),
         Body::Raw(ct, bytes) => Response::from_data(bytes)
             .with_status_code(StatusCode(status))
             .with_header(header("Content-Type", ct)),
     };
+    if status == 405 {
+        // RFC 9110: a 405 lists what the resource does allow.
+        resp.add_header(header("Allow", allowed_methods(path)));
+    }
     let _ = req.respond(resp);
+}
+
+/// The methods a path answers, for the `Allow` header of a 405.
+fn allowed_methods(path: &str) -> &'static str {
+    match path {
+        "/v1/api/app" => "GET, POST, PUT, DELETE",
+        "/v1/api/app/restart" | "/job/new" => "POST",
+        "/job/all" => "GET, DELETE",
+        p if p.starts_with("/job/") => "GET, DELETE",
+        _ => "GET",
+    }
 }
 
 /// A standby's answer, without asking its engine (which is not running):
@@ -466,24 +481,41 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
                 };
                 return j(ask(ctx, kind));
             }
-            // hydrogen's list form: each app in turn; the answer lists
-            // each outcome (the first failure stops the rest).
+            // hydrogen's list form, all or nothing as in hydrogen: every
+            // document was checked above; apps are then created (or
+            // updated) in turn, and if the engine refuses one, the apps
+            // this request created are deleted again and the answer is the
+            // refusal, its field prefixed with the app's index.
             let mut results = Vec::new();
-            let mut worst = if create { 201 } else { 200 };
-            for spec in specs {
+            let mut created = Vec::new();
+            for (i, spec) in specs.into_iter().enumerate() {
+                let name = spec.name.clone();
                 let kind = if create {
                     CommandKind::CreateApp(Box::new(spec))
                 } else {
                     CommandKind::UpdateApp(Box::new(spec))
                 };
                 let (s, v) = ask(ctx, kind);
-                results.push(json!({ "status": s, "result": v }));
                 if s >= 300 {
-                    worst = s;
-                    break;
+                    for n in created {
+                        let _ = ask(ctx, CommandKind::RemoveApp(n));
+                    }
+                    let field = v["field"].as_str().unwrap_or("");
+                    let field = if field.is_empty() {
+                        format!("[{i}]")
+                    } else {
+                        format!("[{i}].{field}")
+                    };
+                    let error = v["error"].as_str().unwrap_or("refused").to_owned();
+                    return (s, Body::Json(json!({ "error": error, "field": field })));
                 }
+                if create {
+                    created.push(name);
+                }
+                results.push(v);
             }
-            (worst, Body::Json(Value::Array(results)))
+            let status = if create { 201 } else { 200 };
+            (status, Body::Json(Value::Array(results)))
         }
         (Method::Delete, "/v1/api/app") => {
             let name = match name() {
@@ -540,7 +572,12 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
             }
             j(ask(ctx, CommandKind::ListApps { offset, limit }))
         }
-        (Method::Get, "/v1/api/app/queue") => j(ask(ctx, CommandKind::Queue(name()))),
+        (Method::Get, "/v1/api/app/queue") => {
+            if query(url, "name").is_some_and(|n| n.is_empty()) {
+                return (400, Body::Json(err("name", "name must not be empty")));
+            }
+            j(ask(ctx, CommandKind::Queue(name())))
+        }
         (Method::Post, "/v1/api/app/restart") => match name() {
             Some(n) => j(ask(ctx, CommandKind::RestartApp(n))),
             None => missing_name(),

@@ -70,9 +70,18 @@ fn post_runs_the_hydrogen_readme_app_and_conflicts_on_a_second_post() {
             .as_array()
             .unwrap()
             .iter()
-            .all(|x| x["status"] == 201),
+            .all(|x| x["version"] == 1),
         "{results}"
     );
+    // All or nothing: a list whose second app is taken creates neither.
+    let clash = json!([
+        hydrogen_app("list-c", 1, "sleep 500"),
+        hydrogen_app("list-a", 1, "sleep 500")
+    ]);
+    let r = s.send("POST", "/v1/api/app", &clash.to_string());
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(r.json()["field"], "[1].name", "{}", r.body);
+    assert_eq!(s.get("/v1/api/app?name=list-c").status, 404);
     s.wait_running("list-a", 1);
     s.wait_running("list-b", 2);
     assert_eq!(s.sim_live("list-b").len(), 2);
