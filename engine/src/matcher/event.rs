@@ -617,17 +617,22 @@ impl Matcher {
             }
         }
         app.groups_stale = true;
-        let name = app.name.to_string();
+        // `String::from`, not `to_string`: no formatting machinery per launch.
+        let name = String::from(&*app.name);
         app.req = Some(req);
 
         let mut resources = Vec::with_capacity(self.ev.portions.len() + 1);
         for i in 0..self.ev.portions.len() {
             let (s, amount) = self.ev.portions[i];
-            let mut r = self.template(whole, s)?;
-            r.scalar = Some(value::Scalar {
-                value: amount as f64 / 1000.0,
-            });
-            resources.push(r);
+            // Cloned in place: a prost `Resource` is a few hundred bytes,
+            // and moving it through a `Result` was a large share of the
+            // per-launch cost.
+            resources.push(self.template(whole, s)?.clone());
+            if let Some(r) = resources.last_mut() {
+                r.scalar = Some(value::Scalar {
+                    value: amount as f64 / 1000.0,
+                });
+            }
         }
         // One resource per ports slot, its picked ports as ranges.
         let mut picks = std::mem::take(&mut self.ev.picks);
@@ -635,7 +640,12 @@ impl Matcher {
         let mut i = 0;
         while i < picks.len() {
             let s = picks[i].0;
-            let mut r = self.template(whole, s)?;
+            // The offered ranges are replaced: clone the template without
+            // them rather than copying and dropping them per launch.
+            let t = self.template(whole, s)?;
+            let offered = t.ranges.take();
+            let mut r = t.clone();
+            t.ranges = offered;
             let mut ranges: Vec<value::Range> = Vec::new();
             while i < picks.len() && picks[i].0 == s {
                 let p = picks[i].1;
@@ -670,8 +680,8 @@ impl Matcher {
         Ok(())
     }
 
-    /// A copy of the offered resource of slot `s`.
-    fn template(&mut self, whole: &[u8], s: u32) -> Result<Resource, ViewError> {
+    /// The offered resource of slot `s`, decoded on first use.
+    fn template(&mut self, whole: &[u8], s: u32) -> Result<&mut Resource, ViewError> {
         let t = &mut self.ev.templates[s as usize];
         if t.is_none() {
             let src = bytes_of(whole, self.ev.slots[s as usize].src);
@@ -684,7 +694,8 @@ impl Matcher {
                 }
             })?));
         }
-        Ok(t.as_deref().cloned().unwrap_or_default())
+        // Always present here; the default is never built.
+        Ok(&mut **t.get_or_insert_with(Box::default))
     }
 
     /// Every offer into the accept of its agent and role, or into the
