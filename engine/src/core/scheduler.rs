@@ -1097,7 +1097,8 @@ impl Scheduler {
     }
 
     /// Launch what the matcher placed on one agent: one ACCEPT for all of
-    /// the agent's offers of the event, after the launch intents are stored.
+    /// the agent's offers of one allocation role in the event (the
+    /// master refuses mixed roles), after the launch intents are stored.
     fn accept(
         &mut self,
         now: Instant,
