@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 use clap::{CommandFactory, Parser};
 use tritium::auth::Tokens;
 use tritium::rest::{ApiOptions, ApiServer};
-use tritium_engine::core::{AppSpec, CommandKind, Config, FrameworkSettings, MasterUrl, Scheduler};
+use tritium_engine::core::{
+    AppSpec, CommandKind, Config, FrameworkSettings, MasterUrl, OrphanPolicy, Scheduler,
+};
 use tritium_engine::driver::{Driver, DriverHandle, DriverOptions, FileBacked, MemStore, Store};
 use tritium_engine::store::{EtcdOptions, EtcdStore, EtcdUrl, Leadership};
 
@@ -116,9 +118,23 @@ struct Cli {
     #[arg(long, env = "TRITIUM_API_TOKEN_FILE")]
     api_token_file: Option<PathBuf>,
 
+    /// What to do with running tasks of our framework that tritium does not
+    /// know (found by reconciliation): `kill` them, `adopt` those whose id
+    /// names one of our apps (`<app>.<instance>.<suffix>`) and kill the
+    /// rest, or `ignore` them (an operator cleans up).
+    #[arg(long, env = "TRITIUM_ORPHANS", value_enum, default_value_t = Orphans::Kill)]
+    orphans: Orphans,
+
     /// Without a subcommand, tritium runs the server (the flags above).
     #[command(subcommand)]
     command: Option<tritium::client::Command>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Orphans {
+    Kill,
+    Adopt,
+    Ignore,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -266,6 +282,11 @@ fn run(cli: Cli) -> Result<i32, String> {
             labels: Vec::new(),
         },
         seed: seed_from_clock(),
+        orphans: match cli.orphans {
+            Orphans::Kill => OrphanPolicy::Kill,
+            Orphans::Adopt => OrphanPolicy::Adopt,
+            Orphans::Ignore => OrphanPolicy::Ignore,
+        },
         ..Config::default()
     };
     // App and task changes for the API's event stream: bounded, so a burst

@@ -709,3 +709,37 @@ fn fault_storm_across_three_masters() {
         ended.stats.call_failures,
     );
 }
+
+/// With `OrphanPolicy::Adopt`, a task named like one of ours
+/// (`<app>.<instance>.<suffix>`) is taken over and counts toward its app,
+/// so the surplus it makes is killed as usual; any other orphan is killed.
+#[test]
+fn orphans_named_like_our_tasks_are_adopted() {
+    let sim = start_sim();
+    let mut cfg = storm_config(&[sim.url()]);
+    cfg.orphans = tritium_engine::core::OrphanPolicy::Adopt;
+    let engine = Engine::start(cfg, DriverOptions::default(), MemStore::new());
+    engine.put_app(web(2));
+    let id = wait_running(&sim, 2);
+    wait_core_subscribed(&engine, &id);
+    for task in ["web.9.adopted", "stranger.1"] {
+        sim.fault(Fault::OrphanTask {
+            framework_id: Some(id.clone()),
+            task_id: Some(task.into()),
+        })
+        .expect("plant an orphan");
+    }
+    // Found by implicit reconciliation: the stranger is killed; web.9 is
+    // adopted, which makes web 3 of 2, so one of web's tasks is killed.
+    wait_for("the adoption and the kills", || {
+        let status = engine.status();
+        let adopted = status["stats"]["orphans_adopted"].as_u64() >= Some(1);
+        let killed = status["stats"]["orphans_killed"].as_u64() >= Some(1);
+        let live = task_ids(&sim.state(), &id, LIVE);
+        (adopted && killed && live.len() == 2 && !live.iter().any(|t| t == "stranger.1"))
+            .then_some(())
+    });
+    assert_eq!(wait_running(&sim, 2), id);
+    assert_no_violations(&sim);
+    engine.stop();
+}

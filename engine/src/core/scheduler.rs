@@ -58,6 +58,7 @@ pub struct Stats {
     pub call_errors: u64,
     pub reconcile_rounds: u64,
     pub orphans_killed: u64,
+    pub orphans_adopted: u64,
     pub store_batches: u64,
 }
 
@@ -892,6 +893,13 @@ impl Scheduler {
         let state = status.state;
         let mut kill_again = false;
         let mut touched: Option<String> = None;
+        if !is_terminal(state)
+            && self.cfg.orphans == OrphanPolicy::Adopt
+            && !self.tasks.contains_key(&id)
+        {
+            // Adopted, it is handled below like any task of ours.
+            self.adopt(now, &status);
+        }
         match self.tasks.get_mut(&id) {
             Some(t) => {
                 if let Some(agent) = &status.agent_id
@@ -960,7 +968,7 @@ impl Scheduler {
                     }
                 }
             }
-            None if !is_terminal(state) && self.cfg.orphans == OrphanPolicy::Kill => {
+            None if !is_terminal(state) && self.cfg.orphans != OrphanPolicy::Ignore => {
                 tracing::warn!(target: "tritium::tasks", task = %id, state = state_name(state), "killing a task tritium did not launch");
                 self.stats.orphans_killed += 1;
                 let agent_id = status.agent_id.clone();
@@ -1661,6 +1669,49 @@ impl Scheduler {
 }
 
 impl Scheduler {
+    /// Adopt a task the master runs that tritium did not know, when its id
+    /// names one of our apps and an instance number; false if it does not.
+    fn adopt(&mut self, now: Instant, status: &mesos::TaskStatus) -> bool {
+        let id = &status.task_id.value;
+        let mut parts = id.splitn(3, '.');
+        let (Some(app), Some(instance), Some(_)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return false;
+        };
+        let (Some(a), Ok(instance), Some(agent)) = (
+            self.apps.get(app),
+            instance.parse::<u32>(),
+            &status.agent_id,
+        ) else {
+            return false;
+        };
+        if a.rec.deleting {
+            return false;
+        }
+        let rec = TaskRecord {
+            id: id.clone(),
+            app: app.to_owned(),
+            instance,
+            agent_id: agent.value.clone(),
+            state: status.state,
+            // Its spec is unknown: it counts as the current version (an
+            // update in progress then leaves it alone, a later one rolls it).
+            version: a.rec.version,
+            host: String::new(),
+            ports: Vec::new(),
+        };
+        tracing::warn!(target: "tritium::tasks", task = %id, app, state = state_name(status.state), "adopting a task tritium did not launch");
+        self.stats.orphans_adopted += 1;
+        self.matcher.task_added(&rec.app, &rec.agent_id);
+        self.batch.push(StoreOp::PutTask(rec.clone()));
+        let mut task = Task::new(rec, now, 0);
+        task.healthy = status.healthy;
+        let ev = Self::task_event(&task, status.state, status.message.as_deref());
+        self.out.push_back(ev);
+        self.tasks.insert(id.clone(), task);
+        true
+    }
+
     /// Tell a master that filters offers (Mesos ≥ 1.11) which agents can
     /// serve what is pending, when that changed: UPDATE_FRAMEWORK with the
     /// matcher's offer constraints (never stricter than the matcher). The

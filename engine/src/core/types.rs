@@ -42,6 +42,11 @@ impl Default for FrameworkSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrphanPolicy {
     Kill,
+    /// Take over a task whose id names an app tritium runs
+    /// (`<app>.<instance>.<suffix>`, as tritium names tasks — e.g. launched
+    /// by a lost store or another tritium); kill any other. An adopted task
+    /// counts toward its app (a surplus is then killed as usual).
+    Adopt,
     /// Leave them running and untracked (an operator cleans up).
     Ignore,
 }
