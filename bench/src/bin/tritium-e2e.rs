@@ -440,7 +440,12 @@ fn launch(args: &Args) {
         } else {
             "in-process"
         },
-        args.offer_interval_ms,
+        // The interval of a master given by URL is that master's.
+        if args.master.is_some() {
+            "master".to_owned()
+        } else {
+            args.offer_interval_ms.to_string()
+        },
         complete,
         running_now,
         to_running.as_secs_f64(),
