@@ -1,5 +1,6 @@
 //! [`Scheduler`]: see the module documentation of `core`.
 
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -242,6 +243,14 @@ pub struct Scheduler {
     master_filters_offers: bool,
     /// The offer constraints the master holds for this subscription.
     sent_constraints: Option<tritium_proto::scheduler::OfferConstraints>,
+    /// Instances each app needs launched, as `decide` last said; valid
+    /// for apps not in `dirty` (and all of them unless `all_dirty`).
+    pending: RefCell<BTreeMap<String, usize>>,
+    /// Apps whose tasks or record changed since `pending` was computed.
+    dirty: RefCell<BTreeSet<String>>,
+    /// Time-dependent inputs (backoff ends, unreachable deadlines) may have
+    /// passed: recompute every app.
+    all_dirty: Cell<bool>,
 }
 
 /// Pause before repeating a REVIVE or SUPPRESS the master refused: the
@@ -361,6 +370,9 @@ impl Scheduler {
             plan: Plan::default(),
             master_filters_offers: false,
             sent_constraints: None,
+            pending: RefCell::new(BTreeMap::new()),
+            dirty: RefCell::new(BTreeSet::new()),
+            all_dirty: Cell::new(true),
         }
     }
 
@@ -513,7 +525,12 @@ impl Scheduler {
                 );
             }
             Input::Command(cmd) => self.on_command(now, cmd),
-            Input::Timer => self.on_timer(now),
+            Input::Timer => {
+                // Backoffs and unreachable deadlines are time: after a
+                // timer, what every app needs is recomputed.
+                self.all_dirty.set(true);
+                self.on_timer(now)
+            }
         }
         self.after_turn(now);
     }
@@ -893,6 +910,10 @@ impl Scheduler {
         let state = status.state;
         let mut kill_again = false;
         let mut touched: Option<String> = None;
+        // A task moving forward (STAGING → STARTING → RUNNING) of an app
+        // that is not changing cannot make anything to kill: its pending
+        // count is refreshed, the app not re-decided on every update.
+        let mut plain = false;
         if !is_terminal(state)
             && self.cfg.orphans == OrphanPolicy::Adopt
             && !self.tasks.contains_key(&id)
@@ -930,6 +951,7 @@ impl Scheduler {
                     // task reported alive after it (the KILL was lost, or
                     // its agent was unreachable) is killed again.
                     kill_again = t.kill_sent && state != TaskState::TaskKilling as i32;
+                    let was_unreachable = t.unreachable_since.is_some();
                     if state == TaskState::TaskUnreachable as i32 {
                         t.unreachable_since.get_or_insert(now);
                     } else if t.unreachable_since.take().is_some() {
@@ -939,6 +961,16 @@ impl Scheduler {
                         t.replaced = false;
                     }
                     let health_changed = status.healthy.is_some() && status.healthy != t.healthy;
+                    plain = !health_changed
+                        && !was_unreachable
+                        && t.unreachable_since.is_none()
+                        && !t.kill_sent
+                        && [
+                            TaskState::TaskStaging as i32,
+                            TaskState::TaskStarting as i32,
+                            TaskState::TaskRunning as i32,
+                        ]
+                        .contains(&state);
                     if status.healthy.is_some() {
                         t.healthy = status.healthy;
                     }
@@ -996,7 +1028,15 @@ impl Scheduler {
             }
         }
         if let Some(app) = touched {
-            self.converge(now, &app);
+            let steady = self
+                .apps
+                .get(&app)
+                .is_some_and(|a| a.rec.previous.is_none() && !a.rec.rolled_back && !a.rec.deleting);
+            if plain && steady && !kill_again {
+                self.touch(&app);
+            } else {
+                self.converge(now, &app);
+            }
         }
         if let (Some(uuid), Some(agent_id)) = (status.uuid, status.agent_id) {
             let c = self.call(call::Type::Acknowledge, |c| {
@@ -1079,20 +1119,51 @@ impl Scheduler {
     /// Apps with instances to launch now, and how many (the matcher
     /// takes turns across them).
     fn pending_instances(&self, now: Instant) -> Vec<(String, usize)> {
-        self.apps
-            .keys()
-            .filter_map(|name| {
-                let n = self.decide(now, name).launch;
-                (n > 0).then(|| (name.clone(), n))
-            })
+        self.refresh_pending(now);
+        self.pending
+            .borrow()
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(a, n)| (a.clone(), *n))
             .collect()
     }
 
     /// Whether any app has an instance to launch now.
     fn anything_pending(&self, now: Instant) -> bool {
-        self.apps
-            .keys()
-            .any(|name| self.decide(now, name).launch > 0)
+        self.refresh_pending(now);
+        self.pending.borrow().values().any(|n| *n > 0)
+    }
+
+    /// Bring the pending counts up to date: `decide` for the apps that
+    /// changed since (every app after a timer). Every turn asks whether
+    /// anything is pending, so this keeps a turn's cost to the apps it
+    /// touched instead of every task of every app.
+    fn refresh_pending(&self, now: Instant) {
+        let mut pending = self.pending.borrow_mut();
+        if self.all_dirty.replace(false) {
+            self.dirty.borrow_mut().clear();
+            pending.clear();
+            for name in self.apps.keys() {
+                pending.insert(name.clone(), self.decide(now, name).launch);
+            }
+            return;
+        }
+        let dirty = std::mem::take(&mut *self.dirty.borrow_mut());
+        for name in dirty {
+            if self.apps.contains_key(&name) {
+                let n = self.decide(now, &name).launch;
+                pending.insert(name, n);
+            } else {
+                pending.remove(&name);
+            }
+        }
+    }
+
+    /// `app`'s tasks or record changed: its pending count is stale.
+    fn touch(&self, app: &str) {
+        if !self.all_dirty.get() && !self.dirty.borrow().contains(app) {
+            self.dirty.borrow_mut().insert(app.to_owned());
+        }
     }
 
     /// Whether a task counts toward its app's instances: not when it has
@@ -1145,6 +1216,7 @@ impl Scheduler {
                 ports: launch.ports,
             };
             self.matcher.task_added(&rec.app, &rec.agent_id);
+            self.touch(&rec.app);
             // The launch intent is durable before the ACCEPT leaves.
             self.batch.push(StoreOp::PutTask(rec.clone()));
             // The intent was just pushed: this turn's batch.
@@ -1451,6 +1523,8 @@ impl Scheduler {
         let agent_id = Some(mesos::AgentId {
             value: t.rec.agent_id.clone(),
         });
+        let app = t.rec.app.clone();
+        self.touch(&app);
         let c = self.call(call::Type::Kill, |c| {
             c.kill = Some(call::Kill {
                 task_id: mesos::TaskId {

@@ -120,11 +120,12 @@ impl Scheduler {
             live.iter().partition(|t| t.rec.version == r.version);
         // Surplus of the current version: not-ready first, then the
         // highest instance numbers.
-        cur.sort_by(|a, b| {
-            let key = |t: &Task| (!self.ready(app, t), t.rec.instance);
-            key(a).cmp(&key(b)).then_with(|| a.rec.id.cmp(&b.rec.id))
-        });
         if cur.len() > want {
+            // Only a surplus needs an order (not a launch or steady state).
+            cur.sort_by(|a, b| {
+                let key = |t: &Task| (!self.ready(app, t), t.rec.instance);
+                key(a).cmp(&key(b)).then_with(|| a.rec.id.cmp(&b.rec.id))
+            });
             for t in cur.drain(want..) {
                 d.kill.push(t.rec.id.clone());
             }
@@ -136,8 +137,10 @@ impl Scheduler {
         let min_avail = want.saturating_sub(spec.upgrade.max_unavailable as usize);
         let may_kill = (ready_new + old_ready.len()).saturating_sub(min_avail);
         let mut old_ready = old_ready;
-        old_ready.sort_by(|a, b| (b.rec.instance, &b.rec.id).cmp(&(a.rec.instance, &a.rec.id)));
         let killed_old = may_kill.min(old_ready.len());
+        if killed_old > 0 {
+            old_ready.sort_by(|a, b| (b.rec.instance, &b.rec.id).cmp(&(a.rec.instance, &a.rec.id)));
+        }
         d.kill
             .extend(old_ready[..killed_old].iter().map(|t| t.rec.id.clone()));
         let remaining_old = old_ready.len() - killed_old;
@@ -176,6 +179,7 @@ impl Scheduler {
     /// whose old tasks are gone is done, a deleted app without tasks is
     /// forgotten.
     pub(super) fn converge(&mut self, now: Instant, name: &str) {
+        self.touch(name);
         // A task just reported unhealthy: nothing else arms a timer for the
         // first kill (the rate limit's deadline exists only after a kill).
         self.kill_unhealthy(now, name);
