@@ -185,6 +185,26 @@ impl AppRecord {
     pub fn name(&self) -> &str {
         &self.spec.name
     }
+
+    /// Start a new version running `spec` (an update, or a restart with
+    /// the same spec): a service remembers the version it replaces (unless
+    /// an update is already under way: then the last stable one stays),
+    /// the number is one past every version given so far, and failure
+    /// counts start over.
+    pub fn begin_version(&mut self, spec: AppSpec) {
+        if spec.kind == crate::spec::Kind::Service && self.previous.is_none() {
+            self.previous = Some(Previous {
+                version: self.version,
+                spec: self.spec.clone(),
+            });
+        }
+        self.max_version = self.max_version.max(self.version) + 1;
+        self.version = self.max_version;
+        self.spec = spec;
+        self.rolled_back = false;
+        self.failures = 0;
+        self.update_failures = 0;
+    }
 }
 
 /// A task as stored: enough to reconcile and account for it after a restart.

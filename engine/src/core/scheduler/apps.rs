@@ -424,16 +424,7 @@ impl Scheduler {
                     return self.out.push_back(reply(id, 409, e));
                 }
                 let r = &mut app.rec;
-                if r.spec.kind == Kind::Service && r.previous.is_none() {
-                    r.previous = Some(Previous {
-                        version: r.version,
-                        spec: r.spec.clone(),
-                    });
-                }
-                r.max_version = r.max_version.max(r.version) + 1;
-                r.version = r.max_version;
-                r.failures = 0;
-                r.update_failures = 0;
+                r.begin_version(r.spec.clone());
                 r.job_failures.clear();
                 r.completed.clear();
                 app.not_before = None;
@@ -609,18 +600,7 @@ impl Scheduler {
                     }
                     self.notify_app(&name, "scaled");
                 } else {
-                    if r.spec.kind == Kind::Service && r.previous.is_none() {
-                        r.previous = Some(Previous {
-                            version: r.version,
-                            spec: r.spec.clone(),
-                        });
-                    }
-                    r.max_version = r.max_version.max(r.version) + 1;
-                    r.version = r.max_version;
-                    r.spec = spec;
-                    r.rolled_back = false;
-                    r.update_failures = 0;
-                    r.failures = 0;
+                    r.begin_version(spec);
                     app.not_before = None;
                     tracing::info!(target: "tritium::apps", app = %name, version = r.version, "rolling update");
                     self.notify_app(&name, "updating");
