@@ -1104,15 +1104,7 @@ impl Scheduler {
             } else {
                 self.cfg.decline_idle
             };
-            let c = self.call(call::Type::Decline, |c| {
-                c.decline = Some(call::Decline {
-                    offer_ids: declines,
-                    filters: Some(mesos::Filters {
-                        refuse_seconds: Some(refuse.as_secs_f64()),
-                    }),
-                })
-            });
-            self.send_now(c);
+            self.decline(declines, refuse);
         }
     }
 
@@ -1157,6 +1149,12 @@ impl Scheduler {
                 pending.remove(&name);
             }
         }
+    }
+
+    /// Instances `app` needs launched now (from the per-turn cache).
+    fn pending_of(&self, now: Instant, app: &str) -> usize {
+        self.refresh_pending(now);
+        self.pending.borrow().get(app).copied().unwrap_or(0)
     }
 
     /// `app`'s tasks or record changed: its pending count is stale.
@@ -1234,16 +1232,7 @@ impl Scheduler {
             // Nothing left to launch there (a race with a command this
             // turn): the offers are declined like any other.
             self.stats.offers_declined += offer_ids.len() as u64;
-            let refuse = self.cfg.decline_busy.as_secs_f64();
-            let c = self.call(call::Type::Decline, |c| {
-                c.decline = Some(call::Decline {
-                    offer_ids,
-                    filters: Some(mesos::Filters {
-                        refuse_seconds: Some(refuse),
-                    }),
-                })
-            });
-            return self.send_now(c);
+            return self.decline_again(offer_ids);
         }
         let n = infos.len();
         self.stats.tasks_launched += n as u64;
@@ -1376,12 +1365,16 @@ impl Scheduler {
     }
 
     fn decline_again(&mut self, ids: Vec<mesos::OfferId>) {
-        let refuse = self.cfg.decline_busy.as_secs_f64();
+        self.decline(ids, self.cfg.decline_busy);
+    }
+
+    /// DECLINE `ids`, refusing them for `refuse`.
+    fn decline(&mut self, ids: Vec<mesos::OfferId>, refuse: Duration) {
         let c = self.call(call::Type::Decline, |c| {
             c.decline = Some(call::Decline {
                 offer_ids: ids,
                 filters: Some(mesos::Filters {
-                    refuse_seconds: Some(refuse),
+                    refuse_seconds: Some(refuse.as_secs_f64()),
                 }),
             })
         });

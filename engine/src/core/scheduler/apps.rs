@@ -481,7 +481,7 @@ impl Scheduler {
                 let queue: Vec<Value> = names
                     .iter()
                     .filter_map(|n| {
-                        let pending = self.decide(now, n).launch;
+                        let pending = self.pending_of(now, n);
                         let app = &self.apps[n];
                         let backoff = app.not_before.filter(|t| now < *t);
                         if pending == 0 && backoff.is_none() {
@@ -525,7 +525,7 @@ impl Scheduler {
                 let mut pending = 0;
                 for n in self.apps.keys() {
                     *apps.entry(self.app_status(now, n)).or_default() += 1;
-                    pending += self.decide(now, n).launch;
+                    pending += self.pending_of(now, n);
                 }
                 let body = json!({
                     "subscribed": self.stream_id().is_some(),
