@@ -472,13 +472,16 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
                 Err(e) => return (422, Body::Json(e)),
             };
             let create = *method == Method::Post;
-            if specs.len() == 1 {
-                let spec = specs.into_iter().next().expect("one");
-                let kind = if create {
+            let command = |spec: AppSpec| {
+                if create {
                     CommandKind::CreateApp(Box::new(spec))
                 } else {
                     CommandKind::UpdateApp(Box::new(spec))
-                };
+                }
+            };
+            if specs.len() == 1 {
+                let spec = specs.into_iter().next().expect("one");
+                let kind = command(spec);
                 return j(ask(ctx, kind));
             }
             // hydrogen's list form, all or nothing as in hydrogen: every
@@ -490,11 +493,7 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
             let mut created = Vec::new();
             for (i, spec) in specs.into_iter().enumerate() {
                 let name = spec.name.clone();
-                let kind = if create {
-                    CommandKind::CreateApp(Box::new(spec))
-                } else {
-                    CommandKind::UpdateApp(Box::new(spec))
-                };
+                let kind = command(spec);
                 let (s, v) = ask(ctx, kind);
                 if s >= 300 {
                     for n in created {

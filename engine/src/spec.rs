@@ -802,11 +802,7 @@ impl AppSpec {
         let mut de = serde_json::Deserializer::from_slice(json);
         let spec: AppSpec = match serde_path_to_error::deserialize(&mut de) {
             Ok(s) => s,
-            Err(e) => {
-                let field = e.path().to_string();
-                let field = if field == "." { String::new() } else { field };
-                return Err(SpecError::new(field, e.into_inner().to_string()));
-            }
+            Err(e) => return Err(path_error(e)),
         };
         if let Err(e) = de.end() {
             return Err(SpecError::new("", e.to_string()));
@@ -819,11 +815,7 @@ impl AppSpec {
     pub fn from_value(v: serde_json::Value) -> Result<AppSpec, SpecError> {
         let spec: AppSpec = match serde_path_to_error::deserialize(v) {
             Ok(s) => s,
-            Err(e) => {
-                let field = e.path().to_string();
-                let field = if field == "." { String::new() } else { field };
-                return Err(SpecError::new(field, e.into_inner().to_string()));
-            }
+            Err(e) => return Err(path_error(e)),
         };
         spec.validate()?;
         Ok(spec)
@@ -1164,6 +1156,13 @@ impl AppSpec {
         }
         Ok(())
     }
+}
+
+/// A deserialization error as a [`SpecError`] naming the field's JSON path.
+fn path_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> SpecError {
+    let field = e.path().to_string();
+    let field = if field == "." { String::new() } else { field };
+    SpecError::new(field, e.into_inner().to_string())
 }
 
 fn check_name(name: &str) -> Result<(), SpecError> {
