@@ -26,8 +26,8 @@ fi
 fail() { echo "test-deb: FAIL: $*" >&2; exit 1; }
 pass() { echo "test-deb: ok: $*" >&2; }
 
-cargo build --locked -p tritium
-deb=$(packaging/build-deb.sh --binary target/debug/tritium -- --fast)
+bin=$(scripts/debug-binary)
+deb=$(packaging/build-deb.sh --binary "$bin" -- --fast)
 [ -f "$deb" ] || fail "no .deb at '$deb'"
 pass "built $deb"
 
