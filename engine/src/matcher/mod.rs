@@ -458,8 +458,16 @@ impl Matcher {
     /// Registers or replaces the spec placed under its name. Instance counts
     /// of the name (from [`Matcher::task_added`]) survive a replacement;
     /// refusal counters start over.
+    ///
+    /// Only what makes a spec unplaceable by construction is refused here
+    /// (constraints, duplicate fixed ports). Whether it is too big for the
+    /// agents seen so far is admission's question ([`Matcher::check`], which
+    /// the core asks with its own tasks' footprint allowed for): asking it
+    /// again here refused an app the core had admitted, and the app then
+    /// stayed pending forever with no offer ever considered for it.
     pub fn put_app(&mut self, spec: &AppSpec) -> Result<(), SpecError> {
-        self.check(spec)?;
+        constraint::validate(spec)?;
+        check_ports(spec)?;
         let c = constraint::compile(spec, &mut self.syms)?;
         let role = spec
             .role()

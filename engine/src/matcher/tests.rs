@@ -741,7 +741,12 @@ fn check_refuses_what_can_never_run() {
     let mut g = app("g", 1.0, 1.0);
     g.resources.gpus = 1.0;
     assert_eq!(m.check(&g).unwrap_err().field, "resources.gpus");
-    assert!(m.put_app(&huge).is_err(), "put_app checks too");
+    // Size is admission's question (the core asks `check` allowing for
+    // its own tasks' footprint): put_app registers what was admitted, and
+    // refuses only what can never be placed.
+    m.put_app(&huge).unwrap();
+    assert_eq!(m.put_app(&a).unwrap_err().field, "filters[1].value");
+    assert_eq!(m.put_app(&b).unwrap_err().field, "filters[0].type");
 }
 
 #[test]
