@@ -142,6 +142,47 @@ fn launches_an_app_survives_a_dropped_stream_and_restarts_on_its_store() {
     engine.stop();
 }
 
+/// A pipeline of two calls is far shallower than a launch's burst of
+/// ACCEPTs and ACKNOWLEDGEs: the calls beyond it wait in order for answers
+/// instead of being refused (refusing them used to fail the connection's
+/// bookkeeping and leave updates unacknowledged until the agent resent them).
+#[test]
+fn calls_beyond_the_pipeline_wait_instead_of_failing() {
+    let sim = start_sim();
+    let engine = Engine::start(
+        core_config(&[sim.url()]),
+        DriverOptions {
+            max_calls_in_flight: 2,
+            ..DriverOptions::default()
+        },
+        MemStore::new(),
+    );
+    engine.put_app(web(30));
+    let id = wait_running(&sim, 30);
+    // Every update acknowledged once: none waited for a resend.
+    let acked = wait_for("every update acknowledged", || {
+        let state = sim.state();
+        (counter(&state, "updates_resent") == 0 && counter(&state, "acks") >= 60)
+            .then_some(counter(&state, "acks"))
+    });
+    assert_eq!(acked, 60, "STARTING and RUNNING of 30 tasks");
+    assert_no_violations(&sim);
+    let ended = engine.stop();
+    assert_eq!(ended.stats.calls_refused, 0);
+    assert_eq!(ended.stats.call_failures, 0);
+    assert_eq!(ended.core.stats().call_errors, 0);
+    assert!(
+        ended.stats.calls_waiting_max > 0,
+        "the test must fill the pipeline: {:?}",
+        ended.stats
+    );
+    assert_eq!(
+        tasks_in(&sim.state(), &id, &["TASK_RUNNING"]),
+        30,
+        "nothing was launched twice or lost"
+    );
+}
+
 /// The ids of the framework's tasks in `states`.
 fn task_ids(state: &Value, framework_id: &str, states: &[&str]) -> Vec<String> {
     let mut ids: Vec<String> = state["tasks"]

@@ -251,6 +251,9 @@ pub struct Scheduler {
     /// Time-dependent inputs (backoff ends, unreachable deadlines) may have
     /// passed: recompute every app.
     all_dirty: Cell<bool>,
+    /// Inside `begin_turn` … `end_turn`: the end-of-turn work waits for
+    /// `end_turn` instead of following every input.
+    turn_open: bool,
 }
 
 /// Pause before repeating a REVIVE or SUPPRESS the master refused: the
@@ -373,6 +376,34 @@ impl Scheduler {
             pending: RefCell::new(BTreeMap::new()),
             dirty: RefCell::new(BTreeSet::new()),
             all_dirty: Cell::new(true),
+            turn_open: false,
+        }
+    }
+
+    /// Opens a turn of several inputs. Without one, every `handle` is a
+    /// turn of its own and ends with the end-of-turn work: the SUPPRESS or
+    /// REVIVE decision (which needs every touched app's pending count, a
+    /// pass over its tasks), offer constraints, and the store batch. A
+    /// driver that reads many events at once opens a turn around them, so
+    /// that work runs once per read instead of once per status update (a
+    /// launch of n tasks was O(n²) without it), and the turn's store ops
+    /// go out as one batch. Nothing waits longer for it: the driver commits
+    /// the store only after `end_turn`.
+    pub fn begin_turn(&mut self) {
+        self.turn_open = true;
+    }
+
+    /// Store ops of the open turn not yet issued as a batch (they go out
+    /// at the end of the turn; test harnesses use it to know what a call
+    /// must wait for).
+    pub fn unissued_ops(&self) -> usize {
+        self.batch.len()
+    }
+
+    /// Closes the turn `begin_turn` opened and does its end-of-turn work.
+    pub fn end_turn(&mut self, now: Instant) {
+        if std::mem::take(&mut self.turn_open) && self.phase != Phase::Stopped {
+            self.after_turn(now);
         }
     }
 
@@ -470,6 +501,7 @@ impl Scheduler {
         if self.phase == Phase::Stopped {
             return;
         }
+        let is_timer = input == Input::Timer;
         match input {
             Input::Start => {
                 if self.phase == Phase::Idle {
@@ -532,7 +564,12 @@ impl Scheduler {
                 self.on_timer(now)
             }
         }
-        self.after_turn(now);
+        // A timer ends the open turn's work early: deadlines it passed
+        // (a resync pause, say) are cleared there, and a turn that kept
+        // them would leave `poll_timeout` in the past.
+        if !self.turn_open || is_timer {
+            self.after_turn(now);
+        }
     }
 
     // ------------------------------------------------------------ subscription

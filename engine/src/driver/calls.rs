@@ -46,10 +46,38 @@ pub(super) struct CallConn {
     pub(super) generation: u64,
     pub(super) master: MasterUrl,
     host: String,
-    /// Calls written or queued and not answered yet, oldest first.
+    /// Calls not answered yet, oldest first: the first `encoded` are in the
+    /// write buffer or on the wire, the rest wait in `waiting`.
     in_flight: VecDeque<&'static str>,
+    encoded: usize,
+    /// Calls beyond `limits.max_in_flight` on the wire, kept in order until
+    /// answers make room (a burst of ACKs after a big launch is bigger than
+    /// any sensible pipeline; refusing them would drop work).
+    waiting: VecDeque<Waiting>,
+    waiting_bytes: usize,
+    limits: CallLimits,
     rbuf: BytesMut,
     answer: Option<(ResponseHead, BodyReader)>,
+    /// Set when a waiting call could not be encoded: the next `next` says
+    /// the connection is broken.
+    broken: Option<String>,
+}
+
+/// What bounds the calls a connection holds for a slow master.
+#[derive(Debug, Clone)]
+pub(super) struct CallLimits {
+    /// Calls written and not answered (the HTTP pipeline's depth).
+    pub(super) max_in_flight: usize,
+    /// Bytes of calls not written yet, waiting ones included.
+    pub(super) max_queued_bytes: usize,
+    /// `Authorization` header value for every request.
+    pub(super) authorization: Option<String>,
+}
+
+#[derive(Debug)]
+struct Waiting {
+    stream_id: String,
+    body: Bytes,
 }
 
 /// Why a call was not queued.
@@ -68,6 +96,7 @@ impl CallConn {
         generation: u64,
         master: &MasterUrl,
         tls: Option<&TlsSetup>,
+        limits: CallLimits,
     ) -> std::io::Result<CallConn> {
         let sock = Socket::connect(registry, master, token, tls)?;
         Ok(CallConn {
@@ -76,8 +105,13 @@ impl CallConn {
             master: master.clone(),
             host: master.authority(),
             in_flight: VecDeque::new(),
+            encoded: 0,
+            waiting: VecDeque::new(),
+            waiting_bytes: 0,
+            limits,
             rbuf: BytesMut::new(),
             answer: None,
+            broken: None,
         })
     }
 
@@ -85,31 +119,39 @@ impl CallConn {
         self.in_flight.len()
     }
 
-    /// Queue one call. `max_in_flight` and `max_queued_bytes` bound what
-    /// waits for a slow master.
+    /// Queue one call: into the write buffer while fewer than
+    /// `max_in_flight` calls are unanswered on the wire, else into the
+    /// waiting queue until answers make room. Refused only past
+    /// `max_queued_bytes` of unwritten calls (the master is not keeping up)
+    /// or when the request cannot be encoded; either way the caller must
+    /// give up the connection, since calls already queued were accepted.
     pub(super) fn send(
         &mut self,
         stream_id: &str,
         body: &Bytes,
         kind: &'static str,
-        authorization: Option<&str>,
-        max_in_flight: usize,
-        max_queued_bytes: usize,
     ) -> Result<(), SendError> {
-        if self.in_flight.len() >= max_in_flight {
+        let queued = self.sock.pending_write() + self.waiting_bytes;
+        if queued + body.len() > self.limits.max_queued_bytes {
             return Err(SendError::Full(format!(
-                "{} calls to {} unanswered (the limit)",
-                self.in_flight.len(),
-                self.host
+                "{queued} bytes of calls to {} not written yet (limit {})",
+                self.host, self.limits.max_queued_bytes
             )));
         }
-        if self.sock.pending_write() + body.len() > max_queued_bytes {
-            return Err(SendError::Full(format!(
-                "{} bytes of calls to {} not written yet (limit {max_queued_bytes})",
-                self.sock.pending_write(),
-                self.host
-            )));
+        if self.encoded < self.limits.max_in_flight && self.waiting.is_empty() {
+            self.encode(stream_id, body, kind)?;
+        } else {
+            self.waiting_bytes += body.len();
+            self.waiting.push_back(Waiting {
+                stream_id: stream_id.to_owned(),
+                body: body.clone(),
+            });
         }
+        self.in_flight.push_back(kind);
+        Ok(())
+    }
+
+    fn encode(&mut self, stream_id: &str, body: &Bytes, kind: &str) -> Result<(), SendError> {
         let request = Request {
             method: Method::Post,
             path: &self.master.path,
@@ -117,19 +159,45 @@ impl CallConn {
             content_type: Some(ContentType::Protobuf),
             accept: None,
             stream_id: Some(stream_id),
-            authorization,
+            authorization: self.limits.authorization.as_deref(),
             keep_alive: true,
             body,
         };
         request
             .encode(self.sock.write_buf())
             .map_err(|e| SendError::Invalid(format!("{kind} call: {e}")))?;
-        self.in_flight.push_back(kind);
+        self.encoded += 1;
         Ok(())
+    }
+
+    /// Calls that waited, into the write buffer as answers made room.
+    /// They were encodable when queued (same stream id and headers as the
+    /// calls before them), so a failure here breaks the connection.
+    fn promote(&mut self) -> Result<(), String> {
+        while self.encoded < self.limits.max_in_flight {
+            let Some(w) = self.waiting.pop_front() else {
+                break;
+            };
+            self.waiting_bytes -= w.body.len();
+            let kind = self.in_flight.get(self.encoded).copied().unwrap_or("?");
+            self.encode(&w.stream_id, &w.body, kind)
+                .map_err(|e| match e {
+                    SendError::Full(r) | SendError::Invalid(r) => r,
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Calls held back because the pipeline is full (for tests and stats).
+    pub(super) fn waiting(&self) -> usize {
+        self.waiting.len()
     }
 
     /// The next answer from what has been read.
     pub(super) fn next(&mut self) -> CallNext {
+        if let Some(reason) = self.broken.take() {
+            return CallNext::Broken(reason);
+        }
         loop {
             if self.answer.is_none() {
                 let head = match ResponseHead::parse(&self.rbuf, HeadLimits::default()) {
@@ -162,6 +230,12 @@ impl CallConn {
     fn finish(&mut self) -> CallAnswer {
         let (head, body) = self.answer.take().expect("an answer in progress");
         let kind = self.in_flight.pop_front().unwrap_or("?");
+        self.encoded = self.encoded.saturating_sub(1);
+        if let Err(reason) = self.promote() {
+            // Unreachable in practice (see `promote`); the connection
+            // cannot be trusted with the rest, so it ends like a bad answer.
+            self.broken = Some(reason);
+        }
         CallAnswer {
             status: head.status,
             location: head.location,

@@ -64,7 +64,7 @@ use mio::{Events, Poll, Token, Waker};
 
 use crate::core::{Command, CommandKind, Input, MasterUrl, Output, Reply, Scheduler};
 use crate::wire::DEFAULT_MAX_RECORD_LEN;
-use calls::{CallConn, CallNext, SendError};
+use calls::{CallConn, CallLimits, CallNext, SendError};
 use socket::ReadOutcome;
 use subscription::{Next, Read, Subscription};
 use tls::{TlsSetup, describe};
@@ -112,9 +112,11 @@ pub struct DriverOptions {
     /// Commands taken in and not answered yet (their replies may wait for a
     /// store commit); while at the bound, queued commands wait.
     pub max_pending_replies: usize,
-    /// Calls on the call connection without an answer.
+    /// Calls written on the call connection without an answer (the
+    /// pipeline's depth); calls beyond it wait, in order, for answers.
     pub max_calls_in_flight: usize,
-    /// Bytes of calls queued on the call connection and not written yet.
+    /// Bytes of calls not written yet (waiting ones included); past it the
+    /// master is not keeping up and the call connection is dropped.
     pub max_call_queue_bytes: usize,
     /// Full `Authorization` header value sent with every request, e.g.
     /// `Basic dHJpdGl1bTpzZWNyZXQ=`.
@@ -445,6 +447,7 @@ impl Driver {
             let mut events = std::mem::replace(&mut self.events, Events::with_capacity(0));
             let polled = self.poll.poll(&mut events, timeout);
             let turn_start = Instant::now();
+            core.begin_turn();
             match polled {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -483,6 +486,10 @@ impl Driver {
             }
             if self.exit.is_none() {
                 self.fire_timer(core, store);
+            }
+            if self.exit.is_none() {
+                core.end_turn(Instant::now());
+                self.drain(core, store);
             }
             if self.exit.is_none() {
                 // Group commit: everything this turn changed becomes durable
@@ -768,6 +775,11 @@ impl Driver {
                 generation,
                 master,
                 master.tls.then_some(&self.tls),
+                CallLimits {
+                    max_in_flight: self.opts.max_calls_in_flight.max(1),
+                    max_queued_bytes: self.opts.max_call_queue_bytes,
+                    authorization: self.opts.authorization.clone(),
+                },
             ) {
                 Ok(c) => {
                     self.stats.call_connections_opened += 1;
@@ -784,18 +796,22 @@ impl Driver {
             }
         }
         let c = self.calls.as_mut().expect("opened above");
-        match c.send(
-            stream_id,
-            body,
-            kind,
-            self.opts.authorization.as_deref(),
-            self.opts.max_calls_in_flight,
-            self.opts.max_call_queue_bytes,
-        ) {
-            Ok(()) => self.stats.calls_sent += 1,
+        match c.send(stream_id, body, kind) {
+            Ok(()) => {
+                self.stats.calls_sent += 1;
+                self.stats.calls_waiting_max = self.stats.calls_waiting_max.max(c.waiting() as u64);
+            }
             Err(SendError::Full(reason) | SendError::Invalid(reason)) => {
+                // The core counts this call as in flight, like those queued
+                // before it: the connection goes, and the core hears that
+                // every unanswered call (this one too) may be lost.
                 self.stats.calls_refused += 1;
-                tracing::warn!(target: "tritium::driver", kind, %reason, "call not sent");
+                tracing::warn!(target: "tritium::driver", kind, %reason, "call not sent; dropping the call connection");
+                if let Some(c) = self.calls.take() {
+                    c.close(self.poll.registry());
+                }
+                self.resume_calls = false;
+                self.stats.call_failures += 1;
                 self.feedback.push_back(Input::CallFailed(reason));
             }
         }

@@ -126,6 +126,9 @@ pub struct DriverStats {
     pub call_failures: u64,
     /// Calls refused because the call connection's queue was full.
     pub calls_refused: u64,
+    /// Most calls held back at once because `max_calls_in_flight` were
+    /// unanswered on the wire (they go out as answers come).
+    pub calls_waiting_max: u64,
     pub call_connections_opened: u64,
     pub store_batches: u64,
     /// From a batch being submitted to the store to its commit being

@@ -447,6 +447,26 @@ pub struct Sim {
     trace: Fnv,
     out: Outcome,
     spin: u32,
+    /// Odd seeds group the queue's inputs of one instant (up to
+    /// `TURN_INPUTS`) into one core turn (`begin_turn` … `end_turn`), as
+    /// the driver does with what one read brings; even seeds feed every
+    /// input as a turn of its own.
+    turns: bool,
+    turn: Option<Turn>,
+}
+
+/// Most inputs in one grouped turn.
+const TURN_INPUTS: u32 = 32;
+
+/// An open grouped turn: what gets its store batch only at `end_turn`.
+#[derive(Debug, Default)]
+struct Turn {
+    inputs: u32,
+    offers: Vec<String>,
+    acks: Vec<(String, Vec<u8>)>,
+    /// The subscription closed in this turn: launches whose intents the
+    /// turn's batch carries had their held ACCEPTs dropped with it.
+    stream_closed: bool,
 }
 
 impl std::fmt::Debug for Sim {
@@ -530,6 +550,8 @@ impl Sim {
             trace: Fnv::new(),
             out: Outcome::default(),
             spin: 0,
+            turns: seed % 2 == 1,
+            turn: None,
             rng,
         };
         sim.plan_workload();
@@ -723,8 +745,25 @@ impl Sim {
             if tq == Some(next) {
                 self.spin = 0;
                 let (_, ev) = self.queue.pop_first().expect("first");
+                if self.turns && self.turn.is_none() {
+                    if let Some(core) = self.core.as_mut() {
+                        core.begin_turn();
+                    }
+                    self.turn = Some(Turn::default());
+                }
                 self.dispatch(ev);
+                let now = self.now;
+                let more = self
+                    .queue
+                    .first_key_value()
+                    .is_some_and(|(k, _)| k.0 == now);
+                match self.turn.as_mut() {
+                    Some(t) if more && t.inputs + 1 < TURN_INPUTS => t.inputs += 1,
+                    Some(_) => self.end_turn(),
+                    None => {}
+                }
             } else if tm == Some(next) {
+                self.end_turn();
                 self.spin = 0;
                 self.master.tick(self.now);
                 self.drain_master();
@@ -741,6 +780,7 @@ impl Sim {
                         ));
                     }
                 }
+                self.end_turn();
                 self.core_input(Input::Timer);
             }
             self.check_step();
@@ -864,12 +904,46 @@ impl Sim {
         }
     }
 
+    /// Close the grouped turn: the core's end-of-turn work issues the
+    /// turn's batch, which the offers and updates delivered in it wait for.
+    fn end_turn(&mut self) {
+        let Some(turn) = self.turn.take() else {
+            return;
+        };
+        let Some(core) = self.core.as_mut() else {
+            return;
+        };
+        core.end_turn(self.now);
+        self.drain_core();
+        if turn.stream_closed {
+            // Launches need offers of a subscribed stream, and none can
+            // follow a close within one instant: every intent issued now
+            // belongs to the closed stream, whose held calls are gone.
+            self.watch.held_launches.clear();
+        }
+        let seq = self.store.issued;
+        for id in &turn.offers {
+            if let Some(w) = self.watch.offers_open.get_mut(id) {
+                w.seq = seq;
+            }
+        }
+        for key in &turn.acks {
+            if let Some(req) = self.watch.ack_req.get_mut(key)
+                && req.0 == SEQ_THIS_TURN
+            {
+                req.0 = seq;
+            }
+        }
+    }
+
     fn crash(&mut self) {
         if self.core.is_none() {
             return;
         }
         self.out.crashes += 1;
         self.core = None;
+        // What the dead life's open turn delivered is gone with it.
+        self.turn = None;
         // Some batches in flight reached the disk before the crash.
         let n = self.store.pending.len() as u64;
         let written = self.rng.below(n + 1);
@@ -1003,8 +1077,24 @@ impl Sim {
             _ => false,
         };
         let now = self.now;
+        let ops_before = self.core.as_ref().map_or(0, Scheduler::unissued_ops);
         self.core.as_mut().expect("core").handle(now, input);
+        let added_ops = self.core.as_ref().map_or(0, Scheduler::unissued_ops) > ops_before;
         self.drain_core();
+        if let Some(turn) = self.turn.as_mut() {
+            // The turn's batch is issued at `end_turn`: an update whose
+            // input added to it waits for that batch; one that stored
+            // nothing new waits only for the batches issued before it.
+            turn.offers.extend(offer_ids);
+            if fresh_ack && let Some((key, _)) = ack_key {
+                if added_ops {
+                    turn.acks.push(key);
+                } else if let Some(req) = self.watch.ack_req.get_mut(&key) {
+                    req.0 = self.store.issued;
+                }
+            }
+            return;
+        }
         let seq = self.store.issued;
         for id in &offer_ids {
             if let Some(w) = self.watch.offers_open.get_mut(id) {
@@ -1169,6 +1259,9 @@ impl Sim {
         self.watch.killed_on_stream.clear();
         // Calls the core held for this stream are dropped with it.
         self.watch.held_launches.clear();
+        if let Some(turn) = self.turn.as_mut() {
+            turn.stream_closed = true;
+        }
     }
 
     // -------------------------------------------------------------- master
@@ -1887,6 +1980,20 @@ impl Sim {
     /// Invariant 6: after the storm and the settle period, tritium runs
     /// exactly what was asked, under the framework id it first got.
     fn check_converged(&mut self) {
+        if std::env::var_os("DST_DUMP_QUEUE").is_some()
+            && let Some(core) = self.core.as_mut()
+        {
+            core.handle(
+                self.now,
+                Input::Command(tritium_engine::core::Command {
+                    id: u64::MAX,
+                    kind: tritium_engine::core::CommandKind::Queue(None),
+                }),
+            );
+            while let Some(o) = core.poll_output() {
+                eprintln!("DUMP {o:?}");
+            }
+        }
         let Some(core) = &self.core else {
             self.fail("the core is down at the end");
         };
