@@ -426,7 +426,7 @@ fn launch(args: &Args) {
          post_p99_ms={:.2} turn_p50_us={} turn_p99_us={} turn_max_us={} turns={} \
          offers_event_p50_us={} offers_event_p99_us={} offers_event_max_us={} offers_events={} \
          offers_received={} offers_accepted={} offers_declined={} tasks_launched={} acks_sent={} \
-         pending_instances={} rss_baseline_kb={} vm_hwm_kb={} vm_rss_kb={} peak_minus_baseline_mib={:.1} \
+         call_errors={} calls_waiting_max={} pending_instances={} rss_baseline_kb={} vm_hwm_kb={} vm_rss_kb={} peak_minus_baseline_mib={:.1} \
          sim_tasks={} violations={} exit={}",
         if args.master.is_some() {
             "external".to_owned()
@@ -465,6 +465,8 @@ fn launch(args: &Args) {
         stats.offers_declined,
         stats.tasks_launched,
         stats.acks_sent,
+        stats.call_errors,
+        dstats.calls_waiting_max,
         m["pending_instances"],
         rss_base,
         hwm,
