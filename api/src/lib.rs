@@ -5,6 +5,8 @@
 
 pub mod auth;
 pub mod client;
+pub mod events;
+pub mod http_server;
 pub mod metrics;
 pub mod rest;
 pub mod taurus;

@@ -1,5 +1,5 @@
-//! The REST API: hydrogen's endpoints (a superset), served by tiny_http on
-//! threads of their own. It never touches scheduling state: every request
+//! The REST API: hydrogen's endpoints (a superset), served by
+//! [`crate::http_server`] on threads of its own. It never touches scheduling state: every request
 //! becomes a [`CommandKind`] sent to the engine through the driver handle,
 //! and its reply comes back on a channel with a deadline (no reply in time
 //! is a 503 with a reason, never a hang).
@@ -22,22 +22,24 @@
 //! With `ApiOptions::tokens`, every request but `/health` and the status
 //! page's static files needs a bearer token (see [`crate::auth`]).
 
-use std::io::{self, Read, Write};
-use std::net::SocketAddr;
+use std::io;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use serde_json::{Value, json};
-use tiny_http::{Header, Method, Request, Response, Server, StatusCode};
 use tritium_engine::core::CommandKind;
 use tritium_engine::driver::{DriverHandle, RequestError};
 use tritium_engine::spec::{AppSpec, SpecError};
 use tritium_engine::store::Leadership;
 
 use crate::auth::Tokens;
+use crate::events::{EventOptions, EventStreams, Refused};
+use crate::http_server::{
+    Answer, Body as RequestBody, HttpServer, Method, Request, Response, ServerOptions,
+};
 use crate::metrics::{self, ApiMetrics};
 
 /// The OpenAPI document served at /v1/api/openapi.json.
@@ -55,13 +57,19 @@ pub struct ApiOptions {
     pub reply_timeout: Duration,
     /// Largest request body.
     pub max_body: usize,
-    /// Threads answering requests.
+    /// Requests handled at once (connections: `max_connections`).
     pub workers: usize,
+    /// Connections open at once; more are closed as they arrive.
+    pub max_connections: usize,
     /// Event-stream clients at once; more get 503.
     pub max_event_clients: usize,
-    /// Events buffered per client; a client that falls this far behind is
-    /// dropped (it never slows the engine or the other clients).
-    pub event_buffer: usize,
+    /// Bytes queued per event-stream client beyond what its socket took;
+    /// a client that falls further behind is dropped (it never slows the
+    /// engine or the other clients).
+    pub event_buffer_bytes: usize,
+    /// An event-stream client that takes no byte for this long while
+    /// events wait for it is dropped.
+    pub event_stall_timeout: Duration,
     /// Largest `limit` of a list request.
     pub max_page: usize,
     /// Bearer tokens required by every request but `/health` and the
@@ -80,8 +88,10 @@ impl Default for ApiOptions {
             reply_timeout: Duration::from_secs(5),
             max_body: 1024 * 1024,
             workers: 4,
-            max_event_clients: 256,
-            event_buffer: 1024,
+            max_connections: 1024,
+            max_event_clients: EventOptions::default().max_clients,
+            event_buffer_bytes: EventOptions::default().buffer_bytes,
+            event_stall_timeout: EventOptions::default().stall_timeout,
             max_page: 1000,
             tokens: None,
             leadership: None,
@@ -91,10 +101,8 @@ impl Default for ApiOptions {
 
 /// A running API.
 pub struct ApiServer {
-    server: Arc<Server>,
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
+    server: HttpServer,
+    events: Arc<EventStreams>,
 }
 
 /// Counters of the API, for metrics.
@@ -103,14 +111,12 @@ pub struct ApiStats {
     pub requests: AtomicU64,
     pub errors_4xx: AtomicU64,
     pub errors_5xx: AtomicU64,
-    pub event_clients_dropped: AtomicU64,
 }
 
 struct Ctx {
     opts: ApiOptions,
     engine: DriverHandle,
-    hub: Sender<HubMsg>,
-    clients: AtomicU64,
+    events: Arc<EventStreams>,
     stats: Arc<ApiStats>,
     metrics: ApiMetrics,
 }
@@ -118,7 +124,7 @@ struct Ctx {
 impl std::fmt::Debug for ApiServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApiServer")
-            .field("addr", &self.addr)
+            .field("addr", &self.server.addr())
             .finish_non_exhaustive()
     }
 }
@@ -131,87 +137,55 @@ impl ApiServer {
         engine: DriverHandle,
         events: Receiver<Value>,
     ) -> io::Result<ApiServer> {
-        let server = Server::http(opts.listen.as_str()).map_err(io::Error::other)?;
-        let addr = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| io::Error::other("the API must listen on an IP address"))?;
-        let server = Arc::new(server);
-        let stop = Arc::new(AtomicBool::new(false));
-        let (hub_tx, hub_rx) = crossbeam_channel::unbounded();
-        let stats = Arc::new(ApiStats::default());
-        let mut threads = Vec::new();
-        {
-            let stop = stop.clone();
-            let stats = stats.clone();
-            threads.push(
-                std::thread::Builder::new()
-                    .name("tritium-events".into())
-                    .spawn(move || hub(events, hub_rx, stop, stats))?,
-            );
-        }
+        let listener = TcpListener::bind(opts.listen.as_str())?;
+        let events = Arc::new(EventStreams::start(
+            events,
+            EventOptions {
+                max_clients: opts.max_event_clients,
+                buffer_bytes: opts.event_buffer_bytes,
+                stall_timeout: opts.event_stall_timeout,
+                ..EventOptions::default()
+            },
+        )?);
         let ctx = Arc::new(Ctx {
             opts: opts.clone(),
             engine,
-            hub: hub_tx,
-            clients: AtomicU64::new(0),
-            stats,
+            events: events.clone(),
+            stats: Arc::new(ApiStats::default()),
             metrics: ApiMetrics::default(),
         });
-        for i in 0..opts.workers.max(1) {
-            let server = server.clone();
-            let ctx = ctx.clone();
-            let stop = stop.clone();
-            threads.push(
-                std::thread::Builder::new()
-                    .name(format!("tritium-api-{i}"))
-                    .spawn(move || {
-                        while !stop.load(Ordering::Acquire) {
-                            match server.recv_timeout(Duration::from_millis(200)) {
-                                Ok(Some(req)) => serve(&ctx, req),
-                                Ok(None) => {}
-                                Err(_) => break,
-                            }
-                        }
-                    })?,
-            );
-        }
+        let server_opts = ServerOptions {
+            max_connections: opts.max_connections,
+            workers: opts.workers,
+            max_body: opts.max_body,
+            ..ServerOptions::default()
+        };
+        let server =
+            HttpServer::start(listener, server_opts, Arc::new(move |req| serve(&ctx, req)))?;
+        let addr = server.addr();
         tracing::info!(target: "tritium::api", %addr, "REST API listening");
-        Ok(ApiServer {
-            server,
-            addr,
-            stop,
-            threads,
-        })
+        Ok(ApiServer { server, events })
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
-    /// Stop accepting and wait for the threads (bounded: each polls the
-    /// stop flag at least every 200 ms).
-    pub fn shutdown(mut self) {
-        self.stop.store(true, Ordering::Release);
-        self.server.unblock();
-        for t in self.threads.drain(..) {
-            let _ = t.join();
+    /// Stop accepting, close every connection and end every event stream.
+    pub fn shutdown(self) {
+        self.server.shutdown();
+        if let Ok(events) = Arc::try_unwrap(self.events) {
+            events.shutdown();
         }
     }
 }
 
 // ------------------------------------------------------------ requests
 
-fn json_response(status: u16, body: &Value) -> Response<io::Cursor<Vec<u8>>> {
+fn json_response(status: u16, body: &Value) -> Response {
     let mut bytes = serde_json::to_vec_pretty(body).unwrap_or_default();
     bytes.push(b'\n');
-    Response::from_data(bytes)
-        .with_status_code(StatusCode(status))
-        .with_header(header("Content-Type", "application/json"))
-}
-
-fn header(k: &str, v: &str) -> Header {
-    Header::from_bytes(k.as_bytes(), v.as_bytes()).expect("static header")
+    Response::new(status, "application/json", bytes)
 }
 
 fn err(field: &str, msg: impl Into<String>) -> Value {
@@ -263,22 +237,14 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The body the server read (it reads at most `max_body`).
 fn read_body(ctx: &Ctx, req: &mut Request) -> Result<Vec<u8>, (u16, Value)> {
-    if req.body_length().is_some_and(|n| n > ctx.opts.max_body) {
-        return Err((
-            413,
-            err("", format!("body larger than {} bytes", ctx.opts.max_body)),
-        ));
-    }
-    let mut body = Vec::new();
-    let limit = ctx.opts.max_body as u64 + 1;
-    match req.as_reader().take(limit).read_to_end(&mut body) {
-        Ok(_) if body.len() > ctx.opts.max_body => Err((
+    match &mut req.body {
+        RequestBody::Complete(b) => Ok(std::mem::take(b)),
+        RequestBody::TooLarge => Err((
             413,
             err("", format!("body larger than {} bytes", ctx.opts.max_body)),
         )),
-        Ok(_) => Ok(body),
-        Err(e) => Err((400, err("", format!("cannot read the body: {e}")))),
     }
 }
 
@@ -341,20 +307,16 @@ fn parse_specs(body: &[u8]) -> Result<Vec<AppSpec>, Value> {
     }
 }
 
-fn serve(ctx: &Arc<Ctx>, mut req: Request) {
+fn serve(ctx: &Arc<Ctx>, mut req: Request) -> Answer {
     let started = Instant::now();
     ctx.stats.requests.fetch_add(1, Ordering::Relaxed);
-    let url = req.url().to_owned();
+    let url = std::mem::take(&mut req.url);
     let path = url.split('?').next().unwrap_or("").trim_end_matches('/');
-    let method = req.method().clone();
+    let method = req.method.clone();
     if let Some(tokens) = &ctx.opts.tokens
         && !matches!(path, "/health" | "" | "/app.js")
     {
-        let authorization = req
-            .headers()
-            .iter()
-            .find(|h| h.field.equiv("Authorization"))
-            .map(|h| h.value.as_str());
+        let authorization = req.header("Authorization");
         if let Err(refusal) = tokens.check(authorization, method.as_str()) {
             ctx.metrics.auth_refused.fetch_add(1, Ordering::Relaxed);
             ctx.stats.errors_4xx.fetch_add(1, Ordering::Relaxed);
@@ -363,21 +325,19 @@ fn serve(ctx: &Arc<Ctx>, mut req: Request) {
             tracing::debug!(target: "tritium::api", %method, %path, status = refusal.status(), "request refused");
             let mut resp = json_response(refusal.status(), &err("", refusal.message()));
             if refusal.status() == 401 {
-                resp = resp.with_header(header("WWW-Authenticate", "Bearer realm=\"tritium\""));
+                resp = resp.with_header("WWW-Authenticate", "Bearer realm=\"tritium\"");
             }
-            let _ = req.respond(resp);
-            return;
+            return Answer::Respond(resp);
         }
     }
     if let Some((status, resp)) = standby_answer(ctx, path, &url) {
         ctx.metrics.observe(path, status, started.elapsed());
-        let _ = req.respond(resp);
-        return;
+        return Answer::Respond(resp);
     }
     if method == Method::Get && path == "/v1/api/events" {
-        let status = serve_events(ctx, req, query(&url, "app"));
+        let (status, answer) = serve_events(ctx, query(&url, "app"));
         ctx.metrics.observe(path, status, started.elapsed());
-        return;
+        return answer;
     }
     let (status, body) = route(ctx, &mut req, &method, path, &url);
     if status >= 500 {
@@ -389,15 +349,13 @@ fn serve(ctx: &Arc<Ctx>, mut req: Request) {
     ctx.metrics.observe(path, status, started.elapsed());
     let mut resp = match body {
         Body::Json(v) => json_response(status, &v),
-        Body::Raw(ct, bytes) => Response::from_data(bytes)
-            .with_status_code(StatusCode(status))
-            .with_header(header("Content-Type", ct)),
+        Body::Raw(ct, bytes) => Response::new(status, ct, bytes),
     };
     if status == 405 {
         // RFC 9110: a 405 lists what the resource does allow.
-        resp.add_header(header("Allow", allowed_methods(path)));
+        resp = resp.with_header("Allow", allowed_methods(path));
     }
-    let _ = req.respond(resp);
+    Answer::Respond(resp)
 }
 
 /// The methods a path answers, for the `Allow` header of a 405.
@@ -415,11 +373,7 @@ fn allowed_methods(path: &str) -> &'static str {
 /// `/ready` says it stands by and who leads; everything else but `/health`
 /// goes to the leader by a 307 (same method, path and query), or is a 503
 /// while no leader is known. `None` while this instance leads.
-fn standby_answer(
-    ctx: &Ctx,
-    path: &str,
-    url: &str,
-) -> Option<(u16, Response<io::Cursor<Vec<u8>>>)> {
+fn standby_answer(ctx: &Ctx, path: &str, url: &str) -> Option<(u16, Response)> {
     let l = ctx.opts.leadership.as_ref()?;
     if path == "/health" || l.is_leader() {
         return None;
@@ -441,7 +395,7 @@ fn standby_answer(
     };
     let location = format!("{}{url}", leader.address.trim_end_matches('/'));
     let body = json!({ "error": "this instance stands by", "leader": leader.address });
-    let resp = json_response(307, &body).with_header(header("Location", &location));
+    let resp = json_response(307, &body).with_header("Location", location);
     Some((307, resp))
 }
 
@@ -600,12 +554,11 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
             let (s, v) = ask(ctx, CommandKind::Metrics);
             let engine = (s == 200).then_some(&v);
             let m = &ctx.metrics;
+            let streams = &ctx.events.stats;
             m.event_clients
-                .store(ctx.clients.load(Ordering::Relaxed), Ordering::Relaxed);
-            m.event_clients_dropped.store(
-                ctx.stats.event_clients_dropped.load(Ordering::Relaxed),
-                Ordering::Relaxed,
-            );
+                .store(streams.clients.load(Ordering::Relaxed), Ordering::Relaxed);
+            m.event_clients_dropped
+                .store(streams.dropped.load(Ordering::Relaxed), Ordering::Relaxed);
             let text = metrics::render(engine, m);
             (200, Body::Raw(metrics::CONTENT_TYPE, text.into_bytes()))
         }
@@ -643,152 +596,19 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
 
 // ------------------------------------------------------------ events
 
-enum HubMsg {
-    Join {
-        app: Option<String>,
-        tx: Sender<String>,
-        /// Cleared when the client's stream ends.
-        alive: Arc<AtomicBool>,
-    },
-}
-
-/// Fans the engine's changes out to event-stream clients. A client whose
-/// buffer is full is dropped: one stuck reader never delays anyone.
-fn hub(
-    events: Receiver<Value>,
-    joins: Receiver<HubMsg>,
-    stop: Arc<AtomicBool>,
-    stats: Arc<ApiStats>,
-) {
-    let mut clients: Vec<(Option<String>, Sender<String>, Arc<AtomicBool>)> = Vec::new();
-    while !stop.load(Ordering::Acquire) {
-        crossbeam_channel::select! {
-            recv(events) -> ev => {
-                let Ok(ev) = ev else { return };
-                let app = ev.get("app").and_then(Value::as_str).map(str::to_owned);
-                let kind = ev.get("type").and_then(Value::as_str).unwrap_or("change").to_owned();
-                let line = format!("event: {kind}\ndata: {ev}\n\n");
-                clients.retain(|(filter, tx, _)| {
-                    if filter.is_some() && *filter != app {
-                        return true;
-                    }
-                    match tx.try_send(line.clone()) {
-                        Ok(()) => true,
-                        Err(TrySendError::Full(_)) => {
-                            stats.event_clients_dropped.fetch_add(1, Ordering::Relaxed);
-                            false
-                        }
-                        Err(TrySendError::Disconnected(_)) => false,
-                    }
-                });
-            }
-            recv(joins) -> m => {
-                match m {
-                    Ok(HubMsg::Join { app, tx, alive }) => clients.push((app, tx, alive)),
-                    Err(_) => return,
-                }
-            }
-            default(Duration::from_millis(200)) => {
-                clients.retain(|(_, _, alive)| alive.load(Ordering::Acquire));
-            }
+/// Start an event stream: the connection goes to the event-stream thread
+/// ([`crate::events`]), which writes the response. The status it started
+/// with (for metrics).
+fn serve_events(ctx: &Arc<Ctx>, app: Option<String>) -> (u16, Answer) {
+    if ctx.events.reserve().is_err() {
+        let resp = json_response(503, &err("", "too many event-stream clients"));
+        return (503, Answer::Respond(resp));
+    }
+    let events = ctx.events.clone();
+    let take = move |conn| {
+        if let Err(Refused::Stopped | Refused::TooMany) = events.join(conn, app) {
+            tracing::debug!(target: "tritium::api", "event stream refused: the API is stopping");
         }
-    }
-}
-
-/// The body of an event stream: blocks on the client's channel, sends a
-/// comment line every 15 s so proxies keep the connection open.
-struct EventBody {
-    rx: Receiver<String>,
-    pending: Vec<u8>,
-    at: usize,
-}
-
-impl Read for EventBody {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.at >= self.pending.len() {
-            self.pending = match self.rx.recv_timeout(Duration::from_secs(15)) {
-                Ok(line) => line.into_bytes(),
-                Err(RecvTimeoutError::Timeout) => b": keep-alive\n\n".to_vec(),
-                Err(RecvTimeoutError::Disconnected) => return Ok(0),
-            };
-            self.at = 0;
-        }
-        let n = buf.len().min(self.pending.len() - self.at);
-        buf[..n].copy_from_slice(&self.pending[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
-    }
-}
-
-/// Start an event stream; the status it started with (for metrics).
-fn serve_events(ctx: &Arc<Ctx>, req: Request, app: Option<String>) -> u16 {
-    let n = ctx.clients.fetch_add(1, Ordering::AcqRel);
-    if n as usize >= ctx.opts.max_event_clients {
-        ctx.clients.fetch_sub(1, Ordering::AcqRel);
-        let _ = req.respond(json_response(
-            503,
-            &err("", "too many event-stream clients"),
-        ));
-        return 503;
-    }
-    let (tx, rx) = crossbeam_channel::bounded(ctx.opts.event_buffer);
-    let _ = tx.try_send(": connected\n\n".to_owned());
-    let alive = Arc::new(AtomicBool::new(true));
-    let join = HubMsg::Join {
-        app,
-        tx,
-        alive: alive.clone(),
     };
-    if ctx.hub.send(join).is_err() {
-        ctx.clients.fetch_sub(1, Ordering::AcqRel);
-        return 503;
-    }
-    let mut body = EventBody {
-        rx,
-        pending: Vec::new(),
-        at: 0,
-    };
-    // A stream lives as long as its client: on a thread of its own, so the
-    // workers stay free for ordinary requests. Written on the raw socket
-    // with a flush per event, not through `req.respond`: tiny_http's
-    // chunked encoder holds 8 KiB before it sends anything, which kept
-    // events from clients until many had piled up.
-    let ctx = ctx.clone();
-    let spawned = std::thread::Builder::new()
-        .name("tritium-sse".into())
-        .spawn(move || {
-            let mut w = req.into_writer();
-            // Chunked, one chunk per read: the client must see the stream
-            // end (a dropped slow client, a stopping API) by its framing.
-            // tiny_http keeps the socket open after this writer is gone
-            // (it waits for the next request), so `Connection: close` with
-            // an unframed body would leave the client waiting forever.
-            let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\
-                        Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n";
-            let mut sent = w.write_all(head.as_bytes()).and_then(|()| w.flush());
-            let mut buf = [0u8; 4096];
-            while sent.is_ok() {
-                match body.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        sent = write!(w, "{n:x}\r\n")
-                            .and_then(|()| w.write_all(&buf[..n]))
-                            .and_then(|()| w.write_all(b"\r\n"))
-                            .and_then(|()| w.flush());
-                    }
-                }
-            }
-            if sent.is_ok() {
-                let _ = w.write_all(b"0\r\n\r\n").and_then(|()| w.flush());
-            }
-            alive.store(false, Ordering::Release);
-            ctx.clients.fetch_sub(1, Ordering::AcqRel);
-        });
-    if spawned.is_err() {
-        // The request went with the closure; the client sees the
-        // connection close. Undo the count.
-        tracing::warn!(target: "tritium::api", "cannot start an event-stream thread");
-        return 503;
-    }
-    200
+    (200, Answer::TakeOver(Box::new(take)))
 }

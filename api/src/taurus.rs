@@ -41,8 +41,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::http_server::Method;
 use serde_json::{Map, Value, json};
-use tiny_http::Method;
 use tritium_engine::core::CommandKind;
 use tritium_engine::spec::{
     AppSpec, Command, Container, ContainerType, DockerSettings, HealthCheck, Kind, MAX_INSTANCES,
