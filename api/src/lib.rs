@@ -10,3 +10,4 @@ pub mod http_server;
 pub mod metrics;
 pub mod rest;
 pub mod taurus;
+pub mod tls;

@@ -89,7 +89,8 @@ struct Cli {
     instance_id: Option<String>,
 
     /// URL of this instance's REST API, where standbys redirect clients
-    /// while it leads (etcd store; default http://<--listen>).
+    /// while it leads (etcd store; default http://<--listen>, https:// with
+    /// --api-tls-cert).
     #[arg(long, env = "TRITIUM_ADVERTISE")]
     advertise: Option<String>,
 
@@ -117,6 +118,17 @@ struct Cli {
     /// (401 without a known token, 403 for a read token on POST/PUT/DELETE).
     #[arg(long, env = "TRITIUM_API_TOKEN_FILE")]
     api_token_file: Option<PathBuf>,
+
+    /// PEM file of the REST API's TLS certificate chain (leaf first). With
+    /// it and --api-tls-key, the API speaks only HTTPS (TLS 1.2 and 1.3);
+    /// plain HTTP connections are closed.
+    #[arg(long, env = "TRITIUM_API_TLS_CERT", requires = "api_tls_key")]
+    api_tls_cert: Option<PathBuf>,
+
+    /// PEM file of the private key of --api-tls-cert (PKCS#8, PKCS#1 or
+    /// SEC1). Keep it readable by tritium's user only.
+    #[arg(long, env = "TRITIUM_API_TLS_KEY", requires = "api_tls_cert")]
+    api_tls_key: Option<PathBuf>,
 
     /// What to do with running tasks of our framework that tritium does not
     /// know (found by reconciliation): `kill` them, `adopt` those whose id
@@ -215,6 +227,15 @@ fn run(cli: Cli) -> Result<i32, String> {
             "file:tritium-data".into()
         }
     });
+    // Checked before anything starts: a bad certificate is a configuration
+    // error (exit 2), not a server that refuses every connection.
+    let api_tls = match (&cli.api_tls_cert, &cli.api_tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(tritium::tls::server_config(cert, key).map_err(|e| e.to_string())?)
+        }
+        _ => None,
+    };
+    let api_scheme = if api_tls.is_some() { "https" } else { "http" };
     // The etcd store's election: the API redirects while it stands by, the
     // driver sends nothing once it reads false.
     let mut leadership: Option<Leadership> = None;
@@ -238,7 +259,7 @@ fn run(cli: Cli) -> Result<i32, String> {
             let advertise = cli
                 .advertise
                 .clone()
-                .unwrap_or_else(|| format!("http://{listen}"));
+                .unwrap_or_else(|| format!("{api_scheme}://{listen}"));
             let instance_id = cli.instance_id.clone().unwrap_or_else(default_instance_id);
             let mut opts = EtcdOptions::new(instance_id.clone(), advertise.clone());
             opts.lease_ttl = Duration::from_secs(cli.lease_ttl);
@@ -335,6 +356,7 @@ fn run(cli: Cli) -> Result<i32, String> {
         ApiOptions {
             listen: listen.clone(),
             tokens,
+            tls: api_tls,
             leadership: leadership.clone(),
             ..ApiOptions::default()
         },
@@ -342,7 +364,7 @@ fn run(cli: Cli) -> Result<i32, String> {
         notify_rx,
     )
     .map_err(|e| format!("cannot listen on {listen} for the REST API: {e}"))?;
-    tracing::info!(url = %format!("http://{}/v1/api/app/all", api.addr()), "REST API ready");
+    tracing::info!(url = %format!("{api_scheme}://{}/v1/api/app/all", api.addr()), "REST API ready");
     // With etcd, a standby waits here (its API redirecting to the leader)
     // until it wins the election.
     if let Some(l) = leadership.as_ref().filter(|l| !l.is_leader()) {

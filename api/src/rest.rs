@@ -75,6 +75,9 @@ pub struct ApiOptions {
     /// Bearer tokens required by every request but `/health` and the
     /// status page's static files; `None`: no authentication.
     pub tokens: Option<Tokens>,
+    /// TLS for every connection (`crate::tls::server_config`); `None`:
+    /// plain HTTP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
     /// The election, when several instances share an etcd store: while
     /// this one stands by, every request but `/health` is redirected (307)
     /// to the leader and `/ready` says who leads. `None`: always leading.
@@ -94,6 +97,7 @@ impl Default for ApiOptions {
             event_stall_timeout: EventOptions::default().stall_timeout,
             max_page: 1000,
             tokens: None,
+            tls: None,
             leadership: None,
         }
     }
@@ -158,12 +162,14 @@ impl ApiServer {
             max_connections: opts.max_connections,
             workers: opts.workers,
             max_body: opts.max_body,
+            tls: opts.tls.clone(),
             ..ServerOptions::default()
         };
         let server =
             HttpServer::start(listener, server_opts, Arc::new(move |req| serve(&ctx, req)))?;
         let addr = server.addr();
-        tracing::info!(target: "tritium::api", %addr, "REST API listening");
+        let tls = opts.tls.is_some();
+        tracing::info!(target: "tritium::api", %addr, tls, "REST API listening");
         Ok(ApiServer { server, events })
     }
 
