@@ -353,6 +353,11 @@ fn engine_metrics(t: &mut Text, e: &Value) {
             "Reconciliation rounds.",
         ),
         (
+            "tritium_revives_for_new_work_total",
+            "revives_for_new_work",
+            "REVIVEs sent while not suppressed because new work appeared (clearing refuse filters).",
+        ),
+        (
             "tritium_orphans_killed_total",
             "orphans_killed",
             "Tasks the master reported that tritium did not launch, killed.",

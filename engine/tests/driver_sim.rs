@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use prost::Message;
 use serde_json::Value;
-use tritium_engine::core::{CommandKind, Recovered, exit};
+use tritium_engine::core::{CommandKind, Config, Recovered, exit};
 use tritium_engine::driver::{DriverOptions, MemStore, RequestError};
 use tritium_proto::scheduler::{Call, Event, call, event};
 use tritium_proto::v1::FrameworkId;
@@ -181,6 +181,49 @@ fn calls_beyond_the_pipeline_wait_instead_of_failing() {
         30,
         "nothing was launched twice or lost"
     );
+}
+
+/// Offers declined while only unplaceable work was pending carry a long
+/// refuse filter; a new app must not wait for it to run out. The core
+/// REVIVEs on new work even when it is not suppressed (which clears the
+/// filters and makes the master allocate at once).
+#[test]
+fn new_work_revives_past_the_refuse_filters_of_busy_declines() {
+    let sim = start_sim();
+    let cfg = Config {
+        // Far longer than the wait below: only a REVIVE gets the offers back.
+        decline_busy: Duration::from_secs(60),
+        ..core_config(&[sim.url()])
+    };
+    let engine = Engine::start(cfg, DriverOptions::default(), MemStore::new());
+    // Placeable nowhere (no agent is called that): pending forever, and
+    // every offer is declined with the long busy filter.
+    let mut nowhere = web(1);
+    nowhere.name = "nowhere".into();
+    nowhere.filters = serde_json::from_value(serde_json::json!([
+        {"type": "TEXT", "attribute": "hostname", "value": ["no-such-host"]}
+    ]))
+    .expect("filter");
+    engine.put_app(nowhere);
+    wait_for("every agent's offer declined while busy", || {
+        let state = sim.state();
+        (counter(&state, "offers_declined") >= 3).then_some(())
+    });
+    thread::sleep(Duration::from_millis(300));
+    let asked = Instant::now();
+    engine.put_app(web(2));
+    wait_up_to(Duration::from_secs(5), "web running", || {
+        let state = sim.state();
+        let fw = the_framework(&state)?;
+        let id = fw["id"].as_str()?;
+        let running = task_ids(&state, id, &["TASK_RUNNING"]);
+        (running.iter().filter(|t| t.starts_with("web.")).count() == 2).then_some(())
+    });
+    let took = asked.elapsed();
+    let ended = engine.stop();
+    assert!(ended.core.stats().revives_for_new_work >= 1);
+    assert!(took < Duration::from_secs(5), "web took {took:?}");
+    assert_no_violations(&sim);
 }
 
 /// The ids of the framework's tasks in `states`.

@@ -61,6 +61,8 @@ pub struct Stats {
     pub orphans_killed: u64,
     pub orphans_adopted: u64,
     pub store_batches: u64,
+    /// REVIVEs sent while not suppressed, because new work appeared.
+    pub revives_for_new_work: u64,
 }
 
 #[derive(Debug)]
@@ -233,6 +235,11 @@ pub struct Scheduler {
     /// lost, declined again once `resync_at` passes.
     redecline: Vec<mesos::OfferId>,
     suppressed: bool,
+    /// Instances pending at the end of the last turn: more now means new
+    /// work (an app created, scaled up, updated, a task to replace), which
+    /// REVIVEs even when not suppressed, to clear the refuse filters of
+    /// offers declined while nothing fitted.
+    pending_seen: usize,
     reconcile: Reconcile,
     stats: Stats,
     /// Placement: agents seen, compiled app requirements, refusal counters.
@@ -367,6 +374,7 @@ impl Scheduler {
             resync_at: None,
             redecline: Vec::new(),
             suppressed: false,
+            pending_seen: 0,
             reconcile: Reconcile::default(),
             stats: Stats::default(),
             matcher,
@@ -1737,16 +1745,27 @@ impl Scheduler {
             self.decline_again(ids);
         }
         if self.stream_id().is_some() && self.resync_at.is_none() {
+            let mut total = 0;
             let pending_apps: BTreeSet<String> = self
                 .pending_instances(now)
                 .into_iter()
-                .map(|(app, _)| app)
+                .map(|(app, n)| {
+                    total += n;
+                    app
+                })
                 .collect();
             let pending = !pending_apps.is_empty();
+            // Offers declined while work could not be placed carry a
+            // refuse filter (`decline_busy`): without a REVIVE, new work
+            // would wait for those filters to run out before the master
+            // offers those agents again (and a REVIVE makes the master
+            // allocate at once).
+            let new_work = total > std::mem::replace(&mut self.pending_seen, total);
             if pending {
                 self.update_offer_constraints(&pending_apps);
             }
-            if pending && self.suppressed {
+            if pending && (self.suppressed || new_work) {
+                self.stats.revives_for_new_work += u64::from(!self.suppressed);
                 self.suppressed = false;
                 let c = self.call(call::Type::Revive, |c| {
                     c.revive = Some(call::Revive { roles: Vec::new() })
