@@ -1078,7 +1078,13 @@ impl Scheduler {
                 .get(&app)
                 .is_some_and(|a| a.rec.previous.is_none() && !a.rec.rolled_back && !a.rec.deleting);
             if plain && steady && !kill_again {
-                self.touch(&app);
+                // A task of a steady app moving forward (STAGING, STARTING,
+                // RUNNING, no health change) changes nothing `decide`
+                // reads into a different answer: the live count is the
+                // same, and readiness only orders a surplus or an update's
+                // old tasks, which a steady app does not have. Deciding
+                // again (or marking its pending count stale) made a launch
+                // of n tasks cost O(n) per update.
             } else {
                 self.converge(now, &app);
             }
