@@ -23,10 +23,10 @@
 //!   (a `tritium-sim` process, for the pymesos comparison and the scale run,
 //!   where this process's peak RSS is then tritium's alone).
 //! * `api`: GET latency of one app among `--apps` (each one instance, all
-//!   RUNNING), then POST-to-ACCEPT latency: offers flow every
-//!   `--offer-interval-ms` to a core kept busy by an app that fits nowhere,
-//!   a new one-instance app is POSTed, and a proxy between tritium and the
-//!   master timestamps the ACCEPT that launches it.
+//!   RUNNING), then POST-to-ACCEPT latency: a core kept busy by an app that
+//!   fits nowhere declines every offer (default busy refuse filter), a new
+//!   one-instance app is POSTed (tritium REVIVEs for new work), and a proxy
+//!   between tritium and the master timestamps the ACCEPT that launches it.
 //!
 //! Every wait has a deadline: the command always ends on its own.
 
@@ -631,11 +631,11 @@ fn api(args: &Args) {
     let agents = args.agents.min(100);
     let mut sim = start_sim(args, agents);
     let clock = AcceptClock::start(sim.addr());
-    let stack = Stack::start(&format!("http://{}", clock.addr), |c| {
-        // The busy app below never fits: every offer is declined and comes
-        // back next cycle, so offers are always arriving when a POST lands.
-        c.decline_busy = Duration::ZERO;
-    });
+    // The busy app below never fits: every offer is declined with the
+    // default busy refuse filter (5 s), as in production. A POST is new
+    // work: tritium REVIVEs, which clears the filters, and the master
+    // offers its agents at once.
+    let stack = Stack::start(&format!("http://{}", clock.addr), |_| {});
     let (code, body) = http(
         stack.api_addr,
         "POST",
