@@ -24,7 +24,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use serde_json::Value;
+use tritium_engine::core::Notice;
 
 use crate::http_server::Transport;
 
@@ -116,7 +116,7 @@ pub enum Refused {
 
 impl EventStreams {
     /// Start the thread; `events` is the engine's notification channel.
-    pub fn start(events: Receiver<Value>, opts: EventOptions) -> io::Result<EventStreams> {
+    pub fn start(events: Receiver<Notice>, opts: EventOptions) -> io::Result<EventStreams> {
         let (joins_tx, joins_rx) = crossbeam_channel::bounded(opts.max_clients.max(1));
         let stats = Arc::new(EventStats::default());
         let stop = Arc::new(AtomicBool::new(false));
@@ -332,9 +332,8 @@ impl NonBlockingWrite for Transport {
 const TLS_BUFFER: usize = 16 * 1024;
 
 /// The bytes of one event on the wire: one chunk of the stream.
-fn event_chunk(ev: &Value) -> Arc<[u8]> {
-    let kind = ev.get("type").and_then(Value::as_str).unwrap_or("change");
-    let line = format!("event: {kind}\ndata: {ev}\n\n");
+fn event_chunk(ev: &Notice) -> Arc<[u8]> {
+    let line = format!("event: {}\ndata: {}\n\n", ev.kind(), ev.to_json());
     chunk(line.as_bytes())
 }
 
@@ -391,7 +390,7 @@ impl Writer {
         }
     }
 
-    fn run(mut self, events: Receiver<Value>, joins: &Receiver<Join>, stop: &AtomicBool) {
+    fn run(mut self, events: Receiver<Notice>, joins: &Receiver<Join>, stop: &AtomicBool) {
         let never = crossbeam_channel::never();
         let mut events = Some(events);
         // When queued bytes are written next (`None`: nothing waits).
@@ -469,8 +468,8 @@ impl Writer {
     }
 
     /// Queue one notification for every client that wants it.
-    fn publish(&mut self, ev: &Value, now: Instant) {
-        let app = ev.get("app").and_then(Value::as_str);
+    fn publish(&mut self, ev: &Notice, now: Instant) {
+        let app = Some(ev.app());
         let grace = self.opts.stall_timeout.min(Duration::from_secs(5));
         // Made once, for the first client that wants it.
         let mut bytes: Option<Arc<[u8]>> = None;
@@ -703,10 +702,15 @@ mod tests {
 
     #[test]
     fn events_are_chunks_with_their_type() {
-        let ev = serde_json::json!({"type": "task", "app": "a"});
+        let ev = Notice::App {
+            app: "a".into(),
+            event: "created",
+            version: Some(1),
+        };
         let c = event_chunk(&ev);
         let text = std::str::from_utf8(&c).unwrap();
-        let payload = format!("event: task\ndata: {ev}\n\n");
+        let json = r#"{"app":"a","event":"created","type":"app","version":1}"#;
+        let payload = format!("event: app\ndata: {json}\n\n");
         assert_eq!(text, format!("{:x}\r\n{payload}\r\n", payload.len()));
     }
 
@@ -763,8 +767,18 @@ mod tests {
         let pad = "x".repeat(1000);
         for i in 0..n {
             let app = if i % 2 == 0 { "a" } else { "b" };
-            tx.send(serde_json::json!({"type": "task", "app": app, "i": i, "pad": pad}))
-                .unwrap();
+            let task = tritium_engine::core::TaskNotice {
+                app: app.into(),
+                task: format!("{app}.{i}.x"),
+                instance: i as u32,
+                version: 1,
+                state: "TASK_RUNNING",
+                agent_id: "S0".into(),
+                host: "h".into(),
+                healthy: None,
+                message: Some(pad.clone()),
+            };
+            tx.send(Notice::Task(Box::new(task))).unwrap();
         }
         let deadline = Instant::now() + Duration::from_secs(10);
         while streams.stats.dropped.load(Ordering::Relaxed) == 0 {

@@ -139,7 +139,7 @@ impl ApiServer {
     pub fn start(
         opts: ApiOptions,
         engine: DriverHandle,
-        events: Receiver<Value>,
+        events: Receiver<tritium_engine::core::Notice>,
     ) -> io::Result<ApiServer> {
         let listener = TcpListener::bind(opts.listen.as_str())?;
         let events = Arc::new(EventStreams::start(

@@ -361,7 +361,7 @@ pub enum Output {
     },
     Reply(Reply),
     /// An app or task changed (for the API's event stream).
-    Notify(serde_json::Value),
+    Notify(Notice),
     /// Stop the engine: `code` is the process exit code.
     Exit {
         code: i32,
@@ -383,4 +383,76 @@ pub mod exit {
     /// This instance lost its leadership (etcd): it stepped down; restart
     /// it to stand by. (7 is the driver's event-loop failure.)
     pub const LOST_LEADERSHIP: i32 = 8;
+}
+
+/// A change for the API's event stream. Plain data: the JSON is made by
+/// the event-stream thread, and only when a client wants the event, so a
+/// launch of many tasks costs the engine no JSON per status update.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notice {
+    Task(Box<TaskNotice>),
+    App {
+        app: String,
+        /// created, updating, deleting, deleted, ...
+        event: &'static str,
+        version: Option<u64>,
+    },
+}
+
+/// A task of `app` reached `state`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskNotice {
+    pub app: String,
+    pub task: String,
+    pub instance: u32,
+    pub version: u64,
+    /// `TASK_RUNNING`, ...
+    pub state: &'static str,
+    pub agent_id: String,
+    pub host: String,
+    pub healthy: Option<bool>,
+    pub message: Option<String>,
+}
+
+impl Notice {
+    /// `task` or `app`: the SSE event name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Notice::Task(_) => "task",
+            Notice::App { .. } => "app",
+        }
+    }
+
+    /// The app it is about (event-stream filters match on it).
+    pub fn app(&self) -> &str {
+        match self {
+            Notice::Task(t) => &t.app,
+            Notice::App { app, .. } => app,
+        }
+    }
+
+    /// The event's JSON document, as the event stream sends it.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Notice::Task(t) => serde_json::json!({
+                "type": "task",
+                "app": t.app,
+                "task": t.task,
+                "instance": t.instance,
+                "version": t.version,
+                "state": t.state,
+                "agent_id": t.agent_id,
+                "host": t.host,
+                "healthy": t.healthy,
+                "message": t.message,
+            }),
+            Notice::App {
+                app,
+                event,
+                version,
+            } => {
+                serde_json::json!({ "type": "app", "app": app, "event": event, "version": version })
+            }
+        }
+    }
 }

@@ -142,7 +142,7 @@ pub struct DriverOptions {
     /// Where app and task changes go (the API's event stream). Bounded by
     /// its sender; a full channel drops the change (counted), never blocks
     /// the engine.
-    pub notify: Option<crossbeam_channel::Sender<serde_json::Value>>,
+    pub notify: Option<crossbeam_channel::Sender<crate::core::Notice>>,
     /// The leadership that entitles this engine to talk to the master
     /// (the etcd store's election). Checked (an atomic load) before every
     /// SUBSCRIBE and before each write of calls: once it reads false the

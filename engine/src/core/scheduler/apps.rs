@@ -781,23 +781,25 @@ impl Scheduler {
     // ------------------------------------------------------------ events
 
     pub(super) fn task_event(t: &Task, state: i32, message: Option<&str>) -> Output {
-        Output::Notify(json!({
-            "type": "task",
-            "app": t.rec.app,
-            "task": t.rec.id,
-            "instance": t.rec.instance,
-            "version": t.rec.version,
-            "state": state_name(state),
-            "agent_id": t.rec.agent_id,
-            "host": t.rec.host,
-            "healthy": t.healthy,
-            "message": message,
-        }))
+        Output::Notify(Notice::Task(Box::new(TaskNotice {
+            app: t.rec.app.clone(),
+            task: t.rec.id.clone(),
+            instance: t.rec.instance,
+            version: t.rec.version,
+            state: state_name(state),
+            agent_id: t.rec.agent_id.clone(),
+            host: t.rec.host.clone(),
+            healthy: t.healthy,
+            message: message.map(str::to_owned),
+        })))
     }
 
-    pub(super) fn notify_app(&mut self, name: &str, event: &str) {
+    pub(super) fn notify_app(&mut self, name: &str, event: &'static str) {
         let version = self.apps.get(name).map(|a| a.rec.version);
-        let ev = json!({ "type": "app", "app": name, "event": event, "version": version });
-        self.out.push_back(Output::Notify(ev));
+        self.out.push_back(Output::Notify(Notice::App {
+            app: name.to_owned(),
+            event,
+            version,
+        }));
     }
 }
