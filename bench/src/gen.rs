@@ -505,7 +505,7 @@ fn make_offer(rng: &mut Rng, a: &Agent, offer_id: String, framework_id: &str) ->
                     Some(PRINCIPAL),
                     None,
                 ));
-                r.disk = Some(resource::DiskInfo {
+                r.disk = Some(Box::new(resource::DiskInfo {
                     persistence: Some(resource::disk_info::Persistence {
                         id: volume.clone(),
                         principal: Some(PRINCIPAL.to_owned()),
@@ -516,7 +516,7 @@ fn make_offer(rng: &mut Rng, a: &Agent, offer_id: String, framework_id: &str) ->
                         ..Default::default()
                     }),
                     ..Default::default()
-                });
+                }));
                 resources.push(r);
             }
         }

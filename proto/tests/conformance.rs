@@ -659,7 +659,7 @@ fn reserved(mut r: v1::Resource) -> v1::Resource {
 
 fn persistent_volume() -> v1::Resource {
     let mut r = reserved(scalar("disk", 1024.0));
-    r.disk = Some(resource::DiskInfo {
+    r.disk = Some(Box::new(resource::DiskInfo {
         persistence: Some(resource::disk_info::Persistence {
             id: "pv-1".into(),
             principal: Some("tritium".into()),
@@ -676,7 +676,7 @@ fn persistent_volume() -> v1::Resource {
             }),
             ..Default::default()
         }),
-    });
+    }));
     r
 }
 
@@ -685,10 +685,10 @@ fn persistent_volume() -> v1::Resource {
 fn legacy_reserved_cpus() -> v1::Resource {
     v1::Resource {
         role: Some("legacy".into()),
-        reservation: Some(resource::ReservationInfo {
+        reservation: Some(Box::new(resource::ReservationInfo {
             principal: Some("ops".into()),
             ..Default::default()
-        }),
+        })),
         ..scalar("cpus", 2.0)
     }
 }
@@ -1378,13 +1378,13 @@ fn call_corpus() -> Vec<(&'static str, Call)> {
 fn full_offer() -> v1::Offer {
     let mut shared_disk = allocated(scalar("disk", 50.0), "web");
     shared_disk.shared = Some(resource::SharedInfo {});
-    shared_disk.provider_id = Some(v1::ResourceProviderId {
+    shared_disk.provider_id = Some(Box::new(v1::ResourceProviderId {
         value: "rp-local".into(),
-    });
+    }));
     let mut revocable = allocated(scalar("cpus", 1.0), "web");
     revocable.revocable = Some(resource::RevocableInfo {});
     let mut path_disk = allocated(scalar("disk", 200.0), "web");
-    path_disk.disk = Some(resource::DiskInfo {
+    path_disk.disk = Some(Box::new(resource::DiskInfo {
         source: Some(resource::disk_info::Source {
             r#type: resource::disk_info::source::Type::Path as i32,
             path: Some(resource::disk_info::source::Path {
@@ -1393,7 +1393,7 @@ fn full_offer() -> v1::Offer {
             ..Default::default()
         }),
         ..Default::default()
-    });
+    }));
     let attribute = |name: &str, ty: value::Type| v1::Attribute {
         name: name.into(),
         r#type: ty as i32,
@@ -2841,7 +2841,7 @@ fn newer_disk_source_fields() {
         &ld(&[0x3a], &ld(&[0x1a], &source)),
     ]);
     let mut expected = scalar("disk", 100.0);
-    expected.disk = Some(resource::DiskInfo {
+    expected.disk = Some(Box::new(resource::DiskInfo {
         source: Some(Source {
             r#type: Type::Block as i32,
             id: Some("vol-1".into()),
@@ -2851,7 +2851,7 @@ fn newer_disk_source_fields() {
             ..Default::default()
         }),
         ..Default::default()
-    });
+    }));
     assert_wire("Resource with a BLOCK disk source", &bytes, &expected);
 
     // RAW = 4.

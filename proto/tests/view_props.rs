@@ -341,7 +341,7 @@ fn resource() -> BoxedStrategy<v1::Resource> {
             )| {
                 let (disk, revocable, shared, provider) = extras;
                 v1::Resource {
-                    provider_id: provider.map(|value| v1::ResourceProviderId { value }),
+                    provider_id: provider.map(|value| Box::new(v1::ResourceProviderId { value })),
                     name,
                     r#type,
                     scalar,
@@ -349,9 +349,9 @@ fn resource() -> BoxedStrategy<v1::Resource> {
                     set,
                     role,
                     allocation_info,
-                    reservation,
+                    reservation: reservation.map(Box::new),
                     reservations,
-                    disk,
+                    disk: disk.map(Box::new),
                     revocable: revocable.then_some(resource::RevocableInfo {}),
                     shared: shared.then_some(resource::SharedInfo {}),
                 }

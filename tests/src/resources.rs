@@ -326,13 +326,13 @@ impl Bag {
                 });
             }
             if let Some(id) = &k.persistence {
-                r.disk = Some(resource::DiskInfo {
+                r.disk = Some(Box::new(resource::DiskInfo {
                     persistence: Some(resource::disk_info::Persistence {
                         id: id.clone(),
                         principal: None,
                     }),
                     ..Default::default()
-                });
+                }));
             }
             out.push(r);
         }
