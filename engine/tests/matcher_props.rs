@@ -420,7 +420,7 @@ proptest! {
             let mut ports_used = BTreeSet::new();
             let mut per_app: HashMap<&str, usize> = HashMap::new();
             for l in &a.launches {
-                *per_app.entry(l.app.as_str()).or_default() += 1;
+                *per_app.entry(&*l.app).or_default() += 1;
                 let i: usize = l.app[3..].parse().unwrap();
                 let spec = specs[i].as_ref().expect("only accepted specs are placed");
                 let role = spec.role().unwrap_or("*");
@@ -477,9 +477,9 @@ proptest! {
                         prop_assert!(zone.is_some(), "GROUP_BY needs the attribute");
                     }
                 }
-                *per_rack.entry((l.app.clone(), rack.to_string())).or_default() += 1;
+                *per_rack.entry((l.app.to_string(), rack.to_string())).or_default() += 1;
                 if let Some(z) = zone {
-                    *per_zone.entry((l.app.clone(), z.to_string())).or_default() += 1;
+                    *per_zone.entry((l.app.to_string(), z.to_string())).or_default() += 1;
                 }
             }
             for (k, u) in &used {

@@ -917,7 +917,7 @@ fn offers_of_two_roles_are_accepted_apart() {
             .iter()
             .enumerate()
             .map(|(j, l)| TaskInfo {
-                name: l.app.clone(),
+                name: l.app.to_string(),
                 task_id: TaskId {
                     value: format!("{}-{i}-{j}", l.app),
                 },

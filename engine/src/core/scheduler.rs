@@ -1130,7 +1130,7 @@ impl Scheduler {
         // Instance numbers for what was placed, lowest free first.
         let mut placed_per_app: BTreeMap<&str, usize> = BTreeMap::new();
         for l in plan.accepts.iter().flat_map(|a| a.launches.iter()) {
-            *placed_per_app.entry(l.app.as_str()).or_default() += 1;
+            *placed_per_app.entry(&*l.app).or_default() += 1;
         }
         let mut wanted: BTreeMap<String, VecDeque<u32>> = placed_per_app
             .into_iter()
@@ -1235,10 +1235,10 @@ impl Scheduler {
     ) {
         let mut infos = Vec::new();
         for launch in accept.launches {
-            let Some(app) = self.apps.get(&launch.app) else {
+            let Some(app) = self.apps.get(&*launch.app) else {
                 continue;
             };
-            let Some(instance) = wanted.get_mut(&launch.app).and_then(VecDeque::pop_front) else {
+            let Some(instance) = wanted.get_mut(&*launch.app).and_then(VecDeque::pop_front) else {
                 continue;
             };
             let spec = app.rec.spec.clone();

@@ -5,6 +5,7 @@
 //! never keep a reference into the event buffer between calls: offered
 //! resources are remembered as byte spans of it.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use prost::Message;
@@ -617,8 +618,7 @@ impl Matcher {
             }
         }
         app.groups_stale = true;
-        // `String::from`, not `to_string`: no formatting machinery per launch.
-        let name = String::from(&*app.name);
+        let name = Arc::clone(&app.name);
         app.req = Some(req);
 
         let mut resources = Vec::with_capacity(self.ev.portions.len() + 1);

@@ -149,7 +149,9 @@ pub struct Accept {
 /// One instance to launch.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Launch {
-    pub app: String,
+    /// The app's name, shared with the matcher's app entry (no string is
+    /// allocated per launch).
+    pub app: Arc<str>,
     /// The offered resources it uses, amounts replaced.
     pub resources: Vec<tritium_proto::v1::Resource>,
     /// `resources.ports` requests in order, then the docker port mappings'

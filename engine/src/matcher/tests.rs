@@ -39,7 +39,7 @@ fn placements(p: &Plan) -> Vec<(String, String)> {
         .flat_map(|a| {
             a.launches
                 .iter()
-                .map(|l| (a.agent_id.clone(), l.app.clone()))
+                .map(|l| (a.agent_id.clone(), l.app.to_string()))
         })
         .collect()
 }
@@ -577,7 +577,7 @@ fn one_accept_per_agent_and_role() {
         .accepts
         .iter()
         .map(|a| {
-            let apps = a.launches.iter().map(|l| l.app.clone()).collect();
+            let apps = a.launches.iter().map(|l| l.app.to_string()).collect();
             (a.agent_id.clone(), a.offer_ids.clone(), apps)
         })
         .collect();
