@@ -8,8 +8,11 @@
 //!   [`Summary`]) are re-exported here.
 //! - [`decode`]: framing + decoding + touching every offer, with tritium's
 //!   lazy view, with a full prost decode, or framing only.
+//! - [`stack`]: tritium's engine and REST API against an (in-process)
+//!   tritium-sim on loopback, for `tritium-e2e` and the end-to-end benches.
 
 pub mod decode;
 pub mod r#gen;
+pub mod stack;
 
 pub use r#gen::{GenParams, Generator, Summary, generate, write_stream};
