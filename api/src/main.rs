@@ -137,6 +137,13 @@ struct Cli {
     #[arg(long, env = "TRITIUM_ORPHANS", value_enum, default_value_t = Orphans::Kill)]
     orphans: Orphans,
 
+    /// Seconds a task may stay UNREACHABLE (its agent partitioned from the
+    /// master) before tritium launches a replacement; if the task comes
+    /// back, the surplus is killed. `never` keeps the app short during a
+    /// partition instead.
+    #[arg(long, env = "TRITIUM_UNREACHABLE_REPLACE_AFTER", default_value = "300", value_parser = parse_replace_after)]
+    unreachable_replace_after: ReplaceAfter,
+
     /// Without a subcommand, tritium runs the server (the flags above).
     #[command(subcommand)]
     command: Option<tritium::client::Command>,
@@ -308,6 +315,7 @@ fn run(cli: Cli) -> Result<i32, String> {
             Orphans::Adopt => OrphanPolicy::Adopt,
             Orphans::Ignore => OrphanPolicy::Ignore,
         },
+        unreachable_replace_after: cli.unreachable_replace_after.0,
         ..Config::default()
     };
     // App and task changes for the API's event stream: bounded, so a burst
@@ -555,4 +563,18 @@ mod tests {
             assert_eq!(base64(i.as_bytes()), o);
         }
     }
+}
+
+/// `--unreachable-replace-after`: seconds, or `never`.
+#[derive(Debug, Clone, Copy)]
+struct ReplaceAfter(Option<Duration>);
+
+fn parse_replace_after(v: &str) -> Result<ReplaceAfter, String> {
+    if v.eq_ignore_ascii_case("never") {
+        return Ok(ReplaceAfter(None));
+    }
+    let secs: u64 = v
+        .parse()
+        .map_err(|_| format!("{v:?} is neither a number of seconds nor `never`"))?;
+    Ok(ReplaceAfter(Some(Duration::from_secs(secs))))
 }

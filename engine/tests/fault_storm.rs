@@ -134,12 +134,15 @@ fn start_sim() -> SimServer {
 
 /// A sim, an engine on it running `web(n)`, and the framework id.
 fn running_app(n: u32) -> (SimServer, Engine, String) {
+    running_app_with(n, |_| {})
+}
+
+/// `running_app` with the core's config adjusted by `tune`.
+fn running_app_with(n: u32, tune: impl FnOnce(&mut Config)) -> (SimServer, Engine, String) {
     let sim = start_sim();
-    let engine = Engine::start(
-        storm_config(&[sim.url()]),
-        DriverOptions::default(),
-        MemStore::new(),
-    );
+    let mut cfg = storm_config(&[sim.url()]);
+    tune(&mut cfg);
+    let engine = Engine::start(cfg, DriverOptions::default(), MemStore::new());
     engine.put_app(web(n));
     let id = wait_running(&sim, n as usize);
     wait_core_subscribed(&engine, &id);
@@ -354,10 +357,9 @@ fn lost_agent_tasks_stay_unreachable_until_it_recovers() {
     // framework hears (and reconciliation answers) is TASK_UNREACHABLE.
     assert_eq!(task_ids(&state, &id, LIVE).len(), 4);
 
-    // tritium is PARTITION_AWARE: UNREACHABLE is not terminal, the core
-    // keeps counting those instances and launches no replacement (a
-    // Marathon-style "replace after N minutes unreachable" policy does not
-    // exist yet).
+    // tritium is PARTITION_AWARE: UNREACHABLE is not terminal, and within
+    // `unreachable_replace_after` (5 minutes by default) the core keeps
+    // counting those instances and launches no replacement.
     let ids = on_it;
     wait_for("the core to see the tasks UNREACHABLE", || {
         let s = engine.status();
@@ -401,6 +403,75 @@ fn lost_agent_tasks_stay_unreachable_until_it_recovers() {
     assert_eq!(after, before, "the same tasks, on the same agents");
     assert_eq!(counter(&sim.state(), "tasks_launched"), launched);
     assert_eq!(sim.state()["agents_unreachable"], 0);
+    assert_no_violations(&sim);
+    engine.stop();
+}
+
+#[test]
+fn unreachable_tasks_are_replaced_after_the_delay_and_the_surplus_killed_on_return() {
+    let (sim, engine, id) = running_app_with(4, |c| {
+        c.unreachable_replace_after = Some(Duration::from_millis(500));
+        c.unreachable_reconcile_interval = Duration::from_millis(300);
+    });
+    let launched = counter(&sim.state(), "tasks_launched");
+    let before = tasks_of(&sim.state(), &id, &["TASK_RUNNING"]);
+    let lost_agent = before[0].2.clone();
+    let on_it: BTreeSet<String> = before
+        .iter()
+        .filter(|(_, _, a)| *a == lost_agent)
+        .map(|(t, _, _)| t.clone())
+        .collect();
+    let partitioned_at = Instant::now();
+    sim.fault(Fault::LoseAgent {
+        agent_id: Some(lost_agent.clone()),
+    })
+    .expect("lose an agent");
+
+    // Past the delay, each lost task has a RUNNING replacement elsewhere.
+    let replacements = wait_for("replacements of the unreachable tasks", || {
+        let state = sim.state();
+        let elsewhere: Vec<(String, String, String)> = tasks_of(&state, &id, &["TASK_RUNNING"])
+            .into_iter()
+            .filter(|(t, _, a)| *a != lost_agent && !on_it.contains(t))
+            .collect();
+        let others = before.len() - on_it.len();
+        (elsewhere.len() >= others + on_it.len()).then_some(elsewhere)
+    });
+    assert!(
+        partitioned_at.elapsed() >= Duration::from_millis(500),
+        "replaced before the delay"
+    );
+    assert_eq!(
+        counter(&sim.state(), "tasks_launched"),
+        launched + on_it.len() as u64,
+        "one replacement per lost task, no more"
+    );
+    let status = engine.status();
+    assert_eq!(status["pending_instances"], 0, "{status}");
+
+    // The agent comes back with the old tasks: the app has a surplus, and
+    // tritium kills exactly that many.
+    sim.fault(Fault::RecoverAgent {
+        agent_id: Some(lost_agent),
+    })
+    .expect("recover the agent");
+    assert_eq!(wait_running(&sim, 4), id);
+    let after = tasks_of(&sim.state(), &id, &["TASK_RUNNING"]);
+    let mut instances: Vec<u32> = after
+        .iter()
+        .filter_map(|(t, _, _)| instance_of(t))
+        .collect();
+    instances.sort_unstable();
+    assert_eq!(instances, vec![0, 1, 2, 3], "each instance once: {after:?}");
+    assert!(
+        replacements.len() >= 4,
+        "replacements seen: {replacements:?}"
+    );
+    assert_eq!(
+        counter(&sim.state(), "tasks_launched"),
+        launched + on_it.len() as u64,
+        "nothing launched after the agent came back"
+    );
     assert_no_violations(&sim);
     engine.stop();
 }

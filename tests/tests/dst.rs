@@ -132,13 +132,16 @@
 //! run (seed 463863: the matcher re-judged an admitted app's size against
 //! the free resources seen and refused it, so it never placed).
 //!
-//! Open: of `DST_SEEDS=2048`, 3 seeds fail (463605, 464189, 464889), all one
-//! class: the core holds tasks UNREACHABLE (the master answers
-//! reconciliation for them with TASK_UNREACHABLE "Task is unknown"), and by
-//! default (`unreachable_replace_after: None`) they keep counting toward
-//! their app, which then stays one short while the master no longer runs
-//! them. With a replacement delay (30 s) these seeds pass. The default
-//! seeds all pass.
+//! * `unreachable-held` (fixed) — the core held tasks UNREACHABLE forever
+//!   when the master answered reconciliation for them with TASK_UNREACHABLE
+//!   "Task is unknown" (their launch never reached the master, and their
+//!   agent was partitioned): once the agent came back nothing named them
+//!   again, so the app stayed short (seeds 463605, 464189, 464889 of
+//!   `DST_SEEDS=2048`). The core now reconciles tasks held UNREACHABLE by
+//!   name every `unreachable_reconcile_interval`. Every second pair of
+//!   seeds also runs with `unreachable_replace_after` (20–60 s): there
+//!   tasks the master holds UNREACHABLE do not count toward invariant 4,
+//!   and invariant 6 checks that the surplus is killed once agents return.
 //!
 //! * `task-id-reuse` — with `DST_SAME_CORE_SEED=1`: task ids come only from
 //!   the core's RNG, so a core restarted with the same seed draws its

@@ -202,6 +202,9 @@ struct Reconcile {
     backoff: Duration,
     /// Implicit reconciliation is due at (after the explicit round).
     implicit_at: Option<Instant>,
+    /// Tasks held UNREACHABLE are asked about explicitly at (see
+    /// `Config::unreachable_reconcile_interval`).
+    unreachable_at: Option<Instant>,
 }
 
 /// The scheduler core.
@@ -463,6 +466,9 @@ impl Scheduler {
                     at(r);
                 }
                 if let Some(r) = self.reconcile.implicit_at {
+                    at(r);
+                }
+                if let Some(r) = self.reconcile.unreachable_at {
                     at(r);
                 }
                 if let (false, Some(q)) = (self.suppressed, self.offer_quiet_since) {
@@ -999,6 +1005,10 @@ impl Scheduler {
                     let was_unreachable = t.unreachable_since.is_some();
                     if state == TaskState::TaskUnreachable as i32 {
                         t.unreachable_since.get_or_insert(now);
+                        if self.reconcile.unreachable_at.is_none() {
+                            self.reconcile.unreachable_at =
+                                Some(now + self.cfg.unreachable_reconcile_interval);
+                        }
                     } else if t.unreachable_since.take().is_some() {
                         // Back from a partition: if a replacement runs, one
                         // of the two is surplus (the app's convergence
@@ -1696,6 +1706,27 @@ impl Scheduler {
         if self.reconcile.implicit_at.is_some_and(|t| now >= t) {
             self.send_reconcile(Vec::new());
             self.reconcile.implicit_at = Some(now + self.cfg.reconcile_interval);
+        }
+        if self.reconcile.unreachable_at.is_some_and(|t| now >= t) {
+            // A partitioned agent that comes back does not report its tasks
+            // by itself, and a task the master never knew (its launch was
+            // lost) is answered UNREACHABLE for as long as its agent is
+            // partitioned, then GONE; implicit reconciliation names neither.
+            // So tasks held UNREACHABLE are asked about by name until each
+            // has a newer answer.
+            let ids: Vec<String> = self
+                .tasks
+                .values()
+                .filter(|t| t.unreachable_since.is_some())
+                .map(|t| t.rec.id.clone())
+                .collect();
+            if ids.is_empty() {
+                self.reconcile.unreachable_at = None;
+            } else {
+                tracing::info!(target: "tritium::tasks", count = ids.len(), "asking the master about tasks held UNREACHABLE");
+                self.send_reconcile(ids);
+                self.reconcile.unreachable_at = Some(now + self.cfg.unreachable_reconcile_interval);
+            }
         }
         // Launches still STAGING past the timeout: ask the master about
         // them first; if one is still STAGING a timeout later, kill it so a

@@ -85,10 +85,16 @@ pub struct Config {
     /// master may hold us suppressed after a lost or refused REVIVE).
     pub revive_interval: Duration,
     /// Replace an UNREACHABLE task (its agent is partitioned) after this
-    /// long; if it comes back, the surplus is killed. `None` (the default)
+    /// long; if it comes back, the surplus is killed. The default is five
+    /// minutes: long enough to ride out a network blip, short enough that an
+    /// app whose agent is gone for good does not run short for long. `None`
     /// never replaces: an app runs short during a partition rather than
     /// ever running more instances than asked when the partition heals.
     pub unreachable_replace_after: Option<Duration>,
+    /// How often tasks held UNREACHABLE are reconciled by name: an agent
+    /// back from a partition does not report its tasks by itself, and a
+    /// task the master never knew stays UNREACHABLE until asked again.
+    pub unreachable_reconcile_interval: Duration,
     /// Seed of the jitter RNG (tests pass a fixed one).
     pub seed: u64,
 }
@@ -114,7 +120,8 @@ impl Default for Config {
             restart_backoff_initial: Duration::from_secs(1),
             restart_backoff_max: Duration::from_secs(300),
             revive_interval: Duration::from_secs(30),
-            unreachable_replace_after: None,
+            unreachable_replace_after: Some(Duration::from_secs(300)),
+            unreachable_reconcile_interval: Duration::from_secs(30),
             seed: 0,
         }
     }

@@ -322,7 +322,7 @@ struct Watch {
 
 /// The core's knobs in the simulation: production defaults scaled down so
 /// that recovery paths finish within [`SETTLE`].
-fn core_config(seed: u64) -> Config {
+fn core_config(seed: u64, replace_after: Option<Duration>) -> Config {
     Config {
         masters: vec![
             MasterUrl::parse("http://master-a:5050").expect("url"),
@@ -345,7 +345,8 @@ fn core_config(seed: u64) -> Config {
         restart_backoff_initial: Duration::from_secs(1),
         restart_backoff_max: Duration::from_secs(30),
         revive_interval: Duration::from_secs(20),
-        unreachable_replace_after: None,
+        unreachable_replace_after: replace_after,
+        unreachable_reconcile_interval: Duration::from_secs(10),
         seed,
     }
 }
@@ -418,6 +419,10 @@ impl Fnv {
 /// One simulation run.
 pub struct Sim {
     seed: u64,
+    /// The core's `unreachable_replace_after`, fixed per seed: every
+    /// second pair of seeds replaces UNREACHABLE tasks after 20–60 s, the
+    /// others never do.
+    replace_after: Option<Duration>,
     opts: Options,
     rng: Rng,
     t0: Instant,
@@ -524,6 +529,8 @@ impl Sim {
         let core_seed = rng.next_u64();
         let mut sim = Sim {
             seed,
+            replace_after: ((seed >> 1) & 1 == 1)
+                .then(|| Duration::from_secs(20 + (seed >> 2) % 41)),
             opts,
             t0,
             now: t0,
@@ -896,7 +903,11 @@ impl Sim {
         self.store.pending.clear();
         self.store.issued = 0;
         self.store.committed = 0;
-        self.core = Some(Scheduler::new(core_config(seed), recovered, self.now));
+        self.core = Some(Scheduler::new(
+            core_config(seed, self.replace_after),
+            recovered,
+            self.now,
+        ));
         self.core_input(Input::Start);
         // The client retries what the last life never answered.
         while let Some(kind) = self.client.deferred.pop_front() {
@@ -1933,11 +1944,17 @@ impl Sim {
     }
 
     /// Tasks of `app` live at the master that tritium never sent a KILL.
+    /// When the core replaces UNREACHABLE tasks (a declared policy), those
+    /// the master holds UNREACHABLE do not count: the app runs without
+    /// them until their agent comes back, and then the surplus is killed.
     fn live_unkilled(&self, app: &str) -> BTreeSet<String> {
+        let replacing = self.replace_after.is_some();
         self.master_tasks()
             .into_iter()
             .filter(|t| {
+                let partitioned = replacing && t.state == TaskState::TaskUnreachable as i32;
                 !is_terminal(t.state)
+                    && !partitioned
                     && !self.watch.killed.contains(&t.id)
                     && self.watch.launched.get(&t.id).is_some_and(|a| a == app)
             })

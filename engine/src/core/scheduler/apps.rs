@@ -118,14 +118,29 @@ impl Scheduler {
         let want = spec.instances as usize;
         let (mut cur, old): (Vec<&Task>, Vec<&Task>) =
             live.iter().partition(|t| t.rec.version == r.version);
-        // Surplus of the current version: not-ready first, then the
-        // highest instance numbers.
+        // Surplus of the current version: a second task of one instance
+        // number first (a replacement's original back from a partition),
+        // then not-ready ones, then the highest instance numbers.
         if cur.len() > want {
             // Only a surplus needs an order (not a launch or steady state).
             cur.sort_by(|a, b| {
-                let key = |t: &Task| (!self.ready(app, t), t.rec.instance);
+                let key = |t: &Task| (t.rec.instance, !self.ready(app, t));
                 key(a).cmp(&key(b)).then_with(|| a.rec.id.cmp(&b.rec.id))
             });
+            let mut prev = None;
+            let mut dup = Vec::with_capacity(cur.len());
+            for t in &cur {
+                dup.push(prev == Some(t.rec.instance));
+                prev = Some(t.rec.instance);
+            }
+            let mut order: Vec<(bool, &Task)> = dup.into_iter().zip(cur.iter().copied()).collect();
+            order.sort_by(|(da, a), (db, b)| {
+                let key = |d: bool, t: &Task| (d, !self.ready(app, t), t.rec.instance);
+                key(*da, a)
+                    .cmp(&key(*db, b))
+                    .then_with(|| a.rec.id.cmp(&b.rec.id))
+            });
+            cur = order.into_iter().map(|(_, t)| t).collect();
             for t in cur.drain(want..) {
                 d.kill.push(t.rec.id.clone());
             }
