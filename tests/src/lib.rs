@@ -18,5 +18,7 @@ pub use tritium_engine::rng;
 pub mod server;
 
 pub use codec::Format;
-pub use master::{Fault, Master, Output, Reply, SimConfig, StreamHandle, Violation};
+pub use master::{
+    Credential, Fault, Master, Output, Reply, SimConfig, StreamHandle, TaskCall, Violation,
+};
 pub use server::{ServerOptions, SimFault, SimServer, fault_from_json};

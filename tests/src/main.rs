@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use tritium_sim::cluster::{AgentShape, ClusterSpec};
-use tritium_sim::{ServerOptions, SimConfig, SimServer};
+use tritium_sim::{Credential, ServerOptions, SimConfig, SimServer};
 
 /// A simulated Mesos master speaking the v1 scheduler HTTP API.
 #[derive(Debug, Parser)]
@@ -74,6 +74,18 @@ struct Args {
     /// Protocol violations kept for /sim/state.
     #[arg(long, env = "TRITIUM_SIM_MAX_VIOLATIONS", default_value_t = 10_000)]
     max_violations: usize,
+    /// Require HTTP basic authentication with this principal (and
+    /// `--secret`) of every scheduler call; others get 401.
+    #[arg(long, env = "TRITIUM_SIM_PRINCIPAL", requires = "secret")]
+    principal: Option<String>,
+    /// The secret of `--principal`.
+    #[arg(
+        long,
+        env = "TRITIUM_SIM_SECRET",
+        requires = "principal",
+        hide_env_values = true
+    )]
+    secret: Option<String>,
     /// Open HTTP connections at most (more get 503).
     #[arg(long, env = "TRITIUM_SIM_MAX_CONNECTIONS", default_value_t = 256)]
     max_connections: usize,
@@ -124,6 +136,13 @@ fn main() {
         task_failure_rate: args.task_failure_rate,
         max_completed_tasks: args.max_completed_tasks,
         max_violations: args.max_violations,
+        credential: match (&args.principal, &args.secret) {
+            (Some(principal), Some(secret)) => Some(Credential {
+                principal: principal.clone(),
+                secret: secret.clone(),
+            }),
+            _ => None,
+        },
     };
     let mut listen = Vec::new();
     for i in 0..args.masters {

@@ -57,7 +57,31 @@ pub struct SimConfig {
     pub max_completed_tasks: usize,
     /// Violations kept (the count keeps going past it).
     pub max_violations: usize,
+    /// Require HTTP basic authentication of every scheduler call, as a
+    /// master run with `--authenticate_http_frameworks` and this one
+    /// credential does: see [`Master::authenticate`].
+    pub credential: Option<Credential>,
 }
+
+/// A framework's principal and secret (Mesos `Credential`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub principal: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("principal", &self.principal)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The realm a Mesos master names in `WWW-Authenticate` for the scheduler
+/// endpoint (`DEFAULT_HTTP_FRAMEWORK_AUTHENTICATION_REALM`).
+pub const FRAMEWORK_REALM: &str = "mesos-master-scheduler";
 
 impl Default for SimConfig {
     fn default() -> Self {
@@ -74,6 +98,7 @@ impl Default for SimConfig {
             task_failure_rate: 0.0,
             max_completed_tasks: 1000,
             max_violations: 10_000,
+            credential: None,
         }
     }
 }
@@ -174,6 +199,15 @@ pub enum Fault {
         framework_id: Option<String>,
         task_id: Option<String>,
     },
+    /// The framework is removed, as by an operator's `/teardown`: its tasks
+    /// are killed, its id is refused from then on, and its stream is closed
+    /// without an ERROR. With `close_stream` false the close never reaches
+    /// the framework (a half-open connection): it learns of the removal
+    /// from its next call's `403`.
+    RemoveFramework {
+        framework_id: Option<String>,
+        close_stream: bool,
+    },
 }
 
 /// Counters for `/sim/state` and the benchmarks.
@@ -195,7 +229,29 @@ pub struct Counters {
     /// Calls refused for a `Mesos-Stream-Id` that is not the framework's
     /// current one (a deposed or reconnecting scheduler; not a violation).
     pub stale_stream_calls: u64,
+    /// SUBSCRIBE requests the master looked at, refused ones included
+    /// (`subscriptions` counts the accepted ones).
+    pub subscribe_calls: u64,
+    /// Requests answered 401 for missing or wrong credentials.
+    pub unauthenticated: u64,
     pub violations: u64,
+}
+
+/// How many [`TaskCall`]s the master remembers (the oldest go first).
+pub const TASK_CALLS_KEPT: usize = 1024;
+
+/// A call about one task as the master received it, for tests that check
+/// the order of a scheduler's launches, reconciliations and kills.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TaskCall {
+    /// `counters.calls` when the call came in: orders the entries.
+    pub call: u64,
+    /// Milliseconds since the master started, on its clock.
+    pub at_ms: u64,
+    /// `LAUNCH` (a task an ACCEPT started), `RECONCILE` (an explicit
+    /// reconciliation naming the task) or `KILL`.
+    pub kind: &'static str,
+    pub task_id: String,
 }
 
 #[derive(Debug)]
@@ -402,6 +458,8 @@ pub struct Master {
     redirect: Option<(String, Option<Instant>)>,
     violations: VecDeque<Violation>,
     counters: Counters,
+    /// The last [`TASK_CALLS_KEPT`] task calls.
+    task_calls: VecDeque<TaskCall>,
     allocation_cursor: usize,
     /// When the next allocation cycle is scheduled.
     cycle_at: Option<Instant>,
@@ -474,6 +532,7 @@ impl Master {
             redirect: None,
             violations: VecDeque::new(),
             counters: Counters::default(),
+            task_calls: VecDeque::new(),
             allocation_cursor: 0,
             cycle_at: None,
             framework_seq: 0,
@@ -499,6 +558,24 @@ impl Master {
 
     pub fn violations(&self) -> impl Iterator<Item = &Violation> {
         self.violations.iter()
+    }
+
+    /// The last launches, explicit reconciliations and kills, oldest first.
+    pub fn task_calls(&self) -> impl Iterator<Item = &TaskCall> {
+        self.task_calls.iter()
+    }
+
+    fn note_task_call(&mut self, now: Instant, kind: &'static str, task_id: &str) {
+        if self.task_calls.len() >= TASK_CALLS_KEPT {
+            self.task_calls.pop_front();
+        }
+        let at_ms = u64::try_from(now.duration_since(self.started).as_millis()).unwrap_or(u64::MAX);
+        self.task_calls.push_back(TaskCall {
+            call: self.counters.calls,
+            at_ms,
+            kind,
+            task_id: task_id.to_owned(),
+        });
     }
 
     /// Outstanding offers.
@@ -590,12 +667,57 @@ impl Master {
         None
     }
 
+    /// HTTP basic authentication of a scheduler call, when
+    /// [`SimConfig::credential`] asks for it; `None` lets the call through.
+    ///
+    /// As Mesos (libprocess' basic authenticator): a missing, malformed or
+    /// wrong `Authorization` header is answered `401 Unauthorized` (the
+    /// server adds `WWW-Authenticate: Basic realm="mesos-master-scheduler"`).
+    /// As its scheduler endpoint: a SUBSCRIBE that sets a
+    /// `FrameworkInfo.principal` other than the authenticated one is a
+    /// `400 Bad Request` (and a violation here); one that sets none is let
+    /// through (Mesos fills it in and logs a warning).
+    pub fn authenticate(&mut self, call: &Call, authorization: Option<&str>) -> Option<Reply> {
+        let cred = self.cfg.credential.as_ref()?;
+        let subscribe = call.r#type == Some(call::Type::Subscribe as i32);
+        let expected = format!(
+            "Basic {}",
+            base64(format!("{}:{}", cred.principal, cred.secret).as_bytes())
+        );
+        if authorization.map(str::trim) != Some(expected.as_str()) {
+            self.counters.unauthenticated += 1;
+            if subscribe {
+                self.counters.subscribe_calls += 1;
+            }
+            return Some(Reply::Status {
+                code: 401,
+                message: String::new(),
+            });
+        }
+        let claimed = call
+            .subscribe
+            .as_ref()
+            .filter(|_| subscribe)
+            .and_then(|sub| sub.framework_info.principal.as_deref())
+            .filter(|p| *p != cred.principal)?;
+        self.counters.subscribe_calls += 1;
+        let message = format!(
+            "Authenticated principal '{}' does not match principal '{claimed}' set in `FrameworkInfo`",
+            cred.principal,
+        );
+        self.violation("SUBSCRIBE", message.clone());
+        Some(Reply::bad_request(message))
+    }
+
     // ------------------------------------------------------------ calls
 
     /// Handle one decoded scheduler call. `stream_id` is the request's
     /// `Mesos-Stream-Id` header, if it had one.
     pub fn call(&mut self, now: Instant, call: Call, stream_id: Option<&str>) -> Reply {
         self.counters.calls += 1;
+        if call.r#type == Some(call::Type::Subscribe as i32) {
+            self.counters.subscribe_calls += 1;
+        }
         if let Some(reply) = self.http_gate(now) {
             return reply;
         }
@@ -666,7 +788,10 @@ impl Master {
                 self.suppress(fw, roles)
             }
             call::Type::Kill => match call.kill {
-                Some(k) => self.kill(now, fw, k),
+                Some(k) => {
+                    self.note_task_call(now, "KILL", &k.task_id.value);
+                    self.kill(now, fw, k)
+                }
                 None => self.missing(name, "kill"),
             },
             call::Type::Shutdown => match call.shutdown {
@@ -679,6 +804,9 @@ impl Master {
             },
             call::Type::Reconcile => {
                 let tasks = call.reconcile.map(|r| r.tasks).unwrap_or_default();
+                for t in &tasks {
+                    self.note_task_call(now, "RECONCILE", &t.task_id.value);
+                }
                 self.reconcile(now, fw, tasks)
             }
             call::Type::Message => match call.message {
@@ -913,7 +1041,11 @@ impl Master {
         Reply::Accepted
     }
 
-    fn remove_framework(&mut self, _now: Instant, fw: usize) {
+    fn remove_framework(&mut self, now: Instant, fw: usize) {
+        self.remove_framework_closing(now, fw, true);
+    }
+
+    fn remove_framework_closing(&mut self, _now: Instant, fw: usize, close_stream: bool) {
         self.recover_offers_of(fw);
         let mut slots: Vec<usize> = self.frameworks[fw].tasks.values().copied().collect();
         slots.sort_unstable();
@@ -925,7 +1057,9 @@ impl Master {
         f.generation += 1;
         if let Some((stream, _)) = f.stream.take() {
             self.streams.remove(&stream);
-            self.out.push_back(Output::Close(stream));
+            if close_stream {
+                self.out.push_back(Output::Close(stream));
+            }
         }
         let id = f.id.clone();
         self.framework_index.remove(&id);
@@ -1440,6 +1574,7 @@ impl Master {
                     let bag = self
                         .task_bag(fw, alloc_role, &t.resources)
                         .unwrap_or_default();
+                    self.note_task_call(now, "LAUNCH", &t.task_id.value);
                     self.start_task(now, fw, agent, &t, bag, Some(exec_id.clone()));
                 }
             }
@@ -1629,6 +1764,7 @@ impl Master {
         }
         remaining.subtract(&need);
         let exec = exec.or_else(|| t.executor.as_ref().map(|e| e.executor_id.value.clone()));
+        self.note_task_call(now, "LAUNCH", &t.task_id.value);
         self.start_task(now, fw, agent, &t, need, exec);
     }
 
@@ -2402,6 +2538,14 @@ impl Master {
                     t.step_gen += 1;
                 }
             }
+            Fault::RemoveFramework {
+                framework_id,
+                close_stream,
+            } => {
+                for fw in self.frameworks_matching(framework_id.as_deref())? {
+                    self.remove_framework_closing(now, fw, close_stream);
+                }
+            }
         }
         Ok(())
     }
@@ -2605,9 +2749,32 @@ impl Master {
             "tasks": tasks,
             "offers_outstanding": self.offers.len(),
             "counters": self.counters,
+            "task_calls": self.task_calls,
             "violations": self.violations,
         })
     }
+}
+
+/// Standard base64 (RFC 4648), for the basic-auth header.
+fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 fn launched_tasks(op: &offer::Operation) -> Vec<&TaskInfo> {

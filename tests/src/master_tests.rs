@@ -991,3 +991,138 @@ fn used_resources_leave_later_offers() {
     );
     assert!(h.violations().is_empty(), "{:?}", h.violations());
 }
+
+fn subscribe_call(info: FrameworkInfo) -> Call {
+    Call {
+        framework_id: info.id.clone(),
+        r#type: Some(call::Type::Subscribe as i32),
+        subscribe: Some(call::Subscribe {
+            framework_info: info,
+            ..Default::default()
+        }),
+        ..Call::default()
+    }
+}
+
+#[test]
+fn credentials_are_required_when_configured() {
+    let mut h = Harness::new(SimConfig {
+        credential: Some(Credential {
+            principal: "tritium".into(),
+            secret: "s3cret".into(),
+        }),
+        ..small_cluster(1)
+    });
+    let c = subscribe_call(info(None));
+    let refused = |r: Option<Reply>| matches!(r, Some(Reply::Status { code: 401, .. }));
+    // missing, not basic, wrong secret, wrong principal
+    assert!(refused(h.m.authenticate(&c, None)));
+    assert!(refused(
+        h.m.authenticate(&c, Some("Bearer dHJpdGl1bTpzM2NyZXQ="))
+    ));
+    // base64("tritium:wrong")
+    assert!(refused(
+        h.m.authenticate(&c, Some("Basic dHJpdGl1bTp3cm9uZw=="))
+    ));
+    // base64("other:s3cret")
+    assert!(refused(
+        h.m.authenticate(&c, Some("Basic b3RoZXI6czNjcmV0"))
+    ));
+    assert_eq!(h.m.counters().unauthenticated, 4);
+    assert_eq!(h.m.counters().subscribe_calls, 4);
+    // base64("tritium:s3cret")
+    let good = "Basic dHJpdGl1bTpzM2NyZXQ=";
+    assert_eq!(h.m.authenticate(&c, Some(good)), None);
+    let mut named = info(None);
+    named.principal = Some("tritium".into());
+    assert_eq!(h.m.authenticate(&subscribe_call(named), Some(good)), None);
+    assert!(h.violations().is_empty(), "{:?}", h.violations());
+    // Authenticated, but FrameworkInfo names someone else: 400.
+    let mut other = info(None);
+    other.principal = Some("mallory".into());
+    assert!(matches!(
+        h.m.authenticate(&subscribe_call(other), Some(good)),
+        Some(Reply::Status { code: 400, .. })
+    ));
+    assert_eq!(h.violations().len(), 1);
+    assert_eq!(h.m.counters().unauthenticated, 4);
+    // Without a configured credential anything goes.
+    let mut open = Harness::new(small_cluster(1));
+    assert_eq!(open.m.authenticate(&c, None), None);
+    assert_eq!(open.m.counters().unauthenticated, 0);
+    // A refused SUBSCRIBE never reached `call`: no framework was made.
+    let _ = open.subscribe(info(None));
+    assert_eq!(open.m.counters().subscribe_calls, 1);
+}
+
+#[test]
+fn removed_framework_with_a_half_open_stream_learns_from_its_next_call() {
+    let mut h = Harness::new(small_cluster(1));
+    let sub = h.subscribe(info(None));
+    h.m.fault(
+        h.now,
+        Fault::RemoveFramework {
+            framework_id: Some(sub.framework_id.clone()),
+            close_stream: false,
+        },
+    )
+    .unwrap();
+    h.drain();
+    assert!(!h.closed.contains(&sub.stream), "the close was to be lost");
+    let r = h.fw_call(&sub, call::Type::Revive, |_| {});
+    let Reply::Status { code: 403, message } = r else {
+        panic!("{r:?}")
+    };
+    assert!(message.contains("has been removed"), "{message}");
+    // Removing with the close: the stream ends, without an ERROR.
+    let sub2 = h.subscribe(info(None));
+    h.take(sub2.stream);
+    h.m.fault(
+        h.now,
+        Fault::RemoveFramework {
+            framework_id: None,
+            close_stream: true,
+        },
+    )
+    .unwrap();
+    h.drain();
+    assert!(h.closed.contains(&sub2.stream));
+    assert!(h.take(sub2.stream).iter().all(|e| e.error.is_none()));
+    assert!(h.violations().is_empty(), "{:?}", h.violations());
+}
+
+#[test]
+fn task_calls_record_launches_reconciliations_and_kills_in_order() {
+    let mut h = Harness::new(small_cluster(1));
+    let sub = h.subscribe(info(None));
+    let running = run_one(&mut h, &sub, "j1", "sleep");
+    // An implicit reconciliation names no task: not recorded.
+    h.fw_call(&sub, call::Type::Reconcile, |c| {
+        c.reconcile = Some(call::Reconcile { tasks: vec![] })
+    });
+    h.advance(Duration::from_millis(100));
+    h.fw_call(&sub, call::Type::Reconcile, |c| {
+        c.reconcile = Some(call::Reconcile {
+            tasks: vec![call::reconcile::Task {
+                task_id: running.task_id.clone(),
+                agent_id: running.agent_id.clone(),
+            }],
+        })
+    });
+    h.fw_call(&sub, call::Type::Kill, |c| {
+        c.kill = Some(call::Kill {
+            task_id: running.task_id.clone(),
+            agent_id: running.agent_id.clone(),
+            kill_policy: None,
+        })
+    });
+    let log: Vec<_> = h.m.task_calls().cloned().collect();
+    let kinds: Vec<_> = log.iter().map(|c| (c.kind, c.task_id.as_str())).collect();
+    assert_eq!(
+        kinds,
+        [("LAUNCH", "j1"), ("RECONCILE", "j1"), ("KILL", "j1")]
+    );
+    assert!(log.windows(2).all(|w| w[0].call < w[1].call));
+    assert!(log[1].at_ms >= log[0].at_ms + 100, "{log:?}");
+    assert_eq!(h.m.state_json()["task_calls"].as_array().unwrap().len(), 3);
+}

@@ -43,7 +43,7 @@ use tritium_proto::scheduler::{Event, call, event};
 use tritium_proto::v1::TaskState;
 
 use crate::codec::{self, Format};
-use crate::master::{Fault, Master, Output, Reply, SimConfig, StreamHandle};
+use crate::master::{FRAMEWORK_REALM, Fault, Master, Output, Reply, SimConfig, StreamHandle};
 
 /// Knobs of the HTTP shell (the master's are in [`SimConfig`]).
 #[derive(Debug, Clone)]
@@ -647,6 +647,14 @@ impl HttpResponse {
     fn from_reply(reply: Reply) -> HttpResponse {
         match reply {
             Reply::Accepted => HttpResponse::new(202),
+            Reply::Status { code: 401, message } => {
+                let mut r = HttpResponse::text(401, message);
+                r.headers.push((
+                    "WWW-Authenticate",
+                    format!("Basic realm=\"{FRAMEWORK_REALM}\""),
+                ));
+                r
+            }
             Reply::Status { code, message } => HttpResponse::text(code, message),
             Reply::Redirect { location } => redirect(location),
             Reply::Subscribed { .. } => unreachable!("SUBSCRIBE replies become streams"),
@@ -1138,6 +1146,15 @@ fn scheduler(shared: &Shared, listener: usize, peer: SocketAddr, req: &HttpReque
         return not_leader(st.leader);
     }
     st.catch_up(now, log);
+    // Mesos authenticates before its handler looks at the request; here it
+    // comes after decoding, so that refused SUBSCRIBEs can be counted. Only
+    // a request both malformed and unauthenticated is answered otherwise.
+    if let Some(reply) = st
+        .master
+        .authenticate(&call, req.header_str("authorization"))
+    {
+        return Action::Respond(HttpResponse::from_reply(reply));
+    }
     let action = match st.master.call(now, call, stream_id) {
         Reply::Subscribed { stream, stream_id } => {
             let (tx, rx) = crossbeam_channel::bounded(shared.opts.stream_queue.max(1));
@@ -1179,6 +1196,7 @@ fn scheduler(shared: &Shared, listener: usize, peer: SocketAddr, req: &HttpReque
 /// | `lose_agent` / `recover_agent` | `agent_id`? |
 /// | `kill_task` | `task_id`, `state`? (`TASK_FAILED` or `FAILED`, …) |
 /// | `orphan_task` | `framework_id`?, `task_id`? |
+/// | `remove_framework` | `framework_id`?, `close_stream`? (default true) |
 /// | `failover` | `to` (listener index) |
 ///
 /// Unknown kinds and unknown parameters are errors.
@@ -1198,11 +1216,13 @@ pub fn fault_from_json(v: &Value) -> Result<SimFault, String> {
         "lose_agent" | "recover_agent" => &["agent_id"],
         "kill_task" => &["task_id", "state"],
         "orphan_task" => &["framework_id", "task_id"],
+        "remove_framework" => &["framework_id", "close_stream"],
         "failover" => &["to"],
         other => {
             return Err(format!(
                 "unknown fault kind {other:?} (drop_stream, stall_heartbeats, unavailable, redirect, \
-                 clear_redirect, error, lose_agent, recover_agent, kill_task, orphan_task, failover)"
+                 clear_redirect, error, lose_agent, recover_agent, kill_task, orphan_task, \
+                 remove_framework, failover)"
             ));
         }
     };
@@ -1275,6 +1295,14 @@ pub fn fault_from_json(v: &Value) -> Result<SimFault, String> {
         "orphan_task" => Fault::OrphanTask {
             framework_id: opt_str("framework_id")?,
             task_id: opt_str("task_id")?,
+        },
+        "remove_framework" => Fault::RemoveFramework {
+            framework_id: opt_str("framework_id")?,
+            close_stream: match obj.get("close_stream") {
+                None | Some(Value::Null) => true,
+                Some(Value::Bool(b)) => *b,
+                Some(_) => return Err("\"close_stream\" must be a boolean".into()),
+            },
         },
         "failover" => {
             let to = obj
@@ -1401,6 +1429,20 @@ mod tests {
             parse(json!({"kind": "failover", "to": 2})),
             Ok(SimFault::Failover { to: 2 })
         );
+        assert_eq!(
+            parse(json!({"kind": "remove_framework"})),
+            Ok(SimFault::Master(Fault::RemoveFramework {
+                framework_id: None,
+                close_stream: true
+            }))
+        );
+        assert_eq!(
+            parse(json!({"kind": "remove_framework", "framework_id": "f", "close_stream": false})),
+            Ok(SimFault::Master(Fault::RemoveFramework {
+                framework_id: Some("f".into()),
+                close_stream: false
+            }))
+        );
     }
 
     #[test]
@@ -1421,6 +1463,7 @@ mod tests {
             json!({"kind": "kill_task", "task_id": "t", "state": "TASK_SLEEPY"}),
             json!({"kind": "failover"}),
             json!({"kind": "failover", "to": -1}),
+            json!({"kind": "remove_framework", "close_stream": "no"}),
         ] {
             assert!(parse(bad.clone()).is_err(), "{bad}");
         }
@@ -1442,6 +1485,16 @@ mod tests {
         assert!(text.starts_with("HTTP/1.1 307 Temporary Redirect\r\n"));
         assert!(text.contains("Location: //127.0.0.1:1/api/v1/scheduler\r\n"));
         assert!(!text.contains("Connection: close"));
+        let r = HttpResponse::from_reply(Reply::Status {
+            code: 401,
+            message: String::new(),
+        });
+        let text = String::from_utf8(encode_response(&r, false)).unwrap();
+        assert!(text.starts_with("HTTP/1.1 401 Unauthorized\r\n"));
+        assert!(
+            text.contains("\r\nWWW-Authenticate: Basic realm=\"mesos-master-scheduler\"\r\n"),
+            "{text}"
+        );
     }
 
     #[test]
