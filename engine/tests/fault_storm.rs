@@ -22,7 +22,7 @@ use serde_json::Value;
 use tritium_engine::core::{CommandKind, Config, exit};
 use tritium_engine::driver::{DriverOptions, MemStore};
 use tritium_engine::rng::Rng;
-use tritium_sim::{Fault, SimConfig, SimServer};
+use tritium_sim::{Credential, Fault, SimConfig, SimServer};
 
 /// The master's heartbeat period in these tests; with the core's miss
 /// factor of 5 a silent stream is declared dead after 1.5 s.
@@ -577,6 +577,127 @@ fn removed_framework_exits_and_does_not_loop() {
     }
     assert_eq!(ended.stats.subscriptions_opened, 1);
     assert_no_violations(&sim);
+}
+
+/// The master forgets the framework and the stream's close is lost: the
+/// core hears of it only from the 403 "Framework <id> has been removed" to
+/// its next call, and that must end in the removed exit too, not the
+/// credentials one, and without a new SUBSCRIBE.
+#[test]
+fn removed_framework_seen_on_a_call_exits_removed() {
+    let (sim, engine, id) = running_app(1);
+    let subscribes = counter(&sim.state(), "subscribe_calls");
+    sim.fault(Fault::RemoveFramework {
+        framework_id: Some(id.clone()),
+        close_stream: false,
+    })
+    .expect("remove the framework");
+    // New work makes the core call (REVIVE) at once, long before its
+    // heartbeat watchdog would give up on the silent stream.
+    engine.put_app(web(2));
+    let ended = engine.join();
+    let (code, reason) = ended.core.stopped().expect("the core stopped");
+    assert_eq!(code, exit::REMOVED, "{reason}");
+    assert_eq!(ended.code, exit::REMOVED);
+    assert!(
+        reason.contains(&id) && reason.contains("has been removed"),
+        "{reason}"
+    );
+    // It learnt from the call: no SUBSCRIBE, now or a little later.
+    let settle = Instant::now();
+    while settle.elapsed() < Duration::from_millis(500) {
+        assert_eq!(counter(&sim.state(), "subscribe_calls"), subscribes);
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(ended.stats.subscriptions_opened, 1);
+    assert_no_violations(&sim);
+}
+
+// ------------------------------------------------------------ credentials
+
+const PRINCIPAL: &str = "tritium";
+/// `Basic base64("tritium:s3cret")`, as tritium's `--principal` and
+/// `--secret-file` make it.
+const RIGHT: &str = "Basic dHJpdGl1bTpzM2NyZXQ=";
+/// `Basic base64("tritium:wrong")`.
+const WRONG: &str = "Basic dHJpdGl1bTp3cm9uZw==";
+
+/// A sim that demands HTTP basic authentication as `tritium:s3cret`.
+fn start_auth_sim() -> SimServer {
+    SimServer::start(
+        SimConfig {
+            credential: Some(Credential {
+                principal: PRINCIPAL.into(),
+                secret: "s3cret".into(),
+            }),
+            ..sim_config()
+        },
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .expect("start the sim")
+}
+
+fn auth_engine(sim: &SimServer, authorization: Option<&str>) -> Engine {
+    let mut cfg = storm_config(&[sim.url()]);
+    cfg.framework.principal = Some(PRINCIPAL.into());
+    let opts = DriverOptions {
+        authorization: authorization.map(str::to_owned),
+        ..DriverOptions::default()
+    };
+    Engine::start(cfg, opts, MemStore::new())
+}
+
+#[test]
+fn right_credentials_subscribe_and_run_an_app() {
+    let sim = start_auth_sim();
+    let engine = auth_engine(&sim, Some(RIGHT));
+    engine.put_app(web(2));
+    // Every call needs the credentials: tasks running means the ACCEPT and
+    // the ACKNOWLEDGEs carried them as well as the SUBSCRIBE.
+    let id = wait_running(&sim, 2);
+    wait_core_subscribed(&engine, &id);
+    let state = sim.state();
+    assert_eq!(counter(&state, "unauthenticated"), 0);
+    assert_eq!(counter(&state, "subscriptions"), 1);
+    assert!(counter(&state, "acks") >= 4, "{}", state["counters"]);
+    assert_no_violations(&sim);
+    engine.stop();
+}
+
+/// Wrong or missing credentials: 401 to SUBSCRIBE; the engine stops with
+/// the credentials exit and says why, after one attempt, not a loop.
+#[test]
+fn wrong_or_missing_credentials_stop_with_the_auth_exit() {
+    for authorization in [Some(WRONG), None] {
+        let sim = start_auth_sim();
+        let engine = auth_engine(&sim, authorization);
+        let ended = engine.join();
+        assert_eq!(ended.code, exit::AUTH, "with {authorization:?}");
+        let (code, reason) = ended.core.stopped().expect("the core stopped");
+        assert_eq!(code, exit::AUTH);
+        assert!(
+            reason.contains("401") && reason.contains("--secret-file"),
+            "{reason}"
+        );
+        // One SUBSCRIBE, refused; none after it, now or a little later.
+        let settle = Instant::now();
+        while settle.elapsed() < Duration::from_millis(500) {
+            let state = sim.state();
+            assert_eq!(
+                counter(&state, "subscribe_calls"),
+                1,
+                "{}",
+                state["counters"]
+            );
+            assert_eq!(counter(&state, "unauthenticated"), 1);
+            thread::sleep(Duration::from_millis(50));
+        }
+        let state = sim.state();
+        assert_eq!(counter(&state, "subscriptions"), 0);
+        assert!(frameworks(&state).is_empty());
+        assert_eq!(ended.stats.subscriptions_opened, 1);
+        assert_no_violations(&sim);
+    }
 }
 
 // ------------------------------------------------------------ the storm

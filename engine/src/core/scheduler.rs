@@ -264,6 +264,8 @@ pub struct Scheduler {
     /// Inside `begin_turn` … `end_turn`: the end-of-turn work waits for
     /// `end_turn` instead of following every input.
     turn_open: bool,
+    /// The exit code and reason, once stopped.
+    stopped: Option<(i32, String)>,
 }
 
 /// Pause before repeating a REVIVE or SUPPRESS the master refused: the
@@ -282,6 +284,13 @@ fn version_at_least_1_11(v: &str) -> bool {
         (Some(major), Some(minor)) => (major, minor) >= (1, 11),
         _ => false,
     }
+}
+
+/// Whether a master's answer says our framework was removed: the ERROR
+/// event says "Framework has been removed", tritium-sim's 403 to a call
+/// "Framework <id> has been removed".
+fn says_removed(body: &str) -> bool {
+    body.contains("has been removed") && body.contains("Framework")
 }
 
 /// A task that may be stuck in launch: still STAGING and not being killed.
@@ -388,6 +397,7 @@ impl Scheduler {
             dirty: RefCell::new(BTreeSet::new()),
             all_dirty: Cell::new(true),
             turn_open: false,
+            stopped: None,
         }
     }
 
@@ -420,6 +430,12 @@ impl Scheduler {
 
     pub fn phase(&self) -> &Phase {
         &self.phase
+    }
+
+    /// Why the core stopped (the exit code and the reason it logged), once
+    /// it has.
+    pub fn stopped(&self) -> Option<(i32, &str)> {
+        self.stopped.as_ref().map(|(c, r)| (*c, r.as_str()))
     }
 
     pub fn stats(&self) -> &Stats {
@@ -692,6 +708,18 @@ impl Scheduler {
         half + Duration::from_nanos(self.rng.below(half.as_nanos().max(1) as u64))
     }
 
+    /// The master removed our framework id: stop for good, whichever way
+    /// it said so (ERROR on the stream, 403 to SUBSCRIBE or to a call).
+    fn stop_removed(&mut self, said: &str) {
+        self.stop(
+            exit::REMOVED,
+            format!(
+                "the master removed framework {} ({said:?}): its tasks are gone; an operator must decide whether to start afresh",
+                self.framework_id.as_deref().unwrap_or("?")
+            ),
+        );
+    }
+
     fn stop(&mut self, code: i32, reason: String) {
         tracing::error!(target: "tritium::subscription", code, %reason, "stopping");
         if matches!(
@@ -700,6 +728,7 @@ impl Scheduler {
         ) {
             self.out.push_back(Output::CloseSubscription);
         }
+        self.stopped = Some((code, reason.clone()));
         self.out.push_back(Output::Exit { code, reason });
         self.phase = Phase::Stopped;
     }
@@ -750,6 +779,7 @@ impl Scheduler {
                     }
                 }
             }
+            403 if says_removed(&body) => self.stop_removed(body.trim()),
             401 | 403 => self.stop(
                 exit::AUTH,
                 format!(
@@ -833,13 +863,7 @@ impl Scheduler {
                         "another tritium instance subscribed with our framework id (\"Framework failed over\"); stepping down".into(),
                     );
                 } else if msg.contains("Framework has been removed") {
-                    self.stop(
-                        exit::REMOVED,
-                        format!(
-                            "the master removed framework {} (\"Framework has been removed\"): its tasks are gone; an operator must decide whether to start afresh",
-                            self.framework_id.as_deref().unwrap_or("?")
-                        ),
-                    );
+                    self.stop_removed(&msg);
                 } else {
                     tracing::error!(target: "tritium::subscription", %msg, "ERROR from the master");
                     self.reconnect(now, false);
@@ -1546,6 +1570,10 @@ impl Scheduler {
                 self.stats.redirects += 1;
                 self.reconnect(now, true);
             }
+            // The master forgot our framework (torn down, or its failover
+            // timeout ran out): a 403 like an authorization failure, but
+            // new credentials would not bring it back.
+            403 if says_removed(&body) => self.stop_removed(body.trim()),
             401 | 403 => self.stop(
                 exit::AUTH,
                 format!(
