@@ -3,9 +3,9 @@
 //! With `--master`, tritium subscribes to that Mesos master. Without it,
 //! it starts tritium-sim (a simulated Mesos master and cluster) in this
 //! process and runs against it, so a newcomer sees it work; the log says so
-//! plainly. The REST API is not built yet: in demo mode a sample app is
-//! deployed through the engine's command channel instead, and a status line
-//! is printed every few seconds.
+//! plainly. In demo mode a sample app (`hello`) is also deployed through the
+//! engine's command channel, and a status line is printed every few seconds;
+//! the REST API serves in both modes.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,7 +32,9 @@ struct Cli {
     master: Vec<String>,
 
     /// Where state is kept: `file:DIR` (default `file:tritium-data`; in demo
-    /// mode the default is `mem`, nothing kept) or `mem`.
+    /// mode the default is `mem`, nothing kept), `mem`, or
+    /// `etcd://HOST:PORT[,HOST:PORT...]/PREFIX` (shared by several instances,
+    /// one of which leads).
     #[arg(long, env = "TRITIUM_STORE")]
     store: Option<String>,
 
@@ -276,7 +278,12 @@ fn run(cli: Cli) -> Result<i32, String> {
             leadership = Some(s.leadership());
             Box::new(s)
         }
-        _ => return Err(format!("--store {store_spec:?}: expected file:DIR or mem")),
+        _ => {
+            return Err(format!(
+                "--store {store_spec:?}: expected file:DIR, mem or \
+                 etcd://HOST:PORT[,HOST:PORT...]/PREFIX"
+            ));
+        }
     };
 
     let authorization = match (&cli.principal, &cli.secret_file) {

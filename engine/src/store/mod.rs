@@ -1,11 +1,17 @@
 //! Durable state: where the framework id, apps and tasks live across
 //! restarts.
 //!
-//! Today this is the embedded file store ([`FileStore`], `--store file:DIR`,
-//! tritium's default): an append-only log of checksummed records, one per
-//! committed batch and fsync'd once per batch (group commit), plus a
-//! periodic snapshot that lets the log start over. It is synchronous and
-//! meant to be called inline on the engine thread.
+//! Two backends live here. The embedded file store ([`FileStore`],
+//! `--store file:DIR`, tritium's default) is an append-only log of
+//! checksummed records, one per committed batch and fsync'd once per batch
+//! (group commit), plus a periodic snapshot that lets the log start over;
+//! it is synchronous and meant to be called inline on the engine thread.
+//! The etcd store ([`EtcdStore`],
+//! `--store etcd://HOST:PORT[,HOST:PORT...]/PREFIX`) keeps the same records
+//! in etcd, one key per app and per task, in the file store's op encoding,
+//! and elects one leader among the instances sharing it; it runs on its own
+//! thread (see the `etcd` module). The in-memory store of tests and demo
+//! mode (`--store mem`) is the driver's `MemStore`.
 //!
 //! This module owns the bytes on disk and their recovery. It never decides
 //! anything about scheduling, and it never skips a damaged record silently:
@@ -20,7 +26,7 @@
 //! | `log`          | one record per committed batch, of the generation after the snapshot's |
 //! | `snapshot.tmp`, `log.tmp` | being written by a compaction; deleted on open     |
 //!
-//! # On-disk format, version 1
+//! # On-disk format, version 2 (reads version 1)
 //!
 //! All integers little-endian. CRC is CRC-32C (Castagnoli). Every header has
 //! its own checksum, so a damaged length or generation reads as damage
