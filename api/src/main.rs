@@ -7,6 +7,7 @@
 //! engine's command channel, and a status line is printed every few seconds;
 //! the REST API serves in both modes.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -174,8 +175,11 @@ fn main() -> ExitCode {
     }
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log_level));
+    // Colours only on a terminal: under systemd stderr is the journal, which
+    // shows a line holding escape codes as "[N blob data]".
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Text => logs.with_target(false).init(),
