@@ -2,9 +2,12 @@
 # The .deb, built and checked: what it holds (binary, systemd unit,
 # /etc/default file as a conffile, man pages, completions, maintainer
 # scripts creating the tritium user), that the packaged binary runs and
-# generates what was packaged, and that systemd accepts the unit
-# (`systemd-analyze verify`). Called by scripts/test; installs cargo-deb
-# and systemd-analyze when missing.
+# generates what was packaged, that systemd accepts the unit
+# (`systemd-analyze verify`), and, as root, that it installs and runs:
+# packaging/test-install.sh follows the README's install walkthrough (the
+# service started as its unit says, the README's app deployed with --wait
+# and RUNNING, stopped, purged). Called by scripts/test; installs
+# systemd-analyze when missing (packaging/build-deb.sh installs cargo-deb).
 #
 # It packages the debug binary the tests already built (no release build
 # in CI); packaging/build-deb.sh without --binary makes the release .deb.
@@ -13,10 +16,6 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-if ! cargo deb --version >/dev/null 2>&1; then
-  echo "test-deb: installing cargo-deb" >&2
-  cargo install cargo-deb --version 3.8.0 --locked
-fi
 if ! command -v systemd-analyze >/dev/null 2>&1; then
   echo "test-deb: installing systemd (for systemd-analyze)" >&2
   $SUDO apt-get update -qq
@@ -82,4 +81,9 @@ if ! out=$(systemd-analyze verify --man=no "$work/units/tritium.service" 2>&1) |
   fail "systemd-analyze verify: $out"
 fi
 pass "systemd-analyze verify"
+
+# The README's walkthrough on this machine: install, the service started as
+# its unit says, the example app deployed with --wait and RUNNING, SIGTERM,
+# purge. Root only (CI is root); it says so and skips otherwise.
+packaging/test-install.sh "$deb" README.md || fail "the install walkthrough (packaging/test-install.sh)"
 echo "test-deb: every check passed" >&2
