@@ -176,10 +176,13 @@ fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log_level));
     // Colours only on a terminal: under systemd stderr is the journal, which
-    // shows a line holding escape codes as "[N blob data]".
+    // shows a line holding escape codes as "[N blob data]". An explicit
+    // with_ansi overrides tracing-subscriber's own NO_COLOR check, so it is
+    // repeated here (https://no-color.org: set and not empty).
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(std::io::stderr().is_terminal() && !no_color)
         .with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Text => logs.with_target(false).init(),
