@@ -229,6 +229,10 @@ pub struct Counters {
     /// Calls refused for a `Mesos-Stream-Id` that is not the framework's
     /// current one (a deposed or reconnecting scheduler; not a violation).
     pub stale_stream_calls: u64,
+    /// Calls from a framework whose stream is closed, refused with Mesos's
+    /// `403 Framework is not subscribed` (a race after a dropped stream,
+    /// not a violation).
+    pub unsubscribed_calls: u64,
     /// SUBSCRIBE requests the master looked at, refused ones included
     /// (`subscriptions` counts the accepted ones).
     pub subscribe_calls: u64,
@@ -751,6 +755,16 @@ impl Master {
             .stream
             .as_ref()
             .map(|(_, id)| id.clone());
+        if current.is_none() {
+            // As Mesos: a framework whose stream is gone (it may still
+            // come back within its failover timeout) is refused before its
+            // stream id is looked at.
+            self.counters.unsubscribed_calls += 1;
+            return Reply::Status {
+                code: 403,
+                message: "Framework is not subscribed".into(),
+            };
+        }
         match (stream_id, current.as_deref()) {
             (None, _) => {
                 self.violation(name, "call without Mesos-Stream-Id");

@@ -339,6 +339,29 @@ fn resubscription_fails_over_the_old_stream() {
 }
 
 #[test]
+fn calls_of_a_disconnected_framework_are_403_not_subscribed() {
+    let mut h = Harness::new(small_cluster(1));
+    let a = h.subscribe(info(None));
+    h.m.stream_closed(h.now, a.stream);
+    h.drain();
+    // As Mesos: refused before the stream id is looked at.
+    let r = h.fw_call(&a, call::Type::Revive, |_| {});
+    match r {
+        Reply::Status { code, message } => {
+            assert_eq!(code, 403);
+            assert_eq!(message, "Framework is not subscribed");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(h.m.counters().unsubscribed_calls, 1);
+    assert!(h.violations().is_empty());
+    // Subscribing again brings it back.
+    let b = h.subscribe(info(Some(&a.framework_id)));
+    let r = h.fw_call(&b, call::Type::Revive, |_| {});
+    assert!(matches!(r, Reply::Accepted), "{r:?}");
+}
+
+#[test]
 fn offers_decline_filters_and_revive() {
     let mut h = Harness::new(small_cluster(3));
     let sub = h.subscribe(info(None));

@@ -293,6 +293,13 @@ fn says_removed(body: &str) -> bool {
     body.contains("has been removed") && body.contains("Framework")
 }
 
+/// Whether a 403 to a call is Mesos's "Framework is not subscribed" (or
+/// "... not connected via HTTP"): the master dropped our stream, a race
+/// after a disconnect, not a credentials problem.
+fn says_unsubscribed(body: &str) -> bool {
+    body.contains("not subscribed") || body.contains("not connected via HTTP")
+}
+
 /// A task that may be stuck in launch: still STAGING and not being killed.
 fn is_stuck_candidate(t: &Task) -> bool {
     t.rec.state == TaskState::TaskStaging as i32 && !t.kill_sent
@@ -1574,6 +1581,15 @@ impl Scheduler {
             // timeout ran out): a 403 like an authorization failure, but
             // new credentials would not bring it back.
             403 if says_removed(&body) => self.stop_removed(body.trim()),
+            // The master has closed our stream (we may not have noticed
+            // yet): the call was not looked at. Subscribe again; what the
+            // call would have done is settled by the new subscription
+            // (offers are gone, tasks are reconciled).
+            403 if says_unsubscribed(&body) => {
+                self.stats.call_errors += 1;
+                tracing::warn!(target: "tritium::calls", body = %body.trim(), "the master says we are not subscribed; subscribing again");
+                self.reconnect(now, false);
+            }
             401 | 403 => self.stop(
                 exit::AUTH,
                 format!(
