@@ -11,13 +11,19 @@ use std::time::Duration;
 /// minutes; anything longer lands in the last bucket.
 pub const HISTOGRAM_BUCKETS: usize = 41;
 
-/// A histogram of durations with power-of-two buckets: fixed size, no
-/// allocation, good enough to tell 50 µs from 5 ms.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// Each power-of-two bucket is split in this many equal parts, so a
+/// quantile is known to within 12.5 % (a p99 of 4.6 ms is told from 5 ms).
+const SUB: usize = 8;
+const SUB_BITS: usize = 3;
+
+/// A histogram of durations with power-of-two buckets, each split in eight:
+/// fixed size, no allocation. It serializes as the power-of-two `buckets`
+/// (what `/metrics` and the plots read) plus `count`, `sum_ns`, `max_ns`;
+/// quantiles use the finer split.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Log2Histogram {
-    /// Counts per bucket, lowest first (serialized as a list).
-    #[serde(serialize_with = "as_list")]
-    buckets: [u64; HISTOGRAM_BUCKETS],
+    /// Counts per eighth of a power-of-two bucket, lowest first.
+    fine: [u64; HISTOGRAM_BUCKETS * SUB],
     count: u64,
     sum_ns: u64,
     max_ns: u64,
@@ -26,7 +32,7 @@ pub struct Log2Histogram {
 impl Default for Log2Histogram {
     fn default() -> Self {
         Log2Histogram {
-            buckets: [0; HISTOGRAM_BUCKETS],
+            fine: [0; HISTOGRAM_BUCKETS * SUB],
             count: 0,
             sum_ns: 0,
             max_ns: 0,
@@ -34,12 +40,38 @@ impl Default for Log2Histogram {
     }
 }
 
+/// The fine bucket of `ns`.
+fn fine_index(ns: u64) -> usize {
+    let octave = 63 - ns.max(1).leading_zeros() as usize;
+    if octave >= HISTOGRAM_BUCKETS {
+        return HISTOGRAM_BUCKETS * SUB - 1;
+    }
+    let sub = if octave >= SUB_BITS {
+        ((ns >> (octave - SUB_BITS)) as usize) & (SUB - 1)
+    } else {
+        0
+    };
+    octave * SUB + sub
+}
+
+/// The largest value fine bucket `ix` holds (the last is open-ended).
+fn fine_top(ix: usize) -> u64 {
+    let (octave, sub) = (ix / SUB, ix % SUB);
+    if ix == HISTOGRAM_BUCKETS * SUB - 1 {
+        return u64::MAX;
+    }
+    if octave >= SUB_BITS {
+        (((SUB + sub + 1) as u64) << (octave - SUB_BITS)) - 1
+    } else {
+        (1u64 << (octave + 1)) - 1
+    }
+}
+
 impl Log2Histogram {
     /// Count one duration.
     pub fn record(&mut self, d: Duration) {
         let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-        let ix = (63 - ns.max(1).leading_zeros() as usize).min(HISTOGRAM_BUCKETS - 1);
-        self.buckets[ix] += 1;
+        self.fine[fine_index(ns)] += 1;
         self.count += 1;
         self.sum_ns = self.sum_ns.saturating_add(ns);
         self.max_ns = self.max_ns.max(ns);
@@ -58,47 +90,77 @@ impl Log2Histogram {
     }
 
     /// An upper bound of the `q` quantile (`0.0..=1.0`): the top of the
-    /// bucket it falls in, never more than the maximum seen. Zero when empty.
+    /// eighth of a power-of-two bucket it falls in (at most 12.5 % above
+    /// the true value), never more than the maximum seen. Zero when empty.
     pub fn quantile(&self, q: f64) -> Duration {
         if self.count == 0 {
             return Duration::ZERO;
         }
         let rank = ((q.clamp(0.0, 1.0) * self.count as f64).ceil() as u64).max(1);
         let mut seen = 0;
-        for (i, n) in self.buckets.iter().enumerate() {
+        for (i, n) in self.fine.iter().enumerate() {
             seen += n;
             if seen >= rank {
-                // The last bucket is open-ended: its top is the maximum.
-                if i == HISTOGRAM_BUCKETS - 1 {
-                    return self.max();
-                }
-                let top = (1u64 << (i + 1)) - 1;
-                return Duration::from_nanos(top.min(self.max_ns));
+                return Duration::from_nanos(fine_top(i).min(self.max_ns));
             }
         }
         self.max()
     }
 
-    /// `(bucket upper bound, count)` for non-empty buckets, for exporters
-    /// (the last bucket's bound is `Duration::MAX`).
+    /// Counts per power-of-two bucket, lowest first.
+    fn coarse(&self) -> [u64; HISTOGRAM_BUCKETS] {
+        let mut c = [0; HISTOGRAM_BUCKETS];
+        for (i, n) in self.fine.iter().enumerate() {
+            c[i / SUB] += n;
+        }
+        c
+    }
+
+    /// `(bucket upper bound, count)` for non-empty power-of-two buckets,
+    /// for exporters (the last bucket's bound is `Duration::MAX`).
     pub fn buckets(&self) -> impl Iterator<Item = (Duration, u64)> + '_ {
-        self.buckets
-            .iter()
+        self.coarse()
+            .into_iter()
             .enumerate()
-            .filter(|(_, n)| **n > 0)
+            .filter(|(_, n)| *n > 0)
             .map(|(i, n)| {
                 let top = if i == HISTOGRAM_BUCKETS - 1 {
                     Duration::MAX
                 } else {
                     Duration::from_nanos((1u64 << (i + 1)) - 1)
                 };
+                (top, n)
+            })
+    }
+
+    /// `(bucket upper bound, count)` for non-empty eighths of buckets.
+    pub fn fine_buckets(&self) -> impl Iterator<Item = (Duration, u64)> + '_ {
+        self.fine
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, n)| {
+                let top = fine_top(i);
+                let top = if top == u64::MAX {
+                    Duration::MAX
+                } else {
+                    Duration::from_nanos(top)
+                };
                 (top, *n)
             })
     }
 }
 
-fn as_list<S: serde::Serializer>(b: &[u64; HISTOGRAM_BUCKETS], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(b.iter())
+impl serde::Serialize for Log2Histogram {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Log2Histogram", 4)?;
+        st.serialize_field("buckets", &self.coarse()[..])?;
+        st.serialize_field("count", &self.count)?;
+        st.serialize_field("sum_ns", &self.sum_ns)?;
+        st.serialize_field("max_ns", &self.max_ns)?;
+        st.end()
+    }
 }
 
 /// Counters of the driver (the core keeps its own, see `core::Stats`).
@@ -176,8 +238,9 @@ mod tests {
         h.record(Duration::from_secs(100_000)); // past the last bucket
         assert_eq!(h.count(), 7);
         assert_eq!(h.max(), Duration::from_secs(100_000));
-        // 1 µs = 1000 ns lies in [512, 1024): the median (3 µs) in [2048, 4096).
-        assert_eq!(h.quantile(0.5), Duration::from_nanos(4095));
+        // The median (3 µs) lies in [2048, 4096), in its eighth
+        // [2816, 3072).
+        assert_eq!(h.quantile(0.5), Duration::from_nanos(3071));
         assert_eq!(h.quantile(1.0), h.max());
         assert!(h.quantile(0.0) <= Duration::from_nanos(1));
         let total: u64 = h.buckets().map(|(_, n)| n).sum();
@@ -187,5 +250,26 @@ mod tests {
             json["buckets"].as_array().map(Vec::len),
             Some(HISTOGRAM_BUCKETS)
         );
+        // 1 µs = 1000 ns lies in the power-of-two bucket [512, 1024).
+        assert_eq!(json["buckets"][9], 1);
+    }
+
+    #[test]
+    fn quantiles_are_within_an_eighth_above_the_value() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let ns = x % 10_000_000_000;
+            let mut h = Log2Histogram::default();
+            h.record(Duration::from_nanos(ns));
+            h.record(Duration::from_nanos(u64::MAX / 2)); // the max stays above
+            let q = h.quantile(0.5).as_nanos() as u64;
+            assert!(q >= ns, "{q} < {ns}");
+            assert!(q as f64 <= (ns.max(8) as f64) * 1.125, "{q} for {ns}");
+            let fine_total: u64 = h.fine_buckets().map(|(_, n)| n).sum();
+            assert_eq!(fine_total, 2);
+        }
     }
 }
