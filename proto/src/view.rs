@@ -1094,6 +1094,14 @@ impl<'a> OfferView<'a> {
         }
     }
 
+    /// The encoded `Offer.attributes` fields (from the first to the last;
+    /// other fields between them included), unchecked: for telling whether
+    /// an agent's attributes changed since its last offer without reading
+    /// them.
+    pub fn attributes_bytes(&self) -> &'a [u8] {
+        self.attributes
+    }
+
     /// The encoded `Offer` this view reads (e.g. to decode it fully with
     /// prost for a log line).
     pub fn as_bytes(&self) -> &'a [u8] {

@@ -173,7 +173,49 @@ fn bytes_of(whole: &[u8], (start, len): (u32, u32)) -> &[u8] {
 }
 
 fn id_of(whole: &[u8], s: (u32, u32)) -> String {
-    String::from_utf8_lossy(bytes_of(whole, s)).into_owned()
+    // The view checked the ids' UTF-8; the lossy path never runs.
+    match std::str::from_utf8(bytes_of(whole, s)) {
+        Ok(id) => id.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes_of(whole, s)).into_owned(),
+    }
+}
+
+/// A 128-bit fingerprint of an agent's hostname and encoded attributes:
+/// two independent multiply-rotate lanes over 8-byte words plus the
+/// lengths, never 0. Keys come from our own master, so this needs to tell
+/// accidental changes apart, not resist an adversary; a collision (odds
+/// too small to matter for a non-adversarial change) would keep an agent's
+/// old attributes until its next change.
+pub(super) fn fingerprint(host: &[u8], attrs: &[u8]) -> u128 {
+    const K1: u64 = 0x9e37_79b9_7f4a_7c15;
+    const K2: u64 = 0xc2b2_ae3d_27d4_eb4f;
+    let (mut a, mut b) = (0x243f_6a88_85a3_08d3_u64, 0x1319_8a2e_0370_7344_u64);
+    for part in [host, attrs] {
+        let mut words = part.chunks_exact(8);
+        for w in &mut words {
+            let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
+            a = (a ^ w).wrapping_mul(K1).rotate_left(29);
+            b = (b.rotate_left(23) ^ w).wrapping_mul(K2);
+        }
+        let rest = words.remainder();
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        let w = u64::from_le_bytes(last) ^ ((part.len() as u64) << 56);
+        a = (a ^ w).wrapping_mul(K1).rotate_left(29);
+        b = (b.rotate_left(23) ^ w).wrapping_mul(K2);
+        a ^= part.len() as u64;
+        b = b.wrapping_add(part.len() as u64);
+    }
+    // Final avalanche of each lane.
+    let mix = |mut x: u64| {
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        x ^ (x >> 33)
+    };
+    let fp = (u128::from(mix(a)) << 64) | u128::from(mix(b ^ a.rotate_left(17)));
+    fp.max(1)
 }
 
 /// Whether a resource reserved for `reserved` may be used by `role`: the
@@ -258,6 +300,13 @@ impl Matcher {
             first_row: NONE,
             gpu: false,
         });
+        // An agent's hostname and attributes rarely change (Mesos gives a
+        // reconfigured agent a new id, except for additions): when their
+        // bytes are the ones read last time, what was read then stands.
+        let fp = fingerprint(offer.hostname().as_bytes(), offer.attributes_bytes());
+        if self.agents.attr_fp[i] == fp {
+            return Ok(ea);
+        }
         let host = self.syms.intern(offer.hostname()).unwrap_or(self.no_host);
         if self.agents.hostname[i] != host {
             self.agents.hostname[i] = host;
@@ -299,6 +348,7 @@ impl Matcher {
             self.agents.attrs[i].clone_from(tmp);
             self.attr_epoch += 1;
         }
+        self.agents.attr_fp[i] = fp;
         Ok(ea)
     }
 

@@ -296,6 +296,10 @@ struct Agents {
     id: Vec<Option<Arc<str>>>,
     hostname: Vec<Sym>,
     attrs: Vec<Attrs>,
+    /// Fingerprint of the hostname and encoded attributes `attrs` was read
+    /// from (0: none yet): an agent offered again with the same bytes is
+    /// not read again.
+    attr_fp: Vec<u128>,
     last_seen: Vec<Option<Instant>>,
     /// Live tasks of all apps.
     tasks: Vec<u32>,
@@ -315,6 +319,7 @@ impl Agents {
             self.id[i] = Some(name.clone());
             self.hostname[i] = unknown_host;
             self.attrs[i].clear();
+            self.attr_fp[i] = 0;
             self.last_seen[i] = None;
             self.tasks[i] = 0;
             self.ev_epoch[i] = 0;
@@ -324,6 +329,7 @@ impl Agents {
             self.id.push(Some(name.clone()));
             self.hostname.push(unknown_host);
             self.attrs.push(Attrs::new());
+            self.attr_fp.push(0);
             self.last_seen.push(None);
             self.tasks.push(0);
             self.ev_epoch.push(0);

@@ -792,3 +792,47 @@ fn replacing_a_spec_keeps_instance_counts() {
     m.task_removed("u", "a1");
     assert_eq!(m.tasks_on("u", "a1"), 0);
 }
+
+#[test]
+fn an_agents_changed_attributes_and_hostname_are_read_again() {
+    let mut m = Matcher::new("*");
+    let mut a = app("f", 1.0, 10.0);
+    a.filters = vec![filter(FilterKind::Text, Some("rack"), &["r2"])];
+    m.put_app(&a).unwrap();
+    let offer =
+        |id: &str, rack: &str| plain_offer(id, "a1", 4.0, 1000.0, vec![text_attr("rack", rack)]);
+    // Same agent, same bytes twice: read once, refused both times.
+    assert!(agents_of(&run(&mut m, vec![offer("o1", "r1")], &[("f", 1)])).is_empty());
+    assert!(agents_of(&run(&mut m, vec![offer("o2", "r1")], &[("f", 1)])).is_empty());
+    // Its attributes change (same agent id): the new rack counts at once.
+    assert_eq!(
+        agents_of(&run(&mut m, vec![offer("o3", "r2")], &[("f", 1)])),
+        ["a1"]
+    );
+    // And back: refused again.
+    assert!(agents_of(&run(&mut m, vec![offer("o4", "r1")], &[("f", 1)])).is_empty());
+
+    // A hostname change alone is seen too (hostname is an attribute).
+    let mut m = Matcher::new("*");
+    let mut h = app("h", 1.0, 10.0);
+    h.filters = vec![filter(FilterKind::Text, Some("hostname"), &["new-host"])];
+    m.put_app(&h).unwrap();
+    let mut o = offer("o5", "r1");
+    assert!(agents_of(&run(&mut m, vec![o.clone()], &[("h", 1)])).is_empty());
+    o.hostname = "new-host".into();
+    o.id.value = "o6".into();
+    assert_eq!(agents_of(&run(&mut m, vec![o], &[("h", 1)])), ["a1"]);
+}
+
+#[test]
+fn fingerprints_tell_hosts_and_attributes_apart() {
+    use super::event::fingerprint;
+    let fp = fingerprint(b"host-1", b"\x0a\x04rack");
+    assert_ne!(fp, 0);
+    assert_eq!(fp, fingerprint(b"host-1", b"\x0a\x04rack"));
+    assert_ne!(fp, fingerprint(b"host-2", b"\x0a\x04rack"));
+    assert_ne!(fp, fingerprint(b"host-1", b"\x0a\x04racl"));
+    // Moving bytes between the two parts changes it.
+    assert_ne!(fp, fingerprint(b"host-1\x0a", b"\x04rack"));
+    assert_ne!(fingerprint(b"", b""), fingerprint(b"", b"\0"));
+}
