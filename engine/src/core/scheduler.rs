@@ -244,6 +244,12 @@ pub struct Scheduler {
     /// offers declined while nothing fitted.
     pending_seen: usize,
     reconcile: Reconcile,
+    /// A lower bound of the tasks' own deadlines (a STAGING task's launch
+    /// timeout, an UNREACHABLE task's replacement delay), so that
+    /// `poll_timeout` need not scan every task on every loop turn. Lowered
+    /// wherever such a deadline appears; made exact by the scan in
+    /// `reconcile_timers` when it passes (waking early is harmless).
+    task_floor: Option<Instant>,
     stats: Stats,
     /// Placement: agents seen, compiled app requirements, refusal counters.
     matcher: Matcher,
@@ -372,7 +378,7 @@ impl Scheduler {
             .into_iter()
             .map(|rec| (rec.id.clone(), Task::new(rec, now, 0)))
             .collect();
-        Scheduler {
+        let mut core = Scheduler {
             cfg,
             rng,
             phase: Phase::Idle,
@@ -395,6 +401,7 @@ impl Scheduler {
             suppressed: false,
             pending_seen: 0,
             reconcile: Reconcile::default(),
+            task_floor: None,
             stats: Stats::default(),
             matcher,
             plan: Plan::default(),
@@ -405,7 +412,9 @@ impl Scheduler {
             all_dirty: Cell::new(true),
             turn_open: false,
             stopped: None,
-        }
+        };
+        core.recompute_task_floor();
+        core
     }
 
     /// Opens a turn of several inputs. Without one, every `handle` is a
@@ -497,29 +506,12 @@ impl Scheduler {
                 if let (false, Some(q)) = (self.suppressed, self.offer_quiet_since) {
                     at(q + self.cfg.revive_interval);
                 }
-                // When an unreachable task stops counting, its replacement
-                // becomes pending (only future times: past ones are done).
-                if let Some(u) = self
-                    .tasks
-                    .values()
-                    .filter(|t| !t.replaced)
-                    .filter_map(|t| t.unreachable_since)
-                    .filter_map(|u| self.cfg.unreachable_replace_after.map(|a| u + a))
-                    .min()
-                {
-                    at(u);
+                // Launch timeouts and replacement delays of tasks.
+                if let Some(f) = self.task_floor {
+                    at(f);
                 }
                 if let Some(r) = self.resync_at {
                     at(r);
-                }
-                if let Some(l) = self
-                    .tasks
-                    .values()
-                    .filter(|t| is_stuck_candidate(t))
-                    .map(|t| t.launched_at)
-                    .min()
-                {
-                    at(l + self.cfg.launch_timeout);
                 }
                 if let Some(n) = self.apps.values().filter_map(|a| a.not_before).min() {
                     at(n);
@@ -933,6 +925,7 @@ impl Scheduler {
             t.kill_sent = t.rec.state == TaskState::TaskKilling as i32;
             t.kill_emitted = t.kill_sent;
         }
+        self.recompute_task_floor();
         let apps: BTreeSet<String> = self
             .tasks
             .values()
@@ -1035,7 +1028,13 @@ impl Scheduler {
                     kill_again = t.kill_sent && state != TaskState::TaskKilling as i32;
                     let was_unreachable = t.unreachable_since.is_some();
                     if state == TaskState::TaskUnreachable as i32 {
-                        t.unreachable_since.get_or_insert(now);
+                        let since = *t.unreachable_since.get_or_insert(now);
+                        if let Some(a) = self.cfg.unreachable_replace_after
+                            && !t.replaced
+                        {
+                            let at = since + a;
+                            self.task_floor = Some(self.task_floor.map_or(at, |f| f.min(at)));
+                        }
                         if self.reconcile.unreachable_at.is_none() {
                             self.reconcile.unreachable_at =
                                 Some(now + self.cfg.unreachable_reconcile_interval);
@@ -1111,6 +1110,9 @@ impl Scheduler {
                 self.kill(&id);
             } else if let Some(t) = self.tasks.get_mut(&id) {
                 t.kill_sent = false;
+                // It may be a STAGING task again: its launch timeout counts.
+                let at = t.launched_at + self.cfg.launch_timeout;
+                self.lower_task_floor(at);
             }
         }
         if let Some(app) = touched {
@@ -1314,6 +1316,7 @@ impl Scheduler {
             let ev = Self::task_event(&task, TaskState::TaskStaging as i32, None);
             self.out.push_back(ev);
             self.tasks.insert(task_id, task);
+            self.lower_task_floor(now + self.cfg.launch_timeout);
         }
         let offer_ids: Vec<mesos::OfferId> = accept
             .offer_ids
@@ -1811,6 +1814,31 @@ impl Scheduler {
             }
         }
         self.app_timers(now);
+        self.recompute_task_floor();
+    }
+
+    /// The exact earliest task deadline still ahead (see `task_floor`).
+    fn recompute_task_floor(&mut self) {
+        let after = self.cfg.unreachable_replace_after;
+        let mut floor: Option<Instant> = None;
+        for t in self.tasks.values() {
+            let mut due = None;
+            if is_stuck_candidate(t) {
+                due = Some(t.launched_at + self.cfg.launch_timeout);
+            }
+            if let (false, Some(u), Some(a)) = (t.replaced, t.unreachable_since, after) {
+                due = Some(due.map_or(u + a, |d: Instant| d.min(u + a)));
+            }
+            if let Some(d) = due {
+                floor = Some(floor.map_or(d, |f: Instant| f.min(d)));
+            }
+        }
+        self.task_floor = floor;
+    }
+
+    /// A task deadline appeared at `at`.
+    fn lower_task_floor(&mut self, at: Instant) {
+        self.task_floor = Some(self.task_floor.map_or(at, |f| f.min(at)));
     }
 
     // ------------------------------------------------------------ turn end
@@ -1913,6 +1941,8 @@ impl Scheduler {
         let ev = Self::task_event(&task, status.state, status.message.as_deref());
         self.out.push_back(ev);
         self.tasks.insert(id.clone(), task);
+        // An adopted task may be STAGING or UNREACHABLE.
+        self.recompute_task_floor();
         true
     }
 
