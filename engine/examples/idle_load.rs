@@ -31,6 +31,9 @@
 //!   1000 offers, over the whole run including the warm-up (the histogram is
 //!   only readable after the loop ends); quantiles are upper bounds (tops of
 //!   eighths of power-of-two buckets, at most 12.5 % above the true value);
+//! * `window_offers_event_p50_us` / `_p99_us` / `_max_bucket_us`: the same
+//!   histogram over the measurement window only (two metrics snapshots),
+//!   i.e. the steady state without the first sight of every agent;
 //! * `turn_p50_us` / `turn_p99_us`: the loop-turn latency histogram.
 
 use std::net::SocketAddr;
@@ -157,6 +160,39 @@ fn buckets(h: &Log2Histogram) -> String {
         .join(",")
 }
 
+/// The fine buckets (`[top_ns, count]`) recorded between two metrics
+/// snapshots of one histogram.
+fn window_histogram(before: &Value, after: &Value) -> Vec<(u64, u64)> {
+    let pairs = |v: &Value| -> std::collections::BTreeMap<u64, u64> {
+        v["fine"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| Some((p[0].as_u64()?, p[1].as_u64()?)))
+            .collect()
+    };
+    let b = pairs(before);
+    pairs(after)
+        .into_iter()
+        .map(|(top, n)| (top, n - b.get(&top).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+/// An upper bound (ns) of the `q` quantile of a window's fine buckets.
+fn window_quantile(buckets: &[(u64, u64)], q: f64) -> u64 {
+    let total: u64 = buckets.iter().map(|(_, n)| n).sum();
+    let rank = ((q * total as f64).ceil() as u64).max(1);
+    let mut seen = 0;
+    for (top, n) in buckets {
+        seen += n;
+        if seen >= rank {
+            return *top;
+        }
+    }
+    0
+}
+
 fn stat(s: &Value, k: &str) -> u64 {
     s["stats"][k].as_u64().unwrap_or(0)
 }
@@ -233,10 +269,16 @@ fn main() {
     let t0 = Instant::now();
     let c0 = cpu_sample(&engine_tid);
     let s0 = ask(CommandKind::Status).body;
+    let m0 = ask(CommandKind::Metrics).body;
     thread::sleep(Duration::from_secs(args.seconds));
     let c1 = cpu_sample(&engine_tid);
     let s1 = ask(CommandKind::Status).body;
+    let m1 = ask(CommandKind::Metrics).body;
     let window = t0.elapsed().as_secs_f64();
+    let win = window_histogram(
+        &m0["driver"]["offers_latency"],
+        &m1["driver"]["offers_latency"],
+    );
 
     handle.stop();
     let (code, core_stats, dstats) = engine.join().expect("the engine thread");
@@ -254,7 +296,9 @@ fn main() {
          offers_events={} offers_event_p50_us={:.0} offers_event_p99_us={:.0} offers_event_max_us={:.0} \
          offers_event_mean_us={:.0} turn_p50_us={:.0} turn_p99_us={:.0} turns={} \
          sim_offers_sent={} sim_offers_declined={} sim_offers_outstanding={} violations={} \
-         core_offers_received={} core_offers_declined={} exit={} offers_event_buckets_us={}",
+         core_offers_received={} core_offers_declined={} exit={} \
+         window_offers_events={} window_offers_event_p50_us={:.0} window_offers_event_p99_us={:.0} window_offers_event_max_bucket_us={:.0} \
+         offers_event_buckets_us={}",
         args.agents,
         args.offer_interval_ms,
         window,
@@ -279,6 +323,10 @@ fn main() {
         core_stats.offers_received,
         core_stats.offers_declined,
         code,
+        win.iter().map(|(_, n)| n).sum::<u64>(),
+        window_quantile(&win, 0.5) as f64 / 1e3,
+        window_quantile(&win, 0.99) as f64 / 1e3,
+        window_quantile(&win, 1.0) as f64 / 1e3,
         buckets(ol),
     );
     sim.shutdown();

@@ -154,11 +154,22 @@ impl Log2Histogram {
 impl serde::Serialize for Log2Histogram {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut st = s.serialize_struct("Log2Histogram", 4)?;
+        let mut st = s.serialize_struct("Log2Histogram", 5)?;
         st.serialize_field("buckets", &self.coarse()[..])?;
         st.serialize_field("count", &self.count)?;
         st.serialize_field("sum_ns", &self.sum_ns)?;
         st.serialize_field("max_ns", &self.max_ns)?;
+        // Non-empty eighths as `[top_ns, count]` pairs (the open-ended
+        // last one's top is u64::MAX): two snapshots give a window's
+        // quantiles.
+        let fine: Vec<(u64, u64)> = self
+            .fine
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, n)| (fine_top(i), *n))
+            .collect();
+        st.serialize_field("fine", &fine)?;
         st.end()
     }
 }
