@@ -166,6 +166,9 @@ fn span(whole: &[u8], part: &[u8]) -> Result<(u32, u32), ViewError> {
     Ok((start as u32, part.len() as u32))
 }
 
+/// The last allocation role interned in an event, with its symbol.
+type RoleCache<'a> = Option<(&'a str, Sym)>;
+
 fn bytes_of(whole: &[u8], (start, len): (u32, u32)) -> &[u8] {
     whole
         .get(start as usize..start as usize + len as usize)
@@ -249,6 +252,9 @@ impl Matcher {
     pub(super) fn ingest(&mut self, now: Instant, event: &EventView<'_>) -> Result<(), ViewError> {
         self.ev.clear();
         let whole = event.as_bytes();
+        // Nearly every resource of an event names the same allocation role:
+        // the last one's symbol is reused without a table lookup.
+        let mut roles: RoleCache<'_> = None;
         for offer in event.offers() {
             let offer = offer?;
             let ea = self.event_agent(now, &offer)?;
@@ -256,12 +262,12 @@ impl Matcher {
             // and masters leave it to the resources: then the first usable
             // resource's role stands for the offer.
             let mut role = match offer.allocation_role() {
-                Some(r) => self.syms.intern(r),
+                Some(r) => self.role_sym(&mut roles, r),
                 None => None,
             };
             for r in offer.resources() {
                 let r = r?;
-                self.ingest_resource(whole, ea, &offer, &r, &mut role)?;
+                self.ingest_resource(whole, ea, &offer, &r, &mut role, &mut roles)?;
             }
             let o = self.ev.offers.len() as u32;
             self.ev.offers.push(EvOffer {
@@ -279,6 +285,19 @@ impl Matcher {
         }
         self.sort_rows();
         Ok(())
+    }
+
+    /// The symbol of an allocation role, through the event's one-entry
+    /// cache.
+    fn role_sym<'a>(&mut self, cache: &mut RoleCache<'a>, role: &'a str) -> Option<Sym> {
+        if let Some((last, sym)) = *cache
+            && last == role
+        {
+            return Some(sym);
+        }
+        let sym = self.syms.intern(role)?;
+        *cache = Some((role, sym));
+        Some(sym)
     }
 
     /// The event index of the offer's agent, refreshing what the matcher
@@ -352,13 +371,15 @@ impl Matcher {
         Ok(ea)
     }
 
-    fn ingest_resource(
+    #[allow(clippy::too_many_arguments)]
+    fn ingest_resource<'a>(
         &mut self,
         whole: &[u8],
         ea: u32,
-        offer: &OfferView<'_>,
-        r: &ResourceView<'_>,
+        offer: &OfferView<'a>,
+        r: &ResourceView<'a>,
         offer_role: &mut Option<Sym>,
+        roles: &mut RoleCache<'a>,
     ) -> Result<(), ViewError> {
         if r.is_revocable() || r.persistence_id().is_some() || r.has_disk_source() {
             return Ok(());
@@ -377,7 +398,7 @@ impl Matcher {
         };
         let role_str = r.allocation_role().or(offer.allocation_role());
         let role = match role_str {
-            Some(s) => match self.syms.intern(s) {
+            Some(s) => match self.role_sym(roles, s) {
                 Some(s) => s,
                 None => return Ok(()),
             },
