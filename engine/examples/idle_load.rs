@@ -14,6 +14,10 @@
 //! the steady state of a framework waiting for capacity: every agent
 //! offered, read, matched and declined every cycle.
 //!
+//! With `--pin` the engine thread runs alone on CPU 1 and every other
+//! thread on CPU 0 (`taskset`): what a deployment that gives the engine a
+//! core of its own sees, without the simulator competing for it.
+//!
 //! After `--warmup` seconds (5) it measures `--seconds` seconds and prints
 //! one `key=value` line:
 //!
@@ -55,12 +59,14 @@ struct Args {
     warmup: u64,
     offer_interval_ms: u64,
     seed: u64,
+    /// Pin the engine thread to CPU 1 and every other thread to CPU 0.
+    pin: bool,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: idle_load [--agents N (10000)] [--seconds S (30)] [--warmup S (5)] \
-         [--offer-interval-ms MS (1000)] [--seed N (1)]"
+         [--offer-interval-ms MS (1000)] [--seed N (1)] [--pin]"
     );
     std::process::exit(2)
 }
@@ -72,6 +78,7 @@ fn parse_args() -> Args {
         warmup: 5,
         offer_interval_ms: 1000,
         seed: 1,
+        pin: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -86,6 +93,7 @@ fn parse_args() -> Args {
             "--warmup" => a.warmup = value(),
             "--offer-interval-ms" => a.offer_interval_ms = value(),
             "--seed" => a.seed = value(),
+            "--pin" => a.pin = true,
             _ => usage(),
         }
     }
@@ -93,6 +101,24 @@ fn parse_args() -> Args {
         usage();
     }
     a
+}
+
+/// `--pin`: the engine thread alone on CPU 1, every other thread of the
+/// process (the simulated master's, this one) on CPU 0, with `taskset`
+/// (util-linux). Threads started later inherit their creator's CPU.
+fn pin_threads(engine_tid: &str) {
+    for (tid, _) in threads() {
+        let cpu = if tid == engine_tid { "1" } else { "0" };
+        let ok = std::process::Command::new("taskset")
+            .args(["-pc", cpu, &tid])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            ok,
+            "taskset -pc {cpu} {tid} failed (is util-linux installed?)"
+        );
+    }
 }
 
 /// (nanoseconds on a CPU, nanoseconds runnable but waiting for one) of
@@ -264,6 +290,9 @@ fn main() {
         .map(|(tid, _)| tid)
         .expect("the engine thread in /proc/self/task");
 
+    if args.pin {
+        pin_threads(&engine_tid);
+    }
     thread::sleep(Duration::from_secs(args.warmup));
 
     let t0 = Instant::now();
@@ -291,7 +320,7 @@ fn main() {
     let ol = &dstats.offers_latency;
     let tl = &dstats.turn_latency;
     println!(
-        "agents={} offer_interval_ms={} window_s={:.1} engine_cpu_pct={:.2} engine_runqueue_wait_pct={:.2} others_cpu_pct={:.2} \
+        "agents={} offer_interval_ms={} pinned={} window_s={:.1} engine_cpu_pct={:.2} engine_runqueue_wait_pct={:.2} others_cpu_pct={:.2} \
          offers_per_s={:.0} declined_per_s={:.0} events_per_s={:.1} \
          offers_events={} offers_event_p50_us={:.0} offers_event_p99_us={:.0} offers_event_max_us={:.0} \
          offers_event_mean_us={:.0} turn_p50_us={:.0} turn_p99_us={:.0} turns={} \
@@ -301,6 +330,7 @@ fn main() {
          offers_event_buckets_us={}",
         args.agents,
         args.offer_interval_ms,
+        args.pin,
         window,
         pct(c1.engine_ns - c0.engine_ns),
         pct(c1.engine_wait_ns - c0.engine_wait_ns),
