@@ -137,7 +137,8 @@ impl StoreCompletions {
 pub struct MemStore {
     framework_id: Option<String>,
     apps: BTreeMap<String, AppRecord>,
-    tasks: BTreeMap<String, TaskRecord>,
+    /// Boxed, as the core's tasks: the B-tree then holds pointers.
+    tasks: BTreeMap<String, Box<TaskRecord>>,
     completions: Option<StoreCompletions>,
     last_seq: u64,
     batches: u64,
@@ -157,7 +158,11 @@ impl MemStore {
             .into_iter()
             .map(|a| (a.spec.name.clone(), a))
             .collect();
-        s.tasks = state.tasks.into_iter().map(|t| (t.id.clone(), t)).collect();
+        s.tasks = state
+            .tasks
+            .into_iter()
+            .map(|t| (t.id.clone(), Box::new(t)))
+            .collect();
         s
     }
 
@@ -166,7 +171,7 @@ impl MemStore {
         Recovered {
             framework_id: self.framework_id.clone(),
             apps: self.apps.values().cloned().collect(),
-            tasks: self.tasks.values().cloned().collect(),
+            tasks: self.tasks.values().map(|t| (**t).clone()).collect(),
         }
     }
 
@@ -185,7 +190,7 @@ impl MemStore {
                 self.apps.remove(&name);
             }
             StoreOp::PutTask(t) => {
-                self.tasks.insert(t.id.clone(), t);
+                self.tasks.insert(t.id.clone(), Box::new(t));
             }
             StoreOp::RemoveTask(id) => {
                 self.tasks.remove(&id);

@@ -14,7 +14,9 @@ use crate::core::{AppRecord, Recovered, StoreOp, TaskRecord};
 pub(crate) struct StoreState {
     pub framework_id: Option<String>,
     pub apps: BTreeMap<String, AppRecord>,
-    pub tasks: BTreeMap<String, TaskRecord>,
+    /// Boxed, as the core's tasks: the B-tree then holds pointers, not
+    /// 136-byte records in two-thirds-full leaves.
+    pub tasks: BTreeMap<String, Box<TaskRecord>>,
 }
 
 impl StoreState {
@@ -28,7 +30,7 @@ impl StoreState {
                 self.apps.remove(&name);
             }
             StoreOp::PutTask(rec) => {
-                self.tasks.insert(rec.id.clone(), rec);
+                self.tasks.insert(rec.id.clone(), Box::new(rec));
             }
             StoreOp::RemoveTask(id) => {
                 self.tasks.remove(&id);
@@ -43,7 +45,7 @@ impl StoreState {
             .iter()
             .map(|id| OpRef::FrameworkId(id))
             .chain(self.apps.values().map(OpRef::PutApp))
-            .chain(self.tasks.values().map(OpRef::PutTask))
+            .chain(self.tasks.values().map(|t| OpRef::PutTask(t)))
     }
 
     /// How many ops [`Self::as_ops`] yields.
@@ -55,7 +57,7 @@ impl StoreState {
         Recovered {
             framework_id: self.framework_id.clone(),
             apps: self.apps.values().cloned().collect(),
-            tasks: self.tasks.values().cloned().collect(),
+            tasks: self.tasks.values().map(|t| (**t).clone()).collect(),
         }
     }
 }

@@ -70,7 +70,7 @@ impl Scheduler {
         self.tasks
             .range(prefix.clone()..)
             .take_while(move |(k, _)| k.starts_with(&prefix))
-            .map(|(_, t)| t)
+            .map(|(_, t)| &**t)
             .filter(move |t| t.rec.app.len() + 1 == n)
     }
 
