@@ -365,6 +365,69 @@ fn bit_flip_anywhere_in_a_middle_record_is_reported_not_skipped() {
     }
 }
 
+/// Every record boundary of a log of several batches: a cut there
+/// recovers exactly the batches before it; a cut one byte further is a
+/// torn tail dropped back to it; a bit flipped in the first or the last
+/// byte of any record but the last is reported as corruption at that
+/// record, and in the last record it is a torn tail.
+#[test]
+fn cuts_and_flips_at_every_record_boundary() {
+    let d = tempdir();
+    let (mut store, _) = open(d.path());
+    let batches = history();
+    let mut bounds = vec![store.log_len() as usize];
+    for b in &batches {
+        store.commit(b).unwrap();
+        bounds.push(store.log_len() as usize);
+    }
+    drop(store);
+    let log = read(d.path(), LOG_FILE);
+    assert_eq!(*bounds.last().unwrap(), log.len());
+
+    for (k, &at) in bounds.iter().enumerate() {
+        let d = dir_with(&[(LOG_FILE, &log[..at])]);
+        let (store, rec) = FileStore::open(d.path())
+            .unwrap_or_else(|e| panic!("cut at boundary {k} (byte {at}): {e}"));
+        assert_eq!(rec, model(&batches[..k]), "cut at boundary {k}");
+        assert_eq!(store.recovery_info().torn_tail, None, "boundary {k}");
+        if at < log.len() {
+            let d = dir_with(&[(LOG_FILE, &log[..at + 1])]);
+            let (store, rec) = FileStore::open(d.path()).unwrap();
+            assert_eq!(rec, model(&batches[..k]), "cut just past boundary {k}");
+            let torn = store.recovery_info().torn_tail.clone();
+            assert_eq!(
+                torn.map(|t| t.offset),
+                Some(at as u64),
+                "torn tail at boundary {k}"
+            );
+        }
+    }
+
+    let records = bounds.len() - 1;
+    for r in 0..records {
+        let (start, end) = (bounds[r], bounds[r + 1]);
+        for i in [start, end - 1] {
+            let mut bad = log.clone();
+            bad[i] ^= 0x10;
+            let d = dir_with(&[(LOG_FILE, &bad)]);
+            let opened = FileStore::open(d.path());
+            if r + 1 < records {
+                let err = opened.map(|(_, rec)| rec).expect_err(&format!(
+                    "record {r}, byte {i} flipped: recovery must refuse"
+                ));
+                assert_corrupt(err, LOG_FILE, start as u64);
+            } else {
+                let (store, rec) = opened.unwrap();
+                assert_eq!(rec, model(&batches[..r]), "last record, byte {i}");
+                assert_eq!(
+                    store.recovery_info().torn_tail.clone().map(|t| t.offset),
+                    Some(start as u64)
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn damaged_log_header_is_refused() {
     let d = tempdir();
