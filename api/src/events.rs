@@ -45,6 +45,9 @@ const BATCH: usize = 1024;
 /// event rate). Also the wait before writing again to a socket that took
 /// less than it was offered (no readiness polling).
 const WRITE_EVERY: Duration = Duration::from_millis(10);
+/// Most notifications taken before a write: the engine's channel holds
+/// 16,384, so one write turn empties it.
+const DRAIN: usize = 16 * 1024;
 /// How often dead peers are looked for and heartbeats queued.
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
 
@@ -399,8 +402,18 @@ impl Writer {
             let housekeeping = self.housekept + HOUSEKEEPING;
             let wake = write_at.map_or(housekeeping, |t| t.min(housekeeping));
             let timeout = wake.saturating_duration_since(Instant::now());
+            // While a write is due within WRITE_EVERY, the channel is not
+            // waited on: what arrives meanwhile is taken just before that
+            // write, which sends it no later than waking for it would. A
+            // parked receiver costs the engine a futex wake per
+            // notification (one per task update in a large launch).
+            let listen = if write_at.is_none() {
+                events.as_ref().unwrap_or(&never)
+            } else {
+                &never
+            };
             crossbeam_channel::select! {
-                recv(events.as_ref().unwrap_or(&never)) -> ev => match ev {
+                recv(listen) -> ev => match ev {
                     Ok(ev) => {
                         let now = Instant::now();
                         self.publish(&ev, now);
@@ -427,6 +440,11 @@ impl Writer {
             }
             let now = Instant::now();
             if write_at.is_some_and(|t| now >= t) || now >= housekeeping {
+                if let Some(rx) = &events {
+                    for ev in rx.try_iter().take(DRAIN) {
+                        self.publish(&ev, now);
+                    }
+                }
                 self.write_all(now);
                 let waiting = self.clients.iter().any(|c| !c.out.is_empty());
                 write_at = waiting.then(|| now + WRITE_EVERY);
