@@ -532,9 +532,28 @@ impl Scheduler {
             }
             CommandKind::Metrics => {
                 // Counts only: no names, ids or hosts (bounded label sets).
-                let mut tasks = std::collections::BTreeMap::<&str, u64>::new();
+                // Counted by state number first: a map lookup per task
+                // would compare names 10,000s of times per scrape.
+                let mut by_state = [0u64; 32];
+                let mut other = std::collections::BTreeMap::<i32, u64>::new();
                 for t in self.tasks.values() {
-                    *tasks.entry(state_name(t.rec.state)).or_default() += 1;
+                    match usize::try_from(t.rec.state)
+                        .ok()
+                        .filter(|s| *s < by_state.len())
+                    {
+                        Some(s) => by_state[s] += 1,
+                        None => *other.entry(t.rec.state).or_default() += 1,
+                    }
+                }
+                let mut tasks = std::collections::BTreeMap::<&str, u64>::new();
+                let counted = by_state
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(s, n)| (s as i32, *n))
+                    .chain(other);
+                for (state, n) in counted {
+                    *tasks.entry(state_name(state)).or_default() += n;
                 }
                 let mut apps = std::collections::BTreeMap::<&str, u64>::new();
                 let mut pending = 0;
@@ -727,11 +746,16 @@ impl Scheduler {
         if r.previous.is_some() {
             return "updating";
         }
-        let current = self
-            .app_tasks(name)
-            .filter(|t| t.rec.version == r.version && !t.kill_sent && self.ready(app, t))
-            .count();
-        let old = self.app_tasks(name).any(|t| t.rec.version != r.version);
+        // One pass over the app's tasks (this runs for every app on every
+        // metrics scrape).
+        let (mut current, mut old) = (0, false);
+        for t in self.app_tasks(name) {
+            if t.rec.version != r.version {
+                old = true;
+            } else if !t.kill_sent && self.ready(app, t) {
+                current += 1;
+            }
+        }
         let want = if r.spec.kind == Kind::Job {
             r.spec.instances as usize - r.completed.len()
         } else {
