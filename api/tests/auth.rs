@@ -181,3 +181,104 @@ fn a_bad_token_file_is_a_config_error() {
     );
     assert!(!err.contains("short"), "the token is echoed: {err}");
 }
+
+/// The command-line client against a token-protected API: no token and a
+/// read token are refused with exit 3 and the server's reason; the admin
+/// token (from `--token-file` or `TRITIUM_TOKEN_FILE`, in the server's
+/// `admin TOKEN` form or as a bare token) deploys, lists and deletes.
+#[test]
+fn the_client_carries_its_token_file() {
+    let stack = Stack::start(
+        2,
+        ApiOptions {
+            tokens: Some(tokens()),
+            ..ApiOptions::default()
+        },
+    );
+    let api = format!("http://{}", stack.addr());
+    let dir = tempfile::tempdir().unwrap();
+    let admin = dir.path().join("admin");
+    std::fs::write(&admin, format!("# ops\nadmin {ADMIN}\n")).unwrap();
+    let read = dir.path().join("read");
+    std::fs::write(&read, format!("{READ}\n")).unwrap();
+    let app = dir.path().join("web.json");
+    std::fs::write(
+        &app,
+        r#"{"name":"web","instances":1,"resources":{"cpu":0.1,"mem":32},"command":{"cmd":"sleep 3600"}}"#,
+    )
+    .unwrap();
+    let run = |args: &[&str], token_env: Option<&std::path::Path>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_tritium"));
+        c.env_remove("TRITIUM_API")
+            .env_remove("TRITIUM_TOKEN_FILE")
+            .env("NO_COLOR", "1")
+            .args(args)
+            .args(["--api", &api]);
+        if let Some(f) = token_env {
+            c.env("TRITIUM_TOKEN_FILE", f);
+        }
+        let out = c.output().expect("run the client");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let app_path = app.to_str().unwrap();
+    let admin_path = admin.to_str().unwrap();
+    let read_path = read.to_str().unwrap();
+
+    let (code, _, err) = run(&["app", "list"], None);
+    assert_eq!(code, 3, "no token: {err}");
+    assert!(
+        err.contains("401") || err.to_lowercase().contains("token"),
+        "{err}"
+    );
+
+    let (code, out, err) = run(
+        &[
+            "app",
+            "deploy",
+            app_path,
+            "--wait",
+            "--timeout",
+            "60",
+            "--token-file",
+            admin_path,
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "deploy with the admin token: {out}{err}");
+
+    let (code, out, err) = run(&["app", "list", "-o", "json"], Some(&read));
+    assert_eq!(
+        code, 0,
+        "list with a read token from the environment: {err}"
+    );
+    let list: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert!(out.contains("\"web\""), "{list}");
+
+    let (code, _, err) = run(&["app", "delete", "web", "--token-file", read_path], None);
+    assert_eq!(code, 3, "delete with a read token: {err}");
+    assert!(
+        err.contains("403") || err.to_lowercase().contains("read"),
+        "{err}"
+    );
+
+    let (code, out, err) = run(
+        &["app", "delete", "web", "--wait", "--timeout", "60"],
+        Some(&admin),
+    );
+    assert_eq!(code, 0, "delete with the admin token: {out}{err}");
+    assert_eq!(
+        http(
+            stack.addr(),
+            "GET",
+            "/v1/api/app?name=web",
+            Some(ADMIN),
+            None
+        )
+        .status,
+        404
+    );
+}

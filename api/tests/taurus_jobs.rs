@@ -630,3 +630,52 @@ fn delete_all_stops_every_job_and_leaves_other_apps_alone() {
     assert_eq!(s.sim_live("plain").len(), 1);
     s.assert_no_violations();
 }
+
+/// A job's apps are apps: the queue explains a job whose replicas do not
+/// all fit, `/metrics` counts its apps, and the job's GET agrees.
+#[test]
+fn a_jobs_apps_have_the_queue_why_not_and_metrics_of_any_app() {
+    let s = stack(AGENTS);
+    // 3 agents of 4 cpus take 12 of these replicas; 8 stay pending.
+    let doc = json!({"id": "big", "tasks": [
+        {"role": ROLE, "container": {"image": "x"}, "resources": {"cpu": 1.0, "memory": 16}, "replicas": 20}]});
+    let r = s.send("POST", "/job/new", &doc.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    s.wait_app("big-0", "12 tasks running, the rest pending", |a| {
+        a["status"] == "deploying"
+            && live_tasks(a).len() == 12
+            && live_tasks(a).iter().all(|t| t["state"] == "TASK_RUNNING")
+    });
+    let entry = poll(WAIT, "the queue to say why big-0 waits", || {
+        let q = s.get("/v1/api/app/queue?name=big-0").json();
+        let e = q["queue"][0].clone();
+        (e["app"] == "big-0" && e["pending"] == 8 && e["why"]["refused"]["cpus"].as_u64() > Some(0))
+            .then_some(e)
+            .ok_or(q.to_string())
+    });
+    assert!(
+        entry["why"]["offers_considered"].as_u64() > Some(0),
+        "{entry}"
+    );
+    let job = get_job(&s, "big").json();
+    assert_ne!(job["job_state"], "RUNNING", "{job}");
+    assert_eq!(job["apps"][0]["running"], 12, "{job}");
+
+    let m = s.get("/metrics");
+    assert_eq!(m.status, 200);
+    let line = |prefix: &str| {
+        m.body
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    assert_eq!(
+        line("tritium_apps{status=\"deploying\"}"),
+        Some(1.0),
+        "{}",
+        m.body
+    );
+    assert_eq!(line("tritium_pending_instances"), Some(8.0), "{}", m.body);
+    s.assert_no_violations();
+}
