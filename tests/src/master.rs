@@ -684,10 +684,7 @@ impl Master {
     pub fn authenticate(&mut self, call: &Call, authorization: Option<&str>) -> Option<Reply> {
         let cred = self.cfg.credential.as_ref()?;
         let subscribe = call.r#type == Some(call::Type::Subscribe as i32);
-        let expected = format!(
-            "Basic {}",
-            base64(format!("{}:{}", cred.principal, cred.secret).as_bytes())
-        );
+        let expected = tritium_engine::wire::basic_authorization(&cred.principal, &cred.secret);
         if authorization.map(str::trim) != Some(expected.as_str()) {
             self.counters.unauthenticated += 1;
             if subscribe {
@@ -2767,28 +2764,6 @@ impl Master {
             "violations": self.violations,
         })
     }
-}
-
-/// Standard base64 (RFC 4648), for the basic-auth header.
-fn base64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 fn launched_tasks(op: &offer::Operation) -> Vec<&TaskInfo> {

@@ -30,6 +30,6 @@ pub mod stream;
 
 pub use chunked::{ChunkedDecoder, ChunkedError, ChunkedLimits, ChunkedStep};
 pub use recordio::{DEFAULT_MAX_RECORD_LEN, FrameStep, RecordError, RecordFramer, encode_record};
-pub use request::{ContentType, Method, Request, RequestError};
+pub use request::{ContentType, Method, Request, RequestError, basic_authorization};
 pub use response::{BodyFraming, HeadError, HeadLimits, ResponseHead};
 pub use stream::{RecordStream, StreamError};

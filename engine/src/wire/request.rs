@@ -167,6 +167,37 @@ fn format_decimal(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
     }
 }
 
+/// The `Authorization` header value of HTTP basic authentication:
+/// `Basic base64("principal:secret")`, as Mesos expects it.
+pub fn basic_authorization(principal: &str, secret: &str) -> String {
+    format!(
+        "Basic {}",
+        base64(format!("{principal}:{secret}").as_bytes())
+    )
+}
+
+/// Standard base64 (RFC 4648), with padding.
+fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,5 +304,24 @@ mod tests {
         .unwrap();
         let text = String::from_utf8_lossy(&out);
         assert!(!text.contains("Content-Length"));
+    }
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(i.as_bytes()), o);
+        }
+        assert_eq!(
+            basic_authorization("tritium", "secret"),
+            "Basic dHJpdGl1bTpzZWNyZXQ="
+        );
     }
 }
