@@ -781,7 +781,7 @@ impl Master {
             }
         }
         match kind {
-            call::Type::Teardown => self.teardown(now, fw),
+            call::Type::Teardown => self.teardown(fw),
             call::Type::Accept => match call.accept {
                 Some(a) => self.accept(now, fw, a),
                 None => self.missing(name, "accept"),
@@ -1047,16 +1047,15 @@ impl Master {
         }
     }
 
-    fn teardown(&mut self, now: Instant, fw: usize) -> Reply {
-        self.remove_framework(now, fw);
+    fn teardown(&mut self, fw: usize) -> Reply {
+        self.remove_framework(fw, true);
         Reply::Accepted
     }
 
-    fn remove_framework(&mut self, now: Instant, fw: usize) {
-        self.remove_framework_closing(now, fw, true);
-    }
-
-    fn remove_framework_closing(&mut self, _now: Instant, fw: usize, close_stream: bool) {
+    /// Forget framework `fw`: its offers back, its tasks killed, its id
+    /// refused from now on; its stream closed unless `close_stream` is
+    /// false (a close that never reaches the framework).
+    fn remove_framework(&mut self, fw: usize, close_stream: bool) {
         self.recover_offers_of(fw);
         let mut slots: Vec<usize> = self.frameworks[fw].tasks.values().copied().collect();
         slots.sort_unstable();
@@ -2409,7 +2408,7 @@ impl Master {
                             .framework_index
                             .contains_key(&self.frameworks[framework].id)
                     {
-                        self.remove_framework(now, framework);
+                        self.remove_framework(framework, true);
                     }
                 }
                 Timer::TaskStep { task, generation } => {
@@ -2554,7 +2553,7 @@ impl Master {
                 close_stream,
             } => {
                 for fw in self.frameworks_matching(framework_id.as_deref())? {
-                    self.remove_framework_closing(now, fw, close_stream);
+                    self.remove_framework(fw, close_stream);
                 }
             }
         }
