@@ -369,8 +369,7 @@ fn lost_agent_tasks_stay_unreachable_until_it_recovers() {
             .then_some(())
     });
     // Many offer cycles (50 ms) later, still nothing new.
-    let watch = Instant::now();
-    while watch.elapsed() < Duration::from_millis(1000) {
+    holds_for(Duration::from_millis(1000), || {
         let state = sim.state();
         assert_eq!(
             counter(&state, "tasks_launched"),
@@ -379,8 +378,7 @@ fn lost_agent_tasks_stay_unreachable_until_it_recovers() {
             state["tasks"]
         );
         assert_eq!(task_ids(&state, &id, LIVE).len(), 4);
-        thread::sleep(Duration::from_millis(50));
-    }
+    });
     let status = engine.status();
     assert_eq!(status["pending_instances"], 0, "{status}");
     assert_eq!(core_tasks(&status, "web").len(), 4);
@@ -570,11 +568,9 @@ fn removed_framework_exits_and_does_not_loop() {
         "the engine is gone"
     );
     // No attempt to subscribe again, now or a little later.
-    let settle = Instant::now();
-    while settle.elapsed() < Duration::from_millis(500) {
+    holds_for(Duration::from_millis(500), || {
         assert_eq!(counter(&sim.state(), "subscriptions"), subs);
-        thread::sleep(Duration::from_millis(50));
-    }
+    });
     assert_eq!(ended.stats.subscriptions_opened, 1);
     assert_no_violations(&sim);
 }
@@ -604,11 +600,9 @@ fn removed_framework_seen_on_a_call_exits_removed() {
         "{reason}"
     );
     // It learnt from the call: no SUBSCRIBE, now or a little later.
-    let settle = Instant::now();
-    while settle.elapsed() < Duration::from_millis(500) {
+    holds_for(Duration::from_millis(500), || {
         assert_eq!(counter(&sim.state(), "subscribe_calls"), subscribes);
-        thread::sleep(Duration::from_millis(50));
-    }
+    });
     assert_eq!(ended.stats.subscriptions_opened, 1);
     assert_no_violations(&sim);
 }
@@ -680,8 +674,7 @@ fn wrong_or_missing_credentials_stop_with_the_auth_exit() {
             "{reason}"
         );
         // One SUBSCRIBE, refused; none after it, now or a little later.
-        let settle = Instant::now();
-        while settle.elapsed() < Duration::from_millis(500) {
+        holds_for(Duration::from_millis(500), || {
             let state = sim.state();
             assert_eq!(
                 counter(&state, "subscribe_calls"),
@@ -690,8 +683,7 @@ fn wrong_or_missing_credentials_stop_with_the_auth_exit() {
                 state["counters"]
             );
             assert_eq!(counter(&state, "unauthenticated"), 1);
-            thread::sleep(Duration::from_millis(50));
-        }
+        });
         let state = sim.state();
         assert_eq!(counter(&state, "subscriptions"), 0);
         assert!(frameworks(&state).is_empty());

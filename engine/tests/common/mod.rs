@@ -38,6 +38,16 @@ pub fn wait_for<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
     wait_up_to(WAIT, what, f)
 }
 
+/// Run `check` (which asserts) every 50 ms for `span`: something must stay
+/// true, not merely become true.
+pub fn holds_for(span: Duration, mut check: impl FnMut()) {
+    let start = Instant::now();
+    while start.elapsed() < span {
+        check();
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A small cluster of `agents` agents of 4 cpus and 8 GiB, offering every
 /// 50 ms, heartbeating every second.
 pub fn small_sim(agents: usize) -> SimConfig {
