@@ -19,15 +19,20 @@ fn tokens() -> Tokens {
     Tokens::parse(&format!("# test tokens\nadmin {ADMIN}\nread {READ}\n")).unwrap()
 }
 
-#[test]
-fn tokens_guard_every_endpoint_but_health() {
-    let stack = Stack::start(
+/// A stack whose API demands the tokens of [`tokens`].
+fn guarded_stack() -> Stack {
+    Stack::start(
         2,
         ApiOptions {
             tokens: Some(tokens()),
             ..ApiOptions::default()
         },
-    );
+    )
+}
+
+#[test]
+fn tokens_guard_every_endpoint_but_health() {
+    let stack = guarded_stack();
     let addr = stack.addr();
     let app = r#"{"name":"web","instances":1,"resources":{"cpu":0.1,"mem":32},"command":{"cmd":"sleep 3600"}}"#;
 
@@ -188,13 +193,7 @@ fn a_bad_token_file_is_a_config_error() {
 /// `admin TOKEN` form or as a bare token) deploys, lists and deletes.
 #[test]
 fn the_client_carries_its_token_file() {
-    let stack = Stack::start(
-        2,
-        ApiOptions {
-            tokens: Some(tokens()),
-            ..ApiOptions::default()
-        },
-    );
+    let stack = guarded_stack();
     let api = format!("http://{}", stack.addr());
     let dir = tempfile::tempdir().unwrap();
     let admin = dir.path().join("admin");
