@@ -135,19 +135,24 @@ impl Log2Histogram {
 
     /// `(bucket upper bound, count)` for non-empty eighths of buckets.
     pub fn fine_buckets(&self) -> impl Iterator<Item = (Duration, u64)> + '_ {
+        self.fine_tops().map(|(top, n)| {
+            let top = if top == u64::MAX {
+                Duration::MAX
+            } else {
+                Duration::from_nanos(top)
+            };
+            (top, n)
+        })
+    }
+
+    /// `(top ns, count)` of the non-empty eighths (the open-ended last
+    /// one's top is `u64::MAX`).
+    fn fine_tops(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         self.fine
             .iter()
             .enumerate()
             .filter(|(_, n)| **n > 0)
-            .map(|(i, n)| {
-                let top = fine_top(i);
-                let top = if top == u64::MAX {
-                    Duration::MAX
-                } else {
-                    Duration::from_nanos(top)
-                };
-                (top, *n)
-            })
+            .map(|(i, n)| (fine_top(i), *n))
     }
 }
 
@@ -162,13 +167,7 @@ impl serde::Serialize for Log2Histogram {
         // Non-empty eighths as `[top_ns, count]` pairs (the open-ended
         // last one's top is u64::MAX): two snapshots give a window's
         // quantiles.
-        let fine: Vec<(u64, u64)> = self
-            .fine
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| **n > 0)
-            .map(|(i, n)| (fine_top(i), *n))
-            .collect();
+        let fine: Vec<(u64, u64)> = self.fine_tops().collect();
         st.serialize_field("fine", &fine)?;
         st.end()
     }
