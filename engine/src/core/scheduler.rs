@@ -314,6 +314,23 @@ fn is_stuck_candidate(t: &Task) -> bool {
     t.rec.state == TaskState::TaskStaging as i32 && !t.kill_sent
 }
 
+/// The earliest deadline of a task's own that the core must wake for: its
+/// launch timeout while it may be stuck in STAGING, its replacement delay
+/// while it is UNREACHABLE and not yet replaced. The one definition behind
+/// `Scheduler::task_floor`.
+fn task_deadline(cfg: &Config, t: &Task) -> Option<Instant> {
+    let stuck = is_stuck_candidate(t).then(|| t.launched_at + cfg.launch_timeout);
+    let replace = match (
+        t.replaced,
+        t.unreachable_since,
+        cfg.unreachable_replace_after,
+    ) {
+        (false, Some(since), Some(after)) => Some(since + after),
+        _ => None,
+    };
+    stuck.into_iter().chain(replace).min()
+}
+
 fn is_terminal(state: i32) -> bool {
     matches!(
         TaskState::try_from(state),
@@ -987,6 +1004,8 @@ impl Scheduler {
         }
         let state = status.state;
         let mut kill_again = false;
+        // A deadline of this task's that may have just appeared.
+        let mut new_deadline = None;
         let mut touched: Option<String> = None;
         // A task moving forward (STAGING → STARTING → RUNNING) of an app
         // that is not changing cannot make anything to kill: its pending
@@ -1031,13 +1050,8 @@ impl Scheduler {
                     kill_again = t.kill_sent && state != TaskState::TaskKilling as i32;
                     let was_unreachable = t.unreachable_since.is_some();
                     if state == TaskState::TaskUnreachable as i32 {
-                        let since = *t.unreachable_since.get_or_insert(now);
-                        if let Some(a) = self.cfg.unreachable_replace_after
-                            && !t.replaced
-                        {
-                            let at = since + a;
-                            self.task_floor = Some(self.task_floor.map_or(at, |f| f.min(at)));
-                        }
+                        t.unreachable_since.get_or_insert(now);
+                        new_deadline = task_deadline(&self.cfg, t);
                         if self.reconcile.unreachable_at.is_none() {
                             self.reconcile.unreachable_at =
                                 Some(now + self.cfg.unreachable_reconcile_interval);
@@ -1114,9 +1128,11 @@ impl Scheduler {
             } else if let Some(t) = self.tasks.get_mut(&id) {
                 t.kill_sent = false;
                 // It may be a STAGING task again: its launch timeout counts.
-                let at = t.launched_at + self.cfg.launch_timeout;
-                self.lower_task_floor(at);
+                new_deadline = task_deadline(&self.cfg, t);
             }
+        }
+        if let Some(at) = new_deadline {
+            self.lower_task_floor(at);
         }
         if let Some(app) = touched {
             let steady = self
@@ -1318,8 +1334,10 @@ impl Scheduler {
             let task = Task::new(rec, now, self.issued_seq + 1);
             let ev = Self::task_event(&task, TaskState::TaskStaging as i32, None);
             self.out.push_back(ev);
+            if let Some(at) = task_deadline(&self.cfg, &task) {
+                self.lower_task_floor(at);
+            }
             self.tasks.insert(task_id, Box::new(task));
-            self.lower_task_floor(now + self.cfg.launch_timeout);
         }
         let offer_ids: Vec<mesos::OfferId> = accept
             .offer_ids
@@ -1822,21 +1840,11 @@ impl Scheduler {
 
     /// The exact earliest task deadline still ahead (see `task_floor`).
     fn recompute_task_floor(&mut self) {
-        let after = self.cfg.unreachable_replace_after;
-        let mut floor: Option<Instant> = None;
-        for t in self.tasks.values() {
-            let mut due = None;
-            if is_stuck_candidate(t) {
-                due = Some(t.launched_at + self.cfg.launch_timeout);
-            }
-            if let (false, Some(u), Some(a)) = (t.replaced, t.unreachable_since, after) {
-                due = Some(due.map_or(u + a, |d: Instant| d.min(u + a)));
-            }
-            if let Some(d) = due {
-                floor = Some(floor.map_or(d, |f: Instant| f.min(d)));
-            }
-        }
-        self.task_floor = floor;
+        self.task_floor = self
+            .tasks
+            .values()
+            .filter_map(|t| task_deadline(&self.cfg, t))
+            .min();
     }
 
     /// A task deadline appeared at `at`.
@@ -1943,9 +1951,11 @@ impl Scheduler {
         task.healthy = status.healthy;
         let ev = Self::task_event(&task, status.state, status.message.as_deref());
         self.out.push_back(ev);
-        self.tasks.insert(id.clone(), Box::new(task));
         // An adopted task may be STAGING or UNREACHABLE.
-        self.recompute_task_floor();
+        if let Some(at) = task_deadline(&self.cfg, &task) {
+            self.lower_task_floor(at);
+        }
+        self.tasks.insert(id.clone(), Box::new(task));
         true
     }
 
