@@ -532,27 +532,14 @@ impl Scheduler {
             }
             CommandKind::Metrics => {
                 // Counts only: no names, ids or hosts (bounded label sets).
-                // Counted by state number first: a map lookup per task
-                // would compare names 10,000s of times per scrape.
-                let mut by_state = [0u64; 32];
-                let mut other = std::collections::BTreeMap::<i32, u64>::new();
+                // Counted by state number first (a few integer compares
+                // per task), named once per state after.
+                let mut by_state = std::collections::BTreeMap::<i32, u64>::new();
                 for t in self.tasks.values() {
-                    match usize::try_from(t.rec.state)
-                        .ok()
-                        .filter(|s| *s < by_state.len())
-                    {
-                        Some(s) => by_state[s] += 1,
-                        None => *other.entry(t.rec.state).or_default() += 1,
-                    }
+                    *by_state.entry(t.rec.state).or_default() += 1;
                 }
                 let mut tasks = std::collections::BTreeMap::<&str, u64>::new();
-                let counted = by_state
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, n)| **n > 0)
-                    .map(|(s, n)| (s as i32, *n))
-                    .chain(other);
-                for (state, n) in counted {
+                for (state, n) in by_state {
                     *tasks.entry(state_name(state)).or_default() += n;
                 }
                 let mut apps = std::collections::BTreeMap::<&str, u64>::new();
