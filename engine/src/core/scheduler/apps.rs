@@ -127,13 +127,13 @@ impl Scheduler {
                 let key = |t: &Task| (t.rec.instance, !self.ready(app, t));
                 key(a).cmp(&key(b)).then_with(|| a.rec.id.cmp(&b.rec.id))
             });
-            let mut prev = None;
-            let mut dup = Vec::with_capacity(cur.len());
-            for t in &cur {
-                dup.push(prev == Some(t.rec.instance));
-                prev = Some(t.rec.instance);
-            }
-            let mut order: Vec<(bool, &Task)> = dup.into_iter().zip(cur.iter().copied()).collect();
+            // Sorted by instance, a task is a second one of its number when
+            // the one before it has the same number.
+            let mut order: Vec<(bool, &Task)> = cur
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (i > 0 && cur[i - 1].rec.instance == t.rec.instance, *t))
+                .collect();
             order.sort_by(|(da, a), (db, b)| {
                 let key = |d: bool, t: &Task| (d, !self.ready(app, t), t.rec.instance);
                 key(*da, a)
