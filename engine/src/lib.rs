@@ -1,28 +1,20 @@
-//! tritium-engine: everything in tritium that decides.
+//! tritium-engine: runs a framework built on [`tritium_core`] for real.
 //!
-//! * [`wire`]: the sans-IO codec between tritium and the master (HTTP/1.1
-//!   requests and response heads, chunked bodies, RecordIO records).
-//! * [`core`]: the scheduler core, a sans-IO state machine that owns all
-//!   scheduling state: subscription life, offers, launches, status updates,
-//!   acknowledgements after durability, reconciliation.
-//! * [`driver`]: the mio event loop that runs the core against a real
-//!   master (subscription and call connections, store completions, API
-//!   commands, timers).
-//! * [`store`]: durable state on disk: the embedded file store (an
-//!   append-only, checksummed log with group commit, plus snapshots).
-//! * [`spec`]: the app spec users submit (hydrogen's JSON, superset), with
-//!   strict parsing and field-named errors; [`pattern`]: LIKE/UNLIKE.
-//! * [`matcher`]: offer matching: placements under resources, roles,
-//!   constraints and strategies, and the reason for every refusal.
-//! * [`rng`]: the small seeded PRNG the core uses for jitter and task ids.
+//! * [`driver`]: the mio event loop that runs the core's session against a
+//!   real master (subscription and call connections, TLS, store
+//!   completions, API commands, timers).
+//! * [`store`]: durable state: the embedded file store (an append-only,
+//!   checksummed log with group commit, plus snapshots), etcd with fenced
+//!   leader election (HA), and an in-memory store.
+//!
+//! The sans-IO modules live in `tritium-core` and are re-exported here under
+//! the names the engine has always used, so a framework depends on this one
+//! crate to run and still sees exactly one definition of every type.
 
 #![forbid(unsafe_code)]
 
-pub mod core;
+pub use tritium_core::session as core;
+pub use tritium_core::{matcher, pattern, rng, spec, wire};
+
 pub mod driver;
-pub mod matcher;
-pub mod pattern;
-pub mod rng;
-pub mod spec;
 pub mod store;
-pub mod wire;

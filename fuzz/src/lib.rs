@@ -8,7 +8,7 @@
 //! through them in the ordinary test run.
 
 use bytes::{Bytes, BytesMut};
-use tritium_engine::wire::{
+use tritium_core::wire::{
     ChunkedDecoder, ChunkedError, ChunkedStep, HeadLimits, RecordFramer, ResponseHead,
 };
 
@@ -77,7 +77,7 @@ fn frame(
     body: &[u8],
     segment: usize,
     read: usize,
-) -> (Vec<Bytes>, Option<tritium_engine::wire::RecordError>) {
+) -> (Vec<Bytes>, Option<tritium_core::wire::RecordError>) {
     let mut framer = RecordFramer::new(1 << 20);
     let mut records = Vec::new();
     let segments: Vec<&[u8]> = body.chunks(segment.max(1)).collect();

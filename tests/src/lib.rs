@@ -1,24 +1,5 @@
-//! tritium-sim: a simulated Mesos master and cluster that speaks the v1
-//! scheduler HTTP API, for tritium's tests, benchmarks and demo mode.
-//!
-//! * [`master`]: the master as a sans-IO state machine (frameworks, offers,
-//!   tasks, status updates, reconciliation, faults), strict where the real
-//!   master is strict, recording every protocol violation.
-//! * [`cluster`]: agents generated deterministically from a seed.
-//! * [`resources`]: resource arithmetic at the master's fixed-point precision.
-//! * [`codec`]: calls and events as protobuf or Mesos JSON.
-//! * [`server`]: the HTTP shell around the master ([`SimServer`]), several
-//!   listeners sharing one master to model leader failover.
-
-pub mod cluster;
-pub mod codec;
-pub mod master;
-pub mod resources;
-pub use tritium_engine::rng;
-pub mod server;
-
-pub use codec::Format;
-pub use master::{
-    Credential, Fault, Master, Output, Reply, SimConfig, StreamHandle, TaskCall, Violation,
-};
-pub use server::{ServerOptions, SimFault, SimServer, fault_from_json};
+//! Cross-crate tests of tritium live in `tests/`: the deterministic
+//! simulation (`tests/dst.rs`) runs `tritium-core`'s scheduler session
+//! against `tritium-sim`'s master state machine in one thread, in virtual
+//! time, with injected faults. This library is empty; it exists so the
+//! package has a target besides its tests.

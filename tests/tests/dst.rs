@@ -3,11 +3,11 @@
 //!
 //! # How it works
 //!
-//! Two sans-IO state machines — `tritium_engine::core::Scheduler` and
+//! Two sans-IO state machines — `tritium_core::session::Scheduler` and
 //! `tritium_sim::Master` — are wired together in one thread by a harness
 //! (`dst/harness.rs`) that plays the network, the store, the API client, the
 //! clock and the weather. Everything is decided by one `u64` seed through
-//! `tritium_engine::rng::Rng`; `Instant::now()` is read once and then only
+//! `tritium_core::rng::Rng`; `Instant::now()` is read once and then only
 //! advanced; no threads, no sleeps, no `HashMap` order in the harness.
 //!
 //! * **Time**: a queue of happenings ordered by (virtual time, sequence

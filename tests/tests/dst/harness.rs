@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use prost::Message;
-use tritium_engine::core::{
+use tritium_core::rng::Rng;
+use tritium_core::session::{
     AppRecord, AppSpec, CloseReason, Command, CommandKind, Config, FrameworkSettings, Input,
     MasterUrl, OrphanPolicy, Output, Phase, Recovered, Scheduler, StoreOp, TaskRecord,
 };
-use tritium_engine::rng::Rng;
 use tritium_proto::scheduler::{Call, Event, call, event};
 use tritium_proto::v1::TaskState;
 use tritium_sim::cluster::{AgentShape, ClusterSpec};
@@ -2002,9 +2002,9 @@ impl Sim {
         {
             core.handle(
                 self.now,
-                Input::Command(tritium_engine::core::Command {
+                Input::Command(tritium_core::session::Command {
                     id: u64::MAX,
-                    kind: tritium_engine::core::CommandKind::Queue(None),
+                    kind: tritium_core::session::CommandKind::Queue(None),
                 }),
             );
             while let Some(o) = core.poll_output() {

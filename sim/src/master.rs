@@ -684,7 +684,7 @@ impl Master {
     pub fn authenticate(&mut self, call: &Call, authorization: Option<&str>) -> Option<Reply> {
         let cred = self.cfg.credential.as_ref()?;
         let subscribe = call.r#type == Some(call::Type::Subscribe as i32);
-        let expected = tritium_engine::wire::basic_authorization(&cred.principal, &cred.secret);
+        let expected = tritium_core::wire::basic_authorization(&cred.principal, &cred.secret);
         if authorization.map(str::trim) != Some(expected.as_str()) {
             self.counters.unauthenticated += 1;
             if subscribe {

@@ -4,7 +4,7 @@
 
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
-use tritium_engine::wire::{
+use tritium_core::wire::{
     BodyFraming, ChunkedDecoder, ChunkedStep, HeadLimits, RecordStream, ResponseHead, StreamError,
     encode_record,
 };

@@ -863,8 +863,8 @@ fn master_failover_keeps_frameworks_and_tasks() {
 /// answers such an agent with one ACCEPT per role.
 #[test]
 fn offers_of_two_roles_are_accepted_apart() {
-    use tritium_engine::matcher::{Matcher, Plan};
-    use tritium_engine::spec::AppSpec;
+    use tritium_core::matcher::{Matcher, Plan};
+    use tritium_core::spec::AppSpec;
     use tritium_proto::view::EventView;
 
     let role_of = |o: &Offer| {

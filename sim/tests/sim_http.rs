@@ -1,6 +1,6 @@
 //! The simulated master over real loopback sockets, driven by a small
 //! blocking client built on tritium's own wire codec
-//! (`tritium_engine::wire`: request writer, response-head parser, chunked +
+//! (`tritium_core::wire`: request writer, response-head parser, chunked +
 //! RecordIO stream decoder). Every wait is a bounded poll with a deadline.
 
 use std::io::{ErrorKind, Read, Write};
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 use serde_json::{Value, json};
-use tritium_engine::wire::{
+use tritium_core::wire::{
     BodyFraming, ContentType, DEFAULT_MAX_RECORD_LEN, HeadLimits, Method, RecordStream, Request,
     ResponseHead, StreamError,
 };

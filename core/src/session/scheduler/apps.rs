@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 use tritium_proto::v1::TaskState;
 
 use super::{App, Scheduler, Task, is_failure, state_name};
-use crate::core::types::*;
+use crate::session::types::*;
 use crate::spec::{AppSpec, Kind};
 
 /// Tasks killed for failing their health check: at most one per app per

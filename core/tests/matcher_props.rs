@@ -18,9 +18,9 @@ use std::time::Instant;
 
 use proptest::prelude::*;
 use prost::Message;
-use tritium_engine::matcher::fixture::*;
-use tritium_engine::matcher::{Matcher, Plan};
-use tritium_engine::spec::{AppSpec, Filter, FilterKind, Ports, StrategyKind};
+use tritium_core::matcher::fixture::*;
+use tritium_core::matcher::{Matcher, Plan};
+use tritium_core::spec::{AppSpec, Filter, FilterKind, Ports, StrategyKind};
 use tritium_proto::v1::{Offer, Resource};
 use tritium_proto::view::EventView;
 

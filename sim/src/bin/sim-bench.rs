@@ -50,7 +50,7 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, Bytes, BytesMut};
 use clap::{Parser, ValueEnum};
 use prost::Message;
-use tritium_engine::wire::{
+use tritium_core::wire::{
     BodyFraming, ContentType, DEFAULT_MAX_RECORD_LEN, HeadLimits, Method, RecordStream, Request,
     ResponseHead, StreamError,
 };

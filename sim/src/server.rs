@@ -1028,7 +1028,7 @@ impl<'a> Connection<'a> {
 fn push_chunk(out: &mut Vec<u8>, format: Format, ev: &Event) {
     let payload = codec::encode_event(format, ev);
     let mut record = Vec::with_capacity(payload.len() + 12);
-    tritium_engine::wire::encode_record(&payload, &mut record);
+    tritium_core::wire::encode_record(&payload, &mut record);
     let _ = write!(out, "{:x}\r\n", record.len());
     out.extend_from_slice(&record);
     out.extend_from_slice(b"\r\n");

@@ -1,0 +1,32 @@
+//! tritium-core: everything in tritium that decides, and nothing that does IO.
+//!
+//! This crate is the sans-IO heart of tritium's Mesos SDK. It never opens a
+//! socket, reads a clock, starts a thread or draws randomness of its own:
+//! time and a seeded RNG are passed in, and what it wants done comes out as
+//! data. Its normal dependency tree holds no IO crate (no mio, rustls, tokio,
+//! tonic, etcd-client, crossbeam or socket crate); `tests/no_io.rs` checks
+//! that with `cargo tree`. `tritium-engine` runs it on a mio event loop with
+//! real connections, stores and etcd HA; the deterministic simulation in
+//! `tests/` runs the same code against a simulated master in virtual time.
+//!
+//! * [`session`]: the scheduler protocol session, a state machine that owns
+//!   all scheduling state: subscription life (SUBSCRIBE, failover,
+//!   heartbeat watchdog, 307/503/401/403 rules, backoff), offers, launches,
+//!   status updates, acknowledgements only after durability, explicit then
+//!   implicit reconciliation, kills, timers.
+//! * [`wire`]: the codec between a framework and the master (HTTP/1.1
+//!   requests and response heads, chunked bodies, RecordIO records).
+//! * [`matcher`]: offer matching in arenas: placements under resources,
+//!   roles, constraints and strategies, and the reason for every refusal.
+//! * [`spec`]: the app spec users submit (hydrogen's JSON, superset), with
+//!   strict parsing and field-named errors; [`pattern`]: LIKE/UNLIKE.
+//! * [`rng`]: the small seeded PRNG used for jitter and task ids.
+
+#![forbid(unsafe_code)]
+
+pub mod matcher;
+pub mod pattern;
+pub mod rng;
+pub mod session;
+pub mod spec;
+pub mod wire;
