@@ -4,7 +4,11 @@
 use std::path::PathBuf;
 
 const PROTO_ROOT: &str = "proto";
-const FILES: &[&str] = &["mesos/v1/mesos.proto", "mesos/v1/scheduler/scheduler.proto"];
+const FILES: &[&str] = &[
+    "mesos/v1/mesos.proto",
+    "mesos/v1/scheduler/scheduler.proto",
+    "mesos/v1/executor/executor.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     for f in FILES {
@@ -34,6 +38,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Boxed, the unset ones cost a null pointer.
     for field in ["disk", "reservation", "provider_id"] {
         cfg.boxed(format!(".mesos.v1.Resource.{field}"));
+    }
+    // Likewise an `Offer.Operation`: the experimental volume and disk
+    // operations each hold whole Resources and are almost never set.
+    for field in [
+        "grow_volume",
+        "shrink_volume",
+        "create_disk",
+        "destroy_disk",
+    ] {
+        cfg.boxed(format!(".mesos.v1.Offer.Operation.{field}"));
     }
     cfg.out_dir(&out);
     cfg.compile_fds(fds)?;

@@ -1,9 +1,16 @@
-//! tritium-proto: tritium's own subset of the Mesos v1 scheduler API.
+//! tritium-proto: the Mesos v1 scheduler and executor APIs (as of Mesos
+//! 1.11) and the `mesos.v1` types they use.
 //!
 //! The `.proto` files under `proto/` are written by hand with the official
 //! field numbers and types (checked against the reference definitions by the
-//! conformance test in `tests/conformance.rs`). They are compiled at build
-//! time by prost-build through protox, so no `protoc` is needed to build.
+//! conformance test in `tests/conformance.rs`, which also checks that every
+//! message, field and enum value reachable from the scheduler and executor
+//! `Call`/`Event` is defined). They are compiled at build time by prost-build
+//! through protox, so no `protoc` is needed to build.
+//!
+//! The generated modules allow `missing_docs`: prost turns the `//` comments
+//! of the `.proto` files into doc comments, but not every field has one (the
+//! field names and the Mesos documentation say what they are).
 //!
 //! This crate owns message definitions and the borrowed OFFERS reader; it
 //! never does IO.
@@ -22,6 +29,12 @@ pub mod mesos {
             #![allow(missing_docs, clippy::all, missing_debug_implementations)]
             include!(concat!(env!("OUT_DIR"), "/mesos.v1.scheduler.rs"));
         }
+
+        /// `package mesos.v1.executor`
+        pub mod executor {
+            #![allow(missing_docs, clippy::all, missing_debug_implementations)]
+            include!(concat!(env!("OUT_DIR"), "/mesos.v1.executor.rs"));
+        }
     }
 }
 
@@ -34,4 +47,5 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/file_descriptor_set.bin"));
 
 pub use mesos::v1;
+pub use mesos::v1::executor;
 pub use mesos::v1::scheduler;
