@@ -571,6 +571,16 @@ fn descriptors_agree_with_reference() {
         }
     }
 
+    // Each group is named after the test that checks it.
+    let source = include_str!("conformance.rs");
+    for (test, _) in NEWER_THAN_REFERENCE {
+        if !source.contains(&format!("#[test]\nfn {test}()")) {
+            problems.push(format!(
+                "NEWER_THAN_REFERENCE group {test}: no test of that name"
+            ));
+        }
+    }
+
     // The allowlist must not go stale.
     for entry in newer_entries() {
         if !our_names.contains(entry) {
@@ -2712,6 +2722,37 @@ fn enum_names_agree_with_reference() {
     // 14 states + 3 sources + 31 reasons + 15 call types + 11 event types
     // (UNKNOWN included, newer values excluded).
     assert_eq!(checked, 14 + 3 + 31 + 15 + 11);
+
+    // Executor Call and Event types (a Call needs its two required ids).
+    let mut checked = 0;
+    for n in 0..64 {
+        if let Ok(ty) = executor::call::Type::try_from(n)
+            && !is_newer(&format!("mesos.v1.executor.Call.Type.{}", ty.as_str_name()))
+        {
+            let text = format!(
+                "executor_id {{ value: \"e\" }} framework_id {{ value: \"f\" }} type: {}",
+                ty.as_str_name()
+            );
+            let bytes = reference.encode_text(REF_EXECUTOR_CALL, &text);
+            let decoded = executor::Call::decode(bytes.as_slice()).expect("decode");
+            assert_eq!(decoded.r#type(), ty);
+            checked += 1;
+        }
+        if let Ok(ty) = executor::event::Type::try_from(n)
+            && !is_newer(&format!(
+                "mesos.v1.executor.Event.Type.{}",
+                ty.as_str_name()
+            ))
+        {
+            let text = format!("type: {}", ty.as_str_name());
+            let bytes = reference.encode_text(REF_EXECUTOR_EVENT, &text);
+            let decoded = executor::Event::decode(bytes.as_slice()).expect("decode");
+            assert_eq!(decoded.r#type(), ty);
+            checked += 1;
+        }
+    }
+    // 4 call types + 9 event types (UNKNOWN included, HEARTBEAT excluded).
+    assert_eq!(checked, 4 + 9);
 }
 
 // ---------------------------------------------------------------------------
@@ -2720,7 +2761,8 @@ fn enum_names_agree_with_reference() {
 // Tags are written by hand as (field_number << 3) | wire_type, wire types
 // 0 = varint, 1 = 64-bit, 2 = length-delimited, 5 = 32-bit; tags of fields
 // above 15 take two varint bytes. Field numbers are those of upstream
-// apache/mesos include/mesos/v1/{mesos.proto,scheduler/scheduler.proto}.
+// apache/mesos (1.11.x) include/mesos/v1/{mesos.proto,scheduler/scheduler.proto,
+// executor/executor.proto}.
 // Only the lengths of length-delimited bodies are computed, by `ld`.
 
 /// Concatenation of byte strings.
@@ -3327,6 +3369,330 @@ fn newer_disk_source_fields() {
     let raw = Source::decode(&[0x08, 0x04][..]).expect("decode");
     assert_eq!(raw.r#type(), Type::Raw);
     assert_eq!(raw.encode_to_vec(), [0x08, 0x04]);
+}
+
+/// `Resource { name = 1, type = 2: SCALAR = 0, scalar = 3 { value = 1 (64-bit: tag 0x09) } }`
+fn scalar_bytes(name: &str, v: f64) -> Vec<u8> {
+    cat(&[
+        &ld(&[0x0a], name.as_bytes()),
+        &[0x10, 0x00],
+        &ld(&[0x1a], &cat(&[&[0x09], &v.to_le_bytes()])),
+    ])
+}
+
+#[test]
+fn newer_volume_and_disk_operations() {
+    use resource::disk_info::source::Type as DiskType;
+    let (volume, volume_bytes) = (scalar("disk", 1024.0), scalar_bytes("disk", 1024.0));
+    let (more, more_bytes) = (scalar("disk", 512.0), scalar_bytes("disk", 512.0));
+
+    // Operation { type = 1: GROW_VOLUME = 11,
+    //   grow_volume = 13: (13 << 3) | 2 = 106 = 0x6a { volume = 1, addition = 2 } }
+    let bytes = cat(&[
+        &[0x08, 0x0b],
+        &ld(
+            &[0x6a],
+            &cat(&[&ld(&[0x0a], &volume_bytes), &ld(&[0x12], &more_bytes)]),
+        ),
+    ]);
+    let expected = operation(operation::Type::GrowVolume, |op| {
+        op.grow_volume = Some(Box::new(operation::GrowVolume {
+            volume: volume.clone(),
+            addition: more.clone(),
+        }))
+    });
+    assert_wire("GROW_VOLUME", &bytes, &expected);
+
+    // SHRINK_VOLUME = 12, shrink_volume = 14: (14 << 3) | 2 = 114 = 0x72,
+    //   { volume = 1, subtract = 2: Scalar { value = 1 } }
+    let bytes = cat(&[
+        &[0x08, 0x0c],
+        &ld(
+            &[0x72],
+            &cat(&[
+                &ld(&[0x0a], &volume_bytes),
+                &ld(&[0x12], &cat(&[&[0x09], &256f64.to_le_bytes()])),
+            ]),
+        ),
+    ]);
+    let expected = operation(operation::Type::ShrinkVolume, |op| {
+        op.shrink_volume = Some(Box::new(operation::ShrinkVolume {
+            volume: volume.clone(),
+            subtract: value::Scalar { value: 256.0 },
+        }))
+    });
+    assert_wire("SHRINK_VOLUME", &bytes, &expected);
+
+    // CREATE_DISK = 13, create_disk = 15: (15 << 3) | 2 = 122 = 0x7a,
+    //   { source = 1, target_type = 2: MOUNT = 2, target_profile = 3 }
+    let bytes = cat(&[
+        &[0x08, 0x0d],
+        &ld(
+            &[0x7a],
+            &cat(&[
+                &ld(&[0x0a], &volume_bytes),
+                &[0x10, 0x02],
+                &ld(&[0x1a], b"fast"),
+            ]),
+        ),
+    ]);
+    let expected = operation(operation::Type::CreateDisk, |op| {
+        op.create_disk = Some(Box::new(operation::CreateDisk {
+            source: volume.clone(),
+            target_type: DiskType::Mount as i32,
+            target_profile: Some("fast".into()),
+        }))
+    });
+    assert_wire("CREATE_DISK", &bytes, &expected);
+
+    // DESTROY_DISK = 14, destroy_disk = 16: (16 << 3) | 2 = 130 = 0x82 0x01, { source = 1 }
+    let bytes = cat(&[
+        &[0x08, 0x0e],
+        &ld(&[0x82, 0x01], &ld(&[0x0a], &volume_bytes)),
+    ]);
+    let expected = operation(operation::Type::DestroyDisk, |op| {
+        op.destroy_disk = Some(Box::new(operation::DestroyDisk {
+            source: volume.clone(),
+        }))
+    });
+    assert_wire("DESTROY_DISK", &bytes, &expected);
+
+    // Re-reservation: RESERVE = 2, reserve = 3 { resources = 1, source = 2 }.
+    let bytes = cat(&[
+        &[0x08, 0x02],
+        &ld(
+            &[0x1a],
+            &cat(&[&ld(&[0x0a], &more_bytes), &ld(&[0x12], &volume_bytes)]),
+        ),
+    ]);
+    let expected = operation(operation::Type::Reserve, |op| {
+        op.reserve = Some(operation::Reserve {
+            source: vec![volume.clone()],
+            resources: vec![more.clone()],
+        })
+    });
+    assert_wire("RESERVE with a source", &bytes, &expected);
+
+    // Every Offer.Operation type by its upstream number (type = 1, varint).
+    for (n, name) in [
+        (11u8, "GROW_VOLUME"),
+        (12, "SHRINK_VOLUME"),
+        (13, "CREATE_DISK"),
+        (14, "DESTROY_DISK"),
+    ] {
+        let op = v1::offer::Operation::decode(&[0x08, n][..]).expect("decode");
+        assert_eq!(op.r#type().as_str_name(), name, "Operation.Type {n}");
+    }
+}
+
+#[test]
+fn newer_volume_sources() {
+    use v1::volume::source::csi_volume::{StaticProvisioning, VolumeCapability, volume_capability};
+    use v1::volume::source::{self, Type};
+
+    // Volume { container_path = 1, mode = 3: RW = 1, source = 5 (0x2a) {
+    //   type = 1: HOST_PATH = 4, host_path = 5 (0x2a) { path = 1,
+    //   mount_propagation = 2 { mode = 1: BIDIRECTIONAL = 2 } } } }
+    let host_path = cat(&[
+        &ld(&[0x0a], b"/var/run/docker.sock"),
+        &ld(&[0x12], &[0x08, 0x02]),
+    ]);
+    let bytes = cat(&[
+        &ld(&[0x0a], b"/run/docker.sock"),
+        &[0x18, 0x01],
+        &ld(&[0x2a], &cat(&[&[0x08, 0x04], &ld(&[0x2a], &host_path)])),
+    ]);
+    let expected = v1::Volume {
+        mode: v1::volume::Mode::Rw as i32,
+        container_path: "/run/docker.sock".into(),
+        source: Some(v1::volume::Source {
+            r#type: Some(Type::HostPath as i32),
+            host_path: Some(source::HostPath {
+                path: "/var/run/docker.sock".into(),
+                mount_propagation: Some(v1::MountPropagation {
+                    mode: Some(v1::mount_propagation::Mode::Bidirectional as i32),
+                }),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    assert_wire("HOST_PATH volume", &bytes, &expected);
+
+    // A secret { type = 1: VALUE = 2, value = 3 { data = 1 } }.
+    let secret_bytes = cat(&[&[0x08, 0x02], &ld(&[0x1a], &ld(&[0x0a], b"pw"))]);
+    let secret = v1::Secret {
+        r#type: Some(v1::secret::Type::Value as i32),
+        value: Some(v1::secret::Value {
+            data: Bytes::from_static(b"pw"),
+        }),
+        ..Default::default()
+    };
+    // A map entry { key = 1, value = 2 }.
+    let entry = |key: &[u8], value: &[u8]| cat(&[&ld(&[0x0a], key), &ld(&[0x12], value)]);
+    // StaticProvisioning { volume_id = 1, volume_capability = 2 {
+    //     mount = 2 { fs_type = 1, mount_flags = 2 }, access_mode = 3 { mode = 1: SINGLE_NODE_WRITER = 1 } },
+    //   node_stage_secrets = 3, node_publish_secrets = 4, volume_context = 5 }
+    let capability = cat(&[
+        &ld(
+            &[0x12],
+            &cat(&[&ld(&[0x0a], b"ext4"), &ld(&[0x12], b"noatime")]),
+        ),
+        &ld(&[0x1a], &[0x08, 0x01]),
+    ]);
+    let provisioning = cat(&[
+        &ld(&[0x0a], b"vol-7"),
+        &ld(&[0x12], &capability),
+        &ld(&[0x1a], &entry(b"stage", &secret_bytes)),
+        &ld(&[0x22], &entry(b"publish", &secret_bytes)),
+        &ld(&[0x2a], &entry(b"zone", b"eu-west-1b")),
+    ]);
+    // Volume { container_path = 1, mode = 3: RO = 2, source = 5 { type = 1: CSI_VOLUME = 5,
+    //   csi_volume = 6 (0x32) { plugin_name = 1, static_provisioning = 2 } } }
+    let csi = cat(&[
+        &ld(&[0x0a], b"org.example.csi"),
+        &ld(&[0x12], &provisioning),
+    ]);
+    let bytes = cat(&[
+        &ld(&[0x0a], b"/data"),
+        &[0x18, 0x02],
+        &ld(&[0x2a], &cat(&[&[0x08, 0x05], &ld(&[0x32], &csi)])),
+    ]);
+    let expected = v1::Volume {
+        mode: v1::volume::Mode::Ro as i32,
+        container_path: "/data".into(),
+        source: Some(v1::volume::Source {
+            r#type: Some(Type::CsiVolume as i32),
+            csi_volume: Some(source::CsiVolume {
+                plugin_name: "org.example.csi".into(),
+                static_provisioning: Some(StaticProvisioning {
+                    volume_id: "vol-7".into(),
+                    volume_capability: VolumeCapability {
+                        access_mode: volume_capability::AccessMode {
+                            mode: volume_capability::access_mode::Mode::SingleNodeWriter as i32,
+                        },
+                        access_type: Some(volume_capability::AccessType::Mount(
+                            volume_capability::MountVolume {
+                                fs_type: Some("ext4".into()),
+                                mount_flags: vec!["noatime".into()],
+                            },
+                        )),
+                    },
+                    node_stage_secrets: HashMap::from([("stage".to_string(), secret.clone())]),
+                    node_publish_secrets: HashMap::from([("publish".to_string(), secret)]),
+                    volume_context: HashMap::from([("zone".to_string(), "eu-west-1b".to_string())]),
+                }),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    assert_wire("CSI_VOLUME volume", &bytes, &expected);
+
+    // A raw block volume: VolumeCapability { block = 1 {}, access_mode = 3 {
+    //   mode = 1: MULTI_NODE_MULTI_WRITER = 5 } }.
+    let bytes = cat(&[&ld(&[0x0a], &[]), &ld(&[0x1a], &[0x08, 0x05])]);
+    let expected = VolumeCapability {
+        access_mode: volume_capability::AccessMode {
+            mode: volume_capability::access_mode::Mode::MultiNodeMultiWriter as i32,
+        },
+        access_type: Some(volume_capability::AccessType::Block(
+            volume_capability::BlockVolume {},
+        )),
+    };
+    assert_wire("block volume capability", &bytes, &expected);
+
+    // The remaining enum values by number.
+    let mode = |n: u8| v1::MountPropagation::decode(&[0x08, n][..]).expect("decode");
+    assert_eq!(mode(1).mode(), v1::mount_propagation::Mode::HostToContainer);
+    for (n, name) in [
+        (2u8, "SINGLE_NODE_READER_ONLY"),
+        (3, "MULTI_NODE_READER_ONLY"),
+        (4, "MULTI_NODE_SINGLE_WRITER"),
+    ] {
+        let m = volume_capability::AccessMode::decode(&[0x08, n][..]).expect("decode");
+        assert_eq!(m.mode().as_str_name(), name, "AccessMode.Mode {n}");
+    }
+}
+
+#[test]
+fn newer_linux_container_fields() {
+    use v1::linux_info::IpcMode;
+    // LinuxInfo { seccomp = 5 (0x2a) { profile_name = 1 }, ipc_mode = 6 (0x30): PRIVATE = 1,
+    //   shm_size = 7 (0x38): 64, share_cgroups = 8 (0x40): false }
+    let bytes = cat(&[
+        &ld(&[0x2a], &ld(&[0x0a], b"default.json")),
+        &[0x30, 0x01],
+        &[0x38, 0x40],
+        &[0x40, 0x00],
+    ]);
+    let expected = v1::LinuxInfo {
+        seccomp: Some(v1::SeccompInfo {
+            profile_name: Some("default.json".into()),
+            unconfined: None,
+        }),
+        ipc_mode: Some(IpcMode::Private as i32),
+        shm_size: Some(64),
+        share_cgroups: Some(false),
+        ..Default::default()
+    };
+    assert_wire("LinuxInfo with newer fields", &bytes, &expected);
+
+    // seccomp { unconfined = 2: true }, ipc_mode = SHARE_PARENT = 2.
+    let bytes = cat(&[&ld(&[0x2a], &[0x10, 0x01]), &[0x30, 0x02]]);
+    let expected = v1::LinuxInfo {
+        seccomp: Some(v1::SeccompInfo {
+            profile_name: None,
+            unconfined: Some(true),
+        }),
+        ipc_mode: Some(IpcMode::ShareParent as i32),
+        ..Default::default()
+    };
+    assert_wire("unconfined LinuxInfo", &bytes, &expected);
+    // Unset, cgroups are shared, as upstream declares.
+    assert!(v1::LinuxInfo::default().share_cgroups());
+
+    // Blkio.Value { op = 1: DISCARD = 6, value = 2: 5 }.
+    let bytes = [0x08, 0x06, 0x10, 0x05];
+    let expected = v1::cgroup_info::blkio::Value {
+        op: Some(v1::cgroup_info::blkio::Operation::Discard as i32),
+        value: Some(5),
+    };
+    assert_wire("blkio DISCARD counter", &bytes, &expected);
+}
+
+#[test]
+fn newer_agent_capabilities() {
+    use v1::agent_info::{Capability, capability::Type};
+    // Capability { type = 1 }, by upstream number.
+    for (n, ty) in [
+        (4u8, Type::ResourceProvider),
+        (5, Type::ResizeVolume),
+        (6, Type::AgentOperationFeedback),
+        (7, Type::AgentDraining),
+        (8, Type::TaskResourceLimits),
+    ] {
+        let expected = Capability {
+            r#type: Some(ty as i32),
+        };
+        assert_wire(ty.as_str_name(), &[0x08, n], &expected);
+    }
+}
+
+#[test]
+fn newer_executor_heartbeats() {
+    // Event { type = 1: HEARTBEAT = 9 }
+    let expected = executor_event(executor::event::Type::Heartbeat, |_| {});
+    assert_wire("executor HEARTBEAT event", &[0x08, 0x09], &expected);
+
+    // Call { executor_id = 1, framework_id = 2, type = 3 (0x18): HEARTBEAT = 4 }
+    let bytes = cat(&[
+        &ld(&[0x0a], &id_body("exec-group-1")),
+        &ld(&[0x12], &id_body("fw-3f1c")),
+        &[0x18, 0x04],
+    ]);
+    let expected = executor_call(executor::call::Type::Heartbeat, |_| {});
+    assert_wire("executor HEARTBEAT call", &bytes, &expected);
 }
 
 // ---------------------------------------------------------------------------
