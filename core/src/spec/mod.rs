@@ -1,0 +1,64 @@
+//! The app spec: what a user asks tritium to run, as JSON.
+//!
+//! The JSON is a superset of hydrogen's app document (every hydrogen field
+//! keeps its name and meaning; see README "App spec") with the additions
+//! tritium needs: gpus and ports, named constraints, kinds (service/job),
+//! rolling-update bounds, a docker runtime. Parsing is strict: an unknown
+//! field, a wrong type or an out-of-range value is an [`SpecError`] naming
+//! the field, so nothing a user wrote is silently ignored.
+//!
+//! [`AppSpec::parse`] checks everything that can be checked without the
+//! cluster; the matcher compiles constraints and checks capacity against
+//! what agents offer.
+
+//!
+//! The module is split in two: `model` holds the document's types as
+//! serde reads and writes them; `validate` holds every check that needs
+//! nothing but the document, and the entry points that parse and check.
+
+use serde::Serialize;
+
+mod model;
+mod validate;
+
+pub use model::*;
+pub use validate::parse_range;
+
+/// Largest instance count one app may ask for.
+pub const MAX_INSTANCES: u32 = 100_000;
+/// Largest number of ports one instance may ask for.
+pub const MAX_PORTS: usize = 64;
+/// Largest count of filters, volumes, networks, uris, labels, env vars...
+pub const MAX_ITEMS: usize = 256;
+/// Longest string value in a spec (commands, labels, paths).
+pub const MAX_STRING: usize = 64 * 1024;
+
+/// A refused spec: what is wrong and where (a JSON path like
+/// `container.volume[1].mode`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SpecError {
+    pub error: String,
+    pub field: String,
+}
+
+impl SpecError {
+    pub fn new(field: impl Into<String>, error: impl Into<String>) -> SpecError {
+        SpecError {
+            error: error.into(),
+            field: field.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for SpecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "{}", self.error)
+        } else {
+            write!(f, "{}: {}", self.field, self.error)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,128 @@
+use super::*;
+
+fn parse(s: &str) -> Result<AppSpec, SpecError> {
+    AppSpec::parse(s.as_bytes())
+}
+
+#[test]
+fn hydrogen_readme_example_parses() {
+    let doc = r#"{
+      "name": "test-app",
+      "resources": {"cpu": 0.1, "mem": 32.0, "disk": {"size": 1024.00}},
+      "instances": 5,
+      "command": {"cmd": "/bin/sleep 500"},
+      "container": {"network": [{"name": "internal-network"}]},
+      "strategy": {"type": "UNIQUE"}
+    }"#;
+    let s = parse(doc).unwrap();
+    assert_eq!(s.instances, 5);
+    assert_eq!(s.strategy.kind, StrategyKind::Unique);
+    assert_eq!(s.resources.disk.as_ref().unwrap().size(), 1024.0);
+}
+
+#[test]
+fn hydrogen_full_enumeration_parses() {
+    let doc = r#"{
+      "name": "Example-app",
+      "resources": {"cpu": 1.5, "mem": 128.25, "disk": {"size": 1024.00}},
+      "filters": [{"type": "TEXT", "value": ["DEADBEEF00"]}],
+      "instances": 1,
+      "strategy": {"type": "mux"},
+      "command": {"cmd": "/bin/echo hello world",
+        "environment": {"A": "1", "B": "2"},
+        "uris": [{"uri": "http://x/executor", "extract": false, "execute": true}]},
+      "container": {"image": "debian:latest",
+        "volume": [
+          {"container_path": "example/log", "host_path": "/var/log", "mode": "ro"},
+          {"container_path": "/data", "source": {"type": "DOCKER", "docker_volume":
+            {"driver": "rexray", "name": "test_volume", "driveropts": [""]}}}],
+        "network": [{"ipaddress": [
+            {"group": ["prod"], "labels": [{"some_label": "awesome"}], "ip": "10.2.1.1", "protocol": "ipv4"},
+            {"ip": "2600::1", "protocol": "ipv6"}]},
+          {"name": "FE-CNI"},
+          {"name": "BE-CNI", "labels": [{"testIP": "11.11.11.1"}]}]},
+      "healthcheck": {"endpoint": "localhost:8080"},
+      "labels": {"purpose": "Testing"},
+      "retry": {"time": "2", "exp_backoff": true, "total_retries": 4}
+    }"#;
+    let s = parse(doc).unwrap();
+    assert_eq!(s.restart_delay(), Some(2.0));
+    assert_eq!(s.job_retries(), 4);
+    let hc = s.healthcheck.as_ref().unwrap().resolve().unwrap();
+    assert!(matches!(hc, CheckKind::Http { port: 8080, .. }));
+    // A round trip through the canonical form gives the same spec.
+    let again = AppSpec::parse(&serde_json::to_vec(&s).unwrap()).unwrap();
+    assert_eq!(again, s);
+}
+
+#[test]
+fn unknown_fields_and_bad_values_name_the_field() {
+    let e = parse(r#"{"name":"a","resources":{"cpu":1,"mem":1},"command":{"cmd":"x"},"bogus":1}"#)
+        .unwrap_err();
+    assert!(e.error.contains("bogus"), "{e:?}");
+    let e = parse(r#"{"name":"a","resources":{"cpu":1,"mem":1,"gpu":1},"command":{"cmd":"x"}}"#)
+        .unwrap_err();
+    assert_eq!(e.field, "resources.gpu", "{e:?}");
+    let e =
+        parse(r#"{"name":"a","resources":{"cpu":"x","mem":1},"command":{"cmd":"x"}}"#).unwrap_err();
+    assert_eq!(e.field, "resources.cpu", "{e:?}");
+    let e =
+        parse(r#"{"name":"a_b","resources":{"cpu":1,"mem":1},"command":{"cmd":"x"}}"#).unwrap_err();
+    assert_eq!(e.field, "name");
+    let e = parse(
+        r#"{"name":"a","instances":100001,"resources":{"cpu":1,"mem":1},"command":{"cmd":"x"}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(e.field, "instances");
+    let e = parse(r#"{"name":"a","resources":{"cpu":1,"mem":1}}"#).unwrap_err();
+    assert_eq!(e.field, "command");
+    let e = parse(
+        r#"{"name":"a","resources":{"cpu":1,"mem":1},"command":{"cmd":"x"},
+           "container":{"volume":[{"container_path":"/x","mode":"rx"}]}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(e.field, "container.volume[0].mode");
+    let e = parse(
+        r#"{"name":"a","resources":{"cpu":1,"mem":1},"command":{"cmd":"x"},
+           "filters":[{"type":"MAX_PER","attribute":"rack","value":["0"]}]}"#,
+    )
+    .unwrap_err();
+    assert_eq!(e.field, "filters[0].value");
+    assert!(parse("[1,2]").is_err());
+    assert!(parse("{} trailing").is_err());
+}
+
+#[test]
+fn docker_combinations() {
+    let base = |container: &str| {
+        format!(
+            r#"{{"name":"d","resources":{{"cpu":1,"mem":1}},"command":{{"cmd":"x"}},"container":{container}}}"#
+        )
+    };
+    let ok = base(
+        r#"{"type":"docker","image":"nginx","docker":{"network":"BRIDGE","port_mappings":[{"container_port":80}]}}"#,
+    );
+    parse(&ok).unwrap();
+    let e = parse(&base(
+        r#"{"type":"docker","image":"nginx","docker":{"network":"BRIDGE"}}"#,
+    ))
+    .unwrap_err();
+    assert_eq!(e.field, "container.docker.port_mappings");
+    let e = parse(&base(
+        r#"{"type":"docker","image":"nginx","docker":{"port_mappings":[{"container_port":80}]}}"#,
+    ))
+    .unwrap_err();
+    assert_eq!(e.field, "container.docker.port_mappings");
+    let e = parse(&base(r#"{"image":"nginx","docker":{}}"#)).unwrap_err();
+    assert_eq!(e.field, "container.docker");
+}
+
+#[test]
+fn scale_only_changes_are_recognised() {
+    let a = parse(r#"{"name":"a","resources":{"cpu":1,"mem":1},"command":{"cmd":"x"}}"#).unwrap();
+    let mut b = a.clone();
+    b.instances = 7;
+    assert!(!a.differs_beyond_scale(&b));
+    b.command.as_mut().unwrap().cmd = Some("y".into());
+    assert!(a.differs_beyond_scale(&b));
+}

@@ -1,0 +1,531 @@
+//! Every check of an app document that needs nothing but the document:
+//! names, limits, ranges, constraints, containers, health checks.
+
+use super::*;
+
+impl AppSpec {
+    /// Parse and check one app document.
+    pub fn parse(json: &[u8]) -> Result<AppSpec, SpecError> {
+        let mut de = serde_json::Deserializer::from_slice(json);
+        let spec: AppSpec = match serde_path_to_error::deserialize(&mut de) {
+            Ok(s) => s,
+            Err(e) => return Err(path_error(e)),
+        };
+        if let Err(e) = de.end() {
+            return Err(SpecError::new("", e.to_string()));
+        }
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Parse from an already decoded value (an element of a JSON array).
+    pub fn from_value(v: serde_json::Value) -> Result<AppSpec, SpecError> {
+        let spec: AppSpec = match serde_path_to_error::deserialize(v) {
+            Ok(s) => s,
+            Err(e) => return Err(path_error(e)),
+        };
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Every check that needs nothing but the document.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        check_name(&self.name)?;
+        if self.instances > MAX_INSTANCES {
+            return Err(SpecError::new(
+                "instances",
+                format!("at most {MAX_INSTANCES} instances per app"),
+            ));
+        }
+        let r = &self.resources;
+        scalar("resources.cpu", r.cpu, 0.001, 1e6)?;
+        scalar("resources.mem", r.mem, 1.0, 1e9)?;
+        if let Some(d) = &r.disk {
+            scalar_or_zero("resources.disk.size", d.size(), 1e12)?;
+        }
+        scalar_or_zero("resources.gpus", r.gpus, 1e4)?;
+        if r.gpus.fract() != 0.0 {
+            return Err(SpecError::new(
+                "resources.gpus",
+                "gpus must be a whole number",
+            ));
+        }
+        for (k, v) in &r.scalars {
+            let f = format!("resources.scalars.{k}");
+            if matches!(k.as_str(), "cpus" | "mem" | "disk" | "gpus" | "ports") {
+                return Err(SpecError::new(
+                    f,
+                    "use the dedicated field for this resource",
+                ));
+            }
+            check_token(&f, k)?;
+            scalar_or_zero(&f, *v, 1e12)?;
+        }
+        if r.ports.count() > MAX_PORTS {
+            return Err(SpecError::new(
+                "resources.ports",
+                format!("at most {MAX_PORTS} ports per instance"),
+            ));
+        }
+        let reqs = r.ports.requests();
+        for (i, p) in reqs.iter().enumerate() {
+            if *p > 65535 {
+                return Err(SpecError::new(
+                    format!("resources.ports[{i}]"),
+                    "a port is 0 (any) or 1-65535",
+                ));
+            }
+            if *p != 0 && reqs[..i].contains(p) {
+                return Err(SpecError::new(
+                    format!("resources.ports[{i}]"),
+                    "the same fixed port twice",
+                ));
+            }
+        }
+        if let (Some(a), Some(b)) = (&self.role, &r.role)
+            && a != b
+        {
+            return Err(SpecError::new(
+                "resources.role",
+                "differs from the app's role; give it once",
+            ));
+        }
+        if let Some(role) = self.role() {
+            check_role(
+                if self.role.is_some() {
+                    "role"
+                } else {
+                    "resources.role"
+                },
+                role,
+            )?;
+        }
+        items("filters", self.filters.len())?;
+        for (i, f) in self.filters.iter().enumerate() {
+            check_filter(&format!("filters[{i}]"), f)?;
+        }
+        let has_image = self
+            .container
+            .as_ref()
+            .is_some_and(|c| c.image.as_deref().is_some_and(|i| !i.is_empty()));
+        match (&self.command, &self.executor) {
+            (Some(c), _) => check_command("command", c)?,
+            (None, Some(_)) => {}
+            (None, None) if has_image => {}
+            (None, None) => {
+                return Err(SpecError::new(
+                    "command",
+                    "an app needs a command, a container image or an executor",
+                ));
+            }
+        }
+        if let Some(c) = &self.command
+            && c.cmd.as_deref().is_none_or(str::is_empty)
+            && !has_image
+            && self.executor.is_none()
+        {
+            return Err(SpecError::new("command.cmd", "empty command and no image"));
+        }
+        if let Some(e) = &self.executor {
+            text("executor.uri", &e.uri, false)?;
+            if let Some(c) = &e.cmd {
+                text("executor.cmd", c, false)?;
+            }
+        }
+        if let Some(c) = &self.container {
+            self.check_container(c)?;
+        }
+        if let Some(h) = &self.healthcheck {
+            h.resolve()?;
+            for (f, v) in [
+                ("healthcheck.delay", h.delay),
+                ("healthcheck.interval", h.interval),
+                ("healthcheck.timeout", h.timeout),
+                ("healthcheck.graceperiod", h.graceperiod),
+            ] {
+                if let Some(v) = v {
+                    scalar_or_zero(f, v, 86_400.0)?;
+                }
+            }
+        }
+        items("labels", self.labels.len())?;
+        for (k, v) in &self.labels {
+            text(&format!("labels.{k}"), k, false)?;
+            text(&format!("labels.{k}"), v, true)?;
+        }
+        if let Some(r) = &self.retry
+            && let Some(t) = &r.time
+        {
+            match t.seconds() {
+                Some(s) if s.is_finite() && (0.0..=86_400.0).contains(&s) => {}
+                _ => {
+                    return Err(SpecError::new("retry.time", "seconds between 0 and 86400"));
+                }
+            }
+        }
+        if self.upgrade.max_surge == 0 && self.upgrade.max_unavailable == 0 {
+            return Err(SpecError::new(
+                "upgrade",
+                "max_surge and max_unavailable cannot both be 0 (an update could never progress)",
+            ));
+        }
+        if self.upgrade.rollback_after == 0 {
+            return Err(SpecError::new(
+                "upgrade.rollback_after",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_container(&self, c: &Container) -> Result<(), SpecError> {
+        if let Some(i) = &c.image {
+            text("container.image", i, false)?;
+        }
+        items("container.volume", c.volume.len())?;
+        for (i, v) in c.volume.iter().enumerate() {
+            let f = format!("container.volume[{i}]");
+            if let Some(m) = &v.mode
+                && !matches!(m.to_ascii_lowercase().as_str(), "ro" | "rw")
+            {
+                return Err(SpecError::new(format!("{f}.mode"), "mode must be ro or rw"));
+            }
+            match &v.source {
+                Some(s) => {
+                    if !matches!(
+                        s.kind.to_ascii_uppercase().as_str(),
+                        "DOCKER" | "DOCKER_VOLUME"
+                    ) {
+                        return Err(SpecError::new(
+                            format!("{f}.source.type"),
+                            "only DOCKER (docker volumes) is supported",
+                        ));
+                    }
+                    text(
+                        &format!("{f}.source.docker_volume.name"),
+                        &s.docker_volume.name,
+                        false,
+                    )?;
+                    if v.container_path.as_deref().is_none_or(str::is_empty) {
+                        return Err(SpecError::new(
+                            format!("{f}.container_path"),
+                            "a docker volume needs a container_path",
+                        ));
+                    }
+                }
+                None => {
+                    if v.container_path.as_deref().is_none_or(str::is_empty) {
+                        return Err(SpecError::new(
+                            format!("{f}.container_path"),
+                            "a volume needs a container_path",
+                        ));
+                    }
+                }
+            }
+        }
+        items("container.network", c.network.len())?;
+        for (i, n) in c.network.iter().enumerate() {
+            for (j, ip) in n.ipaddress.iter().enumerate() {
+                let f = format!("container.network[{i}].ipaddress[{j}]");
+                if let Some(p) = &ip.protocol
+                    && !matches!(p.to_ascii_lowercase().as_str(), "ipv4" | "ipv6")
+                {
+                    return Err(SpecError::new(format!("{f}.protocol"), "ipv4 or ipv6"));
+                }
+                if let Some(a) = &ip.ip
+                    && a.parse::<std::net::IpAddr>().is_err()
+                {
+                    return Err(SpecError::new(format!("{f}.ip"), "not an IP address"));
+                }
+            }
+        }
+        let mappings = self.port_mappings();
+        let mut hosts = Vec::new();
+        for (i, m) in mappings.iter().enumerate() {
+            let f = format!("container.docker.port_mappings[{i}]");
+            if m.container_port == 0 || m.container_port > 65535 {
+                return Err(SpecError::new(format!("{f}.container_port"), "1-65535"));
+            }
+            if m.host_port > 65535 {
+                return Err(SpecError::new(
+                    format!("{f}.host_port"),
+                    "0 (any) or 1-65535",
+                ));
+            }
+            if m.host_port != 0 {
+                if hosts.contains(&m.host_port) {
+                    return Err(SpecError::new(
+                        format!("{f}.host_port"),
+                        "the same host port twice",
+                    ));
+                }
+                hosts.push(m.host_port);
+            }
+            if let Some(p) = &m.protocol
+                && !matches!(p.to_ascii_lowercase().as_str(), "tcp" | "udp")
+            {
+                return Err(SpecError::new(format!("{f}.protocol"), "tcp or udp"));
+            }
+        }
+        match c.kind {
+            ContainerType::Mesos => {
+                if c.docker.is_some() {
+                    return Err(SpecError::new(
+                        "container.docker",
+                        "docker settings need container.type docker",
+                    ));
+                }
+            }
+            ContainerType::Docker => {
+                if c.image.as_deref().is_none_or(str::is_empty) {
+                    return Err(SpecError::new(
+                        "container.image",
+                        "a docker container needs an image",
+                    ));
+                }
+                let mode = c
+                    .docker
+                    .as_ref()
+                    .and_then(|d| d.network.clone())
+                    .unwrap_or_else(|| "HOST".into())
+                    .to_ascii_uppercase();
+                match mode.as_str() {
+                    "HOST" if !mappings.is_empty() => {
+                        return Err(SpecError::new(
+                            "container.docker.port_mappings",
+                            "port mappings need network BRIDGE or USER (HOST uses the agent's ports)",
+                        ));
+                    }
+                    "BRIDGE" if mappings.is_empty() => {
+                        return Err(SpecError::new(
+                            "container.docker.port_mappings",
+                            "BRIDGE network without ports to map",
+                        ));
+                    }
+                    "HOST" | "BRIDGE" | "USER" => {}
+                    _ => {
+                        return Err(SpecError::new(
+                            "container.docker.network",
+                            "HOST, BRIDGE or USER",
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A deserialization error as a [`SpecError`] naming the field's JSON path.
+fn path_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> SpecError {
+    let field = e.path().to_string();
+    let field = if field == "." { String::new() } else { field };
+    SpecError::new(field, e.into_inner().to_string())
+}
+
+fn check_name(name: &str) -> Result<(), SpecError> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(SpecError::new(
+            "name",
+            "a name is 1-63 letters, digits and '-', not starting or ending with '-'",
+        ))
+    }
+}
+
+fn check_role(field: &str, role: &str) -> Result<(), SpecError> {
+    let ok = !role.is_empty()
+        && role.len() <= 255
+        && role != "."
+        && role != ".."
+        && !role.starts_with('-')
+        && role.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    if ok && role != "*" {
+        Ok(())
+    } else {
+        Err(SpecError::new(field, "not a valid Mesos role"))
+    }
+}
+
+fn check_token(field: &str, s: &str) -> Result<(), SpecError> {
+    if !s.is_empty() && s.len() <= 255 && s.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(())
+    } else {
+        Err(SpecError::new(field, "a name of printable characters"))
+    }
+}
+
+fn text(field: &str, s: &str, may_be_empty: bool) -> Result<(), SpecError> {
+    if s.is_empty() && !may_be_empty {
+        return Err(SpecError::new(field, "must not be empty"));
+    }
+    if s.len() > MAX_STRING {
+        return Err(SpecError::new(
+            field,
+            format!("longer than {MAX_STRING} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+fn items(field: &str, n: usize) -> Result<(), SpecError> {
+    if n > MAX_ITEMS {
+        Err(SpecError::new(
+            field,
+            format!("at most {MAX_ITEMS} entries"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn scalar(field: &str, v: f64, min: f64, max: f64) -> Result<(), SpecError> {
+    if v.is_finite() && v >= min && v <= max {
+        Ok(())
+    } else {
+        Err(SpecError::new(
+            field,
+            format!("must be a number from {min} to {max}"),
+        ))
+    }
+}
+
+fn scalar_or_zero(field: &str, v: f64, max: f64) -> Result<(), SpecError> {
+    scalar(field, v, 0.0, max)
+}
+
+fn check_command(field: &str, c: &Command) -> Result<(), SpecError> {
+    if let Some(cmd) = &c.cmd {
+        text(&format!("{field}.cmd"), cmd, true)?;
+    }
+    items(&format!("{field}.environment"), c.environment.len())?;
+    for (k, v) in &c.environment {
+        let f = format!("{field}.environment.{k}");
+        if k.is_empty() || k.contains('=') || k.contains('\0') {
+            return Err(SpecError::new(f, "not a valid variable name"));
+        }
+        text(&f, v, true)?;
+    }
+    items(&format!("{field}.uris"), c.uris.len())?;
+    for (i, u) in c.uris.iter().enumerate() {
+        text(&format!("{field}.uris[{i}].uri"), &u.uri, false)?;
+    }
+    Ok(())
+}
+
+fn check_filter(field: &str, f: &Filter) -> Result<(), SpecError> {
+    if let Some(a) = &f.attribute {
+        check_token(&format!("{field}.attribute"), a)?;
+    }
+    items(&format!("{field}.value"), f.value.len())?;
+    let needs_attr = matches!(f.kind, FilterKind::MaxPer | FilterKind::GroupBy);
+    if needs_attr && f.attribute.is_none() {
+        return Err(SpecError::new(
+            format!("{field}.attribute"),
+            "MAX_PER and GROUP_BY need an attribute",
+        ));
+    }
+    let needs_value = !matches!(f.kind, FilterKind::Unique | FilterKind::GroupBy);
+    if needs_value && f.value.is_empty() {
+        return Err(SpecError::new(
+            format!("{field}.value"),
+            "needs at least one value",
+        ));
+    }
+    if f.operator.is_some() && f.kind != FilterKind::Scalar {
+        return Err(SpecError::new(
+            format!("{field}.operator"),
+            "only SCALAR filters take an operator",
+        ));
+    }
+    match f.kind {
+        FilterKind::Scalar => {
+            if let Some(op) = &f.operator
+                && !matches!(
+                    op.to_ascii_lowercase().as_str(),
+                    "eq" | "lt" | "le" | "gt" | "ge"
+                )
+            {
+                return Err(SpecError::new(
+                    format!("{field}.operator"),
+                    "eq, lt, le, gt or ge",
+                ));
+            }
+            for (i, v) in f.value.iter().enumerate() {
+                if !v.trim().parse::<f64>().is_ok_and(f64::is_finite) {
+                    return Err(SpecError::new(
+                        format!("{field}.value[{i}]"),
+                        "not a number",
+                    ));
+                }
+            }
+        }
+        FilterKind::Ranges => {
+            for (i, v) in f.value.iter().enumerate() {
+                if parse_range(v).is_none() {
+                    return Err(SpecError::new(
+                        format!("{field}.value[{i}]"),
+                        "a number or a range like 100-200",
+                    ));
+                }
+            }
+        }
+        FilterKind::MaxPer => {
+            if f.value.len() != 1 || !f.value[0].trim().parse::<u32>().is_ok_and(|n| n > 0) {
+                return Err(SpecError::new(
+                    format!("{field}.value"),
+                    "MAX_PER takes one positive whole number",
+                ));
+            }
+        }
+        FilterKind::GroupBy => {
+            if f.value.len() > 1
+                || f.value
+                    .iter()
+                    .any(|v| !v.trim().parse::<u32>().is_ok_and(|n| n > 0))
+            {
+                return Err(SpecError::new(
+                    format!("{field}.value"),
+                    "GROUP_BY takes at most one value: the number of groups",
+                ));
+            }
+        }
+        FilterKind::Strategy => {
+            if f.value.len() != 1
+                || !matches!(f.value[0].to_ascii_lowercase().as_str(), "unique" | "mux")
+            {
+                return Err(SpecError::new(
+                    format!("{field}.value"),
+                    "STRATEGY takes one value: unique or mux",
+                ));
+            }
+        }
+        FilterKind::Like | FilterKind::Unlike => {
+            for (i, v) in f.value.iter().enumerate() {
+                crate::pattern::Pattern::compile(v)
+                    .map_err(|e| SpecError::new(format!("{field}.value[{i}]"), e))?;
+            }
+        }
+        FilterKind::Text | FilterKind::Set | FilterKind::Unique => {}
+    }
+    Ok(())
+}
+
+/// `"8080"` or `"100-200"` → inclusive bounds.
+pub fn parse_range(s: &str) -> Option<(u64, u64)> {
+    let s = s.trim();
+    let (a, b) = match s.split_once('-') {
+        Some((a, b)) => (a.trim().parse().ok()?, b.trim().parse().ok()?),
+        None => {
+            let v = s.parse().ok()?;
+            (v, v)
+        }
+    };
+    (a <= b).then_some((a, b))
+}
