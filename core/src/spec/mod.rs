@@ -37,11 +37,14 @@ pub const MAX_STRING: usize = 64 * 1024;
 /// `container.volume[1].mode`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SpecError {
+    /// What is wrong, for a person.
     pub error: String,
+    /// The JSON path of the offending field (`""` for the whole document).
     pub field: String,
 }
 
 impl SpecError {
+    /// A refusal of `field` with the reason `error`.
     pub fn new(field: impl Into<String>, error: impl Into<String>) -> SpecError {
         SpecError {
             error: error.into(),

@@ -6,11 +6,14 @@ use serde::{Deserialize, Serialize};
 
 use super::SpecError;
 
+/// Service (restarted forever) or job (runs to completion).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
+    /// Kept running: every instance that ends is replaced.
     #[default]
     Service,
+    /// Runs to completion: an instance that finishes is done; failures are retried `retry.total_retries` times.
     Job,
 }
 
@@ -18,20 +21,29 @@ pub enum Kind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AppSpec {
+    /// 1–63 letters, digits and `-`; the app's key, the task name and the prefix of task ids (`<name>.<instance>.<suffix>`).
     pub name: String,
+    /// Service or job (default service).
     #[serde(default)]
     pub kind: Kind,
+    /// How many copies run (0–[`MAX_INSTANCES`](super::MAX_INSTANCES), default 1).
     #[serde(default = "one")]
     pub instances: u32,
+    /// What one instance needs from an agent.
     pub resources: Resources,
+    /// How instances spread over agents (default binpack).
     #[serde(default, skip_serializing_if = "Strategy::is_default")]
     pub strategy: Strategy,
+    /// Constraints every agent that runs an instance must meet.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub filters: Vec<Filter>,
+    /// The shell command and its environment and URIs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Command>,
+    /// Container runtime, image, volumes and networks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<Container>,
+    /// How Mesos checks an instance is healthy; failing instances are replaced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<HealthCheck>,
     /// Labels on every task (TaskInfo.labels).
@@ -61,11 +73,15 @@ fn one() -> u32 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Resources {
+    /// CPUs per instance (`cpus` is accepted too).
     #[serde(alias = "cpus")]
     pub cpu: f64,
+    /// Memory per instance, in MB.
     pub mem: f64,
+    /// Scratch disk per instance, in MB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk: Option<Disk>,
+    /// GPUs per instance (0 by default).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub gpus: f64,
     /// Ports: a count of any ports, or a list where 0 means "any" and any
@@ -88,17 +104,22 @@ fn is_zero(v: &f64) -> bool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Disk {
+    /// A bare number of MB.
     Size(f64),
+    /// hydrogen's `{"size": MB}`.
     Object(DiskObject),
 }
 
+/// hydrogen's disk object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DiskObject {
+    /// Disk in MB.
     pub size: f64,
 }
 
 impl Disk {
+    /// The disk size in MB, whichever form was written.
     pub fn size(&self) -> f64 {
         match self {
             Disk::Size(s) => *s,
@@ -107,19 +128,25 @@ impl Disk {
     }
 }
 
+/// The ports one instance asks for.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Ports {
+    /// No ports.
     #[default]
     None,
+    /// This many ports, any numbers the agent offers.
     Count(u32),
+    /// One entry per port: 0 for any port, another number for that fixed port.
     List(Vec<u32>),
 }
 
 impl Ports {
+    /// Whether no port is asked for.
     pub fn is_empty(&self) -> bool {
         self.count() == 0
     }
+    /// How many ports are asked for.
     pub fn count(&self) -> usize {
         match self {
             Ports::None => 0,
@@ -141,6 +168,7 @@ impl Ports {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Strategy {
+    /// The strategy (`type` in JSON; any case; empty means binpack).
     #[serde(rename = "type", default, deserialize_with = "de_strategy")]
     pub kind: StrategyKind,
     /// hydrogen's `effort`; accepted for compatibility, documented as
@@ -155,6 +183,7 @@ impl Strategy {
     }
 }
 
+/// Where the matcher prefers to put an app's instances.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StrategyKind {
@@ -186,12 +215,14 @@ fn de_strategy<'de, D: serde::Deserializer<'de>>(d: D) -> Result<StrategyKind, D
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Filter {
+    /// The constraint's type (`type` in JSON; any case).
     #[serde(rename = "type", deserialize_with = "de_filter_kind")]
     pub kind: FilterKind,
     /// Attribute name (`hostname` is the agent's hostname). Absent: hydrogen
     /// semantics, any attribute of the filter's type may satisfy it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attribute: Option<String>,
+    /// The values to compare with; their meaning depends on the type (a number for MAX_PER, a regex for LIKE/UNLIKE, ...).
     #[serde(default)]
     pub value: Vec<String>,
     /// SCALAR comparison: eq, lt, le, gt, ge (default eq).
@@ -202,19 +233,29 @@ pub struct Filter {
     pub not: bool,
 }
 
+/// The kinds of constraint (see the matcher's docs for their exact meaning).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum FilterKind {
+    /// The attribute's text equals one of the values.
     Text,
+    /// The attribute's set contains the values.
     Set,
+    /// The attribute's number compares with the value by `operator`.
     Scalar,
+    /// The attribute's ranges contain the values.
     Ranges,
+    /// The attribute matches the anchored regex.
     Like,
+    /// The attribute does not match the anchored regex.
     Unlike,
     /// hydrogen's STRATEGY filter: value `["unique"]` or `["mux"]`.
     Strategy,
+    /// At most one instance per distinct value of the attribute.
     Unique,
+    /// At most `n` instances per distinct value of the attribute (`value: ["n"]`).
     MaxPer,
+    /// Instances spread evenly over the attribute's values.
     GroupBy,
 }
 
@@ -240,25 +281,34 @@ fn de_filter_kind<'de, D: serde::Deserializer<'de>>(d: D) -> Result<FilterKind, 
     })
 }
 
+/// What an instance runs: a shell command, its environment, files to fetch.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Command {
+    /// The shell command (run with `sh -c`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cmd: Option<String>,
+    /// Environment variables, besides `PORT0`… and `PORT` that tritium sets.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub environment: BTreeMap<String, String>,
+    /// Files the agent fetches into the sandbox before the command starts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub uris: Vec<Uri>,
 }
 
+/// A file the Mesos fetcher downloads into the sandbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Uri {
+    /// Where to fetch it from.
     pub uri: String,
+    /// Unpack archives (the fetcher's default: yes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extract: Option<bool>,
+    /// Make the file executable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execute: Option<bool>,
+    /// Let the agent's fetcher cache serve it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<bool>,
 }
@@ -274,18 +324,23 @@ pub enum ContainerType {
     Docker,
 }
 
+/// The container tasks run in.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Container {
+    /// Mesos (default) or Docker containerizer (`type` in JSON).
     #[serde(rename = "type", default, deserialize_with = "de_container_type")]
     pub kind: ContainerType,
+    /// A Docker image name, with or without a tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     /// hydrogen's separate tag, appended to the image as `image:tag`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
+    /// Volumes mounted into the container (`volumes` is accepted too).
     #[serde(default, alias = "volumes", skip_serializing_if = "Vec::is_empty")]
     pub volume: Vec<Volume>,
+    /// CNI networks joined (`networks` is accepted too).
     #[serde(default, alias = "networks", skip_serializing_if = "Vec::is_empty")]
     pub network: Vec<Network>,
     /// Docker containerizer settings (type docker only).
@@ -315,34 +370,43 @@ impl Container {
     }
 }
 
+/// One volume mounted into the container.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Volume {
+    /// Where it appears inside the container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_path: Option<String>,
+    /// The agent path to bind-mount.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_path: Option<String>,
     /// `ro` or `rw` (default rw).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
+    /// A Docker volume instead of a host path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<VolumeSource>,
 }
 
+/// A volume provided by a Docker volume driver.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VolumeSource {
     /// `DOCKER` (hydrogen) or `DOCKER_VOLUME`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// The Docker volume.
     pub docker_volume: DockerVolume,
 }
 
+/// A Docker volume by driver and name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DockerVolume {
+    /// The volume driver (Docker's default when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub driver: Option<String>,
+    /// The volume's name.
     pub name: String,
     /// Driver options. hydrogen documented `driveropts` as a list; maps in
     /// the list are merged, empty strings ignored.
@@ -399,8 +463,10 @@ fn de_driver_opts<'de, D: serde::Deserializer<'de>>(
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Network {
+    /// The CNI network's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Addresses requested on it.
     #[serde(
         default,
         alias = "ipaddresses",
@@ -408,8 +474,10 @@ pub struct Network {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub ipaddress: Vec<IpAddress>,
+    /// Network groups for isolation.
     #[serde(default, alias = "groups", skip_serializing_if = "Vec::is_empty")]
     pub group: Vec<String>,
+    /// Labels passed to the network plugin.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<BTreeMap<String, String>>,
     /// Port mappings (Docker bridge/user networks).
@@ -421,9 +489,11 @@ pub struct Network {
     pub port_mapping: Vec<PortMapping>,
 }
 
+/// One IP address requested on a network.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IpAddress {
+    /// A fixed address; absent lets IPAM choose.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
     /// `ipv4` (default) or `ipv6`.
@@ -432,17 +502,21 @@ pub struct IpAddress {
     /// hydrogen put groups and labels here; they apply to the network.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub group: Vec<String>,
+    /// Labels; they apply to the network.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<BTreeMap<String, String>>,
 }
 
+/// A host port forwarded to a container port.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PortMapping {
     /// 0 or absent: a port taken from the offer.
     #[serde(default)]
     pub host_port: u32,
+    /// The port inside the container.
     pub container_port: u32,
+    /// `tcp` (default) or `udp`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<String>,
 }
@@ -454,12 +528,16 @@ pub struct DockerSettings {
     /// HOST (default), BRIDGE or USER.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<String>,
+    /// Host-to-container port mappings (BRIDGE or USER networks).
     #[serde(default, alias = "port_mapping", skip_serializing_if = "Vec::is_empty")]
     pub port_mappings: Vec<PortMapping>,
+    /// Run the container privileged.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub privileged: bool,
+    /// Extra `docker run` parameters, by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub parameters: BTreeMap<String, String>,
+    /// Pull the image even when the agent has it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub force_pull_image: bool,
 }
@@ -474,30 +552,41 @@ pub struct HealthCheck {
     /// http, tcp or command.
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    /// HTTP path to probe (flat form).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// Port to probe (flat form); absent: the first port of the instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u32>,
+    /// `http` or `https` (flat form).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheme: Option<String>,
+    /// HTTP check settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<HttpCheck>,
+    /// TCP check settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tcp: Option<TcpCheck>,
+    /// A command check: healthy while it exits 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Command>,
+    /// Seconds after the task starts before the first check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay: Option<f64>,
+    /// Seconds between checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<f64>,
+    /// Seconds a check may take before it counts as failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<f64>,
+    /// Seconds after start during which failures do not count.
     #[serde(
         default,
         alias = "grace_period",
         skip_serializing_if = "Option::is_none"
     )]
     pub graceperiod: Option<f64>,
+    /// Consecutive failures after which the task is killed and replaced.
     #[serde(
         default,
         alias = "max_consecutive_failures",
@@ -506,37 +595,52 @@ pub struct HealthCheck {
     pub fails: Option<u32>,
 }
 
+/// An HTTP health check.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpCheck {
+    /// `http` (default) or `https`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheme: Option<String>,
+    /// The port to probe; absent: the first port of the instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u32>,
+    /// The path to GET (default `/`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// Status codes that mean healthy; empty: what Mesos counts as healthy (2xx and 3xx).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub statuses: Vec<u32>,
 }
 
+/// A TCP health check: healthy while the port accepts connections.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TcpCheck {
+    /// The port to connect to.
     pub port: u32,
 }
 
 /// What a health check resolves to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CheckKind {
+    /// GET `scheme://host:port/path`; healthy on one of `statuses`.
     Http {
+        /// `http` or `https`.
         scheme: String,
+        /// The port to probe.
         port: u32,
+        /// The path to GET.
         path: String,
+        /// Status codes that count as healthy.
         statuses: Vec<u32>,
     },
+    /// Connect to `port`.
     Tcp {
+        /// The port to connect to.
         port: u32,
     },
+    /// Run the command; exit 0 is healthy.
     Command(Command),
 }
 
@@ -635,6 +739,7 @@ fn parse_endpoint(ep: &str) -> Result<(u32, Option<String>), SpecError> {
     Ok((port, path))
 }
 
+/// A custom executor for the app's tasks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Executor {
@@ -643,6 +748,7 @@ pub struct Executor {
     /// How to start it (default: `./` + the uri's file name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cmd: Option<String>,
+    /// The executor's name as Mesos shows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
@@ -667,10 +773,13 @@ fn yes() -> bool {
     true
 }
 
+/// A number written as a number or as a string (hydrogen wrote strings).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum NumOrString {
+    /// Written as a number.
     Num(f64),
+    /// Written as a string holding a number.
     Text(String),
 }
 
