@@ -87,6 +87,47 @@
 //! the time of the last event that had offers while the app was wanted, and
 //! the near miss of the last event that left instances unplaced (the agent
 //! that failed the fewest checks, and which).
+//!
+//! # Example
+//!
+//! ```rust
+//! use std::time::Instant;
+//! use tritium_core::matcher::{Matcher, Plan, fixture};
+//! use tritium_core::spec::AppSpec;
+//! use tritium_proto::view::EventView;
+//!
+//! let mut matcher = Matcher::new("*");
+//! let web = AppSpec::command_app("web", 2, 1.0, 256.0, "./serve");
+//! matcher.check(&web)?; // admission: can this spec ever be placed?
+//! matcher.put_app(&web)?;
+//!
+//! // One OFFERS event: a 4-cpu agent and a 0.5-cpu one.
+//! let bytes = fixture::event(vec![
+//!     fixture::plain_offer("o1", "agent-1", 4.0, 4096.0, vec![]),
+//!     fixture::plain_offer("o2", "agent-2", 0.5, 4096.0, vec![]),
+//! ]);
+//! let event = EventView::new(&bytes).expect("an encoded Event");
+//! let mut plan = Plan::default();
+//! matcher
+//!     .match_offers(Instant::now(), &event, &[("web", 2)], &mut plan)
+//!     .expect("well-formed offers");
+//!
+//! // Both instances fit on agent-1 only; agent-2's offer is declined.
+//! assert_eq!(plan.accepts.len(), 1);
+//! let accept = &plan.accepts[0];
+//! assert_eq!(accept.agent_id, "agent-1");
+//! assert_eq!(accept.offer_ids, ["o1"]);
+//! assert_eq!(accept.launches.len(), 2);
+//! assert_eq!(plan.declines, ["o2"]);
+//!
+//! // The matcher does not record its own placements: the core reports
+//! // every launch it commits.
+//! for launch in &accept.launches {
+//!     matcher.task_added(&launch.app, &accept.agent_id);
+//! }
+//! assert_eq!(matcher.tasks_on("web", "agent-1"), 2);
+//! # Ok::<(), tritium_core::spec::SpecError>(())
+//! ```
 
 mod constraint;
 mod event;
@@ -101,7 +142,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 use tritium_proto::scheduler::{AttributeConstraint, OfferConstraints, attribute_constraint};
 use tritium_proto::view::{EventView, ViewError};
@@ -140,9 +181,14 @@ pub struct Plan {
 /// allocated to one role (the role of every resource the launches use).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Accept {
+    /// The agent's `AgentID` value.
     pub agent_id: String,
+    /// The agent's hostname as offered (for the `TaskInfo` and logs).
     pub hostname: String,
+    /// Every offer of this agent and role in the event, used or not: one
+    /// ACCEPT must name them all.
     pub offer_ids: Vec<String>,
+    /// At least one; their resources together never exceed the offers'.
     pub launches: Vec<Launch>,
 }
 
@@ -161,9 +207,10 @@ pub struct Launch {
 
 impl Eq for Launch {}
 
-/// Why an app is not (fully) deploying: the API's JSON.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Why an app is not (fully) deploying (the API shows it in the queue).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WhyNot {
+    /// The app's name.
     pub app: String,
     /// Agent offers examined for this app (one per agent and role per event).
     pub offers_considered: u64,
@@ -174,13 +221,17 @@ pub struct WhyNot {
     pub filters: Vec<String>,
     /// Seconds since the last OFFERS event while the app was wanted.
     pub last_offer_seconds_ago: Option<f64>,
+    /// The closest agent of the last event that left instances unplaced;
+    /// `None` when no event did.
     pub near_miss: Option<NearMiss>,
 }
 
 /// The agent of the last event that came closest to taking an instance.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NearMiss {
+    /// The agent's `AgentID` value.
     pub agent_id: String,
+    /// Its hostname (empty if known only from tasks).
     pub hostname: String,
     /// Every check it failed.
     pub failed: Vec<String>,
@@ -390,6 +441,9 @@ pub struct Matcher {
 }
 
 impl Matcher {
+    /// An empty matcher. `default_role` is the role of apps that name none
+    /// and of resources without allocation info: the framework's first role
+    /// (`"*"` when it has none).
     pub fn new(default_role: &str) -> Matcher {
         let mut syms = Symbols::default();
         let default_role = syms.intern(default_role).unwrap_or(Sym(0));

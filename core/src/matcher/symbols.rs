@@ -73,11 +73,28 @@ impl Hasher for FxHasher {
     }
 }
 
+/// Builds [`FxHasher`]s for std maps and sets.
 pub type FxBuild = BuildHasherDefault<FxHasher>;
+/// A `HashMap` with [`FxHasher`]: only for bounded tables whose keys come
+/// from the master, never for keys an API user chooses freely.
 pub type FxMap<K, V> = HashMap<K, V, FxBuild>;
 
 /// The symbol table. Strings are shared between the lookup map and the
 /// by-symbol list (one allocation per distinct string).
+///
+/// Symbols are never freed: a symbol stays valid, and names the same string,
+/// for the table's life.
+///
+/// ```rust
+/// use tritium_core::matcher::symbols::Symbols;
+///
+/// let mut table = Symbols::default();
+/// assert_eq!(table.get("rack"), None); // a lookup never interns
+/// let rack = table.intern("rack").expect("table not full");
+/// assert_eq!(table.intern("rack"), Some(rack));
+/// assert_eq!(table.name(rack), "rack");
+/// assert_eq!(table.len(), 1);
+/// ```
 #[derive(Debug, Default)]
 pub struct Symbols {
     by_name: FxMap<Arc<str>, Sym>,
@@ -108,16 +125,19 @@ impl Symbols {
         Some(sym)
     }
 
-    /// The string of a symbol.
+    /// The string of a symbol; `""` for a symbol of another table that is
+    /// out of this one's range.
     #[inline]
     pub fn name(&self, sym: Sym) -> &str {
         self.names.get(sym.0 as usize).map_or("", |s| s)
     }
 
+    /// Distinct strings interned so far (at most [`MAX_SYMBOLS`]).
     pub fn len(&self) -> usize {
         self.names.len()
     }
 
+    /// True before the first string is interned.
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
     }

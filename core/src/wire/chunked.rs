@@ -38,18 +38,38 @@ impl Default for ChunkedLimits {
 /// A chunked-framing violation. The connection cannot be trusted afterwards.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChunkedError {
+    /// A size line that does not start with hex digits, or has something
+    /// other than `;`, space or tab after them.
     #[error("chunk-size line is not hexadecimal digits")]
     BadSize,
+    /// No CRLF within [`ChunkedLimits::max_size_line`] bytes of a size line.
     #[error("chunk-size line longer than {limit} bytes")]
-    SizeLineTooLong { limit: usize },
+    SizeLineTooLong {
+        /// The `max_size_line` in force.
+        limit: usize,
+    },
+    /// A chunk announced more than [`ChunkedLimits::max_chunk_len`] bytes
+    /// (refused before any of its data is buffered).
     #[error("chunk of {len} bytes exceeds the limit of {limit}")]
-    ChunkTooLarge { len: u64, limit: u64 },
+    ChunkTooLarge {
+        /// The announced size (`u64::MAX` when it overflowed 64 bits).
+        len: u64,
+        /// The `max_chunk_len` in force.
+        limit: u64,
+    },
+    /// The bytes after a chunk's data are not CRLF.
     #[error("chunk data not followed by CRLF")]
     MissingDataCrlf,
+    /// A CR not followed by LF, or an LF without CR, in a framing line.
     #[error("bare LF or CR in chunk framing")]
     BadLineEnding,
+    /// The trailer fields after the last chunk exceed
+    /// [`ChunkedLimits::max_trailers`] bytes.
     #[error("trailer section longer than {limit} bytes")]
-    TrailersTooLong { limit: usize },
+    TrailersTooLong {
+        /// The `max_trailers` in force.
+        limit: usize,
+    },
 }
 
 /// What the front of the buffer holds after [`ChunkedDecoder::advance`].
@@ -59,7 +79,9 @@ pub enum ChunkedStep {
     /// chunk has `chunk_remaining` data bytes left in all (including those
     /// `available` ones), so a record shorter than that ends inside it.
     Data {
+        /// Body bytes now at the front of the buffer (at least 1).
         available: usize,
+        /// Data bytes of the current chunk not yet consumed, `>= available`.
         chunk_remaining: u64,
     },
     /// Framing is incomplete: read more and call again.
@@ -83,6 +105,36 @@ enum State {
 }
 
 /// Incremental decoder of one chunked body.
+///
+/// Call [`advance`](Self::advance) after every read; on
+/// [`ChunkedStep::Data`] take up to `available` bytes off the front of the
+/// buffer and report them with [`consume`](Self::consume). The result does
+/// not depend on where the reads split the input.
+///
+/// ```rust
+/// use bytes::{Buf, BytesMut};
+/// use tritium_core::wire::{ChunkedDecoder, ChunkedStep};
+///
+/// let mut dec = ChunkedDecoder::default();
+/// let mut buf = BytesMut::from(&b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\nHTTP/1.1"[..]);
+/// let mut body = Vec::new();
+/// loop {
+///     match dec.advance(&mut buf)? {
+///         ChunkedStep::Data { available, .. } => {
+///             body.extend_from_slice(&buf[..available]);
+///             buf.advance(available);
+///             dec.consume(available);
+///         }
+///         ChunkedStep::NeedMore => unreachable!("the whole body is in the buffer"),
+///         ChunkedStep::End => break,
+///     }
+/// }
+/// assert_eq!(body, b"hello world");
+/// assert!(dec.is_done());
+/// // Bytes after the body belong to the next response and stay put.
+/// assert_eq!(&buf[..], b"HTTP/1.1");
+/// # Ok::<(), tritium_core::wire::ChunkedError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct ChunkedDecoder {
     state: State,
@@ -118,6 +170,15 @@ impl ChunkedDecoder {
 
     /// Consume framing at the front of `buf` until body data is at the
     /// front, the body ended, or more bytes are needed.
+    ///
+    /// Only framing bytes are removed from `buf`; body bytes are left for the
+    /// caller. After [`ChunkedStep::End`] every further call returns `End`
+    /// and touches nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`ChunkedError`] on malformed framing or a limit exceeded; the decoder
+    /// is then in an unspecified state and the connection must be dropped.
     pub fn advance(&mut self, buf: &mut BytesMut) -> Result<ChunkedStep, ChunkedError> {
         loop {
             match self.state {

@@ -32,14 +32,27 @@ pub const MAX_LENGTH_DIGITS: usize = 20;
 /// A RecordIO framing violation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RecordError {
+    /// The length line holds something other than ASCII digits.
     #[error("record length line has a non-digit byte {byte:#04x}")]
-    BadLengthByte { byte: u8 },
+    BadLengthByte {
+        /// The first offending byte.
+        byte: u8,
+    },
+    /// A `\n` with no digits before it.
     #[error("record length line is empty")]
     EmptyLength,
+    /// More than [`MAX_LENGTH_DIGITS`] digits, or a value past `u64`.
     #[error("record length line longer than {MAX_LENGTH_DIGITS} digits")]
     LengthTooLong,
+    /// The announced length exceeds the framer's cap; refused before any
+    /// payload byte is buffered.
     #[error("record of {len} bytes exceeds the limit of {limit}")]
-    RecordTooLarge { len: u64, limit: usize },
+    RecordTooLarge {
+        /// The announced length in bytes.
+        len: u64,
+        /// The framer's [`RecordFramer::max_record_len`].
+        limit: usize,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +76,35 @@ pub struct FrameStep {
 }
 
 /// Incremental RecordIO framer. See the module documentation.
+///
+/// For a body without transfer framing (or one already de-chunked), pass
+/// the whole buffer as the segment and `u64::MAX` as its remaining size:
+///
+/// ```rust
+/// use bytes::BytesMut;
+/// use tritium_core::wire::{RecordFramer, encode_record};
+///
+/// let mut wire = Vec::new();
+/// encode_record(b"first", &mut wire);
+/// encode_record(b"second", &mut wire);
+/// assert_eq!(&wire[..7], b"5\nfirst");
+///
+/// let mut buf = BytesMut::from(&wire[..]);
+/// let mut framer = RecordFramer::default();
+/// let mut records = Vec::new();
+/// loop {
+///     let available = buf.len();
+///     let step = framer.next(&mut buf, available, u64::MAX)?;
+///     match step.record {
+///         Some(record) => records.push(record),
+///         None if step.consumed == 0 => break, // read more, then call again
+///         None => {}
+///     }
+/// }
+/// assert_eq!(records, [&b"first"[..], &b"second"[..]]);
+/// assert!(framer.is_idle());
+/// # Ok::<(), tritium_core::wire::RecordError>(())
+/// ```
 #[derive(Debug)]
 pub struct RecordFramer {
     max_record_len: usize,
@@ -113,6 +155,11 @@ impl RecordFramer {
     ///
     /// Returns what was consumed and possibly a record. `consumed == 0` with
     /// no record means: read more bytes, then call again.
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError`] on a malformed length line or a record over the cap;
+    /// the stream cannot be resynchronised and must be dropped.
     pub fn next(
         &mut self,
         buf: &mut BytesMut,
@@ -289,6 +336,12 @@ fn parse_digits(digits: &[u8]) -> Result<u64, RecordError> {
 
 /// Write one record (`<len>\n<payload>`) to `out`. Used by tests, the
 /// simulator and the benchmarks' stream generator.
+///
+/// ```rust
+/// let mut out = Vec::new();
+/// tritium_core::wire::encode_record(b"{}", &mut out);
+/// assert_eq!(out, b"2\n{}");
+/// ```
 pub fn encode_record(payload: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(payload.len().to_string().as_bytes());
     out.push(b'\n');

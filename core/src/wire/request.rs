@@ -5,13 +5,19 @@
 //! `Mesos-Stream-Id`; every other call must carry the current one. The writer
 //! appends to a caller-owned buffer so the call connection reuses one buffer
 //! for its whole life.
+//!
+//! It never sends anything, and never writes part of a request: every value
+//! that goes into the head is checked first, so a value with CR or LF can
+//! neither end the head early nor add a header of its own.
 
 use bytes::{BufMut, BytesMut};
 
 /// The request methods tritium uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
+    /// `GET`: no body unless one is given (then it gets a `Content-Length`).
     Get,
+    /// `POST`: always carries `Content-Length`, even for an empty body.
     Post,
 }
 
@@ -27,7 +33,9 @@ impl Method {
 /// Media types the scheduler API speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContentType {
+    /// `application/x-protobuf`: encoded `mesos.v1` messages.
     Protobuf,
+    /// `application/json`: the master's JSON mapping of the same messages.
     Json,
 }
 
@@ -43,8 +51,44 @@ impl ContentType {
 
 /// One request to write. Header values are checked before anything is
 /// written, so a bad value never reaches the wire half-written.
+///
+/// `Host` and `User-Agent` are always written; `Content-Length` whenever the
+/// method is `POST` or the body is not empty. Chunked request bodies are not
+/// supported: the master's scheduler API never needs them.
+///
+/// ```rust
+/// use bytes::BytesMut;
+/// use tritium_core::wire::{ContentType, Method, Request};
+///
+/// let req = Request {
+///     method: Method::Post,
+///     path: "/api/v1/scheduler",
+///     host: "master.example:5050",
+///     content_type: Some(ContentType::Protobuf),
+///     accept: None,
+///     stream_id: Some("d4b5-stream"),
+///     authorization: None,
+///     keep_alive: true,
+///     body: b"\x08\x01",
+/// };
+/// let mut out = BytesMut::new();
+/// req.encode(&mut out)?;
+/// let text = String::from_utf8_lossy(&out);
+/// assert!(text.starts_with("POST /api/v1/scheduler HTTP/1.1\r\nHost: master.example:5050\r\n"));
+/// assert!(text.contains("Mesos-Stream-Id: d4b5-stream\r\n"));
+/// assert!(text.contains("Content-Length: 2\r\n\r\n"));
+/// assert!(out.ends_with(b"\x08\x01"));
+///
+/// // A value that could smuggle a header is refused before any byte is written.
+/// let bad = Request { stream_id: Some("id\r\nX: y"), ..req };
+/// let before = out.len();
+/// assert!(bad.encode(&mut out).is_err());
+/// assert_eq!(out.len(), before);
+/// # Ok::<(), tritium_core::wire::RequestError>(())
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
+    /// Request method; every scheduler call is [`Method::Post`].
     pub method: Method,
     /// Origin-form target, e.g. `/api/v1/scheduler`.
     pub path: &'a str,
@@ -60,16 +104,29 @@ pub struct Request<'a> {
     pub authorization: Option<&'a str>,
     /// False adds `Connection: close`.
     pub keep_alive: bool,
+    /// The encoded call, copied verbatim after the head; may be empty.
     pub body: &'a [u8],
 }
 
 /// A request that would be malformed or ambiguous on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
+    /// A value holds CR, LF or another control character (or, for the
+    /// path, host and stream id, any whitespace), which could end the
+    /// header early or smuggle another one.
     #[error("{field} contains a control character")]
-    ControlCharacter { field: &'static str },
+    ControlCharacter {
+        /// The header or request-line part at fault (`path`, `host`,
+        /// `Mesos-Stream-Id`, `Authorization`).
+        field: &'static str,
+    },
+    /// A value that must be present is the empty string.
     #[error("{field} is empty")]
-    Empty { field: &'static str },
+    Empty {
+        /// The header or request-line part at fault.
+        field: &'static str,
+    },
+    /// The path is not in origin form (it must start with `/`).
     #[error("request path must start with '/'")]
     PathNotAbsolute,
 }
@@ -78,6 +135,12 @@ const USER_AGENT: &str = concat!("tritium/", env!("CARGO_PKG_VERSION"));
 
 impl Request<'_> {
     /// Append the encoded request (head and body) to `out`.
+    ///
+    /// # Errors
+    ///
+    /// [`RequestError`] when the path, host, stream id or authorization is
+    /// empty or holds a character not allowed there; `out` is then left
+    /// untouched.
     pub fn encode(&self, out: &mut BytesMut) -> Result<(), RequestError> {
         check_token(self.path, "path")?;
         if !self.path.starts_with('/') {
@@ -169,6 +232,12 @@ fn format_decimal(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
 
 /// The `Authorization` header value of HTTP basic authentication:
 /// `Basic base64("principal:secret")`, as Mesos expects it.
+///
+/// ```rust
+/// use tritium_core::wire::basic_authorization;
+///
+/// assert_eq!(basic_authorization("user", "pass"), "Basic dXNlcjpwYXNz");
+/// ```
 pub fn basic_authorization(principal: &str, secret: &str) -> String {
     format!(
         "Basic {}",

@@ -5,6 +5,9 @@
 //! `Mesos-Stream-Id`, a redirect `Location`, the content type, how the body
 //! is framed, and whether the connection stays open — and the number of
 //! bytes the head took. The caller removes those bytes; the body follows.
+//!
+//! It never consumes bytes, never looks past the head, and never holds more
+//! than [`HeadLimits`] allow while waiting for the head to end.
 
 use httparse::{EMPTY_HEADER, Status};
 
@@ -33,19 +36,40 @@ impl Default for HeadLimits {
 
 /// A response head that cannot be acted on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// Every variant means the connection cannot be trusted any further: drop
+/// it (and, for the subscription, subscribe again).
 pub enum HeadError {
+    /// Not HTTP/1.x as `httparse` reads it; carries its description.
     #[error("malformed response head: {0}")]
     Malformed(String),
+    /// No blank line within [`HeadLimits::max_head_len`] bytes.
     #[error("response head longer than {limit} bytes")]
-    TooLong { limit: usize },
+    TooLong {
+        /// The `max_head_len` that was passed.
+        limit: usize,
+    },
+    /// More header fields than [`HeadLimits::max_headers`] (itself capped
+    /// at [`MAX_HEADERS`]).
     #[error("more than {limit} header fields")]
-    TooManyHeaders { limit: usize },
+    TooManyHeaders {
+        /// The field count that was allowed.
+        limit: usize,
+    },
+    /// `Content-Length` is not a plain decimal below 10^19, or two of them
+    /// disagree; carries the offending value.
     #[error("invalid Content-Length {0:?}")]
     BadContentLength(String),
+    /// A transfer coding other than `chunked` or `identity` (e.g. `gzip`);
+    /// carries the coding.
     #[error("unsupported Transfer-Encoding {0:?}")]
     UnsupportedTransferEncoding(String),
+    /// A header tritium reads holds bytes that are not UTF-8.
     #[error("header {name} is not valid UTF-8")]
-    NonUtf8Header { name: &'static str },
+    NonUtf8Header {
+        /// The header's canonical name, e.g. `Mesos-Stream-Id`.
+        name: &'static str,
+    },
 }
 
 /// How the body after the head is delimited.
@@ -62,9 +86,35 @@ pub enum BodyFraming {
 }
 
 /// The parts of a response head tritium uses.
+///
+/// ```rust
+/// use tritium_core::wire::{BodyFraming, HeadLimits, ResponseHead};
+///
+/// let buf = b"HTTP/1.1 200 OK\r\n\
+///     Content-Type: application/x-protobuf\r\n\
+///     Mesos-Stream-Id: 2f2ee5fc\r\n\
+///     Transfer-Encoding: chunked\r\n\
+///     \r\n\
+///     1c\r\n";
+///
+/// // Too few bytes yet: `Ok(None)`, read more and call again.
+/// assert_eq!(ResponseHead::parse(&buf[..20], HeadLimits::default())?, None);
+///
+/// let head = ResponseHead::parse(buf, HeadLimits::default())?.expect("complete head");
+/// assert_eq!(head.status, 200);
+/// assert_eq!(head.stream_id.as_deref(), Some("2f2ee5fc"));
+/// assert_eq!(head.content_type.as_deref(), Some("application/x-protobuf"));
+/// assert_eq!(head.framing, BodyFraming::Chunked);
+/// assert!(head.keep_alive);
+/// // The body starts right after the head.
+/// assert_eq!(&buf[head.head_len..], b"1c\r\n");
+/// # Ok::<(), tritium_core::wire::HeadError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResponseHead {
+    /// Status code, e.g. 200, 202, 307, 401.
     pub status: u16,
+    /// Reason phrase as sent (may be empty); for logs only.
     pub reason: String,
     /// `Mesos-Stream-Id`, sent on the SUBSCRIBE response.
     pub stream_id: Option<String>,
@@ -73,6 +123,8 @@ pub struct ResponseHead {
     pub location: Option<String>,
     /// `Content-Type`, without parameters, lower-cased.
     pub content_type: Option<String>,
+    /// How the body is delimited; `Transfer-Encoding: chunked` wins over
+    /// `Content-Length`.
     pub framing: BodyFraming,
     /// False when the server will close the connection after this response.
     pub keep_alive: bool,
@@ -82,6 +134,14 @@ pub struct ResponseHead {
 
 impl ResponseHead {
     /// Parse a head at the front of `buf`. `Ok(None)`: incomplete, read more.
+    ///
+    /// Only the first `limits.max_head_len` bytes are looked at; the head is
+    /// not consumed, the caller drops [`head_len`](Self::head_len) bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`HeadError`] when the head is malformed, longer than the limits
+    /// allow, or frames its body in a way tritium does not decode.
     pub fn parse(buf: &[u8], limits: HeadLimits) -> Result<Option<ResponseHead>, HeadError> {
         let mut storage = [EMPTY_HEADER; MAX_HEADERS];
         let max_headers = limits.max_headers.min(MAX_HEADERS);

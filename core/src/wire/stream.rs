@@ -4,6 +4,9 @@
 //! (chunked, a content length, or until close) with the [`RecordFramer`].
 //! The driver appends whatever it reads to one receive buffer and calls
 //! [`RecordStream::next_record`] until it returns `Ok(None)`.
+//!
+//! It never reads a socket and never tries to resynchronise after an error:
+//! a broken stream is dropped and the framework subscribes again.
 
 use bytes::{Bytes, BytesMut};
 
@@ -15,14 +18,21 @@ use super::response::BodyFraming;
 /// connection and subscribe again.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StreamError {
+    /// The chunked transfer framing is broken or over a limit.
     #[error("chunked framing: {0}")]
     Chunked(#[from] ChunkedError),
+    /// The RecordIO framing inside the body is broken or over a limit.
     #[error("recordio framing: {0}")]
     Record(#[from] RecordError),
+    /// The head says the response has no body ([`BodyFraming::None`]).
     #[error("the response has no body to stream")]
     NoBody,
+    /// The body or connection ended with part of a record (or chunk)
+    /// received.
     #[error("body ended inside a record")]
     TruncatedRecord,
+    /// The body ended at a record boundary: cleanly, but a SUBSCRIBE stream
+    /// is never supposed to end.
     #[error("body ended")]
     Ended,
 }
@@ -37,6 +47,27 @@ enum Body {
 }
 
 /// Records out of a streamed response body. See the module documentation.
+///
+/// A record that arrived inside one chunk is a [`Bytes`] view of the
+/// receive buffer (no copy); records come out the same however the reads
+/// split the input.
+///
+/// ```rust
+/// use bytes::BytesMut;
+/// use tritium_core::wire::{BodyFraming, DEFAULT_MAX_RECORD_LEN, RecordStream, StreamError};
+///
+/// let mut stream = RecordStream::new(BodyFraming::Chunked, DEFAULT_MAX_RECORD_LEN)?;
+/// // One chunk per record, as the master writes them: 0x1d = 29 bytes.
+/// let mut buf = BytesMut::from(&b"1d\r\n26\n{\"type\":\"HEARTBEAT\",\"x\":1}\r\n"[..]);
+/// let record = stream.next_record(&mut buf)?.expect("one whole record");
+/// assert_eq!(&record[..], br#"{"type":"HEARTBEAT","x":1}"#);
+/// assert_eq!(stream.next_record(&mut buf)?, None); // read more
+/// assert_eq!(stream.records(), 1);
+///
+/// // The master closed the connection at a record boundary.
+/// assert_eq!(stream.on_eof(&buf), StreamError::Ended);
+/// # Ok::<(), StreamError>(())
+/// ```
 #[derive(Debug)]
 pub struct RecordStream {
     body: Body,
@@ -47,7 +78,12 @@ pub struct RecordStream {
 
 impl RecordStream {
     /// A stream over a body framed as `framing`, refusing records larger than
-    /// `max_record_len`.
+    /// `max_record_len`; chunks may be up to 64 bytes longer, for the
+    /// length line.
+    ///
+    /// # Errors
+    ///
+    /// [`StreamError::NoBody`] for [`BodyFraming::None`].
     pub fn new(framing: BodyFraming, max_record_len: usize) -> Result<Self, StreamError> {
         let body = match framing {
             BodyFraming::Chunked => Body::Chunked(ChunkedDecoder::new(ChunkedLimits {
@@ -69,6 +105,11 @@ impl RecordStream {
     /// Next complete record from the front of `buf`, `Ok(None)` when more
     /// bytes are needed. A body that ends cleanly yields
     /// `Err(StreamError::Ended)`: a SUBSCRIBE stream must never end.
+    ///
+    /// # Errors
+    ///
+    /// Any [`StreamError`] but `NoBody`: framing broken, a limit exceeded, or
+    /// the body over. The stream cannot continue after an error.
     pub fn next_record(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, StreamError> {
         loop {
             let (available, segment_remaining) = match &mut self.body {

@@ -12,6 +12,12 @@ use super::store::{Store, StoreCompletions};
 const MAX_GROUP_OPS: usize = 50_000;
 
 /// A [`FileStore`] as the driver's store.
+///
+/// Batches submitted during a turn are committed together by
+/// [`Store::flush`] (one record, one fsync), or earlier once 50,000 ops are
+/// waiting. Only the last batch's `committed(seq)` is reported, which covers
+/// the earlier ones. A failed commit is reported through `failed`, on which
+/// the core stops.
 #[derive(Debug)]
 pub struct FileBacked {
     store: FileStore,
@@ -23,6 +29,11 @@ pub struct FileBacked {
 
 impl FileBacked {
     /// Open (or create) the store in `dir`, recovering what it holds.
+    ///
+    /// # Errors
+    ///
+    /// As [`FileStore::open`]: the directory is locked by another process,
+    /// damaged, of a newer format, or not accessible.
     pub fn open(dir: &std::path::Path) -> Result<FileBacked, StoreError> {
         let (store, recovered) = FileStore::open(dir)?;
         Ok(FileBacked {
@@ -34,6 +45,7 @@ impl FileBacked {
         })
     }
 
+    /// The store underneath, for its directory and log statistics.
     pub fn file_store(&self) -> &FileStore {
         &self.store
     }

@@ -133,6 +133,30 @@ impl StoreCompletions {
 /// completions channel, like a real store). For tests and demo mode; a
 /// process restart loses it, but a test can restart a core on
 /// [`MemStore::recovered`].
+///
+/// Driving it by hand, as the driver does (a channel for completions and the
+/// loop's waker):
+///
+/// ```rust
+/// use std::sync::Arc;
+/// use tritium_engine::core::StoreOp;
+/// use tritium_engine::driver::{MemStore, Store, StoreCompletion, StoreCompletions};
+///
+/// let poll = mio::Poll::new()?;
+/// let waker = Arc::new(mio::Waker::new(poll.registry(), mio::Token(0))?);
+/// let (tx, rx) = crossbeam_channel::unbounded();
+///
+/// let mut store = MemStore::new();
+/// assert_eq!(store.recover()?.framework_id, None);
+/// store.attach(StoreCompletions::new(tx, waker));
+/// store.submit(1, vec![StoreOp::FrameworkId("fw-1".into())]);
+/// assert_eq!(rx.try_recv()?, StoreCompletion::Committed(1));
+///
+/// // A "restart": a new store on what the old one held.
+/// let mut again = MemStore::with_state(store.recovered());
+/// assert_eq!(again.recover()?.framework_id.as_deref(), Some("fw-1"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Default)]
 pub struct MemStore {
     framework_id: Option<String>,
@@ -145,6 +169,7 @@ pub struct MemStore {
 }
 
 impl MemStore {
+    /// An empty store: no framework id, apps or tasks.
     pub fn new() -> MemStore {
         MemStore::default()
     }

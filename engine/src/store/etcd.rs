@@ -176,16 +176,26 @@ impl EtcdOptions {
 /// Why an etcd store could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum EtcdError {
+    /// The `etcd://` URL is malformed.
     #[error(transparent)]
     Url(#[from] EtcdUrlError),
+    /// An [`EtcdOptions`] value is out of range (empty instance id, a lease
+    /// TTL outside 1 s ..= 1 h, a zero timeout, transaction limits outside
+    /// what etcd accepts); says which.
     #[error("etcd store options: {0}")]
     Options(String),
+    /// No etcd member answered, or none granted a lease, within
+    /// [`EtcdOptions::connect_timeout`].
     #[error("cannot reach etcd at {url} within {timeout:?}: {reason}")]
     Connect {
+        /// The store URL, as [`EtcdUrl`] displays it.
         url: String,
+        /// The connect timeout that ran out.
         timeout: Duration,
+        /// The client's last error.
         reason: String,
     },
+    /// The operating system refused to start the store's thread.
     #[error("cannot start the etcd store's thread: {0}")]
     Thread(#[source] std::io::Error),
 }
@@ -289,7 +299,27 @@ impl Leadership {
     }
 }
 
-/// The etcd store: see the module documentation.
+/// The etcd store: the engine's durable state in etcd under one key
+/// prefix, shared by several tritium instances of which one leads.
+///
+/// Keys are `<prefix>/leader` (the leader's [`LeaderInfo`], bound to its
+/// lease), `<prefix>/framework_id`, `<prefix>/apps/<name>` and
+/// `<prefix>/tasks/<id>`, values in the file store's op encoding. Every
+/// write transaction compares the leader key's create revision and lease
+/// with the ones this instance won with, so a deposed leader never writes;
+/// a lost lease, key or fence is reported through [`Leadership`] and as a
+/// store failure, and nothing is committed after it.
+///
+/// It runs on a thread of its own with a current-thread tokio runtime:
+/// [`Store::submit`] only queues a batch (at most [`MAX_QUEUED_BATCHES`]),
+/// and the commit comes back through [`StoreCompletions`]. A batch is one
+/// transaction when it fits [`EtcdOptions::max_txn_ops`] and
+/// [`EtcdOptions::max_txn_bytes`], else several in order, reported committed
+/// after the last. [`Store::recover`] blocks until this instance leads, then
+/// reads the whole state at one revision.
+///
+/// Dropping it resigns the leadership (the lease is revoked) and ends the
+/// thread.
 pub struct EtcdStore {
     url: EtcdUrl,
     leadership: Leadership,
@@ -313,6 +343,11 @@ impl EtcdStore {
     /// Starts the store's thread, reaches etcd and gets a lease (bounded
     /// by [`EtcdOptions::connect_timeout`]), then starts campaigning in the
     /// background. [`Store::recover`] waits for the campaign to be won.
+    ///
+    /// # Errors
+    ///
+    /// [`EtcdError::Options`] before anything starts, [`EtcdError::Thread`]
+    /// or [`EtcdError::Connect`] when etcd cannot be reached in time.
     pub fn connect(url: &EtcdUrl, options: EtcdOptions) -> Result<EtcdStore, EtcdError> {
         options.check()?;
         let leadership = Leadership::new();
@@ -336,6 +371,11 @@ impl EtcdStore {
     }
 
     /// Parses `url` ([`EtcdUrl::parse`]) and connects.
+    ///
+    /// # Errors
+    ///
+    /// [`EtcdError::Url`] for a malformed URL, else as
+    /// [`EtcdStore::connect`].
     pub fn connect_str(url: &str, options: EtcdOptions) -> Result<EtcdStore, EtcdError> {
         EtcdStore::connect(&EtcdUrl::parse(url)?, options)
     }
@@ -345,6 +385,7 @@ impl EtcdStore {
         self.leadership.clone()
     }
 
+    /// The URL it was connected with.
     pub fn url(&self) -> &EtcdUrl {
         &self.url
     }

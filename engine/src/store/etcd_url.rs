@@ -14,6 +14,22 @@ pub const MAX_ENDPOINTS: usize = 16;
 pub const MAX_PREFIX_LEN: usize = 256;
 
 /// A parsed `etcd://` store URL.
+///
+/// ```rust
+/// use tritium_engine::store::{EtcdUrl, EtcdUrlError};
+///
+/// let url = EtcdUrl::parse("etcd://10.0.0.1:2379,[::1]:2379/tritium/prod/")?;
+/// assert_eq!(url.endpoints(), ["10.0.0.1:2379", "[::1]:2379"]);
+/// assert_eq!(url.prefix(), "/tritium/prod");
+/// assert_eq!(url.to_string(), "etcd://10.0.0.1:2379,[::1]:2379/tritium/prod");
+///
+/// // A prefix is required, so tritium's keys never mix with others'.
+/// assert!(matches!(
+///     EtcdUrl::parse("etcd://10.0.0.1:2379"),
+///     Err(EtcdUrlError::NoPrefix { .. })
+/// ));
+/// # Ok::<(), EtcdUrlError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EtcdUrl {
     /// `HOST:PORT` of each member, as given (IPv6 hosts in brackets).
@@ -22,32 +38,61 @@ pub struct EtcdUrl {
     prefix: String,
 }
 
-/// Why an `etcd://` URL was refused.
+/// Why an `etcd://` URL was refused. Every variant carries the whole URL as
+/// given, for the error message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EtcdUrlError {
+    /// The URL does not start with `etcd://`.
     #[error(
         "{url:?}: an etcd store URL starts with etcd:// (etcd://HOST:PORT[,HOST:PORT...]/PREFIX)"
     )]
-    Scheme { url: String },
+    Scheme {
+        /// The URL as given.
+        url: String,
+    },
+    /// Nothing between `etcd://` and the prefix.
     #[error("{url:?}: no etcd endpoint before the prefix (etcd://HOST:PORT[,HOST:PORT...]/PREFIX)")]
-    NoEndpoints { url: String },
+    NoEndpoints {
+        /// The URL as given.
+        url: String,
+    },
+    /// More than 16 comma-separated endpoints (no etcd cluster has that
+    /// many members).
     #[error("{url:?}: more than {MAX_ENDPOINTS} etcd endpoints")]
-    TooManyEndpoints { url: String },
+    TooManyEndpoints {
+        /// The URL as given.
+        url: String,
+    },
+    /// One endpoint is not `HOST:PORT` (an empty entry, a missing or zero
+    /// port, a host with characters a name or address cannot hold, an
+    /// unclosed IPv6 bracket).
     #[error("{url:?}: endpoint {endpoint:?}: {reason}")]
     Endpoint {
+        /// The URL as given.
         url: String,
+        /// The offending endpoint.
         endpoint: String,
+        /// What is wrong with it, in words.
         reason: &'static str,
     },
+    /// No key prefix after the endpoints.
     #[error(
         "{url:?}: no key prefix; give one after the endpoints (etcd://HOST:PORT/tritium) so \
          tritium's keys do not mix with others'"
     )]
-    NoPrefix { url: String },
+    NoPrefix {
+        /// The URL as given.
+        url: String,
+    },
+    /// The prefix is longer than 256 bytes, has an empty segment,
+    /// or holds whitespace, a control character, `?` or `#`.
     #[error("{url:?}: key prefix {prefix:?}: {reason}")]
     Prefix {
+        /// The URL as given.
         url: String,
+        /// The prefix, without its leading `/`.
         prefix: String,
+        /// What is wrong with it, in words.
         reason: &'static str,
     },
 }
@@ -55,6 +100,11 @@ pub enum EtcdUrlError {
 impl EtcdUrl {
     /// Parses `etcd://HOST:PORT[,HOST:PORT...]/PREFIX`. The prefix is one or
     /// more `/`-separated non-empty segments; a trailing `/` is ignored.
+    /// Nothing is resolved or connected.
+    ///
+    /// # Errors
+    ///
+    /// An [`EtcdUrlError`] naming the part at fault.
     pub fn parse(url: &str) -> Result<EtcdUrl, EtcdUrlError> {
         let owned = || url.to_owned();
         let rest = url

@@ -17,10 +17,16 @@ use super::snapshot::{encode_snapshot, parse_snapshot};
 use super::state::StoreState;
 use crate::core::{Recovered, StoreOp};
 
+/// The lock file: `flock`ed exclusively while a process has the store open;
+/// holds that process's pid for the error message of the next one.
 pub const LOCK_FILE: &str = "LOCK";
+/// The snapshot: the whole state as of the end of some log generation.
 pub const SNAPSHOT_FILE: &str = "snapshot";
+/// A snapshot being written by a compaction; deleted on open, never read.
 pub const SNAPSHOT_TMP_FILE: &str = "snapshot.tmp";
+/// The log: one record per committed batch since the snapshot.
 pub const LOG_FILE: &str = "log";
+/// A new log being written by a compaction; deleted on open, never read.
 pub const LOG_TMP_FILE: &str = "log.tmp";
 
 /// Above this, the commit buffer is released after use rather than kept, so
@@ -70,6 +76,31 @@ pub struct RecoveryInfo {
 /// The embedded file store: one directory, an append-only log of batches,
 /// a snapshot. Synchronous: [`FileStore::commit`] returns once the batch is
 /// on stable storage.
+///
+/// Open, commit, and open again after a restart (the lock is released when
+/// the store is dropped):
+///
+/// ```rust
+/// use tritium_engine::core::StoreOp;
+/// use tritium_engine::store::{FileStore, StoreError};
+///
+/// let dir = tempfile::tempdir().expect("a temp dir");
+/// let path = dir.path().join("state");
+///
+/// let (mut store, recovered) = FileStore::open(&path)?; // created empty
+/// assert_eq!(recovered.framework_id, None);
+/// store.commit(&[StoreOp::FrameworkId("fw-1".into())])?; // one record, one fsync
+///
+/// // Only one process may use a directory at a time.
+/// assert!(matches!(FileStore::open(&path), Err(StoreError::Locked { .. })));
+/// drop(store);
+///
+/// let (store, recovered) = FileStore::open(&path)?;
+/// assert_eq!(recovered.framework_id.as_deref(), Some("fw-1"));
+/// assert_eq!(store.recovery_info().log_records, 1);
+/// assert!(store.recovery_info().torn_tail.is_none());
+/// # Ok::<(), StoreError>(())
+/// ```
 pub struct FileStore {
     dir: PathBuf,
     /// Holds the directory's exclusive lock for as long as the store lives.
@@ -114,11 +145,26 @@ impl fmt::Debug for FileStore {
 impl FileStore {
     /// Opens (creating if missing) the store in `dir` with the default
     /// compaction thresholds, locks it, and recovers what it holds.
+    ///
+    /// A torn last record is dropped and truncated away (reported in
+    /// [`RecoveryInfo::torn_tail`]); leftover temp files are deleted.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Locked`] if another process has the directory open,
+    /// [`StoreError::Corrupt`] for damage anywhere but the torn tail,
+    /// [`StoreError::UnsupportedVersion`] for files of a newer format, and
+    /// [`StoreError::Io`] when the directory cannot be created, read or
+    /// synced.
     pub fn open(dir: &Path) -> Result<(FileStore, Recovered), StoreError> {
         FileStore::open_with(dir, FileStoreOptions::default())
     }
 
     /// [`FileStore::open`] with explicit compaction thresholds.
+    ///
+    /// # Errors
+    ///
+    /// As [`FileStore::open`].
     pub fn open_with(
         dir: &Path,
         options: FileStoreOptions,
@@ -201,6 +247,13 @@ impl FileStore {
     /// refuses every later commit ([`StoreError::Failed`]): after a failed
     /// write or fsync nothing is certain about the file's contents, and the
     /// way out is a restart, whose recovery sorts it out.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::BatchTooLarge`] when the batch encodes to more than
+    /// [`MAX_RECORD_PAYLOAD`](super::MAX_RECORD_PAYLOAD) bytes (nothing
+    /// written), [`StoreError::Io`] when the append, fsync or a compaction
+    /// fails, and [`StoreError::Failed`] for every commit after that.
     pub fn commit(&mut self, ops: &[StoreOp]) -> Result<(), StoreError> {
         self.check_usable()?;
         if ops.is_empty() {
@@ -255,6 +308,11 @@ impl FileStore {
     /// If it fails before the new snapshot is in place, the old snapshot
     /// and log remain in charge and the store stays usable; if it fails
     /// after, the store refuses further commits (see `commit`).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] from a write, rename or fsync;
+    /// [`StoreError::Failed`] if the store already refuses writes.
     pub fn compact(&mut self) -> Result<(), StoreError> {
         self.check_usable()?;
         let covered = self.generation;
@@ -314,6 +372,7 @@ impl FileStore {
         &self.recovery
     }
 
+    /// The store directory, as given to `open`.
     pub fn dir(&self) -> &Path {
         &self.dir
     }

@@ -116,6 +116,7 @@ pub(crate) struct LogScan {
 pub struct TornTail {
     /// Offset in the log of the first byte dropped.
     pub offset: u64,
+    /// Bytes from `offset` to the end of the file, all truncated away.
     pub dropped_bytes: u64,
     /// What was wrong with the record found there.
     pub reason: String,

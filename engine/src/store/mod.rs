@@ -140,14 +140,20 @@ pub(crate) fn readable(version: u16) -> bool {
 /// Why the store could not open, recover or write.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// A filesystem call failed. [`FileStore::commit`] and
+    /// [`FileStore::compact`] say when the store stays usable after one.
     #[error("{}: {op}: {source}", path.display())]
     Io {
+        /// The file or directory the call was about.
         path: PathBuf,
         /// What the store was doing ("read", "fsync", ...).
         op: &'static str,
+        /// The operating system's error.
         #[source]
         source: io::Error,
     },
+    /// Another process holds the directory's lock file: two processes never
+    /// share a store directory.
     #[error(
         "store directory {} is in use by another tritium{} (its {LOCK_FILE} file is locked); \
          stop that one or give this one another directory",
@@ -155,6 +161,7 @@ pub enum StoreError {
         holder.as_deref().map(|pid| format!(" (pid {pid})")).unwrap_or_default()
     )]
     Locked {
+        /// The store directory.
         dir: PathBuf,
         /// The pid the holder wrote into the lock file, if readable.
         holder: Option<String>,
@@ -163,30 +170,51 @@ pub enum StoreError {
     /// would silently forget or resurrect apps and tasks.
     #[error("{}: corrupt at byte {offset}: {reason}", file.display())]
     Corrupt {
+        /// The damaged file (snapshot or log).
         file: PathBuf,
+        /// Byte offset in `file` where the damage starts.
         offset: u64,
+        /// What is wrong there (bad checksum, bad magic, short payload, ...).
         reason: String,
     },
+    /// A file or record written in a format this build does not read,
+    /// usually by a newer tritium. Refused, never guessed at.
     #[error(
         "{}: byte {offset}: format version {found} is not supported (this tritium reads version \
          {supported}); was the store written by a newer tritium?",
         file.display()
     )]
     UnsupportedVersion {
+        /// The file holding it.
         file: PathBuf,
+        /// Byte offset of the header with the unknown version.
         offset: u64,
+        /// The version found there.
         found: u16,
+        /// The newest version this build reads ([`FORMAT_VERSION`]).
         supported: u16,
     },
     /// Nothing was written; the store is still usable.
     #[error(
         "a batch of {ops} ops encodes to {bytes} bytes, over the {limit}-byte limit of one record"
     )]
-    BatchTooLarge { ops: usize, bytes: u64, limit: u32 },
+    BatchTooLarge {
+        /// Ops in the refused batch.
+        ops: usize,
+        /// Their encoded size in bytes.
+        bytes: u64,
+        /// [`MAX_RECORD_PAYLOAD`].
+        limit: u32,
+    },
     /// An earlier write or fsync failed, so what is on disk is uncertain;
     /// the store refuses writes until tritium restarts and recovers.
     #[error("store {} refuses writes after an earlier failure: {reason}", dir.display())]
-    Failed { dir: PathBuf, reason: String },
+    Failed {
+        /// The store directory.
+        dir: PathBuf,
+        /// The first failure, as it was reported then.
+        reason: String,
+    },
 }
 
 /// A format defect found by the pure decoders, before the file is known.
