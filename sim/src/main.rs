@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use tritium_sim::cluster::{AgentShape, ClusterSpec};
+use tritium_sim::master::Epoch;
 use tritium_sim::{Credential, ServerOptions, SimConfig, SimServer};
 
 /// A simulated Mesos master speaking the v1 scheduler HTTP API.
@@ -143,6 +144,8 @@ fn main() {
             }),
             _ => None,
         },
+        // A master process stamps with the wall clock.
+        epoch: Some(Epoch::WallClock),
     };
     let mut listen = Vec::new();
     for i in 0..args.masters {

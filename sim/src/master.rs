@@ -61,6 +61,38 @@ pub struct SimConfig {
     /// master run with `--authenticate_http_frameworks` and this one
     /// credential does: see [`Master::authenticate`].
     pub credential: Option<Credential>,
+    /// What the master's clock reads (task status timestamps,
+    /// `unreachable_time`) when it is created; `None` lets the runner
+    /// choose: [`Epoch::Fixed`]`(`[`FIXED_EPOCH`]`)` for a bare [`Master`]
+    /// (deterministic runs in virtual time), [`Epoch::WallClock`] behind
+    /// the HTTP server (`SimServer`), as a real master's clock is.
+    pub epoch: Option<Epoch>,
+}
+
+/// Where the master's clock starts: its timestamps are this point plus the
+/// `Instant`s passed in since the master was created.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Epoch {
+    /// Seconds since the Unix epoch at creation, whatever the real time
+    /// (reproducible timestamps).
+    Fixed(f64),
+    /// The system clock at creation.
+    WallClock,
+}
+
+/// The epoch of a bare [`Master`] unless configured otherwise (Nov 2023).
+pub const FIXED_EPOCH: f64 = 1_700_000_000.0;
+
+impl Epoch {
+    /// Seconds since the Unix epoch this epoch names, read now.
+    pub fn unix_seconds(self) -> f64 {
+        match self {
+            Epoch::Fixed(secs) => secs,
+            Epoch::WallClock => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+        }
+    }
 }
 
 /// A framework's principal and secret (Mesos `Credential`).
@@ -99,6 +131,7 @@ impl Default for SimConfig {
             max_completed_tasks: 1000,
             max_violations: 10_000,
             credential: None,
+            epoch: None,
         }
     }
 }
@@ -236,6 +269,10 @@ pub struct Counters {
     /// SUBSCRIBE requests the master looked at, refused ones included
     /// (`subscriptions` counts the accepted ones).
     pub subscribe_calls: u64,
+    /// SUBSCRIBEs refused on the stream (200, ERROR, close) because the
+    /// master would not take their FrameworkInfo (see
+    /// [`SubscribeRefusal`]); not violations by themselves.
+    pub subscribe_refused: u64,
     /// Requests answered 401 for missing or wrong credentials.
     pub unauthenticated: u64,
     pub violations: u64,
@@ -256,6 +293,27 @@ pub struct TaskCall {
     /// reconciliation naming the task) or `KILL`.
     pub kind: &'static str,
     pub task_id: String,
+}
+
+/// How many [`SubscribeRefusal`]s the master remembers (the oldest go first).
+pub const SUBSCRIBE_REFUSALS_KEPT: usize = 256;
+
+/// A SUBSCRIBE the master answered with an ERROR event instead of
+/// SUBSCRIBED (an invalid role, a removed framework, …), for tests that
+/// check a framework reports such refusals. Refusals a framework can avoid
+/// whatever it is configured with (`role` and `roles` used the wrong way
+/// round) are also [`Violation`]s; the others are an operator's problem.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SubscribeRefusal {
+    /// `counters.calls` when the call came in.
+    pub call: u64,
+    /// Milliseconds since the master started, on its clock.
+    pub at_ms: u64,
+    pub framework_id: Option<String>,
+    /// `FrameworkInfo.name`.
+    pub name: String,
+    /// The ERROR event's message, as the real master words it.
+    pub message: String,
 }
 
 #[derive(Debug)]
@@ -388,7 +446,7 @@ impl OfferRec {
     }
 }
 
-/// What an agent offers to one (role, unreserved?, allocation role), built
+/// What an agent offers to one (role, allocation role), built
 /// once per change of the agent's free resources: an idle cluster re-offers
 /// the same agents every cycle, and rebuilding the bags each time was the
 /// simulator's main cost.
@@ -396,7 +454,6 @@ impl OfferRec {
 struct OfferParts {
     version: u64,
     role: String,
-    with_unreserved: bool,
     alloc: Option<String>,
     /// `None`: nothing allocatable.
     parts: Option<(std::sync::Arc<Bag>, Vec<mesos::Resource>)>,
@@ -439,6 +496,11 @@ pub struct Master {
     used: Vec<Bag>,
     /// Per agent: outstanding offer count.
     offered_on: Vec<u32>,
+    /// Per agent: resources of its outstanding offers (as offered, with
+    /// their allocation role). Offered resources are not free: as in Mesos,
+    /// nothing is offered twice, and `used + offered` never exceeds the
+    /// agent's total (checked by `check_agent`).
+    offered: Vec<Bag>,
     /// Per agent: bumped whenever its total or used resources change.
     avail_version: Vec<u64>,
     /// Per agent: offer parts built at some version (a few per agent).
@@ -464,11 +526,15 @@ pub struct Master {
     counters: Counters,
     /// The last [`TASK_CALLS_KEPT`] task calls.
     task_calls: VecDeque<TaskCall>,
+    /// The last [`SUBSCRIBE_REFUSALS_KEPT`] refused subscriptions.
+    subscribe_refusals: VecDeque<SubscribeRefusal>,
     allocation_cursor: usize,
     /// When the next allocation cycle is scheduled.
     cycle_at: Option<Instant>,
     framework_seq: u64,
     started: Instant,
+    /// Unix seconds at `started` (see [`SimConfig::epoch`]).
+    epoch_secs: f64,
 }
 
 fn terminal(state: TaskState) -> bool {
@@ -488,6 +554,10 @@ fn terminal(state: TaskState) -> bool {
 impl Master {
     /// A master with a freshly generated cluster; `now` starts its clock.
     pub fn new(cfg: SimConfig, now: Instant) -> Master {
+        let epoch_secs = cfg
+            .epoch
+            .unwrap_or(Epoch::Fixed(FIXED_EPOCH))
+            .unix_seconds();
         let mut rng = Rng::new(cfg.cluster.seed);
         let master_uuid = rng.uuid();
         let agents = generate(&cfg.cluster, &master_uuid);
@@ -515,6 +585,7 @@ impl Master {
             agent_index,
             used: vec![Bag::new(); n],
             offered_on: vec![0; n],
+            offered: vec![Bag::new(); n],
             avail_version: vec![0; n],
             offer_cache: vec![Vec::new(); n],
             frameworks: Vec::new(),
@@ -537,10 +608,12 @@ impl Master {
             violations: VecDeque::new(),
             counters: Counters::default(),
             task_calls: VecDeque::new(),
+            subscribe_refusals: VecDeque::new(),
             allocation_cursor: 0,
             cycle_at: None,
             framework_seq: 0,
             started: now,
+            epoch_secs,
         };
         let first = now + m.cfg.offer_interval;
         m.request_cycle(first);
@@ -569,11 +642,20 @@ impl Master {
         self.task_calls.iter()
     }
 
+    /// The last refused subscriptions, oldest first.
+    pub fn subscribe_refusals(&self) -> impl Iterator<Item = &SubscribeRefusal> {
+        self.subscribe_refusals.iter()
+    }
+
+    fn millis_since_start(&self, now: Instant) -> u64 {
+        u64::try_from(now.duration_since(self.started).as_millis()).unwrap_or(u64::MAX)
+    }
+
     fn note_task_call(&mut self, now: Instant, kind: &'static str, task_id: &str) {
         if self.task_calls.len() >= TASK_CALLS_KEPT {
             self.task_calls.pop_front();
         }
-        let at_ms = u64::try_from(now.duration_since(self.started).as_millis()).unwrap_or(u64::MAX);
+        let at_ms = self.millis_since_start(now);
         self.task_calls.push_back(TaskCall {
             call: self.counters.calls,
             at_ms,
@@ -645,9 +727,9 @@ impl Master {
         }
     }
 
+    /// The master's clock in Unix seconds: its epoch plus the time passed.
     fn timestamp(&self, now: Instant) -> f64 {
-        // Wall-clock-like seconds: a fixed epoch plus simulated time.
-        1_700_000_000.0 + now.duration_since(self.started).as_secs_f64()
+        self.epoch_secs + now.duration_since(self.started).as_secs_f64()
     }
 
     // ------------------------------------------------------------ HTTP gate
@@ -870,36 +952,37 @@ impl Master {
             self.violation("SUBSCRIBE", "framework_id and framework_info.id differ");
             return Reply::bad_request("'framework_id' differs from 'subscribe.framework_info.id'");
         }
-        let multi_role =
-            Framework::has_capability(&info, framework_info::capability::Type::MultiRole);
-        if multi_role && info.roles.is_empty() {
-            self.violation("SUBSCRIBE", "MULTI_ROLE framework without roles");
-        }
-        #[allow(deprecated)]
-        if multi_role && info.role.is_some() {
-            self.violation(
-                "SUBSCRIBE",
-                "MULTI_ROLE framework with the deprecated 'role' field",
-            );
-            return Reply::bad_request(
-                "'FrameworkInfo.role' must not be set when MULTI_ROLE is present",
-            );
+        // Master::subscribe: a FrameworkInfo the master will not take is
+        // answered on the stream (200, one ERROR, then the stream closes),
+        // not with an HTTP error.
+        let refusal = validate_framework(&info, &sub.suppressed_roles)
+            .err()
+            .map(|e| (e.message(), e.is_field_misuse()))
+            .or_else(|| {
+                info_id
+                    .as_ref()
+                    .filter(|id| self.removed_frameworks.contains(*id))
+                    .map(|_| ("Framework has been removed".to_owned(), false))
+            })
+            .or_else(|| {
+                // validation::framework::validateUpdate, in _subscribe, for a
+                // framework the master knows (user and checkpoint changes
+                // are silently ignored by preserveImmutableFields first).
+                let fw = *self.framework_index.get(info_id.as_ref()?)?;
+                (self.frameworks[fw].info.principal != info.principal).then(|| {
+                    (
+                        "Changing framework's principal is not allowed.".to_owned(),
+                        false,
+                    )
+                })
+            });
+        if let Some((message, misuse)) = refusal {
+            if misuse {
+                self.violation("SUBSCRIBE", message.clone());
+            }
+            return self.refuse_subscription(now, info_id, &info.name, message);
         }
         let fw = match info_id {
-            Some(id) if self.removed_frameworks.contains(&id) => {
-                // The master answers with a stream that carries only ERROR.
-                let stream = self.open_stream();
-                let stream_uuid = self.rng.uuid();
-                self.out.push_back(Output::Event(
-                    stream,
-                    error_event("Framework has been removed"),
-                ));
-                self.out.push_back(Output::Close(stream));
-                return Reply::Subscribed {
-                    stream,
-                    stream_id: stream_uuid,
-                };
-            }
             Some(id) => match self.framework_index.get(&id) {
                 Some(&fw) => fw,
                 // A framework the master does not know re-registers with its
@@ -969,6 +1052,37 @@ impl Master {
         }
         // Offer promptly to the new subscriber.
         self.request_cycle(now);
+        Reply::Subscribed {
+            stream,
+            stream_id: stream_uuid,
+        }
+    }
+
+    /// Answer a refused SUBSCRIBE as Mesos does: a stream that carries one
+    /// ERROR and closes; remembered in [`Master::subscribe_refusals`].
+    fn refuse_subscription(
+        &mut self,
+        now: Instant,
+        framework_id: Option<String>,
+        name: &str,
+        message: String,
+    ) -> Reply {
+        self.counters.subscribe_refused += 1;
+        if self.subscribe_refusals.len() >= SUBSCRIBE_REFUSALS_KEPT {
+            self.subscribe_refusals.pop_front();
+        }
+        self.subscribe_refusals.push_back(SubscribeRefusal {
+            call: self.counters.calls,
+            at_ms: self.millis_since_start(now),
+            framework_id,
+            name: name.to_owned(),
+            message: message.clone(),
+        });
+        let stream = self.open_stream();
+        let stream_uuid = self.rng.uuid();
+        self.out
+            .push_back(Output::Event(stream, error_event(&message)));
+        self.out.push_back(Output::Close(stream));
         Reply::Subscribed {
             stream,
             stream_id: stream_uuid,
@@ -1090,6 +1204,36 @@ impl Master {
             );
             return Reply::bad_request("'framework_info.id' must equal 'framework_id'");
         }
+        // Master::updateFramework: validateFramework, then validateUpdate
+        // (here nothing preserves user and checkpoint first).
+        if let Err(e) = validate_framework(&u.framework_info, &u.suppressed_roles) {
+            let message = format!("Supplied FrameworkInfo is not valid: {}", e.message());
+            if e.is_field_misuse() {
+                self.violation("UPDATE_FRAMEWORK", message.clone());
+            }
+            return Reply::bad_request(message);
+        }
+        let old = &self.frameworks[fw].info;
+        let new = &u.framework_info;
+        let update_error = if old.principal != new.principal {
+            Some("Changing framework's principal is not allowed.".to_owned())
+        } else if old.user != new.user {
+            Some(format!(
+                "Updating 'FrameworkInfo.user' is unsupported; attempted to update from '{}' to '{}'",
+                old.user, new.user
+            ))
+        } else if old.checkpoint.unwrap_or(false) != new.checkpoint.unwrap_or(false) {
+            Some(format!(
+                "Updating 'FrameworkInfo.checkpoint' is unsupported; attempted to update from '{}' to '{}'",
+                old.checkpoint.unwrap_or(false),
+                new.checkpoint.unwrap_or(false)
+            ))
+        } else {
+            None
+        };
+        if let Some(e) = update_error {
+            return Reply::bad_request(format!("FrameworkInfo update is not valid: {e}"));
+        }
         let f = &mut self.frameworks[fw];
         f.apply_info(u.framework_info);
         f.suppressed = u.suppressed_roles.into_iter().collect();
@@ -1138,6 +1282,7 @@ impl Master {
                 Some(o) if o.framework == fw => {
                     let o = self.offers.remove(&seq).expect("present");
                     self.offered_on[o.agent] -= 1;
+                    self.offered[o.agent].subtract_saturating(&o.resources);
                     let how = if call == "DECLINE" {
                         OfferEnd::Declined
                     } else {
@@ -1194,6 +1339,7 @@ impl Master {
             return;
         };
         self.offered_on[o.agent] -= 1;
+        self.offered[o.agent].subtract_saturating(&o.resources);
         self.remember_ended(seq, how);
         if how == OfferEnd::Rescinded {
             self.counters.offers_rescinded += 1;
@@ -1265,8 +1411,17 @@ impl Master {
         Reply::Accepted
     }
 
-    /// One allocation cycle: offer every free, unfiltered agent to the
-    /// subscribed frameworks, taking turns between them.
+    /// One allocation cycle: offer what is free on every unfiltered agent
+    /// to the subscribed frameworks, as the hierarchical allocator does
+    /// (src/master/allocator/mesos/hierarchical.cpp, `__allocate`): per
+    /// agent, each framework role in turn is offered what of the agent's
+    /// free resources is allocatable to it (`Bag::allocatable_to`), and
+    /// what it is offered is no longer free for the next. So one agent
+    /// yields at most one offer per framework role per cycle, unreserved
+    /// resources go to one role only, and reservations go to their role
+    /// (or a descendant). Where Mesos sorts roles and frameworks by
+    /// dominant share, frameworks here take turns: each agent starts with
+    /// the framework after the one that got the previous agent.
     fn allocate(&mut self, now: Instant) {
         if let Some(timeout) = self.cfg.offer_timeout {
             let stale: Vec<u64> = self
@@ -1302,7 +1457,7 @@ impl Master {
         let mut turn = start;
         for k in 0..n {
             let a = (start + k) % n;
-            if self.offered_on[a] > 0 || self.agents[a].state != AgentState::Active {
+            if self.agents[a].state != AgentState::Active {
                 continue;
             }
             // Skip agents every framework filters before copying anything.
@@ -1316,7 +1471,9 @@ impl Master {
                 continue;
             }
             // Frameworks take turns per agent; the first that can use it
-            // (not filtered, has a role for it) gets it.
+            // (not filtered, has a role for it) gets first pick, the others
+            // what is left (reservations for their roles).
+            let mut first_taker = None;
             for j in 0..active.len() {
                 let slot = (turn + j) % active.len();
                 let fw = active[slot];
@@ -1327,25 +1484,22 @@ impl Master {
                 {
                     continue;
                 }
-                let roles = &roles_of[slot];
-                let mut made = false;
-                for (r, role) in roles.iter().enumerate() {
+                for role in &roles_of[slot] {
                     let alloc = if self.frameworks[fw].multi_role {
                         Some(role.as_str())
                     } else {
                         None
                     };
-                    let Some((bag, resources)) = self.offer_parts(a, role, r == 0, alloc) else {
+                    let Some((bag, resources)) = self.offer_parts(a, role, alloc) else {
                         continue;
                     };
                     let offer = self.make_offer(now, fw, a, bag, resources, alloc);
                     batches[slot].push(offer);
-                    made = true;
+                    first_taker.get_or_insert(slot);
                 }
-                if made {
-                    turn = slot + 1;
-                    break;
-                }
+            }
+            if let Some(slot) = first_taker {
+                turn = slot + 1;
             }
         }
         let per_event = self.cfg.max_offers_per_event.max(1);
@@ -1366,46 +1520,88 @@ impl Master {
         }
     }
 
-    /// The resources agent `a` offers to `role` (plus its unreserved ones
-    /// if `with_unreserved`), allocated to `alloc`; cached per version of
-    /// the agent's free resources.
+    /// Resources of agent `a` neither used by tasks nor in outstanding
+    /// offers, without allocation roles.
+    fn free_on(&self, a: usize) -> Bag {
+        let mut free = self.agents[a].total.clone();
+        free.subtract_saturating(&self.used[a].with_allocation_role(None));
+        if self.offered_on[a] > 0 {
+            free.subtract_saturating(&self.offered[a].with_allocation_role(None));
+        }
+        free
+    }
+
+    /// What agent `a` offers to `role` now: its free resources allocatable
+    /// to the role, allocated to `alloc` (MULTI_ROLE frameworks), or `None`
+    /// when that is below the master's minimum allocatable resources.
+    /// Cached per version of the agent's total and used resources while it
+    /// has no outstanding offer (an idle cluster re-offers the same agents
+    /// every cycle, and rebuilding the bags each time was the simulator's
+    /// main cost).
     fn offer_parts(
         &mut self,
         a: usize,
         role: &str,
-        with_unreserved: bool,
         alloc: Option<&str>,
     ) -> Option<(std::sync::Arc<Bag>, Vec<mesos::Resource>)> {
+        let build = |free: &Bag| {
+            let pool = free.allocatable_to(role);
+            pool.has_allocatable().then(|| {
+                let bag = pool.with_allocation_role(alloc);
+                let resources = bag.to_resources();
+                (std::sync::Arc::new(bag), resources)
+            })
+        };
+        if self.offered_on[a] > 0 {
+            // Part of the agent is on offer: what is left is computed
+            // afresh (rare: reservations of other roles, or resources
+            // freed since the offer was made).
+            return build(&self.free_on(a));
+        }
         let version = self.avail_version[a];
         let cache = &mut self.offer_cache[a];
         cache.retain(|c| c.version == version);
-        if let Some(c) = cache.iter().find(|c| {
-            c.role == role && c.with_unreserved == with_unreserved && c.alloc.as_deref() == alloc
-        }) {
+        if let Some(c) = cache
+            .iter()
+            .find(|c| c.role == role && c.alloc.as_deref() == alloc)
+        {
             return c.parts.clone();
         }
-        let mut available = self.agents[a].total.clone();
-        available.subtract_saturating(&self.used[a].with_allocation_role(None));
-        let mut pool = available.reserved_for(role);
-        if with_unreserved {
-            pool.add(&available.reserved_for("*"));
-        }
-        let parts = pool.has_allocatable().then(|| {
-            let bag = pool.with_allocation_role(alloc);
-            let resources = bag.to_resources();
-            (std::sync::Arc::new(bag), resources)
-        });
+        let parts = build(&self.free_on(a));
         // Bounded: one entry per (role, allocation) a framework asks for.
+        let cache = &mut self.offer_cache[a];
         if cache.len() < 8 {
             cache.push(OfferParts {
                 version,
                 role: role.to_owned(),
-                with_unreserved,
                 alloc: alloc.map(str::to_owned),
                 parts: parts.clone(),
             });
         }
         parts
+    }
+
+    /// The simulator's own invariant, checked wherever an agent's used,
+    /// offered or total resources grow: tasks and outstanding offers never
+    /// hold more than the agent has. A breach is a simulator bug (it would
+    /// let a framework over-commit an agent unnoticed): a debug assertion,
+    /// and a recorded violation in release builds.
+    fn check_agent(&mut self, a: usize, during: &str) {
+        let mut held = self.used[a].with_allocation_role(None);
+        held.add(&self.offered[a].with_allocation_role(None));
+        if !self.agents[a].total.contains(&held) {
+            let message = format!(
+                "agent {} holds {} in tasks and offers but has only {}",
+                self.agents[a].id,
+                held.describe(),
+                self.agents[a].total.describe()
+            );
+            debug_assert!(
+                false,
+                "simulator invariant broken during {during}: {message}"
+            );
+            self.violation("INVARIANT", format!("during {during}: {message}"));
+        }
     }
 
     fn make_offer(
@@ -1439,6 +1635,11 @@ impl Master {
             ..Offer::default()
         };
         self.offered_on[agent] += 1;
+        self.offered[agent].add(&bag);
+        if cfg!(debug_assertions) {
+            // Offers are carved from `free_on`; launches check in release too.
+            self.check_agent(agent, "OFFERS");
+        }
         self.offers.insert(
             seq,
             OfferRec {
@@ -1570,7 +1771,12 @@ impl Master {
                     }
                 }
                 if error.is_none() && !remaining.contains(&need) {
-                    error = Some("Task group uses more resources than available".into());
+                    // validation.cpp, task::group::internal::validateResources.
+                    error = Some(format!(
+                        "Total resources {} required by task group and its executor are more than available {}",
+                        need.describe(),
+                        remaining.describe()
+                    ));
                 }
                 if let Some(e) = error {
                     for t in group.task_group.tasks {
@@ -1660,6 +1866,7 @@ impl Master {
         let total = &mut self.agents[agent].total;
         total.subtract_saturating(&take.with_allocation_role(None));
         total.add(&give.with_allocation_role(None));
+        self.check_agent(agent, call);
     }
 
     /// Resources of a task as a bag, checked like the master checks them.
@@ -1692,17 +1899,8 @@ impl Master {
 
     fn validate_task_common(&self, fw: usize, agent: usize, t: &TaskInfo) -> Result<(), String> {
         let id = &t.task_id.value;
-        if id.is_empty() || id.len() > 255 {
-            return Err("Task ID must be 1 to 255 characters".into());
-        }
-        if id == "."
-            || id == ".."
-            || id
-                .chars()
-                .any(|c| c == '/' || c == '\\' || c.is_whitespace() || c.is_control())
-        {
-            return Err(format!("Task ID '{id}' contains invalid characters"));
-        }
+        // validation.cpp, task::internal::validateTaskID: the error as is.
+        validate_id(id)?;
         if t.name.is_empty() {
             return Err("Task has no name".into());
         }
@@ -1762,8 +1960,9 @@ impl Master {
             check = Err("Task uses no resources".into());
         }
         if check.is_ok() && !remaining.contains(&need) {
+            // validation.cpp, task::internal::validateResources.
             check = Err(format!(
-                "Task uses more resources {} than available {}",
+                "Total resources {} required by task and its executor is more than available {}",
                 need.describe(),
                 remaining.describe()
             ));
@@ -1794,8 +1993,10 @@ impl Master {
     }
 
     /// TASK_DROPPED (TASK_LOST for frameworks that are not partition aware)
-    /// for a launch whose offers were invalid.
+    /// for a launch whose offers were invalid, with master.cpp's message
+    /// (`Master::_accept`: "Task launched with invalid offers: ...").
     fn drop_task(&mut self, now: Instant, fw: usize, t: &TaskInfo, reason: &str) {
+        let reason = &format!("Task launched with invalid offers: {reason}");
         self.counters.tasks_refused += 1;
         let state = if self.frameworks[fw].partition_aware {
             TaskState::TaskDropped
@@ -1859,6 +2060,7 @@ impl Master {
         let behaviour = Behaviour::parse(&command);
         self.used[agent].add(&bag);
         self.avail_version[agent] += 1;
+        self.check_agent(agent, "LAUNCH");
         self.counters.tasks_launched += 1;
         let task = Task {
             framework: fw,
@@ -2760,9 +2962,209 @@ impl Master {
             "offers_outstanding": self.offers.len(),
             "counters": self.counters,
             "task_calls": self.task_calls,
+            "subscribe_refusals": self.subscribe_refusals,
             "violations": self.violations,
         })
     }
+}
+
+/// Why the master refuses a FrameworkInfo (`Master::validateFramework`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameworkError {
+    /// `role` set by a MULTI_ROLE framework, or `roles` by one without it.
+    RoleField(String),
+    /// Anything else: invalid or duplicate role names, suppressed roles
+    /// the framework does not have, a bad id or failover timeout.
+    Invalid(String),
+}
+
+impl FrameworkError {
+    /// The master's message, sent in the ERROR event.
+    pub fn message(&self) -> String {
+        match self {
+            FrameworkError::RoleField(m) | FrameworkError::Invalid(m) => m.clone(),
+        }
+    }
+
+    fn is_field_misuse(&self) -> bool {
+        matches!(self, FrameworkError::RoleField(_))
+    }
+}
+
+/// Role name rules of Mesos (`roles::validate`, src/common/roles.cpp):
+/// `*`, or a `/`-separated path of components that are not `.`, `..` or
+/// `*`, do not start with `-`, and hold no whitespace (tab, newline,
+/// vertical tab, form feed, carriage return, space) or DEL. Other control
+/// characters are let through, as Mesos lets them through.
+pub fn validate_role(role: &str) -> Result<(), String> {
+    if role == "*" {
+        return Ok(());
+    }
+    if role.starts_with('/') {
+        return Err(format!("Role '{role}' cannot start with a slash"));
+    }
+    if role.ends_with('/') {
+        return Err(format!("Role '{role}' cannot end with a slash"));
+    }
+    if role.contains("//") {
+        return Err(format!("Role '{role}' cannot contain two adjacent slashes"));
+    }
+    if role.is_empty() {
+        return Err("Role names cannot be the empty string".into());
+    }
+    for component in role.split('/') {
+        match component {
+            "." => return Err(format!("Role '{role}' cannot include '.' as a component")),
+            ".." => return Err(format!("Role '{role}' cannot include '..' as a component")),
+            "*" => return Err(format!("Role '{role}' cannot include '*' as a component")),
+            _ => {}
+        }
+        if component.starts_with('-') {
+            return Err(format!(
+                "Role component '{component}' is invalid because it starts with a dash"
+            ));
+        }
+        if component
+            .bytes()
+            .any(|b| matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ' | 0x7f))
+        {
+            return Err(format!(
+                "Role component '{component}' is invalid because it contains backspace or whitespace"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `Master::validateFramework` of Mesos 1.11 (src/master/master.cpp) with
+/// `validation::framework::validate` (src/master/validation.cpp), for a
+/// master without `--roles` and with `--root_submissions` (the defaults);
+/// the removed-framework check needs the master and is done by the caller.
+pub fn validate_framework(
+    info: &mesos::FrameworkInfo,
+    suppressed_roles: &[String],
+) -> Result<(), FrameworkError> {
+    use FrameworkError::{Invalid, RoleField};
+    let multi_role = Framework::has_capability(info, framework_info::capability::Type::MultiRole);
+    #[allow(deprecated)]
+    let role = info.role.as_deref();
+    if multi_role && role.is_some() {
+        return Err(RoleField(
+            "'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable".into(),
+        ));
+    }
+    if !multi_role && !info.roles.is_empty() {
+        return Err(RoleField(
+            "'FrameworkInfo.roles' must not be set when the framework is not MULTI_ROLE capable"
+                .into(),
+        ));
+    }
+    if multi_role {
+        let mut seen = BTreeSet::new();
+        let duplicates: BTreeSet<&str> = info
+            .roles
+            .iter()
+            .filter(|r| !seen.insert(r.as_str()))
+            .map(String::as_str)
+            .collect();
+        if !duplicates.is_empty() {
+            // stringify(hashset): `{ a, b }`.
+            let list = duplicates.into_iter().collect::<Vec<_>>().join(", ");
+            return Err(Invalid(format!(
+                "'FrameworkInfo.roles' contains duplicate items: {{ {list} }}"
+            )));
+        }
+        for r in &info.roles {
+            validate_role(r).map_err(|e| {
+                Invalid(format!("'FrameworkInfo.roles' contains invalid role: {e}"))
+            })?;
+        }
+    } else {
+        // `role` defaults to "*" in mesos.proto.
+        validate_role(role.unwrap_or("*"))
+            .map_err(|e| Invalid(format!("'FrameworkInfo.role' is not a valid role: {e}")))?;
+    }
+    if let Some(id) = info.id.as_ref().filter(|i| !i.value.is_empty()) {
+        validate_id(&id.value).map_err(Invalid)?;
+    }
+    let roles: BTreeSet<&str> = if multi_role {
+        info.roles.iter().map(String::as_str).collect()
+    } else {
+        BTreeSet::from([role.unwrap_or("*")])
+    };
+    if let Some(r) = suppressed_roles
+        .iter()
+        .find(|r| !roles.contains(r.as_str()))
+    {
+        return Err(Invalid(format!(
+            "Suppressed role '{r}' is not contained in the list of roles"
+        )));
+    }
+    // isValidFailoverTimeout: the seconds must fit stout's Duration (int64
+    // nanoseconds); NaN compares false there and passes.
+    if let Some(t) = info.failover_timeout
+        && (t.abs() * 1e9 > i64::MAX as f64)
+    {
+        return Err(Invalid(format!(
+            "The framework failover_timeout ({}) is invalid",
+            cpp_double(t)
+        )));
+    }
+    Ok(())
+}
+
+/// A double as C++'s `operator<<` writes it by default (`%g`: six
+/// significant digits, exponent form outside 1e-4 ..= 1e6), which is how
+/// the master's messages show numbers.
+fn cpp_double(x: f64) -> String {
+    if !x.is_finite() {
+        return if x.is_nan() {
+            "nan".into()
+        } else if x > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
+    }
+    let sci = format!("{x:.5e}");
+    let (mantissa, exp) = sci.split_once('e').expect("exponent form");
+    let exp: i32 = exp.parse().expect("exponent");
+    let trim = |s: String| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_owned()
+        } else {
+            s
+        }
+    };
+    if !(-4..6).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim(mantissa.to_owned()), exp.abs())
+    } else {
+        let decimals = usize::try_from(5 - exp).unwrap_or(0);
+        trim(format!("{x:.decimals$}"))
+    }
+}
+
+/// `common::validation::validateID` (src/common/validation.cpp): the rule
+/// for framework, task, executor and agent ids.
+pub fn validate_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("ID must not be empty".into());
+    }
+    // NAME_MAX on Linux.
+    if id.len() > 255 {
+        return Err("ID must not be greater than 255 characters".into());
+    }
+    if id == "." || id == ".." {
+        return Err(format!("'{id}' is disallowed"));
+    }
+    if id
+        .bytes()
+        .any(|b| b.is_ascii_control() || b == b'/' || b == b'\\')
+    {
+        return Err(format!("'{id}' contains invalid characters"));
+    }
+    Ok(())
 }
 
 fn launched_tasks(op: &offer::Operation) -> Vec<&TaskInfo> {

@@ -1149,3 +1149,480 @@ fn task_calls_record_launches_reconciliations_and_kills_in_order() {
     assert!(log[1].at_ms >= log[0].at_ms + 100, "{log:?}");
     assert_eq!(h.m.state_json()["task_calls"].as_array().unwrap().len(), 3);
 }
+
+/// One agent of `cpus` cpus and no reservations.
+fn one_agent(cpus: f64) -> SimConfig {
+    let mut cfg = small_cluster(1);
+    cfg.cluster.shape = Some(AgentShape {
+        cpus,
+        mem_mib: 32768,
+        disk_mib: 10_000,
+        gpus: 0,
+    });
+    cfg
+}
+
+/// A framework of role `*` (no MULTI_ROLE, no `role`).
+fn star_info() -> FrameworkInfo {
+    FrameworkInfo {
+        user: "root".into(),
+        name: "star".into(),
+        failover_timeout: Some(60.0),
+        ..FrameworkInfo::default()
+    }
+}
+
+fn scalar_sum(offers: &[Offer], name: &str) -> f64 {
+    offers
+        .iter()
+        .flat_map(|o| &o.resources)
+        .filter(|r| r.name == name)
+        .map(|r| r.scalar.as_ref().map_or(0.0, |s| s.value))
+        .sum()
+}
+
+/// The issue's case: a `*` framework on an 8-cpu agent is offered 8 cpus
+/// (unreserved resources once, not once per "role"), and an ACCEPT that
+/// launches two 8-cpu tasks on that offer gets the second refused with
+/// Mesos's TASK_ERROR and message, recorded as a violation.
+#[test]
+fn star_framework_is_offered_the_agent_once_and_overcommit_is_refused() {
+    let mut h = Harness::new(one_agent(8.0));
+    let sub = h.subscribe(star_info());
+    h.advance(Duration::from_millis(150));
+    let offers = h.offers(sub.stream);
+    assert_eq!(offers.len(), 1, "one offer per agent and role: {offers:?}");
+    assert_eq!(scalar_sum(&offers, "cpus"), 8.0, "{offers:?}");
+    assert_eq!(scalar_sum(&offers, "mem"), 32768.0, "{offers:?}");
+    assert!(offers[0].allocation_info.is_none());
+
+    let first = task_for(&offers[0], "big.1", 8.0, 1024.0, "sleep 100");
+    let second = task_for(&offers[0], "big.2", 8.0, 1024.0, "sleep 100");
+    let r = h.fw_call(
+        &sub,
+        call::Type::Accept,
+        launch(vec![offers[0].id.clone()], vec![first, second]),
+    );
+    assert_eq!(r, Reply::Accepted);
+    h.advance(Duration::from_millis(5));
+    let ups = h.updates(sub.stream);
+    let refused = ups
+        .iter()
+        .find(|u| u.task_id.value == "big.2")
+        .expect("an update for the second task");
+    assert_eq!(state(refused), TaskState::TaskError, "{refused:?}");
+    assert_eq!(
+        refused.reason,
+        Some(task_status::Reason::TaskInvalid as i32)
+    );
+    assert_eq!(refused.source, Some(task_status::Source::Master as i32));
+    let message = refused.message.as_deref().unwrap_or_default();
+    assert!(
+        message.starts_with("Total resources ")
+            && message.contains(" required by task and its executor is more than available "),
+        "Mesos's message: {message}"
+    );
+    assert!(
+        ups.iter()
+            .filter(|u| u.task_id.value == "big.1")
+            .all(|u| state(u) != TaskState::TaskError),
+        "the first launch fits: {ups:?}"
+    );
+    let v = h.violations();
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(v[0].reason.contains("big.2"), "{v:?}");
+    // The agent's cpus are gone while big.1 runs; its memory is left.
+    h.advance(Duration::from_secs(10));
+    let later = h.offers(sub.stream);
+    assert!(!later.is_empty());
+    assert_eq!(scalar_sum(&later, "cpus"), 0.0, "{later:?}");
+    assert_eq!(scalar_sum(&later[..1], "mem"), 32768.0 - 1024.0);
+    assert_eq!(h.m.counters().tasks_launched, 1);
+}
+
+/// Offers hold their resources: while an offer is outstanding, no other
+/// framework (nor the same one) is offered the same cpus, and what is
+/// left over after a launch comes back in a later cycle.
+#[test]
+fn outstanding_offers_are_not_offered_again() {
+    let mut h = Harness::new(one_agent(8.0));
+    let a = h.subscribe(star_info());
+    let b = h.subscribe(star_info());
+    h.advance(Duration::from_secs(2));
+    let (oa, ob) = (h.offers(a.stream), h.offers(b.stream));
+    assert_eq!(oa.len() + ob.len(), 1, "{oa:?} {ob:?}");
+    let (sub, offer) = if oa.is_empty() {
+        (&b, &ob[0])
+    } else {
+        (&a, &oa[0])
+    };
+    assert_eq!(scalar_sum(std::slice::from_ref(offer), "cpus"), 8.0);
+    // Launch 3 cpus: the other 5 return to the pool, offered once.
+    let t = task_for(offer, "t.1", 3.0, 1024.0, "sleep 100");
+    h.fw_call(
+        sub,
+        call::Type::Accept,
+        launch(vec![offer.id.clone()], vec![t]),
+    );
+    let other = if std::ptr::eq(sub, &a) { &b } else { &a };
+    h.advance(Duration::from_secs(1));
+    let later = h.offers(other.stream);
+    assert_eq!(scalar_sum(&later, "cpus"), 5.0, "{later:?}");
+    assert!(h.violations().is_empty(), "{:?}", h.violations());
+}
+
+/// Mesos's `isAllocatableTo`: unreserved resources to any role, a
+/// reservation to its role and that role's descendants (`tritium/web` gets
+/// `tritium`'s), never to `*` or an unrelated role; and a MULTI_ROLE
+/// framework gets the unreserved resources of an agent in one role's offer
+/// only.
+#[test]
+fn reservations_go_to_their_role_and_its_descendants() {
+    let mut cfg = small_cluster(40);
+    cfg.cluster.shape = None;
+    let mut h = Harness::new(cfg);
+    let mut fw = info(None);
+    fw.roles = vec!["tritium/web".into(), "other".into()];
+    let sub = h.subscribe(fw);
+    h.advance(Duration::from_millis(150));
+    let offers = h.offers(sub.stream);
+    let agents: BTreeMap<&str, &Agent> = h.m.agents().iter().map(|a| (a.id.as_str(), a)).collect();
+    let mut saw_inherited = false;
+    let mut per_agent: BTreeMap<&str, Bag> = BTreeMap::new();
+    for o in &offers {
+        let role = o.allocation_info.as_ref().unwrap().role.clone().unwrap();
+        let bag = Bag::from_resources(&o.resources).unwrap();
+        for (k, _) in bag.pools() {
+            assert_eq!(k.allocation_role, role);
+            assert!(
+                crate::resources::is_allocatable_to(&k.role, &role),
+                "{} reserved for {} offered to {role}",
+                k.name,
+                k.role
+            );
+            saw_inherited |= k.role == "tritium" && role == "tritium/web";
+        }
+        per_agent
+            .entry(o.agent_id.value.as_str())
+            .or_default()
+            .add(&bag.with_allocation_role(None));
+    }
+    assert!(
+        saw_inherited,
+        "an agent reserved for `tritium` offered to `tritium/web`"
+    );
+    for (agent, offered) in per_agent {
+        let total = &agents[agent].total;
+        assert!(
+            total.allocatable_to("tritium/web").contains(&offered),
+            "agent {agent} offered {} of {}",
+            offered.describe(),
+            total.describe()
+        );
+        assert_eq!(
+            offered.scalar_total("cpus"),
+            total.allocatable_to("tritium/web").scalar_total("cpus"),
+            "unreserved cpus offered once, to one role"
+        );
+    }
+    // A `*` framework never sees a reservation.
+    let mut h = Harness::new({
+        let mut cfg = small_cluster(40);
+        cfg.cluster.shape = None;
+        cfg
+    });
+    let sub = h.subscribe(star_info());
+    h.advance(Duration::from_millis(150));
+    let offers = h.offers(sub.stream);
+    assert!(!offers.is_empty());
+    assert!(
+        offers
+            .iter()
+            .flat_map(|o| &o.resources)
+            .all(|r| r.reservations.is_empty()),
+        "{offers:?}"
+    );
+}
+
+#[test]
+fn doubles_print_as_cpp_prints_them() {
+    for (x, s) in [
+        (1e300, "1e+300"),
+        (60.0, "60"),
+        (0.5, "0.5"),
+        (1234567.0, "1.23457e+06"),
+        (0.0001, "0.0001"),
+        (0.00001, "1e-05"),
+        (-2.5e10, "-2.5e+10"),
+        (0.0, "0"),
+    ] {
+        assert_eq!(cpp_double(x), s, "{x}");
+    }
+}
+
+#[test]
+fn role_names_follow_roles_validate() {
+    for ok in ["*", "a", "a/b", "a/b/c", "a.b", "a-b", "_a", "a/.b", "a*"] {
+        assert_eq!(validate_role(ok), Ok(()), "{ok:?}");
+    }
+    let bad = [
+        ("", "Role names cannot be the empty string"),
+        ("/a", "Role '/a' cannot start with a slash"),
+        ("a/", "Role 'a/' cannot end with a slash"),
+        ("a//b", "Role 'a//b' cannot contain two adjacent slashes"),
+        (".", "Role '.' cannot include '.' as a component"),
+        ("a/..", "Role 'a/..' cannot include '..' as a component"),
+        ("a/*", "Role 'a/*' cannot include '*' as a component"),
+        (
+            "-a",
+            "Role component '-a' is invalid because it starts with a dash",
+        ),
+        (
+            "a/-b",
+            "Role component '-b' is invalid because it starts with a dash",
+        ),
+        (
+            "a b",
+            "Role component 'a b' is invalid because it contains backspace or whitespace",
+        ),
+        (
+            "a\tb",
+            "Role component 'a\tb' is invalid because it contains backspace or whitespace",
+        ),
+        (
+            "a\u{7f}",
+            "Role component 'a\u{7f}' is invalid because it contains backspace or whitespace",
+        ),
+    ];
+    for (role, message) in bad {
+        assert_eq!(validate_role(role), Err(message.to_owned()), "{role:?}");
+    }
+}
+
+/// SUBSCRIBE with `info`; the ERROR event's message if refused.
+fn refused_with(h: &mut Harness, info: FrameworkInfo, suppressed: &[&str]) -> Option<String> {
+    let c = Call {
+        framework_id: info.id.clone(),
+        r#type: Some(call::Type::Subscribe as i32),
+        subscribe: Some(call::Subscribe {
+            framework_info: info,
+            suppressed_roles: suppressed.iter().map(|r| (*r).to_owned()).collect(),
+            ..Default::default()
+        }),
+        ..Call::default()
+    };
+    let Reply::Subscribed { stream, .. } = h.call(c, None) else {
+        panic!("a SUBSCRIBE is answered 200 with a stream")
+    };
+    let events = h.take(stream);
+    if events.iter().any(|e| e.subscribed.is_some()) {
+        return None;
+    }
+    assert_eq!(events.len(), 1, "one ERROR: {events:?}");
+    assert!(h.closed.contains(&stream), "the stream closes");
+    Some(events[0].error.as_ref().expect("ERROR").message.clone())
+}
+
+/// Framework validation of Mesos 1.11 (`Master::validateFramework`): a
+/// refused SUBSCRIBE is 200, one ERROR with the master's message, then the
+/// stream closes; every refusal is journaled, and only the ones a
+/// framework can always avoid (`role`/`roles` on the wrong side of
+/// MULTI_ROLE) count as violations.
+#[test]
+fn invalid_framework_infos_are_refused_on_the_stream() {
+    use framework_info::capability::Type as C;
+    let mut h = Harness::new(small_cluster(1));
+    #[allow(deprecated)]
+    let cases: Vec<(FrameworkInfo, Vec<&str>, &str, bool)> = vec![
+        (
+            FrameworkInfo {
+                role: Some("web".into()),
+                ..info(None)
+            },
+            vec![],
+            "'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable",
+            true,
+        ),
+        (
+            FrameworkInfo {
+                capabilities: caps(&[C::PartitionAware]),
+                ..info(None)
+            },
+            vec![],
+            "'FrameworkInfo.roles' must not be set when the framework is not MULTI_ROLE capable",
+            true,
+        ),
+        (
+            FrameworkInfo {
+                roles: vec!["a".into(), "b".into(), "a".into()],
+                ..info(None)
+            },
+            vec![],
+            "'FrameworkInfo.roles' contains duplicate items: { a }",
+            false,
+        ),
+        (
+            FrameworkInfo {
+                roles: vec!["a//b".into()],
+                ..info(None)
+            },
+            vec![],
+            "'FrameworkInfo.roles' contains invalid role: Role 'a//b' cannot contain two adjacent slashes",
+            false,
+        ),
+        (
+            FrameworkInfo {
+                role: Some("-web".into()),
+                ..star_info()
+            },
+            vec![],
+            "'FrameworkInfo.role' is not a valid role: Role component '-web' is invalid because it starts with a dash",
+            false,
+        ),
+        (
+            info(None),
+            vec!["elsewhere"],
+            "Suppressed role 'elsewhere' is not contained in the list of roles",
+            false,
+        ),
+        (
+            info(Some("a/b")),
+            vec![],
+            "'a/b' contains invalid characters",
+            false,
+        ),
+        (
+            FrameworkInfo {
+                failover_timeout: Some(1e300),
+                ..info(None)
+            },
+            vec![],
+            "The framework failover_timeout (1e+300) is invalid",
+            false,
+        ),
+    ];
+    let mut violations = 0;
+    for (i, (fi, suppressed, message, violation)) in cases.into_iter().enumerate() {
+        assert_eq!(
+            refused_with(&mut h, fi, &suppressed).as_deref(),
+            Some(message),
+            "case {i}"
+        );
+        violations += usize::from(violation);
+        assert_eq!(
+            h.violations().len(),
+            violations,
+            "case {i}: {:?}",
+            h.violations()
+        );
+    }
+    assert_eq!(h.m.counters().subscribe_refused, 8);
+    assert_eq!(h.m.counters().subscriptions, 0);
+    let journal: Vec<_> = h.m.subscribe_refusals().cloned().collect();
+    assert_eq!(journal.len(), 8);
+    assert_eq!(
+        journal[5].message,
+        "Suppressed role 'elsewhere' is not contained in the list of roles"
+    );
+    assert_eq!(
+        h.m.state_json()["subscribe_refusals"]
+            .as_array()
+            .unwrap()
+            .len(),
+        8
+    );
+
+    // Valid: MULTI_ROLE without roles (offered nothing), `*`, a nested role.
+    let mut empty = info(None);
+    empty.roles.clear();
+    assert_eq!(refused_with(&mut h, empty, &[]), None);
+    assert_eq!(refused_with(&mut h, star_info(), &["*"]), None);
+    #[allow(deprecated)]
+    let nested = FrameworkInfo {
+        role: Some("eng/web".into()),
+        ..star_info()
+    };
+    assert_eq!(refused_with(&mut h, nested, &[]), None);
+
+    // A known framework may not change its principal.
+    let mut first = info(None);
+    first.principal = Some("alice".into());
+    let sub = h.subscribe(first.clone());
+    first.id = Some(FrameworkId {
+        value: sub.framework_id.clone(),
+    });
+    first.principal = Some("bob".into());
+    assert_eq!(
+        refused_with(&mut h, first, &[]).as_deref(),
+        Some("Changing framework's principal is not allowed.")
+    );
+    assert_eq!(h.violations().len(), 2);
+}
+
+/// UPDATE_FRAMEWORK is validated like SUBSCRIBE, but refused with 400
+/// (`Master::updateFramework`).
+#[test]
+fn invalid_update_framework_is_400() {
+    let mut h = Harness::new(small_cluster(1));
+    let sub = h.subscribe(info(None));
+    let mut next = info(Some(&sub.framework_id));
+    next.roles = vec!["ok".into(), "not ok".into()];
+    let r = h.fw_call(&sub, call::Type::UpdateFramework, |c| {
+        c.update_framework = Some(call::UpdateFramework {
+            framework_info: next,
+            ..Default::default()
+        })
+    });
+    assert_eq!(
+        r,
+        Reply::bad_request(
+            "Supplied FrameworkInfo is not valid: 'FrameworkInfo.roles' contains invalid role: Role component 'not ok' is invalid because it contains backspace or whitespace"
+        )
+    );
+    let mut next = info(Some(&sub.framework_id));
+    next.user = "nobody".into();
+    let r = h.fw_call(&sub, call::Type::UpdateFramework, |c| {
+        c.update_framework = Some(call::UpdateFramework {
+            framework_info: next,
+            ..Default::default()
+        })
+    });
+    assert_eq!(
+        r,
+        Reply::bad_request(
+            "FrameworkInfo update is not valid: Updating 'FrameworkInfo.user' is unsupported; attempted to update from 'root' to 'nobody'"
+        )
+    );
+    assert!(h.violations().is_empty(), "{:?}", h.violations());
+}
+
+/// Status timestamps are the configured epoch plus the master's time: a
+/// fixed one for reproducible runs, the system clock for a live master.
+#[test]
+fn timestamps_start_at_the_configured_epoch() {
+    let first_update = |epoch: Option<Epoch>| {
+        let mut cfg = one_agent(8.0);
+        cfg.epoch = epoch;
+        let mut h = Harness::new(cfg);
+        let sub = h.subscribe(star_info());
+        h.advance(Duration::from_millis(150));
+        let offer = h.offers(sub.stream).remove(0);
+        let t = task_for(&offer, "t", 1.0, 64.0, "sleep 1");
+        h.fw_call(&sub, call::Type::Accept, launch(vec![offer.id], vec![t]));
+        h.advance(Duration::from_millis(15));
+        h.updates(sub.stream)[0].timestamp.expect("stamped")
+    };
+    let fixed = first_update(Some(Epoch::Fixed(1000.0)));
+    assert!((1000.0..1001.0).contains(&fixed), "{fixed}");
+    let default = first_update(None);
+    assert!(
+        (FIXED_EPOCH..FIXED_EPOCH + 1.0).contains(&default),
+        "{default}"
+    );
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let live = first_update(Some(Epoch::WallClock));
+    assert!((live - wall).abs() < 60.0, "{live} vs {wall}");
+}

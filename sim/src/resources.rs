@@ -208,6 +208,27 @@ impl Bag {
         }
     }
 
+    /// The pools a framework role may be offered, as Mesos's
+    /// `Resources::isAllocatableTo` (src/common/resources.cpp) decides:
+    /// unreserved ones, ones reserved for `role`, and ones reserved for an
+    /// ancestor of `role` (a reservation for `a` is allocatable to `a/b`,
+    /// never the other way round).
+    pub fn allocatable_to(&self, role: &str) -> Bag {
+        Bag {
+            pools: self
+                .pools
+                .iter()
+                .filter(|(k, _)| is_allocatable_to(&k.role, role))
+                .map(|(k, q)| (k.clone(), q.clone()))
+                .collect(),
+        }
+    }
+
+    /// True if any pool is reserved (for any role).
+    pub fn has_reservations(&self) -> bool {
+        self.pools.keys().any(|k| k.role != "*")
+    }
+
     /// The same pools with their reservation dropped (what RESERVE takes
     /// from the unreserved pool).
     pub fn unreserved(&self) -> Bag {
@@ -338,6 +359,17 @@ impl Bag {
         }
         out
     }
+}
+
+/// Whether a resource reserved for `reservation` (`"*"`: unreserved) may be
+/// allocated to `role`: `Resources::isAllocatableTo` with
+/// `roles::isStrictSubroleOf`.
+pub fn is_allocatable_to(reservation: &str, role: &str) -> bool {
+    reservation == "*"
+        || reservation == role
+        || role
+            .strip_prefix(reservation)
+            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 fn parse(r: &Resource) -> Result<(Key, Quantity), BagError> {

@@ -43,7 +43,9 @@ use tritium_proto::scheduler::{Event, call, event};
 use tritium_proto::v1::TaskState;
 
 use crate::codec::{self, Format};
-use crate::master::{FRAMEWORK_REALM, Fault, Master, Output, Reply, SimConfig, StreamHandle};
+use crate::master::{
+    Epoch, FRAMEWORK_REALM, Fault, Master, Output, Reply, SimConfig, StreamHandle,
+};
 
 /// Knobs of the HTTP shell (the master's are in [`SimConfig`]).
 #[derive(Debug, Clone)]
@@ -334,6 +336,9 @@ impl SimServer {
             addrs.push(l.local_addr()?);
             listeners.push(l);
         }
+        // A master behind a socket keeps the wall clock unless told not to.
+        let mut cfg = cfg;
+        cfg.epoch.get_or_insert(Epoch::WallClock);
         let mut master = Master::new(cfg, Instant::now());
         let (ip, port) = announced(addrs[0]);
         master.set_address(ip, port);
