@@ -58,7 +58,7 @@ impl Rng {
 
     /// Index chosen with the given weights: `i` with probability
     /// `weights[i] / sum`. When every weight is zero it returns the last
-    /// index. Panics if `weights` is empty.
+    /// index. `weights` must not be empty (there is no index to return).
     pub fn weighted(&mut self, weights: &[u32]) -> usize {
         let total: u64 = weights.iter().map(|&w| u64::from(w)).sum();
         let mut x = self.below(total.max(1));

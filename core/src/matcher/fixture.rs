@@ -51,6 +51,7 @@ pub fn reserved(mut r: Resource, role: &str) -> Resource {
     r
 }
 
+/// A text attribute `name:v`.
 pub fn text_attr(name: &str, v: &str) -> Attribute {
     Attribute {
         name: name.into(),
@@ -60,6 +61,7 @@ pub fn text_attr(name: &str, v: &str) -> Attribute {
     }
 }
 
+/// A scalar attribute `name:v`.
 pub fn scalar_attr(name: &str, v: f64) -> Attribute {
     Attribute {
         name: name.into(),
@@ -69,6 +71,7 @@ pub fn scalar_attr(name: &str, v: f64) -> Attribute {
     }
 }
 
+/// A set attribute `name:{items}`.
 pub fn set_attr(name: &str, items: &[&str]) -> Attribute {
     Attribute {
         name: name.into(),
@@ -80,6 +83,7 @@ pub fn set_attr(name: &str, items: &[&str]) -> Attribute {
     }
 }
 
+/// A ranges attribute `name:[b-e, ...]`, ranges inclusive.
 pub fn ranges_attr(name: &str, ranges: &[(u64, u64)]) -> Attribute {
     Attribute {
         name: name.into(),

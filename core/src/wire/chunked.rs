@@ -60,7 +60,7 @@ pub enum ChunkedError {
     /// The bytes after a chunk's data are not CRLF.
     #[error("chunk data not followed by CRLF")]
     MissingDataCrlf,
-    /// A CR not followed by LF, or an LF without CR, in a framing line.
+    /// An LF not preceded by CR in a size or trailer line.
     #[error("bare LF or CR in chunk framing")]
     BadLineEnding,
     /// The trailer fields after the last chunk exceed
