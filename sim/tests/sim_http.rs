@@ -914,3 +914,138 @@ fn get_fails(addr: SocketAddr) -> bool {
     let mut b = [0u8; 16];
     !matches!(s.read(&mut b), Ok(n) if n > 0)
 }
+
+/// POST a hand-written JSON call on `sub`'s stream; the status code.
+fn json_call(addr: SocketAddr, sub: &Sub, body: &Value) -> u16 {
+    let mut c = Conn::connect(addr);
+    c.send(
+        Method::Post,
+        "/api/v1/scheduler",
+        Some(ContentType::Json),
+        None,
+        Some(&sub.stream_id),
+        true,
+        &serde_json::to_vec(body).unwrap(),
+    );
+    c.response().head.status
+}
+
+/// The case over loopback: with `--agent-shape cpus=8`, a `*`
+/// framework is offered 8 cpus per agent (not 16), and of two 8-cpu
+/// launches on that offer the second is refused with Mesos's TASK_ERROR
+/// and recorded as a violation in `/sim/state`.
+#[test]
+fn star_framework_gets_8_cpus_and_a_second_8_cpu_launch_is_refused() {
+    let mut cfg = config();
+    cfg.cluster.agents = 1;
+    cfg.cluster.shape = Some("cpus=8,mem=32768".parse::<AgentShape>().unwrap());
+    let server = SimServer::start(cfg, SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+    let addr = server.addr();
+    let (mut sub, _) = Sub::open(
+        addr,
+        Format::Json,
+        &subscribe_call("star", None, Some(60.0)),
+    );
+    let offers = sub.wait_event(event::Type::Offers).offers.unwrap().offers;
+    assert_eq!(offers.len(), 1, "one offer per agent and role: {offers:?}");
+    let cpus: f64 = offers[0]
+        .resources
+        .iter()
+        .filter(|r| r.name == "cpus")
+        .map(|r| r.scalar.as_ref().unwrap().value)
+        .sum();
+    assert_eq!(cpus, 8.0, "{offers:?}");
+    let task = |id: &str| {
+        json!({
+            "name": id,
+            "task_id": {"value": id},
+            "agent_id": {"value": offers[0].agent_id.value},
+            "resources": [
+                {"name": "cpus", "type": "SCALAR", "scalar": {"value": 8.0}},
+                {"name": "mem", "type": "SCALAR", "scalar": {"value": 1024.0}},
+            ],
+            "command": {"value": "sleep 100"},
+        })
+    };
+    let accept = json!({
+        "type": "ACCEPT",
+        "framework_id": {"value": sub.framework_id},
+        "accept": {
+            "offer_ids": [{"value": offers[0].id.value}],
+            "operations": [{"type": "LAUNCH", "launch": {"task_infos": [task("big.1"), task("big.2")]}}],
+        },
+    });
+    assert_eq!(json_call(addr, &sub, &accept), 202);
+    let refused = loop {
+        let up = sub.wait_event(event::Type::Update).update.unwrap().status;
+        if up.task_id.value == "big.2" {
+            break up;
+        }
+    };
+    assert_eq!(
+        refused.state,
+        tritium_proto::v1::TaskState::TaskError as i32,
+        "{refused:?}"
+    );
+    // A master behind a socket stamps with the wall clock.
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let stamped = refused.timestamp.expect("timestamp");
+    assert!((stamped - wall).abs() < 60.0, "{stamped} vs {wall}");
+    let message = refused.message.unwrap_or_default();
+    assert!(
+        message.starts_with("Total resources ") && message.contains("is more than available"),
+        "{message}"
+    );
+    let st = state(addr);
+    assert_eq!(st["counters"]["violations"], 1, "{st}");
+    let reason = st["violations"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("big.2"), "{reason}");
+    assert_eq!(st["counters"]["tasks_launched"], 1);
+}
+
+/// A FrameworkInfo the master will not take: 200 with a stream that
+/// carries one ERROR (the master's message) and ends; `/sim/state`
+/// journals the refusal.
+#[test]
+fn invalid_role_is_refused_with_an_error_event() {
+    let server = start();
+    let addr = server.addr();
+    let mut call = subscribe_call("badrole", None, None);
+    #[allow(deprecated)]
+    {
+        call.subscribe.as_mut().unwrap().framework_info.role = Some("a//b".into());
+    }
+    let mut conn = Conn::connect(addr);
+    conn.send(
+        Method::Post,
+        "/api/v1/scheduler",
+        Some(ContentType::Protobuf),
+        Some(ContentType::Protobuf),
+        None,
+        true,
+        &codec::encode_call(Format::Protobuf, &call),
+    );
+    let head = conn.head();
+    assert_eq!(head.status, 200);
+    let mut sub = Sub {
+        records: RecordStream::new(head.framing, DEFAULT_MAX_RECORD_LEN).unwrap(),
+        conn,
+        format: Format::Protobuf,
+        stream_id: head.stream_id.clone().unwrap_or_default(),
+        framework_id: String::new(),
+    };
+    let ev = sub.next_event().expect("an ERROR event");
+    assert_eq!(ev.r#type, Some(event::Type::Error as i32), "{ev:?}");
+    assert_eq!(
+        ev.error.unwrap().message,
+        "'FrameworkInfo.role' is not a valid role: Role 'a//b' cannot contain two adjacent slashes"
+    );
+    assert!(sub.next_event().is_none(), "the stream ends");
+    let st = state(addr);
+    assert_eq!(st["counters"]["subscribe_refused"], 1);
+    assert_eq!(st["subscribe_refusals"][0]["name"], "badrole");
+    assert_eq!(st["violations"], json!([]));
+}
