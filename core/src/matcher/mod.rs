@@ -419,7 +419,8 @@ struct Seen {
     named: FxMap<Sym, i64>,
 }
 
-/// The offer matcher. See the module docs for what it decides and how.
+/// The offer matcher. See the [module docs](self) for what it decides and
+/// how: the semantics tables and the invariants.
 #[derive(Debug)]
 pub struct Matcher {
     default_role: Sym,

@@ -75,7 +75,8 @@ pub struct FrameStep {
     pub consumed: usize,
 }
 
-/// Incremental RecordIO framer. See the module documentation.
+/// Incremental RecordIO framer. See the [module documentation](self) for
+/// segments and when a record is a zero-copy slice.
 ///
 /// For a body without transfer framing (or one already de-chunked), pass
 /// the whole buffer as the segment and `u64::MAX` as its remaining size:

@@ -46,7 +46,7 @@ enum Body {
     UntilClose,
 }
 
-/// Records out of a streamed response body. See the module documentation.
+/// Records out of a streamed response body (the SUBSCRIBE event stream).
 ///
 /// A record that arrived inside one chunk is a [`Bytes`] view of the
 /// receive buffer (no copy); records come out the same however the reads

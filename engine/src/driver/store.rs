@@ -25,8 +25,9 @@ use crossbeam_channel::Sender;
 use crate::core::AppSpec;
 use crate::core::{AppRecord, Input, Recovered, StoreOp, TaskRecord};
 
-/// The engine's durable state. Implementations: [`MemStore`] (here), the
-/// file store and etcd (elsewhere).
+/// The engine's durable state. Implementations: [`MemStore`],
+/// [`FileBacked`](super::FileBacked) (the file store) and
+/// [`EtcdStore`](crate::store::EtcdStore).
 pub trait Store: Send {
     /// Read what was stored before this process started, to build the core
     /// from. Called before the driver runs, at most once per store.

@@ -10,8 +10,8 @@
 //! `--store etcd://HOST:PORT[,HOST:PORT...]/PREFIX`) keeps the same records
 //! in etcd, one key per app and per task, in the file store's op encoding,
 //! and elects one leader among the instances sharing it; it runs on its own
-//! thread (see the `etcd` module). The in-memory store of tests and demo
-//! mode (`--store mem`) is the driver's `MemStore`.
+//! thread (see [`EtcdStore`]). The in-memory store of tests and demo
+//! mode (`--store mem`) is the driver's [`MemStore`](crate::driver::MemStore).
 //!
 //! This module owns the bytes on disk and their recovery. It never decides
 //! anything about scheduling, and it never skips a damaged record silently:
