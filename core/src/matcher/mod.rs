@@ -873,13 +873,39 @@ impl Matcher {
                     .is_some_and(|ix| self.apps[ix.0 as usize].req.is_some())
         });
         if !pending {
-            return self.decline_all(now, event, plan);
+            self.decline_all(now, event, plan)?;
+        } else {
+            self.ingest(now, event)?;
+            self.start_runs(now, want);
+            self.place_all(event, plan)?;
+            self.finish(event, plan)?;
         }
-        self.ingest(now, event)?;
-        self.start_runs(now, want);
-        self.place_all(event, plan)?;
-        self.finish(event, plan)
+        debug_assert!(
+            answers_every_offer_once(event, plan),
+            "the plan must answer every offer of the event exactly once"
+        );
+        Ok(())
     }
+}
+
+/// The matcher's promise (see the module docs): every offer of the event is
+/// in exactly one ACCEPT or the declines, and every ACCEPT launches
+/// something. Checked in debug builds after every event.
+fn answers_every_offer_once(event: &EventView<'_>, plan: &Plan) -> bool {
+    let mut answered: Vec<&str> = plan
+        .declines
+        .iter()
+        .chain(plan.accepts.iter().flat_map(|a| a.offer_ids.iter()))
+        .map(String::as_str)
+        .collect();
+    answered.sort_unstable();
+    let mut offered: Vec<&str> = event
+        .offers()
+        .filter_map(|o| o.ok())
+        .map(|o| o.id())
+        .collect();
+    offered.sort_unstable();
+    answered == offered && plan.accepts.iter().all(|a| !a.launches.is_empty())
 }
 
 /// Fixed ports must differ: one instance cannot hold a port twice.
