@@ -24,6 +24,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
+use tritium_engine::contract::Event;
 use tritium_engine::core::Notice;
 
 use crate::http_server::Transport;
@@ -336,7 +337,9 @@ const TLS_BUFFER: usize = 16 * 1024;
 
 /// The bytes of one event on the wire: one chunk of the stream.
 fn event_chunk(ev: &Notice) -> Arc<[u8]> {
-    let line = format!("event: {}\ndata: {}\n\n", ev.kind(), ev.to_json());
+    // The event's document (a `contract::Event`: plain data until here).
+    let doc = serde_json::to_value(Event::from(ev)).unwrap_or(serde_json::Value::Null);
+    let line = format!("event: {}\ndata: {}\n\n", ev.kind(), doc);
     chunk(line.as_bytes())
 }
 

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use clap::{CommandFactory, Parser};
 use tritium::auth::Tokens;
 use tritium::rest::{ApiOptions, ApiServer};
+use tritium_engine::contract::{Answer, StatusView};
 use tritium_engine::core::{
     AppSpec, CommandKind, Config, FrameworkSettings, MasterUrl, OrphanPolicy, Scheduler,
 };
@@ -435,7 +436,7 @@ fn report(handle: DriverHandle, demo: bool, run_for: Option<Duration>) {
         if let Ok(rx) = handle.request(CommandKind::PutApp(Box::new(spec))) {
             match rx.recv_timeout(Duration::from_secs(30)) {
                 Ok(r) => tracing::info!(
-                    status = r.status,
+                    refused = r.result.as_ref().err().map(tracing::field::display),
                     "demo: deployed app 'hello' (3 instances)"
                 ),
                 Err(_) => tracing::warn!("demo: no answer to deploying the sample app"),
@@ -452,41 +453,30 @@ fn report(handle: DriverHandle, demo: bool, run_for: Option<Duration>) {
             next += Duration::from_secs(5);
             if let Ok(rx) = handle.request(CommandKind::Status)
                 && let Ok(r) = rx.recv_timeout(Duration::from_secs(5))
+                && let Ok(Answer::Status(s)) = r.result
             {
-                print_status(&r.body);
+                print_status(&s);
             }
         }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
-fn print_status(s: &serde_json::Value) {
-    let apps: Vec<String> = s["apps"]
-        .as_array()
-        .map(|apps| {
-            apps.iter()
-                .map(|a| {
-                    let tasks = a["tasks"].as_array().map(Vec::as_slice).unwrap_or(&[]);
-                    let running = tasks
-                        .iter()
-                        .filter(|t| t["state"] == "TASK_RUNNING")
-                        .count();
-                    format!(
-                        "{} {}/{} running",
-                        a["name"].as_str().unwrap_or("?"),
-                        running,
-                        a["instances"]
-                    )
-                })
-                .collect()
+fn print_status(s: &StatusView) {
+    let apps: Vec<String> = s
+        .apps
+        .iter()
+        .map(|a| {
+            let running = a.tasks.iter().filter(|t| t.state == "TASK_RUNNING").count();
+            format!("{} {}/{} running", a.name, running, a.instances)
         })
-        .unwrap_or_default();
+        .collect();
     tracing::info!(
-        subscription = s["subscription"].as_str().unwrap_or("?"),
-        framework_id = s["framework_id"].as_str().unwrap_or("-"),
-        offers_received = s["stats"]["offers_received"].as_u64().unwrap_or(0),
-        offers_declined = s["stats"]["offers_declined"].as_u64().unwrap_or(0),
-        tasks_launched = s["stats"]["tasks_launched"].as_u64().unwrap_or(0),
+        subscription = s.subscription.as_str(),
+        framework_id = s.framework_id.as_deref().unwrap_or("-"),
+        offers_received = s.stats.offers_received,
+        offers_declined = s.stats.offers_declined,
+        tasks_launched = s.stats.tasks_launched,
         "status: {}",
         if apps.is_empty() {
             "no apps".to_owned()

@@ -3,8 +3,10 @@
 //!
 //! It owns two things: the API's own counters ([`ApiMetrics`], atomics any
 //! worker thread bumps without a lock), and [`render`], which turns them
-//! and the engine's answer to `CommandKind::Metrics` (the core's counters
-//! and gauges with the driver's stats merged in) into the exposition text.
+//! and the engine's answer to `CommandKind::Metrics` (a
+//! [`MetricsView`]: the core's counters and gauges, with the driver's stats
+//! in it) into the exposition text. Every value is read from a typed
+//! field, so a renamed field fails to compile here rather than exporting 0.
 //! The engine is asked like for any other request; nothing here reads
 //! engine state directly.
 //!
@@ -17,7 +19,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use serde_json::Value;
+use tritium_engine::contract::{AppStatus, DriverStats, Log2Histogram, MetricsView};
 
 /// Content type of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -59,18 +61,6 @@ const TASK_STATES: &[&str] = &[
     "TASK_RUNNING",
     "TASK_KILLING",
     "TASK_UNREACHABLE",
-];
-
-/// App statuses (see the core's `app_status`).
-const APP_STATUSES: &[&str] = &[
-    "deploying",
-    "running",
-    "updating",
-    "rolling back",
-    "crash-looping",
-    "deleting",
-    "finished",
-    "failed",
 ];
 
 /// Log2 histogram buckets exported: from 2^10 ns (~1 µs) to 2^36 ns
@@ -199,15 +189,12 @@ impl Text {
         self.sample(name, &[], value);
     }
 
-    /// A driver `Log2Histogram` (its JSON: `buckets`, `count`, `sum_ns`)
-    /// as a Prometheus histogram in seconds.
-    fn log2_histogram(&mut self, name: &str, help: &str, h: &Value) {
+    /// A driver [`Log2Histogram`] as a Prometheus histogram in seconds
+    /// (`None`: no driver answered; only the `+Inf` bucket, 0).
+    fn log2_histogram(&mut self, name: &str, help: &str, h: Option<&Log2Histogram>) {
         self.family(name, "histogram", help);
-        let buckets: Vec<u64> = h["buckets"]
-            .as_array()
-            .map(|b| b.iter().map(|n| n.as_u64().unwrap_or(0)).collect())
-            .unwrap_or_default();
-        let count = h["count"].as_u64().unwrap_or(0);
+        let buckets: Vec<u64> = h.map(|h| h.coarse().to_vec()).unwrap_or_default();
+        let count = h.map_or(0, Log2Histogram::count);
         let mut cumulative = 0;
         for (i, n) in buckets.iter().enumerate().take(LOG2_LAST + 1) {
             cumulative += n;
@@ -222,7 +209,7 @@ impl Text {
             }
         }
         self.sample(&format!("{name}_bucket"), &[("le", "+Inf")], count);
-        let sum = h["sum_ns"].as_u64().unwrap_or(0) as f64 / 1e9;
+        let sum = h.map_or(0, Log2Histogram::sum_ns) as f64 / 1e9;
         self.sample(&format!("{name}_sum"), &[], sum);
         self.sample(&format!("{name}_count"), &[], count);
     }
@@ -231,7 +218,7 @@ impl Text {
 /// The `/metrics` body. `engine` is the engine's answer to
 /// `CommandKind::Metrics` (`None` when it did not answer: then only the
 /// API's metrics are shown and `tritium_engine_up` is 0).
-pub fn render(engine: Option<&Value>, api: &ApiMetrics) -> String {
+pub fn render(engine: Option<&MetricsView>, api: &ApiMetrics) -> String {
     let mut t = Text(String::with_capacity(16 * 1024));
     t.one(
         "tritium_engine_up",
@@ -246,11 +233,13 @@ pub fn render(engine: Option<&Value>, api: &ApiMetrics) -> String {
     t.0
 }
 
-fn engine_metrics(t: &mut Text, e: &Value) {
-    let core = &e["stats"];
-    let drv = &e["driver"];
-    let n = |v: &Value, k: &str| v[k].as_u64().unwrap_or(0);
-    let subscribed = e["subscribed"].as_bool().unwrap_or(false);
+fn engine_metrics(t: &mut Text, e: &MetricsView) {
+    let c = &e.stats;
+    // A core without a driver (tests) shows the driver's part as zeros.
+    let no_driver = DriverStats::default();
+    let d = e.driver.as_deref().unwrap_or(&no_driver);
+    let histograms = e.driver.is_some();
+    let subscribed = e.subscribed;
     t.one(
         "tritium_subscribed",
         "gauge",
@@ -269,221 +258,209 @@ fn engine_metrics(t: &mut Text, e: &Value) {
         "tritium_suppressed",
         "gauge",
         "1 while offers are suppressed (nothing pending).",
-        u8::from(e["suppressed"].as_bool().unwrap_or(false)),
+        u8::from(e.suppressed),
     );
-    for (name, key, help) in [
+    for (name, value, help) in [
         (
             "tritium_offers_received_total",
-            "offers_received",
+            c.offers_received,
             "Offers received from the master.",
         ),
         (
             "tritium_offers_accepted_total",
-            "offers_accepted",
+            c.offers_accepted,
             "Offers accepted (used for launches).",
         ),
         (
             "tritium_offers_declined_total",
-            "offers_declined",
+            c.offers_declined,
             "Offers declined.",
         ),
         (
             "tritium_offers_rescinded_total",
-            "offers_rescinded",
+            c.offers_rescinded,
             "Offers the master rescinded.",
         ),
         (
             "tritium_events_decoded_total",
-            "events",
+            c.events,
             "Events decoded from the subscription stream.",
         ),
         (
             "tritium_event_bytes_decoded_total",
-            "event_bytes",
+            c.event_bytes,
             "Bytes of events decoded.",
         ),
         (
             "tritium_events_bad_total",
-            "bad_events",
+            c.bad_events,
             "Records that did not decode as an event.",
         ),
         (
             "tritium_status_updates_total",
-            "updates",
+            c.updates,
             "Task status updates received.",
         ),
         (
             "tritium_acknowledgements_total",
-            "acks_sent",
+            c.acks_sent,
             "Status updates acknowledged.",
         ),
         (
             "tritium_tasks_launched_total",
-            "tasks_launched",
+            c.tasks_launched,
             "Tasks launched.",
         ),
         (
             "tritium_subscriptions_total",
-            "subscriptions",
+            c.subscriptions,
             "Successful subscriptions.",
         ),
         (
             "tritium_reconnects_total",
-            "reconnects",
+            c.reconnects,
             "Times the subscription was given up and made again.",
         ),
         (
             "tritium_heartbeats_missed_total",
-            "heartbeats_missed",
+            c.heartbeats_missed,
             "Streams declared dead for missing heartbeats.",
         ),
         (
             "tritium_redirects_total",
-            "redirects",
+            c.redirects,
             "Redirects to another master followed.",
         ),
         (
             "tritium_call_errors_total",
-            "call_errors",
+            c.call_errors,
             "Calls the master refused or that failed.",
         ),
         (
             "tritium_reconcile_rounds_total",
-            "reconcile_rounds",
+            c.reconcile_rounds,
             "Reconciliation rounds.",
         ),
         (
             "tritium_revives_for_new_work_total",
-            "revives_for_new_work",
+            c.revives_for_new_work,
             "REVIVEs sent while not suppressed because new work appeared (clearing refuse filters).",
         ),
         (
             "tritium_orphans_killed_total",
-            "orphans_killed",
+            c.orphans_killed,
             "Tasks the master reported that tritium did not launch, killed.",
         ),
         (
             "tritium_store_batches_total",
-            "store_batches",
+            c.store_batches,
             "Store batches (group commits) issued.",
         ),
     ] {
-        t.one(name, "counter", help, n(core, key));
+        t.one(name, "counter", help, value);
     }
     t.family(
         "tritium_stream_closes_total",
         "counter",
         "Ends of the subscription stream by cause (reconnect causes; heartbeats: tritium_heartbeats_missed_total).",
     );
-    for (cause, key) in [
-        ("eof", "stream_closed_eof"),
-        ("io", "stream_closed_io"),
-        ("protocol", "stream_closed_protocol"),
+    for (cause, value) in [
+        ("eof", d.stream_closed_eof),
+        ("io", d.stream_closed_io),
+        ("protocol", d.stream_closed_protocol),
     ] {
-        t.sample(
-            "tritium_stream_closes_total",
-            &[("cause", cause)],
-            n(drv, key),
-        );
+        t.sample("tritium_stream_closes_total", &[("cause", cause)], value);
     }
-    for (name, key, help) in [
-        ("tritium_loop_turns_total", "turns", "Engine loop turns."),
+    for (name, value, help) in [
+        ("tritium_loop_turns_total", d.turns, "Engine loop turns."),
         (
             "tritium_stream_bytes_read_total",
-            "stream_bytes_read",
+            d.stream_bytes_read,
             "Bytes read from the subscription connection.",
         ),
         (
             "tritium_records_framed_total",
-            "records",
+            d.records,
             "RecordIO records framed.",
         ),
         (
             "tritium_record_bytes_framed_total",
-            "record_bytes",
+            d.record_bytes,
             "Bytes of RecordIO records framed.",
         ),
         (
             "tritium_calls_sent_total",
-            "calls_sent",
+            d.calls_sent,
             "Calls sent to the master.",
         ),
         (
             "tritium_call_connection_failures_total",
-            "call_failures",
+            d.call_failures,
             "Call connections that failed with calls unanswered.",
         ),
         (
             "tritium_calls_refused_total",
-            "calls_refused",
+            d.calls_refused,
             "Calls refused because the call queue was full.",
         ),
         (
             "tritium_tls_failures_total",
-            "tls_failures",
+            d.tls_failures,
             "Connections to the master that failed with a TLS error.",
         ),
         (
             "tritium_store_failures_total",
-            "store_failures",
+            d.store_failures,
             "Store failures reported to the engine.",
         ),
         (
             "tritium_event_notifications_dropped_total",
-            "notify_dropped",
+            d.notify_dropped,
             "App/task changes dropped because the event channel was full.",
         ),
     ] {
-        t.one(name, "counter", help, n(drv, key));
+        t.one(name, "counter", help, value);
     }
     t.log2_histogram(
         "tritium_loop_turn_seconds",
         "Engine loop turn: from poll returning to the turn's outputs written.",
-        &drv["turn_latency"],
+        histograms.then_some(&d.turn_latency),
     );
     t.log2_histogram(
         "tritium_offer_answer_seconds",
         "From an OFFERS record framed to its ACCEPT/DECLINE calls handed to the socket.",
-        &drv["offers_latency"],
+        histograms.then_some(&d.offers_latency),
     );
     t.log2_histogram(
         "tritium_store_commit_seconds",
         "From a store batch submitted to its commit reported.",
-        &drv["store_commit_latency"],
+        histograms.then_some(&d.store_commit_latency),
     );
 
     t.family("tritium_tasks", "gauge", "Tasks tritium tracks, by state.");
-    let tasks = e["tasks_by_state"].as_object();
-    let count_of = |m: Option<&serde_json::Map<String, Value>>, k: &str| {
-        m.and_then(|m| m.get(k))
-            .and_then(Value::as_u64)
-            .unwrap_or(0)
-    };
+    let tasks = &e.tasks_by_state;
     for s in TASK_STATES {
-        t.sample("tritium_tasks", &[("state", s)], count_of(tasks, s));
+        let n = tasks.get(*s).copied().unwrap_or(0);
+        t.sample("tritium_tasks", &[("state", s)], n);
     }
-    for (s, v) in tasks.into_iter().flatten() {
+    for (s, n) in tasks {
         // Task states are a fixed enum in the core; an unknown one is still
         // a bounded set.
         if !TASK_STATES.contains(&s.as_str()) {
-            t.sample("tritium_tasks", &[("state", s)], v.as_u64().unwrap_or(0));
+            t.sample("tritium_tasks", &[("state", s)], n);
         }
     }
     t.family("tritium_apps", "gauge", "Apps by status.");
-    let apps = e["apps_by_status"].as_object();
-    for s in APP_STATUSES {
-        t.sample("tritium_apps", &[("status", s)], count_of(apps, s));
-    }
-    for (s, v) in apps.into_iter().flatten() {
-        if !APP_STATUSES.contains(&s.as_str()) {
-            t.sample("tritium_apps", &[("status", s)], v.as_u64().unwrap_or(0));
-        }
+    // Every status is a fixed enum value, so every one is listed.
+    for s in AppStatus::ALL {
+        let n = e.apps_by_status.get(&s).copied().unwrap_or(0);
+        t.sample("tritium_apps", &[("status", s.as_str())], n);
     }
     t.one(
         "tritium_pending_instances",
         "gauge",
         "Instances waiting for an offer that fits.",
-        n(e, "pending_instances"),
+        e.pending_instances,
     );
 }
 
@@ -553,7 +530,6 @@ fn api_metrics(t: &mut Text, api: &ApiMetrics) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn label_values_are_escaped() {
@@ -579,12 +555,26 @@ mod tests {
 
     #[test]
     fn histograms_are_cumulative_and_end_in_inf() {
-        let mut buckets = vec![0u64; 41];
-        buckets[3] = 2; // below the first exported bound: counted in all
-        buckets[20] = 5; // ~1 ms
-        buckets[40] = 1; // beyond the last exported bound
-        let h = json!({ "buckets": buckets, "count": 8, "sum_ns": 2_000_000_000u64, "max_ns": 1 });
-        let e = json!({ "driver": { "turn_latency": h }, "stats": {}, "subscribed": true });
+        let mut h = Log2Histogram::default();
+        // Below the first exported bound: counted in all.
+        for _ in 0..2 {
+            h.record(Duration::from_nanos(8));
+        }
+        // ~1 ms (bucket 20).
+        for _ in 0..5 {
+            h.record(Duration::from_nanos(1 << 20));
+        }
+        // Beyond the last exported bound (the last bucket, 40).
+        h.record(Duration::from_nanos(1 << 41));
+        let sum_ns = 2 * 8 + 5 * (1u64 << 20) + (1 << 41);
+        let mut e = MetricsView {
+            subscribed: true,
+            ..MetricsView::default()
+        };
+        e.driver = Some(Box::new(DriverStats {
+            turn_latency: h,
+            ..DriverStats::default()
+        }));
         let text = render(Some(&e), &ApiMetrics::default());
         let lines: Vec<&str> = text
             .lines()
@@ -601,7 +591,8 @@ mod tests {
             .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
             .collect();
         assert!(values.windows(2).all(|w| w[0] <= w[1]), "{values:?}");
-        assert!(text.contains("tritium_loop_turn_seconds_sum 2\n"));
+        let sum = format!("tritium_loop_turn_seconds_sum {}\n", sum_ns as f64 / 1e9);
+        assert!(text.contains(&sum), "{text}");
         assert!(text.contains("tritium_leader 1"));
         assert!(text.contains(r#"tritium_tasks{state="TASK_RUNNING"} 0"#));
     }
@@ -610,14 +601,15 @@ mod tests {
     fn every_sample_line_is_well_formed() {
         let m = ApiMetrics::default();
         m.observe("/metrics", 200, Duration::from_micros(300));
-        let e = json!({
-            "subscribed": true,
-            "stats": { "offers_received": 3 },
-            "tasks_by_state": { "TASK_RUNNING": 2, "TASK_FAILED": 1 },
-            "apps_by_status": { "running": 1 },
-            "pending_instances": 0,
-            "driver": {},
-        });
+        let mut e = MetricsView {
+            subscribed: true,
+            driver: Some(Box::default()),
+            ..MetricsView::default()
+        };
+        e.stats.offers_received = 3;
+        e.tasks_by_state.insert("TASK_RUNNING".into(), 2);
+        e.tasks_by_state.insert("TASK_FAILED".into(), 1);
+        e.apps_by_status.insert(AppStatus::Running, 1);
         let text = render(Some(&e), &m);
         for line in text.lines() {
             if line.starts_with('#') {

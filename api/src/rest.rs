@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use serde_json::{Value, json};
+use tritium_engine::contract::{self, CommandError, ErrorBody, ErrorKind};
 use tritium_engine::core::CommandKind;
 use tritium_engine::driver::{DriverHandle, RequestError};
 use tritium_engine::spec::{AppSpec, SpecError};
@@ -255,30 +256,62 @@ fn read_body(ctx: &Ctx, req: &mut Request) -> Result<Vec<u8>, (u16, Value)> {
 }
 
 /// Ask the engine and wait for its answer.
-fn ask(ctx: &Ctx, kind: CommandKind) -> (u16, Value) {
+fn ask(ctx: &Ctx, kind: CommandKind) -> Result<contract::Answer, CommandError> {
     let rx = match ctx.engine.request(kind) {
         Ok(rx) => rx,
         Err(RequestError::Busy) => {
-            return (
-                503,
-                err("", "the engine is busy (command queue full); retry"),
-            );
+            return Err(CommandError::unavailable(
+                "the engine is busy (command queue full); retry",
+            ));
         }
-        Err(RequestError::Gone) => return (503, err("", "the engine is not running")),
+        Err(RequestError::Gone) => {
+            return Err(CommandError::unavailable("the engine is not running"));
+        }
     };
     match rx.recv_timeout(ctx.opts.reply_timeout) {
-        Ok(r) => (r.status, r.body),
-        Err(RecvTimeoutError::Timeout) => (
-            503,
-            err(
-                "",
-                format!(
-                    "the engine did not answer within {:?} (the store may be slow); the request may still take effect",
-                    ctx.opts.reply_timeout
-                ),
-            ),
-        ),
-        Err(RecvTimeoutError::Disconnected) => (503, err("", "the engine stopped")),
+        Ok(r) => r.result,
+        Err(RecvTimeoutError::Timeout) => Err(CommandError::unavailable(format!(
+            "the engine did not answer within {:?} (the store may be slow); the request may still take effect",
+            ctx.opts.reply_timeout
+        ))),
+        Err(RecvTimeoutError::Disconnected) => Err(CommandError::unavailable("the engine stopped")),
+    }
+}
+
+// ------------------------------------------------------------ answers as HTTP
+
+/// The HTTP status of a refusal.
+pub(crate) fn error_status(e: &CommandError) -> u16 {
+    match e.kind {
+        ErrorKind::NotFound => 404,
+        ErrorKind::Conflict => 409,
+        ErrorKind::Invalid => 422,
+        ErrorKind::Unavailable => 503,
+    }
+}
+
+/// A view as the JSON document the API answers with.
+fn doc<T: serde::Serialize>(view: &T) -> Value {
+    // The views are plain data (strings, numbers, maps with string keys):
+    // serializing cannot fail.
+    serde_json::to_value(view).unwrap_or(Value::Null)
+}
+
+/// The engine's answer as an HTTP status and JSON body: the one place an
+/// answer becomes HTTP (the REST API's and taurus's routes share it).
+pub(crate) fn http(result: Result<contract::Answer, CommandError>) -> (u16, Value) {
+    match result {
+        Ok(contract::Answer::Created(app)) => (201, doc(&app)),
+        Ok(contract::Answer::App(app)) => (200, doc(&app)),
+        Ok(contract::Answer::Deleting { name }) => {
+            (202, json!({ "name": name, "status": "deleting" }))
+        }
+        Ok(contract::Answer::Apps(list)) => (200, doc(&list)),
+        Ok(contract::Answer::Queue(queue)) => (200, doc(&queue)),
+        Ok(contract::Answer::Status(status)) => (200, doc(&status)),
+        Ok(contract::Answer::Ready(ready)) => (if ready.ready { 200 } else { 503 }, doc(&ready)),
+        Ok(contract::Answer::Metrics(metrics)) => (200, doc(&metrics)),
+        Err(e) => (error_status(&e), doc(&ErrorBody::from(&e))),
     }
 }
 
@@ -442,7 +475,7 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
             if specs.len() == 1 {
                 let spec = specs.into_iter().next().expect("one");
                 let kind = command(spec);
-                return j(ask(ctx, kind));
+                return j(http(ask(ctx, kind)));
             }
             // hydrogen's list form, all or nothing as in hydrogen: every
             // document was checked above; apps are then created (or
@@ -454,20 +487,24 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
             for (i, spec) in specs.into_iter().enumerate() {
                 let name = spec.name.clone();
                 let kind = command(spec);
-                let (s, v) = ask(ctx, kind);
-                if s >= 300 {
-                    for n in created {
-                        let _ = ask(ctx, CommandKind::RemoveApp(n));
+                let v = match ask(ctx, kind) {
+                    Ok(answer) => http(Ok(answer)).1,
+                    Err(e) => {
+                        for n in created {
+                            let _ = ask(ctx, CommandKind::RemoveApp(n));
+                        }
+                        let field = if e.field.is_empty() {
+                            format!("[{i}]")
+                        } else {
+                            format!("[{i}].{}", e.field)
+                        };
+                        let body = ErrorBody {
+                            error: e.error.clone(),
+                            field,
+                        };
+                        return (error_status(&e), Body::Json(doc(&body)));
                     }
-                    let field = v["field"].as_str().unwrap_or("");
-                    let field = if field.is_empty() {
-                        format!("[{i}]")
-                    } else {
-                        format!("[{i}].{field}")
-                    };
-                    let error = v["error"].as_str().unwrap_or("refused").to_owned();
-                    return (s, Body::Json(json!({ "error": error, "field": field })));
-                }
+                };
                 if create {
                     created.push(name);
                 }
@@ -501,10 +538,10 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
                     }
                 }
             };
-            j(ask(ctx, CommandKind::RemoveApp(name)))
+            j(http(ask(ctx, CommandKind::RemoveApp(name))))
         }
         (Method::Get, "/v1/api/app") => match name() {
-            Some(n) => j(ask(ctx, CommandKind::GetApp(n))),
+            Some(n) => j(http(ask(ctx, CommandKind::GetApp(n)))),
             None => missing_name(),
         },
         (Method::Get, "/v1/api/app/all") => {
@@ -529,16 +566,16 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
                     )),
                 );
             }
-            j(ask(ctx, CommandKind::ListApps { offset, limit }))
+            j(http(ask(ctx, CommandKind::ListApps { offset, limit })))
         }
         (Method::Get, "/v1/api/app/queue") => {
             if query(url, "name").is_some_and(|n| n.is_empty()) {
                 return (400, Body::Json(err("name", "name must not be empty")));
             }
-            j(ask(ctx, CommandKind::Queue(name())))
+            j(http(ask(ctx, CommandKind::Queue(name()))))
         }
         (Method::Post, "/v1/api/app/restart") => match name() {
-            Some(n) => j(ask(ctx, CommandKind::RestartApp(n))),
+            Some(n) => j(http(ask(ctx, CommandKind::RestartApp(n)))),
             None => missing_name(),
         },
         (Method::Get, "/v1/api/openapi.json") => (
@@ -547,25 +584,27 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
         ),
         (Method::Get, "/health") => (200, Body::Json(json!({ "status": "alive" }))),
         (Method::Get, "/ready") => {
-            let (s, mut v) = ask(ctx, CommandKind::Ready);
+            let (s, mut v) = http(ask(ctx, CommandKind::Ready));
             if let (Some(l), Value::Object(m)) = (&ctx.opts.leadership, &mut v) {
                 m.insert("role".into(), json!("leader"));
                 m.insert("leader".into(), json!(l.leader().map(|i| i.address)));
             }
             j((s, v))
         }
-        (Method::Get, "/v1/api/status") => j(ask(ctx, CommandKind::Status)),
+        (Method::Get, "/v1/api/status") => j(http(ask(ctx, CommandKind::Status))),
         (Method::Get, "/metrics") => {
             // The API's part is shown even when the engine does not answer.
-            let (s, v) = ask(ctx, CommandKind::Metrics);
-            let engine = (s == 200).then_some(&v);
+            let engine = match ask(ctx, CommandKind::Metrics) {
+                Ok(contract::Answer::Metrics(m)) => Some(m),
+                _ => None,
+            };
             let m = &ctx.metrics;
             let streams = &ctx.events.stats;
             m.event_clients
                 .store(streams.clients.load(Ordering::Relaxed), Ordering::Relaxed);
             m.event_clients_dropped
                 .store(streams.dropped.load(Ordering::Relaxed), Ordering::Relaxed);
-            let text = metrics::render(engine, m);
+            let text = metrics::render(engine.as_deref(), m);
             (200, Body::Raw(metrics::CONTENT_TYPE, text.into_bytes()))
         }
         (Method::Get, "") => (

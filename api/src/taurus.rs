@@ -43,6 +43,7 @@ use std::collections::BTreeMap;
 
 use crate::http_server::Method;
 use serde_json::{Map, Value, json};
+use tritium_engine::contract::{Answer, AppStatus, AppView, CommandError, ErrorKind, QueueEntry};
 use tritium_engine::core::CommandKind;
 use tritium_engine::spec::{
     AppSpec, Command, Container, ContainerType, DockerSettings, HealthCheck, Kind, MAX_INSTANCES,
@@ -618,12 +619,18 @@ pub fn shell_split(line: &str) -> Vec<String> {
 // ------------------------------------------------------------ routes
 
 /// Asks the engine one command; the REST API's `ask`.
-pub type Ask<'a> = dyn FnMut(CommandKind) -> (u16, Value) + 'a;
+pub type Ask<'a> = dyn FnMut(CommandKind) -> Result<Answer, CommandError> + 'a;
 /// Reads the request body (bounded by the REST API).
 pub type ReadBody<'a> = dyn FnMut() -> Result<Vec<u8>, (u16, Value)> + 'a;
 
 fn err(field: &str, msg: impl Into<String>) -> Value {
     json!({ "error": msg.into(), "field": field })
+}
+
+/// An engine answer this route did not expect, or a refusal, passed on as
+/// the app API would answer it.
+fn passed_on(r: Result<Answer, CommandError>) -> (u16, Value) {
+    crate::rest::http(r)
 }
 
 /// Answer a job request, or `None` if `path` is not a job route. A 304
@@ -660,22 +667,26 @@ pub fn route(
     })
 }
 
-fn label<'v>(app: &'v Value, key: &str) -> Option<&'v str> {
-    app["spec"]["labels"][key].as_str()
+fn label<'v>(app: &'v AppView, key: &str) -> Option<&'v str> {
+    app.spec.labels.get(key).map(String::as_str)
+}
+
+fn is_not_found(e: &CommandError) -> bool {
+    e.kind == ErrorKind::NotFound
 }
 
 /// The apps of job `id` in task order (404 if there is no such job).
-fn job_apps(ask: &mut Ask<'_>, id: &str) -> Result<(Vec<Value>, usize), (u16, Value)> {
+fn job_apps(ask: &mut Ask<'_>, id: &str) -> Result<(Vec<AppView>, usize), (u16, Value)> {
     let no_job = || (404, err("id", format!("no job {id}")));
     if check_id(id).is_err() {
         return Err(no_job());
     }
-    let (s, first) = ask(CommandKind::GetApp(app_name(id, 0)));
-    match s {
-        200 if label(&first, LABEL_JOB) == Some(id) => {}
-        200 | 404 => return Err(no_job()),
-        _ => return Err((s, first)),
-    }
+    let first = match ask(CommandKind::GetApp(app_name(id, 0))) {
+        Ok(Answer::App(a)) if label(&a, LABEL_JOB) == Some(id) => *a,
+        Ok(Answer::App(_)) => return Err(no_job()),
+        Err(e) if is_not_found(&e) => return Err(no_job()),
+        other => return Err(passed_on(other)),
+    };
     let count = label(&first, LABEL_TASKS)
         .and_then(|n| n.parse::<usize>().ok())
         .unwrap_or(1)
@@ -683,10 +694,11 @@ fn job_apps(ask: &mut Ask<'_>, id: &str) -> Result<(Vec<Value>, usize), (u16, Va
     let mut apps = vec![first];
     for i in 1..count {
         match ask(CommandKind::GetApp(app_name(id, i))) {
-            (200, a) if label(&a, LABEL_JOB) == Some(id) => apps.push(a),
+            Ok(Answer::App(a)) if label(&a, LABEL_JOB) == Some(id) => apps.push(*a),
             // Already forgotten (a delete finishing task by task).
-            (200 | 404, _) => {}
-            (s, v) => return Err((s, v)),
+            Ok(Answer::App(_)) => {}
+            Err(e) if is_not_found(&e) => {}
+            other => return Err(passed_on(other)),
         }
     }
     Ok((apps, count))
@@ -695,50 +707,71 @@ fn job_apps(ask: &mut Ask<'_>, id: &str) -> Result<(Vec<Value>, usize), (u16, Va
 /// PENDING, RUNNING or STOPPED, from the apps' status: STOPPED once the
 /// job is being deleted (or partly gone), RUNNING when every app runs
 /// all its instances (healthy, where checked), PENDING otherwise.
-fn job_state(apps: &[Value], count: usize) -> &'static str {
-    if apps.len() < count || apps.iter().any(|a| a["status"] == "deleting") {
+fn job_state(apps: &[AppView], count: usize) -> &'static str {
+    if apps.len() < count || apps.iter().any(|a| a.status == AppStatus::Deleting) {
         "STOPPED"
-    } else if apps.iter().all(|a| a["status"] == "running") {
+    } else if apps.iter().all(|a| a.status == AppStatus::Running) {
         "RUNNING"
     } else {
         "PENDING"
     }
 }
 
-fn job_view(id: &str, apps: Vec<Value>, count: usize) -> Value {
-    let tasks: Vec<Value> = apps
-        .iter()
-        .map(
-            |a| match serde_json::from_value::<AppSpec>(a["spec"].clone()) {
-                Ok(spec) => JobTask::from_app(&spec),
-                Err(_) => Value::Null,
-            },
-        )
+/// One app of a job as the job view shows it: the app API's document,
+/// with the app's queue entry when it was asked for.
+struct JobApp {
+    view: AppView,
+    /// `None`: not asked; `Some(None)`: nothing queued.
+    queue: Option<Option<QueueEntry>>,
+}
+
+impl From<AppView> for JobApp {
+    fn from(view: AppView) -> JobApp {
+        JobApp { view, queue: None }
+    }
+}
+
+fn job_view(id: &str, apps: Vec<JobApp>, count: usize) -> Value {
+    let views: Vec<AppView> = apps.iter().map(|a| a.view.clone()).collect();
+    let tasks: Vec<Value> = views.iter().map(|a| JobTask::from_app(&a.spec)).collect();
+    let docs: Vec<Value> = apps
+        .into_iter()
+        .map(|a| {
+            let mut doc = serde_json::to_value(&a.view).unwrap_or(Value::Null);
+            if let (Some(q), Value::Object(m)) = (a.queue, &mut doc) {
+                m.insert(
+                    "queue".into(),
+                    serde_json::to_value(q).unwrap_or(Value::Null),
+                );
+            }
+            doc
+        })
         .collect();
     json!({
         "id": id,
-        "job_state": job_state(&apps, count),
+        "job_state": job_state(&views, count),
         "tasks": tasks,
-        "apps": apps,
+        "apps": docs,
     })
 }
 
 fn get_job(ask: &mut Ask<'_>, id: &str) -> (u16, Value) {
-    let (mut apps, count) = match job_apps(ask, id) {
+    let (apps, count) = match job_apps(ask, id) {
         Ok(x) => x,
         Err(e) => return e,
     };
     // Why instances are not running yet: the app queue's answer.
-    for a in &mut apps {
-        if a["status"] == "running" {
-            continue;
+    let mut with_queue = Vec::with_capacity(apps.len());
+    for view in apps {
+        let mut a = JobApp::from(view);
+        if a.view.status != AppStatus::Running
+            && let Ok(Answer::Queue(q)) = ask(CommandKind::Queue(Some(a.view.name.clone())))
+        {
+            a.queue = Some(q.queue.into_iter().next());
         }
-        let name = a["name"].as_str().unwrap_or_default().to_owned();
-        if let (200, q) = ask(CommandKind::Queue(Some(name))) {
-            a["queue"] = q["queue"].get(0).cloned().unwrap_or(Value::Null);
-        }
+        with_queue.push(a);
     }
-    (200, job_view(id, apps, count))
+    (200, job_view(id, with_queue, count))
 }
 
 fn create_job(ask: &mut Ask<'_>, body: &[u8]) -> (u16, Value) {
@@ -753,9 +786,11 @@ fn create_job(ask: &mut Ask<'_>, body: &[u8]) -> (u16, Value) {
     };
     let exists = |ask: &mut Ask<'_>| -> Option<(u16, Value)> {
         match ask(CommandKind::GetApp(app_name(&job.id, 0))) {
-            (404, _) => None,
-            (200, a) if label(&a, LABEL_JOB) == Some(job.id.as_str()) => Some((304, Value::Null)),
-            (200, _) => Some((
+            Err(e) if is_not_found(&e) => None,
+            Ok(Answer::App(a)) if label(&a, LABEL_JOB) == Some(job.id.as_str()) => {
+                Some((304, Value::Null))
+            }
+            Ok(Answer::App(_)) => Some((
                 409,
                 err(
                     "id",
@@ -765,25 +800,28 @@ fn create_job(ask: &mut Ask<'_>, body: &[u8]) -> (u16, Value) {
                     ),
                 ),
             )),
-            other => Some(other),
+            other => Some(passed_on(other)),
         }
     };
     if let Some(answer) = exists(ask) {
         return answer;
     }
-    let mut created: Vec<Value> = Vec::new();
+    let mut created: Vec<AppView> = Vec::new();
     for (i, spec) in specs.into_iter().enumerate() {
         let name = spec.name.clone();
-        let (s, v) = ask(CommandKind::CreateApp(Box::new(spec)));
-        if s == 201 {
-            created.push(v);
-            continue;
-        }
+        let (s, field, error) = match ask(CommandKind::CreateApp(Box::new(spec))) {
+            Ok(Answer::Created(a)) => {
+                created.push(*a);
+                continue;
+            }
+            Ok(other) => (passed_on(Ok(other)).0, String::new(), "refused".to_owned()),
+            Err(e) => (crate::rest::error_status(&e), e.field, e.error),
+        };
         // Refused: take back what this request created, then say why.
         let mut undone = Vec::new();
         for a in &created {
-            let n = a["name"].as_str().unwrap_or_default().to_owned();
-            let (rs, _) = ask(CommandKind::RemoveApp(n.clone()));
+            let n = a.name.clone();
+            let (rs, _) = passed_on(ask(CommandKind::RemoveApp(n.clone())));
             undone.push(json!({ "app": n, "status": rs }));
         }
         // Another request created the same job a moment ago.
@@ -793,20 +831,17 @@ fn create_job(ask: &mut Ask<'_>, body: &[u8]) -> (u16, Value) {
         {
             return (304, Value::Null);
         }
-        let field = v["field"].as_str().unwrap_or_default();
         let mut e = err(
-            &taurus_field(i, field),
-            format!(
-                "task {i} (app {name}): {}",
-                v["error"].as_str().unwrap_or("refused")
-            ),
+            &taurus_field(i, &field),
+            format!("task {i} (app {name}): {error}"),
         );
         e["app_field"] = json!(field);
         e["undone"] = json!(undone);
         return (s, e);
     }
     let count = created.len();
-    (200, job_view(&job.id, created, count))
+    let apps = created.into_iter().map(JobApp::from).collect();
+    (200, job_view(&job.id, apps, count))
 }
 
 fn delete_job(ask: &mut Ask<'_>, id: &str) -> (u16, Value) {
@@ -824,14 +859,15 @@ fn delete_job(ask: &mut Ask<'_>, id: &str) -> (u16, Value) {
 }
 
 /// Delete each app (the engine kills their tasks, then forgets them).
-fn remove_apps(ask: &mut Ask<'_>, apps: &[Value]) -> Result<Vec<String>, (u16, Value)> {
+fn remove_apps(ask: &mut Ask<'_>, apps: &[AppView]) -> Result<Vec<String>, (u16, Value)> {
     let mut names = Vec::new();
     for a in apps {
-        let n = a["name"].as_str().unwrap_or_default().to_owned();
+        let n = a.name.clone();
         match ask(CommandKind::RemoveApp(n.clone())) {
-            // 404: gone in the meantime, which is what was asked.
-            (202 | 404, _) => names.push(n),
-            (s, v) => return Err((s, v)),
+            // Not found: gone in the meantime, which is what was asked.
+            Ok(Answer::Deleting { .. }) => names.push(n),
+            Err(e) if is_not_found(&e) => names.push(n),
+            other => return Err(passed_on(other)),
         }
     }
     Ok(names)
@@ -841,19 +877,18 @@ fn remove_apps(ask: &mut Ask<'_>, apps: &[Value]) -> Result<Vec<String>, (u16, V
 fn all_jobs(
     ask: &mut Ask<'_>,
     max_page: usize,
-) -> Result<BTreeMap<String, Vec<Value>>, (u16, Value)> {
+) -> Result<BTreeMap<String, Vec<AppView>>, (u16, Value)> {
     let limit = max_page.max(1);
-    let mut jobs: BTreeMap<String, Vec<(usize, Value)>> = BTreeMap::new();
+    let mut jobs: BTreeMap<String, Vec<(usize, AppView)>> = BTreeMap::new();
     let mut offset = 0;
     loop {
-        let (s, v) = ask(CommandKind::ListApps { offset, limit });
-        if s != 200 {
-            return Err((s, v));
-        }
-        let apps = v["apps"].as_array().cloned().unwrap_or_default();
-        let total = v["total"].as_u64().unwrap_or(0) as usize;
-        offset += apps.len();
-        for a in apps {
+        let page = match ask(CommandKind::ListApps { offset, limit }) {
+            Ok(Answer::Apps(page)) => page,
+            other => return Err(passed_on(other)),
+        };
+        let (total, empty) = (page.total, page.apps.is_empty());
+        offset += page.apps.len();
+        for a in page.apps {
             let Some(job) = label(&a, LABEL_JOB).map(str::to_owned) else {
                 continue;
             };
@@ -863,11 +898,11 @@ fn all_jobs(
             let tasks = jobs.entry(job).or_default();
             // Pages are by offset: an app created meanwhile can shift one
             // into the next page twice.
-            if !tasks.iter().any(|(_, t)| t["name"] == a["name"]) {
+            if !tasks.iter().any(|(_, t)| t.name == a.name) {
                 tasks.push((index, a));
             }
         }
-        if offset >= total || v["apps"].as_array().is_none_or(Vec::is_empty) {
+        if offset >= total || empty {
             break;
         }
     }
@@ -891,6 +926,7 @@ fn list_jobs(ask: &mut Ask<'_>, max_page: usize) -> (u16, Value) {
                         .and_then(|a| label(a, LABEL_TASKS))
                         .and_then(|n| n.parse().ok())
                         .unwrap_or(apps.len());
+                    let apps = apps.into_iter().map(JobApp::from).collect();
                     job_view(&id, apps, count)
                 })
                 .collect();
@@ -918,6 +954,7 @@ fn delete_all(ask: &mut Ask<'_>, max_page: usize) -> (u16, Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tritium_engine::contract::{AppList, QueueView};
     use tritium_engine::rng::Rng;
 
     fn job(doc: Value) -> Result<Job, SpecError> {
@@ -1146,56 +1183,85 @@ mod tests {
     /// does for the commands the job API sends.
     #[derive(Default)]
     struct FakeEngine {
-        apps: BTreeMap<String, (AppSpec, &'static str)>,
+        apps: BTreeMap<String, (AppSpec, AppStatus)>,
         /// Roles the "framework" runs under.
         roles: Vec<String>,
         log: Vec<String>,
     }
 
     impl FakeEngine {
-        fn view(&self, name: &str) -> Value {
+        fn view(&self, name: &str) -> Box<AppView> {
             let (spec, status) = &self.apps[name];
-            json!({ "name": name, "status": status, "spec": spec, "tasks": [] })
+            Box::new(AppView {
+                name: name.to_owned(),
+                version: 1,
+                status: *status,
+                instances: spec.instances,
+                running: 0,
+                healthy: 0,
+                spec: spec.clone(),
+                previous_version: None,
+                rolled_back: false,
+                failures: 0,
+                backoff_seconds: None,
+                completed: None,
+                tasks: Vec::new(),
+            })
         }
 
-        fn ask(&mut self, k: CommandKind) -> (u16, Value) {
+        fn ask(&mut self, k: CommandKind) -> Result<Answer, CommandError> {
             self.log.push(format!("{k:?}").chars().take(20).collect());
             match k {
                 CommandKind::CreateApp(spec) => {
                     if self.apps.contains_key(&spec.name) {
-                        return (409, err("name", "exists"));
+                        return Err(CommandError::conflict("name", "exists"));
                     }
                     if let Some(r) = spec.role()
                         && !self.roles.iter().any(|x| x == r)
                     {
-                        return (
-                            422,
-                            err("role", format!("role {r:?} is not one of tritium's roles")),
-                        );
+                        return Err(CommandError::invalid(
+                            "role",
+                            format!("role {r:?} is not one of tritium's roles"),
+                        ));
                     }
                     let n = spec.name.clone();
-                    self.apps.insert(n.clone(), (*spec, "deploying"));
-                    (201, self.view(&n))
+                    self.apps.insert(n.clone(), (*spec, AppStatus::Deploying));
+                    Ok(Answer::Created(self.view(&n)))
                 }
-                CommandKind::GetApp(n) if self.apps.contains_key(&n) => (200, self.view(&n)),
+                CommandKind::GetApp(n) if self.apps.contains_key(&n) => {
+                    Ok(Answer::App(self.view(&n)))
+                }
                 CommandKind::RemoveApp(n) if self.apps.remove(&n).is_some() => {
-                    (202, json!({ "name": n, "status": "deleting" }))
+                    Ok(Answer::Deleting { name: n })
                 }
-                CommandKind::GetApp(_) | CommandKind::RemoveApp(_) => (404, err("name", "no app")),
+                CommandKind::GetApp(_) | CommandKind::RemoveApp(_) => {
+                    Err(CommandError::not_found("name", "no app"))
+                }
                 CommandKind::ListApps { offset, limit } => {
-                    let apps: Vec<Value> = self
+                    let apps = self
                         .apps
                         .keys()
                         .skip(offset)
                         .take(limit)
-                        .map(|n| self.view(n))
+                        .map(|n| *self.view(n))
                         .collect();
-                    (200, json!({ "apps": apps, "total": self.apps.len() }))
+                    Ok(Answer::Apps(AppList {
+                        apps,
+                        total: self.apps.len(),
+                        offset,
+                        limit,
+                    }))
                 }
-                CommandKind::Queue(Some(n)) => (
-                    200,
-                    json!({ "queue": [{ "app": n, "pending": 1, "why": null }] }),
-                ),
+                CommandKind::Queue(Some(n)) => Ok(Answer::Queue(QueueView {
+                    queue: vec![QueueEntry {
+                        app: n,
+                        pending: 1,
+                        status: AppStatus::Deploying,
+                        backoff_seconds: None,
+                        failures: 0,
+                        why: None,
+                    }],
+                })),
                 other => panic!("unexpected command {other:?}"),
             }
         }
@@ -1234,7 +1300,7 @@ mod tests {
             "why-not of a pending app"
         );
         for (_, st) in e.apps.values_mut() {
-            *st = "running";
+            *st = AppStatus::Running;
         }
         assert_eq!(
             e.call(Method::Get, "/job/taurusjob", "").1["job_state"],
@@ -1256,7 +1322,10 @@ mod tests {
         // A plain app is not a job.
         e.apps.insert(
             "plain-0".into(),
-            (AppSpec::command_app("plain-0", 1, 1.0, 1.0, "x"), "running"),
+            (
+                AppSpec::command_app("plain-0", 1, 1.0, 1.0, "x"),
+                AppStatus::Running,
+            ),
         );
         assert_eq!(e.call(Method::Get, "/job/plain", "").0, 404);
         let plain = json!({"id": "plain", "tasks": [{"container": {"image": "x"}}]});

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tritium::rest::{ApiOptions, ApiServer};
+use tritium_engine::contract::Answer;
 use tritium_engine::core::{CommandKind, Config, MasterUrl, Scheduler, Stats};
 use tritium_engine::driver::{Driver, DriverHandle, DriverOptions, DriverStats, MemStore};
 use tritium_sim::cluster::ClusterSpec;
@@ -88,13 +89,20 @@ impl Stack {
     /// progress without the JSON of every task. Waits as long as a whole
     /// phase may take: a slow engine turn delays the reply, it does not
     /// fail the run.
+    /// The answer is the view as JSON (metrics: with the driver's stats).
     pub fn ask(&self, kind: CommandKind) -> Value {
-        self.handle
+        let reply = self
+            .handle
             .request(kind)
             .expect("the engine takes commands")
             .recv_timeout(PHASE_LIMIT)
-            .expect("the engine replies")
-            .body
+            .expect("the engine replies");
+        let doc = match reply.result {
+            Ok(Answer::Metrics(m)) => serde_json::to_value(m),
+            Ok(Answer::Status(s)) => serde_json::to_value(s),
+            other => panic!("the bench asks for metrics and status only: {other:?}"),
+        };
+        doc.expect("a view serializes")
     }
 
     pub fn stop(mut self) -> (i32, Stats, DriverStats) {

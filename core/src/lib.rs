@@ -14,6 +14,8 @@
 //!   heartbeat watchdog, 307/503/401/403 rules, backoff), offers, launches,
 //!   status updates, acknowledgements only after durability, explicit then
 //!   implicit reconciliation, kills, timers.
+//! * [`contract`]: what the engine answers the API (views, app status,
+//!   metrics, refusals) as plain data; the REST API and its client share it.
 //! * [`wire`]: the codec between a framework and the master (HTTP/1.1
 //!   requests and response heads, chunked bodies, RecordIO records).
 //! * [`matcher`]: offer matching in arenas: placements under resources,
@@ -25,6 +27,7 @@
 #![forbid(unsafe_code)]
 
 pub mod matcher;
+pub mod contract;
 pub mod pattern;
 pub mod rng;
 pub mod session;

@@ -45,6 +45,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use tritium_engine::contract::Answer;
 use tritium_engine::core::{AppSpec, CommandKind, Config, MasterUrl, Scheduler, Stats};
 use tritium_engine::driver::{Driver, DriverOptions, DriverStats, Log2Histogram, MemStore};
 use tritium_sim::cluster::ClusterSpec;
@@ -262,6 +263,15 @@ fn main() {
             .recv_timeout(Duration::from_secs(30))
             .expect("a reply")
     };
+    // The status and metrics views as JSON documents (what the REST API
+    // would show), read by key below.
+    let doc = |kind: CommandKind| -> Value {
+        match ask(kind).result {
+            Ok(Answer::Status(s)) => serde_json::to_value(s).expect("a view serializes"),
+            Ok(Answer::Metrics(m)) => serde_json::to_value(m).expect("a view serializes"),
+            other => panic!("unexpected answer {other:?}"),
+        }
+    };
     let reply = ask(CommandKind::PutApp(Box::new(AppSpec::command_app(
         "unfit",
         1,
@@ -269,12 +279,12 @@ fn main() {
         64.0,
         "sleep 3600",
     ))));
-    assert_eq!(reply.status, 200, "{reply:?}");
+    assert!(reply.result.is_ok(), "{reply:?}");
 
     // Subscribed and declining.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let s = ask(CommandKind::Status).body;
+        let s = doc(CommandKind::Status);
         if s["subscription"] == "subscribed" && stat(&s, "offers_declined") > 0 {
             break;
         }
@@ -297,12 +307,12 @@ fn main() {
 
     let t0 = Instant::now();
     let c0 = cpu_sample(&engine_tid);
-    let s0 = ask(CommandKind::Status).body;
-    let m0 = ask(CommandKind::Metrics).body;
+    let s0 = doc(CommandKind::Status);
+    let m0 = doc(CommandKind::Metrics);
     thread::sleep(Duration::from_secs(args.seconds));
     let c1 = cpu_sample(&engine_tid);
-    let s1 = ask(CommandKind::Status).body;
-    let m1 = ask(CommandKind::Metrics).body;
+    let s1 = doc(CommandKind::Status);
+    let m1 = doc(CommandKind::Metrics);
     let window = t0.elapsed().as_secs_f64();
     let win = window_histogram(
         &m0["driver"]["offers_latency"],

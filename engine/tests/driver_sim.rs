@@ -70,7 +70,7 @@ fn launches_an_app_survives_a_dropped_stream_and_restarts_on_its_store() {
     );
 
     let reply = engine.request(CommandKind::PutApp(Box::new(web(5))));
-    assert_eq!(reply.status, 200, "PutApp answered {reply:?}");
+    assert_eq!(reply.outcome(), Ok(()), "PutApp answered {reply:?}");
     let id = wait_running(&sim, 5);
     assert_no_violations(&sim);
 
@@ -84,9 +84,9 @@ fn launches_an_app_survives_a_dropped_stream_and_restarts_on_its_store() {
     // the SUBSCRIBED event.
     let status = wait_for("the core to see SUBSCRIBED", || {
         let s = engine.request(CommandKind::Status);
-        (s.body["subscription"] == "subscribed").then_some(s)
+        (s.body()["subscription"] == "subscribed").then_some(s)
     });
-    assert_eq!(status.body["framework_id"], id.as_str());
+    assert_eq!(status.body()["framework_id"], id.as_str());
     let state = sim.state();
     assert_eq!(
         tasks_in(&state, &id, LIVE),
@@ -129,10 +129,10 @@ fn launches_an_app_survives_a_dropped_stream_and_restarts_on_its_store() {
     wait_resubscribed(&sim, &id, before);
     let status = wait_for("the restarted core to know its five tasks", || {
         let s = engine.request(CommandKind::Status);
-        (s.body["subscription"] == "subscribed").then_some(s)
+        (s.body()["subscription"] == "subscribed").then_some(s)
     });
     assert_eq!(
-        status.body["apps"][0]["tasks"].as_array().map(Vec::len),
+        status.body()["apps"][0]["tasks"].as_array().map(Vec::len),
         Some(5)
     );
     let state = sim.state();
@@ -249,8 +249,10 @@ fn scaling_down_twice_kills_only_the_surplus() {
         MemStore::new(),
     );
     assert_eq!(
-        engine.request(CommandKind::PutApp(Box::new(web(5)))).status,
-        200
+        engine
+            .request(CommandKind::PutApp(Box::new(web(5))))
+            .outcome(),
+        Ok(())
     );
     let id = wait_running(&sim, 5);
     let first = task_ids(&sim.state(), &id, &["TASK_RUNNING"]);
@@ -265,8 +267,8 @@ fn scaling_down_twice_kills_only_the_surplus() {
         .handle
         .request(CommandKind::PutApp(Box::new(web(2))))
         .unwrap();
-    assert_eq!(to3.recv_timeout(WAIT).unwrap().status, 200);
-    assert_eq!(to2.recv_timeout(WAIT).unwrap().status, 200);
+    assert_eq!(to3.recv_timeout(WAIT).unwrap().outcome(), Ok(()));
+    assert_eq!(to2.recv_timeout(WAIT).unwrap().outcome(), Ok(()));
     let left = wait_for("two tasks left", || {
         let state = sim.state();
         let live = task_ids(&state, &id, LIVE);
@@ -297,8 +299,8 @@ fn offers_of_a_large_cluster_span_many_reads() {
     assert_eq!(
         engine
             .request(CommandKind::PutApp(Box::new(web(50))))
-            .status,
-        200
+            .outcome(),
+        Ok(())
     );
     let id = wait_running(&sim, 50);
     assert_no_violations(&sim);
@@ -329,8 +331,10 @@ fn follows_a_leader_failover() {
         MemStore::new(),
     );
     assert_eq!(
-        engine.request(CommandKind::PutApp(Box::new(web(2)))).status,
-        200
+        engine
+            .request(CommandKind::PutApp(Box::new(web(2))))
+            .outcome(),
+        Ok(())
     );
     let id = wait_running(&sim, 2);
 
@@ -339,14 +343,14 @@ fn follows_a_leader_failover() {
     wait_resubscribed(&sim, &id, before);
     let status = wait_for("the core to follow the redirect", || {
         let s = engine.request(CommandKind::Status);
-        (s.body["subscription"] == "subscribed").then_some(s)
+        (s.body()["subscription"] == "subscribed").then_some(s)
     });
     assert_eq!(
-        status.body["master"],
+        status.body()["master"],
         format!("{}/api/v1/scheduler", sim.url_of(1)),
         "the core talks to the new leader"
     );
-    assert_eq!(status.body["framework_id"], id.as_str());
+    assert_eq!(status.body()["framework_id"], id.as_str());
     let state = sim.state();
     assert_eq!(tasks_in(&state, &id, LIVE), 2, "{}", state["tasks"]);
     assert_no_violations(&sim);
@@ -406,13 +410,15 @@ fn unreachable_and_tls_masters_are_retried_not_fatal() {
         );
         let status = wait_for("a few failed attempts", || {
             let s = engine.request(CommandKind::Status);
-            (s.body["stats"]["reconnects"].as_u64() >= Some(3)).then_some(s)
+            (s.body()["stats"]["reconnects"].as_u64() >= Some(3)).then_some(s)
         });
-        assert_ne!(status.body["subscription"], "subscribed", "{master}");
+        assert_ne!(status.body()["subscription"], "subscribed", "{master}");
         // Commands are still answered while the master is away.
         assert_eq!(
-            engine.request(CommandKind::PutApp(Box::new(web(1)))).status,
-            200
+            engine
+                .request(CommandKind::PutApp(Box::new(web(1))))
+                .outcome(),
+            Ok(())
         );
         engine.stop();
     }
@@ -572,8 +578,10 @@ fn pipelined_calls_refused_subscribe_and_a_closing_call_connection() {
         .recv_timeout(WAIT)
         .expect("the scripted master answered the first calls");
     assert_eq!(
-        engine.request(CommandKind::PutApp(Box::new(web(1)))).status,
-        200
+        engine
+            .request(CommandKind::PutApp(Box::new(web(1))))
+            .outcome(),
+        Ok(())
     );
     let (seen, _stream, _calls) = master.join().expect("the scripted master");
     assert_eq!(

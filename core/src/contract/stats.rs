@@ -77,14 +77,22 @@ impl Log2Histogram {
         self.max_ns = self.max_ns.max(ns);
     }
 
+    /// The sum of every value recorded, in nanoseconds.
+    pub fn sum_ns(&self) -> u64 {
+        self.sum_ns
+    }
+
+    /// How many values were recorded.
     pub fn count(&self) -> u64 {
         self.count
     }
 
+    /// The largest value recorded.
     pub fn max(&self) -> Duration {
         Duration::from_nanos(self.max_ns)
     }
 
+    /// The mean of the values recorded.
     pub fn mean(&self) -> Duration {
         Duration::from_nanos(self.sum_ns.checked_div(self.count).unwrap_or(0))
     }
@@ -107,8 +115,18 @@ impl Log2Histogram {
         self.max()
     }
 
-    /// Counts per power-of-two bucket, lowest first.
-    fn coarse(&self) -> [u64; HISTOGRAM_BUCKETS] {
+    /// Counts per power-of-two bucket, lowest first (bucket `i` holds
+    /// `[2^i, 2^(i+1))` ns): what `/metrics` exports.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tritium_core::contract::Log2Histogram;
+    /// let mut h = Log2Histogram::default();
+    /// h.record(Duration::from_nanos(1000)); // in [512, 1024)
+    /// assert_eq!(h.coarse()[9], 1);
+    /// assert_eq!(h.sum_ns(), 1000);
+    /// ```
+    pub fn coarse(&self) -> [u64; HISTOGRAM_BUCKETS] {
         let mut c = [0; HISTOGRAM_BUCKETS];
         for (i, n) in self.fine.iter().enumerate() {
             c[i / SUB] += n;
@@ -184,15 +202,21 @@ pub struct DriverStats {
     /// for it (and for store commits that completed meanwhile, which
     /// releases ACCEPTs) having been handed to the sockets and the store.
     pub offers_latency: Log2Histogram,
+    /// RecordIO records framed.
     pub records: u64,
+    /// Bytes of RecordIO records framed.
     pub record_bytes: u64,
     /// Size of the largest record so far (against `max_record_len`).
     pub largest_record: u64,
+    /// OFFERS events framed.
     pub offers_events: u64,
     /// Bytes read from the subscription connection.
     pub stream_bytes_read: u64,
+    /// Subscription connections opened.
     pub subscriptions_opened: u64,
+    /// Calls sent to the master.
     pub calls_sent: u64,
+    /// Answers to calls read.
     pub call_responses: u64,
     /// Times the call connection failed with calls unanswered.
     pub call_failures: u64,
@@ -201,7 +225,9 @@ pub struct DriverStats {
     /// Most calls held back at once because `max_calls_in_flight` were
     /// unanswered on the wire (they go out as answers come).
     pub calls_waiting_max: u64,
+    /// Call connections opened.
     pub call_connections_opened: u64,
+    /// Store batches submitted.
     pub store_batches: u64,
     /// From a batch being submitted to the store to its commit being
     /// reported (file store: the turn's group commit, fsync included).
@@ -211,9 +237,13 @@ pub struct DriverStats {
     /// Ends of the subscription stream, by cause: the master closed it,
     /// a socket or connect error (TLS ones included), broken framing.
     pub stream_closed_eof: u64,
+    /// See `stream_closed_eof`.
     pub stream_closed_io: u64,
+    /// See `stream_closed_eof`.
     pub stream_closed_protocol: u64,
+    /// Commands the API sent.
     pub commands: u64,
+    /// Replies the core produced.
     pub replies: u64,
     /// Replies whose requester had gone (or an id nobody waits for).
     pub replies_dropped: u64,

@@ -40,7 +40,8 @@ pub enum Phase {
 }
 
 /// Counters of what the core did, for metrics and tests.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Stats {
     pub events: u64,
     pub event_bytes: u64,
@@ -1670,27 +1671,25 @@ impl Scheduler {
         }
     }
 
-    fn status_json(&self, now: Instant) -> serde_json::Value {
-        let phase = match &self.phase {
-            Phase::Idle => "idle",
-            Phase::Waiting { .. } => "reconnecting",
-            Phase::Subscribing { .. } => "subscribing",
-            Phase::Streaming {
-                subscribed: false, ..
-            } => "subscribing",
-            Phase::Streaming { .. } => "subscribed",
-            Phase::Stopped => "stopped",
-        };
-        let apps: Vec<_> = self.apps.keys().map(|n| self.app_json(now, n)).collect();
-        serde_json::json!({
-            "framework_id": self.framework_id,
-            "master": self.target.to_string(),
-            "subscription": phase,
-            "suppressed": self.suppressed,
-            "pending_instances": self.pending_instances(now).iter().map(|(_, n)| n).sum::<usize>(),
-            "apps": apps,
-            "stats": self.stats,
-        })
+    fn status_view(&self, now: Instant) -> crate::contract::StatusView {
+        let apps = self
+            .apps
+            .keys()
+            .filter_map(|n| self.app_view(now, n).map(|v| *v))
+            .collect();
+        crate::contract::StatusView {
+            framework_id: self.framework_id.clone(),
+            master: self.target.to_string(),
+            subscription: self.phase_name(),
+            suppressed: self.suppressed,
+            pending_instances: self
+                .pending_instances(now)
+                .iter()
+                .map(|(_, n)| n)
+                .sum::<usize>(),
+            apps,
+            stats: self.stats.clone(),
+        }
     }
 
     // ------------------------------------------------------------ time

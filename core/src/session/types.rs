@@ -6,6 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::master_url::MasterUrl;
+pub use crate::contract::{Answer, CommandError};
 
 /// What the framework says about itself when it subscribes.
 #[derive(Debug, Clone, PartialEq)]
@@ -269,9 +270,10 @@ pub struct Command {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum CommandKind {
-    /// POST: create an app (409 if it exists).
+    /// POST: create an app ([`Answer::Created`]; a conflict if it exists).
     CreateApp(Box<AppSpec>),
-    /// PUT: change an app (404 if unknown): a scale, or a rolling update.
+    /// PUT: change an app (not found if unknown): a scale, or a rolling
+    /// update.
     UpdateApp(Box<AppSpec>),
     /// Create or replace (demo mode and tests; no conflict checks).
     PutApp(Box<AppSpec>),
@@ -285,13 +287,14 @@ pub enum CommandKind {
     ListApps { offset: usize, limit: usize },
     /// Pending instances and why offers were refused, for one app or all.
     Queue(Option<String>),
-    /// A JSON snapshot of apps, tasks and the subscription.
+    /// A snapshot of apps, tasks and the subscription.
     Status,
     /// Subscribed and able to act (the readiness probe).
     Ready,
     /// Counters and gauges for `/metrics`: the core answers with its part
     /// (its `Stats`, tasks by state, apps by status, pending instances);
-    /// the driver adds its own stats (`"driver"`) to that reply.
+    /// the driver adds its own stats ([`crate::contract::MetricsView::driver`])
+    /// to that reply.
     Metrics,
 }
 
@@ -334,13 +337,12 @@ pub enum Input {
     Timer,
 }
 
-/// A reply to a [`Command`].
+/// A reply to a [`Command`]: data, never JSON or an HTTP status (the API
+/// maps it; see [`crate::contract`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
     pub id: u64,
-    /// HTTP-like status for the API layer.
-    pub status: u16,
-    pub body: serde_json::Value,
+    pub result: Result<Answer, CommandError>,
 }
 
 /// Outputs of the core, pulled with [`super::Scheduler::poll_output`].
@@ -393,8 +395,9 @@ pub mod exit {
 }
 
 /// A change for the API's event stream. Plain data: the JSON is made by
-/// the event-stream thread, and only when a client wants the event, so a
-/// launch of many tasks costs the engine no JSON per status update.
+/// the event-stream thread (from a [`crate::contract::Event`]), and only
+/// when a client wants the event, so a launch of many tasks costs the
+/// engine no JSON per status update.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Notice {
     Task(Box<TaskNotice>),
@@ -435,31 +438,6 @@ impl Notice {
         match self {
             Notice::Task(t) => &t.app,
             Notice::App { app, .. } => app,
-        }
-    }
-
-    /// The event's JSON document, as the event stream sends it.
-    pub fn to_json(&self) -> serde_json::Value {
-        match self {
-            Notice::Task(t) => serde_json::json!({
-                "type": "task",
-                "app": t.app,
-                "task": t.task,
-                "instance": t.instance,
-                "version": t.version,
-                "state": t.state,
-                "agent_id": t.agent_id,
-                "host": t.host,
-                "healthy": t.healthy,
-                "message": t.message,
-            }),
-            Notice::App {
-                app,
-                event,
-                version,
-            } => {
-                serde_json::json!({ "type": "app", "app": app, "event": event, "version": version })
-            }
         }
     }
 }

@@ -46,7 +46,6 @@ mod body;
 mod calls;
 mod file;
 mod socket;
-mod stats;
 mod store;
 mod subscription;
 mod tls;
@@ -62,7 +61,7 @@ use bytes::{Bytes, BytesMut};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use mio::{Events, Poll, Token, Waker};
 
-use crate::core::{Command, CommandKind, Input, MasterUrl, Output, Reply, Scheduler};
+use crate::core::{Answer, Command, CommandKind, Input, MasterUrl, Output, Reply, Scheduler};
 use crate::wire::DEFAULT_MAX_RECORD_LEN;
 use calls::{CallConn, CallLimits, CallNext, SendError};
 use socket::ReadOutcome;
@@ -70,8 +69,8 @@ use subscription::{Next, Read, Subscription};
 use tls::{TlsSetup, describe};
 
 pub use file::FileBacked;
-pub use stats::{DriverStats, HISTOGRAM_BUCKETS, Log2Histogram};
 pub use store::{MemStore, Store, StoreCompletion, StoreCompletions};
+pub use tritium_core::contract::{DriverStats, HISTOGRAM_BUCKETS, Log2Histogram};
 
 /// Exit code of [`Driver::run`] after [`DriverHandle::stop`].
 pub const EXIT_STOPPED: i32 = 0;
@@ -588,8 +587,8 @@ impl Driver {
                 self.stats.replies += 1;
                 if let Some(ix) = self.metrics_replies.iter().position(|id| *id == reply.id) {
                     self.metrics_replies.swap_remove(ix);
-                    if let serde_json::Value::Object(m) = &mut reply.body {
-                        m.insert("driver".into(), serde_json::json!(self.stats));
+                    if let Ok(Answer::Metrics(m)) = &mut reply.result {
+                        m.driver = Some(Box::new(self.stats.clone()));
                     }
                 }
                 let delivered = self

@@ -8,6 +8,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use tritium_engine::contract::{Answer, ErrorKind};
 use tritium_engine::core::{AppSpec, CommandKind, Config, MasterUrl, Reply, Scheduler};
 use tritium_engine::driver::{
     Driver, DriverHandle, DriverOptions, DriverStats, EXIT_STOPPED, MemStore,
@@ -135,12 +136,12 @@ impl Engine {
     }
 
     pub fn status(&self) -> Value {
-        self.request(CommandKind::Status).body
+        self.request(CommandKind::Status).body()
     }
 
     pub fn put_app(&self, spec: AppSpec) {
         let reply = self.request(CommandKind::PutApp(Box::new(spec)));
-        assert_eq!(reply.status, 200, "PutApp answered {reply:?}");
+        assert_eq!(reply.outcome(), Ok(()), "PutApp answered {reply:?}");
     }
 
     /// Wait for the loop to end on its own.
@@ -214,4 +215,33 @@ pub fn assert_no_violations(sim: &SimServer) {
         "protocol violations: {}",
         state["violations"]
     );
+}
+
+/// What tests read of a reply: whether it was refused, and its view as
+/// JSON (the engine answers with data; the tests compare documents).
+pub trait ReplyExt {
+    /// `Ok(())` for an answer, the refusal's kind otherwise.
+    fn outcome(&self) -> Result<(), ErrorKind>;
+    /// The answer's view as JSON (`null` for a refusal).
+    fn body(&self) -> Value;
+}
+
+impl ReplyExt for Reply {
+    fn outcome(&self) -> Result<(), ErrorKind> {
+        self.result.as_ref().map(|_| ()).map_err(|e| e.kind)
+    }
+
+    fn body(&self) -> Value {
+        let json = |v: Result<Value, serde_json::Error>| v.expect("a view serializes");
+        match &self.result {
+            Ok(Answer::Created(a) | Answer::App(a)) => json(serde_json::to_value(a)),
+            Ok(Answer::Status(s)) => json(serde_json::to_value(s)),
+            Ok(Answer::Apps(l)) => json(serde_json::to_value(l)),
+            Ok(Answer::Queue(q)) => json(serde_json::to_value(q)),
+            Ok(Answer::Ready(r)) => json(serde_json::to_value(r)),
+            Ok(Answer::Metrics(m)) => json(serde_json::to_value(m)),
+            Ok(Answer::Deleting { name }) => serde_json::json!({ "name": name }),
+            Err(_) => Value::Null,
+        }
+    }
 }

@@ -1225,17 +1225,19 @@ impl Sim {
                     let Some(kind) = self.client.inflight.remove(&r.id) else {
                         self.fail(format_args!("reply to command {} never sent", r.id));
                     };
+                    use tritium_core::contract::{Answer, ErrorKind};
                     let ok = match kind {
-                        CommandKind::PutApp(_) => r.status == 200,
-                        CommandKind::RemoveApp(_) => r.status == 202 || r.status == 404,
-                        CommandKind::Status => r.status == 200,
+                        CommandKind::PutApp(_) => matches!(r.result, Ok(Answer::App(_))),
+                        CommandKind::RemoveApp(_) => match &r.result {
+                            Ok(Answer::Deleting { .. }) => true,
+                            Err(e) => e.kind == ErrorKind::NotFound,
+                            Ok(_) => false,
+                        },
+                        CommandKind::Status => matches!(r.result, Ok(Answer::Status(_))),
                         other => self.fail(format_args!("the DST client never sends {other:?}")),
                     };
                     if !ok {
-                        self.fail(format_args!(
-                            "command {kind:?} answered {}: {}",
-                            r.status, r.body
-                        ));
+                        self.fail(format_args!("command {kind:?} answered {:?}", r.result));
                     }
                 }
                 Output::Exit { code, reason } => {

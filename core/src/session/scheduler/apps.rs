@@ -26,10 +26,14 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
 use tritium_proto::v1::TaskState;
 
 use super::{App, Scheduler, Task, is_failure, state_name};
+use crate::contract::{
+    AppList, AppStatus, AppView, MetricsView, QueueEntry, QueueView, ReadyView, Subscription,
+    TaskView,
+};
+use crate::matcher::WhyNot;
 use crate::session::types::*;
 use crate::spec::{AppSpec, Kind};
 
@@ -53,12 +57,29 @@ pub(super) struct Decision {
     pub kill: Vec<String>,
 }
 
-fn reply(id: u64, status: u16, body: Value) -> Output {
-    Output::Reply(Reply { id, status, body })
+fn reply(id: u64, result: Result<Answer, CommandError>) -> Output {
+    Output::Reply(Reply { id, result })
 }
 
-fn error(field: &str, msg: impl Into<String>) -> Value {
-    json!({ "error": msg.into(), "field": field })
+fn refuse(id: u64, e: CommandError) -> Output {
+    reply(id, Err(e))
+}
+
+/// Whether `put_app` creates an app or changes one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Put {
+    /// POST: a new app (it was checked not to exist).
+    Create,
+    /// PUT: change an app.
+    Update,
+    /// Create or replace, even an app being deleted.
+    Replace,
+}
+
+/// The answer about an app that vanished while its command ran (it
+/// cannot: commands run on the engine thread one at a time).
+fn gone() -> CommandError {
+    CommandError::not_found("name", "the app is gone")
 }
 
 impl Scheduler {
@@ -396,23 +417,26 @@ impl Scheduler {
         match cmd.kind {
             CommandKind::CreateApp(spec) => {
                 if self.apps.contains_key(&spec.name) {
-                    let e = error("name", format!("app {} exists (PUT changes it)", spec.name));
-                    return self.out.push_back(reply(id, 409, e));
+                    let e = CommandError::conflict(
+                        "name",
+                        format!("app {} exists (PUT changes it)", spec.name),
+                    );
+                    return self.out.push_back(refuse(id, e));
                 }
-                self.put_app(now, id, *spec, 201);
+                self.put_app(now, id, *spec, Put::Create);
             }
             CommandKind::UpdateApp(spec) => {
                 if !self.apps.contains_key(&spec.name) {
-                    let e = error("name", format!("no app {}", spec.name));
-                    return self.out.push_back(reply(id, 404, e));
+                    let e = CommandError::not_found("name", format!("no app {}", spec.name));
+                    return self.out.push_back(refuse(id, e));
                 }
-                self.put_app(now, id, *spec, 200);
+                self.put_app(now, id, *spec, Put::Update);
             }
-            CommandKind::PutApp(spec) => self.put_app(now, id, *spec, 200),
+            CommandKind::PutApp(spec) => self.put_app(now, id, *spec, Put::Replace),
             CommandKind::RemoveApp(name) => {
                 let Some(app) = self.apps.get_mut(&name) else {
-                    let e = error("name", format!("no app {name}"));
-                    return self.out.push_back(reply(id, 404, e));
+                    let e = CommandError::not_found("name", format!("no app {name}"));
+                    return self.out.push_back(refuse(id, e));
                 };
                 if !app.rec.deleting {
                     tracing::info!(target: "tritium::apps", app = %name, "deleting app");
@@ -422,21 +446,19 @@ impl Scheduler {
                     self.notify_app(&name, "deleting");
                 }
                 self.converge(now, &name);
-                let body = json!({ "name": name, "status": "deleting" });
                 self.reply_after_store(Reply {
                     id,
-                    status: 202,
-                    body,
+                    result: Ok(Answer::Deleting { name }),
                 });
             }
             CommandKind::RestartApp(name) => {
                 let Some(app) = self.apps.get_mut(&name) else {
-                    let e = error("name", format!("no app {name}"));
-                    return self.out.push_back(reply(id, 404, e));
+                    let e = CommandError::not_found("name", format!("no app {name}"));
+                    return self.out.push_back(refuse(id, e));
                 };
                 if app.rec.deleting {
-                    let e = error("name", format!("app {name} is being deleted"));
-                    return self.out.push_back(reply(id, 409, e));
+                    let e = CommandError::conflict("name", format!("app {name} is being deleted"));
+                    return self.out.push_back(refuse(id, e));
                 }
                 let r = &mut app.rec;
                 r.begin_version(r.spec.clone());
@@ -448,52 +470,44 @@ impl Scheduler {
                 self.batch.push(StoreOp::PutApp(Box::new(rec)));
                 self.notify_app(&name, "restarting");
                 self.converge(now, &name);
-                let body = self.app_json(now, &name);
-                self.reply_after_store(Reply {
-                    id,
-                    status: 200,
-                    body,
-                });
+                let result = self.app_view(now, &name).map(Answer::App).ok_or_else(gone);
+                self.reply_after_store(Reply { id, result });
             }
             CommandKind::GetApp(name) => {
-                let out = if self.apps.contains_key(&name) {
-                    reply(id, 200, self.app_json(now, &name))
-                } else {
-                    reply(id, 404, error("name", format!("no app {name}")))
+                let result = match self.app_view(now, &name) {
+                    Some(v) => Ok(Answer::App(v)),
+                    None => Err(CommandError::not_found("name", format!("no app {name}"))),
                 };
-                self.out.push_back(out);
+                self.out.push_back(reply(id, result));
             }
             CommandKind::ListApps { offset, limit } => {
-                let apps: Vec<Value> = self
+                let apps = self
                     .apps
                     .keys()
                     .skip(offset)
                     .take(limit)
-                    .map(|n| self.app_json(now, n))
+                    .filter_map(|n| self.app_view(now, n).map(|v| *v))
                     .collect();
-                let body = json!({
-                    "apps": apps,
-                    "total": self.apps.len(),
-                    "offset": offset,
-                    "limit": limit,
-                });
-                self.out.push_back(reply(id, 200, body));
+                let list = AppList {
+                    apps,
+                    total: self.apps.len(),
+                    offset,
+                    limit,
+                };
+                self.out.push_back(reply(id, Ok(Answer::Apps(list))));
             }
             CommandKind::Queue(name) => {
                 if let Some(n) = &name
                     && !self.apps.contains_key(n)
                 {
-                    return self.out.push_back(reply(
-                        id,
-                        404,
-                        error("name", format!("no app {n}")),
-                    ));
+                    let e = CommandError::not_found("name", format!("no app {n}"));
+                    return self.out.push_back(refuse(id, e));
                 }
                 let names: Vec<String> = match name {
                     Some(n) => vec![n],
                     None => self.apps.keys().cloned().collect(),
                 };
-                let queue: Vec<Value> = names
+                let queue = names
                     .iter()
                     .filter_map(|n| {
                         let pending = self.pending_of(now, n);
@@ -502,33 +516,31 @@ impl Scheduler {
                         if pending == 0 && backoff.is_none() {
                             return None;
                         }
-                        Some(json!({
-                            "app": n,
-                            "pending": pending,
-                            "status": self.app_status(now, n),
-                            "backoff_seconds": backoff.map(|t| t.duration_since(now).as_secs_f64()),
-                            "failures": app.rec.failures,
-                            "why": self.why_not(now, n),
-                        }))
+                        Some(QueueEntry {
+                            app: n.clone(),
+                            pending,
+                            status: self.app_status(now, n)?,
+                            backoff_seconds: backoff.map(|t| t.duration_since(now).as_secs_f64()),
+                            failures: app.rec.failures,
+                            why: self.why_not(now, n),
+                        })
                     })
                     .collect();
-                self.out
-                    .push_back(reply(id, 200, json!({ "queue": queue })));
+                let answer = Answer::Queue(QueueView { queue });
+                self.out.push_back(reply(id, Ok(answer)));
             }
             CommandKind::Status => {
-                let body = self.status_json(now);
-                self.out.push_back(reply(id, 200, body));
+                let answer = Answer::Status(Box::new(self.status_view(now)));
+                self.out.push_back(reply(id, Ok(answer)));
             }
             CommandKind::Ready => {
-                let subscribed = self.stream_id().is_some();
-                let body = json!({
-                    "ready": subscribed,
-                    "subscription": self.phase_name(),
-                    "master": self.target.to_string(),
-                    "framework_id": self.framework_id,
-                });
-                self.out
-                    .push_back(reply(id, if subscribed { 200 } else { 503 }, body));
+                let ready = ReadyView {
+                    ready: self.stream_id().is_some(),
+                    subscription: self.phase_name(),
+                    master: self.target.to_string(),
+                    framework_id: self.framework_id.clone(),
+                };
+                self.out.push_back(reply(id, Ok(Answer::Ready(ready))));
             }
             CommandKind::Metrics => {
                 // Counts only: no names, ids or hosts (bounded label sets).
@@ -538,43 +550,43 @@ impl Scheduler {
                 for t in self.tasks.values() {
                     *by_state.entry(t.rec.state).or_default() += 1;
                 }
-                let mut tasks = std::collections::BTreeMap::<&str, u64>::new();
+                let mut tasks = std::collections::BTreeMap::<String, u64>::new();
                 for (state, n) in by_state {
-                    *tasks.entry(state_name(state)).or_default() += n;
+                    *tasks.entry(state_name(state).to_owned()).or_default() += n;
                 }
-                let mut apps = std::collections::BTreeMap::<&str, u64>::new();
+                let mut apps = std::collections::BTreeMap::<AppStatus, u64>::new();
                 let mut pending = 0;
                 for n in self.apps.keys() {
-                    *apps.entry(self.app_status(now, n)).or_default() += 1;
+                    if let Some(status) = self.app_status(now, n) {
+                        *apps.entry(status).or_default() += 1;
+                    }
                     pending += self.pending_of(now, n);
                 }
-                let body = json!({
-                    "subscribed": self.stream_id().is_some(),
-                    "subscription": self.phase_name(),
-                    "suppressed": self.suppressed,
-                    "stats": self.stats,
-                    "tasks_by_state": tasks,
-                    "apps_by_status": apps,
-                    "pending_instances": pending,
-                });
-                self.out.push_back(reply(id, 200, body));
+                let metrics = MetricsView {
+                    subscribed: self.stream_id().is_some(),
+                    subscription: self.phase_name(),
+                    suppressed: self.suppressed,
+                    stats: self.stats.clone(),
+                    tasks_by_state: tasks,
+                    apps_by_status: apps,
+                    pending_instances: pending,
+                    driver: None,
+                };
+                self.out
+                    .push_back(reply(id, Ok(Answer::Metrics(Box::new(metrics)))));
             }
         }
     }
 
-    /// Create or change an app; `created` is the status of a new one.
-    fn put_app(&mut self, now: Instant, id: u64, spec: AppSpec, created: u16) {
+    /// Create or change an app.
+    fn put_app(&mut self, now: Instant, id: u64, spec: AppSpec, put: Put) {
         if let Err(e) = spec.validate() {
-            return self.out.push_back(reply(
-                id,
-                422,
-                json!({ "error": e.error, "field": e.field }),
-            ));
+            return self.out.push_back(refuse(id, e.into()));
         }
         if let Some(role) = spec.role()
             && !self.cfg.framework.roles.iter().any(|r| r == role)
         {
-            let e = error(
+            let e = CommandError::invalid(
                 if spec.role.is_some() {
                     "role"
                 } else {
@@ -585,13 +597,13 @@ impl Scheduler {
                     self.cfg.framework.roles
                 ),
             );
-            return self.out.push_back(reply(id, 422, e));
+            return self.out.push_back(refuse(id, e));
         }
         if let Err(e) = self.check_spec(&spec) {
-            return self.out.push_back(reply(id, 422, e));
+            return self.out.push_back(refuse(id, e));
         }
         let name = spec.name.clone();
-        let status = match self.apps.get_mut(&name) {
+        let created = match self.apps.get_mut(&name) {
             None => {
                 tracing::info!(target: "tritium::apps", app = %name, instances = spec.instances, "app created");
                 self.apps.insert(
@@ -603,11 +615,13 @@ impl Scheduler {
                     },
                 );
                 self.notify_app(&name, "created");
-                created
+                put == Put::Create
             }
-            Some(app) if app.rec.deleting && created != 200 => {
-                let e = error("name", format!("app {name} is being deleted"));
-                return self.out.push_back(reply(id, 409, e));
+            // (Not reached today: a create of an existing app is refused
+            // before, a deleting one included.)
+            Some(app) if app.rec.deleting && put == Put::Create => {
+                let e = CommandError::conflict("name", format!("app {name} is being deleted"));
+                return self.out.push_back(refuse(id, e));
             }
             Some(app) => {
                 let r = &mut app.rec;
@@ -626,7 +640,7 @@ impl Scheduler {
                     tracing::info!(target: "tritium::apps", app = %name, version = r.version, "rolling update");
                     self.notify_app(&name, "updating");
                 }
-                200
+                false
             }
         };
         let rec = self.apps[&name].rec.clone();
@@ -636,8 +650,12 @@ impl Scheduler {
         }
         self.batch.push(StoreOp::PutApp(Box::new(rec)));
         self.converge(now, &name);
-        let body = self.app_json(now, &name);
-        self.reply_after_store(Reply { id, status, body });
+        let result = match self.app_view(now, &name) {
+            Some(v) if created => Ok(Answer::Created(v)),
+            Some(v) => Ok(Answer::App(v)),
+            None => Err(gone()),
+        };
+        self.reply_after_store(Reply { id, result });
     }
 
     /// Checks that need the matcher: constraints that can never hold,
@@ -646,7 +664,7 @@ impl Scheduler {
     /// restarted tritium) understates; an agent also holds what our own
     /// tasks use there, so a request no larger than our largest footprint
     /// on one agent is not refused for its size.
-    fn check_spec(&self, spec: &AppSpec) -> Result<(), Value> {
+    fn check_spec(&self, spec: &AppSpec) -> Result<(), CommandError> {
         let mut footprint: BTreeMap<&str, [f64; 4]> = BTreeMap::new();
         for t in self.tasks.values() {
             let Some(app) = self.apps.get(&t.rec.app) else {
@@ -681,57 +699,54 @@ impl Scheduler {
         if r.gpus <= most[3] {
             r.gpus = 0.0;
         }
-        self.matcher
-            .check(&sized)
-            .map_err(|e| json!({ "error": e.error, "field": e.field }))
+        self.matcher.check(&sized).map_err(CommandError::from)
     }
 
     /// Why offers were refused for `name` (the matcher's counters).
-    fn why_not(&self, now: Instant, name: &str) -> Value {
-        self.matcher
-            .why_not(name, now)
-            .and_then(|w| serde_json::to_value(w).ok())
-            .unwrap_or(Value::Null)
+    fn why_not(&self, now: Instant, name: &str) -> Option<WhyNot> {
+        self.matcher.why_not(name, now)
     }
 
     // ------------------------------------------------------------ views
 
-    pub(super) fn phase_name(&self) -> &'static str {
+    pub(super) fn phase_name(&self) -> Subscription {
         match &self.phase {
-            super::Phase::Idle => "idle",
-            super::Phase::Waiting { .. } => "reconnecting",
-            super::Phase::Subscribing { .. } => "subscribing",
+            super::Phase::Idle => Subscription::Idle,
+            super::Phase::Waiting { .. } => Subscription::Reconnecting,
+            super::Phase::Subscribing { .. } => Subscription::Subscribing,
             super::Phase::Streaming {
                 subscribed: false, ..
-            } => "subscribing",
-            super::Phase::Streaming { .. } => "subscribed",
-            super::Phase::Stopped => "stopped",
+            } => Subscription::Subscribing,
+            super::Phase::Streaming { .. } => Subscription::Subscribed,
+            super::Phase::Stopped => Subscription::Stopped,
         }
     }
 
     /// deploying, running, updating, rolling back, crash-looping, deleting
-    /// (jobs: finished, failed).
-    pub(super) fn app_status(&self, now: Instant, name: &str) -> &'static str {
-        let Some(app) = self.apps.get(name) else {
-            return "deleted";
-        };
+    /// (jobs: finished, failed); `None` for an app that is gone.
+    pub(super) fn app_status(&self, now: Instant, name: &str) -> Option<AppStatus> {
+        let app = self.apps.get(name)?;
+        Some(self.status_of(now, name, app))
+    }
+
+    fn status_of(&self, now: Instant, name: &str, app: &App) -> AppStatus {
         let r = &app.rec;
         if r.deleting {
-            return "deleting";
+            return AppStatus::Deleting;
         }
         if r.spec.kind == Kind::Job {
             if r.job_failures.values().any(|f| *f > r.spec.job_retries()) {
-                return "failed";
+                return AppStatus::Failed;
             }
             if r.completed.len() as u32 >= r.spec.instances {
-                return "finished";
+                return AppStatus::Finished;
             }
         }
         if r.failures >= CRASH_LOOP_FAILURES && app.not_before.is_some_and(|t| now < t) {
-            return "crash-looping";
+            return AppStatus::CrashLooping;
         }
         if r.previous.is_some() {
-            return "updating";
+            return AppStatus::Updating;
         }
         // One pass over the app's tasks (this runs for every app on every
         // metrics scrape).
@@ -749,20 +764,19 @@ impl Scheduler {
             r.spec.instances as usize
         };
         if r.rolled_back && (old || current < want) {
-            return "rolling back";
+            return AppStatus::RollingBack;
         }
         if current < want {
-            return "deploying";
+            return AppStatus::Deploying;
         }
-        "running"
+        AppStatus::Running
     }
 
-    pub(super) fn app_json(&self, now: Instant, name: &str) -> Value {
-        let Some(app) = self.apps.get(name) else {
-            return Value::Null;
-        };
+    /// The view of app `name` with its tasks (`None` if there is none).
+    pub(super) fn app_view(&self, now: Instant, name: &str) -> Option<Box<AppView>> {
+        let app = self.apps.get(name)?;
         let r = &app.rec;
-        let tasks: Vec<Value> = self.app_tasks(name).map(|t| self.task_json(t)).collect();
+        let tasks = self.app_tasks(name).map(|t| self.task_view(t)).collect();
         let running = self
             .app_tasks(name)
             .filter(|t| t.rec.state == TaskState::TaskRunning as i32)
@@ -771,37 +785,40 @@ impl Scheduler {
             .app_tasks(name)
             .filter(|t| t.healthy == Some(true))
             .count();
-        json!({
-            "name": name,
-            "version": r.version,
-            "status": self.app_status(now, name),
-            "instances": r.spec.instances,
-            "running": running,
-            "healthy": healthy,
-            "spec": r.spec,
-            "previous_version": r.previous.as_ref().map(|p| p.version),
-            "rolled_back": r.rolled_back,
-            "failures": r.failures,
-            "backoff_seconds": app.not_before.filter(|t| now < *t).map(|t| t.duration_since(now).as_secs_f64()),
-            "completed": if r.spec.kind == Kind::Job { json!(r.completed) } else { Value::Null },
-            "tasks": tasks,
-        })
+        Some(Box::new(AppView {
+            name: name.to_owned(),
+            version: r.version,
+            status: self.status_of(now, name, app),
+            instances: r.spec.instances,
+            running,
+            healthy,
+            spec: r.spec.clone(),
+            previous_version: r.previous.as_ref().map(|p| p.version),
+            rolled_back: r.rolled_back,
+            failures: r.failures,
+            backoff_seconds: app
+                .not_before
+                .filter(|t| now < *t)
+                .map(|t| t.duration_since(now).as_secs_f64()),
+            completed: (r.spec.kind == Kind::Job).then(|| r.completed.clone()),
+            tasks,
+        }))
     }
 
-    fn task_json(&self, t: &Task) -> Value {
-        json!({
-            "id": t.rec.id,
-            "instance": t.rec.instance,
-            "version": t.rec.version,
-            "state": state_name(t.rec.state),
-            "agent_id": t.rec.agent_id,
-            "host": t.rec.host,
-            "ports": t.rec.ports,
-            "healthy": t.healthy,
-            "started_at": t.started_at,
-            "message": t.message,
-            "killing": t.kill_sent,
-        })
+    fn task_view(&self, t: &Task) -> TaskView {
+        TaskView {
+            id: t.rec.id.clone(),
+            instance: t.rec.instance,
+            version: t.rec.version,
+            state: state_name(t.rec.state).to_owned(),
+            agent_id: t.rec.agent_id.clone(),
+            host: t.rec.host.clone(),
+            ports: t.rec.ports.clone(),
+            healthy: t.healthy,
+            started_at: t.started_at,
+            message: t.message.clone(),
+            killing: t.kill_sent,
+        }
     }
 
     // ------------------------------------------------------------ events
