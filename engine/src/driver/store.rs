@@ -31,6 +31,11 @@ use crate::core::{AppRecord, Input, Recovered, StoreOp, TaskRecord};
 pub trait Store: Send {
     /// Read what was stored before this process started, to build the core
     /// from. Called before the driver runs, at most once per store.
+    ///
+    /// # Errors
+    ///
+    /// Why the state cannot be read (damage, a second call, a standby told
+    /// to stop campaigning); the engine must not start without it.
     fn recover(&mut self) -> Result<Recovered, String>;
 
     /// Called by the driver once before the first [`Store::submit`]: where
