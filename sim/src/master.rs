@@ -163,7 +163,8 @@ pub enum Reply {
     },
     /// 202 Accepted.
     Accepted,
-    /// An HTTP error status with a plain-text body.
+    /// Any other HTTP status with a plain-text body: errors, and the
+    /// `200 OK` (empty body) Mesos answers an UPDATE_FRAMEWORK with.
     Status { code: u16, message: String },
     /// 307 to the leading master.
     Redirect { location: String },
@@ -496,11 +497,16 @@ pub struct Master {
     used: Vec<Bag>,
     /// Per agent: outstanding offer count.
     offered_on: Vec<u32>,
-    /// Per agent: resources of its outstanding offers (as offered, with
-    /// their allocation role). Offered resources are not free: as in Mesos,
-    /// nothing is offered twice, and `used + offered` never exceeds the
-    /// agent's total (checked by `check_agent`).
-    offered: Vec<Bag>,
+    /// Per agent: its outstanding offers. Offered resources are not free:
+    /// as in Mesos, nothing is offered twice, and what tasks use plus what
+    /// is on offer never exceeds the agent's total (`check_agent`).
+    offers_of: Vec<Vec<u64>>,
+    /// Per agent: bumped whenever an offer of it is made or ends.
+    offer_version: Vec<u64>,
+    /// Per agent with outstanding offers: its free resources at
+    /// (`avail_version`, `offer_version`), so an agent whose held offers
+    /// took everything costs one comparison per cycle.
+    free_cache: Vec<Option<(u64, u64, Bag)>>,
     /// Per agent: bumped whenever its total or used resources change.
     avail_version: Vec<u64>,
     /// Per agent: offer parts built at some version (a few per agent).
@@ -585,7 +591,9 @@ impl Master {
             agent_index,
             used: vec![Bag::new(); n],
             offered_on: vec![0; n],
-            offered: vec![Bag::new(); n],
+            offers_of: vec![Vec::new(); n],
+            offer_version: vec![0; n],
+            free_cache: vec![None; n],
             avail_version: vec![0; n],
             offer_cache: vec![Vec::new(); n],
             frameworks: Vec::new(),
@@ -1239,7 +1247,11 @@ impl Master {
         f.suppressed = u.suppressed_roles.into_iter().collect();
         f.offer_constraints = u.offer_constraints;
         self.request_cycle(now);
-        Reply::Accepted
+        // Master::updateFramework answers `OK()`, not 202 Accepted.
+        Reply::Status {
+            code: 200,
+            message: String::new(),
+        }
     }
 
     // ------------------------------------------------------------ offers
@@ -1282,7 +1294,8 @@ impl Master {
                 Some(o) if o.framework == fw => {
                     let o = self.offers.remove(&seq).expect("present");
                     self.offered_on[o.agent] -= 1;
-                    self.offered[o.agent].subtract_saturating(&o.resources);
+                    self.offers_of[o.agent].retain(|&s| s != seq);
+                    self.offer_version[o.agent] += 1;
                     let how = if call == "DECLINE" {
                         OfferEnd::Declined
                     } else {
@@ -1339,7 +1352,8 @@ impl Master {
             return;
         };
         self.offered_on[o.agent] -= 1;
-        self.offered[o.agent].subtract_saturating(&o.resources);
+        self.offers_of[o.agent].retain(|&s| s != seq);
+        self.offer_version[o.agent] += 1;
         self.remember_ended(seq, how);
         if how == OfferEnd::Rescinded {
             self.counters.offers_rescinded += 1;
@@ -1520,13 +1534,22 @@ impl Master {
         }
     }
 
+    /// What agent `a` has on offer, without allocation roles.
+    fn offered_on_agent(&self, a: usize) -> Bag {
+        let mut offered = Bag::new();
+        for seq in &self.offers_of[a] {
+            offered.add(&self.offers[seq].resources.with_allocation_role(None));
+        }
+        offered
+    }
+
     /// Resources of agent `a` neither used by tasks nor in outstanding
     /// offers, without allocation roles.
     fn free_on(&self, a: usize) -> Bag {
         let mut free = self.agents[a].total.clone();
         free.subtract_saturating(&self.used[a].with_allocation_role(None));
         if self.offered_on[a] > 0 {
-            free.subtract_saturating(&self.offered[a].with_allocation_role(None));
+            free.subtract_saturating(&self.offered_on_agent(a));
         }
         free
     }
@@ -1553,11 +1576,22 @@ impl Master {
             })
         };
         if self.offered_on[a] > 0 {
-            // Part of the agent is on offer: what is left is computed
-            // afresh (rare: reservations of other roles, or resources
-            // freed since the offer was made).
-            return build(&self.free_on(a));
+            // Part of the agent is on offer: what is left (reservations of
+            // other roles, resources freed since the offer was made) is
+            // computed once per change of the agent's tasks or offers.
+            let key = (self.avail_version[a], self.offer_version[a]);
+            if !matches!(&self.free_cache[a], Some((v, o, _)) if (*v, *o) == key) {
+                let free = self.free_on(a);
+                self.free_cache[a] = Some((key.0, key.1, free));
+            }
+            let (_, _, free) = self.free_cache[a].as_ref().expect("just filled");
+            return if free.has_allocatable() {
+                build(free)
+            } else {
+                None
+            };
         }
+        self.free_cache[a] = None;
         let version = self.avail_version[a];
         let cache = &mut self.offer_cache[a];
         cache.retain(|c| c.version == version);
@@ -1581,14 +1615,15 @@ impl Master {
         parts
     }
 
-    /// The simulator's own invariant, checked wherever an agent's used,
-    /// offered or total resources grow: tasks and outstanding offers never
+    /// The simulator's own invariant, checked after every ACCEPT (what
+    /// tasks use grows only there; offers take only free resources; tasks
+    /// and RESERVE only what an ACCEPT's offers held): tasks and outstanding offers never
     /// hold more than the agent has. A breach is a simulator bug (it would
     /// let a framework over-commit an agent unnoticed): a debug assertion,
     /// and a recorded violation in release builds.
     fn check_agent(&mut self, a: usize, during: &str) {
         let mut held = self.used[a].with_allocation_role(None);
-        held.add(&self.offered[a].with_allocation_role(None));
+        held.add(&self.offered_on_agent(a));
         if !self.agents[a].total.contains(&held) {
             let message = format!(
                 "agent {} holds {} in tasks and offers but has only {}",
@@ -1635,11 +1670,8 @@ impl Master {
             ..Offer::default()
         };
         self.offered_on[agent] += 1;
-        self.offered[agent].add(&bag);
-        if cfg!(debug_assertions) {
-            // Offers are carved from `free_on`; launches check in release too.
-            self.check_agent(agent, "OFFERS");
-        }
+        self.offers_of[agent].push(seq);
+        self.offer_version[agent] += 1;
         self.offers.insert(
             seq,
             OfferRec {
@@ -1699,6 +1731,10 @@ impl Master {
         for op in a.operations {
             self.apply_operation(now, fw, agent, alloc_role.as_deref(), &mut remaining, op);
         }
+        // Launches and reservations are the only growth of what an agent's
+        // tasks hold or of its reservations; offers are carved from what
+        // is free (`free_on`) and cannot break it.
+        self.check_agent(agent, "ACCEPT");
         let refuse = Self::refuse_for(a.filters.as_ref());
         self.frameworks[fw].filters.insert(agent, now + refuse);
         Reply::Accepted
@@ -1866,7 +1902,6 @@ impl Master {
         let total = &mut self.agents[agent].total;
         total.subtract_saturating(&take.with_allocation_role(None));
         total.add(&give.with_allocation_role(None));
-        self.check_agent(agent, call);
     }
 
     /// Resources of a task as a bag, checked like the master checks them.
@@ -2060,7 +2095,6 @@ impl Master {
         let behaviour = Behaviour::parse(&command);
         self.used[agent].add(&bag);
         self.avail_version[agent] += 1;
-        self.check_agent(agent, "LAUNCH");
         self.counters.tasks_launched += 1;
         let task = Task {
             framework: fw,

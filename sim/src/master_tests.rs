@@ -1593,6 +1593,22 @@ fn invalid_update_framework_is_400() {
             "FrameworkInfo update is not valid: Updating 'FrameworkInfo.user' is unsupported; attempted to update from 'root' to 'nobody'"
         )
     );
+    let mut next = info(Some(&sub.framework_id));
+    next.roles = vec!["tritium".into(), "eng/web".into()];
+    let r = h.fw_call(&sub, call::Type::UpdateFramework, |c| {
+        c.update_framework = Some(call::UpdateFramework {
+            framework_info: next,
+            ..Default::default()
+        })
+    });
+    assert_eq!(
+        r,
+        Reply::Status {
+            code: 200,
+            message: String::new()
+        },
+        "a valid update is 200 OK, as Mesos answers it"
+    );
     assert!(h.violations().is_empty(), "{:?}", h.violations());
 }
 
