@@ -243,6 +243,12 @@ impl DriverHandle {
     /// Send a command; its reply arrives on the returned channel (wait on
     /// it with a deadline). The channel disconnects without a reply if the
     /// engine stops first.
+    ///
+    /// # Errors
+    ///
+    /// [`RequestError::Busy`] when the command queue is full,
+    /// [`RequestError::Gone`] once the loop was stopped or has ended; the
+    /// command was not queued in either case.
     pub fn request(&self, kind: CommandKind) -> Result<Receiver<Reply>, RequestError> {
         let (tx, rx) = crossbeam_channel::bounded(1);
         self.request_to(kind, tx)?;
@@ -251,6 +257,10 @@ impl DriverHandle {
 
     /// Send a command whose reply goes to `reply_to` (a channel shared by
     /// many requests; replies carry the returned id).
+    ///
+    /// # Errors
+    ///
+    /// As [`DriverHandle::request`].
     pub fn request_to(
         &self,
         kind: CommandKind,
@@ -294,7 +304,8 @@ impl DriverHandle {
     }
 }
 
-/// The event loop. See the module documentation.
+/// The event loop. See the [module documentation](self) for a loop turn and
+/// what the driver must never do.
 pub struct Driver {
     poll: Poll,
     events: Events,
