@@ -1642,3 +1642,24 @@ fn timestamps_start_at_the_configured_epoch() {
     let live = first_update(Some(Epoch::WallClock));
     assert!((live - wall).abs() < 60.0, "{live} vs {wall}");
 }
+
+/// The agent invariant trips when tasks would hold more than the agent
+/// has (a simulator bug, which no framework call can cause).
+#[test]
+#[cfg(debug_assertions)]
+#[should_panic(expected = "simulator invariant broken")]
+fn agent_invariant_catches_an_overfull_agent() {
+    let mut h = Harness::new(one_agent(8.0));
+    let mut extra = Bag::new();
+    extra.add_scalar(
+        crate::resources::Key {
+            name: "cpus".into(),
+            role: "*".into(),
+            allocation_role: String::new(),
+            persistence: None,
+        },
+        9 * crate::resources::MILLI,
+    );
+    h.m.used[0].add(&extra);
+    h.m.check_agent(0, "test");
+}
