@@ -42,7 +42,8 @@
 use std::collections::BTreeMap;
 
 use crate::http_server::Method;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use tritium_engine::contract::{Answer, AppStatus, AppView, CommandError, ErrorKind, QueueEntry};
 use tritium_engine::core::CommandKind;
 use tritium_engine::spec::{
@@ -118,96 +119,188 @@ pub fn app_name(id: &str, index: usize) -> String {
 
 // ------------------------------------------------------------ parsing
 
-/// Reads a JSON object field by field, naming the path of every problem
-/// and refusing fields it was not told about.
-struct Obj<'a> {
-    map: &'a Map<String, Value>,
-    path: String,
+/// A job document as taurus's JSON has it, read strictly with serde:
+/// unknown fields are refused, `null` counts as absent, and a value of the
+/// wrong type is refused with its path (`tasks[0].container.command[1]`).
+/// What types cannot say (bounds, required parts) is checked after, in
+/// [`Job::parse`].
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobDoc {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    tasks: Option<Vec<Object<JobTaskDoc>>>,
+    /// What taurus answered with; a document read back and submitted
+    /// again carries it. Output only: ignored.
+    #[serde(default)]
+    #[allow(dead_code)]
+    job_state: Option<serde::de::IgnoredAny>,
 }
 
-impl<'a> Obj<'a> {
-    fn new(v: &'a Value, path: &str, allowed: &[&str]) -> Result<Obj<'a>, SpecError> {
-        let Value::Object(map) = v else {
-            return Err(SpecError::new(path, "expected an object"));
-        };
-        let o = Obj {
-            map,
-            path: path.to_owned(),
-        };
-        if let Some(k) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-            return Err(SpecError::new(
-                o.field(k),
-                format!(
-                    "unknown field `{k}`, expected one of {}",
-                    allowed.join(", ")
-                ),
-            ));
-        }
-        Ok(o)
-    }
+/// One task template of a job document. `GET /job/{id}` shows the same
+/// type (the template back from its app, every part present).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobTaskDoc {
+    /// Becomes the label `taurus.cluster`.
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// The Mesos role the app runs under.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// Becomes the label `taurus.environment`.
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// Becomes the label `taurus.priority`.
+    #[serde(default)]
+    pub priority: Option<u32>,
+    /// The Docker container (required, with an image).
+    #[serde(default)]
+    pub container: Option<Object<ContainerDoc>>,
+    /// cpu and memory (0 or absent: taurus's defaults).
+    #[serde(default)]
+    pub resources: Option<Object<ResourcesDoc>>,
+    /// An HTTP check on a container port.
+    #[serde(default)]
+    pub health_check: Option<Object<HealthCheckDoc>>,
+    /// Instances (default 1).
+    #[serde(default)]
+    pub replicas: Option<u32>,
+}
 
-    fn field(&self, key: &str) -> String {
-        if self.path.is_empty() {
-            key.to_owned()
-        } else {
-            format!("{}.{key}", self.path)
-        }
-    }
+/// A task's container.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerDoc {
+    /// The argv to run (empty or absent: the image's entrypoint).
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// The Docker image.
+    #[serde(default)]
+    pub image: Option<String>,
+    /// Host paths mounted into the container.
+    #[serde(default)]
+    pub volumes: Option<Vec<Object<VolumeDoc>>>,
+}
 
-    /// A present, non-null value.
-    fn get(&self, key: &str) -> Option<&'a Value> {
-        self.map.get(key).filter(|v| !v.is_null())
-    }
+/// A volume of a task's container.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeDoc {
+    /// Where it is mounted in the container (required).
+    #[serde(default)]
+    pub container_path: Option<String>,
+    /// The host path.
+    #[serde(default)]
+    pub host_path: Option<String>,
+    /// `ro` or `rw` (any case; default `rw`).
+    #[serde(default)]
+    pub mode: Option<String>,
+}
 
-    fn string(&self, key: &str, max: usize) -> Result<String, SpecError> {
-        match self.get(key) {
-            None => Ok(String::new()),
-            Some(Value::String(s)) if s.len() <= max && !s.contains('\0') => Ok(s.clone()),
-            Some(Value::String(_)) => Err(SpecError::new(
-                self.field(key),
-                format!("at most {max} bytes, no NUL"),
-            )),
-            Some(_) => Err(SpecError::new(self.field(key), "expected a string")),
-        }
-    }
+/// A task's resources.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourcesDoc {
+    /// CPUs per instance.
+    #[serde(default)]
+    pub cpu: Option<f64>,
+    /// Memory per instance, MB.
+    #[serde(default)]
+    pub memory: Option<f64>,
+}
 
-    fn number(&self, key: &str, max: f64) -> Result<Option<f64>, SpecError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => match v.as_f64() {
-                Some(n) if n.is_finite() && (0.0..=max).contains(&n) => Ok(Some(n)),
-                _ => Err(SpecError::new(
-                    self.field(key),
-                    format!("expected a number from 0 to {max}"),
-                )),
-            },
-        }
-    }
+/// A task's health check.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheckDoc {
+    /// The container port probed (required).
+    #[serde(default)]
+    pub port: Option<u32>,
+    /// The HTTP path (default `/`).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Seconds between checks (0: not set).
+    #[serde(default)]
+    pub interval: Option<f64>,
+    /// Seconds a check may take (0: not set).
+    #[serde(default)]
+    pub timeout: Option<f64>,
+    /// Failures in a row that kill the task (0: not set).
+    #[serde(default)]
+    pub failures: Option<u32>,
+}
 
-    fn whole(&self, key: &str, max: u32) -> Result<Option<u32>, SpecError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => match v.as_u64() {
-                Some(n) if n <= u64::from(max) => Ok(Some(n as u32)),
-                _ => Err(SpecError::new(
-                    self.field(key),
-                    format!("expected a whole number from 0 to {max}"),
-                )),
-            },
-        }
-    }
+/// A part of a job document that must be a JSON object. serde's derived
+/// structs also take a list of their fields' values (`[]` would be a job
+/// with every field absent); taurus's documents never had that form, so
+/// it is refused, with its path, like any value of the wrong type.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Object<T>(pub T);
 
-    fn list(&self, key: &str, max: usize) -> Result<&'a [Value], SpecError> {
-        match self.get(key) {
-            None => Ok(&[]),
-            Some(Value::Array(items)) if items.len() <= max => Ok(items),
-            Some(Value::Array(_)) => Err(SpecError::new(
-                self.field(key),
-                format!("at most {max} entries"),
-            )),
-            Some(_) => Err(SpecError::new(self.field(key), "expected a list")),
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Fields<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Fields<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
         }
+        d.deserialize_map(Fields(std::marker::PhantomData))
+            .map(Object)
     }
+}
+
+impl<T: Serialize> Serialize for Object<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+// The bounds of a job document's values, each checked with its field path.
+
+fn text(field: &str, v: Option<String>, max: usize) -> Result<String, SpecError> {
+    let v = v.unwrap_or_default();
+    if v.len() > max || v.contains('\0') {
+        return Err(SpecError::new(
+            field,
+            format!("at most {max} bytes, no NUL"),
+        ));
+    }
+    Ok(v)
+}
+
+fn number(field: &str, v: Option<f64>, max: f64) -> Result<Option<f64>, SpecError> {
+    match v {
+        Some(n) if !(n.is_finite() && (0.0..=max).contains(&n)) => Err(SpecError::new(
+            field,
+            format!("expected a number from 0 to {max}"),
+        )),
+        v => Ok(v),
+    }
+}
+
+fn whole(field: &str, v: Option<u32>, max: u32) -> Result<Option<u32>, SpecError> {
+    match v {
+        Some(n) if n > max => Err(SpecError::new(
+            field,
+            format!("expected a whole number from 0 to {max}"),
+        )),
+        v => Ok(v),
+    }
+}
+
+fn list<T>(field: &str, v: Option<Vec<T>>, max: usize) -> Result<Vec<T>, SpecError> {
+    let v = v.unwrap_or_default();
+    if v.len() > max {
+        return Err(SpecError::new(field, format!("at most {max} entries")));
+    }
+    Ok(v)
 }
 
 impl Job {
@@ -215,23 +308,23 @@ impl Job {
     pub fn parse(body: &[u8]) -> Result<Job, SpecError> {
         let v: Value = serde_json::from_slice(body)
             .map_err(|e| SpecError::new("", format!("not JSON: {e}")))?;
-        // `job_state` is what taurus answered with; a document read back
-        // and submitted again carries it. It is output only.
-        let o = Obj::new(&v, "", &["id", "tasks", "job_state"])?;
-        let id = match o.get("id") {
-            Some(Value::String(s)) => s.clone(),
-            Some(_) => return Err(SpecError::new("id", "expected a string")),
-            None => return Err(SpecError::new("id", "a job needs an id")),
+        let Object(doc): Object<JobDoc> = serde_path_to_error::deserialize(v).map_err(|e| {
+            let field = e.path().to_string();
+            let field = if field == "." { String::new() } else { field };
+            SpecError::new(field, e.into_inner().to_string())
+        })?;
+        let Some(id) = doc.id else {
+            return Err(SpecError::new("id", "a job needs an id"));
         };
         check_id(&id)?;
-        let items = o.list("tasks", MAX_JOB_TASKS)?;
+        let items = list("tasks", doc.tasks, MAX_JOB_TASKS)?;
         if items.is_empty() {
             return Err(SpecError::new("tasks", "a job needs at least one task"));
         }
         let tasks = items
-            .iter()
+            .into_iter()
             .enumerate()
-            .map(|(i, t)| JobTask::parse(t, &format!("tasks[{i}]")))
+            .map(|(i, t)| JobTask::check(t.0, &format!("tasks[{i}]")))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Job { id, tasks })
     }
@@ -281,122 +374,99 @@ pub fn check_id(id: &str) -> Result<(), SpecError> {
 }
 
 impl JobTask {
-    fn parse(v: &Value, path: &str) -> Result<JobTask, SpecError> {
-        let o = Obj::new(
-            v,
-            path,
-            &[
-                "cluster",
-                "role",
-                "environment",
-                "priority",
-                "container",
-                "resources",
-                "health_check",
-                "replicas",
-            ],
-        )?;
-        let Some(c) = o.get("container") else {
+    /// The bounds and required parts of one parsed task template (`path`:
+    /// where it is in the document, `tasks[i]`).
+    fn check(t: JobTaskDoc, path: &str) -> Result<JobTask, SpecError> {
+        let field = |k: &str| format!("{path}.{k}");
+        let Some(Object(c)) = t.container else {
             return Err(SpecError::new(
-                o.field("container"),
+                field("container"),
                 "a task needs a container with an image",
             ));
         };
-        let c = Obj::new(c, &o.field("container"), &["command", "image", "volumes"])?;
-        let image = c.string("image", MAX_STRING)?;
+        let cf = |k: &str| format!("{path}.container.{k}");
+        let image = text(&cf("image"), c.image, MAX_STRING)?;
         if image.is_empty() {
-            return Err(SpecError::new(c.field("image"), "a task needs an image"));
+            return Err(SpecError::new(cf("image"), "a task needs an image"));
         }
-        let command = c
-            .list("command", MAX_ITEMS)?
+        let command = list(&cf("command"), c.command, MAX_ITEMS)?;
+        if let Some(i) = command
             .iter()
+            .position(|a| a.len() > MAX_STRING || a.contains('\0'))
+        {
+            return Err(SpecError::new(
+                format!("{}[{i}]", cf("command")),
+                "a command is a list of strings (no NUL)",
+            ));
+        }
+        let volumes = list(&cf("volumes"), c.volumes, MAX_ITEMS)?
+            .into_iter()
             .enumerate()
-            .map(|(i, a)| match a {
-                Value::String(s) if s.len() <= MAX_STRING && !s.contains('\0') => Ok(s.clone()),
-                _ => Err(SpecError::new(
-                    format!("{}[{i}]", c.field("command")),
-                    "a command is a list of strings (no NUL)",
-                )),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let volumes = c
-            .list("volumes", MAX_ITEMS)?
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                let v = Obj::new(
-                    v,
-                    &format!("{}[{i}]", c.field("volumes")),
-                    &["container_path", "host_path", "mode"],
-                )?;
-                let container_path = v.string("container_path", MAX_STRING)?;
+            .map(|(i, Object(v))| {
+                let vf = |k: &str| format!("{}[{i}].{k}", cf("volumes"));
+                let container_path = text(&vf("container_path"), v.container_path, MAX_STRING)?;
                 if container_path.is_empty() {
                     return Err(SpecError::new(
-                        v.field("container_path"),
+                        vf("container_path"),
                         "a volume needs a container_path",
                     ));
                 }
-                let mode = v.string("mode", 2)?.to_ascii_lowercase();
+                let mode = text(&vf("mode"), v.mode, 2)?.to_ascii_lowercase();
                 let mode = match mode.as_str() {
                     "" | "rw" => "rw",
                     "ro" => "ro",
-                    _ => return Err(SpecError::new(v.field("mode"), "mode must be ro or rw")),
+                    _ => return Err(SpecError::new(vf("mode"), "mode must be ro or rw")),
                 };
                 Ok(JobVolume {
                     container_path,
-                    host_path: v.string("host_path", MAX_STRING)?,
+                    host_path: text(&vf("host_path"), v.host_path, MAX_STRING)?,
                     mode: mode.to_owned(),
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let (mut cpu, mut memory) = (None, None);
-        if let Some(r) = o.get("resources") {
-            let r = Obj::new(r, &o.field("resources"), &["cpu", "memory"])?;
-            cpu = r.number("cpu", 1e6)?;
-            memory = r.number("memory", 1e9)?;
+        if let Some(Object(r)) = t.resources {
+            cpu = number(&field("resources.cpu"), r.cpu, 1e6)?;
+            memory = number(&field("resources.memory"), r.memory, 1e9)?;
         }
-        let health_check = match o.get("health_check") {
+        let health_check = match t.health_check {
             None => None,
-            Some(h) => {
-                let h = Obj::new(
-                    h,
-                    &o.field("health_check"),
-                    &["port", "path", "interval", "timeout", "failures"],
-                )?;
-                let port = h.whole("port", 65535)?.unwrap_or(0);
+            Some(Object(h)) => {
+                let hf = |k: &str| format!("{path}.health_check.{k}");
+                let port = whole(&hf("port"), h.port, 65535)?.unwrap_or(0);
                 if port == 0 {
                     return Err(SpecError::new(
-                        h.field("port"),
+                        hf("port"),
                         "a health check needs the container port to probe (1-65535)",
                     ));
                 }
-                let path = h.string("path", MAX_STRING)?;
-                if !path.is_empty() && !path.starts_with('/') {
-                    return Err(SpecError::new(h.field("path"), "a path starts with '/'"));
+                let hpath = text(&hf("path"), h.path, MAX_STRING)?;
+                if !hpath.is_empty() && !hpath.starts_with('/') {
+                    return Err(SpecError::new(hf("path"), "a path starts with '/'"));
                 }
                 // taurus (Go) wrote 0 for "not set".
                 let positive = |v: Option<f64>| v.filter(|s| *s > 0.0);
                 Some(JobHealthCheck {
                     port,
-                    path: if path.is_empty() { "/".into() } else { path },
-                    interval: positive(h.number("interval", 86_400.0)?),
-                    timeout: positive(h.number("timeout", 86_400.0)?),
-                    failures: h.whole("failures", u32::MAX)?.filter(|f| *f > 0),
+                    path: if hpath.is_empty() { "/".into() } else { hpath },
+                    interval: positive(number(&hf("interval"), h.interval, 86_400.0)?),
+                    timeout: positive(number(&hf("timeout"), h.timeout, 86_400.0)?),
+                    failures: h.failures.filter(|f| *f > 0),
                 })
             }
         };
-        let replicas = o.whole("replicas", MAX_INSTANCES)?.unwrap_or(1);
+        let replicas = whole(&field("replicas"), t.replicas, MAX_INSTANCES)?.unwrap_or(1);
         if replicas == 0 {
             return Err(SpecError::new(
-                o.field("replicas"),
+                field("replicas"),
                 "at least 1 replica (delete the job to stop it)",
             ));
         }
         Ok(JobTask {
-            cluster: o.string("cluster", MAX_NAME)?,
-            role: o.string("role", MAX_NAME)?,
-            environment: o.string("environment", MAX_NAME)?,
-            priority: o.whole("priority", u32::MAX)?.unwrap_or(0),
+            cluster: text(&field("cluster"), t.cluster, MAX_NAME)?,
+            role: text(&field("role"), t.role, MAX_NAME)?,
+            environment: text(&field("environment"), t.environment, MAX_NAME)?,
+            priority: t.priority.unwrap_or(0),
             command,
             image,
             volumes,
@@ -488,7 +558,7 @@ impl JobTask {
     }
 
     /// The task template back from its app's spec (for GET).
-    pub fn from_app(spec: &AppSpec) -> Value {
+    pub fn from_app(spec: &AppSpec) -> JobTaskDoc {
         let label = |k: &str| spec.labels.get(k).cloned().unwrap_or_default();
         let c = spec.container.clone().unwrap_or_default();
         let command = spec
@@ -497,40 +567,43 @@ impl JobTask {
             .and_then(|c| c.cmd.as_deref())
             .map(shell_split)
             .unwrap_or_default();
-        let volumes: Vec<Value> = c
+        let volumes = c
             .volume
             .iter()
             .map(|v| {
-                json!({
-                    "container_path": v.container_path.clone().unwrap_or_default(),
-                    "host_path": v.host_path.clone().unwrap_or_default(),
-                    "mode": v.mode.clone().unwrap_or_else(|| "rw".into()),
+                Object(VolumeDoc {
+                    container_path: Some(v.container_path.clone().unwrap_or_default()),
+                    host_path: Some(v.host_path.clone().unwrap_or_default()),
+                    mode: Some(v.mode.clone().unwrap_or_else(|| "rw".into())),
                 })
             })
             .collect();
         let health_check = spec.healthcheck.as_ref().map(|h| {
-            json!({
-                "port": h.port.unwrap_or(0),
-                "path": h.path.clone().unwrap_or_else(|| "/".into()),
-                "interval": h.interval.unwrap_or(0.0),
-                "timeout": h.timeout.unwrap_or(0.0),
-                "failures": h.fails.unwrap_or(0),
+            Object(HealthCheckDoc {
+                port: Some(h.port.unwrap_or(0)),
+                path: Some(h.path.clone().unwrap_or_else(|| "/".into())),
+                interval: Some(h.interval.unwrap_or(0.0)),
+                timeout: Some(h.timeout.unwrap_or(0.0)),
+                failures: Some(h.fails.unwrap_or(0)),
             })
         });
-        json!({
-            "cluster": label(LABEL_CLUSTER),
-            "role": spec.role().unwrap_or(""),
-            "environment": label(LABEL_ENVIRONMENT),
-            "priority": label(LABEL_PRIORITY).parse::<u32>().unwrap_or(0),
-            "container": {
-                "command": command,
-                "image": c.image.unwrap_or_default(),
-                "volumes": volumes,
-            },
-            "resources": { "cpu": spec.resources.cpu, "memory": spec.resources.mem },
-            "health_check": health_check,
-            "replicas": spec.instances,
-        })
+        JobTaskDoc {
+            cluster: Some(label(LABEL_CLUSTER)),
+            role: Some(spec.role().unwrap_or("").to_owned()),
+            environment: Some(label(LABEL_ENVIRONMENT)),
+            priority: Some(label(LABEL_PRIORITY).parse::<u32>().unwrap_or(0)),
+            container: Some(Object(ContainerDoc {
+                command: Some(command),
+                image: Some(c.image.unwrap_or_default()),
+                volumes: Some(volumes),
+            })),
+            resources: Some(Object(ResourcesDoc {
+                cpu: Some(spec.resources.cpu),
+                memory: Some(spec.resources.mem),
+            })),
+            health_check,
+            replicas: Some(spec.instances),
+        }
     }
 }
 
@@ -733,7 +806,7 @@ impl From<AppView> for JobApp {
 
 fn job_view(id: &str, apps: Vec<JobApp>, count: usize) -> Value {
     let views: Vec<AppView> = apps.iter().map(|a| a.view.clone()).collect();
-    let tasks: Vec<Value> = views.iter().map(|a| JobTask::from_app(&a.spec)).collect();
+    let tasks: Vec<JobTaskDoc> = views.iter().map(|a| JobTask::from_app(&a.spec)).collect();
     let docs: Vec<Value> = apps
         .into_iter()
         .map(|a| {
@@ -1019,7 +1092,7 @@ mod tests {
             assert_eq!(a.labels.get(k).map(String::as_str), Some(v), "label {k}");
         }
         // And back: the template as submitted.
-        let back = JobTask::from_app(a);
+        let back = serde_json::to_value(JobTask::from_app(a)).unwrap();
         let mut want = example()["tasks"][0].clone();
         want["resources"]["cpu"] = json!(0.5);
         want["resources"]["memory"] = json!(64.0);
@@ -1075,6 +1148,12 @@ mod tests {
             ),
             (json!({"id": "j", "tasks": []}), "tasks"),
             (json!({"id": "j", "tasks": {}}), "tasks"),
+            // A list is not an object, even where serde could read one.
+            (json!([]), ""),
+            (
+                json!({"id": "j", "tasks": [{"container": ["x"]}]}),
+                "tasks[0].container",
+            ),
             (json!({"id": "j", "tasks": [{}]}), "tasks[0].container"),
             (
                 json!({"id": "j", "tasks": [{"container": {}}]}),
