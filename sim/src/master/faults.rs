@@ -1,0 +1,282 @@
+//! Injected faults (`/sim/fault`): dropped and stalled streams, outages,
+//! redirects and master failover, lost and recovered agents, tasks that die
+//! or appear behind the framework's back, removed frameworks.
+
+use super::*;
+
+impl Master {
+    // ------------------------------------------------------------ faults
+
+    /// Inject a fault.
+    pub fn fault(&mut self, now: Instant, fault: Fault) -> Result<(), String> {
+        match fault {
+            Fault::DropStream { framework_id } => {
+                for fw in self.frameworks_matching(framework_id.as_deref())? {
+                    if let Some((stream, _)) = self.frameworks[fw].stream.clone() {
+                        self.out.push_back(Output::Close(stream));
+                        self.stream_closed(now, stream);
+                    }
+                }
+            }
+            Fault::StallHeartbeats { duration } => self.stalled_until = Some(now + duration),
+            Fault::Unavailable { duration } => self.unavailable_until = Some(now + duration),
+            Fault::Redirect { location, duration } => {
+                // This master stops leading: as in a master failover, the
+                // streams die but the frameworks are not failing over.
+                self.redirect = Some((location, duration.map(|d| now + d)));
+                self.master_failover(now);
+            }
+            Fault::ClearRedirect => self.redirect = None,
+            Fault::Error {
+                framework_id,
+                message,
+            } => {
+                for fw in self.frameworks_matching(framework_id.as_deref())? {
+                    if let Some((stream, _)) = self.frameworks[fw].stream.clone() {
+                        self.out
+                            .push_back(Output::Event(stream, error_event(&message)));
+                        self.out.push_back(Output::Close(stream));
+                        self.stream_closed(now, stream);
+                    }
+                }
+            }
+            Fault::LoseAgent { agent_id } => {
+                let a = self.agent_for_fault(agent_id.as_deref(), AgentState::Active)?;
+                self.lose_agent(now, a);
+            }
+            Fault::RecoverAgent { agent_id } => {
+                let a = self.agent_for_fault(agent_id.as_deref(), AgentState::Unreachable)?;
+                self.agents[a].state = AgentState::Active;
+                let slots: Vec<usize> = (0..self.tasks.len())
+                    .filter(|&s| {
+                        self.tasks[s]
+                            .as_ref()
+                            .is_some_and(|t| t.agent == a && !terminal(t.state))
+                    })
+                    .collect();
+                for slot in slots {
+                    // The agent re-registers; its tasks report their state.
+                    let (state, healthy) = {
+                        let t = self.tasks[slot].as_ref().expect("live");
+                        (t.state, t.healthy)
+                    };
+                    self.agent_update(
+                        now,
+                        slot,
+                        state,
+                        Some(task_status::Reason::AgentReregistered),
+                        None,
+                        healthy,
+                    );
+                }
+            }
+            Fault::KillTask { task_id, state } => {
+                let slot = (0..self.tasks.len())
+                    .find(|&s| {
+                        self.tasks[s]
+                            .as_ref()
+                            .is_some_and(|t| t.id == task_id && !terminal(t.state))
+                    })
+                    .ok_or_else(|| format!("no live task {task_id}"))?;
+                let state = state.unwrap_or(TaskState::TaskFailed);
+                if !terminal(state) {
+                    return Err(format!("{} is not a terminal state", state.as_str_name()));
+                }
+                self.agent_update(
+                    now,
+                    slot,
+                    state,
+                    Some(task_status::Reason::ExecutorTerminated),
+                    Some("killed behind the framework's back (sim fault)"),
+                    None,
+                );
+            }
+            Fault::OrphanTask {
+                framework_id,
+                task_id,
+            } => {
+                let fws = self.frameworks_matching(framework_id.as_deref())?;
+                let fw = *fws.first().ok_or("no framework")?;
+                let agent = (0..self.agents.len())
+                    .find(|&a| self.agents[a].state == AgentState::Active)
+                    .ok_or("no active agent")?;
+                let id = task_id.unwrap_or_else(|| format!("orphan.{}", self.rng.uuid()));
+                let t = TaskInfo {
+                    name: "orphan".into(),
+                    task_id: TaskId { value: id.clone() },
+                    agent_id: AgentId {
+                        value: self.agents[agent].id.clone(),
+                    },
+                    command: Some(mesos::CommandInfo {
+                        value: Some("sleep 3600".into()),
+                        ..Default::default()
+                    }),
+                    ..TaskInfo::default()
+                };
+                self.start_task(now, fw, agent, &t, Bag::new(), None);
+                // It is already running on the agent; no updates announce it.
+                let slot = self.frameworks[fw].tasks[&id];
+                if let Some(t) = self.tasks[slot].as_mut() {
+                    t.state = TaskState::TaskRunning;
+                    t.last_status.state = TaskState::TaskRunning as i32;
+                    t.step_gen += 1;
+                }
+            }
+            Fault::RemoveFramework {
+                framework_id,
+                close_stream,
+            } => {
+                for fw in self.frameworks_matching(framework_id.as_deref())? {
+                    self.remove_framework(fw, close_stream);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The leading master changed: every subscription is cut (no ERROR),
+    /// outstanding offers vanish without RESCIND (the new leader never made
+    /// them), and the new leader has a new id. Frameworks are not charged a
+    /// failover: their failover timers start only if they stay away from
+    /// the new leader after re-subscribing.
+    pub fn master_failover(&mut self, _now: Instant) {
+        let mut streams: Vec<StreamHandle> = self.streams.keys().copied().collect();
+        streams.sort_unstable();
+        for stream in streams {
+            self.out.push_back(Output::Close(stream));
+            if let Some(fw) = self.streams.remove(&stream) {
+                let f = &mut self.frameworks[fw];
+                f.stream = None;
+                f.generation += 1;
+            }
+        }
+        let ids: Vec<u64> = self.offers.keys().copied().collect();
+        for id in ids {
+            self.end_offer(id, OfferEnd::Vanished);
+        }
+        self.master_info.id = self.rng.uuid();
+    }
+
+    pub(super) fn frameworks_matching(&self, id: Option<&str>) -> Result<Vec<usize>, String> {
+        match id {
+            Some(id) => self
+                .framework_index
+                .get(id)
+                .map(|&f| vec![f])
+                .ok_or_else(|| format!("no framework {id}")),
+            None => Ok(self
+                .framework_index
+                .values()
+                .copied()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect()),
+        }
+    }
+
+    pub(super) fn agent_for_fault(
+        &self,
+        id: Option<&str>,
+        want: AgentState,
+    ) -> Result<usize, String> {
+        match id {
+            Some(id) => {
+                let a = *self
+                    .agent_index
+                    .get(id)
+                    .ok_or_else(|| format!("no agent {id}"))?;
+                if self.agents[a].state != want {
+                    return Err(format!("agent {id} is not {want:?}"));
+                }
+                Ok(a)
+            }
+            None => {
+                // The agent running the most tasks, so the fault matters.
+                let mut count = vec![0usize; self.agents.len()];
+                for t in self.tasks.iter().flatten() {
+                    if !terminal(t.state) {
+                        count[t.agent] += 1;
+                    }
+                }
+                (0..self.agents.len())
+                    .filter(|&a| self.agents[a].state == want)
+                    .max_by_key(|&a| (count[a], std::cmp::Reverse(a)))
+                    .ok_or_else(|| format!("no {want:?} agent"))
+            }
+        }
+    }
+
+    pub(super) fn lose_agent(&mut self, now: Instant, a: usize) {
+        self.agents[a].state = AgentState::Unreachable;
+        let offers: Vec<u64> = self
+            .offers
+            .iter()
+            .filter(|(_, o)| o.agent == a)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in offers {
+            self.end_offer(id, OfferEnd::Rescinded);
+        }
+        let agent_id = self.agents[a].id.clone();
+        let slots: Vec<usize> = (0..self.tasks.len())
+            .filter(|&s| {
+                self.tasks[s]
+                    .as_ref()
+                    .is_some_and(|t| t.agent == a && !terminal(t.state))
+            })
+            .collect();
+        let mut told = BTreeSet::new();
+        for slot in slots {
+            let (fw, id) = {
+                let t = self.tasks[slot].as_ref().expect("live");
+                (t.framework, t.id.clone())
+            };
+            let pa = self.frameworks[fw].partition_aware;
+            let state = if pa {
+                TaskState::TaskUnreachable
+            } else {
+                TaskState::TaskLost
+            };
+            let mut status = self.master_status(
+                now,
+                &id,
+                Some(&agent_id),
+                state,
+                task_status::Reason::AgentRemoved,
+                "Agent is unreachable",
+            );
+            if pa {
+                status.unreachable_time = Some(mesos::TimeInfo {
+                    nanoseconds: (self.timestamp(now) * 1e9) as i64,
+                });
+            }
+            self.send_update_now(now, fw, status);
+            if !pa {
+                // LOST tasks are gone for frameworks that are not partition aware.
+                let t = self.tasks[slot].as_mut().expect("live");
+                t.state = TaskState::TaskLost;
+                t.pending.clear();
+                let res = t.resources.clone();
+                self.used[a].subtract_saturating(&res);
+                self.avail_version[a] += 1;
+                self.frameworks[fw].tasks.remove(&id);
+                self.tasks[slot] = None;
+                self.free_tasks.push(slot);
+            }
+            told.insert(fw);
+        }
+        for fw in told {
+            let ev = Event {
+                r#type: Some(event::Type::Failure as i32),
+                failure: Some(event::Failure {
+                    agent_id: Some(AgentId {
+                        value: agent_id.clone(),
+                    }),
+                    ..Default::default()
+                }),
+                ..Event::default()
+            };
+            self.send(now, fw, ev);
+        }
+    }
+}

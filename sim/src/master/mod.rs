@@ -1,0 +1,1119 @@
+//! The simulated Mesos master as a sans-IO state machine.
+//!
+//! [`Master`] owns the cluster, the frameworks, their offers and tasks. It
+//! is driven by the caller: [`Master::call`] for each scheduler call (with
+//! the request's `Mesos-Stream-Id`), [`Master::tick`] when the time returned
+//! by [`Master::next_deadline`] has come, [`Master::stream_closed`] when a
+//! subscriber goes away, and [`Master::fault`] for injected faults. What it
+//! wants sent comes out of [`Master::poll_output`]. Time is always passed
+//! in, so the same master runs behind the HTTP server and inside
+//! deterministic tests.
+//!
+//! It is strict where the real master is (src/master/http.cpp,
+//! src/master/validation.cpp): calls without the current stream id, from an
+//! unknown framework, or malformed are refused with the master's status
+//! codes; launches that do not fit their offers, reuse offers, or break
+//! TaskInfo rules fail their tasks the way the master fails them *and* are
+//! recorded as [`Violation`]s, which tests assert stay empty.
+//!
+//! This module holds the state and the call dispatch; the work is split
+//! along the master's seams: `framework` (SUBSCRIBE and its validation,
+//! teardown, UPDATE_FRAMEWORK), `offers` (allocation, DECLINE / REVIVE /
+//! SUPPRESS), `launch` (ACCEPT, operations, task validation), `tasks`
+//! (status updates, acknowledgements, kills, reconciliation) and `faults`.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tritium_proto::scheduler::{Call, Event, call, event};
+use tritium_proto::v1::{
+    self as mesos, AgentId, ExecutorId, FrameworkId, MasterInfo, Offer, OfferId, TaskId, TaskInfo,
+    TaskState, TaskStatus, framework_info, offer, task_status,
+};
+
+use crate::cluster::{Agent, AgentState, ClusterSpec, generate};
+use crate::resources::{Bag, BagError};
+use crate::rng::Rng;
+
+mod faults;
+mod framework;
+mod launch;
+mod offers;
+mod tasks;
+
+#[cfg(test)]
+use framework::cpp_double;
+pub use framework::{FrameworkError, validate_framework, validate_id, validate_role};
+
+/// Knobs of the simulated master.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub cluster: ClusterSpec,
+    /// HEARTBEAT period announced in SUBSCRIBED and kept.
+    pub heartbeat_interval: Duration,
+    /// Allocation cycle: how often free resources are offered.
+    pub offer_interval: Duration,
+    /// Offers per OFFERS event; a cycle sends several events if needed.
+    pub max_offers_per_event: usize,
+    /// Offers outstanding longer than this are rescinded (`--offer_timeout`).
+    pub offer_timeout: Option<Duration>,
+    /// First resend of an unacknowledged status update; doubles up to
+    /// `status_retry_max` (the agent's 10 s … 10 min).
+    pub status_retry_initial: Duration,
+    pub status_retry_max: Duration,
+    /// STAGING → STARTING and STARTING → RUNNING.
+    pub task_step_delay: Duration,
+    /// KILLING → KILLED.
+    pub kill_delay: Duration,
+    /// Chance that a RUNNING task fails some time after it started.
+    pub task_failure_rate: f64,
+    /// Terminal tasks remembered per framework for reconciliation.
+    pub max_completed_tasks: usize,
+    /// Violations kept (the count keeps going past it).
+    pub max_violations: usize,
+    /// Require HTTP basic authentication of every scheduler call, as a
+    /// master run with `--authenticate_http_frameworks` and this one
+    /// credential does: see [`Master::authenticate`].
+    pub credential: Option<Credential>,
+    /// What the master's clock reads (task status timestamps,
+    /// `unreachable_time`) when it is created; `None` lets the runner
+    /// choose: [`Epoch::Fixed`]`(`[`FIXED_EPOCH`]`)` for a bare [`Master`]
+    /// (deterministic runs in virtual time), [`Epoch::WallClock`] behind
+    /// the HTTP server (`SimServer`), as a real master's clock is.
+    pub epoch: Option<Epoch>,
+}
+
+/// Where the master's clock starts: its timestamps are this point plus the
+/// `Instant`s passed in since the master was created.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Epoch {
+    /// Seconds since the Unix epoch at creation, whatever the real time
+    /// (reproducible timestamps).
+    Fixed(f64),
+    /// The system clock at creation.
+    WallClock,
+}
+
+/// The epoch of a bare [`Master`] unless configured otherwise (Nov 2023).
+pub const FIXED_EPOCH: f64 = 1_700_000_000.0;
+
+impl Epoch {
+    /// Seconds since the Unix epoch this epoch names, read now.
+    pub fn unix_seconds(self) -> f64 {
+        match self {
+            Epoch::Fixed(secs) => secs,
+            Epoch::WallClock => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+        }
+    }
+}
+
+/// A framework's principal and secret (Mesos `Credential`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub principal: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("principal", &self.principal)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The realm a Mesos master names in `WWW-Authenticate` for the scheduler
+/// endpoint (`DEFAULT_HTTP_FRAMEWORK_AUTHENTICATION_REALM`).
+pub const FRAMEWORK_REALM: &str = "mesos-master-scheduler";
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            cluster: ClusterSpec::default(),
+            heartbeat_interval: Duration::from_secs(15),
+            offer_interval: Duration::from_secs(1),
+            max_offers_per_event: 1000,
+            offer_timeout: None,
+            status_retry_initial: Duration::from_secs(10),
+            status_retry_max: Duration::from_secs(600),
+            task_step_delay: Duration::from_millis(20),
+            kill_delay: Duration::from_millis(20),
+            task_failure_rate: 0.0,
+            max_completed_tasks: 1000,
+            max_violations: 10_000,
+            credential: None,
+            epoch: None,
+        }
+    }
+}
+
+/// Handle of one subscription connection, chosen by the master.
+pub type StreamHandle = u64;
+
+/// What the master wants done.
+// Events dominate; boxing each would cost an allocation per event for no
+// gain, since outputs are drained right away.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Send this event on the stream.
+    Event(StreamHandle, Event),
+    /// Close the stream (after an ERROR, a failover or TEARDOWN), or cut it
+    /// without warning (fault `drop_stream`).
+    Close(StreamHandle),
+}
+
+/// The answer to one scheduler call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// SUBSCRIBE accepted: answer 200 with `Mesos-Stream-Id: stream_id` and
+    /// stream what `poll_output` yields for `stream`.
+    Subscribed {
+        stream: StreamHandle,
+        stream_id: String,
+    },
+    /// 202 Accepted.
+    Accepted,
+    /// Any other HTTP status with a plain-text body: errors, and the
+    /// `200 OK` (empty body) Mesos answers an UPDATE_FRAMEWORK with.
+    Status { code: u16, message: String },
+    /// 307 to the leading master.
+    Redirect { location: String },
+}
+
+impl Reply {
+    fn bad_request(message: impl Into<String>) -> Reply {
+        Reply::Status {
+            code: 400,
+            message: message.into(),
+        }
+    }
+}
+
+/// A protocol violation by the framework: what a real master would refuse or
+/// what shows a scheduler bug. Tests assert none happen.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Violation {
+    pub call: String,
+    pub reason: String,
+}
+
+/// Faults injected by tests (`POST /sim/fault`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// Cut the subscription stream(s) without an ERROR.
+    DropStream {
+        framework_id: Option<String>,
+    },
+    /// Send nothing (not even heartbeats) for a while, keeping connections.
+    StallHeartbeats {
+        duration: Duration,
+    },
+    /// Answer 503 to every scheduler call for a while.
+    Unavailable {
+        duration: Duration,
+    },
+    /// Answer 307 to every scheduler call (for a while, or until cleared
+    /// with `ClearRedirect`), and cut current streams.
+    Redirect {
+        location: String,
+        duration: Option<Duration>,
+    },
+    ClearRedirect,
+    /// Send ERROR with this message and close the stream.
+    Error {
+        framework_id: Option<String>,
+        message: String,
+    },
+    /// Partition an agent: its tasks become UNREACHABLE (LOST for frameworks
+    /// that are not PARTITION_AWARE), outstanding offers are rescinded.
+    LoseAgent {
+        agent_id: Option<String>,
+    },
+    /// An unreachable agent comes back with its tasks.
+    RecoverAgent {
+        agent_id: Option<String>,
+    },
+    /// A task dies behind the framework's back (FAILED, or the given state).
+    KillTask {
+        task_id: String,
+        state: Option<TaskState>,
+    },
+    /// A task the framework never launched starts running on some agent.
+    OrphanTask {
+        framework_id: Option<String>,
+        task_id: Option<String>,
+    },
+    /// The framework is removed, as by an operator's `/teardown`: its tasks
+    /// are killed, its id is refused from then on, and its stream is closed
+    /// without an ERROR. With `close_stream` false the close never reaches
+    /// the framework (a half-open connection): it learns of the removal
+    /// from its next call's `403`.
+    RemoveFramework {
+        framework_id: Option<String>,
+        close_stream: bool,
+    },
+}
+
+/// Counters for `/sim/state` and the benchmarks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counters {
+    pub offers_sent: u64,
+    pub offers_accepted: u64,
+    pub offers_declined: u64,
+    pub offers_rescinded: u64,
+    pub tasks_launched: u64,
+    pub tasks_refused: u64,
+    pub updates_sent: u64,
+    pub updates_resent: u64,
+    pub acks: u64,
+    pub acks_unmatched: u64,
+    pub reconcile_answers: u64,
+    pub subscriptions: u64,
+    pub calls: u64,
+    /// Calls refused for a `Mesos-Stream-Id` that is not the framework's
+    /// current one (a deposed or reconnecting scheduler; not a violation).
+    pub stale_stream_calls: u64,
+    /// Calls from a framework whose stream is closed, refused with Mesos's
+    /// `403 Framework is not subscribed` (a race after a dropped stream,
+    /// not a violation).
+    pub unsubscribed_calls: u64,
+    /// SUBSCRIBE requests the master looked at, refused ones included
+    /// (`subscriptions` counts the accepted ones).
+    pub subscribe_calls: u64,
+    /// SUBSCRIBEs refused on the stream (200, ERROR, close) because the
+    /// master would not take their FrameworkInfo (see
+    /// [`SubscribeRefusal`]); not violations by themselves.
+    pub subscribe_refused: u64,
+    /// Requests answered 401 for missing or wrong credentials.
+    pub unauthenticated: u64,
+    pub violations: u64,
+}
+
+/// How many [`TaskCall`]s the master remembers (the oldest go first).
+pub const TASK_CALLS_KEPT: usize = 1024;
+
+/// A call about one task as the master received it, for tests that check
+/// the order of a scheduler's launches, reconciliations and kills.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TaskCall {
+    /// `counters.calls` when the call came in: orders the entries.
+    pub call: u64,
+    /// Milliseconds since the master started, on its clock.
+    pub at_ms: u64,
+    /// `LAUNCH` (a task an ACCEPT started), `RECONCILE` (an explicit
+    /// reconciliation naming the task) or `KILL`.
+    pub kind: &'static str,
+    pub task_id: String,
+}
+
+/// How many [`SubscribeRefusal`]s the master remembers (the oldest go first).
+pub const SUBSCRIBE_REFUSALS_KEPT: usize = 256;
+
+/// A SUBSCRIBE the master answered with an ERROR event instead of
+/// SUBSCRIBED (an invalid role, a removed framework, …), for tests that
+/// check a framework reports such refusals. Refusals a framework can avoid
+/// whatever it is configured with (`role` and `roles` used the wrong way
+/// round) are also [`Violation`]s; the others are an operator's problem.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SubscribeRefusal {
+    /// `counters.calls` when the call came in.
+    pub call: u64,
+    /// Milliseconds since the master started, on its clock.
+    pub at_ms: u64,
+    pub framework_id: Option<String>,
+    /// `FrameworkInfo.name`.
+    pub name: String,
+    /// The ERROR event's message, as the real master words it.
+    pub message: String,
+}
+
+#[derive(Debug)]
+struct Framework {
+    id: String,
+    info: mesos::FrameworkInfo,
+    roles: Vec<String>,
+    multi_role: bool,
+    partition_aware: bool,
+    killing_state: bool,
+    suppressed: BTreeSet<String>,
+    /// Current subscription.
+    stream: Option<(StreamHandle, String)>,
+    /// Bumped on every (re)subscription and disconnection, so stale
+    /// heartbeat and failover timers do nothing.
+    generation: u64,
+    /// Agent index → offers refused until.
+    filters: HashMap<usize, Instant>,
+    /// Task id → task slot.
+    tasks: HashMap<String, usize>,
+    /// Last statuses of terminal tasks, for reconciliation (bounded).
+    completed: VecDeque<(String, TaskStatus)>,
+    /// The offer constraints of the last UPDATE_FRAMEWORK (recorded for
+    /// tests; the simulator does not filter offers by them).
+    offer_constraints: Option<tritium_proto::scheduler::OfferConstraints>,
+}
+
+impl Framework {
+    fn has_capability(info: &mesos::FrameworkInfo, t: framework_info::capability::Type) -> bool {
+        info.capabilities.iter().any(|c| c.r#type == Some(t as i32))
+    }
+
+    fn apply_info(&mut self, info: mesos::FrameworkInfo) {
+        use framework_info::capability::Type as Cap;
+        self.multi_role = Self::has_capability(&info, Cap::MultiRole);
+        self.partition_aware = Self::has_capability(&info, Cap::PartitionAware);
+        self.killing_state = Self::has_capability(&info, Cap::TaskKillingState);
+        #[allow(deprecated)]
+        let legacy_role = info.role.clone();
+        self.roles = if self.multi_role {
+            info.roles.clone()
+        } else {
+            vec![legacy_role.unwrap_or_else(|| "*".into())]
+        };
+        self.info = info;
+    }
+
+    fn active_roles(&self) -> Vec<String> {
+        self.roles
+            .iter()
+            .filter(|r| !self.suppressed.contains(*r))
+            .cloned()
+            .collect()
+    }
+}
+
+#[derive(Debug)]
+struct Task {
+    framework: usize,
+    id: String,
+    agent: usize,
+    executor_id: Option<String>,
+    resources: Bag,
+    state: TaskState,
+    healthy: Option<bool>,
+    has_health_check: bool,
+    behaviour: Behaviour,
+    /// Unacknowledged updates; the head is the one being (re)sent.
+    pending: VecDeque<TaskStatus>,
+    retry_backoff: Duration,
+    /// Bumped when an update is sent or acknowledged: stale retries do nothing.
+    update_gen: u64,
+    /// Bumped when the task's state changes: stale steps do nothing.
+    step_gen: u64,
+    last_status: TaskStatus,
+}
+
+/// What a task does, from markers in its command (`sim:fail-after=2`, …).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Behaviour {
+    never_start: bool,
+    fail_start: bool,
+    fail_after: Option<f64>,
+    finish_after: Option<f64>,
+    unhealthy: bool,
+}
+
+impl Behaviour {
+    fn parse(command: &str) -> Behaviour {
+        let mut b = Behaviour::default();
+        for token in command.split_whitespace() {
+            let Some(marker) = token.strip_prefix("sim:") else {
+                continue;
+            };
+            let (name, arg) = marker.split_once('=').unwrap_or((marker, ""));
+            let secs = arg
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s >= 0.0);
+            match name {
+                "never-start" => b.never_start = true,
+                "fail-start" => b.fail_start = true,
+                "fail-after" => b.fail_after = secs.or(Some(0.0)),
+                "finish-after" => b.finish_after = secs.or(Some(0.0)),
+                "unhealthy" => b.unhealthy = true,
+                _ => {}
+            }
+        }
+        b
+    }
+}
+
+#[derive(Debug)]
+struct OfferRec {
+    framework: usize,
+    agent: usize,
+    resources: std::sync::Arc<Bag>,
+    created: Instant,
+}
+
+impl OfferRec {
+    /// The role the offer is allocated to (`None` for frameworks without
+    /// MULTI_ROLE): every resource of an offer carries the same.
+    fn allocation_role(&self) -> Option<&str> {
+        self.resources
+            .pools()
+            .next()
+            .map(|(k, _)| k.allocation_role.as_str())
+            .filter(|r| !r.is_empty())
+    }
+}
+
+/// What an agent offers to one (role, allocation role), built
+/// once per change of the agent's free resources: an idle cluster re-offers
+/// the same agents every cycle, and rebuilding the bags each time was the
+/// simulator's main cost.
+#[derive(Debug, Clone)]
+struct OfferParts {
+    version: u64,
+    role: String,
+    alloc: Option<String>,
+    /// `None`: nothing allocatable.
+    parts: Option<(std::sync::Arc<Bag>, Vec<mesos::Resource>)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    OfferCycle,
+    Heartbeat { framework: usize, generation: u64 },
+    FailoverTimeout { framework: usize, generation: u64 },
+    TaskStep { task: usize, generation: u64 },
+    StatusRetry { task: usize, generation: u64 },
+}
+
+/// Offers remembered after they ended, to tell a race (accepting an offer
+/// the master just rescinded) from a bug (using an offer twice).
+const RECENT_OFFERS: usize = 65_536;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OfferEnd {
+    Used,
+    /// Declined: declining it again (a retried DECLINE) is harmless, as on
+    /// a real master, which ignores declines of offers it no longer has.
+    Declined,
+    Rescinded,
+    /// Gone with a master failover: the new leader never made it.
+    Vanished,
+}
+
+/// The simulated master. See the module documentation.
+#[derive(Debug)]
+pub struct Master {
+    cfg: SimConfig,
+    rng: Rng,
+    master_uuid: String,
+    master_info: MasterInfo,
+    agents: Vec<Agent>,
+    agent_index: HashMap<String, usize>,
+    /// Per agent: resources held by tasks.
+    used: Vec<Bag>,
+    /// Per agent: outstanding offer count.
+    offered_on: Vec<u32>,
+    /// Per agent: its outstanding offers. Offered resources are not free:
+    /// as in Mesos, nothing is offered twice, and what tasks use plus what
+    /// is on offer never exceeds the agent's total (`check_agent`).
+    offers_of: Vec<Vec<u64>>,
+    /// Per agent: bumped whenever an offer of it is made or ends.
+    offer_version: Vec<u64>,
+    /// Per agent with outstanding offers: its free resources at
+    /// (`avail_version`, `offer_version`), so an agent whose held offers
+    /// took everything costs one comparison per cycle.
+    free_cache: Vec<Option<(u64, u64, Bag)>>,
+    /// Per agent: bumped whenever its total or used resources change.
+    avail_version: Vec<u64>,
+    /// Per agent: offer parts built at some version (a few per agent).
+    offer_cache: Vec<Vec<OfferParts>>,
+    frameworks: Vec<Framework>,
+    framework_index: HashMap<String, usize>,
+    removed_frameworks: BTreeSet<String>,
+    offers: BTreeMap<u64, OfferRec>,
+    offer_seq: u64,
+    ended_offers: HashMap<u64, OfferEnd>,
+    ended_order: VecDeque<u64>,
+    tasks: Vec<Option<Task>>,
+    free_tasks: Vec<usize>,
+    timers: BinaryHeap<Reverse<(Instant, u64, Timer)>>,
+    timer_seq: u64,
+    out: VecDeque<Output>,
+    streams: HashMap<StreamHandle, usize>,
+    next_stream: StreamHandle,
+    stalled_until: Option<Instant>,
+    unavailable_until: Option<Instant>,
+    redirect: Option<(String, Option<Instant>)>,
+    violations: VecDeque<Violation>,
+    counters: Counters,
+    /// The last [`TASK_CALLS_KEPT`] task calls.
+    task_calls: VecDeque<TaskCall>,
+    /// The last [`SUBSCRIBE_REFUSALS_KEPT`] refused subscriptions.
+    subscribe_refusals: VecDeque<SubscribeRefusal>,
+    allocation_cursor: usize,
+    /// When the next allocation cycle is scheduled.
+    cycle_at: Option<Instant>,
+    framework_seq: u64,
+    started: Instant,
+    /// Unix seconds at `started` (see [`SimConfig::epoch`]).
+    epoch_secs: f64,
+}
+
+fn terminal(state: TaskState) -> bool {
+    matches!(
+        state,
+        TaskState::TaskFinished
+            | TaskState::TaskFailed
+            | TaskState::TaskKilled
+            | TaskState::TaskError
+            | TaskState::TaskLost
+            | TaskState::TaskDropped
+            | TaskState::TaskGone
+            | TaskState::TaskGoneByOperator
+    )
+}
+
+impl Master {
+    /// A master with a freshly generated cluster; `now` starts its clock.
+    pub fn new(cfg: SimConfig, now: Instant) -> Master {
+        let epoch_secs = cfg
+            .epoch
+            .unwrap_or(Epoch::Fixed(FIXED_EPOCH))
+            .unix_seconds();
+        let mut rng = Rng::new(cfg.cluster.seed);
+        let master_uuid = rng.uuid();
+        let agents = generate(&cfg.cluster, &master_uuid);
+        let agent_index = agents
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.id.clone(), i))
+            .collect();
+        let n = agents.len();
+        let master_info = MasterInfo {
+            id: master_uuid.clone(),
+            ip: 0x0100_007f, // 127.0.0.1 in network order, as Mesos stores it
+            port: 5050,
+            pid: Some("master@127.0.0.1:5050".into()),
+            hostname: Some("localhost".into()),
+            version: Some("1.11.0".into()),
+            ..MasterInfo::default()
+        };
+        let mut m = Master {
+            cfg,
+            rng,
+            master_uuid,
+            master_info,
+            agents,
+            agent_index,
+            used: vec![Bag::new(); n],
+            offered_on: vec![0; n],
+            offers_of: vec![Vec::new(); n],
+            offer_version: vec![0; n],
+            free_cache: vec![None; n],
+            avail_version: vec![0; n],
+            offer_cache: vec![Vec::new(); n],
+            frameworks: Vec::new(),
+            framework_index: HashMap::new(),
+            removed_frameworks: BTreeSet::new(),
+            offers: BTreeMap::new(),
+            offer_seq: 0,
+            ended_offers: HashMap::new(),
+            ended_order: VecDeque::new(),
+            tasks: Vec::new(),
+            free_tasks: Vec::new(),
+            timers: BinaryHeap::new(),
+            timer_seq: 0,
+            out: VecDeque::new(),
+            streams: HashMap::new(),
+            next_stream: 1,
+            stalled_until: None,
+            unavailable_until: None,
+            redirect: None,
+            violations: VecDeque::new(),
+            counters: Counters::default(),
+            task_calls: VecDeque::new(),
+            subscribe_refusals: VecDeque::new(),
+            allocation_cursor: 0,
+            cycle_at: None,
+            framework_seq: 0,
+            started: now,
+            epoch_secs,
+        };
+        let first = now + m.cfg.offer_interval;
+        m.request_cycle(first);
+        m
+    }
+
+    /// The id of this master (prefix of agent, offer and framework ids).
+    pub fn master_id(&self) -> &str {
+        &self.master_uuid
+    }
+
+    pub fn agents(&self) -> &[Agent] {
+        &self.agents
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    pub fn violations(&self) -> impl Iterator<Item = &Violation> {
+        self.violations.iter()
+    }
+
+    /// The last launches, explicit reconciliations and kills, oldest first.
+    pub fn task_calls(&self) -> impl Iterator<Item = &TaskCall> {
+        self.task_calls.iter()
+    }
+
+    /// The last refused subscriptions, oldest first.
+    pub fn subscribe_refusals(&self) -> impl Iterator<Item = &SubscribeRefusal> {
+        self.subscribe_refusals.iter()
+    }
+
+    fn millis_since_start(&self, now: Instant) -> u64 {
+        u64::try_from(now.duration_since(self.started).as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn note_task_call(&mut self, now: Instant, kind: &'static str, task_id: &str) {
+        if self.task_calls.len() >= TASK_CALLS_KEPT {
+            self.task_calls.pop_front();
+        }
+        let at_ms = self.millis_since_start(now);
+        self.task_calls.push_back(TaskCall {
+            call: self.counters.calls,
+            at_ms,
+            kind,
+            task_id: task_id.to_owned(),
+        });
+    }
+
+    /// Outstanding offers.
+    pub fn offers_outstanding(&self) -> usize {
+        self.offers.len()
+    }
+
+    /// Set the address announced in `MasterInfo` (the HTTP server knows it).
+    pub fn set_address(&mut self, ip: std::net::Ipv4Addr, port: u16) {
+        self.master_info.ip = u32::from_le_bytes(ip.octets());
+        self.master_info.port = u32::from(port);
+        self.master_info.pid = Some(format!("master@{ip}:{port}"));
+        self.master_info.address = Some(mesos::Address {
+            hostname: Some(ip.to_string()),
+            ip: Some(ip.to_string()),
+            port: i32::from(port),
+        });
+    }
+
+    /// Next output to carry out.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// When `tick` must run next.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((t, _, _))| *t)
+    }
+
+    fn arm(&mut self, at: Instant, timer: Timer) {
+        self.timer_seq += 1;
+        self.timers.push(Reverse((at, self.timer_seq, timer)));
+    }
+
+    /// Make sure an allocation cycle runs no later than `at`.
+    fn request_cycle(&mut self, at: Instant) {
+        if self.cycle_at.is_none_or(|c| at < c) {
+            self.cycle_at = Some(at);
+            self.arm(at, Timer::OfferCycle);
+        }
+    }
+
+    fn violation(&mut self, call: &str, reason: impl Into<String>) {
+        self.counters.violations += 1;
+        if self.violations.len() < self.cfg.max_violations {
+            self.violations.push_back(Violation {
+                call: call.to_owned(),
+                reason: reason.into(),
+            });
+        }
+    }
+
+    fn stalled(&self, now: Instant) -> bool {
+        self.stalled_until.is_some_and(|t| now < t)
+    }
+
+    fn send(&mut self, now: Instant, framework: usize, event: Event) {
+        if self.stalled(now) {
+            return;
+        }
+        if let Some((stream, _)) = &self.frameworks[framework].stream {
+            self.out.push_back(Output::Event(*stream, event));
+        }
+    }
+
+    /// The master's clock in Unix seconds: its epoch plus the time passed.
+    fn timestamp(&self, now: Instant) -> f64 {
+        self.epoch_secs + now.duration_since(self.started).as_secs_f64()
+    }
+
+    // ------------------------------------------------------------ HTTP gate
+
+    /// Faults that answer every scheduler call before it is looked at.
+    pub fn http_gate(&mut self, now: Instant) -> Option<Reply> {
+        if self.unavailable_until.is_some_and(|t| now < t) {
+            return Some(Reply::Status {
+                code: 503,
+                message: "No leader elected".into(),
+            });
+        }
+        if let Some((location, until)) = &self.redirect {
+            if until.is_none_or(|t| now < t) {
+                return Some(Reply::Redirect {
+                    location: location.clone(),
+                });
+            }
+            self.redirect = None;
+        }
+        None
+    }
+
+    /// HTTP basic authentication of a scheduler call, when
+    /// [`SimConfig::credential`] asks for it; `None` lets the call through.
+    ///
+    /// As Mesos (libprocess' basic authenticator): a missing, malformed or
+    /// wrong `Authorization` header is answered `401 Unauthorized` (the
+    /// server adds `WWW-Authenticate: Basic realm="mesos-master-scheduler"`).
+    /// As its scheduler endpoint: a SUBSCRIBE that sets a
+    /// `FrameworkInfo.principal` other than the authenticated one is a
+    /// `400 Bad Request` (and a violation here); one that sets none is let
+    /// through (Mesos fills it in and logs a warning).
+    pub fn authenticate(&mut self, call: &Call, authorization: Option<&str>) -> Option<Reply> {
+        let cred = self.cfg.credential.as_ref()?;
+        let subscribe = call.r#type == Some(call::Type::Subscribe as i32);
+        let expected = tritium_core::wire::basic_authorization(&cred.principal, &cred.secret);
+        if authorization.map(str::trim) != Some(expected.as_str()) {
+            self.counters.unauthenticated += 1;
+            if subscribe {
+                self.counters.subscribe_calls += 1;
+            }
+            return Some(Reply::Status {
+                code: 401,
+                message: String::new(),
+            });
+        }
+        let claimed = call
+            .subscribe
+            .as_ref()
+            .filter(|_| subscribe)
+            .and_then(|sub| sub.framework_info.principal.as_deref())
+            .filter(|p| *p != cred.principal)?;
+        self.counters.subscribe_calls += 1;
+        let message = format!(
+            "Authenticated principal '{}' does not match principal '{claimed}' set in `FrameworkInfo`",
+            cred.principal,
+        );
+        self.violation("SUBSCRIBE", message.clone());
+        Some(Reply::bad_request(message))
+    }
+
+    // ------------------------------------------------------------ calls
+
+    /// Handle one decoded scheduler call. `stream_id` is the request's
+    /// `Mesos-Stream-Id` header, if it had one.
+    pub fn call(&mut self, now: Instant, call: Call, stream_id: Option<&str>) -> Reply {
+        self.counters.calls += 1;
+        if call.r#type == Some(call::Type::Subscribe as i32) {
+            self.counters.subscribe_calls += 1;
+        }
+        if let Some(reply) = self.http_gate(now) {
+            return reply;
+        }
+        let Some(kind) = call.r#type.and_then(|t| call::Type::try_from(t).ok()) else {
+            self.violation("UNKNOWN", "call without a known type");
+            return Reply::bad_request(
+                "Failed to validate scheduler::Call: Expecting 'type' to be present",
+            );
+        };
+        if kind == call::Type::Subscribe {
+            return self.subscribe(now, call, stream_id);
+        }
+        let name = kind.as_str_name();
+        let Some(fid) = call.framework_id.as_ref().map(|f| f.value.clone()) else {
+            self.violation(name, "call without framework_id");
+            return Reply::bad_request(
+                "Failed to validate scheduler::Call: Expecting 'framework_id' to be present",
+            );
+        };
+        let Some(&fw) = self.framework_index.get(&fid) else {
+            if self.removed_frameworks.contains(&fid) {
+                return Reply::Status {
+                    code: 403,
+                    message: format!("Framework {fid} has been removed"),
+                };
+            }
+            self.violation(name, format!("call for unknown framework {fid}"));
+            return Reply::bad_request(format!("Framework {fid} not found"));
+        };
+        let current = self.frameworks[fw]
+            .stream
+            .as_ref()
+            .map(|(_, id)| id.clone());
+        if current.is_none() {
+            // As Mesos: a framework whose stream is gone (it may still
+            // come back within its failover timeout) is refused before its
+            // stream id is looked at.
+            self.counters.unsubscribed_calls += 1;
+            return Reply::Status {
+                code: 403,
+                message: "Framework is not subscribed".into(),
+            };
+        }
+        match (stream_id, current.as_deref()) {
+            (None, _) => {
+                self.violation(name, "call without Mesos-Stream-Id");
+                return Reply::bad_request(
+                    "All non-subscribe calls should include the 'Mesos-Stream-Id' header",
+                );
+            }
+            (Some(got), Some(want)) if got == want => {}
+            (Some(got), _) => {
+                self.counters.stale_stream_calls += 1;
+                // A stale id after a reconnect is a race, not a bug, as long
+                // as it belonged to this framework once; the master refuses
+                // it either way.
+                return Reply::bad_request(format!(
+                    "The stream ID '{got}' included in this request didn't match the stream ID currently associated with framework ID {fid}"
+                ));
+            }
+        }
+        match kind {
+            call::Type::Teardown => self.teardown(fw),
+            call::Type::Accept => match call.accept {
+                Some(a) => self.accept(now, fw, a),
+                None => self.missing(name, "accept"),
+            },
+            call::Type::Decline => match call.decline {
+                Some(d) => self.decline(now, fw, d),
+                None => self.missing(name, "decline"),
+            },
+            call::Type::Revive => {
+                let roles = call.revive.map(|r| r.roles).unwrap_or_default();
+                self.revive(now, fw, roles)
+            }
+            call::Type::Suppress => {
+                let roles = call.suppress.map(|r| r.roles).unwrap_or_default();
+                self.suppress(fw, roles)
+            }
+            call::Type::Kill => match call.kill {
+                Some(k) => {
+                    self.note_task_call(now, "KILL", &k.task_id.value);
+                    self.kill(now, fw, k)
+                }
+                None => self.missing(name, "kill"),
+            },
+            call::Type::Shutdown => match call.shutdown {
+                Some(s) => self.shutdown(now, fw, s),
+                None => self.missing(name, "shutdown"),
+            },
+            call::Type::Acknowledge => match call.acknowledge {
+                Some(a) => self.acknowledge(now, fw, a),
+                None => self.missing(name, "acknowledge"),
+            },
+            call::Type::Reconcile => {
+                let tasks = call.reconcile.map(|r| r.tasks).unwrap_or_default();
+                for t in &tasks {
+                    self.note_task_call(now, "RECONCILE", &t.task_id.value);
+                }
+                self.reconcile(now, fw, tasks)
+            }
+            call::Type::Message => match call.message {
+                Some(_) => Reply::Accepted,
+                None => self.missing(name, "message"),
+            },
+            call::Type::Request => Reply::Accepted,
+            call::Type::AcceptInverseOffers | call::Type::DeclineInverseOffers => Reply::Accepted,
+            call::Type::AcknowledgeOperationStatus | call::Type::ReconcileOperations => {
+                Reply::Accepted
+            }
+            call::Type::UpdateFramework => match call.update_framework {
+                Some(u) => self.update_framework(now, fw, &fid, u),
+                None => self.missing(name, "update_framework"),
+            },
+            call::Type::Subscribe | call::Type::Unknown => {
+                self.violation(name, "call of type UNKNOWN");
+                Reply::bad_request("Unknown call type")
+            }
+        }
+    }
+
+    fn missing(&mut self, call: &str, field: &str) -> Reply {
+        self.violation(call, format!("call without its '{field}' message"));
+        Reply::bad_request(format!(
+            "Failed to validate scheduler::Call: Expecting '{field}' to be present"
+        ))
+    }
+
+    // ------------------------------------------------------------ time
+
+    /// Run every timer due at `now`.
+    pub fn tick(&mut self, now: Instant) {
+        while let Some(Reverse((at, _, timer))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            match timer {
+                Timer::OfferCycle => {
+                    // Prompt cycles (after SUBSCRIBE, REVIVE) move the one
+                    // scheduled cycle earlier; older timers are stale.
+                    if self.cycle_at != Some(at) {
+                        continue;
+                    }
+                    self.allocate(now);
+                    self.cycle_at = None;
+                    let next = now + self.cfg.offer_interval;
+                    self.request_cycle(next);
+                }
+                Timer::Heartbeat {
+                    framework,
+                    generation,
+                } => {
+                    if self.frameworks[framework].generation == generation
+                        && self.frameworks[framework].stream.is_some()
+                    {
+                        self.send(now, framework, heartbeat_event());
+                        let next = now + self.cfg.heartbeat_interval;
+                        self.arm(
+                            next,
+                            Timer::Heartbeat {
+                                framework,
+                                generation,
+                            },
+                        );
+                    }
+                }
+                Timer::FailoverTimeout {
+                    framework,
+                    generation,
+                } => {
+                    if self.frameworks[framework].generation == generation
+                        && self.frameworks[framework].stream.is_none()
+                        && self
+                            .framework_index
+                            .contains_key(&self.frameworks[framework].id)
+                    {
+                        self.remove_framework(framework, true);
+                    }
+                }
+                Timer::TaskStep { task, generation } => {
+                    if self.tasks[task]
+                        .as_ref()
+                        .is_some_and(|t| t.step_gen == generation)
+                    {
+                        self.task_step(now, task);
+                    }
+                }
+                Timer::StatusRetry { task, generation } => {
+                    if self.tasks[task]
+                        .as_ref()
+                        .is_some_and(|t| t.update_gen == generation)
+                    {
+                        self.retry_update(now, task);
+                    }
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ state
+
+    /// The `/sim/state` document.
+    pub fn state_json(&self) -> serde_json::Value {
+        let frameworks: Vec<_> = self
+            .frameworks
+            .iter()
+            .filter(|f| self.framework_index.contains_key(&f.id))
+            .map(|f| {
+                serde_json::json!({
+                    "id": f.id,
+                    "name": f.info.name,
+                    "active": f.stream.is_some(),
+                    "roles": f.roles,
+                    "suppressed_roles": f.suppressed.iter().collect::<Vec<_>>(),
+                    "capabilities": f.info.capabilities.iter()
+                        .filter_map(|c| c.r#type.and_then(|t| framework_info::capability::Type::try_from(t).ok()))
+                        .map(|t| t.as_str_name())
+                        .collect::<Vec<_>>(),
+                    "failover_timeout": f.info.failover_timeout,
+                    "checkpoint": f.info.checkpoint,
+                    "tasks": f.tasks.len(),
+                    "offer_constraints": f.offer_constraints.as_ref().map(|c| format!("{c:?}")),
+                })
+            })
+            .collect();
+        let mut tasks: Vec<_> = self
+            .tasks
+            .iter()
+            .flatten()
+            .map(|t| {
+                serde_json::json!({
+                    "task_id": t.id,
+                    "framework_id": self.frameworks[t.framework].id,
+                    "agent_id": self.agents[t.agent].id,
+                    // As the master reports it: tasks of a partitioned agent
+                    // are UNREACHABLE, whatever they last said.
+                    "state": if self.agents[t.agent].state == AgentState::Unreachable && !terminal(t.state) {
+                        TaskState::TaskUnreachable.as_str_name()
+                    } else {
+                        t.state.as_str_name()
+                    },
+                    "healthy": t.healthy,
+                    "pending_updates": t.pending.len(),
+                })
+            })
+            .collect();
+        tasks.sort_by(|a, b| a["task_id"].as_str().cmp(&b["task_id"].as_str()));
+        serde_json::json!({
+            "master_id": self.master_uuid,
+            "agents": self.agents.len(),
+            "agents_unreachable": self.agents.iter().filter(|a| a.state == AgentState::Unreachable).count(),
+            "frameworks": frameworks,
+            "removed_frameworks": self.removed_frameworks.iter().collect::<Vec<_>>(),
+            "tasks": tasks,
+            "offers_outstanding": self.offers.len(),
+            "counters": self.counters,
+            "task_calls": self.task_calls,
+            "subscribe_refusals": self.subscribe_refusals,
+            "violations": self.violations,
+        })
+    }
+}
+
+fn heartbeat_event() -> Event {
+    Event {
+        r#type: Some(event::Type::Heartbeat as i32),
+        ..Event::default()
+    }
+}
+
+fn error_event(message: &str) -> Event {
+    Event {
+        r#type: Some(event::Type::Error as i32),
+        error: Some(event::Error {
+            message: message.into(),
+        }),
+        ..Event::default()
+    }
+}
+
+fn update_event(status: TaskStatus) -> Event {
+    Event {
+        r#type: Some(event::Type::Update as i32),
+        update: Some(event::Update { status }),
+        ..Event::default()
+    }
+}
+
+#[cfg(test)]
+#[path = "../master_tests.rs"]
+mod tests;

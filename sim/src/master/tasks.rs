@@ -1,0 +1,449 @@
+//! Task life after launch: agent status updates with their retries until
+//! acknowledged, ACKNOWLEDGE, KILL, SHUTDOWN and reconciliation.
+
+use super::*;
+
+impl Master {
+    // ------------------------------------------------------------ task life
+
+    /// The agent reports a new state: the task changes at once (that is the
+    /// master's latest state), and an update with a uuid is queued for the
+    /// framework, sent when the ones before it are acknowledged.
+    pub(super) fn agent_update(
+        &mut self,
+        now: Instant,
+        slot: usize,
+        state: TaskState,
+        reason: Option<task_status::Reason>,
+        message: Option<&str>,
+        healthy: Option<bool>,
+    ) {
+        let uuid = Bytes::copy_from_slice(&self.rng.uuid_bytes());
+        let ts = self.timestamp(now);
+        let Some(t) = self.tasks[slot].as_mut() else {
+            return;
+        };
+        let was_terminal = terminal(t.state);
+        t.state = state;
+        if healthy.is_some() {
+            t.healthy = healthy;
+        }
+        let status = TaskStatus {
+            task_id: TaskId {
+                value: t.id.clone(),
+            },
+            state: state as i32,
+            message: message.map(str::to_owned),
+            source: Some(task_status::Source::Executor as i32),
+            reason: reason.map(|r| r as i32),
+            agent_id: Some(AgentId {
+                value: self.agents[t.agent].id.clone(),
+            }),
+            executor_id: t.executor_id.clone().map(|value| ExecutorId { value }),
+            timestamp: Some(ts),
+            uuid: Some(uuid),
+            healthy,
+            ..TaskStatus::default()
+        };
+        t.last_status = status.clone();
+        t.pending.push_back(status);
+        let first = t.pending.len() == 1;
+        if terminal(state) && !was_terminal {
+            let (agent, res) = (t.agent, t.resources.clone());
+            self.used[agent].subtract_saturating(&res);
+            self.avail_version[agent] += 1;
+        }
+        if first {
+            self.resend_head(now, slot, true);
+        }
+        // The task goes on living whether or not the framework keeps up:
+        // its next step is timed from this state change.
+        self.arm_step(now, slot);
+    }
+
+    /// Send the head of a task's pending updates and arm its retry.
+    pub(super) fn resend_head(&mut self, now: Instant, slot: usize, first_time: bool) {
+        let Some(t) = self.tasks[slot].as_mut() else {
+            return;
+        };
+        let Some(head) = t.pending.front().cloned() else {
+            return;
+        };
+        t.update_gen += 1;
+        if first_time {
+            t.retry_backoff = self.cfg.status_retry_initial;
+        }
+        let (fw, generation, backoff) = (t.framework, t.update_gen, t.retry_backoff);
+        if first_time {
+            self.counters.updates_sent += 1;
+        } else {
+            self.counters.updates_resent += 1;
+        }
+        self.send(now, fw, update_event(head));
+        self.arm(
+            now + backoff,
+            Timer::StatusRetry {
+                task: slot,
+                generation,
+            },
+        );
+    }
+
+    /// Schedule the task's next step from its current state.
+    pub(super) fn arm_step(&mut self, now: Instant, slot: usize) {
+        let Some(t) = self.tasks[slot].as_ref() else {
+            return;
+        };
+        let delay = self.next_step_delay(t);
+        let t = self.tasks[slot].as_mut().expect("checked");
+        t.step_gen += 1;
+        let generation = t.step_gen;
+        if let Some(delay) = delay {
+            self.arm(
+                now + delay,
+                Timer::TaskStep {
+                    task: slot,
+                    generation,
+                },
+            );
+        }
+    }
+
+    /// When the task takes its next step on its own, if it does.
+    pub(super) fn next_step_delay(&self, t: &Task) -> Option<Duration> {
+        let b = t.behaviour;
+        match t.state {
+            TaskState::TaskStaging if !b.never_start => Some(self.cfg.task_step_delay),
+            TaskState::TaskStarting => Some(self.cfg.task_step_delay),
+            TaskState::TaskRunning => {
+                if t.has_health_check && t.healthy.is_none() {
+                    return Some(self.cfg.task_step_delay);
+                }
+                b.fail_after.or(b.finish_after).map(Duration::from_secs_f64)
+            }
+            TaskState::TaskKilling => Some(self.cfg.kill_delay),
+            _ => None,
+        }
+    }
+
+    pub(super) fn task_step(&mut self, now: Instant, slot: usize) {
+        let Some(t) = self.tasks[slot].as_ref() else {
+            return;
+        };
+        let b = t.behaviour;
+        match t.state {
+            TaskState::TaskStaging => {
+                self.agent_update(now, slot, TaskState::TaskStarting, None, None, None)
+            }
+            TaskState::TaskStarting => {
+                if b.fail_start {
+                    self.agent_update(
+                        now,
+                        slot,
+                        TaskState::TaskFailed,
+                        Some(task_status::Reason::CommandExecutorFailed),
+                        Some("Command exited with status 1 (sim:fail-start)"),
+                        None,
+                    );
+                } else {
+                    self.agent_update(now, slot, TaskState::TaskRunning, None, None, None);
+                    if self.cfg.task_failure_rate > 0.0
+                        && self.rng.f64() < self.cfg.task_failure_rate
+                    {
+                        let after = 1.0 + 9.0 * self.rng.f64();
+                        if let Some(t) = self.tasks[slot].as_mut() {
+                            t.behaviour.fail_after = Some(after);
+                        }
+                        self.arm_step(now, slot);
+                    }
+                }
+            }
+            TaskState::TaskRunning => {
+                if t.has_health_check && t.healthy.is_none() {
+                    let healthy = !b.unhealthy;
+                    self.agent_update(
+                        now,
+                        slot,
+                        TaskState::TaskRunning,
+                        Some(task_status::Reason::TaskHealthCheckStatusUpdated),
+                        None,
+                        Some(healthy),
+                    );
+                } else if b.fail_after.is_some() {
+                    self.agent_update(
+                        now,
+                        slot,
+                        TaskState::TaskFailed,
+                        Some(task_status::Reason::CommandExecutorFailed),
+                        Some("Command exited with status 137 (sim:fail-after)"),
+                        None,
+                    );
+                } else if b.finish_after.is_some() {
+                    self.agent_update(
+                        now,
+                        slot,
+                        TaskState::TaskFinished,
+                        None,
+                        Some("Command exited with status 0"),
+                        None,
+                    );
+                }
+            }
+            TaskState::TaskKilling => self.agent_update(
+                now,
+                slot,
+                TaskState::TaskKilled,
+                None,
+                Some("Command terminated with signal Terminated"),
+                None,
+            ),
+            _ => {}
+        }
+    }
+
+    pub(super) fn retry_update(&mut self, now: Instant, slot: usize) {
+        let max = self.cfg.status_retry_max;
+        let Some(t) = self.tasks[slot].as_mut() else {
+            return;
+        };
+        if t.pending.is_empty() {
+            return;
+        }
+        t.retry_backoff = (t.retry_backoff * 2).min(max);
+        self.resend_head(now, slot, false);
+    }
+
+    pub(super) fn acknowledge(&mut self, now: Instant, fw: usize, a: call::Acknowledge) -> Reply {
+        if a.uuid.len() != 16 {
+            self.violation(
+                "ACKNOWLEDGE",
+                format!(
+                    "task {}: uuid of {} bytes is not a UUID",
+                    a.task_id.value,
+                    a.uuid.len()
+                ),
+            );
+            return Reply::bad_request("Failed to validate scheduler::Call: Not a valid UUID");
+        }
+        let Some(&slot) = self.frameworks[fw].tasks.get(&a.task_id.value) else {
+            self.counters.acks_unmatched += 1;
+            return Reply::Accepted;
+        };
+        let Some(agent) = self.tasks[slot].as_ref().map(|t| t.agent) else {
+            self.counters.acks_unmatched += 1;
+            return Reply::Accepted;
+        };
+        if self.agents[agent].id != a.agent_id.value {
+            self.violation(
+                "ACKNOWLEDGE",
+                format!(
+                    "task {} acknowledged for agent {} but runs on another",
+                    a.task_id.value, a.agent_id.value
+                ),
+            );
+        }
+        let Some(t) = self.tasks[slot].as_mut() else {
+            return Reply::Accepted;
+        };
+        let head_matches = t.pending.front().and_then(|s| s.uuid.as_ref()) == Some(&a.uuid);
+        if !head_matches {
+            // An acknowledgement the agent has no pending update for: it
+            // ignores it (duplicates after a reconnect are normal).
+            self.counters.acks_unmatched += 1;
+            return Reply::Accepted;
+        }
+        self.counters.acks += 1;
+        t.pending.pop_front();
+        t.update_gen += 1;
+        let done = t.pending.is_empty() && terminal(t.state);
+        if done {
+            let status = t.last_status.clone();
+            let id = t.id.clone();
+            self.complete_task(fw, slot, id, status);
+        } else if !t.pending.is_empty() {
+            self.resend_head(now, slot, true);
+        }
+        Reply::Accepted
+    }
+
+    pub(super) fn complete_task(&mut self, fw: usize, slot: usize, id: String, status: TaskStatus) {
+        self.frameworks[fw].tasks.remove(&id);
+        self.free_task_slot(slot);
+        let f = &mut self.frameworks[fw];
+        f.completed.push_back((id, status));
+        while f.completed.len() > self.cfg.max_completed_tasks {
+            f.completed.pop_front();
+        }
+    }
+
+    pub(super) fn kill(&mut self, now: Instant, fw: usize, k: call::Kill) -> Reply {
+        let slot = self.frameworks[fw].tasks.get(&k.task_id.value).copied();
+        let live = slot.filter(|&s| self.tasks[s].as_ref().is_some_and(|t| !terminal(t.state)));
+        let Some(slot) = live else {
+            // The master answers a kill of an unknown task with the
+            // reconciliation answer for it.
+            let task = call::reconcile::Task {
+                task_id: k.task_id,
+                agent_id: k.agent_id,
+            };
+            return self.reconcile(now, fw, vec![task]);
+        };
+        let t = self.tasks[slot].as_ref().expect("live");
+        if matches!(t.state, TaskState::TaskKilling) {
+            return Reply::Accepted;
+        }
+        if self.agents[t.agent].state != AgentState::Active {
+            // The agent cannot be reached; the kill waits for it.
+            return Reply::Accepted;
+        }
+        if t.state == TaskState::TaskStaging || !self.frameworks[fw].killing_state {
+            self.agent_update(
+                now,
+                slot,
+                TaskState::TaskKilled,
+                Some(task_status::Reason::TaskKilledDuringLaunch)
+                    .filter(|_| t.state == TaskState::TaskStaging),
+                Some("Killed"),
+                None,
+            );
+        } else {
+            self.agent_update(now, slot, TaskState::TaskKilling, None, None, None);
+        }
+        Reply::Accepted
+    }
+
+    pub(super) fn shutdown(&mut self, now: Instant, fw: usize, s: call::Shutdown) -> Reply {
+        let mut slots: Vec<usize> = self.frameworks[fw]
+            .tasks
+            .values()
+            .copied()
+            .filter(|&slot| {
+                self.tasks[slot].as_ref().is_some_and(|t| {
+                    t.executor_id.as_deref() == Some(s.executor_id.value.as_str())
+                        && self.agents[t.agent].id == s.agent_id.value
+                        && !terminal(t.state)
+                })
+            })
+            .collect();
+        slots.sort_unstable();
+        for slot in slots {
+            self.agent_update(
+                now,
+                slot,
+                TaskState::TaskKilled,
+                Some(task_status::Reason::ExecutorTerminated),
+                Some("Executor shut down"),
+                None,
+            );
+        }
+        Reply::Accepted
+    }
+
+    pub(super) fn reconcile(
+        &mut self,
+        now: Instant,
+        fw: usize,
+        tasks: Vec<call::reconcile::Task>,
+    ) -> Reply {
+        let pa = self.frameworks[fw].partition_aware;
+        let mut answers = Vec::new();
+        if tasks.is_empty() {
+            // Implicit: every task the master knows for the framework.
+            let mut slots: Vec<usize> = self.frameworks[fw].tasks.values().copied().collect();
+            slots.sort_unstable();
+            for slot in slots {
+                if let Some(t) = self.tasks[slot].as_ref() {
+                    answers.push(self.reconcile_status(now, t));
+                }
+            }
+        } else {
+            for rt in tasks {
+                let id = rt.task_id.value;
+                let known = self.frameworks[fw]
+                    .tasks
+                    .get(&id)
+                    .and_then(|&slot| self.tasks[slot].as_ref());
+                if let Some(t) = known {
+                    answers.push(self.reconcile_status(now, t));
+                    continue;
+                }
+                if let Some((_, s)) = self.frameworks[fw]
+                    .completed
+                    .iter()
+                    .rev()
+                    .find(|(tid, _)| *tid == id)
+                {
+                    let mut s = s.clone();
+                    s.uuid = None;
+                    s.source = Some(task_status::Source::Master as i32);
+                    s.reason = Some(task_status::Reason::Reconciliation as i32);
+                    answers.push(s);
+                    continue;
+                }
+                let agent = rt
+                    .agent_id
+                    .as_ref()
+                    .and_then(|a| self.agent_index.get(&a.value))
+                    .copied();
+                let state = match agent {
+                    Some(a) if self.agents[a].state == AgentState::Unreachable => {
+                        if pa {
+                            TaskState::TaskUnreachable
+                        } else {
+                            TaskState::TaskLost
+                        }
+                    }
+                    Some(_) => {
+                        if pa {
+                            TaskState::TaskGone
+                        } else {
+                            TaskState::TaskLost
+                        }
+                    }
+                    None => {
+                        if pa {
+                            TaskState::TaskUnknown
+                        } else {
+                            TaskState::TaskLost
+                        }
+                    }
+                };
+                let agent_id = rt.agent_id.map(|a| a.value);
+                answers.push(self.master_status(
+                    now,
+                    &id,
+                    agent_id.as_deref(),
+                    state,
+                    task_status::Reason::Reconciliation,
+                    "Reconciliation: Task is unknown",
+                ));
+            }
+        }
+        for s in answers {
+            self.counters.reconcile_answers += 1;
+            self.send(now, fw, update_event(s));
+        }
+        Reply::Accepted
+    }
+
+    pub(super) fn reconcile_status(&self, now: Instant, t: &Task) -> TaskStatus {
+        let state = if self.agents[t.agent].state == AgentState::Unreachable && !terminal(t.state) {
+            if self.frameworks[t.framework].partition_aware {
+                TaskState::TaskUnreachable
+            } else {
+                TaskState::TaskLost
+            }
+        } else {
+            t.state
+        };
+        let mut s = t.last_status.clone();
+        s.state = state as i32;
+        s.uuid = None;
+        s.source = Some(task_status::Source::Master as i32);
+        s.reason = Some(task_status::Reason::Reconciliation as i32);
+        s.message = Some("Reconciliation: Latest task state".into());
+        s.timestamp = Some(self.timestamp(now));
+        s.healthy = t.healthy;
+        s
+    }
+}
