@@ -1,0 +1,257 @@
+//! `PartitionTest` (src/tests/partition_tests.cpp): what frameworks see when
+//! an agent is partitioned from the master (the simulator's `lose_agent`
+//! fault, Mesos's dropped PONGs) and when it comes back (`recover_agent`,
+//! Mesos's re-registration).
+
+use serde_json::json;
+use tritium_proto::scheduler::event;
+use tritium_proto::v1::{AgentId, TaskState, TaskStatus, task_status};
+use tritium_sim::SimServer;
+
+use crate::client::*;
+
+fn lose(addr: std::net::SocketAddr, agent: &AgentId) {
+    fault(addr, json!({"kind": "lose_agent", "agent_id": agent.value}));
+}
+
+fn recover(addr: std::net::SocketAddr, agent: &AgentId) {
+    fault(
+        addr,
+        json!({"kind": "recover_agent", "agent_id": agent.value}),
+    );
+}
+
+/// The master's update for a task of a partitioned agent.
+fn assert_partitioned(s: &TaskStatus, state: TaskState, agent: &AgentId) {
+    assert_eq!(state_of(s), state, "{s:?}");
+    assert_eq!(
+        reason_of(s),
+        Some(task_status::Reason::AgentRemoved),
+        "{s:?}"
+    );
+    assert_eq!(s.source, Some(task_status::Source::Master as i32), "{s:?}");
+    assert_eq!(s.agent_id.as_ref(), Some(agent), "{s:?}");
+}
+
+/// Read until the FAILURE naming `agent` (the v1 form of `slaveLost`).
+fn wait_agent_lost(s: &mut Subscriber, agent: &AgentId) {
+    let failure = s
+        .wait_event(event::Type::Failure)
+        .failure
+        .expect("FAILURE body");
+    assert_eq!(failure.agent_id.as_ref(), Some(agent));
+    assert!(
+        failure.executor_id.is_none(),
+        "an agent's loss, not an executor's"
+    );
+}
+
+/// Mesos: PartitionTest.PartitionedSlave — when an agent is partitioned the
+/// master rescinds its outstanding offers and counts it unreachable.
+#[test]
+fn partitioned_slave() {
+    each_encoding(|enc| {
+        let server = start(1);
+        let mut s = subscribe_as(server.addr(), enc, &default_framework());
+        let offer = s.wait_offers().remove(0);
+        lose(server.addr(), &offer.agent_id);
+        let rescind = s.wait_event(event::Type::Rescind).rescind.unwrap();
+        assert_eq!(rescind.offer_id, offer.id);
+        assert_eq!(state(server.addr())["agents_unreachable"], 1);
+        s.expect_no_offers();
+    });
+}
+
+/// Mesos: PartitionTest.PartitionedSlave — every registered framework is
+/// told the agent is lost (`slaveLost`, a FAILURE event with the agent id),
+/// whether or not it has tasks there.
+#[test]
+#[ignore = "sim bug: FAILURE (agent lost) goes only to frameworks with tasks on the agent; \
+            Mesos tells every registered framework"]
+fn partitioned_slave_agent_lost_event() {
+    each_encoding(|enc| {
+        let server = start(1);
+        let mut s = subscribe_as(server.addr(), enc, &default_framework());
+        let offer = s.wait_offers().remove(0);
+        lose(server.addr(), &offer.agent_id);
+        wait_agent_lost(&mut s, &offer.agent_id);
+    });
+}
+
+/// Mesos: PartitionTest.ReregisterSlavePartitionAware — a PARTITION_AWARE
+/// framework's task on a partitioned agent is TASK_UNREACHABLE
+/// (REASON_AGENT_REMOVED, v0 REASON_SLAVE_REMOVED, with `unreachable_time`)
+/// and the framework gets FAILURE for the agent; the master lists the task
+/// unreachable. When the agent re-registers the task is TASK_RUNNING again.
+/// In between, explicit reconciliation answers TASK_UNREACHABLE for it and
+/// for an unknown task of that agent (src/master/master.cpp, `reconcile`).
+#[test]
+fn reregister_slave_partition_aware() {
+    each_encoding(|enc| {
+        let server = start(1);
+        let addr = server.addr();
+        let mut s = subscribe_as(addr, enc, &partition_aware_framework());
+        let (running, offer) = s.run_task("1", "sleep 1000");
+        s.ack(&running);
+        let agent = offer.agent_id.clone();
+        lose(addr, &agent);
+        let unreachable = s.wait_update("1");
+        assert_partitioned(&unreachable, TaskState::TaskUnreachable, &agent);
+        assert!(unreachable.unreachable_time.is_some(), "{unreachable:?}");
+        wait_agent_lost(&mut s, &agent);
+        assert_eq!(sim_task(addr, "1").unwrap()["state"], "TASK_UNREACHABLE");
+
+        s.reconcile(&[("1", Some(&agent)), ("unknown", Some(&agent))]);
+        for id in ["1", "unknown"] {
+            let r = s.wait_update(id);
+            assert_eq!(state_of(&r), TaskState::TaskUnreachable, "{r:?}");
+            assert_eq!(reason_of(&r), Some(task_status::Reason::Reconciliation));
+        }
+
+        recover(addr, &agent);
+        let back = s.wait_update("1");
+        assert_eq!(state_of(&back), TaskState::TaskRunning, "{back:?}");
+        assert_eq!(back.agent_id.as_ref(), Some(&agent));
+        s.ack(&back);
+        assert_eq!(sim_task(addr, "1").unwrap()["state"], "TASK_RUNNING");
+        assert_eq!(state(addr)["agents_unreachable"], 0);
+    });
+}
+
+/// Mesos: PartitionTest.ReregisterSlaveNotPartitionAware — a task of a
+/// framework that is not PARTITION_AWARE is TASK_LOST (REASON_AGENT_REMOVED)
+/// when its agent is partitioned, with a FAILURE for the agent.
+///
+/// Deliberate difference: when the agent re-registers, Mesos (≥ 1.5) lets
+/// the task run on and sends TASK_RUNNING. The simulator forgets a LOST
+/// task of such a framework at once (LOST is terminal for it, as before
+/// Mesos 1.5), so nothing comes back: the check asserts that implicit
+/// reconciliation after the agent's return does not mention the task.
+#[test]
+fn reregister_slave_not_partition_aware() {
+    each_encoding(|enc| {
+        let server = start(1);
+        let addr = server.addr();
+        let mut s = subscribe_as(addr, enc, &default_framework());
+        let (running, offer) = s.run_task("1", "sleep 1000");
+        s.ack(&running);
+        let agent = offer.agent_id.clone();
+        lose(addr, &agent);
+        let lost = s.wait_update("1");
+        assert_partitioned(&lost, TaskState::TaskLost, &agent);
+        wait_agent_lost(&mut s, &agent);
+        recover(addr, &agent);
+        s.reconcile(&[]);
+        let before = s.barrier();
+        assert!(
+            before
+                .iter()
+                .all(|ev| kind(ev) != Some(event::Type::Update)),
+            "{before:?}"
+        );
+        assert!(sim_task(addr, "1").is_none());
+    });
+}
+
+/// Mesos: PartitionTest.PartitionedSlaveReregistrationMasterFailover — a
+/// framework that is not partition-aware sees TASK_LOST, a partition-aware
+/// one TASK_UNREACHABLE, both get FAILURE for the agent; after a master
+/// failover both re-subscribe, and when the agent re-registers the
+/// partition-aware framework's task is TASK_RUNNING again.
+///
+/// Deliberate difference (as in `reregister_slave_not_partition_aware`):
+/// Mesos sends TASK_RUNNING to the other framework too; the simulator
+/// forgot its LOST task.
+#[test]
+fn partitioned_slave_reregistration_master_failover() {
+    each_encoding(|enc| {
+        let server = SimServer::start_many(config(1), 2).expect("two listeners");
+        let (a0, a1) = (server.addrs()[0], server.addrs()[1]);
+        let mut info1 = default_framework();
+        info1.failover_timeout = Some(3600.0);
+        let mut info2 = partition_aware_framework();
+        info2.failover_timeout = Some(3600.0);
+        let mut s1 = subscribe_as(a0, enc, &info1);
+        let (running1, offer) = s1.run_task("t1", "sleep 1000");
+        s1.ack(&running1);
+        let mut s2 = subscribe_as(a0, enc, &info2);
+        let (running2, offer2) = s2.run_task("t2", "sleep 1000");
+        s2.ack(&running2);
+        let agent = offer.agent_id.clone();
+        assert_eq!(offer2.agent_id, agent, "one agent");
+
+        lose(a0, &agent);
+        assert_partitioned(&s1.wait_update("t1"), TaskState::TaskLost, &agent);
+        assert_partitioned(&s2.wait_update("t2"), TaskState::TaskUnreachable, &agent);
+        wait_agent_lost(&mut s1, &agent);
+        wait_agent_lost(&mut s2, &agent);
+
+        fault(a0, json!({"kind": "failover", "to": 1}));
+        s1.expect_closed();
+        s2.expect_closed();
+        let mut s1 = subscribe_as(a1, enc, &s1.resubscribe_info(info1));
+        let mut s2 = subscribe_as(a1, enc, &s2.resubscribe_info(info2));
+
+        recover(a1, &agent);
+        let back = s2.wait_update("t2");
+        assert_eq!(state_of(&back), TaskState::TaskRunning, "{back:?}");
+        s1.reconcile(&[]);
+        let before = s1.barrier();
+        assert!(
+            before
+                .iter()
+                .all(|ev| kind(ev) != Some(event::Type::Update)),
+            "{before:?}"
+        );
+    });
+}
+
+/// Mesos: PartitionTest.DisconnectedFramework — a new instance of a
+/// framework (not partition-aware) that failed over while its task's agent
+/// was partitioned reconciles the task: TASK_LOST, REASON_RECONCILIATION.
+#[test]
+fn disconnected_framework() {
+    each_encoding(|enc| {
+        let server = start(1);
+        let addr = server.addr();
+        let mut info = default_framework();
+        info.failover_timeout = Some(3600.0);
+        let mut s = subscribe_as(addr, enc, &info);
+        let (running, offer) = s.run_task("1", "sleep 1000");
+        s.ack(&running);
+        let info = s.resubscribe_info(info);
+        drop(s);
+        wait_for("the framework to be disconnected", || {
+            state(addr)["frameworks"][0]["active"] == false
+        });
+        lose(addr, &offer.agent_id);
+        let mut s = subscribe_as(addr, enc, &info);
+        s.reconcile(&[("1", Some(&offer.agent_id))]);
+        let r = s.wait_update("1");
+        assert_eq!(state_of(&r), TaskState::TaskLost, "{r:?}");
+        assert_eq!(reason_of(&r), Some(task_status::Reason::Reconciliation));
+    });
+}
+
+/// Mesos: PartitionTest.DisconnectedFramework (and
+/// PartitionedSlaveReregistrationMasterFailover) — that TASK_LOST answer,
+/// like the TASK_LOST sent when the agent was partitioned, carries
+/// `unreachable_time`.
+#[test]
+#[ignore = "sim bug: TASK_LOST for frameworks that are not PARTITION_AWARE carries no \
+            unreachable_time, and their reconciliation answers neither"]
+fn disconnected_framework_unreachable_time() {
+    each_encoding(|enc| {
+        let server = start(1);
+        let addr = server.addr();
+        let mut s = subscribe_as(addr, enc, &default_framework());
+        let (running, offer) = s.run_task("1", "sleep 1000");
+        s.ack(&running);
+        lose(addr, &offer.agent_id);
+        let lost = s.wait_update("1");
+        assert!(lost.unreachable_time.is_some(), "{lost:?}");
+        s.reconcile(&[("1", Some(&offer.agent_id))]);
+        let r = s.wait_update("1");
+        assert_eq!(r.unreachable_time, lost.unreachable_time, "{r:?}");
+    });
+}
