@@ -7,9 +7,11 @@
 //! 2 usage, 3 refused input (4xx), 4 `--timeout`, 5 unreachable or 5xx,
 //! 6 a `--wait` that ended in failure.
 
-pub mod http;
 pub mod output;
 pub mod wait;
+
+/// The HTTP transport, now the REST client library's (`tritium-client`).
+pub use tritium_client::http;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -17,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
+use tritium_client::{AppView, Client, Error, ErrorBody};
 
-use self::http::{Api, HttpError};
 use self::wait::{Goal, Progress};
 
 pub const EXIT_OK: u8 = 0;
@@ -175,14 +177,11 @@ pub enum Failure {
 
 impl Failure {
     /// A 4xx answer, from the server's `{"error", "field"}`.
-    pub fn refused(status: u16, body: &Value) -> Failure {
+    pub fn refused(status: u16, body: &ErrorBody) -> Failure {
         Failure::Refused {
             status,
-            error: body["error"]
-                .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| body.to_string()),
-            field: body["field"].as_str().unwrap_or("").to_owned(),
+            error: body.error.clone(),
+            field: body.field.clone(),
         }
     }
 
@@ -220,9 +219,26 @@ impl std::fmt::Display for Failure {
     }
 }
 
-impl From<HttpError> for Failure {
-    fn from(e: HttpError) -> Self {
-        Failure::Unreachable(e.to_string())
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Url(m) => Failure::Usage(m),
+            Error::Unreachable(m) | Error::Broken(m) => Failure::Unreachable(m),
+            Error::Api { status, body } if (400..500).contains(&status) => {
+                Failure::refused(status, &body)
+            }
+            Error::Api { status, body } => Failure::Server(status, body.error),
+            // A 2xx answer that is not the document expected.
+            Error::Decode(m) => Failure::Server(200, m),
+        }
+    }
+}
+
+/// A failed exchange; a broken connection names the server.
+fn failed(client: &Client, e: Error) -> Failure {
+    match e {
+        Error::Broken(m) => Failure::Unreachable(format!("{}: {m}", client.base())),
+        other => Failure::from(other),
     }
 }
 
@@ -256,22 +272,22 @@ fn run(cmd: Command, root: clap::Command, out: &mut dyn Write) -> Result<(), Fai
             clap_mangen::generate_to(root, &dir).map_err(io)
         }
         Command::Events { conn, app, count } => {
-            let api = connect(&conn)?;
-            events(&api, conn.output, app.as_deref(), count, out)
+            let client = connect(&conn)?;
+            events(&client, conn.output, app.as_deref(), count, out)
         }
         Command::App { conn, cmd } => {
-            let api = connect(&conn)?;
-            app(&api, conn.output, cmd, out)
+            let client = connect(&conn)?;
+            app(&client, conn.output, cmd, out)
         }
     }
 }
 
-fn connect(conn: &Conn) -> Result<Api, Failure> {
+fn connect(conn: &Conn) -> Result<Client, Failure> {
     let token = match &conn.token_file {
         Some(f) => Some(read_token(f)?),
         None => None,
     };
-    Api::new(&conn.api, token).map_err(Failure::Usage)
+    Client::new(&conn.api, token).map_err(Failure::from)
 }
 
 /// The first line that is not blank or a `#` comment; of a server token
@@ -285,57 +301,6 @@ fn read_token(path: &Path) -> Result<String, Failure> {
         .and_then(|l| l.split_whitespace().last())
         .map(str::to_owned)
         .ok_or_else(|| Failure::Usage(format!("--token-file {} holds no token", path.display())))
-}
-
-/// An app name for a query string (names are letters, digits and `-`;
-/// anything else is escaped so a typo reaches the server as a 404).
-pub(crate) fn path_name(name: &str) -> String {
-    let mut s = String::with_capacity(name.len());
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_' {
-            s.push(b as char);
-        } else {
-            s.push_str(&format!("%{b:02X}"));
-        }
-    }
-    s
-}
-
-/// One exchange with a JSON answer: `(status, body)`; a body that is not
-/// JSON becomes `{"error": text}`.
-pub(crate) fn get_json(api: &Api, path: &str) -> Result<(u16, Value), HttpError> {
-    exchange(api, "GET", path, None)
-}
-
-fn exchange(
-    api: &Api,
-    method: &str,
-    path: &str,
-    body: Option<&[u8]>,
-) -> Result<(u16, Value), HttpError> {
-    let r = api.request(method, path, body)?;
-    let v = serde_json::from_slice(&r.body)
-        .unwrap_or_else(|_| json!({ "error": String::from_utf8_lossy(&r.body).trim().to_owned() }));
-    Ok((r.status, v))
-}
-
-/// An exchange that must succeed (2xx): its body, or the failure.
-fn call(api: &Api, method: &str, path: &str, body: Option<&[u8]>) -> Result<Value, Failure> {
-    let (status, v) = exchange(api, method, path, body).map_err(|e| match e {
-        HttpError::Unreachable(m) => Failure::Unreachable(m),
-        HttpError::Broken(m) => Failure::Unreachable(format!("{}: {m}", api.base())),
-    })?;
-    match status {
-        200..=299 => Ok(v),
-        400..=499 => Err(Failure::refused(status, &v)),
-        _ => Err(Failure::Server(
-            status,
-            v["error"]
-                .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| v.to_string()),
-        )),
-    }
 }
 
 fn read_file(file: &Path) -> Result<Vec<u8>, Failure> {
@@ -380,32 +345,48 @@ fn print_json(out: &mut dyn Write, v: &Value) -> Result<(), Failure> {
     print(out, &s)
 }
 
-fn app(api: &Api, format: Format, cmd: AppCommand, out: &mut dyn Write) -> Result<(), Failure> {
+/// A view as the JSON document the server sent (`-o json`).
+fn doc<T: serde::Serialize>(view: &T) -> Value {
+    serde_json::to_value(view).unwrap_or(Value::Null)
+}
+
+/// What a change returned.
+enum Sent {
+    /// One app document's answer.
+    One(Box<AppView>),
+    /// hydrogen's list form: one answer per app, in order.
+    Many(Vec<AppView>),
+    /// A delete accepted.
+    Deleting(String),
+}
+
+impl Sent {
+    /// The server's answer, for `-o json`.
+    fn doc(&self) -> Value {
+        match self {
+            Sent::One(a) => doc(a),
+            Sent::Many(apps) => doc(apps),
+            Sent::Deleting(name) => json!({ "name": name, "status": "deleting" }),
+        }
+    }
+}
+
+fn app(
+    client: &Client,
+    format: Format,
+    cmd: AppCommand,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
     let json = format == Format::Json;
+    let fail = |e: Error| failed(client, e);
     match cmd {
         AppCommand::List => {
-            const PAGE: usize = 100;
-            let mut apps = Vec::new();
-            loop {
-                let page = call(
-                    api,
-                    "GET",
-                    &format!("/v1/api/app/all?offset={}&limit={PAGE}", apps.len()),
-                    None,
-                )?;
-                let got = page["apps"].as_array().cloned().unwrap_or_default();
-                let total = page["total"].as_u64().unwrap_or(0) as usize;
-                let empty = got.is_empty();
-                apps.extend(got);
-                if empty || apps.len() >= total {
-                    break;
-                }
-            }
+            let apps = client.apps().map_err(fail)?;
             if json {
                 let total = apps.len();
                 print_json(
                     out,
-                    &json!({ "apps": apps, "total": total, "offset": 0, "limit": total }),
+                    &json!({ "apps": doc(&apps), "total": total, "offset": 0, "limit": total }),
                 )
             } else if apps.is_empty() {
                 print(out, "no apps\n")
@@ -414,27 +395,17 @@ fn app(api: &Api, format: Format, cmd: AppCommand, out: &mut dyn Write) -> Resul
             }
         }
         AppCommand::Show { name } => {
-            let a = call(
-                api,
-                "GET",
-                &format!("/v1/api/app?name={}", path_name(&name)),
-                None,
-            )?;
+            let a = client.app(&name).map_err(fail)?;
             if json {
-                print_json(out, &a)
+                print_json(out, &doc(&a))
             } else {
                 print(out, &output::app_detail(&a, output::now_unix()))
             }
         }
         AppCommand::Why { name } => {
-            let q = call(
-                api,
-                "GET",
-                &format!("/v1/api/app/queue?name={}", path_name(&name)),
-                None,
-            )?;
+            let q = client.queue(Some(&name)).map_err(fail)?;
             if json {
-                print_json(out, &q)
+                print_json(out, &doc(&q))
             } else {
                 print(out, &output::why(&name, &q))
             }
@@ -442,17 +413,15 @@ fn app(api: &Api, format: Format, cmd: AppCommand, out: &mut dyn Write) -> Resul
         AppCommand::Deploy { file, wait } => {
             let doc = read_file(&file)?;
             let names = names_in(&doc);
-            change(api, json, &wait, out, &names, |api| {
-                let v = call(api, "POST", "/v1/api/app", Some(&doc))?;
-                Ok((v, "created"))
+            change(client, json, &wait, out, &names, |c| {
+                Ok((send_document(c, "POST", &doc)?, "created"))
             })
         }
         AppCommand::Update { file, wait } => {
             let doc = read_file(&file)?;
             let names = names_in(&doc);
-            change(api, json, &wait, out, &names, |api| {
-                let v = call(api, "PUT", "/v1/api/app", Some(&doc))?;
-                Ok((v, "updated"))
+            change(client, json, &wait, out, &names, |c| {
+                Ok((send_document(c, "PUT", &doc)?, "updated"))
             })
         }
         AppCommand::Scale {
@@ -461,117 +430,94 @@ fn app(api: &Api, format: Format, cmd: AppCommand, out: &mut dyn Write) -> Resul
             wait,
         } => {
             let names = [name.clone()];
-            change(api, json, &wait, out, &names, |api| {
-                let a = call(
-                    api,
-                    "GET",
-                    &format!("/v1/api/app?name={}", path_name(&name)),
-                    None,
-                )?;
-                let mut spec = a["spec"].clone();
-                if !spec.is_object() {
-                    return Err(Failure::Server(
-                        200,
-                        format!("the app document of {name} has no spec"),
-                    ));
-                }
-                spec["instances"] = json!(instances);
-                let body = serde_json::to_vec(&spec).unwrap_or_default();
-                let v = call(api, "PUT", "/v1/api/app", Some(&body))?;
-                Ok((v, "scaled"))
+            change(client, json, &wait, out, &names, |c| {
+                let a = c.scale(&name, instances).map_err(|e| failed(c, e))?;
+                Ok((Sent::One(Box::new(a)), "scaled"))
             })
         }
         AppCommand::Restart { name, wait } => {
             let names = [name.clone()];
-            change(api, json, &wait, out, &names, |api| {
-                let v = call(
-                    api,
-                    "POST",
-                    &format!("/v1/api/app/restart?name={}", path_name(&name)),
-                    None,
-                )?;
-                Ok((v, "restarting"))
+            change(client, json, &wait, out, &names, |c| {
+                let a = c.restart(&name).map_err(|e| failed(c, e))?;
+                Ok((Sent::One(Box::new(a)), "restarting"))
             })
         }
         AppCommand::Delete { name, wait } => {
             let names = [name.clone()];
-            let deleting = |api: &Api| {
-                let v = call(
-                    api,
-                    "DELETE",
-                    &format!("/v1/api/app?name={}", path_name(&name)),
-                    None,
-                )?;
-                Ok((v, "deleting"))
-            };
-            change(api, json, &wait, out, &names, deleting)
+            change(client, json, &wait, out, &names, |c| {
+                c.delete(&name).map_err(|e| failed(c, e))?;
+                Ok((Sent::Deleting(name.clone()), "deleting"))
+            })
         }
     }
+}
+
+/// An app file sent as it is (the server checks it): one app, or
+/// hydrogen's list of them.
+fn send_document(client: &Client, method: &str, doc: &[u8]) -> Result<Sent, Failure> {
+    let apps = client
+        .send_document(method, doc)
+        .map_err(|e| failed(client, e))?;
+    let list = doc.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+    Ok(match (list, apps.len()) {
+        (false, 1) => Sent::One(Box::new(apps.into_iter().next().expect("one"))),
+        _ => Sent::Many(apps),
+    })
 }
 
 /// Send a change, say what the server answered, and with `--wait` follow
 /// it to the end. `send` returns the server's answer and a verb for it.
 fn change(
-    api: &Api,
+    client: &Client,
     json: bool,
     w: &WaitArgs,
     out: &mut dyn Write,
     names: &[String],
-    send: impl FnOnce(&Api) -> Result<(Value, &'static str), Failure>,
+    send: impl FnOnce(&Client) -> Result<(Sent, &'static str), Failure>,
 ) -> Result<(), Failure> {
     let deadline = Instant::now() + Duration::from_secs(w.timeout);
     // Listen before sending, so the first changes are not missed.
     let events = if w.wait {
         let filter = (names.len() == 1).then(|| names[0].as_str());
-        wait::open_events(api, filter)
+        wait::open_events(client, filter)
     } else {
         None
     };
-    let (answer, verb) = send(api)?;
-    // One app, or hydrogen's list `[{"status", "result"}]`.
-    let results: Vec<Value> = match &answer {
-        Value::Array(items) => items.iter().map(|i| i["result"].clone()).collect(),
-        other => vec![other.clone()],
-    };
+    let (answer, verb) = send(client)?;
     if !w.wait {
         if json {
-            return print_json(out, &answer);
+            return print_json(out, &answer.doc());
         }
-        let mut text = String::new();
-        for r in &results {
-            text.push_str(&summary(r, verb));
-        }
-        return print(out, &text);
+        return print(out, &summaries(&answer, verb));
     }
     if !json {
-        let mut err = std::io::stderr().lock();
-        for r in &results {
-            let _ = err.write_all(summary(r, verb).as_bytes());
-        }
+        let _ = std::io::stderr()
+            .lock()
+            .write_all(summaries(&answer, verb).as_bytes());
     }
-    let goals: Vec<Goal> = results
-        .iter()
-        .filter_map(|r| {
-            let name = r["name"].as_str()?.to_owned();
-            Some(if verb == "deleting" {
-                Goal::Deleted { name }
-            } else {
-                Goal::Converged {
-                    name,
-                    version: r["version"].as_u64(),
-                }
+    let goals: Vec<Goal> = match &answer {
+        Sent::Deleting(name) => vec![Goal::Deleted { name: name.clone() }],
+        Sent::One(a) => vec![Goal::Converged {
+            name: a.name.clone(),
+            version: Some(a.version),
+        }],
+        Sent::Many(apps) => apps
+            .iter()
+            .map(|a| Goal::Converged {
+                name: a.name.clone(),
+                version: Some(a.version),
             })
-        })
-        .collect();
+            .collect(),
+    };
     let mut progress = Progress::new();
-    let finals = wait::wait(api, events, &goals, deadline, &mut progress)?;
+    let finals = wait::wait(client, events, &goals, deadline, &mut progress)?;
     if json {
         let finals: Vec<Value> = goals
             .iter()
             .zip(finals)
-            .map(|(g, a)| match g {
-                Goal::Deleted { name } => json!({ "name": name, "status": "deleted" }),
-                Goal::Converged { .. } => a,
+            .map(|(g, a)| match (g, a) {
+                (Goal::Converged { .. }, Some(a)) => doc(&a),
+                (_, _) => json!({ "name": g.name(), "status": "deleted" }),
             })
             .collect();
         return print_json(
@@ -585,73 +531,62 @@ fn change(
     }
     let mut text = String::new();
     for (g, a) in goals.iter().zip(&finals) {
-        text.push_str(&match g {
-            Goal::Deleted { name } => format!("app {name} deleted\n"),
-            Goal::Converged { name, .. } => format!(
+        text.push_str(&match (g, a) {
+            (Goal::Converged { name, .. }, Some(a)) => format!(
                 "app {name} {} (version {}): {}/{} {}\n",
-                a["status"].as_str().unwrap_or("?"),
-                output::cell(&a["version"]),
-                output::cell(&a["running"]),
-                output::cell(&a["instances"]),
-                if a["spec"]["healthcheck"].is_null() {
+                a.status,
+                a.version,
+                a.running,
+                a.instances,
+                if a.spec.healthcheck.is_none() {
                     "RUNNING"
                 } else {
                     "RUNNING and healthy"
                 }
             ),
+            (_, _) => format!("app {} deleted\n", g.name()),
         });
     }
     print(out, &text)
 }
 
-/// `app web created (version 1, 3 instances)`.
-fn summary(r: &Value, verb: &str) -> String {
-    let name = output::cell(&r["name"]);
-    if r["version"].is_null() {
-        return format!("app {name} {verb}\n");
+/// One line per app: `app web created (version 1, 3 instance(s))`.
+fn summaries(answer: &Sent, verb: &str) -> String {
+    let line = |a: &AppView| {
+        format!(
+            "app {} {verb} (version {}, {} instance(s))\n",
+            output::text(&a.name),
+            a.version,
+            a.instances,
+        )
+    };
+    match answer {
+        Sent::One(a) => line(a),
+        Sent::Many(apps) => apps.iter().map(line).collect(),
+        Sent::Deleting(name) => format!("app {} {verb}\n", output::text(name)),
     }
-    format!(
-        "app {name} {verb} (version {}, {} instance(s))\n",
-        output::cell(&r["version"]),
-        output::cell(&r["instances"]),
-    )
 }
 
 /// `events`: follow the stream, one line per event (`-o json`: its data).
 fn events(
-    api: &Api,
+    client: &Client,
     format: Format,
     app: Option<&str>,
     count: Option<u64>,
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
-    let path = match app {
-        Some(a) => format!("/v1/api/events?app={}", path_name(a)),
-        None => "/v1/api/events".into(),
-    };
-    let mut stream = match api.events(&path)? {
-        Ok(s) => s,
-        Err(r) => {
-            let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
-            return Err(if (400..500).contains(&r.status) {
-                Failure::refused(r.status, &v)
-            } else {
-                Failure::Server(r.status, v["error"].as_str().unwrap_or("").to_owned())
-            });
-        }
-    };
+    let mut stream = client.events(app)?;
     let mut seen = 0;
     while count.is_none_or(|c| seen < c) {
         // Far deadlines: the server's keep-alive comments come every 15 s.
         let deadline = Instant::now() + Duration::from_secs(3600);
-        let Some(ev) = stream.next(deadline)? else {
+        let Some(ev) = stream.next_before(deadline)? else {
             continue;
         };
-        let data: Value = serde_json::from_str(&ev.data).unwrap_or(Value::String(ev.data));
         let line = if format == Format::Json {
-            data.to_string()
+            doc(&ev).to_string()
         } else {
-            output::event_line(&ev.kind, &data)
+            output::event_line(&ev)
         };
         print(out, &format!("{line}\n"))?;
         let _ = out.flush();
@@ -685,13 +620,17 @@ mod tests {
 
     #[test]
     fn names_are_escaped_in_queries() {
-        assert_eq!(path_name("web-1"), "web-1");
-        assert_eq!(path_name("a b&c"), "a%20b%26c");
+        assert_eq!(tritium_client::query_value("web-1"), "web-1");
+        assert_eq!(tritium_client::query_value("a b&c"), "a%20b%26c");
     }
 
     #[test]
     fn failures_map_to_their_exit_codes() {
-        let refused = Failure::refused(422, &json!({"error": "bad", "field": "resources.cpu"}));
+        let body = ErrorBody {
+            error: "bad".into(),
+            field: "resources.cpu".into(),
+        };
+        let refused = Failure::refused(422, &body);
         assert_eq!(refused.code(), EXIT_REFUSED);
         assert_eq!(
             refused.to_string(),

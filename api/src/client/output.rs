@@ -1,9 +1,9 @@
 //! What the client prints for people: aligned tables and the short forms
 //! of task fields (state without `TASK_`, ports, health, age). Scripts use
 //! `-o json`, which prints the server's JSON instead; nothing here is
-//! parsed by anyone.
+//! parsed by anyone. It reads the typed views the client reads.
 
-use serde_json::Value;
+use tritium_client::{AppView, Event, QueueView, TaskView};
 
 /// Columns padded to their widest cell, two spaces apart; the last column
 /// is not padded (no trailing blanks).
@@ -37,33 +37,43 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// A JSON value as a cell: strings bare, null as `-`.
-pub fn cell(v: &Value) -> String {
-    match v {
-        Value::Null => "-".into(),
-        Value::String(s) if s.is_empty() => "-".into(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+/// A text cell: `-` when empty.
+pub fn text(s: &str) -> String {
+    if s.is_empty() {
+        "-".into()
+    } else {
+        s.to_owned()
     }
 }
 
+/// An optional number as a cell: `-` when absent.
+pub fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".into(), |v| v.to_string())
+}
+
+/// A float as JSON writes it (`64.0`, `0.1`), as the tables always showed
+/// the server's numbers.
+pub fn float(x: f64) -> String {
+    serde_json::Number::from_f64(x).map_or_else(|| "-".into(), |n| n.to_string())
+}
+
 /// `TASK_RUNNING` → `RUNNING`.
-pub fn state(v: &Value) -> String {
-    let s = cell(v);
+pub fn state(s: &str) -> String {
+    let s = text(s);
     s.strip_prefix("TASK_").map(str::to_owned).unwrap_or(s)
 }
 
 /// `[31000, 31001]` → `31000,31001`; none → `-`.
-pub fn ports(v: &Value) -> String {
-    match v.as_array() {
-        Some(ps) if !ps.is_empty() => ps.iter().map(cell).collect::<Vec<_>>().join(","),
-        _ => "-".into(),
+pub fn ports(ps: &[u32]) -> String {
+    if ps.is_empty() {
+        return "-".into();
     }
+    ps.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
 }
 
-/// `healthy`: true, false, or null without a health check.
-pub fn health(v: &Value) -> String {
-    match v.as_bool() {
+/// `healthy`: true, false, or none without a health check.
+pub fn health(v: Option<bool>) -> String {
+    match v {
         Some(true) => "healthy".into(),
         Some(false) => "unhealthy".into(),
         None => "-".into(),
@@ -71,8 +81,8 @@ pub fn health(v: &Value) -> String {
 }
 
 /// Seconds since `started_at` (Unix seconds) as `42s`, `5m`, `3h`, `2d`.
-pub fn age(started_at: &Value, now_unix: f64) -> String {
-    let Some(t) = started_at.as_f64() else {
+pub fn age(started_at: Option<f64>, now_unix: f64) -> String {
+    let Some(t) = started_at else {
         return "-".into();
     };
     duration((now_unix - t).max(0.0))
@@ -104,9 +114,9 @@ pub fn clock() -> String {
 }
 
 /// Tasks still alive (not in a terminal state).
-pub fn is_live(task: &Value) -> bool {
+pub fn is_live(task: &TaskView) -> bool {
     !matches!(
-        task["state"].as_str().unwrap_or(""),
+        task.state.as_str(),
         "TASK_FINISHED"
             | "TASK_FAILED"
             | "TASK_KILLED"
@@ -119,20 +129,20 @@ pub fn is_live(task: &Value) -> bool {
 }
 
 /// `app list`: one line per app.
-pub fn apps_table(apps: &[Value]) -> String {
+pub fn apps_table(apps: &[AppView]) -> String {
     let rows: Vec<Vec<String>> = apps
         .iter()
         .map(|a| {
             vec![
-                cell(&a["name"]),
-                cell(&a["status"]),
-                cell(&a["version"]),
-                cell(&a["instances"]),
-                cell(&a["running"]),
-                if a["spec"]["healthcheck"].is_null() {
+                text(&a.name),
+                a.status.to_string(),
+                a.version.to_string(),
+                a.instances.to_string(),
+                a.running.to_string(),
+                if a.spec.healthcheck.is_none() {
                     "-".into()
                 } else {
-                    cell(&a["healthy"])
+                    a.healthy.to_string()
                 },
             ]
         })
@@ -151,74 +161,71 @@ pub fn apps_table(apps: &[Value]) -> String {
 }
 
 /// `app show`: the app's summary, then its tasks.
-pub fn app_detail(a: &Value, now_unix: f64) -> String {
+pub fn app_detail(a: &AppView, now_unix: f64) -> String {
     let mut out = String::new();
-    let spec = &a["spec"];
-    let res = &spec["resources"];
+    let spec = &a.spec;
+    let res = &spec.resources;
     let mut summary = vec![
-        ("name", cell(&a["name"])),
-        ("status", cell(&a["status"])),
-        ("version", cell(&a["version"])),
+        ("name", text(&a.name)),
+        ("status", a.status.to_string()),
+        ("version", a.version.to_string()),
         (
             "instances",
             format!(
                 "{} wanted, {} running{}",
-                cell(&a["instances"]),
-                cell(&a["running"]),
-                if spec["healthcheck"].is_null() {
+                a.instances,
+                a.running,
+                if spec.healthcheck.is_none() {
                     String::new()
                 } else {
-                    format!(", {} healthy", cell(&a["healthy"]))
+                    format!(", {} healthy", a.healthy)
                 }
             ),
         ),
         (
             "resources",
-            format!("cpu {}, mem {} MB", cell(&res["cpu"]), cell(&res["mem"])),
+            format!("cpu {}, mem {} MB", float(res.cpu), float(res.mem)),
         ),
     ];
-    if let Some(cmd) = spec["command"]["cmd"].as_str() {
+    if let Some(cmd) = spec.command.as_ref().and_then(|c| c.cmd.as_deref()) {
         summary.push(("command", cmd.to_owned()));
     }
-    if let Some(image) = spec["container"]["image"].as_str() {
+    if let Some(image) = spec.container.as_ref().and_then(|c| c.image.as_deref()) {
         summary.push(("image", image.to_owned()));
     }
-    if a["failures"].as_u64().is_some_and(|f| f > 0) {
-        summary.push(("failures", cell(&a["failures"])));
+    if a.failures > 0 {
+        summary.push(("failures", a.failures.to_string()));
     }
-    if let Some(b) = a["backoff_seconds"].as_f64() {
+    if let Some(b) = a.backoff_seconds {
         summary.push(("backoff", format!("next launch in {b:.0}s")));
     }
-    if a["rolled_back"] == true {
+    if a.rolled_back {
         summary.push(("rolled back", "yes (an update failed)".into()));
     }
     for (k, v) in summary {
         out.push_str(&format!("{:<11} {v}\n", format!("{k}:")));
     }
-    let tasks: Vec<&Value> = a["tasks"]
-        .as_array()
-        .map(|t| t.iter().collect())
-        .unwrap_or_default();
-    if tasks.is_empty() {
+    if a.tasks.is_empty() {
         out.push_str("\nno tasks\n");
         return out;
     }
-    let rows: Vec<Vec<String>> = tasks
+    let rows: Vec<Vec<String>> = a
+        .tasks
         .iter()
         .map(|t| {
-            let mut st = state(&t["state"]);
-            if t["killing"] == true {
+            let mut st = state(&t.state);
+            if t.killing {
                 st.push_str(" (killing)");
             }
             vec![
-                cell(&t["id"]),
+                text(&t.id),
                 st,
-                cell(&t["version"]),
-                cell(&t["agent_id"]),
-                cell(&t["host"]),
-                ports(&t["ports"]),
-                health(&t["healthy"]),
-                age(&t["started_at"], now_unix),
+                t.version.to_string(),
+                text(&t.agent_id),
+                text(&t.host),
+                ports(&t.ports),
+                health(t.healthy),
+                age(t.started_at, now_unix),
             ]
         })
         .collect();
@@ -233,57 +240,47 @@ pub fn app_detail(a: &Value, now_unix: f64) -> String {
 }
 
 /// `app why`: pending instances and why offers were refused.
-pub fn why(name: &str, queue: &Value) -> String {
-    let entry = queue["queue"]
-        .as_array()
-        .and_then(|q| q.iter().find(|e| e["app"] == name));
-    let Some(e) = entry else {
+pub fn why(name: &str, queue: &QueueView) -> String {
+    let Some(e) = queue.queue.iter().find(|e| e.app == name) else {
         return format!("{name}: nothing pending; every instance it wants is placed\n");
     };
     let mut out = format!(
         "{name}: {} instance(s) pending, status {}",
-        cell(&e["pending"]),
-        cell(&e["status"])
+        e.pending, e.status
     );
-    if let Some(b) = e["backoff_seconds"].as_f64() {
+    if let Some(b) = e.backoff_seconds {
         out.push_str(&format!(
             ", backing off {b:.0}s after {} failure(s)",
-            cell(&e["failures"])
+            e.failures
         ));
     }
     out.push('\n');
-    let w = &e["why"];
-    if w.is_null() {
+    let Some(w) = &e.why else {
         out.push_str("no offers examined for it yet\n");
         return out;
-    }
+    };
     out.push_str(&format!(
         "offers considered: {}{}\n",
-        cell(&w["offers_considered"]),
-        match w["last_offer_seconds_ago"].as_f64() {
+        w.offers_considered,
+        match w.last_offer_seconds_ago {
             Some(s) => format!(" (last {} ago)", duration(s)),
             None => String::new(),
         }
     ));
-    let filters = w["filters"].as_array().cloned().unwrap_or_default();
-    let mut rows: Vec<(u64, Vec<String>)> = w["refused"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(reason, n)| {
-                    let about = reason
-                        .strip_prefix("filters[")
-                        .and_then(|r| r.strip_suffix(']'))
-                        .and_then(|i| i.parse::<usize>().ok())
-                        .and_then(|i| filters.get(i))
-                        .map(cell)
-                        .unwrap_or_else(|| reason_text(reason).into());
-                    let count = n.as_u64().unwrap_or(0);
-                    (count, vec![reason.clone(), count.to_string(), about])
-                })
-                .collect()
+    let mut rows: Vec<(u64, Vec<String>)> = w
+        .refused
+        .iter()
+        .map(|(reason, count)| {
+            let about = reason
+                .strip_prefix("filters[")
+                .and_then(|r| r.strip_suffix(']'))
+                .and_then(|i| i.parse::<usize>().ok())
+                .and_then(|i| w.filters.get(i))
+                .map(|f| text(f))
+                .unwrap_or_else(|| reason_text(reason).into());
+            (*count, vec![reason.clone(), count.to_string(), about])
         })
-        .unwrap_or_default();
+        .collect();
     rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1[0].cmp(&b.1[0])));
     if rows.is_empty() {
         out.push_str("no offer was refused\n");
@@ -292,16 +289,12 @@ pub fn why(name: &str, queue: &Value) -> String {
         let rows: Vec<Vec<String>> = rows.into_iter().map(|(_, r)| r).collect();
         out.push_str(&table(&["REFUSED BY", "OFFERS", "WHAT"], &rows));
     }
-    if let Some(n) = w["near_miss"].as_object() {
-        let failed: Vec<String> = n
-            .get("failed")
-            .and_then(Value::as_array)
-            .map(|f| f.iter().map(cell).collect())
-            .unwrap_or_default();
+    if let Some(n) = &w.near_miss {
+        let failed: Vec<String> = n.failed.iter().map(|f| text(f)).collect();
         out.push_str(&format!(
             "\nclosest: agent {} on {} failed {}\n",
-            n.get("agent_id").map(cell).unwrap_or_default(),
-            n.get("hostname").map(cell).unwrap_or_default(),
+            text(&n.agent_id),
+            text(&n.hostname),
             failed.join("; ")
         ));
     }
@@ -324,34 +317,33 @@ fn reason_text(reason: &str) -> &'static str {
 }
 
 /// `events`: one line per event.
-pub fn event_line(kind: &str, data: &Value) -> String {
-    let app = cell(&data["app"]);
-    match kind {
-        "task" => {
+pub fn event_line(event: &Event) -> String {
+    match event {
+        Event::Task(t) => {
             let mut l = format!(
                 "{} task {} {} v{} {}",
                 clock(),
-                cell(&data["task"]),
-                state(&data["state"]),
-                cell(&data["version"]),
-                cell(&data["host"]),
+                text(&t.task),
+                state(&t.state),
+                t.version,
+                text(&t.host),
             );
-            if !data["healthy"].is_null() {
+            if t.healthy.is_some() {
                 l.push(' ');
-                l.push_str(&health(&data["healthy"]));
+                l.push_str(&health(t.healthy));
             }
-            if let Some(m) = data["message"].as_str().filter(|m| !m.is_empty()) {
+            if let Some(m) = t.message.as_deref().filter(|m| !m.is_empty()) {
                 l.push_str(&format!(" ({m})"));
             }
             l
         }
-        "app" => format!(
-            "{} app  {app} {} v{}",
+        Event::App(a) => format!(
+            "{} app  {} {} v{}",
             clock(),
-            cell(&data["event"]),
-            cell(&data["version"])
+            text(&a.app),
+            text(&a.event),
+            opt(a.version)
         ),
-        other => format!("{} {other} {data}", clock()),
     }
 }
 
@@ -377,14 +369,15 @@ mod tests {
 
     #[test]
     fn task_fields_have_short_forms() {
-        assert_eq!(state(&json!("TASK_RUNNING")), "RUNNING");
-        assert_eq!(ports(&json!([31000, 31001])), "31000,31001");
-        assert_eq!(ports(&json!([])), "-");
-        assert_eq!(health(&Value::Null), "-");
-        assert_eq!(health(&json!(false)), "unhealthy");
-        assert_eq!(age(&json!(1000.0), 1042.5), "42s");
-        assert_eq!(age(&json!(0.0), 7300.0), "2h");
-        assert_eq!(age(&Value::Null, 5.0), "-");
+        assert_eq!(state("TASK_RUNNING"), "RUNNING");
+        assert_eq!(ports(&[31000, 31001]), "31000,31001");
+        assert_eq!(ports(&[]), "-");
+        assert_eq!(health(None), "-");
+        assert_eq!(health(Some(false)), "unhealthy");
+        assert_eq!(age(Some(1000.0), 1042.5), "42s");
+        assert_eq!(age(Some(0.0), 7300.0), "2h");
+        assert_eq!(age(None, 5.0), "-");
+        assert_eq!((float(64.0), float(0.1)), ("64.0".into(), "0.1".into()));
     }
 
     #[test]
@@ -392,10 +385,11 @@ mod tests {
         let q = json!({"queue": [{
             "app": "web", "pending": 2, "status": "deploying", "backoff_seconds": null,
             "failures": 0,
-            "why": {"offers_considered": 9, "refused": {"cpus": 3, "filters[0]": 6},
+            "why": {"app": "web", "offers_considered": 9, "refused": {"cpus": 3, "filters[0]": 6},
                     "filters": ["hostname LIKE db.*"], "last_offer_seconds_ago": 1.5,
                     "near_miss": {"agent_id": "a1", "hostname": "h1", "failed": ["cpus: 0.5 < 1"]}}
         }]});
+        let q: QueueView = serde_json::from_value(q).unwrap();
         let text = why("web", &q);
         assert!(text.contains("2 instance(s) pending"), "{text}");
         assert!(text.contains("hostname LIKE db.*"), "{text}");
@@ -404,6 +398,7 @@ mod tests {
         let first = text.lines().position(|l| l.starts_with("filters[0]"));
         let second = text.lines().position(|l| l.starts_with("cpus"));
         assert!(first < second, "most refusals first: {text}");
-        assert!(why("web", &json!({"queue": []})).contains("nothing pending"));
+        let empty = QueueView { queue: Vec::new() };
+        assert!(why("web", &empty).contains("nothing pending"));
     }
 }

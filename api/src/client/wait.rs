@@ -10,11 +10,10 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use tritium_client::{AppStatus, AppView, Client, Error, Events};
 
-use super::http::{Api, EventStream};
+use super::Failure;
 use super::output::is_live;
-use super::{Failure, get_json, path_name};
 
 /// Longest time between two looks at the app when no event comes.
 const POLL: Duration = Duration::from_secs(1);
@@ -54,19 +53,16 @@ pub enum Verdict {
     },
 }
 
-/// The app document (None: 404) against the goal.
-pub fn judge(goal: &Goal, app: Option<&Value>) -> Verdict {
+/// The app (None: 404) against the goal.
+pub fn judge(goal: &Goal, app: Option<&AppView>) -> Verdict {
     match (goal, app) {
         (Goal::Deleted { .. }, None) => Verdict::Done,
         (Goal::Deleted { name }, Some(a)) => {
-            let live = tasks(a).filter(|t| is_live(t)).count() as u64;
+            let live = a.tasks.iter().filter(|t| is_live(t)).count() as u64;
             Verdict::Pending {
                 ready: 0,
                 wanted: 0,
-                line: format!(
-                    "{name}: {}, {live} task(s) still alive",
-                    a["status"].as_str().unwrap_or("?")
-                ),
+                line: format!("{name}: {}, {live} task(s) still alive", a.status),
             }
         }
         (Goal::Converged { name, .. }, None) => {
@@ -76,46 +72,46 @@ pub fn judge(goal: &Goal, app: Option<&Value>) -> Verdict {
     }
 }
 
-fn tasks(a: &Value) -> impl Iterator<Item = &Value> {
-    a["tasks"].as_array().into_iter().flatten()
-}
-
-fn converged(name: &str, target: Option<u64>, a: &Value) -> Verdict {
-    let status = a["status"].as_str().unwrap_or("?");
-    let version = a["version"].as_u64();
-    if let (Some(t), Some(v)) = (target, version)
+fn converged(name: &str, target: Option<u64>, a: &AppView) -> Verdict {
+    let status = a.status;
+    let v = a.version;
+    if let Some(t) = target
         && v != t
     {
-        return Verdict::Failed(if a["rolled_back"] == true || v < t {
+        return Verdict::Failed(if a.rolled_back || v < t {
             format!("app {name}: version {t} failed and was rolled back to version {v}")
         } else {
             format!("app {name}: changed meanwhile by someone else (now version {v})")
         });
     }
     match status {
-        "crash-looping" => {
+        AppStatus::CrashLooping => {
             return Verdict::Failed(format!(
                 "app {name} is crash-looping ({} failures in a row); see `tritium app show {name}`",
-                a["failures"]
+                a.failures
             ));
         }
-        "failed" => return Verdict::Failed(format!("job {name} failed")),
-        "finished" => return Verdict::Done,
-        "deleting" => return Verdict::Failed(format!("app {name} is being deleted")),
+        AppStatus::Failed => return Verdict::Failed(format!("job {name} failed")),
+        AppStatus::Finished => return Verdict::Done,
+        AppStatus::Deleting => {
+            return Verdict::Failed(format!("app {name} is being deleted"));
+        }
         _ => {}
     }
-    let health = !a["spec"]["healthcheck"].is_null();
-    let wanted = a["instances"].as_u64().unwrap_or(0);
-    let ready = tasks(a)
+    let health = a.spec.healthcheck.is_some();
+    let wanted = u64::from(a.instances);
+    let ready = a
+        .tasks
+        .iter()
         .filter(|t| {
-            t["version"].as_u64() == version
-                && t["state"] == "TASK_RUNNING"
-                && t["killing"] != true
-                && (!health || t["healthy"] == true)
+            t.version == v
+                && t.state == "TASK_RUNNING"
+                && !t.killing
+                && (!health || t.healthy == Some(true))
         })
         .count() as u64;
-    let live = tasks(a).filter(|t| is_live(t)).count() as u64;
-    if status == "running" && ready == wanted && live == wanted {
+    let live = a.tasks.iter().filter(|t| is_live(t)).count() as u64;
+    if status == AppStatus::Running && ready == wanted && live == wanted {
         return Verdict::Done;
     }
     let what = if health {
@@ -123,10 +119,7 @@ fn converged(name: &str, target: Option<u64>, a: &Value) -> Verdict {
     } else {
         "running"
     };
-    let mut line = format!(
-        "{name} v{}: {ready}/{wanted} {what} ({status})",
-        version.map_or("?".into(), |v| v.to_string())
-    );
+    let mut line = format!("{name} v{v}: {ready}/{wanted} {what} ({status})");
     if live > wanted {
         line.push_str(&format!(
             ", {} old task(s) stopping",
@@ -197,26 +190,19 @@ impl Default for Progress {
 
 /// The stream `--wait` listens to, opened before the change is sent.
 /// `None` (no stream: refused, or too many clients) means polling alone.
-pub fn open_events(api: &Api, app: Option<&str>) -> Option<EventStream> {
-    let path = match app {
-        Some(a) => format!("/v1/api/events?app={}", path_name(a)),
-        None => "/v1/api/events".into(),
-    };
-    match api.events(&path) {
-        Ok(Ok(s)) => Some(s),
-        _ => None,
-    }
+pub fn open_events(client: &Client, app: Option<&str>) -> Option<Events> {
+    client.events(app).ok()
 }
 
-/// Follow each goal in turn until done; the final app documents (`Null`
-/// for a deleted app). Fails on the first goal that fails, or at `deadline`.
+/// Follow each goal in turn until done; the final apps (`None` for a
+/// deleted app). Fails on the first goal that fails, or at `deadline`.
 pub fn wait(
-    api: &Api,
-    mut events: Option<EventStream>,
+    client: &Client,
+    mut events: Option<Events>,
     goals: &[Goal],
     deadline: Instant,
     progress: &mut Progress,
-) -> Result<Vec<Value>, Failure> {
+) -> Result<Vec<Option<AppView>>, Failure> {
     let started = Instant::now();
     let mut finals = Vec::new();
     for goal in goals {
@@ -226,30 +212,29 @@ pub fn wait(
             let now = Instant::now();
             if now >= next_look {
                 next_look = now + POLL;
-                let app =
-                    match get_json(api, &format!("/v1/api/app?name={}", path_name(goal.name()))) {
-                        Ok((200, v)) => Some(v),
-                        Ok((404, _)) => None,
-                        // A refusal (a token revoked?) will not get better.
-                        Ok((s, v)) if (400..500).contains(&s) => {
-                            progress.finish();
-                            return Err(Failure::refused(s, &v));
-                        }
-                        Ok((s, v)) => {
-                            last = format!("the API answered {s}: {}", v["error"]);
-                            continue;
-                        }
-                        // The server may be restarting: keep trying until the
-                        // deadline, which reports the last error.
-                        Err(e) => {
-                            last = e.to_string();
-                            continue;
-                        }
-                    };
+                let app = match client.app(goal.name()) {
+                    Ok(v) => Some(v),
+                    Err(e) if e.is_not_found() => None,
+                    // A refusal (a token revoked?) will not get better.
+                    Err(Error::Api { status, body }) if (400..500).contains(&status) => {
+                        progress.finish();
+                        return Err(Failure::refused(status, &body));
+                    }
+                    Err(Error::Api { status, body }) => {
+                        last = format!("the API answered {status}: {:?}", body.error);
+                        continue;
+                    }
+                    // The server may be restarting: keep trying until the
+                    // deadline, which reports the last error.
+                    Err(e) => {
+                        last = e.to_string();
+                        continue;
+                    }
+                };
                 match judge(goal, app.as_ref()) {
                     Verdict::Done => {
                         progress.finish();
-                        finals.push(app.unwrap_or(Value::Null));
+                        finals.push(app);
                         break;
                     }
                     Verdict::Failed(why) => {
@@ -276,7 +261,7 @@ pub fn wait(
             }
             let until = next_look.min(deadline);
             match &mut events {
-                Some(s) => match s.next(until) {
+                Some(s) => match s.next_before(until) {
                     Ok(Some(_)) => next_look = next_look.min(Instant::now() + COALESCE),
                     Ok(None) => {}
                     Err(_) => events = None,
@@ -291,15 +276,22 @@ pub fn wait(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
+    use tritium_client::AppSpec;
 
-    fn app(status: &str, version: u64, tasks: Value) -> Value {
-        json!({"name": "web", "status": status, "version": version, "instances": 2,
-               "rolled_back": false, "failures": 0, "spec": {"healthcheck": null}, "tasks": tasks})
+    fn app(status: &str, version: u64, tasks: Value) -> AppView {
+        let spec = AppSpec::command_app("web", 2, 0.1, 32.0, "sleep 1");
+        serde_json::from_value(json!({"name": "web", "status": status, "version": version,
+            "instances": 2, "running": 0, "healthy": 0, "spec": spec,
+            "previous_version": null, "rolled_back": false, "failures": 0,
+            "backoff_seconds": null, "completed": null, "tasks": tasks}))
+        .expect("an app view")
     }
 
     fn task(version: u64, state: &str) -> Value {
-        json!({"version": version, "state": state, "killing": false, "healthy": null})
+        json!({"id": "web.0.x", "instance": 0, "version": version, "state": state,
+               "agent_id": "a", "host": "h", "ports": [], "healthy": null,
+               "started_at": null, "message": null, "killing": false})
     }
 
     #[test]
@@ -351,13 +343,13 @@ mod tests {
             1,
             json!([task(1, "TASK_RUNNING"), task(1, "TASK_RUNNING")]),
         );
-        a["spec"]["healthcheck"] = json!({"type": "tcp"});
+        a.spec.healthcheck = Some(Default::default());
         assert!(matches!(
             judge(&goal, Some(&a)),
             Verdict::Pending { ready: 0, .. }
         ));
-        a["tasks"][0]["healthy"] = json!(true);
-        a["tasks"][1]["healthy"] = json!(true);
+        a.tasks[0].healthy = Some(true);
+        a.tasks[1].healthy = Some(true);
         assert_eq!(judge(&goal, Some(&a)), Verdict::Done);
     }
 

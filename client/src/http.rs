@@ -1,4 +1,4 @@
-//! The client's HTTP: a blocking HTTP/1.1 client for tritium's own REST
+//! The transport: a blocking HTTP/1.1 client for tritium's own REST
 //! API, and a reader of its server-sent event stream. One request per
 //! connection (`Connection: close`); bodies framed by Content-Length,
 //! chunked, or the end of the connection. Written on `TcpStream` rather
@@ -29,6 +29,11 @@ const MAX_REDIRECTS: usize = 3;
 const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why an exchange did not produce a response.
+///
+/// ```
+/// use tritium_client::http::HttpError;
+/// assert_eq!(HttpError::Broken("cut".into()).to_string(), "cut");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HttpError {
     /// No connection (refused, no route, name not resolved, timed out).
@@ -47,13 +52,26 @@ impl std::fmt::Display for HttpError {
 }
 
 /// One response.
+///
+/// ```
+/// let r = tritium_client::http::Response { status: 200, body: b"{}".to_vec() };
+/// assert_eq!(r.status, 200);
+/// ```
 #[derive(Debug, Clone)]
 pub struct Response {
+    /// The HTTP status.
     pub status: u16,
+    /// The body, de-chunked (at most [`MAX_BODY`] bytes).
     pub body: Vec<u8>,
 }
 
 /// Where the API is and how to authenticate to it.
+///
+/// ```
+/// use tritium_client::http::Api;
+/// let api = Api::new("http://127.0.0.1:8080/tritium", Some("t0ken".into())).unwrap();
+/// assert_eq!(api.base(), "http://127.0.0.1:8080/tritium");
+/// ```
 #[derive(Debug, Clone)]
 pub struct Api {
     /// `host:port` as given, for connecting and for the Host header.
@@ -489,7 +507,13 @@ impl Dechunker {
     }
 }
 
-/// One server-sent event.
+/// One server-sent event, as framed (its `data` is a JSON document the
+/// typed [`crate::Events`] reads).
+///
+/// ```
+/// let e = tritium_client::http::Event { kind: "app".into(), data: "{}".into() };
+/// assert_eq!(e.kind, "app");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     /// The `event:` field (`app`, `task`), `message` when absent.
@@ -499,6 +523,15 @@ pub struct Event {
 }
 
 /// A followed `GET /v1/api/events`.
+///
+/// ```no_run
+/// use std::time::{Duration, Instant};
+/// let api = tritium_client::http::Api::new("http://127.0.0.1:8080", None).unwrap();
+/// if let Ok(Ok(mut stream)) = api.events("/v1/api/events") {
+///     let next = stream.next(Instant::now() + Duration::from_secs(1));
+///     println!("{next:?}");
+/// }
+/// ```
 #[derive(Debug)]
 pub struct EventStream {
     r: Reader,

@@ -1,0 +1,517 @@
+//! tritium-client: a typed Rust client for tritium's REST API.
+//!
+//! The documents the API answers with are the types of tritium-core's
+//! [`contract`](tritium_core::contract) — the very types the server
+//! serializes — so the client and the server cannot drift apart: a field
+//! renamed on one side fails to compile on the other. This is the client
+//! the `tritium app …` and `tritium events` commands use.
+//!
+//! Blocking HTTP/1.1 on `TcpStream` ([`http`]), one request per
+//! connection, every wait bounded; a bearer token if given; a standby's
+//! 307 to the leader is followed. Refusals come back as
+//! [`Error::Api`]: the HTTP status and the API's `{"error", "field"}`.
+//!
+//! ```no_run
+//! use tritium_client::{AppSpec, AppStatus, Client};
+//!
+//! let client = Client::new("http://127.0.0.1:8080", None)?;
+//! let spec = AppSpec::command_app("web", 2, 0.1, 64.0, "python3 -m http.server $PORT0");
+//! let app = client.deploy(&spec)?;
+//! assert_eq!(app.status, AppStatus::Deploying);
+//! for event in client.events(Some("web"))?.take(3) {
+//!     println!("{:?}", event?);
+//! }
+//! # Ok::<(), tritium_client::Error>(())
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod http;
+
+use std::time::{Duration, Instant};
+
+use serde::de::DeserializeOwned;
+
+pub use tritium_core::contract::{
+    AppEvent, AppList, AppStatus, AppView, ErrorBody, Event, QueueEntry, QueueView, ReadyView,
+    StatusView, Subscription, TaskEvent, TaskView,
+};
+pub use tritium_core::spec::AppSpec;
+
+use http::{Api, HttpError};
+
+/// The most apps one page of [`Client::apps`] asks for (the API's default
+/// page size).
+pub const PAGE: usize = 100;
+
+/// Why a call did not give its answer.
+///
+/// ```
+/// use tritium_client::{Error, ErrorBody};
+/// let e = Error::Api {
+///     status: 404,
+///     body: ErrorBody { error: "no app web".into(), field: "name".into() },
+/// };
+/// assert_eq!(e.status(), Some(404));
+/// assert_eq!(e.to_string(), "refused (404): no app web (field: name)");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The API URL cannot be used (not `http://`, no host).
+    Url(String),
+    /// No connection (refused, no route, name not resolved, timed out).
+    Unreachable(String),
+    /// Connected, but no usable response came back, or the connection (an
+    /// event stream) broke.
+    Broken(String),
+    /// The API answered with an error status: the status and its
+    /// `{"error", "field"}` body (a body that is not one is its `error`).
+    Api {
+        /// The HTTP status (4xx: the request is refused; 5xx: the server
+        /// cannot serve it now).
+        status: u16,
+        /// What the API said.
+        body: ErrorBody,
+    },
+    /// A success whose body is not the document expected (a server of
+    /// another version, or not tritium).
+    Decode(String),
+}
+
+impl Error {
+    /// The HTTP status of an [`Error::Api`].
+    ///
+    /// ```
+    /// use tritium_client::Error;
+    /// assert_eq!(Error::Unreachable("down".into()).status(), None);
+    /// ```
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The API's answer when it was a 404 (no such app), for callers that
+    /// treat "gone" as an answer rather than a failure.
+    ///
+    /// ```
+    /// use tritium_client::{Error, ErrorBody};
+    /// let e = Error::Api { status: 404, body: ErrorBody { error: "no app x".into(), field: "name".into() } };
+    /// assert!(e.is_not_found());
+    /// ```
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Url(m) | Error::Unreachable(m) | Error::Broken(m) | Error::Decode(m) => {
+                f.write_str(m)
+            }
+            Error::Api { status, body } => {
+                write!(f, "refused ({status}): {}", body.error)?;
+                if !body.field.is_empty() {
+                    write!(f, " (field: {})", body.field)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<HttpError> for Error {
+    fn from(e: HttpError) -> Error {
+        match e {
+            HttpError::Unreachable(m) => Error::Unreachable(m),
+            HttpError::Broken(m) => Error::Broken(m),
+        }
+    }
+}
+
+/// An error status's body as the API's `{"error", "field"}` (a body that
+/// is not one becomes its text as the error).
+fn error_body(body: &[u8]) -> ErrorBody {
+    serde_json::from_slice(body).unwrap_or_else(|_| ErrorBody {
+        error: String::from_utf8_lossy(body).trim().to_owned(),
+        field: String::new(),
+    })
+}
+
+/// An app name (or any value) for a query string: letters, digits and
+/// `-._` stay, anything else is escaped, so a typo reaches the server as
+/// a 404 rather than as another query.
+///
+/// ```
+/// assert_eq!(tritium_client::query_value("a b&c"), "a%20b%26c");
+/// ```
+pub fn query_value(name: &str) -> String {
+    let mut s = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_' {
+            s.push(b as char);
+        } else {
+            s.push_str(&format!("%{b:02X}"));
+        }
+    }
+    s
+}
+
+/// A tritium REST API to talk to.
+///
+/// ```
+/// let client = tritium_client::Client::new("http://127.0.0.1:8080/", None).unwrap();
+/// assert_eq!(client.base(), "http://127.0.0.1:8080");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Client {
+    api: Api,
+}
+
+impl Client {
+    /// The API at `url` (`http://host[:port][/prefix]`), with a bearer
+    /// token if the API wants one.
+    ///
+    /// ```
+    /// use tritium_client::{Client, Error};
+    /// assert!(matches!(Client::new("https://x", None), Err(Error::Url(_))));
+    /// ```
+    pub fn new(url: &str, token: Option<String>) -> Result<Client, Error> {
+        Ok(Client {
+            api: Api::new(url, token).map_err(Error::Url)?,
+        })
+    }
+
+    /// The URL requests go to, for messages.
+    ///
+    /// ```
+    /// let c = tritium_client::Client::new("10.0.0.1:8080", None).unwrap();
+    /// assert_eq!(c.base(), "http://10.0.0.1:8080");
+    /// ```
+    pub fn base(&self) -> String {
+        self.api.base()
+    }
+
+    /// The HTTP connection underneath, for requests this client has no
+    /// method for.
+    ///
+    /// ```no_run
+    /// let c = tritium_client::Client::new("http://127.0.0.1:8080", None).unwrap();
+    /// let r = c.http().request("GET", "/health", None)?;
+    /// assert_eq!(r.status, 200);
+    /// # Ok::<(), tritium_client::http::HttpError>(())
+    /// ```
+    pub fn http(&self) -> &Api {
+        &self.api
+    }
+
+    /// One exchange: a 2xx body read as `T`, or the error.
+    fn call<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> Result<T, Error> {
+        let r = self.api.request(method, path, body)?;
+        if !(200..300).contains(&r.status) {
+            return Err(Error::Api {
+                status: r.status,
+                body: error_body(&r.body),
+            });
+        }
+        serde_json::from_slice(&r.body).map_err(|e| {
+            Error::Decode(format!(
+                "{method} {path}: the answer is not the document expected: {e}"
+            ))
+        })
+    }
+
+    fn send_spec(&self, method: &str, spec: &AppSpec) -> Result<AppView, Error> {
+        let body = serde_json::to_vec(spec).map_err(|e| Error::Decode(e.to_string()))?;
+        self.call(method, "/v1/api/app", Some(&body))
+    }
+
+    /// Every app with its tasks, by name (page after page).
+    ///
+    /// ```no_run
+    /// let c = tritium_client::Client::new("http://127.0.0.1:8080", None)?;
+    /// for app in c.apps()? {
+    ///     println!("{} {} {}/{}", app.name, app.status, app.running, app.instances);
+    /// }
+    /// # Ok::<(), tritium_client::Error>(())
+    /// ```
+    pub fn apps(&self) -> Result<Vec<AppView>, Error> {
+        let mut apps = Vec::new();
+        loop {
+            let page = self.apps_page(apps.len(), PAGE)?;
+            let empty = page.apps.is_empty();
+            apps.extend(page.apps);
+            if empty || apps.len() >= page.total {
+                return Ok(apps);
+            }
+        }
+    }
+
+    /// One page of apps: `limit` apps from `offset` (by name).
+    ///
+    /// ```no_run
+    /// let c = tritium_client::Client::new("http://127.0.0.1:8080", None)?;
+    /// let page = c.apps_page(0, 10)?;
+    /// println!("{} of {} apps", page.apps.len(), page.total);
+    /// # Ok::<(), tritium_client::Error>(())
+    /// ```
+    pub fn apps_page(&self, offset: usize, limit: usize) -> Result<AppList, Error> {
+        self.call(
+            "GET",
+            &format!("/v1/api/app/all?offset={offset}&limit={limit}"),
+            None,
+        )
+    }
+
+    /// One app with its tasks (`Error::Api` 404 if there is none).
+    ///
+    /// ```no_run
+    /// let c = tritium_client::Client::new("http://127.0.0.1:8080", None)?;
+    /// let web = c.app("web")?;
+    /// println!("version {}: {:?}", web.version, web.status);
+    /// # Ok::<(), tritium_client::Error>(())
+    /// ```
+    pub fn app(&self, name: &str) -> Result<AppView, Error> {
+        self.call(
+            "GET",
+            &format!("/v1/api/app?name={}", query_value(name)),
+            None,
+        )
+    }
+
+    /// Create an app (409 if the name is taken, 422 if the spec is refused).
+    ///
+    /// ```no_run
+    /// use tritium_client::{AppSpec, Client};
+    /// let c = Client::new("http://127.0.0.1:8080", None)?;
+    /// let app = c.deploy(&AppSpec::command_app("hello", 1, 0.1, 32.0, "sleep 3600"))?;
+    /// assert_eq!(app.version, 1);
+    /// # Ok::<(), tritium_client::Error>(())
+    /// ```
+    pub fn deploy(&self, spec: &AppSpec) -> Result<AppView, Error> {
+        self.send_spec("POST", spec)
+    }
+
+    /// Replace an app's spec: a scale when only the instance count
+    /// changes, a rolling update otherwise (404 if there is no such app).
+    ///
+    /// ```no_run
+    /// use tritium_client::{AppSpec, Client};
+    /// let c = Client::new("http://127.0.0.1:8080", None)?;
+    /// let app = c.update(&AppSpec::command_app("hello", 1, 0.1, 32.0, "sleep 7200"))?;
+    /// println!("now version {}", app.version);
+    /// # Ok::<(), tritium_client::Error>(())
+    /// ```
+    pub fn update(&self, spec: &AppSpec) -> Result<AppView, Error> {
+        self.send_spec("PUT", spec)
+    }
+
+    /// Change an app's instance count alone (nothing is restarted): its
+    /// current spec with `instances` changed, sent as an update.
+    ///
+    /// ```no_run
+    /// let c = tritium_client::Client::new("http://127.0.0.1:8080", None)?;
+    /// assert_eq!(c.scale("web", 5)?.instances, 5);
+    /// # Ok::<(), tritium_client::Error>(())
+    /// ```
+    pub fn scale(&self, name: &str, instances: u32) -> Result<AppView, Error> {
+        let mut spec = self.app(name)?.spec;
+        spec.instances = instances;
+        self.update(&spec)
+    }
+
+    /// A rolling restart of every instance (the crash-loop backoff starts
+    /// over).
+    ///
+    /// ```no_run
+    /// let c = tritium_client::Client::new("http://127.0.0.1:8080", None)?;
+    /// let app = c.restart("web")?;
+    /// println!("restarting as version {}", app.version);
+    /// # Ok::<(), tritium_client::Error>(())
+    /// ```
+    pub fn restart(&self, name: &str) -> Result<AppView, Error> {
+        self.call(
+            "POST",
+            &format!("/v1/api/app/restart?name={}", query_value(name)),
+            None,
+        )
+    }
+
+    /// Delete an app: its tasks are killed, then it is forgotten. Returns
+    /// once the API accepted it; [`Client::app`] answers 404 when it is gone.
+    ///
+    /// ```no_run
+    /// let c = tritium_client::Client::new("http://127.0.0.1:8080", None)?;
+    /// c.delete("web")?;
+    /// # Ok::<(), tritium_client::Error>(())
+    /// ```
+    pub fn delete(&self, name: &str) -> Result<(), Error> {
+        #[derive(serde::Deserialize)]
+        struct Deleting {}
+        let Deleting {} = self.call(
+            "DELETE",
+            &format!("/v1/api/app?name={}", query_value(name)),
+            None,
+        )?;
+        Ok(())
+    }
+
+    /// Pending instances and why offers were refused, for one app or all.
+    ///
+    /// ```no_run
+    /// let c = tritium_client::Client::new("http://127.0.0.1:8080", None)?;
+    /// for entry in c.queue(None)?.queue {
+    ///     println!("{}: {} pending", entry.app, entry.pending);
+    /// }
+    /// # Ok::<(), tritium_client::Error>(())
+    /// ```
+    pub fn queue(&self, name: Option<&str>) -> Result<QueueView, Error> {
+        let path = match name {
+            Some(n) => format!("/v1/api/app/queue?name={}", query_value(n)),
+            None => "/v1/api/app/queue".to_owned(),
+        };
+        self.call("GET", &path, None)
+    }
+
+    /// The framework's snapshot: subscription, counters, every app.
+    ///
+    /// ```no_run
+    /// let c = tritium_client::Client::new("http://127.0.0.1:8080", None)?;
+    /// println!("{:?}, {} apps", c.status()?.subscription, c.status()?.apps.len());
+    /// # Ok::<(), tritium_client::Error>(())
+    /// ```
+    pub fn status(&self) -> Result<StatusView, Error> {
+        self.call("GET", "/v1/api/status", None)
+    }
+
+    /// Send an app document as it is (one app, or hydrogen's list of
+    /// them) with `POST` (create) or `PUT` (update): the server checks it,
+    /// so a file a user wrote is refused with the server's field path. The
+    /// apps as they are after it, in the document's order.
+    ///
+    /// ```no_run
+    /// let c = tritium_client::Client::new("http://127.0.0.1:8080", None)?;
+    /// let doc = br#"{"name": "web", "instances": 1, "resources": {"cpu": 0.1, "mem": 32},
+    ///                "command": {"cmd": "sleep 3600"}}"#;
+    /// let apps = c.send_document("POST", doc)?;
+    /// assert_eq!(apps[0].name, "web");
+    /// # Ok::<(), tritium_client::Error>(())
+    /// ```
+    pub fn send_document(&self, method: &str, doc: &[u8]) -> Result<Vec<AppView>, Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            One(Box<AppView>),
+            Many(Vec<AppView>),
+        }
+        Ok(match self.call(method, "/v1/api/app", Some(doc))? {
+            OneOrMany::One(app) => vec![*app],
+            OneOrMany::Many(apps) => apps,
+        })
+    }
+
+    /// Follow app and task changes (of one app, or all) as they happen.
+    ///
+    /// ```no_run
+    /// use tritium_client::{Client, Event};
+    /// let c = Client::new("http://127.0.0.1:8080", None)?;
+    /// for event in c.events(None)? {
+    ///     match event? {
+    ///         Event::Task(t) => println!("{} {}", t.task, t.state),
+    ///         Event::App(a) => println!("{} {}", a.app, a.event),
+    ///     }
+    /// }
+    /// # Ok::<(), tritium_client::Error>(())
+    /// ```
+    pub fn events(&self, app: Option<&str>) -> Result<Events, Error> {
+        let path = match app {
+            Some(a) => format!("/v1/api/events?app={}", query_value(a)),
+            None => "/v1/api/events".to_owned(),
+        };
+        match self.api.events(&path)? {
+            Ok(stream) => Ok(Events {
+                stream,
+                ended: false,
+            }),
+            Err(r) => Err(Error::Api {
+                status: r.status,
+                body: error_body(&r.body),
+            }),
+        }
+    }
+}
+
+/// A followed event stream: [`Events::next_before`] with a deadline, or an
+/// iterator that waits as long as it takes.
+///
+/// ```no_run
+/// use std::time::{Duration, Instant};
+/// let c = tritium_client::Client::new("http://127.0.0.1:8080", None)?;
+/// let mut events = c.events(Some("web"))?;
+/// if let Some(e) = events.next_before(Instant::now() + Duration::from_secs(5))? {
+///     println!("{} changed", e.app());
+/// }
+/// # Ok::<(), tritium_client::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Events {
+    stream: http::EventStream,
+    /// The iterator reported the stream's end.
+    ended: bool,
+}
+
+impl Events {
+    /// The next event, `Ok(None)` once `deadline` passes first, or an error
+    /// when the stream ended or sent what is not an event.
+    ///
+    /// ```no_run
+    /// use std::time::{Duration, Instant};
+    /// let c = tritium_client::Client::new("http://127.0.0.1:8080", None)?;
+    /// let mut events = c.events(None)?;
+    /// while let Some(e) = events.next_before(Instant::now() + Duration::from_secs(1))? {
+    ///     println!("{e:?}");
+    /// }
+    /// # Ok::<(), tritium_client::Error>(())
+    /// ```
+    pub fn next_before(&mut self, deadline: Instant) -> Result<Option<Event>, Error> {
+        match self.stream.next(deadline)? {
+            None => Ok(None),
+            Some(raw) => serde_json::from_str(&raw.data).map(Some).map_err(|e| {
+                Error::Decode(format!("an event that is not one ({e}): {}", raw.data))
+            }),
+        }
+    }
+}
+
+impl Iterator for Events {
+    type Item = Result<Event, Error>;
+
+    /// The next event, waiting as long as it takes (the server sends a
+    /// keep-alive comment every 15 s); after an error, `None`.
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.ended {
+            let deadline = Instant::now() + Duration::from_secs(3600);
+            match self.next_before(deadline) {
+                Ok(Some(e)) => return Some(Ok(e)),
+                Ok(None) => {}
+                Err(e @ Error::Decode(_)) => return Some(Err(e)),
+                Err(e) => {
+                    // The stream is over: report it once, then end.
+                    self.ended = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+        None
+    }
+}
