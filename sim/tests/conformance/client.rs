@@ -418,6 +418,24 @@ pub fn reason_of(status: &TaskStatus) -> Option<task_status::Reason> {
         .and_then(|r| task_status::Reason::try_from(r).ok())
 }
 
+/// A status the master stamped carries its wall clock (Mesos stamps
+/// updates with `Clock::now()`, which in production is the wall clock).
+pub fn assert_wall_clock_timestamp(status: &TaskStatus) {
+    /// Generous: the point is the clock, not the latency.
+    const SLACK_SECS: f64 = 60.0;
+    let ts = status
+        .timestamp
+        .unwrap_or_else(|| panic!("no timestamp: {status:?}"));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64();
+    assert!(
+        (now - ts).abs() < SLACK_SECS,
+        "timestamp {ts} is not the wall clock ({now}): {status:?}"
+    );
+}
+
 // ------------------------------------------------------------------ SUBSCRIBE
 
 /// What a SUBSCRIBE got.

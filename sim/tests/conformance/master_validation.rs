@@ -1,8 +1,8 @@
 //! `TaskValidationTest`, `TaskGroupValidationTest` and
 //! `FrameworkInfoValidationTest` (src/tests/master_validation_tests.cpp):
 //! launches the master refuses (TASK_ERROR, REASON_TASK_INVALID, from the
-//! master) and framework infos it refuses at SUBSCRIBE (200, ERROR, end of
-//! stream).
+//! master, stamped with its wall clock) and framework infos it refuses at
+//! SUBSCRIBE (200, ERROR, end of stream).
 
 use serde_json::json;
 use tritium_proto::v1::{
@@ -15,6 +15,7 @@ use crate::client::*;
 
 /// The one update a refused launch gets.
 fn assert_task_error(s: &TaskStatus) {
+    assert_wall_clock_timestamp(s);
     assert_eq!(state_of(s), TaskState::TaskError, "{s:?}");
     assert_eq!(
         reason_of(s),

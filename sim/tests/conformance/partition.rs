@@ -21,6 +21,31 @@ fn recover(addr: std::net::SocketAddr, agent: &AgentId) {
     );
 }
 
+/// The wall clock in nanoseconds since the epoch (Mesos's `TimeInfo`).
+fn wall_nanos() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970");
+    i64::try_from(since.as_nanos()).expect("nanoseconds fit")
+}
+
+/// Slack for the master's timestamps, which go through f64 seconds.
+const CLOCK_SLACK_NANOS: i64 = 1_000_000;
+
+/// `unreachable_time` is when the master marked the agent unreachable: on
+/// its (wall) clock between `before` and `after`, as Mesos's tests compare
+/// it with the clock when the partition happened.
+fn assert_partition_time(s: &TaskStatus, before: i64, after: i64) {
+    let t = s
+        .unreachable_time
+        .unwrap_or_else(|| panic!("no unreachable_time: {s:?}"))
+        .nanoseconds;
+    assert!(
+        before - CLOCK_SLACK_NANOS <= t && t <= after + CLOCK_SLACK_NANOS,
+        "unreachable_time {t} is not the wall clock of the partition ({before}..{after})"
+    );
+}
+
 /// The master's update for a task of a partitioned agent.
 fn assert_partitioned(s: &TaskStatus, state: TaskState, agent: &AgentId) {
     assert_eq!(state_of(s), state, "{s:?}");
@@ -85,6 +110,8 @@ fn partitioned_slave_agent_lost_event() {
 /// unreachable. When the agent re-registers the task is TASK_RUNNING again.
 /// In between, explicit reconciliation answers TASK_UNREACHABLE for it and
 /// for an unknown task of that agent (src/master/master.cpp, `reconcile`).
+/// `unreachable_time` is the master's wall clock at the partition (as
+/// PartitionedSlaveReregistrationMasterFailover checks it).
 #[test]
 fn reregister_slave_partition_aware() {
     each_encoding(|enc| {
@@ -94,10 +121,11 @@ fn reregister_slave_partition_aware() {
         let (running, offer) = s.run_task("1", "sleep 1000");
         s.ack(&running);
         let agent = offer.agent_id.clone();
+        let before = wall_nanos();
         lose(addr, &agent);
         let unreachable = s.wait_update("1");
         assert_partitioned(&unreachable, TaskState::TaskUnreachable, &agent);
-        assert!(unreachable.unreachable_time.is_some(), "{unreachable:?}");
+        assert_partition_time(&unreachable, before, wall_nanos());
         wait_agent_lost(&mut s, &agent);
         assert_eq!(sim_task(addr, "1").unwrap()["state"], "TASK_UNREACHABLE");
 
@@ -155,7 +183,8 @@ fn reregister_slave_not_partition_aware() {
 
 /// Mesos: PartitionTest.PartitionedSlaveReregistrationMasterFailover — a
 /// framework that is not partition-aware sees TASK_LOST, a partition-aware
-/// one TASK_UNREACHABLE, both get FAILURE for the agent; after a master
+/// one TASK_UNREACHABLE (`unreachable_time`: the master's clock at the
+/// partition), both get FAILURE for the agent; after a master
 /// failover both re-subscribe, and when the agent re-registers the
 /// partition-aware framework's task is TASK_RUNNING again.
 ///
@@ -180,9 +209,12 @@ fn partitioned_slave_reregistration_master_failover() {
         let agent = offer.agent_id.clone();
         assert_eq!(offer2.agent_id, agent, "one agent");
 
+        let before = wall_nanos();
         lose(a0, &agent);
         assert_partitioned(&s1.wait_update("t1"), TaskState::TaskLost, &agent);
-        assert_partitioned(&s2.wait_update("t2"), TaskState::TaskUnreachable, &agent);
+        let unreachable = s2.wait_update("t2");
+        assert_partitioned(&unreachable, TaskState::TaskUnreachable, &agent);
+        assert_partition_time(&unreachable, before, wall_nanos());
         wait_agent_lost(&mut s1, &agent);
         wait_agent_lost(&mut s2, &agent);
 

@@ -1,5 +1,7 @@
 //! `ReconciliationTest` (src/tests/reconciliation_tests.cpp): what the
-//! master answers to explicit and implicit reconciliation.
+//! master answers to explicit and implicit reconciliation. Every answer
+//! comes from the master (source MASTER, no uuid) and is stamped with its
+//! wall clock.
 
 use serde_json::json;
 use tritium_proto::scheduler::event;
@@ -9,6 +11,7 @@ use tritium_sim::SimServer;
 use crate::client::*;
 
 fn assert_reconciled(s: &TaskStatus, state: TaskState) {
+    assert_wall_clock_timestamp(s);
     assert_eq!(state_of(s), state, "{s:?}");
     assert_eq!(
         reason_of(s),
