@@ -13,9 +13,9 @@
 //! up to the answer of a barrier reconciliation ([`client`]).
 //!
 //! Where the simulator deliberately differs from Mesos, the check says so
-//! ("Deliberate difference") and asserts what the simulator does. Checks
-//! marked `#[ignore = "sim bug: ..."]` state Mesos's behaviour, which the
-//! simulator does not have yet; run them with `--ignored`.
+//! ("Deliberate difference") and asserts what the simulator does. Every
+//! other check states Mesos's behaviour; none is ignored: a simulator bug
+//! a new check exposes is fixed, not marked `#[ignore]`.
 //!
 //! | module | Mesos source | fixtures |
 //! |---|---|---|

@@ -46,29 +46,7 @@ impl Master {
             }
             Fault::RecoverAgent { agent_id } => {
                 let a = self.agent_for_fault(agent_id.as_deref(), AgentState::Unreachable)?;
-                self.agents[a].state = AgentState::Active;
-                let slots: Vec<usize> = (0..self.tasks.len())
-                    .filter(|&s| {
-                        self.tasks[s]
-                            .as_ref()
-                            .is_some_and(|t| t.agent == a && !terminal(t.state))
-                    })
-                    .collect();
-                for slot in slots {
-                    // The agent re-registers; its tasks report their state.
-                    let (state, healthy) = {
-                        let t = self.tasks[slot].as_ref().expect("live");
-                        (t.state, t.healthy)
-                    };
-                    self.agent_update(
-                        now,
-                        slot,
-                        state,
-                        Some(task_status::Reason::AgentReregistered),
-                        None,
-                        healthy,
-                    );
-                }
+                self.recover_agent(now, a);
             }
             Fault::KillTask { task_id, state } => {
                 let slot = (0..self.tasks.len())
@@ -206,8 +184,21 @@ impl Master {
         }
     }
 
+    /// The agent is marked unreachable (master.cpp, `markUnreachable`,
+    /// `_markUnreachable`, `__removeSlave`): its offers are rescinded, each
+    /// of its tasks is TASK_UNREACHABLE (TASK_LOST for frameworks that are
+    /// not PARTITION_AWARE) with REASON_AGENT_REMOVED and the
+    /// `unreachable_time` of the partition, and every connected framework
+    /// gets FAILURE for the agent (`sendSlaveLost`). The tasks are kept, as
+    /// Mesos keeps them in its unreachable tasks (`removeTask(task,
+    /// unreachable)`), whatever the framework: when the agent re-registers
+    /// they are known again (`recover_agent`).
     pub(super) fn lose_agent(&mut self, now: Instant, a: usize) {
         self.agents[a].state = AgentState::Unreachable;
+        let unreachable_time = mesos::TimeInfo {
+            nanoseconds: (self.timestamp(now) * 1e9) as i64,
+        };
+        self.unreachable_time[a] = Some(unreachable_time);
         let offers: Vec<u64> = self
             .offers
             .iter()
@@ -225,18 +216,12 @@ impl Master {
                     .is_some_and(|t| t.agent == a && !terminal(t.state))
             })
             .collect();
-        let mut told = BTreeSet::new();
         for slot in slots {
-            let (fw, id) = {
+            let (fw, id, executor_id) = {
                 let t = self.tasks[slot].as_ref().expect("live");
-                (t.framework, t.id.clone())
+                (t.framework, t.id.clone(), t.executor_id.clone())
             };
-            let pa = self.frameworks[fw].partition_aware;
-            let state = if pa {
-                TaskState::TaskUnreachable
-            } else {
-                TaskState::TaskLost
-            };
+            let state = unreachable_state(self.frameworks[fw].partition_aware);
             let mut status = self.master_status(
                 now,
                 &id,
@@ -245,27 +230,13 @@ impl Master {
                 task_status::Reason::AgentRemoved,
                 "Agent is unreachable",
             );
-            if pa {
-                status.unreachable_time = Some(mesos::TimeInfo {
-                    nanoseconds: (self.timestamp(now) * 1e9) as i64,
-                });
-            }
+            status.executor_id = executor_id.map(|value| ExecutorId { value });
+            status.unreachable_time = Some(unreachable_time);
             self.send_update_now(now, fw, status);
-            if !pa {
-                // LOST tasks are gone for frameworks that are not partition aware.
-                let t = self.tasks[slot].as_mut().expect("live");
-                t.state = TaskState::TaskLost;
-                t.pending.clear();
-                let res = t.resources.clone();
-                self.used[a].subtract_saturating(&res);
-                self.avail_version[a] += 1;
-                self.frameworks[fw].tasks.remove(&id);
-                self.tasks[slot] = None;
-                self.free_tasks.push(slot);
-            }
-            told.insert(fw);
         }
-        for fw in told {
+        let mut frameworks: Vec<usize> = self.framework_index.values().copied().collect();
+        frameworks.sort_unstable();
+        for fw in frameworks {
             let ev = Event {
                 r#type: Some(event::Type::Failure as i32),
                 failure: Some(event::Failure {
@@ -277,6 +248,35 @@ impl Master {
                 ..Event::default()
             };
             self.send(now, fw, ev);
+        }
+    }
+
+    /// The unreachable agent re-registers with its tasks (master.cpp,
+    /// `__reregisterSlave`): each live one, of any framework, reports its
+    /// state again.
+    pub(super) fn recover_agent(&mut self, now: Instant, a: usize) {
+        self.agents[a].state = AgentState::Active;
+        self.unreachable_time[a] = None;
+        let slots: Vec<usize> = (0..self.tasks.len())
+            .filter(|&s| {
+                self.tasks[s]
+                    .as_ref()
+                    .is_some_and(|t| t.agent == a && !terminal(t.state))
+            })
+            .collect();
+        for slot in slots {
+            let (state, healthy) = {
+                let t = self.tasks[slot].as_ref().expect("live");
+                (t.state, t.healthy)
+            };
+            self.agent_update(
+                now,
+                slot,
+                state,
+                Some(task_status::Reason::AgentReregistered),
+                None,
+                healthy,
+            );
         }
     }
 }

@@ -92,7 +92,7 @@ impl Master {
                     self.violation("ACCEPT", "LAUNCH_GROUP without launch_group");
                     return;
                 };
-                let exec = group.executor;
+                let mut exec = group.executor;
                 let mut need = match self.task_bag(fw, alloc_role, &exec.resources) {
                     Ok(b) => b,
                     Err(e) => {
@@ -105,6 +105,15 @@ impl Master {
                 let mut error = None;
                 if exec.executor_id.value.is_empty() {
                     error = Some("LAUNCH_GROUP executor has no executor_id".to_owned());
+                } else if let Err(e) = self.validate_executor(fw, agent, &mut exec) {
+                    error = Some(e);
+                } else if self
+                    .running_executor(fw, agent, &exec.executor_id.value)
+                    .is_some()
+                {
+                    // validation.cpp, task::group::internal::validateExecutor:
+                    // an executor already running there holds its resources.
+                    need = Bag::new();
                 }
                 if group.task_group.tasks.is_empty() {
                     self.violation("ACCEPT", "LAUNCH_GROUP with an empty task group");
@@ -152,6 +161,7 @@ impl Master {
                     self.note_task_call(now, "LAUNCH", &t.task_id.value);
                     self.start_task(now, fw, agent, &t, bag, Some(exec_id.clone()));
                 }
+                self.note_executor(fw, agent, exec);
             }
             Op::Reserve => {
                 let res = op.reserve.map(|r| r.resources).unwrap_or_default();
@@ -286,7 +296,117 @@ impl Master {
         if let Some(h) = &t.health_check {
             validate_health_check(h)?;
         }
+        // validation.cpp, task::internal::validateKillPolicy.
+        if t.kill_policy
+            .as_ref()
+            .and_then(|k| k.grace_period.as_ref())
+            .is_some_and(|g| g.nanoseconds < 0)
+        {
+            return Err("Task's 'kill_policy.grace_period' must be non-negative".into());
+        }
         Ok(())
+    }
+
+    /// The executor of a live task of `fw` on `agent` with this id, as it
+    /// was launched (Mesos's `Slave::executors`); `None` once its last task
+    /// ended (the simulated executor exits with it).
+    pub(super) fn running_executor(
+        &self,
+        fw: usize,
+        agent: usize,
+        id: &str,
+    ) -> Option<&mesos::ExecutorInfo> {
+        let info = self.executors.get(&(fw, agent, id.to_owned()))?;
+        let live = self.frameworks[fw].tasks.values().any(|&slot| {
+            self.tasks[slot].as_ref().is_some_and(|t| {
+                t.agent == agent && !terminal(t.state) && t.executor_id.as_deref() == Some(id)
+            })
+        });
+        live.then_some(info)
+    }
+
+    /// validation.cpp, `executor::internal::validate`: the ExecutorInfo of
+    /// a LAUNCH or LAUNCH_GROUP on its own (`executor::validate`: type,
+    /// id, shutdown grace period), its FrameworkID (which the master fills
+    /// in when it is missing, as `Master::accept` does) and, when an
+    /// executor with its id already runs on the agent for the framework,
+    /// that it is the same ExecutorInfo (`validateCompatibleExecutorInfo`).
+    pub(super) fn validate_executor(
+        &self,
+        fw: usize,
+        agent: usize,
+        e: &mut mesos::ExecutorInfo,
+    ) -> Result<(), String> {
+        use mesos::executor_info::Type;
+        match e.r#type.map(Type::try_from) {
+            Some(Ok(Type::Default)) => {
+                if e.command.is_some() {
+                    return Err(
+                        "'ExecutorInfo.command' must not be set for 'DEFAULT' executor".into(),
+                    );
+                }
+                if let Some(c) = &e.container {
+                    if c.r#type != mesos::container_info::Type::Mesos as i32 {
+                        return Err(
+                            "'ExecutorInfo.container.type' must be 'MESOS' for 'DEFAULT' executor"
+                                .into(),
+                        );
+                    }
+                    if c.mesos.as_ref().is_some_and(|m| m.image.is_some()) {
+                        return Err("'ExecutorInfo.container.mesos.image' must not be set for 'DEFAULT' executor".into());
+                    }
+                }
+            }
+            Some(Ok(Type::Custom)) if e.command.is_none() => {
+                return Err("'ExecutorInfo.command' must be set for 'CUSTOM' executor".into());
+            }
+            _ => {}
+        }
+        validate_id(&e.executor_id.value)?;
+        if e.shutdown_grace_period
+            .as_ref()
+            .is_some_and(|g| g.nanoseconds < 0)
+        {
+            return Err("ExecutorInfo's 'shutdown_grace_period' must be non-negative".into());
+        }
+        let fid = &self.frameworks[fw].id;
+        match &e.framework_id {
+            None => {
+                e.framework_id = Some(FrameworkId { value: fid.clone() });
+            }
+            Some(got) if got.value != *fid => {
+                return Err(format!(
+                    "ExecutorInfo has an invalid FrameworkID (Actual: {} vs Expected: {fid})",
+                    got.value
+                ));
+            }
+            Some(_) => {}
+        }
+        if let Some(existing) = self.running_executor(fw, agent, &e.executor_id.value)
+            && existing != e
+        {
+            return Err(format!(
+                "ExecutorInfo is not compatible with existing ExecutorInfo with same ExecutorID.\n\
+                 ------------------------------------------------------------\n\
+                 Existing ExecutorInfo:\n{existing:?}\n\
+                 ------------------------------------------------------------\n\
+                 ExecutorInfo:\n{e:?}\n\
+                 ------------------------------------------------------------\n"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Remember the executor a task was launched with, unless one with its
+    /// id already runs there.
+    pub(super) fn note_executor(&mut self, fw: usize, agent: usize, e: mesos::ExecutorInfo) {
+        if self
+            .running_executor(fw, agent, &e.executor_id.value)
+            .is_none()
+        {
+            self.executors
+                .insert((fw, agent, e.executor_id.value.clone()), e);
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -300,9 +420,25 @@ impl Master {
         t: TaskInfo,
         exec: Option<String>,
     ) {
+        let mut t = t;
         let mut check = self.validate_task_common(fw, agent, &t);
         if check.is_ok() && (t.command.is_some() == t.executor.is_some()) {
             check = Err("Task should have at least one (but not both) of CommandInfo or ExecutorInfo present".into());
+        }
+        // validation.cpp, task::internal::validateExecutor.
+        if check.is_ok()
+            && let Some(e) = t.executor.as_mut()
+        {
+            check = self.validate_executor(fw, agent, e);
+            if check.is_ok()
+                && e.r#type
+                    .is_some_and(|ty| ty != mesos::executor_info::Type::Custom as i32)
+            {
+                check = Err("'ExecutorInfo.type' must be 'CUSTOM'".into());
+            }
+            if check.is_ok() && e.command.is_none() {
+                check = Err("'ExecutorInfo.command' must be set".into());
+            }
         }
         let mut need = Bag::new();
         if check.is_ok() {
@@ -311,8 +447,12 @@ impl Master {
                 Err(e) => check = Err(e),
             }
         }
+        // An executor that already runs there holds its resources already.
         if check.is_ok()
             && let Some(e) = &t.executor
+            && self
+                .running_executor(fw, agent, &e.executor_id.value)
+                .is_none()
         {
             match self.task_bag(fw, alloc_role, &e.resources) {
                 Ok(b) => need.add(&b),
@@ -338,6 +478,9 @@ impl Master {
         let exec = exec.or_else(|| t.executor.as_ref().map(|e| e.executor_id.value.clone()));
         self.note_task_call(now, "LAUNCH", &t.task_id.value);
         self.start_task(now, fw, agent, &t, need, exec);
+        if let Some(e) = t.executor.take() {
+            self.note_executor(fw, agent, e);
+        }
     }
 
     /// TASK_ERROR for an invalid task (no uuid: the master generates it).

@@ -527,6 +527,14 @@ pub struct Master {
     avail_version: Vec<u64>,
     /// Per agent: offer parts built at some version (a few per agent).
     offer_cache: Vec<Vec<OfferParts>>,
+    /// Per agent: when the master marked it unreachable (Mesos's
+    /// `slaves.unreachable`), while it is.
+    unreachable_time: Vec<Option<mesos::TimeInfo>>,
+    /// (framework, agent, executor id) → the ExecutorInfo its first task
+    /// launched it with (Mesos's `Slave::executors`). An entry whose
+    /// executor runs no live task any more is stale: the simulated
+    /// executor exits with its last task.
+    executors: HashMap<(usize, usize, String), mesos::ExecutorInfo>,
     frameworks: Vec<Framework>,
     framework_index: HashMap<String, usize>,
     removed_frameworks: BTreeSet<String>,
@@ -573,6 +581,17 @@ fn terminal(state: TaskState) -> bool {
     )
 }
 
+/// What the master calls a task of an unreachable agent: TASK_UNREACHABLE,
+/// or TASK_LOST for frameworks that are not PARTITION_AWARE (master.cpp,
+/// `__removeSlave`).
+fn unreachable_state(partition_aware: bool) -> TaskState {
+    if partition_aware {
+        TaskState::TaskUnreachable
+    } else {
+        TaskState::TaskLost
+    }
+}
+
 impl Master {
     /// A master with a freshly generated cluster; `now` starts its clock.
     pub fn new(cfg: SimConfig, now: Instant) -> Master {
@@ -612,6 +631,8 @@ impl Master {
             free_cache: vec![None; n],
             avail_version: vec![0; n],
             offer_cache: vec![Vec::new(); n],
+            unreachable_time: vec![None; n],
+            executors: HashMap::new(),
             frameworks: Vec::new(),
             framework_index: HashMap::new(),
             removed_frameworks: BTreeSet::new(),
@@ -1061,9 +1082,11 @@ impl Master {
                     "framework_id": self.frameworks[t.framework].id,
                     "agent_id": self.agents[t.agent].id,
                     // As the master reports it: tasks of a partitioned agent
-                    // are UNREACHABLE, whatever they last said.
+                    // are UNREACHABLE (TASK_LOST, their backwards-compatible
+                    // state, for frameworks that are not PARTITION_AWARE),
+                    // whatever they last said.
                     "state": if self.agents[t.agent].state == AgentState::Unreachable && !terminal(t.state) {
-                        TaskState::TaskUnreachable.as_str_name()
+                        unreachable_state(self.frameworks[t.framework].partition_aware).as_str_name()
                     } else {
                         t.state.as_str_name()
                     },

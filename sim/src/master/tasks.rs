@@ -267,8 +267,16 @@ impl Master {
     }
 
     pub(super) fn complete_task(&mut self, fw: usize, slot: usize, id: String, status: TaskStatus) {
+        let executor = self.tasks[slot]
+            .as_ref()
+            .and_then(|t| Some((t.agent, t.executor_id.clone()?)));
         self.frameworks[fw].tasks.remove(&id);
         self.free_task_slot(slot);
+        if let Some((agent, e)) = executor
+            && self.running_executor(fw, agent, &e).is_none()
+        {
+            self.executors.remove(&(fw, agent, e));
+        }
         let f = &mut self.frameworks[fw];
         f.completed.push_back((id, status));
         while f.completed.len() > self.cfg.max_completed_tasks {
@@ -339,6 +347,16 @@ impl Master {
         Reply::Accepted
     }
 
+    /// RECONCILE (master.cpp, `Master::reconcile`). Implicit: every task
+    /// the master knows for the framework, those of unreachable agents
+    /// aside (Mesos keeps them apart, in its unreachable tasks). Explicit,
+    /// for each task: (1) known: the state of its latest status update
+    /// (`reconcile_status`); (3) unknown, agent registered: TASK_GONE;
+    /// (4) agent unreachable, known task or not: TASK_UNREACHABLE with the
+    /// agent's `unreachable_time`; (6) agent unknown: TASK_UNKNOWN — each
+    /// TASK_LOST for frameworks that are not PARTITION_AWARE. (The
+    /// simulator also answers a terminal, acknowledged task it still
+    /// remembers with its last status.)
     pub(super) fn reconcile(
         &mut self,
         now: Instant,
@@ -348,11 +366,12 @@ impl Master {
         let pa = self.frameworks[fw].partition_aware;
         let mut answers = Vec::new();
         if tasks.is_empty() {
-            // Implicit: every task the master knows for the framework.
             let mut slots: Vec<usize> = self.frameworks[fw].tasks.values().copied().collect();
             slots.sort_unstable();
             for slot in slots {
-                if let Some(t) = self.tasks[slot].as_ref() {
+                if let Some(t) = self.tasks[slot].as_ref()
+                    && !self.unreachable_task(t)
+                {
                     answers.push(self.reconcile_status(now, t));
                 }
             }
@@ -362,7 +381,8 @@ impl Master {
                 let known = self.frameworks[fw]
                     .tasks
                     .get(&id)
-                    .and_then(|&slot| self.tasks[slot].as_ref());
+                    .and_then(|&slot| self.tasks[slot].as_ref())
+                    .filter(|t| !self.unreachable_task(t));
                 if let Some(t) = known {
                     answers.push(self.reconcile_status(now, t));
                     continue;
@@ -385,38 +405,42 @@ impl Master {
                     .as_ref()
                     .and_then(|a| self.agent_index.get(&a.value))
                     .copied();
-                let state = match agent {
-                    Some(a) if self.agents[a].state == AgentState::Unreachable => {
-                        if pa {
-                            TaskState::TaskUnreachable
-                        } else {
-                            TaskState::TaskLost
-                        }
-                    }
-                    Some(_) => {
+                let (state, message, unreachable_time) = match agent {
+                    Some(a) if self.agents[a].state == AgentState::Unreachable => (
+                        unreachable_state(pa),
+                        "Reconciliation: Task is unreachable",
+                        self.unreachable_time[a],
+                    ),
+                    Some(_) => (
                         if pa {
                             TaskState::TaskGone
                         } else {
                             TaskState::TaskLost
-                        }
-                    }
-                    None => {
+                        },
+                        "Reconciliation: Task is unknown to the agent",
+                        None,
+                    ),
+                    None => (
                         if pa {
                             TaskState::TaskUnknown
                         } else {
                             TaskState::TaskLost
-                        }
-                    }
+                        },
+                        "Reconciliation: Task is unknown",
+                        None,
+                    ),
                 };
                 let agent_id = rt.agent_id.map(|a| a.value);
-                answers.push(self.master_status(
+                let mut status = self.master_status(
                     now,
                     &id,
                     agent_id.as_deref(),
                     state,
                     task_status::Reason::Reconciliation,
-                    "Reconciliation: Task is unknown",
-                ));
+                    message,
+                );
+                status.unreachable_time = unreachable_time;
+                answers.push(status);
             }
         }
         for s in answers {
@@ -426,16 +450,23 @@ impl Master {
         Reply::Accepted
     }
 
+    /// A live task of an unreachable agent: the master holds it apart
+    /// until the agent re-registers.
+    pub(super) fn unreachable_task(&self, t: &Task) -> bool {
+        self.agents[t.agent].state == AgentState::Unreachable && !terminal(t.state)
+    }
+
+    /// The answer for a task the master knows: the state of the status
+    /// update the framework is being sent and has not acknowledged yet,
+    /// else the task's latest state (master.cpp, `Master::reconcile`:
+    /// `Task.status_update_state`, which `forward` sets to the state of
+    /// every update with a uuid it sends).
     pub(super) fn reconcile_status(&self, now: Instant, t: &Task) -> TaskStatus {
-        let state = if self.agents[t.agent].state == AgentState::Unreachable && !terminal(t.state) {
-            if self.frameworks[t.framework].partition_aware {
-                TaskState::TaskUnreachable
-            } else {
-                TaskState::TaskLost
-            }
-        } else {
-            t.state
-        };
+        let state = t
+            .pending
+            .front()
+            .and_then(|s| TaskState::try_from(s.state).ok())
+            .unwrap_or(t.state);
         let mut s = t.last_status.clone();
         s.state = state as i32;
         s.uuid = None;

@@ -75,7 +75,6 @@ fn task_uses_command_info_and_executor_info() {
 /// executor (type unset) without a command: TASK_ERROR, "'ExecutorInfo.command'
 /// must be set".
 #[test]
-#[ignore = "sim bug: a LAUNCH whose custom executor has no CommandInfo is launched"]
 fn task_uses_executor_info_without_command_info() {
     each_encoding(|enc| {
         let status = launch_one(enc, |o| {
@@ -96,7 +95,6 @@ fn task_uses_executor_info_without_command_info() {
 /// LAUNCH_GROUP) with a DEFAULT executor: TASK_ERROR, "'ExecutorInfo.type'
 /// must be 'CUSTOM'".
 #[test]
-#[ignore = "sim bug: a LAUNCH (not LAUNCH_GROUP) with a DEFAULT executor is launched"]
 fn task_uses_default_executor() {
     each_encoding(|enc| {
         let status = launch_one(enc, |o| {
@@ -231,8 +229,6 @@ fn duplicated_task_id() {
 /// task naming a running executor's id with a different ExecutorInfo:
 /// TASK_ERROR, "ExecutorInfo is not compatible with existing ExecutorInfo".
 #[test]
-#[ignore = "sim bug: the master does not compare an ExecutorInfo with the one already \
-            running under the same ExecutorID on the agent"]
 fn executor_info_differs_on_same_slave() {
     each_encoding(|enc| {
         let server = start(1);
@@ -291,7 +287,6 @@ fn task_reuses_unreachable_task_id() {
 /// Mesos: TaskValidationTest.ExecutorShutdownGracePeriodIsNonNegative — an
 /// executor with a negative `shutdown_grace_period`: TASK_ERROR.
 #[test]
-#[ignore = "sim bug: a negative ExecutorInfo.shutdown_grace_period is not refused"]
 fn executor_shutdown_grace_period_is_non_negative() {
     each_encoding(|enc| {
         let status = launch_one(enc, |o| {
@@ -315,7 +310,6 @@ fn executor_shutdown_grace_period_is_non_negative() {
 /// Mesos: TaskValidationTest.KillPolicyGracePeriodIsNonNegative — a task
 /// whose kill policy has a negative grace period: TASK_ERROR.
 #[test]
-#[ignore = "sim bug: a negative TaskInfo.kill_policy.grace_period is not refused"]
 fn kill_policy_grace_period_is_non_negative() {
     each_encoding(|enc| {
         let status = launch_one(enc, |o| {

@@ -91,8 +91,6 @@ fn partitioned_slave() {
 /// told the agent is lost (`slaveLost`, a FAILURE event with the agent id),
 /// whether or not it has tasks there.
 #[test]
-#[ignore = "sim bug: FAILURE (agent lost) goes only to frameworks with tasks on the agent; \
-            Mesos tells every registered framework"]
 fn partitioned_slave_agent_lost_event() {
     each_encoding(|enc| {
         let server = start(1);
@@ -147,14 +145,11 @@ fn reregister_slave_partition_aware() {
 }
 
 /// Mesos: PartitionTest.ReregisterSlaveNotPartitionAware — a task of a
-/// framework that is not PARTITION_AWARE is TASK_LOST (REASON_AGENT_REMOVED)
-/// when its agent is partitioned, with a FAILURE for the agent.
-///
-/// Deliberate difference: when the agent re-registers, Mesos (≥ 1.5) lets
-/// the task run on and sends TASK_RUNNING. The simulator forgets a LOST
-/// task of such a framework at once (LOST is terminal for it, as before
-/// Mesos 1.5), so nothing comes back: the check asserts that implicit
-/// reconciliation after the agent's return does not mention the task.
+/// framework that is not PARTITION_AWARE is TASK_LOST (REASON_AGENT_REMOVED,
+/// with `unreachable_time`) when its agent is partitioned, with a FAILURE
+/// for the agent; the master lists it in its backwards-compatible state,
+/// TASK_LOST. Mesos (≥ 1.5) keeps it among its unreachable tasks: when the
+/// agent re-registers the task runs on and is TASK_RUNNING again.
 #[test]
 fn reregister_slave_not_partition_aware() {
     each_encoding(|enc| {
@@ -164,20 +159,21 @@ fn reregister_slave_not_partition_aware() {
         let (running, offer) = s.run_task("1", "sleep 1000");
         s.ack(&running);
         let agent = offer.agent_id.clone();
+        let before = wall_nanos();
         lose(addr, &agent);
         let lost = s.wait_update("1");
         assert_partitioned(&lost, TaskState::TaskLost, &agent);
+        assert_partition_time(&lost, before, wall_nanos());
         wait_agent_lost(&mut s, &agent);
+        assert_eq!(sim_task(addr, "1").unwrap()["state"], "TASK_LOST");
+
         recover(addr, &agent);
-        s.reconcile(&[]);
-        let before = s.barrier();
-        assert!(
-            before
-                .iter()
-                .all(|ev| kind(ev) != Some(event::Type::Update)),
-            "{before:?}"
-        );
-        assert!(sim_task(addr, "1").is_none());
+        let back = s.wait_update("1");
+        assert_eq!(state_of(&back), TaskState::TaskRunning, "{back:?}");
+        assert_eq!(back.agent_id.as_ref(), Some(&agent));
+        s.ack(&back);
+        assert_eq!(sim_task(addr, "1").unwrap()["state"], "TASK_RUNNING");
+        assert_eq!(state(addr)["agents_unreachable"], 0);
     });
 }
 
@@ -185,12 +181,8 @@ fn reregister_slave_not_partition_aware() {
 /// framework that is not partition-aware sees TASK_LOST, a partition-aware
 /// one TASK_UNREACHABLE (`unreachable_time`: the master's clock at the
 /// partition), both get FAILURE for the agent; after a master
-/// failover both re-subscribe, and when the agent re-registers the
-/// partition-aware framework's task is TASK_RUNNING again.
-///
-/// Deliberate difference (as in `reregister_slave_not_partition_aware`):
-/// Mesos sends TASK_RUNNING to the other framework too; the simulator
-/// forgot its LOST task.
+/// failover both re-subscribe, and when the agent re-registers both tasks
+/// are TASK_RUNNING again.
 #[test]
 fn partitioned_slave_reregistration_master_failover() {
     each_encoding(|enc| {
@@ -211,10 +203,13 @@ fn partitioned_slave_reregistration_master_failover() {
 
         let before = wall_nanos();
         lose(a0, &agent);
-        assert_partitioned(&s1.wait_update("t1"), TaskState::TaskLost, &agent);
+        let lost = s1.wait_update("t1");
+        assert_partitioned(&lost, TaskState::TaskLost, &agent);
         let unreachable = s2.wait_update("t2");
         assert_partitioned(&unreachable, TaskState::TaskUnreachable, &agent);
-        assert_partition_time(&unreachable, before, wall_nanos());
+        let after = wall_nanos();
+        assert_partition_time(&lost, before, after);
+        assert_partition_time(&unreachable, before, after);
         wait_agent_lost(&mut s1, &agent);
         wait_agent_lost(&mut s2, &agent);
 
@@ -225,16 +220,10 @@ fn partitioned_slave_reregistration_master_failover() {
         let mut s2 = subscribe_as(a1, enc, &s2.resubscribe_info(info2));
 
         recover(a1, &agent);
-        let back = s2.wait_update("t2");
-        assert_eq!(state_of(&back), TaskState::TaskRunning, "{back:?}");
-        s1.reconcile(&[]);
-        let before = s1.barrier();
-        assert!(
-            before
-                .iter()
-                .all(|ev| kind(ev) != Some(event::Type::Update)),
-            "{before:?}"
-        );
+        let back1 = s1.wait_update("t1");
+        assert_eq!(state_of(&back1), TaskState::TaskRunning, "{back1:?}");
+        let back2 = s2.wait_update("t2");
+        assert_eq!(state_of(&back2), TaskState::TaskRunning, "{back2:?}");
     });
 }
 
@@ -270,8 +259,6 @@ fn disconnected_framework() {
 /// like the TASK_LOST sent when the agent was partitioned, carries
 /// `unreachable_time`.
 #[test]
-#[ignore = "sim bug: TASK_LOST for frameworks that are not PARTITION_AWARE carries no \
-            unreachable_time, and their reconciliation answers neither"]
 fn disconnected_framework_unreachable_time() {
     each_encoding(|enc| {
         let server = start(1);

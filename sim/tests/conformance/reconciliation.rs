@@ -183,8 +183,6 @@ fn unacknowledged_terminal_task() {
 /// status update the framework is being sent (held back until it is
 /// acknowledged), reconciliation answers the status update's state.
 #[test]
-#[ignore = "sim bug: reconciliation answers the task's latest state, not the state of its \
-            unacknowledged status update (Mesos's Task.status_update_state)"]
 fn reconcile_status_update_task_state() {
     each_encoding(|enc| {
         let server = start(1);
@@ -257,8 +255,6 @@ fn partitioned_agent_then_master_failover() {
 /// TASK_LOST update and both reconciliation answers carry the same
 /// `unreachable_time`: when the agent was marked unreachable.
 #[test]
-#[ignore = "sim bug: TASK_LOST for frameworks that are not PARTITION_AWARE carries no \
-            unreachable_time, and their reconciliation answers neither"]
 fn partitioned_agent_then_master_failover_unreachable_time() {
     each_encoding(|enc| {
         let (lost, first, second) = partition_then_failover(enc);
