@@ -69,7 +69,7 @@ struct Args {
     /// Chance that a RUNNING task fails some time after it started (0..=1).
     #[arg(long, env = "TRITIUM_SIM_TASK_FAILURE_RATE", default_value_t = 0.0, value_parser = probability)]
     task_failure_rate: f64,
-    /// Terminal tasks remembered per framework for reconciliation.
+    /// Terminal, acknowledged tasks remembered per framework (/sim/state).
     #[arg(long, env = "TRITIUM_SIM_MAX_COMPLETED_TASKS", default_value_t = 1000)]
     max_completed_tasks: usize,
     /// Protocol violations kept for /sim/state.

@@ -703,6 +703,88 @@ fn reconciliation_answers_without_uuid() {
     assert_eq!(ups[0].task_id.value, "r1");
 }
 
+/// master.cpp `Master::reconcile` looks tasks up with `Framework::getTask`,
+/// which does not search completed tasks: once its terminal update is
+/// acknowledged, a task is unknown — TASK_GONE on its registered agent
+/// (TASK_LOST if not PARTITION_AWARE), TASK_UNKNOWN with no agent named —
+/// while `/sim/state` still lists it among the framework's completed tasks.
+#[test]
+fn reconciliation_of_an_acknowledged_terminal_task_is_unknown() {
+    for (pa, on_agent, nowhere) in [
+        (true, TaskState::TaskGone, TaskState::TaskUnknown),
+        (false, TaskState::TaskLost, TaskState::TaskLost),
+    ] {
+        let mut h = Harness::new(small_cluster(1));
+        let mut fi = info(None);
+        if !pa {
+            fi.capabilities.retain(|c| {
+                c.r#type != Some(framework_info::capability::Type::PartitionAware as i32)
+            });
+        }
+        let sub = h.subscribe(fi);
+        let running = run_one(&mut h, &sub, "f1", "sim:finish-after=0.5");
+        let agent = running.agent_id.clone().unwrap();
+        h.advance(Duration::from_millis(600));
+        let ups = h.updates(sub.stream);
+        let finished = ups
+            .iter()
+            .find(|s| state(s) == TaskState::TaskFinished)
+            .expect("TASK_FINISHED");
+        // Not acknowledged yet: the task is known, its latest state.
+        let reconcile = |h: &mut Harness| {
+            h.fw_call(&sub, call::Type::Reconcile, |c| {
+                c.reconcile = Some(call::Reconcile {
+                    tasks: vec![
+                        call::reconcile::Task {
+                            task_id: TaskId { value: "f1".into() },
+                            agent_id: Some(agent.clone()),
+                        },
+                        call::reconcile::Task {
+                            task_id: TaskId { value: "f1".into() },
+                            agent_id: None,
+                        },
+                    ],
+                })
+            });
+            h.updates(sub.stream)
+        };
+        let ups = reconcile(&mut h);
+        assert_eq!(ups.len(), 2, "{ups:?}");
+        assert!(
+            ups.iter().all(|s| state(s) == TaskState::TaskFinished),
+            "{ups:?}"
+        );
+        h.fw_call(&sub, call::Type::Acknowledge, ack(finished));
+        let st = h.m.state_json();
+        assert_eq!(st["tasks"].as_array().unwrap().len(), 0);
+        assert_eq!(st["frameworks"][0]["completed_tasks"][0]["task_id"], "f1");
+        assert_eq!(
+            st["frameworks"][0]["completed_tasks"][0]["state"],
+            "TASK_FINISHED"
+        );
+        let ups = reconcile(&mut h);
+        let got: Vec<_> = ups
+            .iter()
+            .map(|s| (state(s), s.message.as_deref(), s.agent_id.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    on_agent,
+                    Some("Reconciliation: Task is unknown to the agent"),
+                    Some(agent.clone())
+                ),
+                (nowhere, Some("Reconciliation: Task is unknown"), None),
+            ],
+            "partition-aware: {pa}"
+        );
+        assert!(ups.iter().all(|s| s.uuid.is_none()
+            && s.reason == Some(task_status::Reason::Reconciliation as i32)
+            && s.source == Some(task_status::Source::Master as i32)));
+    }
+}
+
 #[test]
 fn failover_timeout_removes_the_framework() {
     let mut h = Harness::new(small_cluster(1));

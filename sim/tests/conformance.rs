@@ -8,7 +8,10 @@
 //! `Mesos: Fixture.TestName`, and runs against a simulator started in
 //! process on 127.0.0.1 over real sockets, once per encoding
 //! (`application/x-protobuf`, then `application/json`: see
-//! [`client::each_encoding`]). Nothing waits by sleeping: reads have
+//! [`client::each_encoding`]). A check of a rule no Mesos test covers says
+//! so in place of the test's name and cites the master source it follows
+//! (e.g. `reconciliation::explicit_acknowledged_terminal_task`). Nothing
+//! waits by sleeping: reads have
 //! deadlines, "nothing happens" is checked over a number of HEARTBEATs or
 //! up to the answer of a barrier reconciliation ([`client`]).
 //!

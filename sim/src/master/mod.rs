@@ -69,7 +69,9 @@ pub struct SimConfig {
     pub kill_delay: Duration,
     /// Chance that a RUNNING task fails some time after it started.
     pub task_failure_rate: f64,
-    /// Terminal tasks remembered per framework for reconciliation.
+    /// Terminal, acknowledged tasks remembered per framework for
+    /// `/sim/state` (Mesos's `--max_completed_tasks_per_framework`; not
+    /// used by reconciliation, which does not search them).
     pub max_completed_tasks: usize,
     /// Violations kept (the count keeps going past it).
     pub max_violations: usize,
@@ -351,7 +353,9 @@ struct Framework {
     filters: HashMap<usize, Instant>,
     /// Task id → task slot.
     tasks: HashMap<String, usize>,
-    /// Last statuses of terminal tasks, for reconciliation (bounded).
+    /// Last statuses of terminal, acknowledged tasks (bounded), for
+    /// `/sim/state`: Mesos's `Framework::completedTasks`, which
+    /// reconciliation does not search (`Framework::getTask`).
     completed: VecDeque<(String, TaskStatus)>,
     /// The offer constraints of the last UPDATE_FRAMEWORK (recorded for
     /// tests; the simulator does not filter offers by them).
@@ -1068,6 +1072,12 @@ impl Master {
                     "failover_timeout": f.info.failover_timeout,
                     "checkpoint": f.info.checkpoint,
                     "tasks": f.tasks.len(),
+                    "completed_tasks": f.completed.iter()
+                        .map(|(id, s)| serde_json::json!({
+                            "task_id": id,
+                            "state": TaskState::try_from(s.state).map_or("TASK_UNKNOWN", |t| t.as_str_name()),
+                        }))
+                        .collect::<Vec<_>>(),
                     "offer_constraints": f.offer_constraints.as_ref().map(|c| format!("{c:?}")),
                 })
             })

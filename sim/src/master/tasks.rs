@@ -353,10 +353,14 @@ impl Master {
     /// for each task: (1) known: the state of its latest status update
     /// (`reconcile_status`); (3) unknown, agent registered: TASK_GONE;
     /// (4) agent unreachable, known task or not: TASK_UNREACHABLE with the
-    /// agent's `unreachable_time`; (6) agent unknown: TASK_UNKNOWN — each
-    /// TASK_LOST for frameworks that are not PARTITION_AWARE. (The
-    /// simulator also answers a terminal, acknowledged task it still
-    /// remembers with its last status.)
+    /// agent's `unreachable_time`; (6) agent unknown or not named:
+    /// TASK_UNKNOWN — each TASK_LOST for frameworks that are not
+    /// PARTITION_AWARE. "Known" is `Framework::getTask`, which searches
+    /// only the framework's live tasks: a terminal task whose terminal
+    /// update was acknowledged (removed by `Master::acknowledge`, kept
+    /// only in `completedTasks`) is unknown, so TASK_GONE / TASK_LOST on
+    /// its registered agent, not its last status. (Cases (2), recovered
+    /// agents, and (5), agents marked gone, have no counterpart here.)
     pub(super) fn reconcile(
         &mut self,
         now: Instant,
@@ -385,19 +389,6 @@ impl Master {
                     .filter(|t| !self.unreachable_task(t));
                 if let Some(t) = known {
                     answers.push(self.reconcile_status(now, t));
-                    continue;
-                }
-                if let Some((_, s)) = self.frameworks[fw]
-                    .completed
-                    .iter()
-                    .rev()
-                    .find(|(tid, _)| *tid == id)
-                {
-                    let mut s = s.clone();
-                    s.uuid = None;
-                    s.source = Some(task_status::Source::Master as i32);
-                    s.reason = Some(task_status::Reason::Reconciliation as i32);
-                    answers.push(s);
                     continue;
                 }
                 let agent = rt

@@ -178,6 +178,71 @@ fn unacknowledged_terminal_task() {
     });
 }
 
+/// Mesos: no ReconciliationTest reconciles explicitly a terminal task
+/// whose terminal update was acknowledged (ImplicitTerminalTask does it
+/// implicitly, UnacknowledgedTerminalTask before the acknowledgement); this
+/// check follows src/master/master.cpp (1.11.0). `Master::acknowledge`
+/// removes the task once its terminal update is acknowledged
+/// (`removeTask(task)`, which moves it to the framework's
+/// `completedTasks`), and `Master::reconcile` looks the task up with
+/// `framework->getTask(t.task_id())`, which searches only the live tasks:
+/// the task is unknown. On its registered agent (case (3)): TASK_GONE for a
+/// PARTITION_AWARE framework, TASK_LOST otherwise, "Reconciliation: Task is
+/// unknown to the agent"; with no agent named (case (6), no recovered
+/// agents): TASK_UNKNOWN / TASK_LOST, "Reconciliation: Task is unknown",
+/// no agent id. Both REASON_RECONCILIATION, never the task's last status.
+#[test]
+fn explicit_acknowledged_terminal_task() {
+    each_encoding(|enc| {
+        for (info, on_agent, nowhere) in [
+            (
+                partition_aware_framework(),
+                TaskState::TaskGone,
+                TaskState::TaskUnknown,
+            ),
+            (
+                default_framework(),
+                TaskState::TaskLost,
+                TaskState::TaskLost,
+            ),
+        ] {
+            let server = start(1);
+            let mut s = subscribe_as(server.addr(), enc, &info);
+            let offer = s.wait_offers().remove(0);
+            s.launch(
+                &offer,
+                vec![task("1", &offer, 1.0, 128.0, "sim:finish-after=0")],
+            );
+            let finished = s.wait_state("1", TaskState::TaskFinished);
+            s.ack(&finished);
+            assert!(
+                sim_task(server.addr(), "1").is_none(),
+                "the master still tracks the acknowledged terminal task"
+            );
+            let agent = &offer.agent_id;
+            s.reconcile(&[("1", Some(agent))]);
+            let update = s.wait_update("1");
+            assert_reconciled(&update, on_agent);
+            assert_eq!(
+                update.message.as_deref(),
+                Some("Reconciliation: Task is unknown to the agent"),
+                "{update:?}"
+            );
+            assert_eq!(update.agent_id.as_ref(), Some(agent));
+            assert!(update.unreachable_time.is_none());
+            s.reconcile(&[("1", None)]);
+            let update = s.wait_update("1");
+            assert_reconciled(&update, nowhere);
+            assert_eq!(
+                update.message.as_deref(),
+                Some("Reconciliation: Task is unknown"),
+                "{update:?}"
+            );
+            assert!(update.agent_id.is_none(), "{update:?}");
+        }
+    });
+}
+
 /// Mesos: ReconciliationTest.ReconcileStatusUpdateTaskState — when the
 /// task's latest state (known to the agent) is ahead of the state of the
 /// status update the framework is being sent (held back until it is
