@@ -25,9 +25,10 @@
 //! * [`rng`]: the small seeded PRNG used for jitter and task ids.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(not(clippy), warn(missing_docs))]
 
-pub mod matcher;
 pub mod contract;
+pub mod matcher;
 pub mod pattern;
 pub mod rng;
 pub mod session;

@@ -12,6 +12,7 @@
 //! crate to run and still sees exactly one definition of every type.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(not(clippy), warn(missing_docs))]
 
 pub use tritium_core::session as core;
 pub use tritium_core::{contract, matcher, pattern, rng, spec, wire};
