@@ -465,14 +465,37 @@ impl<'a> View<'a> {
 /// ```
 /// # use tritium_core::framework::owned_offers;
 /// # use tritium_proto::view::EventView;
-/// let bytes = tritium_core::matcher::fixture::offers_event(&[]);
+/// use tritium_core::matcher::fixture::{event, plain_offer};
+/// let bytes = event(vec![plain_offer("o1", "agent-1", 2.0, 1024.0, vec![])]);
 /// let offers = owned_offers(&EventView::new(&bytes).unwrap()).unwrap();
-/// assert!(offers.is_empty());
+/// assert_eq!(offers[0].id.value, "o1");
 /// ```
 pub fn owned_offers(event: &EventView<'_>) -> Result<Vec<mesos::Offer>, prost::DecodeError> {
     use prost::Message;
     let ev = tritium_proto::scheduler::Event::decode(event.as_bytes())?;
     Ok(ev.offers.map(|o| o.offers).unwrap_or_default())
+}
+
+/// The amount of scalar resource `name` (`cpus`, `mem`, `disk`, `gpus`) an
+/// offer holds unreserved (what [`simple_task`] takes from), summed over its
+/// resources; 0 if it holds none. Reserved and revocable resources are left
+/// out.
+///
+/// ```
+/// # use tritium_core::framework::offered_scalar;
+/// # use tritium_proto::view::EventView;
+/// use tritium_core::matcher::fixture::{event, plain_offer};
+/// let bytes = event(vec![plain_offer("o1", "agent-1", 2.0, 1024.0, vec![])]);
+/// let offer = EventView::new(&bytes).unwrap().offers().next().unwrap().unwrap();
+/// assert_eq!(offered_scalar(&offer, "cpus"), 2.0);
+/// ```
+pub fn offered_scalar(offer: &OfferView<'_>, name: &str) -> f64 {
+    offer
+        .resources()
+        .filter_map(Result::ok)
+        .filter(|r| r.name() == name && !r.is_reserved() && !r.is_revocable())
+        .filter_map(|r| r.scalar())
+        .sum()
 }
 
 /// A `TaskInfo` running `command` (a shell command) with `cpus` and `mem`
@@ -481,12 +504,11 @@ pub fn owned_offers(event: &EventView<'_>) -> Result<Vec<mesos::Offer>, prost::D
 /// ```
 /// # use tritium_core::framework::simple_task;
 /// # use tritium_proto::view::EventView;
-/// let bytes = tritium_core::matcher::fixture::offers_event(&[]);
-/// let ev = EventView::new(&bytes).unwrap();
-/// for offer in ev.offers() {
-///     let t = simple_task("t1", &offer.unwrap(), "true", 0.1, 32.0);
-///     assert_eq!(t.task_id.value, "t1");
-/// }
+/// use tritium_core::matcher::fixture::{event, plain_offer};
+/// let bytes = event(vec![plain_offer("o1", "agent-1", 2.0, 1024.0, vec![])]);
+/// let offer = EventView::new(&bytes).unwrap().offers().next().unwrap().unwrap();
+/// let t = simple_task("t1", &offer, "sleep 60", 0.1, 32.0);
+/// assert_eq!((t.task_id.value.as_str(), t.agent_id.value.as_str()), ("t1", "agent-1"));
 /// ```
 pub fn simple_task(
     task_id: &str,

@@ -450,11 +450,10 @@ impl AppService {
             if app.rec.failures > 0
                 && Self::app_tasks(&view, &name)
                     .any(|t| t.running_since().is_some_and(|s| now >= s + BACKOFF_RESET))
+                && let Some(app) = self.apps.get_mut(&name)
             {
-                if let Some(app) = self.apps.get_mut(&name) {
-                    app.rec.failures = 0;
-                    ctx.persist_app(app.rec.clone());
-                }
+                app.rec.failures = 0;
+                ctx.persist_app(app.rec.clone());
             }
             self.kill_unhealthy(ctx, &name);
             self.converge(ctx, &name);

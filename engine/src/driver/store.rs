@@ -65,8 +65,8 @@ pub enum StoreCompletion {
     Failed(String),
 }
 
-impl From<StoreCompletion> for Input {
-    fn from(c: StoreCompletion) -> Input {
+impl<C> From<StoreCompletion> for Input<C> {
+    fn from(c: StoreCompletion) -> Input<C> {
         match c {
             StoreCompletion::Committed(seq) => Input::StoreCommitted(seq),
             StoreCompletion::Failed(reason) if reason.starts_with(LOST_LEADERSHIP) => {
@@ -279,9 +279,12 @@ mod tests {
     #[test]
     fn a_lost_leadership_is_its_own_input() {
         let lost = StoreCompletion::Failed("lost leadership: lease expired".into());
-        assert!(matches!(Input::from(lost), Input::LostLeadership(r) if r.contains("lease")));
+        assert!(matches!(Input::<()>::from(lost), Input::LostLeadership(r) if r.contains("lease")));
         let broken = StoreCompletion::Failed("disk full".into());
-        assert_eq!(Input::from(broken), Input::StoreFailed("disk full".into()));
+        assert_eq!(
+            Input::<()>::from(broken),
+            Input::StoreFailed("disk full".into())
+        );
     }
 
     #[test]
