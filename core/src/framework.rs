@@ -70,7 +70,10 @@
 //! # let _ = Hello { n: 3, next: 0 };
 //! ```
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+
+use bytes::Bytes;
 
 use tritium_proto::scheduler::OfferConstraints;
 use tritium_proto::v1::{self as mesos, TaskState};
@@ -95,9 +98,10 @@ pub trait Framework {
     type Reply: std::fmt::Debug + Send + 'static;
 
     /// Called once, right after the session loaded what the store
-    /// recovered (its tasks are in `view`), before anything else.
-    fn recovered(&mut self, view: &View<'_>) {
-        let _ = view;
+    /// recovered (its tasks are in `view`), before anything else: the
+    /// framework's own records, as it stored them with [`Ctx::persist`].
+    fn recovered(&mut self, view: &View<'_>, records: &BTreeMap<String, Bytes>) {
+        let _ = (view, records);
     }
 
     /// A subscription began (the first, or one after a failover or a
@@ -352,19 +356,47 @@ impl<'a> Ctx<'a> {
         self.core.kill(task_id);
     }
 
-    /// Store an app record in this turn's batch (the store writes it
-    /// before anything that depends on the batch leaves).
-    pub fn persist_app(&mut self, record: crate::session::AppRecord) {
-        self.core
-            .batch
-            .push(crate::session::StoreOp::PutApp(Box::new(record)));
+    /// Store `value` under `key` in this turn's batch: it is durable
+    /// before any ACKNOWLEDGE of this turn leaves, and before the reply to
+    /// the command that wrote it. A later write of the key replaces it;
+    /// [`Framework::recovered`] gets every key back after a restart.
+    ///
+    /// # Errors
+    ///
+    /// [`RecordKeyError`] when the key is empty, longer than
+    /// [`MAX_RECORD_KEY`] bytes, or holds a control character; nothing is
+    /// stored then.
+    ///
+    /// ```
+    /// # use tritium_core::framework::Ctx;
+    /// fn remember(ctx: &mut Ctx<'_>, name: &str, wanted: u32) {
+    ///     ctx.persist(format!("wanted/{name}"), wanted.to_string()).expect("a valid key");
+    /// }
+    /// ```
+    pub fn persist(
+        &mut self,
+        key: impl Into<String>,
+        value: impl Into<bytes::Bytes>,
+    ) -> Result<(), RecordKeyError> {
+        let key = check_key(key.into())?;
+        self.core.batch.push(crate::session::StoreOp::PutRecord {
+            key,
+            value: value.into(),
+        });
+        Ok(())
     }
 
-    /// Remove a stored app record.
-    pub fn forget_app(&mut self, name: &str) {
+    /// Remove the record under `key` (a key never stored is no error).
+    ///
+    /// # Errors
+    ///
+    /// As [`Ctx::persist`].
+    pub fn forget(&mut self, key: impl Into<String>) -> Result<(), RecordKeyError> {
+        let key = check_key(key.into())?;
         self.core
             .batch
-            .push(crate::session::StoreOp::RemoveApp(name.to_owned()));
+            .push(crate::session::StoreOp::RemoveRecord(key));
+        Ok(())
     }
 
     /// Hand a change notice to the driver's event stream
@@ -373,6 +405,36 @@ impl<'a> Ctx<'a> {
         self.core
             .out
             .push_back(crate::session::Output::Notify(notice));
+    }
+}
+
+/// Longest record key [`Ctx::persist`] takes, in bytes (etcd keys and the
+/// file store's log stay small).
+pub const MAX_RECORD_KEY: usize = 512;
+
+/// A record key [`Ctx::persist`] refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordKeyError {
+    /// The key is empty.
+    #[error("a record key must not be empty")]
+    Empty,
+    /// The key is longer than [`MAX_RECORD_KEY`] bytes.
+    #[error("record key of {0} bytes is longer than {MAX_RECORD_KEY}")]
+    TooLong(usize),
+    /// The key holds a control character.
+    #[error("record key {0:?} holds a control character")]
+    Control(String),
+}
+
+fn check_key(key: String) -> Result<String, RecordKeyError> {
+    if key.is_empty() {
+        Err(RecordKeyError::Empty)
+    } else if key.len() > MAX_RECORD_KEY {
+        Err(RecordKeyError::TooLong(key.len()))
+    } else if key.chars().any(char::is_control) {
+        Err(RecordKeyError::Control(key))
+    } else {
+        Ok(key)
     }
 }
 

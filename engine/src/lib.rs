@@ -16,7 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub use tritium_core::session as core;
-pub use tritium_core::{contract, matcher, pattern, rng, spec, wire};
+pub use tritium_core::{apps, contract, matcher, pattern, rng, spec, wire};
 
 pub mod driver;
 pub mod run;

@@ -279,6 +279,16 @@ fn on_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Recei
 const TASK_STAGING: i32 = 6;
 const TASK_RUNNING: i32 = 1;
 
+/// The app service's record of app `a`.
+fn put_app(a: Box<AppRecord>) -> StoreOp {
+    tritium_engine::apps::app_record_op(&a)
+}
+
+/// The removal of app `name`'s record.
+fn remove_app(name: String) -> StoreOp {
+    StoreOp::RemoveRecord(tritium_engine::apps::app_key(&name))
+}
+
 fn app(name: &str, instances: u32) -> Box<AppRecord> {
     Box::new(AppRecord::new(AppSpec::command_app(
         name,
@@ -325,9 +335,9 @@ fn what_was_committed_is_recovered_by_the_next_leader() {
     let batches = vec![
         vec![
             StoreOp::FrameworkId("fw-1".into()),
-            StoreOp::PutApp(app("web", 2)),
-            StoreOp::PutApp(app("db", 1)),
-            StoreOp::PutApp(app("old", 1)),
+            put_app(app("web", 2)),
+            put_app(app("db", 1)),
+            put_app(app("old", 1)),
             StoreOp::PutTask(task("web.1", "web", TASK_STAGING)),
             StoreOp::PutTask(task("web.2", "web", TASK_STAGING)),
             StoreOp::PutTask(task("old.1", "old", TASK_RUNNING)),
@@ -338,8 +348,8 @@ fn what_was_committed_is_recovered_by_the_next_leader() {
             StoreOp::PutTask(task("web.1", "web", TASK_STAGING)),
             StoreOp::PutTask(task("web.1", "web", TASK_RUNNING)),
             StoreOp::RemoveTask("old.1".into()),
-            StoreOp::RemoveApp("old".into()),
-            StoreOp::PutApp(app("web", 3)),
+            remove_app("old".into()),
+            put_app(app("web", 3)),
         ],
         vec![StoreOp::RemoveTask("never-stored".into())],
     ];

@@ -121,33 +121,88 @@ pub struct AppService {
     unhealthy_killed: BTreeSet<String>,
 }
 
-impl AppService {
-    /// The service with the apps a store recovered; `roles` are the
-    /// framework's (the first is the default role of apps that name none).
-    pub fn new(roles: &[String], apps: Vec<AppRecord>) -> AppService {
-        let default_role = roles.first().map_or("*", String::as_str);
-        let mut matcher = Matcher::new(default_role);
-        for app in apps.iter().filter(|a| !a.deleting) {
-            if let Err(e) = matcher.put_app(&app.spec) {
-                tracing::error!(target: "tritium::apps", app = %app.spec.name, error = %e, "stored app no longer compiles; it will not place");
+/// The prefix of the app service's record keys: an app is stored under
+/// `apps/<name>`.
+pub const APP_KEY_PREFIX: &str = "apps/";
+
+/// The record key of app `name`.
+///
+/// ```
+/// assert_eq!(tritium_core::apps::app_key("web"), "apps/web");
+/// ```
+pub fn app_key(name: &str) -> String {
+    format!("{APP_KEY_PREFIX}{name}")
+}
+
+/// An app record as the service stores it: JSON (apps change rarely and
+/// their spec has many optional parts).
+pub fn encode_app(rec: &AppRecord) -> bytes::Bytes {
+    // An AppRecord is plain data (strings, numbers, maps with string keys):
+    // serializing it cannot fail.
+    bytes::Bytes::from(serde_json::to_vec(rec).unwrap_or_default())
+}
+
+/// Reads what [`encode_app`] wrote.
+///
+/// # Errors
+///
+/// The bytes are not an app record.
+pub fn decode_app(bytes: &[u8]) -> Result<AppRecord, serde_json::Error> {
+    serde_json::from_slice(bytes)
+}
+
+/// The store op that writes app `rec` (tests, and stores reading the
+/// app records of older formats).
+pub fn app_record_op(rec: &AppRecord) -> crate::session::StoreOp {
+    crate::session::StoreOp::PutRecord {
+        key: app_key(rec.name()),
+        value: encode_app(rec),
+    }
+}
+
+/// The apps among recovered records (the others, and records that do not
+/// parse, are left out).
+pub fn recovered_apps(records: &BTreeMap<String, bytes::Bytes>) -> Vec<AppRecord> {
+    records
+        .iter()
+        .filter(|(k, _)| k.starts_with(APP_KEY_PREFIX))
+        .filter_map(|(k, v)| match decode_app(v) {
+            Ok(rec) if app_key(rec.name()) == *k => Some(rec),
+            Ok(rec) => {
+                tracing::error!(target: "tritium::apps", key = %k, app = %rec.name(), "stored app under another name's key; ignored");
+                None
             }
-        }
-        let apps = apps
-            .into_iter()
-            .map(|rec| {
-                (
-                    rec.spec.name.clone(),
-                    App {
-                        rec,
-                        not_before: None,
-                        last_unhealthy_kill: None,
-                    },
-                )
-            })
-            .collect();
+            Err(e) => {
+                tracing::error!(target: "tritium::apps", key = %k, error = %e, "stored app does not parse; ignored");
+                None
+            }
+        })
+        .collect()
+}
+
+fn store_app(ctx: &mut Ctx<'_>, rec: &AppRecord) {
+    // App names are checked at the API (no control characters, short), so
+    // the key is valid; a refusal would be a bug, logged, not a panic.
+    if let Err(e) = ctx.persist(app_key(rec.name()), encode_app(rec)) {
+        tracing::error!(target: "tritium::apps", app = %rec.name(), error = %e, "app record not stored");
+    }
+}
+
+fn forget_app(ctx: &mut Ctx<'_>, name: &str) {
+    if let Err(e) = ctx.forget(app_key(name)) {
+        tracing::error!(target: "tritium::apps", app = %name, error = %e, "app record not removed");
+    }
+}
+
+impl AppService {
+    /// The service, with no app yet (the recovered ones arrive with
+    /// [`Framework::recovered`]); `roles` are the framework's (the first is
+    /// the default role of apps that name none).
+    pub fn new(roles: &[String]) -> AppService {
+        let default_role = roles.first().map_or("*", String::as_str);
         AppService {
-            apps,
-            matcher,
+            apps: BTreeMap::new(),
+            matcher: Matcher::new(default_role),
             plan: Plan::default(),
             pending: RefCell::new(BTreeMap::new()),
             dirty: RefCell::new(BTreeSet::new()),
@@ -317,7 +372,7 @@ impl AppService {
                 tracing::info!(target: "tritium::apps", app = %name, "app deleted");
                 self.apps.remove(name);
                 self.matcher.remove_app(name);
-                ctx.forget_app(name);
+                forget_app(ctx, name);
                 self.notify_app(ctx, name, "deleted");
             }
             return;
@@ -333,7 +388,7 @@ impl AppService {
                 app.rec.update_failures = 0;
                 let rec = app.rec.clone();
                 tracing::info!(target: "tritium::apps", app = %name, version = rec.version, "update done");
-                ctx.persist_app(rec);
+                store_app(ctx, &rec);
                 self.notify_app(ctx, name, "updated");
             }
         }
@@ -399,7 +454,7 @@ impl AppService {
                     app.rec.failures = 0;
                     app.not_before = None;
                     let name = t.record().app.clone();
-                    ctx.persist_app(self.apps[&name].rec.clone());
+                    store_app(ctx, &self.apps[&name].rec.clone());
                     self.notify_app(ctx, &name, "rolled_back");
                     return;
                 }
@@ -410,7 +465,7 @@ impl AppService {
         }
         if changed {
             let rec = app.rec.clone();
-            ctx.persist_app(rec);
+            store_app(ctx, &rec);
         }
     }
 
@@ -453,7 +508,7 @@ impl AppService {
                 && let Some(app) = self.apps.get_mut(&name)
             {
                 app.rec.failures = 0;
-                ctx.persist_app(app.rec.clone());
+                store_app(ctx, &app.rec.clone());
             }
             self.kill_unhealthy(ctx, &name);
             self.converge(ctx, &name);
@@ -528,7 +583,7 @@ impl AppService {
                     tracing::info!(target: "tritium::apps", app = %name, "deleting app");
                     app.rec.deleting = true;
                     let rec = app.rec.clone();
-                    ctx.persist_app(rec);
+                    store_app(ctx, &rec);
                     self.notify_app(ctx, &name, "deleting");
                 }
                 self.converge(ctx, &name);
@@ -550,7 +605,7 @@ impl AppService {
                 app.not_before = None;
                 tracing::info!(target: "tritium::apps", app = %name, version = r.version, "rolling restart");
                 let rec = r.clone();
-                ctx.persist_app(rec);
+                store_app(ctx, &rec);
                 self.notify_app(ctx, &name, "restarting");
                 self.converge(ctx, &name);
                 self.app_view(&ctx.view(), &name)
@@ -726,7 +781,7 @@ impl AppService {
             // `check_spec` passed, so only the matcher's app limit is left.
             tracing::error!(target: "tritium::apps", app = %name, error = %e, "the matcher refused the app; it will not place");
         }
-        ctx.persist_app(rec);
+        store_app(ctx, &rec);
         self.converge(ctx, &name);
         match self.app_view(&ctx.view(), &name) {
             Some(v) if created => Ok(Answer::Created(v)),
@@ -1056,7 +1111,20 @@ impl Framework for AppService {
     type Command = CommandKind;
     type Reply = Result<Answer, CommandError>;
 
-    fn recovered(&mut self, view: &View<'_>) {
+    fn recovered(&mut self, view: &View<'_>, records: &BTreeMap<String, bytes::Bytes>) {
+        for rec in recovered_apps(records) {
+            if !rec.deleting
+                && let Err(e) = self.matcher.put_app(&rec.spec)
+            {
+                tracing::error!(target: "tritium::apps", app = %rec.spec.name, error = %e, "stored app no longer compiles; it will not place");
+            }
+            let app = App {
+                rec,
+                not_before: None,
+                last_unhealthy_kill: None,
+            };
+            self.apps.insert(app.rec.spec.name.clone(), app);
+        }
         for t in view.tasks() {
             self.matcher.task_added(&t.record().app, t.agent_id());
         }
@@ -1258,11 +1326,10 @@ impl crate::session::Session<AppService> {
     /// recovered (`Scheduler::new`, as tritium has always started it).
     pub fn new(
         cfg: crate::session::Config,
-        mut recovered: crate::session::Recovered,
+        recovered: crate::session::Recovered,
         now: Instant,
     ) -> Self {
-        let apps = std::mem::take(&mut recovered.apps);
-        let service = AppService::new(&cfg.framework.roles, apps);
+        let service = AppService::new(&cfg.framework.roles);
         Self::with_framework(cfg, service, recovered, now)
     }
 

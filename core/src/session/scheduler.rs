@@ -456,7 +456,7 @@ impl<F: Framework> Session<F> {
         };
         core.recompute_task_floor();
         let mut fw = framework;
-        fw.recovered(&View { core: &core, now });
+        fw.recovered(&View { core: &core, now }, &recovered.records);
         Session { core, fw }
     }
 

@@ -235,10 +235,16 @@ pub struct TaskRecord {
 /// One change to durable state.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StoreOp {
+    /// The framework id the master gave (the session's).
     FrameworkId(String),
-    PutApp(Box<AppRecord>),
-    RemoveApp(String),
+    /// A framework's own record: opaque bytes under a key of its choosing
+    /// ([`crate::framework::Ctx::persist`]).
+    PutRecord { key: String, value: Bytes },
+    /// A framework record removed ([`crate::framework::Ctx::forget`]).
+    RemoveRecord(String),
+    /// A task the session tracks (a launch intent, then its last state).
     PutTask(TaskRecord),
+    /// A task that ended.
     RemoveTask(String),
 }
 
@@ -246,7 +252,8 @@ pub enum StoreOp {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Recovered {
     pub framework_id: Option<String>,
-    pub apps: Vec<AppRecord>,
+    /// The framework's records by key (see [`StoreOp::PutRecord`]).
+    pub records: BTreeMap<String, Bytes>,
     pub tasks: Vec<TaskRecord>,
 }
 
