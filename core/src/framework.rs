@@ -16,16 +16,14 @@
 //! The framework reaches the session through a [`Ctx`] (to act: launch,
 //! decline, kill, persist, notify) or a [`View`] (to read the tasks and the
 //! subscription). Offers arrive as the lazy [`EventView`] — no protobuf
-//! structs are built for them — and [`OfferView::to_owned_offer`]-style
-//! owned copies are one call away for those who prefer them
-//! ([`owned_offers`]).
+//! structs are built for them — and owned copies are one call away for
+//! those who prefer them ([`owned_offers`]).
 //!
 //! `tritium_engine::run` drives a framework on the mio event loop with a
 //! file, etcd or in-memory store; tests drive the same [`Session`] with
 //! virtual time.
 //!
 //! [`Session`]: crate::session::Session
-//! [`OfferView::to_owned_offer`]: owned_offers
 //!
 //! # Example
 //!

@@ -9,7 +9,7 @@
 //! acknowledgements after durability, reconciliation, offer answering,
 //! kill and launch bookkeeping — is the [`Session`](crate::session::Session)'s.
 //!
-//! One rule decides everything an app needs ([`AppService::decide`]): which
+//! One rule decides everything an app needs (`AppService::decide`): which
 //! instances to launch now and which tasks to kill now, from the app's
 //! stored record and its live tasks. Offers ask it what is pending; every
 //! command, task change and timer asks it what to kill. So a scale, a

@@ -1405,6 +1405,18 @@ impl Core {
     }
 
     fn emit(&mut self, stream_id: String, kind: &'static str, body: Bytes, meta: CallMeta) {
+        // An ACCEPT leaves only once the intents of the tasks it launches
+        // (still tracked) are committed.
+        debug_assert!(
+            match &meta {
+                CallMeta::Accept { tasks, .. } => tasks
+                    .iter()
+                    .filter_map(|id| self.tasks.get(id))
+                    .all(|t| t.intent_seq <= self.committed_seq),
+                _ => true,
+            },
+            "an ACCEPT before its launch intents are durable"
+        );
         self.inflight.push_back(meta);
         self.out.push_back(Output::Call {
             master: self.target.clone(),
@@ -1518,7 +1530,7 @@ impl Core {
             meta: CallMeta::of(&c),
         };
         if seq <= self.committed_seq && self.held.is_empty() {
-            self.release(held);
+            self.release(seq, held);
         } else {
             self.held.push_back((seq, held));
         }
@@ -1533,7 +1545,14 @@ impl Core {
         }
     }
 
-    fn release(&mut self, h: Held) {
+    /// Send or deliver what waited for batch `durable_at` (an ACKNOWLEDGE,
+    /// an ACCEPT, a KILL behind an ACCEPT, a reply).
+    fn release(&mut self, durable_at: u64, h: Held) {
+        debug_assert!(
+            durable_at <= self.committed_seq,
+            "released before batch {durable_at} is committed (committed: {})",
+            self.committed_seq
+        );
         match h {
             Held::Call {
                 stream_id,
@@ -1569,8 +1588,8 @@ impl Core {
             if *s > self.committed_seq {
                 break;
             }
-            let (_, h) = self.held.pop_front().expect("front");
-            self.release(h);
+            let (s, h) = self.held.pop_front().expect("front");
+            self.release(s, h);
         }
     }
 
