@@ -71,7 +71,11 @@ pub struct RunOptions {
 
 impl RunOptions {
     /// Options for one master URL (`http://host:5050`, `https://…`), with
-    /// the defaults everywhere else.
+    /// the defaults everywhere else, and [`Config::seed`] drawn from the
+    /// clock: the session's RNG (task id suffixes, jitter) must not repeat
+    /// itself across restarts, or a restarted framework would draw the task
+    /// ids of its first life again. Tests that want one trace set a fixed
+    /// seed.
     ///
     /// # Errors
     ///
@@ -80,12 +84,25 @@ impl RunOptions {
         Ok(RunOptions {
             config: Config {
                 masters: vec![MasterUrl::parse(master)?],
+                seed: seed_from_clock(),
                 ..Config::default()
             },
             store: StoreChoice::Memory,
             driver: DriverOptions::default(),
         })
     }
+}
+
+/// A seed that differs between runs: the wall clock's nanoseconds, mixed.
+fn seed_from_clock() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    // SplitMix64's finalizer: nearby clock readings give unrelated seeds.
+    let mut z = nanos ^ u64::from(std::process::id()).rotate_left(32);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// Why [`run`] or [`start`] could not run the framework.

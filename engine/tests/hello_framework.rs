@@ -1,7 +1,7 @@
 //! The hello_framework example (a framework written on the public API and
 //! nothing else) against tritium-sim with faults: a dropped stream, 503s
-//! with the stream cut, a master failover, and a restart from its file
-//! store. After each: N tasks RUNNING, every status update acknowledged,
+//! with the stream cut, a master failover, a restart from its file store,
+//! and a task killed after the restart. After each: N tasks RUNNING, every status update acknowledged,
 //! no protocol violation, and the same framework id throughout.
 
 mod common;
@@ -114,12 +114,26 @@ fn hello_framework_survives_faults_and_keeps_its_tasks() {
     let launched = session.stats().tasks_launched;
     let running = start();
     assert_eq!(wait_settled(&sim, "settled after a restart"), id);
+
+    // A task dies: the restarted framework replaces it (with a fresh task
+    // id: its RNG does not replay the first life's ids).
+    let victim = sim.state()["tasks"][0]["task_id"]
+        .as_str()
+        .expect("a task")
+        .to_owned();
+    sim.fault(Fault::KillTask {
+        task_id: victim.clone(),
+        state: None,
+    })
+    .expect("kill a task");
+    assert_eq!(wait_settled(&sim, "the dead task replaced"), id);
     let (_, session) = running.stop();
     assert_eq!(session.framework_id(), Some(id.as_str()));
     assert_eq!(
         session.stats().tasks_launched,
-        0,
-        "the restarted framework found its {launched} launched tasks in the store"
+        1,
+        "the restarted framework found its {launched} launched tasks in the store \
+         and launched one replacement"
     );
     assert_no_violations(&sim);
 }
