@@ -137,3 +137,57 @@ fn hello_framework_survives_faults_and_keeps_its_tasks() {
     );
     assert_no_violations(&sim);
 }
+
+#[path = "common/etcd.rs"]
+mod etcd_server;
+
+/// HA is an option, not code: two instances of the same framework on one
+/// etcd. The second's `start` returns only once it leads (here: once the
+/// first stopped), and it runs on with the same framework id and the first
+/// one's tasks, read from etcd (none launched again).
+#[test]
+fn hello_framework_on_etcd_hands_over_to_a_standby() {
+    use tritium_engine::StoreChoice;
+    use tritium_engine::store::EtcdOptions;
+
+    let etcd = etcd_server::Etcd::start();
+    let sim = SimServer::start_many(small_sim(3), 1).expect("start the sim");
+    let args = Args {
+        master: sim.url_of(0),
+        tasks: TASKS,
+        command: "sleep 3600".into(),
+        state_dir: "unused".into(),
+    };
+    let url = format!("etcd://127.0.0.1:{}/hello", etcd.client_port);
+    let instance = move |name: &str| {
+        let mut opts = hello::options(&args).expect("options");
+        opts.config.backoff_initial = Duration::from_millis(20);
+        opts.config.backoff_max = Duration::from_millis(200);
+        let mut etcd = EtcdOptions::new(name, format!("{name}.example:0"));
+        etcd.lease_ttl = Duration::from_secs(2);
+        opts.store = StoreChoice::Etcd {
+            url: url.clone(),
+            options: etcd,
+        };
+        (Hello::new(&args), opts)
+    };
+    let (fw, opts) = instance("a");
+    let a = tritium_engine::start(fw, opts).expect("instance a leads");
+    let id = wait_settled(&sim, "N tasks running under instance a");
+
+    // b campaigns; `start` returns only once it leads.
+    let (fw, opts) = instance("b");
+    let b = std::thread::spawn(move || tritium_engine::start(fw, opts));
+    let (code, _) = a.stop();
+    assert_eq!(code, tritium_engine::driver::EXIT_STOPPED);
+    let b = b.join().expect("no panic").expect("instance b leads");
+    assert_eq!(wait_settled(&sim, "settled under instance b"), id);
+    let (_, session) = b.stop();
+    assert_eq!(session.framework_id(), Some(id.as_str()));
+    assert_eq!(
+        session.stats().tasks_launched,
+        0,
+        "b found a's tasks in etcd"
+    );
+    assert_no_violations(&sim);
+}
