@@ -437,6 +437,17 @@ fn check_key(key: String) -> Result<String, RecordKeyError> {
 }
 
 /// A read-only view of the session: tasks, subscription, statistics.
+///
+/// ```
+/// # use tritium_core::framework::View;
+/// # use tritium_proto::v1::TaskState;
+/// /// Tasks of group `web` that run and are not being killed.
+/// fn running_web(view: &View<'_>) -> usize {
+///     view.tasks_with_prefix("web.")
+///         .filter(|t| t.state() == TaskState::TaskRunning && !t.kill_sent())
+///         .count()
+/// }
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct View<'a> {
     pub(crate) core: &'a Core,

@@ -31,8 +31,10 @@
 
 #![forbid(unsafe_code)]
 
+#[deny(missing_docs)]
 pub mod apps;
 pub mod contract;
+#[deny(missing_docs)]
 pub mod framework;
 pub mod matcher;
 pub mod pattern;

@@ -19,6 +19,7 @@ pub use tritium_core::session as core;
 pub use tritium_core::{apps, contract, matcher, pattern, rng, spec, wire};
 
 pub mod driver;
+#[deny(missing_docs)]
 pub mod run;
 pub mod store;
 

@@ -126,6 +126,26 @@ pub enum RunError {
 /// # Errors
 ///
 /// As [`RunError`]: nothing ran.
+///
+/// ```no_run
+/// # use tritium_engine::framework::{Ctx, Framework, TaskUpdate, View};
+/// # use tritium_proto::view::{EventView, ViewError};
+/// # struct Idle;
+/// # impl Framework for Idle {
+/// #     type Command = ();
+/// #     type Reply = ();
+/// #     fn offers(&mut self, _: &mut Ctx<'_>, _: &EventView<'_>) -> Result<(), ViewError> { Ok(()) }
+/// #     fn update(&mut self, _: &mut Ctx<'_>, _: &TaskUpdate<'_>) {}
+/// #     fn command(&mut self, _: &mut Ctx<'_>, _: ()) {}
+/// #     fn wanted_launches(&self, _: &View<'_>) -> usize { 0 }
+/// # }
+/// use tritium_engine::{RunOptions, StoreChoice};
+/// let mut options = RunOptions::new("http://127.0.0.1:5050")?;
+/// options.store = StoreChoice::File("state".into());
+/// let exit_code = tritium_engine::run(Idle, options)?;
+/// std::process::exit(exit_code);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn run<F: Framework>(framework: F, options: RunOptions) -> Result<i32, RunError> {
     let (mut session, mut store, driver_options) = prepare(framework, options)?;
     let (mut driver, _handle) = Driver::<F>::for_framework(driver_options)?;
@@ -164,6 +184,25 @@ impl<F: Framework> Running<F> {
 /// # Errors
 ///
 /// As [`run`].
+///
+/// ```no_run
+/// # use tritium_engine::framework::{Ctx, Framework, TaskUpdate, View};
+/// # use tritium_proto::view::{EventView, ViewError};
+/// # struct Count;
+/// # impl Framework for Count {
+/// #     type Command = ();
+/// #     type Reply = usize;
+/// #     fn offers(&mut self, _: &mut Ctx<'_>, _: &EventView<'_>) -> Result<(), ViewError> { Ok(()) }
+/// #     fn update(&mut self, _: &mut Ctx<'_>, _: &TaskUpdate<'_>) {}
+/// #     fn command(&mut self, ctx: &mut Ctx<'_>, _: ()) -> usize { ctx.view().task_count() }
+/// #     fn wanted_launches(&self, _: &View<'_>) -> usize { 0 }
+/// # }
+/// use std::time::Duration;
+/// let running = tritium_engine::start(Count, tritium_engine::RunOptions::new("http://127.0.0.1:5050")?)?;
+/// let tasks = running.handle.request(())?.recv_timeout(Duration::from_secs(5))?.result;
+/// let (exit_code, session) = running.stop();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn start<F>(framework: F, options: RunOptions) -> Result<Running<F>, RunError>
 where
     F: Framework + Send + 'static,

@@ -43,10 +43,12 @@ impl Default for FrameworkSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrphanPolicy {
     Kill,
-    /// Take over a task whose id names an app tritium runs
-    /// (`<app>.<instance>.<suffix>`, as tritium names tasks — e.g. launched
-    /// by a lost store or another tritium); kill any other. An adopted task
-    /// counts toward its app (a surplus is then killed as usual).
+    /// Ask the framework ([`Framework::adopt`](crate::framework::Framework::adopt))
+    /// and track the task if it takes it; kill it otherwise. tritium's app
+    /// service takes a task whose id names one of its apps
+    /// (`<app>.<instance>.<suffix>`, as it names tasks — e.g. launched by a
+    /// lost store or another tritium); an adopted task counts toward its
+    /// app (a surplus is then killed as usual).
     Adopt,
     /// Leave them running and untracked (an operator cleans up).
     Ignore,
@@ -79,7 +81,9 @@ pub struct Config {
     pub reconcile_retry_initial: Duration,
     pub reconcile_retry_max: Duration,
     pub orphans: OrphanPolicy,
-    /// Restart backoff of an app's failed tasks: initial, doubling to max.
+    /// Restart backoff of an app's failed tasks: initial, doubling to max
+    /// (tritium's app service; other frameworks may read them through
+    /// `Ctx::config`).
     pub restart_backoff_initial: Duration,
     pub restart_backoff_max: Duration,
     /// With work pending and no offers for this long, REVIVE again (the
