@@ -1265,10 +1265,9 @@ impl Core {
             return self.bad_event(now, &format!("OFFERS: {e}"));
         }
         // Every offer is answered in the turn it arrives: what the
-        // framework left is declined here. Counting is one pass over the
-        // event's top level; only a framework that left some pays for
-        // finding which.
-        let total = view.offers().count();
+        // framework left is declined here. Counting reads only the offers'
+        // framing; only a framework that left some pays for finding which.
+        let total = view.offer_count();
         if answered < total {
             let busy = fw.wanted_launches(&View { core: self, now }) > 0;
             let refuse = if busy {
