@@ -231,7 +231,6 @@ impl TaskUpdate<'_> {
 ///     }
 /// }
 /// ```
-#[derive(Debug)]
 pub struct Ctx<'a> {
     pub(crate) core: &'a mut Core,
     pub(crate) now: Instant,
@@ -239,6 +238,17 @@ pub struct Ctx<'a> {
     pub(crate) answered: usize,
     /// Offer ids accepted in this OFFERS event.
     pub(crate) accepted: Vec<String>,
+}
+
+impl std::fmt::Debug for Ctx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the session's state: a callback's context, in one line.
+        f.debug_struct("Ctx")
+            .field("now", &self.now)
+            .field("tasks", &self.core.tasks.len())
+            .field("answered", &self.answered)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One task to launch: its record (what the session stores and tracks)
@@ -448,10 +458,19 @@ fn check_key(key: String) -> Result<String, RecordKeyError> {
 ///         .count()
 /// }
 /// ```
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct View<'a> {
     pub(crate) core: &'a Core,
     pub(crate) now: Instant,
+}
+
+impl std::fmt::Debug for View<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("View")
+            .field("now", &self.now)
+            .field("tasks", &self.core.tasks.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a> View<'a> {
