@@ -407,7 +407,7 @@ fn run(cli: Cli) -> Result<i32, String> {
         tracing::info!("leading: this instance won the election");
     }
     if let Some(id) = &recovered.framework_id {
-        tracing::info!(framework_id = %id, apps = recovered.apps.len(), tasks = recovered.tasks.len(), "recovered state");
+        tracing::info!(framework_id = %id, records = recovered.records.len(), tasks = recovered.tasks.len(), "recovered state");
     }
     let mut core = Scheduler::new(cfg, recovered, Instant::now());
     let reporter = {

@@ -9,8 +9,13 @@
 //! real connections, stores and etcd HA; the deterministic simulation in
 //! `tests/` runs the same code against a simulated master in virtual time.
 //!
-//! * [`session`]: the scheduler protocol session, a state machine that owns
-//!   all scheduling state: subscription life (SUBSCRIBE, failover,
+//! * [`framework`]: the public framework API — the [`framework::Framework`]
+//!   trait a framework author implements (offers, updates, commands,
+//!   timers), and what a framework can do and read in its callbacks.
+//! * [`apps`]: tritium's app service (apps, jobs, rolling updates, health,
+//!   backoff), a framework written on that API and nothing else.
+//! * [`session`]: the protocol session that runs a framework, a state
+//!   machine that owns the protocol state: subscription life (SUBSCRIBE, failover,
 //!   heartbeat watchdog, 307/503/401/403 rules, backoff), offers, launches,
 //!   status updates, acknowledgements only after durability, explicit then
 //!   implicit reconciliation, kills, timers.
@@ -27,7 +32,11 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(clippy), warn(missing_docs))]
 
+#[deny(missing_docs)]
+pub mod apps;
 pub mod contract;
+#[deny(missing_docs)]
+pub mod framework;
 pub mod matcher;
 pub mod pattern;
 pub mod rng;

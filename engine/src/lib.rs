@@ -3,6 +3,8 @@
 //! * [`driver`]: the mio event loop that runs the core's session against a
 //!   real master (subscription and call connections, TLS, store
 //!   completions, API commands, timers).
+//! * [`run()`]: a [`framework::Framework`] on the event loop with a store,
+//!   in one call ([`start`] runs it on a thread of its own).
 //! * [`store`]: durable state: the embedded file store (an append-only,
 //!   checksummed log with group commit, plus snapshots), etcd with fenced
 //!   leader election (HA), and an in-memory store.
@@ -15,7 +17,12 @@
 #![cfg_attr(not(clippy), warn(missing_docs))]
 
 pub use tritium_core::session as core;
-pub use tritium_core::{contract, matcher, pattern, rng, spec, wire};
+pub use tritium_core::{apps, contract, matcher, pattern, rng, spec, wire};
 
 pub mod driver;
+#[deny(missing_docs)]
+pub mod run;
 pub mod store;
+
+pub use run::{RunOptions, StoreChoice, run, start};
+pub use tritium_core::framework;

@@ -114,8 +114,9 @@ fn launches_an_app_survives_a_dropped_stream_and_restarts_on_its_store() {
     // The store holds the framework id, the app and its five tasks.
     let stored: Recovered = ended.store.recovered();
     assert_eq!(stored.framework_id.as_deref(), Some(id.as_str()));
-    assert_eq!(stored.apps.len(), 1);
-    assert_eq!(stored.apps[0].spec, web(5));
+    let apps = tritium_engine::apps::recovered_apps(&stored.records);
+    assert_eq!(apps.len(), 1);
+    assert_eq!(apps[0].spec, web(5));
     assert_eq!(stored.tasks.len(), 5);
 
     // A new core on that store fails over to the same framework, reconciles

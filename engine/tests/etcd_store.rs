@@ -6,142 +6,20 @@
 //! lease goes, a deposed leader's write is refused and reported, and a
 //! vanished etcd is reported as a failure within a bound instead of a hang.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
-use tempfile::TempDir;
 use tritium_engine::core::{AppRecord, AppSpec, Recovered, StoreOp, TaskRecord};
 use tritium_engine::driver::{MemStore, Store, StoreCompletion, StoreCompletions};
 use tritium_engine::store::{EtcdError, EtcdOptions, EtcdStore, EtcdUrl, LeaderInfo};
 
 // ---------------------------------------------------------------- etcd
 
-/// A throwaway single-member etcd on 127.0.0.1, killed on drop.
-struct Etcd {
-    child: Child,
-    client_port: u16,
-    dir: TempDir,
-}
+#[path = "common/etcd.rs"]
+mod etcd_server;
 
-/// Bound on etcd's start (it usually answers within a second).
-const ETCD_START: Duration = Duration::from_secs(30);
-
-fn etcd_binary() -> PathBuf {
-    let found = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join("etcd"))
-        .find(|p| p.is_file());
-    found.unwrap_or_else(|| {
-        panic!(
-            "the etcd store tests need an `etcd` server binary on PATH and found none: \
-             install Debian's etcd-server (`apt-get install etcd-server`; scripts/test \
-             installs it, and CI runs scripts/test)"
-        )
-    })
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
-
-impl Etcd {
-    fn start() -> Etcd {
-        let bin = etcd_binary();
-        // A port picked free can be taken before etcd binds it: try again.
-        let mut last = String::new();
-        for _ in 0..3 {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let (client_port, peer_port) = (free_port(), free_port());
-            let client = format!("http://127.0.0.1:{client_port}");
-            let peer = format!("http://127.0.0.1:{peer_port}");
-            let log = std::fs::File::create(dir.path().join("etcd.log")).expect("etcd log file");
-            let child = Command::new(&bin)
-                .arg("--name=t")
-                .arg(format!("--data-dir={}", dir.path().join("data").display()))
-                .arg(format!("--listen-client-urls={client}"))
-                .arg(format!("--advertise-client-urls={client}"))
-                .arg(format!("--listen-peer-urls={peer}"))
-                .arg(format!("--initial-advertise-peer-urls={peer}"))
-                .arg(format!("--initial-cluster=t={peer}"))
-                .arg("--logger=zap")
-                .arg("--log-level=warn")
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().expect("log handle"))
-                .stderr(log)
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-            let mut etcd = Etcd {
-                child,
-                client_port,
-                dir,
-            };
-            match etcd.wait_healthy() {
-                Ok(()) => return etcd,
-                Err(e) => last = format!("{e}; its log:\n{}", etcd.log()),
-            }
-        }
-        panic!("etcd did not start: {last}")
-    }
-
-    fn wait_healthy(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + ETCD_START;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("etcd exited with {status}"));
-            }
-            if self.healthy() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Err(format!("etcd not healthy within {ETCD_START:?}"))
-    }
-
-    fn healthy(&self) -> bool {
-        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.client_port)) else {
-            return false;
-        };
-        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-        let req = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-        let mut body = String::new();
-        s.write_all(req.as_bytes()).is_ok()
-            && s.read_to_string(&mut body).is_ok()
-            && body.contains("\"health\":\"true\"")
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("etcd.log")).unwrap_or_default()
-    }
-
-    fn url(&self, prefix: &str) -> EtcdUrl {
-        EtcdUrl::parse(&format!("etcd://127.0.0.1:{}/{prefix}", self.client_port)).unwrap()
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
-    }
-
-    /// Kills etcd (SIGKILL) and waits for it.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Etcd {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
+use etcd_server::{Etcd, free_port};
 
 /// A plain etcd client beside the stores: what an operator (or another
 /// leader) does behind the store's back.
@@ -279,6 +157,16 @@ fn on_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Recei
 const TASK_STAGING: i32 = 6;
 const TASK_RUNNING: i32 = 1;
 
+/// The app service's record of app `a`.
+fn put_app(a: Box<AppRecord>) -> StoreOp {
+    tritium_engine::apps::app_record_op(&a)
+}
+
+/// The removal of app `name`'s record.
+fn remove_app(name: String) -> StoreOp {
+    StoreOp::RemoveRecord(tritium_engine::apps::app_key(&name))
+}
+
 fn app(name: &str, instances: u32) -> Box<AppRecord> {
     Box::new(AppRecord::new(AppSpec::command_app(
         name,
@@ -325,9 +213,9 @@ fn what_was_committed_is_recovered_by_the_next_leader() {
     let batches = vec![
         vec![
             StoreOp::FrameworkId("fw-1".into()),
-            StoreOp::PutApp(app("web", 2)),
-            StoreOp::PutApp(app("db", 1)),
-            StoreOp::PutApp(app("old", 1)),
+            put_app(app("web", 2)),
+            put_app(app("db", 1)),
+            put_app(app("old", 1)),
             StoreOp::PutTask(task("web.1", "web", TASK_STAGING)),
             StoreOp::PutTask(task("web.2", "web", TASK_STAGING)),
             StoreOp::PutTask(task("old.1", "old", TASK_RUNNING)),
@@ -338,8 +226,8 @@ fn what_was_committed_is_recovered_by_the_next_leader() {
             StoreOp::PutTask(task("web.1", "web", TASK_STAGING)),
             StoreOp::PutTask(task("web.1", "web", TASK_RUNNING)),
             StoreOp::RemoveTask("old.1".into()),
-            StoreOp::RemoveApp("old".into()),
-            StoreOp::PutApp(app("web", 3)),
+            remove_app("old".into()),
+            put_app(app("web", 3)),
         ],
         vec![StoreOp::RemoveTask("never-stored".into())],
     ];

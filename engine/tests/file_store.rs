@@ -27,6 +27,16 @@ const RECORD_HEADER_LEN: usize = 18;
 const TASK_STAGING: i32 = 6;
 const TASK_RUNNING: i32 = 1;
 
+/// The app service's record of app `a`.
+fn put_app(a: Box<AppRecord>) -> StoreOp {
+    tritium_engine::apps::app_record_op(&a)
+}
+
+/// The removal of app `name`'s record.
+fn remove_app(name: String) -> StoreOp {
+    StoreOp::RemoveRecord(tritium_engine::apps::app_key(&name))
+}
+
 fn app(name: &str, instances: u32) -> Box<AppRecord> {
     Box::new(AppRecord::new(AppSpec::command_app(
         name,
@@ -53,16 +63,16 @@ fn task(id: &str, app: &str, state: i32) -> TaskRecord {
 /// What recovery must yield after `batches`: the last write of every key.
 fn model<'a>(batches: impl IntoIterator<Item = &'a Vec<StoreOp>>) -> Recovered {
     let mut fw = None;
-    let mut apps = BTreeMap::new();
+    let mut records = BTreeMap::new();
     let mut tasks = BTreeMap::new();
     for op in batches.into_iter().flatten() {
         match op.clone() {
             StoreOp::FrameworkId(id) => fw = Some(id),
-            StoreOp::PutApp(a) => {
-                apps.insert(a.spec.name.clone(), a);
+            StoreOp::PutRecord { key, value } => {
+                records.insert(key, value);
             }
-            StoreOp::RemoveApp(n) => {
-                apps.remove(&n);
+            StoreOp::RemoveRecord(key) => {
+                records.remove(&key);
             }
             StoreOp::PutTask(t) => {
                 tasks.insert(t.id.clone(), t);
@@ -74,7 +84,7 @@ fn model<'a>(batches: impl IntoIterator<Item = &'a Vec<StoreOp>>) -> Recovered {
     }
     Recovered {
         framework_id: fw,
-        apps: apps.into_values().map(|a| *a).collect(),
+        records,
         tasks: tasks.into_values().collect(),
     }
 }
@@ -114,9 +124,9 @@ fn history() -> Vec<Vec<StoreOp>> {
     vec![
         vec![StoreOp::FrameworkId("fw-0001".into())],
         vec![
-            StoreOp::PutApp(app("web", 3)),
-            StoreOp::PutApp(app("db", 1)),
-            StoreOp::PutApp(app("gone", 1)),
+            put_app(app("web", 3)),
+            put_app(app("db", 1)),
+            put_app(app("gone", 1)),
         ],
         vec![
             StoreOp::PutTask(task("web.1", "web", TASK_STAGING)),
@@ -127,9 +137,9 @@ fn history() -> Vec<Vec<StoreOp>> {
         vec![
             StoreOp::PutTask(task("web.1", "web", TASK_RUNNING)),
             StoreOp::RemoveTask("gone.1".into()),
-            StoreOp::RemoveApp("gone".into()),
+            remove_app("gone".into()),
         ],
-        vec![StoreOp::PutApp(app("web", 5))],
+        vec![put_app(app("web", 5))],
     ]
 }
 
@@ -172,14 +182,14 @@ fn every_op_kind_round_trips_across_reopen() {
     let want = model(&history());
     assert_eq!(rec, want, "state after reopen");
     // The spot checks a reader would do by hand.
+    let apps = tritium_engine::apps::recovered_apps(&rec.records);
     assert_eq!(
-        rec.apps
-            .iter()
+        apps.iter()
             .map(|a| a.spec.name.as_str())
             .collect::<Vec<_>>(),
         ["db", "web"]
     );
-    assert_eq!(rec.apps[1].spec.instances, 5, "the later PutApp wins");
+    assert_eq!(apps[1].spec.instances, 5, "the later PutApp wins");
     assert!(
         rec.tasks.iter().all(|t| t.id != "gone.1"),
         "RemoveTask holds"
@@ -209,7 +219,7 @@ fn framework_id_is_persisted_and_the_latest_wins() {
             .commit(&[StoreOp::FrameworkId("second".into())])
             .unwrap();
         store.compact().unwrap();
-        store.commit(&[StoreOp::PutApp(app("x", 1))]).unwrap();
+        store.commit(&[put_app(app("x", 1))]).unwrap();
     }
     let (_store, rec) = open(d.path());
     assert_eq!(
@@ -561,10 +571,10 @@ fn churn(n: usize) -> Vec<Vec<StoreOp>> {
                 b.push(StoreOp::RemoveTask(format!("t{}", (i + 3) % 17)));
             }
             if i % 7 == 0 {
-                b.push(StoreOp::PutApp(app(&format!("app{}", i % 3), i as u32)));
+                b.push(put_app(app(&format!("app{}", i % 3), i as u32)));
             }
             if i % 11 == 0 {
-                b.push(StoreOp::RemoveApp(format!("app{}", (i + 1) % 3)));
+                b.push(remove_app(format!("app{}", (i + 1) % 3)));
             }
             if i % 13 == 0 {
                 b.push(StoreOp::FrameworkId(format!("fw-{i}")));
@@ -789,7 +799,7 @@ fn oversized_batch_is_refused_and_the_store_stays_usable() {
     let mut huge = app("huge", 1);
     huge.spec.command.as_mut().expect("command app").cmd =
         Some("x".repeat(MAX_RECORD_PAYLOAD as usize));
-    let err = store.commit(&[StoreOp::PutApp(huge)]).unwrap_err();
+    let err = store.commit(&[put_app(huge)]).unwrap_err();
     assert!(
         matches!(err, StoreError::BatchTooLarge { ops: 1, bytes, limit }
             if limit == MAX_RECORD_PAYLOAD && bytes > u64::from(limit)),
@@ -816,10 +826,9 @@ fn arb_op() -> impl Strategy<Value = StoreOp> {
         (key.clone(), 0u32..10, "\\PC{0,20}").prop_map(|(k, n, cmd)| {
             let mut a = app(&format!("app{k}"), n);
             a.spec.command.as_mut().expect("command app").cmd = Some(cmd);
-            StoreOp::PutApp(a)
+            put_app(a)
         }),
-        key.clone()
-            .prop_map(|k| StoreOp::RemoveApp(format!("app{k}"))),
+        key.clone().prop_map(|k| remove_app(format!("app{k}"))),
         (key.clone(), 0i32..14).prop_map(|(k, s)| StoreOp::PutTask(task(
             &format!("t{k}"),
             "app0",

@@ -891,6 +891,19 @@ impl<'a> EventView<'a> {
         }
     }
 
+    /// How many offers [`EventView::offers`] yields, counted from their
+    /// framing alone (no offer is scanned): what a caller that must answer
+    /// every offer checks its answers against. A framing error ends the
+    /// count and counts as one, as `offers` yields it.
+    pub fn offer_count(&self) -> usize {
+        NestedLenFields::new(
+            self.offers,
+            (event::OFFERS, "Event.offers"),
+            (event_offers::OFFERS, "Event.Offers.offers"),
+        )
+        .count()
+    }
+
     /// The bytes this view reads.
     pub fn as_bytes(&self) -> &'a [u8] {
         self.buf

@@ -616,6 +616,9 @@ proptest! {
         for offer in view.offers() {
             prop_assert!(offer.expect("validated").framework_id().is_some(), "prost always writes framework_id");
         }
+        let offers = decoded.offers.as_ref().map_or(0, |o| o.offers.len());
+        prop_assert_eq!(view.offer_count(), offers, "offer_count counts what prost decodes");
+        prop_assert_eq!(view.offer_count(), view.offers().count());
         let summary = from_view(&buf).map_err(|e| TestCaseError::fail(format!("view rejected valid input: {e}")))?;
         prop_assert_eq!(summary, from_prost(&decoded));
     }

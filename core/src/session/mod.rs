@@ -1,11 +1,11 @@
-//! The scheduler core: a sans-IO state machine that owns all scheduling
-//! state.
+//! The protocol session: a sans-IO state machine that runs a
+//! [`Framework`](crate::framework::Framework) against a Mesos master.
 //!
-//! [`Scheduler::handle`] takes one [`Input`] (a record from the master's
-//! stream, the answer to a call, a store completion, an API command, a timer)
-//! with the current time; [`Scheduler::poll_output`] yields what to do
+//! [`Session::handle`] takes one [`Input`] (a record from the master's
+//! stream, the answer to a call, a store completion, a command, a timer)
+//! with the current time; [`Session::poll_output`] yields what to do
 //! (subscribe, send a call, persist a batch, reply, exit);
-//! [`Scheduler::poll_timeout`] says when to call back with [`Input::Timer`].
+//! [`Session::poll_timeout`] says when to call back with [`Input::Timer`].
 //! It never touches a socket, a clock, a thread or global randomness, so the
 //! same core runs under the mio driver and under deterministic simulation.
 //!
@@ -19,15 +19,19 @@
 //! * nothing pending → offers declined for long and SUPPRESS; work appears →
 //!   REVIVE.
 //!
-//! Placement is the arena matcher's ([`crate::matcher`]): the core asks it,
-//! per OFFERS event, where the pending instances go, and tells it about
-//! every task launched and ended.
+//! What to launch, kill and persist is the framework's policy; tritium's
+//! app service ([`crate::apps::AppService`]) is one such framework, and
+//! [`Scheduler`] is the session running it.
 
 pub mod master_url;
 mod scheduler;
-mod taskinfo;
 pub mod types;
 
 pub use master_url::{MasterUrl, SCHEDULER_PATH, UrlError};
-pub use scheduler::{Phase, Scheduler, Stats};
+pub(crate) use scheduler::Core;
+pub use scheduler::{Phase, Session, Stats, Task, is_failure, is_terminal, state_name};
 pub use types::*;
+
+/// The session running tritium's app service: the name the engine, the
+/// API and the tests have always used.
+pub type Scheduler = Session<crate::apps::AppService>;

@@ -1,6 +1,5 @@
-//! [`Scheduler`]: see the module documentation of `core`.
+//! [`Session`]: see the module documentation of `session`.
 
-use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -11,12 +10,9 @@ use tritium_proto::v1::{self as mesos, TaskState, framework_info, offer};
 use tritium_proto::view::{EventType, EventView};
 
 use super::master_url::MasterUrl;
-use super::taskinfo;
 use super::types::*;
-use crate::matcher::{Matcher, Plan};
+use crate::framework::{Ctx, Framework, Launch, TaskUpdate, View};
 use crate::rng::Rng;
-
-mod apps;
 
 /// Where the subscription stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,21 +62,23 @@ pub struct Stats {
     pub revives_for_new_work: u64,
 }
 
+/// A task the session tracks: its stored record and what the master last
+/// said about it. Frameworks read it through [`View`]; the session alone
+/// changes it.
 #[derive(Debug)]
-struct Task {
-    rec: TaskRecord,
+pub struct Task {
+    pub(crate) rec: TaskRecord,
     launched_at: Instant,
-    /// Set once any status for it arrived.
     /// Launch timeouts this task has passed while still STAGING: the first
     /// reconciles it, the next kills it (its replacement follows its end).
     stuck_checks: u8,
     /// Since when the master reports it UNREACHABLE (its agent is
     /// partitioned). Past `Config::unreachable_replace_after` it no longer
-    /// counts toward its app's instances and a replacement is launched; if
-    /// it comes back, the surplus is killed.
+    /// counts (see [`View::counts`]); if it comes back, the framework sees
+    /// it again.
     unreachable_since: Option<Instant>,
     /// The replacement delay of this unreachable spell has passed (its
-    /// deadline is no longer one the core waits for).
+    /// deadline is no longer one the session waits for).
     replaced: bool,
     kill_sent: bool,
     /// The KILL actually left (it may instead wait behind the task's held
@@ -91,16 +89,12 @@ struct Task {
     intent_seq: u64,
     /// The last health check result the agent reported.
     healthy: Option<bool>,
-    /// Since when it is RUNNING (and healthy, if checked): 10 minutes of
-    /// that reset its app's restart backoff.
+    /// Since when it is RUNNING (and not reported unhealthy).
     running_since: Option<Instant>,
     /// Wall-clock seconds of its RUNNING status (the agent's timestamp).
     started_at: Option<f64>,
     /// The message of its last status.
     message: Option<String>,
-    /// Killed by tritium for failing its health check: its end counts as a
-    /// failure.
-    unhealthy_kill: bool,
 }
 
 impl Task {
@@ -119,18 +113,59 @@ impl Task {
             running_since: None,
             started_at: None,
             message: None,
-            unhealthy_kill: false,
         }
     }
-}
 
-#[derive(Debug)]
-struct App {
-    rec: AppRecord,
-    /// Restart backoff: no launches before then.
-    not_before: Option<Instant>,
-    /// Unhealthy tasks are killed at most one per interval per app.
-    last_unhealthy_kill: Option<Instant>,
+    /// Its stored record (id, agent, state, and the framework's fields).
+    pub fn record(&self) -> &TaskRecord {
+        &self.rec
+    }
+
+    /// The task id.
+    pub fn id(&self) -> &str {
+        &self.rec.id
+    }
+
+    /// The agent it runs on.
+    pub fn agent_id(&self) -> &str {
+        &self.rec.agent_id
+    }
+
+    /// Its last known state (`mesos.v1.TaskState`; STAGING until the first
+    /// status).
+    pub fn state(&self) -> TaskState {
+        TaskState::try_from(self.rec.state).unwrap_or(TaskState::TaskUnknown)
+    }
+
+    /// The session sent (or will send) it a KILL.
+    pub fn kill_sent(&self) -> bool {
+        self.kill_sent
+    }
+
+    /// The last health check result the agent reported.
+    pub fn healthy(&self) -> Option<bool> {
+        self.healthy
+    }
+
+    /// Since when it is RUNNING and not reported unhealthy.
+    pub fn running_since(&self) -> Option<Instant> {
+        self.running_since
+    }
+
+    /// Wall-clock seconds of its first RUNNING status (agent's timestamp).
+    pub fn started_at(&self) -> Option<f64> {
+        self.started_at
+    }
+
+    /// The message of its last status that had one.
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    /// Since when the master reports it UNREACHABLE.
+    pub fn unreachable_since(&self) -> Option<Instant> {
+        self.unreachable_since
+    }
 }
 
 /// A call or reply waiting for a store batch to commit.
@@ -142,7 +177,7 @@ enum Held {
         body: Bytes,
         meta: CallMeta,
     },
-    Reply(Reply),
+    Reply(Reply<AnyReply>),
 }
 
 /// What a call in flight was about, to redo what a failure undid. The
@@ -208,24 +243,31 @@ struct Reconcile {
     unreachable_at: Option<Instant>,
 }
 
-/// The scheduler core.
+/// The protocol session running a [`Framework`]: see the module docs.
 #[derive(Debug)]
-pub struct Scheduler {
-    cfg: Config,
-    rng: Rng,
-    phase: Phase,
+pub struct Session<F> {
+    core: Core,
+    fw: F,
+}
+
+/// The session's own state (everything but the framework), which a
+/// [`Ctx`] lends to the framework's callbacks.
+#[derive(Debug)]
+pub struct Core {
+    pub(crate) cfg: Config,
+    pub(crate) rng: Rng,
+    pub(crate) phase: Phase,
     master_ix: usize,
-    target: MasterUrl,
+    pub(crate) target: MasterUrl,
     redirects: u32,
     attempt: u32,
-    framework_id: Option<String>,
-    apps: BTreeMap<String, App>,
+    pub(crate) framework_id: Option<String>,
     /// Boxed: a B-tree leaf holds eleven entries inline and is about
     /// two-thirds full, so a 250-byte `Task` inline cost about 450 bytes
     /// per task; boxed, the tree holds a pointer (massif, 20,000 tasks).
-    tasks: BTreeMap<String, Box<Task>>,
-    out: VecDeque<Output>,
-    batch: Vec<StoreOp>,
+    pub(crate) tasks: BTreeMap<String, Box<Task>>,
+    pub(crate) out: VecDeque<Output<AnyReply>>,
+    pub(crate) batch: Vec<StoreOp>,
     issued_seq: u64,
     committed_seq: u64,
     held: VecDeque<(u64, Held)>,
@@ -241,7 +283,7 @@ pub struct Scheduler {
     /// Offers whose DECLINE (or ACCEPT) the master refused or may have
     /// lost, declined again once `resync_at` passes.
     redecline: Vec<mesos::OfferId>,
-    suppressed: bool,
+    pub(crate) suppressed: bool,
     /// Instances pending at the end of the last turn: more now means new
     /// work (an app created, scaled up, updated, a task to replace), which
     /// REVIVEs even when not suppressed, to clear the refuse filters of
@@ -254,23 +296,11 @@ pub struct Scheduler {
     /// wherever such a deadline appears; made exact by the scan in
     /// `reconcile_timers` when it passes (waking early is harmless).
     task_floor: Option<Instant>,
-    stats: Stats,
-    /// Placement: agents seen, compiled app requirements, refusal counters.
-    matcher: Matcher,
-    /// Scratch of one OFFERS event's placement, reused.
-    plan: Plan,
+    pub(crate) stats: Stats,
     /// The master filters offers by constraints (it announced ≥ 1.11).
     master_filters_offers: bool,
     /// The offer constraints the master holds for this subscription.
     sent_constraints: Option<tritium_proto::scheduler::OfferConstraints>,
-    /// Instances each app needs launched, as `decide` last said; valid
-    /// for apps not in `dirty` (and all of them unless `all_dirty`).
-    pending: RefCell<BTreeMap<String, usize>>,
-    /// Apps whose tasks or record changed since `pending` was computed.
-    dirty: RefCell<BTreeSet<String>>,
-    /// Time-dependent inputs (backoff ends, unreachable deadlines) may have
-    /// passed: recompute every app.
-    all_dirty: Cell<bool>,
     /// Inside `begin_turn` … `end_turn`: the end-of-turn work waits for
     /// `end_turn` instead of following every input.
     turn_open: bool,
@@ -332,7 +362,8 @@ fn task_deadline(cfg: &Config, t: &Task) -> Option<Instant> {
     stuck.into_iter().chain(replace).min()
 }
 
-fn is_terminal(state: i32) -> bool {
+/// Whether `state` (a `mesos.v1.TaskState` number) ends a task.
+pub fn is_terminal(state: i32) -> bool {
     matches!(
         TaskState::try_from(state),
         Ok(TaskState::TaskFinished
@@ -347,8 +378,8 @@ fn is_terminal(state: i32) -> bool {
     )
 }
 
-/// Terminal states that count as a failure for the restart backoff.
-fn is_failure(state: i32) -> bool {
+/// Terminal states that count as a failure (FAILED, ERROR, LOST, DROPPED).
+pub fn is_failure(state: i32) -> bool {
     matches!(
         TaskState::try_from(state),
         Ok(TaskState::TaskFailed
@@ -358,48 +389,43 @@ fn is_failure(state: i32) -> bool {
     )
 }
 
-fn state_name(state: i32) -> &'static str {
+/// `TASK_RUNNING`, ... (`TASK_?` for a number Mesos does not define).
+pub fn state_name(state: i32) -> &'static str {
     TaskState::try_from(state)
         .map(|s| s.as_str_name())
         .unwrap_or("TASK_?")
 }
 
-impl Scheduler {
-    /// A core starting from what the store recovered.
-    pub fn new(cfg: Config, recovered: Recovered, now: Instant) -> Scheduler {
+/// The event-stream notice of `t` reaching `state`.
+fn task_event(t: &Task, state: i32, message: Option<&str>) -> Output<AnyReply> {
+    Output::Notify(Notice::Task(Box::new(TaskNotice {
+        app: t.rec.app.clone(),
+        task: t.rec.id.clone(),
+        instance: t.rec.instance,
+        version: t.rec.version,
+        state: state_name(state),
+        agent_id: t.rec.agent_id.clone(),
+        host: t.rec.host.clone(),
+        healthy: t.healthy,
+        message: message.map(str::to_owned),
+    })))
+}
+
+impl<F: Framework> Session<F> {
+    /// A session running `framework`, starting from what the store
+    /// recovered (its framework id and tasks; the framework's own records
+    /// are the framework's to load). Panics without a master URL in `cfg`
+    /// (a configuration error, checked once at start).
+    pub fn with_framework(cfg: Config, framework: F, recovered: Recovered, now: Instant) -> Self {
         assert!(!cfg.masters.is_empty(), "at least one master URL");
         let target = cfg.masters[0].clone();
         let rng = Rng::new(cfg.seed);
-        let default_role = cfg.framework.roles.first().map_or("*", String::as_str);
-        let mut matcher = Matcher::new(default_role);
-        for app in recovered.apps.iter().filter(|a| !a.deleting) {
-            if let Err(e) = matcher.put_app(&app.spec) {
-                tracing::error!(target: "tritium::apps", app = %app.spec.name, error = %e, "stored app no longer compiles; it will not place");
-            }
-        }
-        for t in &recovered.tasks {
-            matcher.task_added(&t.app, &t.agent_id);
-        }
-        let apps = recovered
-            .apps
-            .into_iter()
-            .map(|rec| {
-                (
-                    rec.spec.name.clone(),
-                    App {
-                        rec,
-                        not_before: None,
-                        last_unhealthy_kill: None,
-                    },
-                )
-            })
-            .collect();
         let tasks = recovered
             .tasks
             .into_iter()
             .map(|rec| (rec.id.clone(), Box::new(Task::new(rec, now, 0))))
             .collect();
-        let mut core = Scheduler {
+        let mut core = Core {
             cfg,
             rng,
             phase: Phase::Idle,
@@ -408,7 +434,6 @@ impl Scheduler {
             redirects: 0,
             attempt: 0,
             framework_id: recovered.framework_id,
-            apps,
             tasks,
             out: VecDeque::new(),
             batch: Vec::new(),
@@ -424,77 +449,140 @@ impl Scheduler {
             reconcile: Reconcile::default(),
             task_floor: None,
             stats: Stats::default(),
-            matcher,
-            plan: Plan::default(),
             master_filters_offers: false,
             sent_constraints: None,
-            pending: RefCell::new(BTreeMap::new()),
-            dirty: RefCell::new(BTreeSet::new()),
-            all_dirty: Cell::new(true),
             turn_open: false,
             stopped: None,
         };
         core.recompute_task_floor();
-        core
+        let mut fw = framework;
+        fw.recovered(&View { core: &core, now }, &recovered.records);
+        Session { core, fw }
+    }
+
+    /// The framework it runs.
+    pub fn framework(&self) -> &F {
+        &self.fw
+    }
+
+    /// The framework it runs, to change it between inputs (tests, setup).
+    pub fn framework_mut(&mut self) -> &mut F {
+        &mut self.fw
+    }
+
+    /// A read-only view of the session at `now`.
+    pub fn view(&self, now: Instant) -> View<'_> {
+        View {
+            core: &self.core,
+            now,
+        }
     }
 
     /// Opens a turn of several inputs. Without one, every `handle` is a
     /// turn of its own and ends with the end-of-turn work: the SUPPRESS or
-    /// REVIVE decision (which needs every touched app's pending count, a
-    /// pass over its tasks), offer constraints, and the store batch. A
-    /// driver that reads many events at once opens a turn around them, so
-    /// that work runs once per read instead of once per status update (a
-    /// launch of n tasks was O(n²) without it), and the turn's store ops
-    /// go out as one batch. Nothing waits longer for it: the driver commits
-    /// the store only after `end_turn`.
+    /// REVIVE decision (which asks the framework how many launches it
+    /// wants), offer constraints, and the store batch. A driver that reads
+    /// many events at once opens a turn around them, so that work runs once
+    /// per read instead of once per status update (a launch of n tasks was
+    /// O(n²) without it), and the turn's store ops go out as one batch.
+    /// Nothing waits longer for it: the driver commits the store only after
+    /// `end_turn`.
     pub fn begin_turn(&mut self) {
-        self.turn_open = true;
+        self.core.turn_open = true;
     }
 
     /// Store ops of the open turn not yet issued as a batch (they go out
     /// at the end of the turn; test harnesses use it to know what a call
     /// must wait for).
     pub fn unissued_ops(&self) -> usize {
-        self.batch.len()
+        self.core.batch.len()
     }
 
     /// Closes the turn `begin_turn` opened and does its end-of-turn work.
     pub fn end_turn(&mut self, now: Instant) {
-        if std::mem::take(&mut self.turn_open) && self.phase != Phase::Stopped {
-            self.after_turn(now);
+        if std::mem::take(&mut self.core.turn_open) && self.core.phase != Phase::Stopped {
+            self.core.after_turn(&mut self.fw, now);
         }
     }
 
+    /// Where the subscription stands.
     pub fn phase(&self) -> &Phase {
-        &self.phase
+        &self.core.phase
     }
 
-    /// Why the core stopped (the exit code and the reason it logged), once
-    /// it has.
+    /// Why the session stopped (the exit code and the reason it logged),
+    /// once it has.
     pub fn stopped(&self) -> Option<(i32, &str)> {
-        self.stopped.as_ref().map(|(c, r)| (*c, r.as_str()))
+        self.core.stopped.as_ref().map(|(c, r)| (*c, r.as_str()))
     }
 
+    /// The session's counters.
     pub fn stats(&self) -> &Stats {
-        &self.stats
+        &self.core.stats
     }
 
+    /// The framework id, once known.
     pub fn framework_id(&self) -> Option<&str> {
-        self.framework_id.as_deref()
-    }
-
-    /// Live (non-terminal) tasks per app.
-    pub fn live_tasks(&self, app: &str) -> usize {
-        self.app_tasks(app).count()
+        self.core.framework_id.as_deref()
     }
 
     /// Next output to carry out.
-    pub fn poll_output(&mut self) -> Option<Output> {
-        self.out.pop_front()
+    pub fn poll_output(&mut self) -> Option<Output<F::Reply>> {
+        self.core.out.pop_front().map(|o| match o {
+            Output::Reply(r) => Output::Reply(Reply {
+                id: r.id,
+                result: *r
+                    .result
+                    .downcast::<F::Reply>()
+                    .unwrap_or_else(|_| unreachable!("a session's replies are its framework's")),
+            }),
+            Output::Subscribe { master, body } => Output::Subscribe { master, body },
+            Output::CloseSubscription => Output::CloseSubscription,
+            Output::Call {
+                master,
+                stream_id,
+                body,
+                kind,
+            } => Output::Call {
+                master,
+                stream_id,
+                body,
+                kind,
+            },
+            Output::Store { seq, ops } => Output::Store { seq, ops },
+            Output::Notify(n) => Output::Notify(n),
+            Output::Exit { code, reason } => Output::Exit { code, reason },
+        })
     }
 
-    /// The earliest time the core needs [`Input::Timer`].
+    /// The earliest time the session needs [`Input::Timer`].
     pub fn poll_timeout(&self) -> Option<Instant> {
+        self.core.poll_timeout(&self.fw)
+    }
+
+    /// Feed one input.
+    pub fn handle(&mut self, now: Instant, input: Input<F::Command>) {
+        self.core.handle(&mut self.fw, now, input);
+    }
+
+    /// Every task the session tracks, by id.
+    pub fn tasks(&self) -> impl Iterator<Item = &Task> {
+        self.core.tasks.values().map(|t| &**t)
+    }
+
+    /// Every task the session tracks as (id, group, state), for simulation
+    /// tests that compare the session's view with the master's.
+    pub fn task_states(&self) -> Vec<(String, String, i32)> {
+        self.core
+            .tasks
+            .values()
+            .map(|t| (t.rec.id.clone(), t.rec.app.clone(), t.rec.state))
+            .collect()
+    }
+}
+
+impl Core {
+    fn poll_timeout<F: Framework>(&self, fw: &F) -> Option<Instant> {
         let mut t: Option<Instant> = None;
         let mut at = |x: Instant| t = Some(t.map_or(x, |y| y.min(x)));
         match &self.phase {
@@ -534,10 +622,10 @@ impl Scheduler {
                 if let Some(r) = self.resync_at {
                     at(r);
                 }
-                if let Some(n) = self.apps.values().filter_map(|a| a.not_before).min() {
-                    at(n);
-                }
-                if let Some(n) = self.app_deadline() {
+                // The framework's own deadlines (its `now` is only for
+                // reading tasks; the deadline does not depend on it).
+                let now = *last_event;
+                if let Some(n) = fw.poll_timeout(&View { core: self, now }) {
                     at(n);
                 }
             }
@@ -546,12 +634,11 @@ impl Scheduler {
         t
     }
 
-    /// Feed one input.
-    pub fn handle(&mut self, now: Instant, input: Input) {
+    fn handle<F: Framework>(&mut self, fw: &mut F, now: Instant, input: Input<F::Command>) {
         if self.phase == Phase::Stopped {
             return;
         }
-        let is_timer = input == Input::Timer;
+        let is_timer = matches!(input, Input::Timer);
         match input {
             Input::Start => {
                 if self.phase == Phase::Idle {
@@ -565,7 +652,7 @@ impl Scheduler {
                 content_type,
                 body,
             } => self.on_subscribe_response(now, status, stream_id, location, content_type, body),
-            Input::Event(bytes) => self.on_event(now, bytes),
+            Input::Event(bytes) => self.on_event(fw, now, bytes),
             Input::StreamClosed(reason) => {
                 if matches!(
                     self.phase,
@@ -579,7 +666,7 @@ impl Scheduler {
                 status,
                 location,
                 body,
-            } => self.on_call_response(now, status, location, body),
+            } => self.on_call_response(fw, now, status, location, body),
             Input::CallFailed(reason) => {
                 self.stats.call_errors += 1;
                 tracing::warn!(target: "tritium::calls", %reason, "call connection failed");
@@ -590,7 +677,7 @@ impl Scheduler {
                 // repeated (its offer may be used) and is settled by
                 // reconciliation of its tasks.
                 for meta in std::mem::take(&mut self.inflight) {
-                    self.redo(now, meta, false);
+                    self.redo(fw, now, meta, false);
                 }
             }
             Input::StoreCommitted(seq) => self.on_committed(seq),
@@ -606,19 +693,34 @@ impl Scheduler {
                     format!("{reason}; stepping down (another instance may lead now; restart this one to stand by)"),
                 );
             }
-            Input::Command(cmd) => self.on_command(now, cmd),
+            Input::Command(cmd) => self.on_command(fw, now, cmd),
             Input::Timer => {
-                // Backoffs and unreachable deadlines are time: after a
-                // timer, what every app needs is recomputed.
-                self.all_dirty.set(true);
-                self.on_timer(now)
+                fw.timer_fired();
+                self.on_timer(fw, now)
             }
         }
         // A timer ends the open turn's work early: deadlines it passed
         // (a resync pause, say) are cleared there, and a turn that kept
         // them would leave `poll_timeout` in the past.
         if !self.turn_open || is_timer {
-            self.after_turn(now);
+            self.after_turn(fw, now);
+        }
+    }
+
+    /// A command: the framework answers; the reply waits for the store
+    /// when the command wrote to it (its answer must not promise what a
+    /// crash could undo).
+    fn on_command<F: Framework>(&mut self, fw: &mut F, now: Instant, cmd: Command<F::Command>) {
+        let ops_before = self.batch.len();
+        let reply = fw.command(&mut Ctx::new(self, now), cmd.kind);
+        let r = Reply {
+            id: cmd.id,
+            result: Box::new(reply) as AnyReply,
+        };
+        if self.batch.len() > ops_before {
+            self.reply_after_store(r);
+        } else {
+            self.out.push_back(Output::Reply(r));
         }
     }
 
@@ -815,7 +917,7 @@ impl Scheduler {
         }
     }
 
-    fn stream_id(&self) -> Option<&str> {
+    pub(crate) fn stream_id(&self) -> Option<&str> {
         match &self.phase {
             Phase::Streaming {
                 stream_id,
@@ -828,7 +930,7 @@ impl Scheduler {
 
     // ------------------------------------------------------------ events
 
-    fn on_event(&mut self, now: Instant, bytes: Bytes) {
+    fn on_event<F: Framework>(&mut self, fw: &mut F, now: Instant, bytes: Bytes) {
         let Phase::Streaming { last_event, .. } = &mut self.phase else {
             return;
         };
@@ -846,10 +948,10 @@ impl Scheduler {
             return self.bad_event(now, &format!("{kind:?} before SUBSCRIBED"));
         }
         match kind {
-            EventType::Offers => self.on_offers(now, &bytes),
+            EventType::Offers => self.on_offers(fw, now, &bytes),
             EventType::Heartbeat => {}
             _ => match Event::decode(bytes.clone()) {
-                Ok(ev) => self.on_decoded(now, ev),
+                Ok(ev) => self.on_decoded(fw, now, ev),
                 Err(e) => self.bad_event(now, &format!("undecodable {kind:?} event: {e}")),
             },
         }
@@ -862,16 +964,16 @@ impl Scheduler {
         self.reconnect(now, false);
     }
 
-    fn on_decoded(&mut self, now: Instant, ev: Event) {
+    fn on_decoded<F: Framework>(&mut self, fw: &mut F, now: Instant, ev: Event) {
         match ev.r#type.and_then(|t| event::Type::try_from(t).ok()) {
             Some(event::Type::Subscribed) => {
                 if let Some(s) = ev.subscribed {
-                    self.on_subscribed(now, s);
+                    self.on_subscribed(fw, now, s);
                 }
             }
             Some(event::Type::Update) => {
                 if let Some(u) = ev.update {
-                    self.on_update(now, u.status);
+                    self.on_update(fw, now, u.status);
                 }
             }
             Some(event::Type::Rescind) => self.stats.offers_rescinded += 1,
@@ -898,7 +1000,7 @@ impl Scheduler {
         }
     }
 
-    fn on_subscribed(&mut self, now: Instant, s: event::Subscribed) {
+    fn on_subscribed<F: Framework>(&mut self, fw: &mut F, now: Instant, s: event::Subscribed) {
         let Phase::Streaming {
             subscribed,
             heartbeat,
@@ -947,15 +1049,7 @@ impl Scheduler {
             t.kill_emitted = t.kill_sent;
         }
         self.recompute_task_floor();
-        let apps: BTreeSet<String> = self
-            .tasks
-            .values()
-            .map(|t| t.rec.app.clone())
-            .chain(self.apps.keys().cloned())
-            .collect();
-        for app in apps {
-            self.converge(now, &app);
-        }
+        fw.subscribed(&mut Ctx::new(self, now));
     }
 
     fn start_reconciliation(&mut self, now: Instant) {
@@ -993,7 +1087,7 @@ impl Scheduler {
         self.send_now(c);
     }
 
-    fn on_update(&mut self, now: Instant, status: mesos::TaskStatus) {
+    fn on_update<F: Framework>(&mut self, fw: &mut F, now: Instant, status: mesos::TaskStatus) {
         self.stats.updates += 1;
         let id = status.task_id.value.clone();
         self.reconcile.waiting.remove(&id);
@@ -1007,39 +1101,39 @@ impl Scheduler {
         let mut kill_again = false;
         // A deadline of this task's that may have just appeared.
         let mut new_deadline = None;
-        let mut touched: Option<String> = None;
-        // A task moving forward (STAGING → STARTING → RUNNING) of an app
-        // that is not changing cannot make anything to kill: its pending
-        // count is refreshed, the app not re-decided on every update.
+        let mut touched = false;
+        // The task as it ended (it is no longer tracked).
+        let mut ended: Option<Box<Task>> = None;
+        let mut moved_from: Option<String> = None;
+        // A task moving forward (STAGING → STARTING → RUNNING) with nothing
+        // else changing: the framework may skip deciding again.
         let mut plain = false;
         if !is_terminal(state)
             && self.cfg.orphans == OrphanPolicy::Adopt
             && !self.tasks.contains_key(&id)
         {
             // Adopted, it is handled below like any task of ours.
-            self.adopt(now, &status);
+            self.adopt(fw, now, &status);
         }
         match self.tasks.get_mut(&id) {
             Some(t) => {
                 if let Some(agent) = &status.agent_id
                     && agent.value != t.rec.agent_id
                 {
-                    self.matcher.task_removed(&t.rec.app, &t.rec.agent_id);
-                    self.matcher.task_added(&t.rec.app, &agent.value);
-                    t.rec.agent_id.clone_from(&agent.value);
+                    moved_from = Some(std::mem::replace(&mut t.rec.agent_id, agent.value.clone()));
                 }
                 if status.message.is_some() {
                     t.message.clone_from(&status.message);
                 }
-                touched = Some(t.rec.app.clone());
+                touched = true;
                 if is_terminal(state) {
-                    let t = self.tasks.remove(&id).expect("present");
-                    self.matcher.task_removed(&t.rec.app, &t.rec.agent_id);
-                    tracing::info!(target: "tritium::tasks", task = %id, app = %t.rec.app, state = state_name(state), message = ?status.message, "task ended");
+                    let mut t = self.tasks.remove(&id).expect("present");
+                    tracing::info!(target: "tritium::tasks", task = %id, group = %t.rec.app, state = state_name(state), message = ?status.message, "task ended");
                     self.batch.push(StoreOp::RemoveTask(id.clone()));
-                    let ev = Self::task_event(&t, state, status.message.as_deref());
+                    let ev = task_event(&t, state, status.message.as_deref());
                     self.out.push_back(ev);
-                    self.task_ended(now, &t, state);
+                    t.rec.state = state;
+                    ended = Some(t);
                 } else if t.rec.state == TaskState::TaskKilling as i32 {
                     // KILLING ends only in a terminal state. An earlier
                     // update redelivered after a restart (its ack was lost)
@@ -1059,8 +1153,7 @@ impl Scheduler {
                         }
                     } else if t.unreachable_since.take().is_some() {
                         // Back from a partition: if a replacement runs, one
-                        // of the two is surplus (the app's convergence
-                        // below kills it).
+                        // of the two is surplus (the framework decides).
                         t.replaced = false;
                     }
                     let health_changed = status.healthy.is_some() && status.healthy != t.healthy;
@@ -1097,14 +1190,13 @@ impl Scheduler {
                         if changed_state {
                             self.batch.push(StoreOp::PutTask(rec));
                         }
-                        let ev =
-                            Self::task_event(&self.tasks[&id], state, status.message.as_deref());
+                        let ev = task_event(&self.tasks[&id], state, status.message.as_deref());
                         self.out.push_back(ev);
                     }
                 }
             }
             None if !is_terminal(state) && self.cfg.orphans != OrphanPolicy::Ignore => {
-                tracing::warn!(target: "tritium::tasks", task = %id, state = state_name(state), "killing a task tritium did not launch");
+                tracing::warn!(target: "tritium::tasks", task = %id, state = state_name(state), "killing a task this framework did not launch");
                 self.stats.orphans_killed += 1;
                 let agent_id = status.agent_id.clone();
                 let c = self.call(call::Type::Kill, |c| {
@@ -1120,9 +1212,9 @@ impl Scheduler {
         }
         if kill_again {
             // Kill again only if it is still doomed: the kill was decided
-            // earlier, and other tasks of the app may have ended since. A
-            // KILL that never left (it waits behind the task's held ACCEPT)
-            // is withdrawn and the app's convergence decides afresh.
+            // earlier, and other tasks may have ended since. A KILL that
+            // never left (it waits behind the task's held ACCEPT) is
+            // withdrawn and the framework decides afresh.
             let emitted = self.tasks.get(&id).is_some_and(|t| t.kill_emitted);
             if emitted {
                 self.kill(&id);
@@ -1135,22 +1227,15 @@ impl Scheduler {
         if let Some(at) = new_deadline {
             self.lower_task_floor(at);
         }
-        if let Some(app) = touched {
-            let steady = self
-                .apps
-                .get(&app)
-                .is_some_and(|a| a.rec.previous.is_none() && !a.rec.rolled_back && !a.rec.deleting);
-            if plain && steady && !kill_again {
-                // A task of a steady app moving forward (STAGING, STARTING,
-                // RUNNING, no health change) changes nothing `decide`
-                // reads into a different answer: the live count is the
-                // same, and readiness only orders a surplus or an update's
-                // old tasks, which a steady app does not have. Deciding
-                // again (or marking its pending count stale) made a launch
-                // of n tasks cost O(n) per update.
-            } else {
-                self.converge(now, &app);
-            }
+        if touched {
+            let update = TaskUpdate {
+                status: &status,
+                ended: ended.as_deref(),
+                moved_from: moved_from.as_deref(),
+                forward_step: plain,
+                kill_repeated: kill_again,
+            };
+            fw.update(&mut Ctx::new(self, now), &update);
         }
         if let (Some(uuid), Some(agent_id)) = (status.uuid, status.agent_id) {
             let c = self.call(call::Type::Acknowledge, |c| {
@@ -1167,184 +1252,94 @@ impl Scheduler {
 
     // ------------------------------------------------------------ offers
 
-    fn on_offers(&mut self, now: Instant, bytes: &Bytes) {
+    fn on_offers<F: Framework>(&mut self, fw: &mut F, now: Instant, bytes: &Bytes) {
         let view = match EventView::new(bytes) {
             Ok(v) => v,
             Err(e) => return self.bad_event(now, &format!("OFFERS: {e}")),
         };
         self.offer_quiet_since = Some(now);
-        // What each app needs now.
-        let pending = if self.stream_id().is_some() {
-            self.pending_instances(now)
-        } else {
-            Vec::new()
-        };
-        let want: Vec<(&str, u32)> = pending
-            .iter()
-            .map(|(n, c)| (n.as_str(), u32::try_from(*c).unwrap_or(u32::MAX)))
-            .collect();
-        let mut plan = std::mem::take(&mut self.plan);
-        let placed = self.matcher.match_offers(now, &view, &want, &mut plan);
-        drop(want);
-        if let Err(e) = placed {
-            self.plan = plan;
+        let mut ctx = Ctx::new(self, now);
+        let result = fw.offers(&mut ctx, &view);
+        let (answered, accepted) = (ctx.answered, std::mem::take(&mut ctx.accepted));
+        if let Err(e) = result {
             return self.bad_event(now, &format!("OFFERS: {e}"));
         }
-        // Instance numbers for what was placed, lowest free first.
-        let mut placed_per_app: BTreeMap<&str, usize> = BTreeMap::new();
-        for l in plan.accepts.iter().flat_map(|a| a.launches.iter()) {
-            *placed_per_app.entry(&*l.app).or_default() += 1;
-        }
-        let mut wanted: BTreeMap<String, VecDeque<u32>> = placed_per_app
-            .into_iter()
-            .map(|(app, n)| (app.to_owned(), self.free_instances(now, app, n).into()))
-            .collect();
-        let accepted: usize = plan.accepts.iter().map(|a| a.offer_ids.len()).sum();
-        self.stats.offers_received += (accepted + plan.declines.len()) as u64;
-        for accept in plan.accepts.drain(..) {
-            self.accept(now, accept, &mut wanted);
-        }
-        let declines: Vec<mesos::OfferId> = plan
-            .declines
-            .drain(..)
-            .map(|value| mesos::OfferId { value })
-            .collect();
-        self.plan = plan;
-        if !declines.is_empty() {
-            self.stats.offers_declined += declines.len() as u64;
-            let busy = self.anything_pending(now);
+        // Every offer is answered in the turn it arrives: what the
+        // framework left is declined here. Counting reads only the offers'
+        // framing; only a framework that left some pays for finding which.
+        let total = view.offer_count();
+        if answered < total {
+            let busy = fw.wanted_launches(&View { core: self, now }) > 0;
             let refuse = if busy {
                 self.cfg.decline_busy
             } else {
                 self.cfg.decline_idle
             };
-            self.decline(declines, refuse);
-        }
-    }
-
-    /// Apps with instances to launch now, and how many (the matcher
-    /// takes turns across them).
-    fn pending_instances(&self, now: Instant) -> Vec<(String, usize)> {
-        self.refresh_pending(now);
-        self.pending
-            .borrow()
-            .iter()
-            .filter(|(_, n)| **n > 0)
-            .map(|(a, n)| (a.clone(), *n))
-            .collect()
-    }
-
-    /// Whether any app has an instance to launch now.
-    fn anything_pending(&self, now: Instant) -> bool {
-        self.refresh_pending(now);
-        self.pending.borrow().values().any(|n| *n > 0)
-    }
-
-    /// Bring the pending counts up to date: `decide` for the apps that
-    /// changed since (every app after a timer). Every turn asks whether
-    /// anything is pending, so this keeps a turn's cost to the apps it
-    /// touched instead of every task of every app.
-    fn refresh_pending(&self, now: Instant) {
-        let mut pending = self.pending.borrow_mut();
-        if self.all_dirty.replace(false) {
-            self.dirty.borrow_mut().clear();
-            pending.clear();
-            for name in self.apps.keys() {
-                pending.insert(name.clone(), self.decide(now, name).launch);
-            }
-            return;
-        }
-        let dirty = std::mem::take(&mut *self.dirty.borrow_mut());
-        for name in dirty {
-            if self.apps.contains_key(&name) {
-                let n = self.decide(now, &name).launch;
-                pending.insert(name, n);
-            } else {
-                pending.remove(&name);
+            let left: Vec<mesos::OfferId> = view
+                .offers()
+                .filter_map(Result::ok)
+                .filter(|o| !accepted.iter().any(|a| a == o.id()))
+                .map(|o| mesos::OfferId {
+                    value: o.id().to_owned(),
+                })
+                .collect();
+            if !left.is_empty() {
+                tracing::debug!(target: "tritium::offers", count = left.len(), "declining offers the framework left unanswered");
+                self.stats.offers_received += left.len() as u64;
+                self.stats.offers_declined += left.len() as u64;
+                self.decline(left, refuse);
             }
         }
     }
 
-    /// Instances `app` needs launched now (from the per-turn cache).
-    fn pending_of(&self, now: Instant, app: &str) -> usize {
-        self.refresh_pending(now);
-        self.pending.borrow().get(app).copied().unwrap_or(0)
-    }
-
-    /// `app`'s tasks or record changed: its pending count is stale.
-    fn touch(&self, app: &str) {
-        if !self.all_dirty.get() && !self.dirty.borrow().contains(app) {
-            self.dirty.borrow_mut().insert(app.to_owned());
-        }
-    }
-
-    /// Whether a task counts toward its app's instances: not when it has
-    /// been unreachable for longer than the replacement delay.
-    fn counts(&self, t: &Task, now: Instant) -> bool {
+    /// Whether a task counts as live: not when it has been unreachable for
+    /// longer than the replacement delay.
+    pub(crate) fn counts(&self, t: &Task, now: Instant) -> bool {
         match (t.unreachable_since, self.cfg.unreachable_replace_after) {
             (Some(since), Some(after)) => now < since + after,
             _ => true,
         }
     }
 
-    /// Launch what the matcher placed on one agent: one ACCEPT for all of
-    /// the agent's offers of one allocation role in the event (the
-    /// master refuses mixed roles), after the launch intents are stored.
-    fn accept(
+    /// Launch on one agent: one ACCEPT for `offer_ids` (all of one agent
+    /// and allocation role; the master refuses mixed roles), after the
+    /// launch intents are stored.
+    pub(crate) fn accept(
         &mut self,
         now: Instant,
-        accept: crate::matcher::Accept,
-        wanted: &mut BTreeMap<String, VecDeque<u32>>,
+        offer_ids: Vec<String>,
+        agent_id: &str,
+        launches: Vec<Launch>,
     ) {
-        let mut infos = Vec::new();
-        for launch in accept.launches {
-            let Some(app) = self.apps.get(&*launch.app) else {
+        let mut infos = Vec::with_capacity(launches.len());
+        for Launch { mut record, info } in launches {
+            if self.tasks.contains_key(&record.id) {
+                // A second launch of a tracked id would make two tasks one.
+                tracing::error!(target: "tritium::offers", task = %record.id, "launch of a task id already tracked; skipped");
                 continue;
-            };
-            let Some(instance) = wanted.get_mut(&*launch.app).and_then(VecDeque::pop_front) else {
-                continue;
-            };
-            let spec = app.rec.spec.clone();
-            let version = app.rec.version;
-            let suffix = format!("{:012x}", self.rng.next_u64() & 0xffff_ffff_ffff);
-            let task_id = format!("{}.{}.{}", spec.name, instance, suffix);
-            infos.push(taskinfo::build(
-                &spec,
-                taskinfo::Placed {
-                    task_id: &task_id,
-                    agent_id: &accept.agent_id,
-                    resources: launch.resources,
-                    ports: &launch.ports,
-                },
-            ));
-            let rec = TaskRecord {
-                id: task_id.clone(),
-                app: spec.name.clone(),
-                instance,
-                agent_id: accept.agent_id.clone(),
-                state: TaskState::TaskStaging as i32,
-                version,
-                host: accept.hostname.clone(),
-                ports: launch.ports,
-            };
-            self.matcher.task_added(&rec.app, &rec.agent_id);
-            self.touch(&rec.app);
+            }
+            debug_assert_eq!(
+                record.id, info.task_id.value,
+                "record and TaskInfo name one task"
+            );
+            record.state = TaskState::TaskStaging as i32;
             // The launch intent is durable before the ACCEPT leaves.
-            self.batch.push(StoreOp::PutTask(rec.clone()));
+            self.batch.push(StoreOp::PutTask(record.clone()));
             // The intent was just pushed: this turn's batch.
-            let task = Task::new(rec, now, self.issued_seq + 1);
-            let ev = Self::task_event(&task, TaskState::TaskStaging as i32, None);
+            let task = Task::new(record, now, self.issued_seq + 1);
+            let ev = task_event(&task, TaskState::TaskStaging as i32, None);
             self.out.push_back(ev);
             if let Some(at) = task_deadline(&self.cfg, &task) {
                 self.lower_task_floor(at);
             }
-            self.tasks.insert(task_id, Box::new(task));
+            self.tasks.insert(task.rec.id.clone(), Box::new(task));
+            infos.push(info);
         }
-        let offer_ids: Vec<mesos::OfferId> = accept
-            .offer_ids
+        let offer_ids: Vec<mesos::OfferId> = offer_ids
             .into_iter()
             .map(|value| mesos::OfferId { value })
             .collect();
+        self.stats.offers_received += offer_ids.len() as u64;
         if infos.is_empty() {
             // Nothing left to launch there (a race with a command this
             // turn): the offers are declined like any other.
@@ -1354,7 +1349,7 @@ impl Scheduler {
         let n = infos.len();
         self.stats.tasks_launched += n as u64;
         self.stats.offers_accepted += offer_ids.len() as u64;
-        tracing::debug!(target: "tritium::offers", agent = %accept.agent_id, offers = offer_ids.len(), tasks = n, "accepting");
+        tracing::debug!(target: "tritium::offers", agent = %agent_id, offers = offer_ids.len(), tasks = n, "accepting");
         let refuse = self.cfg.decline_busy.as_secs_f64();
         let c = self.call(call::Type::Accept, |c| {
             c.accept = Some(call::Accept {
@@ -1409,6 +1404,18 @@ impl Scheduler {
     }
 
     fn emit(&mut self, stream_id: String, kind: &'static str, body: Bytes, meta: CallMeta) {
+        // An ACCEPT leaves only once the intents of the tasks it launches
+        // (still tracked) are committed.
+        debug_assert!(
+            match &meta {
+                CallMeta::Accept { tasks, .. } => tasks
+                    .iter()
+                    .filter_map(|id| self.tasks.get(id))
+                    .all(|t| t.intent_seq <= self.committed_seq),
+                _ => true,
+            },
+            "an ACCEPT before its launch intents are durable"
+        );
         self.inflight.push_back(meta);
         self.out.push_back(Output::Call {
             master: self.target.clone(),
@@ -1420,7 +1427,7 @@ impl Scheduler {
 
     /// A call failed: `certain` when the master refused it without acting
     /// (a 5xx answer), otherwise its fate is unknown (connection lost).
-    fn redo(&mut self, now: Instant, meta: CallMeta, certain: bool) {
+    fn redo<F: Framework>(&mut self, fw: &mut F, now: Instant, meta: CallMeta, certain: bool) {
         match meta {
             // Our belief flips back, so the turn's end sends it again.
             CallMeta::Revive => {
@@ -1461,8 +1468,9 @@ impl Scheduler {
                 // The master did not launch them: forget the intents and
                 // give the offer back.
                 for id in tasks {
-                    if self.tasks.remove(&id).is_some() {
+                    if let Some(t) = self.tasks.remove(&id) {
                         self.batch.push(StoreOp::RemoveTask(id));
+                        fw.launch_refused(&mut Ctx::new(self, now), &t);
                     }
                 }
                 self.decline_later(now, offers);
@@ -1486,7 +1494,7 @@ impl Scheduler {
     }
 
     /// DECLINE `ids`, refusing them for `refuse`.
-    fn decline(&mut self, ids: Vec<mesos::OfferId>, refuse: Duration) {
+    pub(crate) fn decline(&mut self, ids: Vec<mesos::OfferId>, refuse: Duration) {
         let c = self.call(call::Type::Decline, |c| {
             c.decline = Some(call::Decline {
                 offer_ids: ids,
@@ -1521,13 +1529,13 @@ impl Scheduler {
             meta: CallMeta::of(&c),
         };
         if seq <= self.committed_seq && self.held.is_empty() {
-            self.release(held);
+            self.release(seq, held);
         } else {
             self.held.push_back((seq, held));
         }
     }
 
-    fn reply_after_store(&mut self, r: Reply) {
+    fn reply_after_store(&mut self, r: Reply<AnyReply>) {
         let seq = self.turn_seq();
         if seq <= self.committed_seq && self.held.is_empty() {
             self.out.push_back(Output::Reply(r));
@@ -1536,7 +1544,14 @@ impl Scheduler {
         }
     }
 
-    fn release(&mut self, h: Held) {
+    /// Send or deliver what waited for batch `durable_at` (an ACKNOWLEDGE,
+    /// an ACCEPT, a KILL behind an ACCEPT, a reply).
+    fn release(&mut self, durable_at: u64, h: Held) {
+        debug_assert!(
+            durable_at <= self.committed_seq,
+            "released before batch {durable_at} is committed (committed: {})",
+            self.committed_seq
+        );
         match h {
             Held::Call {
                 stream_id,
@@ -1572,13 +1587,14 @@ impl Scheduler {
             if *s > self.committed_seq {
                 break;
             }
-            let (_, h) = self.held.pop_front().expect("front");
-            self.release(h);
+            let (s, h) = self.held.pop_front().expect("front");
+            self.release(s, h);
         }
     }
 
-    fn on_call_response(
+    fn on_call_response<F: Framework>(
         &mut self,
+        fw: &mut F,
         now: Instant,
         status: u16,
         location: Option<String>,
@@ -1591,7 +1607,7 @@ impl Scheduler {
                 self.stats.call_errors += 1;
                 tracing::warn!(target: "tritium::calls", status, body = %body.trim(), "call refused by the master; redoing what is safe");
                 if let Some(meta) = meta {
-                    self.redo(now, meta, true);
+                    self.redo(fw, now, meta, true);
                 }
             }
             307 => {
@@ -1632,7 +1648,7 @@ impl Scheduler {
 
     // ------------------------------------------------------------ kills
 
-    fn kill(&mut self, id: &str) {
+    pub(crate) fn kill(&mut self, id: &str) {
         // Without a subscription the KILL cannot go out: the task stays
         // un-killed and the next SUBSCRIBED's surplus check kills it.
         if self.stream_id().is_none() {
@@ -1646,8 +1662,6 @@ impl Scheduler {
         let agent_id = Some(mesos::AgentId {
             value: t.rec.agent_id.clone(),
         });
-        let app = t.rec.app.clone();
-        self.touch(&app);
         let c = self.call(call::Type::Kill, |c| {
             c.kill = Some(call::Kill {
                 task_id: mesos::TaskId {
@@ -1671,30 +1685,9 @@ impl Scheduler {
         }
     }
 
-    fn status_view(&self, now: Instant) -> crate::contract::StatusView {
-        let apps = self
-            .apps
-            .keys()
-            .filter_map(|n| self.app_view(now, n).map(|v| *v))
-            .collect();
-        crate::contract::StatusView {
-            framework_id: self.framework_id.clone(),
-            master: self.target.to_string(),
-            subscription: self.phase_name(),
-            suppressed: self.suppressed,
-            pending_instances: self
-                .pending_instances(now)
-                .iter()
-                .map(|(_, n)| n)
-                .sum::<usize>(),
-            apps,
-            stats: self.stats.clone(),
-        }
-    }
-
     // ------------------------------------------------------------ time
 
-    fn on_timer(&mut self, now: Instant) {
+    fn on_timer<F: Framework>(&mut self, fw: &mut F, now: Instant) {
         match self.phase.clone() {
             Phase::Waiting { until } if now >= until => self.subscribe(now),
             Phase::Subscribing { deadline } if now >= deadline => {
@@ -1721,19 +1714,19 @@ impl Scheduler {
                     self.reconnect(now, false);
                     return;
                 }
-                self.reconcile_timers(now);
+                self.reconcile_timers(fw, now);
             }
             _ => {}
         }
     }
 
-    fn reconcile_timers(&mut self, now: Instant) {
+    fn reconcile_timers<F: Framework>(&mut self, fw: &mut F, now: Instant) {
         let after = self.cfg.unreachable_replace_after;
         for t in self.tasks.values_mut() {
             let due = matches!((t.unreachable_since, after), (Some(u), Some(a)) if now >= u + a);
             if !t.replaced && due {
                 t.replaced = true;
-                tracing::warn!(target: "tritium::tasks", task = %t.rec.id, app = %t.rec.app, "unreachable too long; launching a replacement");
+                tracing::warn!(target: "tritium::tasks", task = %t.rec.id, group = %t.rec.app, "unreachable too long; it no longer counts");
             }
         }
         if !self.suppressed
@@ -1742,7 +1735,7 @@ impl Scheduler {
                 .is_some_and(|q| now >= q + self.cfg.revive_interval)
         {
             self.offer_quiet_since = Some(now);
-            if self.anything_pending(now) {
+            if fw.wanted_launches(&View { core: self, now }) > 0 {
                 tracing::warn!(target: "tritium::offers", "work is pending and no offers came; reviving again");
                 let c = self.call(call::Type::Revive, |c| {
                     c.revive = Some(call::Revive { roles: Vec::new() })
@@ -1828,12 +1821,7 @@ impl Scheduler {
                     Some(now + self.reconcile.backoff.max(self.cfg.reconcile_retry_initial));
             }
         }
-        for app in self.apps.values_mut() {
-            if app.not_before.is_some_and(|t| now >= t) {
-                app.not_before = None;
-            }
-        }
-        self.app_timers(now);
+        fw.timer(&mut Ctx::new(self, now));
         self.recompute_task_floor();
     }
 
@@ -1853,7 +1841,7 @@ impl Scheduler {
 
     // ------------------------------------------------------------ turn end
 
-    fn after_turn(&mut self, now: Instant) {
+    fn after_turn<F: Framework>(&mut self, fw: &mut F, now: Instant) {
         if self.resync_at.is_some_and(|r| now >= r) {
             self.resync_at = None;
         }
@@ -1864,16 +1852,8 @@ impl Scheduler {
             self.decline_again(ids);
         }
         if self.stream_id().is_some() && self.resync_at.is_none() {
-            let mut total = 0;
-            let pending_apps: BTreeSet<String> = self
-                .pending_instances(now)
-                .into_iter()
-                .map(|(app, n)| {
-                    total += n;
-                    app
-                })
-                .collect();
-            let pending = !pending_apps.is_empty();
+            let total = fw.wanted_launches(&View { core: self, now });
+            let pending = total > 0;
             // Offers declined while work could not be placed carry a
             // refuse filter (`decline_busy`): without a REVIVE, new work
             // would wait for those filters to run out before the master
@@ -1881,7 +1861,7 @@ impl Scheduler {
             // allocate at once).
             let new_work = total > std::mem::replace(&mut self.pending_seen, total);
             if pending {
-                self.update_offer_constraints(&pending_apps);
+                self.update_offer_constraints(fw, now);
             }
             if pending && (self.suppressed || new_work) {
                 self.stats.revives_for_new_work += u64::from(!self.suppressed);
@@ -1910,45 +1890,30 @@ impl Scheduler {
     }
 }
 
-impl Scheduler {
-    /// Adopt a task the master runs that tritium did not know, when its id
-    /// names one of our apps and an instance number; false if it does not.
-    fn adopt(&mut self, now: Instant, status: &mesos::TaskStatus) -> bool {
+impl Core {
+    /// Adopt a task the master runs that the session did not know, when
+    /// the framework takes it ([`Framework::adopt`]); false if it does not.
+    fn adopt<F: Framework>(
+        &mut self,
+        fw: &mut F,
+        now: Instant,
+        status: &mesos::TaskStatus,
+    ) -> bool {
         let id = &status.task_id.value;
-        let mut parts = id.splitn(3, '.');
-        let (Some(app), Some(instance), Some(_)) = (parts.next(), parts.next(), parts.next())
-        else {
+        let Some(mut rec) = fw.adopt(&mut Ctx::new(self, now), status) else {
             return false;
         };
-        let (Some(a), Ok(instance), Some(agent)) = (
-            self.apps.get(app),
-            instance.parse::<u32>(),
-            &status.agent_id,
-        ) else {
-            return false;
-        };
-        if a.rec.deleting {
-            return false;
+        rec.id.clone_from(id);
+        rec.state = status.state;
+        if let Some(agent) = &status.agent_id {
+            rec.agent_id.clone_from(&agent.value);
         }
-        let rec = TaskRecord {
-            id: id.clone(),
-            app: app.to_owned(),
-            instance,
-            agent_id: agent.value.clone(),
-            state: status.state,
-            // Its spec is unknown: it counts as the current version (an
-            // update in progress then leaves it alone, a later one rolls it).
-            version: a.rec.version,
-            host: String::new(),
-            ports: Vec::new(),
-        };
-        tracing::warn!(target: "tritium::tasks", task = %id, app, state = state_name(status.state), "adopting a task tritium did not launch");
+        tracing::warn!(target: "tritium::tasks", task = %id, group = %rec.app, state = state_name(status.state), "adopting a task this framework did not launch");
         self.stats.orphans_adopted += 1;
-        self.matcher.task_added(&rec.app, &rec.agent_id);
         self.batch.push(StoreOp::PutTask(rec.clone()));
         let mut task = Task::new(rec, now, 0);
         task.healthy = status.healthy;
-        let ev = Self::task_event(&task, status.state, status.message.as_deref());
+        let ev = task_event(&task, status.state, status.message.as_deref());
         self.out.push_back(ev);
         // An adopted task may be STAGING or UNREACHABLE.
         if let Some(at) = task_deadline(&self.cfg, &task) {
@@ -1962,12 +1927,11 @@ impl Scheduler {
     /// serve what is pending, when that changed: UPDATE_FRAMEWORK with the
     /// matcher's offer constraints (never stricter than the matcher). The
     /// call also carries the suppression state, which it replaces.
-    fn update_offer_constraints(&mut self, pending: &BTreeSet<String>) {
+    fn update_offer_constraints<F: Framework>(&mut self, fw: &mut F, now: Instant) {
         if !self.master_filters_offers {
             return;
         }
-        let names: Vec<&str> = pending.iter().map(String::as_str).collect();
-        let wanted = self.matcher.offer_constraints(&names);
+        let wanted = fw.offer_constraints(&View { core: self, now });
         if wanted == self.sent_constraints {
             return;
         }
@@ -1995,15 +1959,6 @@ impl Scheduler {
         });
         self.sent_constraints = wanted;
         self.send_now(c);
-    }
-
-    /// Every task the core tracks as (id, app, state), for simulation
-    /// tests that compare the core's view with the master's.
-    pub fn task_states(&self) -> Vec<(String, String, i32)> {
-        self.tasks
-            .values()
-            .map(|t| (t.rec.id.clone(), t.rec.app.clone(), t.rec.state))
-            .collect()
     }
 }
 

@@ -43,10 +43,12 @@ impl Default for FrameworkSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrphanPolicy {
     Kill,
-    /// Take over a task whose id names an app tritium runs
-    /// (`<app>.<instance>.<suffix>`, as tritium names tasks — e.g. launched
-    /// by a lost store or another tritium); kill any other. An adopted task
-    /// counts toward its app (a surplus is then killed as usual).
+    /// Ask the framework ([`Framework::adopt`](crate::framework::Framework::adopt))
+    /// and track the task if it takes it; kill it otherwise. tritium's app
+    /// service takes a task whose id names one of its apps
+    /// (`<app>.<instance>.<suffix>`, as it names tasks — e.g. launched by a
+    /// lost store or another tritium); an adopted task counts toward its
+    /// app (a surplus is then killed as usual).
     Adopt,
     /// Leave them running and untracked (an operator cleans up).
     Ignore,
@@ -79,7 +81,9 @@ pub struct Config {
     pub reconcile_retry_initial: Duration,
     pub reconcile_retry_max: Duration,
     pub orphans: OrphanPolicy,
-    /// Restart backoff of an app's failed tasks: initial, doubling to max.
+    /// Restart backoff of an app's failed tasks: initial, doubling to max
+    /// (tritium's app service; other frameworks may read them through
+    /// `Ctx::config`).
     pub restart_backoff_initial: Duration,
     pub restart_backoff_max: Duration,
     /// With work pending and no offers for this long, REVIVE again (the
@@ -235,10 +239,16 @@ pub struct TaskRecord {
 /// One change to durable state.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StoreOp {
+    /// The framework id the master gave (the session's).
     FrameworkId(String),
-    PutApp(Box<AppRecord>),
-    RemoveApp(String),
+    /// A framework's own record: opaque bytes under a key of its choosing
+    /// ([`crate::framework::Ctx::persist`]).
+    PutRecord { key: String, value: Bytes },
+    /// A framework record removed ([`crate::framework::Ctx::forget`]).
+    RemoveRecord(String),
+    /// A task the session tracks (a launch intent, then its last state).
     PutTask(TaskRecord),
+    /// A task that ended.
     RemoveTask(String),
 }
 
@@ -246,7 +256,8 @@ pub enum StoreOp {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Recovered {
     pub framework_id: Option<String>,
-    pub apps: Vec<AppRecord>,
+    /// The framework's records by key (see [`StoreOp::PutRecord`]).
+    pub records: BTreeMap<String, Bytes>,
     pub tasks: Vec<TaskRecord>,
 }
 
@@ -261,13 +272,17 @@ pub enum CloseReason {
     Protocol(String),
 }
 
-/// A request from the API thread, with the id its reply carries.
+/// A request from a framework's clients (tritium: the API thread), with
+/// the id its reply carries. `K` is the framework's
+/// [`Framework::Command`](crate::framework::Framework::Command); the
+/// default is the app service's.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Command {
+pub struct Command<K = CommandKind> {
     pub id: u64,
-    pub kind: CommandKind,
+    pub kind: K,
 }
 
+/// The app service's commands (the REST API's requests).
 #[derive(Debug, Clone, PartialEq)]
 pub enum CommandKind {
     /// POST: create an app ([`Answer::Created`]; a conflict if it exists).
@@ -298,9 +313,10 @@ pub enum CommandKind {
     Metrics,
 }
 
-/// Inputs of [`super::Scheduler::handle`].
+/// Inputs of [`super::Session::handle`]. `C` is the framework's command
+/// type (the app service's by default).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Input {
+pub enum Input<C = CommandKind> {
     /// Begin: subscribe.
     Start,
     /// The SUBSCRIBE response head arrived.
@@ -332,22 +348,70 @@ pub enum Input {
     /// instance may lead now. Nothing after the last commit is durable and
     /// no call may leave any more.
     LostLeadership(String),
-    Command(Command),
+    /// A command for the framework.
+    Command(Command<C>),
     /// `poll_timeout` passed; the core checks its deadlines.
     Timer,
 }
 
-/// A reply to a [`Command`]: data, never JSON or an HTTP status (the API
-/// maps it; see [`crate::contract`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reply {
-    pub id: u64,
-    pub result: Result<Answer, CommandError>,
+impl<C> Input<C> {
+    /// The same input for a framework whose commands are `D` (a driver
+    /// builds its own inputs once, whatever framework it runs); `None` for
+    /// a [`Input::Command`], which has its framework's type.
+    pub fn retype<D>(self) -> Option<Input<D>> {
+        Some(match self {
+            Input::Start => Input::Start,
+            Input::SubscribeResponse {
+                status,
+                stream_id,
+                location,
+                content_type,
+                body,
+            } => Input::SubscribeResponse {
+                status,
+                stream_id,
+                location,
+                content_type,
+                body,
+            },
+            Input::Event(b) => Input::Event(b),
+            Input::StreamClosed(r) => Input::StreamClosed(r),
+            Input::CallResponse {
+                status,
+                location,
+                body,
+            } => Input::CallResponse {
+                status,
+                location,
+                body,
+            },
+            Input::CallFailed(r) => Input::CallFailed(r),
+            Input::StoreCommitted(s) => Input::StoreCommitted(s),
+            Input::StoreFailed(r) => Input::StoreFailed(r),
+            Input::LostLeadership(r) => Input::LostLeadership(r),
+            Input::Command(_) => return None,
+            Input::Timer => Input::Timer,
+        })
+    }
 }
 
-/// Outputs of the core, pulled with [`super::Scheduler::poll_output`].
+/// A reply to a [`Command`]: data, never JSON or an HTTP status (the API
+/// maps it; see [`crate::contract`]). `R` is the framework's
+/// [`Framework::Reply`](crate::framework::Framework::Reply); the default is
+/// the app service's.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Output {
+pub struct Reply<R = Result<Answer, CommandError>> {
+    pub id: u64,
+    pub result: R,
+}
+
+/// A reply as the session holds it before `poll_output` gives it its
+/// framework's type (the session's state is not generic).
+pub(crate) type AnyReply = Box<dyn std::any::Any + Send>;
+
+/// Outputs of the session, pulled with [`super::Session::poll_output`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output<R = Result<Answer, CommandError>> {
     /// Open the subscription connection to `master` and POST this body.
     Subscribe {
         master: MasterUrl,
@@ -368,7 +432,7 @@ pub enum Output {
         seq: u64,
         ops: Vec<StoreOp>,
     },
-    Reply(Reply),
+    Reply(Reply<R>),
     /// An app or task changed (for the API's event stream).
     Notify(Notice),
     /// Stop the engine: `code` is the process exit code.

@@ -1,4 +1,5 @@
-//! The mio driver: runs the sans-IO [`Scheduler`] against a real master.
+//! The mio driver: runs a sans-IO [`Session`] (any
+//! [`Framework`]) against a real master.
 //!
 //! One thread, one [`mio::Poll`]. The driver owns the sockets (the
 //! subscription connection and the call connection), the one reusable
@@ -17,10 +18,10 @@
 //! ```
 //!
 //! A loop turn: wait in `poll` until a socket is ready, the waker fires or
-//! the core's [`Scheduler::poll_timeout`] passes; read and frame what
+//! the core's [`Session::poll_timeout`] passes; read and frame what
 //! arrived, feeding each record to the core as soon as it is framed; take
 //! queued commands and store completions; feed [`Input::Timer`] if a deadline
-//! passed. After every input the driver drains [`Scheduler::poll_output`]:
+//! passed. After every input the driver drains [`Session::poll_output`]:
 //! calls are queued on the call connection (and written before the next
 //! input is read), store batches go to [`Store::submit`], replies to the
 //! waiting requester.
@@ -61,12 +62,14 @@ use bytes::{Bytes, BytesMut};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use mio::{Events, Poll, Token, Waker};
 
-use crate::core::{Answer, Command, CommandKind, Input, MasterUrl, Output, Reply, Scheduler};
+use crate::core::{Command, Input, MasterUrl, Output, Reply, Session};
 use crate::wire::DEFAULT_MAX_RECORD_LEN;
 use calls::{CallConn, CallLimits, CallNext, SendError};
 use socket::ReadOutcome;
 use subscription::{Next, Read, Subscription};
 use tls::{TlsSetup, describe};
+use tritium_core::apps::AppService;
+use tritium_core::framework::Framework;
 
 pub use file::FileBacked;
 pub use store::{MemStore, Store, StoreCompletion, StoreCompletions};
@@ -208,10 +211,9 @@ pub enum RequestError {
 }
 
 /// A command with where its reply goes.
-#[derive(Debug)]
-struct Envelope {
-    cmd: Command,
-    reply_to: Sender<Reply>,
+struct Envelope<F: Framework> {
+    cmd: Command<F::Command>,
+    reply_to: Sender<Reply<F::Reply>>,
 }
 
 #[derive(Debug, Default)]
@@ -223,14 +225,25 @@ struct Shared {
 
 /// How other threads talk to a [`Driver`]: commands in, replies out, stop.
 /// Cheap to clone, usable from any thread.
-#[derive(Clone)]
-pub struct DriverHandle {
-    commands: Sender<Envelope>,
+/// `F` is the framework the driver runs (its commands and replies); the
+/// default is tritium's app service.
+pub struct DriverHandle<F: Framework = AppService> {
+    commands: Sender<Envelope<F>>,
     waker: Arc<Waker>,
     shared: Arc<Shared>,
 }
 
-impl std::fmt::Debug for DriverHandle {
+impl<F: Framework> Clone for DriverHandle<F> {
+    fn clone(&self) -> Self {
+        DriverHandle {
+            commands: self.commands.clone(),
+            waker: self.waker.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<F: Framework> std::fmt::Debug for DriverHandle<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DriverHandle")
             .field("stopping", &self.shared.stop.load(Ordering::Relaxed))
@@ -239,7 +252,7 @@ impl std::fmt::Debug for DriverHandle {
     }
 }
 
-impl DriverHandle {
+impl<F: Framework> DriverHandle<F> {
     /// Send a command; its reply arrives on the returned channel (wait on
     /// it with a deadline). The channel disconnects without a reply if the
     /// engine stops first.
@@ -249,7 +262,7 @@ impl DriverHandle {
     /// [`RequestError::Busy`] when the command queue is full,
     /// [`RequestError::Gone`] once the loop was stopped or has ended; the
     /// command was not queued in either case.
-    pub fn request(&self, kind: CommandKind) -> Result<Receiver<Reply>, RequestError> {
+    pub fn request(&self, kind: F::Command) -> Result<Receiver<Reply<F::Reply>>, RequestError> {
         let (tx, rx) = crossbeam_channel::bounded(1);
         self.request_to(kind, tx)?;
         Ok(rx)
@@ -263,8 +276,8 @@ impl DriverHandle {
     /// As [`DriverHandle::request`].
     pub fn request_to(
         &self,
-        kind: CommandKind,
-        reply_to: Sender<Reply>,
+        kind: F::Command,
+        reply_to: Sender<Reply<F::Reply>>,
     ) -> Result<u64, RequestError> {
         if self.shared.finished.load(Ordering::Acquire) || self.shared.stop.load(Ordering::Acquire)
         {
@@ -306,11 +319,13 @@ impl DriverHandle {
 
 /// The event loop. See the [module documentation](self) for a loop turn and
 /// what the driver must never do.
-pub struct Driver {
+///
+/// `F` is the framework it runs; the default is tritium's app service.
+pub struct Driver<F: Framework = AppService> {
     poll: Poll,
     events: Events,
     shared: Arc<Shared>,
-    commands: Receiver<Envelope>,
+    commands: Receiver<Envelope<F>>,
     completions_rx: Receiver<StoreCompletion>,
     completions: StoreCompletions,
     opts: DriverOptions,
@@ -325,7 +340,7 @@ pub struct Driver {
     /// Generation of the next connection; part of its token, so readiness
     /// of a closed connection is never mistaken for its successor's.
     next_generation: u64,
-    pending_replies: HashMap<u64, Sender<Reply>>,
+    pending_replies: HashMap<u64, Sender<Reply<F::Reply>>>,
     /// Inputs the driver itself produced while carrying out outputs
     /// (a connect that failed at once, a call refused by a full queue).
     feedback: VecDeque<Input>,
@@ -338,7 +353,8 @@ pub struct Driver {
     more_commands: bool,
     timer_stuck: bool,
     stats: DriverStats,
-    /// Ids of `CommandKind::Metrics` commands not answered yet: their reply
+    /// Ids of commands that want the driver's stats
+    /// ([`Framework::wants_driver_stats`]) not answered yet: their reply
     /// gets the driver's stats added. Bounded by `max_pending_replies`.
     metrics_replies: Vec<u64>,
     /// Store batches submitted and not committed yet, with when, for the
@@ -348,7 +364,7 @@ pub struct Driver {
     fence_tripped: bool,
 }
 
-impl std::fmt::Debug for Driver {
+impl<F: Framework> std::fmt::Debug for Driver<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Driver")
             .field(
@@ -376,12 +392,20 @@ fn is_offers(record: &Bytes) -> bool {
     )
 }
 
-impl Driver {
-    /// A driver and the handle other threads use to reach it. Nothing runs
-    /// until [`Driver::run`]. Fails if the poller cannot be made or the TLS
-    /// options are unusable (a CA file that cannot be read, a bad server
-    /// name).
+impl Driver<AppService> {
+    /// A driver of tritium's app service and the handle other threads use
+    /// to reach it: [`Driver::for_framework`] for it.
     pub fn new(opts: DriverOptions) -> io::Result<(Driver, DriverHandle)> {
+        Self::for_framework(opts)
+    }
+}
+
+impl<F: Framework> Driver<F> {
+    /// A driver of a framework `F` and the handle other threads use to
+    /// reach it. Nothing runs until [`Driver::run`]. Fails if the poller
+    /// cannot be made or the TLS options are unusable (a CA file that
+    /// cannot be read, a bad server name).
+    pub fn for_framework(opts: DriverOptions) -> io::Result<(Driver<F>, DriverHandle<F>)> {
         let tls = TlsSetup::new(&opts)?;
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
@@ -437,7 +461,7 @@ impl Driver {
     /// caller's: after the return they can be inspected, or the store given
     /// to a new core. A driver runs once: a second call returns
     /// [`EXIT_STOPPED`] at once.
-    pub fn run(&mut self, core: &mut Scheduler, store: &mut dyn Store) -> i32 {
+    pub fn run(&mut self, core: &mut Session<F>, store: &mut dyn Store) -> i32 {
         if self.shared.finished.load(Ordering::Acquire) {
             tracing::warn!(target: "tritium::driver", "Driver::run called again after it ended");
             return EXIT_STOPPED;
@@ -515,7 +539,7 @@ impl Driver {
     }
 
     /// How long `poll` may wait.
-    fn wait_time(&mut self, core: &Scheduler, now: Instant) -> Option<Duration> {
+    fn wait_time(&mut self, core: &Session<F>, now: Instant) -> Option<Duration> {
         if self.resume_sub || self.resume_calls || self.more_commands {
             return Some(Duration::ZERO);
         }
@@ -527,7 +551,7 @@ impl Driver {
         Some(wait)
     }
 
-    fn fire_timer(&mut self, core: &mut Scheduler, store: &mut dyn Store) {
+    fn fire_timer(&mut self, core: &mut Session<F>, store: &mut dyn Store) {
         let now = Instant::now();
         if core.poll_timeout().is_none_or(|t| t > now) {
             return;
@@ -542,15 +566,17 @@ impl Driver {
     }
 
     /// Feed one input and carry out everything it causes.
-    fn feed(&mut self, core: &mut Scheduler, store: &mut dyn Store, input: Input) {
-        core.handle(Instant::now(), input);
+    fn feed(&mut self, core: &mut Session<F>, store: &mut dyn Store, input: Input) {
+        if let Some(input) = input.retype() {
+            core.handle(Instant::now(), input);
+        }
         self.drain(core, store);
     }
 
     /// Carry out the core's outputs, and feed back what that produced
     /// (inputs of the driver's own, store completions, write failures),
     /// until there is nothing left. Calls are written at the end.
-    fn drain(&mut self, core: &mut Scheduler, store: &mut dyn Store) {
+    fn drain(&mut self, core: &mut Session<F>, store: &mut dyn Store) {
         loop {
             while let Some(out) = core.poll_output() {
                 self.execute(out, store);
@@ -559,7 +585,9 @@ impl Driver {
                 }
             }
             if let Some(input) = self.feedback.pop_front() {
-                core.handle(Instant::now(), input);
+                if let Some(input) = input.retype() {
+                    core.handle(Instant::now(), input);
+                }
                 continue;
             }
             if let Ok(c) = self.completions_rx.try_recv() {
@@ -574,7 +602,7 @@ impl Driver {
         }
     }
 
-    fn execute(&mut self, out: Output, store: &mut dyn Store) {
+    fn execute(&mut self, out: Output<F::Reply>, store: &mut dyn Store) {
         match out {
             Output::Subscribe { master, body } => self.open_subscription(&master, &body),
             Output::CloseSubscription => {
@@ -598,9 +626,7 @@ impl Driver {
                 self.stats.replies += 1;
                 if let Some(ix) = self.metrics_replies.iter().position(|id| *id == reply.id) {
                     self.metrics_replies.swap_remove(ix);
-                    if let Ok(Answer::Metrics(m)) = &mut reply.result {
-                        m.driver = Some(Box::new(self.stats.clone()));
-                    }
+                    F::add_driver_stats(&mut reply.result, &self.stats);
                 }
                 let delivered = self
                     .pending_replies
@@ -678,7 +704,7 @@ impl Driver {
     }
 
     /// The subscription is over: close it, then tell the core.
-    fn end_subscription(&mut self, core: &mut Scheduler, store: &mut dyn Store, input: Input) {
+    fn end_subscription(&mut self, core: &mut Session<F>, store: &mut dyn Store, input: Input) {
         if let Input::StreamClosed(why) = &input {
             match why {
                 crate::core::CloseReason::Eof => self.stats.stream_closed_eof += 1,
@@ -697,7 +723,7 @@ impl Driver {
     /// records until the socket has nothing more (or the per-turn bound).
     fn service_subscription(
         &mut self,
-        core: &mut Scheduler,
+        core: &mut Session<F>,
         store: &mut dyn Store,
         generation: u64,
     ) {
@@ -906,7 +932,7 @@ impl Driver {
 
     /// Readiness of call connection `generation`: connect, write, read answers
     /// and feed them in order.
-    fn service_calls(&mut self, core: &mut Scheduler, store: &mut dyn Store, generation: u64) {
+    fn service_calls(&mut self, core: &mut Session<F>, store: &mut dyn Store, generation: u64) {
         self.resume_calls = false;
         let Some(c) = self.calls.as_mut().filter(|c| c.generation == generation) else {
             return;
@@ -1045,7 +1071,7 @@ impl Driver {
 
     // ------------------------------------------------------------ commands
 
-    fn take_commands(&mut self, core: &mut Scheduler, store: &mut dyn Store) {
+    fn take_commands(&mut self, core: &mut Session<F>, store: &mut dyn Store) {
         self.more_commands = false;
         for _ in 0..MAX_COMMANDS_PER_TURN {
             if self.exit.is_some() {
@@ -1060,11 +1086,12 @@ impl Driver {
                 return;
             };
             self.stats.commands += 1;
-            if env.cmd.kind == CommandKind::Metrics {
+            if F::wants_driver_stats(&env.cmd.kind) {
                 self.metrics_replies.push(env.cmd.id);
             }
             self.pending_replies.insert(env.cmd.id, env.reply_to);
-            self.feed(core, store, Input::Command(env.cmd));
+            core.handle(Instant::now(), Input::Command(env.cmd));
+            self.drain(core, store);
         }
         self.more_commands = !self.commands.is_empty();
     }

@@ -23,7 +23,9 @@ use crossbeam_channel::Sender;
 
 #[cfg(test)]
 use crate::core::AppSpec;
-use crate::core::{AppRecord, Input, Recovered, StoreOp, TaskRecord};
+use bytes::Bytes;
+
+use crate::core::{Input, Recovered, StoreOp, TaskRecord};
 
 /// The engine's durable state. Implementations: [`MemStore`],
 /// [`FileBacked`](super::FileBacked) (the file store) and
@@ -65,8 +67,8 @@ pub enum StoreCompletion {
     Failed(String),
 }
 
-impl From<StoreCompletion> for Input {
-    fn from(c: StoreCompletion) -> Input {
+impl<C> From<StoreCompletion> for Input<C> {
+    fn from(c: StoreCompletion) -> Input<C> {
         match c {
             StoreCompletion::Committed(seq) => Input::StoreCommitted(seq),
             StoreCompletion::Failed(reason) if reason.starts_with(LOST_LEADERSHIP) => {
@@ -166,7 +168,7 @@ impl StoreCompletions {
 #[derive(Debug, Default)]
 pub struct MemStore {
     framework_id: Option<String>,
-    apps: BTreeMap<String, AppRecord>,
+    records: BTreeMap<String, Bytes>,
     /// Boxed, as the core's tasks: the B-tree then holds pointers.
     tasks: BTreeMap<String, Box<TaskRecord>>,
     completions: Option<StoreCompletions>,
@@ -175,7 +177,7 @@ pub struct MemStore {
 }
 
 impl MemStore {
-    /// An empty store: no framework id, apps or tasks.
+    /// An empty store: no framework id, records or tasks.
     pub fn new() -> MemStore {
         MemStore::default()
     }
@@ -184,11 +186,7 @@ impl MemStore {
     pub fn with_state(state: Recovered) -> MemStore {
         let mut s = MemStore::new();
         s.framework_id = state.framework_id;
-        s.apps = state
-            .apps
-            .into_iter()
-            .map(|a| (a.spec.name.clone(), a))
-            .collect();
+        s.records = state.records;
         s.tasks = state
             .tasks
             .into_iter()
@@ -197,11 +195,11 @@ impl MemStore {
         s
     }
 
-    /// What the store holds now (apps and tasks sorted by name and id).
+    /// What the store holds now (records and tasks sorted by key and id).
     pub fn recovered(&self) -> Recovered {
         Recovered {
             framework_id: self.framework_id.clone(),
-            apps: self.apps.values().cloned().collect(),
+            records: self.records.clone(),
             tasks: self.tasks.values().map(|t| (**t).clone()).collect(),
         }
     }
@@ -214,11 +212,11 @@ impl MemStore {
     fn apply(&mut self, op: StoreOp) {
         match op {
             StoreOp::FrameworkId(id) => self.framework_id = Some(id),
-            StoreOp::PutApp(spec) => {
-                self.apps.insert(spec.spec.name.clone(), *spec);
+            StoreOp::PutRecord { key, value } => {
+                self.records.insert(key, value);
             }
-            StoreOp::RemoveApp(name) => {
-                self.apps.remove(&name);
+            StoreOp::RemoveRecord(key) => {
+                self.records.remove(&key);
             }
             StoreOp::PutTask(t) => {
                 self.tasks.insert(t.id.clone(), Box::new(t));
@@ -279,9 +277,12 @@ mod tests {
     #[test]
     fn a_lost_leadership_is_its_own_input() {
         let lost = StoreCompletion::Failed("lost leadership: lease expired".into());
-        assert!(matches!(Input::from(lost), Input::LostLeadership(r) if r.contains("lease")));
+        assert!(matches!(Input::<()>::from(lost), Input::LostLeadership(r) if r.contains("lease")));
         let broken = StoreCompletion::Failed("disk full".into());
-        assert_eq!(Input::from(broken), Input::StoreFailed("disk full".into()));
+        assert_eq!(
+            Input::<()>::from(broken),
+            Input::StoreFailed("disk full".into())
+        );
     }
 
     #[test]
@@ -291,12 +292,12 @@ mod tests {
         let (tx, rx) = crossbeam_channel::unbounded();
         let mut s = MemStore::new();
         s.attach(StoreCompletions::new(tx, waker));
-        let app = AppRecord::new(AppSpec::command_app("web", 1, 0.1, 32.0, "true"));
+        let app = crate::core::AppRecord::new(AppSpec::command_app("web", 1, 0.1, 32.0, "true"));
         s.submit(
             1,
             vec![
                 StoreOp::FrameworkId("fw-1".into()),
-                StoreOp::PutApp(Box::new(app.clone())),
+                tritium_core::apps::app_record_op(&app),
                 StoreOp::PutTask(task("t1", 6)),
                 StoreOp::PutTask(task("t2", 6)),
             ],
@@ -312,7 +313,7 @@ mod tests {
         assert_eq!(rx.try_recv(), Ok(StoreCompletion::Committed(2)));
         let r = s.recover().unwrap();
         assert_eq!(r.framework_id.as_deref(), Some("fw-1"));
-        assert_eq!(r.apps, vec![app]);
+        assert_eq!(tritium_core::apps::recovered_apps(&r.records), vec![app]);
         assert_eq!(r.tasks, vec![task("t2", 1)]);
         // A restart on the same state holds the same state.
         assert_eq!(MemStore::with_state(r.clone()).recovered(), r);

@@ -10,6 +10,9 @@
 //! means a new [`super::FORMAT_VERSION`] and a decoder that still reads the
 //! old one.
 
+use bytes::Bytes;
+use tritium_core::apps::{self, app_key};
+
 use crate::core::{AppRecord, AppSpec, StoreOp, TaskRecord};
 
 const TAG_FRAMEWORK_ID: u8 = 1;
@@ -19,11 +22,14 @@ const TAG_REMOVE_APP: u8 = 3;
 /// Format 1's task (no version, host, ports); read, never written.
 const TAG_PUT_TASK_V1: u8 = 4;
 const TAG_REMOVE_TASK: u8 = 5;
-/// An [`AppRecord`] as JSON: apps change rarely and their spec has many
-/// optional parts, so a self-describing encoding is worth its bytes.
+/// Format 2's app: an [`AppRecord`] as JSON; read (as the app service's
+/// record `apps/<name>`), never written.
 const TAG_PUT_APP: u8 = 6;
 /// A task with version, host and ports: tasks change often, so binary.
 const TAG_PUT_TASK: u8 = 7;
+/// A framework's record: key and opaque value.
+const TAG_PUT_RECORD: u8 = 8;
+const TAG_REMOVE_RECORD: u8 = 9;
 
 /// Bytes of a `str` besides its contents (the length prefix).
 const STR_OVERHEAD: u64 = 4;
@@ -33,8 +39,8 @@ const STR_OVERHEAD: u64 = 4;
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum OpRef<'a> {
     FrameworkId(&'a str),
-    PutApp(&'a AppRecord),
-    RemoveApp(&'a str),
+    PutRecord(&'a str, &'a [u8]),
+    RemoveRecord(&'a str),
     PutTask(&'a TaskRecord),
     RemoveTask(&'a str),
 }
@@ -43,8 +49,8 @@ impl<'a> From<&'a StoreOp> for OpRef<'a> {
     fn from(op: &'a StoreOp) -> Self {
         match op {
             StoreOp::FrameworkId(id) => OpRef::FrameworkId(id),
-            StoreOp::PutApp(a) => OpRef::PutApp(a),
-            StoreOp::RemoveApp(name) => OpRef::RemoveApp(name),
+            StoreOp::PutRecord { key, value } => OpRef::PutRecord(key, value),
+            StoreOp::RemoveRecord(key) => OpRef::RemoveRecord(key),
             StoreOp::PutTask(t) => OpRef::PutTask(t),
             StoreOp::RemoveTask(id) => OpRef::RemoveTask(id),
         }
@@ -60,8 +66,8 @@ pub(crate) fn encoded_len<'a>(ops: impl IntoIterator<Item = OpRef<'a>>) -> u64 {
         .map(|op| {
             1 + match op {
                 OpRef::FrameworkId(id) => s(id),
-                OpRef::PutApp(a) => STR_OVERHEAD + app_json(a).len() as u64,
-                OpRef::RemoveApp(name) => s(name),
+                OpRef::PutRecord(key, value) => s(key) + STR_OVERHEAD + value.len() as u64,
+                OpRef::RemoveRecord(key) => s(key),
                 OpRef::PutTask(t) => {
                     s(&t.id)
                         + s(&t.app)
@@ -93,13 +99,14 @@ pub(crate) fn encode<'a>(count: u32, ops: impl IntoIterator<Item = OpRef<'a>>, o
                 out.push(TAG_FRAMEWORK_ID);
                 put_str(out, id);
             }
-            OpRef::PutApp(a) => {
-                out.push(TAG_PUT_APP);
-                put_str(out, &app_json(a));
+            OpRef::PutRecord(key, value) => {
+                out.push(TAG_PUT_RECORD);
+                put_str(out, key);
+                put_bytes(out, value);
             }
-            OpRef::RemoveApp(name) => {
-                out.push(TAG_REMOVE_APP);
-                put_str(out, name);
+            OpRef::RemoveRecord(key) => {
+                out.push(TAG_REMOVE_RECORD);
+                put_str(out, key);
             }
             OpRef::PutTask(t) => {
                 out.push(TAG_PUT_TASK);
@@ -126,14 +133,14 @@ pub(crate) fn encode<'a>(count: u32, ops: impl IntoIterator<Item = OpRef<'a>>, o
     assert_eq!(written, count, "op count announced in the payload");
 }
 
-fn app_json(a: &AppRecord) -> String {
-    serde_json::to_string(a).expect("an app record always serializes")
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_bytes(out, s.as_bytes());
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    let len = u32::try_from(s.len()).expect("string length checked by encoded_len's limit");
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    let len = u32::try_from(b.len()).expect("length checked by encoded_len's limit");
     out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(s.as_bytes());
+    out.extend_from_slice(b);
 }
 
 /// Decodes a whole payload; `Err` says what is wrong and at which payload
@@ -163,17 +170,27 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Vec<StoreOp>, String> {
                 let cpus = f64::from_bits(r.u64()?);
                 let mem = f64::from_bits(r.u64()?);
                 let command = r.str()?;
-                StoreOp::PutApp(Box::new(AppRecord::new(AppSpec::command_app(
+                apps::app_record_op(&AppRecord::new(AppSpec::command_app(
                     &name, instances, cpus, mem, &command,
-                ))))
+                )))
             }
             TAG_PUT_APP => {
+                // Older formats stored apps themselves; they are the app
+                // service's records now, under the key it uses.
                 let json = r.str()?;
                 let rec: AppRecord = serde_json::from_str(&json)
                     .map_err(|e| format!("app record at payload byte {at}: {e}"))?;
-                StoreOp::PutApp(Box::new(rec))
+                StoreOp::PutRecord {
+                    key: app_key(rec.name()),
+                    value: Bytes::from(json),
+                }
             }
-            TAG_REMOVE_APP => StoreOp::RemoveApp(r.str()?),
+            TAG_REMOVE_APP => StoreOp::RemoveRecord(app_key(&r.str()?)),
+            TAG_PUT_RECORD => StoreOp::PutRecord {
+                key: r.str()?,
+                value: Bytes::copy_from_slice(r.bytes()?),
+            },
+            TAG_REMOVE_RECORD => StoreOp::RemoveRecord(r.str()?),
             TAG_PUT_TASK_V1 => StoreOp::PutTask(TaskRecord {
                 id: r.str()?,
                 app: r.str()?,
@@ -298,6 +315,11 @@ impl Reader<'_> {
         Ok(u64::from_le_bytes(a))
     }
 
+    fn bytes(&mut self) -> Result<&[u8], String> {
+        let len = self.u32()? as usize;
+        self.take(len)
+    }
+
     fn str(&mut self) -> Result<String, String> {
         let len = self.u32()? as usize;
         let at = self.pos;
@@ -316,14 +338,22 @@ mod tests {
     fn every_kind() -> Vec<StoreOp> {
         vec![
             StoreOp::FrameworkId("fw-1".into()),
-            StoreOp::PutApp(Box::new(AppRecord::new(AppSpec::command_app(
+            apps::app_record_op(&AppRecord::new(AppSpec::command_app(
                 "web",
                 3,
                 0.25,
                 128.5,
                 "sleep ∞",
-            )))),
-            StoreOp::RemoveApp("old".into()),
+            ))),
+            StoreOp::RemoveRecord("apps/old".into()),
+            StoreOp::PutRecord {
+                key: "jobs/nightly".into(),
+                value: Bytes::from_static(&[0, 1, 2, 255]),
+            },
+            StoreOp::PutRecord {
+                key: "empty".into(),
+                value: Bytes::new(),
+            },
             StoreOp::PutTask(TaskRecord {
                 id: "web.1".into(),
                 app: "web".into(),
@@ -369,14 +399,34 @@ mod tests {
         put_str(&mut buf, "a1");
         buf.extend_from_slice(&1u32.to_le_bytes());
         let ops = decode(&buf).unwrap();
-        let StoreOp::PutApp(a) = &ops[0] else {
+        let StoreOp::PutRecord { key, value } = &ops[0] else {
             panic!("{ops:?}")
         };
+        assert_eq!(key, "apps/web");
+        let a = apps::decode_app(value).unwrap();
         assert_eq!(a.spec, AppSpec::command_app("web", 2, 0.5, 64.0, "sleep 1"));
         let StoreOp::PutTask(t) = &ops[1] else {
             panic!("{ops:?}")
         };
         assert_eq!((t.version, t.state, t.instance), (1, 1, 0));
+    }
+
+    #[test]
+    fn format_2_apps_read_as_the_app_services_records() {
+        let rec = AppRecord::new(AppSpec::command_app("web", 2, 0.5, 64.0, "sleep 1"));
+        let json = serde_json::to_string(&rec).unwrap();
+        let mut buf = 2u32.to_le_bytes().to_vec();
+        buf.push(TAG_PUT_APP);
+        put_str(&mut buf, &json);
+        buf.push(TAG_REMOVE_APP);
+        put_str(&mut buf, "old");
+        assert_eq!(
+            decode(&buf).unwrap(),
+            vec![
+                apps::app_record_op(&rec),
+                StoreOp::RemoveRecord("apps/old".into())
+            ]
+        );
     }
 
     #[test]
@@ -433,8 +483,8 @@ mod tests {
     #[test]
     fn unknown_tag_and_bad_utf8_are_named() {
         let mut buf = 1u32.to_le_bytes().to_vec();
-        buf.extend_from_slice(&[9, 0, 0, 0, 0]);
-        assert!(decode(&buf).unwrap_err().contains("unknown op tag 9"));
+        buf.extend_from_slice(&[10, 0, 0, 0, 0]);
+        assert!(decode(&buf).unwrap_err().contains("unknown op tag 10"));
         let mut buf = 1u32.to_le_bytes().to_vec();
         buf.extend_from_slice(&[TAG_REMOVE_APP, 1, 0, 0, 0, 0xFF]);
         assert!(

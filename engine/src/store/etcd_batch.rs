@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::ops::Range;
 
-use crate::core::{AppRecord, Recovered, StoreOp, TaskRecord};
+use crate::core::{Recovered, StoreOp, TaskRecord};
 
 use super::codec::{self, OpRef};
 
@@ -50,8 +50,22 @@ impl Keys {
         format!("{}/leader", self.prefix)
     }
 
+    /// Where formats before 3 kept apps (`<prefix>/apps/<name>`): read at
+    /// recovery as the app service's records `apps/<name>`, deleted when
+    /// that record is next written.
     pub(crate) fn apps(&self) -> String {
         format!("{}/apps/", self.prefix)
+    }
+
+    /// Where the framework's records live: `<prefix>/records/<key>`.
+    pub(crate) fn records(&self) -> String {
+        format!("{}/records/", self.prefix)
+    }
+
+    /// The key an older format kept record `key` under, if it is an app's.
+    fn legacy(&self, key: &str) -> Option<String> {
+        key.strip_prefix(tritium_core::apps::APP_KEY_PREFIX)
+            .map(|name| format!("{}{name}", self.apps()))
     }
 
     pub(crate) fn tasks(&self) -> String {
@@ -62,16 +76,13 @@ impl Keys {
     pub(crate) fn of(&self, op: &StoreOp) -> String {
         match op {
             StoreOp::FrameworkId(_) => self.framework_id(),
-            StoreOp::PutApp(a) => format!("{}{}", self.apps(), app_name(a)),
-            StoreOp::RemoveApp(name) => format!("{}{name}", self.apps()),
+            StoreOp::PutRecord { key, .. } | StoreOp::RemoveRecord(key) => {
+                format!("{}{key}", self.records())
+            }
             StoreOp::PutTask(t) => format!("{}{}", self.tasks(), t.id),
             StoreOp::RemoveTask(id) => format!("{}{id}", self.tasks()),
         }
     }
-}
-
-fn app_name(a: &AppRecord) -> &str {
-    a.name()
 }
 
 /// The value stored for a put: the store format version (u16 LE, so a
@@ -171,7 +182,7 @@ impl Plan {
         for op in ops {
             let key = keys.of(op);
             let value = match op {
-                StoreOp::RemoveApp(_) | StoreOp::RemoveTask(_) => None,
+                StoreOp::RemoveRecord(_) | StoreOp::RemoveTask(_) => None,
                 _ => {
                     let bytes = value_len(op) + (key.len() + PER_OP_OVERHEAD) as u64;
                     if bytes > limits.max_bytes as u64 {
@@ -185,6 +196,17 @@ impl Plan {
                 }
             };
             plan.set(Write { key, value });
+            // An app written in an older format's place is deleted there
+            // once its record is written or removed (else a restart would
+            // bring back a removed app).
+            if let StoreOp::PutRecord { key, .. } | StoreOp::RemoveRecord(key) = op
+                && let Some(old) = keys.legacy(key)
+            {
+                plan.set(Write {
+                    key: old,
+                    value: None,
+                });
+            }
         }
         Ok(plan)
     }
@@ -265,6 +287,7 @@ pub(crate) fn recovered(
     keys: &Keys,
     framework_id: Option<(Vec<u8>, Vec<u8>)>,
     apps: Vec<(Vec<u8>, Vec<u8>)>,
+    records: Vec<(Vec<u8>, Vec<u8>)>,
     tasks: Vec<(Vec<u8>, Vec<u8>)>,
 ) -> Result<Recovered, String> {
     let bad = |key: &[u8], why: String| {
@@ -280,10 +303,26 @@ pub(crate) fn recovered(
             other => return Err(bad(&key, format!("holds {}", op_kind(&other)))),
         }
     }
-    let (apps_prefix, tasks_prefix) = (keys.apps(), keys.tasks());
+    let tasks_prefix = keys.tasks();
+    // Apps of older formats first: a record under the same key is newer.
     for (key, value) in apps {
         match decode_value(&value).map_err(|e| bad(&key, e))? {
-            StoreOp::PutApp(a) if key_is(&key, &apps_prefix, app_name(&a)) => out.apps.push(*a),
+            StoreOp::PutRecord { key: k, value }
+                if keys
+                    .legacy(&k)
+                    .is_some_and(|old| old.as_bytes() == key.as_slice()) =>
+            {
+                out.records.insert(k, value);
+            }
+            other => return Err(bad(&key, format!("holds {}", op_kind(&other)))),
+        }
+    }
+    let records_prefix = keys.records();
+    for (key, value) in records {
+        match decode_value(&value).map_err(|e| bad(&key, e))? {
+            StoreOp::PutRecord { key: k, value } if key_is(&key, &records_prefix, &k) => {
+                out.records.insert(k, value);
+            }
             other => return Err(bad(&key, format!("holds {}", op_kind(&other)))),
         }
     }
@@ -303,8 +342,8 @@ fn key_is(key: &[u8], prefix: &str, name: &str) -> bool {
 fn op_kind(op: &StoreOp) -> String {
     match op {
         StoreOp::FrameworkId(_) => "a framework id".into(),
-        StoreOp::PutApp(a) => format!("app {:?}", app_name(a)),
-        StoreOp::RemoveApp(_) => "an app removal".into(),
+        StoreOp::PutRecord { key, .. } => format!("record {key:?}"),
+        StoreOp::RemoveRecord(_) => "a record removal".into(),
         StoreOp::PutTask(TaskRecord { id, .. }) => format!("task {id:?}"),
         StoreOp::RemoveTask(_) => "a task removal".into(),
     }
@@ -313,7 +352,8 @@ fn op_kind(op: &StoreOp) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::AppSpec;
+    use crate::core::{AppRecord, AppSpec};
+    use tritium_core::apps::app_record_op;
 
     fn task(id: &str, state: i32) -> TaskRecord {
         TaskRecord {
@@ -341,15 +381,15 @@ mod tests {
             keys.of(&StoreOp::FrameworkId("f".into())),
             "/t/framework_id"
         );
-        assert_eq!(keys.of(&StoreOp::PutApp(app.clone().into())), "/t/apps/web");
-        assert_eq!(keys.of(&StoreOp::RemoveApp("web".into())), "/t/apps/web");
+        assert_eq!(keys.of(&app_record_op(&app)), "/t/records/apps/web");
+        assert_eq!(
+            keys.of(&StoreOp::RemoveRecord("apps/web".into())),
+            "/t/records/apps/web"
+        );
         assert_eq!(keys.of(&StoreOp::PutTask(task("x.1", 1))), "/t/tasks/x.1");
         assert_eq!(keys.of(&StoreOp::RemoveTask("x.1".into())), "/t/tasks/x.1");
         assert_eq!(keys.leader(), "/t/leader");
-        for op in [
-            StoreOp::PutApp(app.into()),
-            StoreOp::PutTask(task("x.1", 1)),
-        ] {
+        for op in [app_record_op(&app), StoreOp::PutTask(task("x.1", 1))] {
             let v = encode_value(&op);
             assert_eq!(v.len() as u64, value_len(&op));
             assert_eq!(decode_value(&v).unwrap(), op);
@@ -468,24 +508,60 @@ mod tests {
         let keys = Keys::new("/t");
         let kv = |op: StoreOp| (keys.of(&op).into_bytes(), encode_value(&op));
         let app = AppRecord::new(AppSpec::command_app("web", 1, 0.1, 32.0, "true"));
+        let newer = AppRecord::new(AppSpec::command_app("db", 2, 0.1, 32.0, "true"));
+        let older_db = AppRecord::new(AppSpec::command_app("db", 1, 0.1, 32.0, "true"));
+        // Apps as format 2 wrote them: under `apps/`, the value a PutApp.
+        let legacy = |a: &AppRecord| {
+            let mut v = 2u16.to_le_bytes().to_vec();
+            let mut payload = 1u32.to_le_bytes().to_vec();
+            payload.push(6);
+            let json = serde_json::to_string(a).unwrap();
+            payload.extend_from_slice(&(json.len() as u32).to_le_bytes());
+            payload.extend_from_slice(json.as_bytes());
+            v.extend_from_slice(&payload);
+            (format!("/t/apps/{}", a.name()).into_bytes(), v)
+        };
         let r = recovered(
             &keys,
             Some(kv(StoreOp::FrameworkId("fw".into()))),
-            vec![kv(StoreOp::PutApp(app.clone().into()))],
+            vec![legacy(&app), legacy(&older_db)],
+            vec![kv(app_record_op(&newer))],
             vec![kv(StoreOp::PutTask(task("a", 1)))],
         )
         .unwrap();
         assert_eq!(r.framework_id.as_deref(), Some("fw"));
-        assert_eq!(r.apps, vec![app]);
+        assert_eq!(
+            tritium_core::apps::recovered_apps(&r.records),
+            vec![newer, app],
+            "older apps read as records; a record wins over its older app"
+        );
         assert_eq!(r.tasks, vec![task("a", 1)]);
+        // Writing an app's record deletes its older place.
+        let plan = Plan::of_batch(
+            &keys,
+            1,
+            &[StoreOp::RemoveRecord("apps/web".into())],
+            LIMITS,
+        )
+        .unwrap();
+        let deleted: Vec<&str> = plan.writes().iter().map(|w| w.key.as_str()).collect();
+        assert_eq!(deleted, ["/t/records/apps/web", "/t/apps/web"]);
 
         // A task stored under another task's key is damage, not state.
         let (_, v) = kv(StoreOp::PutTask(task("a", 1)));
-        let e = recovered(&keys, None, vec![], vec![(b"/t/tasks/b".to_vec(), v)]).unwrap_err();
+        let e = recovered(
+            &keys,
+            None,
+            vec![],
+            vec![],
+            vec![(b"/t/tasks/b".to_vec(), v)],
+        )
+        .unwrap_err();
         assert!(e.contains("\"/t/tasks/b\": holds task \"a\""), "{e}");
         let e = recovered(
             &keys,
             None,
+            vec![],
             vec![],
             vec![(b"/t/tasks/b".to_vec(), vec![2, 0, 9])],
         )

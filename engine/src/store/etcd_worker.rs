@@ -855,7 +855,8 @@ fn retryable(e: &etcd_client::Error) -> bool {
     }
 }
 
-/// Reads the framework id, apps and tasks at one revision (so they are one
+/// Reads the framework id, records (and apps of older formats) and tasks
+/// at one revision (so they are one
 /// consistent state), page by page.
 async fn read_state(client: &Client, ctx: &WriterCtx) -> Result<Recovered, String> {
     let t = ctx.options.request_timeout;
@@ -876,9 +877,10 @@ async fn read_state(client: &Client, ctx: &WriterCtx) -> Result<Recovered, Strin
         .first()
         .map(|kv| (kv.key().to_vec(), kv.value().to_vec()));
     let apps = read_prefix(&mut kv, ctx, ctx.keys.apps(), APPS_PAGE, revision).await?;
+    let records = read_prefix(&mut kv, ctx, ctx.keys.records(), APPS_PAGE, revision).await?;
     let tasks = read_prefix(&mut kv, ctx, ctx.keys.tasks(), TASKS_PAGE, revision).await?;
-    let r = etcd_batch::recovered(&ctx.keys, framework_id, apps, tasks)?;
-    tracing::info!(target: "tritium::store", url = %ctx.url, revision, apps = r.apps.len(),
+    let r = etcd_batch::recovered(&ctx.keys, framework_id, apps, records, tasks)?;
+    tracing::info!(target: "tritium::store", url = %ctx.url, revision, records = r.records.len(),
         tasks = r.tasks.len(), "recovered from etcd");
     Ok(r)
 }

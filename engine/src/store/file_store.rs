@@ -135,7 +135,7 @@ impl fmt::Debug for FileStore {
             .field("generation", &self.generation)
             .field("log_len", &self.log_len)
             .field("log_records", &self.log_records)
-            .field("apps", &self.state.apps.len())
+            .field("records", &self.state.records.len())
             .field("tasks", &self.state.tasks.len())
             .field("failed", &self.failed)
             .finish_non_exhaustive()

@@ -301,7 +301,7 @@ mod tests {
             vec![StoreOp::FrameworkId("fw".into())],
             vec![
                 StoreOp::RemoveTask("a".into()),
-                StoreOp::RemoveApp("b".into()),
+                StoreOp::RemoveRecord("apps/b".into()),
             ],
             vec![],
         ]

@@ -55,20 +55,27 @@
 //!  18  payload_len  8  u64, exactly the bytes after the header
 //!  26  payload_crc  4  CRC of the payload
 //!  30  header_crc   4  CRC of bytes 0..30
-//!  34  payload         ops, below: FrameworkId if any, then PutApp per app,
-//!                      then PutTask per task
+//!  34  payload         ops, below: FrameworkId if any, then PutRecord per
+//!                      record, then PutTask per task
 //!
 //! ops payload (str = u32 byte length + UTF-8; f64 = its IEEE-754 bits as u64)
 //!   count:u32, then count times one of
 //!   1 framework_id:str                                          FrameworkId
 //!   2 name:str instances:u32 cpus:f64 mem:f64 command:str       PutApp (format 1; read only)
-//!   3 name:str                                                  RemoveApp
+//!   3 name:str                                                  RemoveApp (formats 1-2; read only)
 //!   4 id:str app:str instance:u32 agent_id:str state:i32        PutTask (format 1; read only)
 //!   5 id:str                                                    RemoveTask
-//!   6 record:str (the AppRecord as JSON)                        PutApp
+//!   6 record:str (the AppRecord as JSON)                        PutApp (format 2; read only)
 //!   7 id:str app:str instance:u32 agent_id:str state:i32
 //!     version:u64 host:str nports:u16 port:u32*nports           PutTask
+//!   8 key:str value:bytes (u32 length + bytes)                  PutRecord
+//!   9 key:str                                                   RemoveRecord
 //! ```
+//!
+//! Format 3 replaced apps by the framework's records (ops 8 and 9): the
+//! store keeps opaque records for any framework. Ops 2, 3 and 6 of older
+//! files are read as the records tritium's app service writes
+//! (`apps/<name>`, the AppRecord as JSON), so older stores open unchanged.
 //!
 //! Format 2 added ops 6 and 7; files of format 1 are read (ops 2 and 4 map
 //! onto the new records) and new records are written as format 2. A
@@ -127,7 +134,7 @@ pub use log::{MAX_RECORD_PAYLOAD, TornTail};
 
 /// The on-disk format version of log headers, records and snapshots (see
 /// the module documentation for the layouts).
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
 
 /// The oldest format this build reads.
 pub const MIN_READ_VERSION: u16 = 1;

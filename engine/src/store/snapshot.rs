@@ -99,7 +99,7 @@ pub(crate) fn parse_snapshot(bytes: &[u8]) -> Result<(u64, Vec<StoreOp>), Defect
     if let Some(op) = ops.iter().find(|op| {
         !matches!(
             OpRef::from(*op),
-            OpRef::FrameworkId(_) | OpRef::PutApp(_) | OpRef::PutTask(_)
+            OpRef::FrameworkId(_) | OpRef::PutRecord(..) | OpRef::PutTask(_)
         )
     }) {
         return Err(corrupt(

@@ -214,11 +214,15 @@ impl Durable {
     fn apply(&mut self, op: &StoreOp) {
         match op {
             StoreOp::FrameworkId(id) => self.framework_id = Some(id.clone()),
-            StoreOp::PutApp(spec) => {
-                self.apps.insert(spec.spec.name.clone(), (**spec).clone());
+            // The app service's records: apps under `apps/<name>`.
+            StoreOp::PutRecord { key, value } => {
+                let rec = tritium_core::apps::decode_app(value).expect("an app record");
+                assert_eq!(*key, tritium_core::apps::app_key(rec.name()));
+                self.apps.insert(rec.spec.name.clone(), rec);
             }
-            StoreOp::RemoveApp(name) => {
-                self.apps.remove(name);
+            StoreOp::RemoveRecord(key) => {
+                let name = key.strip_prefix(tritium_core::apps::APP_KEY_PREFIX);
+                self.apps.remove(name.expect("an app key"));
             }
             StoreOp::PutTask(rec) => {
                 self.ever_put.insert(rec.id.clone());
@@ -233,7 +237,16 @@ impl Durable {
     fn recovered(&self) -> Recovered {
         Recovered {
             framework_id: self.framework_id.clone(),
-            apps: self.apps.values().cloned().collect(),
+            records: self
+                .apps
+                .values()
+                .map(|a| {
+                    (
+                        tritium_core::apps::app_key(a.name()),
+                        tritium_core::apps::encode_app(a),
+                    )
+                })
+                .collect(),
             tasks: self.tasks.values().cloned().collect(),
         }
     }
@@ -881,16 +894,16 @@ impl Sim {
             self.core_seed ^ u64::from(self.life).wrapping_mul(0x9E37_79B9_7F4A_7C15)
         };
         let recovered = self.store.durable.recovered();
+        let recovered_apps = tritium_core::apps::recovered_apps(&recovered.records);
         self.note(|| {
             format!(
                 "core starts: framework {:?}, {} apps, {} tasks recovered",
                 recovered.framework_id,
-                recovered.apps.len(),
+                recovered_apps.len(),
                 recovered.tasks.len()
             )
         });
-        self.watch.core_apps = recovered
-            .apps
+        self.watch.core_apps = recovered_apps
             .iter()
             .map(|a| {
                 (

@@ -17,8 +17,11 @@ use mesos::container_info::{self, docker_info};
 /// Where and with what a task launches.
 #[derive(Debug, Clone)]
 pub struct Placed<'a> {
+    /// The new task's id.
     pub task_id: &'a str,
+    /// The agent it was placed on.
     pub agent_id: &'a str,
+    /// The offered resources it takes (the matcher's, amounts set).
     pub resources: Vec<mesos::Resource>,
     /// `resources.ports` requests in order, then the docker port
     /// mappings' host ports in order.
