@@ -219,16 +219,25 @@ impl AppRecord {
     }
 }
 
-/// A task as stored: enough to reconcile and account for it after a restart.
+/// A task as stored: enough to reconcile and account for it after a
+/// restart. The session owns `id`, `agent_id` and `state`; `app`,
+/// `instance`, `version`, `host` and `ports` are the framework's labels,
+/// set at launch ([`crate::framework::Launch`]) and kept as they were
+/// (tritium's app service: the app, the instance number, the app version;
+/// a framework without groups leaves them empty).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskRecord {
+    /// The Mesos task id.
     pub id: String,
+    /// The group the framework launched it for (tritium: the app's name).
     pub app: String,
+    /// Its instance number in the group.
     pub instance: u32,
+    /// The agent it runs on (as the master last reported).
     pub agent_id: String,
     /// `mesos.v1.TaskState` number; STAGING for a launch intent.
     pub state: i32,
-    /// The app version it runs.
+    /// The group version it runs (tritium: the app version).
     pub version: u64,
     /// The agent's hostname.
     pub host: String,
@@ -243,7 +252,12 @@ pub enum StoreOp {
     FrameworkId(String),
     /// A framework's own record: opaque bytes under a key of its choosing
     /// ([`crate::framework::Ctx::persist`]).
-    PutRecord { key: String, value: Bytes },
+    PutRecord {
+        /// The framework's key (see `framework::MAX_RECORD_KEY`).
+        key: String,
+        /// Opaque to the session and the stores.
+        value: Bytes,
+    },
     /// A framework record removed ([`crate::framework::Ctx::forget`]).
     RemoveRecord(String),
     /// A task the session tracks (a launch intent, then its last state).
@@ -255,9 +269,11 @@ pub enum StoreOp {
 /// What the store held when the engine started.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Recovered {
+    /// The framework id the master gave, if it ever did.
     pub framework_id: Option<String>,
     /// The framework's records by key (see [`StoreOp::PutRecord`]).
     pub records: BTreeMap<String, Bytes>,
+    /// Every task not known to have ended, with its last stored state.
     pub tasks: Vec<TaskRecord>,
 }
 
@@ -278,7 +294,9 @@ pub enum CloseReason {
 /// default is the app service's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Command<K = CommandKind> {
+    /// Carried by its [`Reply`].
     pub id: u64,
+    /// What is asked.
     pub kind: K,
 }
 
@@ -401,7 +419,9 @@ impl<C> Input<C> {
 /// the app service's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply<R = Result<Answer, CommandError>> {
+    /// The [`Command::id`] it answers.
     pub id: u64,
+    /// The framework's answer.
     pub result: R,
 }
 
