@@ -1,0 +1,374 @@
+//! Calls to the master: building and emitting them, the calls in flight
+//! and what a failure undoes, calls and replies held until a store batch
+//! commits, responses to calls, and KILL.
+
+use super::*;
+
+/// A call or reply waiting for a store batch to commit.
+#[derive(Debug)]
+pub(super) enum Held {
+    Call {
+        stream_id: String,
+        kind: &'static str,
+        body: Bytes,
+        meta: CallMeta,
+    },
+    Reply(Reply<AnyReply>),
+}
+
+/// What a call in flight was about, to redo what a failure undid. The
+/// master answers calls in order, so the front of the queue is the call the
+/// next response is for.
+#[derive(Debug, Clone)]
+pub(super) enum CallMeta {
+    Decline(Vec<mesos::OfferId>),
+    Accept {
+        offers: Vec<mesos::OfferId>,
+        tasks: Vec<String>,
+    },
+    Revive,
+    Suppress,
+    Kill(String),
+    Other,
+}
+
+impl CallMeta {
+    pub(super) fn of(c: &Call) -> CallMeta {
+        match c.r#type.and_then(|t| call::Type::try_from(t).ok()) {
+            Some(call::Type::Decline) => CallMeta::Decline(
+                c.decline
+                    .as_ref()
+                    .map(|d| d.offer_ids.clone())
+                    .unwrap_or_default(),
+            ),
+            Some(call::Type::Accept) => {
+                let a = c.accept.as_ref();
+                CallMeta::Accept {
+                    offers: a.map(|a| a.offer_ids.clone()).unwrap_or_default(),
+                    tasks: a
+                        .into_iter()
+                        .flat_map(|a| a.operations.iter())
+                        .filter_map(|op| op.launch.as_ref())
+                        .flat_map(|l| l.task_infos.iter().map(|t| t.task_id.value.clone()))
+                        .collect(),
+                }
+            }
+            Some(call::Type::Revive) => CallMeta::Revive,
+            Some(call::Type::Kill) => CallMeta::Kill(
+                c.kill
+                    .as_ref()
+                    .map(|k| k.task_id.value.clone())
+                    .unwrap_or_default(),
+            ),
+            Some(call::Type::Suppress) => CallMeta::Suppress,
+            _ => CallMeta::Other,
+        }
+    }
+}
+
+/// Pause before repeating a REVIVE or SUPPRESS the master refused: the
+/// master is unavailable for a while, not for a round trip.
+pub(super) const RESYNC_DELAY: Duration = Duration::from_secs(1);
+
+impl Core {
+    pub(super) fn call(&self, kind: call::Type, fill: impl FnOnce(&mut Call)) -> Call {
+        let mut c = Call {
+            framework_id: self
+                .framework_id
+                .clone()
+                .map(|value| mesos::FrameworkId { value }),
+            r#type: Some(kind as i32),
+            ..Call::default()
+        };
+        fill(&mut c);
+        c
+    }
+
+    pub(super) fn kind_name(c: &Call) -> &'static str {
+        c.r#type
+            .and_then(|t| call::Type::try_from(t).ok())
+            .map(|t| t.as_str_name())
+            .unwrap_or("UNKNOWN")
+    }
+
+    /// Send on the current stream, now.
+    pub(super) fn send_now(&mut self, c: Call) {
+        let Some(stream_id) = self.stream_id().map(str::to_owned) else {
+            return;
+        };
+        let meta = CallMeta::of(&c);
+        self.emit(
+            stream_id,
+            Self::kind_name(&c),
+            Bytes::from(c.encode_to_vec()),
+            meta,
+        );
+    }
+
+    pub(super) fn emit(
+        &mut self,
+        stream_id: String,
+        kind: &'static str,
+        body: Bytes,
+        meta: CallMeta,
+    ) {
+        // An ACCEPT leaves only once the intents of the tasks it launches
+        // (still tracked) are committed.
+        debug_assert!(
+            match &meta {
+                CallMeta::Accept { tasks, .. } => tasks
+                    .iter()
+                    .filter_map(|id| self.tasks.get(id))
+                    .all(|t| t.intent_seq <= self.committed_seq),
+                _ => true,
+            },
+            "an ACCEPT before its launch intents are durable"
+        );
+        self.inflight.push_back(meta);
+        self.out.push_back(Output::Call {
+            master: self.target.clone(),
+            stream_id,
+            kind,
+            body,
+        });
+    }
+
+    /// A call failed: `certain` when the master refused it without acting
+    /// (a 5xx answer), otherwise its fate is unknown (connection lost).
+    pub(super) fn redo<F: Framework>(
+        &mut self,
+        fw: &mut F,
+        now: Instant,
+        meta: CallMeta,
+        certain: bool,
+    ) {
+        match meta {
+            // Our belief flips back, so the turn's end sends it again.
+            CallMeta::Revive => {
+                self.suppressed = true;
+                self.resync_at.get_or_insert(now + RESYNC_DELAY);
+            }
+            // Refused: the master is not suppressed. Fate unknown: it may
+            // be, so believe it is and REVIVE as soon as work is pending.
+            CallMeta::Suppress => {
+                self.suppressed = !certain;
+                self.resync_at.get_or_insert(now + RESYNC_DELAY);
+            }
+            // Declining twice is harmless; a lost decline leaks the offer.
+            CallMeta::Decline(ids) if !ids.is_empty() => self.decline_later(now, ids),
+            // Fate unknown: if the master took the ACCEPT, a DECLINE of its
+            // offer is ignored; if not, the DECLINE releases the offer (which
+            // would otherwise stay outstanding). Its tasks are settled by
+            // reconciliation.
+            CallMeta::Accept { offers, tasks } if !certain => {
+                self.decline_later(now, offers);
+                // Ask now rather than at the launch timeout: a lost launch
+                // comes back TASK_UNKNOWN (and is replaced), a kept one with
+                // its state.
+                let ids: Vec<String> = tasks
+                    .into_iter()
+                    .filter(|id| self.tasks.contains_key(id))
+                    .collect();
+                if !ids.is_empty() {
+                    self.reconcile.waiting.extend(ids.iter().cloned());
+                    if self.reconcile.retry_at.is_none() {
+                        self.reconcile.backoff = self.cfg.reconcile_retry_initial;
+                        self.reconcile.retry_at = Some(now + self.reconcile.backoff);
+                    }
+                    self.send_reconcile(ids);
+                }
+            }
+            CallMeta::Accept { offers, tasks } => {
+                // The master did not launch them: forget the intents and
+                // give the offer back.
+                for id in tasks {
+                    if let Some(t) = self.tasks.remove(&id) {
+                        self.batch.push(StoreOp::RemoveTask(id));
+                        fw.launch_refused(&mut Ctx::new(self, now), &t);
+                    }
+                }
+                self.decline_later(now, offers);
+            }
+            _ => {}
+        }
+    }
+
+    /// The batch `seq` that the current turn's ops will carry (or, with no
+    /// ops this turn, the last one issued: what is in flight must land first).
+    pub(super) fn turn_seq(&self) -> u64 {
+        if self.batch.is_empty() {
+            self.issued_seq
+        } else {
+            self.issued_seq + 1
+        }
+    }
+
+    /// Send once everything stored so far (this turn included) is durable.
+    pub(super) fn send_after_store(&mut self, c: Call) {
+        let Some(stream_id) = self.stream_id().map(str::to_owned) else {
+            return;
+        };
+        let seq = self.turn_seq();
+        let held = Held::Call {
+            stream_id,
+            kind: Self::kind_name(&c),
+            body: Bytes::from(c.encode_to_vec()),
+            meta: CallMeta::of(&c),
+        };
+        if seq <= self.committed_seq && self.held.is_empty() {
+            self.release(seq, held);
+        } else {
+            self.held.push_back((seq, held));
+        }
+    }
+
+    pub(super) fn reply_after_store(&mut self, r: Reply<AnyReply>) {
+        let seq = self.turn_seq();
+        if seq <= self.committed_seq && self.held.is_empty() {
+            self.out.push_back(Output::Reply(r));
+        } else {
+            self.held.push_back((seq, Held::Reply(r)));
+        }
+    }
+
+    /// Send or deliver what waited for batch `durable_at` (an ACKNOWLEDGE,
+    /// an ACCEPT, a KILL behind an ACCEPT, a reply).
+    pub(super) fn release(&mut self, durable_at: u64, h: Held) {
+        debug_assert!(
+            durable_at <= self.committed_seq,
+            "released before batch {durable_at} is committed (committed: {})",
+            self.committed_seq
+        );
+        match h {
+            Held::Call {
+                stream_id,
+                kind,
+                body,
+                meta,
+            } => {
+                // A KILL held behind its task's ACCEPT is dropped if the task
+                // was kept after all (others of its app ended meanwhile).
+                if let CallMeta::Kill(id) = &meta
+                    && self.tasks.get(id).is_some_and(|t| !t.kill_sent)
+                {
+                    return;
+                }
+                if let CallMeta::Kill(id) = &meta
+                    && let Some(t) = self.tasks.get_mut(id)
+                {
+                    t.kill_emitted = true;
+                }
+                // A call held across a reconnect belongs to a dead stream.
+                if self.stream_id() == Some(stream_id.as_str()) {
+                    self.emit(stream_id, kind, body, meta);
+                }
+            }
+            Held::Reply(r) => self.out.push_back(Output::Reply(r)),
+        }
+    }
+
+    pub(super) fn on_committed(&mut self, seq: u64) {
+        debug_assert!(seq <= self.issued_seq, "commit of a batch never issued");
+        self.committed_seq = self.committed_seq.max(seq);
+        while let Some((s, _)) = self.held.front() {
+            if *s > self.committed_seq {
+                break;
+            }
+            let (s, h) = self.held.pop_front().expect("front");
+            self.release(s, h);
+        }
+    }
+
+    pub(super) fn on_call_response<F: Framework>(
+        &mut self,
+        fw: &mut F,
+        now: Instant,
+        status: u16,
+        location: Option<String>,
+        body: String,
+    ) {
+        let meta = self.inflight.pop_front();
+        match status {
+            200..=299 => {}
+            500..=599 => {
+                self.stats.call_errors += 1;
+                tracing::warn!(target: "tritium::calls", status, body = %body.trim(), "call refused by the master; redoing what is safe");
+                if let Some(meta) = meta {
+                    self.redo(fw, now, meta, true);
+                }
+            }
+            307 => {
+                // The master we call is not the leader any more: follow.
+                if let Some(Ok(url)) = location.as_deref().map(|l| self.target.resolve(l)) {
+                    self.target = url;
+                }
+                self.stats.redirects += 1;
+                self.reconnect(now, true);
+            }
+            // The master forgot our framework (torn down, or its failover
+            // timeout ran out): a 403 like an authorization failure, but
+            // new credentials would not bring it back.
+            403 if says_removed(&body) => self.stop_removed(body.trim()),
+            // The master has closed our stream (we may not have noticed
+            // yet): the call was not looked at. Subscribe again; what the
+            // call would have done is settled by the new subscription
+            // (offers are gone, tasks are reconciled).
+            403 if says_unsubscribed(&body) => {
+                self.stats.call_errors += 1;
+                tracing::warn!(target: "tritium::calls", body = %body.trim(), "the master says we are not subscribed; subscribing again");
+                self.reconnect(now, false);
+            }
+            401 | 403 => self.stop(
+                exit::AUTH,
+                format!(
+                    "master {} refused a call with {status}: {}",
+                    self.target,
+                    body.trim()
+                ),
+            ),
+            _ => {
+                self.stats.call_errors += 1;
+                tracing::warn!(target: "tritium::calls", status, body = %body.trim(), "call refused by the master");
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ kills
+
+    pub(crate) fn kill(&mut self, id: &str) {
+        // Without a subscription the KILL cannot go out: the task stays
+        // un-killed and the next SUBSCRIBED's surplus check kills it.
+        if self.stream_id().is_none() {
+            return;
+        }
+        let Some(t) = self.tasks.get_mut(id) else {
+            return;
+        };
+        t.kill_sent = true;
+        let launch_may_be_held = t.intent_seq > self.committed_seq;
+        let agent_id = Some(mesos::AgentId {
+            value: t.rec.agent_id.clone(),
+        });
+        let c = self.call(call::Type::Kill, |c| {
+            c.kill = Some(call::Kill {
+                task_id: mesos::TaskId {
+                    value: id.to_owned(),
+                },
+                agent_id,
+                kill_policy: None,
+            })
+        });
+        // A kill needs no durability of its own, but it must not overtake
+        // the ACCEPT that launches the task, which may still be held for
+        // the store (its intent is not committed yet): queued behind the
+        // held calls, it goes out after them.
+        if launch_may_be_held {
+            self.send_after_store(c);
+        } else {
+            if let Some(t) = self.tasks.get_mut(id) {
+                t.kill_emitted = true;
+            }
+            self.send_now(c);
+        }
+    }
+}

@@ -1,0 +1,577 @@
+//! [`Session`]: see the module documentation of `session`.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use prost::Message;
+use tritium_proto::scheduler::{Call, Event, call, event};
+use tritium_proto::v1::{self as mesos, TaskState, framework_info, offer};
+use tritium_proto::view::{EventType, EventView};
+
+use super::master_url::MasterUrl;
+use super::types::*;
+use crate::framework::{Ctx, Framework, Launch, TaskUpdate, View};
+use crate::rng::Rng;
+
+mod calls;
+mod offers;
+mod subscription;
+mod task;
+mod timers;
+mod updates;
+
+use calls::{CallMeta, Held, RESYNC_DELAY};
+use subscription::{says_removed, says_unsubscribed};
+pub use task::{Task, is_failure, is_terminal, state_name};
+use task::{is_stuck_candidate, task_deadline, task_event};
+use updates::Reconcile;
+
+/// Where the subscription stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// Not started.
+    Idle,
+    /// Backing off until the next attempt.
+    Waiting { until: Instant },
+    /// SUBSCRIBE sent; waiting for the response head.
+    Subscribing { deadline: Instant },
+    /// 200 received; `subscribed` once the SUBSCRIBED event arrived.
+    Streaming {
+        stream_id: String,
+        subscribed: bool,
+        heartbeat: Duration,
+        last_event: Instant,
+        deadline: Instant,
+    },
+    /// Exited (fatal error or stepped down).
+    Stopped,
+}
+
+/// Counters of what the core did, for metrics and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Stats {
+    pub events: u64,
+    pub event_bytes: u64,
+    pub bad_events: u64,
+    pub offers_received: u64,
+    pub offers_accepted: u64,
+    pub offers_declined: u64,
+    pub offers_rescinded: u64,
+    pub updates: u64,
+    pub acks_sent: u64,
+    pub tasks_launched: u64,
+    pub subscriptions: u64,
+    pub reconnects: u64,
+    pub heartbeats_missed: u64,
+    pub redirects: u64,
+    pub call_errors: u64,
+    pub reconcile_rounds: u64,
+    pub orphans_killed: u64,
+    pub orphans_adopted: u64,
+    pub store_batches: u64,
+    /// REVIVEs sent while not suppressed, because new work appeared.
+    pub revives_for_new_work: u64,
+}
+
+/// The protocol session running a [`Framework`]: see the module docs.
+#[derive(Debug)]
+pub struct Session<F> {
+    core: Core,
+    fw: F,
+}
+
+/// The session's own state (everything but the framework), which a
+/// [`Ctx`] lends to the framework's callbacks.
+#[derive(Debug)]
+pub struct Core {
+    pub(crate) cfg: Config,
+    pub(crate) rng: Rng,
+    pub(crate) phase: Phase,
+    master_ix: usize,
+    pub(crate) target: MasterUrl,
+    redirects: u32,
+    attempt: u32,
+    pub(crate) framework_id: Option<String>,
+    /// Boxed: a B-tree leaf holds eleven entries inline and is about
+    /// two-thirds full, so a 250-byte `Task` inline cost about 450 bytes
+    /// per task; boxed, the tree holds a pointer (massif, 20,000 tasks).
+    pub(crate) tasks: BTreeMap<String, Box<Task>>,
+    pub(crate) out: VecDeque<Output<AnyReply>>,
+    pub(crate) batch: Vec<StoreOp>,
+    issued_seq: u64,
+    committed_seq: u64,
+    held: VecDeque<(u64, Held)>,
+    /// Calls sent and not answered yet, oldest first.
+    inflight: VecDeque<CallMeta>,
+    /// When offers last came, or the subscription began, or a REVIVE went
+    /// out: a long silence while work waits means the master thinks we are
+    /// suppressed, and REVIVE is repeated.
+    offer_quiet_since: Option<Instant>,
+    /// After a refused REVIVE/SUPPRESS, the next one waits until then (no
+    /// call storm while the master answers 503).
+    resync_at: Option<Instant>,
+    /// Offers whose DECLINE (or ACCEPT) the master refused or may have
+    /// lost, declined again once `resync_at` passes.
+    redecline: Vec<mesos::OfferId>,
+    pub(crate) suppressed: bool,
+    /// Instances pending at the end of the last turn: more now means new
+    /// work (an app created, scaled up, updated, a task to replace), which
+    /// REVIVEs even when not suppressed, to clear the refuse filters of
+    /// offers declined while nothing fitted.
+    pending_seen: usize,
+    reconcile: Reconcile,
+    /// A lower bound of the tasks' own deadlines (a STAGING task's launch
+    /// timeout, an UNREACHABLE task's replacement delay), so that
+    /// `poll_timeout` need not scan every task on every loop turn. Lowered
+    /// wherever such a deadline appears; made exact by the scan in
+    /// `reconcile_timers` when it passes (waking early is harmless).
+    task_floor: Option<Instant>,
+    pub(crate) stats: Stats,
+    /// The master filters offers by constraints (it announced ≥ 1.11).
+    master_filters_offers: bool,
+    /// The offer constraints the master holds for this subscription.
+    sent_constraints: Option<tritium_proto::scheduler::OfferConstraints>,
+    /// Inside `begin_turn` … `end_turn`: the end-of-turn work waits for
+    /// `end_turn` instead of following every input.
+    turn_open: bool,
+    /// The exit code and reason, once stopped.
+    stopped: Option<(i32, String)>,
+}
+
+impl<F: Framework> Session<F> {
+    /// A session running `framework`, starting from what the store
+    /// recovered (its framework id and tasks; the framework's own records
+    /// are the framework's to load). Panics without a master URL in `cfg`
+    /// (a configuration error, checked once at start).
+    pub fn with_framework(cfg: Config, framework: F, recovered: Recovered, now: Instant) -> Self {
+        assert!(!cfg.masters.is_empty(), "at least one master URL");
+        let target = cfg.masters[0].clone();
+        let rng = Rng::new(cfg.seed);
+        let tasks = recovered
+            .tasks
+            .into_iter()
+            .map(|rec| (rec.id.clone(), Box::new(Task::new(rec, now, 0))))
+            .collect();
+        let mut core = Core {
+            cfg,
+            rng,
+            phase: Phase::Idle,
+            master_ix: 0,
+            target,
+            redirects: 0,
+            attempt: 0,
+            framework_id: recovered.framework_id,
+            tasks,
+            out: VecDeque::new(),
+            batch: Vec::new(),
+            issued_seq: 0,
+            committed_seq: 0,
+            held: VecDeque::new(),
+            inflight: VecDeque::new(),
+            offer_quiet_since: None,
+            resync_at: None,
+            redecline: Vec::new(),
+            suppressed: false,
+            pending_seen: 0,
+            reconcile: Reconcile::default(),
+            task_floor: None,
+            stats: Stats::default(),
+            master_filters_offers: false,
+            sent_constraints: None,
+            turn_open: false,
+            stopped: None,
+        };
+        core.recompute_task_floor();
+        let mut fw = framework;
+        fw.recovered(&View { core: &core, now }, &recovered.records);
+        Session { core, fw }
+    }
+
+    /// The framework it runs.
+    pub fn framework(&self) -> &F {
+        &self.fw
+    }
+
+    /// The framework it runs, to change it between inputs (tests, setup).
+    pub fn framework_mut(&mut self) -> &mut F {
+        &mut self.fw
+    }
+
+    /// A read-only view of the session at `now`.
+    pub fn view(&self, now: Instant) -> View<'_> {
+        View {
+            core: &self.core,
+            now,
+        }
+    }
+
+    /// Opens a turn of several inputs. Without one, every `handle` is a
+    /// turn of its own and ends with the end-of-turn work: the SUPPRESS or
+    /// REVIVE decision (which asks the framework how many launches it
+    /// wants), offer constraints, and the store batch. A driver that reads
+    /// many events at once opens a turn around them, so that work runs once
+    /// per read instead of once per status update (a launch of n tasks was
+    /// O(n²) without it), and the turn's store ops go out as one batch.
+    /// Nothing waits longer for it: the driver commits the store only after
+    /// `end_turn`.
+    pub fn begin_turn(&mut self) {
+        self.core.turn_open = true;
+    }
+
+    /// Store ops of the open turn not yet issued as a batch (they go out
+    /// at the end of the turn; test harnesses use it to know what a call
+    /// must wait for).
+    pub fn unissued_ops(&self) -> usize {
+        self.core.batch.len()
+    }
+
+    /// Closes the turn `begin_turn` opened and does its end-of-turn work.
+    pub fn end_turn(&mut self, now: Instant) {
+        if std::mem::take(&mut self.core.turn_open) && self.core.phase != Phase::Stopped {
+            self.core.after_turn(&mut self.fw, now);
+        }
+    }
+
+    /// Where the subscription stands.
+    pub fn phase(&self) -> &Phase {
+        &self.core.phase
+    }
+
+    /// Why the session stopped (the exit code and the reason it logged),
+    /// once it has.
+    pub fn stopped(&self) -> Option<(i32, &str)> {
+        self.core.stopped.as_ref().map(|(c, r)| (*c, r.as_str()))
+    }
+
+    /// The session's counters.
+    pub fn stats(&self) -> &Stats {
+        &self.core.stats
+    }
+
+    /// The framework id, once known.
+    pub fn framework_id(&self) -> Option<&str> {
+        self.core.framework_id.as_deref()
+    }
+
+    /// Next output to carry out.
+    pub fn poll_output(&mut self) -> Option<Output<F::Reply>> {
+        self.core.out.pop_front().map(|o| match o {
+            Output::Reply(r) => Output::Reply(Reply {
+                id: r.id,
+                result: *r
+                    .result
+                    .downcast::<F::Reply>()
+                    .unwrap_or_else(|_| unreachable!("a session's replies are its framework's")),
+            }),
+            Output::Subscribe { master, body } => Output::Subscribe { master, body },
+            Output::CloseSubscription => Output::CloseSubscription,
+            Output::Call {
+                master,
+                stream_id,
+                body,
+                kind,
+            } => Output::Call {
+                master,
+                stream_id,
+                body,
+                kind,
+            },
+            Output::Store { seq, ops } => Output::Store { seq, ops },
+            Output::Notify(n) => Output::Notify(n),
+            Output::Exit { code, reason } => Output::Exit { code, reason },
+        })
+    }
+
+    /// The earliest time the session needs [`Input::Timer`].
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.core.poll_timeout(&self.fw)
+    }
+
+    /// Feed one input.
+    pub fn handle(&mut self, now: Instant, input: Input<F::Command>) {
+        self.core.handle(&mut self.fw, now, input);
+    }
+
+    /// Every task the session tracks, by id.
+    pub fn tasks(&self) -> impl Iterator<Item = &Task> {
+        self.core.tasks.values().map(|t| &**t)
+    }
+
+    /// Every task the session tracks as (id, group, state), for simulation
+    /// tests that compare the session's view with the master's.
+    pub fn task_states(&self) -> Vec<(String, String, i32)> {
+        self.core
+            .tasks
+            .values()
+            .map(|t| (t.rec.id.clone(), t.rec.app.clone(), t.rec.state))
+            .collect()
+    }
+}
+
+impl Core {
+    fn poll_timeout<F: Framework>(&self, fw: &F) -> Option<Instant> {
+        let mut t: Option<Instant> = None;
+        let mut at = |x: Instant| t = Some(t.map_or(x, |y| y.min(x)));
+        match &self.phase {
+            Phase::Waiting { until } => at(*until),
+            Phase::Subscribing { deadline } => at(*deadline),
+            Phase::Streaming {
+                subscribed,
+                heartbeat,
+                last_event,
+                deadline,
+                ..
+            } => {
+                if !*subscribed {
+                    // Until SUBSCRIBED only its deadline is handled (see
+                    // `on_timer`); other deadlines here would stay in the
+                    // past and make the caller spin.
+                    at(*deadline);
+                    return t;
+                }
+                at(*last_event + *heartbeat * self.cfg.heartbeat_miss_factor);
+                if let Some(r) = self.reconcile.retry_at {
+                    at(r);
+                }
+                if let Some(r) = self.reconcile.implicit_at {
+                    at(r);
+                }
+                if let Some(r) = self.reconcile.unreachable_at {
+                    at(r);
+                }
+                if let (false, Some(q)) = (self.suppressed, self.offer_quiet_since) {
+                    at(q + self.cfg.revive_interval);
+                }
+                // Launch timeouts and replacement delays of tasks.
+                if let Some(f) = self.task_floor {
+                    at(f);
+                }
+                if let Some(r) = self.resync_at {
+                    at(r);
+                }
+                // The framework's own deadlines (its `now` is only for
+                // reading tasks; the deadline does not depend on it).
+                let now = *last_event;
+                if let Some(n) = fw.poll_timeout(&View { core: self, now }) {
+                    at(n);
+                }
+            }
+            Phase::Idle | Phase::Stopped => {}
+        }
+        t
+    }
+
+    fn handle<F: Framework>(&mut self, fw: &mut F, now: Instant, input: Input<F::Command>) {
+        if self.phase == Phase::Stopped {
+            return;
+        }
+        let is_timer = matches!(input, Input::Timer);
+        match input {
+            Input::Start => {
+                if self.phase == Phase::Idle {
+                    self.subscribe(now);
+                }
+            }
+            Input::SubscribeResponse {
+                status,
+                stream_id,
+                location,
+                content_type,
+                body,
+            } => self.on_subscribe_response(now, status, stream_id, location, content_type, body),
+            Input::Event(bytes) => self.on_event(fw, now, bytes),
+            Input::StreamClosed(reason) => {
+                if matches!(
+                    self.phase,
+                    Phase::Subscribing { .. } | Phase::Streaming { .. }
+                ) {
+                    tracing::warn!(target: "tritium::subscription", ?reason, master = %self.target, "subscription ended");
+                    self.reconnect(now, false);
+                }
+            }
+            Input::CallResponse {
+                status,
+                location,
+                body,
+            } => self.on_call_response(fw, now, status, location, body),
+            Input::CallFailed(reason) => {
+                self.stats.call_errors += 1;
+                tracing::warn!(target: "tritium::calls", %reason, "call connection failed");
+                // Every unanswered call may or may not have reached the
+                // master. Redo what is safe to repeat; ACKs come back as
+                // redelivered updates, KILLs as updates of live tasks,
+                // RECONCILEs on their retry timer; an ACCEPT cannot be
+                // repeated (its offer may be used) and is settled by
+                // reconciliation of its tasks.
+                for meta in std::mem::take(&mut self.inflight) {
+                    self.redo(fw, now, meta, false);
+                }
+            }
+            Input::StoreCommitted(seq) => self.on_committed(seq),
+            Input::StoreFailed(reason) => {
+                self.stop(
+                    exit::STORE,
+                    format!("store failed: {reason}; refusing to continue without durability"),
+                );
+            }
+            Input::LostLeadership(reason) => {
+                self.stop(
+                    exit::LOST_LEADERSHIP,
+                    format!("{reason}; stepping down (another instance may lead now; restart this one to stand by)"),
+                );
+            }
+            Input::Command(cmd) => self.on_command(fw, now, cmd),
+            Input::Timer => {
+                fw.timer_fired();
+                self.on_timer(fw, now)
+            }
+        }
+        // A timer ends the open turn's work early: deadlines it passed
+        // (a resync pause, say) are cleared there, and a turn that kept
+        // them would leave `poll_timeout` in the past.
+        if !self.turn_open || is_timer {
+            self.after_turn(fw, now);
+        }
+    }
+
+    /// A command: the framework answers; the reply waits for the store
+    /// when the command wrote to it (its answer must not promise what a
+    /// crash could undo).
+    fn on_command<F: Framework>(&mut self, fw: &mut F, now: Instant, cmd: Command<F::Command>) {
+        let ops_before = self.batch.len();
+        let reply = fw.command(&mut Ctx::new(self, now), cmd.kind);
+        let r = Reply {
+            id: cmd.id,
+            result: Box::new(reply) as AnyReply,
+        };
+        if self.batch.len() > ops_before {
+            self.reply_after_store(r);
+        } else {
+            self.out.push_back(Output::Reply(r));
+        }
+    }
+
+    // ------------------------------------------------------------ events
+
+    fn on_event<F: Framework>(&mut self, fw: &mut F, now: Instant, bytes: Bytes) {
+        let Phase::Streaming { last_event, .. } = &mut self.phase else {
+            return;
+        };
+        *last_event = now;
+        self.stats.events += 1;
+        self.stats.event_bytes += bytes.len() as u64;
+        let kind = match EventView::new(&bytes) {
+            Ok(v) => v.event_type(),
+            Err(e) => return self.bad_event(now, &format!("undecodable event: {e}")),
+        };
+        if self.stream_id().is_none() && kind != EventType::Subscribed {
+            // The master sends SUBSCRIBED first; a stream that lost it (or
+            // never had it) cannot be acted on: its offers could not even be
+            // answered under a known framework id.
+            return self.bad_event(now, &format!("{kind:?} before SUBSCRIBED"));
+        }
+        match kind {
+            EventType::Offers => self.on_offers(fw, now, &bytes),
+            EventType::Heartbeat => {}
+            _ => match Event::decode(bytes.clone()) {
+                Ok(ev) => self.on_decoded(fw, now, ev),
+                Err(e) => self.bad_event(now, &format!("undecodable {kind:?} event: {e}")),
+            },
+        }
+    }
+
+    /// A record that does not decode: the stream cannot be trusted.
+    fn bad_event(&mut self, now: Instant, why: &str) {
+        self.stats.bad_events += 1;
+        tracing::error!(target: "tritium::subscription", why, "protocol error on the stream; re-subscribing");
+        self.reconnect(now, false);
+    }
+
+    fn on_decoded<F: Framework>(&mut self, fw: &mut F, now: Instant, ev: Event) {
+        match ev.r#type.and_then(|t| event::Type::try_from(t).ok()) {
+            Some(event::Type::Subscribed) => {
+                if let Some(s) = ev.subscribed {
+                    self.on_subscribed(fw, now, s);
+                }
+            }
+            Some(event::Type::Update) => {
+                if let Some(u) = ev.update {
+                    self.on_update(fw, now, u.status);
+                }
+            }
+            Some(event::Type::Rescind) => self.stats.offers_rescinded += 1,
+            Some(event::Type::Error) => {
+                let msg = ev.error.map(|e| e.message).unwrap_or_default();
+                if msg.contains("Framework failed over") {
+                    self.stop(
+                        exit::FAILED_OVER,
+                        "another tritium instance subscribed with our framework id (\"Framework failed over\"); stepping down".into(),
+                    );
+                } else if msg.contains("Framework has been removed") {
+                    self.stop_removed(&msg);
+                } else {
+                    tracing::error!(target: "tritium::subscription", %msg, "ERROR from the master");
+                    self.reconnect(now, false);
+                }
+            }
+            Some(event::Type::Failure) => {
+                if let Some(f) = ev.failure {
+                    tracing::warn!(target: "tritium::cluster", agent = ?f.agent_id.map(|a| a.value), executor = ?f.executor_id.map(|e| e.value), "agent or executor failure");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // ------------------------------------------------------------ turn end
+
+    fn after_turn<F: Framework>(&mut self, fw: &mut F, now: Instant) {
+        if self.resync_at.is_some_and(|r| now >= r) {
+            self.resync_at = None;
+        }
+        if self.stream_id().is_some() && self.resync_at.is_none() && !self.redecline.is_empty() {
+            let mut ids = std::mem::take(&mut self.redecline);
+            ids.sort_by(|a, b| a.value.cmp(&b.value));
+            ids.dedup();
+            self.decline_again(ids);
+        }
+        if self.stream_id().is_some() && self.resync_at.is_none() {
+            let total = fw.wanted_launches(&View { core: self, now });
+            let pending = total > 0;
+            // Offers declined while work could not be placed carry a
+            // refuse filter (`decline_busy`): without a REVIVE, new work
+            // would wait for those filters to run out before the master
+            // offers those agents again (and a REVIVE makes the master
+            // allocate at once).
+            let new_work = total > std::mem::replace(&mut self.pending_seen, total);
+            if pending {
+                self.update_offer_constraints(fw, now);
+            }
+            if pending && (self.suppressed || new_work) {
+                self.stats.revives_for_new_work += u64::from(!self.suppressed);
+                self.suppressed = false;
+                let c = self.call(call::Type::Revive, |c| {
+                    c.revive = Some(call::Revive { roles: Vec::new() })
+                });
+                self.send_now(c);
+            } else if !pending && !self.suppressed {
+                self.suppressed = true;
+                let c = self.call(call::Type::Suppress, |c| {
+                    c.suppress = Some(call::Suppress { roles: Vec::new() })
+                });
+                self.send_now(c);
+            }
+        }
+        if !self.batch.is_empty() {
+            self.issued_seq += 1;
+            self.stats.store_batches += 1;
+            let ops = std::mem::take(&mut self.batch);
+            self.out.push_back(Output::Store {
+                seq: self.issued_seq,
+                ops,
+            });
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! OFFERS: answering every offer in its turn (ACCEPT after the launch
+//! intents are stored, DECLINE and its repetition), and the offer
+//! constraints a Mesos ≥ 1.11 master filters by.
+
+use super::*;
+
+/// Offers queued for a repeated DECLINE; beyond this, the master's offer
+/// timeout (or our next subscription) takes care of them.
+pub(super) const MAX_REDECLINE: usize = 100_000;
+
+impl Core {
+    pub(super) fn on_offers<F: Framework>(&mut self, fw: &mut F, now: Instant, bytes: &Bytes) {
+        let view = match EventView::new(bytes) {
+            Ok(v) => v,
+            Err(e) => return self.bad_event(now, &format!("OFFERS: {e}")),
+        };
+        self.offer_quiet_since = Some(now);
+        let mut ctx = Ctx::new(self, now);
+        let result = fw.offers(&mut ctx, &view);
+        let (answered, accepted) = (ctx.answered, std::mem::take(&mut ctx.accepted));
+        if let Err(e) = result {
+            return self.bad_event(now, &format!("OFFERS: {e}"));
+        }
+        // Every offer is answered in the turn it arrives: what the
+        // framework left is declined here. Counting reads only the offers'
+        // framing; only a framework that left some pays for finding which.
+        let total = view.offer_count();
+        if answered < total {
+            let busy = fw.wanted_launches(&View { core: self, now }) > 0;
+            let refuse = if busy {
+                self.cfg.decline_busy
+            } else {
+                self.cfg.decline_idle
+            };
+            let left: Vec<mesos::OfferId> = view
+                .offers()
+                .filter_map(Result::ok)
+                .filter(|o| !accepted.iter().any(|a| a == o.id()))
+                .map(|o| mesos::OfferId {
+                    value: o.id().to_owned(),
+                })
+                .collect();
+            if !left.is_empty() {
+                tracing::debug!(target: "tritium::offers", count = left.len(), "declining offers the framework left unanswered");
+                self.stats.offers_received += left.len() as u64;
+                self.stats.offers_declined += left.len() as u64;
+                self.decline(left, refuse);
+            }
+        }
+    }
+
+    /// Launch on one agent: one ACCEPT for `offer_ids` (all of one agent
+    /// and allocation role; the master refuses mixed roles), after the
+    /// launch intents are stored.
+    pub(crate) fn accept(
+        &mut self,
+        now: Instant,
+        offer_ids: Vec<String>,
+        agent_id: &str,
+        launches: Vec<Launch>,
+    ) {
+        let mut infos = Vec::with_capacity(launches.len());
+        for Launch { mut record, info } in launches {
+            if self.tasks.contains_key(&record.id) {
+                // A second launch of a tracked id would make two tasks one.
+                tracing::error!(target: "tritium::offers", task = %record.id, "launch of a task id already tracked; skipped");
+                continue;
+            }
+            debug_assert_eq!(
+                record.id, info.task_id.value,
+                "record and TaskInfo name one task"
+            );
+            record.state = TaskState::TaskStaging as i32;
+            // The launch intent is durable before the ACCEPT leaves.
+            self.batch.push(StoreOp::PutTask(record.clone()));
+            // The intent was just pushed: this turn's batch.
+            let task = Task::new(record, now, self.issued_seq + 1);
+            let ev = task_event(&task, TaskState::TaskStaging as i32, None);
+            self.out.push_back(ev);
+            if let Some(at) = task_deadline(&self.cfg, &task) {
+                self.lower_task_floor(at);
+            }
+            self.tasks.insert(task.rec.id.clone(), Box::new(task));
+            infos.push(info);
+        }
+        let offer_ids: Vec<mesos::OfferId> = offer_ids
+            .into_iter()
+            .map(|value| mesos::OfferId { value })
+            .collect();
+        self.stats.offers_received += offer_ids.len() as u64;
+        if infos.is_empty() {
+            // Nothing left to launch there (a race with a command this
+            // turn): the offers are declined like any other.
+            self.stats.offers_declined += offer_ids.len() as u64;
+            return self.decline_again(offer_ids);
+        }
+        let n = infos.len();
+        self.stats.tasks_launched += n as u64;
+        self.stats.offers_accepted += offer_ids.len() as u64;
+        tracing::debug!(target: "tritium::offers", agent = %agent_id, offers = offer_ids.len(), tasks = n, "accepting");
+        let refuse = self.cfg.decline_busy.as_secs_f64();
+        let c = self.call(call::Type::Accept, |c| {
+            c.accept = Some(call::Accept {
+                offer_ids,
+                operations: vec![offer::Operation {
+                    r#type: Some(offer::operation::Type::Launch as i32),
+                    launch: Some(offer::operation::Launch { task_infos: infos }),
+                    ..Default::default()
+                }],
+                filters: Some(mesos::Filters {
+                    refuse_seconds: Some(refuse),
+                }),
+            })
+        });
+        self.send_after_store(c);
+    }
+
+    /// Queue offers to be declined again after the resync pause (not at
+    /// once: a master answering 503 would be hammered).
+    pub(super) fn decline_later(&mut self, now: Instant, ids: Vec<mesos::OfferId>) {
+        // Bounded: an offer id repeated per failure must not pile up.
+        if self.redecline.len() < MAX_REDECLINE {
+            self.redecline.extend(ids);
+        }
+        self.resync_at.get_or_insert(now + RESYNC_DELAY);
+    }
+
+    pub(super) fn decline_again(&mut self, ids: Vec<mesos::OfferId>) {
+        self.decline(ids, self.cfg.decline_busy);
+    }
+
+    /// DECLINE `ids`, refusing them for `refuse`.
+    pub(crate) fn decline(&mut self, ids: Vec<mesos::OfferId>, refuse: Duration) {
+        let c = self.call(call::Type::Decline, |c| {
+            c.decline = Some(call::Decline {
+                offer_ids: ids,
+                filters: Some(mesos::Filters {
+                    refuse_seconds: Some(refuse.as_secs_f64()),
+                }),
+            })
+        });
+        self.send_now(c);
+    }
+
+    /// Tell a master that filters offers (Mesos ≥ 1.11) which agents can
+    /// serve what is pending, when that changed: UPDATE_FRAMEWORK with the
+    /// matcher's offer constraints (never stricter than the matcher). The
+    /// call also carries the suppression state, which it replaces.
+    pub(super) fn update_offer_constraints<F: Framework>(&mut self, fw: &mut F, now: Instant) {
+        if !self.master_filters_offers {
+            return;
+        }
+        let wanted = fw.offer_constraints(&View { core: self, now });
+        if wanted == self.sent_constraints {
+            return;
+        }
+        let mut info = self
+            .subscribe_call()
+            .subscribe
+            .expect("subscribe")
+            .framework_info;
+        info.id = self
+            .framework_id
+            .clone()
+            .map(|value| mesos::FrameworkId { value });
+        let suppressed_roles = if self.suppressed {
+            self.cfg.framework.roles.clone()
+        } else {
+            Vec::new()
+        };
+        tracing::debug!(target: "tritium::offers", constraints = ?wanted, "updating the master's offer constraints");
+        let c = self.call(call::Type::UpdateFramework, |c| {
+            c.update_framework = Some(call::UpdateFramework {
+                framework_info: info,
+                suppressed_roles,
+                offer_constraints: wanted.clone(),
+            })
+        });
+        self.sent_constraints = wanted;
+        self.send_now(c);
+    }
+}

@@ -1,0 +1,254 @@
+//! Task status UPDATEs: state changes, acknowledgements (after the store),
+//! adoption of tasks the session did not launch, and reconciliation.
+
+use super::*;
+
+#[derive(Debug, Default)]
+pub(super) struct Reconcile {
+    /// Tasks asked about explicitly and not answered yet.
+    pub(super) waiting: BTreeSet<String>,
+    pub(super) retry_at: Option<Instant>,
+    pub(super) backoff: Duration,
+    /// Implicit reconciliation is due at (after the explicit round).
+    pub(super) implicit_at: Option<Instant>,
+    /// Tasks held UNREACHABLE are asked about explicitly at (see
+    /// `Config::unreachable_reconcile_interval`).
+    pub(super) unreachable_at: Option<Instant>,
+}
+
+impl Core {
+    pub(super) fn start_reconciliation(&mut self, now: Instant) {
+        self.stats.reconcile_rounds += 1;
+        self.reconcile.waiting = self.tasks.keys().cloned().collect();
+        self.reconcile.backoff = self.cfg.reconcile_retry_initial;
+        if self.reconcile.waiting.is_empty() {
+            self.reconcile.retry_at = None;
+            self.send_reconcile(Vec::new());
+            self.reconcile.implicit_at = Some(now + self.cfg.reconcile_interval);
+        } else {
+            let ids: Vec<String> = self.reconcile.waiting.iter().cloned().collect();
+            self.send_reconcile(ids);
+            self.reconcile.retry_at = Some(now + self.reconcile.backoff);
+            self.reconcile.implicit_at = None;
+        }
+    }
+
+    pub(super) fn send_reconcile(&mut self, ids: Vec<String>) {
+        let tasks = ids
+            .into_iter()
+            .filter_map(|id| {
+                let t = self.tasks.get(&id)?;
+                Some(call::reconcile::Task {
+                    task_id: mesos::TaskId { value: id },
+                    agent_id: Some(mesos::AgentId {
+                        value: t.rec.agent_id.clone(),
+                    }),
+                })
+            })
+            .collect();
+        let c = self.call(call::Type::Reconcile, |c| {
+            c.reconcile = Some(call::Reconcile { tasks })
+        });
+        self.send_now(c);
+    }
+
+    pub(super) fn on_update<F: Framework>(
+        &mut self,
+        fw: &mut F,
+        now: Instant,
+        status: mesos::TaskStatus,
+    ) {
+        self.stats.updates += 1;
+        let id = status.task_id.value.clone();
+        self.reconcile.waiting.remove(&id);
+        if self.reconcile.waiting.is_empty() && self.reconcile.retry_at.is_some() {
+            // Every task answered: now ask for what we do not know of.
+            self.reconcile.retry_at = None;
+            self.send_reconcile(Vec::new());
+            self.reconcile.implicit_at = Some(now + self.cfg.reconcile_interval);
+        }
+        let state = status.state;
+        let mut kill_again = false;
+        // A deadline of this task's that may have just appeared.
+        let mut new_deadline = None;
+        let mut touched = false;
+        // The task as it ended (it is no longer tracked).
+        let mut ended: Option<Box<Task>> = None;
+        let mut moved_from: Option<String> = None;
+        // A task moving forward (STAGING → STARTING → RUNNING) with nothing
+        // else changing: the framework may skip deciding again.
+        let mut plain = false;
+        if !is_terminal(state)
+            && self.cfg.orphans == OrphanPolicy::Adopt
+            && !self.tasks.contains_key(&id)
+        {
+            // Adopted, it is handled below like any task of ours.
+            self.adopt(fw, now, &status);
+        }
+        match self.tasks.get_mut(&id) {
+            Some(t) => {
+                if let Some(agent) = &status.agent_id
+                    && agent.value != t.rec.agent_id
+                {
+                    moved_from = Some(std::mem::replace(&mut t.rec.agent_id, agent.value.clone()));
+                }
+                if status.message.is_some() {
+                    t.message.clone_from(&status.message);
+                }
+                touched = true;
+                if is_terminal(state) {
+                    let mut t = self.tasks.remove(&id).expect("present");
+                    tracing::info!(target: "tritium::tasks", task = %id, group = %t.rec.app, state = state_name(state), message = ?status.message, "task ended");
+                    self.batch.push(StoreOp::RemoveTask(id.clone()));
+                    let ev = task_event(&t, state, status.message.as_deref());
+                    self.out.push_back(ev);
+                    t.rec.state = state;
+                    ended = Some(t);
+                } else if t.rec.state == TaskState::TaskKilling as i32 {
+                    // KILLING ends only in a terminal state. An earlier
+                    // update redelivered after a restart (its ack was lost)
+                    // must not make a dying task look alive again.
+                } else {
+                    // A KILL is done only when a terminal status says so: a
+                    // task reported alive after it (the KILL was lost, or
+                    // its agent was unreachable) is killed again.
+                    kill_again = t.kill_sent && state != TaskState::TaskKilling as i32;
+                    let was_unreachable = t.unreachable_since.is_some();
+                    if state == TaskState::TaskUnreachable as i32 {
+                        t.unreachable_since.get_or_insert(now);
+                        new_deadline = task_deadline(&self.cfg, t);
+                        if self.reconcile.unreachable_at.is_none() {
+                            self.reconcile.unreachable_at =
+                                Some(now + self.cfg.unreachable_reconcile_interval);
+                        }
+                    } else if t.unreachable_since.take().is_some() {
+                        // Back from a partition: if a replacement runs, one
+                        // of the two is surplus (the framework decides).
+                        t.replaced = false;
+                    }
+                    let health_changed = status.healthy.is_some() && status.healthy != t.healthy;
+                    plain = !health_changed
+                        && !was_unreachable
+                        && t.unreachable_since.is_none()
+                        && !t.kill_sent
+                        && [
+                            TaskState::TaskStaging as i32,
+                            TaskState::TaskStarting as i32,
+                            TaskState::TaskRunning as i32,
+                        ]
+                        .contains(&state);
+                    if status.healthy.is_some() {
+                        t.healthy = status.healthy;
+                    }
+                    if state == TaskState::TaskRunning as i32 {
+                        if t.started_at.is_none() {
+                            t.started_at = status.timestamp;
+                        }
+                        if t.healthy != Some(false) {
+                            t.running_since.get_or_insert(now);
+                        } else {
+                            t.running_since = None;
+                        }
+                    }
+                    if t.rec.state != state || health_changed {
+                        if t.rec.state != state && state == TaskState::TaskRunning as i32 {
+                            tracing::info!(target: "tritium::tasks", task = %id, agent = %t.rec.agent_id, "task running");
+                        }
+                        let changed_state = t.rec.state != state;
+                        t.rec.state = state;
+                        let rec = t.rec.clone();
+                        if changed_state {
+                            self.batch.push(StoreOp::PutTask(rec));
+                        }
+                        let ev = task_event(&self.tasks[&id], state, status.message.as_deref());
+                        self.out.push_back(ev);
+                    }
+                }
+            }
+            None if !is_terminal(state) && self.cfg.orphans != OrphanPolicy::Ignore => {
+                tracing::warn!(target: "tritium::tasks", task = %id, state = state_name(state), "killing a task this framework did not launch");
+                self.stats.orphans_killed += 1;
+                let agent_id = status.agent_id.clone();
+                let c = self.call(call::Type::Kill, |c| {
+                    c.kill = Some(call::Kill {
+                        task_id: mesos::TaskId { value: id.clone() },
+                        agent_id,
+                        kill_policy: None,
+                    })
+                });
+                self.send_now(c);
+            }
+            None => {}
+        }
+        if kill_again {
+            // Kill again only if it is still doomed: the kill was decided
+            // earlier, and other tasks may have ended since. A KILL that
+            // never left (it waits behind the task's held ACCEPT) is
+            // withdrawn and the framework decides afresh.
+            let emitted = self.tasks.get(&id).is_some_and(|t| t.kill_emitted);
+            if emitted {
+                self.kill(&id);
+            } else if let Some(t) = self.tasks.get_mut(&id) {
+                t.kill_sent = false;
+                // It may be a STAGING task again: its launch timeout counts.
+                new_deadline = task_deadline(&self.cfg, t);
+            }
+        }
+        if let Some(at) = new_deadline {
+            self.lower_task_floor(at);
+        }
+        if touched {
+            let update = TaskUpdate {
+                status: &status,
+                ended: ended.as_deref(),
+                moved_from: moved_from.as_deref(),
+                forward_step: plain,
+                kill_repeated: kill_again,
+            };
+            fw.update(&mut Ctx::new(self, now), &update);
+        }
+        if let (Some(uuid), Some(agent_id)) = (status.uuid, status.agent_id) {
+            let c = self.call(call::Type::Acknowledge, |c| {
+                c.acknowledge = Some(call::Acknowledge {
+                    agent_id,
+                    task_id: status.task_id,
+                    uuid,
+                })
+            });
+            self.stats.acks_sent += 1;
+            self.send_after_store(c);
+        }
+    }
+
+    /// Adopt a task the master runs that the session did not know, when
+    /// the framework takes it ([`Framework::adopt`]); false if it does not.
+    pub(super) fn adopt<F: Framework>(
+        &mut self,
+        fw: &mut F,
+        now: Instant,
+        status: &mesos::TaskStatus,
+    ) -> bool {
+        let id = &status.task_id.value;
+        let Some(mut rec) = fw.adopt(&mut Ctx::new(self, now), status) else {
+            return false;
+        };
+        rec.id.clone_from(id);
+        rec.state = status.state;
+        if let Some(agent) = &status.agent_id {
+            rec.agent_id.clone_from(&agent.value);
+        }
+        tracing::warn!(target: "tritium::tasks", task = %id, group = %rec.app, state = state_name(status.state), "adopting a task this framework did not launch");
+        self.stats.orphans_adopted += 1;
+        self.batch.push(StoreOp::PutTask(rec.clone()));
+        let mut task = Task::new(rec, now, 0);
+        task.healthy = status.healthy;
+        let ev = task_event(&task, status.state, status.message.as_deref());
+        self.out.push_back(ev);
+        // An adopted task may be STAGING or UNREACHABLE.
+        if let Some(at) = task_deadline(&self.cfg, &task) {
+            self.lower_task_floor(at);
+        }
+        self.tasks.insert(id.clone(), Box::new(task));
+        true
+    }
+}
