@@ -1,0 +1,323 @@
+//! The API commands ([`CommandKind`]): create, update, replace, restart
+//! and delete apps, and the read-only queries answered with views.
+//! A command that changes an app stores its record and converges it.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use super::views::phase_name;
+use super::{App, AppService, store_app};
+use crate::contract::{AppList, AppStatus, MetricsView, QueueEntry, QueueView, ReadyView};
+use crate::framework::{Ctx, View};
+use crate::matcher::WhyNot;
+use crate::session::{Answer, AppRecord, CommandError, CommandKind, state_name};
+use crate::spec::AppSpec;
+
+/// Whether `put_app` creates an app or changes one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Put {
+    /// POST: a new app (it was checked not to exist).
+    Create,
+    /// PUT: change an app.
+    Update,
+    /// Create or replace, even an app being deleted.
+    Replace,
+}
+
+/// The answer about an app that vanished while its command ran (it
+/// cannot: commands run on the engine thread one at a time).
+fn gone() -> CommandError {
+    CommandError::not_found("name", "the app is gone")
+}
+
+impl AppService {
+    pub(super) fn on_command(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        kind: CommandKind,
+    ) -> Result<Answer, CommandError> {
+        let now = ctx.now();
+        match kind {
+            CommandKind::CreateApp(spec) => {
+                if self.apps.contains_key(&spec.name) {
+                    let e = CommandError::conflict(
+                        "name",
+                        format!("app {} exists (PUT changes it)", spec.name),
+                    );
+                    return Err(e);
+                }
+                self.put_app(ctx, *spec, Put::Create)
+            }
+            CommandKind::UpdateApp(spec) => {
+                if !self.apps.contains_key(&spec.name) {
+                    let e = CommandError::not_found("name", format!("no app {}", spec.name));
+                    return Err(e);
+                }
+                self.put_app(ctx, *spec, Put::Update)
+            }
+            CommandKind::PutApp(spec) => self.put_app(ctx, *spec, Put::Replace),
+            CommandKind::RemoveApp(name) => {
+                let Some(app) = self.apps.get_mut(&name) else {
+                    let e = CommandError::not_found("name", format!("no app {name}"));
+                    return Err(e);
+                };
+                if !app.rec.deleting {
+                    tracing::info!(target: "tritium::apps", app = %name, "deleting app");
+                    app.rec.deleting = true;
+                    let rec = app.rec.clone();
+                    store_app(ctx, &rec);
+                    self.notify_app(ctx, &name, "deleting");
+                }
+                self.converge(ctx, &name);
+                Ok(Answer::Deleting { name })
+            }
+            CommandKind::RestartApp(name) => {
+                let Some(app) = self.apps.get_mut(&name) else {
+                    let e = CommandError::not_found("name", format!("no app {name}"));
+                    return Err(e);
+                };
+                if app.rec.deleting {
+                    let e = CommandError::conflict("name", format!("app {name} is being deleted"));
+                    return Err(e);
+                }
+                let r = &mut app.rec;
+                r.begin_version(r.spec.clone());
+                r.job_failures.clear();
+                r.completed.clear();
+                app.not_before = None;
+                tracing::info!(target: "tritium::apps", app = %name, version = r.version, "rolling restart");
+                let rec = r.clone();
+                store_app(ctx, &rec);
+                self.notify_app(ctx, &name, "restarting");
+                self.converge(ctx, &name);
+                self.app_view(&ctx.view(), &name)
+                    .map(Answer::App)
+                    .ok_or_else(gone)
+            }
+            CommandKind::GetApp(name) => match self.app_view(&ctx.view(), &name) {
+                Some(v) => Ok(Answer::App(v)),
+                None => Err(CommandError::not_found("name", format!("no app {name}"))),
+            },
+            CommandKind::ListApps { offset, limit } => {
+                let apps = self
+                    .apps
+                    .keys()
+                    .skip(offset)
+                    .take(limit)
+                    .filter_map(|n| self.app_view(&ctx.view(), n).map(|v| *v))
+                    .collect();
+                let list = AppList {
+                    apps,
+                    total: self.apps.len(),
+                    offset,
+                    limit,
+                };
+                Ok(Answer::Apps(list))
+            }
+            CommandKind::Queue(name) => {
+                if let Some(n) = &name
+                    && !self.apps.contains_key(n)
+                {
+                    let e = CommandError::not_found("name", format!("no app {n}"));
+                    return Err(e);
+                }
+                let names: Vec<String> = match name {
+                    Some(n) => vec![n],
+                    None => self.apps.keys().cloned().collect(),
+                };
+                let view = ctx.view();
+                let queue = names
+                    .iter()
+                    .filter_map(|n| {
+                        let pending = self.pending_of(&view, n);
+                        let app = &self.apps[n];
+                        let backoff = app.not_before.filter(|t| now < *t);
+                        if pending == 0 && backoff.is_none() {
+                            return None;
+                        }
+                        Some(QueueEntry {
+                            app: n.clone(),
+                            pending,
+                            status: self.app_status(&view, n)?,
+                            backoff_seconds: backoff.map(|t| t.duration_since(now).as_secs_f64()),
+                            failures: app.rec.failures,
+                            why: self.why_not(now, n),
+                        })
+                    })
+                    .collect();
+                Ok(Answer::Queue(QueueView { queue }))
+            }
+            CommandKind::Status => Ok(Answer::Status(Box::new(self.status_view(&ctx.view())))),
+            CommandKind::Ready => {
+                let view = ctx.view();
+                let ready = ReadyView {
+                    ready: view.is_subscribed(),
+                    subscription: phase_name(&view),
+                    master: view.master().to_string(),
+                    framework_id: view.framework_id().map(str::to_owned),
+                };
+                Ok(Answer::Ready(ready))
+            }
+            CommandKind::Metrics => {
+                // Counts only: no names, ids or hosts (bounded label sets).
+                // Counted by state number first (a few integer compares
+                // per task), named once per state after.
+                let view = ctx.view();
+                let mut by_state = std::collections::BTreeMap::<i32, u64>::new();
+                for t in view.tasks() {
+                    *by_state.entry(t.record().state).or_default() += 1;
+                }
+                let mut tasks = std::collections::BTreeMap::<String, u64>::new();
+                for (state, n) in by_state {
+                    *tasks.entry(state_name(state).to_owned()).or_default() += n;
+                }
+                let mut apps = std::collections::BTreeMap::<AppStatus, u64>::new();
+                let mut pending = 0;
+                for n in self.apps.keys() {
+                    if let Some(status) = self.app_status(&view, n) {
+                        *apps.entry(status).or_default() += 1;
+                    }
+                    pending += self.pending_of(&view, n);
+                }
+                let metrics = MetricsView {
+                    subscribed: view.is_subscribed(),
+                    subscription: phase_name(&view),
+                    suppressed: view.suppressed(),
+                    stats: view.stats().clone(),
+                    tasks_by_state: tasks,
+                    apps_by_status: apps,
+                    pending_instances: pending,
+                    driver: None,
+                };
+                Ok(Answer::Metrics(Box::new(metrics)))
+            }
+        }
+    }
+
+    /// Create or change an app.
+    fn put_app(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        spec: AppSpec,
+        put: Put,
+    ) -> Result<Answer, CommandError> {
+        spec.validate()?;
+        let roles = &ctx.config().framework.roles;
+        if let Some(role) = spec.role()
+            && !roles.iter().any(|r| r == role)
+        {
+            let e = CommandError::invalid(
+                if spec.role.is_some() {
+                    "role"
+                } else {
+                    "resources.role"
+                },
+                format!("role {role:?} is not one of tritium's roles {roles:?} (--role)"),
+            );
+            return Err(e);
+        }
+        self.check_spec(&ctx.view(), &spec)?;
+        let name = spec.name.clone();
+        let created = match self.apps.get_mut(&name) {
+            None => {
+                tracing::info!(target: "tritium::apps", app = %name, instances = spec.instances, "app created");
+                self.apps.insert(
+                    name.clone(),
+                    App {
+                        rec: AppRecord::new(spec),
+                        not_before: None,
+                        last_unhealthy_kill: None,
+                    },
+                );
+                Self::notify(ctx, &self.apps, &name, "created");
+                put == Put::Create
+            }
+            // (Not reached today: a create of an existing app is refused
+            // before, a deleting one included.)
+            Some(app) if app.rec.deleting && put == Put::Create => {
+                let e = CommandError::conflict("name", format!("app {name} is being deleted"));
+                return Err(e);
+            }
+            Some(app) => {
+                let r = &mut app.rec;
+                // PUT of a deleting app (create-or-replace): it stays.
+                r.deleting = false;
+                if !r.spec.differs_beyond_scale(&spec) {
+                    tracing::info!(target: "tritium::apps", app = %name, from = r.spec.instances, to = spec.instances, "app scaled");
+                    r.spec.instances = spec.instances;
+                    if let Some(p) = &mut r.previous {
+                        p.spec.instances = spec.instances;
+                    }
+                    Self::notify(ctx, &self.apps, &name, "scaled");
+                } else {
+                    r.begin_version(spec);
+                    app.not_before = None;
+                    tracing::info!(target: "tritium::apps", app = %name, version = r.version, "rolling update");
+                    Self::notify(ctx, &self.apps, &name, "updating");
+                }
+                false
+            }
+        };
+        let rec = self.apps[&name].rec.clone();
+        if let Err(e) = self.matcher.put_app(&rec.spec) {
+            // `check_spec` passed, so only the matcher's app limit is left.
+            tracing::error!(target: "tritium::apps", app = %name, error = %e, "the matcher refused the app; it will not place");
+        }
+        store_app(ctx, &rec);
+        self.converge(ctx, &name);
+        match self.app_view(&ctx.view(), &name) {
+            Some(v) if created => Ok(Answer::Created(v)),
+            Some(v) => Ok(Answer::App(v)),
+            None => Err(gone()),
+        }
+    }
+
+    /// Checks that need the matcher: constraints that can never hold,
+    /// resources larger than any agent was seen to have. The matcher knows
+    /// the largest *free* amounts ever offered, which a busy cluster (or a
+    /// restarted tritium) understates; an agent also holds what our own
+    /// tasks use there, so a request no larger than our largest footprint
+    /// on one agent is not refused for its size.
+    fn check_spec(&self, view: &View<'_>, spec: &AppSpec) -> Result<(), CommandError> {
+        let mut footprint: BTreeMap<&str, [f64; 4]> = BTreeMap::new();
+        for t in view.tasks() {
+            let Some(app) = self.apps.get(&t.record().app) else {
+                continue;
+            };
+            let r = &app.rec.spec.resources;
+            let used = footprint.entry(t.agent_id()).or_default();
+            used[0] += r.cpu;
+            used[1] += r.mem;
+            used[2] += r.disk.as_ref().map_or(0.0, |d| d.size());
+            used[3] += r.gpus;
+        }
+        let most = footprint.values().fold([0.0f64; 4], |mut m, u| {
+            for i in 0..4 {
+                m[i] = m[i].max(u[i]);
+            }
+            m
+        });
+        let mut sized = spec.clone();
+        let r = &mut sized.resources;
+        if r.cpu <= most[0] {
+            r.cpu = 0.0;
+        }
+        if r.mem <= most[1] {
+            r.mem = 0.0;
+        }
+        if let Some(d) = &r.disk
+            && d.size() <= most[2]
+        {
+            r.disk = None;
+        }
+        if r.gpus <= most[3] {
+            r.gpus = 0.0;
+        }
+        self.matcher.check(&sized).map_err(CommandError::from)
+    }
+
+    /// Why offers were refused for `name` (the matcher's counters).
+    fn why_not(&self, now: Instant, name: &str) -> Option<WhyNot> {
+        self.matcher.why_not(name, now)
+    }
+}

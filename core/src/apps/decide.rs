@@ -1,0 +1,203 @@
+//! The decide rule: what an app needs launched and killed now, from its
+//! durable record and its live tasks (the rule itself is in the module
+//! docs of [`crate::apps`]), and the per-turn cache of pending launches
+//! it feeds. It reads; it never kills, launches or stores anything.
+
+use tritium_proto::v1::TaskState;
+
+use super::{App, AppService};
+use crate::framework::{Task, View};
+use crate::spec::Kind;
+
+/// What an app needs now.
+#[derive(Debug, Default)]
+pub(crate) struct Decision {
+    /// How many instances to launch (their numbers are picked when they
+    /// are placed: [`AppService::free_instances`]).
+    pub launch: usize,
+    /// Task ids to kill.
+    pub kill: Vec<String>,
+}
+
+impl AppService {
+    pub(super) fn ready(&self, app: &App, t: &Task) -> bool {
+        t.record().state == TaskState::TaskRunning as i32
+            && (app.rec.spec.healthcheck.is_none() || t.healthy() == Some(true))
+    }
+
+    /// What `name` needs now: see the [module docs](crate::apps).
+    pub(crate) fn decide(&self, view: &View<'_>, name: &str) -> Decision {
+        let now = view.now();
+        let mut d = Decision::default();
+        let live: Vec<&Task> = Self::app_tasks(view, name)
+            .filter(|t| !t.kill_sent() && view.counts(t))
+            .collect();
+        let Some(app) = self.apps.get(name) else {
+            d.kill = live.iter().map(|t| t.record().id.clone()).collect();
+            return d;
+        };
+        let r = &app.rec;
+        let spec = &r.spec;
+        if r.deleting {
+            d.kill = live.iter().map(|t| t.record().id.clone()).collect();
+            return d;
+        }
+        let backing_off = app.not_before.is_some_and(|t| now < t);
+        if spec.kind == Kind::Job {
+            let retries = spec.job_retries();
+            let failed = r.job_failures.values().any(|f| *f > retries);
+            let mut used = std::collections::BTreeSet::new();
+            for t in &live {
+                if t.record().instance >= spec.instances
+                    || r.completed.contains(&t.record().instance)
+                    || !used.insert(t.record().instance)
+                {
+                    d.kill.push(t.record().id.clone());
+                }
+            }
+            if !failed && !backing_off {
+                let done = r.completed.iter().filter(|i| **i < spec.instances).count();
+                d.launch = (spec.instances as usize).saturating_sub(used.len() + done);
+            }
+            return d;
+        }
+        let want = spec.instances as usize;
+        let (mut cur, old): (Vec<&Task>, Vec<&Task>) =
+            live.iter().partition(|t| t.record().version == r.version);
+        // Surplus of the current version: a second task of one instance
+        // number first (a replacement's original back from a partition),
+        // then not-ready ones, then the highest instance numbers.
+        if cur.len() > want {
+            // Only a surplus needs an order (not a launch or steady state).
+            cur.sort_by(|a, b| {
+                let key = |t: &Task| (t.record().instance, !self.ready(app, t));
+                key(a)
+                    .cmp(&key(b))
+                    .then_with(|| a.record().id.cmp(&b.record().id))
+            });
+            // Sorted by instance, a task is a second one of its number when
+            // the one before it has the same number.
+            let mut order: Vec<(bool, &Task)> = cur
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (i > 0 && cur[i - 1].rec.instance == t.record().instance, *t))
+                .collect();
+            order.sort_by(|(da, a), (db, b)| {
+                let key = |d: bool, t: &Task| (d, !self.ready(app, t), t.record().instance);
+                key(*da, a)
+                    .cmp(&key(*db, b))
+                    .then_with(|| a.record().id.cmp(&b.record().id))
+            });
+            cur = order.into_iter().map(|(_, t)| t).collect();
+            for t in cur.drain(want..) {
+                d.kill.push(t.record().id.clone());
+            }
+        }
+        let ready_new = cur.iter().filter(|t| self.ready(app, t)).count();
+        let (old_ready, old_unready): (Vec<&Task>, Vec<&Task>) =
+            old.iter().partition(|t| self.ready(app, t));
+        d.kill
+            .extend(old_unready.iter().map(|t| t.record().id.clone()));
+        let min_avail = want.saturating_sub(spec.upgrade.max_unavailable as usize);
+        let may_kill = (ready_new + old_ready.len()).saturating_sub(min_avail);
+        let mut old_ready = old_ready;
+        let killed_old = may_kill.min(old_ready.len());
+        if killed_old > 0 {
+            old_ready.sort_by(|a, b| {
+                (b.record().instance, &b.record().id).cmp(&(a.record().instance, &a.record().id))
+            });
+        }
+        d.kill.extend(
+            old_ready[..killed_old]
+                .iter()
+                .map(|t| t.record().id.clone()),
+        );
+        let remaining_old = old_ready.len() - killed_old;
+        if !backing_off {
+            let missing = want.saturating_sub(cur.len());
+            let room =
+                (want + spec.upgrade.max_surge as usize).saturating_sub(cur.len() + remaining_old);
+            d.launch = missing.min(room);
+        }
+        d
+    }
+
+    /// The lowest `n` instance numbers of `name` free to launch now: not
+    /// held by a live task of the current version (service) or by any live
+    /// task or a finished instance (job).
+    pub(crate) fn free_instances(&self, view: &View<'_>, name: &str, n: usize) -> Vec<u32> {
+        let Some(app) = self.apps.get(name) else {
+            return Vec::new();
+        };
+        let r = &app.rec;
+        let job = r.spec.kind == Kind::Job;
+        let mut used: std::collections::BTreeSet<u32> = Self::app_tasks(view, name)
+            .filter(|t| !t.kill_sent() && view.counts(t))
+            .filter(|t| job || t.record().version == r.version)
+            .map(|t| t.record().instance)
+            .collect();
+        if job {
+            used.extend(r.completed.iter().copied());
+        }
+        let limit = if job { r.spec.instances } else { u32::MAX };
+        (0..limit).filter(|i| !used.contains(i)).take(n).collect()
+    }
+
+    // ------------------------------------------------------------ pending
+
+    /// Apps with instances to launch now, and how many (the matcher
+    /// takes turns across them).
+    pub(super) fn pending_instances(&self, view: &View<'_>) -> Vec<(String, usize)> {
+        self.refresh_pending(view);
+        self.pending
+            .borrow()
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(a, n)| (a.clone(), *n))
+            .collect()
+    }
+
+    /// Whether any app has an instance to launch now.
+    pub(super) fn anything_pending(&self, view: &View<'_>) -> bool {
+        self.refresh_pending(view);
+        self.pending.borrow().values().any(|n| *n > 0)
+    }
+
+    /// Bring the pending counts up to date: `decide` for the apps that
+    /// changed since (every app after a timer). Every turn asks whether
+    /// anything is pending, so this keeps a turn's cost to the apps it
+    /// touched instead of every task of every app.
+    pub(super) fn refresh_pending(&self, view: &View<'_>) {
+        let mut pending = self.pending.borrow_mut();
+        if self.all_dirty.replace(false) {
+            self.dirty.borrow_mut().clear();
+            pending.clear();
+            for name in self.apps.keys() {
+                pending.insert(name.clone(), self.decide(view, name).launch);
+            }
+            return;
+        }
+        let dirty = std::mem::take(&mut *self.dirty.borrow_mut());
+        for name in dirty {
+            if self.apps.contains_key(&name) {
+                let n = self.decide(view, &name).launch;
+                pending.insert(name, n);
+            } else {
+                pending.remove(&name);
+            }
+        }
+    }
+
+    /// Instances `app` needs launched now (from the per-turn cache).
+    pub(super) fn pending_of(&self, view: &View<'_>, app: &str) -> usize {
+        self.refresh_pending(view);
+        self.pending.borrow().get(app).copied().unwrap_or(0)
+    }
+
+    /// `app`'s tasks or record changed: its pending count is stale.
+    pub(super) fn touch(&self, app: &str) {
+        if !self.all_dirty.get() && !self.dirty.borrow().contains(app) {
+            self.dirty.borrow_mut().insert(app.to_owned());
+        }
+    }
+}

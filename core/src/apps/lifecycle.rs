@@ -1,0 +1,233 @@
+//! What happens to an app over time: convergence (carrying out the kills
+//! `decide` asks for, finishing an update or a delete), failures and
+//! restart backoff, rollback of a failing update, job completion, health
+//! kills and their rate limit, and the timers behind them.
+
+use std::time::{Duration, Instant};
+
+use tritium_proto::v1::TaskState;
+
+use super::{AppService, forget_app, store_app};
+use crate::framework::{Ctx, Task, View};
+use crate::session::is_failure;
+use crate::spec::Kind;
+
+/// Tasks killed for failing their health check: at most one per app per
+/// this interval, so a broken check cannot take a whole app down at once.
+const UNHEALTHY_KILL_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Running and healthy this long resets an app's restart backoff.
+const BACKOFF_RESET: Duration = Duration::from_secs(600);
+
+impl AppService {
+    /// Carry out the kills `name` needs and settle its record: an update
+    /// whose old tasks are gone is done, a deleted app without tasks is
+    /// forgotten.
+    pub(crate) fn converge(&mut self, ctx: &mut Ctx<'_>, name: &str) {
+        self.touch(name);
+        // A task just reported unhealthy: nothing else arms a timer for the
+        // first kill (the rate limit's deadline exists only after a kill).
+        self.kill_unhealthy(ctx, name);
+        let d = self.decide(&ctx.view(), name);
+        for id in &d.kill {
+            self.kill(ctx, id);
+        }
+        let Some(app) = self.apps.get(name) else {
+            return;
+        };
+        let r = &app.rec;
+        let view = ctx.view();
+        if r.deleting {
+            if Self::app_tasks(&view, name).next().is_none() {
+                tracing::info!(target: "tritium::apps", app = %name, "app deleted");
+                self.apps.remove(name);
+                self.matcher.remove_app(name);
+                forget_app(ctx, name);
+                self.notify_app(ctx, name, "deleted");
+            }
+            return;
+        }
+        if r.previous.is_some() && r.spec.kind == Kind::Service {
+            let old_left = Self::app_tasks(&view, name).any(|t| t.record().version != r.version);
+            let ready = Self::app_tasks(&view, name)
+                .filter(|t| t.record().version == r.version && !t.kill_sent() && self.ready(app, t))
+                .count();
+            if !old_left && ready >= r.spec.instances as usize {
+                let app = self.apps.get_mut(name).expect("present");
+                app.rec.previous = None;
+                app.rec.update_failures = 0;
+                let rec = app.rec.clone();
+                tracing::info!(target: "tritium::apps", app = %name, version = rec.version, "update done");
+                store_app(ctx, &rec);
+                self.notify_app(ctx, name, "updated");
+            }
+        }
+    }
+
+    /// A task of `t.record().app` ended in `state`: count a failure (restart
+    /// backoff, rollback of an update, job retries) or a job's success.
+    pub(crate) fn task_ended(&mut self, ctx: &mut Ctx<'_>, t: &Task, state: i32) {
+        let now = ctx.now();
+        let unhealthy_kill = self.unhealthy_killed.remove(&t.record().id);
+        let Some(app) = self.apps.get_mut(&t.record().app) else {
+            return;
+        };
+        let failed = (is_failure(state) && !t.kill_sent()) || unhealthy_kill;
+        let finished = state == TaskState::TaskFinished as i32;
+        let mut changed = false;
+        if app.rec.spec.kind == Kind::Job && t.record().version <= app.rec.version {
+            if finished && !app.rec.completed.contains(&t.record().instance) {
+                app.rec.completed.push(t.record().instance);
+                app.rec.completed.sort_unstable();
+                changed = true;
+            } else if failed {
+                *app.rec.job_failures.entry(t.record().instance).or_default() += 1;
+                changed = true;
+            }
+        }
+        if failed {
+            app.rec.failures = app.rec.failures.saturating_add(1);
+            let base = app
+                .rec
+                .spec
+                .restart_delay()
+                .map(Duration::from_secs_f64)
+                .unwrap_or(ctx.config().restart_backoff_initial);
+            let exp = if app.rec.spec.exp_backoff() {
+                (app.rec.failures - 1).min(16)
+            } else {
+                0
+            };
+            let delay = base
+                .saturating_mul(1 << exp)
+                .min(ctx.config().restart_backoff_max);
+            app.not_before = Some(now + delay);
+            changed = true;
+            if app.rec.previous.is_some() && t.record().version == app.rec.version {
+                app.rec.update_failures += 1;
+                if app.rec.update_failures >= app.rec.spec.upgrade.rollback_after {
+                    let prev = app.rec.previous.take().expect("checked");
+                    tracing::warn!(target: "tritium::apps", app = %t.record().app, failed_version = app.rec.version, back_to = prev.version, "new version keeps failing; rolling back");
+                    app.rec.max_version = app.rec.max_version.max(app.rec.version);
+                    // Back to the previous version's spec; the instance
+                    // count stays the latest one asked for (a rollback
+                    // undoes a change of what runs, not a scale).
+                    let instances = app.rec.spec.instances;
+                    app.rec.spec = prev.spec;
+                    app.rec.spec.instances = instances;
+                    if let Err(e) = self.matcher.put_app(&app.rec.spec) {
+                        tracing::error!(target: "tritium::apps", app = %t.record().app, error = %e, "the matcher refused the rolled-back spec");
+                    }
+                    app.rec.version = prev.version;
+                    app.rec.rolled_back = true;
+                    app.rec.update_failures = 0;
+                    app.rec.failures = 0;
+                    app.not_before = None;
+                    let name = t.record().app.clone();
+                    store_app(ctx, &self.apps[&name].rec.clone());
+                    self.notify_app(ctx, &name, "rolled_back");
+                    return;
+                }
+            }
+        } else if finished && app.rec.spec.kind == Kind::Service {
+            app.rec.failures = 0;
+            changed = true;
+        }
+        if changed {
+            let rec = app.rec.clone();
+            store_app(ctx, &rec);
+        }
+    }
+
+    // ------------------------------------------------------------ timers
+
+    /// The next time an app needs the core: a backoff reset or a rate
+    /// limited unhealthy kill.
+    pub(crate) fn app_deadline(&self, view: &View<'_>) -> Option<Instant> {
+        let mut next: Option<Instant> = None;
+        let mut at = |x: Instant| next = Some(next.map_or(x, |y: Instant| y.min(x)));
+        for (name, app) in &self.apps {
+            if app.rec.failures > 0
+                && let Some(since) = Self::app_tasks(view, name)
+                    .filter_map(|t| t.running_since())
+                    .min()
+            {
+                at(since + BACKOFF_RESET);
+            }
+            if let Some(last) = app.last_unhealthy_kill
+                && Self::app_tasks(view, name).any(|t| t.healthy() == Some(false) && !t.kill_sent())
+            {
+                at(last + UNHEALTHY_KILL_INTERVAL);
+            }
+        }
+        next
+    }
+
+    pub(crate) fn app_timers(&mut self, ctx: &mut Ctx<'_>) {
+        let now = ctx.now();
+        let names: Vec<String> = self.apps.keys().cloned().collect();
+        for name in names {
+            let view = ctx.view();
+            let Some(app) = self.apps.get(&name) else {
+                continue;
+            };
+            // Healthy long enough: the app is no longer crash-looping.
+            if app.rec.failures > 0
+                && Self::app_tasks(&view, &name)
+                    .any(|t| t.running_since().is_some_and(|s| now >= s + BACKOFF_RESET))
+                && let Some(app) = self.apps.get_mut(&name)
+            {
+                app.rec.failures = 0;
+                store_app(ctx, &app.rec.clone());
+            }
+            self.kill_unhealthy(ctx, &name);
+            self.converge(ctx, &name);
+        }
+    }
+
+    /// Kill one task of `name` that fails its health check, if the rate
+    /// limit allows.
+    pub(crate) fn kill_unhealthy(&mut self, ctx: &mut Ctx<'_>, name: &str) {
+        let now = ctx.now();
+        let view = ctx.view();
+        let Some(app) = self.apps.get(name) else {
+            return;
+        };
+        if app.rec.spec.healthcheck.is_none()
+            || app
+                .last_unhealthy_kill
+                .is_some_and(|l| now < l + UNHEALTHY_KILL_INTERVAL)
+        {
+            return;
+        }
+        let Some(id) = Self::app_tasks(&view, name)
+            .find(|t| {
+                t.healthy() == Some(false)
+                    && !t.kill_sent()
+                    && t.record().state == TaskState::TaskRunning as i32
+            })
+            .map(|t| t.record().id.clone())
+        else {
+            return;
+        };
+        if !view.is_subscribed() {
+            return;
+        }
+        tracing::warn!(target: "tritium::tasks", task = %id, app = %name, "failing its health check; killing it");
+        if let Some(app) = self.apps.get_mut(name) {
+            app.last_unhealthy_kill = Some(now);
+        }
+        self.unhealthy_killed.insert(id.clone());
+        self.kill(ctx, &id);
+    }
+
+    /// KILL a task (the session does the bookkeeping); its app's pending
+    /// count is stale.
+    pub(super) fn kill(&mut self, ctx: &mut Ctx<'_>, id: &str) {
+        let app = ctx.view().task(id).map(|t| t.record().app.clone());
+        ctx.kill(id);
+        if let Some(app) = app {
+            self.touch(&app);
+        }
+    }
+}
