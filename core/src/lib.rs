@@ -30,12 +30,10 @@
 //! * [`rng`]: the small seeded PRNG used for jitter and task ids.
 
 #![forbid(unsafe_code)]
-#![cfg_attr(not(clippy), warn(missing_docs))]
+#![deny(missing_docs)]
 
-#[deny(missing_docs)]
 pub mod apps;
 pub mod contract;
-#[deny(missing_docs)]
 pub mod framework;
 pub mod matcher;
 pub mod pattern;

@@ -14,13 +14,12 @@
 //! crate to run and still sees exactly one definition of every type.
 
 #![forbid(unsafe_code)]
-#![cfg_attr(not(clippy), warn(missing_docs))]
+#![deny(missing_docs)]
 
 pub use tritium_core::session as core;
 pub use tritium_core::{apps, contract, matcher, pattern, rng, spec, wire};
 
 pub mod driver;
-#[deny(missing_docs)]
 pub mod run;
 pub mod store;
 

@@ -9,8 +9,11 @@ pub const SCHEDULER_PATH: &str = "/api/v1/scheduler";
 /// A master endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MasterUrl {
+    /// `https`: the connection is TLS.
     pub tls: bool,
+    /// Host name or IP address (an IPv6 address without brackets).
     pub host: String,
+    /// TCP port (5050 when the URL names none).
     pub port: u16,
     /// Full request path of the scheduler API, e.g. `/api/v1/scheduler` or
     /// `/mesos/api/v1/scheduler` behind a proxy.
@@ -20,12 +23,17 @@ pub struct MasterUrl {
 /// A master URL that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UrlError {
+    /// The URL (as given) does not start with `http://` or `https://`.
     #[error("master URL {0:?} must start with http:// or https://")]
     Scheme(String),
+    /// The URL (as given) names no host.
     #[error("master URL {0:?} has no host")]
     NoHost(String),
+    /// The URL's port is not a number up to 65535, or its bracketed IPv6
+    /// host is malformed.
     #[error("master URL {0:?} has a bad port")]
     BadPort(String),
+    /// The URL (as given) holds whitespace or control characters.
     #[error("master URL {0:?} has characters not allowed in a URL")]
     BadCharacter(String),
 }
@@ -34,6 +42,16 @@ impl MasterUrl {
     /// Parse `http://host:port`, `https://host`, `http://host:port/prefix`.
     /// A path that does not already end in the scheduler path gets it
     /// appended. The default port is 5050 (Mesos's), not 80.
+    ///
+    /// ```
+    /// use tritium_core::session::{MasterUrl, UrlError};
+    ///
+    /// let u = MasterUrl::parse("https://mesos.example:5051/mesos").unwrap();
+    /// assert_eq!((u.tls, u.host.as_str(), u.port), (true, "mesos.example", 5051));
+    /// assert_eq!(u.path, "/mesos/api/v1/scheduler");
+    /// assert_eq!(MasterUrl::parse("http://m").unwrap().port, 5050);
+    /// assert!(matches!(MasterUrl::parse("ftp://m"), Err(UrlError::Scheme(_))));
+    /// ```
     pub fn parse(s: &str) -> Result<MasterUrl, UrlError> {
         let s = s.trim();
         if s.bytes().any(|b| b <= b' ' || b == 0x7f) {
@@ -52,6 +70,14 @@ impl MasterUrl {
     /// Resolve a `Location` header against this URL: absolute
     /// (`http://h:p/...`), protocol-relative (`//h:p/...`, what the master
     /// sends) or a path on the same host.
+    ///
+    /// ```
+    /// use tritium_core::session::MasterUrl;
+    ///
+    /// let here = MasterUrl::parse("http://m1:5050").unwrap();
+    /// let leader = here.resolve("//m2:5050/master/api/v1/scheduler").unwrap();
+    /// assert_eq!(leader.to_string(), "http://m2:5050/master/api/v1/scheduler");
+    /// ```
     pub fn resolve(&self, location: &str) -> Result<MasterUrl, UrlError> {
         let loc = location.trim();
         if loc.starts_with("http://") || loc.starts_with("https://") {

@@ -11,15 +11,22 @@ pub use crate::contract::{Answer, CommandError};
 /// What the framework says about itself when it subscribes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FrameworkSettings {
+    /// The framework's name, as the master's UI and logs show it.
     pub name: String,
+    /// The Unix user its tasks run as unless a launch names another.
     pub user: String,
     /// Roles (MULTI_ROLE); the first is the role tasks run under by default.
     pub roles: Vec<String>,
+    /// The host the framework runs on, as the master shows it (`None`:
+    /// the master uses the connection's address).
     pub hostname: Option<String>,
     /// How long the master keeps our tasks while we are away.
     pub failover_timeout: Duration,
+    /// The principal it authenticates and is authorized as (`None`: none).
     pub principal: Option<String>,
+    /// A link the master's UI shows for the framework.
     pub webui_url: Option<String>,
+    /// Key-value labels sent with the framework's info (empty: none).
     pub labels: Vec<(String, String)>,
 }
 
@@ -42,6 +49,7 @@ impl Default for FrameworkSettings {
 /// What to do with tasks the master reports that tritium never launched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrphanPolicy {
+    /// Kill them (the default).
     Kill,
     /// Ask the framework ([`Framework::adopt`](crate::framework::Framework::adopt))
     /// and track the task if it takes it; kill it otherwise. tritium's app
@@ -57,7 +65,12 @@ pub enum OrphanPolicy {
 /// Engine knobs. Every bound the core keeps is here with its reason.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
+    /// The masters to subscribe to: the first one first, then the next on
+    /// each failure (a redirect goes to the master it names). Must not be
+    /// empty: [`Session::with_framework`](super::Session::with_framework)
+    /// panics without one.
     pub masters: Vec<MasterUrl>,
+    /// What the framework says about itself when it subscribes.
     pub framework: FrameworkSettings,
     /// The stream is dead after this many heartbeat intervals of silence
     /// (5 × 15 s ≈ 75 s by default, the common rule).
@@ -66,7 +79,11 @@ pub struct Config {
     pub default_heartbeat: Duration,
     /// A SUBSCRIBE that yields no SUBSCRIBED event within this is abandoned.
     pub subscribe_timeout: Duration,
+    /// Pause before the first new subscription attempt after a failure;
+    /// doubled per failure in a row, with jitter (the wait is between half
+    /// and all of it).
     pub backoff_initial: Duration,
+    /// The longest pause between subscription attempts.
     pub backoff_max: Duration,
     /// Redirects followed in a row before backing off.
     pub max_redirects: u32,
@@ -78,13 +95,18 @@ pub struct Config {
     pub launch_timeout: Duration,
     /// Implicit reconciliation period.
     pub reconcile_interval: Duration,
+    /// Wait before asking again about tasks an explicit reconciliation
+    /// left unanswered; doubled per unanswered round.
     pub reconcile_retry_initial: Duration,
+    /// The longest wait between explicit reconciliation rounds.
     pub reconcile_retry_max: Duration,
+    /// What to do with tasks the master runs that the session never launched.
     pub orphans: OrphanPolicy,
     /// Restart backoff of an app's failed tasks: initial, doubling to max
     /// (tritium's app service; other frameworks may read them through
     /// `Ctx::config`).
     pub restart_backoff_initial: Duration,
+    /// The longest restart backoff (see `restart_backoff_initial`).
     pub restart_backoff_max: Duration,
     /// With work pending and no offers for this long, REVIVE again (the
     /// master may hold us suppressed after a lost or refused REVIVE).
@@ -139,6 +161,7 @@ pub use crate::spec::AppSpec;
 /// deletion in progress, finished job instances, restart backoff).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AppRecord {
+    /// What the app asks for, in the version it runs now.
     pub spec: AppSpec,
     /// Bumped by every change that replaces tasks (update, restart,
     /// rollback); a scale keeps it. Tasks carry the version they run.
@@ -174,11 +197,14 @@ pub struct AppRecord {
 /// The version and spec a rolling update replaces.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Previous {
+    /// The version being replaced.
     pub version: u64,
+    /// Its spec (what a rollback restores).
     pub spec: AppSpec,
 }
 
 impl AppRecord {
+    /// A new app at version 1, with no deployment history.
     pub fn new(spec: AppSpec) -> AppRecord {
         AppRecord {
             spec,
@@ -194,6 +220,7 @@ impl AppRecord {
         }
     }
 
+    /// The app's name (from its spec).
     pub fn name(&self) -> &str {
         &self.spec.name
     }
@@ -317,7 +344,12 @@ pub enum CommandKind {
     /// GET one app with its tasks.
     GetApp(String),
     /// GET every app with its tasks, `limit` apps from `offset` (by name).
-    ListApps { offset: usize, limit: usize },
+    ListApps {
+        /// Apps to skip, in name order.
+        offset: usize,
+        /// The most apps to return.
+        limit: usize,
+    },
     /// Pending instances and why offers were refused, for one app or all.
     Queue(Option<String>),
     /// A snapshot of apps, tasks and the subscription.
@@ -339,9 +371,14 @@ pub enum Input<C = CommandKind> {
     Start,
     /// The SUBSCRIBE response head arrived.
     SubscribeResponse {
+        /// The HTTP status code.
         status: u16,
+        /// The `Mesos-Stream-Id` header: every call on this subscription
+        /// must carry it.
         stream_id: Option<String>,
+        /// The `Location` header (a 307 names the leading master in it).
         location: Option<String>,
+        /// The `Content-Type` header; a 200 must be `application/x-protobuf`.
         content_type: Option<String>,
         /// Start of an error body, for the log.
         body: String,
@@ -352,8 +389,12 @@ pub enum Input<C = CommandKind> {
     StreamClosed(CloseReason),
     /// The answer to a call, in the order calls were sent.
     CallResponse {
+        /// The HTTP status code (202 accepted; see the session's rules for
+        /// 307, 401/403 and 5xx).
         status: u16,
+        /// The `Location` header (a 307 names the leading master in it).
         location: Option<String>,
+        /// Start of the body, for the log and to tell 403s apart.
         body: String,
     },
     /// The call connection failed; calls in flight may be lost.
@@ -434,30 +475,40 @@ pub(crate) type AnyReply = Box<dyn std::any::Any + Send>;
 pub enum Output<R = Result<Answer, CommandError>> {
     /// Open the subscription connection to `master` and POST this body.
     Subscribe {
+        /// The master to connect to.
         master: MasterUrl,
+        /// The encoded SUBSCRIBE call (`application/x-protobuf`).
         body: Bytes,
     },
     /// Drop the subscription (and the call connection with it).
     CloseSubscription,
     /// POST a call on the call connection, in order.
     Call {
+        /// The master of the current subscription.
         master: MasterUrl,
+        /// The `Mesos-Stream-Id` header to send with it.
         stream_id: String,
+        /// The encoded call (`application/x-protobuf`).
         body: Bytes,
         /// Call type, for logs and metrics.
         kind: &'static str,
     },
     /// Persist these ops as batch `seq`; answer with `StoreCommitted(seq)`.
     Store {
+        /// The batch number: one more than the previous batch's.
         seq: u64,
+        /// The changes, to apply in order and atomically.
         ops: Vec<StoreOp>,
     },
+    /// Deliver this reply to whoever sent its command.
     Reply(Reply<R>),
     /// An app or task changed (for the API's event stream).
     Notify(Notice),
     /// Stop the engine: `code` is the process exit code.
     Exit {
+        /// The process exit code (see [`exit`]).
         code: i32,
+        /// Why, for the log.
         reason: String,
     },
 }
@@ -484,11 +535,15 @@ pub mod exit {
 /// engine no JSON per status update.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Notice {
+    /// A task changed state.
     Task(Box<TaskNotice>),
+    /// An app changed.
     App {
+        /// The app's name.
         app: String,
         /// created, updating, deleting, deleted, ...
         event: &'static str,
+        /// The app version it is about, if any.
         version: Option<u64>,
     },
 }
@@ -496,15 +551,23 @@ pub enum Notice {
 /// A task of `app` reached `state`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskNotice {
+    /// The task's group (tritium: its app).
     pub app: String,
+    /// The task id.
     pub task: String,
+    /// Its instance number in the group.
     pub instance: u32,
+    /// The group version it runs.
     pub version: u64,
     /// `TASK_RUNNING`, ...
     pub state: &'static str,
+    /// The agent it runs on.
     pub agent_id: String,
+    /// The agent's hostname.
     pub host: String,
+    /// The last health check result, if the task has a health check.
     pub healthy: Option<bool>,
+    /// The status message, if the update had one.
     pub message: Option<String>,
 }
 

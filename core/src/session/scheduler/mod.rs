@@ -33,15 +33,27 @@ pub enum Phase {
     /// Not started.
     Idle,
     /// Backing off until the next attempt.
-    Waiting { until: Instant },
+    Waiting {
+        /// When the next SUBSCRIBE goes out.
+        until: Instant,
+    },
     /// SUBSCRIBE sent; waiting for the response head.
-    Subscribing { deadline: Instant },
+    Subscribing {
+        /// Past this without a response head, the attempt is abandoned.
+        deadline: Instant,
+    },
     /// 200 received; `subscribed` once the SUBSCRIBED event arrived.
     Streaming {
+        /// The `Mesos-Stream-Id` the master gave this subscription.
         stream_id: String,
+        /// The SUBSCRIBED event arrived: the session acts on the stream.
         subscribed: bool,
+        /// The master's heartbeat interval (the configured default until
+        /// SUBSCRIBED announces it).
         heartbeat: Duration,
+        /// When the last record arrived (for the heartbeat watchdog).
         last_event: Instant,
+        /// Past this without SUBSCRIBED, the subscription is abandoned.
         deadline: Instant,
     },
     /// Exited (fatal error or stepped down).
@@ -52,30 +64,84 @@ pub enum Phase {
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct Stats {
+    /// Records received on the stream (heartbeats included).
     pub events: u64,
+    /// Bytes of those records.
     pub event_bytes: u64,
+    /// Records that did not decode or came before SUBSCRIBED (each one
+    /// ends the subscription).
     pub bad_events: u64,
+    /// Offers received.
     pub offers_received: u64,
+    /// Offers used by an ACCEPT.
     pub offers_accepted: u64,
+    /// Offers declined.
     pub offers_declined: u64,
+    /// Offers the master took back (RESCIND).
     pub offers_rescinded: u64,
+    /// Task status updates received.
     pub updates: u64,
+    /// ACKNOWLEDGE calls sent.
     pub acks_sent: u64,
+    /// Tasks launched (counted when their ACCEPT is built).
     pub tasks_launched: u64,
+    /// Subscriptions made (SUBSCRIBED events).
     pub subscriptions: u64,
+    /// Subscriptions dropped to try again.
     pub reconnects: u64,
+    /// Streams given up for silence past the heartbeat allowance.
     pub heartbeats_missed: u64,
+    /// 307 redirects followed (to SUBSCRIBE or to a call).
     pub redirects: u64,
+    /// Call failures: error answers, and losses of the call connection.
     pub call_errors: u64,
+    /// Reconciliation rounds started.
     pub reconcile_rounds: u64,
+    /// Tasks the session did not launch that it killed.
     pub orphans_killed: u64,
+    /// Tasks the session did not launch that the framework adopted.
     pub orphans_adopted: u64,
+    /// Store batches issued.
     pub store_batches: u64,
     /// REVIVEs sent while not suppressed, because new work appeared.
     pub revives_for_new_work: u64,
 }
 
 /// The protocol session running a [`Framework`]: see the module docs.
+///
+/// A driver feeds it inputs with the current time and carries out what it
+/// asks for; nothing here does IO:
+///
+/// ```
+/// use std::time::Instant;
+/// use tritium_core::session::{Config, Input, MasterUrl, Output, Phase, Recovered, Session};
+/// # use tritium_core::framework::{Ctx, Framework, TaskUpdate, View};
+/// # use tritium_proto::view::{EventView, ViewError};
+/// # struct Idle;
+/// # impl Framework for Idle {
+/// #     type Command = ();
+/// #     type Reply = ();
+/// #     fn offers(&mut self, _: &mut Ctx<'_>, _: &EventView<'_>) -> Result<(), ViewError> { Ok(()) }
+/// #     fn update(&mut self, _: &mut Ctx<'_>, _: &TaskUpdate<'_>) {}
+/// #     fn command(&mut self, _: &mut Ctx<'_>, _: ()) {}
+/// #     fn wanted_launches(&self, _: &View<'_>) -> usize { 0 }
+/// # }
+///
+/// let cfg = Config {
+///     masters: vec![MasterUrl::parse("http://master:5050").unwrap()],
+///     ..Config::default()
+/// };
+/// let now = Instant::now();
+/// let mut session = Session::with_framework(cfg, Idle, Recovered::default(), now);
+/// session.handle(now, Input::Start);
+/// match session.poll_output() {
+///     Some(Output::Subscribe { master, .. }) => assert_eq!(master.authority(), "master:5050"),
+///     other => panic!("expected a SUBSCRIBE, got {other:?}"),
+/// }
+/// assert!(matches!(session.phase(), Phase::Subscribing { .. }));
+/// // Without an answer by then, the driver wakes it with `Input::Timer`.
+/// assert!(session.poll_timeout().is_some());
+/// ```
 #[derive(Debug)]
 pub struct Session<F> {
     core: Core,

@@ -132,6 +132,18 @@ pub(super) fn task_deadline(cfg: &Config, t: &Task) -> Option<Instant> {
 }
 
 /// Whether `state` (a `mesos.v1.TaskState` number) ends a task.
+///
+/// ```
+/// use tritium_core::session::{is_failure, is_terminal, state_name};
+/// use tritium_proto::v1::TaskState;
+///
+/// let finished = TaskState::TaskFinished as i32;
+/// assert!(is_terminal(finished) && !is_failure(finished));
+/// assert!(is_failure(TaskState::TaskLost as i32));
+/// assert!(!is_terminal(TaskState::TaskRunning as i32));
+/// assert_eq!(state_name(TaskState::TaskRunning as i32), "TASK_RUNNING");
+/// assert_eq!(state_name(99), "TASK_?");
+/// ```
 pub fn is_terminal(state: i32) -> bool {
     matches!(
         TaskState::try_from(state),
