@@ -81,7 +81,14 @@ impl AppService {
                     return Err(e);
                 }
                 let r = &mut app.rec;
+                let used = r.max_version.max(r.version);
                 r.begin_version(r.spec.clone());
+                debug_assert!(
+                    r.version == used + 1 && r.version == r.max_version,
+                    "app {name}: a restart must take version {} (max_version + 1), took {}",
+                    used + 1,
+                    r.version
+                );
                 r.job_failures.clear();
                 r.completed.clear();
                 app.not_before = None;
@@ -250,7 +257,14 @@ impl AppService {
                     }
                     Self::notify(ctx, &self.apps, &name, "scaled");
                 } else {
+                    let used = r.max_version.max(r.version);
                     r.begin_version(spec);
+                    debug_assert!(
+                        r.version == used + 1 && r.version == r.max_version,
+                        "app {name}: an update must take version {} (max_version + 1), took {}",
+                        used + 1,
+                        r.version
+                    );
                     app.not_before = None;
                     tracing::info!(target: "tritium::apps", app = %name, version = r.version, "rolling update");
                     Self::notify(ctx, &self.apps, &name, "updating");

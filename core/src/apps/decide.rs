@@ -58,6 +58,13 @@ impl AppService {
             if !failed && !backing_off {
                 let done = r.completed.iter().filter(|i| **i < spec.instances).count();
                 d.launch = (spec.instances as usize).saturating_sub(used.len() + done);
+                debug_assert!(
+                    used.len() + done + d.launch <= spec.instances as usize,
+                    "job {name}: {} live and {done} finished instances plus {} launches exceed {}",
+                    used.len(),
+                    d.launch,
+                    spec.instances
+                );
             }
             return d;
         }
@@ -119,6 +126,28 @@ impl AppService {
                 (want + spec.upgrade.max_surge as usize).saturating_sub(cur.len() + remaining_old);
             d.launch = missing.min(room);
         }
+        // The rule's promises (ARCHITECTURE.md, "Core"): launches never take
+        // the current version past `instances`, nor every live task past
+        // `instances + max_surge`; an old ready task is killed only while
+        // `instances - max_unavailable` ready tasks remain.
+        debug_assert!(
+            cur.len() + d.launch <= want,
+            "app {name}: {} current tasks plus {} launches exceed {want} instances",
+            cur.len(),
+            d.launch
+        );
+        debug_assert!(
+            d.launch == 0
+                || cur.len() + remaining_old + d.launch <= want + spec.upgrade.max_surge as usize,
+            "app {name}: {} live tasks plus {} launches exceed {want} + max_surge {}",
+            cur.len() + remaining_old,
+            d.launch,
+            spec.upgrade.max_surge
+        );
+        debug_assert!(
+            killed_old == 0 || ready_new + old_ready.len() - killed_old >= min_avail,
+            "app {name}: killing {killed_old} old ready tasks leaves fewer than {min_avail} ready"
+        );
         d
     }
 
@@ -201,3 +230,7 @@ impl AppService {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "decide_tests.rs"]
+mod tests;

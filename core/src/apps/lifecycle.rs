@@ -30,6 +30,12 @@ impl AppService {
         self.kill_unhealthy(ctx, name);
         let d = self.decide(&ctx.view(), name);
         for id in &d.kill {
+            // A KILLING task is never live again for the rule: it is not
+            // killed twice, nor counted (ARCHITECTURE.md, "Core").
+            debug_assert!(
+                ctx.view().task(id).is_some_and(|t| !t.kill_sent()),
+                "decide asked to kill {id}, which is not a live task or is already KILLING"
+            );
             self.kill(ctx, id);
         }
         let Some(app) = self.apps.get(name) else {
@@ -119,6 +125,15 @@ impl AppService {
                         tracing::error!(target: "tritium::apps", app = %t.record().app, error = %e, "the matcher refused the rolled-back spec");
                     }
                     app.rec.version = prev.version;
+                    // The failed version's number stays the highest given, so
+                    // the next update takes `max_version + 1`, never a used one.
+                    debug_assert!(
+                        app.rec.version < app.rec.max_version,
+                        "app {}: rolled back to version {} not below the highest given {}",
+                        t.record().app,
+                        app.rec.version,
+                        app.rec.max_version
+                    );
                     app.rec.rolled_back = true;
                     app.rec.update_failures = 0;
                     app.rec.failures = 0;
