@@ -873,18 +873,22 @@ impl Matcher {
                     .is_some_and(|ix| self.apps[ix.0 as usize].req.is_some())
         });
         if !pending {
-            self.decline_all(now, event, plan)?;
-        } else {
-            self.ingest(now, event)?;
-            self.start_runs(now, want);
-            self.place_all(event, plan)?;
-            self.finish(event, plan)?;
+            let answered = self.decline_all(now, event, plan);
+            debug_assert!(
+                answered.is_err() || answers_every_offer_once(event, plan),
+                "the plan must answer every offer of the event exactly once"
+            );
+            return answered;
         }
+        self.ingest(now, event)?;
+        self.start_runs(now, want);
+        self.place_all(event, plan)?;
+        let answered = self.finish(event, plan);
         debug_assert!(
-            answers_every_offer_once(event, plan),
+            answered.is_err() || answers_every_offer_once(event, plan),
             "the plan must answer every offer of the event exactly once"
         );
-        Ok(())
+        answered
     }
 }
 
