@@ -8,7 +8,8 @@
 //! `Call`/`Event` is defined). They are compiled at build time by prost-build
 //! through protox, so no `protoc` is needed to build.
 //!
-//! The generated modules allow `missing_docs`: prost turns the `//` comments
+//! Every hand-written item is documented (`missing_docs` is denied); the
+//! generated modules allow `missing_docs`: prost turns the `//` comments
 //! of the `.proto` files into doc comments, but not every field has one (the
 //! field names and the Mesos documentation say what they are).
 //!
@@ -16,6 +17,7 @@
 //! never does IO.
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 /// Generated prost types, laid out like the protobuf packages.
 pub mod mesos {
