@@ -4,131 +4,28 @@
 //! that reports a refused connection instead of panicking (a process that
 //! was just killed refuses).
 //!
-//! etcd is started the way `engine/tests/etcd_store.rs` starts it: a temp
-//! data dir, free ports picked by binding port 0, retried if a port was
-//! taken in between, killed on drop.
+//! etcd is the engine tests' own (`engine/tests/common/etcd.rs`, included
+//! by path): a temp data dir, free ports picked by binding port 0, retried
+//! if a port was taken in between, killed on drop.
 
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tempfile::TempDir;
-
-/// Bound on etcd's start (it usually answers within a second).
-const ETCD_START: Duration = Duration::from_secs(30);
 
 /// Longest one HTTP exchange may take.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
-
 // ---------------------------------------------------------------- etcd
 
-/// A single-member etcd on 127.0.0.1, killed on drop.
-pub struct Etcd {
-    child: Child,
-    pub client_port: u16,
-    dir: TempDir,
-}
-
-fn etcd_binary() -> PathBuf {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join("etcd"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "the HA tests need an `etcd` server binary on PATH and found none: \
-                 install Debian's etcd-server (`apt-get install etcd-server`; scripts/test \
-                 installs it)"
-            )
-        })
-}
-
-impl Etcd {
-    pub fn start() -> Etcd {
-        let bin = etcd_binary();
-        let mut last = String::new();
-        for _ in 0..3 {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let (client_port, peer_port) = (free_port(), free_port());
-            let client = format!("http://127.0.0.1:{client_port}");
-            let peer = format!("http://127.0.0.1:{peer_port}");
-            let log = std::fs::File::create(dir.path().join("etcd.log")).expect("etcd log file");
-            let child = Command::new(&bin)
-                .arg("--name=t")
-                .arg(format!("--data-dir={}", dir.path().join("data").display()))
-                .arg(format!("--listen-client-urls={client}"))
-                .arg(format!("--advertise-client-urls={client}"))
-                .arg(format!("--listen-peer-urls={peer}"))
-                .arg(format!("--initial-advertise-peer-urls={peer}"))
-                .arg(format!("--initial-cluster=t={peer}"))
-                .arg("--logger=zap")
-                .arg("--log-level=warn")
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().expect("log handle"))
-                .stderr(log)
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-            let mut etcd = Etcd {
-                child,
-                client_port,
-                dir,
-            };
-            match etcd.wait_healthy() {
-                Ok(()) => return etcd,
-                Err(e) => {
-                    last = format!(
-                        "{e}; its log:\n{}",
-                        std::fs::read_to_string(etcd.dir.path().join("etcd.log"))
-                            .unwrap_or_default()
-                    )
-                }
-            }
-        }
-        panic!("etcd did not start: {last}")
-    }
-
-    fn wait_healthy(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + ETCD_START;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("etcd exited with {status}"));
-            }
-            let addr = SocketAddr::from(([127, 0, 0, 1], self.client_port));
-            if try_http(addr, "GET", "/health", None)
-                .is_some_and(|r| r.body.contains("\"health\":\"true\""))
-            {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Err(format!("etcd not healthy within {ETCD_START:?}"))
-    }
-
-    /// `--store` value for `prefix`.
-    pub fn store(&self, prefix: &str) -> String {
-        format!("etcd://127.0.0.1:{}/{prefix}", self.client_port)
-    }
-}
-
-impl Drop for Etcd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+#[path = "../../../engine/tests/common/etcd.rs"]
+mod etcd;
+pub use etcd::{Etcd, free_port};
 
 // ---------------------------------------------------------------- tritium
 

@@ -1,7 +1,8 @@
 //! A throwaway etcd server for the tests that need one (Debian's
 //! etcd-server, which scripts/test installs): started on random loopback
 //! ports with a temporary data directory, killed on drop. Included with
-//! `#[path]` by the test binaries that use it.
+//! `#[path]` by the test binaries that use it, the engine's and the API's
+//! (`api/tests/procs/`).
 
 #![allow(dead_code)]
 
@@ -32,7 +33,7 @@ pub fn etcd_binary() -> PathBuf {
         .find(|p| p.is_file());
     found.unwrap_or_else(|| {
         panic!(
-            "the etcd store tests need an `etcd` server binary on PATH and found none: \
+            "these tests need an `etcd` server binary on PATH and found none: \
              install Debian's etcd-server (`apt-get install etcd-server`; scripts/test \
              installs it, and CI runs scripts/test)"
         )
@@ -115,8 +116,13 @@ impl Etcd {
         std::fs::read_to_string(self.dir.path().join("etcd.log")).unwrap_or_default()
     }
 
+    /// The `etcd://` store URL for `prefix` (tritium's `--store` value).
+    pub fn store(&self, prefix: &str) -> String {
+        format!("etcd://127.0.0.1:{}/{prefix}", self.client_port)
+    }
+
     pub fn url(&self, prefix: &str) -> EtcdUrl {
-        EtcdUrl::parse(&format!("etcd://127.0.0.1:{}/{prefix}", self.client_port)).unwrap()
+        EtcdUrl::parse(&self.store(prefix)).unwrap()
     }
 
     pub fn endpoint(&self) -> String {
