@@ -209,13 +209,7 @@ impl Master {
             self.end_offer(id, OfferEnd::Rescinded);
         }
         let agent_id = self.agents[a].id.clone();
-        let slots: Vec<usize> = (0..self.tasks.len())
-            .filter(|&s| {
-                self.tasks[s]
-                    .as_ref()
-                    .is_some_and(|t| t.agent == a && !terminal(t.state))
-            })
-            .collect();
+        let slots = self.live_task_slots(a);
         for slot in slots {
             let (fw, id, executor_id) = {
                 let t = self.tasks[slot].as_ref().expect("live");
@@ -251,19 +245,25 @@ impl Master {
         }
     }
 
+    /// The task slots of agent `a` whose tasks have not ended, in slot
+    /// order: what a lost agent takes down and a returning one brings back.
+    fn live_task_slots(&self, a: usize) -> Vec<usize> {
+        (0..self.tasks.len())
+            .filter(|&s| {
+                self.tasks[s]
+                    .as_ref()
+                    .is_some_and(|t| t.agent == a && !terminal(t.state))
+            })
+            .collect()
+    }
+
     /// The unreachable agent re-registers with its tasks (master.cpp,
     /// `__reregisterSlave`): each live one, of any framework, reports its
     /// state again.
     pub(super) fn recover_agent(&mut self, now: Instant, a: usize) {
         self.agents[a].state = AgentState::Active;
         self.unreachable_time[a] = None;
-        let slots: Vec<usize> = (0..self.tasks.len())
-            .filter(|&s| {
-                self.tasks[s]
-                    .as_ref()
-                    .is_some_and(|t| t.agent == a && !terminal(t.state))
-            })
-            .collect();
+        let slots = self.live_task_slots(a);
         for slot in slots {
             let (state, healthy) = {
                 let t = self.tasks[slot].as_ref().expect("live");
