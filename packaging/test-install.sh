@@ -154,10 +154,14 @@ while IFS= read -r line || [ -n "$line" ]; do
   unit_env[$key]=$value
 done <"$envfile"
 [ -n "$envfile_optional" ] || [ -f "$envfile" ] || fail "EnvironmentFile=$envfile is missing"
-# A free port: nothing accepts a connection on it.
+# A free port: nothing accepts a connection on it. Picked below the
+# kernel's ephemeral range, so no outgoing connection (of this machine's
+# other processes, or of tritium itself) holds it as its local port.
+read -r eph_lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || eph_lo=32768
+[ "$eph_lo" -gt 11000 ] || eph_lo=32768
 port=""
 for _ in $(seq 50); do
-  p=$((20000 + RANDOM % 40000))
+  p=$((10000 + RANDOM % (eph_lo - 10000)))
   if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
 done
 [ -n "$port" ] || fail "no free port on 127.0.0.1"

@@ -201,6 +201,16 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<i32, String> {
     let demo = cli.master.is_empty();
+    // The REST port is bound before anything opens a connection (the
+    // simulated cluster, etcd, the engine): an outgoing socket's ephemeral
+    // port can otherwise take it, and with port 0 the address advertised to
+    // other instances is the one that serves.
+    let api_listener = std::net::TcpListener::bind(cli.listen.as_str())
+        .map_err(|e| format!("cannot listen on {} for the REST API: {e}", cli.listen))?;
+    let listen = api_listener
+        .local_addr()
+        .map_err(|e| format!("--listen {}: {e}", cli.listen))?
+        .to_string();
     // Kept alive for the whole run: dropping it stops the simulated cluster.
     let mut sim = None;
     let masters = if demo {
@@ -256,7 +266,6 @@ fn run(cli: Cli) -> Result<i32, String> {
     // The etcd store's election: the API redirects while it stands by, the
     // driver sends nothing once it reads false.
     let mut leadership: Option<Leadership> = None;
-    let mut listen = cli.listen.clone();
     let mut store: Box<dyn Store> = match store_spec.split_once(':') {
         _ if store_spec == "mem" => {
             tracing::warn!("store: in memory; state is lost when tritium stops");
@@ -271,8 +280,6 @@ fn run(cli: Cli) -> Result<i32, String> {
         Some(("etcd", _)) => {
             let url =
                 EtcdUrl::parse(&store_spec).map_err(|e| format!("--store {store_spec}: {e}"))?;
-            // The address others redirect to must be the one the API gets.
-            listen = concrete_listen(&cli.listen)?;
             let advertise = cli
                 .advertise
                 .clone()
@@ -372,7 +379,8 @@ fn run(cli: Cli) -> Result<i32, String> {
             None
         }
     };
-    let api = ApiServer::start(
+    let api = ApiServer::serve_on(
+        api_listener,
         ApiOptions {
             listen: listen.clone(),
             tokens,
@@ -383,7 +391,7 @@ fn run(cli: Cli) -> Result<i32, String> {
         handle.clone(),
         notify_rx,
     )
-    .map_err(|e| format!("cannot listen on {listen} for the REST API: {e}"))?;
+    .map_err(|e| format!("cannot start the REST API on {listen}: {e}"))?;
     tracing::info!(url = %format!("{api_scheme}://{}/v1/api/app/all", api.addr()), "REST API ready");
     // With etcd, a standby waits here (its API redirecting to the leader)
     // until it wins the election.
@@ -484,24 +492,6 @@ fn print_status(s: &StatusView) {
             apps.join(", ")
         }
     );
-}
-
-/// `--listen` with a concrete port: with port 0, one is picked now, so
-/// the address advertised to the other instances is the API's.
-fn concrete_listen(listen: &str) -> Result<String, String> {
-    use std::net::ToSocketAddrs;
-    let addr = listen
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| format!("--listen {listen:?}: not a host:port"))?;
-    if addr.port() != 0 {
-        return Ok(listen.to_owned());
-    }
-    let picked = std::net::TcpListener::bind(addr)
-        .and_then(|l| l.local_addr())
-        .map_err(|e| format!("--listen {listen}: {e}"))?;
-    Ok(picked.to_string())
 }
 
 /// HOSTNAME:PID: unique among instances on different hosts and on one.

@@ -135,14 +135,26 @@ impl std::fmt::Debug for ApiServer {
 }
 
 impl ApiServer {
-    /// Bind and serve. `events` carries the engine's app/task changes
-    /// (`DriverOptions::notify`).
+    /// Bind `opts.listen` and serve. `events` carries the engine's
+    /// app/task changes (`DriverOptions::notify`).
     pub fn start(
         opts: ApiOptions,
         engine: DriverHandle,
         events: Receiver<tritium_engine::core::Notice>,
     ) -> io::Result<ApiServer> {
         let listener = TcpListener::bind(opts.listen.as_str())?;
+        ApiServer::serve_on(listener, opts, engine, events)
+    }
+
+    /// Serve on a listener bound earlier (`opts.listen` is not used). The
+    /// binary binds its port before it starts anything that opens
+    /// connections, so none of its own outgoing sockets can take the port.
+    pub fn serve_on(
+        listener: TcpListener,
+        opts: ApiOptions,
+        engine: DriverHandle,
+        events: Receiver<tritium_engine::core::Notice>,
+    ) -> io::Result<ApiServer> {
         let events = Arc::new(EventStreams::start(
             events,
             EventOptions {
