@@ -1164,3 +1164,22 @@ fn constraints_and_strategies_place_and_impossible_specs_are_refused() {
     assert_eq!(s.get("/v1/api/app?name=huge").status, 404);
     s.assert_no_violations();
 }
+
+/// Issue 20: a service that names no strategy spreads, so one lost agent
+/// takes at most one of its instances; a job still packs.
+#[test]
+fn a_default_service_of_ten_lands_on_ten_distinct_agents() {
+    let s = Stack::start_with(small_sim(20), false, |_| {});
+    s.create(&hydrogen_app("spread", 10, "sleep 600"));
+    let app = s.wait_running("spread", 10);
+    let agents: std::collections::BTreeSet<String> = live_tasks(&app)
+        .iter()
+        .map(|t| t["agent_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        agents.len(),
+        10,
+        "10 instances of a default service on 20 agents: {agents:?}"
+    );
+    s.assert_no_violations();
+}

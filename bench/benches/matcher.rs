@@ -110,6 +110,9 @@ fn apps() -> Vec<AppSpec> {
         .map(|i| {
             let mut s = AppSpec::command_app(&format!("app-{i}"), PER_APP, 0.5, 1024.0, "run");
             s.resources.ports = Ports::Count(1);
+            // The mix as measured before services spread by default: the
+            // plain, filtered and GROUP_BY apps pack.
+            s.strategy.kind = StrategyKind::Binpack;
             match i % 10 {
                 5 => s.strategy.kind = StrategyKind::Unique,
                 6 => s.strategy.kind = StrategyKind::Spread,

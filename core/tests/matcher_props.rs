@@ -522,3 +522,53 @@ proptest! {
         prop_assert_eq!(a, b);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// A service that names no strategy spreads: `k` instances offered
+    /// `n >= k` agents that each fit one land on `k` distinct agents, so
+    /// one lost agent takes at most one instance (issue 20).
+    #[test]
+    fn default_service_lands_on_distinct_agents(
+        sizes in proptest::collection::vec(1u32..17, 1..40),
+        k in 1u32..40,
+        split in 1usize..4,
+    ) {
+        let n = sizes.len() as u32;
+        let k = k.min(n);
+        let mut m = Matcher::new("*");
+        let spec = AppSpec::command_app("svc", k, 1.0, 64.0, "x");
+        prop_assert_eq!(spec.strategy.kind, StrategyKind::Default);
+        m.put_app(&spec).unwrap();
+        let offers: Vec<Offer> = sizes
+            .iter()
+            .enumerate()
+            .flat_map(|(i, cpus)| {
+                // An agent's resources split over `split` offers.
+                (0..split).map(move |s| {
+                    plain_offer(
+                        &format!("o{i}-{s}"),
+                        &format!("agent-{i}"),
+                        f64::from(*cpus) / split as f64 + if s == 0 { 1.0 } else { 0.0 },
+                        4096.0,
+                        vec![],
+                    )
+                })
+            })
+            .collect();
+        let bytes = event(offers);
+        let ev = EventView::new(&bytes).unwrap();
+        let mut plan = Plan::default();
+        m.match_offers(Instant::now(), &ev, &[("svc", k)], &mut plan).unwrap();
+        let mut agents: Vec<&str> = plan
+            .accepts
+            .iter()
+            .flat_map(|a| a.launches.iter().map(move |_| a.agent_id.as_str()))
+            .collect();
+        prop_assert_eq!(agents.len() as u32, k, "every instance placed");
+        agents.sort_unstable();
+        agents.dedup();
+        prop_assert_eq!(agents.len() as u32, k, "one instance per agent: {:?}", plan.accepts);
+    }
+}

@@ -195,7 +195,8 @@ fn describe(f: &Filter) -> String {
 }
 
 /// The strategy an app runs with: hydrogen's STRATEGY filter, else the
-/// spec's strategy. Conflicts are refused by [`validate`].
+/// spec's strategy, its kind's default resolved (spread for services,
+/// binpack for jobs). Conflicts are refused by [`validate`].
 fn effective_strategy(spec: &AppSpec) -> StrategyKind {
     for f in &spec.filters {
         if f.kind == FilterKind::Strategy
@@ -208,7 +209,7 @@ fn effective_strategy(spec: &AppSpec) -> StrategyKind {
             };
         }
     }
-    spec.strategy.kind
+    spec.strategy.kind.resolve(spec.kind)
 }
 
 /// Checks everything about the filters that does not need the cluster:
@@ -329,7 +330,10 @@ pub fn validate(spec: &AppSpec) -> Result<(), SpecError> {
         }
     }
     if let Some((i, s)) = strategy_filter
-        && spec.strategy.kind != StrategyKind::Binpack
+        && !matches!(
+            spec.strategy.kind,
+            StrategyKind::Default | StrategyKind::Binpack
+        )
         && spec.strategy.kind != s
     {
         return Err(SpecError::new(

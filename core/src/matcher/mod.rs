@@ -64,8 +64,9 @@
 //!
 //! | rule | meaning |
 //! |---|---|
-//! | default (binpack) | best fit: agents ordered by free cpus, then mem, ascending at the start of the event; each instance takes the first that fits (GPU agents last) |
-//! | `spread` | the agent with the fewest instances of the app; ties → by free cpus at the start of the event, most first |
+//! | default | `spread` for a service, `binpack` for a job (a service must survive the loss of one agent; a job ends, and packing leaves whole agents free) |
+//! | `binpack` | best fit: agents ordered by free cpus, then mem, ascending at the start of the event; each instance takes the first that fits (GPU agents last) |
+//! | `spread` | the agent with the fewest instances of the app; ties → by free cpus at the start of the event, most first; with `GROUP_BY attr`, the least loaded value of attr first |
 //! | `UNIQUE` / `unique` / `STRATEGY [unique]` | at most one instance of the app per agent |
 //! | `mux` / `STRATEGY [mux]` | agents already running the app first (most instances first), then best fit; cannot be combined with UNIQUE or GROUP_BY |
 //! | `MAX_PER attr [n]` | at most n instances per value of attr (text or scalar; `hostname` = per agent); agents without attr are not used |

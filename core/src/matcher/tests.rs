@@ -61,7 +61,9 @@ fn scalar_of(l: &Launch, name: &str) -> f64 {
 #[test]
 fn binpack_fills_the_busiest_agent_first() {
     let mut m = Matcher::new("*");
-    m.put_app(&app("a", 1.0, 10.0)).unwrap();
+    let mut a = app("a", 1.0, 10.0);
+    a.strategy.kind = StrategyKind::Binpack;
+    m.put_app(&a).unwrap();
     let p = run(
         &mut m,
         vec![
@@ -134,6 +136,8 @@ fn unique_places_one_per_agent_counting_live_tasks() {
 fn unique_filter_is_counted_under_its_index() {
     let mut m = Matcher::new("*");
     let mut u = app("u", 1.0, 10.0);
+    // One pass over the agent (spread's second pass is not counted).
+    u.strategy.kind = StrategyKind::Binpack;
     u.filters.push(filter(FilterKind::Unique, None, &[]));
     m.put_app(&u).unwrap();
     let p = run(
@@ -468,6 +472,8 @@ fn offer_with(resources: Vec<tritium_proto::v1::Resource>) -> tritium_proto::v1:
 fn ports_fixed_and_any_never_reused() {
     let mut m = Matcher::new("*");
     let mut a = app("p", 0.1, 1.0);
+    // One pass over the agent (spread's second pass is not counted).
+    a.strategy.kind = StrategyKind::Binpack;
     a.resources.ports = Ports::List(vec![0, 31_001, 0]);
     m.put_app(&a).unwrap();
     let p = run(
@@ -835,4 +841,44 @@ fn fingerprints_tell_hosts_and_attributes_apart() {
     // Moving bytes between the two parts changes it.
     assert_ne!(fp, fingerprint(b"host-1\x0a", b"\x04rack"));
     assert_ne!(fingerprint(b"", b""), fingerprint(b"", b"\0"));
+}
+
+#[test]
+fn default_strategy_spreads_services_and_packs_jobs() {
+    let offers = || {
+        (0..20)
+            .map(|i| plain_offer(&format!("o{i}"), &format!("a{i:02}"), 8.0, 1000.0, vec![]))
+            .collect::<Vec<_>>()
+    };
+    let mut m = Matcher::new("*");
+    let web = AppSpec::command_app("web", 10, 1.0, 10.0, "serve");
+    assert_eq!(web.strategy.kind, StrategyKind::Default);
+    m.put_app(&web).unwrap();
+    let p = run(&mut m, offers(), &[("web", 10)]);
+    let mut agents = agents_of(&p);
+    agents.dedup();
+    assert_eq!(
+        agents.len(),
+        10,
+        "a default service of 10 lands on 10 agents: {agents:?}"
+    );
+
+    let mut m = Matcher::new("*");
+    let mut batch = AppSpec::command_app("batch", 8, 1.0, 10.0, "run");
+    batch.kind = crate::spec::Kind::Job;
+    m.put_app(&batch).unwrap();
+    let p = run(&mut m, offers(), &[("batch", 8)]);
+    let mut agents = agents_of(&p);
+    agents.dedup();
+    assert_eq!(agents.len(), 1, "a default job packs: {agents:?}");
+
+    // Binpack stays available for services, asked for by name.
+    let mut m = Matcher::new("*");
+    let mut packed = AppSpec::command_app("packed", 8, 1.0, 10.0, "serve");
+    packed.strategy.kind = StrategyKind::Binpack;
+    m.put_app(&packed).unwrap();
+    let p = run(&mut m, offers(), &[("packed", 8)]);
+    let mut agents = agents_of(&p);
+    agents.dedup();
+    assert_eq!(agents.len(), 1, "explicit binpack packs: {agents:?}");
 }

@@ -31,7 +31,8 @@ pub struct AppSpec {
     pub instances: u32,
     /// What one instance needs from an agent.
     pub resources: Resources,
-    /// How instances spread over agents (default binpack).
+    /// How instances spread over agents (default: spread for services,
+    /// binpack for jobs).
     #[serde(default, skip_serializing_if = "Strategy::is_default")]
     pub strategy: Strategy,
     /// Constraints every agent that runs an instance must meet.
@@ -168,7 +169,8 @@ impl Ports {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Strategy {
-    /// The strategy (`type` in JSON; any case; empty means binpack).
+    /// The strategy (`type` in JSON; any case; empty or `default` means
+    /// the kind's default: spread for services, binpack for jobs).
     #[serde(rename = "type", default, deserialize_with = "de_strategy")]
     pub kind: StrategyKind,
     /// hydrogen's `effort`; accepted for compatibility, documented as
@@ -187,8 +189,13 @@ impl Strategy {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StrategyKind {
-    /// Best fit: fill agents that are already busy first.
+    /// None asked for: [`StrategyKind::Spread`] for a service (one lost
+    /// agent must not take a service down), [`StrategyKind::Binpack`] for
+    /// a job (it ends; packing leaves whole agents free). See
+    /// [`StrategyKind::resolve`].
     #[default]
+    Default,
+    /// Best fit: fill agents that are already busy first.
     Binpack,
     /// At most one instance per agent.
     Unique,
@@ -198,10 +205,23 @@ pub enum StrategyKind {
     Spread,
 }
 
+impl StrategyKind {
+    /// The strategy an app of `kind` places with: the kind's default
+    /// resolved, any other strategy as it is.
+    pub fn resolve(self, kind: Kind) -> StrategyKind {
+        match (self, kind) {
+            (StrategyKind::Default, Kind::Service) => StrategyKind::Spread,
+            (StrategyKind::Default, Kind::Job) => StrategyKind::Binpack,
+            (other, _) => other,
+        }
+    }
+}
+
 fn de_strategy<'de, D: serde::Deserializer<'de>>(d: D) -> Result<StrategyKind, D::Error> {
     let s = String::deserialize(d)?;
     match s.to_ascii_lowercase().as_str() {
-        "" | "binpack" | "default" => Ok(StrategyKind::Binpack),
+        "" | "default" => Ok(StrategyKind::Default),
+        "binpack" => Ok(StrategyKind::Binpack),
         "unique" => Ok(StrategyKind::Unique),
         "mux" => Ok(StrategyKind::Mux),
         "spread" => Ok(StrategyKind::Spread),

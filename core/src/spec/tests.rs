@@ -126,3 +126,37 @@ fn scale_only_changes_are_recognised() {
     b.command.as_mut().unwrap().cmd = Some("y".into());
     assert!(a.differs_beyond_scale(&b));
 }
+
+#[test]
+fn strategy_default_is_per_kind_and_binpack_is_kept_when_named() {
+    let doc = |strategy: &str| {
+        format!(
+            r#"{{"name": "a", "command": {{"cmd": "x"}}, "resources": {{"cpu": 1, "mem": 1}}{strategy}}}"#
+        )
+    };
+    for s in [
+        "",
+        r#", "strategy": {"type": ""}"#,
+        r#", "strategy": {"type": "Default"}"#,
+    ] {
+        let spec = parse(&doc(s)).unwrap();
+        assert_eq!(spec.strategy.kind, StrategyKind::Default, "{s}");
+        assert_eq!(
+            spec.strategy.kind.resolve(Kind::Service),
+            StrategyKind::Spread
+        );
+        assert_eq!(spec.strategy.kind.resolve(Kind::Job), StrategyKind::Binpack);
+        // The default is not written out: a stored spec keeps following it.
+        let json = serde_json::to_string(&spec).unwrap();
+        assert!(!json.contains("strategy"), "{json}");
+    }
+    let spec = parse(&doc(r#", "strategy": {"type": "BINPACK"}"#)).unwrap();
+    assert_eq!(spec.strategy.kind, StrategyKind::Binpack);
+    assert_eq!(
+        spec.strategy.kind.resolve(Kind::Service),
+        StrategyKind::Binpack
+    );
+    // Named, binpack survives a store round trip.
+    let back: AppSpec = serde_json::from_str(&serde_json::to_string(&spec).unwrap()).unwrap();
+    assert_eq!(back.strategy.kind, StrategyKind::Binpack);
+}
