@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use clap::{CommandFactory, Parser};
 use tritium::auth::Tokens;
@@ -417,7 +417,8 @@ fn run(cli: Cli) -> Result<i32, String> {
     if let Some(id) = &recovered.framework_id {
         tracing::info!(framework_id = %id, records = recovered.records.len(), tasks = recovered.tasks.len(), "recovered state");
     }
-    let mut core = Scheduler::new(cfg, recovered, Instant::now());
+    let start = tritium_engine::core::StartTime::with_wall(Instant::now(), SystemTime::now());
+    let mut core = Scheduler::new(cfg, recovered, start);
     let reporter = {
         let handle = handle.clone();
         let run_for = cli.run_for.map(Duration::from_secs);

@@ -22,6 +22,7 @@ fn task(i: usize, state: i32) -> TaskRecord {
         version: 1,
         host: "ip-10-16-0-17.ec2.internal".into(),
         ports: vec![31000 + (i % 1000) as u32],
+        unreachable_time: None,
     }
 }
 

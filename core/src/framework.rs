@@ -281,6 +281,7 @@ impl Launch {
                 version: 0,
                 host: String::new(),
                 ports: Vec::new(),
+                unreachable_time: None,
             },
             info,
         }
@@ -300,6 +301,13 @@ impl<'a> Ctx<'a> {
     /// The current time (as the driver passed it in).
     pub fn now(&self) -> Instant {
         self.now
+    }
+
+    /// The wall clock now, ns since the Unix epoch, if the driver gave
+    /// the session one ([`crate::session::StartTime`]): for times that
+    /// must outlive the process in a record.
+    pub fn wall_ns(&self) -> Option<i64> {
+        self.core.wall_ns(self.now)
     }
 
     /// A read-only view of the session.
@@ -477,6 +485,12 @@ impl<'a> View<'a> {
     /// The current time.
     pub fn now(&self) -> Instant {
         self.now
+    }
+
+    /// The wall clock now, ns since the Unix epoch, if known (see
+    /// [`Ctx::wall_ns`]).
+    pub fn wall_ns(&self) -> Option<i64> {
+        self.core.wall_ns(self.now)
     }
 
     /// Every tracked (non-terminal) task, by id.

@@ -240,6 +240,9 @@ fn prepare<F: Framework>(framework: F, mut options: RunOptions) -> Result<Prepar
         }
     };
     let recovered = store.recover().map_err(RunError::Store)?;
-    let session = Session::with_framework(options.config, framework, recovered, Instant::now());
+    // The wall clock goes in with the start instant: records keep times
+    // that must outlive the process (backoffs, unreachable since) by it.
+    let start = crate::core::StartTime::with_wall(Instant::now(), std::time::SystemTime::now());
+    let session = Session::with_framework(options.config, framework, recovered, start);
     Ok((session, store, options.driver))
 }

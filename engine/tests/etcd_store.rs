@@ -187,6 +187,7 @@ fn task(id: &str, app: &str, state: i32) -> TaskRecord {
         version: 1,
         host: "host-1".into(),
         ports: vec![31000, 31001],
+        unreachable_time: None,
     }
 }
 

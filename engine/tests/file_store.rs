@@ -57,6 +57,7 @@ fn task(id: &str, app: &str, state: i32) -> TaskRecord {
         version: 1,
         host: format!("host-{app}"),
         ports: vec![31000 + id.len() as u32],
+        unreachable_time: None,
     }
 }
 

@@ -43,6 +43,22 @@ impl AppService {
             return d;
         }
         let backing_off = app.not_before.is_some_and(|t| now < t);
+        // Crash backoff holds back only the instances that failed on their
+        // own and are not running again; a replacement for a task lost with
+        // its agent, GONE, or killed by someone else launches at once.
+        let held = |live: &[&Task]| -> usize {
+            if !backing_off || r.crashed.is_empty() {
+                return 0;
+            }
+            let mut running: Vec<u32> = live
+                .iter()
+                .map(|t| t.record().instance)
+                .filter(|i| r.crashed.binary_search(i).is_ok())
+                .collect();
+            running.sort_unstable();
+            running.dedup();
+            r.crashed.len() - running.len()
+        };
         if spec.kind == Kind::Job {
             let retries = spec.job_retries();
             let failed = r.job_failures.values().any(|f| *f > retries);
@@ -55,9 +71,14 @@ impl AppService {
                     d.kill.push(t.record().id.clone());
                 }
             }
-            if !failed && !backing_off {
+            if !failed {
                 let done = r.completed.iter().filter(|i| **i < spec.instances).count();
-                d.launch = (spec.instances as usize).saturating_sub(used.len() + done);
+                let held = r
+                    .crashed
+                    .iter()
+                    .filter(|i| backing_off && !used.contains(*i) && !r.completed.contains(*i))
+                    .count();
+                d.launch = (spec.instances as usize).saturating_sub(used.len() + done + held);
                 debug_assert!(
                     used.len() + done + d.launch <= spec.instances as usize,
                     "job {name}: {} live and {done} finished instances plus {} launches exceed {}",
@@ -120,12 +141,10 @@ impl AppService {
                 .map(|t| t.record().id.clone()),
         );
         let remaining_old = old_ready.len() - killed_old;
-        if !backing_off {
-            let missing = want.saturating_sub(cur.len());
-            let room =
-                (want + spec.upgrade.max_surge as usize).saturating_sub(cur.len() + remaining_old);
-            d.launch = missing.min(room);
-        }
+        let missing = want.saturating_sub(cur.len()).saturating_sub(held(&cur));
+        let room =
+            (want + spec.upgrade.max_surge as usize).saturating_sub(cur.len() + remaining_old);
+        d.launch = missing.min(room);
         // The rule's promises (ARCHITECTURE.md, "Core"): launches never take
         // the current version past `instances`, nor every live task past
         // `instances + max_surge`; an old ready task is killed only while
@@ -168,8 +187,14 @@ impl AppService {
         if job {
             used.extend(r.completed.iter().copied());
         }
+        // Instances waiting for the crash backoff are not the ones launched.
+        let backing_off = app.not_before.is_some_and(|t| view.now() < t);
+        let held: &[u32] = if backing_off { &r.crashed } else { &[] };
         let limit = if job { r.spec.instances } else { u32::MAX };
-        (0..limit).filter(|i| !used.contains(i)).take(n).collect()
+        (0..limit)
+            .filter(|i| !used.contains(i) && held.binary_search(i).is_err())
+            .take(n)
+            .collect()
     }
 
     // ------------------------------------------------------------ pending

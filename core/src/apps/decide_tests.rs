@@ -55,6 +55,7 @@ fn task(app: &str, instance: u32, suffix: &str, version: u64, state: TaskState) 
         version,
         host: "host-1".into(),
         ports: Vec::new(),
+        unreachable_time: None,
     }
 }
 
@@ -249,6 +250,7 @@ fn a_rolling_update_with_max_unavailable_kills_before_new_tasks_are_ready() {
 
 #[test]
 fn backoff_holds_launches_back_until_it_ends() {
+    // Both instances failed on their own: both wait (set below).
     let (mut s, t0) = session(&[service("web", 2)], Vec::new());
     let until = t0 + Duration::from_secs(10);
     s.framework_mut()
@@ -256,6 +258,12 @@ fn backoff_holds_launches_back_until_it_ends() {
         .get_mut("web")
         .expect("the app was recovered")
         .not_before = Some(until);
+    s.framework_mut()
+        .apps
+        .get_mut("web")
+        .expect("the app was recovered")
+        .rec
+        .crashed = vec![0, 1];
     let d = decide(&s, "web", t0);
     assert_eq!(d.launch, 0, "backing off: no launch before `not_before`");
     let d = decide(&s, "web", until - Duration::from_millis(1));
@@ -387,4 +395,365 @@ fn a_job_kills_a_task_of_a_finished_instance_and_launches_nothing_when_done() {
         BTreeSet::from(["batch.0.a"]),
         "a task of a finished instance must be killed"
     );
+}
+
+// ------------------------------------------------- failure semantics (issue 20)
+
+/// A wall-clock time for the tests (ns since the Unix epoch).
+const WALL0: i64 = 1_700_000_000_000_000_000;
+
+fn secs(n: u64) -> i64 {
+    i64::try_from(Duration::from_secs(n).as_nanos()).expect("fits")
+}
+
+/// A subscribed session with a wall clock (`WALL0` at its start), fed
+/// status updates; what it stores is kept, so a restart can recover it.
+struct Live {
+    s: Scheduler,
+    now: Instant,
+    t0: Instant,
+    /// What it was recovered from, then every store op, in order.
+    ops: Vec<crate::session::StoreOp>,
+}
+
+impl Live {
+    fn new(apps: &[AppRecord], tasks: Vec<TaskRecord>) -> Live {
+        Live::recover(apps_records(apps), tasks, WALL0)
+    }
+
+    /// A session recovered from `records` and `tasks`, its wall clock at
+    /// `wall` when it starts.
+    fn recover(
+        records: std::collections::BTreeMap<String, bytes::Bytes>,
+        tasks: Vec<TaskRecord>,
+        wall: i64,
+    ) -> Live {
+        use crate::session::{Input, StartTime};
+        use tritium_proto::scheduler::{Event, event as ev};
+        let cfg = Config {
+            masters: vec![MasterUrl::parse("http://master:5050").expect("a valid URL")],
+            seed: 7,
+            ..Config::default()
+        };
+        let ops = records
+            .iter()
+            .map(|(key, value)| crate::session::StoreOp::PutRecord {
+                key: key.clone(),
+                value: value.clone(),
+            })
+            .chain(tasks.iter().cloned().map(crate::session::StoreOp::PutTask))
+            .collect();
+        let recovered = Recovered {
+            framework_id: Some("fw-1".into()),
+            records,
+            tasks,
+        };
+        let t0 = Instant::now();
+        let start = StartTime {
+            now: t0,
+            wall_ns: Some(wall),
+        };
+        let mut l = Live {
+            s: Scheduler::new(cfg, recovered, start),
+            now: t0,
+            t0,
+            ops,
+        };
+        l.input(Input::Start);
+        l.input(Input::SubscribeResponse {
+            status: 200,
+            stream_id: Some("stream-1".into()),
+            location: None,
+            content_type: Some("application/x-protobuf".into()),
+            body: String::new(),
+        });
+        l.event(Event {
+            r#type: Some(ev::Type::Subscribed as i32),
+            subscribed: Some(ev::Subscribed {
+                framework_id: tritium_proto::v1::FrameworkId {
+                    value: "fw-1".into(),
+                },
+                heartbeat_interval_seconds: Some(15.0),
+                master_info: None,
+            }),
+            ..Event::default()
+        });
+        l
+    }
+
+    fn input(&mut self, input: crate::session::Input) {
+        use crate::session::{Input, Output};
+        self.s.handle(self.now, input);
+        let mut commit = None;
+        while let Some(out) = self.s.poll_output() {
+            if let Output::Store { seq, ops } = out {
+                self.ops.extend(ops);
+                commit = Some(seq);
+            }
+        }
+        if let Some(seq) = commit {
+            self.input(Input::StoreCommitted(seq));
+        }
+    }
+
+    fn event(&mut self, e: tritium_proto::scheduler::Event) {
+        use prost::Message;
+        self.input(crate::session::Input::Event(bytes::Bytes::from(
+            e.encode_to_vec(),
+        )));
+    }
+
+    fn status(&mut self, status: tritium_proto::v1::TaskStatus) {
+        use tritium_proto::scheduler::{Event, event as ev};
+        self.event(Event {
+            r#type: Some(ev::Type::Update as i32),
+            update: Some(ev::Update { status }),
+            ..Event::default()
+        });
+    }
+
+    fn update(&mut self, task: &str, state: TaskState, reason: Option<i32>) {
+        self.status(status(task, state, reason));
+    }
+
+    fn decide(&self, name: &str) -> Decision {
+        self.s.framework().decide(&self.s.view(self.now), name)
+    }
+
+    fn app(&self, name: &str) -> &AppRecord {
+        &self.s.framework().apps[name].rec
+    }
+
+    fn app_status(&self, name: &str) -> crate::contract::AppStatus {
+        self.s
+            .framework()
+            .app_status(&self.s.view(self.now), name)
+            .expect("a known app")
+    }
+
+    /// What a restart recovers: the records and tasks as last stored.
+    fn stored(
+        &self,
+    ) -> (
+        std::collections::BTreeMap<String, bytes::Bytes>,
+        Vec<TaskRecord>,
+    ) {
+        use crate::session::StoreOp;
+        let mut records = std::collections::BTreeMap::new();
+        let mut tasks = std::collections::BTreeMap::new();
+        for op in &self.ops {
+            match op {
+                StoreOp::PutRecord { key, value } => {
+                    records.insert(key.clone(), value.clone());
+                }
+                StoreOp::RemoveRecord(key) => {
+                    records.remove(key);
+                }
+                StoreOp::PutTask(t) => {
+                    tasks.insert(t.id.clone(), t.clone());
+                }
+                StoreOp::RemoveTask(id) => {
+                    tasks.remove(id);
+                }
+                StoreOp::FrameworkId(_) => {}
+            }
+        }
+        (records, tasks.into_values().collect())
+    }
+}
+
+fn apps_records(apps: &[AppRecord]) -> std::collections::BTreeMap<String, bytes::Bytes> {
+    apps.iter()
+        .map(|r| (app_key(r.name()), encode_app(r)))
+        .collect()
+}
+
+fn status(task: &str, state: TaskState, reason: Option<i32>) -> tritium_proto::v1::TaskStatus {
+    tritium_proto::v1::TaskStatus {
+        task_id: tritium_proto::v1::TaskId { value: task.into() },
+        state: state as i32,
+        agent_id: Some(tritium_proto::v1::AgentId {
+            value: "agent-1".into(),
+        }),
+        reason,
+        ..Default::default()
+    }
+}
+
+fn running(app: &str, n: u32) -> Vec<TaskRecord> {
+    (0..n)
+        .map(|i| task(app, i, "a", 1, TaskState::TaskRunning))
+        .collect()
+}
+
+#[test]
+fn an_operator_kill_or_a_lost_agent_is_no_failure_and_is_replaced_at_once() {
+    use tritium_proto::v1::task_status::Reason;
+    let mut l = Live::new(&[service("web", 4)], running("web", 4));
+    // TASK_KILLED that tritium did not ask for: an operator or the agent.
+    l.update("web.0.a", TaskState::TaskKilled, None);
+    // Agent loss, in each form the master reports it.
+    l.update(
+        "web.1.a",
+        TaskState::TaskLost,
+        Some(Reason::AgentRemoved as i32),
+    );
+    l.update("web.2.a", TaskState::TaskGone, None);
+    l.update("web.3.a", TaskState::TaskDropped, None);
+    let r = l.app("web");
+    assert_eq!(
+        (r.failures, r.backoff_until, r.crashed.as_slice()),
+        (0, None, &[][..]),
+        "kills and losses that are not the app's own failures must not count"
+    );
+    assert_eq!(
+        l.decide("web").launch,
+        4,
+        "all four are replaced at once, no backoff"
+    );
+    assert_ne!(
+        l.app_status("web"),
+        crate::contract::AppStatus::CrashLooping
+    );
+}
+
+#[test]
+fn task_failed_again_and_again_is_crash_looping() {
+    let mut l = Live::new(&[service("web", 3)], running("web", 3));
+    l.update("web.0.a", TaskState::TaskFailed, None);
+    l.update("web.1.a", TaskState::TaskError, None);
+    // A TASK_LOST of the task's own (no agent reason) counts too.
+    l.update("web.2.a", TaskState::TaskLost, None);
+    let r = l.app("web");
+    assert_eq!(r.failures, 3, "three failures of its own");
+    assert_eq!(r.crashed, [0, 1, 2], "each failed instance waits");
+    assert!(
+        r.backoff_until.is_some_and(|t| t > WALL0),
+        "the backoff is stored as wall-clock time: {:?}",
+        r.backoff_until
+    );
+    assert_eq!(
+        l.decide("web").launch,
+        0,
+        "every instance failed: all wait for the backoff"
+    );
+    assert_eq!(
+        l.app_status("web"),
+        crate::contract::AppStatus::CrashLooping
+    );
+}
+
+#[test]
+fn unreachable_replacement_proceeds_while_backing_off() {
+    let mut l = Live::new(&[service("web", 3)], running("web", 3));
+    l.update("web.0.a", TaskState::TaskFailed, None);
+    assert_eq!(l.app("web").crashed, [0]);
+    // web.1's agent was lost 301 s ago, as the master says.
+    let mut st = status("web.1.a", TaskState::TaskUnreachable, None);
+    st.unreachable_time = Some(tritium_proto::v1::TimeInfo {
+        nanoseconds: WALL0 - secs(301),
+    });
+    l.status(st);
+    let d = l.decide("web");
+    assert_eq!(
+        d.launch, 1,
+        "the unreachable task's replacement is not held by the crash backoff: {d:?}"
+    );
+    assert_eq!(
+        l.s.framework().free_instances(&l.s.view(l.now), "web", 1),
+        vec![1],
+        "it takes the unreachable task's instance, not the crashed one"
+    );
+}
+
+#[test]
+fn the_unreachable_clock_runs_from_unreachable_time_across_a_restart() {
+    let after = Config::default()
+        .unreachable_replace_after
+        .expect("a default replacement delay");
+    let mut l = Live::new(&[service("web", 1)], running("web", 1));
+    // The master marked the agent unreachable 100 s before we heard.
+    let lost_at = WALL0 - secs(100);
+    let mut st = status("web.0.a", TaskState::TaskUnreachable, None);
+    st.unreachable_time = Some(tritium_proto::v1::TimeInfo {
+        nanoseconds: lost_at,
+    });
+    l.status(st);
+    let (records, tasks) = l.stored();
+    assert_eq!(
+        tasks[0].unreachable_time,
+        Some(lost_at),
+        "since when it is unreachable is stored with the task"
+    );
+    // tritium restarts 50 s later (by the wall clock).
+    let r = Live::recover(records, tasks, WALL0 + secs(50));
+    let due = after - Duration::from_secs(150);
+    let before =
+        r.s.framework()
+            .decide(&r.s.view(r.t0 + due - Duration::from_secs(1)), "web");
+    assert_eq!(
+        before.launch, 0,
+        "still within the delay from unreachable_time"
+    );
+    let at = r.s.framework().decide(&r.s.view(r.t0 + due), "web");
+    assert_eq!(
+        at.launch, 1,
+        "replaced at unreachable_time + {after:?} (restart + {due:?}), not restart + {after:?}"
+    );
+}
+
+#[test]
+fn the_first_unreachable_update_starts_the_clock_without_unreachable_time() {
+    let mut l = Live::new(&[service("web", 1)], running("web", 1));
+    l.now += Duration::from_secs(10);
+    l.update("web.0.a", TaskState::TaskUnreachable, None);
+    let (records, tasks) = l.stored();
+    assert_eq!(
+        tasks[0].unreachable_time,
+        Some(WALL0 + secs(10)),
+        "the wall clock at the first UNREACHABLE update"
+    );
+    let r = Live::recover(records, tasks, WALL0 + secs(110));
+    let after = Config::default().unreachable_replace_after.unwrap();
+    let due = after - Duration::from_secs(100);
+    assert_eq!(
+        r.s.framework().decide(&r.s.view(r.t0 + due), "web").launch,
+        1
+    );
+    assert_eq!(
+        r.s.framework()
+            .decide(&r.s.view(r.t0 + due - Duration::from_secs(1)), "web")
+            .launch,
+        0
+    );
+}
+
+#[test]
+fn a_backoff_in_force_survives_a_restart() {
+    let mut rec = service("web", 2);
+    rec.spec.retry = Some(serde_json::from_str(r#"{"time": "60"}"#).expect("a retry policy"));
+    let mut l = Live::new(&[rec], running("web", 2));
+    l.update("web.0.a", TaskState::TaskFailed, None);
+    assert_eq!(l.decide("web").launch, 0, "backing off");
+    let until = l.app("web").backoff_until.expect("stored");
+    assert_eq!(until, WALL0 + secs(60));
+    let (records, tasks) = l.stored();
+    // Restarted 20 s later: 40 s of the delay are left.
+    let r = Live::recover(records, tasks, WALL0 + secs(20));
+    let at = |d: u64| {
+        r.s.framework()
+            .decide(&r.s.view(r.t0 + Duration::from_secs(d)), "web")
+            .launch
+    };
+    assert_eq!(at(0), 0, "a restart keeps the delay in force");
+    assert_eq!(at(39), 0, "still backing off");
+    assert_eq!(at(40), 1, "the delay ends when it would have");
+}
+
+#[test]
+fn an_app_record_without_the_backoff_fields_still_reads() {
+    let json = serde_json::to_string(&service("web", 2)).unwrap();
+    assert!(!json.contains("backoff_until") && !json.contains("crashed"));
+    let old: AppRecord = serde_json::from_str(&json).unwrap();
+    assert_eq!((old.backoff_until, old.crashed.len()), (None, 0));
 }

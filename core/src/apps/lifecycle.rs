@@ -5,11 +5,11 @@
 
 use std::time::{Duration, Instant};
 
-use tritium_proto::v1::TaskState;
+use tritium_proto::v1::task_status::Reason;
+use tritium_proto::v1::{TaskState, TaskStatus};
 
 use super::{AppService, forget_app, store_app};
 use crate::framework::{Ctx, Task, View};
-use crate::session::is_failure;
 use crate::spec::Kind;
 
 /// Tasks killed for failing their health check: at most one per app per
@@ -18,6 +18,48 @@ const UNHEALTHY_KILL_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Running and healthy this long resets an app's restart backoff.
 const BACKOFF_RESET: Duration = Duration::from_secs(600);
+
+/// Whether a task's end is a failure of the app's own, which counts toward
+/// its crash-loop backoff (and rollback, and a job's retries): TASK_FAILED
+/// and TASK_ERROR not after a KILL of ours, TASK_LOST for a reason of the
+/// task's own, and the end of a task killed for failing its health check.
+/// Not: TASK_KILLED that tritium did not ask for (an operator, the agent),
+/// the loss of its agent (TASK_LOST for an agent or master reason,
+/// UNREACHABLE), GONE, GONE_BY_OPERATOR, DROPPED — a replacement for
+/// those is not the app's fault and must not wait.
+pub(crate) fn own_failure(status: &TaskStatus, kill_sent: bool, unhealthy_kill: bool) -> bool {
+    if unhealthy_kill {
+        return true;
+    }
+    match TaskState::try_from(status.state) {
+        Ok(TaskState::TaskFailed | TaskState::TaskError) => !kill_sent,
+        Ok(TaskState::TaskLost) => !kill_sent && !status.reason.is_some_and(not_the_tasks_fault),
+        _ => false,
+    }
+}
+
+/// TASK_LOST reasons that say the agent, the master or the cluster lost the
+/// task, not that it failed.
+fn not_the_tasks_fault(reason: i32) -> bool {
+    matches!(
+        Reason::try_from(reason),
+        Ok(Reason::AgentDisconnected
+            | Reason::AgentDraining
+            | Reason::AgentRemoved
+            | Reason::AgentRemovedByOperator
+            | Reason::AgentReregistered
+            | Reason::AgentRestarted
+            | Reason::AgentUnknown
+            | Reason::MasterDisconnected
+            | Reason::Reconciliation
+            | Reason::ResourcesUnknown
+            | Reason::TaskUnknown
+            | Reason::InvalidOffers
+            | Reason::GcError
+            | Reason::FrameworkRemoved
+            | Reason::ContainerPreempted)
+    )
+}
 
 impl AppService {
     /// Carry out the kills `name` needs and settle its record: an update
@@ -70,15 +112,18 @@ impl AppService {
         }
     }
 
-    /// A task of `t.record().app` ended in `state`: count a failure (restart
-    /// backoff, rollback of an update, job retries) or a job's success.
-    pub(crate) fn task_ended(&mut self, ctx: &mut Ctx<'_>, t: &Task, state: i32) {
+    /// A task of `t.record().app` ended with `status`: count a failure of
+    /// its own (restart backoff, rollback of an update, job retries) or a
+    /// job's success.
+    pub(crate) fn task_ended(&mut self, ctx: &mut Ctx<'_>, t: &Task, status: &TaskStatus) {
         let now = ctx.now();
+        let wall = ctx.wall_ns();
+        let state = status.state;
         let unhealthy_kill = self.unhealthy_killed.remove(&t.record().id);
         let Some(app) = self.apps.get_mut(&t.record().app) else {
             return;
         };
-        let failed = (is_failure(state) && !t.kill_sent()) || unhealthy_kill;
+        let failed = own_failure(status, t.kill_sent(), unhealthy_kill);
         let finished = state == TaskState::TaskFinished as i32;
         let mut changed = false;
         if app.rec.spec.kind == Kind::Job && t.record().version <= app.rec.version {
@@ -108,6 +153,15 @@ impl AppService {
                 .saturating_mul(1 << exp)
                 .min(ctx.config().restart_backoff_max);
             app.not_before = Some(now + delay);
+            // Durable as wall-clock time: a restart keeps a delay in force.
+            app.rec.backoff_until =
+                wall.map(|w| w.saturating_add(i64::try_from(delay.as_nanos()).unwrap_or(i64::MAX)));
+            // Only this instance waits; others (lost with an agent, killed
+            // by someone else) are replaced at once.
+            let instance = t.record().instance;
+            if let Err(at) = app.rec.crashed.binary_search(&instance) {
+                app.rec.crashed.insert(at, instance);
+            }
             changed = true;
             if app.rec.previous.is_some() && t.record().version == app.rec.version {
                 app.rec.update_failures += 1;
@@ -138,6 +192,8 @@ impl AppService {
                     app.rec.update_failures = 0;
                     app.rec.failures = 0;
                     app.not_before = None;
+                    app.rec.backoff_until = None;
+                    app.rec.crashed.clear();
                     let name = t.record().app.clone();
                     store_app(ctx, &self.apps[&name].rec.clone());
                     self.notify_app(ctx, &name, "rolled_back");

@@ -34,7 +34,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tritium_proto::scheduler::OfferConstraints;
 use tritium_proto::v1::{self as mesos, TaskState};
@@ -55,7 +55,8 @@ mod views;
 #[derive(Debug)]
 struct App {
     rec: AppRecord,
-    /// Restart backoff: no launches before then.
+    /// Restart backoff: the instances in `rec.crashed` are not launched
+    /// before then (`rec.backoff_until` is the same time, durable).
     not_before: Option<Instant>,
     /// Unhealthy tasks are killed at most one per interval per app.
     last_unhealthy_kill: Option<Instant>,
@@ -242,6 +243,7 @@ impl AppService {
                 version,
                 host: accept.hostname.clone(),
                 ports: launch.ports,
+                unreachable_time: None,
             };
             self.matcher.task_added(&record.app, &record.agent_id);
             self.touch(&record.app);
@@ -256,7 +258,20 @@ impl Framework for AppService {
     type Reply = Result<Answer, CommandError>;
 
     fn recovered(&mut self, view: &View<'_>, records: &BTreeMap<String, bytes::Bytes>) {
-        for rec in recovered_apps(records) {
+        let now = view.now();
+        let wall = view.wall_ns();
+        for mut rec in recovered_apps(records) {
+            // A backoff in force when tritium stopped still is.
+            let not_before = match (rec.backoff_until, wall) {
+                (Some(until), Some(w)) if until > w => {
+                    Some(now + Duration::from_nanos(until.abs_diff(w)))
+                }
+                _ => None,
+            };
+            if not_before.is_none() {
+                rec.backoff_until = None;
+                rec.crashed.clear();
+            }
             if !rec.deleting
                 && let Err(e) = self.matcher.put_app(&rec.spec)
             {
@@ -264,7 +279,7 @@ impl Framework for AppService {
             }
             let app = App {
                 rec,
-                not_before: None,
+                not_before,
                 last_unhealthy_kill: None,
             };
             self.apps.insert(app.rec.spec.name.clone(), app);
@@ -355,7 +370,7 @@ impl Framework for AppService {
         }
         if let Some(t) = update.ended {
             self.matcher.task_removed(&app, t.agent_id());
-            self.task_ended(ctx, t, update.status.state);
+            self.task_ended(ctx, t, update.status);
         }
         let steady = self
             .apps
@@ -406,6 +421,7 @@ impl Framework for AppService {
             version: a.rec.version,
             host: String::new(),
             ports: Vec::new(),
+            unreachable_time: None,
         })
     }
 
@@ -431,6 +447,9 @@ impl Framework for AppService {
         for app in self.apps.values_mut() {
             if app.not_before.is_some_and(|t| now >= t) {
                 app.not_before = None;
+                app.rec.backoff_until = None;
+                app.rec.crashed.clear();
+                store_app(ctx, &app.rec);
             }
         }
         self.app_timers(ctx);
@@ -471,10 +490,10 @@ impl crate::session::Session<AppService> {
     pub fn new(
         cfg: crate::session::Config,
         recovered: crate::session::Recovered,
-        now: Instant,
+        start: impl Into<crate::session::StartTime>,
     ) -> Self {
         let service = AppService::new(&cfg.framework.roles);
-        Self::with_framework(cfg, service, recovered, now)
+        Self::with_framework(cfg, service, recovered, start)
     }
 
     /// Live (non-terminal) tasks of `app`.

@@ -1,7 +1,7 @@
 //! The core's vocabulary: configuration, inputs, outputs, stored records.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -192,6 +192,16 @@ pub struct AppRecord {
     /// Failures of the new version during a rolling update.
     #[serde(default)]
     pub update_failures: u32,
+    /// Restart backoff in force until then (wall clock, ns since the Unix
+    /// epoch), so a restarted tritium keeps a delay that was in force.
+    /// Absent in records written before it existed: no backoff.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_until: Option<i64>,
+    /// Instances whose last task failed on its own while the backoff is
+    /// in force: only these wait for it (a replacement for a task lost
+    /// with its agent, or killed by someone else, does not).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crashed: Vec<u32>,
 }
 
 /// The version and spec a rolling update replaces.
@@ -217,6 +227,8 @@ impl AppRecord {
             job_failures: BTreeMap::new(),
             failures: 0,
             update_failures: 0,
+            backoff_until: None,
+            crashed: Vec::new(),
         }
     }
 
@@ -243,6 +255,8 @@ impl AppRecord {
         self.rolled_back = false;
         self.failures = 0;
         self.update_failures = 0;
+        self.backoff_until = None;
+        self.crashed.clear();
     }
 }
 
@@ -270,6 +284,11 @@ pub struct TaskRecord {
     pub host: String,
     /// Host ports it was given.
     pub ports: Vec<u32>,
+    /// While UNREACHABLE: since when, as the master said
+    /// (`TaskStatus.unreachable_time`, ns since the Unix epoch) or, if it
+    /// did not, the wall clock at the first UNREACHABLE update. Stored, so
+    /// the replacement delay runs from the agent's loss across restarts.
+    pub unreachable_time: Option<i64>,
 }
 
 /// One change to durable state.
@@ -291,6 +310,38 @@ pub enum StoreOp {
     PutTask(TaskRecord),
     /// A task that ended.
     RemoveTask(String),
+}
+
+/// When a session starts: the monotonic instant its deadlines count
+/// from and, if the caller has one, the wall clock at that instant (ns
+/// since the Unix epoch). The session reads no clock: the wall clock it
+/// needs (to store times that outlive the process, such as when a task
+/// became unreachable or until when an app backs off) is this one, moved
+/// on by the `now` of every later input. A session started from a bare
+/// `Instant` has none and keeps such times in memory only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StartTime {
+    /// The session's `now` at start.
+    pub now: Instant,
+    /// The wall clock at `now`, ns since the Unix epoch.
+    pub wall_ns: Option<i64>,
+}
+
+impl From<Instant> for StartTime {
+    fn from(now: Instant) -> StartTime {
+        StartTime { now, wall_ns: None }
+    }
+}
+
+impl StartTime {
+    /// `now` and the system's wall clock now (what a driver passes).
+    pub fn with_wall(now: Instant, wall: std::time::SystemTime) -> StartTime {
+        let wall_ns = wall
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .and_then(|d| i64::try_from(d.as_nanos()).ok());
+        StartTime { now, wall_ns }
+    }
 }
 
 /// What the store held when the engine started.

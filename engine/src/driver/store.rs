@@ -271,6 +271,7 @@ mod tests {
             version: 1,
             host: "h1".into(),
             ports: vec![],
+            unreachable_time: None,
         }
     }
 

@@ -30,6 +30,10 @@ const TAG_PUT_TASK: u8 = 7;
 /// A framework's record: key and opaque value.
 const TAG_PUT_RECORD: u8 = 8;
 const TAG_REMOVE_RECORD: u8 = 9;
+/// A task held UNREACHABLE: op 7's fields, then since when (format 4).
+/// Written only for a task with an `unreachable_time`, so every other
+/// task keeps op 7 and an older tritium reads it.
+const TAG_PUT_TASK_UNREACHABLE: u8 = 10;
 
 /// Bytes of a `str` besides its contents (the length prefix).
 const STR_OVERHEAD: u64 = 4;
@@ -78,6 +82,7 @@ pub(crate) fn encoded_len<'a>(ops: impl IntoIterator<Item = OpRef<'a>>) -> u64 {
                         + s(&t.host)
                         + 2
                         + 4 * t.ports.len() as u64
+                        + if t.unreachable_time.is_some() { 8 } else { 0 }
                 }
                 OpRef::RemoveTask(id) => s(id),
             }
@@ -109,7 +114,11 @@ pub(crate) fn encode<'a>(count: u32, ops: impl IntoIterator<Item = OpRef<'a>>, o
                 put_str(out, key);
             }
             OpRef::PutTask(t) => {
-                out.push(TAG_PUT_TASK);
+                out.push(if t.unreachable_time.is_some() {
+                    TAG_PUT_TASK_UNREACHABLE
+                } else {
+                    TAG_PUT_TASK
+                });
                 put_str(out, &t.id);
                 put_str(out, &t.app);
                 out.extend_from_slice(&t.instance.to_le_bytes());
@@ -122,6 +131,9 @@ pub(crate) fn encode<'a>(count: u32, ops: impl IntoIterator<Item = OpRef<'a>>, o
                 out.extend_from_slice(&n.to_le_bytes());
                 for p in &t.ports {
                     out.extend_from_slice(&p.to_le_bytes());
+                }
+                if let Some(at) = t.unreachable_time {
+                    out.extend_from_slice(&at.to_le_bytes());
                 }
             }
             OpRef::RemoveTask(id) => {
@@ -200,8 +212,9 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Vec<StoreOp>, String> {
                 version: 1,
                 host: String::new(),
                 ports: Vec::new(),
+                unreachable_time: None,
             }),
-            TAG_PUT_TASK => {
+            tag @ (TAG_PUT_TASK | TAG_PUT_TASK_UNREACHABLE) => {
                 let (id, app, instance, agent_id) = (r.str()?, r.str()?, r.u32()?, r.str()?);
                 let state = r.u32()? as i32;
                 let version = r.u64()?;
@@ -213,6 +226,12 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Vec<StoreOp>, String> {
                 for _ in 0..n {
                     ports.push(r.u32()?);
                 }
+                // Op 7 (formats 2-3, and tasks not UNREACHABLE): none.
+                let unreachable_time = if tag == TAG_PUT_TASK_UNREACHABLE {
+                    Some(r.u64()? as i64)
+                } else {
+                    None
+                };
                 StoreOp::PutTask(TaskRecord {
                     id,
                     app,
@@ -222,6 +241,7 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Vec<StoreOp>, String> {
                     version,
                     host,
                     ports,
+                    unreachable_time,
                 })
             }
             TAG_REMOVE_TASK => StoreOp::RemoveTask(r.str()?),
@@ -363,6 +383,18 @@ mod tests {
                 version: 9,
                 host: "h1".into(),
                 ports: vec![31000, 80],
+                unreachable_time: None,
+            }),
+            StoreOp::PutTask(TaskRecord {
+                id: "web.2".into(),
+                app: "web".into(),
+                instance: 2,
+                agent_id: "a-2".into(),
+                state: 10,
+                version: 9,
+                host: "h2".into(),
+                ports: vec![],
+                unreachable_time: Some(1_700_000_000_123_456_789),
             }),
             StoreOp::RemoveTask("web.0".into()),
             StoreOp::FrameworkId(String::new()),
@@ -380,6 +412,36 @@ mod tests {
             encoded_len(ops.iter().map(OpRef::from))
         );
         assert_eq!(decode(&buf[1..]).unwrap(), ops);
+    }
+
+    /// Format 3's task (op 7), byte for byte as it was written: it reads
+    /// as a task with no `unreachable_time`, and a task that has none is
+    /// still written so (an older tritium reads it).
+    #[test]
+    fn format_3_tasks_read_and_are_still_written_so() {
+        let mut buf = 1u32.to_le_bytes().to_vec();
+        buf.push(TAG_PUT_TASK);
+        for s in ["web.0.x", "web"] {
+            put_str(&mut buf, s);
+        }
+        buf.extend_from_slice(&4u32.to_le_bytes());
+        put_str(&mut buf, "a1");
+        buf.extend_from_slice(&1u32.to_le_bytes());
+        buf.extend_from_slice(&7u64.to_le_bytes());
+        put_str(&mut buf, "h1");
+        buf.extend_from_slice(&1u16.to_le_bytes());
+        buf.extend_from_slice(&31000u32.to_le_bytes());
+        let ops = decode(&buf).unwrap();
+        let StoreOp::PutTask(t) = &ops[0] else {
+            panic!("{ops:?}")
+        };
+        assert_eq!((t.instance, t.version, t.unreachable_time), (4, 7, None));
+        let mut again = Vec::new();
+        encode(1, ops.iter().map(OpRef::from), &mut again);
+        assert_eq!(
+            again, buf,
+            "a task without unreachable_time is op 7 as before"
+        );
     }
 
     #[test]
@@ -483,8 +545,8 @@ mod tests {
     #[test]
     fn unknown_tag_and_bad_utf8_are_named() {
         let mut buf = 1u32.to_le_bytes().to_vec();
-        buf.extend_from_slice(&[10, 0, 0, 0, 0]);
-        assert!(decode(&buf).unwrap_err().contains("unknown op tag 10"));
+        buf.extend_from_slice(&[11, 0, 0, 0, 0]);
+        assert!(decode(&buf).unwrap_err().contains("unknown op tag 11"));
         let mut buf = 1u32.to_le_bytes().to_vec();
         buf.extend_from_slice(&[TAG_REMOVE_APP, 1, 0, 0, 0, 0xFF]);
         assert!(

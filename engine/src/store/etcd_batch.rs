@@ -365,6 +365,7 @@ mod tests {
             version: 1,
             host: "h1".into(),
             ports: vec![31000],
+            unreachable_time: None,
         }
     }
 

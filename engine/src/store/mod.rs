@@ -70,7 +70,13 @@
 //!     version:u64 host:str nports:u16 port:u32*nports           PutTask
 //!   8 key:str value:bytes (u32 length + bytes)                  PutRecord
 //!   9 key:str                                                   RemoveRecord
+//!  10 op 7's fields, then unreachable_time:i64 (ns since the
+//!     Unix epoch)                                               PutTask (UNREACHABLE)
 //! ```
+//!
+//! Format 4 added op 10: a task held UNREACHABLE keeps since when, so its
+//! replacement delay survives a restart. Other tasks are still op 7, and
+//! op 7 of older files reads as a task with no `unreachable_time`.
 //!
 //! Format 3 replaced apps by the framework's records (ops 8 and 9): the
 //! store keeps opaque records for any framework. Ops 2, 3 and 6 of older
@@ -134,7 +140,7 @@ pub use log::{MAX_RECORD_PAYLOAD, TornTail};
 
 /// The on-disk format version of log headers, records and snapshots (see
 /// the module documentation for the layouts).
-pub const FORMAT_VERSION: u16 = 3;
+pub const FORMAT_VERSION: u16 = 4;
 
 /// The oldest format this build reads.
 pub const MIN_READ_VERSION: u16 = 1;

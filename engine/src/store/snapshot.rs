@@ -127,6 +127,7 @@ mod tests {
             version: 1,
             host: "h".into(),
             ports: vec![],
+            unreachable_time: None,
         }));
         s
     }

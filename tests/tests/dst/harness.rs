@@ -15,12 +15,12 @@ use prost::Message;
 use tritium_core::rng::Rng;
 use tritium_core::session::{
     AppRecord, AppSpec, CloseReason, Command, CommandKind, Config, FrameworkSettings, Input,
-    MasterUrl, OrphanPolicy, Output, Phase, Recovered, Scheduler, StoreOp, TaskRecord,
+    MasterUrl, OrphanPolicy, Output, Phase, Recovered, Scheduler, StartTime, StoreOp, TaskRecord,
 };
 use tritium_proto::scheduler::{Call, Event, call, event};
 use tritium_proto::v1::TaskState;
 use tritium_sim::cluster::{AgentShape, ClusterSpec};
-use tritium_sim::master::{self, Fault, Master, SimConfig, StreamHandle};
+use tritium_sim::master::{self, FIXED_EPOCH, Fault, Master, SimConfig, StreamHandle};
 
 // ------------------------------------------------------------------ knobs
 
@@ -916,10 +916,19 @@ impl Sim {
         self.store.pending.clear();
         self.store.issued = 0;
         self.store.committed = 0;
+        // The core's wall clock is the master's (its fixed epoch plus the
+        // virtual time since it started), so unreachable_time and stored
+        // backoffs compare as on a real cluster, deterministically.
+        let since_t0 =
+            i64::try_from(self.now.duration_since(self.t0).as_nanos()).unwrap_or(i64::MAX);
+        let start = StartTime {
+            now: self.now,
+            wall_ns: Some((FIXED_EPOCH * 1e9) as i64 + since_t0),
+        };
         self.core = Some(Scheduler::new(
             core_config(seed, self.replace_after),
             recovered,
-            self.now,
+            start,
         ));
         self.core_input(Input::Start);
         // The client retries what the last life never answered.

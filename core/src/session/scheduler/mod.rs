@@ -204,6 +204,69 @@ pub struct Core {
     turn_open: bool,
     /// The exit code and reason, once stopped.
     stopped: Option<(i32, String)>,
+    /// The wall clock (ns since the Unix epoch) at an instant, when the
+    /// caller gave one ([`StartTime`], [`Session::set_wall_clock`]).
+    wall: Option<(Instant, i64)>,
+}
+
+impl Core {
+    /// The wall clock at `now` (ns since the Unix epoch), if known.
+    pub(crate) fn wall_ns(&self, now: Instant) -> Option<i64> {
+        let (at, wall) = self.wall?;
+        let ahead = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+        Some(match now.checked_duration_since(at) {
+            Some(d) => wall.saturating_add(ahead(d)),
+            None => wall.saturating_sub(ahead(at.duration_since(now))),
+        })
+    }
+
+    /// Recovered UNREACHABLE tasks: the replacement clock from their
+    /// stored `unreachable_time` (else from `now`, as before it existed).
+    fn restore_unreachable_clocks(&mut self, now: Instant) {
+        let cap = self.unreachable_age_cap();
+        let mut tasks = std::mem::take(&mut self.tasks);
+        for t in tasks.values_mut() {
+            if let (Some(_), Some(at)) = (t.unreachable_since, t.rec.unreachable_time) {
+                t.unreachable_since = Some(self.instant_of(now, at, cap));
+            }
+        }
+        self.tasks = tasks;
+    }
+
+    /// The longest unreachable age that matters: past the replacement
+    /// delay, every age means the same (replace).
+    pub(crate) fn unreachable_age_cap(&self) -> Duration {
+        self.cfg
+            .unreachable_replace_after
+            .unwrap_or(Duration::from_secs(3600))
+            .saturating_add(Duration::from_secs(1))
+    }
+
+    /// The instant the wall-clock time `wall_ns` was (or will be), seen
+    /// from `now`; `now` itself without a wall clock. An instant before
+    /// the monotonic clock's origin is clamped to `now - cap`, where the
+    /// caller's `cap` is the longest age that still matters to it.
+    pub(crate) fn instant_of(&self, now: Instant, wall_ns: i64, cap: Duration) -> Instant {
+        instant_at(now, self.wall_ns(now), wall_ns, cap)
+    }
+}
+
+/// [`Core::instant_of`] with the wall clock at `now` already read.
+pub(crate) fn instant_at(
+    now: Instant,
+    wall_now: Option<i64>,
+    wall_ns: i64,
+    cap: Duration,
+) -> Instant {
+    let Some(wall_now) = wall_now else {
+        return now;
+    };
+    let delta = wall_now.saturating_sub(wall_ns);
+    if delta <= 0 {
+        return now + Duration::from_nanos(delta.unsigned_abs());
+    }
+    let age = Duration::from_nanos(delta.unsigned_abs()).min(cap);
+    now.checked_sub(age).unwrap_or(now)
 }
 
 impl<F: Framework> Session<F> {
@@ -211,7 +274,14 @@ impl<F: Framework> Session<F> {
     /// recovered (its framework id and tasks; the framework's own records
     /// are the framework's to load). Panics without a master URL in `cfg`
     /// (a configuration error, checked once at start).
-    pub fn with_framework(cfg: Config, framework: F, recovered: Recovered, now: Instant) -> Self {
+    pub fn with_framework(
+        cfg: Config,
+        framework: F,
+        recovered: Recovered,
+        start: impl Into<StartTime>,
+    ) -> Self {
+        let StartTime { now, wall_ns } = start.into();
+        let wall = wall_ns.map(|w| (now, w));
         assert!(!cfg.masters.is_empty(), "at least one master URL");
         let target = cfg.masters[0].clone();
         let rng = Rng::new(cfg.seed);
@@ -248,7 +318,11 @@ impl<F: Framework> Session<F> {
             sent_constraints: None,
             turn_open: false,
             stopped: None,
+            wall,
         };
+        // An UNREACHABLE task's replacement delay runs from when it became
+        // unreachable (stored), not from this start.
+        core.restore_unreachable_clocks(now);
         core.recompute_task_floor();
         let mut fw = framework;
         fw.recovered(&View { core: &core, now }, &recovered.records);
@@ -263,6 +337,14 @@ impl<F: Framework> Session<F> {
     /// The framework it runs, to change it between inputs (tests, setup).
     pub fn framework_mut(&mut self) -> &mut F {
         &mut self.fw
+    }
+
+    /// The wall clock is `wall_ns` (ns since the Unix epoch) at `now`:
+    /// later wall-clock times are this one moved on by the monotonic
+    /// clock. A driver may call it as often as it likes to follow changes
+    /// of the system clock; a session never given one has no wall clock.
+    pub fn set_wall_clock(&mut self, now: Instant, wall_ns: i64) {
+        self.core.wall = Some((now, wall_ns));
     }
 
     /// A read-only view of the session at `now`.

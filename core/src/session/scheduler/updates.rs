@@ -78,6 +78,12 @@ impl Core {
         // A task moving forward (STAGING → STARTING → RUNNING) with nothing
         // else changing: the framework may skip deciding again.
         let mut plain = false;
+        // When the master says the task became unreachable (it stamps
+        // `unreachable_time` when it marks the agent unreachable), else
+        // now by the wall clock.
+        let wall_now = self.wall_ns(now);
+        let master_unreachable = status.unreachable_time.as_ref().map(|t| t.nanoseconds);
+        let cap = self.unreachable_age_cap();
         if !is_terminal(state)
             && self.cfg.orphans == OrphanPolicy::Adopt
             && !self.tasks.contains_key(&id)
@@ -114,8 +120,23 @@ impl Core {
                     // its agent was unreachable) is killed again.
                     kill_again = t.kill_sent && state != TaskState::TaskKilling as i32;
                     let was_unreachable = t.unreachable_since.is_some();
+                    let mut stamp_changed = false;
                     if state == TaskState::TaskUnreachable as i32 {
-                        t.unreachable_since.get_or_insert(now);
+                        let first = t.unreachable_since.is_none();
+                        let at = master_unreachable
+                            .or(if first { wall_now } else { None })
+                            .or(t.rec.unreachable_time);
+                        stamp_changed = at != t.rec.unreachable_time;
+                        t.rec.unreachable_time = at;
+                        // The clock runs from the agent's loss, not from
+                        // when we heard of it; once the task is replaced a
+                        // later stamp no longer moves it.
+                        if first || (stamp_changed && !t.replaced) {
+                            t.unreachable_since = Some(match at {
+                                Some(w) => instant_at(now, wall_now, w, cap),
+                                None => now,
+                            });
+                        }
                         new_deadline = task_deadline(&self.cfg, t);
                         if self.reconcile.unreachable_at.is_none() {
                             self.reconcile.unreachable_at =
@@ -125,6 +146,7 @@ impl Core {
                         // Back from a partition: if a replacement runs, one
                         // of the two is surplus (the framework decides).
                         t.replaced = false;
+                        t.rec.unreachable_time = None;
                     }
                     let health_changed = status.healthy.is_some() && status.healthy != t.healthy;
                     plain = !health_changed
@@ -157,11 +179,15 @@ impl Core {
                         let changed_state = t.rec.state != state;
                         t.rec.state = state;
                         let rec = t.rec.clone();
-                        if changed_state {
+                        if changed_state || stamp_changed {
                             self.batch.push(StoreOp::PutTask(rec));
                         }
                         let ev = task_event(&self.tasks[&id], state, status.message.as_deref());
                         self.out.push_back(ev);
+                    } else if stamp_changed {
+                        // Still UNREACHABLE, and the master now says since
+                        // when: that survives a restart too.
+                        self.batch.push(StoreOp::PutTask(t.rec.clone()));
                     }
                 }
             }
@@ -237,10 +263,27 @@ impl Core {
         if let Some(agent) = &status.agent_id {
             rec.agent_id.clone_from(&agent.value);
         }
+        let unreachable = status.state == TaskState::TaskUnreachable as i32;
+        let wall_now = self.wall_ns(now);
+        rec.unreachable_time = if unreachable {
+            status
+                .unreachable_time
+                .as_ref()
+                .map(|t| t.nanoseconds)
+                .or(wall_now)
+        } else {
+            None
+        };
         tracing::warn!(target: "tritium::tasks", task = %id, group = %rec.app, state = state_name(status.state), "adopting a task this framework did not launch");
         self.stats.orphans_adopted += 1;
         self.batch.push(StoreOp::PutTask(rec.clone()));
+        let since = rec
+            .unreachable_time
+            .map(|w| instant_at(now, wall_now, w, self.unreachable_age_cap()));
         let mut task = Task::new(rec, now, 0);
+        if unreachable {
+            task.unreachable_since = since.or(task.unreachable_since);
+        }
         task.healthy = status.healthy;
         let ev = task_event(&task, status.state, status.message.as_deref());
         self.out.push_back(ev);
