@@ -554,6 +554,8 @@ impl JobTask {
             role: (!self.role.is_empty()).then(|| self.role.clone()),
             retry: None,
             upgrade: Upgrade::default(),
+            discovery: None,
+            kill_policy: None,
         }
     }
 

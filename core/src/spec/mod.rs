@@ -22,7 +22,7 @@ mod model;
 mod validate;
 
 pub use model::*;
-pub use validate::parse_range;
+pub use validate::{check_grace_period, parse_range};
 
 /// Largest instance count one app may ask for.
 pub const MAX_INSTANCES: u32 = 100_000;
@@ -30,6 +30,11 @@ pub const MAX_INSTANCES: u32 = 100_000;
 pub const MAX_PORTS: usize = 64;
 /// Largest count of filters, volumes, networks, uris, labels, env vars...
 pub const MAX_ITEMS: usize = 256;
+/// Longest kill grace period (`kill_policy.grace_period_seconds`, and a
+/// kill's own from the API): a task that takes longer to stop holds its
+/// resources and its instance's place in a rolling update longer than an
+/// operator waits for a deploy; Marathon and Aurora operators use minutes.
+pub const MAX_KILL_GRACE_PERIOD_SECONDS: f64 = 3600.0;
 /// Longest string value in a spec (commands, labels, paths).
 pub const MAX_STRING: usize = 64 * 1024;
 

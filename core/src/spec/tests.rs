@@ -126,3 +126,87 @@ fn scale_only_changes_are_recognised() {
     b.command.as_mut().unwrap().cmd = Some("y".into());
     assert!(a.differs_beyond_scale(&b));
 }
+
+#[test]
+fn discovery_and_kill_policy_are_checked() {
+    let base = |extra: &str| {
+        format!(
+            r#"{{"name":"web","resources":{{"cpu":1,"mem":1,"ports":2}},"command":{{"cmd":"x"}}{extra}}}"#
+        )
+    };
+    let s = parse(&base(
+        r#","discovery":{"name":"shop.web","visibility":"cluster",
+             "ports":[{"name":"HTTP"},{"name":"dns","protocol":"UDP"}],"labels":{"tier":"front"}},
+           "kill_policy":{"grace_period_seconds":30}"#,
+    ))
+    .unwrap();
+    assert_eq!(
+        s.discovery.as_ref().unwrap().visibility,
+        Visibility::Cluster
+    );
+    assert_eq!(
+        s.discovery_ports(),
+        vec![("http".into(), "tcp".into()), ("dns".into(), "udp".into())]
+    );
+    assert_eq!(s.kill_policy.as_ref().unwrap().grace_period_seconds, 30.0);
+    let again = AppSpec::parse(&serde_json::to_vec(&s).unwrap()).unwrap();
+    assert_eq!(again, s, "the canonical form parses to the same spec");
+    // Unnamed ports are port<i>; a mapped port keeps its mapping's protocol.
+    let s = parse(
+        r#"{"name":"d","resources":{"cpu":1,"mem":1,"ports":1},"command":{"cmd":"x"},
+           "container":{"type":"docker","image":"nginx","docker":{"network":"BRIDGE",
+             "port_mappings":[{"container_port":53,"protocol":"udp"}]}}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        s.discovery_ports(),
+        vec![
+            ("port0".into(), "tcp".into()),
+            ("port1".into(), "udp".into())
+        ]
+    );
+
+    for (extra, field) in [
+        (
+            r#","discovery":{"visibility":"world"}"#,
+            "discovery.visibility",
+        ),
+        (r#","discovery":{"name":"a..b"}"#, "discovery.name"),
+        (r#","discovery":{"name":"-a"}"#, "discovery.name"),
+        (
+            r#","discovery":{"ports":[{"name":"http"},{"name":"HTTP"}]}"#,
+            "discovery.ports[1].name",
+        ),
+        // The default name of the second port is port1.
+        (
+            r#","discovery":{"ports":[{"name":"port1"}]}"#,
+            "discovery.ports[1].name",
+        ),
+        (
+            r#","discovery":{"ports":[{"name":"a_b"}]}"#,
+            "discovery.ports[0].name",
+        ),
+        (
+            r#","discovery":{"ports":[{"protocol":"sctp"}]}"#,
+            "discovery.ports[0].protocol",
+        ),
+        (r#","discovery":{"ports":[{},{},{}]}"#, "discovery.ports"),
+        (r#","discovery":{"nmae":"x"}"#, "discovery.nmae"),
+        (
+            r#","kill_policy":{"grace_period_seconds":-1}"#,
+            "kill_policy.grace_period_seconds",
+        ),
+        (
+            r#","kill_policy":{"grace_period_seconds":1e9}"#,
+            "kill_policy.grace_period_seconds",
+        ),
+        (
+            r#","kill_policy":{"grace_period_seconds":"5"}"#,
+            "kill_policy.grace_period_seconds",
+        ),
+        (r#","kill_policy":{}"#, "kill_policy"),
+    ] {
+        let e = parse(&base(extra)).unwrap_err();
+        assert_eq!(e.field, field, "{extra}: {e:?}");
+    }
+}
