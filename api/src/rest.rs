@@ -13,6 +13,7 @@
 //! | GET    | /v1/api/app/all             | every app (`offset`, `limit`)        |
 //! | GET    | /v1/api/app/queue[?name=X]  | pending instances and why            |
 //! | POST   | /v1/api/app/restart?name=X  | rolling restart, backoff reset       |
+//! | POST   | /v1/api/app/kill?name=X&task=T[&grace_period_seconds=S] | kill one task (replaced) |
 //! | GET    | /v1/api/events[?app=X]      | server-sent events of app/task changes |
 //! | GET    | /v1/api/openapi.json        | the OpenAPI 3 document               |
 //! | GET    | /health, /ready             | alive; subscribed and leading        |
@@ -413,7 +414,7 @@ fn serve(ctx: &Arc<Ctx>, mut req: Request) -> Answer {
 fn allowed_methods(path: &str) -> &'static str {
     match path {
         "/v1/api/app" => "GET, POST, PUT, DELETE",
-        "/v1/api/app/restart" | "/job/new" => "POST",
+        "/v1/api/app/restart" | "/v1/api/app/kill" | "/job/new" => "POST",
         "/job/all" => "GET, DELETE",
         p if p.starts_with("/job/") => "GET, DELETE",
         _ => "GET",
@@ -590,6 +591,10 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
             Some(n) => j(http(ask(ctx, CommandKind::RestartApp(n)))),
             None => missing_name(),
         },
+        (Method::Post, "/v1/api/app/kill") => match kill_task(url) {
+            Ok(kind) => j(http(ask(ctx, kind))),
+            Err(e) => (400, Body::Json(e)),
+        },
         (Method::Get, "/v1/api/openapi.json") => (
             200,
             Body::Raw("application/json", OPENAPI.as_bytes().to_vec()),
@@ -633,6 +638,7 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
             | "/v1/api/app/all"
             | "/v1/api/app/queue"
             | "/v1/api/app/restart"
+            | "/v1/api/app/kill"
             | "/v1/api/openapi.json"
             | "/health"
             | "/ready"
@@ -649,6 +655,34 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
             Body::Json(err("", format!("no such endpoint: {path}"))),
         ),
     }
+}
+
+/// `POST /v1/api/app/kill?name=X&task=T[&grace_period_seconds=S]`: the
+/// command, or the 400 body naming the parameter that is wrong.
+fn kill_task(url: &str) -> Result<CommandKind, Value> {
+    let app = query(url, "name")
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| err("name", "?name= is required"))?;
+    let task = query(url, "task")
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| err("task", "?task= (a task id) is required"))?;
+    let grace_period = match query(url, "grace_period_seconds") {
+        None => None,
+        Some(v) => {
+            const FIELD: &str = "grace_period_seconds";
+            let secs: f64 = v
+                .parse()
+                .map_err(|_| err(FIELD, "grace_period_seconds must be a number of seconds"))?;
+            tritium_engine::spec::check_grace_period(FIELD, secs)
+                .map_err(|e| err(&e.field, e.error))?;
+            Some(Duration::from_secs_f64(secs))
+        }
+    };
+    Ok(CommandKind::KillTask {
+        app,
+        task,
+        grace_period,
+    })
 }
 
 // ------------------------------------------------------------ events

@@ -1039,6 +1039,154 @@ fn launched_ports_reach_the_env_the_health_check_and_get() {
     s.assert_no_violations();
 }
 
+#[test]
+fn launched_task_infos_carry_discovery_and_kill_policy_and_an_api_kill_overrides_it() {
+    use tritium_proto::v1 as mesos;
+    let s = Stack::start_with(small_sim(AGENTS), true, |_| {});
+    // A task that ignores SIGTERM: only the grace period ends it.
+    let mut doc = hydrogen_app("disc", 1, "serve sim:ignore-term");
+    doc["resources"]["ports"] = json!(2);
+    doc["discovery"] = json!({"ports": [{"name": "http"}], "labels": {"tier": "front"}});
+    doc["kill_policy"] = json!({"grace_period_seconds": 60});
+    s.create(&doc);
+    let app = s.wait_app("disc", "1 running task", |a| a["status"] == "running");
+    let task = &live_tasks(&app)[0];
+    let id = task["id"].as_str().unwrap().to_owned();
+    let t = launched_info(&s, task);
+    let env = env_of(t.command.as_ref().unwrap());
+    let d = t
+        .discovery
+        .as_ref()
+        .expect("every task carries DiscoveryInfo");
+    assert_eq!(
+        d.visibility,
+        mesos::discovery_info::Visibility::Framework as i32
+    );
+    assert_eq!(d.name.as_deref(), Some("disc"), "the app's name by default");
+    let ports: Vec<(String, String, String)> = d
+        .ports
+        .as_ref()
+        .unwrap()
+        .ports
+        .iter()
+        .map(|p| {
+            (
+                p.number.to_string(),
+                p.name.clone().unwrap(),
+                p.protocol.clone().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ports,
+        vec![
+            (env["PORT0"].clone(), "http".into(), "tcp".into()),
+            (env["PORT1"].clone(), "port1".into(), "tcp".into()),
+        ],
+        "each port under its name, with its protocol and the number PORTn says"
+    );
+    assert_eq!(d.labels.as_ref().unwrap().labels[0].key, "tier");
+    let grace = t
+        .kill_policy
+        .as_ref()
+        .unwrap()
+        .grace_period
+        .as_ref()
+        .unwrap();
+    assert_eq!(grace.nanoseconds, 60_000_000_000);
+
+    // Kills from the API: parameters are checked.
+    let kill = |q: &str| s.send("POST", &format!("/v1/api/app/kill?{q}"), "");
+    for (q, status, field) in [
+        ("name=disc", 400, "task"),
+        ("task=x", 400, "name"),
+        (
+            &*format!("name=disc&task={id}&grace_period_seconds=-1"),
+            400,
+            "grace_period_seconds",
+        ),
+        (
+            &*format!("name=disc&task={id}&grace_period_seconds=1e9"),
+            400,
+            "grace_period_seconds",
+        ),
+        (
+            &*format!("name=disc&task={id}&grace_period_seconds=soon"),
+            400,
+            "grace_period_seconds",
+        ),
+        ("name=disc&task=disc.9.nope", 404, "task"),
+        (&*format!("name=nope&task={id}"), 404, "name"),
+    ] {
+        let r = kill(q);
+        assert_eq!(r.status, status, "{q}: {}", r.body);
+        assert_eq!(r.json()["field"], field, "{q}: {}", r.body);
+    }
+    // The kill's own 0.5 s overrides the app's 60 s, and the task is
+    // replaced.
+    let asked = Instant::now();
+    let r = kill(&format!("name=disc&task={id}&grace_period_seconds=0.5"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let k = poll(WAIT, "the KILL to reach the master", || {
+        let sent = s.proxy.as_ref().unwrap().kills();
+        sent.into_iter()
+            .find(|k| k.task_id.value == id)
+            .ok_or_else(|| "no KILL yet".to_owned())
+    });
+    let g = k
+        .kill_policy
+        .as_ref()
+        .unwrap()
+        .grace_period
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        g.nanoseconds, 500_000_000,
+        "the KILL carries the API's grace period"
+    );
+    poll(WAIT, "the killed task to end and be replaced", || {
+        let app = s.app("disc");
+        let live = live_tasks(&app);
+        let ok = live.len() == 1 && live[0]["id"] != id.as_str() && app["status"] == "running";
+        ok.then_some(()).ok_or_else(|| brief(&app))
+    });
+    let took = asked.elapsed();
+    assert!(
+        took >= Duration::from_millis(500) && took < Duration::from_secs(30),
+        "the task that ignores SIGTERM ended {took:?} after the kill"
+    );
+    s.assert_no_violations();
+
+    // Spec checks of the new fields: 422 with the field.
+    let base = |extra: &str| {
+        format!(
+            r#"{{"name":"bad","resources":{{"cpu":0.1,"mem":32,"ports":2}},"command":{{"cmd":"x"}}{extra}}}"#
+        )
+    };
+    for (extra, field) in [
+        (
+            r#","discovery":{"visibility":"PUBLIC"}"#,
+            "discovery.visibility",
+        ),
+        (
+            r#","discovery":{"ports":[{"name":"web"},{"name":"web"}]}"#,
+            "discovery.ports[1].name",
+        ),
+        (
+            r#","kill_policy":{"grace_period_seconds":-5}"#,
+            "kill_policy.grace_period_seconds",
+        ),
+        (
+            r#","kill_policy":{"grace_period_seconds":100000}"#,
+            "kill_policy.grace_period_seconds",
+        ),
+    ] {
+        let r = s.send("POST", "/v1/api/app", &base(extra));
+        assert_eq!(r.status, 422, "{extra}: {}", r.body);
+        assert_eq!(r.json()["field"], field, "{extra}: {}", r.body);
+    }
+}
+
 fn shown_first(task: &Value) -> u64 {
     task["ports"][0].as_u64().unwrap_or(0)
 }
@@ -1061,6 +1209,7 @@ fn the_openapi_document_names_every_endpoint() {
         ("/v1/api/app/all", &["get"]),
         ("/v1/api/app/queue", &["get"]),
         ("/v1/api/app/restart", &["post"]),
+        ("/v1/api/app/kill", &["post"]),
         ("/v1/api/events", &["get"]),
         ("/v1/api/openapi.json", &["get"]),
         ("/v1/api/status", &["get"]),

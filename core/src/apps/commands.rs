@@ -3,7 +3,7 @@
 //! A command that changes an app stores its record and converges it.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::views::phase_name;
 use super::{App, AppService, store_app};
@@ -31,6 +31,41 @@ fn gone() -> CommandError {
 }
 
 impl AppService {
+    /// An operator's kill of one task: the task is killed (again, if it is
+    /// being killed: a shorter grace period hurries it) and replaced.
+    fn kill_task(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        app: &str,
+        task: &str,
+        grace_period: Option<Duration>,
+    ) -> Result<Answer, CommandError> {
+        if !self.apps.contains_key(app) {
+            return Err(CommandError::not_found("name", format!("no app {app}")));
+        }
+        let live = ctx.view().task(task).is_some_and(|t| {
+            t.record().app == app && !crate::session::is_terminal(t.record().state)
+        });
+        if !live {
+            let e = CommandError::not_found("task", format!("app {app} has no live task {task}"));
+            return Err(e);
+        }
+        if !ctx.view().is_subscribed() {
+            let e = CommandError::unavailable("not subscribed to the master; try again");
+            return Err(e);
+        }
+        tracing::info!(target: "tritium::apps", app, task, ?grace_period, "killing a task on request");
+        match grace_period {
+            Some(g) => ctx.kill_with_grace(task, g),
+            None => ctx.kill(task),
+        }
+        self.touch(app);
+        self.converge(ctx, app);
+        self.app_view(&ctx.view(), app)
+            .map(Answer::App)
+            .ok_or_else(gone)
+    }
+
     pub(super) fn on_command(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -101,6 +136,11 @@ impl AppService {
                     .map(Answer::App)
                     .ok_or_else(gone)
             }
+            CommandKind::KillTask {
+                app,
+                task,
+                grace_period,
+            } => self.kill_task(ctx, &app, &task, grace_period),
             CommandKind::GetApp(name) => match self.app_view(&ctx.view(), &name) {
                 Some(v) => Ok(Answer::App(v)),
                 None => Err(CommandError::not_found("name", format!("no app {name}"))),

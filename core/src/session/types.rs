@@ -341,6 +341,17 @@ pub enum CommandKind {
     RemoveApp(String),
     /// POST restart: a rolling restart, backoff reset.
     RestartApp(String),
+    /// POST kill: kill one task of an app (it is replaced as any task
+    /// tritium kills), with a grace period of its own if given
+    /// (overriding the app's `kill_policy`).
+    KillTask {
+        /// The app.
+        app: String,
+        /// The task's id.
+        task: String,
+        /// Between SIGTERM and SIGKILL; `None`: the app's.
+        grace_period: Option<Duration>,
+    },
     /// GET one app with its tasks.
     GetApp(String),
     /// GET every app with its tasks, `limit` apps from `offset` (by name).
