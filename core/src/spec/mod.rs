@@ -32,6 +32,10 @@ pub const MAX_PORTS: usize = 64;
 pub const MAX_ITEMS: usize = 256;
 /// Longest string value in a spec (commands, labels, paths).
 pub const MAX_STRING: usize = 64 * 1024;
+/// Most apps one list request may create or change (hydrogen's list form,
+/// a taurus job's tasks): the whole list is checked and stored in one
+/// engine turn, so it is bounded like any other input.
+pub const MAX_APPS_PER_REQUEST: usize = 100;
 
 /// A refused spec: what is wrong and where (a JSON path like
 /// `container.volume[1].mode`).
