@@ -5,7 +5,9 @@
 //! tritium needs: gpus and ports, named constraints, kinds (service/job),
 //! rolling-update bounds, a docker runtime. Parsing is strict: an unknown
 //! field, a wrong type or an out-of-range value is an [`SpecError`] naming
-//! the field, so nothing a user wrote is silently ignored.
+//! the field, so nothing a user wrote is silently ignored; a key named
+//! twice in one object is refused too ([`parse_strict_json`], the parse
+//! step every request body goes through).
 //!
 //! [`AppSpec::parse`] checks everything that can be checked without the
 //! cluster; the matcher compiles constraints and checks capacity against
@@ -18,9 +20,11 @@
 
 use serde::Serialize;
 
+mod json;
 mod model;
 mod validate;
 
+pub use json::parse_strict_json;
 pub use model::*;
 pub use validate::parse_range;
 
