@@ -74,6 +74,10 @@ fn post_runs_the_hydrogen_readme_app_and_conflicts_on_a_second_post() {
         "{results}"
     );
     // All or nothing: a list whose second app is taken creates neither.
+    // (This flaked when the API created list-c, then deleted it after the
+    // refusal: a task launched in between kept list-c, "deleting", until
+    // it ended. The engine now checks the whole list first, so list-c
+    // never exists and there is nothing to wait for.)
     let clash = json!([
         hydrogen_app("list-c", 1, "sleep 500"),
         hydrogen_app("list-a", 1, "sleep 500")
@@ -82,11 +86,175 @@ fn post_runs_the_hydrogen_readme_app_and_conflicts_on_a_second_post() {
     assert_eq!(r.status, 409, "{}", r.body);
     assert_eq!(r.json()["field"], "[1].name", "{}", r.body);
     assert_eq!(s.get("/v1/api/app?name=list-c").status, 404);
+    let all = s.get("/v1/api/app/all").json();
+    assert_eq!(all["total"], 3, "{all}");
     s.wait_running("list-a", 1);
     s.wait_running("list-b", 2);
     assert_eq!(s.sim_live("list-b").len(), 2);
+    assert!(
+        s.sim_tasks("list-c").is_empty(),
+        "the refused list launched list-c"
+    );
+    s.assert_no_violations();
+}
+
+/// The sim's count of tasks launched so far.
+fn launched_count(s: &Stack) -> u64 {
+    counter(&s.sim.state(), "tasks_launched")
+}
+
+#[test]
+fn a_list_put_with_one_unknown_app_changes_nothing() {
+    let s = Stack::start();
+    s.create(&hydrogen_app("hello", 1, "sleep 500"));
+    s.wait_running("hello", 1);
+    let before = s.app("hello");
+    let launched = launched_count(&s);
+
+    // The issue's case: this answered 404 and scaled hello to 7.
+    let list = json!([
+        hydrogen_app("hello", 7, "sleep 500"),
+        hydrogen_app("nosuchapp", 1, "sleep 500")
+    ]);
+    let r = s.send("PUT", "/v1/api/app", &list.to_string());
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(r.json()["field"], "[1].name", "{}", r.body);
+    let after = s.app("hello");
+    assert_eq!(
+        after["instances"], 1,
+        "the refused PUT scaled hello: {after}"
+    );
+    assert_eq!(after["version"], before["version"]);
+    assert_eq!(after["spec"], before["spec"]);
+    assert_eq!(s.get("/v1/api/app?name=nosuchapp").status, 404);
+    // Nothing is queued either: no instance was ever wanted.
+    let queue = s.get("/v1/api/app/queue").json();
+    assert_eq!(queue["queue"], json!([]), "{queue}");
+    assert_eq!(launched_count(&s), launched, "a refused PUT launched tasks");
+
+    // A list of known apps changes them all, in one answer.
+    s.create(&hydrogen_app("world", 1, "sleep 500"));
+    let list = json!([
+        hydrogen_app("hello", 2, "sleep 500"),
+        hydrogen_app("world", 2, "sleep 500")
+    ]);
+    let r = s.send("PUT", "/v1/api/app", &list.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    let apps = r.json();
+    let got: Vec<(&str, u64)> = apps
+        .as_array()
+        .expect("a list answer")
+        .iter()
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap(),
+                a["instances"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, [("hello", 2), ("world", 2)], "{apps}");
+    s.wait_running("hello", 2);
+    s.wait_running("world", 2);
+    s.assert_no_violations();
+}
+
+#[test]
+fn a_list_post_refused_anywhere_creates_nothing() {
+    let s = Stack::start();
+    let ok = |name: &str| hydrogen_app(name, 1, "sleep 500");
+    let mut bad_value = ok("second");
+    bad_value["resources"]["cpu"] = json!("x");
+    let mut bad_role = ok("second");
+    bad_role["role"] = json!("nobody");
+    let cases = [
+        // The document of item 1 (checked by the API).
+        (json!([ok("first"), bad_value]), 422, "[1].resources.cpu"),
+        // What only the engine knows (its roles).
+        (json!([ok("first"), bad_role]), 422, "[1].role"),
+        // One name twice in the list.
+        (json!([ok("first"), ok("first")]), 422, "[1].name"),
+    ];
+    for (list, status, field) in cases {
+        let r = s.send("POST", "/v1/api/app", &list.to_string());
+        assert_eq!(r.status, status, "{list}: {}", r.body);
+        assert_eq!(r.json()["field"], field, "{list}: {}", r.body);
+        assert_eq!(
+            s.get("/v1/api/app?name=first").status,
+            404,
+            "{list} created its first app"
+        );
+    }
     let all = s.get("/v1/api/app/all").json();
-    assert_eq!(all["total"], 3, "{all}");
+    assert_eq!(all["total"], 0, "{all}");
+    assert_eq!(launched_count(&s), 0);
+    s.assert_no_violations();
+}
+
+/// hydrogen's README, "Example of a valid task", unchanged: the file is
+/// the block under that heading in github.com/verizonlabs/hydrogen
+/// README.md at 778cffac2c54fb4579a78582024e49c86d946218 (2017-11-10).
+const HYDROGEN_README_APP: &str = include_str!("data/hydrogen-readme-app.json");
+
+#[test]
+fn hydrogen_readme_example_is_created_and_runs() {
+    use tritium_proto::v1 as mesos;
+    // Five instances on unique agents: five agents.
+    let s = Stack::start_with(small_sim(5), true, |_| {});
+    let r = s.send("POST", "/v1/api/app", HYDROGEN_README_APP);
+    assert_eq!(r.status, 201, "{}", r.body);
+    let app = s.wait_running("test-app", 5);
+    // What hydrogen meant: 0.1 cpu, 32 MB, 1024 MB of disk per instance,
+    // `/bin/sleep 500`, on the CNI network "internal-network", one
+    // instance per agent.
+    let tasks = live_tasks(&app);
+    let agents: BTreeSet<&str> = tasks
+        .iter()
+        .map(|t| t["agent_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(agents.len(), 5, "strategy unique: {tasks:?}");
+    for t in &tasks {
+        let info = launched_info(&s, t);
+        let scalar = |name: &str| {
+            info.resources
+                .iter()
+                .filter(|r| r.name == name)
+                .filter_map(|r| r.scalar.as_ref().map(|v| v.value))
+                .sum::<f64>()
+        };
+        assert_eq!(
+            (scalar("cpus"), scalar("mem"), scalar("disk")),
+            (0.1, 32.0, 1024.0)
+        );
+        let cmd = info.command.as_ref().expect("a command");
+        assert_eq!(cmd.value.as_deref(), Some("/bin/sleep 500"));
+        let container = info.container.as_ref().expect("a container");
+        assert_eq!(container.r#type, mesos::container_info::Type::Mesos as i32);
+        let nets: Vec<_> = container
+            .network_infos
+            .iter()
+            .map(|n| n.name.as_deref())
+            .collect();
+        assert_eq!(nets, [Some("internal-network")]);
+    }
+
+    // The issue's form of it: the network with `"ip": ""` (hydrogen's Go
+    // structs wrote an unset address so) is accepted as no fixed address,
+    // and Mesos is asked for an IPv4 address from IPAM.
+    let mut doc: Value = serde_json::from_str(HYDROGEN_README_APP).unwrap();
+    doc[0]["name"] = json!("test-app-ipam");
+    doc[0]["instances"] = json!(1);
+    doc[0]["container"]["network"][0]["ipaddress"] = json!([{"ip": "", "protocol": "ipv4"}]);
+    let r = s.send("POST", "/v1/api/app", &doc.to_string());
+    assert_eq!(r.status, 201, "{}", r.body);
+    let app = s.wait_running("test-app-ipam", 1);
+    let info = launched_info(&s, &live_tasks(&app)[0]);
+    let net = &info.container.as_ref().unwrap().network_infos[0];
+    assert_eq!(net.ip_addresses.len(), 1, "{net:?}");
+    assert_eq!(net.ip_addresses[0].ip_address, None, "{net:?}");
+    assert_eq!(
+        net.ip_addresses[0].protocol,
+        Some(mesos::network_info::Protocol::IPv4 as i32)
+    );
     s.assert_no_violations();
 }
 
@@ -150,6 +318,42 @@ fn bad_requests_are_refused_and_change_nothing() {
             Some("instances"),
         ),
         ("POST", "/v1/api/app", Some("{not json".into()), 422, None),
+        // Strict JSON: a key twice in one object is refused, naming it,
+        // wherever it is (serde_json alone would keep the last silently).
+        (
+            "POST",
+            "/v1/api/app",
+            Some(
+                r#"{"name":"other","name":"keep","resources":{"cpu":0.1,"mem":32},"command":{"cmd":"x"}}"#
+                    .into(),
+            ),
+            422,
+            Some("name"),
+        ),
+        (
+            "PUT",
+            "/v1/api/app",
+            Some(
+                r#"{"name":"keep","resources":{"cpu":0.1,"mem":32,"cpu":0.2},"command":{"cmd":"x"}}"#
+                    .into(),
+            ),
+            422,
+            Some("resources.cpu"),
+        ),
+        (
+            "PUT",
+            "/v1/api/app",
+            Some(format!("[{},{}]", base(""), base(r#","instances":1,"instances":9"#))),
+            422,
+            Some("[1].instances"),
+        ),
+        (
+            "DELETE",
+            "/v1/api/app",
+            Some(r#"{"name":"nope","name":"keep"}"#.into()),
+            422,
+            Some("name"),
+        ),
         ("PUT", "/v1/api/app", Some("".into()), 422, None),
         ("POST", "/v1/api/app", Some("42".into()), 422, None),
         (

@@ -503,8 +503,13 @@ pub struct Network {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IpAddress {
-    /// A fixed address; absent lets IPAM choose.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A fixed address; absent (or `""`, as hydrogen's Go structs wrote
+    /// an unset address) lets IPAM choose.
+    #[serde(
+        default,
+        deserialize_with = "de_no_fixed_ip",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ip: Option<String>,
     /// `ipv4` (default) or `ipv6`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -515,6 +520,13 @@ pub struct IpAddress {
     /// Labels; they apply to the network.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<BTreeMap<String, String>>,
+}
+
+/// `"ip": ""` is hydrogen's "no fixed address" (Go's zero value, sent as
+/// is to Mesos, whose CNI isolator then lets IPAM choose): read as absent,
+/// so it is stored, shown and sent to Mesos as no address at all.
+fn de_no_fixed_ip<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.filter(|ip| !ip.is_empty()))
 }
 
 /// A host port forwarded to a container port.

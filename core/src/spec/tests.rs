@@ -210,3 +210,36 @@ fn discovery_and_kill_policy_are_checked() {
         assert_eq!(e.field, field, "{extra}: {e:?}");
     }
 }
+
+#[test]
+fn an_empty_ip_is_no_fixed_address() {
+    // hydrogen's Go structs wrote an unset address as `"ip": ""`; Mesos's
+    // CNI isolator then lets IPAM choose. Only the empty string means
+    // that: a blank or wrong address is still refused.
+    let doc = |ip: &str| {
+        format!(
+            r#"{{"name": "a", "resources": {{"cpu": 1, "mem": 32}}, "command": {{"cmd": "x"}},
+              "container": {{"network": [{{"name": "n", "ipaddress": [{{"ip": {ip}, "protocol": "ipv4"}}]}}]}}}}"#
+        )
+    };
+    let s = parse(&doc(r#""""#)).unwrap();
+    let ip = &s.container.as_ref().unwrap().network[0].ipaddress[0];
+    assert_eq!(ip.ip, None);
+    assert_eq!(ip.protocol.as_deref(), Some("ipv4"));
+    // Stored and shown without it.
+    assert!(!serde_json::to_string(&s).unwrap().contains("\"ip\""));
+    for bad in [r#"" ""#, r#""10.0.0""#] {
+        let e = parse(&doc(bad)).unwrap_err();
+        assert_eq!(e.field, "container.network[0].ipaddress[0].ip", "{bad}");
+    }
+}
+
+#[test]
+fn a_key_named_twice_is_refused_with_its_path() {
+    let e = parse(r#"{"name":"a","name":"b","resources":{"cpu":1,"mem":1},"command":{"cmd":"x"}}"#)
+        .unwrap_err();
+    assert_eq!(e.field, "name");
+    let e = parse(r#"{"name":"a","resources":{"cpu":1,"mem":1,"mem":2},"command":{"cmd":"x"}}"#)
+        .unwrap_err();
+    assert_eq!(e.field, "resources.mem");
+}

@@ -4,21 +4,14 @@
 use super::*;
 
 impl AppSpec {
-    /// Parse and check one app document.
+    /// Parse and check one app document (strict JSON: a key twice in one
+    /// object is refused, see [`parse_strict_json`]).
     pub fn parse(json: &[u8]) -> Result<AppSpec, SpecError> {
-        let mut de = serde_json::Deserializer::from_slice(json);
-        let spec: AppSpec = match serde_path_to_error::deserialize(&mut de) {
-            Ok(s) => s,
-            Err(e) => return Err(path_error(e)),
-        };
-        if let Err(e) = de.end() {
-            return Err(SpecError::new("", e.to_string()));
-        }
-        spec.validate()?;
-        Ok(spec)
+        AppSpec::from_value(parse_strict_json(json)?)
     }
 
-    /// Parse from an already decoded value (an element of a JSON array).
+    /// Parse from an already decoded value (an element of a JSON array, as
+    /// [`parse_strict_json`] read it).
     pub fn from_value(v: serde_json::Value) -> Result<AppSpec, SpecError> {
         let spec: AppSpec = match serde_path_to_error::deserialize(v) {
             Ok(s) => s,
