@@ -31,6 +31,7 @@ pub const ENDPOINTS: &[&str] = &[
     "/v1/api/app/all",
     "/v1/api/app/queue",
     "/v1/api/app/restart",
+    "/v1/api/app/kill",
     "/v1/api/events",
     "/v1/api/openapi.json",
     "/v1/api/status",

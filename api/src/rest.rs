@@ -13,6 +13,7 @@
 //! | GET    | /v1/api/app/all             | every app (`offset`, `limit`)        |
 //! | GET    | /v1/api/app/queue[?name=X]  | pending instances and why            |
 //! | POST   | /v1/api/app/restart?name=X  | rolling restart, backoff reset       |
+//! | POST   | /v1/api/app/kill?name=X&task=T[&grace_period_seconds=S] | kill one task (replaced) |
 //! | GET    | /v1/api/events[?app=X]      | server-sent events of app/task changes |
 //! | GET    | /v1/api/openapi.json        | the OpenAPI 3 document               |
 //! | GET    | /health, /ready             | alive; subscribed and leading        |
@@ -33,7 +34,7 @@ use serde_json::{Value, json};
 use tritium_engine::contract::{self, CommandError, ErrorBody, ErrorKind};
 use tritium_engine::core::CommandKind;
 use tritium_engine::driver::{DriverHandle, RequestError};
-use tritium_engine::spec::{AppSpec, SpecError};
+use tritium_engine::spec::{AppSpec, MAX_APPS_PER_REQUEST, SpecError, parse_strict_json};
 use tritium_engine::store::Leadership;
 
 use crate::auth::Tokens;
@@ -315,6 +316,8 @@ pub(crate) fn http(result: Result<contract::Answer, CommandError>) -> (u16, Valu
     match result {
         Ok(contract::Answer::Created(app)) => (201, doc(&app)),
         Ok(contract::Answer::App(app)) => (200, doc(&app)),
+        Ok(contract::Answer::CreatedApps(apps)) => (201, doc(&apps)),
+        Ok(contract::Answer::ChangedApps(apps)) => (200, doc(&apps)),
         Ok(contract::Answer::Deleting { name }) => {
             (202, json!({ "name": name, "status": "deleting" }))
         }
@@ -327,29 +330,27 @@ pub(crate) fn http(result: Result<contract::Answer, CommandError>) -> (u16, Valu
     }
 }
 
-/// One app document, or hydrogen's list of them.
+/// One app document, or hydrogen's list of them (strict JSON: a key
+/// twice in one object is refused with its path).
 fn parse_specs(body: &[u8]) -> Result<Vec<AppSpec>, Value> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| err("", format!("not JSON: {e}")))?;
+    let v = parse_strict_json(body).map_err(spec_err)?;
     match v {
         Value::Array(items) => {
             if items.is_empty() {
                 return Err(err("", "an empty list of apps"));
             }
-            if items.len() > 100 {
-                return Err(err("", "at most 100 apps per request"));
+            if items.len() > MAX_APPS_PER_REQUEST {
+                return Err(err(
+                    "",
+                    format!("at most {MAX_APPS_PER_REQUEST} apps per request"),
+                ));
             }
             items
                 .into_iter()
                 .enumerate()
                 .map(|(i, item)| {
-                    AppSpec::from_value(item).map_err(|mut e| {
-                        e.field = if e.field.is_empty() {
-                            format!("[{i}]")
-                        } else {
-                            format!("[{i}].{}", e.field)
-                        };
-                        spec_err(e)
-                    })
+                    AppSpec::from_value(item)
+                        .map_err(|e| doc(&ErrorBody::from(&CommandError::from(e).in_list(i))))
                 })
                 .collect()
         }
@@ -413,7 +414,7 @@ fn serve(ctx: &Arc<Ctx>, mut req: Request) -> Answer {
 fn allowed_methods(path: &str) -> &'static str {
     match path {
         "/v1/api/app" => "GET, POST, PUT, DELETE",
-        "/v1/api/app/restart" | "/job/new" => "POST",
+        "/v1/api/app/restart" | "/v1/api/app/kill" | "/job/new" => "POST",
         "/job/all" => "GET, DELETE",
         p if p.starts_with("/job/") => "GET, DELETE",
         _ => "GET",
@@ -472,58 +473,21 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
                 Ok(b) => b,
                 Err(e) => return j(e),
             };
-            let specs = match parse_specs(&body) {
+            let mut specs = match parse_specs(&body) {
                 Ok(s) => s,
                 Err(e) => return (422, Body::Json(e)),
             };
             let create = *method == Method::Post;
-            let command = |spec: AppSpec| {
-                if create {
-                    CommandKind::CreateApp(Box::new(spec))
-                } else {
-                    CommandKind::UpdateApp(Box::new(spec))
-                }
+            // One app: the single-app command. hydrogen's list form: one
+            // command with the whole list, which the engine checks whole
+            // and applies all or nothing (a refusal names `[i].field`).
+            let kind = match (specs.len(), create) {
+                (1, true) => CommandKind::CreateApp(Box::new(specs.remove(0))),
+                (1, false) => CommandKind::UpdateApp(Box::new(specs.remove(0))),
+                (_, true) => CommandKind::CreateApps(specs),
+                (_, false) => CommandKind::UpdateApps(specs),
             };
-            if specs.len() == 1 {
-                let spec = specs.into_iter().next().expect("one");
-                let kind = command(spec);
-                return j(http(ask(ctx, kind)));
-            }
-            // hydrogen's list form, all or nothing as in hydrogen: every
-            // document was checked above; apps are then created (or
-            // updated) in turn, and if the engine refuses one, the apps
-            // this request created are deleted again and the answer is the
-            // refusal, its field prefixed with the app's index.
-            let mut results = Vec::new();
-            let mut created = Vec::new();
-            for (i, spec) in specs.into_iter().enumerate() {
-                let name = spec.name.clone();
-                let kind = command(spec);
-                let v = match ask(ctx, kind) {
-                    Ok(answer) => http(Ok(answer)).1,
-                    Err(e) => {
-                        for n in created {
-                            let _ = ask(ctx, CommandKind::RemoveApp(n));
-                        }
-                        let field = if e.field.is_empty() {
-                            format!("[{i}]")
-                        } else {
-                            format!("[{i}].{}", e.field)
-                        };
-                        let body = ErrorBody {
-                            error: e.error.clone(),
-                            field,
-                        };
-                        return (error_status(&e), Body::Json(doc(&body)));
-                    }
-                };
-                if create {
-                    created.push(name);
-                }
-                results.push(v);
-            }
-            let status = if create { 201 } else { 200 };
-            (status, Body::Json(Value::Array(results)))
+            j(http(ask(ctx, kind)))
         }
         (Method::Delete, "/v1/api/app") => {
             let name = match name() {
@@ -533,8 +497,16 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
                         Ok(b) => b,
                         Err(e) => return j(e),
                     };
-                    match serde_json::from_slice::<Value>(&body)
-                        .ok()
+                    let parsed = match parse_strict_json(&body) {
+                        Ok(v) => Some(v),
+                        // A key twice is refused as everywhere else; what
+                        // is not JSON at all is a missing name, as before.
+                        Err(e) if e.error.starts_with("duplicate key") => {
+                            return (422, Body::Json(spec_err(e)));
+                        }
+                        Err(_) => None,
+                    };
+                    match parsed
                         .and_then(|v| v.get("name").and_then(Value::as_str).map(str::to_owned))
                     {
                         Some(n) => n,
@@ -590,6 +562,10 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
             Some(n) => j(http(ask(ctx, CommandKind::RestartApp(n)))),
             None => missing_name(),
         },
+        (Method::Post, "/v1/api/app/kill") => match kill_task(url) {
+            Ok(kind) => j(http(ask(ctx, kind))),
+            Err(e) => (400, Body::Json(e)),
+        },
         (Method::Get, "/v1/api/openapi.json") => (
             200,
             Body::Raw("application/json", OPENAPI.as_bytes().to_vec()),
@@ -633,6 +609,7 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
             | "/v1/api/app/all"
             | "/v1/api/app/queue"
             | "/v1/api/app/restart"
+            | "/v1/api/app/kill"
             | "/v1/api/openapi.json"
             | "/health"
             | "/ready"
@@ -649,6 +626,34 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
             Body::Json(err("", format!("no such endpoint: {path}"))),
         ),
     }
+}
+
+/// `POST /v1/api/app/kill?name=X&task=T[&grace_period_seconds=S]`: the
+/// command, or the 400 body naming the parameter that is wrong.
+fn kill_task(url: &str) -> Result<CommandKind, Value> {
+    let app = query(url, "name")
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| err("name", "?name= is required"))?;
+    let task = query(url, "task")
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| err("task", "?task= (a task id) is required"))?;
+    let grace_period = match query(url, "grace_period_seconds") {
+        None => None,
+        Some(v) => {
+            const FIELD: &str = "grace_period_seconds";
+            let secs: f64 = v
+                .parse()
+                .map_err(|_| err(FIELD, "grace_period_seconds must be a number of seconds"))?;
+            tritium_engine::spec::check_grace_period(FIELD, secs)
+                .map_err(|e| err(&e.field, e.error))?;
+            Some(Duration::from_secs_f64(secs))
+        }
+    };
+    Ok(CommandKind::KillTask {
+        app,
+        task,
+        grace_period,
+    })
 }
 
 // ------------------------------------------------------------ events

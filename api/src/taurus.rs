@@ -33,11 +33,11 @@
 //! | `role`                          | `role` (a Mesos role tritium runs under)               |
 //! | `cluster`, `environment`, `priority` | labels `taurus.cluster`, `taurus.environment`, `taurus.priority` |
 //!
-//! Creating a job is not one transaction in the engine: its apps are
-//! created one after another and, if one is refused, the ones already
-//! created are deleted again before the refusal is returned (so a bad job
-//! leaves nothing running). Everything that can be checked without the
-//! engine is checked before the first app is created.
+//! Creating a job is one engine command (`CreateApps`) with all its apps:
+//! the engine checks every one before it creates any, so a refused job
+//! leaves nothing behind, and its records are stored together. Everything
+//! that can be checked without the engine is checked before it is asked.
+//! A job document is strict JSON (a key twice in one object is refused).
 
 use std::collections::BTreeMap;
 
@@ -47,12 +47,14 @@ use serde_json::{Value, json};
 use tritium_engine::contract::{Answer, AppStatus, AppView, CommandError, ErrorKind, QueueEntry};
 use tritium_engine::core::CommandKind;
 use tritium_engine::spec::{
-    AppSpec, Command, Container, ContainerType, DockerSettings, HealthCheck, Kind, MAX_INSTANCES,
-    MAX_ITEMS, MAX_STRING, PortMapping, Ports, Resources, SpecError, Strategy, Upgrade, Volume,
+    AppSpec, Command, Container, ContainerType, DockerSettings, HealthCheck, Kind,
+    MAX_APPS_PER_REQUEST, MAX_INSTANCES, MAX_ITEMS, MAX_STRING, PortMapping, Ports, Resources,
+    SpecError, Strategy, Upgrade, Volume, parse_strict_json,
 };
 
-/// Most task templates one job may hold (the app API's list limit too).
-pub const MAX_JOB_TASKS: usize = 100;
+/// Most task templates one job may hold: its apps are created by one list
+/// command, so the app API's list limit.
+pub const MAX_JOB_TASKS: usize = MAX_APPS_PER_REQUEST;
 /// Longest job id: an app name is at most 63 bytes and the job's apps
 /// are `<id>-<index>` with an index of at most two digits.
 pub const MAX_JOB_ID: usize = 63 - 3;
@@ -306,8 +308,7 @@ fn list<T>(field: &str, v: Option<Vec<T>>, max: usize) -> Result<Vec<T>, SpecErr
 impl Job {
     /// Parse and check a job document (strict: unknown fields are errors).
     pub fn parse(body: &[u8]) -> Result<Job, SpecError> {
-        let v: Value = serde_json::from_slice(body)
-            .map_err(|e| SpecError::new("", format!("not JSON: {e}")))?;
+        let v = parse_strict_json(body)?;
         let Object(doc): Object<JobDoc> = serde_path_to_error::deserialize(v).map_err(|e| {
             let field = e.path().to_string();
             let field = if field == "." { String::new() } else { field };
@@ -554,6 +555,8 @@ impl JobTask {
             role: (!self.role.is_empty()).then(|| self.role.clone()),
             retry: None,
             upgrade: Upgrade::default(),
+            discovery: None,
+            kill_policy: None,
         }
     }
 
@@ -879,42 +882,46 @@ fn create_job(ask: &mut Ask<'_>, body: &[u8]) -> (u16, Value) {
     if let Some(answer) = exists(ask) {
         return answer;
     }
-    let mut created: Vec<AppView> = Vec::new();
-    for (i, spec) in specs.into_iter().enumerate() {
-        let name = spec.name.clone();
-        let (s, field, error) = match ask(CommandKind::CreateApp(Box::new(spec))) {
-            Ok(Answer::Created(a)) => {
-                created.push(*a);
-                continue;
+    // One command for the whole job: the engine checks every app before
+    // it creates any, so a refused job leaves nothing behind.
+    let created = match ask(CommandKind::CreateApps(specs)) {
+        Ok(Answer::CreatedApps(apps)) => apps,
+        Ok(other) => return passed_on(Ok(other)),
+        Err(e) => {
+            let s = crate::rest::error_status(&e);
+            // Another request created the same job a moment ago.
+            if s == 409
+                && let Some((304, _)) = exists(ask)
+            {
+                return (304, Value::Null);
             }
-            Ok(other) => (passed_on(Ok(other)).0, String::new(), "refused".to_owned()),
-            Err(e) => (crate::rest::error_status(&e), e.field, e.error),
-        };
-        // Refused: take back what this request created, then say why.
-        let mut undone = Vec::new();
-        for a in &created {
-            let n = a.name.clone();
-            let (rs, _) = passed_on(ask(CommandKind::RemoveApp(n.clone())));
-            undone.push(json!({ "app": n, "status": rs }));
+            let (i, field) = list_item(&e.field);
+            let Some(i) = i else {
+                return (s, err("", e.error));
+            };
+            let mut body = err(
+                &taurus_field(i, field),
+                format!("task {i} (app {}): {}", app_name(&job.id, i), e.error),
+            );
+            body["app_field"] = json!(field);
+            return (s, body);
         }
-        // Another request created the same job a moment ago.
-        if i == 0
-            && s == 409
-            && let Some((304, _)) = exists(ask)
-        {
-            return (304, Value::Null);
-        }
-        let mut e = err(
-            &taurus_field(i, &field),
-            format!("task {i} (app {name}): {error}"),
-        );
-        e["app_field"] = json!(field);
-        e["undone"] = json!(undone);
-        return (s, e);
-    }
+    };
     let count = created.len();
     let apps = created.into_iter().map(JobApp::from).collect();
     (200, job_view(&job.id, apps, count))
+}
+
+/// The item index and the field within it of a list refusal's field
+/// (`[1].name` → `(Some(1), "name")`; no index: `(None, field)`).
+fn list_item(field: &str) -> (Option<usize>, &str) {
+    let Some((index, rest)) = field.strip_prefix('[').and_then(|f| f.split_once(']')) else {
+        return (None, field);
+    };
+    match index.parse() {
+        Ok(i) => (Some(i), rest.strip_prefix('.').unwrap_or(rest)),
+        Err(_) => (None, field),
+    }
 }
 
 fn delete_job(ask: &mut Ask<'_>, id: &str) -> (u16, Value) {
@@ -1288,24 +1295,43 @@ mod tests {
             })
         }
 
+        fn check(&self, spec: &AppSpec) -> Result<(), CommandError> {
+            if self.apps.contains_key(&spec.name) {
+                return Err(CommandError::conflict("name", "exists"));
+            }
+            if let Some(r) = spec.role()
+                && !self.roles.iter().any(|x| x == r)
+            {
+                return Err(CommandError::invalid(
+                    "role",
+                    format!("role {r:?} is not one of tritium's roles"),
+                ));
+            }
+            Ok(())
+        }
+
         fn ask(&mut self, k: CommandKind) -> Result<Answer, CommandError> {
             self.log.push(format!("{k:?}").chars().take(20).collect());
             match k {
                 CommandKind::CreateApp(spec) => {
-                    if self.apps.contains_key(&spec.name) {
-                        return Err(CommandError::conflict("name", "exists"));
-                    }
-                    if let Some(r) = spec.role()
-                        && !self.roles.iter().any(|x| x == r)
-                    {
-                        return Err(CommandError::invalid(
-                            "role",
-                            format!("role {r:?} is not one of tritium's roles"),
-                        ));
-                    }
+                    self.check(&spec)?;
                     let n = spec.name.clone();
                     self.apps.insert(n.clone(), (*spec, AppStatus::Deploying));
                     Ok(Answer::Created(self.view(&n)))
+                }
+                // All or nothing, as the engine's.
+                CommandKind::CreateApps(specs) => {
+                    for (i, spec) in specs.iter().enumerate() {
+                        self.check(spec).map_err(|e| e.in_list(i))?;
+                    }
+                    let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+                    for spec in specs {
+                        self.apps
+                            .insert(spec.name.clone(), (spec, AppStatus::Deploying));
+                    }
+                    Ok(Answer::CreatedApps(
+                        names.iter().map(|n| *self.view(n)).collect(),
+                    ))
                 }
                 CommandKind::GetApp(n) if self.apps.contains_key(&n) => {
                     Ok(Answer::App(self.view(&n)))

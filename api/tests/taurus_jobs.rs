@@ -298,8 +298,12 @@ fn bad_job_documents_are_refused_and_change_nothing() {
         (json!({"id": "j", "tasks": [{"container": {"image": "x"}, "resources": {"cpu": 1, "mem": 5}}]}).to_string(), 422, "tasks[0].resources.mem"),
         (json!({"id": "j", "tasks": [{"container": {"image": "x"}, "health_check": {"path": "/"}}]}).to_string(), 422, "tasks[0].health_check.port"),
         (json!({"id": "j", "tasks": [{"container": {"image": "x"}, "replicas": -1}]}).to_string(), 422, "tasks[0].replicas"),
-        // Refused by the engine after task 0's app was created: taken back.
+        // Refused by the engine, which checks every task's app before it
+        // creates any: task 0's app is never created.
         (json!({"id": "j", "tasks": [ok_task, {"container": {"image": "x"}, "role": "nobody"}]}).to_string(), 422, "tasks[1].role"),
+        // Strict JSON: a key twice in one object, at the top and nested.
+        (r#"{"id": "j", "id": "k", "tasks": [{"container": {"image": "x"}}]}"#.into(), 422, "id"),
+        (r#"{"id": "j", "tasks": [{"container": {"image": "x", "image": "y"}}]}"#.into(), 422, "tasks[0].container.image"),
         // A job whose first app name is a plain app's.
         (json!({"id": "plain", "tasks": [ok_task]}).to_string(), 409, "id"),
     ];
@@ -317,21 +321,16 @@ fn bad_job_documents_are_refused_and_change_nothing() {
     let huge = format!(r#"{{"id":"j","tasks":[],"pad":"{}"}}"#, "x".repeat(2 << 20));
     assert_eq!(s.send("POST", "/job/new", &huge).status, 413);
 
-    // Nothing changed: the same apps, no job, and (once the app created
-    // and taken back is forgotten) nothing more runs.
-    poll(WAIT, "the refused job's apps to be gone", || {
-        let all = s.get("/v1/api/app/all").json();
-        (all["total"] == before)
-            .then_some(())
-            .ok_or(all.to_string())
-    });
+    // Nothing changed, at once: the same apps, no job, nothing launched.
+    let all = s.get("/v1/api/app/all").json();
+    assert_eq!(all["total"], before, "a refused job left apps: {all}");
     assert_eq!(s.get("/jobs").json(), json!([]));
     assert_eq!(get_job(&s, "j").status, 404);
     assert_eq!(get_job(&s, "plain").status, 404, "a plain app is not a job");
     assert!(s.sim_live("j-0").is_empty() && s.sim_live("j-1").is_empty());
     assert_eq!(s.sim_live("plain-0").len(), 1);
     let extra = counter(&s.sim.state(), "tasks_launched") - launched;
-    assert!(extra <= 1, "{extra} tasks launched for refused jobs");
+    assert_eq!(extra, 0, "{extra} tasks launched for refused jobs");
     s.assert_no_violations();
 }
 

@@ -372,6 +372,14 @@ impl<'a> Ctx<'a> {
         self.core.kill(task_id);
     }
 
+    /// [`kill`](Self::kill) with a grace period of its own: the KILL
+    /// carries a `kill_policy` that overrides the task's (the time between
+    /// SIGTERM and SIGKILL). Kill a task being killed again with a shorter
+    /// one to hurry it (the agent only ever shortens a grace period).
+    pub fn kill_with_grace(&mut self, task_id: &str, grace_period: Duration) {
+        self.core.kill_with_grace(task_id, grace_period);
+    }
+
     /// Store `value` under `key` in this turn's batch: it is durable
     /// before any ACKNOWLEDGE of this turn leaves, and before the reply to
     /// the command that wrote it. A later write of the key replaces it;

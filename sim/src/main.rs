@@ -63,7 +63,8 @@ struct Args {
     /// STAGING → STARTING → RUNNING step, seconds.
     #[arg(long, env = "TRITIUM_SIM_TASK_STEP_DELAY", default_value = "0.02", value_parser = seconds)]
     task_step_delay: Duration,
-    /// KILLING → KILLED, seconds.
+    /// How long a task takes to exit after SIGTERM (KILL → KILLED, within
+    /// its grace period), seconds.
     #[arg(long, env = "TRITIUM_SIM_KILL_DELAY", default_value = "0.02", value_parser = seconds)]
     kill_delay: Duration,
     /// Chance that a RUNNING task fails some time after it started (0..=1).

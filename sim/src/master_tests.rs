@@ -633,6 +633,187 @@ fn kill_goes_through_killing() {
     assert!(h.violations().is_empty(), "{:?}", h.violations());
 }
 
+/// Launch one task whose TaskInfo carries `grace` as its kill policy and
+/// wait for it to run.
+fn run_with_grace(h: &mut Harness, sub: &Sub, id: &str, command: &str, grace: Option<Duration>) {
+    // The unused part of an earlier ACCEPT is filtered for 5 s.
+    let offer = loop {
+        h.advance(Duration::from_millis(150));
+        if let Some(o) = h.offers(sub.stream).into_iter().next() {
+            break o;
+        }
+    };
+    let mut t = task_for(&offer, id, 0.5, 128.0, command);
+    t.kill_policy = grace.map(kill_policy);
+    h.fw_call(
+        sub,
+        call::Type::Accept,
+        launch(vec![offer.id.clone()], vec![t]),
+    );
+    wait_for_state(h, sub, TaskState::TaskRunning, Duration::from_secs(1));
+}
+
+fn kill_policy(grace: Duration) -> mesos::KillPolicy {
+    mesos::KillPolicy {
+        grace_period: Some(mesos::DurationInfo {
+            nanoseconds: grace.as_nanos() as i64,
+        }),
+    }
+}
+
+fn kill_with(h: &mut Harness, sub: &Sub, id: &str, grace: Option<Duration>) {
+    h.fw_call(sub, call::Type::Kill, |c| {
+        c.kill = Some(call::Kill {
+            task_id: mesos::TaskId { value: id.into() },
+            agent_id: None,
+            kill_policy: grace.map(kill_policy),
+        })
+    });
+}
+
+/// Advance in 10 ms steps until an update in `state` arrives (acknowledging
+/// every update), within `limit`; the virtual time it took.
+fn wait_for_state(h: &mut Harness, sub: &Sub, want: TaskState, limit: Duration) -> Duration {
+    let start = h.now;
+    while h.now - start <= limit {
+        for s in h.updates(sub.stream) {
+            if s.uuid.is_some() {
+                h.fw_call(sub, call::Type::Acknowledge, ack(&s));
+            }
+            if state(&s) == want {
+                return h.now - start;
+            }
+        }
+        h.advance(Duration::from_millis(10));
+    }
+    panic!("no {want:?} within {limit:?}");
+}
+
+#[test]
+fn kill_waits_for_the_grace_period_of_a_task_that_ignores_sigterm() {
+    // The KILL's own grace period (5 s) overrides the TaskInfo's (60 s).
+    let mut h = Harness::new(small_cluster(1));
+    let sub = h.subscribe(info(None));
+    run_with_grace(
+        &mut h,
+        &sub,
+        "g1",
+        "sim:ignore-term",
+        Some(Duration::from_secs(60)),
+    );
+    kill_with(&mut h, &sub, "g1", Some(Duration::from_secs(5)));
+    let killing = wait_for_state(&mut h, &sub, TaskState::TaskKilling, Duration::ZERO);
+    assert_eq!(killing, Duration::ZERO, "TASK_KILLING comes at once");
+    let killed = wait_for_state(&mut h, &sub, TaskState::TaskKilled, Duration::from_secs(10));
+    assert!(
+        killed >= Duration::from_secs(5) && killed < Duration::from_millis(5100),
+        "KILLED {killed:?} after the KILL, not at the end of its 5 s grace period"
+    );
+
+    // The TaskInfo's grace period when the KILL has none.
+    run_with_grace(
+        &mut h,
+        &sub,
+        "g2",
+        "sim:ignore-term",
+        Some(Duration::from_secs(2)),
+    );
+    kill_with(&mut h, &sub, "g2", None);
+    let killed = wait_for_state(&mut h, &sub, TaskState::TaskKilled, Duration::from_secs(10));
+    assert!(
+        killed >= Duration::from_secs(2) && killed < Duration::from_millis(2100),
+        "{killed:?}"
+    );
+
+    // Neither: the command executor's 3 s.
+    run_with_grace(&mut h, &sub, "g3", "sim:ignore-term", None);
+    kill_with(&mut h, &sub, "g3", None);
+    let killed = wait_for_state(&mut h, &sub, TaskState::TaskKilled, Duration::from_secs(10));
+    assert!(
+        killed >= DEFAULT_KILL_GRACE_PERIOD && killed < Duration::from_millis(3100),
+        "{killed:?}"
+    );
+    assert!(h.violations().is_empty(), "{:?}", h.violations());
+}
+
+#[test]
+fn a_task_that_exits_on_sigterm_is_killed_before_its_grace_period() {
+    let mut h = Harness::new(small_cluster(1));
+    let sub = h.subscribe(info(None));
+    run_with_grace(
+        &mut h,
+        &sub,
+        "s1",
+        "sim:stop-after=1.5",
+        Some(Duration::from_secs(100)),
+    );
+    kill_with(&mut h, &sub, "s1", None);
+    let killed = wait_for_state(&mut h, &sub, TaskState::TaskKilled, Duration::from_secs(10));
+    assert!(
+        killed >= Duration::from_millis(1500) && killed < Duration::from_millis(1600),
+        "{killed:?}"
+    );
+}
+
+#[test]
+fn a_second_kill_only_ever_shortens_the_grace_period() {
+    let mut h = Harness::new(small_cluster(1));
+    let sub = h.subscribe(info(None));
+    run_with_grace(
+        &mut h,
+        &sub,
+        "r1",
+        "sim:ignore-term",
+        Some(Duration::from_secs(20)),
+    );
+    kill_with(&mut h, &sub, "r1", None);
+    wait_for_state(&mut h, &sub, TaskState::TaskKilling, Duration::ZERO);
+    h.advance(Duration::from_secs(1));
+    // Longer: no effect. A retry: no effect, and no second KILLING.
+    kill_with(&mut h, &sub, "r1", Some(Duration::from_secs(60)));
+    kill_with(&mut h, &sub, "r1", None);
+    assert!(
+        h.updates(sub.stream).is_empty(),
+        "a retried KILL sends nothing"
+    );
+    // Shorter: SIGKILL 4 s after the first SIGTERM, i.e. 3 s from now.
+    kill_with(&mut h, &sub, "r1", Some(Duration::from_secs(4)));
+    let killed = wait_for_state(&mut h, &sub, TaskState::TaskKilled, Duration::from_secs(30));
+    assert!(
+        killed >= Duration::from_secs(3) && killed < Duration::from_millis(3100),
+        "{killed:?}"
+    );
+}
+
+#[test]
+fn without_task_killing_state_only_killed_comes_after_the_grace_period() {
+    let mut h = Harness::new(small_cluster(1));
+    let mut fw = info(None);
+    fw.capabilities
+        .retain(|c| c.r#type != Some(framework_info::capability::Type::TaskKillingState as i32));
+    let sub = h.subscribe(fw);
+    run_with_grace(
+        &mut h,
+        &sub,
+        "n1",
+        "sim:ignore-term",
+        Some(Duration::from_secs(2)),
+    );
+    kill_with(&mut h, &sub, "n1", None);
+    let start = h.now;
+    let mut seen = Vec::new();
+    while h.now - start < Duration::from_secs(3) {
+        for s in h.updates(sub.stream) {
+            h.fw_call(&sub, call::Type::Acknowledge, ack(&s));
+            seen.push((state(&s), h.now - start));
+        }
+        h.advance(Duration::from_millis(10));
+    }
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].0, TaskState::TaskKilled);
+    assert!(seen[0].1 >= Duration::from_secs(2), "{seen:?}");
+}
+
 #[test]
 fn behaviours_from_command_markers() {
     let mut h = Harness::new(small_cluster(1));

@@ -28,7 +28,7 @@ use serde_json::Value;
 use tritium::rest::{ApiOptions, ApiServer};
 use tritium_engine::core::Config;
 use tritium_engine::driver::{DriverOptions, MemStore};
-use tritium_proto::scheduler::Call;
+use tritium_proto::scheduler::{Call, call};
 use tritium_proto::v1::TaskInfo;
 use tritium_sim::{SimConfig, SimServer};
 
@@ -485,10 +485,12 @@ pub fn hydrogen_app(name: &str, instances: u32, cmd: &str) -> Value {
 
 /// A TCP proxy in front of the master that decodes every scheduler call
 /// tritium sends (HTTP/1.1 requests with a Content-Length protobuf body)
-/// and keeps the TaskInfos of its ACCEPTs. Bytes pass through unchanged.
+/// and keeps the TaskInfos of its ACCEPTs and its KILLs. Bytes pass
+/// through unchanged.
 pub struct CallRecorder {
     pub addr: SocketAddr,
     launched: Arc<Mutex<Vec<TaskInfo>>>,
+    kills: Arc<Mutex<Vec<call::Kill>>>,
 }
 
 impl CallRecorder {
@@ -496,7 +498,8 @@ impl CallRecorder {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
         let addr = listener.local_addr().unwrap();
         let launched = Arc::new(Mutex::new(Vec::new()));
-        let rec = launched.clone();
+        let kills = Arc::new(Mutex::new(Vec::new()));
+        let (rec, rec_kills) = (launched.clone(), kills.clone());
         thread::Builder::new()
             .name("call-recorder".into())
             .spawn(move || {
@@ -507,12 +510,21 @@ impl CallRecorder {
                     };
                     let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
                     thread::spawn(move || pipe_back(s2, c2));
-                    let rec = rec.clone();
-                    thread::spawn(move || pipe_calls(client, server, rec));
+                    let (rec, rec_kills) = (rec.clone(), rec_kills.clone());
+                    thread::spawn(move || pipe_calls(client, server, rec, rec_kills));
                 }
             })
             .expect("spawn the proxy");
-        CallRecorder { addr, launched }
+        CallRecorder {
+            addr,
+            launched,
+            kills,
+        }
+    }
+
+    /// Every KILL sent so far.
+    pub fn kills(&self) -> Vec<call::Kill> {
+        self.kills.lock().unwrap().clone()
     }
 
     /// Every TaskInfo launched so far.
@@ -527,7 +539,12 @@ fn pipe_back(mut from: TcpStream, mut to: TcpStream) {
 }
 
 /// Forward the client's bytes and decode the requests in them.
-fn pipe_calls(mut client: TcpStream, mut server: TcpStream, launched: Arc<Mutex<Vec<TaskInfo>>>) {
+fn pipe_calls(
+    mut client: TcpStream,
+    mut server: TcpStream,
+    launched: Arc<Mutex<Vec<TaskInfo>>>,
+    kills: Arc<Mutex<Vec<call::Kill>>>,
+) {
     let mut pending = Vec::new();
     let mut buf = [0u8; 64 * 1024];
     loop {
@@ -547,15 +564,19 @@ fn pipe_calls(mut client: TcpStream, mut server: TcpStream, launched: Arc<Mutex<
                 break;
             }
             let body: Vec<u8> = pending.drain(..end + 4 + len).skip(end + 4).collect();
-            if let Ok(call) = Call::decode(body.as_slice())
-                && let Some(accept) = call.accept
-            {
+            let Ok(call) = Call::decode(body.as_slice()) else {
+                continue;
+            };
+            if let Some(accept) = call.accept {
                 let mut l = launched.lock().unwrap();
                 for op in accept.operations {
                     if let Some(launch) = op.launch {
                         l.extend(launch.task_infos);
                     }
                 }
+            }
+            if let Some(kill) = call.kill {
+                kills.lock().unwrap().push(kill);
             }
         }
         if server.write_all(&buf[..n]).is_err() {

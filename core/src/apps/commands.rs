@@ -1,17 +1,18 @@
 //! The API commands ([`CommandKind`]): create, update, replace, restart
-//! and delete apps, and the read-only queries answered with views.
-//! A command that changes an app stores its record and converges it.
+//! and delete apps (one, or a list all or nothing), and the read-only
+//! queries answered with views. A command that changes an app stores its
+//! record and converges it; a command refused changes nothing.
 
-use std::collections::BTreeMap;
-use std::time::Instant;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
 
 use super::views::phase_name;
 use super::{App, AppService, store_app};
-use crate::contract::{AppList, AppStatus, MetricsView, QueueEntry, QueueView, ReadyView};
+use crate::contract::{AppList, AppStatus, AppView, MetricsView, QueueEntry, QueueView, ReadyView};
 use crate::framework::{Ctx, View};
 use crate::matcher::WhyNot;
 use crate::session::{Answer, AppRecord, CommandError, CommandKind, state_name};
-use crate::spec::AppSpec;
+use crate::spec::{AppSpec, MAX_APPS_PER_REQUEST};
 
 /// Whether `put_app` creates an app or changes one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +32,41 @@ fn gone() -> CommandError {
 }
 
 impl AppService {
+    /// An operator's kill of one task: the task is killed (again, if it is
+    /// being killed: a shorter grace period hurries it) and replaced.
+    fn kill_task(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        app: &str,
+        task: &str,
+        grace_period: Option<Duration>,
+    ) -> Result<Answer, CommandError> {
+        if !self.apps.contains_key(app) {
+            return Err(CommandError::not_found("name", format!("no app {app}")));
+        }
+        let live = ctx.view().task(task).is_some_and(|t| {
+            t.record().app == app && !crate::session::is_terminal(t.record().state)
+        });
+        if !live {
+            let e = CommandError::not_found("task", format!("app {app} has no live task {task}"));
+            return Err(e);
+        }
+        if !ctx.view().is_subscribed() {
+            let e = CommandError::unavailable("not subscribed to the master; try again");
+            return Err(e);
+        }
+        tracing::info!(target: "tritium::apps", app, task, ?grace_period, "killing a task on request");
+        match grace_period {
+            Some(g) => ctx.kill_with_grace(task, g),
+            None => ctx.kill(task),
+        }
+        self.touch(app);
+        self.converge(ctx, app);
+        self.app_view(&ctx.view(), app)
+            .map(Answer::App)
+            .ok_or_else(gone)
+    }
+
     pub(super) fn on_command(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -38,24 +74,11 @@ impl AppService {
     ) -> Result<Answer, CommandError> {
         let now = ctx.now();
         match kind {
-            CommandKind::CreateApp(spec) => {
-                if self.apps.contains_key(&spec.name) {
-                    let e = CommandError::conflict(
-                        "name",
-                        format!("app {} exists (PUT changes it)", spec.name),
-                    );
-                    return Err(e);
-                }
-                self.put_app(ctx, *spec, Put::Create)
-            }
-            CommandKind::UpdateApp(spec) => {
-                if !self.apps.contains_key(&spec.name) {
-                    let e = CommandError::not_found("name", format!("no app {}", spec.name));
-                    return Err(e);
-                }
-                self.put_app(ctx, *spec, Put::Update)
-            }
+            CommandKind::CreateApp(spec) => self.put_app(ctx, *spec, Put::Create),
+            CommandKind::UpdateApp(spec) => self.put_app(ctx, *spec, Put::Update),
             CommandKind::PutApp(spec) => self.put_app(ctx, *spec, Put::Replace),
+            CommandKind::CreateApps(specs) => self.put_apps(ctx, specs, Put::Create),
+            CommandKind::UpdateApps(specs) => self.put_apps(ctx, specs, Put::Update),
             CommandKind::RemoveApp(name) => {
                 let Some(app) = self.apps.get_mut(&name) else {
                     let e = CommandError::not_found("name", format!("no app {name}"));
@@ -101,6 +124,11 @@ impl AppService {
                     .map(Answer::App)
                     .ok_or_else(gone)
             }
+            CommandKind::KillTask {
+                app,
+                task,
+                grace_period,
+            } => self.kill_task(ctx, &app, &task, grace_period),
             CommandKind::GetApp(name) => match self.app_view(&ctx.view(), &name) {
                 Some(v) => Ok(Answer::App(v)),
                 None => Err(CommandError::not_found("name", format!("no app {name}"))),
@@ -201,13 +229,93 @@ impl AppService {
         }
     }
 
-    /// Create or change an app.
+    /// Create or change an app: every check, then the change.
     fn put_app(
         &mut self,
         ctx: &mut Ctx<'_>,
         spec: AppSpec,
         put: Put,
     ) -> Result<Answer, CommandError> {
+        self.check_put(ctx, &spec, put)?;
+        let (created, view) = self.apply_put(ctx, spec, put)?;
+        Ok(if created {
+            Answer::Created(view)
+        } else {
+            Answer::App(view)
+        })
+    }
+
+    /// Create or change every app of a list, or none: every app is checked
+    /// (against the apps as they are and against the list's other names)
+    /// before the first changes. The checks are the single-app ones, and
+    /// nothing runs between them and the changes (commands run one at a
+    /// time on the engine thread), so no change can be refused once the
+    /// first is made. The records go into this turn's store batch, which
+    /// the store writes as one unit (one log record in the file store; one
+    /// etcd transaction within its limits, see ARCHITECTURE.md), and the
+    /// answer waits for it.
+    fn put_apps(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        specs: Vec<AppSpec>,
+        put: Put,
+    ) -> Result<Answer, CommandError> {
+        debug_assert!(put != Put::Replace, "a list is created or changed");
+        if specs.is_empty() {
+            return Err(CommandError::invalid("", "an empty list of apps"));
+        }
+        if specs.len() > MAX_APPS_PER_REQUEST {
+            return Err(CommandError::invalid(
+                "",
+                format!("at most {MAX_APPS_PER_REQUEST} apps per request"),
+            ));
+        }
+        let mut names = BTreeSet::new();
+        for (i, spec) in specs.iter().enumerate() {
+            if !names.insert(spec.name.as_str()) {
+                let e = CommandError::invalid(
+                    "name",
+                    format!("app {} is named twice in this list", spec.name),
+                );
+                return Err(e.in_list(i));
+            }
+            self.check_put(ctx, spec, put).map_err(|e| e.in_list(i))?;
+        }
+        let mut views = Vec::with_capacity(specs.len());
+        for (i, spec) in specs.into_iter().enumerate() {
+            // Checked above: a refusal here would leave the list half
+            // done, so it is a bug, asserted; in release it is answered.
+            let (_, view) = self.apply_put(ctx, spec, put).map_err(|e| {
+                debug_assert!(false, "app {i} of a checked list refused: {e}");
+                e.in_list(i)
+            })?;
+            views.push(*view);
+        }
+        Ok(match put {
+            Put::Create => Answer::CreatedApps(views),
+            Put::Update | Put::Replace => Answer::ChangedApps(views),
+        })
+    }
+
+    /// Every check of a create or change, with nothing changed: whether
+    /// the app exists as `put` needs, the document, the role, and what the
+    /// matcher can tell.
+    fn check_put(&self, ctx: &Ctx<'_>, spec: &AppSpec, put: Put) -> Result<(), CommandError> {
+        match put {
+            Put::Create if self.apps.contains_key(&spec.name) => {
+                return Err(CommandError::conflict(
+                    "name",
+                    format!("app {} exists (PUT changes it)", spec.name),
+                ));
+            }
+            Put::Update if !self.apps.contains_key(&spec.name) => {
+                return Err(CommandError::not_found(
+                    "name",
+                    format!("no app {}", spec.name),
+                ));
+            }
+            _ => {}
+        }
         spec.validate()?;
         let roles = &ctx.config().framework.roles;
         if let Some(role) = spec.role()
@@ -223,7 +331,17 @@ impl AppService {
             );
             return Err(e);
         }
-        self.check_spec(&ctx.view(), &spec)?;
+        self.check_spec(&ctx.view(), spec)
+    }
+
+    /// The change of a create or change [`Self::check_put`] passed:
+    /// whether it created the app, and the app's view after it.
+    fn apply_put(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        spec: AppSpec,
+        put: Put,
+    ) -> Result<(bool, Box<AppView>), CommandError> {
         let name = spec.name.clone();
         let created = match self.apps.get_mut(&name) {
             None => {
@@ -239,10 +357,14 @@ impl AppService {
                 Self::notify(ctx, &self.apps, &name, "created");
                 put == Put::Create
             }
-            // (Not reached today: a create of an existing app is refused
-            // before, a deleting one included.)
-            Some(app) if app.rec.deleting && put == Put::Create => {
-                let e = CommandError::conflict("name", format!("app {name} is being deleted"));
+            // `check_put` refused a create of an existing app, a deleting
+            // one included.
+            Some(_) if put == Put::Create => {
+                debug_assert!(
+                    false,
+                    "app {name}: a create of an existing app passed its checks"
+                );
+                let e = CommandError::conflict("name", format!("app {name} exists"));
                 return Err(e);
             }
             Some(app) => {
@@ -280,8 +402,7 @@ impl AppService {
         store_app(ctx, &rec);
         self.converge(ctx, &name);
         match self.app_view(&ctx.view(), &name) {
-            Some(v) if created => Ok(Answer::Created(v)),
-            Some(v) => Ok(Answer::App(v)),
+            Some(v) => Ok((created, v)),
             None => Err(gone()),
         }
     }
@@ -335,3 +456,7 @@ impl AppService {
         self.matcher.why_not(name, now)
     }
 }
+
+#[cfg(test)]
+#[path = "commands_tests.rs"]
+mod tests;

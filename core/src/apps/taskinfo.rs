@@ -5,12 +5,15 @@
 //! Docker image, or the Docker containerizer with its network and port
 //! mappings), volumes (host paths and docker volumes), CNI networks with
 //! static addresses, groups and labels, the health check, task labels and a
-//! custom executor. The placement supplies the resources (with the role and
+//! custom executor, service discovery (always) and the kill policy. The
+//! placement supplies the resources (with the role and
 //! reservations of the offer they come from) and the host ports.
+
+use std::time::Duration;
 
 use tritium_proto::v1 as mesos;
 
-use crate::spec::{AppSpec, CheckKind, ContainerType, PortMapping};
+use crate::spec::{AppSpec, CheckKind, ContainerType, PortMapping, Visibility};
 
 use mesos::container_info::{self, docker_info};
 
@@ -189,7 +192,53 @@ pub fn build(spec: &AppSpec, p: Placed<'_>) -> mesos::TaskInfo {
         }),
         labels: labels(spec.labels.iter().map(|(k, v)| (k.clone(), v.clone()))),
         data,
+        discovery: Some(discovery(spec, p.ports)),
+        kill_policy: spec
+            .kill_policy
+            .as_ref()
+            .map(|k| kill_policy(Duration::from_secs_f64(k.grace_period_seconds))),
         ..Default::default()
+    }
+}
+
+/// Every task is published for service discovery (Mesos-DNS reads
+/// `DiscoveryInfo.name` instead of the task's name and makes SRV records of
+/// its named ports): the spec's `discovery`, or the app's name with
+/// visibility FRAMEWORK; each port with its name and protocol and the
+/// number it was given on the agent.
+fn discovery(spec: &AppSpec, ports: &[u32]) -> mesos::DiscoveryInfo {
+    let d = spec.discovery.clone().unwrap_or_default();
+    let visibility = match d.visibility {
+        Visibility::Framework => mesos::discovery_info::Visibility::Framework,
+        Visibility::Cluster => mesos::discovery_info::Visibility::Cluster,
+        Visibility::External => mesos::discovery_info::Visibility::External,
+    };
+    let ports = spec
+        .discovery_ports()
+        .into_iter()
+        .zip(ports)
+        .map(|((name, protocol), number)| mesos::Port {
+            number: *number,
+            name: Some(name),
+            protocol: Some(protocol),
+            ..Default::default()
+        })
+        .collect::<Vec<_>>();
+    mesos::DiscoveryInfo {
+        visibility: visibility as i32,
+        name: Some(d.name.unwrap_or_else(|| spec.name.clone())),
+        ports: (!ports.is_empty()).then_some(mesos::Ports { ports }),
+        labels: labels(d.labels.into_iter()),
+        ..Default::default()
+    }
+}
+
+/// A KillPolicy with this grace period (the spec's, or a kill's own).
+pub fn kill_policy(grace: Duration) -> mesos::KillPolicy {
+    mesos::KillPolicy {
+        grace_period: Some(mesos::DurationInfo {
+            nanoseconds: i64::try_from(grace.as_nanos()).unwrap_or(i64::MAX),
+        }),
     }
 }
 
@@ -460,5 +509,66 @@ mod tests {
         assert_eq!(t.data.as_deref(), Some(&b"payload"[..]));
         assert_eq!(e.command.unwrap().value.as_deref(), Some("./exec --fast"));
         assert_eq!(e.executor_id.value, "d.0.y.executor");
+    }
+
+    #[test]
+    fn discovery_info_and_kill_policy() {
+        let placed = |ports| Placed {
+            task_id: "web.0.x",
+            agent_id: "a1",
+            resources: Vec::new(),
+            ports,
+        };
+        // By default: the app's name, FRAMEWORK, every port named.
+        let spec = AppSpec::parse(
+            br#"{"name": "web", "resources": {"cpu": 1, "mem": 32, "ports": 2},
+                 "command": {"cmd": "serve"}}"#,
+        )
+        .unwrap();
+        let t = build(&spec, placed(&[31000, 31001]));
+        let d = t.discovery.unwrap();
+        assert_eq!(
+            d.visibility,
+            mesos::discovery_info::Visibility::Framework as i32
+        );
+        assert_eq!(d.name.as_deref(), Some("web"));
+        let ports: Vec<_> = d
+            .ports
+            .unwrap()
+            .ports
+            .into_iter()
+            .map(|p| (p.number, p.name.unwrap(), p.protocol.unwrap()))
+            .collect();
+        assert_eq!(
+            ports,
+            vec![
+                (31000, "port0".into(), "tcp".into()),
+                (31001, "port1".into(), "tcp".into())
+            ]
+        );
+        assert!(
+            t.kill_policy.is_none(),
+            "no kill_policy: the agent's default"
+        );
+        // From the spec.
+        let spec = AppSpec::parse(
+            br#"{"name": "web", "resources": {"cpu": 1, "mem": 32, "ports": [0]},
+                 "command": {"cmd": "serve"},
+                 "discovery": {"name": "shop", "visibility": "EXTERNAL",
+                   "ports": [{"name": "http"}], "labels": {"tier": "front"}},
+                 "kill_policy": {"grace_period_seconds": 2.5}}"#,
+        )
+        .unwrap();
+        let t = build(&spec, placed(&[31000]));
+        let d = t.discovery.unwrap();
+        assert_eq!(
+            d.visibility,
+            mesos::discovery_info::Visibility::External as i32
+        );
+        assert_eq!(d.name.as_deref(), Some("shop"));
+        assert_eq!(d.ports.unwrap().ports[0].name.as_deref(), Some("http"));
+        assert_eq!(d.labels.unwrap().labels[0].key, "tier");
+        let grace = t.kill_policy.unwrap().grace_period.unwrap();
+        assert_eq!(grace.nanoseconds, 2_500_000_000);
     }
 }

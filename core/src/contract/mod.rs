@@ -379,6 +379,11 @@ pub enum Answer {
     Created(Box<AppView>),
     /// An app as it is now (`UpdateApp`, `PutApp`, `RestartApp`, `GetApp`).
     App(Box<AppView>),
+    /// Every app of a list, created together (`CreateApps`), in list order.
+    CreatedApps(Vec<AppView>),
+    /// Every app of a list as it is now, changed together (`UpdateApps`),
+    /// in list order.
+    ChangedApps(Vec<AppView>),
     /// The app is being deleted (`RemoveApp`): its tasks are killed, then
     /// it is forgotten.
     Deleting {
@@ -489,6 +494,25 @@ impl CommandError {
     /// ```
     pub fn unavailable(error: impl Into<String>) -> CommandError {
         CommandError::new(ErrorKind::Unavailable, "", error)
+    }
+
+    /// The same refusal about item `index` of a list request: its field
+    /// is prefixed with the index (`[1].name`; `[1]` for the whole item).
+    ///
+    /// ```
+    /// # use tritium_core::contract::*;
+    /// let e = CommandError::not_found("name", "no app x").in_list(1);
+    /// assert_eq!((e.kind, e.field.as_str()), (ErrorKind::NotFound, "[1].name"));
+    /// assert_eq!(CommandError::invalid("", "no").in_list(0).field, "[0]");
+    /// ```
+    #[must_use]
+    pub fn in_list(mut self, index: usize) -> CommandError {
+        self.field = if self.field.is_empty() {
+            format!("[{index}]")
+        } else {
+            format!("[{index}].{}", self.field)
+        };
+        self
     }
 }
 

@@ -388,10 +388,31 @@ pub enum CommandKind {
     UpdateApp(Box<AppSpec>),
     /// Create or replace (demo mode and tests; no conflict checks).
     PutApp(Box<AppSpec>),
+    /// POST of a list (hydrogen's list form, taurus's jobs): create every
+    /// app or none ([`Answer::CreatedApps`]). Every app is checked before
+    /// anything changes; the first refusal is the answer, its field
+    /// prefixed with the app's index (`[1].name`), and nothing changed.
+    /// At most [`MAX_APPS_PER_REQUEST`](crate::spec::MAX_APPS_PER_REQUEST)
+    /// apps, each named once.
+    CreateApps(Vec<AppSpec>),
+    /// PUT of a list: change every app or none ([`Answer::ChangedApps`]),
+    /// as `CreateApps` (an unknown app is a not found about `[i].name`).
+    UpdateApps(Vec<AppSpec>),
     /// DELETE: kill its tasks, then forget it.
     RemoveApp(String),
     /// POST restart: a rolling restart, backoff reset.
     RestartApp(String),
+    /// POST kill: kill one task of an app (it is replaced as any task
+    /// tritium kills), with a grace period of its own if given
+    /// (overriding the app's `kill_policy`).
+    KillTask {
+        /// The app.
+        app: String,
+        /// The task's id.
+        task: String,
+        /// Between SIGTERM and SIGKILL; `None`: the app's.
+        grace_period: Option<Duration>,
+    },
     /// GET one app with its tasks.
     GetApp(String),
     /// GET every app with its tasks, `limit` apps from `offset` (by name).

@@ -64,6 +64,16 @@ pub struct AppSpec {
     /// Bounds of a rolling update.
     #[serde(default, skip_serializing_if = "Upgrade::is_default")]
     pub upgrade: Upgrade,
+    /// How Mesos-DNS and other service-discovery tools see the tasks
+    /// (TaskInfo.discovery). Absent: visibility FRAMEWORK, the app's name,
+    /// every port named `port<i>` with its protocol.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovery: Option<Discovery>,
+    /// How long a task may take to stop after SIGTERM before SIGKILL
+    /// (TaskInfo.kill_policy). Absent: the agent's default (3 s for
+    /// Mesos's command executor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kill_policy: Option<KillPolicy>,
 }
 
 fn one() -> u32 {
@@ -513,8 +523,13 @@ pub struct Network {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IpAddress {
-    /// A fixed address; absent lets IPAM choose.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A fixed address; absent (or `""`, as hydrogen's Go structs wrote
+    /// an unset address) lets IPAM choose.
+    #[serde(
+        default,
+        deserialize_with = "de_no_fixed_ip",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ip: Option<String>,
     /// `ipv4` (default) or `ipv6`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -525,6 +540,13 @@ pub struct IpAddress {
     /// Labels; they apply to the network.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<BTreeMap<String, String>>,
+}
+
+/// `"ip": ""` is hydrogen's "no fixed address" (Go's zero value, sent as
+/// is to Mesos, whose CNI isolator then lets IPAM choose): read as absent,
+/// so it is stored, shown and sent to Mesos as no address at all.
+fn de_no_fixed_ip<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.filter(|ip| !ip.is_empty()))
 }
 
 /// A host port forwarded to a container port.
@@ -812,6 +834,85 @@ impl NumOrString {
     }
 }
 
+/// Service discovery of the app's tasks (Mesos `DiscoveryInfo`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Discovery {
+    /// The name Mesos-DNS publishes the tasks under (`<name>.<framework>.mesos`);
+    /// default: the app's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Who should see the tasks: FRAMEWORK (default), CLUSTER or EXTERNAL
+    /// (any case).
+    #[serde(
+        default,
+        deserialize_with = "de_visibility",
+        skip_serializing_if = "Visibility::is_default"
+    )]
+    pub visibility: Visibility,
+    /// Names and protocols of the instance's ports, in the order of
+    /// `PORT0`, `PORT1`, … (`resources.ports`, then the port mappings'
+    /// host ports). Ports not listed are named `port<i>`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<DiscoveryPort>,
+    /// Labels of the DiscoveryInfo.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A port's name and protocol for service discovery.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoveryPort {
+    /// The port's name (a DNS label: Mesos-DNS publishes
+    /// `_<name>._<app>._<protocol>.<framework>.mesos`); default `port<i>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `tcp` or `udp`; default: the port mapping's protocol, else tcp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+}
+
+/// Mesos's `DiscoveryInfo.Visibility`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Visibility {
+    /// Seen by the framework only (the default).
+    #[default]
+    Framework,
+    /// Seen inside the cluster.
+    Cluster,
+    /// Seen outside the cluster too.
+    External,
+}
+
+impl Visibility {
+    fn is_default(&self) -> bool {
+        *self == Visibility::Framework
+    }
+}
+
+fn de_visibility<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Visibility, D::Error> {
+    let s = String::deserialize(d)?;
+    match s.to_ascii_uppercase().as_str() {
+        "FRAMEWORK" => Ok(Visibility::Framework),
+        "CLUSTER" => Ok(Visibility::Cluster),
+        "EXTERNAL" => Ok(Visibility::External),
+        other => Err(serde::de::Error::custom(format!(
+            "unknown visibility {other:?} (expected FRAMEWORK, CLUSTER or EXTERNAL)"
+        ))),
+    }
+}
+
+/// How a task is stopped (Mesos `KillPolicy`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KillPolicy {
+    /// Seconds between SIGTERM and SIGKILL (0 to
+    /// [`MAX_KILL_GRACE_PERIOD_SECONDS`](super::MAX_KILL_GRACE_PERIOD_SECONDS)).
+    pub grace_period_seconds: f64,
+}
+
 /// Rolling update bounds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -877,6 +978,8 @@ impl AppSpec {
             role: None,
             retry: None,
             upgrade: Upgrade::default(),
+            discovery: None,
+            kill_policy: None,
         }
     }
 
@@ -919,6 +1022,32 @@ impl AppSpec {
                 .flat_map(|n| n.port_mapping.iter().cloned()),
         );
         out
+    }
+
+    /// The ports of one instance for service discovery, in `PORT<i>`
+    /// order: each one's name (given in `discovery.ports`, else `port<i>`)
+    /// and protocol (given, else the port mapping's, else `tcp`), both
+    /// lowercase.
+    pub fn discovery_ports(&self) -> Vec<(String, String)> {
+        let requested = self.resources.ports.count();
+        let mappings = self.port_mappings();
+        let given = self.discovery.as_ref().map_or(&[][..], |d| &d.ports[..]);
+        (0..requested + mappings.len())
+            .map(|i| {
+                let d = given.get(i);
+                let name = d
+                    .and_then(|d| d.name.clone())
+                    .unwrap_or_else(|| format!("port{i}"));
+                let protocol = d
+                    .and_then(|d| d.protocol.clone())
+                    .or_else(|| {
+                        i.checked_sub(requested)
+                            .and_then(|m| mappings[m].protocol.clone())
+                    })
+                    .unwrap_or_else(|| "tcp".into());
+                (name.to_ascii_lowercase(), protocol.to_ascii_lowercase())
+            })
+            .collect()
     }
 
     /// Whether two specs differ in more than the instance count (a change

@@ -160,3 +160,120 @@ fn strategy_default_is_per_kind_and_binpack_is_kept_when_named() {
     let back: AppSpec = serde_json::from_str(&serde_json::to_string(&spec).unwrap()).unwrap();
     assert_eq!(back.strategy.kind, StrategyKind::Binpack);
 }
+
+#[test]
+fn discovery_and_kill_policy_are_checked() {
+    let base = |extra: &str| {
+        format!(
+            r#"{{"name":"web","resources":{{"cpu":1,"mem":1,"ports":2}},"command":{{"cmd":"x"}}{extra}}}"#
+        )
+    };
+    let s = parse(&base(
+        r#","discovery":{"name":"shop.web","visibility":"cluster",
+             "ports":[{"name":"HTTP"},{"name":"dns","protocol":"UDP"}],"labels":{"tier":"front"}},
+           "kill_policy":{"grace_period_seconds":30}"#,
+    ))
+    .unwrap();
+    assert_eq!(
+        s.discovery.as_ref().unwrap().visibility,
+        Visibility::Cluster
+    );
+    assert_eq!(
+        s.discovery_ports(),
+        vec![("http".into(), "tcp".into()), ("dns".into(), "udp".into())]
+    );
+    assert_eq!(s.kill_policy.as_ref().unwrap().grace_period_seconds, 30.0);
+    let again = AppSpec::parse(&serde_json::to_vec(&s).unwrap()).unwrap();
+    assert_eq!(again, s, "the canonical form parses to the same spec");
+    // Unnamed ports are port<i>; a mapped port keeps its mapping's protocol.
+    let s = parse(
+        r#"{"name":"d","resources":{"cpu":1,"mem":1,"ports":1},"command":{"cmd":"x"},
+           "container":{"type":"docker","image":"nginx","docker":{"network":"BRIDGE",
+             "port_mappings":[{"container_port":53,"protocol":"udp"}]}}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        s.discovery_ports(),
+        vec![
+            ("port0".into(), "tcp".into()),
+            ("port1".into(), "udp".into())
+        ]
+    );
+
+    for (extra, field) in [
+        (
+            r#","discovery":{"visibility":"world"}"#,
+            "discovery.visibility",
+        ),
+        (r#","discovery":{"name":"a..b"}"#, "discovery.name"),
+        (r#","discovery":{"name":"-a"}"#, "discovery.name"),
+        (
+            r#","discovery":{"ports":[{"name":"http"},{"name":"HTTP"}]}"#,
+            "discovery.ports[1].name",
+        ),
+        // The default name of the second port is port1.
+        (
+            r#","discovery":{"ports":[{"name":"port1"}]}"#,
+            "discovery.ports[1].name",
+        ),
+        (
+            r#","discovery":{"ports":[{"name":"a_b"}]}"#,
+            "discovery.ports[0].name",
+        ),
+        (
+            r#","discovery":{"ports":[{"protocol":"sctp"}]}"#,
+            "discovery.ports[0].protocol",
+        ),
+        (r#","discovery":{"ports":[{},{},{}]}"#, "discovery.ports"),
+        (r#","discovery":{"nmae":"x"}"#, "discovery.nmae"),
+        (
+            r#","kill_policy":{"grace_period_seconds":-1}"#,
+            "kill_policy.grace_period_seconds",
+        ),
+        (
+            r#","kill_policy":{"grace_period_seconds":1e9}"#,
+            "kill_policy.grace_period_seconds",
+        ),
+        (
+            r#","kill_policy":{"grace_period_seconds":"5"}"#,
+            "kill_policy.grace_period_seconds",
+        ),
+        (r#","kill_policy":{}"#, "kill_policy"),
+    ] {
+        let e = parse(&base(extra)).unwrap_err();
+        assert_eq!(e.field, field, "{extra}: {e:?}");
+    }
+}
+
+#[test]
+fn an_empty_ip_is_no_fixed_address() {
+    // hydrogen's Go structs wrote an unset address as `"ip": ""`; Mesos's
+    // CNI isolator then lets IPAM choose. Only the empty string means
+    // that: a blank or wrong address is still refused.
+    let doc = |ip: &str| {
+        format!(
+            r#"{{"name": "a", "resources": {{"cpu": 1, "mem": 32}}, "command": {{"cmd": "x"}},
+              "container": {{"network": [{{"name": "n", "ipaddress": [{{"ip": {ip}, "protocol": "ipv4"}}]}}]}}}}"#
+        )
+    };
+    let s = parse(&doc(r#""""#)).unwrap();
+    let ip = &s.container.as_ref().unwrap().network[0].ipaddress[0];
+    assert_eq!(ip.ip, None);
+    assert_eq!(ip.protocol.as_deref(), Some("ipv4"));
+    // Stored and shown without it.
+    assert!(!serde_json::to_string(&s).unwrap().contains("\"ip\""));
+    for bad in [r#"" ""#, r#""10.0.0""#] {
+        let e = parse(&doc(bad)).unwrap_err();
+        assert_eq!(e.field, "container.network[0].ipaddress[0].ip", "{bad}");
+    }
+}
+
+#[test]
+fn a_key_named_twice_is_refused_with_its_path() {
+    let e = parse(r#"{"name":"a","name":"b","resources":{"cpu":1,"mem":1},"command":{"cmd":"x"}}"#)
+        .unwrap_err();
+    assert_eq!(e.field, "name");
+    let e = parse(r#"{"name":"a","resources":{"cpu":1,"mem":1,"mem":2},"command":{"cmd":"x"}}"#)
+        .unwrap_err();
+    assert_eq!(e.field, "resources.mem");
+}

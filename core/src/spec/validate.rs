@@ -4,21 +4,14 @@
 use super::*;
 
 impl AppSpec {
-    /// Parse and check one app document.
+    /// Parse and check one app document (strict JSON: a key twice in one
+    /// object is refused, see [`parse_strict_json`]).
     pub fn parse(json: &[u8]) -> Result<AppSpec, SpecError> {
-        let mut de = serde_json::Deserializer::from_slice(json);
-        let spec: AppSpec = match serde_path_to_error::deserialize(&mut de) {
-            Ok(s) => s,
-            Err(e) => return Err(path_error(e)),
-        };
-        if let Err(e) = de.end() {
-            return Err(SpecError::new("", e.to_string()));
-        }
-        spec.validate()?;
-        Ok(spec)
+        AppSpec::from_value(parse_strict_json(json)?)
     }
 
-    /// Parse from an already decoded value (an element of a JSON array).
+    /// Parse from an already decoded value (an element of a JSON array, as
+    /// [`parse_strict_json`] read it).
     pub fn from_value(v: serde_json::Value) -> Result<AppSpec, SpecError> {
         let spec: AppSpec = match serde_path_to_error::deserialize(v) {
             Ok(s) => s,
@@ -163,6 +156,12 @@ impl AppSpec {
                 }
             }
         }
+        if let Some(d) = &self.discovery {
+            self.check_discovery(d)?;
+        }
+        if let Some(k) = &self.kill_policy {
+            check_grace_period("kill_policy.grace_period_seconds", k.grace_period_seconds)?;
+        }
         if self.upgrade.max_surge == 0 && self.upgrade.max_unavailable == 0 {
             return Err(SpecError::new(
                 "upgrade",
@@ -174,6 +173,61 @@ impl AppSpec {
                 "upgrade.rollback_after",
                 "must be at least 1",
             ));
+        }
+        Ok(())
+    }
+
+    fn check_discovery(&self, d: &Discovery) -> Result<(), SpecError> {
+        if let Some(n) = &d.name {
+            // Mesos-DNS publishes `<name>.<framework>.<domain>`: dot-separated
+            // DNS labels, at most 253 bytes in all.
+            if n.len() > 253 || n.split('.').any(|l| !is_dns_label(l)) {
+                return Err(SpecError::new(
+                    "discovery.name",
+                    "a DNS name: labels of 1-63 letters, digits and '-' separated by '.'",
+                ));
+            }
+        }
+        let n_ports = self.resources.ports.count() + self.port_mappings().len();
+        if d.ports.len() > n_ports {
+            return Err(SpecError::new(
+                "discovery.ports",
+                format!(
+                    "names {} ports but an instance has {n_ports} (resources.ports, then port mappings)",
+                    d.ports.len()
+                ),
+            ));
+        }
+        for (i, p) in d.ports.iter().enumerate() {
+            let f = format!("discovery.ports[{i}]");
+            if let Some(n) = &p.name
+                && !is_dns_label(n)
+            {
+                return Err(SpecError::new(
+                    format!("{f}.name"),
+                    "a port name is 1-63 letters, digits and '-', not starting or ending with '-'",
+                ));
+            }
+            if let Some(p) = &p.protocol
+                && !matches!(p.to_ascii_lowercase().as_str(), "tcp" | "udp")
+            {
+                return Err(SpecError::new(format!("{f}.protocol"), "tcp or udp"));
+            }
+        }
+        // Names must tell the ports apart, the default `port<i>` included.
+        let names = self.discovery_ports();
+        for (i, (n, _)) in names.iter().enumerate() {
+            if names[..i].iter().any(|(m, _)| m == n) {
+                return Err(SpecError::new(
+                    format!("discovery.ports[{i}].name"),
+                    format!("the same port name {n:?} twice"),
+                ));
+            }
+        }
+        items("discovery.labels", d.labels.len())?;
+        for (k, v) in &d.labels {
+            text(&format!("discovery.labels.{k}"), k, false)?;
+            text(&format!("discovery.labels.{k}"), v, true)?;
         }
         Ok(())
     }
@@ -337,6 +391,21 @@ fn check_name(name: &str) -> Result<(), SpecError> {
             "a name is 1-63 letters, digits and '-', not starting or ending with '-'",
         ))
     }
+}
+
+/// One DNS label (RFC 1123): 1-63 letters, digits and `-`, not starting
+/// or ending with `-`.
+fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// A kill grace period in seconds: the spec's and a kill's from the API.
+pub fn check_grace_period(field: &str, secs: f64) -> Result<(), SpecError> {
+    scalar_or_zero(field, secs, MAX_KILL_GRACE_PERIOD_SECONDS)
 }
 
 fn check_role(field: &str, role: &str) -> Result<(), SpecError> {

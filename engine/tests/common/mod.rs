@@ -235,6 +235,7 @@ impl ReplyExt for Reply {
         let json = |v: Result<Value, serde_json::Error>| v.expect("a view serializes");
         match &self.result {
             Ok(Answer::Created(a) | Answer::App(a)) => json(serde_json::to_value(a)),
+            Ok(Answer::CreatedApps(l) | Answer::ChangedApps(l)) => json(serde_json::to_value(l)),
             Ok(Answer::Status(s)) => json(serde_json::to_value(s)),
             Ok(Answer::Apps(l)) => json(serde_json::to_value(l)),
             Ok(Answer::Queue(q)) => json(serde_json::to_value(q)),

@@ -594,6 +594,12 @@ impl Master {
                 agent_id: Some(t.agent_id.clone()),
                 ..TaskStatus::default()
             },
+            kill_grace: t
+                .kill_policy
+                .as_ref()
+                .and_then(|k| k.grace_period.as_ref())
+                .map(|g| Duration::from_nanos(u64::try_from(g.nanoseconds).unwrap_or(0))),
+            kill: None,
         };
         let slot = self.insert_task(task);
         if let Some(old) = self.frameworks[fw]

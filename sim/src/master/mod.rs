@@ -65,7 +65,9 @@ pub struct SimConfig {
     pub status_retry_max: Duration,
     /// STAGING → STARTING and STARTING → RUNNING.
     pub task_step_delay: Duration,
-    /// KILLING → KILLED.
+    /// How long a task takes to exit after SIGTERM (KILL → KILLED), unless
+    /// its kill grace period is shorter or its command says otherwise
+    /// (`sim:stop-after=<s>`, `sim:ignore-term`).
     pub kill_delay: Duration,
     /// Chance that a RUNNING task fails some time after it started.
     pub task_failure_rate: f64,
@@ -410,7 +412,35 @@ struct Task {
     /// Bumped when the task's state changes: stale steps do nothing.
     step_gen: u64,
     last_status: TaskStatus,
+    /// `TaskInfo.kill_policy.grace_period`, if it has one.
+    kill_grace: Option<Duration>,
+    /// A KILL reached its executor: when the task is KILLED.
+    kill: Option<KillUnderWay>,
 }
+
+/// A task being killed as Mesos's command executor does it
+/// (src/launcher/executor.cpp, `kill`): SIGTERM at `start`, SIGKILL at
+/// `sigkill`; the task ends at whichever comes first of its own exit and
+/// the SIGKILL.
+#[derive(Debug, Clone, Copy)]
+struct KillUnderWay {
+    start: Instant,
+    /// Start plus the grace period; a later KILL may only bring it closer.
+    sigkill: Instant,
+    /// When the task exits after SIGTERM by itself (`None`: it ignores it).
+    exits: Option<Instant>,
+}
+
+impl KillUnderWay {
+    fn ends(&self) -> Instant {
+        self.exits.map_or(self.sigkill, |e| e.min(self.sigkill))
+    }
+}
+
+/// The command executor's grace period when neither the KILL nor the
+/// TaskInfo carries a kill policy (executor.cpp: "Default grace period is
+/// set to 3s for backwards compatibility").
+pub const DEFAULT_KILL_GRACE_PERIOD: Duration = Duration::from_secs(3);
 
 /// What a task does, from markers in its command (`sim:fail-after=2`, …).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -420,6 +450,12 @@ struct Behaviour {
     fail_after: Option<f64>,
     finish_after: Option<f64>,
     unhealthy: bool,
+    /// Seconds the task takes to exit after SIGTERM (`sim:stop-after=<s>`);
+    /// `None`: the master's `kill_delay`.
+    stop_after: Option<f64>,
+    /// The task ignores SIGTERM (`sim:ignore-term`): only SIGKILL, at the
+    /// end of its grace period, ends it.
+    ignore_term: bool,
 }
 
 impl Behaviour {
@@ -440,6 +476,8 @@ impl Behaviour {
                 "fail-after" => b.fail_after = secs.or(Some(0.0)),
                 "finish-after" => b.finish_after = secs.or(Some(0.0)),
                 "unhealthy" => b.unhealthy = true,
+                "stop-after" => b.stop_after = secs.or(Some(0.0)),
+                "ignore-term" => b.ignore_term = true,
                 _ => {}
             }
         }

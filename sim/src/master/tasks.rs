@@ -94,13 +94,18 @@ impl Master {
         let Some(t) = self.tasks[slot].as_ref() else {
             return;
         };
-        let delay = self.next_step_delay(t);
+        // A task being killed takes no other step: it ends when it exits
+        // after SIGTERM or at the SIGKILL.
+        let at = match t.kill.filter(|_| !terminal(t.state)) {
+            Some(k) => Some(k.ends().max(now)),
+            None => self.next_step_delay(t).map(|d| now + d),
+        };
         let t = self.tasks[slot].as_mut().expect("checked");
         t.step_gen += 1;
         let generation = t.step_gen;
-        if let Some(delay) = delay {
+        if let Some(at) = at {
             self.arm(
-                now + delay,
+                at,
                 Timer::TaskStep {
                     task: slot,
                     generation,
@@ -131,6 +136,24 @@ impl Master {
             return;
         };
         let b = t.behaviour;
+        if let Some(k) = t.kill.filter(|_| !terminal(t.state)) {
+            if now < k.ends() {
+                return;
+            }
+            // executor.cpp `reaped`: a task the executor killed is KILLED
+            // however it ended; the message says by which signal.
+            let by_sigkill = k.exits.is_none_or(|e| e > k.sigkill);
+            if let Some(t) = self.tasks[slot].as_mut() {
+                t.kill = None;
+            }
+            let message = if by_sigkill {
+                "Command terminated with signal Killed"
+            } else {
+                "Command terminated with signal Terminated"
+            };
+            self.agent_update(now, slot, TaskState::TaskKilled, None, Some(message), None);
+            return;
+        }
         match t.state {
             TaskState::TaskStaging => {
                 self.agent_update(now, slot, TaskState::TaskStarting, None, None, None)
@@ -297,25 +320,62 @@ impl Master {
             return self.reconcile(now, fw, vec![task]);
         };
         let t = self.tasks[slot].as_ref().expect("live");
-        if matches!(t.state, TaskState::TaskKilling) {
-            return Reply::Accepted;
-        }
         if self.agents[t.agent].state != AgentState::Active {
             // The agent cannot be reached; the kill waits for it.
             return Reply::Accepted;
         }
-        if t.state == TaskState::TaskStaging || !self.frameworks[fw].killing_state {
+        if t.state == TaskState::TaskStaging {
+            // Not yet handed to an executor: the agent drops it at once.
             self.agent_update(
                 now,
                 slot,
                 TaskState::TaskKilled,
-                Some(task_status::Reason::TaskKilledDuringLaunch)
-                    .filter(|_| t.state == TaskState::TaskStaging),
+                Some(task_status::Reason::TaskKilledDuringLaunch),
                 Some("Killed"),
                 None,
             );
-        } else {
+            return Reply::Accepted;
+        }
+        // The command executor's grace period (executor.cpp, `kill`): the
+        // KILL's kill policy, else the TaskInfo's, else 3 s.
+        let grace = k
+            .kill_policy
+            .and_then(|p| p.grace_period)
+            .map(|g| Duration::from_nanos(u64::try_from(g.nanoseconds).unwrap_or(0)))
+            .or(t.kill_grace)
+            .unwrap_or(DEFAULT_KILL_GRACE_PERIOD);
+        if let Some(mut under_way) = t.kill {
+            // A kill under way: a retry is a no-op and a longer grace period
+            // changes nothing; a shorter one moves the SIGKILL closer,
+            // counted from the first SIGTERM.
+            let sigkill = (under_way.start + grace).max(now);
+            if sigkill < under_way.sigkill {
+                under_way.sigkill = sigkill;
+                if let Some(t) = self.tasks[slot].as_mut() {
+                    t.kill = Some(under_way);
+                }
+                self.arm_step(now, slot);
+            }
+            return Reply::Accepted;
+        }
+        let b = t.behaviour;
+        let exits = (!b.ignore_term).then(|| {
+            now + b
+                .stop_after
+                .map_or(self.cfg.kill_delay, Duration::from_secs_f64)
+        });
+        if let Some(t) = self.tasks[slot].as_mut() {
+            t.kill = Some(KillUnderWay {
+                start: now,
+                sigkill: now + grace,
+                exits,
+            });
+        }
+        if self.frameworks[fw].killing_state {
+            // TASK_KILLING only for frameworks that understand it.
             self.agent_update(now, slot, TaskState::TaskKilling, None, None, None);
+        } else {
+            self.arm_step(now, slot);
         }
         Reply::Accepted
     }

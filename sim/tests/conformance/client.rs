@@ -21,8 +21,8 @@ use tritium_core::wire::{
 };
 use tritium_proto::scheduler::{Call, Event, call, event};
 use tritium_proto::v1::{
-    AgentId, CommandInfo, FrameworkId, FrameworkInfo, Offer, Resource, TaskId, TaskInfo, TaskState,
-    TaskStatus, framework_info, offer, task_status,
+    AgentId, CommandInfo, DurationInfo, FrameworkId, FrameworkInfo, KillPolicy, Offer, Resource,
+    TaskId, TaskInfo, TaskState, TaskStatus, framework_info, offer, task_status,
 };
 use tritium_sim::cluster::{AgentShape, ClusterSpec};
 use tritium_sim::codec;
@@ -383,6 +383,15 @@ pub fn scalar(offer: &Offer, name: &str) -> f64 {
         .filter(|r| r.name == name)
         .filter_map(|r| r.scalar.as_ref().map(|s| s.value))
         .sum()
+}
+
+/// A kill policy with this grace period.
+pub fn kill_policy(grace: Duration) -> KillPolicy {
+    KillPolicy {
+        grace_period: Some(DurationInfo {
+            nanoseconds: i64::try_from(grace.as_nanos()).expect("a short grace period"),
+        }),
+    }
 }
 
 /// A command task on `offer`'s agent using `cpus` and `mem` of it.
@@ -888,13 +897,23 @@ impl Subscriber {
     }
 
     pub fn kill(&mut self, task_id: &str, agent_id: Option<&AgentId>) {
+        self.kill_with_grace(task_id, agent_id, None);
+    }
+
+    /// KILL with a kill policy of its own (`grace`), overriding the task's.
+    pub fn kill_with_grace(
+        &mut self,
+        task_id: &str,
+        agent_id: Option<&AgentId>,
+        grace: Option<Duration>,
+    ) {
         let mut c = call_of(call::Type::Kill);
         c.kill = Some(call::Kill {
             task_id: TaskId {
                 value: task_id.into(),
             },
             agent_id: agent_id.cloned(),
-            kill_policy: None,
+            kill_policy: grace.map(kill_policy),
         });
         self.accepted("KILL", c);
     }

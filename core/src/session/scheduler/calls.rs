@@ -335,6 +335,16 @@ impl Core {
 
     // ------------------------------------------------------------ kills
 
+    /// KILL with this grace period from now on (the first KILL of the
+    /// task, or one that shortens a kill under way: the agent never
+    /// lengthens a grace period it is already counting).
+    pub(crate) fn kill_with_grace(&mut self, id: &str, grace: Duration) {
+        if let Some(t) = self.tasks.get_mut(id) {
+            t.kill_grace = Some(grace);
+        }
+        self.kill(id);
+    }
+
     pub(crate) fn kill(&mut self, id: &str) {
         // Without a subscription the KILL cannot go out: the task stays
         // un-killed and the next SUBSCRIBED's surplus check kills it.
@@ -346,6 +356,11 @@ impl Core {
         };
         t.kill_sent = true;
         let launch_may_be_held = t.intent_seq > self.committed_seq;
+        let kill_policy = t.kill_grace.map(|g| mesos::KillPolicy {
+            grace_period: Some(mesos::DurationInfo {
+                nanoseconds: i64::try_from(g.as_nanos()).unwrap_or(i64::MAX),
+            }),
+        });
         let agent_id = Some(mesos::AgentId {
             value: t.rec.agent_id.clone(),
         });
@@ -355,7 +370,7 @@ impl Core {
                     value: id.to_owned(),
                 },
                 agent_id,
-                kill_policy: None,
+                kill_policy,
             })
         });
         // A kill needs no durability of its own, but it must not overtake

@@ -25,6 +25,10 @@ pub struct Task {
     /// The KILL actually left (it may instead wait behind the task's held
     /// ACCEPT, and be dropped if the task turns out to be needed).
     pub(super) kill_emitted: bool,
+    /// The grace period its KILL carries (`Call.Kill.kill_policy`, which
+    /// overrides the TaskInfo's); `None`: the TaskInfo's, else the agent's
+    /// default. Kept for the KILLs sent again after a re-subscription.
+    pub(super) kill_grace: Option<Duration>,
     /// Store batch of its launch intent (0 if recovered): until that batch
     /// commits, its ACCEPT may still be held.
     pub(super) intent_seq: u64,
@@ -49,6 +53,7 @@ impl Task {
             replaced: false,
             kill_sent: false,
             kill_emitted: false,
+            kill_grace: None,
             intent_seq,
             healthy: None,
             running_since: None,

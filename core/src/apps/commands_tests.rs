@@ -1,0 +1,260 @@
+//! The list commands' promise (`CreateApps`, `UpdateApps`): all or
+//! nothing. Each test runs one command on a session built from recovered
+//! apps, sans IO, and checks the answer, the store batch it wrote (one, or
+//! none after a refusal) and the apps after it.
+
+use std::time::Instant;
+
+use crate::apps::{app_key, encode_app};
+use crate::contract::{Answer, CommandError, ErrorKind};
+use crate::session::{
+    AppRecord, Command, CommandKind, Config, Input, MasterUrl, Output, Recovered, Scheduler,
+    StoreOp,
+};
+use crate::spec::{AppSpec, MAX_APPS_PER_REQUEST};
+
+/// A session holding `apps` as a restart recovers them.
+fn session(apps: &[AppSpec]) -> (Scheduler, Instant) {
+    let cfg = Config {
+        masters: vec![MasterUrl::parse("http://master:5050").expect("a valid URL")],
+        seed: 7,
+        ..Config::default()
+    };
+    let recovered = Recovered {
+        framework_id: Some("fw-1".into()),
+        records: apps
+            .iter()
+            .map(|s| {
+                let rec = AppRecord::new(s.clone());
+                (app_key(rec.name()), encode_app(&rec))
+            })
+            .collect(),
+        tasks: Vec::new(),
+    };
+    let t0 = Instant::now();
+    (Scheduler::new(cfg, recovered, t0), t0)
+}
+
+fn app(name: &str, instances: u32) -> AppSpec {
+    AppSpec::command_app(name, instances, 0.1, 32.0, "sleep 1000")
+}
+
+/// What one command did: its answer and the store batches it issued
+/// (each committed before the answer is taken).
+struct Outcome {
+    result: Result<Answer, CommandError>,
+    batches: Vec<Vec<StoreOp>>,
+}
+
+fn run(s: &mut Scheduler, now: Instant, kind: CommandKind) -> Outcome {
+    s.handle(now, Input::Command(Command { id: 1, kind }));
+    let mut batches = Vec::new();
+    let mut result = None;
+    let mut committed = Vec::new();
+    loop {
+        while let Some(out) = s.poll_output() {
+            match out {
+                Output::Store { seq, ops } => {
+                    assert!(
+                        result.is_none(),
+                        "the answer left before its batch was stored"
+                    );
+                    batches.push(ops);
+                    committed.push(seq);
+                }
+                Output::Reply(r) => {
+                    assert_eq!(r.id, 1);
+                    assert!(result.is_none(), "two answers to one command");
+                    result = Some(r.result);
+                }
+                _ => {}
+            }
+        }
+        match committed.pop() {
+            Some(seq) => s.handle(now, Input::StoreCommitted(seq)),
+            None => break,
+        }
+    }
+    Outcome {
+        result: result.expect("the command was answered"),
+        batches,
+    }
+}
+
+/// The stored instance count of `name`, or `None` if there is no such app.
+fn instances(s: &mut Scheduler, now: Instant, name: &str) -> Option<u32> {
+    match run(s, now, CommandKind::GetApp(name.into())).result {
+        Ok(Answer::App(v)) => Some(v.instances),
+        Err(e) if e.kind == ErrorKind::NotFound => None,
+        other => panic!("GET {name}: {other:?}"),
+    }
+}
+
+fn refusal(o: &Outcome) -> (ErrorKind, &str) {
+    match &o.result {
+        Err(e) => (e.kind, e.field.as_str()),
+        Ok(a) => panic!("expected a refusal, got {a:?}"),
+    }
+}
+
+/// The app keys a batch writes.
+fn keys(batch: &[StoreOp]) -> Vec<&str> {
+    batch
+        .iter()
+        .filter_map(|op| match op {
+            StoreOp::PutRecord { key, .. } => Some(key.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_list_is_created_whole_in_one_store_batch() {
+    let (mut s, now) = session(&[]);
+    let o = run(
+        &mut s,
+        now,
+        CommandKind::CreateApps(vec![app("a", 1), app("b", 2)]),
+    );
+    match &o.result {
+        Ok(Answer::CreatedApps(views)) => {
+            let names: Vec<&str> = views.iter().map(|v| v.name.as_str()).collect();
+            assert_eq!(names, ["a", "b"], "the views come in list order");
+        }
+        other => panic!("expected CreatedApps, got {other:?}"),
+    }
+    assert_eq!(o.batches.len(), 1, "one store batch for the whole list");
+    assert_eq!(keys(&o.batches[0]), ["apps/a", "apps/b"]);
+    assert_eq!(instances(&mut s, now, "a"), Some(1));
+    assert_eq!(instances(&mut s, now, "b"), Some(2));
+}
+
+#[test]
+fn a_list_whose_second_app_is_invalid_creates_nothing() {
+    let (mut s, now) = session(&[]);
+    let mut bad = app("b", 1);
+    bad.resources.cpu = 0.0;
+    let o = run(&mut s, now, CommandKind::CreateApps(vec![app("a", 1), bad]));
+    assert_eq!(refusal(&o), (ErrorKind::Invalid, "[1].resources.cpu"));
+    assert!(o.batches.is_empty(), "a refused list wrote {:?}", o.batches);
+    assert_eq!(
+        instances(&mut s, now, "a"),
+        None,
+        "the list's first app was created"
+    );
+}
+
+#[test]
+fn a_list_with_a_role_tritium_does_not_run_under_creates_nothing() {
+    let (mut s, now) = session(&[]);
+    let mut bad = app("b", 1);
+    bad.role = Some("not-ours".into());
+    let o = run(&mut s, now, CommandKind::CreateApps(vec![app("a", 1), bad]));
+    assert_eq!(refusal(&o), (ErrorKind::Invalid, "[1].role"));
+    assert!(o.batches.is_empty());
+    assert_eq!(instances(&mut s, now, "a"), None);
+}
+
+#[test]
+fn a_list_naming_an_existing_app_creates_nothing() {
+    let (mut s, now) = session(&[app("old", 2)]);
+    let o = run(
+        &mut s,
+        now,
+        CommandKind::CreateApps(vec![app("new", 1), app("old", 5)]),
+    );
+    assert_eq!(refusal(&o), (ErrorKind::Conflict, "[1].name"));
+    assert!(o.batches.is_empty());
+    assert_eq!(instances(&mut s, now, "new"), None);
+    assert_eq!(
+        instances(&mut s, now, "old"),
+        Some(2),
+        "the existing app changed"
+    );
+}
+
+#[test]
+fn a_list_naming_one_app_twice_changes_nothing() {
+    let (mut s, now) = session(&[app("a", 1)]);
+    let o = run(
+        &mut s,
+        now,
+        CommandKind::CreateApps(vec![app("x", 1), app("x", 2)]),
+    );
+    assert_eq!(refusal(&o), (ErrorKind::Invalid, "[1].name"));
+    assert_eq!(instances(&mut s, now, "x"), None);
+    let o = run(
+        &mut s,
+        now,
+        CommandKind::UpdateApps(vec![app("a", 3), app("a", 4)]),
+    );
+    assert_eq!(refusal(&o), (ErrorKind::Invalid, "[1].name"));
+    assert!(o.batches.is_empty());
+    assert_eq!(instances(&mut s, now, "a"), Some(1));
+}
+
+#[test]
+fn an_update_list_with_an_unknown_app_changes_nothing() {
+    // The case: `PUT [hello→7, nosuchapp]` answered 404 and
+    // scaled hello to 7.
+    let (mut s, now) = session(&[app("hello", 1)]);
+    let o = run(
+        &mut s,
+        now,
+        CommandKind::UpdateApps(vec![app("hello", 7), app("nosuchapp", 1)]),
+    );
+    assert_eq!(refusal(&o), (ErrorKind::NotFound, "[1].name"));
+    assert!(o.batches.is_empty(), "a refused list wrote {:?}", o.batches);
+    assert_eq!(instances(&mut s, now, "hello"), Some(1), "hello was scaled");
+    assert_eq!(instances(&mut s, now, "nosuchapp"), None);
+}
+
+#[test]
+fn an_update_list_changes_every_app_in_one_store_batch() {
+    let (mut s, now) = session(&[app("a", 1), app("b", 1)]);
+    let o = run(
+        &mut s,
+        now,
+        CommandKind::UpdateApps(vec![app("b", 3), app("a", 2)]),
+    );
+    match &o.result {
+        Ok(Answer::ChangedApps(views)) => {
+            let got: Vec<(&str, u32)> = views
+                .iter()
+                .map(|v| (v.name.as_str(), v.instances))
+                .collect();
+            assert_eq!(got, [("b", 3), ("a", 2)]);
+        }
+        other => panic!("expected ChangedApps, got {other:?}"),
+    }
+    assert_eq!(o.batches.len(), 1);
+    assert_eq!(keys(&o.batches[0]), ["apps/b", "apps/a"]);
+}
+
+#[test]
+fn empty_and_oversized_lists_are_refused() {
+    let (mut s, now) = session(&[]);
+    let o = run(&mut s, now, CommandKind::CreateApps(Vec::new()));
+    assert_eq!(refusal(&o), (ErrorKind::Invalid, ""));
+    let many = (0..=MAX_APPS_PER_REQUEST)
+        .map(|i| app(&format!("a{i}"), 1))
+        .collect();
+    let o = run(&mut s, now, CommandKind::CreateApps(many));
+    assert_eq!(refusal(&o), (ErrorKind::Invalid, ""));
+    assert!(o.batches.is_empty());
+    assert_eq!(instances(&mut s, now, "a0"), None);
+}
+
+#[test]
+fn single_app_commands_answer_as_before() {
+    let (mut s, now) = session(&[app("a", 1)]);
+    let o = run(&mut s, now, CommandKind::CreateApp(Box::new(app("a", 2))));
+    assert_eq!(refusal(&o), (ErrorKind::Conflict, "name"));
+    let o = run(&mut s, now, CommandKind::UpdateApp(Box::new(app("zz", 2))));
+    assert_eq!(refusal(&o), (ErrorKind::NotFound, "name"));
+    let o = run(&mut s, now, CommandKind::CreateApp(Box::new(app("b", 2))));
+    assert!(matches!(o.result, Ok(Answer::Created(_))), "{:?}", o.result);
+    let o = run(&mut s, now, CommandKind::UpdateApp(Box::new(app("a", 4))));
+    assert!(matches!(o.result, Ok(Answer::App(_))), "{:?}", o.result);
+    assert_eq!(instances(&mut s, now, "a"), Some(4));
+}
