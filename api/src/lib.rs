@@ -4,10 +4,12 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod bounded;
 pub mod client;
 pub mod events;
 pub mod http_server;
 pub mod metrics;
+pub mod query;
 pub mod rest;
 pub mod taurus;
 pub mod tls;

@@ -38,11 +38,13 @@ use tritium_engine::spec::{AppSpec, MAX_APPS_PER_REQUEST, SpecError, parse_stric
 use tritium_engine::store::Leadership;
 
 use crate::auth::Tokens;
+use crate::bounded;
 use crate::events::{EventOptions, EventStreams, Refused};
 use crate::http_server::{
     Answer, Body as RequestBody, HttpServer, Method, Request, Response, ServerOptions,
 };
 use crate::metrics::{self, ApiMetrics};
+use crate::query::{self, QueryError, value as query};
 
 /// The OpenAPI document served at /v1/api/openapi.json.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -72,8 +74,11 @@ pub struct ApiOptions {
     /// An event-stream client that takes no byte for this long while
     /// events wait for it is dropped.
     pub event_stall_timeout: Duration,
-    /// Largest `limit` of a list request.
+    /// Largest `limit` of a list request (apps; taurus: jobs).
     pub max_page: usize,
+    /// Largest answer of a list or an app (`crate::bounded`): a bigger
+    /// one is cut and says where to go on (`next_offset`, `next_task`).
+    pub max_answer_bytes: usize,
     /// Bearer tokens required by every request but `/health` and the
     /// status page's static files; `None`: no authentication.
     pub tokens: Option<Tokens>,
@@ -98,6 +103,7 @@ impl Default for ApiOptions {
             event_buffer_bytes: EventOptions::default().buffer_bytes,
             event_stall_timeout: EventOptions::default().stall_timeout,
             max_page: 1000,
+            max_answer_bytes: bounded::DEFAULT_MAX_ANSWER_BYTES,
             tokens: None,
             tls: None,
             leadership: None,
@@ -212,49 +218,12 @@ fn err(field: &str, msg: impl Into<String>) -> Value {
     json!({ "error": msg.into(), "field": field })
 }
 
-fn spec_err(e: SpecError) -> Value {
+fn query_err(e: QueryError) -> Value {
     json!({ "error": e.error, "field": e.field })
 }
 
-/// `?a=b&c=d` → value of `key`, percent-decoded.
-fn query(url: &str, key: &str) -> Option<String> {
-    let q = url.split_once('?')?.1;
-    q.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        (k == key).then(|| percent_decode(v))
-    })
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' if i + 2 < b.len() => {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(v) => {
-                        out.push(v);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+fn spec_err(e: SpecError) -> Value {
+    json!({ "error": e.error, "field": e.field })
 }
 
 /// The body the server read (it reads at most `max_body`).
@@ -401,6 +370,9 @@ fn serve(ctx: &Arc<Ctx>, mut req: Request) -> Answer {
     ctx.metrics.observe(path, status, started.elapsed());
     let mut resp = match body {
         Body::Json(v) => json_response(status, &v),
+        Body::JsonWith(v, headers) => headers
+            .into_iter()
+            .fold(json_response(status, &v), |r, (k, v)| r.with_header(k, v)),
         Body::Raw(ct, bytes) => Response::new(status, ct, bytes),
     };
     if status == 405 {
@@ -453,6 +425,8 @@ fn standby_answer(ctx: &Ctx, path: &str, url: &str) -> Option<(u16, Response)> {
 
 enum Body {
     Json(Value),
+    /// JSON with headers of its own (a job list's paging).
+    JsonWith(Value, Vec<(&'static str, String)>),
     Raw(&'static str, Vec<u8>),
 }
 
@@ -462,9 +436,14 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
     let missing_name = || (400, Body::Json(err("name", "?name= is required")));
     // taurus's job API: an alias over the app commands (crate::taurus).
     let (mut body, mut engine) = (|| read_body(ctx, req), |k| ask(ctx, k));
-    match crate::taurus::route(method, path, &mut body, &mut engine, ctx.opts.max_page) {
-        Some((304, _)) => return (304, Body::Raw("application/json", Vec::new())),
-        Some(answer) => return j(answer),
+    let bounds = crate::taurus::Bounds {
+        max_page: ctx.opts.max_page,
+        max_answer_bytes: ctx.opts.max_answer_bytes,
+    };
+    match crate::taurus::route(method, path, url, &mut body, &mut engine, bounds) {
+        Some(r) if r.status == 304 => return (304, Body::Raw("application/json", Vec::new())),
+        Some(r) if r.headers.is_empty() => return (r.status, Body::Json(r.body)),
+        Some(r) => return (r.status, Body::JsonWith(r.body, r.headers)),
         None => {}
     }
     match (method, path) {
@@ -524,33 +503,39 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
             };
             j(http(ask(ctx, CommandKind::RemoveApp(name))))
         }
-        (Method::Get, "/v1/api/app") => match name() {
-            Some(n) => j(http(ask(ctx, CommandKind::GetApp(n)))),
-            None => missing_name(),
-        },
-        (Method::Get, "/v1/api/app/all") => {
-            let num = |k: &str, d: usize| -> Result<usize, Value> {
-                match query(url, k) {
-                    None => Ok(d),
-                    Some(v) => v
-                        .parse()
-                        .map_err(|_| err(k, format!("{k} must be a whole number"))),
+        (Method::Get, "/v1/api/app") => {
+            let (name, tasks) = match query::app_page(url) {
+                Ok(p) => p,
+                Err(e) => return (400, Body::Json(query_err(e))),
+            };
+            match ask(ctx, CommandKind::GetApp { name, tasks }) {
+                Ok(contract::Answer::App(mut app)) => {
+                    bounded::bound_app(&mut app, ctx.opts.max_answer_bytes);
+                    (200, Body::Raw("application/json", bounded::to_json(&app)))
                 }
-            };
-            let (offset, limit) = match (num("offset", 0), num("limit", 100)) {
-                (Ok(o), Ok(l)) => (o, l),
-                (Err(e), _) | (_, Err(e)) => return (400, Body::Json(e)),
-            };
-            if limit == 0 || limit > ctx.opts.max_page {
-                return (
-                    400,
-                    Body::Json(err(
-                        "limit",
-                        format!("limit must be 1 to {}", ctx.opts.max_page),
-                    )),
-                );
+                other => j(http(other)),
             }
-            j(http(ask(ctx, CommandKind::ListApps { offset, limit })))
+        }
+        (Method::Get, "/v1/api/app/all") => {
+            let page = match query::list_page(url, ctx.opts.max_page) {
+                Ok(p) => p,
+                Err(e) => return (400, Body::Json(query_err(e))),
+            };
+            let kind = CommandKind::ListApps {
+                offset: page.offset,
+                limit: page.limit,
+                tasks: page.tasks,
+                task_budget: page.task_limit,
+            };
+            match ask(ctx, kind) {
+                // Written from the view itself, no JSON tree in between:
+                // the answer is the only copy.
+                Ok(contract::Answer::Apps(mut list)) => {
+                    bounded::bound_list(&mut list, ctx.opts.max_answer_bytes);
+                    (200, Body::Raw("application/json", bounded::to_json(&list)))
+                }
+                other => j(http(other)),
+            }
         }
         (Method::Get, "/v1/api/app/queue") => {
             if query(url, "name").is_some_and(|n| n.is_empty()) {

@@ -13,7 +13,7 @@
 //! |--------|--------------------------|---------------------------------------------|
 //! | POST   | /job/new                 | create (200; 304 if the id exists)          |
 //! | GET    | /job/{id}                | the job, its state and its apps (404)       |
-//! | GET    | /job/all, /jobs          | every job                                   |
+//! | GET    | /job/all, /jobs          | a page of jobs (`offset`, `limit`, `tasks`) |
 //! | DELETE | /job/{id}                | kill all its tasks, then forget it (404)    |
 //! | DELETE | /job/all                 | the same for every job                      |
 //!
@@ -38,13 +38,26 @@
 //! leaves nothing behind, and its records are stored together. Everything
 //! that can be checked without the engine is checked before it is asked.
 //! A job document is strict JSON (a key twice in one object is refused).
+//!
+//! Answers are bounded as the app API's are: a job list is a page of jobs
+//! by id (`?offset=&limit=`, default 100, at most the API's `max_page`)
+//! whose apps carry task counts by state, not task documents
+//! (`?tasks=none|summary`); it stays taurus's JSON array, and says where
+//! to go on in headers: `X-Total-Count` (jobs in all) and, when jobs
+//! remain, `Link: <...?offset=N...>; rel="next"` (RFC 8288). A page also
+//! ends early rather than pass `max_answer_bytes`. `GET /job/<id>` shows
+//! at most `MAX_TASK_LIMIT` task documents across the job's apps (each
+//! app's `next_task` says where its own pages go on).
 
 use std::collections::BTreeMap;
 
 use crate::http_server::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tritium_engine::contract::{Answer, AppStatus, AppView, CommandError, ErrorKind, QueueEntry};
+use tritium_engine::contract::{
+    Answer, AppStatus, AppView, CommandError, ErrorKind, MAX_TASK_LIMIT, QueueEntry, TaskDetail,
+    TaskPage,
+};
 use tritium_engine::core::CommandKind;
 use tritium_engine::spec::{
     AppSpec, Command, Container, ContainerType, DockerSettings, HealthCheck, Kind,
@@ -709,36 +722,65 @@ fn passed_on(r: Result<Answer, CommandError>) -> (u16, Value) {
     crate::rest::http(r)
 }
 
-/// Answer a job request, or `None` if `path` is not a job route. A 304
-/// answer is sent without a body.
+/// A job route's answer: status, JSON body and headers of its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Routed {
+    pub status: u16,
+    pub body: Value,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl From<(u16, Value)> for Routed {
+    fn from((status, body): (u16, Value)) -> Routed {
+        Routed {
+            status,
+            body,
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// Bounds of the job routes' answers (the API's).
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    /// Most jobs per list page, and apps per engine list page.
+    pub max_page: usize,
+    /// Largest job list answer, in bytes (`crate::bounded`).
+    pub max_answer_bytes: usize,
+}
+
+/// Answer a job request (`url` the whole target, with its query), or
+/// `None` if `path` is not a job route. A 304 answer is sent without a body.
 pub fn route(
     method: &Method,
     path: &str,
+    url: &str,
     body: &mut ReadBody<'_>,
     ask: &mut Ask<'_>,
-    max_page: usize,
-) -> Option<(u16, Value)> {
+    bounds: Bounds,
+) -> Option<Routed> {
     // taurus served every route with and without its version prefix.
+    let full_path = path;
     let path = path.strip_prefix("/v1").unwrap_or(path);
-    let not_allowed = || Some((405, err("", format!("{method} is not allowed on {path}"))));
+    let not_allowed = || Some((405, err("", format!("{method} is not allowed on {path}"))).into());
     if path == "/jobs" {
         return match method {
-            Method::Get => Some(list_jobs(ask, max_page)),
+            Method::Get => Some(list_jobs(ask, full_path, url, bounds)),
             _ => not_allowed(),
         };
     }
     let rest = path.strip_prefix("/job/")?;
     Some(match (method, rest) {
         (Method::Post, "new") => match body() {
-            Ok(b) => create_job(ask, &b),
-            Err(e) => e,
+            Ok(b) => create_job(ask, &b).into(),
+            Err(e) => e.into(),
         },
         (_, "new") => return not_allowed(),
-        (Method::Get, "all") => list_jobs(ask, max_page),
-        (Method::Delete, "all") => delete_all(ask, max_page),
+        (Method::Get, "all") => list_jobs(ask, full_path, url, bounds),
+        (Method::Delete, "all") => delete_all(ask, bounds.max_page).into(),
         (_, "all") => return not_allowed(),
-        (Method::Get, id) => get_job(ask, id),
-        (Method::Delete, id) => delete_job(ask, id),
+        (Method::Get, id) => get_job(ask, id).into(),
+        (Method::Delete, id) => delete_job(ask, id).into(),
         _ => return not_allowed(),
     })
 }
@@ -757,7 +799,9 @@ fn job_apps(ask: &mut Ask<'_>, id: &str) -> Result<(Vec<AppView>, usize), (u16, 
     if check_id(id).is_err() {
         return Err(no_job());
     }
-    let first = match ask(CommandKind::GetApp(app_name(id, 0))) {
+    // Only the first app's labels are needed to know the count; the
+    // task documents are asked for below, within the job's budget.
+    let first = match ask(get_app(app_name(id, 0), TaskPage::first(TaskDetail::None))) {
         Ok(Answer::App(a)) if label(&a, LABEL_JOB) == Some(id) => *a,
         Ok(Answer::App(_)) => return Err(no_job()),
         Err(e) if is_not_found(&e) => return Err(no_job()),
@@ -767,9 +811,15 @@ fn job_apps(ask: &mut Ask<'_>, id: &str) -> Result<(Vec<AppView>, usize), (u16, 
         .and_then(|n| n.parse::<usize>().ok())
         .unwrap_or(1)
         .clamp(1, MAX_JOB_TASKS);
-    let mut apps = vec![first];
-    for i in 1..count {
-        match ask(CommandKind::GetApp(app_name(id, i))) {
+    // At most MAX_TASK_LIMIT task documents for the whole job.
+    let per_app = TaskPage {
+        detail: TaskDetail::All,
+        after: None,
+        limit: (MAX_TASK_LIMIT / count).max(1),
+    };
+    let mut apps = Vec::with_capacity(count);
+    for i in 0..count {
+        match ask(get_app(app_name(id, i), per_app.clone())) {
             Ok(Answer::App(a)) if label(&a, LABEL_JOB) == Some(id) => apps.push(*a),
             // Already forgotten (a delete finishing task by task).
             Ok(Answer::App(_)) => {}
@@ -861,7 +911,10 @@ fn create_job(ask: &mut Ask<'_>, body: &[u8]) -> (u16, Value) {
         Err(e) => return refused(e),
     };
     let exists = |ask: &mut Ask<'_>| -> Option<(u16, Value)> {
-        match ask(CommandKind::GetApp(app_name(&job.id, 0))) {
+        match ask(get_app(
+            app_name(&job.id, 0),
+            TaskPage::first(TaskDetail::None),
+        )) {
             Err(e) if is_not_found(&e) => None,
             Ok(Answer::App(a)) if label(&a, LABEL_JOB) == Some(job.id.as_str()) => {
                 Some((304, Value::Null))
@@ -953,21 +1006,37 @@ fn remove_apps(ask: &mut Ask<'_>, apps: &[AppView]) -> Result<Vec<String>, (u16,
     Ok(names)
 }
 
-/// Every job's apps, by job id, each in task order.
+/// `GetApp` of `name` with `tasks`.
+fn get_app(name: String, tasks: TaskPage) -> CommandKind {
+    CommandKind::GetApp { name, tasks }
+}
+
+/// Every job's apps, by job id, each in task order, with `detail` of
+/// their tasks (never task documents: `None` or `Summary`).
 fn all_jobs(
     ask: &mut Ask<'_>,
     max_page: usize,
+    detail: TaskDetail,
 ) -> Result<BTreeMap<String, Vec<AppView>>, (u16, Value)> {
+    debug_assert!(
+        detail != TaskDetail::All,
+        "a job list carries no task documents"
+    );
     let limit = max_page.max(1);
     let mut jobs: BTreeMap<String, Vec<(usize, AppView)>> = BTreeMap::new();
     let mut offset = 0;
     loop {
-        let page = match ask(CommandKind::ListApps { offset, limit }) {
+        let kind = CommandKind::ListApps {
+            offset,
+            limit,
+            tasks: detail,
+            task_budget: 1,
+        };
+        let page = match ask(kind) {
             Ok(Answer::Apps(page)) => page,
             other => return Err(passed_on(other)),
         };
-        let (total, empty) = (page.total, page.apps.is_empty());
-        offset += page.apps.len();
+        let next = page.next_offset;
         for a in page.apps {
             let Some(job) = label(&a, LABEL_JOB).map(str::to_owned) else {
                 continue;
@@ -982,8 +1051,10 @@ fn all_jobs(
                 tasks.push((index, a));
             }
         }
-        if offset >= total || empty {
-            break;
+        match next {
+            // The engine's pages only move forward.
+            Some(n) if n > offset => offset = n,
+            _ => break,
         }
     }
     Ok(jobs
@@ -995,29 +1066,53 @@ fn all_jobs(
         .collect())
 }
 
-fn list_jobs(ask: &mut Ask<'_>, max_page: usize) -> (u16, Value) {
-    match all_jobs(ask, max_page) {
-        Ok(jobs) => {
-            let list: Vec<Value> = jobs
-                .into_iter()
-                .map(|(id, apps)| {
-                    let count = apps
-                        .first()
-                        .and_then(|a| label(a, LABEL_TASKS))
-                        .and_then(|n| n.parse().ok())
-                        .unwrap_or(apps.len());
-                    let apps = apps.into_iter().map(JobApp::from).collect();
-                    job_view(&id, apps, count)
-                })
-                .collect();
-            (200, Value::Array(list))
+/// A page of jobs (taurus's array), with `X-Total-Count` and a `Link` to
+/// the next page while jobs remain.
+fn list_jobs(ask: &mut Ask<'_>, path: &str, url: &str, bounds: Bounds) -> Routed {
+    let page = match crate::query::jobs_page(url, bounds.max_page) {
+        Ok(p) => p,
+        Err(e) => return (400, err(&e.field, e.error)).into(),
+    };
+    let jobs = match all_jobs(ask, bounds.max_page, page.tasks) {
+        Ok(j) => j,
+        Err(e) => return e.into(),
+    };
+    let total = jobs.len();
+    let mut list = Vec::new();
+    let mut used = 0;
+    for (id, apps) in jobs.into_iter().skip(page.offset).take(page.limit) {
+        let count = apps
+            .first()
+            .and_then(|a| label(a, LABEL_TASKS))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(apps.len());
+        let apps = apps.into_iter().map(JobApp::from).collect();
+        let doc = job_view(&id, apps, count);
+        used += crate::bounded::json_size(&doc, 1);
+        if used > bounds.max_answer_bytes && !list.is_empty() {
+            break;
         }
-        Err(e) => e,
+        list.push(doc);
+    }
+    let next = page.offset.saturating_add(list.len());
+    let mut headers = vec![("X-Total-Count", total.to_string())];
+    if next < total {
+        let link = format!(
+            "<{path}?offset={next}&limit={}&tasks={}>; rel=\"next\"",
+            page.limit,
+            page.tasks.as_str()
+        );
+        headers.push(("Link", link));
+    }
+    Routed {
+        status: 200,
+        body: Value::Array(list),
+        headers,
     }
 }
 
 fn delete_all(ask: &mut Ask<'_>, max_page: usize) -> (u16, Value) {
-    let jobs = match all_jobs(ask, max_page) {
+    let jobs = match all_jobs(ask, max_page, TaskDetail::None) {
         Ok(j) => j,
         Err(e) => return e,
     };
@@ -1292,6 +1387,9 @@ mod tests {
                 backoff_seconds: None,
                 completed: None,
                 tasks: Vec::new(),
+                tasks_total: 0,
+                task_states: BTreeMap::new(),
+                next_task: None,
             })
         }
 
@@ -1333,16 +1431,16 @@ mod tests {
                         names.iter().map(|n| *self.view(n)).collect(),
                     ))
                 }
-                CommandKind::GetApp(n) if self.apps.contains_key(&n) => {
-                    Ok(Answer::App(self.view(&n)))
+                CommandKind::GetApp { name, .. } if self.apps.contains_key(&name) => {
+                    Ok(Answer::App(self.view(&name)))
                 }
                 CommandKind::RemoveApp(n) if self.apps.remove(&n).is_some() => {
                     Ok(Answer::Deleting { name: n })
                 }
-                CommandKind::GetApp(_) | CommandKind::RemoveApp(_) => {
+                CommandKind::GetApp { .. } | CommandKind::RemoveApp(_) => {
                     Err(CommandError::not_found("name", "no app"))
                 }
-                CommandKind::ListApps { offset, limit } => {
+                CommandKind::ListApps { offset, limit, .. } => {
                     let apps = self
                         .apps
                         .keys()
@@ -1355,6 +1453,7 @@ mod tests {
                         total: self.apps.len(),
                         offset,
                         limit,
+                        next_offset: Some(offset + limit).filter(|n| *n < self.apps.len()),
                     }))
                 }
                 CommandKind::Queue(Some(n)) => Ok(Answer::Queue(QueueView {
@@ -1372,9 +1471,20 @@ mod tests {
         }
 
         fn call(&mut self, method: Method, path: &str, body: &str) -> (u16, Value) {
+            let r = self.call_full(method, path, body);
+            (r.status, r.body)
+        }
+
+        fn call_full(&mut self, method: Method, path: &str, body: &str) -> Routed {
             let body = body.as_bytes().to_vec();
             let mut read = move || Ok(body.clone());
-            route(&method, path, &mut read, &mut |k| self.ask(k), 2).expect("a job route")
+            let (path, url) = (path.split('?').next().unwrap_or(path), path);
+            let bounds = Bounds {
+                max_page: 2,
+                max_answer_bytes: 1 << 20,
+            };
+            let r = route(&method, path, url, &mut read, &mut |k| self.ask(k), bounds);
+            r.expect("a job route")
         }
     }
 
@@ -1435,6 +1545,43 @@ mod tests {
         assert_eq!(e.call(Method::Get, "/job/plain", "").0, 404);
         let plain = json!({"id": "plain", "tasks": [{"container": {"image": "x"}}]});
         assert_eq!(e.call(Method::Post, "/job/new", &plain.to_string()).0, 409);
+        // Job lists are pages, linked by headers.
+        let r = e.call_full(Method::Get, "/v1/jobs?limit=1", "");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body.as_array().map(Vec::len), Some(1));
+        assert_eq!(r.body[0]["id"], "other");
+        assert!(
+            r.headers.contains(&("X-Total-Count", "2".into())),
+            "{:?}",
+            r.headers
+        );
+        let next = r
+            .headers
+            .iter()
+            .find(|(k, _)| *k == "Link")
+            .expect("a next link");
+        assert_eq!(
+            next.1,
+            "</v1/jobs?offset=1&limit=1&tasks=summary>; rel=\"next\""
+        );
+        let r = e.call_full(Method::Get, "/v1/jobs?offset=1&limit=1&tasks=summary", "");
+        assert_eq!(r.body[0]["id"], "taurusjob");
+        assert!(
+            !r.headers.iter().any(|(k, _)| *k == "Link"),
+            "the last page"
+        );
+        let r = e.call_full(Method::Get, "/jobs?offset=5", "");
+        assert_eq!((r.status, r.body.clone()), (200, json!([])));
+        for bad in [
+            "/jobs?limit=0",
+            "/jobs?limit=3",
+            "/jobs?tasks=all",
+            "/jobs?offset=x",
+        ] {
+            let (s, v) = e.call(Method::Get, bad, "");
+            assert_eq!(s, 400, "{bad}: {v}");
+            assert!(v["field"].is_string() && v["error"].is_string(), "{v}");
+        }
         // Delete one, then all.
         let (s, v) = e.call(Method::Delete, "/job/taurusjob", "");
         assert_eq!((s, v["job_state"].as_str()), (200, Some("STOPPED")), "{v}");
@@ -1449,7 +1596,12 @@ mod tests {
         assert_eq!(e.call(Method::Put, "/job/x", "").0, 405);
         assert_eq!(e.call(Method::Post, "/jobs", "").0, 405);
         let mut read = || Ok(Vec::new());
-        assert!(route(&Method::Get, "/v1/api/app", &mut read, &mut |k| e.ask(k), 2).is_none());
+        let bounds = Bounds {
+            max_page: 2,
+            max_answer_bytes: 1 << 20,
+        };
+        let url = "/v1/api/app";
+        assert!(route(&Method::Get, url, url, &mut read, &mut |k| e.ask(k), bounds).is_none());
     }
 
     #[test]

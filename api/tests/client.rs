@@ -234,6 +234,74 @@ fn every_app_subcommand_works_against_a_running_tritium() {
 }
 
 #[test]
+fn kill_replaces_one_task_and_the_client_follows_every_page() {
+    let s = Stack::start();
+    let api = url(&s);
+    let mut doc = hydrogen_app("many", 23, "sleep 500");
+    doc["resources"]["cpu"] = json!(0.05);
+    doc["resources"]["disk"] = json!({"size": 1});
+    s.create(&doc);
+    s.create(&hydrogen_app("two", 2, "sleep 500"));
+    let before = s.wait_running("many", 23);
+    s.wait_running("two", 2);
+
+    // The library with tiny pages still sees every app and every task,
+    // each once.
+    let c = tritium_client::Client::new(&api, None)
+        .expect("a client")
+        .with_page_sizes(1, 4);
+    let many = c.app("many").expect("GET many");
+    let ids: std::collections::BTreeSet<String> = many.tasks.iter().map(|t| t.id.clone()).collect();
+    assert_eq!((many.tasks.len(), ids.len()), (23, 23), "{ids:?}");
+    assert!(many.next_task.is_none());
+    let apps = c.apps().expect("every app");
+    let names: Vec<&str> = apps.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["many", "two"]);
+    assert_eq!((apps[0].tasks.len(), apps[1].tasks.len()), (23, 2));
+    // The CLI's list and show give every task too.
+    let v = tritium(&api, &["app", "list", "-o", "json"], None)
+        .expect(0, "list")
+        .json();
+    assert_eq!(
+        v["apps"][0]["tasks"].as_array().map(Vec::len),
+        Some(23),
+        "{v}"
+    );
+    let v = tritium(&api, &["app", "show", "many", "-o", "json"], None)
+        .expect(0, "show")
+        .json();
+    assert_eq!(live_tasks(&v).len(), 23);
+
+    // kill: that task goes, a new one takes its instance.
+    let victim = live_tasks(&before)[0]["id"].as_str().unwrap().to_owned();
+    let r = tritium(
+        &api,
+        &["app", "kill", "many", &victim, "--grace", "1"],
+        None,
+    )
+    .expect(0, "kill");
+    assert!(
+        r.stdout.contains(&format!("killing task {victim}")),
+        "{r:?}"
+    );
+    s.wait_app("many", "the killed task replaced", |a| {
+        let live = live_tasks(a);
+        live.len() == 23
+            && live.iter().all(|t| t["state"] == "TASK_RUNNING")
+            && !live.iter().any(|t| t["id"] == victim.as_str())
+    });
+    // Refusals: an unknown task, a bad grace period; exit 3, field named.
+    let r = tritium(&api, &["app", "kill", "many", "many.0.nosuch"], None).expect(3, "no task");
+    assert!(r.stderr.contains("field: task"), "{r:?}");
+    let r = tritium(&api, &["app", "kill", "many", &victim, "--grace=-1"], None)
+        .expect(3, "negative grace");
+    assert!(r.stderr.contains("grace_period_seconds"), "{r:?}");
+    let r = tritium(&api, &["app", "kill", "nope", "nope.0.x"], None).expect(3, "no app");
+    assert!(r.stderr.contains("no app nope"), "{r:?}");
+    s.assert_no_violations();
+}
+
+#[test]
 fn refusals_timeouts_failures_and_an_absent_server_have_their_exit_codes() {
     let s = Stack::start_with(small_sim(AGENTS), false, |c| {
         c.restart_backoff_initial = Duration::from_millis(100);

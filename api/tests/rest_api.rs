@@ -397,6 +397,15 @@ fn bad_requests_are_refused_and_change_nothing() {
         ),
         ("GET", "/v1/api/app/all?limit=0", None, 400, Some("limit")),
         ("GET", "/v1/api/app/all?offset=x", None, 400, Some("offset")),
+        ("GET", "/v1/api/app/all?limit=-1", None, 400, Some("limit")),
+        ("GET", "/v1/api/app/all?limit=1&limit=2", None, 400, Some("limit")),
+        ("GET", "/v1/api/app/all?tasks=yes", None, 400, Some("tasks")),
+        ("GET", "/v1/api/app/all?tasks=all&task_limit=0", None, 400, Some("task_limit")),
+        ("GET", "/v1/api/app?name=keep&task_limit=10001", None, 400, Some("task_limit")),
+        ("GET", "/v1/api/app?name=keep&task_after=", None, 400, Some("task_after")),
+        ("GET", "/v1/api/app?name=keep&tasks=some", None, 400, Some("tasks")),
+        ("GET", "/jobs?limit=0", None, 400, Some("limit")),
+        ("GET", "/jobs?tasks=all", None, 400, Some("tasks")),
         ("PATCH", "/v1/api/app", Some(base("")), 405, None),
         ("DELETE", "/v1/api/app/all", None, 405, None),
         ("POST", "/v1/api/openapi.json", Some("{}".into()), 405, None),
@@ -442,6 +451,74 @@ fn bad_requests_are_refused_and_change_nothing() {
         "a refused request changed the apps"
     );
     assert_eq!(s.sim_live("keep").len(), 2);
+    s.assert_no_violations();
+}
+
+// ------------------------------------------------------------ 2b. bounded answers
+
+#[test]
+fn answers_page_tasks_with_cursors_and_visit_each_task_once() {
+    let s = Stack::start();
+    let mut doc = hydrogen_app("many", 40, "sleep 500");
+    doc["resources"]["cpu"] = json!(0.05);
+    doc["resources"]["disk"] = json!({"size": 1});
+    s.create(&doc);
+    s.create(&hydrogen_app("other", 2, "sleep 500"));
+    s.wait_running("many", 40);
+    s.wait_running("other", 2);
+
+    // One app's tasks, 7 at a time: every task once, in id order.
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let cursor = after
+            .as_ref()
+            .map(|a| format!("&task_after={a}"))
+            .unwrap_or_default();
+        let page = s.get(&format!("/v1/api/app?name=many&task_limit=7{cursor}"));
+        assert_eq!(page.status, 200, "{}", page.body);
+        let page = page.json();
+        assert_eq!(page["tasks_total"], 40);
+        let tasks = page["tasks"].as_array().expect("tasks");
+        assert!(tasks.len() <= 7, "{} tasks in a page of 7", tasks.len());
+        seen.extend(tasks.iter().map(|t| t["id"].as_str().unwrap().to_owned()));
+        match page["next_task"].as_str() {
+            Some(next) => after = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let unique: BTreeSet<&String> = seen.iter().collect();
+    assert_eq!(
+        (seen.len(), unique.len()),
+        (40, 40),
+        "each task exactly once: {seen:?}"
+    );
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "pages in task id order"
+    );
+
+    // The list: counts by state by default, no task documents.
+    let l = s.get("/v1/api/app/all").json();
+    assert_eq!(l["next_offset"], Value::Null);
+    for a in l["apps"].as_array().expect("apps") {
+        assert_eq!(a["tasks"], json!([]), "{a}");
+        assert_eq!(a["task_states"]["TASK_RUNNING"], a["tasks_total"]);
+    }
+    let none = s.get("/v1/api/app/all?tasks=none").json();
+    assert_eq!(none["apps"][0]["task_states"], json!({}));
+    // Every task, within a budget of 10 per page: the page ends inside
+    // "many", which names its next task; "other" comes next.
+    let l = s.get("/v1/api/app/all?tasks=all&task_limit=10").json();
+    assert_eq!(l["apps"].as_array().map(Vec::len), Some(1), "{l}");
+    assert_eq!(l["apps"][0]["tasks"].as_array().map(Vec::len), Some(10));
+    assert!(l["apps"][0]["next_task"].is_string());
+    assert_eq!(l["next_offset"], 1);
+    let l = s
+        .get("/v1/api/app/all?tasks=all&task_limit=10&offset=1")
+        .json();
+    assert_eq!(l["apps"][0]["name"], "other");
+    assert_eq!(l["next_offset"], Value::Null);
     s.assert_no_violations();
 }
 

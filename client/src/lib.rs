@@ -34,8 +34,8 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 
 pub use tritium_core::contract::{
-    AppEvent, AppList, AppStatus, AppView, ErrorBody, Event, QueueEntry, QueueView, ReadyView,
-    StatusView, Subscription, TaskEvent, TaskView,
+    AppEvent, AppList, AppStatus, AppView, ErrorBody, Event, MAX_TASK_LIMIT, QueueEntry, QueueView,
+    ReadyView, StatusView, Subscription, TaskDetail, TaskEvent, TaskPage, TaskView,
 };
 pub use tritium_core::spec::AppSpec;
 
@@ -171,6 +171,10 @@ pub fn query_value(name: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct Client {
     api: Api,
+    /// Apps per page of [`Client::apps`].
+    app_page: usize,
+    /// Tasks per page of [`Client::apps`] and [`Client::app`].
+    task_page: usize,
 }
 
 impl Client {
@@ -184,7 +188,25 @@ impl Client {
     pub fn new(url: &str, token: Option<String>) -> Result<Client, Error> {
         Ok(Client {
             api: Api::new(url, token).map_err(Error::Url)?,
+            app_page: PAGE,
+            task_page: MAX_TASK_LIMIT,
         })
+    }
+
+    /// The same client asking for pages of `apps` apps and `tasks` tasks
+    /// (each at least 1; the API caps them at its own limits). Whatever
+    /// the sizes, [`Client::apps`] and [`Client::app`] answer everything.
+    ///
+    /// ```
+    /// let c = tritium_client::Client::new("http://127.0.0.1:8080", None)
+    ///     .unwrap()
+    ///     .with_page_sizes(10, 500);
+    /// # let _ = c;
+    /// ```
+    pub fn with_page_sizes(mut self, apps: usize, tasks: usize) -> Client {
+        self.app_page = apps.max(1);
+        self.task_page = tasks.clamp(1, MAX_TASK_LIMIT);
+        self
     }
 
     /// The URL requests go to, for messages.
@@ -236,7 +258,9 @@ impl Client {
         self.call(method, "/v1/api/app", Some(&body))
     }
 
-    /// Every app with its tasks, by name (page after page).
+    /// Every app with every task, by name: page after page of apps, and
+    /// for an app whose tasks did not fit in its page, page after page of
+    /// its tasks.
     ///
     /// ```no_run
     /// let c = tritium_client::Client::new("http://127.0.0.1:8080", None)?;
@@ -247,33 +271,68 @@ impl Client {
     /// ```
     pub fn apps(&self) -> Result<Vec<AppView>, Error> {
         let mut apps = Vec::new();
+        let mut offset = 0;
         loop {
-            let page = self.apps_page(apps.len(), PAGE)?;
-            let empty = page.apps.is_empty();
-            apps.extend(page.apps);
-            if empty || apps.len() >= page.total {
-                return Ok(apps);
+            let page = self.apps_page_of(offset, self.app_page, TaskDetail::All, self.task_page)?;
+            let next = page.next_offset;
+            for mut app in page.apps {
+                if let Some(after) = app.next_task.take() {
+                    self.rest_of_tasks(&mut app, after)?;
+                }
+                apps.push(app);
+            }
+            match next {
+                // Pages only move forward; anything else would loop.
+                Some(n) if n > offset => offset = n,
+                _ => return Ok(apps),
             }
         }
     }
 
-    /// One page of apps: `limit` apps from `offset` (by name).
+    /// One page of apps: at most `limit` apps from `offset` (by name),
+    /// with `tasks` of theirs (`All`: at most [`MAX_TASK_LIMIT`] task
+    /// documents in the page). Follow `next_offset` for the next page.
     ///
     /// ```no_run
+    /// use tritium_client::TaskDetail;
     /// let c = tritium_client::Client::new("http://127.0.0.1:8080", None)?;
-    /// let page = c.apps_page(0, 10)?;
+    /// let page = c.apps_page(0, 10, TaskDetail::Summary)?;
     /// println!("{} of {} apps", page.apps.len(), page.total);
     /// # Ok::<(), tritium_client::Error>(())
     /// ```
-    pub fn apps_page(&self, offset: usize, limit: usize) -> Result<AppList, Error> {
+    pub fn apps_page(
+        &self,
+        offset: usize,
+        limit: usize,
+        tasks: TaskDetail,
+    ) -> Result<AppList, Error> {
+        self.apps_page_of(offset, limit, tasks, self.task_page)
+    }
+
+    fn apps_page_of(
+        &self,
+        offset: usize,
+        limit: usize,
+        tasks: TaskDetail,
+        task_limit: usize,
+    ) -> Result<AppList, Error> {
+        let task_limit = if tasks == TaskDetail::All {
+            format!("&task_limit={task_limit}")
+        } else {
+            String::new()
+        };
         self.call(
             "GET",
-            &format!("/v1/api/app/all?offset={offset}&limit={limit}"),
+            &format!(
+                "/v1/api/app/all?offset={offset}&limit={limit}&tasks={}{task_limit}",
+                tasks.as_str()
+            ),
             None,
         )
     }
 
-    /// One app with its tasks (`Error::Api` 404 if there is none).
+    /// One app with every task (`Error::Api` 404 if there is none): its
+    /// tasks page after page.
     ///
     /// ```no_run
     /// let c = tritium_client::Client::new("http://127.0.0.1:8080", None)?;
@@ -282,9 +341,83 @@ impl Client {
     /// # Ok::<(), tritium_client::Error>(())
     /// ```
     pub fn app(&self, name: &str) -> Result<AppView, Error> {
+        let page = TaskPage {
+            limit: self.task_page,
+            ..TaskPage::default()
+        };
+        let mut app = self.app_page(name, &page)?;
+        if let Some(after) = app.next_task.take() {
+            self.rest_of_tasks(&mut app, after)?;
+        }
+        Ok(app)
+    }
+
+    /// One app with one page of its tasks: `page.limit` tasks after
+    /// `page.after` (`next_task` names where the next page starts).
+    ///
+    /// ```no_run
+    /// use tritium_client::{TaskDetail, TaskPage};
+    /// let c = tritium_client::Client::new("http://127.0.0.1:8080", None)?;
+    /// let web = c.app_page("web", &TaskPage::first(TaskDetail::Summary))?;
+    /// println!("{} tasks: {:?}", web.tasks_total, web.task_states);
+    /// # Ok::<(), tritium_client::Error>(())
+    /// ```
+    pub fn app_page(&self, name: &str, page: &TaskPage) -> Result<AppView, Error> {
+        let after = page
+            .after
+            .as_deref()
+            .map(|a| format!("&task_after={}", query_value(a)))
+            .unwrap_or_default();
         self.call(
             "GET",
-            &format!("/v1/api/app?name={}", query_value(name)),
+            &format!(
+                "/v1/api/app?name={}&tasks={}&task_limit={}{after}",
+                query_value(name),
+                page.detail.as_str(),
+                page.limit
+            ),
+            None,
+        )
+    }
+
+    /// Append to `app` its tasks after `after`, page after page.
+    fn rest_of_tasks(&self, app: &mut AppView, mut after: String) -> Result<(), Error> {
+        loop {
+            let page = TaskPage {
+                detail: TaskDetail::All,
+                after: Some(after),
+                limit: self.task_page,
+            };
+            let more = self.app_page(&app.name, &page)?;
+            app.tasks.extend(more.tasks);
+            match more.next_task {
+                Some(next) if Some(&next) != page.after.as_ref() => after = next,
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// Kill one task of an app (it is replaced, as any task tritium
+    /// kills), with `grace` between SIGTERM and SIGKILL if given (instead
+    /// of the app's `kill_policy`). Answers the app as it is now.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// let c = tritium_client::Client::new("http://127.0.0.1:8080", None)?;
+    /// c.kill("web", "web.0.1f2e3d4c", Some(Duration::from_secs(10)))?;
+    /// # Ok::<(), tritium_client::Error>(())
+    /// ```
+    pub fn kill(&self, name: &str, task: &str, grace: Option<Duration>) -> Result<AppView, Error> {
+        let grace = grace
+            .map(|g| format!("&grace_period_seconds={}", g.as_secs_f64()))
+            .unwrap_or_default();
+        self.call(
+            "POST",
+            &format!(
+                "/v1/api/app/kill?name={}&task={}{grace}",
+                query_value(name),
+                query_value(task)
+            ),
             None,
         )
     }
@@ -325,7 +458,9 @@ impl Client {
     /// # Ok::<(), tritium_client::Error>(())
     /// ```
     pub fn scale(&self, name: &str, instances: u32) -> Result<AppView, Error> {
-        let mut spec = self.app(name)?.spec;
+        let mut spec = self
+            .app_page(name, &TaskPage::first(TaskDetail::None))?
+            .spec;
         spec.instances = instances;
         self.update(&spec)
     }

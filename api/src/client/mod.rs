@@ -156,6 +156,16 @@ pub enum AppCommand {
         #[command(flatten)]
         wait: WaitArgs,
     },
+    /// Kill one task of an app (tritium replaces it, as any task it kills).
+    Kill {
+        name: String,
+        /// The task's id (`tritium app show NAME` lists them).
+        task: String,
+        /// Seconds between SIGTERM and SIGKILL for this kill, instead of
+        /// the app's kill_policy.
+        #[arg(long, value_name = "SECONDS")]
+        grace: Option<f64>,
+    },
     /// Why instances are pending: backoff, and why offers were refused.
     Why { name: String },
 }
@@ -400,6 +410,26 @@ fn app(
                 print_json(out, &doc(&a))
             } else {
                 print(out, &output::app_detail(&a, output::now_unix()))
+            }
+        }
+        AppCommand::Kill { name, task, grace } => {
+            // The server checks the grace period's range; only what no
+            // Duration can hold is refused here.
+            let grace = match grace {
+                None => None,
+                Some(g) => Some(
+                    Duration::try_from_secs_f64(g).map_err(|_| Failure::Refused {
+                        status: 400,
+                        error: "--grace must be a number of seconds, 0 or more".into(),
+                        field: "grace_period_seconds".into(),
+                    })?,
+                ),
+            };
+            let a = client.kill(&name, &task, grace).map_err(fail)?;
+            if json {
+                print_json(out, &doc(&a))
+            } else {
+                print(out, &format!("{name}: killing task {task}\n"))
             }
         }
         AppCommand::Why { name } => {

@@ -60,7 +60,7 @@ function why(w) {
 async function refresh() {
   try {
     const [all, queue] = await Promise.all([
-      get("/v1/api/app/all?limit=1000"),
+      get("/v1/api/app/all?limit=1000&tasks=all"),
       get("/v1/api/app/queue"),
     ]);
     const apps = all.apps || [];

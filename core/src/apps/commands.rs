@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::views::phase_name;
 use super::{App, AppService, store_app};
-use crate::contract::{AppList, AppStatus, AppView, MetricsView, QueueEntry, QueueView, ReadyView};
+use crate::contract::{AppStatus, AppView, MetricsView, QueueEntry, QueueView, ReadyView};
 use crate::framework::{Ctx, View};
 use crate::matcher::WhyNot;
 use crate::session::{Answer, AppRecord, CommandError, CommandKind, state_name};
@@ -129,26 +129,24 @@ impl AppService {
                 task,
                 grace_period,
             } => self.kill_task(ctx, &app, &task, grace_period),
-            CommandKind::GetApp(name) => match self.app_view(&ctx.view(), &name) {
-                Some(v) => Ok(Answer::App(v)),
-                None => Err(CommandError::not_found("name", format!("no app {name}"))),
-            },
-            CommandKind::ListApps { offset, limit } => {
-                let apps = self
-                    .apps
-                    .keys()
-                    .skip(offset)
-                    .take(limit)
-                    .filter_map(|n| self.app_view(&ctx.view(), n).map(|v| *v))
-                    .collect();
-                let list = AppList {
-                    apps,
-                    total: self.apps.len(),
-                    offset,
-                    limit,
-                };
-                Ok(Answer::Apps(list))
+            CommandKind::GetApp { name, tasks } => {
+                match self.app_view_page(&ctx.view(), &name, &tasks) {
+                    Some(v) => Ok(Answer::App(v)),
+                    None => Err(CommandError::not_found("name", format!("no app {name}"))),
+                }
             }
+            CommandKind::ListApps {
+                offset,
+                limit,
+                tasks,
+                task_budget,
+            } => Ok(Answer::Apps(self.app_list(
+                &ctx.view(),
+                offset,
+                limit,
+                tasks,
+                task_budget,
+            ))),
             CommandKind::Queue(name) => {
                 if let Some(n) = &name
                     && !self.apps.contains_key(n)

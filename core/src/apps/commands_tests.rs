@@ -6,15 +6,22 @@
 use std::time::Instant;
 
 use crate::apps::{app_key, encode_app};
-use crate::contract::{Answer, CommandError, ErrorKind};
+use crate::contract::{
+    Answer, AppList, AppView, CommandError, ErrorKind, MAX_TASK_LIMIT, TaskDetail, TaskPage,
+};
 use crate::session::{
     AppRecord, Command, CommandKind, Config, Input, MasterUrl, Output, Recovered, Scheduler,
-    StoreOp,
+    StoreOp, TaskRecord,
 };
 use crate::spec::{AppSpec, MAX_APPS_PER_REQUEST};
 
 /// A session holding `apps` as a restart recovers them.
 fn session(apps: &[AppSpec]) -> (Scheduler, Instant) {
+    session_with_tasks(apps, Vec::new())
+}
+
+/// A session holding `apps` and their `tasks` as a restart recovers them.
+fn session_with_tasks(apps: &[AppSpec], tasks: Vec<TaskRecord>) -> (Scheduler, Instant) {
     let cfg = Config {
         masters: vec![MasterUrl::parse("http://master:5050").expect("a valid URL")],
         seed: 7,
@@ -29,7 +36,7 @@ fn session(apps: &[AppSpec]) -> (Scheduler, Instant) {
                 (app_key(rec.name()), encode_app(&rec))
             })
             .collect(),
-        tasks: Vec::new(),
+        tasks,
     };
     let t0 = Instant::now();
     (Scheduler::new(cfg, recovered, t0), t0)
@@ -83,7 +90,16 @@ fn run(s: &mut Scheduler, now: Instant, kind: CommandKind) -> Outcome {
 
 /// The stored instance count of `name`, or `None` if there is no such app.
 fn instances(s: &mut Scheduler, now: Instant, name: &str) -> Option<u32> {
-    match run(s, now, CommandKind::GetApp(name.into())).result {
+    match run(
+        s,
+        now,
+        CommandKind::GetApp {
+            name: name.into(),
+            tasks: TaskPage::default(),
+        },
+    )
+    .result
+    {
         Ok(Answer::App(v)) => Some(v.instances),
         Err(e) if e.kind == ErrorKind::NotFound => None,
         other => panic!("GET {name}: {other:?}"),
@@ -257,4 +273,198 @@ fn single_app_commands_answer_as_before() {
     let o = run(&mut s, now, CommandKind::UpdateApp(Box::new(app("a", 4))));
     assert!(matches!(o.result, Ok(Answer::App(_))), "{:?}", o.result);
     assert_eq!(instances(&mut s, now, "a"), Some(4));
+}
+
+// ------------------------------------------------------------ bounded answers
+
+/// `n` RUNNING tasks of app `name` (version 1), as a restart recovers them.
+fn running_tasks(name: &str, n: u32) -> Vec<TaskRecord> {
+    (0..n)
+        .map(|i| TaskRecord {
+            id: format!("{name}.{i}.{i:08x}"),
+            app: name.into(),
+            instance: i,
+            agent_id: format!("agent-{}", i % 1000),
+            state: tritium_proto::v1::TaskState::TaskRunning as i32,
+            version: 1,
+            host: format!("host-{}.example.org", i % 1000),
+            ports: vec![31000 + i % 1000],
+            unreachable_time: None,
+        })
+        .collect()
+}
+
+fn get(s: &mut Scheduler, now: Instant, name: &str, tasks: TaskPage) -> Box<AppView> {
+    match run(
+        s,
+        now,
+        CommandKind::GetApp {
+            name: name.into(),
+            tasks,
+        },
+    )
+    .result
+    {
+        Ok(Answer::App(v)) => v,
+        other => panic!("GET {name}: {other:?}"),
+    }
+}
+
+fn list(
+    s: &mut Scheduler,
+    now: Instant,
+    offset: usize,
+    tasks: TaskDetail,
+    budget: usize,
+) -> AppList {
+    let kind = CommandKind::ListApps {
+        offset,
+        limit: 100,
+        tasks,
+        task_budget: budget,
+    };
+    match run(s, now, kind).result {
+        Ok(Answer::Apps(l)) => l,
+        other => panic!("list: {other:?}"),
+    }
+}
+
+/// The answer's size as the API writes it (pretty JSON).
+fn json_bytes<T: serde::Serialize>(v: &T) -> usize {
+    serde_json::to_vec_pretty(v).expect("views serialize").len()
+}
+
+#[test]
+fn a_huge_app_is_answered_one_bounded_page_at_a_time() {
+    const N: u32 = 100_000;
+    let (mut s, now) = session_with_tasks(&[app("big", N), app("small", 3)], {
+        let mut t = running_tasks("big", N);
+        t.extend(running_tasks("small", 3));
+        t
+    });
+    // Every answer that holds tasks holds at most one page of them.
+    let first = get(&mut s, now, "big", TaskPage::default());
+    assert_eq!(first.tasks.len(), crate::contract::DEFAULT_TASK_LIMIT);
+    assert_eq!(first.tasks_total, N as usize);
+    assert_eq!(first.running, N as usize);
+    assert_eq!(first.task_states.get("TASK_RUNNING"), Some(&(N as usize)));
+    let bytes = json_bytes(&first);
+    assert!(
+        bytes < 512 * 1024,
+        "the default page of a 100,000-task app is {bytes} bytes"
+    );
+    let max = get(
+        &mut s,
+        now,
+        "big",
+        TaskPage {
+            detail: TaskDetail::All,
+            after: None,
+            limit: usize::MAX,
+        },
+    );
+    assert_eq!(
+        max.tasks.len(),
+        MAX_TASK_LIMIT,
+        "the engine caps a page whatever is asked"
+    );
+    let bytes = json_bytes(&max);
+    assert!(bytes < 4 * 1024 * 1024, "the largest page is {bytes} bytes");
+
+    // The list: summary by default, no task documents at all.
+    let l = list(&mut s, now, 0, TaskDetail::Summary, MAX_TASK_LIMIT);
+    assert_eq!(l.apps.len(), 2);
+    assert!(
+        l.apps
+            .iter()
+            .all(|a| a.tasks.is_empty() && a.next_task.is_none())
+    );
+    assert_eq!(l.apps[0].task_states["TASK_RUNNING"], N as usize);
+    assert!(
+        json_bytes(&l) < 16 * 1024,
+        "a summary list is {} bytes",
+        json_bytes(&l)
+    );
+    assert_eq!(l.next_offset, None);
+    let none = list(&mut s, now, 0, TaskDetail::None, MAX_TASK_LIMIT);
+    assert!(none.apps[0].task_states.is_empty());
+    assert_eq!(none.apps[0].tasks_total, N as usize);
+
+    // With every task: the budget ends the page inside "big", whose
+    // tasks go on from its next_task; "small" is on the next page.
+    let l = list(&mut s, now, 0, TaskDetail::All, 500);
+    assert_eq!(l.apps.len(), 1);
+    assert_eq!(l.apps[0].tasks.len(), 500);
+    assert_eq!(
+        l.apps[0].next_task.as_deref(),
+        Some(l.apps[0].tasks[499].id.as_str())
+    );
+    assert_eq!(l.next_offset, Some(1));
+    let l = list(&mut s, now, 1, TaskDetail::All, 500);
+    assert_eq!(
+        (l.apps.len(), l.apps[0].tasks.len(), l.next_offset),
+        (1, 3, None)
+    );
+}
+
+#[test]
+fn paging_visits_every_task_exactly_once() {
+    const N: u32 = 25_000;
+    let (mut s, now) = session_with_tasks(&[app("big", N)], running_tasks("big", N));
+    let mut seen = std::collections::BTreeSet::new();
+    let mut after = None;
+    let mut pages = 0;
+    loop {
+        let page = TaskPage {
+            detail: TaskDetail::All,
+            after: after.clone(),
+            limit: 3_000,
+        };
+        let v = get(&mut s, now, "big", page);
+        pages += 1;
+        assert!(v.tasks.len() <= 3_000);
+        for t in &v.tasks {
+            assert!(seen.insert(t.id.clone()), "task {} came twice", t.id);
+        }
+        match v.next_task {
+            Some(next) => {
+                assert_eq!(Some(&next), v.tasks.last().map(|t| &t.id));
+                after = Some(next);
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), N as usize, "every task, once");
+    assert_eq!(pages, (N as usize).div_ceil(3_000));
+    // A page that ends exactly on the last task says so.
+    let v = get(
+        &mut s,
+        now,
+        "big",
+        TaskPage {
+            detail: TaskDetail::All,
+            after: None,
+            limit: N as usize,
+        },
+    );
+    assert_eq!(v.tasks.len(), MAX_TASK_LIMIT);
+    let mut after = None;
+    let mut count = 0;
+    loop {
+        let page = TaskPage {
+            detail: TaskDetail::All,
+            after,
+            limit: 5_000,
+        };
+        let v = get(&mut s, now, "big", page);
+        count += v.tasks.len();
+        match v.next_task {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(
+        count, N as usize,
+        "pages of exactly N/5 end without an empty page"
+    );
 }

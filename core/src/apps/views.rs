@@ -1,10 +1,15 @@
 //! The views commands answer with (`crate::contract` types): an app's
 //! status, `AppView`, `TaskView`, `StatusView`. Views only read.
 
+use std::collections::BTreeMap;
+
 use tritium_proto::v1::TaskState;
 
 use super::{App, AppService};
-use crate::contract::{AppStatus, AppView, StatusView, Subscription, TaskView};
+use crate::contract::{
+    AppList, AppStatus, AppView, MAX_TASK_LIMIT, StatusView, Subscription, TaskDetail, TaskPage,
+    TaskView,
+};
 use crate::framework::{Task, View};
 use crate::session::{Phase, state_name};
 use crate::spec::Kind;
@@ -64,18 +69,57 @@ impl AppService {
         AppStatus::Running
     }
 
-    /// The view of app `name` with its tasks (`None` if there is none).
+    /// The view of app `name` with the first page of its tasks (`None`
+    /// if there is none): what commands that change an app answer with.
     pub(crate) fn app_view(&self, view: &View<'_>, name: &str) -> Option<Box<AppView>> {
+        self.app_view_page(view, name, &TaskPage::default())
+    }
+
+    /// The view of app `name` with the tasks `page` asks for (`None` if
+    /// there is none). One pass over the app's tasks; at most
+    /// `page.limit` task documents are built, whatever the app's size.
+    pub(crate) fn app_view_page(
+        &self,
+        view: &View<'_>,
+        name: &str,
+        page: &TaskPage,
+    ) -> Option<Box<AppView>> {
         let now = view.now();
         let app = self.apps.get(name)?;
         let r = &app.rec;
-        let tasks = Self::app_tasks(view, name).map(task_view).collect();
-        let running = Self::app_tasks(view, name)
-            .filter(|t| t.record().state == TaskState::TaskRunning as i32)
-            .count();
-        let healthy = Self::app_tasks(view, name)
-            .filter(|t| t.healthy() == Some(true))
-            .count();
+        let (mut running, mut healthy, mut total) = (0, 0, 0);
+        let mut task_states: BTreeMap<String, usize> = BTreeMap::new();
+        let mut tasks = Vec::new();
+        let mut next_task = None;
+        let wants_docs = page.detail == TaskDetail::All;
+        // The engine's own bound, whatever the caller asked.
+        let limit = page.limit.min(MAX_TASK_LIMIT);
+        for t in Self::app_tasks(view, name) {
+            let rec = t.record();
+            total += 1;
+            if rec.state == TaskState::TaskRunning as i32 {
+                running += 1;
+            }
+            if t.healthy() == Some(true) {
+                healthy += 1;
+            }
+            if page.detail != TaskDetail::None {
+                *task_states
+                    .entry(state_name(rec.state).to_owned())
+                    .or_default() += 1;
+            }
+            let after = page.after.as_deref().is_none_or(|a| rec.id.as_str() > a);
+            if wants_docs && after && next_task.is_none() {
+                if tasks.len() < limit {
+                    tasks.push(task_view(t));
+                } else {
+                    // One more task exists past the page: say where the
+                    // next page starts.
+                    next_task = tasks.last().map(|v: &TaskView| v.id.clone());
+                }
+            }
+        }
+        debug_assert!(tasks.len() <= limit, "a task page holds at most its limit");
         Some(Box::new(AppView {
             name: name.to_owned(),
             version: r.version,
@@ -93,15 +137,78 @@ impl AppService {
                 .map(|t| t.duration_since(now).as_secs_f64()),
             completed: (r.spec.kind == Kind::Job).then(|| r.completed.clone()),
             tasks,
+            tasks_total: total,
+            task_states,
+            next_task,
         }))
     }
 
+    /// A page of apps by name: at most `limit` apps from `offset`, and
+    /// with `TaskDetail::All` at most `task_budget` task documents in all;
+    /// the page ends early where the budget ran out (`next_offset` says
+    /// where to go on, and an app whose tasks were cut names its
+    /// `next_task`).
+    pub(crate) fn app_list(
+        &self,
+        view: &View<'_>,
+        offset: usize,
+        limit: usize,
+        detail: TaskDetail,
+        task_budget: usize,
+    ) -> AppList {
+        let mut apps = Vec::new();
+        let mut budget = task_budget.max(1);
+        let mut next_offset = None;
+        for (i, name) in self.apps.keys().enumerate().skip(offset) {
+            if apps.len() == limit || (detail == TaskDetail::All && budget == 0) {
+                next_offset = Some(i);
+                break;
+            }
+            let page = TaskPage {
+                detail,
+                after: None,
+                limit: budget,
+            };
+            let Some(v) = self.app_view_page(view, name, &page) else {
+                continue;
+            };
+            budget -= v.tasks.len();
+            let cut = v.next_task.is_some();
+            apps.push(*v);
+            if cut {
+                // The rest of this app's tasks are on its own pages.
+                next_offset = Some(i + 1).filter(|n| *n < self.apps.len());
+                break;
+            }
+        }
+        AppList {
+            apps,
+            total: self.apps.len(),
+            offset,
+            limit,
+            next_offset,
+        }
+    }
+
     pub(super) fn status_view(&self, view: &View<'_>) -> StatusView {
-        let apps = self
-            .apps
-            .keys()
-            .filter_map(|n| self.app_view(view, n).map(|v| *v))
-            .collect();
+        // At most MAX_TASK_LIMIT task documents in the whole snapshot;
+        // apps past that budget carry their counts by state only.
+        let mut budget = MAX_TASK_LIMIT;
+        let mut apps = Vec::with_capacity(self.apps.len());
+        for n in self.apps.keys() {
+            let page = match budget {
+                0 => TaskPage::first(TaskDetail::Summary),
+                left => TaskPage {
+                    detail: TaskDetail::All,
+                    after: None,
+                    limit: left,
+                },
+            };
+            if let Some(v) = self.app_view_page(view, n, &page) {
+                budget -= v.tasks.len();
+                apps.push(*v);
+            }
+        }
         StatusView {
             framework_id: view.framework_id().map(str::to_owned),
             master: view.master().to_string(),

@@ -29,8 +29,10 @@ use crate::matcher::WhyNot;
 use crate::session::Stats;
 use crate::spec::AppSpec;
 
+mod paging;
 mod stats;
 
+pub use paging::{DEFAULT_TASK_LIMIT, MAX_TASK_LIMIT, TaskDetail, TaskPage};
 pub use stats::{DriverStats, HISTOGRAM_BUCKETS, Log2Histogram};
 
 /// Where an app stands, as the API shows it (`status` of an app view).
@@ -189,8 +191,21 @@ pub struct AppView {
     pub backoff_seconds: Option<f64>,
     /// Jobs: the instances that finished; services: `None` (`null`).
     pub completed: Option<Vec<u32>>,
-    /// Its tasks, by task id.
+    /// Its tasks, by task id: one page of them (`?tasks=all`, with
+    /// `task_after` and `task_limit`), or none (`?tasks=none|summary`).
     pub tasks: Vec<TaskView>,
+    /// How many tasks the app has (every state), whatever `tasks` holds.
+    #[serde(default)]
+    pub tasks_total: usize,
+    /// Its tasks counted by state (`TASK_RUNNING` → 3); empty with
+    /// `?tasks=none`.
+    #[serde(default)]
+    pub task_states: BTreeMap<String, usize>,
+    /// `tasks` stops before the app's last task: the id to ask the rest
+    /// after (`?task_after=`); `null` when `tasks` ends with the last one
+    /// (or holds no task documents by request).
+    #[serde(default)]
+    pub next_task: Option<String>,
 }
 
 /// A page of apps: `GET /v1/api/app/all`.
@@ -210,6 +225,11 @@ pub struct AppList {
     pub offset: usize,
     /// The page's size asked for.
     pub limit: usize,
+    /// Where the next page starts (`?offset=`), `null` after the last app.
+    /// A page may hold fewer than `limit` apps (a task or byte budget
+    /// ended it): follow `next_offset`, not `offset + limit`.
+    #[serde(default)]
+    pub next_offset: Option<usize>,
 }
 
 /// One app waiting for offers: an entry of `GET /v1/api/app/queue`.
@@ -310,7 +330,9 @@ pub struct StatusView {
     pub suppressed: bool,
     /// Instances waiting for an offer that fits.
     pub pending_instances: usize,
-    /// Every app with its tasks.
+    /// Every app, with at most `MAX_TASK_LIMIT` task documents in all
+    /// (apps past that budget carry counts by state only; each app's
+    /// own endpoint pages the rest).
     pub apps: Vec<AppView>,
     /// The core's counters.
     pub stats: Stats,

@@ -413,14 +413,25 @@ pub enum CommandKind {
         /// Between SIGTERM and SIGKILL; `None`: the app's.
         grace_period: Option<Duration>,
     },
-    /// GET one app with its tasks.
-    GetApp(String),
-    /// GET every app with its tasks, `limit` apps from `offset` (by name).
+    /// GET one app with one page of its tasks.
+    GetApp {
+        /// The app.
+        name: String,
+        /// Which of its tasks the answer carries.
+        tasks: crate::contract::TaskPage,
+    },
+    /// GET every app, `limit` apps from `offset` (by name). With
+    /// `TaskDetail::All` the page carries at most `task_budget` tasks in
+    /// all and ends early when they run out (`AppList::next_offset`).
     ListApps {
         /// Apps to skip, in name order.
         offset: usize,
         /// The most apps to return.
         limit: usize,
+        /// How much of each app's tasks.
+        tasks: crate::contract::TaskDetail,
+        /// Most task documents in the whole page (`TaskDetail::All`).
+        task_budget: usize,
     },
     /// Pending instances and why offers were refused, for one app or all.
     Queue(Option<String>),
