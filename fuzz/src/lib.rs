@@ -1,4 +1,5 @@
-//! Fuzz targets for tritium's codecs, as plain functions.
+//! Fuzz targets for tritium's codecs and the API's parsers (app specs,
+//! taurus job documents, query strings), as plain functions.
 //!
 //! Each function takes arbitrary bytes and checks a property that must hold
 //! for every input — usually that two ways of decoding the same bytes agree
@@ -21,6 +22,9 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("recordio", recordio),
     ("response_head", response_head),
     ("event", event),
+    ("app_spec", app_spec),
+    ("job_doc", job_doc),
+    ("query", query),
 ];
 
 #[derive(Debug, PartialEq, Eq)]
@@ -246,4 +250,104 @@ pub fn event(data: &[u8]) {
         offers.len(),
         "view and prost disagree on the number of offers"
     );
+}
+
+// ------------------------------------------------------------ the API's parsers
+
+/// Whether strict parsing refused `e` for a key given twice (the one
+/// refusal serde_json does not make).
+fn is_duplicate_key(e: &tritium_core::spec::SpecError) -> bool {
+    e.error.starts_with("duplicate key")
+}
+
+/// An app document as the API reads it: strict JSON, then the spec's
+/// parse and checks. Nothing panics; strict parsing agrees with serde_json
+/// on every input without a key twice in one object; a spec that parses
+/// comes back equal from its own JSON (what the API shows under `spec`
+/// is a document it accepts as the same app).
+pub fn app_spec(data: &[u8]) {
+    use tritium_core::spec::{AppSpec, parse_strict_json};
+    let strict = parse_strict_json(data);
+    let loose = serde_json::from_slice::<serde_json::Value>(data);
+    match (&strict, &loose) {
+        (Ok(s), Ok(l)) => assert_eq!(s, l, "strict and serde_json read different values"),
+        (Ok(_), Err(e)) => panic!("strict parse accepted what serde_json refuses: {e}"),
+        (Err(e), Ok(_)) => assert!(
+            is_duplicate_key(e),
+            "strict parse refused valid JSON without a duplicate key: {e:?}"
+        ),
+        (Err(_), Err(_)) => {}
+    }
+    let Ok(value) = strict else { return };
+    let Ok(spec) = AppSpec::from_value(value) else {
+        return;
+    };
+    let json = serde_json::to_vec(&spec).expect("a spec serializes");
+    let again = AppSpec::parse(&json).unwrap_or_else(|e| {
+        panic!(
+            "a spec's own JSON is refused: {e:?}\n{}",
+            String::from_utf8_lossy(&json)
+        )
+    });
+    assert_eq!(again, spec, "a spec changed through its own JSON");
+}
+
+/// A taurus job document (`POST /job/new`): nothing panics; a job that
+/// parses maps onto apps that pass the spec's checks, and the job the API
+/// shows back (each app's task template) parses to the same apps.
+pub fn job_doc(data: &[u8]) {
+    use tritium::taurus::{Job, JobTask};
+    let Ok(job) = Job::parse(data) else { return };
+    let Ok(apps) = job.apps() else { return };
+    assert_eq!(apps.len(), job.tasks.len(), "one app per task template");
+    for a in &apps {
+        a.validate()
+            .unwrap_or_else(|e| panic!("a job's app fails the spec's checks: {e:?}"));
+    }
+    let shown = serde_json::json!({
+        "id": job.id,
+        "tasks": apps.iter().map(JobTask::from_app).collect::<Vec<_>>(),
+    });
+    let again = Job::parse(shown.to_string().as_bytes())
+        .unwrap_or_else(|e| panic!("the job as shown is refused: {e:?}\n{shown}"));
+    let again = again
+        .apps()
+        .unwrap_or_else(|e| panic!("the job as shown maps to no apps: {e:?}"));
+    assert_eq!(
+        again, apps,
+        "a job changed through the document the API shows"
+    );
+}
+
+/// A request target's query (`/v1/api/app/all?limit=...`): nothing panics,
+/// paging that is accepted is within its bounds, and any string written
+/// with the client's escaping reads back unchanged.
+pub fn query(data: &[u8]) {
+    use tritium::query;
+    use tritium_core::contract::{MAX_TASK_LIMIT, TaskDetail};
+    let url = String::from_utf8_lossy(data);
+    let max_page = 1 + data.first().copied().unwrap_or(0) as usize;
+    for (k, v) in query::pairs(&url) {
+        assert!(
+            query::value(&url, &k).is_some(),
+            "a pair's key {k:?} (value {v:?}) is not found"
+        );
+    }
+    if let Ok(p) = query::list_page(&url, max_page) {
+        assert!((1..=max_page).contains(&p.limit));
+        assert!((1..=MAX_TASK_LIMIT).contains(&p.task_limit));
+    }
+    if let Ok((name, page)) = query::app_page(&url) {
+        assert!(!name.is_empty());
+        assert!((1..=MAX_TASK_LIMIT).contains(&page.limit));
+        assert_ne!(page.after.as_deref(), Some(""));
+    }
+    if let Ok(p) = query::jobs_page(&url, max_page) {
+        assert!((1..=max_page).contains(&p.limit));
+        assert_ne!(p.tasks, TaskDetail::All);
+    }
+    let escaped = tritium_client::query_value(&url);
+    assert_eq!(query::percent_decode(&escaped), url, "escape then decode");
+    let target = format!("/v1/api/app?x=1&name={escaped}&name=other");
+    assert_eq!(query::value(&target, "name").as_deref(), Some(&*url));
 }
