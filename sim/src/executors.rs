@@ -16,7 +16,7 @@
 //! unfinished become TASK_FAILED, `REASON_EXECUTOR_TERMINATED`).
 //! Every other task keeps its simulated executor.
 //!
-//! An agent restart ([`ExecutorHost::restart_agent`], the `restart_agent`
+//! An agent restart (`SimFault::RestartAgent`, the `restart_agent`
 //! fault) cuts the executors' event streams and answers their calls 503
 //! ("Agent has not finished recovery") for a while; a checkpointing
 //! executor re-subscribes with its unacknowledged updates, which are
