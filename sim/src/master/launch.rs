@@ -611,6 +611,7 @@ impl Master {
             self.free_task_slot(old);
         }
         self.arm_step(now, slot);
+        self.take_real(fw, agent, t);
     }
 
     pub(super) fn insert_task(&mut self, task: Task) -> usize {

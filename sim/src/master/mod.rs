@@ -37,12 +37,14 @@ use crate::cluster::{Agent, AgentState, ClusterSpec, generate};
 use crate::resources::{Bag, BagError};
 use crate::rng::Rng;
 
+mod executors;
 mod faults;
 mod framework;
 mod launch;
 mod offers;
 mod tasks;
 
+pub use executors::ExecutorCommand;
 #[cfg(test)]
 use framework::cpp_double;
 pub use framework::{FrameworkError, validate_framework, validate_id, validate_role};
@@ -577,6 +579,8 @@ pub struct Master {
     /// executor runs no live task any more is stale: the simulated
     /// executor exits with its last task.
     executors: HashMap<(usize, usize, String), mesos::ExecutorInfo>,
+    /// Tasks run by real executor processes (`executors.rs`).
+    real: executors::RealExecutors,
     frameworks: Vec<Framework>,
     framework_index: HashMap<String, usize>,
     removed_frameworks: BTreeSet<String>,
@@ -675,6 +679,7 @@ impl Master {
             offer_cache: vec![Vec::new(); n],
             unreachable_time: vec![None; n],
             executors: HashMap::new(),
+            real: executors::RealExecutors::default(),
             frameworks: Vec::new(),
             framework_index: HashMap::new(),
             removed_frameworks: BTreeSet::new(),
@@ -970,12 +975,12 @@ impl Master {
             call::Type::Kill => match call.kill {
                 Some(k) => {
                     self.note_task_call(now, "KILL", &k.task_id.value);
-                    self.kill(now, fw, k)
+                    self.kill_or_forward(now, fw, k)
                 }
                 None => self.missing(name, "kill"),
             },
             call::Type::Shutdown => match call.shutdown {
-                Some(s) => self.shutdown(now, fw, s),
+                Some(s) => self.shutdown_or_forward(now, fw, s),
                 None => self.missing(name, "shutdown"),
             },
             call::Type::Acknowledge => match call.acknowledge {
@@ -990,7 +995,7 @@ impl Master {
                 self.reconcile(now, fw, tasks)
             }
             call::Type::Message => match call.message {
-                Some(_) => Reply::Accepted,
+                Some(m) => self.message_forward(fw, m),
                 None => self.missing(name, "message"),
             },
             call::Type::Request => Reply::Accepted,
