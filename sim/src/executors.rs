@@ -154,23 +154,6 @@ fn event(ty: event::Type) -> Event {
     }
 }
 
-fn terminal(s: i32) -> bool {
-    use TaskState::*;
-    TaskState::try_from(s).is_ok_and(|s| {
-        matches!(
-            s,
-            TaskFinished
-                | TaskFailed
-                | TaskKilled
-                | TaskError
-                | TaskLost
-                | TaskDropped
-                | TaskGone
-                | TaskGoneByOperator
-        )
-    })
-}
-
 impl ExecutorHost {
     pub(crate) fn new(opts: ExecutorHostOptions, endpoint: String) -> Self {
         ExecutorHost {
@@ -602,7 +585,7 @@ impl ExecutorHost {
         let task_id = status.task_id.value.clone();
         let fresh = !e.seen.contains(&uuid);
         if fresh {
-            let is_terminal = terminal(status.state);
+            let is_terminal = TaskState::try_from(status.state).is_ok_and(crate::master::terminal);
             match master.executor_update(now, key.0, &key.1, status) {
                 Ok(true) => self.counters.updates += 1,
                 Ok(false) => self.counters.duplicate_updates += 1,

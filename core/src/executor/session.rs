@@ -19,6 +19,7 @@ use tritium_proto::v1::{
 use super::Executor;
 use super::env::ExecutorEnv;
 use crate::rng::Rng;
+use crate::session::is_terminal;
 
 /// Exit codes of the executor session, distinct so the agent's logs tell
 /// them apart.
@@ -179,7 +180,7 @@ pub struct TaskEntry {
 
 impl TaskEntry {
     fn terminal_sent(&self) -> bool {
-        self.state.is_some_and(terminal)
+        self.state.is_some_and(|s| is_terminal(s as i32))
     }
 }
 
@@ -839,7 +840,7 @@ impl Core {
         let update = self.unacknowledged.remove(at).expect("found");
         let done = if let Some(t) = self.tasks.get_mut(task_id) {
             t.acknowledged = true;
-            TaskState::try_from(update.status.state).is_ok_and(terminal)
+            is_terminal(update.status.state)
         } else {
             false
         };
@@ -871,20 +872,4 @@ impl Core {
             self.exit(code, "every task ended".into());
         }
     }
-}
-
-/// Terminal task states (no update follows).
-fn terminal(s: TaskState) -> bool {
-    use TaskState::*;
-    matches!(
-        s,
-        TaskFinished
-            | TaskFailed
-            | TaskKilled
-            | TaskError
-            | TaskLost
-            | TaskDropped
-            | TaskGone
-            | TaskGoneByOperator
-    )
 }

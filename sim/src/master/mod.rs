@@ -613,7 +613,8 @@ pub struct Master {
     epoch_secs: f64,
 }
 
-fn terminal(state: TaskState) -> bool {
+/// Terminal states the master holds (TASK_UNKNOWN is never held).
+pub(crate) fn terminal(state: TaskState) -> bool {
     matches!(
         state,
         TaskState::TaskFinished
