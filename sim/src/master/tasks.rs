@@ -20,11 +20,12 @@ impl Master {
     ) {
         let uuid = Bytes::copy_from_slice(&self.rng.uuid_bytes());
         let ts = self.timestamp(now);
+        let since_start = now.duration_since(self.started);
         let Some(t) = self.tasks[slot].as_mut() else {
             return;
         };
         let was_terminal = terminal(t.state);
-        t.state = state;
+        t.note_state(state, since_start);
         if healthy.is_some() {
             t.healthy = healthy;
         }
@@ -293,6 +294,10 @@ impl Master {
         let executor = self.tasks[slot]
             .as_ref()
             .and_then(|t| Some((t.agent, t.executor_id.clone()?)));
+        let running = self.tasks[slot]
+            .as_ref()
+            .map(|t| t.running)
+            .unwrap_or_default();
         self.frameworks[fw].tasks.remove(&id);
         self.free_task_slot(slot);
         if let Some((agent, e)) = executor
@@ -301,7 +306,7 @@ impl Master {
             self.executors.remove(&(fw, agent, e));
         }
         let f = &mut self.frameworks[fw];
-        f.completed.push_back((id, status));
+        f.completed.push_back((id, status, running));
         while f.completed.len() > self.cfg.max_completed_tasks {
             f.completed.pop_front();
         }
