@@ -23,6 +23,7 @@ pub mod server;
 pub use codec::Format;
 pub use executors::ExecutorHostOptions;
 pub use master::{
-    Credential, Fault, Master, Output, Reply, SimConfig, StreamHandle, TaskCall, Violation,
+    Credential, Fault, InverseOfferStatus, MachineId, MaintenanceError, Master, Nanos, Output,
+    Reply, Schedule, SimConfig, StreamHandle, TaskCall, UnavailabilityJson, Violation, Window,
 };
 pub use server::{ServerOptions, SimFault, SimServer, fault_from_json};

@@ -254,6 +254,19 @@ impl Shared {
         v
     }
 
+    /// Run `f` on the master at `now` (timers caught up first, outputs
+    /// carried out after): the maintenance endpoints.
+    fn at_master<R>(&self, f: impl FnOnce(&mut Master, Instant) -> R) -> R {
+        let now = Instant::now();
+        let mut st = lock(&self.state);
+        st.catch_up(now, self.opts.log);
+        let r = f(&mut st.master, now);
+        st.drain(now, self.opts.log);
+        drop(st);
+        self.wake.notify_all();
+        r
+    }
+
     fn apply(&self, fault: SimFault) -> Result<(), String> {
         let now = Instant::now();
         let mut st = lock(&self.state);
@@ -1169,9 +1182,51 @@ fn handle(shared: &Shared, listener: usize, peer: SocketAddr, req: &HttpRequest)
                 Err(e) => HttpResponse::json(400, &json!({"error": e})),
             }
         }
+        "/maintenance/schedule" | "/master/maintenance/schedule" => match req.method.as_str() {
+            "GET" => HttpResponse::json(
+                200,
+                &shared.at_master(|m, _| json!(m.maintenance_schedule())),
+            ),
+            "POST" => match serde_json::from_slice::<crate::master::Schedule>(&req.body) {
+                Ok(schedule) => maintenance_reply(
+                    shared.at_master(|m, now| m.update_maintenance_schedule(now, schedule)),
+                ),
+                Err(e) => HttpResponse::text(400, e.to_string()),
+            },
+            _ => HttpResponse::method_not_allowed("GET, POST"),
+        },
+        "/machine/down" | "/master/machine/down" | "/machine/up" | "/master/machine/up" => {
+            if req.method != "POST" {
+                HttpResponse::method_not_allowed("POST")
+            } else {
+                match serde_json::from_slice::<Vec<crate::master::MachineId>>(&req.body) {
+                    Ok(ids) if req.path.ends_with("/down") => {
+                        maintenance_reply(shared.at_master(|m, now| m.machine_down(now, &ids)))
+                    }
+                    Ok(ids) => {
+                        maintenance_reply(shared.at_master(|m, now| m.machine_up(now, &ids)))
+                    }
+                    Err(e) => HttpResponse::text(400, e.to_string()),
+                }
+            }
+        }
+        "/maintenance/status" | "/master/maintenance/status" if req.method != "GET" => {
+            HttpResponse::method_not_allowed("GET")
+        }
+        "/maintenance/status" | "/master/maintenance/status" => {
+            HttpResponse::json(200, &shared.at_master(|m, _| m.maintenance_status()))
+        }
         _ => HttpResponse::text(404, "Not Found"),
     };
     Action::Respond(resp)
+}
+
+/// `200 OK` (empty body) or `400 Bad Request` with the master's message.
+fn maintenance_reply(r: Result<(), crate::master::MaintenanceError>) -> HttpResponse {
+    match r {
+        Ok(()) => HttpResponse::new(200),
+        Err(e) => HttpResponse::text(400, e),
+    }
 }
 
 /// `POST /api/v1/scheduler`, in the order the master checks things.

@@ -600,6 +600,7 @@ impl Master {
                 .and_then(|k| k.grace_period.as_ref())
                 .map(|g| Duration::from_nanos(u64::try_from(g.nanoseconds).unwrap_or(0))),
             kill: None,
+            running: RunningSpan::default(),
         };
         let slot = self.insert_task(task);
         if let Some(old) = self.frameworks[fw]

@@ -60,7 +60,7 @@ impl Master {
             return;
         };
         let was_terminal = terminal(t.state);
-        t.state = state;
+        t.note_state(state, now.duration_since(self.started));
         if status.healthy.is_some() {
             t.healthy = status.healthy;
         }
@@ -309,6 +309,10 @@ impl Master {
         let executor = self.tasks[slot]
             .as_ref()
             .and_then(|t| Some((t.agent, t.executor_id.clone()?)));
+        let running = self.tasks[slot]
+            .as_ref()
+            .map(|t| t.running)
+            .unwrap_or_default();
         self.frameworks[fw].tasks.remove(&id);
         self.free_task_slot(slot);
         if let Some((agent, e)) = executor
@@ -317,7 +321,7 @@ impl Master {
             self.executors.remove(&(fw, agent, e));
         }
         let f = &mut self.frameworks[fw];
-        f.completed.push_back((id, status));
+        f.completed.push_back((id, status, running));
         while f.completed.len() > self.cfg.max_completed_tasks {
             f.completed.pop_front();
         }
