@@ -1,33 +1,84 @@
-//! The API's HTTP/1.1 server: it owns the listening socket and every
-//! connection, so a request can take its connection over — the event
-//! stream hands its socket to the one event-stream thread
-//! ([`crate::events`]) instead of keeping a thread per client, and TLS is
-//! a [`Transport`] under the same code. It never interprets a request: the
-//! handler answers it.
+//! The API's HTTP/1.1 server: hyper on a current-thread tokio runtime of
+//! the API's own (thread `tritium-api`), never the engine's thread. It
+//! owns the listener and every connection and never interprets a request
+//! beyond its framing: the handler answers it.
 //!
-//! One thread per connection (at most `max_connections`; more are closed
-//! at once), reading requests one after the other (keep-alive, no
-//! pipelining: a request is answered before the next is read). Requests
-//! are handled by at most `workers` threads at once. Every input has a
-//! bound: head size and header count (431), body size (413, the
-//! connection closes), time to send a request (408 or a close).
-//! Request bodies must have a `Content-Length` (411 for chunked ones).
+//! Lanes. The handler is blocking (it waits on the engine's reply channel
+//! with a deadline), so it never runs on the runtime's thread, except for
+//! what the options' `lane` says answers at once ([`Lane::Inline`]:
+//! `/health`). [`Lane::Worker`] requests run on the runtime's blocking
+//! pool, at most `workers` at once (a semaphore; the rest wait, within the
+//! request deadline); [`Lane::Probe`] requests (`/ready`, `/metrics`) have
+//! `probe_workers` permits of their own, so they never queue behind the
+//! workers' requests waiting on the engine; [`Lane::Bulk`] requests (lists)
+//! also need one of `bulk_workers` permits, so they never hold every worker
+//! and a small request finds one soon.
+//!
+//! Bounds:
+//! - head: at most [`MAX_HEAD`] bytes and [`MAX_HEADERS`] headers (431,
+//!   hyper's own answer); the whole head must arrive within
+//!   `header_timeout` of the connection being ready for it (accepted, or the
+//!   previous answer sent): a client sending a byte a second is cut, and
+//!   the same deadline closes idle keep-alive connections;
+//! - framing: hyper's (`Content-Length: +2`, two differing lengths: 400);
+//!   HTTP/1.1 without exactly one `Host`: 400; `Content-Length` with
+//!   `Transfer-Encoding`: 400; chunked request bodies: 411 (send a
+//!   length); `Expect` other than `100-continue`: 417. Each closes the
+//!   connection, so nothing after a refused request is read as a request;
+//! - body: at most `max_body` bytes (413, the connection closes);
+//! - the whole request (its body, a wait for a permit, the handler) within
+//!   `request_timeout`: a slow body is 408, a request that waited too long
+//!   for a permit or the handler is 503; both close the connection;
+//! - keep-alive: at most `max_requests_per_connection` answers on one
+//!   connection (the last says `Connection: close`);
+//! - connections: `max_connections` served in full; past them,
+//!   `reserved_connections` more are served for the probe lanes only
+//!   (`/health`, `/ready`, `/metrics`; everything else 503 and close), so
+//!   liveness and readiness stay answerable while hostile clients hold the
+//!   main budget; past both, a connection gets a 503 (plain HTTP, best
+//!   effort) and is closed at once.
+//!
+//! HEAD is answered as GET without the body. With `tls`, every connection
+//! is rustls (tokio-rustls) over TCP, its handshake bound by the header
+//! deadline. A handler may answer with a streaming body (the event
+//! stream); [`ConnHandle::close`] ends its connection from any thread.
 
-use std::collections::HashMap;
+use std::convert::Infallible;
 use std::fmt;
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Either, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{StatusCode, Version};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::sync::{Notify, Semaphore, watch};
 
 /// Largest request head (request line and headers).
-const MAX_HEAD: usize = 16 * 1024;
+pub const MAX_HEAD: usize = 16 * 1024;
 /// Most headers in one request.
-const MAX_HEADERS: usize = 64;
+pub const MAX_HEADERS: usize = 64;
+/// hyper's buffer per connection: a request head and the response bytes
+/// not yet written (for an event stream, on top of its own queue).
+const CONN_BUFFER: usize = 64 * 1024;
+/// How long a stopping server lets its connections finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+/// Connections waiting to be accepted (the kernel caps it at
+/// `net.core.somaxconn`): bursts of connections are not dropped while the
+/// runtime catches up.
+const BACKLOG: i32 = 1024;
+/// Pause after a failed accept (out of descriptors): the listener stays
+/// readable, and retrying at once would spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// An HTTP method.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,28 +136,42 @@ pub enum Body {
     TooLarge,
 }
 
-/// One request, its body read.
+/// Ends one connection from any thread (the event stream cuts a client
+/// that does not take its last bytes).
+#[derive(Debug, Clone, Default)]
+pub struct ConnHandle(Arc<Notify>);
+
+impl ConnHandle {
+    /// Close the connection now, whatever it is doing.
+    pub fn close(&self) {
+        // A stored permit: the connection's task sees it even if it is
+        // not waiting at this moment.
+        self.0.notify_one();
+    }
+}
+
+/// One request, its body read. A HEAD request reaches the handler as GET
+/// (its answer's body is not sent).
 #[derive(Debug)]
 pub struct Request {
     pub method: Method,
     /// Path and query, as sent.
     pub url: String,
-    headers: Vec<(String, String)>,
+    headers: HeaderMap,
     pub body: Body,
     pub remote: Option<SocketAddr>,
+    /// The request's connection.
+    pub conn: ConnHandle,
 }
 
 impl Request {
     /// The first value of a header (name case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
 
-/// An answer with a body; `Content-Length` and `Connection` are added.
+/// An answer with a body; `Content-Length` is added.
 #[derive(Debug)]
 pub struct Response {
     pub status: u16,
@@ -127,120 +192,107 @@ impl Response {
         self.headers.push((name, value.into()));
         self
     }
-
-    /// The bytes on the wire; no body for a HEAD request (its length
-    /// still announced).
-    fn encode(&self, head_only: bool, close: bool) -> Vec<u8> {
-        let mut out = Vec::with_capacity(128 + self.body.len());
-        let _ = write!(out, "HTTP/1.1 {} {}\r\n", self.status, reason(self.status));
-        for (k, v) in &self.headers {
-            let _ = write!(out, "{k}: {v}\r\n");
-        }
-        // 1xx, 204 and 304 have no body and no length.
-        if !(self.status < 200 || self.status == 204 || self.status == 304) {
-            let _ = write!(out, "Content-Length: {}\r\n", self.body.len());
-        }
-        if close {
-            out.extend_from_slice(b"Connection: close\r\n");
-        }
-        out.extend_from_slice(b"\r\n");
-        if !(head_only || self.status == 204 || self.status == 304) {
-            out.extend_from_slice(&self.body);
-        }
-        out
-    }
 }
+
+/// A response body written as it comes (chunked); an error ends the
+/// connection without the last chunk.
+pub type StreamBody = UnsyncBoxBody<Bytes, io::Error>;
 
 /// What the handler makes of a request.
 pub enum Answer {
     Respond(Response),
-    /// The handler takes the connection (after writing nothing): the
-    /// closure gets it and the server forgets it.
-    TakeOver(Box<dyn FnOnce(Transport) + Send>),
+    /// A status and headers (the `Response`'s body is ignored) and a body
+    /// that streams; the connection closes when it ends.
+    Stream(Response, StreamBody),
 }
 
 impl fmt::Debug for Answer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Answer::Respond(r) => f.debug_tuple("Respond").field(r).finish(),
-            Answer::TakeOver(_) => f.write_str("TakeOver"),
+            Answer::Stream(r, _) => f.debug_tuple("Stream").field(r).finish(),
         }
     }
 }
 
-/// The handler: called on the connection's thread, at most `workers` at
-/// once.
+/// Where a request is handled (see the module's docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// On the runtime's thread: the handler must not block.
+    Inline,
+    /// `probe_workers` permits of its own; served on reserved connections.
+    Probe,
+    /// `workers` permits.
+    Worker,
+    /// A worker permit, and one of `bulk_workers` first: requests whose
+    /// answers are large (lists) never hold every worker, so small ones
+    /// do not queue behind a crowd of them.
+    Bulk,
+}
+
+/// The handler: called on the runtime's blocking pool (or inline, for
+/// [`Lane::Inline`]).
 pub type Handler = Arc<dyn Fn(Request) -> Answer + Send + Sync>;
 
-/// A connection's byte stream: plain TCP or TLS over it.
-#[derive(Debug)]
-pub enum Transport {
-    Plain(TcpStream),
-    Tls(Box<rustls::StreamOwned<rustls::ServerConnection, TcpStream>>),
-}
-
-impl Transport {
-    pub fn tcp(&self) -> &TcpStream {
-        match self {
-            Transport::Plain(s) => s,
-            Transport::Tls(t) => &t.sock,
-        }
-    }
-}
-
-impl Read for Transport {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Transport::Plain(s) => s.read(buf),
-            Transport::Tls(t) => t.read(buf),
-        }
-    }
-}
-
-impl Write for Transport {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Transport::Plain(s) => s.write(buf),
-            Transport::Tls(t) => t.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Transport::Plain(s) => s.flush(),
-            Transport::Tls(t) => t.flush(),
-        }
-    }
-}
-
 /// Bounds of the server.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServerOptions {
-    /// Connections open at once; more are closed as they arrive.
+    /// Connections served in full at once.
     pub max_connections: usize,
-    /// Requests handled at once.
+    /// Connections past `max_connections` served for the probe lanes
+    /// only; past these, connections are closed as they arrive.
+    pub reserved_connections: usize,
+    /// Worker-lane requests handled at once.
     pub workers: usize,
+    /// Probe-lane requests handled at once (apart from `workers`).
+    pub probe_workers: usize,
+    /// Bulk-lane requests handled at once (within `workers`).
+    pub bulk_workers: usize,
     /// Largest request body.
     pub max_body: usize,
-    /// How long a read may wait: for a kept-alive connection's next
-    /// request, and for each part of a request under way. A connection
-    /// that sends nothing for this long is closed.
-    pub read_timeout: Duration,
-    /// How long writing an answer may block.
-    pub write_timeout: Duration,
+    /// From a connection being ready for a request (accepted, or its
+    /// previous answer sent) to the end of the request's head; also the
+    /// TLS handshake's bound.
+    pub header_timeout: Duration,
+    /// From a request's head to its answer (body, wait for a permit,
+    /// handler).
+    pub request_timeout: Duration,
+    /// Answers on one keep-alive connection.
+    pub max_requests_per_connection: u64,
     /// TLS for every connection; `None`: plain HTTP.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The lane of a request (method, path without query).
+    pub lane: fn(&Method, &str) -> Lane,
+}
+
+impl fmt::Debug for ServerOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerOptions")
+            .field("max_connections", &self.max_connections)
+            .field("reserved_connections", &self.reserved_connections)
+            .field("workers", &self.workers)
+            .field("max_body", &self.max_body)
+            .field("header_timeout", &self.header_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
-            max_connections: 1024,
+            max_connections: 8192,
+            reserved_connections: 256,
             workers: 4,
+            probe_workers: 2,
+            bulk_workers: 2,
             max_body: 1024 * 1024,
-            read_timeout: Duration::from_secs(60),
-            write_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_requests_per_connection: 10_000,
             tls: None,
+            lane: |_, _| Lane::Worker,
         }
     }
 }
@@ -248,21 +300,29 @@ impl Default for ServerOptions {
 /// Counters of the server.
 #[derive(Debug, Default)]
 pub struct ServerStats {
-    /// Connections closed at once because `max_connections` were open.
+    /// Connections open now.
+    pub open: AtomicU64,
+    /// Connections closed at once (both budgets full), and requests
+    /// refused with 503 on a reserved connection.
     pub refused: AtomicU64,
-    /// TLS handshakes that failed (plain HTTP on a TLS port among them).
+    /// TLS handshakes that failed or took too long (plain HTTP on a TLS
+    /// port among them).
     pub tls_failed: AtomicU64,
+    /// Connections closed because a request head did not arrive within
+    /// `header_timeout` (idle keep-alive connections among them).
+    pub header_timeouts: AtomicU64,
+    /// Requests cut by `request_timeout` (408 or 503).
+    pub request_timeouts: AtomicU64,
 }
 
-/// Open connections by id, to close them all on shutdown.
-type Open = Arc<Mutex<HashMap<u64, TcpStream>>>;
+/// A task that runs on the server's runtime beside the connections.
+pub type Background = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 /// A running server.
 pub struct HttpServer {
     addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    open: Open,
-    accept: Option<JoinHandle<()>>,
+    stop: watch::Sender<bool>,
+    thread: Option<JoinHandle<()>>,
     pub stats: Arc<ServerStats>,
 }
 
@@ -274,40 +334,93 @@ impl fmt::Debug for HttpServer {
     }
 }
 
+struct Shared {
+    opts: ServerOptions,
+    handler: Handler,
+    workers: Arc<Semaphore>,
+    probes: Arc<Semaphore>,
+    bulk: Arc<Semaphore>,
+    stats: Arc<ServerStats>,
+    http: http1::Builder,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
 impl HttpServer {
-    /// Serve `listener` until [`HttpServer::shutdown`].
+    /// Serve `listener` until [`HttpServer::shutdown`]; `stats` are
+    /// counted as it goes. `background` tasks run on the same runtime
+    /// (the event stream's fan-out) until they end or the server stops.
     pub fn start(
         listener: TcpListener,
         opts: ServerOptions,
         handler: Handler,
+        stats: Arc<ServerStats>,
+        background: Vec<Background>,
     ) -> io::Result<HttpServer> {
         let addr = listener.local_addr()?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let open: Open = Arc::default();
-        let stats = Arc::new(ServerStats::default());
-        // Permits to handle a request: `workers` tokens.
-        let (permit_tx, permit_rx) = crossbeam_channel::bounded(opts.workers.max(1));
-        for _ in 0..opts.workers.max(1) {
-            permit_tx.send(()).expect("room for every permit");
-        }
+        listener.set_nonblocking(true)?;
+        // Listening again only changes the backlog (the binary bound it
+        // with std's default of 128).
+        socket2::SockRef::from(&listener).listen(BACKLOG)?;
+        let workers = opts.workers.max(1);
+        let probe_workers = opts.probe_workers.max(1);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            // The pool the handlers run on: exactly as many threads as
+            // permits, so a permit always finds a thread.
+            .max_blocking_threads(workers + probe_workers)
+            .thread_name("tritium-api-worker")
+            .build()?;
+        let mut http = http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(opts.header_timeout)
+            .max_headers(MAX_HEADERS)
+            .max_header_size(MAX_HEAD)
+            .max_buf_size(CONN_BUFFER)
+            .keep_alive(true);
         let shared = Arc::new(Shared {
+            tls: opts.tls.clone().map(tokio_rustls::TlsAcceptor::from),
+            workers: Arc::new(Semaphore::new(workers)),
+            probes: Arc::new(Semaphore::new(probe_workers)),
+            bulk: Arc::new(Semaphore::new(opts.bulk_workers.clamp(1, workers))),
             opts,
             handler,
-            permits: (permit_tx, permit_rx),
-            open: open.clone(),
             stats: stats.clone(),
+            http,
         });
-        let accept = {
-            let stop = stop.clone();
-            std::thread::Builder::new()
-                .name("tritium-api-accept".into())
-                .spawn(move || accept_loop(&listener, &stop, &shared))?
-        };
+        let (stop, stopped) = watch::channel(false);
+        let thread = std::thread::Builder::new()
+            .name("tritium-api".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    for task in background {
+                        tokio::spawn(task);
+                    }
+                    let listener = match tokio::net::TcpListener::from_std(listener) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            tracing::error!(target: "tritium::api", error = %e, "cannot serve the API's listener");
+                            return;
+                        }
+                    };
+                    accept_loop(&listener, &shared, stopped).await;
+                    drop(listener);
+                    // Connections were told to finish; give them the grace.
+                    let deadline = Instant::now() + SHUTDOWN_GRACE * 2;
+                    while shared.stats.open.load(Ordering::Acquire) > 0
+                        && Instant::now() < deadline
+                    {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                });
+                // Handlers still waiting on the engine end by its reply
+                // deadline; the runtime does not wait for them.
+                runtime.shutdown_timeout(Duration::from_millis(100));
+            })?;
         Ok(HttpServer {
             addr,
             stop,
-            open,
-            accept: Some(accept),
+            thread: Some(thread),
             stats,
         })
     }
@@ -316,239 +429,144 @@ impl HttpServer {
         self.addr
     }
 
-    /// Stop accepting and close every open connection (their threads end
-    /// on the closed socket; a request being handled finishes first).
+    /// Stop accepting and close every connection (a request being handled
+    /// gets a short grace to finish).
     pub fn shutdown(mut self) {
-        self.stop.store(true, Ordering::Release);
-        // Wake the blocking accept with a connection of our own.
-        let mut wake = self.addr;
-        if wake.ip().is_unspecified() {
-            wake.set_ip(match wake {
-                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-            });
-        }
-        let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
-        if let Some(t) = self.accept.take() {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.thread.take() {
             let _ = t.join();
-        }
-        let open = std::mem::take(&mut *self.open.lock().unwrap_or_else(|p| p.into_inner()));
-        for s in open.values() {
-            let _ = s.shutdown(Shutdown::Both);
         }
     }
 }
 
-struct Shared {
-    opts: ServerOptions,
-    handler: Handler,
-    permits: (Sender<()>, Receiver<()>),
-    open: Open,
-    stats: Arc<ServerStats>,
-}
-
-fn accept_loop(listener: &TcpListener, stop: &AtomicBool, shared: &Arc<Shared>) {
-    let mut next_id = 0u64;
+async fn accept_loop(
+    listener: &tokio::net::TcpListener,
+    shared: &Arc<Shared>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let opts = &shared.opts;
     loop {
-        let accepted = listener.accept();
-        if stop.load(Ordering::Acquire) {
-            return;
-        }
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stopped.changed() => return,
+        };
         let (sock, remote) = match accepted {
             Ok(a) => a,
             Err(e) => {
                 // Out of descriptors and the like: say so, pause, go on.
                 tracing::warn!(target: "tritium::api", error = %e, "accept failed");
-                std::thread::sleep(Duration::from_millis(50));
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
                 continue;
             }
         };
-        let id = next_id;
-        next_id += 1;
-        {
-            let mut open = shared.open.lock().unwrap_or_else(|p| p.into_inner());
-            if open.len() >= shared.opts.max_connections {
-                shared.stats.refused.fetch_add(1, Ordering::Relaxed);
-                drop(open);
-                refuse(sock, shared.opts.tls.is_some());
-                continue;
-            }
-            match sock.try_clone() {
-                Ok(c) => {
-                    open.insert(id, c);
+        let open = shared.stats.open.load(Ordering::Acquire) as usize;
+        let probes_only = open >= opts.max_connections;
+        if open >= opts.max_connections + opts.reserved_connections {
+            shared.stats.refused.fetch_add(1, Ordering::Relaxed);
+            refuse(&sock, shared.tls.is_some());
+            continue;
+        }
+        shared.stats.open.fetch_add(1, Ordering::AcqRel);
+        let _ = sock.set_nodelay(true);
+        let shared = shared.clone();
+        let stopped = stopped.clone();
+        tokio::spawn(async move {
+            let open = OpenConn(&shared.stats);
+            let conn = ConnCtx {
+                remote,
+                probes_only,
+                handle: ConnHandle::default(),
+            };
+            match &shared.tls {
+                None => serve(&shared, TokioIo::new(sock), conn, stopped).await,
+                Some(acceptor) => {
+                    let shake = acceptor.accept(sock);
+                    match tokio::time::timeout(shared.opts.header_timeout, shake).await {
+                        Ok(Ok(tls)) => serve(&shared, TokioIo::new(tls), conn, stopped).await,
+                        Ok(Err(e)) => {
+                            shared.stats.tls_failed.fetch_add(1, Ordering::Relaxed);
+                            tracing::debug!(target: "tritium::api", %remote, error = %e, "TLS handshake failed");
+                        }
+                        Err(_) => {
+                            shared.stats.tls_failed.fetch_add(1, Ordering::Relaxed);
+                            tracing::debug!(target: "tritium::api", %remote, "TLS handshake too slow");
+                        }
+                    }
                 }
-                Err(_) => continue,
             }
-        }
-        let shared2 = shared.clone();
-        let spawned = std::thread::Builder::new()
-            .name("tritium-api-conn".into())
-            .spawn(move || {
-                serve_connection(&shared2, sock, remote);
-                shared2
-                    .open
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&id);
-            });
-        if spawned.is_err() {
-            tracing::warn!(target: "tritium::api", "cannot start a connection thread");
-            if let Some(s) = shared
-                .open
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&id)
-            {
-                let _ = s.shutdown(Shutdown::Both);
-            }
-        }
+            drop(open);
+        });
     }
 }
 
-/// Too many connections: a 503 for plain HTTP (best effort, never
-/// blocking), a close for TLS.
-fn refuse(mut sock: TcpStream, tls: bool) {
-    if !tls && sock.set_nonblocking(true).is_ok() {
+/// Counts a connection open while it lives.
+struct OpenConn<'a>(&'a ServerStats);
+
+impl Drop for OpenConn<'_> {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Both budgets full: a 503 for plain HTTP (best effort, never waiting),
+/// a close for TLS.
+fn refuse(sock: &tokio::net::TcpStream, tls: bool) {
+    if !tls {
         let body = br#"{"error":"too many connections","field":""}"#;
-        let resp = Response::new(503, "application/json", body.to_vec());
-        let _ = sock.write(&resp.encode(false, true));
+        let head = format!(
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(body);
+        let _ = sock.try_write(&bytes);
     }
-    let _ = sock.shutdown(Shutdown::Both);
 }
 
-fn serve_connection(shared: &Shared, sock: TcpStream, remote: SocketAddr) {
-    let opts = &shared.opts;
-    if sock.set_read_timeout(Some(opts.read_timeout)).is_err()
-        || sock.set_write_timeout(Some(opts.write_timeout)).is_err()
-    {
-        return;
-    }
-    let _ = sock.set_nodelay(true);
-    let mut conn = match &opts.tls {
-        None => Transport::Plain(sock),
-        Some(cfg) => match rustls::ServerConnection::new(cfg.clone()) {
-            Ok(c) => {
-                let mut t = rustls::StreamOwned::new(c, sock);
-                // The handshake now, so that its failure is told apart
-                // from a client that goes away.
-                while t.conn.is_handshaking() {
-                    if let Err(e) = t.conn.complete_io(&mut t.sock) {
-                        shared.stats.tls_failed.fetch_add(1, Ordering::Relaxed);
-                        tracing::debug!(target: "tritium::api", %remote, error = %e, "TLS handshake failed");
-                        return;
-                    }
-                }
-                Transport::Tls(Box::new(t))
-            }
-            Err(_) => return,
-        },
+#[derive(Debug, Clone)]
+struct ConnCtx {
+    remote: SocketAddr,
+    probes_only: bool,
+    handle: ConnHandle,
+}
+
+type ResponseBody = Either<Full<Bytes>, StreamBody>;
+
+async fn serve<I>(shared: &Arc<Shared>, io: I, ctx: ConnCtx, mut stopped: watch::Receiver<bool>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let served = Arc::new(AtomicU64::new(0));
+    let close = ctx.handle.clone();
+    let remote = ctx.remote;
+    let svc = {
+        let shared = shared.clone();
+        service_fn(move |req| {
+            let shared = shared.clone();
+            let ctx = ctx.clone();
+            let nth = served.fetch_add(1, Ordering::Relaxed) + 1;
+            async move { Ok::<_, Infallible>(answer(&shared, req, &ctx, nth).await) }
+        })
     };
-    let mut buf = Vec::with_capacity(4096);
-    loop {
-        let head = match read_head(&mut conn, &mut buf) {
-            Ok(Some(h)) => h,
-            Ok(None) => return,
-            Err(resp) => {
-                let _ = conn.write_all(&resp.encode(false, true));
-                let _ = conn.flush();
-                return;
-            }
-        };
-        let (mut req, mut close, expect_continue, len) = match parse(&buf[..head], opts.max_body) {
-            Ok(p) => p,
-            Err(resp) => {
-                let _ = conn.write_all(&resp.encode(false, true));
-                let _ = conn.flush();
-                return;
-            }
-        };
-        req.remote = Some(remote);
-        buf.drain(..head);
-        match len {
-            Some(len) => {
-                if expect_continue
-                    && len > buf.len()
-                    && conn
-                        .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-                        .and_then(|()| conn.flush())
-                        .is_err()
-                {
-                    return;
-                }
-                let from_buf = len.min(buf.len());
-                let mut body: Vec<u8> = buf.drain(..from_buf).collect();
-                // Memory only for bytes that came, not for what was announced.
-                let rest = (len - from_buf) as u64;
-                match (&mut conn).take(rest).read_to_end(&mut body) {
-                    Ok(_) if body.len() == len => {}
-                    _ => return,
-                }
-                req.body = Body::Complete(body);
-            }
-            None => close = true,
-        }
-        let head_only = req.method == Method::Head;
-        // A permit to handle it: at most `workers` requests at once.
-        if shared.permits.1.recv().is_err() {
-            return;
-        }
-        let answer = (shared.handler)(req);
-        let _ = shared.permits.0.send(());
-        match answer {
-            Answer::Respond(resp) => {
-                let sent = conn
-                    .write_all(&resp.encode(head_only, close))
-                    .and_then(|()| conn.flush());
-                if sent.is_err() || close {
-                    if let Transport::Tls(t) = &mut conn {
-                        t.conn.send_close_notify();
-                        let _ = t.flush();
-                    }
-                    return;
-                }
-            }
-            Answer::TakeOver(take) => {
-                take(conn);
-                return;
+    let conn = shared.http.serve_connection(io, svc);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        () = close.0.notified() => return,
+        _ = stopped.changed() => {
+            conn.as_mut().graceful_shutdown();
+            match tokio::time::timeout(SHUTDOWN_GRACE, conn).await {
+                Ok(r) => r,
+                Err(_) => return,
             }
         }
+    };
+    if let Err(e) = result {
+        if e.is_timeout() {
+            shared.stats.header_timeouts.fetch_add(1, Ordering::Relaxed);
+        }
+        tracing::debug!(target: "tritium::api", %remote, error = %e, "connection ended");
     }
-}
-
-/// Read until `buf` holds a whole request head; its length. `None`: the
-/// client closed (or went quiet) between requests.
-fn read_head(conn: &mut Transport, buf: &mut Vec<u8>) -> Result<Option<usize>, Response> {
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some(end) = find_head_end(buf) {
-            return Ok(Some(end));
-        }
-        if buf.len() >= MAX_HEAD {
-            return Err(error(431, "request head too large"));
-        }
-        match conn.read(&mut chunk) {
-            Ok(0) => return Ok(None),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e)
-                if buf.is_empty()
-                    || !matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-            {
-                return Ok(None);
-            }
-            Err(_) => return Err(error(408, "the request did not arrive in time")),
-        }
-    }
-}
-
-fn find_head_end(buf: &[u8]) -> Option<usize> {
-    buf.windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| i + 4)
-        .or_else(|| buf.windows(2).position(|w| w == b"\n\n").map(|i| i + 2))
 }
 
 fn error(status: u16, msg: &str) -> Response {
@@ -556,165 +574,202 @@ fn error(status: u16, msg: &str) -> Response {
     Response::new(status, "application/json", body.to_string().into_bytes())
 }
 
-/// The request in `head` (its body empty, or `TooLarge`), whether to
-/// close after it, whether the client waits for `100 Continue`, the body's
-/// length (`None`: too large).
-type Parsed = (Request, bool, bool, Option<usize>);
+/// The refusal of a request whose framing is not one this server takes;
+/// `None` when it is fine.
+fn refuse_framing(req: &hyper::Request<Incoming>) -> Option<Response> {
+    let h = req.headers();
+    if req.version() == Version::HTTP_11 && h.get_all(header::HOST).iter().count() != 1 {
+        return Some(error(
+            400,
+            "an HTTP/1.1 request needs exactly one Host header",
+        ));
+    }
+    if h.contains_key(header::TRANSFER_ENCODING) {
+        if h.contains_key(header::CONTENT_LENGTH) {
+            return Some(error(
+                400,
+                "both Content-Length and Transfer-Encoding: the length is ambiguous",
+            ));
+        }
+        return Some(error(
+            411,
+            "chunked request bodies are not supported; send Content-Length",
+        ));
+    }
+    if let Some(expect) = h.get(header::EXPECT)
+        && !expect.as_bytes().eq_ignore_ascii_case(b"100-continue")
+    {
+        return Some(error(417, "only Expect: 100-continue is supported"));
+    }
+    None
+}
 
-fn parse(head: &[u8], max_body: usize) -> Result<Parsed, Response> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut r = httparse::Request::new(&mut headers);
-    match r.parse(head) {
-        Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) => return Err(error(400, "incomplete request head")),
-        Err(httparse::Error::TooManyHeaders) => {
-            return Err(error(
-                431,
-                &format!("more than {MAX_HEADERS} request headers"),
-            ));
-        }
-        Err(e) => return Err(error(400, &format!("bad request: {e}"))),
+async fn answer(
+    shared: &Arc<Shared>,
+    req: hyper::Request<Incoming>,
+    conn: &ConnCtx,
+    nth: u64,
+) -> hyper::Response<ResponseBody> {
+    let opts = &shared.opts;
+    let deadline = tokio::time::Instant::now() + opts.request_timeout;
+    if let Some(refusal) = refuse_framing(&req) {
+        return to_hyper(refusal, true);
     }
-    let method = Method::parse(r.method.unwrap_or(""));
-    let url = r.path.unwrap_or("/").to_owned();
-    let version = r.version.unwrap_or(1);
-    let mut close = version == 0;
-    let mut length: Option<usize> = None;
-    let mut expect_continue = false;
-    let mut kept = Vec::with_capacity(r.headers.len());
-    for h in r.headers.iter() {
-        let value = String::from_utf8_lossy(h.value).trim().to_owned();
-        if h.name.eq_ignore_ascii_case("content-length") {
-            let n: usize = value
-                .parse()
-                .map_err(|_| error(400, "bad Content-Length"))?;
-            if length.is_some_and(|l| l != n) {
-                return Err(error(400, "conflicting Content-Length headers"));
-            }
-            length = Some(n);
-        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            return Err(error(
-                411,
-                "chunked request bodies are not supported; send Content-Length",
-            ));
-        } else if h.name.eq_ignore_ascii_case("connection") {
-            let v = value.to_ascii_lowercase();
-            if v.split(',').any(|t| t.trim() == "close") {
-                close = true;
-            }
-        } else if h.name.eq_ignore_ascii_case("expect") {
-            if value.eq_ignore_ascii_case("100-continue") {
-                expect_continue = true;
-            } else {
-                return Err(error(417, "only Expect: 100-continue is supported"));
-            }
-        }
-        kept.push((h.name.to_owned(), value));
-    }
-    let len = Some(length.unwrap_or(0)).filter(|&l| l <= max_body);
-    let body = match len {
-        Some(_) => Body::Complete(Vec::new()),
-        None => Body::TooLarge,
+    let head = req.method() == hyper::Method::HEAD;
+    let method = if head {
+        Method::Get
+    } else {
+        Method::parse(req.method().as_str())
     };
-    let req = Request {
+    let url = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    let path = url.split('?').next().unwrap_or("");
+    let lane = (opts.lane)(&method, path.trim_end_matches('/'));
+    if conn.probes_only && lane == Lane::Worker {
+        shared.stats.refused.fetch_add(1, Ordering::Relaxed);
+        return to_hyper(error(503, "too many connections"), true);
+    }
+    let mut close = nth >= opts.max_requests_per_connection;
+    let (parts, incoming) = req.into_parts();
+    let announced = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    let body = if announced > opts.max_body as u64 {
+        close = true;
+        Body::TooLarge
+    } else if announced == 0 {
+        Body::Complete(Vec::new())
+    } else {
+        let read = Limited::new(incoming, opts.max_body).collect();
+        match tokio::time::timeout_at(deadline, read).await {
+            Ok(Ok(b)) => Body::Complete(b.to_bytes().to_vec()),
+            Ok(Err(e)) if e.is::<LengthLimitError>() => {
+                close = true;
+                Body::TooLarge
+            }
+            Ok(Err(_)) => return to_hyper(error(400, "the request body was cut short"), true),
+            Err(_) => {
+                shared
+                    .stats
+                    .request_timeouts
+                    .fetch_add(1, Ordering::Relaxed);
+                return to_hyper(error(408, "the request body did not arrive in time"), true);
+            }
+        }
+    };
+    let request = Request {
         method,
         url,
-        headers: kept,
+        headers: parts.headers,
         body,
-        remote: None,
+        remote: Some(conn.remote),
+        conn: conn.handle.clone(),
     };
-    Ok((req, close, expect_continue, len))
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        100 => "Continue",
-        200 => "OK",
-        201 => "Created",
-        202 => "Accepted",
-        204 => "No Content",
-        304 => "Not Modified",
-        307 => "Temporary Redirect",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        409 => "Conflict",
-        411 => "Length Required",
-        413 => "Content Too Large",
-        417 => "Expectation Failed",
-        422 => "Unprocessable Content",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "",
+    let handled = match lane {
+        Lane::Inline => Ok((shared.handler)(request)),
+        Lane::Probe => run_blocking(shared, &shared.probes, None, request, deadline).await,
+        Lane::Worker => run_blocking(shared, &shared.workers, None, request, deadline).await,
+        Lane::Bulk => {
+            let bulk = Some(&shared.bulk);
+            run_blocking(shared, &shared.workers, bulk, request, deadline).await
+        }
+    };
+    let answer = match handled {
+        Ok(a) => a,
+        Err(why) => {
+            shared
+                .stats
+                .request_timeouts
+                .fetch_add(1, Ordering::Relaxed);
+            return to_hyper(error(503, why), true);
+        }
+    };
+    match answer {
+        Answer::Respond(resp) => {
+            let mut r = to_hyper(resp, close);
+            if head {
+                // hyper sends no body for HEAD; the length is GET's.
+                r.headers_mut().remove(header::TRANSFER_ENCODING);
+            }
+            r
+        }
+        Answer::Stream(resp, body) => {
+            let mut r = hyper::Response::new(Either::Right(body));
+            set_head(&mut r, &resp, true);
+            r
+        }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parsed(head: &str) -> Result<Parsed, u16> {
-        parse(head.as_bytes(), 100).map_err(|r| r.status)
+/// Run the handler on the blocking pool under one of `permits` (and one
+/// of `first`, taken before), all by `deadline`.
+async fn run_blocking(
+    shared: &Arc<Shared>,
+    permits: &Arc<Semaphore>,
+    first: Option<&Arc<Semaphore>>,
+    request: Request,
+    deadline: tokio::time::Instant,
+) -> Result<Answer, &'static str> {
+    let take = |s: &Arc<Semaphore>| tokio::time::timeout_at(deadline, s.clone().acquire_owned());
+    let busy = "the API is busy: no worker was free in time; retry";
+    let first = match first {
+        None => None,
+        Some(s) => match take(s).await {
+            Ok(Ok(p)) => Some(p),
+            Ok(Err(_)) => return Err("the API is stopping"),
+            Err(_) => return Err(busy),
+        },
+    };
+    let permit = match take(permits).await {
+        Ok(Ok(p)) => p,
+        Ok(Err(_)) => return Err("the API is stopping"),
+        Err(_) => return Err(busy),
+    };
+    let handler = shared.handler.clone();
+    let job = tokio::task::spawn_blocking(move || {
+        // Held until the handler returns, even if its answer is no longer
+        // awaited: the bound is on threads at work.
+        let _permits = (permit, first);
+        handler(request)
+    });
+    match tokio::time::timeout_at(deadline, job).await {
+        Ok(Ok(a)) => Ok(a),
+        Ok(Err(_)) => Err("the request's handler failed"),
+        Err(_) => Err("the request did not finish in time"),
     }
+}
 
-    #[test]
-    fn parses_a_request_head() {
-        let (r, close, cont, len) = parsed(
-            "POST /v1/api/app?x=1 HTTP/1.1\r\nHost: a\r\ncontent-length: 5\r\nExpect: 100-continue\r\n\r\n",
-        )
-        .unwrap();
-        assert_eq!(r.method, Method::Post);
-        assert_eq!(r.url, "/v1/api/app?x=1");
-        assert_eq!(r.header("HOST"), Some("a"));
-        assert_eq!(len, Some(5));
-        assert!(!close);
-        assert!(cont);
+fn set_head<B>(r: &mut hyper::Response<B>, resp: &Response, close: bool) {
+    *r.status_mut() =
+        StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = r.headers_mut();
+    for (k, v) in &resp.headers {
+        if let (Ok(k), Ok(v)) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(v),
+        ) {
+            headers.append(k, v);
+        }
     }
+    if close {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+}
 
-    #[test]
-    fn limits_and_framing() {
-        assert!(matches!(
-            parsed("PUT / HTTP/1.1\r\nContent-Length: 101\r\n\r\n").map(|r| r.0.body),
-            Ok(Body::TooLarge)
-        ));
-        assert_eq!(
-            parsed("PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n").err(),
-            Some(411)
-        );
-        assert_eq!(
-            parsed("PUT / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n").err(),
-            Some(400)
-        );
-        assert_eq!(parsed("GET / HTTP/1.1\r\nX: y\r\n").err(), Some(400));
-        let many: String = (0..=MAX_HEADERS).map(|i| format!("h{i}: v\r\n")).collect();
-        assert_eq!(
-            parsed(&format!("GET / HTTP/1.1\r\n{many}\r\n")).err(),
-            Some(431)
-        );
-        assert!(parsed("GET / HTTP/1.0\r\n\r\n").unwrap().1, "1.0 closes");
-        assert!(
-            parsed("GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
-                .unwrap()
-                .1
-        );
-    }
-
-    #[test]
-    fn encodes_responses() {
-        let r = Response::new(404, "application/json", b"{}".to_vec());
-        let text = String::from_utf8(r.encode(false, true)).unwrap();
-        assert_eq!(
-            text,
-            "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
-        );
-        let head = String::from_utf8(r.encode(true, false)).unwrap();
-        assert!(head.ends_with("Content-Length: 2\r\n\r\n"), "{head}");
-        let r = Response::new(304, "application/json", Vec::new());
-        let text = String::from_utf8(r.encode(false, false)).unwrap();
-        assert!(!text.contains("Content-Length"), "{text}");
-    }
+fn to_hyper(mut resp: Response, close: bool) -> hyper::Response<ResponseBody> {
+    // 1xx, 204 and 304 have no body.
+    let body = if resp.status == 204 || resp.status == 304 {
+        Bytes::new()
+    } else {
+        Bytes::from(std::mem::take(&mut resp.body))
+    };
+    let mut r = hyper::Response::new(Either::Left(Full::new(body)));
+    set_head(&mut r, &resp, close);
+    r
 }

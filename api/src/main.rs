@@ -476,8 +476,21 @@ fn print_status(s: &StatusView) {
         .apps
         .iter()
         .map(|a| {
-            let running = a.tasks.iter().filter(|t| t.state == "TASK_RUNNING").count();
-            format!("{} {}/{} running", a.name, running, a.instances)
+            let live: Vec<_> = a
+                .tasks
+                .iter()
+                .filter(|t| t.state == "TASK_RUNNING")
+                .collect();
+            let agents: std::collections::BTreeSet<&str> =
+                live.iter().map(|t| t.agent_id.as_str()).collect();
+            format!(
+                "{} {}/{} running on {} agent{}",
+                a.name,
+                live.len(),
+                a.instances,
+                agents.len(),
+                if agents.len() == 1 { "" } else { "s" }
+            )
         })
         .collect();
     tracing::info!(

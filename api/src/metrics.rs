@@ -21,6 +21,8 @@ use std::time::Duration;
 
 use tritium_engine::contract::{AppStatus, DriverStats, Log2Histogram, MetricsView};
 
+use crate::http_server::ServerStats;
+
 /// Content type of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -84,6 +86,10 @@ pub struct ApiMetrics {
     pub event_clients: AtomicU64,
     /// Event-stream clients dropped for falling behind.
     pub event_clients_dropped: AtomicU64,
+    /// The HTTP server's counters ([`ServerStats`]), copied when
+    /// `/metrics` is asked: connections open, refused, TLS handshakes
+    /// failed, header and request deadlines passed.
+    server: [AtomicU64; 5],
 }
 
 impl Default for ApiMetrics {
@@ -97,6 +103,7 @@ impl Default for ApiMetrics {
             auth_refused: AtomicU64::new(0),
             event_clients: AtomicU64::new(0),
             event_clients_dropped: AtomicU64::new(0),
+            server: Default::default(),
         }
     }
 }
@@ -112,6 +119,20 @@ pub fn endpoint_label(path: &str) -> &'static str {
 }
 
 impl ApiMetrics {
+    /// Take the HTTP server's counters for the next `render`.
+    pub fn copy_server(&self, s: &ServerStats) {
+        let from = [
+            &s.open,
+            &s.refused,
+            &s.tls_failed,
+            &s.header_timeouts,
+            &s.request_timeouts,
+        ];
+        for (to, from) in self.server.iter().zip(from) {
+            to.store(from.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
+
     /// Count one answered request (event streams: when the stream starts).
     pub fn observe(&self, path: &str, status: u16, took: Duration) {
         let e = ENDPOINTS
@@ -514,6 +535,32 @@ fn api_metrics(t: &mut Text, api: &ApiMetrics) {
         "Requests refused by API authentication (401 and 403).",
         api.auth_refused.load(Ordering::Relaxed),
     );
+    let server = [
+        ("tritium_api_connections", "gauge", "API connections open."),
+        (
+            "tritium_api_connections_refused_total",
+            "counter",
+            "API connections closed at once (both connection budgets full) and requests refused on a connection reserved for /health, /ready and /metrics.",
+        ),
+        (
+            "tritium_api_tls_handshakes_failed_total",
+            "counter",
+            "API TLS handshakes that failed or took longer than the header deadline.",
+        ),
+        (
+            "tritium_api_header_timeouts_total",
+            "counter",
+            "API connections closed because a request head did not arrive within the header deadline (idle keep-alive connections among them).",
+        ),
+        (
+            "tritium_api_request_timeouts_total",
+            "counter",
+            "API requests cut by the request deadline (408 or 503).",
+        ),
+    ];
+    for ((name, kind, help), v) in server.iter().zip(&api.server) {
+        t.one(name, kind, help, v.load(Ordering::Relaxed));
+    }
     t.one(
         "tritium_event_stream_clients",
         "gauge",

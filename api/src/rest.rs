@@ -1,5 +1,7 @@
 //! The REST API: hydrogen's endpoints (a superset), served by
-//! [`crate::http_server`] on threads of its own. It never touches scheduling state: every request
+//! [`crate::http_server`] (hyper on a runtime of its own; `/health` is
+//! answered on the runtime's thread, `/ready` and `/metrics` by workers of
+//! their own, the rest by `workers` threads). It never touches scheduling state: every request
 //! becomes a [`CommandKind`] sent to the engine through the driver handle,
 //! and its reply comes back on a channel with a deadline (no reply in time
 //! is a 503 with a reason, never a hang).
@@ -41,7 +43,8 @@ use crate::auth::Tokens;
 use crate::bounded;
 use crate::events::{EventOptions, EventStreams, Refused};
 use crate::http_server::{
-    Answer, Body as RequestBody, HttpServer, Method, Request, Response, ServerOptions,
+    Answer, Body as RequestBody, HttpServer, Lane, Method, Request, Response, ServerOptions,
+    ServerStats,
 };
 use crate::metrics::{self, ApiMetrics};
 use crate::query::{self, QueryError, value as query};
@@ -61,10 +64,20 @@ pub struct ApiOptions {
     pub reply_timeout: Duration,
     /// Largest request body.
     pub max_body: usize,
-    /// Requests handled at once (connections: `max_connections`).
+    /// Requests handled at once (connections: `max_connections`);
+    /// `/health`, `/ready` and `/metrics` do not wait for these.
     pub workers: usize,
-    /// Connections open at once; more are closed as they arrive.
+    /// Connections served in full at once.
     pub max_connections: usize,
+    /// Connections past `max_connections` that still answer `/health`,
+    /// `/ready` and `/metrics` (everything else: 503); past these,
+    /// connections are closed as they arrive.
+    pub reserved_connections: usize,
+    /// The whole of a request head must arrive within this from the
+    /// connection being ready for it (also the idle keep-alive timeout).
+    pub header_timeout: Duration,
+    /// From a request's head to its answer.
+    pub request_timeout: Duration,
     /// Event-stream clients at once; more get 503.
     pub max_event_clients: usize,
     /// Bytes queued per event-stream client beyond what its socket took;
@@ -98,7 +111,10 @@ impl Default for ApiOptions {
             reply_timeout: Duration::from_secs(5),
             max_body: 1024 * 1024,
             workers: 4,
-            max_connections: 1024,
+            max_connections: ServerOptions::default().max_connections,
+            reserved_connections: ServerOptions::default().reserved_connections,
+            header_timeout: ServerOptions::default().header_timeout,
+            request_timeout: ServerOptions::default().request_timeout,
             max_event_clients: EventOptions::default().max_clients,
             event_buffer_bytes: EventOptions::default().buffer_bytes,
             event_stall_timeout: EventOptions::default().stall_timeout,
@@ -131,6 +147,7 @@ struct Ctx {
     events: Arc<EventStreams>,
     stats: Arc<ApiStats>,
     metrics: ApiMetrics,
+    server: Arc<ServerStats>,
 }
 
 impl std::fmt::Debug for ApiServer {
@@ -162,7 +179,7 @@ impl ApiServer {
         engine: DriverHandle,
         events: Receiver<tritium_engine::core::Notice>,
     ) -> io::Result<ApiServer> {
-        let events = Arc::new(EventStreams::start(
+        let (events, fan_out) = EventStreams::start(
             events,
             EventOptions {
                 max_clients: opts.max_event_clients,
@@ -170,23 +187,32 @@ impl ApiServer {
                 stall_timeout: opts.event_stall_timeout,
                 ..EventOptions::default()
             },
-        )?);
+        );
+        let events = Arc::new(events);
+        let server_stats = Arc::new(ServerStats::default());
         let ctx = Arc::new(Ctx {
             opts: opts.clone(),
             engine,
             events: events.clone(),
             stats: Arc::new(ApiStats::default()),
             metrics: ApiMetrics::default(),
+            server: server_stats.clone(),
         });
         let server_opts = ServerOptions {
+            bulk_workers: opts.workers.div_ceil(2),
             max_connections: opts.max_connections,
+            reserved_connections: opts.reserved_connections,
             workers: opts.workers,
             max_body: opts.max_body,
+            header_timeout: opts.header_timeout,
+            request_timeout: opts.request_timeout,
             tls: opts.tls.clone(),
+            lane,
             ..ServerOptions::default()
         };
+        let handler = Arc::new(move |req| serve(&ctx, req));
         let server =
-            HttpServer::start(listener, server_opts, Arc::new(move |req| serve(&ctx, req)))?;
+            HttpServer::start(listener, server_opts, handler, server_stats, vec![fan_out])?;
         let addr = server.addr();
         let tls = opts.tls.is_some();
         tracing::info!(target: "tritium::api", %addr, tls, "REST API listening");
@@ -197,12 +223,32 @@ impl ApiServer {
         self.server.addr()
     }
 
-    /// Stop accepting, close every connection and end every event stream.
+    /// End every event stream, stop accepting and close every
+    /// connection.
     pub fn shutdown(self) {
-        self.server.shutdown();
+        // Streams first: their last chunks go out while the server gives
+        // its connections a grace to finish.
         if let Ok(events) = Arc::try_unwrap(self.events) {
             events.shutdown();
         }
+        self.server.shutdown();
+    }
+}
+
+/// Where a request is handled: `/health` at once on the server's runtime
+/// (it asks nothing of the engine), `/ready` and `/metrics` by workers of
+/// their own (they ask the engine, but never wait behind the `workers`'
+/// requests), lists by at most half the `workers`, the rest by `workers`
+/// (see [`crate::http_server`]).
+fn lane(method: &Method, path: &str) -> Lane {
+    match (method, path) {
+        (Method::Get, "/health") => Lane::Inline,
+        (Method::Get, "/ready" | "/metrics") => Lane::Probe,
+        (Method::Get, "/v1/api/app/all" | "/v1/api/app/queue" | "/v1/api/status" | "/jobs") => {
+            Lane::Bulk
+        }
+        (_, p) if p.ends_with("/job/all") => Lane::Bulk,
+        _ => Lane::Worker,
     }
 }
 
@@ -356,7 +402,7 @@ fn serve(ctx: &Arc<Ctx>, mut req: Request) -> Answer {
         return Answer::Respond(resp);
     }
     if method == Method::Get && path == "/v1/api/events" {
-        let (status, answer) = serve_events(ctx, query(&url, "app"));
+        let (status, answer) = serve_events(ctx, query(&url, "app"), &req);
         ctx.metrics.observe(path, status, started.elapsed());
         return answer;
     }
@@ -577,6 +623,7 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
                 .store(streams.clients.load(Ordering::Relaxed), Ordering::Relaxed);
             m.event_clients_dropped
                 .store(streams.dropped.load(Ordering::Relaxed), Ordering::Relaxed);
+            m.copy_server(&ctx.server);
             let text = metrics::render(engine.as_deref(), m);
             (200, Body::Raw(metrics::CONTENT_TYPE, text.into_bytes()))
         }
@@ -643,19 +690,30 @@ fn kill_task(url: &str) -> Result<CommandKind, Value> {
 
 // ------------------------------------------------------------ events
 
-/// Start an event stream: the connection goes to the event-stream thread
-/// ([`crate::events`]), which writes the response. The status it started
-/// with (for metrics).
-fn serve_events(ctx: &Arc<Ctx>, app: Option<String>) -> (u16, Answer) {
-    if ctx.events.reserve().is_err() {
+/// Start an event stream: a streaming body fed by the fan-out
+/// ([`crate::events`]). The status it started with (for metrics).
+fn serve_events(ctx: &Arc<Ctx>, app: Option<String>, req: &Request) -> (u16, Answer) {
+    let refused = || {
         let resp = json_response(503, &err("", "too many event-stream clients"));
-        return (503, Answer::Respond(resp));
-    }
-    let events = ctx.events.clone();
-    let take = move |conn| {
-        if let Err(Refused::Stopped | Refused::TooMany) = events.join(conn, app) {
-            tracing::debug!(target: "tritium::api", "event stream refused: the API is stopping");
-        }
+        (503, Answer::Respond(resp))
     };
-    (200, Answer::TakeOver(Box::new(take)))
+    if ctx.events.reserve().is_err() {
+        return refused();
+    }
+    match ctx.events.join(req.conn.clone(), app) {
+        Ok(body) => {
+            let head = Response::new(200, "text/event-stream", Vec::new())
+                .with_header("Cache-Control", "no-cache");
+            (
+                200,
+                Answer::Stream(head, http_body_util::BodyExt::boxed_unsync(body)),
+            )
+        }
+        Err(Refused::TooMany) => refused(),
+        Err(Refused::Stopped) => {
+            tracing::debug!(target: "tritium::api", "event stream refused: the API is stopping");
+            let resp = json_response(503, &err("", "the API is stopping"));
+            (503, Answer::Respond(resp))
+        }
+    }
 }

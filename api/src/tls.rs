@@ -2,9 +2,10 @@
 //! chain and a PEM private key (`--api-tls-cert`, `--api-tls-key`). rustls
 //! with its `ring` provider, chosen explicitly (the engine's TLS to the
 //! master uses the same, and no process-wide default is installed); TLS 1.2
-//! and 1.3; no client certificates. The handshake runs on the connection's
-//! own thread (`http_server`), so a client that never finishes it holds
-//! nobody else up.
+//! and 1.3; no client certificates. The handshake runs in the connection's
+//! own task on the API's runtime (`http_server`, tokio-rustls), bounded by
+//! the header deadline, so a client that never finishes it holds nobody
+//! else up.
 
 use std::path::Path;
 use std::sync::Arc;

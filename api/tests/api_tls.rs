@@ -264,3 +264,139 @@ fn a_bad_certificate_is_a_configuration_error() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The CLI (`tritium app …`, `tritium events`) as a user runs it against
+/// tritium serving HTTPS with a self-signed certificate: with `--ca-file`
+/// (or `TRITIUM_CA_FILE`) it lists, deploys and waits; without it the
+/// TLS handshake is refused with a message that says so, and exit 5.
+#[test]
+fn the_cli_over_https_with_its_ca_file() {
+    let cert = make_cert();
+    let tls = tritium::tls::server_config(&cert.cert, &cert.key).expect("the API's TLS config");
+    let stack = Stack::start(
+        3,
+        ApiOptions {
+            tls: Some(tls),
+            ..ApiOptions::default()
+        },
+    );
+    let api = format!("https://localhost:{}", stack.addr().port());
+    let ca = cert.cert.display().to_string();
+    let cli = |args: &[&str], ca_env: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_tritium"));
+        c.env_remove("TRITIUM_API")
+            .env_remove("TRITIUM_TOKEN_FILE")
+            .env_remove("TRITIUM_CA_FILE")
+            .env("NO_COLOR", "1")
+            .args(args)
+            .args(["--api", &api])
+            .stdin(Stdio::null());
+        if let Some(f) = ca_env {
+            c.env("TRITIUM_CA_FILE", f);
+        }
+        let out = c.output().expect("run tritium");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+
+    // Without the CA: the certificate is not trusted, and the error says
+    // it is TLS (not a refusal, not a crash), exit 5.
+    let (code, out, err) = cli(&["app", "list"], None);
+    assert_eq!(code, 5, "an untrusted certificate: {out}{err}");
+    assert!(
+        err.contains("TLS handshake") && err.contains("certificate"),
+        "the error does not name the TLS failure: {err}"
+    );
+    assert!(err.contains("--ca-file"), "no hint at --ca-file: {err}");
+
+    // With --ca-file: an empty list, then a deploy that waits.
+    let (code, out, err) = cli(&["app", "list", "--ca-file", &ca], None);
+    assert_eq!((code, out.as_str()), (0, "no apps\n"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("web.json");
+    std::fs::write(
+        &file,
+        r#"{"name":"web","instances":2,"resources":{"cpu":0.1,"mem":32},"command":{"cmd":"sleep 3600"}}"#,
+    )
+    .unwrap();
+    let file = file.display().to_string();
+    let (code, out, err) = cli(
+        &[
+            "app",
+            "deploy",
+            &file,
+            "--wait",
+            "--timeout",
+            "30",
+            "--ca-file",
+            &ca,
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "deploy --wait over https: {out}{err}");
+    assert!(
+        out.contains("app web running (version 1): 2/2 RUNNING"),
+        "{out}{err}"
+    );
+    let (code, out, err) = cli(&["app", "list", "-o", "json"], Some(&ca));
+    assert_eq!(code, 0, "TRITIUM_CA_FILE: {err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["apps"][0]["running"], 2, "{v}");
+
+    // The event stream over TLS, read as it comes: a scale shows up on a
+    // stream opened before it.
+    let mut events = Command::new(env!("CARGO_BIN_EXE_tritium"))
+        .args(["events", "--app", "web", "--count", "1", "-o", "json"])
+        .args(["--api", &api, "--ca-file", &ca])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run tritium events");
+    let stdout = events.stdout.take().unwrap();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // The stream is open once the API counts it; then scale.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let line = loop {
+        let (code, _, err) = cli(&["app", "scale", "web", "3", "--ca-file", &ca], None);
+        assert_eq!(code, 0, "scale over https: {err}");
+        if let Ok(line) = rx.recv_timeout(Duration::from_secs(2)) {
+            break line;
+        }
+        assert!(Instant::now() < deadline, "no event over https");
+        let (code, _, err) = cli(&["app", "scale", "web", "2", "--ca-file", &ca], None);
+        assert_eq!(code, 0, "scale back over https: {err}");
+        if let Ok(line) = rx.recv_timeout(Duration::from_secs(2)) {
+            break line;
+        }
+    };
+    let ev: serde_json::Value = serde_json::from_str(&line).expect("an event as JSON");
+    assert!(ev.to_string().contains("web"), "{ev}");
+    let _ = events.kill();
+    let _ = events.wait();
+
+    // A CA that did not sign the certificate: refused like no CA at all.
+    let other = make_cert();
+    let (code, _, err) = cli(
+        &[
+            "app",
+            "list",
+            "--ca-file",
+            &other.cert.display().to_string(),
+        ],
+        None,
+    );
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("TLS handshake"), "{err}");
+    // A CA file that is not one: a usage error, 2.
+    let (code, _, err) = cli(&["app", "list", "--ca-file", &file], None);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no PEM certificate"), "{err}");
+}

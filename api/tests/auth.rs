@@ -51,7 +51,14 @@ fn tokens_guard_every_endpoint_but_health() {
     ] {
         let r = http(addr, "GET", path, None, None);
         assert_eq!(r.status, 401, "GET {path} without a token: {}", r.body);
-        assert!(r.head.contains("WWW-Authenticate: Bearer"), "{}", r.head);
+        // Header names are case-insensitive (hyper writes them in lower case).
+        assert!(
+            r.head
+                .to_ascii_lowercase()
+                .contains("www-authenticate: bearer"),
+            "{}",
+            r.head
+        );
         let r = http(
             addr,
             "GET",

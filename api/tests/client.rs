@@ -326,8 +326,8 @@ fn refusals_timeouts_failures_and_an_absent_server_have_their_exit_codes() {
     // Bad command lines: clap's 2.
     tritium(&api, &["app", "scale", "web", "many"], None).expect(2, "a count that is no number");
     tritium(&api, &["app", "bogus"], None).expect(2, "an unknown subcommand");
-    let r = tritium("https://127.0.0.1:1", &["app", "list"], None).expect(2, "https");
-    assert!(r.stderr.contains("http://"), "{r:?}");
+    let r = tritium("ftp://127.0.0.1:1", &["app", "list"], None).expect(2, "ftp");
+    assert!(r.stderr.contains("https://"), "{r:?}");
     let r = tritium(&api, &["app", "deploy", "/nonexistent.json"], None).expect(2, "no file");
     assert!(r.stderr.contains("/nonexistent.json"), "{r:?}");
 

@@ -23,8 +23,8 @@ fn demo_mode_runs_the_sample_app_and_stops_cleanly() {
     assert!(out.status.success(), "exit {:?}\n{log}", out.status);
     assert!(log.contains("demo mode"), "demo mode not announced:\n{log}");
     assert!(
-        log.contains("hello 3/3 running"),
-        "sample app not running:\n{log}"
+        log.contains("hello 3/3 running on 3 agents"),
+        "sample app not running, or not spread over 3 agents (services spread by default):\n{log}"
     );
     assert!(
         log.contains("no TEARDOWN") || log.contains("framework stays registered"),

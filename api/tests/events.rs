@@ -321,10 +321,11 @@ fn measure_what_idle_and_stuck_clients_cost_the_engine() {
     let mut without: Vec<Phases> = names.iter().map(|_| Phases::default()).collect();
     let mut with: Vec<Phases> = names.iter().map(|_| Phases::default()).collect();
     let mut dropped = 0.0;
-    // CPU time of the engine thread and of the event-stream thread, per
-    // side: wall-clock turn latency also counts time the engine waited
-    // for a CPU while other threads of this machine ran.
-    let cpu = || (thread_cpu("engine"), thread_cpu("tritium-events"));
+    // CPU time of the engine thread and of the API's runtime thread (the
+    // fan-out and the connections that write the streams), per side:
+    // wall-clock turn latency also counts time the engine waited for a
+    // CPU while other threads of this machine ran.
+    let cpu = || (thread_cpu("engine"), thread_cpu("tritium-api"));
     let (mut cpu_without, mut cpu_with) = (
         (Duration::ZERO, Duration::ZERO),
         (Duration::ZERO, Duration::ZERO),
@@ -360,7 +361,7 @@ fn measure_what_idle_and_stuck_clients_cost_the_engine() {
         println!("{name}: 100 idle + 1 stuck: {}", with[i].figures());
     }
     println!(
-        "CPU of the engine thread / the event-stream thread: 0 clients {:?} / {:?}; 100 idle + 1 stuck {:?} / {:?}",
+        "CPU of the engine thread / the API runtime thread: 0 clients {:?} / {:?}; 100 idle + 1 stuck {:?} / {:?}",
         cpu_without.0, cpu_without.1, cpu_with.0, cpu_with.1
     );
     println!(

@@ -6,10 +6,12 @@
 //! renamed on one side fails to compile on the other. This is the client
 //! the `tritium app …` and `tritium events` commands use.
 //!
-//! Blocking HTTP/1.1 on `TcpStream` ([`http`]), one request per
-//! connection, every wait bounded; a bearer token if given; a standby's
-//! 307 to the leader is followed. Refusals come back as
-//! [`Error::Api`]: the HTTP status and the API's `{"error", "field"}`.
+//! Blocking HTTP/1.1 or HTTPS through ureq on rustls ([`transport`]),
+//! every wait and every answer bounded; a bearer token if given; a
+//! standby's 307 to the leader is followed (the token only within the
+//! configured cluster); a private CA through [`ClientOptions::ca_file`].
+//! Refusals come back as [`Error::Api`]: the HTTP status and the API's
+//! `{"error", "field"}`.
 //!
 //! ```no_run
 //! use tritium_client::{AppSpec, AppStatus, Client};
@@ -27,7 +29,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod http;
+pub mod transport;
 
 use std::time::{Duration, Instant};
 
@@ -39,7 +41,8 @@ pub use tritium_core::contract::{
 };
 pub use tritium_core::spec::AppSpec;
 
-use http::{Api, HttpError};
+pub use transport::ClientOptions;
+use transport::{Api, TransportError};
 
 /// The most apps one page of [`Client::apps`] asks for (the API's default
 /// page size).
@@ -58,10 +61,15 @@ pub const PAGE: usize = 100;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
-    /// The API URL cannot be used (not `http://`, no host).
+    /// The API URL cannot be used (not `http://` or `https://`, no host).
     Url(String),
+    /// The CA file cannot be read or holds no certificate.
+    CaFile(String),
     /// No connection (refused, no route, name not resolved, timed out).
     Unreachable(String),
+    /// The TLS handshake failed: the server's certificate is not trusted
+    /// (is the CA file given?) or not for this name, or no TLS there.
+    Tls(String),
     /// Connected, but no usable response came back, or the connection (an
     /// event stream) broke.
     Broken(String),
@@ -109,9 +117,12 @@ impl Error {
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Error::Url(m) | Error::Unreachable(m) | Error::Broken(m) | Error::Decode(m) => {
-                f.write_str(m)
-            }
+            Error::Url(m)
+            | Error::CaFile(m)
+            | Error::Unreachable(m)
+            | Error::Tls(m)
+            | Error::Broken(m)
+            | Error::Decode(m) => f.write_str(m),
             Error::Api { status, body } => {
                 write!(f, "refused ({status}): {}", body.error)?;
                 if !body.field.is_empty() {
@@ -125,11 +136,14 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-impl From<HttpError> for Error {
-    fn from(e: HttpError) -> Error {
+impl From<TransportError> for Error {
+    fn from(e: TransportError) -> Error {
         match e {
-            HttpError::Unreachable(m) => Error::Unreachable(m),
-            HttpError::Broken(m) => Error::Broken(m),
+            TransportError::Url(m) => Error::Url(m),
+            TransportError::CaFile(m) => Error::CaFile(m),
+            TransportError::Unreachable(m) => Error::Unreachable(m),
+            TransportError::Tls(m) => Error::Tls(m),
+            TransportError::Broken(m) => Error::Broken(m),
         }
     }
 }
@@ -178,16 +192,33 @@ pub struct Client {
 }
 
 impl Client {
-    /// The API at `url` (`http://host[:port][/prefix]`), with a bearer
-    /// token if the API wants one.
+    /// The API at `url` (`http[s]://host[:port][/prefix]`), with a bearer
+    /// token if the API wants one; `https://` trusts the built-in roots.
     ///
     /// ```
     /// use tritium_client::{Client, Error};
-    /// assert!(matches!(Client::new("https://x", None), Err(Error::Url(_))));
+    /// assert!(matches!(Client::new("ftp://x", None), Err(Error::Url(_))));
     /// ```
     pub fn new(url: &str, token: Option<String>) -> Result<Client, Error> {
+        let opts = ClientOptions {
+            token,
+            ..ClientOptions::default()
+        };
+        Client::with_options(url, &opts)
+    }
+
+    /// The API at `url` with a token, a CA file and the group's other
+    /// hosts as `opts` says.
+    ///
+    /// ```
+    /// use tritium_client::{Client, ClientOptions, Error};
+    /// let mut opts = ClientOptions::default();
+    /// opts.ca_file = Some("/nonexistent/ca.pem".into());
+    /// assert!(matches!(Client::with_options("https://x", &opts), Err(Error::CaFile(_))));
+    /// ```
+    pub fn with_options(url: &str, opts: &ClientOptions) -> Result<Client, Error> {
         Ok(Client {
-            api: Api::new(url, token).map_err(Error::Url)?,
+            api: Api::new(url, opts)?,
             app_page: PAGE,
             task_page: MAX_TASK_LIMIT,
         })
@@ -219,14 +250,14 @@ impl Client {
         self.api.base()
     }
 
-    /// The HTTP connection underneath, for requests this client has no
-    /// method for.
+    /// The transport underneath, for requests this client has no method
+    /// for.
     ///
     /// ```no_run
     /// let c = tritium_client::Client::new("http://127.0.0.1:8080", None).unwrap();
     /// let r = c.http().request("GET", "/health", None)?;
     /// assert_eq!(r.status, 200);
-    /// # Ok::<(), tritium_client::http::HttpError>(())
+    /// # Ok::<(), tritium_client::transport::TransportError>(())
     /// ```
     pub fn http(&self) -> &Api {
         &self.api
@@ -600,7 +631,7 @@ impl Client {
 /// ```
 #[derive(Debug)]
 pub struct Events {
-    stream: http::EventStream,
+    stream: transport::EventStream,
     /// The iterator reported the stream's end.
     ended: bool,
 }

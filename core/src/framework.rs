@@ -83,6 +83,11 @@ use crate::session::{Config, Core, MasterUrl, Notice, Phase, Stats, TaskRecord};
 
 pub use crate::session::Task;
 
+/// The refuse filter of inverse offers a framework left unanswered (the
+/// session declines them): the master asks again after a minute, not every
+/// allocation cycle.
+pub const UNANSWERED_INVERSE_OFFER_REFUSE: Duration = Duration::from_secs(60);
+
 /// The policy of a Mesos framework; see the [module docs](self).
 ///
 /// Every method gets the session through a [`Ctx`] or a [`View`]. None may
@@ -114,6 +119,20 @@ pub trait Framework {
     /// the session. An error (a malformed offer) is a protocol error: the
     /// session drops the stream and subscribes again.
     fn offers(&mut self, ctx: &mut Ctx<'_>, event: &EventView<'_>) -> Result<(), ViewError>;
+
+    /// An INVERSE_OFFERS event: the master asks the framework to leave
+    /// agents before their maintenance (each offer's `agent_id` and
+    /// `unavailability`). Answer each with [`Ctx::accept_inverse_offers`]
+    /// ("off the agent in time") or [`Ctx::decline_inverse_offers`], or
+    /// keep it to answer later ([`Ctx::hold_inverse_offer`]); a refuse
+    /// filter sets when the master asks again. The session declines
+    /// what is left unanswered, with [`UNANSWERED_INVERSE_OFFER_REFUSE`]:
+    /// a framework that does nothing about maintenance has promised
+    /// nothing, and the operator sees that in the master's maintenance
+    /// status rather than a false ACCEPT.
+    fn inverse_offers(&mut self, ctx: &mut Ctx<'_>, offers: &[mesos::InverseOffer]) {
+        let _ = (ctx, offers);
+    }
 
     /// A task changed: the session has already recorded its new state
     /// (and removed it if the state is terminal); the ACKNOWLEDGE follows
@@ -236,6 +255,8 @@ pub struct Ctx<'a> {
     pub(crate) now: Instant,
     /// Offers answered in this OFFERS event (the session declines the rest).
     pub(crate) answered: usize,
+    /// Inverse offer ids answered in this INVERSE_OFFERS event.
+    pub(crate) inverse_answered: Vec<String>,
     /// Offer ids accepted in this OFFERS event.
     pub(crate) accepted: Vec<String>,
 }
@@ -294,6 +315,7 @@ impl<'a> Ctx<'a> {
             core,
             now,
             answered: 0,
+            inverse_answered: Vec::new(),
             accepted: Vec::new(),
         }
     }
@@ -363,6 +385,39 @@ impl<'a> Ctx<'a> {
         self.core.stats.offers_received += offer_ids.len() as u64;
         self.core.stats.offers_declined += offer_ids.len() as u64;
         self.core.decline(offer_ids, refuse);
+    }
+
+    /// Keep an inverse offer of this INVERSE_OFFERS event to answer later
+    /// (from any callback, with [`Ctx::accept_inverse_offers`] or
+    /// [`Ctx::decline_inverse_offers`]), instead of having the session
+    /// decline it: the master asks a framework again only while it holds
+    /// tasks or offers on the agent, so a framework that drains an agent
+    /// holds its inverse offer until the agent is empty. A held inverse
+    /// offer ends with the subscription (the master sends new ones).
+    pub fn hold_inverse_offer(&mut self, id: &mesos::OfferId) {
+        self.inverse_answered.push(id.value.clone());
+    }
+
+    /// ACCEPT_INVERSE_OFFERS: the framework will be off these offers'
+    /// agents before their maintenance; the master asks again after
+    /// `refuse`.
+    pub fn accept_inverse_offers(&mut self, ids: Vec<mesos::OfferId>, refuse: Duration) {
+        self.answer_inverse(true, ids, refuse);
+    }
+
+    /// DECLINE_INVERSE_OFFERS: the framework cannot leave these agents
+    /// yet; the master asks again after `refuse`.
+    pub fn decline_inverse_offers(&mut self, ids: Vec<mesos::OfferId>, refuse: Duration) {
+        self.answer_inverse(false, ids, refuse);
+    }
+
+    fn answer_inverse(&mut self, accept: bool, ids: Vec<mesos::OfferId>, refuse: Duration) {
+        if ids.is_empty() {
+            return;
+        }
+        self.inverse_answered
+            .extend(ids.iter().map(|i| i.value.clone()));
+        self.core.answer_inverse_offers(accept, ids, refuse);
     }
 
     /// KILL a tracked task (sent again on every re-subscription until a

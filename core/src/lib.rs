@@ -12,6 +12,11 @@
 //! * [`framework`]: the public framework API — the [`framework::Framework`]
 //!   trait a framework author implements (offers, updates, commands,
 //!   timers), and what a framework can do and read in its callbacks.
+//! * [`executor`]: the executor side of the SDK — the v1 executor API
+//!   as a session ([`executor::ExecutorSession`]: SUBSCRIBE with what is
+//!   unacknowledged, UPDATE until ACKNOWLEDGED, agent recovery by the
+//!   checkpointing rules), the [`executor::Executor`] trait, and the
+//!   `MESOS_*` environment ([`executor::ExecutorEnv`]).
 //! * [`apps`]: tritium's app service (apps, jobs, rolling updates, health,
 //!   backoff), a framework written on that API and nothing else.
 //! * [`session`]: the protocol session that runs a framework, a state
@@ -34,6 +39,7 @@
 
 pub mod apps;
 pub mod contract;
+pub mod executor;
 pub mod framework;
 pub mod matcher;
 pub mod pattern;

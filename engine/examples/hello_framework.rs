@@ -21,6 +21,7 @@ use tritium_engine::framework::{
     Ctx, Framework, Launch, TaskUpdate, View, offered_scalar, simple_task,
 };
 use tritium_engine::{RunOptions, StoreChoice};
+use tritium_proto::v1::{CommandInfo, ExecutorId, ExecutorInfo, TaskInfo, executor_info};
 use tritium_proto::view::{EventView, ViewError};
 
 /// What each copy of the command gets (cpus, MiB).
@@ -42,6 +43,11 @@ pub struct Args {
     /// Where the framework id and the tasks are kept across restarts.
     #[arg(long, default_value = "hello-framework-state")]
     pub state_dir: PathBuf,
+    /// Run each task under this custom executor (e.g. the hello_executor
+    /// example's binary) instead of the agent's command executor; the
+    /// command goes to it as the task's `data`.
+    #[arg(long)]
+    pub executor: Option<PathBuf>,
 }
 
 /// The framework: its whole state is what it was asked for.
@@ -49,12 +55,41 @@ pub struct Args {
 pub struct Hello {
     want: usize,
     command: String,
+    executor: Option<PathBuf>,
 }
 
 impl Hello {
     pub fn new(args: &Args) -> Hello {
         let (want, command) = (args.tasks, args.command.clone());
-        Hello { want, command }
+        let executor = args.executor.clone();
+        Hello {
+            want,
+            command,
+            executor,
+        }
+    }
+
+    /// The task `id` runs `command` under its own custom executor (one
+    /// executor per task): TaskInfo holds the executor, not the command.
+    fn under_executor(&self, id: &str, mut task: TaskInfo) -> TaskInfo {
+        let Some(program) = &self.executor else {
+            return task;
+        };
+        task.command = None;
+        task.data = Some(self.command.clone().into_bytes().into());
+        task.executor = Some(ExecutorInfo {
+            r#type: Some(executor_info::Type::Custom as i32),
+            executor_id: ExecutorId { value: id.into() },
+            name: Some("hello_executor".into()),
+            command: Some(CommandInfo {
+                value: Some(program.display().to_string()),
+                shell: Some(false),
+                arguments: vec![program.display().to_string()],
+                ..CommandInfo::default()
+            }),
+            ..ExecutorInfo::default()
+        });
+        task
     }
 }
 
@@ -80,6 +115,7 @@ impl Framework for Hello {
             for _ in 0..n {
                 let id = format!("hello.{:016x}", ctx.rng().next_u64());
                 let task = simple_task(&id, &offer, &self.command, CPUS, MEM);
+                let task = self.under_executor(&id, task);
                 launches.push(Launch::new(&id, offer.agent_id(), task));
             }
             ctx.accept(&offer, launches);

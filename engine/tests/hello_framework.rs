@@ -64,6 +64,7 @@ fn hello_framework_survives_faults_and_keeps_its_tasks() {
         tasks: TASKS,
         command: "sleep 3600".into(),
         state_dir: dir.path().join("state"),
+        executor: None,
     };
     let start = || {
         let mut opts = hello::options(&args).expect("options");
@@ -157,6 +158,7 @@ fn hello_framework_on_etcd_hands_over_to_a_standby() {
         tasks: TASKS,
         command: "sleep 3600".into(),
         state_dir: "unused".into(),
+        executor: None,
     };
     let url = format!("etcd://127.0.0.1:{}/hello", etcd.client_port);
     let instance = move |name: &str| {

@@ -102,6 +102,8 @@ mod offer {
     pub(super) const RESOURCES: u32 = 5;
     /// `repeated Attribute attributes = 7;`
     pub(super) const ATTRIBUTES: u32 = 7;
+    /// `optional Unavailability unavailability = 9;`
+    pub(super) const UNAVAILABILITY: u32 = 9;
     /// `optional Resource.AllocationInfo allocation_info = 10;`
     pub(super) const ALLOCATION_INFO: u32 = 10;
 }
@@ -964,6 +966,8 @@ pub struct OfferView<'a> {
     allocation_role: Option<&'a str>,
     resources: &'a [u8],
     attributes: &'a [u8],
+    /// The encoded `Unavailability`, if the offer has one.
+    unavailability: Option<&'a [u8]>,
 }
 
 impl fmt::Debug for OfferView<'_> {
@@ -1024,8 +1028,12 @@ impl<'a> OfferView<'a> {
         let mut allocation_role = None;
         let mut resources = Span::default();
         let mut attributes = Span::default();
+        let mut unavailability = None;
         scan_fields(buf, |field, value, start, end| {
             match field {
+                offer::UNAVAILABILITY => {
+                    unavailability = Some(value.len("Offer.unavailability")?);
+                }
                 offer::ID => merge_id(value.len("Offer.id")?, &mut id, "Offer.id.value")?,
                 offer::FRAMEWORK_ID => merge_id(
                     value.len("Offer.framework_id")?,
@@ -1063,7 +1071,28 @@ impl<'a> OfferView<'a> {
             allocation_role,
             resources: resources.slice(buf),
             attributes: attributes.slice(buf),
+            unavailability,
         })
+    }
+
+    /// `Offer.unavailability`: the agent's scheduled maintenance, as
+    /// (start, duration) in nanoseconds (`None` duration: open-ended).
+    /// Rare, so decoded on demand.
+    ///
+    /// # Errors
+    ///
+    /// The field does not decode.
+    pub fn unavailability(&self) -> Result<Option<(i64, Option<i64>)>, ViewError> {
+        use prost::Message;
+        let Some(bytes) = self.unavailability else {
+            return Ok(None);
+        };
+        let u = crate::v1::Unavailability::decode(bytes)
+            .map_err(|_| ViewError::MissingField("Offer.unavailability.start"))?;
+        Ok(Some((
+            u.start.nanoseconds,
+            u.duration.map(|d| d.nanoseconds),
+        )))
     }
 
     /// `Offer.id.value`.

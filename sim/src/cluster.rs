@@ -95,6 +95,8 @@ pub enum AgentState {
     Active,
     /// Partitioned; its tasks are UNREACHABLE (or LOST).
     Unreachable,
+    /// Removed by an operator's `/machine/down` until `/machine/up`.
+    Down,
 }
 
 /// One agent.

@@ -91,6 +91,10 @@ struct Args {
     /// Open HTTP connections at most (more get 503).
     #[arg(long, env = "TRITIUM_SIM_MAX_CONNECTIONS", default_value_t = 256)]
     max_connections: usize,
+    /// Run custom executors whose command is a program on this machine as
+    /// real processes behind `/api/v1/executor` (see ARCHITECTURE.md).
+    #[arg(long)]
+    run_executors: bool,
     /// No log line per subscription and closed stream.
     #[arg(long, short)]
     quiet: bool,
@@ -167,6 +171,10 @@ fn main() {
     }
     let opts = ServerOptions {
         max_connections: args.max_connections.max(1),
+        executors: tritium_sim::ExecutorHostOptions {
+            enabled: args.run_executors,
+            ..Default::default()
+        },
         log: !args.quiet,
         ..ServerOptions::default()
     };

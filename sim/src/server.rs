@@ -43,6 +43,7 @@ use tritium_proto::scheduler::{Event, call, event};
 use tritium_proto::v1::TaskState;
 
 use crate::codec::{self, Format};
+use crate::executors::{ExecutorHost, ExecutorHostOptions, ExecutorReply};
 use crate::master::{
     Epoch, FRAMEWORK_REALM, Fault, Master, Output, Reply, SimConfig, StreamHandle,
 };
@@ -62,6 +63,9 @@ pub struct ServerOptions {
     pub write_timeout: Duration,
     /// One line on stderr per subscription and per closed stream.
     pub log: bool,
+    /// Real executor processes behind `/api/v1/executor` (off by
+    /// default: every executor is simulated).
+    pub executors: ExecutorHostOptions,
 }
 
 impl Default for ServerOptions {
@@ -80,6 +84,7 @@ impl Default for ServerOptions {
             idle_timeout: Duration::from_secs(300),
             write_timeout: Duration::from_secs(30),
             log: false,
+            executors: ExecutorHostOptions::default(),
         }
     }
 }
@@ -93,6 +98,13 @@ pub enum SimFault {
     Failover {
         to: usize,
     },
+    /// An agent restarts (every agent running executor processes when
+    /// `agent_id` is `None`): its executors' streams are cut, their calls
+    /// answered 503 for `seconds`, then they may subscribe again.
+    RestartAgent {
+        agent_id: Option<String>,
+        seconds: f64,
+    },
 }
 
 /// Longest request head (request line and headers).
@@ -102,6 +114,8 @@ const MAX_HEADERS: usize = 64;
 /// How often blocked threads look at the shutdown flag, and how often a
 /// stream checks whether its client hung up.
 const POLL: Duration = Duration::from_millis(20);
+/// How often executor processes are looked at while there are any.
+const EXECUTOR_POLL: Duration = Duration::from_millis(50);
 /// Accept loop sleep when no connection is waiting.
 const ACCEPT_POLL: Duration = Duration::from_millis(5);
 
@@ -115,6 +129,7 @@ struct State {
     master: Master,
     leader: usize,
     sinks: HashMap<StreamHandle, Sink>,
+    executors: ExecutorHost,
 }
 
 /// Where a stream's events go, and who it is for (for the log).
@@ -126,8 +141,15 @@ struct Sink {
 }
 
 impl State {
-    /// Carry out everything the master wants done. Under the lock.
+    /// Carry out everything the master wants done, the executor host's
+    /// part included. Under the lock.
     fn drain(&mut self, now: Instant, log: bool) {
+        self.drain_master(now, log);
+        self.executors.pump(&mut self.master, now);
+        self.drain_master(now, log);
+    }
+
+    fn drain_master(&mut self, now: Instant, log: bool) {
         while let Some(out) = self.master.poll_output() {
             match out {
                 Output::Event(stream, ev) => {
@@ -227,8 +249,22 @@ impl Shared {
                 json!(format!("http://{}", self.authority(st.leader))),
             );
             obj.insert("streams_open".into(), json!(st.sinks.len()));
+            obj.insert("executor_host".into(), st.executors.state_json());
         }
         v
+    }
+
+    /// Run `f` on the master at `now` (timers caught up first, outputs
+    /// carried out after): the maintenance endpoints.
+    fn at_master<R>(&self, f: impl FnOnce(&mut Master, Instant) -> R) -> R {
+        let now = Instant::now();
+        let mut st = lock(&self.state);
+        st.catch_up(now, self.opts.log);
+        let r = f(&mut st.master, now);
+        st.drain(now, self.opts.log);
+        drop(st);
+        self.wake.notify_all();
+        r
     }
 
     fn apply(&self, fault: SimFault) -> Result<(), String> {
@@ -237,6 +273,24 @@ impl Shared {
         st.catch_up(now, self.opts.log);
         let result = match fault {
             SimFault::Master(f) => st.master.fault(now, f),
+            SimFault::RestartAgent { agent_id, seconds } => {
+                let until = now + Duration::from_secs_f64(seconds.max(0.0));
+                match agent_id {
+                    Some(id) => match st.master.agent_ix(&id) {
+                        Some(a) => {
+                            st.executors.restart_agent(a, until);
+                            Ok(())
+                        }
+                        None => Err(format!("no agent {id}")),
+                    },
+                    None => {
+                        for a in st.executors.agents() {
+                            st.executors.restart_agent(a, until);
+                        }
+                        Ok(())
+                    }
+                }
+            }
             SimFault::Failover { to } => {
                 if to >= self.addrs.len() {
                     Err(format!("no listener {to} (there are {})", self.addrs.len()))
@@ -342,11 +396,15 @@ impl SimServer {
         let mut master = Master::new(cfg, Instant::now());
         let (ip, port) = announced(addrs[0]);
         master.set_address(ip, port);
+        master.set_real_executors(opts.executors.enabled);
+        let endpoint = format!("{}:{}", reachable_ip(addrs[0].ip()), addrs[0].port());
+        let executors = ExecutorHost::new(opts.executors.clone(), endpoint);
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 master,
                 leader: 0,
                 sinks: HashMap::new(),
+                executors,
             }),
             wake: Condvar::new(),
             stop: AtomicBool::new(false),
@@ -491,9 +549,16 @@ fn ticker(shared: &Shared) {
             st = lock(&shared.state);
             continue;
         }
-        let wait = deadline
-            .map_or(Duration::from_secs(1), |d| d - now)
-            .min(Duration::from_secs(1));
+        if st.executors.busy() {
+            // Reap executor processes, end agent restarts.
+            st.drain(now, shared.opts.log);
+        }
+        let most = if st.executors.busy() {
+            EXECUTOR_POLL
+        } else {
+            Duration::from_secs(1)
+        };
+        let wait = deadline.map_or(most, |d| d - now).min(most);
         st = shared
             .wake
             .wait_timeout(st, wait)
@@ -716,6 +781,8 @@ fn encode_response(r: &HttpResponse, close: bool) -> Vec<u8> {
 /// What to do with a request.
 enum Action {
     Respond(HttpResponse),
+    /// An executor's event stream: encoded `mesos.v1.executor.Event`s.
+    ExecutorStream(Receiver<Vec<u8>>),
     Stream {
         stream: StreamHandle,
         stream_id: String,
@@ -785,6 +852,10 @@ impl<'a> Connection<'a> {
                     events,
                 } => {
                     self.run_stream(stream, &stream_id, format, &events);
+                    break;
+                }
+                Action::ExecutorStream(events) => {
+                    self.run_executor_stream(&events);
                     break;
                 }
             }
@@ -1009,6 +1080,44 @@ impl<'a> Connection<'a> {
         }
     }
 
+    /// Serve an executor's subscription: one chunk per event until the
+    /// host drops the stream (agent restart, executor gone), the executor
+    /// goes away, or shutdown.
+    fn run_executor_stream(&mut self, events: &Receiver<Vec<u8>>) {
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nTransfer-Encoding: chunked\r\nCache-Control: no-cache\r\n\r\n";
+        if self.sock.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        let mut out = Vec::with_capacity(4096);
+        let mut last_check = Instant::now();
+        loop {
+            if self.shared.stopping() {
+                return;
+            }
+            match events.recv_timeout(POLL) {
+                Ok(payload) => {
+                    out.clear();
+                    let mut record = Vec::with_capacity(payload.len() + 12);
+                    tritium_core::wire::encode_record(&payload, &mut record);
+                    let _ = write!(out, "{:x}\r\n", record.len());
+                    out.extend_from_slice(&record);
+                    out.extend_from_slice(b"\r\n");
+                    if self.sock.write_all(&out).is_err() {
+                        return;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+            if last_check.elapsed() >= POLL {
+                last_check = Instant::now();
+                if self.peer_hung_up() {
+                    return;
+                }
+            }
+        }
+    }
+
     /// Whether the client closed its side (EOF or error). Whatever it sent
     /// on the stream connection is discarded.
     fn peer_hung_up(&mut self) -> bool {
@@ -1046,6 +1155,7 @@ fn handle(shared: &Shared, listener: usize, peer: SocketAddr, req: &HttpRequest)
         "/api/v1/scheduler" | "/master/api/v1/scheduler" => {
             return scheduler(shared, listener, peer, req);
         }
+        "/api/v1/executor" | "/slave(1)/api/v1/executor" => return executor(shared, req),
         "/version" | "/health" | "/sim/state" if req.method != "GET" => {
             HttpResponse::method_not_allowed("GET")
         }
@@ -1072,9 +1182,51 @@ fn handle(shared: &Shared, listener: usize, peer: SocketAddr, req: &HttpRequest)
                 Err(e) => HttpResponse::json(400, &json!({"error": e})),
             }
         }
+        "/maintenance/schedule" | "/master/maintenance/schedule" => match req.method.as_str() {
+            "GET" => HttpResponse::json(
+                200,
+                &shared.at_master(|m, _| json!(m.maintenance_schedule())),
+            ),
+            "POST" => match serde_json::from_slice::<crate::master::Schedule>(&req.body) {
+                Ok(schedule) => maintenance_reply(
+                    shared.at_master(|m, now| m.update_maintenance_schedule(now, schedule)),
+                ),
+                Err(e) => HttpResponse::text(400, e.to_string()),
+            },
+            _ => HttpResponse::method_not_allowed("GET, POST"),
+        },
+        "/machine/down" | "/master/machine/down" | "/machine/up" | "/master/machine/up" => {
+            if req.method != "POST" {
+                HttpResponse::method_not_allowed("POST")
+            } else {
+                match serde_json::from_slice::<Vec<crate::master::MachineId>>(&req.body) {
+                    Ok(ids) if req.path.ends_with("/down") => {
+                        maintenance_reply(shared.at_master(|m, now| m.machine_down(now, &ids)))
+                    }
+                    Ok(ids) => {
+                        maintenance_reply(shared.at_master(|m, now| m.machine_up(now, &ids)))
+                    }
+                    Err(e) => HttpResponse::text(400, e.to_string()),
+                }
+            }
+        }
+        "/maintenance/status" | "/master/maintenance/status" if req.method != "GET" => {
+            HttpResponse::method_not_allowed("GET")
+        }
+        "/maintenance/status" | "/master/maintenance/status" => {
+            HttpResponse::json(200, &shared.at_master(|m, _| m.maintenance_status()))
+        }
         _ => HttpResponse::text(404, "Not Found"),
     };
     Action::Respond(resp)
+}
+
+/// `200 OK` (empty body) or `400 Bad Request` with the master's message.
+fn maintenance_reply(r: Result<(), crate::master::MaintenanceError>) -> HttpResponse {
+    match r {
+        Ok(()) => HttpResponse::new(200),
+        Err(e) => HttpResponse::text(400, e),
+    }
 }
 
 /// `POST /api/v1/scheduler`, in the order the master checks things.
@@ -1186,6 +1338,34 @@ fn scheduler(shared: &Shared, listener: usize, peer: SocketAddr, req: &HttpReque
     action
 }
 
+/// `POST /api/v1/executor`: the simulated agents' executor endpoint
+/// (protobuf only; see `executors.rs`).
+fn executor(shared: &Shared, req: &HttpRequest) -> Action {
+    if req.method != "POST" {
+        return Action::Respond(HttpResponse::method_not_allowed("POST"));
+    }
+    if req.header_str("content-type").map(str::trim) != Some("application/x-protobuf") {
+        return Action::Respond(HttpResponse::text(
+            415,
+            "tritium-sim's executor endpoint speaks application/x-protobuf only",
+        ));
+    }
+    let now = Instant::now();
+    let mut st = lock(&shared.state);
+    st.catch_up(now, shared.opts.log);
+    let State {
+        master, executors, ..
+    } = &mut *st;
+    let reply = executors.serve(master, now, &req.body);
+    st.drain(now, shared.opts.log);
+    drop(st);
+    shared.wake.notify_all();
+    match reply {
+        ExecutorReply::Status(code, text) => Action::Respond(HttpResponse::text(code, text)),
+        ExecutorReply::Stream(rx) => Action::ExecutorStream(rx),
+    }
+}
+
 // ---------------------------------------------------------------- faults
 
 /// Parse a `POST /sim/fault` body: `{"kind": "...", ...params}`.
@@ -1203,6 +1383,7 @@ fn scheduler(shared: &Shared, listener: usize, peer: SocketAddr, req: &HttpReque
 /// | `orphan_task` | `framework_id`?, `task_id`? |
 /// | `remove_framework` | `framework_id`?, `close_stream`? (default true) |
 /// | `failover` | `to` (listener index) |
+/// | `restart_agent` | `agent_id`?, `seconds` (the executor endpoint's downtime) |
 ///
 /// Unknown kinds and unknown parameters are errors.
 pub fn fault_from_json(v: &Value) -> Result<SimFault, String> {
@@ -1223,11 +1404,12 @@ pub fn fault_from_json(v: &Value) -> Result<SimFault, String> {
         "orphan_task" => &["framework_id", "task_id"],
         "remove_framework" => &["framework_id", "close_stream"],
         "failover" => &["to"],
+        "restart_agent" => &["agent_id", "seconds"],
         other => {
             return Err(format!(
                 "unknown fault kind {other:?} (drop_stream, stall_heartbeats, unavailable, redirect, \
                  clear_redirect, error, lose_agent, recover_agent, kill_task, orphan_task, \
-                 remove_framework, failover)"
+                 remove_framework, failover, restart_agent)"
             ));
         }
     };
@@ -1317,6 +1499,12 @@ pub fn fault_from_json(v: &Value) -> Result<SimFault, String> {
                 .ok_or("\"to\" must be a listener index")?;
             return Ok(SimFault::Failover {
                 to: usize::try_from(to).map_err(|_| "\"to\" is too large")?,
+            });
+        }
+        "restart_agent" => {
+            return Ok(SimFault::RestartAgent {
+                agent_id: opt_str("agent_id")?,
+                seconds: req_secs("seconds")?.as_secs_f64(),
             });
         }
         _ => unreachable!("kinds are checked above"),

@@ -78,6 +78,8 @@
 mod client;
 #[path = "conformance/command_executor.rs"]
 mod command_executor;
+#[path = "conformance/master_maintenance.rs"]
+mod master_maintenance;
 #[path = "conformance/master_validation.rs"]
 mod master_validation;
 #[path = "conformance/partition.rs"]

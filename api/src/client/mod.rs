@@ -10,8 +10,8 @@
 pub mod output;
 pub mod wait;
 
-/// The HTTP transport, now the REST client library's (`tritium-client`).
-pub use tritium_client::http;
+/// The HTTP(S) transport, the REST client library's (`tritium-client`).
+pub use tritium_client::transport;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
-use tritium_client::{AppView, Client, Error, ErrorBody};
+use tritium_client::{AppView, Client, ClientOptions, Error, ErrorBody};
 
 use self::wait::{Goal, Progress};
 
@@ -39,7 +39,7 @@ Exit codes:
   3  the server refused the request (4xx: bad app file, unknown app, name taken,
      missing or read-only token); its error and field are printed
   4  --timeout passed before --wait saw the change done
-  5  the server is unreachable, or answered 5xx
+  5  the server is unreachable (a failed TLS handshake too), or answered 5xx
   6  --wait saw the change fail (crash-looping, rolled back, job failed, deleted)";
 
 /// Largest app file read from a file or stdin (the API's own limit).
@@ -96,6 +96,23 @@ pub struct Conn {
     /// file's `admin TOKEN` line works too).
     #[arg(long, env = "TRITIUM_TOKEN_FILE", global = true)]
     pub token_file: Option<PathBuf>,
+    /// PEM file of the CA certificate(s) an https:// API's certificate is
+    /// checked against (a private CA, a self-signed certificate) instead
+    /// of the built-in Mozilla roots.
+    #[arg(long, env = "TRITIUM_CA_FILE", value_name = "PATH", global = true)]
+    pub ca_file: Option<PathBuf>,
+    /// Another host of the same tritium group (repeatable; the variable
+    /// takes a comma-separated list): a standby's redirect to it keeps the
+    /// token. The --api host always does; a redirect anywhere else is not
+    /// followed while a token is set, nor from https:// to http://.
+    #[arg(
+        long,
+        env = "TRITIUM_CLUSTER_HOSTS",
+        value_name = "HOST",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub cluster_host: Vec<String>,
     /// Output: aligned tables for people, or the server's JSON for scripts.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table, global = true)]
     pub output: Format,
@@ -232,8 +249,8 @@ impl std::fmt::Display for Failure {
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
         match e {
-            Error::Url(m) => Failure::Usage(m),
-            Error::Unreachable(m) | Error::Broken(m) => Failure::Unreachable(m),
+            Error::Url(m) | Error::CaFile(m) => Failure::Usage(m),
+            Error::Unreachable(m) | Error::Tls(m) | Error::Broken(m) => Failure::Unreachable(m),
             Error::Api { status, body } if (400..500).contains(&status) => {
                 Failure::refused(status, &body)
             }
@@ -293,11 +310,13 @@ fn run(cmd: Command, root: clap::Command, out: &mut dyn Write) -> Result<(), Fai
 }
 
 fn connect(conn: &Conn) -> Result<Client, Failure> {
-    let token = match &conn.token_file {
-        Some(f) => Some(read_token(f)?),
-        None => None,
-    };
-    Client::new(&conn.api, token).map_err(Failure::from)
+    let mut opts = ClientOptions::default();
+    if let Some(f) = &conn.token_file {
+        opts.token = Some(read_token(f)?);
+    }
+    opts.ca_file.clone_from(&conn.ca_file);
+    opts.cluster_hosts.clone_from(&conn.cluster_host);
+    Client::with_options(&conn.api, &opts).map_err(Failure::from)
 }
 
 /// The first line that is not blank or a `#` comment; of a server token

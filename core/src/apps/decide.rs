@@ -90,8 +90,12 @@ impl AppService {
             return d;
         }
         let want = spec.instances as usize;
-        let (mut cur, old): (Vec<&Task>, Vec<&Task>) =
-            live.iter().partition(|t| t.record().version == r.version);
+        // A task on an agent draining for maintenance is replaced like an
+        // update's old task: a new one first (within max_surge), then it
+        // is killed while `instances - max_unavailable` ready ones remain.
+        let (mut cur, old): (Vec<&Task>, Vec<&Task>) = live
+            .iter()
+            .partition(|t| t.record().version == r.version && !self.drains(view, t.agent_id()));
         // Surplus of the current version: a second task of one instance
         // number first (a replacement's original back from a partition),
         // then not-ready ones, then the highest instance numbers.
@@ -182,6 +186,8 @@ impl AppService {
         let mut used: std::collections::BTreeSet<u32> = Self::app_tasks(view, name)
             .filter(|t| !t.kill_sent() && view.counts(t))
             .filter(|t| job || t.record().version == r.version)
+            // A draining task's replacement takes its instance number.
+            .filter(|t| job || !self.drains(view, t.agent_id()))
             .map(|t| t.record().instance)
             .collect();
         if job {

@@ -48,6 +48,7 @@ use crate::session::{Answer, AppRecord, CommandError, CommandKind, Notice, TaskR
 mod commands;
 mod decide;
 mod lifecycle;
+mod maintenance;
 pub mod taskinfo;
 mod views;
 
@@ -81,6 +82,9 @@ pub struct AppService {
     /// Tasks killed for failing their health check: their end counts as a
     /// failure.
     unhealthy_killed: BTreeSet<String>,
+    /// Agents with scheduled maintenance, by agent id (in memory: the
+    /// master announces them again in offers and inverse offers).
+    maintenance: BTreeMap<String, maintenance::AgentMaintenance>,
 }
 
 /// The prefix of the app service's record keys: an app is stored under
@@ -170,6 +174,7 @@ impl AppService {
             dirty: RefCell::new(BTreeSet::new()),
             all_dirty: Cell::new(true),
             unhealthy_killed: BTreeSet::new(),
+            maintenance: BTreeMap::new(),
         }
     }
 
@@ -290,6 +295,7 @@ impl Framework for AppService {
     }
 
     fn subscribed(&mut self, ctx: &mut Ctx<'_>) {
+        self.forget_held_inverse_offers();
         // Scale-downs decided while unsubscribed or before a restart are
         // carried out now (the session sends lost KILLs again itself).
         let apps: BTreeSet<String> = ctx
@@ -305,6 +311,18 @@ impl Framework for AppService {
 
     fn offers(&mut self, ctx: &mut Ctx<'_>, event: &EventView<'_>) -> Result<(), ViewError> {
         let now = ctx.now();
+        // An offer says whether its agent is scheduled for maintenance.
+        let mut changed = false;
+        for offer in event.offers() {
+            let offer = offer?;
+            let window = offer.unavailability()?;
+            if window.is_some() || !self.maintenance.is_empty() {
+                changed |= self.note_unavailability(offer.agent_id(), window);
+            }
+        }
+        if changed {
+            self.maintenance_changed(ctx);
+        }
         // What each app needs now.
         let pending = if ctx.view().is_subscribed() {
             self.pending_instances(&ctx.view())
@@ -372,10 +390,13 @@ impl Framework for AppService {
             self.matcher.task_removed(&app, t.agent_id());
             self.task_ended(ctx, t, update.status);
         }
-        let steady = self
-            .apps
-            .get(&app)
-            .is_some_and(|a| a.rec.previous.is_none() && !a.rec.rolled_back && !a.rec.deleting);
+        // With agents in maintenance a replacement going RUNNING may let a
+        // drained task go: not steady.
+        let steady = self.maintenance.is_empty()
+            && self
+                .apps
+                .get(&app)
+                .is_some_and(|a| a.rec.previous.is_none() && !a.rec.rolled_back && !a.rec.deleting);
         if update.forward_step && steady && !update.kill_repeated {
             // A task of a steady app moving forward (STAGING, STARTING,
             // RUNNING, no health change) changes nothing `decide` reads
@@ -387,6 +408,13 @@ impl Framework for AppService {
         } else {
             self.converge(ctx, &app);
         }
+        if update.ended.is_some() {
+            self.answer_drained(ctx);
+        }
+    }
+
+    fn inverse_offers(&mut self, ctx: &mut Ctx<'_>, offers: &[mesos::InverseOffer]) {
+        self.on_inverse_offers(ctx, offers);
     }
 
     /// Adopt a task whose id names one of our apps and an instance number
@@ -453,14 +481,22 @@ impl Framework for AppService {
             }
         }
         self.app_timers(ctx);
+        if !self.maintenance.is_empty() {
+            // A window may have come within the lead time (or ended).
+            self.maintenance_changed(ctx);
+        }
     }
 
     fn poll_timeout(&self, view: &View<'_>) -> Option<Instant> {
         let backoff = self.apps.values().filter_map(|a| a.not_before).min();
-        match (backoff, self.app_deadline(view)) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            backoff,
+            self.app_deadline(view),
+            self.maintenance_deadline(view),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn wanted_launches(&self, view: &View<'_>) -> usize {

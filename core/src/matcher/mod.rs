@@ -251,9 +251,10 @@ enum Reason {
     Scalars,
     Role,
     Unique,
+    Maintenance,
 }
 
-const REASONS: [(Reason, &str); 8] = [
+const REASONS: [(Reason, &str); 9] = [
     (Reason::Cpus, "cpus"),
     (Reason::Mem, "mem"),
     (Reason::Disk, "disk"),
@@ -262,11 +263,12 @@ const REASONS: [(Reason, &str); 8] = [
     (Reason::Scalars, "scalars"),
     (Reason::Role, "role"),
     (Reason::Unique, "unique"),
+    (Reason::Maintenance, "maintenance"),
 ];
 
 /// First mask bit of filter reasons; filters past the 56th share bit 63 in
 /// masks (their counters stay exact).
-const FILTER_BIT: u32 = 8;
+const FILTER_BIT: u32 = 9;
 
 fn filter_bit(i: usize) -> u64 {
     1u64 << (FILTER_BIT as usize + i).min(63)
@@ -305,6 +307,8 @@ struct Req {
     has_fixed_ports: bool,
     /// Whether placement needs per-agent instance counts.
     counts_agents: bool,
+    /// A service: never placed on an agent draining for maintenance.
+    avoids_maintenance: bool,
 }
 
 #[derive(Debug)]
@@ -440,6 +444,8 @@ pub struct Matcher {
     turn: u32,
     events: u64,
     ev: event::Scratch,
+    /// Agents draining for maintenance: services are not placed there.
+    draining: std::collections::BTreeSet<String>,
 }
 
 impl Matcher {
@@ -463,6 +469,7 @@ impl Matcher {
             turn: 0,
             events: 0,
             ev: event::Scratch::default(),
+            draining: std::collections::BTreeSet::new(),
         }
     }
 
@@ -570,6 +577,7 @@ impl Matcher {
             has_fixed_ports: ports.iter().any(|p| *p != 0),
             ports,
             counts_agents,
+            avoids_maintenance: spec.kind != crate::spec::Kind::Job,
             c,
         };
         let Some(ix) = self.app_ix_or_insert(&spec.name) else {
@@ -642,6 +650,17 @@ impl Matcher {
             .get(agent)
             .copied()
             .unwrap_or(0)
+    }
+
+    /// The agents draining for maintenance (refusal reason `maintenance`
+    /// for services; jobs, which end, still run there).
+    pub fn set_draining(&mut self, agents: impl IntoIterator<Item = String>) {
+        self.draining = agents.into_iter().collect();
+    }
+
+    /// Whether `agent_id` is draining.
+    pub fn is_draining(&self, agent_id: &str) -> bool {
+        self.draining.contains(agent_id)
     }
 
     /// The API's answer to "why is my app not deploying".

@@ -504,6 +504,19 @@ impl Matcher {
             }
         };
         let res = |reason: Reason| (1u64 << reason as u8, reason as u32);
+        if req.avoids_maintenance && !self.draining.is_empty() {
+            let agent = ev.agent_of_row(row);
+            if self.agents.id[agent.0 as usize]
+                .as_deref()
+                .is_some_and(|id| self.draining.contains(id))
+            {
+                let (bit, code) = res(Reason::Maintenance);
+                fail(&mut mask, bit, code);
+                if !full {
+                    return Verdict::Refuse { mask, first };
+                }
+            }
+        }
         for (have, need, reason) in [
             (ev.cpus[r], req.cpus, Reason::Cpus),
             (ev.mem[r], req.mem, Reason::Mem),

@@ -122,6 +122,13 @@ pub struct Config {
     /// back from a partition does not report its tasks by itself, and a
     /// task the master never knew stays UNREACHABLE until asked again.
     pub unreachable_reconcile_interval: Duration,
+    /// How long before an agent's scheduled maintenance window its tasks
+    /// are drained (replaced elsewhere, then killed) and its offers are no
+    /// longer used for services: a window starting within this lead time
+    /// (or under way) makes the agent draining. An hour gives a drain at
+    /// `max_unavailable` 1 time for many instances while keeping agents
+    /// scheduled far ahead in use.
+    pub maintenance_lead: Duration,
     /// Seed of the jitter RNG (tests pass a fixed one).
     pub seed: u64,
 }
@@ -149,6 +156,7 @@ impl Default for Config {
             revive_interval: Duration::from_secs(30),
             unreachable_replace_after: Some(Duration::from_secs(300)),
             unreachable_reconcile_interval: Duration::from_secs(30),
+            maintenance_lead: Duration::from_secs(3600),
             seed: 0,
         }
     }

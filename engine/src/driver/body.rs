@@ -16,14 +16,14 @@ enum Framing {
 
 /// Where a body stands after [`BodyReader::advance`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum BodyStep {
+pub(crate) enum BodyStep {
     NeedMore,
     /// The body ended; bytes after it in the buffer are the next response.
     Done,
 }
 
 #[derive(Debug)]
-pub(super) struct BodyReader {
+pub(crate) struct BodyReader {
     framing: Framing,
     kept: Vec<u8>,
     keep: usize,
@@ -34,7 +34,7 @@ pub(super) struct BodyReader {
 impl BodyReader {
     /// A body framed as `framing`: keep the first `keep` bytes, refuse more
     /// than `limit` bytes in all.
-    pub(super) fn new(framing: BodyFraming, keep: usize, limit: u64) -> BodyReader {
+    pub(crate) fn new(framing: BodyFraming, keep: usize, limit: u64) -> BodyReader {
         let framing = match framing {
             BodyFraming::None => Framing::Length(0),
             BodyFraming::Length(n) => Framing::Length(n),
@@ -52,12 +52,12 @@ impl BodyReader {
 
     /// True once the first `keep` bytes are in (the caller may stop early
     /// when it does not need the rest of the connection).
-    pub(super) fn has_enough(&self) -> bool {
+    pub(crate) fn has_enough(&self) -> bool {
         self.kept.len() >= self.keep
     }
 
     /// Take body bytes from the front of `buf`.
-    pub(super) fn advance(&mut self, buf: &mut BytesMut) -> Result<BodyStep, String> {
+    pub(crate) fn advance(&mut self, buf: &mut BytesMut) -> Result<BodyStep, String> {
         loop {
             let available = match &mut self.framing {
                 Framing::Length(0) => return Ok(BodyStep::Done),
@@ -90,7 +90,7 @@ impl BodyReader {
     }
 
     /// The connection closed: `Ok` if that ends the body properly.
-    pub(super) fn on_eof(&self) -> Result<(), String> {
+    pub(crate) fn on_eof(&self) -> Result<(), String> {
         match &self.framing {
             Framing::UntilClose | Framing::Length(0) => Ok(()),
             Framing::Chunked(dec) if dec.is_done() => Ok(()),
@@ -99,7 +99,7 @@ impl BodyReader {
     }
 
     /// The kept bytes as text (lossy).
-    pub(super) fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.kept).into_owned()
     }
 }

@@ -43,7 +43,7 @@
 //! (a master given by name is resolved on the engine thread at each
 //! connect).
 
-mod body;
+pub(crate) mod body;
 mod calls;
 mod file;
 mod socket;

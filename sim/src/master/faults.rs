@@ -95,7 +95,7 @@ impl Master {
                 // It is already running on the agent; no updates announce it.
                 let slot = self.frameworks[fw].tasks[&id];
                 if let Some(t) = self.tasks[slot].as_mut() {
-                    t.state = TaskState::TaskRunning;
+                    t.note_state(TaskState::TaskRunning, now.duration_since(self.started));
                     t.last_status.state = TaskState::TaskRunning as i32;
                     t.step_gen += 1;
                 }

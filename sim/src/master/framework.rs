@@ -217,6 +217,7 @@ impl Master {
             .min(Duration::from_secs(365 * 24 * 3600));
         // A disconnected framework's offers go back to the pool.
         self.recover_offers_of(fw);
+        self.drop_inverse_offers_of(fw);
         self.arm(
             now + timeout,
             Timer::FailoverTimeout {
@@ -248,6 +249,7 @@ impl Master {
     /// false (a close that never reaches the framework).
     pub(super) fn remove_framework(&mut self, fw: usize, close_stream: bool) {
         self.recover_offers_of(fw);
+        self.drop_inverse_offers_of(fw);
         let mut slots: Vec<usize> = self.frameworks[fw].tasks.values().copied().collect();
         slots.sort_unstable();
         for slot in slots {

@@ -600,6 +600,7 @@ impl Master {
                 .and_then(|k| k.grace_period.as_ref())
                 .map(|g| Duration::from_nanos(u64::try_from(g.nanoseconds).unwrap_or(0))),
             kill: None,
+            running: RunningSpan::default(),
         };
         let slot = self.insert_task(task);
         if let Some(old) = self.frameworks[fw]
@@ -611,6 +612,7 @@ impl Master {
             self.free_task_slot(old);
         }
         self.arm_step(now, slot);
+        self.take_real(fw, agent, t);
     }
 
     pub(super) fn insert_task(&mut self, task: Task) -> usize {

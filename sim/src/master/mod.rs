@@ -37,15 +37,21 @@ use crate::cluster::{Agent, AgentState, ClusterSpec, generate};
 use crate::resources::{Bag, BagError};
 use crate::rng::Rng;
 
+mod executors;
 mod faults;
 mod framework;
 mod launch;
+mod maintenance;
 mod offers;
 mod tasks;
 
+pub use executors::ExecutorCommand;
 #[cfg(test)]
 use framework::cpp_double;
 pub use framework::{FrameworkError, validate_framework, validate_id, validate_role};
+pub use maintenance::{
+    InverseOfferStatus, MachineId, MaintenanceError, Nanos, Schedule, UnavailabilityJson, Window,
+};
 
 /// Knobs of the simulated master.
 #[derive(Debug, Clone)]
@@ -297,6 +303,11 @@ pub struct Counters {
     /// Requests answered 401 for missing or wrong credentials.
     pub unauthenticated: u64,
     pub violations: u64,
+    pub inverse_offers_sent: u64,
+    pub inverse_offers_accepted: u64,
+    pub inverse_offers_declined: u64,
+    /// Answers to inverse offers already answered or rescinded (a race).
+    pub inverse_offers_stale: u64,
 }
 
 /// How many [`TaskCall`]s the master remembers (the oldest go first).
@@ -358,7 +369,7 @@ struct Framework {
     /// Last statuses of terminal, acknowledged tasks (bounded), for
     /// `/sim/state`: Mesos's `Framework::completedTasks`, which
     /// reconciliation does not search (`Framework::getTask`).
-    completed: VecDeque<(String, TaskStatus)>,
+    completed: VecDeque<(String, TaskStatus, RunningSpan)>,
     /// The offer constraints of the last UPDATE_FRAMEWORK (recorded for
     /// tests; the simulator does not filter offers by them).
     offer_constraints: Option<tritium_proto::scheduler::OfferConstraints>,
@@ -416,6 +427,32 @@ struct Task {
     kill_grace: Option<Duration>,
     /// A KILL reached its executor: when the task is KILLED.
     kill: Option<KillUnderWay>,
+    /// When it was RUNNING, on the master's clock (`/sim/state`).
+    running: RunningSpan,
+}
+
+/// When a task entered and left TASK_RUNNING, in milliseconds since the
+/// master started: what tests check availability against (how many tasks
+/// ran at once at any time), without sampling.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RunningSpan {
+    pub from_ms: Option<u64>,
+    pub until_ms: Option<u64>,
+}
+
+impl Task {
+    /// Record a state change at `at` (time since the master started).
+    fn note_state(&mut self, state: TaskState, at: Duration) {
+        let ms = at.as_millis() as u64;
+        if state == TaskState::TaskRunning {
+            if self.running.from_ms.is_none() {
+                self.running.from_ms = Some(ms);
+            }
+        } else if self.state == TaskState::TaskRunning && self.running.until_ms.is_none() {
+            self.running.until_ms = Some(ms);
+        }
+        self.state = state;
+    }
 }
 
 /// A task being killed as Mesos's command executor does it
@@ -577,6 +614,8 @@ pub struct Master {
     /// executor runs no live task any more is stale: the simulated
     /// executor exits with its last task.
     executors: HashMap<(usize, usize, String), mesos::ExecutorInfo>,
+    /// Tasks run by real executor processes (`executors.rs`).
+    real: executors::RealExecutors,
     frameworks: Vec<Framework>,
     framework_index: HashMap<String, usize>,
     removed_frameworks: BTreeSet<String>,
@@ -607,9 +646,12 @@ pub struct Master {
     started: Instant,
     /// Unix seconds at `started` (see [`SimConfig::epoch`]).
     epoch_secs: f64,
+    /// The maintenance schedule, machines, inverse offers and answers.
+    maint: maintenance::Maintenance,
 }
 
-fn terminal(state: TaskState) -> bool {
+/// Terminal states the master holds (TASK_UNKNOWN is never held).
+pub(crate) fn terminal(state: TaskState) -> bool {
     matches!(
         state,
         TaskState::TaskFinished
@@ -675,6 +717,7 @@ impl Master {
             offer_cache: vec![Vec::new(); n],
             unreachable_time: vec![None; n],
             executors: HashMap::new(),
+            real: executors::RealExecutors::default(),
             frameworks: Vec::new(),
             framework_index: HashMap::new(),
             removed_frameworks: BTreeSet::new(),
@@ -701,6 +744,10 @@ impl Master {
             framework_seq: 0,
             started: now,
             epoch_secs,
+            maint: maintenance::Maintenance {
+                agent_unavailability: vec![None; n],
+                ..Default::default()
+            },
         };
         let first = now + m.cfg.offer_interval;
         m.request_cycle(first);
@@ -970,12 +1017,12 @@ impl Master {
             call::Type::Kill => match call.kill {
                 Some(k) => {
                     self.note_task_call(now, "KILL", &k.task_id.value);
-                    self.kill(now, fw, k)
+                    self.kill_or_forward(now, fw, k)
                 }
                 None => self.missing(name, "kill"),
             },
             call::Type::Shutdown => match call.shutdown {
-                Some(s) => self.shutdown(now, fw, s),
+                Some(s) => self.shutdown_or_forward(now, fw, s),
                 None => self.missing(name, "shutdown"),
             },
             call::Type::Acknowledge => match call.acknowledge {
@@ -990,11 +1037,30 @@ impl Master {
                 self.reconcile(now, fw, tasks)
             }
             call::Type::Message => match call.message {
-                Some(_) => Reply::Accepted,
+                Some(m) => self.message_forward(fw, m),
                 None => self.missing(name, "message"),
             },
             call::Type::Request => Reply::Accepted,
-            call::Type::AcceptInverseOffers | call::Type::DeclineInverseOffers => Reply::Accepted,
+            call::Type::AcceptInverseOffers => match call.accept_inverse_offers {
+                Some(a) => self.answer_inverse_offers(
+                    now,
+                    fw,
+                    true,
+                    &a.inverse_offer_ids,
+                    a.filters.as_ref(),
+                ),
+                None => self.missing(name, "accept_inverse_offers"),
+            },
+            call::Type::DeclineInverseOffers => match call.decline_inverse_offers {
+                Some(d) => self.answer_inverse_offers(
+                    now,
+                    fw,
+                    false,
+                    &d.inverse_offer_ids,
+                    d.filters.as_ref(),
+                ),
+                None => self.missing(name, "decline_inverse_offers"),
+            },
             call::Type::AcknowledgeOperationStatus | call::Type::ReconcileOperations => {
                 Reply::Accepted
             }
@@ -1111,9 +1177,10 @@ impl Master {
                     "checkpoint": f.info.checkpoint,
                     "tasks": f.tasks.len(),
                     "completed_tasks": f.completed.iter()
-                        .map(|(id, s)| serde_json::json!({
+                        .map(|(id, s, running)| serde_json::json!({
                             "task_id": id,
                             "state": TaskState::try_from(s.state).map_or("TASK_UNKNOWN", |t| t.as_str_name()),
+                            "running": running,
                         }))
                         .collect::<Vec<_>>(),
                     "offer_constraints": f.offer_constraints.as_ref().map(|c| format!("{c:?}")),
@@ -1140,6 +1207,7 @@ impl Master {
                     },
                     "healthy": t.healthy,
                     "pending_updates": t.pending.len(),
+                    "running": t.running,
                 })
             })
             .collect();
@@ -1155,6 +1223,12 @@ impl Master {
             "counters": self.counters,
             "task_calls": self.task_calls,
             "subscribe_refusals": self.subscribe_refusals,
+            "maintenance": {
+                "schedule": self.maint.schedule,
+                "status": self.maintenance_status(),
+                "inverse_offers_outstanding": self.maint.outstanding.len(),
+                "inverse_offer_statuses": self.inverse_offer_statuses(),
+            },
             "violations": self.violations,
         })
     }

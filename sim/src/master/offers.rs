@@ -189,6 +189,15 @@ impl Master {
     /// dominant share, frameworks here take turns: each agent starts with
     /// the framework after the one that got the previous agent.
     pub(super) fn allocate(&mut self, now: Instant) {
+        self.allocate_offers(now);
+        // As `_allocate`: inverse offers follow the cycle's offers, to
+        // every framework holding something on a scheduled agent.
+        if !self.stalled(now) {
+            self.generate_inverse_offers(now);
+        }
+    }
+
+    fn allocate_offers(&mut self, now: Instant) {
         if let Some(timeout) = self.cfg.offer_timeout {
             let stale: Vec<u64> = self
                 .offers
@@ -419,6 +428,7 @@ impl Master {
             allocation_info: alloc.map(|r| mesos::resource::AllocationInfo {
                 role: Some(r.to_owned()),
             }),
+            unavailability: self.offer_unavailability(agent),
             ..Offer::default()
         };
         self.offered_on[agent] += 1;

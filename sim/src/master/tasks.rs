@@ -20,14 +20,9 @@ impl Master {
     ) {
         let uuid = Bytes::copy_from_slice(&self.rng.uuid_bytes());
         let ts = self.timestamp(now);
-        let Some(t) = self.tasks[slot].as_mut() else {
+        let Some(t) = self.tasks[slot].as_ref() else {
             return;
         };
-        let was_terminal = terminal(t.state);
-        t.state = state;
-        if healthy.is_some() {
-            t.healthy = healthy;
-        }
         let status = TaskStatus {
             task_id: TaskId {
                 value: t.id.clone(),
@@ -45,6 +40,30 @@ impl Master {
             healthy,
             ..TaskStatus::default()
         };
+        self.record_agent_status(now, slot, state, status);
+        // The task goes on living whether or not the framework keeps up:
+        // its next step is timed from this state change.
+        self.arm_step(now, slot);
+    }
+
+    /// The agent's new status of a task (with its uuid): the task changes
+    /// at once, the update is queued for the framework and sent when the
+    /// ones before it are acknowledged.
+    pub(super) fn record_agent_status(
+        &mut self,
+        now: Instant,
+        slot: usize,
+        state: TaskState,
+        status: TaskStatus,
+    ) {
+        let Some(t) = self.tasks[slot].as_mut() else {
+            return;
+        };
+        let was_terminal = terminal(t.state);
+        t.note_state(state, now.duration_since(self.started));
+        if status.healthy.is_some() {
+            t.healthy = status.healthy;
+        }
         t.last_status = status.clone();
         t.pending.push_back(status);
         let first = t.pending.len() == 1;
@@ -56,9 +75,6 @@ impl Master {
         if first {
             self.resend_head(now, slot, true);
         }
-        // The task goes on living whether or not the framework keeps up:
-        // its next step is timed from this state change.
-        self.arm_step(now, slot);
     }
 
     /// Send the head of a task's pending updates and arm its retry.
@@ -293,6 +309,10 @@ impl Master {
         let executor = self.tasks[slot]
             .as_ref()
             .and_then(|t| Some((t.agent, t.executor_id.clone()?)));
+        let running = self.tasks[slot]
+            .as_ref()
+            .map(|t| t.running)
+            .unwrap_or_default();
         self.frameworks[fw].tasks.remove(&id);
         self.free_task_slot(slot);
         if let Some((agent, e)) = executor
@@ -301,7 +321,7 @@ impl Master {
             self.executors.remove(&(fw, agent, e));
         }
         let f = &mut self.frameworks[fw];
-        f.completed.push_back((id, status));
+        f.completed.push_back((id, status, running));
         while f.completed.len() > self.cfg.max_completed_tasks {
             f.completed.pop_front();
         }

@@ -360,6 +360,7 @@ fn core_config(seed: u64, replace_after: Option<Duration>) -> Config {
         revive_interval: Duration::from_secs(20),
         unreachable_replace_after: replace_after,
         unreachable_reconcile_interval: Duration::from_secs(10),
+        maintenance_lead: Duration::from_secs(3600),
         seed,
     }
 }

@@ -73,6 +73,12 @@ pub struct Stats {
     pub bad_events: u64,
     /// Offers received.
     pub offers_received: u64,
+    /// Inverse offers received.
+    pub inverse_offers_received: u64,
+    /// Inverse offers accepted (the framework will be off in time).
+    pub inverse_offers_accepted: u64,
+    /// Inverse offers declined (by the framework or left unanswered).
+    pub inverse_offers_declined: u64,
     /// Offers used by an ACCEPT.
     pub offers_accepted: u64,
     /// Offers declined.
@@ -650,6 +656,11 @@ impl Core {
                 }
             }
             Some(event::Type::Rescind) => self.stats.offers_rescinded += 1,
+            Some(event::Type::InverseOffers) => {
+                if let Some(io) = ev.inverse_offers {
+                    self.on_inverse_offers(fw, now, io.inverse_offers);
+                }
+            }
             Some(event::Type::Error) => {
                 let msg = ev.error.map(|e| e.message).unwrap_or_default();
                 if msg.contains("Framework failed over") {

@@ -49,6 +49,64 @@ impl Core {
         }
     }
 
+    /// INVERSE_OFFERS: the framework answers what it wants; the session
+    /// declines the rest, so every inverse offer is answered in its turn.
+    pub(super) fn on_inverse_offers<F: Framework>(
+        &mut self,
+        fw: &mut F,
+        now: Instant,
+        offers: Vec<mesos::InverseOffer>,
+    ) {
+        self.stats.inverse_offers_received += offers.len() as u64;
+        let mut ctx = Ctx::new(self, now);
+        fw.inverse_offers(&mut ctx, &offers);
+        let answered = std::mem::take(&mut ctx.inverse_answered);
+        let left: Vec<mesos::OfferId> = offers
+            .into_iter()
+            .map(|o| o.id)
+            .filter(|id| !answered.contains(&id.value))
+            .collect();
+        if !left.is_empty() {
+            self.answer_inverse_offers(
+                false,
+                left,
+                crate::framework::UNANSWERED_INVERSE_OFFER_REFUSE,
+            );
+        }
+    }
+
+    /// ACCEPT_INVERSE_OFFERS or DECLINE_INVERSE_OFFERS, refusing the
+    /// agents' inverse offers for `refuse`. Not repeated after a failure:
+    /// the master sends the inverse offers again after a re-subscription.
+    pub(crate) fn answer_inverse_offers(
+        &mut self,
+        accept: bool,
+        ids: Vec<mesos::OfferId>,
+        refuse: Duration,
+    ) {
+        let filters = Some(mesos::Filters {
+            refuse_seconds: Some(refuse.as_secs_f64()),
+        });
+        let c = if accept {
+            self.stats.inverse_offers_accepted += ids.len() as u64;
+            self.call(call::Type::AcceptInverseOffers, |c| {
+                c.accept_inverse_offers = Some(call::AcceptInverseOffers {
+                    inverse_offer_ids: ids,
+                    filters,
+                })
+            })
+        } else {
+            self.stats.inverse_offers_declined += ids.len() as u64;
+            self.call(call::Type::DeclineInverseOffers, |c| {
+                c.decline_inverse_offers = Some(call::DeclineInverseOffers {
+                    inverse_offer_ids: ids,
+                    filters,
+                })
+            })
+        };
+        self.send_now(c);
+    }
+
     /// Launch on one agent: one ACCEPT for `offer_ids` (all of one agent
     /// and allocation role; the master refuses mixed roles), after the
     /// launch intents are stored.
