@@ -397,6 +397,215 @@ fn a_job_kills_a_task_of_a_finished_instance_and_launches_nothing_when_done() {
     );
 }
 
+// ------------------------------------------------- maintenance drain (issue 20)
+//
+// A session built from a bare `Instant` has no wall clock, so every agent
+// with a scheduled window drains (maintenance.rs): the tests only name the
+// agent.
+
+/// The agent the drain tests schedule for maintenance.
+const DRAINING: &str = "agent-d";
+
+/// `t` moved to agent `agent`.
+fn on(agent: &str, mut t: TaskRecord) -> TaskRecord {
+    t.agent_id = agent.into();
+    t.host = format!("host-{agent}");
+    t
+}
+
+/// A service of `instances` at version 1 with the given rolling-update
+/// limits (no update in progress).
+fn service_with(name: &str, instances: u32, max_surge: u32, max_unavailable: u32) -> AppRecord {
+    let mut rec = service(name, instances);
+    rec.spec.upgrade.max_surge = max_surge;
+    rec.spec.upgrade.max_unavailable = max_unavailable;
+    rec
+}
+
+/// `DRAINING` scheduled for maintenance (an open-ended window).
+fn schedule_drain(s: &mut Scheduler) {
+    let changed = s
+        .framework_mut()
+        .note_unavailability(DRAINING, Some((WALL0, None)));
+    assert!(changed, "a new window must count as a change");
+}
+
+/// web: instances 0 and 1 on agent-1, instance 2 on the draining agent.
+fn web_with_one_task_draining(extra: Vec<TaskRecord>) -> Vec<TaskRecord> {
+    let mut tasks = vec![
+        task("web", 0, "a", 1, TaskState::TaskRunning),
+        task("web", 1, "a", 1, TaskState::TaskRunning),
+        on(DRAINING, task("web", 2, "a", 1, TaskState::TaskRunning)),
+    ];
+    tasks.extend(extra);
+    tasks
+}
+
+#[test]
+fn a_draining_task_is_replaced_first_within_max_surge() {
+    let (mut s, t0) = session(
+        &[service_with("web", 3, 1, 0)],
+        web_with_one_task_draining(vec![]),
+    );
+    let before = decide(&s, "web", t0);
+    assert_eq!(
+        (before.launch, before.kill.len()),
+        (0, 0),
+        "without maintenance 3 running tasks of 3 want nothing: {before:?}"
+    );
+    schedule_drain(&mut s);
+    assert!(
+        s.framework().drains(&s.view(t0), DRAINING),
+        "a scheduled agent drains without a wall clock"
+    );
+    let d = decide(&s, "web", t0);
+    assert!(
+        d.kill.is_empty(),
+        "max_unavailable 0 and no replacement ready: the draining task must stay: {:?}",
+        d.kill
+    );
+    assert_eq!(
+        d.launch, 1,
+        "3 live + max_surge 1: exactly one replacement for the draining task"
+    );
+    assert_eq!(
+        s.framework().free_instances(&s.view(t0), "web", 1),
+        vec![2],
+        "the replacement takes the draining task's instance number"
+    );
+}
+
+#[test]
+fn a_draining_task_stays_until_its_replacement_is_ready() {
+    let staging = on("agent-2", task("web", 2, "b", 1, TaskState::TaskStaging));
+    let (mut s, t0) = session(
+        &[service_with("web", 3, 1, 0)],
+        web_with_one_task_draining(vec![staging]),
+    );
+    schedule_drain(&mut s);
+    let d = decide(&s, "web", t0);
+    assert!(
+        d.kill.is_empty(),
+        "the replacement is not ready: 3 ready must remain, nothing may go: {:?}",
+        d.kill
+    );
+    assert_eq!(d.launch, 0, "4 live = 3 + max_surge 1: no further launch");
+}
+
+#[test]
+fn a_draining_task_is_killed_once_its_replacement_is_ready() {
+    let ready = on("agent-2", task("web", 2, "b", 1, TaskState::TaskRunning));
+    let (mut s, t0) = session(
+        &[service_with("web", 3, 1, 0)],
+        web_with_one_task_draining(vec![ready]),
+    );
+    schedule_drain(&mut s);
+    let d = decide(&s, "web", t0);
+    assert_eq!(
+        kills(&d),
+        BTreeSet::from(["web.2.a"]),
+        "4 ready, instances - max_unavailable = 3 must remain: the draining task goes, \
+         not its replacement"
+    );
+    assert_eq!(d.launch, 0, "3 current tasks of 3: nothing to launch");
+}
+
+#[test]
+fn with_max_unavailable_a_draining_task_goes_before_its_replacement_runs() {
+    let (mut s, t0) = session(
+        &[service_with("web", 3, 0, 1)],
+        web_with_one_task_draining(vec![]),
+    );
+    schedule_drain(&mut s);
+    let d = decide(&s, "web", t0);
+    assert_eq!(
+        kills(&d),
+        BTreeSet::from(["web.2.a"]),
+        "max_unavailable 1 of 3: the draining task may go at once (2 ready remain)"
+    );
+    assert_eq!(d.launch, 1, "max_surge 0: its replacement takes its place");
+}
+
+#[test]
+fn draining_never_takes_ready_tasks_below_instances_minus_max_unavailable() {
+    // Two of four tasks drain, max_unavailable 1: only one may go while no
+    // replacement is ready.
+    let tasks = vec![
+        task("web", 0, "a", 1, TaskState::TaskRunning),
+        task("web", 1, "a", 1, TaskState::TaskRunning),
+        on(DRAINING, task("web", 2, "a", 1, TaskState::TaskRunning)),
+        on(DRAINING, task("web", 3, "a", 1, TaskState::TaskRunning)),
+    ];
+    let (mut s, t0) = session(&[service_with("web", 4, 0, 1)], tasks);
+    schedule_drain(&mut s);
+    let d = decide(&s, "web", t0);
+    assert_eq!(
+        kills(&d),
+        BTreeSet::from(["web.3.a"]),
+        "4 ready, 3 must remain: one draining task (the highest instance) goes"
+    );
+    assert_eq!(
+        d.launch, 1,
+        "max_surge 0: one replacement for the one killed"
+    );
+}
+
+#[test]
+fn a_draining_task_not_ready_is_killed_at_once() {
+    let tasks = vec![
+        task("web", 0, "a", 1, TaskState::TaskRunning),
+        on(DRAINING, task("web", 1, "a", 1, TaskState::TaskStaging)),
+    ];
+    let (mut s, t0) = session(&[service_with("web", 2, 1, 0)], tasks);
+    schedule_drain(&mut s);
+    let d = decide(&s, "web", t0);
+    assert_eq!(
+        kills(&d),
+        BTreeSet::from(["web.1.a"]),
+        "a draining task that is not ready counts for nothing: it goes at once"
+    );
+    assert_eq!(d.launch, 1, "and is replaced");
+}
+
+#[test]
+fn a_jobs_task_on_a_draining_agent_runs_to_its_end() {
+    let mut rec = service("batch", 2);
+    rec.spec.kind = Kind::Job;
+    let tasks = vec![
+        task("batch", 0, "a", 1, TaskState::TaskRunning),
+        on(DRAINING, task("batch", 1, "a", 1, TaskState::TaskRunning)),
+    ];
+    let (mut s, t0) = session(&[rec], tasks);
+    schedule_drain(&mut s);
+    let d = decide(&s, "batch", t0);
+    assert!(
+        d.kill.is_empty(),
+        "jobs end on their own: a job's task on a draining agent is not killed: {:?}",
+        d.kill
+    );
+    assert_eq!(d.launch, 0, "and not replaced: both instances run");
+}
+
+#[test]
+fn an_agent_whose_window_is_withdrawn_stops_draining() {
+    let (mut s, t0) = session(
+        &[service_with("web", 3, 1, 0)],
+        web_with_one_task_draining(vec![]),
+    );
+    schedule_drain(&mut s);
+    assert_eq!(decide(&s, "web", t0).launch, 1, "draining: one replacement");
+    assert!(
+        s.framework_mut().note_unavailability(DRAINING, None),
+        "an offer without unavailability withdraws the window"
+    );
+    let d = decide(&s, "web", t0);
+    assert_eq!(
+        (d.launch, d.kill.len()),
+        (0, 0),
+        "no window any more: the task stays and nothing is launched: {d:?}"
+    );
+}
+
 // ------------------------------------------------- failure semantics (issue 20)
 
 /// A wall-clock time for the tests (ns since the Unix epoch).

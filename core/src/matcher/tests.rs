@@ -882,3 +882,51 @@ fn default_strategy_spreads_services_and_packs_jobs() {
     agents.dedup();
     assert_eq!(agents.len(), 1, "explicit binpack packs: {agents:?}");
 }
+
+#[test]
+fn no_service_is_placed_on_a_draining_agent_but_a_job_may_be() {
+    let offers = || {
+        vec![
+            plain_offer("o1", "a1", 8.0, 1000.0, vec![]),
+            plain_offer("o2", "a2", 8.0, 1000.0, vec![]),
+        ]
+    };
+    let mut m = Matcher::new("*");
+    let web = AppSpec::command_app("web", 4, 1.0, 10.0, "serve");
+    m.put_app(&web).unwrap();
+    m.set_draining(["a1".to_owned()]);
+    assert!(m.is_draining("a1") && !m.is_draining("a2"));
+    let t0 = Instant::now();
+    let p = run(&mut m, offers(), &[("web", 4)]);
+    assert_eq!(
+        agents_of(&p),
+        ["a2", "a2", "a2", "a2"],
+        "a service's instances go only to the agent not draining"
+    );
+    let w = m.why_not("web", t0).unwrap();
+    assert!(
+        w.refused.get("maintenance").is_some_and(|n| *n > 0),
+        "the refusal of the draining agent is counted as `maintenance`: {w:?}"
+    );
+
+    let mut m = Matcher::new("*");
+    let mut batch = AppSpec::command_app("batch", 2, 1.0, 10.0, "run");
+    batch.kind = crate::spec::Kind::Job;
+    batch.strategy.kind = StrategyKind::Spread;
+    m.put_app(&batch).unwrap();
+    m.set_draining(["a1".to_owned()]);
+    let p = run(&mut m, offers(), &[("batch", 2)]);
+    assert_eq!(
+        agents_of(&p),
+        ["a1", "a2"],
+        "a job, which ends, may still run on a draining agent"
+    );
+
+    // The window withdrawn: services go there again.
+    let mut m = Matcher::new("*");
+    m.put_app(&web).unwrap();
+    m.set_draining(["a1".to_owned()]);
+    m.set_draining(Vec::new());
+    let p = run(&mut m, offers(), &[("web", 2)]);
+    assert_eq!(agents_of(&p), ["a1", "a2"], "no agent drains any more");
+}
