@@ -151,6 +151,8 @@ mod tests {
             tasks_total: tasks,
             task_states: Default::default(),
             next_task: None,
+            draining: Default::default(),
+            waiting: None,
         }
     }
 

@@ -35,6 +35,7 @@ pub const ENDPOINTS: &[&str] = &[
     "/v1/api/app/restart",
     "/v1/api/app/kill",
     "/v1/api/events",
+    "/v1/api/maintenance",
     "/v1/api/openapi.json",
     "/v1/api/status",
     "/health",

@@ -244,9 +244,14 @@ fn lane(method: &Method, path: &str) -> Lane {
     match (method, path) {
         (Method::Get, "/health") => Lane::Inline,
         (Method::Get, "/ready" | "/metrics") => Lane::Probe,
-        (Method::Get, "/v1/api/app/all" | "/v1/api/app/queue" | "/v1/api/status" | "/jobs") => {
-            Lane::Bulk
-        }
+        (
+            Method::Get,
+            "/v1/api/app/all"
+            | "/v1/api/app/queue"
+            | "/v1/api/status"
+            | "/v1/api/maintenance"
+            | "/jobs",
+        ) => Lane::Bulk,
         (_, p) if p.ends_with("/job/all") => Lane::Bulk,
         _ => Lane::Worker,
     }
@@ -341,6 +346,7 @@ pub(crate) fn http(result: Result<contract::Answer, CommandError>) -> (u16, Valu
         Ok(contract::Answer::Status(status)) => (200, doc(&status)),
         Ok(contract::Answer::Ready(ready)) => (if ready.ready { 200 } else { 503 }, doc(&ready)),
         Ok(contract::Answer::Metrics(metrics)) => (200, doc(&metrics)),
+        Ok(contract::Answer::Maintenance(m)) => (200, doc(&m)),
         Err(e) => (error_status(&e), doc(&ErrorBody::from(&e))),
     }
 }
@@ -589,6 +595,7 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
             }
             j(http(ask(ctx, CommandKind::Queue(name()))))
         }
+        (Method::Get, "/v1/api/maintenance") => j(http(ask(ctx, CommandKind::Maintenance))),
         (Method::Post, "/v1/api/app/restart") => match name() {
             Some(n) => j(http(ask(ctx, CommandKind::RestartApp(n)))),
             None => missing_name(),
@@ -642,6 +649,7 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
             | "/v1/api/app/queue"
             | "/v1/api/app/restart"
             | "/v1/api/app/kill"
+            | "/v1/api/maintenance"
             | "/v1/api/openapi.json"
             | "/health"
             | "/ready"

@@ -1390,6 +1390,8 @@ mod tests {
                 tasks_total: 0,
                 task_states: BTreeMap::new(),
                 next_task: None,
+                draining: BTreeMap::new(),
+                waiting: None,
             })
         }
 
@@ -1464,6 +1466,7 @@ mod tests {
                         backoff_seconds: None,
                         failures: 0,
                         why: None,
+                        draining: BTreeMap::new(),
                     }],
                 })),
                 other => panic!("unexpected command {other:?}"),

@@ -564,3 +564,71 @@ fn a_newcomer_deploys_the_readme_app_on_the_demo_cluster() {
     let shown = shown.expect(0, "show");
     assert_eq!(shown.stdout.matches(" RUNNING ").count(), 2, "{shown:?}");
 }
+
+#[test]
+fn maintenance_lists_the_draining_agents_as_a_table_and_as_json() {
+    let s = Stack::start();
+    let api = url(&s);
+    let r = tritium(&api, &["maintenance"], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "no agent is scheduled for maintenance\n");
+    let mut doc = hydrogen_app("web", 3, "sleep 1000");
+    doc["strategy"] = json!({"type": "UNIQUE"});
+    s.create(&doc);
+    let app = s.wait_running("web", 3);
+    let t = &live_tasks(&app)[0];
+    let (agent, host) = (
+        t["agent_id"].as_str().unwrap().to_owned(),
+        t["host"].as_str().unwrap().to_owned(),
+    );
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        + Duration::from_secs(600);
+    let schedule = json!({"windows": [{
+        "machine_ids": [{"hostname": host}],
+        "unavailability": {"start": {"nanoseconds": start.as_nanos() as i64}}
+    }]});
+    let r = http(
+        s.sim.addr(),
+        "POST",
+        "/maintenance/schedule",
+        Some(schedule.to_string().as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let m = poll(
+        WAIT,
+        "tritium maintenance -o json shows the agent held",
+        || {
+            let r = tritium(&api, &["maintenance", "-o", "json"], None);
+            let m: Value = serde_json::from_str(&r.stdout).map_err(|e| format!("{e}: {r:?}"))?;
+            (m["agents"][0]["inverse_offer"] == "held")
+                .then_some(m.clone())
+                .ok_or(m.to_string())
+        },
+    );
+    assert_eq!(m["agents"][0]["agent_id"], agent.as_str(), "{m}");
+    assert_eq!(m["agents"][0]["draining"], true, "{m}");
+    assert!(
+        m["agents"][0]["window_duration"].is_null(),
+        "open-ended: {m}"
+    );
+    let r = tritium(&api, &["maintenance"], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("AGENT") && lines[0].contains("DRAINING"),
+        "a table header: {}",
+        r.stdout
+    );
+    let row = lines[1];
+    assert!(
+        row.starts_with(&agent)
+            && row.contains(&host)
+            && row.contains("open-ended")
+            && row.contains("yes")
+            && row.contains("held"),
+        "the agent's row: {}",
+        r.stdout
+    );
+}

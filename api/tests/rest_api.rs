@@ -1491,6 +1491,7 @@ fn the_openapi_document_names_every_endpoint() {
         ("/v1/api/app/queue", &["get"]),
         ("/v1/api/app/restart", &["post"]),
         ("/v1/api/app/kill", &["post"]),
+        ("/v1/api/maintenance", &["get"]),
         ("/v1/api/events", &["get"]),
         ("/v1/api/openapi.json", &["get"]),
         ("/v1/api/status", &["get"]),
@@ -1610,6 +1611,130 @@ fn a_default_service_of_ten_lands_on_ten_distinct_agents() {
         agents.len(),
         10,
         "10 instances of a default service on 20 agents: {agents:?}"
+    );
+    s.assert_no_violations();
+}
+
+// ------------------------------------------------------------ maintenance
+
+/// Schedule maintenance of `hosts` on the sim's master through its
+/// `/maintenance/schedule` endpoint (Mesos's JSON): a one-hour window
+/// starting `in_secs` from now, so within tritium's default lead time.
+fn schedule_maintenance(s: &Stack, hosts: &[&str], in_secs: u64) -> f64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let start = now + Duration::from_secs(in_secs);
+    let doc = json!({"windows": [{
+        "machine_ids": hosts.iter().map(|h| json!({"hostname": h})).collect::<Vec<_>>(),
+        "unavailability": {
+            "start": {"nanoseconds": start.as_nanos() as i64},
+            "duration": {"nanoseconds": 3_600_000_000_000_i64}
+        }
+    }]});
+    let r = http(
+        s.sim.addr(),
+        "POST",
+        "/maintenance/schedule",
+        Some(doc.to_string().as_bytes()),
+    );
+    assert_eq!(r.status, 200, "the sim takes the schedule: {}", r.body);
+    start.as_secs_f64()
+}
+
+#[test]
+fn maintenance_shows_agents_draining_then_drained_and_why_an_app_waits() {
+    let s = Stack::start();
+    let r = s.get("/v1/api/maintenance");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!({"agents": [], "total": 0}),
+        "nothing scheduled yet"
+    );
+    // One task per agent on all three agents: the task on the agent that
+    // drains has nowhere to go, so the drain is seen under way.
+    let mut doc = hydrogen_app("web", 3, "sleep 1000");
+    doc["strategy"] = json!({"type": "UNIQUE"});
+    doc["upgrade"] = json!({"max_surge": 1, "max_unavailable": 0});
+    s.create(&doc);
+    let app = s.wait_running("web", 3);
+    let t0 = live_tasks(&app)
+        .into_iter()
+        .find(|t| t["instance"] == 0)
+        .expect("instance 0 runs");
+    let (agent, host) = (
+        t0["agent_id"].as_str().unwrap().to_owned(),
+        t0["host"].as_str().unwrap().to_owned(),
+    );
+    let start = schedule_maintenance(&s, &[&host], 120);
+
+    let m = poll(WAIT, "the agent draining with its task left", || {
+        let m = s.get("/v1/api/maintenance").json();
+        let a = &m["agents"][0];
+        (a["agent_id"] == agent.as_str()
+            && a["draining"] == true
+            && a["tasks_left"] == 1
+            && a["inverse_offer"] == "held")
+            .then_some(m.clone())
+            .ok_or(m.to_string())
+    });
+    assert_eq!(m["total"], 1, "{m}");
+    let a = &m["agents"][0];
+    assert_eq!(a["hostname"], host.as_str(), "{m}");
+    assert!(
+        (a["window_start"].as_f64().unwrap() - start).abs() < 1.0,
+        "the window's start as scheduled: {m}"
+    );
+    assert_eq!(a["window_duration"], 3600.0, "{m}");
+
+    let app = s.app("web");
+    assert_eq!(
+        app["draining"],
+        json!({ agent.as_str(): 1 }),
+        "the app names the draining agent: {app}"
+    );
+    assert_eq!(
+        app["waiting"], "replacing 1 task on an agent under maintenance",
+        "{app}"
+    );
+    let q = s.get("/v1/api/app/queue?name=web").json();
+    let e = &q["queue"][0];
+    assert_eq!(e["draining"], json!({ agent.as_str(): 1 }), "{q}");
+    assert_eq!(e["pending"], 1, "the replacement waits for an agent: {q}");
+    assert!(
+        e["why"]["refused"]["maintenance"].as_u64().unwrap_or(0) > 0,
+        "the draining agent's offers are refused for maintenance: {q}"
+    );
+
+    // Two instances are enough: the task on the draining agent goes, and
+    // the agent's inverse offer is accepted.
+    let mut fewer = doc.clone();
+    fewer["instances"] = json!(2);
+    s.update(&fewer);
+    let m = poll(
+        WAIT,
+        "the agent drained and its inverse offer accepted",
+        || {
+            let m = s.get("/v1/api/maintenance").json();
+            let a = &m["agents"][0];
+            (a["tasks_left"] == 0 && a["inverse_offer"] == "accepted")
+                .then_some(m.clone())
+                .ok_or(m.to_string())
+        },
+    );
+    assert_eq!(
+        m["agents"][0]["draining"], true,
+        "the window is still ahead: the agent stays draining (nothing new goes there): {m}"
+    );
+    let app = s.wait_app("web", "no task draining any more", |a| {
+        a["draining"] == json!({}) && a["waiting"].is_null()
+    });
+    assert!(
+        live_tasks(&app)
+            .iter()
+            .all(|t| t["agent_id"] != agent.as_str()),
+        "no live task left on the drained agent: {app}"
     );
     s.assert_no_violations();
 }

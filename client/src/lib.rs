@@ -36,8 +36,9 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 
 pub use tritium_core::contract::{
-    AppEvent, AppList, AppStatus, AppView, ErrorBody, Event, MAX_TASK_LIMIT, QueueEntry, QueueView,
-    ReadyView, StatusView, Subscription, TaskDetail, TaskEvent, TaskPage, TaskView,
+    AgentMaintenanceView, AppEvent, AppList, AppStatus, AppView, ErrorBody, Event,
+    InverseOfferAnswer, MAX_TASK_LIMIT, MaintenanceView, QueueEntry, QueueView, ReadyView,
+    StatusView, Subscription, TaskDetail, TaskEvent, TaskPage, TaskView,
 };
 pub use tritium_core::spec::AppSpec;
 
@@ -547,6 +548,20 @@ impl Client {
             None => "/v1/api/app/queue".to_owned(),
         };
         self.call("GET", &path, None)
+    }
+
+    /// Agents scheduled for maintenance: which drain, how many tasks are
+    /// left on each, how their inverse offers were answered.
+    ///
+    /// ```no_run
+    /// let c = tritium_client::Client::new("http://127.0.0.1:8080", None)?;
+    /// for a in c.maintenance()?.agents {
+    ///     println!("{}: draining {}, {} tasks left", a.agent_id, a.draining, a.tasks_left);
+    /// }
+    /// # Ok::<(), tritium_client::Error>(())
+    /// ```
+    pub fn maintenance(&self) -> Result<MaintenanceView, Error> {
+        self.call("GET", "/v1/api/maintenance", None)
     }
 
     /// The framework's snapshot: subscription, counters, every app.

@@ -68,6 +68,12 @@ pub enum Command {
         #[arg(long)]
         count: Option<u64>,
     },
+    /// Agents scheduled for maintenance: which drain, tasks left, inverse offers.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Maintenance {
+        #[command(flatten)]
+        conn: Conn,
+    },
     /// Print a shell completion script for SHELL to stdout.
     Completions {
         #[arg(value_enum)]
@@ -305,6 +311,15 @@ fn run(cmd: Command, root: clap::Command, out: &mut dyn Write) -> Result<(), Fai
         Command::App { conn, cmd } => {
             let client = connect(&conn)?;
             app(&client, conn.output, cmd, out)
+        }
+        Command::Maintenance { conn } => {
+            let client = connect(&conn)?;
+            let m = client.maintenance().map_err(Failure::from)?;
+            if conn.output == Format::Json {
+                print_json(out, &doc(&m))
+            } else {
+                print(out, &output::maintenance(&m, output::now_unix()))
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 //! `-o json`, which prints the server's JSON instead; nothing here is
 //! parsed by anyone. It reads the typed views the client reads.
 
-use tritium_client::{AppView, Event, QueueView, TaskView};
+use tritium_client::{AppView, Event, InverseOfferAnswer, MaintenanceView, QueueView, TaskView};
 
 /// Columns padded to their widest cell, two spaces apart; the last column
 /// is not padded (no trailing blanks).
@@ -202,6 +202,17 @@ pub fn app_detail(a: &AppView, now_unix: f64) -> String {
     if a.rolled_back {
         summary.push(("rolled back", "yes (an update failed)".into()));
     }
+    if let Some(w) = &a.waiting {
+        summary.push(("waiting", text(w)));
+    }
+    if !a.draining.is_empty() {
+        let agents: Vec<String> = a
+            .draining
+            .iter()
+            .map(|(agent, n)| format!("{} ({n} left)", text(agent)))
+            .collect();
+        summary.push(("draining", agents.join(", ")));
+    }
     for (k, v) in summary {
         out.push_str(&format!("{:<11} {v}\n", format!("{k}:")));
     }
@@ -239,6 +250,59 @@ pub fn app_detail(a: &AppView, now_unix: f64) -> String {
     out
 }
 
+/// `maintenance`: one row per scheduled agent.
+pub fn maintenance(m: &MaintenanceView, now_unix: f64) -> String {
+    if m.agents.is_empty() {
+        return "no agent is scheduled for maintenance\n".to_owned();
+    }
+    let rows: Vec<Vec<String>> = m
+        .agents
+        .iter()
+        .map(|a| {
+            let starts = a.window_start - now_unix;
+            vec![
+                text(&a.agent_id),
+                a.hostname.as_deref().map_or_else(|| "-".to_owned(), text),
+                if starts > 0.0 {
+                    format!("in {}", duration(starts))
+                } else {
+                    format!("{} ago", duration(-starts))
+                },
+                a.window_duration
+                    .map_or_else(|| "open-ended".to_owned(), duration),
+                if a.draining { "yes" } else { "no" }.to_owned(),
+                a.tasks_left.to_string(),
+                match a.inverse_offer {
+                    InverseOfferAnswer::None => "-",
+                    InverseOfferAnswer::Held => "held",
+                    InverseOfferAnswer::Accepted => "accepted",
+                }
+                .to_owned(),
+            ]
+        })
+        .collect();
+    let mut out = table(
+        &[
+            "AGENT",
+            "HOST",
+            "WINDOW",
+            "LASTS",
+            "DRAINING",
+            "TASKS LEFT",
+            "INVERSE OFFER",
+        ],
+        &rows,
+    );
+    if m.total > m.agents.len() {
+        out.push_str(&format!(
+            "({} of {} agents shown)\n",
+            m.agents.len(),
+            m.total
+        ));
+    }
+    out
+}
+
 /// `app why`: pending instances and why offers were refused.
 pub fn why(name: &str, queue: &QueueView) -> String {
     let Some(e) = queue.queue.iter().find(|e| e.app == name) else {
@@ -252,6 +316,13 @@ pub fn why(name: &str, queue: &QueueView) -> String {
         out.push_str(&format!(
             ", backing off {b:.0}s after {} failure(s)",
             e.failures
+        ));
+    }
+    if !e.draining.is_empty() {
+        let n: usize = e.draining.values().sum();
+        out.push_str(&format!(
+            ", moving {n} task(s) off {} agent(s) under maintenance",
+            e.draining.len()
         ));
     }
     out.push('\n');

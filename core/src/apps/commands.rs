@@ -165,7 +165,8 @@ impl AppService {
                         let pending = self.pending_of(&view, n);
                         let app = &self.apps[n];
                         let backoff = app.not_before.filter(|t| now < *t);
-                        if pending == 0 && backoff.is_none() {
+                        let draining = self.draining_tasks(&view, app, n);
+                        if pending == 0 && backoff.is_none() && draining.is_empty() {
                             return None;
                         }
                         Some(QueueEntry {
@@ -175,11 +176,13 @@ impl AppService {
                             backoff_seconds: backoff.map(|t| t.duration_since(now).as_secs_f64()),
                             failures: app.rec.failures,
                             why: self.why_not(now, n),
+                            draining,
                         })
                     })
                     .collect();
                 Ok(Answer::Queue(QueueView { queue }))
             }
+            CommandKind::Maintenance => Ok(Answer::Maintenance(self.maintenance_view(&ctx.view()))),
             CommandKind::Status => Ok(Answer::Status(Box::new(self.status_view(&ctx.view())))),
             CommandKind::Ready => {
                 let view = ctx.view();

@@ -606,6 +606,53 @@ fn an_agent_whose_window_is_withdrawn_stops_draining() {
     );
 }
 
+#[test]
+fn the_views_name_the_draining_agents_and_why_the_app_waits() {
+    let (mut s, t0) = session(
+        &[service_with("web", 3, 1, 0)],
+        web_with_one_task_draining(vec![]),
+    );
+    let v = s
+        .framework()
+        .app_view(&s.view(t0), "web")
+        .expect("web exists");
+    assert!(
+        v.draining.is_empty() && v.waiting.is_none(),
+        "nothing scheduled: no draining, no waiting reason: {:?} {:?}",
+        v.draining,
+        v.waiting
+    );
+    schedule_drain(&mut s);
+    let v = s
+        .framework()
+        .app_view(&s.view(t0), "web")
+        .expect("web exists");
+    assert_eq!(
+        v.draining,
+        std::collections::BTreeMap::from([(DRAINING.to_owned(), 1)]),
+        "the app view names the draining agent and its one task there"
+    );
+    assert_eq!(
+        v.waiting.as_deref(),
+        Some("replacing 1 task on an agent under maintenance")
+    );
+    let m = s.framework().maintenance_view(&s.view(t0));
+    assert_eq!(m.total, 1, "one agent scheduled: {m:?}");
+    let a = &m.agents[0];
+    assert_eq!(
+        (a.agent_id.as_str(), a.draining, a.tasks_left),
+        (DRAINING, true, 1),
+        "the agent drains with one task of ours left: {a:?}"
+    );
+    assert_eq!(
+        a.inverse_offer,
+        crate::contract::InverseOfferAnswer::None,
+        "no inverse offer seen yet"
+    );
+    assert_eq!(a.window_start, WALL0 as f64 / 1e9);
+    assert_eq!(a.window_duration, None, "an open-ended window");
+}
+
 // ------------------------------------------------- failure semantics (issue 20)
 
 /// A wall-clock time for the tests (ns since the Unix epoch).

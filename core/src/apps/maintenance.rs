@@ -18,7 +18,12 @@ use std::time::Duration;
 
 use tritium_proto::v1 as mesos;
 
+use std::collections::BTreeMap;
+
 use super::AppService;
+use crate::contract::{
+    AgentMaintenanceView, InverseOfferAnswer, MAX_MAINTENANCE_AGENTS, MaintenanceView,
+};
 use crate::framework::{Ctx, View};
 
 /// The refuse filter of an accepted inverse offer: the master confirms
@@ -36,6 +41,9 @@ pub(crate) struct AgentMaintenance {
     pub held: Vec<mesos::OfferId>,
     /// The last answer sent: `accepted` or `held`.
     pub answer: Option<&'static str>,
+    /// The agent's hostname, from its last offer (`None` while known only
+    /// from inverse offers).
+    pub hostname: Option<String>,
 }
 
 impl AgentMaintenance {
@@ -81,6 +89,81 @@ impl AppService {
         }
     }
 
+    /// Remember `agent`'s hostname from an offer of it, if it is
+    /// scheduled (allocates only when the name changed).
+    pub(crate) fn note_hostname(&mut self, agent: &str, hostname: &str) {
+        if let Some(m) = self.maintenance.get_mut(agent)
+            && m.hostname.as_deref() != Some(hostname)
+        {
+            m.hostname = Some(hostname.to_owned());
+        }
+    }
+
+    /// `GET /v1/api/maintenance`: every scheduled agent (at most
+    /// [`MAX_MAINTENANCE_AGENTS`]), whether it drains, how many tasks of
+    /// ours are left there and how its inverse offers were answered.
+    pub(crate) fn maintenance_view(&self, view: &View<'_>) -> MaintenanceView {
+        // Tasks left per agent, and a task's host for an agent no offer
+        // named yet.
+        let mut left: BTreeMap<&str, (usize, &str)> = BTreeMap::new();
+        if !self.maintenance.is_empty() {
+            for t in view.tasks() {
+                if self.maintenance.contains_key(t.agent_id()) {
+                    let e = left.entry(t.agent_id()).or_insert((0, &t.record().host));
+                    e.0 += 1;
+                }
+            }
+        }
+        let secs = |ns: i64| ns as f64 / 1e9;
+        let agents = self
+            .maintenance
+            .iter()
+            .take(MAX_MAINTENANCE_AGENTS)
+            .map(|(agent, m)| AgentMaintenanceView {
+                agent_id: agent.clone(),
+                hostname: m.hostname.clone().or_else(|| {
+                    left.get(agent.as_str())
+                        .map(|(_, h)| (*h).to_owned())
+                        .filter(|h| !h.is_empty())
+                }),
+                window_start: secs(m.start_ns),
+                window_duration: m.duration_ns.map(secs),
+                draining: self.drains(view, agent),
+                tasks_left: left.get(agent.as_str()).map_or(0, |(n, _)| *n),
+                inverse_offer: match m.answer {
+                    Some("accepted") => InverseOfferAnswer::Accepted,
+                    Some(_) => InverseOfferAnswer::Held,
+                    None if !m.held.is_empty() => InverseOfferAnswer::Held,
+                    None => InverseOfferAnswer::None,
+                },
+            })
+            .collect();
+        MaintenanceView {
+            agents,
+            total: self.maintenance.len(),
+        }
+    }
+
+    /// `app`'s live tasks on draining agents, by agent id (services only:
+    /// a job's tasks are not moved). Empty without maintenance.
+    pub(super) fn draining_tasks(
+        &self,
+        view: &View<'_>,
+        app: &super::App,
+        name: &str,
+    ) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        if self.maintenance.is_empty() || app.rec.spec.kind == crate::spec::Kind::Job {
+            return out;
+        }
+        for t in Self::app_tasks(view, name) {
+            if !t.kill_sent() && view.counts(t) && self.drains(view, t.agent_id()) {
+                *out.entry(t.agent_id().to_owned()).or_default() += 1;
+            }
+        }
+        out
+    }
+
     /// Maintenance changed: every app is decided again, and the matcher
     /// learns which agents drain.
     pub(crate) fn maintenance_changed(&mut self, ctx: &mut Ctx<'_>) {
@@ -123,6 +206,11 @@ impl AppService {
             let Some(m) = self.maintenance.get_mut(&agent.value) else {
                 continue;
             };
+            if m.hostname.is_none()
+                && let Some(h) = o.url.as_ref().and_then(|u| u.address.hostname.as_ref())
+            {
+                m.hostname = Some(h.clone());
+            }
             ctx.hold_inverse_offer(&o.id);
             m.held.push(o.id.clone());
         }

@@ -120,6 +120,7 @@ impl AppService {
             }
         }
         debug_assert!(tasks.len() <= limit, "a task page holds at most its limit");
+        let draining = self.draining_tasks(view, app, name);
         Some(Box::new(AppView {
             name: name.to_owned(),
             version: r.version,
@@ -140,6 +141,8 @@ impl AppService {
             tasks_total: total,
             task_states,
             next_task,
+            waiting: waiting_reason(&draining),
+            draining,
         }))
     }
 
@@ -253,5 +256,21 @@ fn task_view(t: &Task) -> TaskView {
         started_at: t.started_at(),
         message: t.message().map(str::to_owned),
         killing: t.kill_sent(),
+    }
+}
+
+/// The app view's `waiting`: why it is not steady, when tritium knows.
+pub(super) fn waiting_reason(draining: &BTreeMap<String, usize>) -> Option<String> {
+    let n: usize = draining.values().sum();
+    match n {
+        0 => None,
+        1 => Some("replacing 1 task on an agent under maintenance".to_owned()),
+        n => Some(format!(
+            "replacing {n} tasks on {} under maintenance",
+            match draining.len() {
+                1 => "an agent".to_owned(),
+                a => format!("{a} agents"),
+            }
+        )),
     }
 }

@@ -206,6 +206,17 @@ pub struct AppView {
     /// (or holds no task documents by request).
     #[serde(default)]
     pub next_task: Option<String>,
+    /// A service's live tasks on agents draining for maintenance, by
+    /// agent id (tasks still to be replaced and killed there); empty when
+    /// none of its tasks drains (and always for a job, whose tasks run to
+    /// their end).
+    #[serde(default)]
+    pub draining: BTreeMap<String, usize>,
+    /// Why the app is not steady yet, for people, when tritium knows a
+    /// reason beyond `status` (now: "replacing N tasks on agents under
+    /// maintenance"); `null` otherwise.
+    #[serde(default)]
+    pub waiting: Option<String>,
 }
 
 /// A page of apps: `GET /v1/api/app/all`.
@@ -254,9 +265,14 @@ pub struct QueueEntry {
     pub failures: u32,
     /// Why offers were refused (the matcher's counters), if it saw any.
     pub why: Option<WhyNot>,
+    /// Its tasks on agents draining for maintenance, by agent id (see
+    /// [`AppView::draining`]).
+    #[serde(default)]
+    pub draining: BTreeMap<String, usize>,
 }
 
-/// The launch queue: apps with pending instances or backing off.
+/// The launch queue: apps with pending instances, backing off, or with
+/// tasks to move off agents draining for maintenance.
 ///
 /// ```
 /// use tritium_core::contract::QueueView;
@@ -267,6 +283,74 @@ pub struct QueueEntry {
 pub struct QueueView {
     /// One entry per waiting app, by name.
     pub queue: Vec<QueueEntry>,
+}
+
+/// The most agents a [`MaintenanceView`] lists (`total` counts them all):
+/// a cluster-wide schedule cannot make the answer unbounded.
+pub const MAX_MAINTENANCE_AGENTS: usize = 10_000;
+
+/// How tritium answered an agent's inverse offers.
+///
+/// ```
+/// use tritium_core::contract::InverseOfferAnswer;
+/// assert_eq!(serde_json::to_string(&InverseOfferAnswer::Held).unwrap(), "\"held\"");
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InverseOfferAnswer {
+    /// No inverse offer from this agent yet (known from offers only).
+    #[default]
+    None,
+    /// Held: tasks of tritium still run there.
+    Held,
+    /// Accepted: no task of tritium is left there.
+    Accepted,
+}
+
+/// One agent scheduled for maintenance: an entry of
+/// `GET /v1/api/maintenance`.
+///
+/// ```
+/// use tritium_core::contract::{AgentMaintenanceView, InverseOfferAnswer};
+/// let a: AgentMaintenanceView = serde_json::from_str(r#"{"agent_id": "a1",
+///     "hostname": "h1", "window_start": 1700000000.0, "window_duration": 3600.0,
+///     "draining": true, "tasks_left": 2, "inverse_offer": "held"}"#).unwrap();
+/// assert_eq!(a.inverse_offer, InverseOfferAnswer::Held);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentMaintenanceView {
+    /// The agent's id.
+    pub agent_id: String,
+    /// Its hostname, once an offer of it named one.
+    pub hostname: Option<String>,
+    /// When its window starts: wall-clock seconds since the Unix epoch.
+    pub window_start: f64,
+    /// How long the window lasts, in seconds; `null`: open-ended.
+    pub window_duration: Option<f64>,
+    /// Services are being moved off it now (its window starts within the
+    /// maintenance lead time or is under way).
+    pub draining: bool,
+    /// Tasks of tritium still on it (of every app).
+    pub tasks_left: usize,
+    /// How tritium answered its inverse offers.
+    pub inverse_offer: InverseOfferAnswer,
+}
+
+/// Agents scheduled for maintenance: `GET /v1/api/maintenance`. What
+/// tritium learned from offers and inverse offers (in memory only: after
+/// a restart the master's next ones say it again).
+///
+/// ```
+/// use tritium_core::contract::MaintenanceView;
+/// let m: MaintenanceView = serde_json::from_str(r#"{"agents": [], "total": 0}"#).unwrap();
+/// assert!(m.agents.is_empty());
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MaintenanceView {
+    /// At most [`MAX_MAINTENANCE_AGENTS`] agents, by agent id.
+    pub agents: Vec<AgentMaintenanceView>,
+    /// How many agents are scheduled in all.
+    pub total: usize,
 }
 
 /// Where the subscription to the master stands.
@@ -422,6 +506,8 @@ pub enum Answer {
     Ready(ReadyView),
     /// Counters and gauges (`Metrics`).
     Metrics(Box<MetricsView>),
+    /// Agents scheduled for maintenance (`Maintenance`).
+    Maintenance(MaintenanceView),
 }
 
 /// What kind of refusal a [`CommandError`] is.

@@ -443,6 +443,9 @@ pub enum CommandKind {
     },
     /// Pending instances and why offers were refused, for one app or all.
     Queue(Option<String>),
+    /// Agents scheduled for maintenance: which drain, their tasks left,
+    /// the answer to their inverse offers.
+    Maintenance,
     /// A snapshot of apps, tasks and the subscription.
     Status,
     /// Subscribed and able to act (the readiness probe).

@@ -241,6 +241,7 @@ impl ReplyExt for Reply {
             Ok(Answer::Queue(q)) => json(serde_json::to_value(q)),
             Ok(Answer::Ready(r)) => json(serde_json::to_value(r)),
             Ok(Answer::Metrics(m)) => json(serde_json::to_value(m)),
+            Ok(Answer::Maintenance(m)) => json(serde_json::to_value(m)),
             Ok(Answer::Deleting { name }) => serde_json::json!({ "name": name }),
             Err(_) => Value::Null,
         }
