@@ -62,6 +62,17 @@ fn not_the_tasks_fault(reason: i32) -> bool {
 }
 
 impl AppService {
+    /// Converge every app a status update touched since the last time
+    /// (see `AppService::unconverged`).
+    pub(crate) fn converge_touched(&mut self, ctx: &mut Ctx<'_>) {
+        if self.unconverged.is_empty() {
+            return;
+        }
+        for name in std::mem::take(&mut self.unconverged) {
+            self.converge(ctx, &name);
+        }
+    }
+
     /// Carry out the kills `name` needs and settle its record: an update
     /// whose old tasks are gone is done, a deleted app without tasks is
     /// forgotten.

@@ -85,6 +85,11 @@ pub struct AppService {
     /// Agents with scheduled maintenance, by agent id (in memory: the
     /// master announces them again in offers and inverse offers).
     maintenance: BTreeMap<String, maintenance::AgentMaintenance>,
+    /// Apps a status update touched this turn: converged once at the end
+    /// of the turn (or before anything that reads them), not once per
+    /// update — deleting or scaling down an app of n tasks was O(n²) when
+    /// each of its n TASK_KILLED updates re-ran `decide` over its tasks.
+    unconverged: BTreeSet<String>,
 }
 
 /// The prefix of the app service's record keys: an app is stored under
@@ -175,6 +180,7 @@ impl AppService {
             all_dirty: Cell::new(true),
             unhealthy_killed: BTreeSet::new(),
             maintenance: BTreeMap::new(),
+            unconverged: BTreeSet::new(),
         }
     }
 
@@ -295,6 +301,7 @@ impl Framework for AppService {
     }
 
     fn subscribed(&mut self, ctx: &mut Ctx<'_>) {
+        self.converge_touched(ctx);
         self.forget_held_inverse_offers();
         // Scale-downs decided while unsubscribed or before a restart are
         // carried out now (the session sends lost KILLs again itself).
@@ -310,6 +317,7 @@ impl Framework for AppService {
     }
 
     fn offers(&mut self, ctx: &mut Ctx<'_>, event: &EventView<'_>) -> Result<(), ViewError> {
+        self.converge_touched(ctx);
         let now = ctx.now();
         // An offer says whether its agent is scheduled for maintenance.
         let mut changed = false;
@@ -406,14 +414,21 @@ impl Framework for AppService {
             // its pending count stale) made a launch of n tasks cost O(n)
             // per update.
         } else {
-            self.converge(ctx, &app);
+            // Once per turn: see `unconverged`.
+            self.touch(&app);
+            self.unconverged.insert(app);
         }
         if update.ended.is_some() {
             self.answer_drained(ctx);
         }
     }
 
+    fn turn_ended(&mut self, ctx: &mut Ctx<'_>) {
+        self.converge_touched(ctx);
+    }
+
     fn inverse_offers(&mut self, ctx: &mut Ctx<'_>, offers: &[mesos::InverseOffer]) {
+        self.converge_touched(ctx);
         self.on_inverse_offers(ctx, offers);
     }
 
@@ -461,6 +476,7 @@ impl Framework for AppService {
     }
 
     fn command(&mut self, ctx: &mut Ctx<'_>, cmd: CommandKind) -> Result<Answer, CommandError> {
+        self.converge_touched(ctx);
         self.on_command(ctx, cmd)
     }
 
@@ -471,6 +487,7 @@ impl Framework for AppService {
     }
 
     fn timer(&mut self, ctx: &mut Ctx<'_>) {
+        self.converge_touched(ctx);
         let now = ctx.now();
         for app in self.apps.values_mut() {
             if app.not_before.is_some_and(|t| now >= t) {
