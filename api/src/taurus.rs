@@ -557,6 +557,7 @@ impl JobTask {
             upgrade: Upgrade::default(),
             discovery: None,
             kill_policy: None,
+            readiness: None,
         }
     }
 
@@ -1285,6 +1286,7 @@ mod tests {
                 instances: spec.instances,
                 running: 0,
                 healthy: 0,
+                ready: 0,
                 spec: spec.clone(),
                 previous_version: None,
                 rolled_back: false,

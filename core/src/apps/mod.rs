@@ -47,6 +47,7 @@ use crate::session::{Answer, AppRecord, CommandError, CommandKind, Notice, TaskR
 
 mod commands;
 mod decide;
+mod deploy;
 mod lifecycle;
 pub mod taskinfo;
 mod views;
@@ -60,6 +61,9 @@ struct App {
     not_before: Option<Instant>,
     /// Unhealthy tasks are killed at most one per interval per app.
     last_unhealthy_kill: Option<Instant>,
+    /// A canary waiting for a resume is rolled back then
+    /// (`rec.rollout.canary_until_ns` is the same time, durable).
+    canary_deadline: Option<Instant>,
 }
 
 /// tritium's app service: see the module docs.
@@ -277,10 +281,26 @@ impl Framework for AppService {
             {
                 tracing::error!(target: "tritium::apps", app = %rec.spec.name, error = %e, "stored app no longer compiles; it will not place");
             }
+            // A waiting canary's timeout runs on across a restart (at once
+            // if it passed meanwhile; from now without a wall clock).
+            let canary_deadline = rec.rollout.as_ref().and_then(|o| {
+                let timeout = o.canary.as_ref()?.timeout_seconds?;
+                if !o.canary_waiting {
+                    return None;
+                }
+                Some(match (o.canary_until_ns, wall) {
+                    (Some(until), Some(w)) if until > w => {
+                        now + Duration::from_nanos(until.abs_diff(w))
+                    }
+                    (Some(_), Some(_)) => now,
+                    _ => now + Duration::from_secs_f64(timeout),
+                })
+            });
             let app = App {
                 rec,
                 not_before,
                 last_unhealthy_kill: None,
+                canary_deadline,
             };
             self.apps.insert(app.rec.spec.name.clone(), app);
         }
@@ -452,11 +472,25 @@ impl Framework for AppService {
                 store_app(ctx, &app.rec);
             }
         }
+        let timed_out: Vec<String> = self
+            .apps
+            .iter()
+            .filter(|(_, a)| a.canary_deadline.is_some_and(|t| now >= t))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in timed_out {
+            self.roll_back(ctx, &name, "canary not resumed before its timeout");
+        }
         self.app_timers(ctx);
     }
 
     fn poll_timeout(&self, view: &View<'_>) -> Option<Instant> {
-        let backoff = self.apps.values().filter_map(|a| a.not_before).min();
+        let backoff = self
+            .apps
+            .values()
+            .flat_map(|a| [a.not_before, a.canary_deadline])
+            .flatten()
+            .min();
         match (backoff, self.app_deadline(view)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

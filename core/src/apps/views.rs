@@ -69,7 +69,12 @@ impl AppService {
         let now = view.now();
         let app = self.apps.get(name)?;
         let r = &app.rec;
-        let tasks = Self::app_tasks(view, name).map(task_view).collect();
+        let tasks = Self::app_tasks(view, name)
+            .map(|t| task_view(t, self.ready(app, t)))
+            .collect();
+        let ready = Self::app_tasks(view, name)
+            .filter(|t| !t.kill_sent() && self.ready(app, t))
+            .count();
         let running = Self::app_tasks(view, name)
             .filter(|t| t.record().state == TaskState::TaskRunning as i32)
             .count();
@@ -83,6 +88,7 @@ impl AppService {
             instances: r.spec.instances,
             running,
             healthy,
+            ready,
             spec: r.spec.clone(),
             previous_version: r.previous.as_ref().map(|p| p.version),
             rolled_back: r.rolled_back,
@@ -132,7 +138,7 @@ pub(super) fn phase_name(view: &View<'_>) -> Subscription {
     }
 }
 
-fn task_view(t: &Task) -> TaskView {
+fn task_view(t: &Task, ready: bool) -> TaskView {
     let r = t.record();
     TaskView {
         id: r.id.clone(),
@@ -146,5 +152,6 @@ fn task_view(t: &Task) -> TaskView {
         started_at: t.started_at(),
         message: t.message().map(str::to_owned),
         killing: t.kill_sent(),
+        ready,
     }
 }

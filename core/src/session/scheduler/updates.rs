@@ -149,7 +149,21 @@ impl Core {
                         t.rec.unreachable_time = None;
                     }
                     let health_changed = status.healthy.is_some() && status.healthy != t.healthy;
+                    // Every status of a task with a check carries its last
+                    // result (an empty one before the first), as Mesos's
+                    // executors send them.
+                    let check_changed =
+                        status.check_status.is_some() && status.check_status != t.check_status;
+                    if check_changed {
+                        t.check_status.clone_from(&status.check_status);
+                    }
+                    // A recovered task's first status says what its health
+                    // and check are: a policy may count it ready now.
+                    let first_status = !t.status_seen;
+                    t.status_seen = true;
                     plain = !health_changed
+                        && !check_changed
+                        && !first_status
                         && !was_unreachable
                         && t.unreachable_since.is_none()
                         && !t.kill_sent
@@ -172,7 +186,7 @@ impl Core {
                             t.running_since = None;
                         }
                     }
-                    if t.rec.state != state || health_changed {
+                    if t.rec.state != state || health_changed || check_changed {
                         if t.rec.state != state && state == TaskState::TaskRunning as i32 {
                             tracing::info!(target: "tritium::tasks", task = %id, agent = %t.rec.agent_id, "task running");
                         }
@@ -285,6 +299,8 @@ impl Core {
             task.unreachable_since = since.or(task.unreachable_since);
         }
         task.healthy = status.healthy;
+        task.check_status.clone_from(&status.check_status);
+        task.status_seen = true;
         let ev = task_event(&task, status.state, status.message.as_deref());
         self.out.push_back(ev);
         // An adopted task may be STAGING or UNREACHABLE.
