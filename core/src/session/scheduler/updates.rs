@@ -158,12 +158,14 @@ impl Core {
                         t.check_status.clone_from(&status.check_status);
                     }
                     // A recovered task's first status says what its health
-                    // and check are: a policy may count it ready now.
-                    let first_status = !t.status_seen;
+                    // and check are (`Task::status_seen`). It stays a plain
+                    // step: a framework that reads readiness only while an
+                    // app changes decides again then anyway, and deciding
+                    // again for every reconciled task of a steady app would
+                    // make recovery quadratic.
                     t.status_seen = true;
                     plain = !health_changed
                         && !check_changed
-                        && !first_status
                         && !was_unreachable
                         && t.unreachable_since.is_none()
                         && !t.kill_sent
