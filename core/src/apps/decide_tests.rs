@@ -757,3 +757,6 @@ fn an_app_record_without_the_backoff_fields_still_reads() {
     let old: AppRecord = serde_json::from_str(&json).unwrap();
     assert_eq!((old.backoff_until, old.crashed.len()), (None, 0));
 }
+
+#[path = "deploy_tests.rs"]
+mod deploy_tests;

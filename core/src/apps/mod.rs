@@ -47,6 +47,7 @@ use crate::session::{Answer, AppRecord, CommandError, CommandKind, Notice, TaskR
 
 mod commands;
 mod decide;
+mod deploy;
 mod lifecycle;
 mod maintenance;
 pub mod taskinfo;
@@ -61,6 +62,9 @@ struct App {
     not_before: Option<Instant>,
     /// Unhealthy tasks are killed at most one per interval per app.
     last_unhealthy_kill: Option<Instant>,
+    /// A canary waiting for a resume is rolled back then
+    /// (`rec.rollout.canary_until_ns` is the same time, durable).
+    canary_deadline: Option<Instant>,
 }
 
 /// tritium's app service: see the module docs.
@@ -288,10 +292,26 @@ impl Framework for AppService {
             {
                 tracing::error!(target: "tritium::apps", app = %rec.spec.name, error = %e, "stored app no longer compiles; it will not place");
             }
+            // A waiting canary's timeout runs on across a restart (at once
+            // if it passed meanwhile; from now without a wall clock).
+            let canary_deadline = rec.rollout.as_ref().and_then(|o| {
+                let timeout = o.canary.as_ref()?.timeout_seconds?;
+                if !o.canary_waiting {
+                    return None;
+                }
+                Some(match (o.canary_until_ns, wall) {
+                    (Some(until), Some(w)) if until > w => {
+                        now + Duration::from_nanos(until.abs_diff(w))
+                    }
+                    (Some(_), Some(_)) => now,
+                    _ => now + Duration::from_secs_f64(timeout),
+                })
+            });
             let app = App {
                 rec,
                 not_before,
                 last_unhealthy_kill: None,
+                canary_deadline,
             };
             self.apps.insert(app.rec.spec.name.clone(), app);
         }
@@ -497,6 +517,15 @@ impl Framework for AppService {
                 store_app(ctx, &app.rec);
             }
         }
+        let timed_out: Vec<String> = self
+            .apps
+            .iter()
+            .filter(|(_, a)| a.canary_deadline.is_some_and(|t| now >= t))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in timed_out {
+            self.roll_back(ctx, &name, "canary not resumed before its timeout");
+        }
         self.app_timers(ctx);
         if !self.maintenance.is_empty() {
             // A window may have come within the lead time (or ended).
@@ -505,7 +534,12 @@ impl Framework for AppService {
     }
 
     fn poll_timeout(&self, view: &View<'_>) -> Option<Instant> {
-        let backoff = self.apps.values().filter_map(|a| a.not_before).min();
+        let backoff = self
+            .apps
+            .values()
+            .flat_map(|a| [a.not_before, a.canary_deadline])
+            .flatten()
+            .min();
         [
             backoff,
             self.app_deadline(view),
