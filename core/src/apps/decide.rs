@@ -86,6 +86,8 @@ impl AppService {
 
     /// What `name` needs now: see the [module docs](crate::apps).
     pub(crate) fn decide(&self, view: &View<'_>, name: &str) -> Decision {
+        #[cfg(test)]
+        self.decides.set(self.decides.get() + 1);
         let now = view.now();
         let mut d = Decision::default();
         let live: Vec<&Task> = Self::app_tasks(view, name)

@@ -94,6 +94,9 @@ pub struct AppService {
     /// update — deleting or scaling down an app of n tasks was O(n²) when
     /// each of its n TASK_KILLED updates re-ran `decide` over its tasks.
     unconverged: BTreeSet<String>,
+    /// How often `decide` ran (tests check it is not once per update).
+    #[cfg(test)]
+    decides: Cell<usize>,
 }
 
 /// The prefix of the app service's record keys: an app is stored under
@@ -185,6 +188,8 @@ impl AppService {
             unhealthy_killed: BTreeSet::new(),
             maintenance: BTreeMap::new(),
             unconverged: BTreeSet::new(),
+            #[cfg(test)]
+            decides: Cell::new(0),
         }
     }
 
