@@ -127,6 +127,7 @@ mod tests {
             instances: tasks as u32,
             running: tasks,
             healthy: 0,
+            ready: tasks,
             spec: AppSpec::command_app(name, tasks as u32, 0.1, 32.0, "sleep 1"),
             previous_version: None,
             rolled_back: false,
@@ -146,6 +147,7 @@ mod tests {
                     started_at: None,
                     message: Some("m".repeat(100)),
                     killing: false,
+                    ready: true,
                 })
                 .collect(),
             tasks_total: tasks,

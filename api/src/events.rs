@@ -662,10 +662,11 @@ mod tests {
 
     #[test]
     fn a_stuck_client_is_dropped_and_the_others_get_every_event() {
-        // Room for a reader that lags a little; the stuck one (never
-        // polled) passes it.
+        // Room for everything the reader is sent (10,000 events of about
+        // 1.2 KB), so however late it reads (a loaded machine) it is never
+        // dropped; the stuck one (never polled, sent all 20,000) passes it.
         let opts = EventOptions {
-            buffer_bytes: 1024 * 1024,
+            buffer_bytes: 16 * 1024 * 1024,
             ..EventOptions::default()
         };
         let (tx, rx) = crossbeam_channel::bounded(16);

@@ -16,6 +16,8 @@
 //! | GET    | /v1/api/app/queue[?name=X]  | pending instances and why            |
 //! | POST   | /v1/api/app/restart?name=X  | rolling restart, backoff reset       |
 //! | POST   | /v1/api/app/kill?name=X&task=T[&grace_period_seconds=S] | kill one task (replaced) |
+//! | GET    | /v1/api/deployments         | updates in progress                  |
+//! | POST   | /v1/api/deployments/X/pause, /resume, /abort | control X's update  |
 //! | GET    | /v1/api/events[?app=X]      | server-sent events of app/task changes |
 //! | GET    | /v1/api/openapi.json        | the OpenAPI 3 document               |
 //! | GET    | /health, /ready             | alive; subscribed and leading        |
@@ -347,6 +349,8 @@ pub(crate) fn http(result: Result<contract::Answer, CommandError>) -> (u16, Valu
         Ok(contract::Answer::Ready(ready)) => (if ready.ready { 200 } else { 503 }, doc(&ready)),
         Ok(contract::Answer::Metrics(metrics)) => (200, doc(&metrics)),
         Ok(contract::Answer::Maintenance(m)) => (200, doc(&m)),
+        Ok(contract::Answer::Deployments(list)) => (200, doc(&list)),
+        Ok(contract::Answer::Deployment(d)) => (200, doc(&d)),
         Err(e) => (error_status(&e), doc(&ErrorBody::from(&e))),
     }
 }
@@ -439,6 +443,7 @@ fn allowed_methods(path: &str) -> &'static str {
     match path {
         "/v1/api/app" => "GET, POST, PUT, DELETE",
         "/v1/api/app/restart" | "/v1/api/app/kill" | "/job/new" => "POST",
+        p if p.starts_with("/v1/api/deployments/") => "POST",
         "/job/all" => "GET, DELETE",
         p if p.starts_with("/job/") => "GET, DELETE",
         _ => "GET",
@@ -604,6 +609,12 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
             Ok(kind) => j(http(ask(ctx, kind))),
             Err(e) => (400, Body::Json(e)),
         },
+        (Method::Get, "/v1/api/deployments") => j(http(ask(ctx, CommandKind::Deployments))),
+        (Method::Post, p) if deployment_control(p).is_some() => match deployment_control(p) {
+            Some(Ok(kind)) => j(http(ask(ctx, kind))),
+            Some(Err(e)) => (404, Body::Json(e)),
+            None => unreachable!("matched by the guard"),
+        },
         (Method::Get, "/v1/api/openapi.json") => (
             200,
             Body::Raw("application/json", OPENAPI.as_bytes().to_vec()),
@@ -651,6 +662,7 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
             | "/v1/api/app/kill"
             | "/v1/api/maintenance"
             | "/v1/api/openapi.json"
+            | "/v1/api/deployments"
             | "/health"
             | "/ready"
             | "/v1/api/status"
@@ -661,11 +673,40 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
             405,
             Body::Json(err("", format!("{method} is not allowed on {path}"))),
         ),
+        (_, p) if deployment_control(p).is_some() => (
+            405,
+            Body::Json(err("", format!("{method} is not allowed on {path}"))),
+        ),
         _ => (
             404,
             Body::Json(err("", format!("no such endpoint: {path}"))),
         ),
     }
+}
+
+/// `POST /v1/api/deployments/{app}/{pause|resume|abort}`: the command,
+/// or the 404 body for an action there is none of; `None` for other paths.
+fn deployment_control(path: &str) -> Option<Result<CommandKind, Value>> {
+    let rest = path.strip_prefix("/v1/api/deployments/")?;
+    let (app, action) = rest.split_once('/')?;
+    if app.is_empty() || action.contains('/') {
+        return None;
+    }
+    let action = match action {
+        "pause" => contract::DeployAction::Pause,
+        "resume" => contract::DeployAction::Resume,
+        "abort" => contract::DeployAction::Abort,
+        other => {
+            return Some(Err(err(
+                "action",
+                format!("no deployment action {other:?} (pause, resume, abort)"),
+            )));
+        }
+    };
+    Some(Ok(CommandKind::Deployment {
+        app: app.to_owned(),
+        action,
+    }))
 }
 
 /// `POST /v1/api/app/kill?name=X&task=T[&grace_period_seconds=S]`: the

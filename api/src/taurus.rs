@@ -570,6 +570,7 @@ impl JobTask {
             upgrade: Upgrade::default(),
             discovery: None,
             kill_policy: None,
+            readiness: None,
         }
     }
 
@@ -1380,6 +1381,7 @@ mod tests {
                 instances: spec.instances,
                 running: 0,
                 healthy: 0,
+                ready: 0,
                 spec: spec.clone(),
                 previous_version: None,
                 rolled_back: false,

@@ -632,3 +632,105 @@ fn maintenance_lists_the_draining_agents_as_a_table_and_as_json() {
         r.stdout
     );
 }
+
+#[test]
+fn deployment_verbs_list_pause_resume_and_abort_updates() {
+    let s = Stack::start();
+    let api = url(&s);
+    let app = |cmd: &str| {
+        json!({
+            "name": "dep",
+            "instances": 4,
+            "resources": {"cpu": 0.1, "mem": 32, "ports": 1},
+            "command": {"cmd": format!("{cmd} sim:ready-after=0.2")},
+            "readiness": {"type": "http", "delay": 0, "interval": 0.1},
+            "upgrade": {"max_surge": 1, "max_unavailable": 0,
+                        "canary": {"instances": 1, "timeout_seconds": 600}},
+        })
+    };
+    s.create(&app("serve v1"));
+    s.wait_app("dep", "4 ready", |a| {
+        a["ready"] == 4 && a["status"] == "running"
+    });
+    let r = tritium(&api, &["deployment", "list"], None).expect(0, "list with none");
+    assert_eq!(r.stdout.lines().count(), 1, "only the header: {r:?}");
+    let r = tritium(&api, &["deployment", "pause", "dep"], None).expect(3, "nothing to pause");
+    assert!(r.stderr.contains("409"), "a conflict: {r:?}");
+
+    s.update(&app("serve v2"));
+    poll(WAIT, "the canary to wait", || {
+        let r = tritium(&api, &["deployment", "list", "-o", "json"], None).expect(0, "list");
+        let v = r.json();
+        (v[0]["state"] == "canary-waiting")
+            .then_some(())
+            .ok_or(r.stdout)
+    });
+    let r = tritium(&api, &["deployment", "list"], None).expect(0, "list");
+    assert!(
+        r.stdout.contains("dep\tv1 -> v2\t1/4\tcanary-waiting"),
+        "the table names app, versions, steps and state: {r:?}"
+    );
+    let r = tritium(&api, &["deployment", "pause", "dep", "-o", "json"], None).expect(0, "pause");
+    assert_eq!(r.json()["state"], "paused");
+    // resume --wait returns once version 2 runs everywhere.
+    let r = tritium(
+        &api,
+        &[
+            "deployment",
+            "resume",
+            "dep",
+            "--wait",
+            "--timeout",
+            "30",
+            "-o",
+            "json",
+        ],
+        None,
+    )
+    .expect(0, "resume --wait");
+    let v = r.json();
+    assert_eq!(
+        (v["version"].as_u64(), v["ready"].as_u64()),
+        (Some(2), Some(4)),
+        "{r:?}"
+    );
+    assert_eq!(v["status"], "running");
+
+    // abort --wait returns once the rollback is done.
+    s.update(&app("serve v3"));
+    poll(WAIT, "the next canary to wait", || {
+        let r = tritium(&api, &["deployment", "list", "-o", "json"], None).expect(0, "list");
+        let v = r.json();
+        (v[0]["state"] == "canary-waiting")
+            .then_some(())
+            .ok_or(r.stdout)
+    });
+    let r = tritium(
+        &api,
+        &[
+            "deployment",
+            "abort",
+            "dep",
+            "--wait",
+            "--timeout",
+            "30",
+            "-o",
+            "json",
+        ],
+        None,
+    )
+    .expect(0, "abort --wait");
+    let v = r.json();
+    assert_eq!(
+        (v["version"].as_u64(), v["ready"].as_u64()),
+        (Some(2), Some(4)),
+        "{r:?}"
+    );
+    assert_eq!(v["rolled_back"], true);
+    let r = tritium(&api, &["deployment", "list", "-o", "json"], None).expect(0, "list");
+    assert_eq!(
+        r.json(),
+        json!([]),
+        "nothing in progress after the rollback"
+    );
+}

@@ -70,7 +70,14 @@ fn none() -> Vec<Vec<String>> {
 /// What the page should show, from the API, and the queue entries (for
 /// their why-not reasons).
 fn from_api(addr: std::net::SocketAddr) -> (View, Vec<Value>) {
-    let all = http(addr, "GET", "/v1/api/app/all?limit=1000", None, None).json();
+    let all = http(
+        addr,
+        "GET",
+        "/v1/api/app/all?limit=1000&tasks=all",
+        None,
+        None,
+    )
+    .json();
     let queue = http(addr, "GET", "/v1/api/app/queue", None, None).json();
     let apps = all["apps"].as_array().cloned().unwrap_or_default();
     let queue = queue["queue"].as_array().cloned().unwrap_or_default();

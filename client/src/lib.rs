@@ -36,9 +36,10 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 
 pub use tritium_core::contract::{
-    AgentMaintenanceView, AppEvent, AppList, AppStatus, AppView, ErrorBody, Event,
-    InverseOfferAnswer, MAX_TASK_LIMIT, MaintenanceView, QueueEntry, QueueView, ReadyView,
-    StatusView, Subscription, TaskDetail, TaskEvent, TaskPage, TaskView,
+    AgentMaintenanceView, AppEvent, AppList, AppStatus, AppView, DeployAction, DeployState,
+    DeploymentList, DeploymentView, ErrorBody, Event, InverseOfferAnswer, MAX_TASK_LIMIT,
+    MaintenanceView, QueueEntry, QueueView, ReadyView, StatusView, Subscription, TaskDetail,
+    TaskEvent, TaskPage, TaskView,
 };
 pub use tritium_core::spec::AppSpec;
 
@@ -510,6 +511,47 @@ impl Client {
         self.call(
             "POST",
             &format!("/v1/api/app/restart?name={}", query_value(name)),
+            None,
+        )
+    }
+
+    /// The updates in progress (`GET /v1/api/deployments`), by app name.
+    ///
+    /// ```no_run
+    /// let c = tritium_client::Client::new("http://127.0.0.1:8080", None)?;
+    /// for d in c.deployments()? {
+    ///     println!("{} v{} -> v{}: {}/{}", d.app, d.from_version, d.to_version, d.steps_done, d.steps_total);
+    /// }
+    /// # Ok::<(), tritium_client::Error>(())
+    /// ```
+    pub fn deployments(&self) -> Result<Vec<DeploymentView>, Error> {
+        let l: DeploymentList = self.call("GET", "/v1/api/deployments", None)?;
+        Ok(l.deployments)
+    }
+
+    /// Pause, resume or abort (roll back) `app`'s update in progress; the
+    /// update as it stands after it. A 409 when there is none.
+    ///
+    /// ```no_run
+    /// use tritium_client::DeployAction;
+    /// let c = tritium_client::Client::new("http://127.0.0.1:8080", None)?;
+    /// let d = c.control_deployment("web", DeployAction::Resume)?;
+    /// println!("{:?}", d.state);
+    /// # Ok::<(), tritium_client::Error>(())
+    /// ```
+    pub fn control_deployment(
+        &self,
+        app: &str,
+        action: DeployAction,
+    ) -> Result<DeploymentView, Error> {
+        let verb = match action {
+            DeployAction::Pause => "pause",
+            DeployAction::Resume => "resume",
+            DeployAction::Abort => "abort",
+        };
+        self.call(
+            "POST",
+            &format!("/v1/api/deployments/{}/{verb}", query_value(app)),
             None,
         )
     }

@@ -163,6 +163,17 @@ pub trait Framework {
         let _ = ctx;
     }
 
+    /// The end of a turn: one input, or the inputs a driver grouped with
+    /// [`Session::begin_turn`](crate::session::Session::begin_turn) …
+    /// `end_turn`. Called before the session asks
+    /// [`Framework::wanted_launches`] and before the turn's store batch is
+    /// issued, so work deferred from per-event callbacks (say, deciding
+    /// again for every app a burst of status updates touched) is done here
+    /// once per turn, and its kills and records go out with the turn.
+    fn turn_ended(&mut self, ctx: &mut Ctx<'_>) {
+        let _ = ctx;
+    }
+
     /// The driver's timer fired (any phase), before the session handles
     /// its deadlines: a framework that caches decisions depending on time
     /// drops them here.

@@ -56,6 +56,14 @@ pub enum Command {
         #[command(subcommand)]
         cmd: AppCommand,
     },
+    /// List, pause, resume or abort (roll back) rolling updates in progress.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Deployment {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(subcommand)]
+        cmd: DeploymentCommand,
+    },
     /// Follow app and task changes as they happen (one line per event).
     #[command(after_help = EXIT_CODES_HELP)]
     Events {
@@ -193,6 +201,33 @@ pub enum AppCommand {
     Why { name: String },
 }
 
+/// `tritium deployment …`.
+#[derive(Debug, Subcommand)]
+pub enum DeploymentCommand {
+    /// Every update in progress: app, versions, steps, state.
+    List,
+    /// Hold an update: nothing more launched or killed for it.
+    Pause {
+        name: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Go on with a paused update or past a canary step; --wait waits for
+    /// the update to finish.
+    Resume {
+        name: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Roll an update back to the version it replaces; --wait waits for
+    /// the rollback to finish.
+    Abort {
+        name: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+}
+
 /// Why a command did not succeed; each has its exit code.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Failure {
@@ -307,6 +342,10 @@ fn run(cmd: Command, root: clap::Command, out: &mut dyn Write) -> Result<(), Fai
         Command::Events { conn, app, count } => {
             let client = connect(&conn)?;
             events(&client, conn.output, app.as_deref(), count, out)
+        }
+        Command::Deployment { conn, cmd } => {
+            let client = connect(&conn)?;
+            deployment(&client, conn.output == Format::Json, cmd, out)
         }
         Command::App { conn, cmd } => {
             let client = connect(&conn)?;
@@ -513,6 +552,77 @@ fn app(
                 Ok((Sent::Deleting(name.clone()), "deleting"))
             })
         }
+    }
+}
+
+fn deployment_line(d: &tritium_client::DeploymentView) -> String {
+    let state = serde_json::to_value(d.state)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    format!(
+        "{}\tv{} -> v{}\t{}/{}\t{state}\n",
+        d.app, d.from_version, d.to_version, d.steps_done, d.steps_total
+    )
+}
+
+/// `tritium deployment …`: list, or act on one update; with --wait, a
+/// resume waits for the update to finish and an abort for the rollback
+/// (a pause is done when answered).
+fn deployment(
+    client: &Client,
+    json: bool,
+    cmd: DeploymentCommand,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
+    use tritium_client::DeployAction;
+    let (name, action, w) = match cmd {
+        DeploymentCommand::List => {
+            let list = client.deployments().map_err(|e| failed(client, e))?;
+            if json {
+                return print_json(out, &doc(&list));
+            }
+            let mut text = String::from("APP\tVERSIONS\tSTEPS\tSTATE\n");
+            for d in &list {
+                text.push_str(&deployment_line(d));
+            }
+            return print(out, &text);
+        }
+        DeploymentCommand::Pause { name, wait } => (name, DeployAction::Pause, wait),
+        DeploymentCommand::Resume { name, wait } => (name, DeployAction::Resume, wait),
+        DeploymentCommand::Abort { name, wait } => (name, DeployAction::Abort, wait),
+    };
+    let deadline = Instant::now() + Duration::from_secs(w.timeout);
+    let events = if w.wait && action != DeployAction::Pause {
+        wait::open_events(client, Some(&name))
+    } else {
+        None
+    };
+    let d = client
+        .control_deployment(&name, action)
+        .map_err(|e| failed(client, e))?;
+    if !w.wait || action == DeployAction::Pause {
+        if json {
+            return print_json(out, &doc(&d));
+        }
+        return print(out, &deployment_line(&d));
+    }
+    if !json {
+        let _ = std::io::stderr()
+            .lock()
+            .write_all(deployment_line(&d).as_bytes());
+    }
+    let goals = [Goal::Converged {
+        name: name.clone(),
+        version: Some(d.to_version),
+    }];
+    let mut progress = Progress::new();
+    let finals = wait::wait(client, events, &goals, deadline, &mut progress)?;
+    let app = finals.into_iter().next().flatten();
+    match (json, app) {
+        (true, Some(a)) => print_json(out, &doc(&a)),
+        (_, Some(a)) => print(out, &format!("{} v{}: {}\n", a.name, a.version, a.status)),
+        (_, None) => Err(Failure::Failed(format!("app {name} no longer exists"))),
     }
 }
 

@@ -104,10 +104,14 @@ fn converged(name: &str, target: Option<u64>, a: &AppView) -> Verdict {
         .tasks
         .iter()
         .filter(|t| {
+            // With a readiness check, ready is the server's word.
             t.version == v
-                && t.state == "TASK_RUNNING"
                 && !t.killing
-                && (!health || t.healthy == Some(true))
+                && if a.spec.readiness.is_some() {
+                    t.ready
+                } else {
+                    t.state == "TASK_RUNNING" && (!health || t.healthy == Some(true))
+                }
         })
         .count() as u64;
     let live = a.tasks.iter().filter(|t| is_live(t)).count() as u64;

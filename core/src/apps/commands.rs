@@ -106,6 +106,10 @@ impl AppService {
                 let r = &mut app.rec;
                 let used = r.max_version.max(r.version);
                 r.begin_version(r.spec.clone());
+                if let Some(o) = &mut r.rollout {
+                    o.started_ns = ctx.wall_ns();
+                }
+                app.canary_deadline = None;
                 debug_assert!(
                     r.version == used + 1 && r.version == r.max_version,
                     "app {name}: a restart must take version {} (max_version + 1), took {}",
@@ -183,6 +187,8 @@ impl AppService {
                 Ok(Answer::Queue(QueueView { queue }))
             }
             CommandKind::Maintenance => Ok(Answer::Maintenance(self.maintenance_view(&ctx.view()))),
+            CommandKind::Deployments => Ok(Answer::Deployments(self.deployments(&ctx.view()))),
+            CommandKind::Deployment { app, action } => self.control_deployment(ctx, &app, action),
             CommandKind::Status => Ok(Answer::Status(Box::new(self.status_view(&ctx.view())))),
             CommandKind::Ready => {
                 let view = ctx.view();
@@ -353,6 +359,7 @@ impl AppService {
                         rec: AppRecord::new(spec),
                         not_before: None,
                         last_unhealthy_kill: None,
+                        canary_deadline: None,
                     },
                 );
                 Self::notify(ctx, &self.apps, &name, "created");
@@ -382,6 +389,10 @@ impl AppService {
                 } else {
                     let used = r.max_version.max(r.version);
                     r.begin_version(spec);
+                    if let Some(o) = &mut r.rollout {
+                        o.started_ns = ctx.wall_ns();
+                    }
+                    app.canary_deadline = None;
                     debug_assert!(
                         r.version == used + 1 && r.version == r.max_version,
                         "app {name}: an update must take version {} (max_version + 1), took {}",

@@ -3,11 +3,11 @@
 //! docs of [`crate::apps`]), and the per-turn cache of pending launches
 //! it feeds. It reads; it never kills, launches or stores anything.
 
-use tritium_proto::v1::TaskState;
+use tritium_proto::v1::{CheckStatusInfo, TaskState};
 
 use super::{App, AppService};
 use crate::framework::{Task, View};
-use crate::spec::Kind;
+use crate::spec::{AppSpec, Kind};
 
 /// What an app needs now.
 #[derive(Debug, Default)]
@@ -19,14 +19,75 @@ pub(crate) struct Decision {
     pub kill: Vec<String>,
 }
 
+/// Whether a check result says ready: an HTTP status among `statuses`
+/// (2xx and 3xx when empty), a TCP connection made, a command that exited
+/// 0. An empty result (no check done yet) is not ready.
+pub(crate) fn check_passes(c: &CheckStatusInfo, statuses: &[u32]) -> bool {
+    if let Some(h) = &c.http {
+        return h.status_code.is_some_and(|code| {
+            if statuses.is_empty() {
+                (200..400).contains(&code)
+            } else {
+                statuses.contains(&code)
+            }
+        });
+    }
+    if let Some(t) = &c.tcp {
+        return t.succeeded == Some(true);
+    }
+    if let Some(cmd) = &c.command {
+        return cmd.exit_code == Some(0);
+    }
+    false
+}
+
 impl AppService {
+    /// The spec task `t` was launched with (its version's: the current
+    /// one, or the one an update replaces).
+    fn spec_of<'a>(app: &'a App, t: &Task) -> &'a AppSpec {
+        match &app.rec.previous {
+            Some(p) if p.version == t.record().version => &p.spec,
+            _ => &app.rec.spec,
+        }
+    }
+
+    /// Ready: RUNNING, healthy if its version has a health check, and
+    /// passing its readiness check if its version has one. Health stays
+    /// for liveness (a task failing it is killed); readiness only gates
+    /// an update's progress and the `ready` counts.
     pub(super) fn ready(&self, app: &App, t: &Task) -> bool {
+        let spec = Self::spec_of(app, t);
         t.record().state == TaskState::TaskRunning as i32
-            && (app.rec.spec.healthcheck.is_none() || t.healthy() == Some(true))
+            && (spec.healthcheck.is_none() || t.healthy() == Some(true))
+            && spec.readiness.as_ref().is_none_or(|r| {
+                t.check_status()
+                    .is_some_and(|c| check_passes(c, &r.statuses))
+            })
+    }
+
+    /// Not ready, and known to be: a task recovered from the store whose
+    /// reconciliation has not answered yet may be ready (its health and
+    /// check results are not stored), so it is neither counted nor killed
+    /// as not ready.
+    fn known_unready(&self, app: &App, t: &Task) -> bool {
+        !self.ready(app, t)
+            && (t.status_seen() || t.record().state != TaskState::TaskRunning as i32)
+    }
+
+    /// How many instances of the version an update moves to may run now:
+    /// `want`, or fewer while a canary step or a pause holds it back.
+    fn new_cap(app: &App, want: usize) -> usize {
+        app.rec
+            .rollout
+            .as_ref()
+            .and_then(|o| o.cap)
+            .map_or(want, |c| (c as usize).min(want))
     }
 
     /// What `name` needs now: see the [module docs](crate::apps).
     pub(crate) fn decide(&self, view: &View<'_>, name: &str) -> Decision {
+        #[cfg(test)]
+        self.decides.set(self.decides.get() + 1);
         let now = view.now();
         let mut d = Decision::default();
         let live: Vec<&Task> = Self::app_tasks(view, name)
@@ -126,12 +187,22 @@ impl AppService {
             }
         }
         let ready_new = cur.iter().filter(|t| self.ready(app, t)).count();
-        let (old_ready, old_unready): (Vec<&Task>, Vec<&Task>) =
+        let (old_unready, old): (Vec<&Task>, Vec<&Task>) =
+            old.iter().partition(|t| self.known_unready(app, t));
+        let (old_ready, old_unknown): (Vec<&Task>, Vec<&Task>) =
             old.iter().partition(|t| self.ready(app, t));
         d.kill
             .extend(old_unready.iter().map(|t| t.record().id.clone()));
         let min_avail = want.saturating_sub(spec.upgrade.max_unavailable as usize);
-        let may_kill = (ready_new + old_ready.len()).saturating_sub(min_avail);
+        // A canary step or a pause holds the new version at `cap`
+        // instances: as many old ones stay as the new ones do not replace,
+        // and a paused update kills none.
+        let cap = Self::new_cap(app, want);
+        let paused = r.rollout.as_ref().is_some_and(|o| o.paused);
+        let keep_old = if paused { usize::MAX } else { want - cap };
+        let may_kill = (ready_new + old_ready.len())
+            .saturating_sub(min_avail)
+            .min((old_ready.len() + old_unknown.len()).saturating_sub(keep_old));
         let mut old_ready = old_ready;
         let killed_old = may_kill.min(old_ready.len());
         if killed_old > 0 {
@@ -144,8 +215,8 @@ impl AppService {
                 .iter()
                 .map(|t| t.record().id.clone()),
         );
-        let remaining_old = old_ready.len() - killed_old;
-        let missing = want.saturating_sub(cur.len()).saturating_sub(held(&cur));
+        let remaining_old = old_ready.len() - killed_old + old_unknown.len();
+        let missing = cap.saturating_sub(cur.len()).saturating_sub(held(&cur));
         let room =
             (want + spec.upgrade.max_surge as usize).saturating_sub(cur.len() + remaining_old);
         d.launch = missing.min(room);

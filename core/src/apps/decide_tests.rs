@@ -1013,3 +1013,40 @@ fn an_app_record_without_the_backoff_fields_still_reads() {
     let old: AppRecord = serde_json::from_str(&json).unwrap();
     assert_eq!((old.backoff_until, old.crashed.len()), (None, 0));
 }
+
+#[path = "deploy_tests.rs"]
+mod deploy_tests;
+
+#[test]
+fn a_burst_of_updates_decides_once_per_turn_not_once_per_update() {
+    // Deleting an app of n tasks brings n TASK_KILLED updates; deciding
+    // again for each of them made the delete O(n^2). A driver groups the
+    // events of one read into a turn; the app is converged once per turn.
+    const N: u32 = 2_000;
+    const TURN: u32 = 50;
+    let mut l = Live::new(&[service("big", N)], running("big", N));
+    l.input(crate::session::Input::Command(crate::session::Command {
+        id: 1,
+        kind: crate::session::CommandKind::RemoveApp("big".into()),
+    }));
+    assert!(l.app("big").deleting, "the delete was taken");
+    let before = l.s.framework().decides.get();
+    for first in (0..N).step_by(TURN as usize) {
+        l.s.begin_turn();
+        for i in first..first + TURN {
+            l.update(&format!("big.{i}.a"), TaskState::TaskKilled, None);
+        }
+        let now = l.now;
+        l.s.end_turn(now);
+    }
+    let decides = l.s.framework().decides.get() - before;
+    let turns = (N / TURN) as usize;
+    assert!(
+        decides <= 3 * turns,
+        "{decides} decides for {N} updates in {turns} turns: deciding once per update"
+    );
+    assert!(
+        !l.s.framework().apps.contains_key("big"),
+        "the app is forgotten once its last task ended"
+    );
+}

@@ -62,6 +62,17 @@ fn not_the_tasks_fault(reason: i32) -> bool {
 }
 
 impl AppService {
+    /// Converge every app a status update touched since the last time
+    /// (see `AppService::unconverged`).
+    pub(crate) fn converge_touched(&mut self, ctx: &mut Ctx<'_>) {
+        if self.unconverged.is_empty() {
+            return;
+        }
+        for name in std::mem::take(&mut self.unconverged) {
+            self.converge(ctx, &name);
+        }
+    }
+
     /// Carry out the kills `name` needs and settle its record: an update
     /// whose old tasks are gone is done, a deleted app without tasks is
     /// forgotten.
@@ -95,21 +106,107 @@ impl AppService {
             }
             return;
         }
-        if r.previous.is_some() && r.spec.kind == Kind::Service {
+        if (r.previous.is_some() || r.rollout.is_some()) && r.spec.kind == Kind::Service {
             let old_left = Self::app_tasks(&view, name).any(|t| t.record().version != r.version);
             let ready = Self::app_tasks(&view, name)
                 .filter(|t| t.record().version == r.version && !t.kill_sent() && self.ready(app, t))
                 .count();
+            let canary_ready = r.rollout.as_ref().is_some_and(|o| {
+                o.canary.is_some()
+                    && !o.canary_waiting
+                    && o.cap.is_some_and(|c| ready >= c as usize)
+            });
             if !old_left && ready >= r.spec.instances as usize {
                 let app = self.apps.get_mut(name).expect("present");
-                app.rec.previous = None;
+                let was_update = app.rec.previous.take().is_some();
+                app.rec.rollout = None;
+                app.canary_deadline = None;
                 app.rec.update_failures = 0;
                 let rec = app.rec.clone();
-                tracing::info!(target: "tritium::apps", app = %name, version = rec.version, "update done");
                 store_app(ctx, &rec);
-                self.notify_app(ctx, name, "updated");
+                if was_update {
+                    tracing::info!(target: "tritium::apps", app = %name, version = rec.version, "update done");
+                    self.notify_app(ctx, name, "updated");
+                } else {
+                    tracing::info!(target: "tritium::apps", app = %name, version = rec.version, "rollback done");
+                    self.notify_app(ctx, name, "rolled_back_done");
+                }
+            } else if canary_ready {
+                // The canaries are ready: wait for an operator's resume, or
+                // roll back at the timeout (durable as wall-clock time).
+                let now = ctx.now();
+                let wall = ctx.wall_ns();
+                let app = self.apps.get_mut(name).expect("present");
+                let o = app.rec.rollout.as_mut().expect("checked");
+                o.canary_waiting = true;
+                let timeout = o
+                    .canary
+                    .as_ref()
+                    .and_then(|c| c.timeout_seconds)
+                    .map(Duration::from_secs_f64);
+                if let Some(t) = timeout {
+                    app.canary_deadline = Some(now + t);
+                    o.canary_until_ns = wall
+                        .map(|w| w.saturating_add(i64::try_from(t.as_nanos()).unwrap_or(i64::MAX)));
+                }
+                tracing::info!(target: "tritium::apps", app = %name, ready, ?timeout, "canary ready; waiting for a resume");
+                let rec = app.rec.clone();
+                store_app(ctx, &rec);
+                self.notify_app(ctx, name, "canary_waiting");
             }
         }
+    }
+
+    /// Roll `name`'s update back to the version it replaces (after its new
+    /// tasks kept failing, an operator's abort, or a canary's timeout): the
+    /// previous spec returns under its own version number, the instance
+    /// count stays the latest asked for (a rollback undoes a change of
+    /// what runs, not a scale), and the way back is a rollout of its own.
+    /// False if no update is in progress.
+    pub(crate) fn roll_back(&mut self, ctx: &mut Ctx<'_>, name: &str, why: &'static str) -> bool {
+        let wall = ctx.wall_ns();
+        let Some(app) = self.apps.get_mut(name) else {
+            return false;
+        };
+        let Some(prev) = app.rec.previous.take() else {
+            return false;
+        };
+        tracing::warn!(target: "tritium::apps", app = %name, failed_version = app.rec.version, back_to = prev.version, why, "rolling back");
+        app.rec.max_version = app.rec.max_version.max(app.rec.version);
+        let from_version = app.rec.version;
+        let instances = app.rec.spec.instances;
+        app.rec.spec = prev.spec;
+        app.rec.spec.instances = instances;
+        if let Err(e) = self.matcher.put_app(&app.rec.spec) {
+            tracing::error!(target: "tritium::apps", app = %name, error = %e, "the matcher refused the rolled-back spec");
+        }
+        app.rec.version = prev.version;
+        // The failed version's number stays the highest given, so the next
+        // update takes `max_version + 1`, never a used one.
+        debug_assert!(
+            app.rec.version < app.rec.max_version,
+            "app {name}: rolled back to version {} not below the highest given {}",
+            app.rec.version,
+            app.rec.max_version
+        );
+        app.rec.rolled_back = true;
+        app.rec.update_failures = 0;
+        app.rec.failures = 0;
+        app.not_before = None;
+        app.canary_deadline = None;
+        app.rec.backoff_until = None;
+        app.rec.crashed.clear();
+        app.rec.rollout = Some(crate::session::Rollout {
+            from_version,
+            started_ns: wall,
+            rolling_back: true,
+            ..Default::default()
+        });
+        let rec = app.rec.clone();
+        store_app(ctx, &rec);
+        self.touch(name);
+        self.notify_app(ctx, name, "rolled_back");
+        true
     }
 
     /// A task of `t.record().app` ended with `status`: count a failure of
@@ -166,37 +263,8 @@ impl AppService {
             if app.rec.previous.is_some() && t.record().version == app.rec.version {
                 app.rec.update_failures += 1;
                 if app.rec.update_failures >= app.rec.spec.upgrade.rollback_after {
-                    let prev = app.rec.previous.take().expect("checked");
-                    tracing::warn!(target: "tritium::apps", app = %t.record().app, failed_version = app.rec.version, back_to = prev.version, "new version keeps failing; rolling back");
-                    app.rec.max_version = app.rec.max_version.max(app.rec.version);
-                    // Back to the previous version's spec; the instance
-                    // count stays the latest one asked for (a rollback
-                    // undoes a change of what runs, not a scale).
-                    let instances = app.rec.spec.instances;
-                    app.rec.spec = prev.spec;
-                    app.rec.spec.instances = instances;
-                    if let Err(e) = self.matcher.put_app(&app.rec.spec) {
-                        tracing::error!(target: "tritium::apps", app = %t.record().app, error = %e, "the matcher refused the rolled-back spec");
-                    }
-                    app.rec.version = prev.version;
-                    // The failed version's number stays the highest given, so
-                    // the next update takes `max_version + 1`, never a used one.
-                    debug_assert!(
-                        app.rec.version < app.rec.max_version,
-                        "app {}: rolled back to version {} not below the highest given {}",
-                        t.record().app,
-                        app.rec.version,
-                        app.rec.max_version
-                    );
-                    app.rec.rolled_back = true;
-                    app.rec.update_failures = 0;
-                    app.rec.failures = 0;
-                    app.not_before = None;
-                    app.rec.backoff_until = None;
-                    app.rec.crashed.clear();
                     let name = t.record().app.clone();
-                    store_app(ctx, &self.apps[&name].rec.clone());
-                    self.notify_app(ctx, &name, "rolled_back");
+                    self.roll_back(ctx, &name, "new version keeps failing");
                     return;
                 }
             }

@@ -47,6 +47,7 @@ use crate::session::{Answer, AppRecord, CommandError, CommandKind, Notice, TaskR
 
 mod commands;
 mod decide;
+mod deploy;
 mod lifecycle;
 mod maintenance;
 pub mod taskinfo;
@@ -61,6 +62,9 @@ struct App {
     not_before: Option<Instant>,
     /// Unhealthy tasks are killed at most one per interval per app.
     last_unhealthy_kill: Option<Instant>,
+    /// A canary waiting for a resume is rolled back then
+    /// (`rec.rollout.canary_until_ns` is the same time, durable).
+    canary_deadline: Option<Instant>,
 }
 
 /// tritium's app service: see the module docs.
@@ -85,6 +89,14 @@ pub struct AppService {
     /// Agents with scheduled maintenance, by agent id (in memory: the
     /// master announces them again in offers and inverse offers).
     maintenance: BTreeMap<String, maintenance::AgentMaintenance>,
+    /// Apps a status update touched this turn: converged once at the end
+    /// of the turn (or before anything that reads them), not once per
+    /// update — deleting or scaling down an app of n tasks was O(n²) when
+    /// each of its n TASK_KILLED updates re-ran `decide` over its tasks.
+    unconverged: BTreeSet<String>,
+    /// How often `decide` ran (tests check it is not once per update).
+    #[cfg(test)]
+    decides: Cell<usize>,
 }
 
 /// The prefix of the app service's record keys: an app is stored under
@@ -175,6 +187,9 @@ impl AppService {
             all_dirty: Cell::new(true),
             unhealthy_killed: BTreeSet::new(),
             maintenance: BTreeMap::new(),
+            unconverged: BTreeSet::new(),
+            #[cfg(test)]
+            decides: Cell::new(0),
         }
     }
 
@@ -282,10 +297,26 @@ impl Framework for AppService {
             {
                 tracing::error!(target: "tritium::apps", app = %rec.spec.name, error = %e, "stored app no longer compiles; it will not place");
             }
+            // A waiting canary's timeout runs on across a restart (at once
+            // if it passed meanwhile; from now without a wall clock).
+            let canary_deadline = rec.rollout.as_ref().and_then(|o| {
+                let timeout = o.canary.as_ref()?.timeout_seconds?;
+                if !o.canary_waiting {
+                    return None;
+                }
+                Some(match (o.canary_until_ns, wall) {
+                    (Some(until), Some(w)) if until > w => {
+                        now + Duration::from_nanos(until.abs_diff(w))
+                    }
+                    (Some(_), Some(_)) => now,
+                    _ => now + Duration::from_secs_f64(timeout),
+                })
+            });
             let app = App {
                 rec,
                 not_before,
                 last_unhealthy_kill: None,
+                canary_deadline,
             };
             self.apps.insert(app.rec.spec.name.clone(), app);
         }
@@ -295,6 +326,7 @@ impl Framework for AppService {
     }
 
     fn subscribed(&mut self, ctx: &mut Ctx<'_>) {
+        self.converge_touched(ctx);
         self.forget_held_inverse_offers();
         // Scale-downs decided while unsubscribed or before a restart are
         // carried out now (the session sends lost KILLs again itself).
@@ -310,6 +342,7 @@ impl Framework for AppService {
     }
 
     fn offers(&mut self, ctx: &mut Ctx<'_>, event: &EventView<'_>) -> Result<(), ViewError> {
+        self.converge_touched(ctx);
         let now = ctx.now();
         // An offer says whether its agent is scheduled for maintenance.
         let mut changed = false;
@@ -409,14 +442,21 @@ impl Framework for AppService {
             // its pending count stale) made a launch of n tasks cost O(n)
             // per update.
         } else {
-            self.converge(ctx, &app);
+            // Once per turn: see `unconverged`.
+            self.touch(&app);
+            self.unconverged.insert(app);
         }
         if update.ended.is_some() {
             self.answer_drained(ctx);
         }
     }
 
+    fn turn_ended(&mut self, ctx: &mut Ctx<'_>) {
+        self.converge_touched(ctx);
+    }
+
     fn inverse_offers(&mut self, ctx: &mut Ctx<'_>, offers: &[mesos::InverseOffer]) {
+        self.converge_touched(ctx);
         self.on_inverse_offers(ctx, offers);
     }
 
@@ -464,6 +504,7 @@ impl Framework for AppService {
     }
 
     fn command(&mut self, ctx: &mut Ctx<'_>, cmd: CommandKind) -> Result<Answer, CommandError> {
+        self.converge_touched(ctx);
         self.on_command(ctx, cmd)
     }
 
@@ -474,6 +515,7 @@ impl Framework for AppService {
     }
 
     fn timer(&mut self, ctx: &mut Ctx<'_>) {
+        self.converge_touched(ctx);
         let now = ctx.now();
         for app in self.apps.values_mut() {
             if app.not_before.is_some_and(|t| now >= t) {
@@ -483,6 +525,15 @@ impl Framework for AppService {
                 store_app(ctx, &app.rec);
             }
         }
+        let timed_out: Vec<String> = self
+            .apps
+            .iter()
+            .filter(|(_, a)| a.canary_deadline.is_some_and(|t| now >= t))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in timed_out {
+            self.roll_back(ctx, &name, "canary not resumed before its timeout");
+        }
         self.app_timers(ctx);
         if !self.maintenance.is_empty() {
             // A window may have come within the lead time (or ended).
@@ -491,7 +542,12 @@ impl Framework for AppService {
     }
 
     fn poll_timeout(&self, view: &View<'_>) -> Option<Instant> {
-        let backoff = self.apps.values().filter_map(|a| a.not_before).min();
+        let backoff = self
+            .apps
+            .values()
+            .flat_map(|a| [a.not_before, a.canary_deadline])
+            .flatten()
+            .min();
         [
             backoff,
             self.app_deadline(view),

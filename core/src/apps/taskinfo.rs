@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use tritium_proto::v1 as mesos;
 
-use crate::spec::{AppSpec, CheckKind, ContainerType, PortMapping, Visibility};
+use crate::spec::{
+    AppSpec, CheckKind, ContainerType, PortMapping, Readiness, ReadinessKind, Visibility,
+};
 
 use mesos::container_info::{self, docker_info};
 
@@ -190,6 +192,10 @@ pub fn build(spec: &AppSpec, p: Placed<'_>) -> mesos::TaskInfo {
             }
             Some(hc)
         }),
+        check: spec
+            .readiness
+            .as_ref()
+            .and_then(|r| readiness_check(spec, r, p.ports)),
         labels: labels(spec.labels.iter().map(|(k, v)| (k.clone(), v.clone()))),
         data,
         discovery: Some(discovery(spec, p.ports)),
@@ -231,6 +237,48 @@ fn discovery(spec: &AppSpec, ports: &[u32]) -> mesos::DiscoveryInfo {
         labels: labels(d.labels.into_iter()),
         ..Default::default()
     }
+}
+
+/// The readiness check as Mesos runs it (TaskInfo.check): HTTP and TCP on
+/// the port number the instance was given at the spec's port index. The
+/// agent reports each change of its result (TASK_RUNNING with reason
+/// TASK_CHECK_STATUS_UPDATED); `None` for a spec that does not resolve
+/// (validation refuses those).
+fn readiness_check(spec: &AppSpec, r: &Readiness, ports: &[u32]) -> Option<mesos::CheckInfo> {
+    use mesos::check_info::{Command as CheckCommand, Http, Tcp, Type};
+    let mut c = mesos::CheckInfo {
+        delay_seconds: r.delay,
+        interval_seconds: r.interval,
+        timeout_seconds: r.timeout,
+        ..Default::default()
+    };
+    match r.resolve(spec).ok()? {
+        ReadinessKind::Http { port_index, path } => {
+            c.r#type = Some(Type::Http as i32);
+            c.http = Some(Http {
+                port: ports.get(port_index).copied().unwrap_or(0),
+                path: Some(path),
+            });
+        }
+        ReadinessKind::Tcp { port_index } => {
+            c.r#type = Some(Type::Tcp as i32);
+            c.tcp = Some(Tcp {
+                port: ports.get(port_index).copied().unwrap_or(0),
+            });
+        }
+        ReadinessKind::Command(cmd) => {
+            c.r#type = Some(Type::Command as i32);
+            c.command = Some(CheckCommand {
+                command: mesos::CommandInfo {
+                    value: cmd.cmd.clone(),
+                    shell: Some(true),
+                    environment: environment(&cmd.environment, &[]),
+                    ..Default::default()
+                },
+            });
+        }
+    }
+    Some(c)
 }
 
 /// A KillPolicy with this grace period (the spec's, or a kill's own).
@@ -509,6 +557,71 @@ mod tests {
         assert_eq!(t.data.as_deref(), Some(&b"payload"[..]));
         assert_eq!(e.command.unwrap().value.as_deref(), Some("./exec --fast"));
         assert_eq!(e.executor_id.value, "d.0.y.executor");
+    }
+
+    #[test]
+    fn the_readiness_check_is_the_task_infos_check() {
+        let placed = |ports| Placed {
+            task_id: "web.0.x",
+            agent_id: "a1",
+            resources: Vec::new(),
+            ports,
+        };
+        let spec = AppSpec::parse(
+            br#"{"name": "web", "resources": {"cpu": 1, "mem": 32, "ports": 2},
+                 "command": {"cmd": "serve"},
+                 "readiness": {"type": "http", "port_index": 1, "path": "/ready",
+                               "delay": 0, "interval": 2, "timeout": 1}}"#,
+        )
+        .unwrap();
+        let c = build(&spec, placed(&[31000, 31001])).check.unwrap();
+        assert_eq!(c.r#type, Some(mesos::check_info::Type::Http as i32));
+        let http = c.http.unwrap();
+        assert_eq!((http.port, http.path.as_deref()), (31001, Some("/ready")));
+        assert_eq!(
+            (c.delay_seconds, c.interval_seconds, c.timeout_seconds),
+            (Some(0.0), Some(2.0), Some(1.0))
+        );
+        let spec = AppSpec::parse(
+            br#"{"name": "web", "resources": {"cpu": 1, "mem": 32},
+                 "command": {"cmd": "serve"},
+                 "readiness": {"type": "command", "command": {"cmd": "test -f /tmp/ready"}}}"#,
+        )
+        .unwrap();
+        let c = build(&spec, placed(&[])).check.unwrap();
+        assert_eq!(c.r#type, Some(mesos::check_info::Type::Command as i32));
+        assert_eq!(
+            c.command.unwrap().command.value.as_deref(),
+            Some("test -f /tmp/ready")
+        );
+        let none = AppSpec::parse(
+            br#"{"name": "web", "resources": {"cpu": 1, "mem": 32}, "command": {"cmd": "serve"}}"#,
+        )
+        .unwrap();
+        assert!(build(&none, placed(&[])).check.is_none());
+        // Refused: a port the app does not have, a check without a port.
+        for (doc, field) in [
+            (
+                r#""resources": {"cpu": 1, "mem": 32, "ports": 1}, "readiness": {"type": "http", "port_index": 1}"#,
+                "readiness.port_index",
+            ),
+            (
+                r#""resources": {"cpu": 1, "mem": 32}, "readiness": {"type": "tcp"}"#,
+                "readiness.type",
+            ),
+            (
+                r#""resources": {"cpu": 1, "mem": 32, "ports": 1}, "readiness": {"type": "http", "port_name": "admin"}"#,
+                "readiness.port_name",
+            ),
+            (
+                r#""resources": {"cpu": 1, "mem": 32}, "instances": 3, "upgrade": {"canary": {"instances": 3}}"#,
+                "upgrade.canary.instances",
+            ),
+        ] {
+            let body = format!(r#"{{"name": "web", "command": {{"cmd": "x"}}, {doc}}}"#);
+            let e = AppSpec::parse(body.as_bytes()).expect_err(doc);
+            assert_eq!(e.field, field, "{doc}: {e:?}");
+        }
     }
 
     #[test]

@@ -87,7 +87,7 @@ impl AppService {
         let now = view.now();
         let app = self.apps.get(name)?;
         let r = &app.rec;
-        let (mut running, mut healthy, mut total) = (0, 0, 0);
+        let (mut running, mut healthy, mut ready, mut total) = (0, 0, 0, 0);
         let mut task_states: BTreeMap<String, usize> = BTreeMap::new();
         let mut tasks = Vec::new();
         let mut next_task = None;
@@ -103,6 +103,10 @@ impl AppService {
             if t.healthy() == Some(true) {
                 healthy += 1;
             }
+            let is_ready = self.ready(app, t);
+            if is_ready && !t.kill_sent() {
+                ready += 1;
+            }
             if page.detail != TaskDetail::None {
                 *task_states
                     .entry(state_name(rec.state).to_owned())
@@ -111,7 +115,7 @@ impl AppService {
             let after = page.after.as_deref().is_none_or(|a| rec.id.as_str() > a);
             if wants_docs && after && next_task.is_none() {
                 if tasks.len() < limit {
-                    tasks.push(task_view(t));
+                    tasks.push(task_view(t, is_ready));
                 } else {
                     // One more task exists past the page: say where the
                     // next page starts.
@@ -128,6 +132,7 @@ impl AppService {
             instances: r.spec.instances,
             running,
             healthy,
+            ready,
             spec: r.spec.clone(),
             previous_version: r.previous.as_ref().map(|p| p.version),
             rolled_back: r.rolled_back,
@@ -242,7 +247,7 @@ pub(super) fn phase_name(view: &View<'_>) -> Subscription {
     }
 }
 
-fn task_view(t: &Task) -> TaskView {
+fn task_view(t: &Task, ready: bool) -> TaskView {
     let r = t.record();
     TaskView {
         id: r.id.clone(),
@@ -256,6 +261,7 @@ fn task_view(t: &Task) -> TaskView {
         started_at: t.started_at(),
         message: t.message().map(str::to_owned),
         killing: t.kill_sent(),
+        ready,
     }
 }
 

@@ -149,6 +149,10 @@ pub struct TaskView {
     pub message: Option<String>,
     /// tritium sent it a KILL.
     pub killing: bool,
+    /// RUNNING, healthy where checked, and passing its app's readiness
+    /// check where there is one: it counts toward an update's progress.
+    #[serde(default)]
+    pub ready: bool,
 }
 
 /// One app with its tasks: the answer to GET, POST, PUT and restart.
@@ -179,6 +183,10 @@ pub struct AppView {
     pub running: usize,
     /// Tasks whose health check passed last.
     pub healthy: usize,
+    /// Tasks ready: RUNNING, healthy where there is a health check, and
+    /// passing the readiness check where there is one.
+    #[serde(default)]
+    pub ready: usize,
     /// The spec of the current version.
     pub spec: AppSpec,
     /// While a rolling update runs: the version it replaces.
@@ -508,6 +516,81 @@ pub enum Answer {
     Metrics(Box<MetricsView>),
     /// Agents scheduled for maintenance (`Maintenance`).
     Maintenance(MaintenanceView),
+    /// The updates in progress (`Deployments`).
+    Deployments(DeploymentList),
+    /// One update as it stands after a pause, resume or abort.
+    Deployment(Box<DeploymentView>),
+}
+
+/// Where an update in progress stands.
+///
+/// ```
+/// use tritium_core::contract::DeployState;
+/// assert_eq!(serde_json::to_string(&DeployState::CanaryWaiting).unwrap(), "\"canary-waiting\"");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeployState {
+    /// Replacing instances within the app's `max_surge`/`max_unavailable`.
+    Running,
+    /// Paused by an operator: nothing launched or killed for it until
+    /// resumed (replacements of the new version's failed tasks aside).
+    Paused,
+    /// The canaries are ready; waiting for a resume (or the timeout, which
+    /// rolls back).
+    CanaryWaiting,
+    /// Aborted, timed out or failing: the previous version is coming back.
+    RollingBack,
+}
+
+/// What an operator does to an update in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeployAction {
+    /// Stop launching and killing for it.
+    Pause,
+    /// Go on (past a canary step too).
+    Resume,
+    /// Roll back to the version it replaces.
+    Abort,
+}
+
+/// One update in progress: an entry of `GET /v1/api/deployments`.
+///
+/// ```
+/// use tritium_core::contract::DeploymentView;
+/// let d: DeploymentView = serde_json::from_str(r#"{"app": "web", "from_version": 1, "to_version": 2,
+///   "steps_done": 2, "steps_total": 10, "state": "paused", "started": null, "canary": null,
+///   "canary_timeout_seconds": null}"#).unwrap();
+/// assert_eq!(d.steps_done, 2);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentView {
+    /// The app.
+    pub app: String,
+    /// The version it replaces.
+    pub from_version: u64,
+    /// The version it installs.
+    pub to_version: u64,
+    /// Instances of `to_version` ready (at most `steps_total`).
+    pub steps_done: usize,
+    /// Instances asked for.
+    pub steps_total: usize,
+    /// Where it stands.
+    pub state: DeployState,
+    /// When it began, in seconds since the Unix epoch (`null` if unknown).
+    pub started: Option<f64>,
+    /// The canary's instance count while a canary step is pending.
+    pub canary: Option<u32>,
+    /// Seconds left before a waiting canary is rolled back.
+    pub canary_timeout_seconds: Option<f64>,
+}
+
+/// `GET /v1/api/deployments`: every update in progress, by app name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentList {
+    /// The updates, by app name.
+    pub deployments: Vec<DeploymentView>,
 }
 
 /// What kind of refusal a [`CommandError`] is.

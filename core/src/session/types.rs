@@ -210,6 +210,40 @@ pub struct AppRecord {
     /// with its agent, or killed by someone else, does not).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub crashed: Vec<u32>,
+    /// While a rolling update (or the rollback of one) runs: how far it
+    /// may go (pause, canary) and since when, so a restarted tritium
+    /// keeps a paused or waiting update where it stood.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
+}
+
+/// The control state of an update in progress (`GET /v1/api/deployments`).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Rollout {
+    /// The version it moves away from.
+    pub from_version: u64,
+    /// When it began (wall clock, ns since the Unix epoch), if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_ns: Option<i64>,
+    /// Instances of the version it moves to allowed for now (a canary's
+    /// count, or what ran when it was paused); `None`: all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap: Option<u32>,
+    /// Paused: nothing new launched beyond `cap`, no old task killed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
+    /// A canary step not resumed yet (the spec's `upgrade.canary`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<crate::spec::Canary>,
+    /// The canaries are ready and the update waits for a resume.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub canary_waiting: bool,
+    /// Then the canary is rolled back if not resumed (wall clock, ns).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_until_ns: Option<i64>,
+    /// This is the way back of a rolled back (or aborted) update.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rolling_back: bool,
 }
 
 /// The version and spec a rolling update replaces.
@@ -237,6 +271,7 @@ impl AppRecord {
             update_failures: 0,
             backoff_until: None,
             crashed: Vec::new(),
+            rollout: None,
         }
     }
 
@@ -257,6 +292,14 @@ impl AppRecord {
                 spec: self.spec.clone(),
             });
         }
+        // A new update (even one that replaces an update under way)
+        // starts with its own spec's canary, unpaused.
+        self.rollout = self.previous.as_ref().map(|p| Rollout {
+            from_version: p.version,
+            cap: spec.upgrade.canary.as_ref().map(|c| c.instances),
+            canary: spec.upgrade.canary.clone(),
+            ..Rollout::default()
+        });
         self.max_version = self.max_version.max(self.version) + 1;
         self.version = self.max_version;
         self.spec = spec;
@@ -455,6 +498,16 @@ pub enum CommandKind {
     /// the driver adds its own stats ([`crate::contract::MetricsView::driver`])
     /// to that reply.
     Metrics,
+    /// Every update in progress ([`Answer::Deployments`]).
+    Deployments,
+    /// Pause, resume or abort app `app`'s update ([`Answer::Deployment`];
+    /// not found without the app, a conflict without an update to act on).
+    Deployment {
+        /// The app.
+        app: String,
+        /// What to do.
+        action: crate::contract::DeployAction,
+    },
 }
 
 /// Inputs of [`super::Session::handle`]. `C` is the framework's command

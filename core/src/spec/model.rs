@@ -47,6 +47,12 @@ pub struct AppSpec {
     /// How Mesos checks an instance is healthy; failing instances are replaced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<HealthCheck>,
+    /// How Mesos checks an instance is ready to serve (TaskInfo.check):
+    /// a rolling update counts a new instance only once it is ready, and
+    /// the API's `ready` count is of ready instances. Unlike the health
+    /// check it never kills.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<Readiness>,
     /// Labels on every task (TaskInfo.labels).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
@@ -927,6 +933,144 @@ pub struct Upgrade {
     /// back to the previous version.
     #[serde(default = "three")]
     pub rollback_after: u32,
+    /// Update this many instances first, then wait for an operator's
+    /// resume (or roll back when the timeout passes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<Canary>,
+}
+
+/// A canary step of a rolling update: `instances` new instances are
+/// started (and must be ready), then the update waits for
+/// `POST /v1/api/deployments/{app}/resume`; after `timeout_seconds`
+/// without one it is rolled back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Canary {
+    /// New instances before the wait (1 to the app's instances minus 1).
+    pub instances: u32,
+    /// Seconds to wait for a resume once the canaries are ready; absent:
+    /// wait until resumed or aborted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<f64>,
+}
+
+/// A readiness check (Mesos `CheckInfo`): `http` GETs `path` on one of
+/// the instance's ports (ready on 2xx/3xx, or one of `statuses`), `tcp`
+/// connects to it, `command` runs a command (ready when it exits 0).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Readiness {
+    /// http, tcp or command.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// HTTP path to GET (default `/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Which of the instance's ports to probe, by index (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port_index: Option<u32>,
+    /// Which of the instance's ports to probe, by its discovery name
+    /// (`port0`, or a name from `discovery.ports`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port_name: Option<String>,
+    /// HTTP status codes that mean ready; empty: 2xx and 3xx.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub statuses: Vec<u32>,
+    /// The command of a `command` check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Command>,
+    /// Seconds after the task starts before the first check (Mesos's
+    /// default: 15).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<f64>,
+    /// Seconds between checks (Mesos's default: 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<f64>,
+    /// Seconds a check may take (Mesos's default: 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<f64>,
+}
+
+/// What a readiness check resolves to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReadinessKind {
+    /// GET `path` on the instance's port number `port_index`.
+    Http {
+        /// Index into the instance's ports.
+        port_index: usize,
+        /// The path to GET.
+        path: String,
+    },
+    /// Connect to the instance's port number `port_index`.
+    Tcp {
+        /// Index into the instance's ports.
+        port_index: usize,
+    },
+    /// Run the command; exit 0 is ready.
+    Command(Command),
+}
+
+impl Readiness {
+    /// The check to run on instances of `spec`, or what is wrong with it.
+    pub fn resolve(&self, spec: &AppSpec) -> Result<ReadinessKind, SpecError> {
+        let port = || -> Result<usize, SpecError> {
+            let names = spec.discovery_ports();
+            if names.is_empty() {
+                return Err(SpecError::new(
+                    "readiness.type",
+                    "an http or tcp readiness check needs the app to have a port",
+                ));
+            }
+            match (&self.port_name, self.port_index) {
+                (Some(_), Some(_)) => Err(SpecError::new(
+                    "readiness.port_name",
+                    "give port_name or port_index, not both",
+                )),
+                (Some(n), None) => names
+                    .iter()
+                    .position(|(name, _)| name.eq_ignore_ascii_case(n))
+                    .ok_or_else(|| {
+                        SpecError::new(
+                            "readiness.port_name",
+                            format!("the app has no port named {n}"),
+                        )
+                    }),
+                (None, i) => {
+                    let i = i.unwrap_or(0) as usize;
+                    if i < names.len() {
+                        Ok(i)
+                    } else {
+                        Err(SpecError::new(
+                            "readiness.port_index",
+                            format!("the app has {} ports", names.len()),
+                        ))
+                    }
+                }
+            }
+        };
+        match self.kind.to_ascii_lowercase().as_str() {
+            "http" => Ok(ReadinessKind::Http {
+                port_index: port()?,
+                path: self.path.clone().unwrap_or_else(|| "/".into()),
+            }),
+            "tcp" => Ok(ReadinessKind::Tcp {
+                port_index: port()?,
+            }),
+            "command" => match &self.command {
+                Some(c) if c.cmd.as_deref().is_some_and(|s| !s.is_empty()) => {
+                    Ok(ReadinessKind::Command(c.clone()))
+                }
+                _ => Err(SpecError::new(
+                    "readiness.command.cmd",
+                    "a command check needs a command",
+                )),
+            },
+            _ => Err(SpecError::new(
+                "readiness.type",
+                "type must be http, tcp or command",
+            )),
+        }
+    }
 }
 
 fn three() -> u32 {
@@ -939,6 +1083,7 @@ impl Default for Upgrade {
             max_unavailable: 0,
             max_surge: 1,
             rollback_after: 3,
+            canary: None,
         }
     }
 }
@@ -973,6 +1118,7 @@ impl AppSpec {
             }),
             container: None,
             healthcheck: None,
+            readiness: None,
             labels: BTreeMap::new(),
             executor: None,
             role: None,

@@ -141,6 +141,35 @@ impl AppSpec {
                 }
             }
         }
+        if let Some(r) = &self.readiness {
+            r.resolve(self)?;
+            if let Some(p) = &r.path {
+                text("readiness.path", p, false)?;
+            }
+            if let Some(c) = &r.command {
+                check_command("readiness.command", c)?;
+            }
+            for s in &r.statuses {
+                if !(100..=599).contains(s) {
+                    return Err(SpecError::new(
+                        "readiness.statuses",
+                        "HTTP status codes are 100-599",
+                    ));
+                }
+            }
+            for (f, v) in [
+                ("readiness.delay", r.delay),
+                ("readiness.timeout", r.timeout),
+            ] {
+                if let Some(v) = v {
+                    scalar_or_zero(f, v, 86_400.0)?;
+                }
+            }
+            if let Some(v) = r.interval {
+                // Mesos refuses a zero interval (it would check in a loop).
+                scalar("readiness.interval", v, 0.001, 86_400.0)?;
+            }
+        }
         items("labels", self.labels.len())?;
         for (k, v) in &self.labels {
             text(&format!("labels.{k}"), k, false)?;
@@ -173,6 +202,17 @@ impl AppSpec {
                 "upgrade.rollback_after",
                 "must be at least 1",
             ));
+        }
+        if let Some(c) = &self.upgrade.canary {
+            if c.instances == 0 || c.instances >= self.instances.max(1) {
+                return Err(SpecError::new(
+                    "upgrade.canary.instances",
+                    "at least 1 and fewer than the app's instances",
+                ));
+            }
+            if let Some(t) = c.timeout_seconds {
+                scalar("upgrade.canary.timeout_seconds", t, 1.0, 7.0 * 86_400.0)?;
+            }
         }
         Ok(())
     }

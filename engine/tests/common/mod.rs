@@ -242,6 +242,8 @@ impl ReplyExt for Reply {
             Ok(Answer::Ready(r)) => json(serde_json::to_value(r)),
             Ok(Answer::Metrics(m)) => json(serde_json::to_value(m)),
             Ok(Answer::Maintenance(m)) => json(serde_json::to_value(m)),
+            Ok(Answer::Deployments(l)) => json(serde_json::to_value(l)),
+            Ok(Answer::Deployment(d)) => json(serde_json::to_value(d)),
             Ok(Answer::Deleting { name }) => serde_json::json!({ "name": name }),
             Err(_) => Value::Null,
         }

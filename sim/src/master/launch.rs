@@ -601,6 +601,21 @@ impl Master {
                 .map(|g| Duration::from_nanos(u64::try_from(g.nanoseconds).unwrap_or(0))),
             kill: None,
             running: RunningSpan::default(),
+            check: t.check.as_ref().and_then(|c| {
+                let secs = |v: Option<f64>, default: f64| {
+                    Duration::from_secs_f64(
+                        v.filter(|s| s.is_finite() && *s >= 0.0).unwrap_or(default),
+                    )
+                };
+                Some(SimCheck {
+                    kind: c.r#type?,
+                    delay: secs(c.delay_seconds, 15.0),
+                    interval: secs(c.interval_seconds, 10.0).max(Duration::from_millis(10)),
+                })
+            }),
+            check_result: None,
+            running_at: None,
+            check_gen: 0,
         };
         let slot = self.insert_task(task);
         if let Some(old) = self.frameworks[fw]

@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tritium_proto::scheduler::{Call, Event, call, event};
 use tritium_proto::v1::{
-    self as mesos, AgentId, ExecutorId, FrameworkId, MasterInfo, Offer, OfferId, TaskId, TaskInfo,
-    TaskState, TaskStatus, framework_info, offer, task_status,
+    self as mesos, AgentId, CheckStatusInfo, ExecutorId, FrameworkId, MasterInfo, Offer, OfferId,
+    TaskId, TaskInfo, TaskState, TaskStatus, framework_info, offer, task_status,
 };
 
 use crate::cluster::{Agent, AgentState, ClusterSpec, generate};
@@ -427,6 +427,14 @@ struct Task {
     kill_grace: Option<Duration>,
     /// A KILL reached its executor: when the task is KILLED.
     kill: Option<KillUnderWay>,
+    /// `TaskInfo.check`, run as Mesos's checker does (see `tasks.rs`).
+    check: Option<SimCheck>,
+    /// The check's last result (`None`: no check done yet).
+    check_result: Option<CheckStatusInfo>,
+    /// Since when it is RUNNING (its check's `sim:ready-after` counts from then).
+    running_at: Option<Instant>,
+    /// Bumped when its check is re-armed: stale check timers do nothing.
+    check_gen: u64,
     /// When it was RUNNING, on the master's clock (`/sim/state`).
     running: RunningSpan,
 }
@@ -453,6 +461,17 @@ impl Task {
         }
         self.state = state;
     }
+}
+
+/// A task's check (`TaskInfo.check`) as the simulated agent runs it.
+#[derive(Debug, Clone, Copy)]
+struct SimCheck {
+    /// `CheckInfo.Type`.
+    kind: i32,
+    /// Seconds from RUNNING to the first check (Mesos's default 15).
+    delay: Duration,
+    /// Seconds between checks (Mesos's default 10).
+    interval: Duration,
 }
 
 /// A task being killed as Mesos's command executor does it
@@ -493,6 +512,11 @@ struct Behaviour {
     /// The task ignores SIGTERM (`sim:ignore-term`): only SIGKILL, at the
     /// end of its grace period, ends it.
     ignore_term: bool,
+    /// Its check (`TaskInfo.check`) passes only from this many seconds
+    /// after it is RUNNING (`sim:ready-after=<s>`); `None`: from the first.
+    ready_after: Option<f64>,
+    /// Its check never passes (`sim:never-ready`).
+    never_ready: bool,
 }
 
 impl Behaviour {
@@ -515,6 +539,8 @@ impl Behaviour {
                 "unhealthy" => b.unhealthy = true,
                 "stop-after" => b.stop_after = secs.or(Some(0.0)),
                 "ignore-term" => b.ignore_term = true,
+                "ready-after" => b.ready_after = secs.or(Some(0.0)),
+                "never-ready" => b.never_ready = true,
                 _ => {}
             }
         }
@@ -562,6 +588,7 @@ enum Timer {
     FailoverTimeout { framework: usize, generation: u64 },
     TaskStep { task: usize, generation: u64 },
     StatusRetry { task: usize, generation: u64 },
+    TaskCheck { task: usize, generation: u64 },
 }
 
 /// Offers remembered after they ended, to tell a race (accepting an offer
@@ -1148,6 +1175,14 @@ impl Master {
                         .is_some_and(|t| t.update_gen == generation)
                     {
                         self.retry_update(now, task);
+                    }
+                }
+                Timer::TaskCheck { task, generation } => {
+                    if self.tasks[task]
+                        .as_ref()
+                        .is_some_and(|t| t.check_gen == generation)
+                    {
+                        self.run_check(now, task);
                     }
                 }
             }

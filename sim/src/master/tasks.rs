@@ -23,6 +23,23 @@ impl Master {
         let Some(t) = self.tasks[slot].as_ref() else {
             return;
         };
+        // executor.cpp `createTaskStatus`: every status of a task with a
+        // check carries a CheckStatusInfo of its type, empty but for
+        // check and health updates, which copy the last status's (and so
+        // the last result).
+        let check_status = t.check.map(|c| {
+            let carries = matches!(
+                reason,
+                Some(
+                    task_status::Reason::TaskCheckStatusUpdated
+                        | task_status::Reason::TaskHealthCheckStatusUpdated
+                )
+            );
+            match (&t.check_result, carries) {
+                (Some(r), true) => *r,
+                _ => empty_check_status(c.kind),
+            }
+        });
         let status = TaskStatus {
             task_id: TaskId {
                 value: t.id.clone(),
@@ -38,6 +55,7 @@ impl Master {
             timestamp: Some(ts),
             uuid: Some(uuid),
             healthy,
+            check_status,
             ..TaskStatus::default()
         };
         self.record_agent_status(now, slot, state, status);
@@ -186,6 +204,7 @@ impl Master {
                     );
                 } else {
                     self.agent_update(now, slot, TaskState::TaskRunning, None, None, None);
+                    self.start_checking(now, slot);
                     if self.cfg.task_failure_rate > 0.0
                         && self.rng.f64() < self.cfg.task_failure_rate
                     {
@@ -237,6 +256,83 @@ impl Master {
                 None,
             ),
             _ => {}
+        }
+    }
+
+    /// A task with a check just became RUNNING: its first check runs
+    /// after the check's delay (checker_process.cpp).
+    fn start_checking(&mut self, now: Instant, slot: usize) {
+        let Some(t) = self.tasks[slot].as_mut() else {
+            return;
+        };
+        t.running_at = Some(now);
+        let Some(c) = t.check else {
+            return;
+        };
+        self.arm_check(now + c.delay, slot);
+    }
+
+    fn arm_check(&mut self, at: Instant, slot: usize) {
+        let Some(t) = self.tasks[slot].as_mut() else {
+            return;
+        };
+        t.check_gen += 1;
+        let generation = t.check_gen;
+        self.arm(
+            at,
+            Timer::TaskCheck {
+                task: slot,
+                generation,
+            },
+        );
+    }
+
+    /// One check of a RUNNING task, as Mesos's checker and command
+    /// executor do it (checks/checker.cpp `processCheckResult`,
+    /// executor.cpp `taskCheckUpdated`): a result that differs from the
+    /// previous one is sent as TASK_RUNNING with reason
+    /// TASK_CHECK_STATUS_UPDATED; a task being killed or ended is no longer
+    /// checked. It passes from `sim:ready-after` seconds after RUNNING
+    /// (never with `sim:never-ready`). Once it passes nothing changes, so
+    /// no further check is simulated.
+    pub(super) fn run_check(&mut self, now: Instant, slot: usize) {
+        let Some(t) = self.tasks[slot].as_ref() else {
+            return;
+        };
+        let (Some(c), Some(since)) = (t.check, t.running_at) else {
+            return;
+        };
+        if t.state != TaskState::TaskRunning || t.kill.is_some() {
+            return;
+        }
+        let b = t.behaviour;
+        let passes = !b.never_ready
+            && now.saturating_duration_since(since).as_secs_f64() >= b.ready_after.unwrap_or(0.0);
+        let mut result = empty_check_status(c.kind);
+        if let Some(h) = result.http.as_mut() {
+            h.status_code = Some(if passes { 200 } else { 503 });
+        }
+        if let Some(tcp) = result.tcp.as_mut() {
+            tcp.succeeded = Some(passes);
+        }
+        if let Some(cmd) = result.command.as_mut() {
+            cmd.exit_code = Some(if passes { 0 } else { 1 });
+        }
+        if t.check_result.as_ref() != Some(&result) {
+            if let Some(t) = self.tasks[slot].as_mut() {
+                t.check_result = Some(result);
+            }
+            self.agent_update(
+                now,
+                slot,
+                TaskState::TaskRunning,
+                Some(task_status::Reason::TaskCheckStatusUpdated),
+                None,
+                None,
+            );
+        }
+        if !passes {
+            self.arm_check(now + c.interval, slot);
         }
     }
 
@@ -548,4 +644,22 @@ impl Master {
         s.healthy = t.healthy;
         s
     }
+}
+
+/// A `CheckStatusInfo` of check type `kind` with no result (what Mesos
+/// sends before the first check, or after one that could not be done).
+fn empty_check_status(kind: i32) -> CheckStatusInfo {
+    use tritium_proto::v1::check_info::Type;
+    use tritium_proto::v1::check_status_info::{Command, Http, Tcp};
+    let mut c = CheckStatusInfo {
+        r#type: Some(kind),
+        ..CheckStatusInfo::default()
+    };
+    match Type::try_from(kind) {
+        Ok(Type::Command) => c.command = Some(Command::default()),
+        Ok(Type::Http) => c.http = Some(Http::default()),
+        Ok(Type::Tcp) => c.tcp = Some(Tcp::default()),
+        _ => {}
+    }
+    c
 }

@@ -687,6 +687,9 @@ impl Core {
     // ------------------------------------------------------------ turn end
 
     fn after_turn<F: Framework>(&mut self, fw: &mut F, now: Instant) {
+        if self.phase != Phase::Stopped {
+            fw.turn_ended(&mut Ctx::new(self, now));
+        }
         if self.resync_at.is_some_and(|r| now >= r) {
             self.resync_at = None;
         }

@@ -34,6 +34,14 @@ pub struct Task {
     pub(super) intent_seq: u64,
     /// The last health check result the agent reported.
     pub(super) healthy: Option<bool>,
+    /// The last result of its check (TaskInfo.check, the app service's
+    /// readiness check) the agent reported: `None` until a status carries
+    /// one (an empty `CheckStatusInfo` means no result yet).
+    pub(super) check_status: Option<mesos::CheckStatusInfo>,
+    /// A status for it arrived since this session began (a task recovered
+    /// from the store has none until reconciliation answers): what the
+    /// agent said of its health and check is known.
+    pub(super) status_seen: bool,
     /// Since when it is RUNNING (and not reported unhealthy).
     pub(super) running_since: Option<Instant>,
     /// Wall-clock seconds of its RUNNING status (the agent's timestamp).
@@ -56,6 +64,11 @@ impl Task {
             kill_grace: None,
             intent_seq,
             healthy: None,
+            check_status: None,
+            // A task launched now has no earlier status to miss; one
+            // recovered from the store (`intent_seq` 0) waits for its
+            // reconciliation.
+            status_seen: intent_seq != 0,
             running_since: None,
             started_at: None,
             message: None,
@@ -91,6 +104,19 @@ impl Task {
     /// The last health check result the agent reported.
     pub fn healthy(&self) -> Option<bool> {
         self.healthy
+    }
+
+    /// The last result of its check the agent reported (see
+    /// [`TaskInfo.check`](mesos::TaskInfo::check)).
+    pub fn check_status(&self) -> Option<&mesos::CheckStatusInfo> {
+        self.check_status.as_ref()
+    }
+
+    /// Whether a status for it arrived in this session's life: a task
+    /// recovered from the store has its stored state but no health or
+    /// check result until reconciliation answers.
+    pub fn status_seen(&self) -> bool {
+        self.status_seen
     }
 
     /// Since when it is RUNNING and not reported unhealthy.

@@ -149,7 +149,23 @@ impl Core {
                         t.rec.unreachable_time = None;
                     }
                     let health_changed = status.healthy.is_some() && status.healthy != t.healthy;
+                    // Every status of a task with a check carries its last
+                    // result (an empty one before the first), as Mesos's
+                    // executors send them.
+                    let check_changed =
+                        status.check_status.is_some() && status.check_status != t.check_status;
+                    if check_changed {
+                        t.check_status.clone_from(&status.check_status);
+                    }
+                    // A recovered task's first status says what its health
+                    // and check are (`Task::status_seen`). It stays a plain
+                    // step: a framework that reads readiness only while an
+                    // app changes decides again then anyway, and deciding
+                    // again for every reconciled task of a steady app would
+                    // make recovery quadratic.
+                    t.status_seen = true;
                     plain = !health_changed
+                        && !check_changed
                         && !was_unreachable
                         && t.unreachable_since.is_none()
                         && !t.kill_sent
@@ -172,7 +188,7 @@ impl Core {
                             t.running_since = None;
                         }
                     }
-                    if t.rec.state != state || health_changed {
+                    if t.rec.state != state || health_changed || check_changed {
                         if t.rec.state != state && state == TaskState::TaskRunning as i32 {
                             tracing::info!(target: "tritium::tasks", task = %id, agent = %t.rec.agent_id, "task running");
                         }
@@ -285,6 +301,8 @@ impl Core {
             task.unreachable_since = since.or(task.unreachable_since);
         }
         task.healthy = status.healthy;
+        task.check_status.clone_from(&status.check_status);
+        task.status_seen = true;
         let ev = task_event(&task, status.state, status.message.as_deref());
         self.out.push_back(ev);
         // An adopted task may be STAGING or UNREACHABLE.
