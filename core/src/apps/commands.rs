@@ -103,22 +103,11 @@ impl AppService {
                     let e = CommandError::conflict("name", format!("app {name} is being deleted"));
                     return Err(e);
                 }
+                let spec = app.rec.spec.clone();
+                app.begin_version(spec, ctx.wall_ns());
                 let r = &mut app.rec;
-                let used = r.max_version.max(r.version);
-                r.begin_version(r.spec.clone());
-                if let Some(o) = &mut r.rollout {
-                    o.started_ns = ctx.wall_ns();
-                }
-                app.canary_deadline = None;
-                debug_assert!(
-                    r.version == used + 1 && r.version == r.max_version,
-                    "app {name}: a restart must take version {} (max_version + 1), took {}",
-                    used + 1,
-                    r.version
-                );
                 r.job_failures.clear();
                 r.completed.clear();
-                app.not_before = None;
                 tracing::info!(target: "tritium::apps", app = %name, version = r.version, "rolling restart");
                 let rec = r.clone();
                 store_app(ctx, &rec);
@@ -387,20 +376,8 @@ impl AppService {
                     }
                     Self::notify(ctx, &self.apps, &name, "scaled");
                 } else {
-                    let used = r.max_version.max(r.version);
-                    r.begin_version(spec);
-                    if let Some(o) = &mut r.rollout {
-                        o.started_ns = ctx.wall_ns();
-                    }
-                    app.canary_deadline = None;
-                    debug_assert!(
-                        r.version == used + 1 && r.version == r.max_version,
-                        "app {name}: an update must take version {} (max_version + 1), took {}",
-                        used + 1,
-                        r.version
-                    );
-                    app.not_before = None;
-                    tracing::info!(target: "tritium::apps", app = %name, version = r.version, "rolling update");
+                    app.begin_version(spec, ctx.wall_ns());
+                    tracing::info!(target: "tritium::apps", app = %name, version = app.rec.version, "rolling update");
                     Self::notify(ctx, &self.apps, &name, "updating");
                 }
                 false

@@ -67,6 +67,30 @@ struct App {
     canary_deadline: Option<Instant>,
 }
 
+impl App {
+    /// Start a new version running `spec` (an update, or a restart with
+    /// the same spec): the record's [`AppRecord::begin_version`], the
+    /// rollout's start time, and the in-memory twins of what it resets
+    /// (the backoff's and a waiting canary's deadlines).
+    fn begin_version(&mut self, spec: crate::spec::AppSpec, wall_ns: Option<i64>) {
+        let r = &mut self.rec;
+        let used = r.max_version.max(r.version);
+        r.begin_version(spec);
+        if let Some(o) = &mut r.rollout {
+            o.started_ns = wall_ns;
+        }
+        self.not_before = None;
+        self.canary_deadline = None;
+        debug_assert!(
+            r.version == used + 1 && r.version == r.max_version,
+            "app {}: a new version must take {} (max_version + 1), took {}",
+            r.name(),
+            used + 1,
+            r.version
+        );
+    }
+}
+
 /// tritium's app service: see the module docs.
 #[derive(Debug)]
 pub struct AppService {
