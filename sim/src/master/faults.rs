@@ -228,6 +228,12 @@ impl Master {
             status.unreachable_time = Some(unreachable_time);
             self.send_update_now(now, fw, status);
         }
+        self.agent_failure_to_all(now, &agent_id);
+    }
+
+    /// FAILURE (the agent's id) to every framework, in framework order, as
+    /// the master tells them of an agent removed or lost.
+    pub(super) fn agent_failure_to_all(&mut self, now: Instant, agent_id: &str) {
         let mut frameworks: Vec<usize> = self.framework_index.values().copied().collect();
         frameworks.sort_unstable();
         for fw in frameworks {
@@ -235,7 +241,7 @@ impl Master {
                 r#type: Some(event::Type::Failure as i32),
                 failure: Some(event::Failure {
                     agent_id: Some(AgentId {
-                        value: agent_id.clone(),
+                        value: agent_id.to_owned(),
                     }),
                     ..Default::default()
                 }),

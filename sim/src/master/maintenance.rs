@@ -232,24 +232,7 @@ impl Master {
         now: Instant,
         ids: &[MachineId],
     ) -> Result<(), MaintenanceError> {
-        validate_machines(ids)?;
-        for id in ids {
-            match self.maint.machines.get(id) {
-                None => {
-                    return Err(format!(
-                        "Machine '{}' is not part of a maintenance schedule",
-                        machine_json(id)
-                    ));
-                }
-                Some(m) if m.mode != Mode::Draining => {
-                    return Err(format!(
-                        "Machine '{}' is not in DRAINING mode and cannot be brought down",
-                        machine_json(id)
-                    ));
-                }
-                Some(_) => {}
-            }
-        }
+        self.require_mode(ids, Mode::Draining, "DRAINING", "down")?;
         for id in ids {
             for a in self.agents_of_machine(id) {
                 if self.agents[a].state != AgentState::Down {
@@ -263,10 +246,16 @@ impl Master {
         Ok(())
     }
 
-    /// `POST /machine/up` (http.cpp `_stopMaintenance`): only DOWN
-    /// machines; they leave the schedule and their agents register again,
-    /// empty.
-    pub fn machine_up(&mut self, now: Instant, ids: &[MachineId]) -> Result<(), MaintenanceError> {
+    /// The machines are valid, scheduled and all in `mode` (`name` in
+    /// Mesos's words), or the error http.cpp gives for machines brought
+    /// `verb` ("down", "up") from another mode.
+    fn require_mode(
+        &self,
+        ids: &[MachineId],
+        mode: Mode,
+        name: &str,
+        verb: &str,
+    ) -> Result<(), MaintenanceError> {
         validate_machines(ids)?;
         for id in ids {
             match self.maint.machines.get(id) {
@@ -276,15 +265,23 @@ impl Master {
                         machine_json(id)
                     ));
                 }
-                Some(m) if m.mode != Mode::Down => {
+                Some(m) if m.mode != mode => {
                     return Err(format!(
-                        "Machine '{}' is not in DOWN mode and cannot be brought up",
+                        "Machine '{}' is not in {name} mode and cannot be brought {verb}",
                         machine_json(id)
                     ));
                 }
                 Some(_) => {}
             }
         }
+        Ok(())
+    }
+
+    /// `POST /machine/up` (http.cpp `_stopMaintenance`): only DOWN
+    /// machines; they leave the schedule and their agents register again,
+    /// empty.
+    pub fn machine_up(&mut self, now: Instant, ids: &[MachineId]) -> Result<(), MaintenanceError> {
+        self.require_mode(ids, Mode::Down, "DOWN", "up")?;
         let up: BTreeSet<&MachineId> = ids.iter().collect();
         for w in &mut self.maint.schedule.windows {
             w.machine_ids.retain(|m| !up.contains(m));
@@ -649,20 +646,6 @@ impl Master {
         self.executors.retain(|&(_, ag, _), _| ag != a);
         self.used[a] = Bag::new();
         self.avail_version[a] += 1;
-        let mut frameworks: Vec<usize> = self.framework_index.values().copied().collect();
-        frameworks.sort_unstable();
-        for fw in frameworks {
-            let ev = Event {
-                r#type: Some(event::Type::Failure as i32),
-                failure: Some(event::Failure {
-                    agent_id: Some(AgentId {
-                        value: agent_id.clone(),
-                    }),
-                    ..Default::default()
-                }),
-                ..Event::default()
-            };
-            self.send(now, fw, ev);
-        }
+        self.agent_failure_to_all(now, &agent_id);
     }
 }
