@@ -295,7 +295,7 @@ impl Api {
     ) -> Result<Response, TransportError> {
         let mut target = self.first(path);
         for _ in 0..=MAX_REDIRECTS {
-            let mut resp = match body {
+            let resp = match body {
                 Some(b) => self.send(method, &target, b, true, false)?,
                 // An empty body with `Content-Length: 0` (ureq would send
                 // `()` chunked, which the API refuses with 411).
@@ -306,14 +306,7 @@ impl Api {
                 target = next;
                 continue;
             }
-            let status = resp.status().as_u16();
-            let body = resp
-                .body_mut()
-                .with_config()
-                .limit(MAX_BODY as u64)
-                .read_to_vec()
-                .map_err(|e| self.error(&target.origin, e))?;
-            return Ok(Response { status, body });
+            return self.whole(&target, resp);
         }
         Err(TransportError::Broken(format!(
             "more than {MAX_REDIRECTS} redirects for {method} {path}"
@@ -325,20 +318,13 @@ impl Api {
     pub fn events(&self, path: &str) -> Result<Result<EventStream, Response>, TransportError> {
         let mut target = self.first(path);
         for _ in 0..=MAX_REDIRECTS {
-            let mut resp = self.send("GET", &target, (), false, true)?;
+            let resp = self.send("GET", &target, (), false, true)?;
             if let Some(next) = self.redirect(&target, &resp)? {
                 target = next;
                 continue;
             }
-            let status = resp.status().as_u16();
-            if status != 200 {
-                let body = resp
-                    .body_mut()
-                    .with_config()
-                    .limit(MAX_BODY as u64)
-                    .read_to_vec()
-                    .map_err(|e| self.error(&target.origin, e))?;
-                return Ok(Err(Response { status, body }));
+            if resp.status().as_u16() != 200 {
+                return Ok(Err(self.whole(&target, resp)?));
             }
             // No limit on the whole stream (it is endless); each event is
             // bounded by the reader.
@@ -391,6 +377,22 @@ impl Api {
         self.agent
             .run(req.build())
             .map_err(|e| self.error(&target.origin, e))
+    }
+
+    /// A whole answer: its status and its body, read up to `MAX_BODY`.
+    fn whole(
+        &self,
+        target: &Target,
+        mut resp: ureq::http::Response<ureq::Body>,
+    ) -> Result<Response, TransportError> {
+        let status = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY as u64)
+            .read_to_vec()
+            .map_err(|e| self.error(&target.origin, e))?;
+        Ok(Response { status, body })
     }
 
     /// Where a 307/308 points, if `resp` is one.
