@@ -123,10 +123,12 @@ def main():
               + " ".join(f"{k}={v}" for k, v in sizes.items()))
         s, _ = send("DELETE", f"{api}/v1/api/app?name=big")
         assert s == 202
+        t0 = time.time()
         wait("the app gone", a.deadline,
              lambda: _status(f"{api}/v1/api/app?name=big&tasks=none") == 404)
+        gone_s = time.time() - t0
         time.sleep(2)
-        print(f"deleted   rss_mib={rss_mib(t.pid):.0f}")
+        print(f"deleted   rss_mib={rss_mib(t.pid):.0f} after_s={gone_s:.0f}")
     finally:
         for p in reversed(procs):
             p.terminate()
