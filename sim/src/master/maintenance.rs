@@ -352,8 +352,9 @@ impl Master {
     }
 
     /// Recompute each agent's unavailability; for agents whose changed,
-    /// rescind their offers and inverse offers and forget the answers
-    /// (master.cpp `updateUnavailability`), then allocate promptly.
+    /// rescind their offers and inverse offers and forget the answers and
+    /// the inverse offer filters (master.cpp and hierarchical.cpp
+    /// `updateUnavailability`), then allocate promptly.
     fn refresh_agent_unavailability(&mut self, now: Instant) {
         let n = self.agents.len();
         let mut next: Vec<Option<UnavailabilityJson>> = vec![None; n];
@@ -374,6 +375,11 @@ impl Master {
             }
             self.rescind_inverse_offers_of(now, a);
             self.maint.statuses.retain(|(ag, _), _| *ag != a);
+            // hierarchical.cpp `updateUnavailability`: every framework's
+            // inverse offer filter of the agent goes too, so a framework
+            // that accepted (or declined) for the old window is asked again
+            // at once about the new one.
+            self.maint.filters.retain(|(_, ag), _| *ag != a);
         }
         self.request_cycle(now);
     }

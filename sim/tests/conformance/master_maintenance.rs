@@ -474,6 +474,44 @@ fn inverse_offers_filters() {
     assert_eq!(state(addr)["counters"]["violations"], 0);
 }
 
+/// hierarchical.cpp `updateUnavailability`: a new schedule for an agent
+/// drops every framework's inverse offer filter of it, so a framework that
+/// accepted with a long filter for the old window is asked at once about
+/// the new one (found by api/tests/crash.rs: a drain after a re-schedule
+/// waited out the filter).
+#[test]
+fn a_new_unavailability_clears_inverse_offer_filters() {
+    let server = start(1);
+    let addr = server.addr();
+    let hostname = server.with_master(|m| m.agents()[0].hostname.clone());
+    let w = window(&[host(&hostname)], in_secs(60), 120);
+    assert_eq!(
+        post(addr, "/maintenance/schedule", &json!({"windows": [w]})),
+        200
+    );
+    let mut s = subscribe_as(addr, Encoding::Protobuf, &default_framework());
+    let offers = s.wait_offers();
+    let inverse = run_and_collect_inverse(&mut s, &offers[..1], 1);
+    assert_eq!(
+        answer(&mut s, true, vec![inverse[0].id.clone()], 3600.0),
+        202
+    );
+    // The agent's window moves: a new unavailability.
+    let w = window(&[host(&hostname)], in_secs(90), 120);
+    assert_eq!(
+        post(addr, "/maintenance/schedule", &json!({"windows": [w]})),
+        200
+    );
+    let again = wait_inverse(&mut s);
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0].agent_id, inverse[0].agent_id);
+    assert_ne!(
+        again[0].unavailability, inverse[0].unavailability,
+        "the new window's"
+    );
+    assert_eq!(state(addr)["counters"]["violations"], 0);
+}
+
 /// Mesos: MasterMaintenanceTest.AcceptInvalidInverseOffer — an ACCEPT of
 /// an inverse offer id the master never issued does not break the master
 /// (it answers 202, as it takes every call, and logs it); the simulator
