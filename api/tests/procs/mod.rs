@@ -39,6 +39,15 @@ pub struct Tritium {
     status: Option<ExitStatus>,
 }
 
+/// The `tritium` binary the tests start: cargo's build of this checkout,
+/// or `TRITIUM_BIN` (scripts/crash-soak runs a long soak on a copy, so a
+/// rebuild of the checkout meanwhile does not change what it tests).
+pub fn tritium_bin() -> PathBuf {
+    std::env::var_os("TRITIUM_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_tritium")))
+}
+
 impl Tritium {
     /// Starts `tritium --master master --store store` with its API on a
     /// free loopback port; `extra` flags are appended.
@@ -51,7 +60,7 @@ impl Tritium {
             .append(true)
             .open(&log)
             .expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_tritium"))
+        let child = Command::new(tritium_bin())
             .args(["--master", master, "--store", store])
             .args(["--listen", &addr.to_string(), "--instance-id", id])
             .args(["--log-level", "info"])
