@@ -215,9 +215,15 @@ impl Master {
             .map(Duration::from_secs_f64)
             .unwrap_or(Duration::ZERO)
             .min(Duration::from_secs(365 * 24 * 3600));
-        // A disconnected framework's offers go back to the pool.
+        // A disconnected framework's offers go back to the pool, and the
+        // allocator forgets its offer and inverse offer filters
+        // (hierarchical.cpp `deactivateFramework`): a scheduler that fails
+        // over is offered every agent again, and asked again about every
+        // agent under maintenance.
         self.recover_offers_of(fw);
         self.drop_inverse_offers_of(fw);
+        self.frameworks[fw].filters.clear();
+        self.maint.filters.retain(|(f, _), _| *f != fw);
         self.arm(
             now + timeout,
             Timer::FailoverTimeout {

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use serde_json::{Value, json};
 use tritium_proto::scheduler::{Call, call, event};
-use tritium_proto::v1::{Filters, InverseOffer, OfferId, TaskState, task_status};
+use tritium_proto::v1::{Filters, FrameworkInfo, InverseOffer, OfferId, TaskState, task_status};
 
 use crate::client::*;
 
@@ -509,6 +509,60 @@ fn a_new_unavailability_clears_inverse_offer_filters() {
         again[0].unavailability, inverse[0].unavailability,
         "the new window's"
     );
+    assert_eq!(state(addr)["counters"]["violations"], 0);
+}
+
+/// hierarchical.cpp `deactivateFramework`: a framework whose connection
+/// goes (a scheduler killed mid-drain) loses its offer and inverse offer
+/// filters, so the scheduler that re-subscribes with its id is offered the
+/// declined agent and asked about the accepted one at once (found by
+/// api/tests/crash.rs: a restarted tritium never heard of a drain).
+#[test]
+fn a_disconnect_clears_offer_and_inverse_offer_filters() {
+    let server = start(1);
+    let addr = server.addr();
+    let hostname = server.with_master(|m| m.agents()[0].hostname.clone());
+    let w = window(&[host(&hostname)], in_secs(60), 120);
+    assert_eq!(
+        post(addr, "/maintenance/schedule", &json!({"windows": [w]})),
+        200
+    );
+    let info = FrameworkInfo {
+        failover_timeout: Some(3600.0),
+        ..default_framework()
+    };
+    let mut s = subscribe_as(addr, Encoding::Protobuf, &info);
+    let offers = s.wait_offers();
+    let inverse = run_and_collect_inverse(&mut s, &offers[..1], 1);
+    assert_eq!(
+        answer(&mut s, true, vec![inverse[0].id.clone()], 3600.0),
+        202
+    );
+    let rest = s.wait_offers();
+    s.decline(&rest.iter().collect::<Vec<_>>(), Some(3600.0));
+    s.expect_no_offers();
+    let again_info = s.resubscribe_info(info);
+    drop(s);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while state(addr)["frameworks"][0]["active"] != false {
+        assert!(std::time::Instant::now() < deadline, "never disconnected");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let mut s = subscribe_as(addr, Encoding::Protobuf, &again_info);
+    let mut got_offer = false;
+    let mut got_inverse = false;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !(got_offer && got_inverse) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "offer {got_offer}, inverse offer {got_inverse}"
+        );
+        let ev = s.next_event().expect("stream open");
+        got_offer |= ev.offers.is_some_and(|o| !o.offers.is_empty());
+        got_inverse |= ev
+            .inverse_offers
+            .is_some_and(|o| !o.inverse_offers.is_empty());
+    }
     assert_eq!(state(addr)["counters"]["violations"], 0);
 }
 
