@@ -280,6 +280,20 @@ impl Run {
     }
 }
 
+impl Drop for Run {
+    /// On a failure the logs of every tritium of the run are kept (their
+    /// directory is printed) and the last one's tail is shown.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            if let Some(node) = &self.node {
+                eprintln!("last tritium's log:\n{}", node.log_tail(80));
+            }
+            let logs = std::mem::replace(&mut self.logs, tempfile::tempdir().unwrap());
+            eprintln!("tritium logs kept in {}", logs.keep().display());
+        }
+    }
+}
+
 /// One HTTP exchange with tritium in a thread of its own.
 fn send(
     addr: std::net::SocketAddr,
