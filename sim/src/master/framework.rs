@@ -90,6 +90,10 @@ impl Master {
         for id in stale {
             self.end_offer(id, OfferEnd::Vanished);
         }
+        // And so do its inverse offers (master.cpp `_failoverFramework`:
+        // "Also remove the inverse offers"): new ones follow, where one
+        // still outstanding to the old subscription would hold them back.
+        self.drop_inverse_offers_of(fw);
         let f = &mut self.frameworks[fw];
         f.apply_info(info);
         f.suppressed = sub.suppressed_roles.into_iter().collect();

@@ -566,6 +566,37 @@ fn a_disconnect_clears_offer_and_inverse_offer_filters() {
     assert_eq!(state(addr)["counters"]["violations"], 0);
 }
 
+/// master.cpp `_failoverFramework`: a scheduler that re-subscribes while
+/// its old connection is still open (the master has not seen it close)
+/// gets new inverse offers; those outstanding to the old subscription are
+/// removed (found by api/tests/crash.rs: a tritium restarted at once after
+/// a SIGKILL never heard of a drain its predecessor held).
+#[test]
+fn a_failover_removes_the_old_subscriptions_inverse_offers() {
+    let server = start(1);
+    let addr = server.addr();
+    let hostname = server.with_master(|m| m.agents()[0].hostname.clone());
+    let w = window(&[host(&hostname)], in_secs(60), 120);
+    assert_eq!(
+        post(addr, "/maintenance/schedule", &json!({"windows": [w]})),
+        200
+    );
+    let info = FrameworkInfo {
+        failover_timeout: Some(3600.0),
+        ..default_framework()
+    };
+    let mut old = subscribe_as(addr, Encoding::Protobuf, &info);
+    let offers = old.wait_offers();
+    // Held: never answered.
+    let inverse = run_and_collect_inverse(&mut old, &offers[..1], 1);
+    let mut new = subscribe_as(addr, Encoding::Protobuf, &old.resubscribe_info(info));
+    let again = wait_inverse(&mut new);
+    assert_eq!(again[0].agent_id, inverse[0].agent_id);
+    assert_ne!(again[0].id, inverse[0].id);
+    assert_eq!(state(addr)["counters"]["violations"], 0);
+    drop(old);
+}
+
 /// Mesos: MasterMaintenanceTest.AcceptInvalidInverseOffer — an ACCEPT of
 /// an inverse offer id the master never issued does not break the master
 /// (it answers 202, as it takes every call, and logs it); the simulator
