@@ -25,6 +25,8 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[path = "../../../engine/tests/common/etcd.rs"]
 mod etcd;
+// Not every test binary starts an etcd.
+#[allow(unused_imports)]
 pub use etcd::{Etcd, free_port};
 
 // ---------------------------------------------------------------- tritium
