@@ -263,6 +263,47 @@ fn subscribe_sends_subscribed_then_heartbeats() {
     assert!(h.violations().is_empty());
 }
 
+/// A SUBSCRIBE during a stall still gets SUBSCRIBED first; what the stall
+/// held back (heartbeats, offers) follows once it ends (found by
+/// api/tests/storm.rs: a restarted tritium saw OFFERS before SUBSCRIBED).
+#[test]
+fn a_stall_never_holds_back_subscribed() {
+    let mut h = Harness::new(small_cluster(2));
+    h.m.fault(
+        h.now,
+        Fault::StallHeartbeats {
+            duration: Duration::from_secs(2),
+        },
+    )
+    .unwrap();
+    let c = Call {
+        r#type: Some(call::Type::Subscribe as i32),
+        subscribe: Some(call::Subscribe {
+            framework_info: info(None),
+            ..Default::default()
+        }),
+        ..Call::default()
+    };
+    let Reply::Subscribed { stream, .. } = h.call(c, None) else {
+        panic!()
+    };
+    let first = h.take(stream);
+    assert_eq!(
+        first.first().and_then(|e| e.r#type),
+        Some(event::Type::Subscribed as i32),
+        "{first:?}"
+    );
+    assert!(
+        first.iter().all(|e| e.offers.is_none()),
+        "nothing else during the stall"
+    );
+    h.advance(Duration::from_secs(3));
+    assert!(
+        h.take(stream).iter().any(|e| e.offers.is_some()),
+        "offers after the stall"
+    );
+}
+
 #[test]
 fn strict_about_stream_ids_and_framework_info() {
     let mut h = Harness::new(small_cluster(1));

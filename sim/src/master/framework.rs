@@ -114,7 +114,11 @@ impl Master {
             }),
             ..Event::default()
         };
-        self.send(now, fw, subscribed);
+        // SUBSCRIBED is the answer's first record even while the master
+        // stalls its streams (`StallHeartbeats`): a stall holds back what
+        // comes after it, never the head of a new stream (a framework must
+        // never see an event before SUBSCRIBED; TCP keeps order).
+        self.out.push_back(Output::Event(stream, subscribed));
         self.send(now, fw, heartbeat_event());
         let next = now + self.cfg.heartbeat_interval;
         self.arm(
