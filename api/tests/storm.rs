@@ -18,6 +18,8 @@
 //!   instance number, and, until `--unreachable-replace-after` has passed
 //!   since the loss, never more than 10 counting the UNREACHABLE ones
 //!   (they are not replaced early, the restart included);
+//! * when the lost agents come back with their tasks, tritium kills the
+//!   surplus: 10 live, one per instance, all RUNNING;
 //! * 0 protocol violations at the end.
 //!
 //! Measured: the time from the agents' loss until 10 instances run on
@@ -139,6 +141,9 @@ struct Shared {
     lost_at: Option<Instant>,
     /// The control phase: crash-looping is expected from here on.
     control: bool,
+    /// The lost agents are back with their tasks: until tritium has killed
+    /// the surplus, up to 10 + LOST run, two per instance.
+    recovering: bool,
     /// The first moment after the loss with 10 instances RUNNING on
     /// reachable agents.
     full_at: Option<Instant>,
@@ -160,9 +165,9 @@ fn watch(sim: Arc<SimServer>, shared: Arc<Mutex<Shared>>, stop: Arc<AtomicBool>,
     let (replace_after, _) = replace_after();
     let replace_after = Duration::from_secs(replace_after);
     while !stop.load(Ordering::Acquire) {
-        let (api, lost, lost_at, control) = {
+        let (api, lost, lost_at, control, recovering) = {
             let s = shared.lock().unwrap();
-            (s.api, s.lost.clone(), s.lost_at, s.control)
+            (s.api, s.lost.clone(), s.lost_at, s.control, s.recovering)
         };
         let app = api
             .and_then(|a| procs::try_http(a, "GET", &format!("/v1/api/app?name={APP}"), None))
@@ -194,7 +199,12 @@ fn watch(sim: Arc<SimServer>, shared: Arc<Mutex<Shared>>, stop: Arc<AtomicBool>,
                 s.breaches.push(format!("{at}: {what}"));
             }
         };
-        if reachable.len() > INSTANCES {
+        let most = if recovering {
+            INSTANCES + LOST
+        } else {
+            INSTANCES
+        };
+        if reachable.len() > most {
             let ids: Vec<&str> = reachable.iter().map(|t| t.id.as_str()).collect();
             breach(
                 &mut s,
@@ -203,7 +213,7 @@ fn watch(sim: Arc<SimServer>, shared: Arc<Mutex<Shared>>, stop: Arc<AtomicBool>,
         }
         let mut seen = BTreeSet::new();
         for t in &reachable {
-            if !seen.insert(t.instance) {
+            if !seen.insert(t.instance) && !recovering {
                 breach(&mut s, format!("instance {} twice: {}", t.instance, t.id));
             }
         }
@@ -251,6 +261,28 @@ fn watch(sim: Arc<SimServer>, shared: Arc<Mutex<Shared>>, stop: Arc<AtomicBool>,
     }
 }
 
+/// Waits for two more polls of the watcher, so that every poll judged
+/// with the flags as they were before a change has finished before the
+/// change is made at the sim.
+fn watcher_caught_up(shared: &Mutex<Shared>) {
+    let from = shared.lock().unwrap().polls;
+    poll(WAIT, "two polls of the watcher", || {
+        (shared.lock().unwrap().polls >= from + 2)
+            .then_some(())
+            .ok_or_default()
+    });
+}
+
+trait OkOrDefault<T> {
+    fn ok_or_default(self) -> Result<T, String>;
+}
+
+impl<T> OkOrDefault<T> for Option<T> {
+    fn ok_or_default(self) -> Result<T, String> {
+        self.ok_or_else(|| "not yet".to_owned())
+    }
+}
+
 fn fault(sim: &SimServer, doc: Value) -> String {
     let r = fault_from_json(&doc).and_then(|f| sim.apply(f));
     format!(
@@ -286,9 +318,10 @@ impl Node {
 }
 
 impl Drop for Node {
-    /// On a failure the logs are kept and the last one's tail shown.
+    /// On a failure (or with `STORM_KEEP_LOGS` set) the logs are kept and
+    /// the last one's tail shown.
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        if std::thread::panicking() || std::env::var_os("STORM_KEEP_LOGS").is_some() {
             if let Some(node) = &self.node {
                 eprintln!("last tritium's log:\n{}", node.log_tail(60));
             }
@@ -489,8 +522,56 @@ fn a_default_app_rides_out_kills_lost_agents_and_a_restart_and_is_never_crash_lo
     });
     assert_eq!(app["failures"], 0, "{app}");
 
+    // The lost agents come back with their tasks (RUNNING again): tritium
+    // keeps 10, one per instance, and kills the surplus.
+    let lost = shared.lock().unwrap().lost.clone();
+    let returning: BTreeSet<String> = app_tasks(&sim.state())
+        .into_iter()
+        .filter(|t| lost.contains(&t.agent) && t.state == "TASK_UNREACHABLE")
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(returning.len(), LOST, "the lost agents' tasks");
+    let back = Instant::now();
+    shared.lock().unwrap().recovering = true;
+    watcher_caught_up(&shared);
+    for a in &shared.lock().unwrap().lost.clone() {
+        let r = fault(&sim, json!({"kind": "recover_agent", "agent_id": a}));
+        log.push(format!("{:.2} s {r} {a}", t0.elapsed().as_secs_f64()));
+    }
+    let kept_returning = poll(
+        WAIT,
+        "the surplus killed after the agents came back",
+        || {
+            let tasks = app_tasks(&sim.state());
+            let kept: Vec<&SimTask> = tasks
+                .iter()
+                .filter(|t| LIVE.contains(&t.state.as_str()) && t.state != "TASK_KILLING")
+                .collect();
+            let instances: BTreeSet<u32> = kept.iter().map(|t| t.instance).collect();
+            let done = kept.len() == INSTANCES
+                && instances.len() == INSTANCES
+                && kept.iter().all(|t| t.state == "TASK_RUNNING")
+                && !tasks.iter().any(|t| t.state == "TASK_KILLING");
+            let kept_returning = kept.iter().filter(|t| returning.contains(&t.id)).count();
+            done.then_some(kept_returning).ok_or_else(|| {
+                let states: Vec<String> = kept
+                    .iter()
+                    .map(|t| format!("{} {}", t.id, t.state))
+                    .collect();
+                format!("{states:?}")
+            })
+        },
+    );
+    let settled = back.elapsed();
+    {
+        let mut s = shared.lock().unwrap();
+        s.recovering = false;
+        s.lost.clear();
+    }
+
     // Control: failures of its own do put it into backoff.
     shared.lock().unwrap().control = true;
+    watcher_caught_up(&shared);
     let lost = shared.lock().unwrap().lost.clone();
     let victims: Vec<String> = app_tasks(&sim.state())
         .into_iter()
@@ -540,7 +621,7 @@ fn a_default_app_rides_out_kills_lost_agents_and_a_restart_and_is_never_crash_lo
          lost_agents={LOST} full_strength_after_s={:.2} bound_s={} restart_took_s={:.2} \
          storm_s={:.1} faults={faults:?} watcher_polls={} api_answers={} statuses={:?} \
          max_failures_before_control={} peak_live_reachable={} peak_live_with_unreachable={} \
-         violations=0",
+         agents_back_settled_s={:.2} returned_tasks_kept={kept_returning} violations=0",
         took.as_secs_f64(),
         (replace_after + OFFER_CYCLE).as_secs(),
         restart_took.as_secs_f64(),
@@ -551,5 +632,6 @@ fn a_default_app_rides_out_kills_lost_agents_and_a_restart_and_is_never_crash_lo
         s.max_failures,
         s.peak_reachable,
         s.peak_all,
+        settled.as_secs_f64(),
     );
 }

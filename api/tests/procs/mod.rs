@@ -65,7 +65,11 @@ impl Tritium {
         let child = Command::new(tritium_bin())
             .args(["--master", master, "--store", store])
             .args(["--listen", &addr.to_string(), "--instance-id", id])
-            .args(["--log-level", "info"])
+            // `TRITIUM_TEST_LOG_LEVEL` for a closer look at a failure.
+            .args([
+                "--log-level",
+                &std::env::var("TRITIUM_TEST_LOG_LEVEL").unwrap_or_else(|_| "info".into()),
+            ])
             .args(extra)
             .env_remove("RUST_LOG")
             .env("NO_COLOR", "1")
