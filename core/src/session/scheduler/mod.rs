@@ -193,6 +193,11 @@ pub struct Core {
     /// REVIVEs even when not suppressed, to clear the refuse filters of
     /// offers declined while nothing fitted.
     pending_seen: usize,
+    /// An UNREACHABLE task's replacement became due since the last turn's
+    /// end: REVIVE even if the pending count did not rise (another launch
+    /// may have left the count as it was while an offer the replacement
+    /// could use was declined with `decline_busy`).
+    replacement_due: bool,
     reconcile: Reconcile,
     /// A lower bound of the tasks' own deadlines (a STAGING task's launch
     /// timeout, an UNREACHABLE task's replacement delay), so that
@@ -317,6 +322,7 @@ impl<F: Framework> Session<F> {
             redecline: Vec::new(),
             suppressed: false,
             pending_seen: 0,
+            replacement_due: false,
             reconcile: Reconcile::default(),
             task_floor: None,
             stats: Stats::default(),
@@ -707,7 +713,9 @@ impl Core {
             // would wait for those filters to run out before the master
             // offers those agents again (and a REVIVE makes the master
             // allocate at once).
-            let new_work = total > std::mem::replace(&mut self.pending_seen, total);
+            let replacement_due = std::mem::take(&mut self.replacement_due);
+            let new_work =
+                total > std::mem::replace(&mut self.pending_seen, total) || replacement_due;
             if pending {
                 self.update_offer_constraints(fw, now);
             }

@@ -39,13 +39,16 @@ impl Core {
 
     pub(super) fn reconcile_timers<F: Framework>(&mut self, fw: &mut F, now: Instant) {
         let after = self.cfg.unreachable_replace_after;
+        let mut replacement_due = false;
         for t in self.tasks.values_mut() {
             let due = matches!((t.unreachable_since, after), (Some(u), Some(a)) if now >= u + a);
             if !t.replaced && due {
                 t.replaced = true;
+                replacement_due = true;
                 tracing::warn!(target: "tritium::tasks", task = %t.rec.id, group = %t.rec.app, "unreachable too long; it no longer counts");
             }
         }
+        self.replacement_due |= replacement_due;
         if !self.suppressed
             && self
                 .offer_quiet_since
