@@ -4,9 +4,10 @@
 //! operator kills (TASK_KILLED tritium did not ask for: the sim's
 //! `kill_task` fault with state TASK_KILLED), the loss of two agents (the
 //! master marks them unreachable: TASK_UNREACHABLE with their
-//! `unreachable_time`), dropped streams, 503s, stalled heartbeats and
-//! orphan tasks; tritium is SIGKILLed and restarted (same file store)
-//! halfway through the `--unreachable-replace-after` wait.
+//! `unreachable_time`), dropped streams, 503s, redirects (the master
+//! stepping down for a moment), stalled heartbeats and orphan tasks;
+//! tritium is SIGKILLed and restarted (same file store) halfway through the
+//! `--unreachable-replace-after` wait.
 //!
 //! Checked throughout by a watcher polling the sim and the API (every 50 ms;
 //! the API does not answer while tritium is down):
@@ -442,7 +443,7 @@ fn a_default_app_rides_out_kills_lost_agents_and_a_restart_and_is_never_crash_lo
             }
             *faults.entry("lose_agent".into()).or_default() += LOST as u64;
         }
-        let doc = match rng.below(6) {
+        let doc = match rng.below(7) {
             0 | 1 => {
                 let lost = shared.lock().unwrap().lost.clone();
                 let running: Vec<String> = app_tasks(&sim.state())
@@ -462,6 +463,12 @@ fn a_default_app_rides_out_kills_lost_agents_and_a_restart_and_is_never_crash_lo
                              "seconds": (200 + rng.below(1800)) as f64 / 1000.0})),
             4 => Some(json!({"kind": "unavailable",
                              "seconds": (200 + rng.below(1300)) as f64 / 1000.0})),
+            // The master stops leading for a moment (no other master here:
+            // its 307s point at itself until the redirect ends; the
+            // streams are cut as in a master failover).
+            5 => Some(json!({"kind": "redirect",
+                             "location": format!("//{}/api/v1/scheduler", sim.addr()),
+                             "seconds": (200 + rng.below(1000)) as f64 / 1000.0})),
             _ => Some(json!({"kind": "orphan_task"})),
         };
         if let Some(doc) = doc {
