@@ -50,6 +50,7 @@ mod decide;
 mod deploy;
 mod lifecycle;
 mod maintenance;
+mod scope;
 pub mod taskinfo;
 mod views;
 
