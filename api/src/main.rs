@@ -15,6 +15,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use clap::{CommandFactory, Parser};
+use tritium::artifacts::ArtifactOptions;
 use tritium::audit::AuditOptions;
 use tritium::auth::Tokens;
 use tritium::rest::{ApiOptions, ApiServer, Reloader};
@@ -139,6 +140,24 @@ struct Cli {
     #[arg(long, env = "TRITIUM_AUDIT_LOG_MAX_BYTES", default_value_t = 64 * 1024 * 1024,
           value_parser = clap::value_parser!(u64).range(4096..))]
     audit_log_max_bytes: u64,
+
+    /// Serve the regular files directly in this directory, read-only, at
+    /// /v1/artifacts/NAME (executors and command URIs fetched from
+    /// tritium). A URI `.../v1/artifacts/NAME?sha256=HEX` is served only
+    /// while the file has that SHA-256, and an app deployed with such a URI
+    /// is refused (422) when it does not.
+    #[arg(long, env = "TRITIUM_ARTIFACTS_DIR")]
+    artifacts_dir: Option<PathBuf>,
+
+    /// Larger artifacts are not served (403).
+    #[arg(long, env = "TRITIUM_ARTIFACTS_MAX_BYTES", default_value_t = 1024 * 1024 * 1024)]
+    artifacts_max_bytes: u64,
+
+    /// Serve artifacts without a bearer token even with --api-token-file:
+    /// the Mesos fetcher sends no Authorization header, so agents can only
+    /// fetch public artifacts. Anyone who reaches the API can read them.
+    #[arg(long, env = "TRITIUM_ARTIFACTS_PUBLIC")]
+    artifacts_public: bool,
 
     /// Rotated audit log files kept (0: the full file is removed).
     #[arg(long, env = "TRITIUM_AUDIT_LOG_KEEP", default_value_t = 3,
@@ -420,6 +439,11 @@ fn run(cli: Cli) -> Result<i32, String> {
             listen: listen.clone(),
             tokens,
             token_file: cli.api_token_file.clone(),
+            artifacts: cli.artifacts_dir.clone().map(|dir| ArtifactOptions {
+                max_file_bytes: cli.artifacts_max_bytes,
+                public: cli.artifacts_public,
+                ..ArtifactOptions::new(dir)
+            }),
             audit: cli.audit_log.clone().map(|path| AuditOptions {
                 path,
                 max_bytes: cli.audit_log_max_bytes,

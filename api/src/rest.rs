@@ -43,6 +43,7 @@ use tritium_engine::driver::{DriverHandle, RequestError};
 use tritium_engine::spec::{AppSpec, MAX_APPS_PER_REQUEST, SpecError, parse_strict_json};
 use tritium_engine::store::Leadership;
 
+use crate::artifacts::{self, ArtifactOptions, Artifacts};
 use crate::audit::{AuditLog, AuditOptions, Entry as AuditEntry};
 use crate::auth::{Identity, Scope, TokenSource, Tokens};
 use crate::bounded;
@@ -106,6 +107,8 @@ pub struct ApiOptions {
     pub token_file: Option<PathBuf>,
     /// Every mutating request written here (`crate::audit`).
     pub audit: Option<AuditOptions>,
+    /// Files served at `/v1/artifacts/NAME` (`crate::artifacts`).
+    pub artifacts: Option<ArtifactOptions>,
     /// TLS for every connection (`crate::tls::server_config`); `None`:
     /// plain HTTP.
     pub tls: Option<Arc<rustls::ServerConfig>>,
@@ -134,6 +137,7 @@ impl Default for ApiOptions {
             tokens: None,
             token_file: None,
             audit: None,
+            artifacts: None,
             tls: None,
             leadership: None,
         }
@@ -164,6 +168,7 @@ struct Ctx {
     server: Arc<ServerStats>,
     tokens: Option<TokenSource>,
     audit: Option<AuditLog>,
+    artifacts: Option<Artifacts>,
 }
 
 impl std::fmt::Debug for ApiServer {
@@ -212,7 +217,17 @@ impl ApiServer {
             })?),
             None => None,
         };
+        let artifacts = match &opts.artifacts {
+            Some(a) => Some(Artifacts::new(a.clone()).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("--artifacts-dir {}: {e}", a.dir.display()),
+                )
+            })?),
+            None => None,
+        };
         let ctx = Arc::new(Ctx {
+            artifacts,
             tokens: opts
                 .tokens
                 .clone()
@@ -516,8 +531,12 @@ fn serve(ctx: &Arc<Ctx>, mut req: Request) -> Answer {
     let path = url.split('?').next().unwrap_or("").trim_end_matches('/');
     let method = req.method.clone();
     let mut who: Option<Identity> = None;
+    let artifact = path.strip_prefix(artifacts::PREFIX);
+    let public_artifact =
+        artifact.is_some() && ctx.artifacts.as_ref().is_some_and(|a| a.opts.public);
     if let Some(tokens) = &ctx.tokens
         && !matches!(path, "/health" | "" | "/app.js")
+        && !public_artifact
     {
         let authorization = req.header("Authorization");
         match tokens.get().check(authorization, method.as_str()) {
@@ -538,6 +557,16 @@ fn serve(ctx: &Arc<Ctx>, mut req: Request) -> Answer {
                 return Answer::Respond(resp);
             }
         }
+    }
+    if let Some(name) = artifact {
+        // Local files: a standby serves them too.
+        let answer = serve_artifact(ctx, name, &url, &req);
+        let status = match &answer {
+            Answer::Respond(r) | Answer::Stream(r, _) => r.status,
+        };
+        ctx.metrics.observe(path, status, started.elapsed());
+        audit(ctx, &req, who.as_ref(), &url, &[], status);
+        return answer;
     }
     if let Some((status, resp)) = standby_answer(ctx, path, &url) {
         ctx.metrics.observe(path, status, started.elapsed());
@@ -583,6 +612,35 @@ fn serve(ctx: &Arc<Ctx>, mut req: Request) -> Answer {
         resp = resp.with_header("Allow", allowed_methods(path));
     }
     Answer::Respond(resp)
+}
+
+/// `GET`/`HEAD /v1/artifacts/NAME` (`crate::artifacts`).
+fn serve_artifact(ctx: &Ctx, name: &str, url: &str, req: &Request) -> Answer {
+    let Some(a) = &ctx.artifacts else {
+        let body = err("", "no artifacts are served here (--artifacts-dir)");
+        return Answer::Respond(json_response(404, &body));
+    };
+    if req.method != Method::Get {
+        let body = err("", format!("{} is not allowed on artifacts", req.method));
+        return Answer::Respond(json_response(405, &body).with_header("Allow", "GET, HEAD"));
+    }
+    let headers = |h: &str| req.header(h).map(str::to_owned);
+    a.serve(name, url, &headers, &req.conn)
+}
+
+/// Every URI of `spec` that pins an artifact (`/v1/artifacts/NAME?sha256=`)
+/// must match this server's file: the refusal names the field.
+fn check_artifact_uris(a: &Artifacts, spec: &AppSpec) -> Result<(), (String, String)> {
+    let command = spec.command.iter().flat_map(|c| c.uris.iter().enumerate());
+    for (i, u) in command {
+        a.check_uri(&u.uri)
+            .map_err(|e| (format!("command.uris[{i}].uri"), e))?;
+    }
+    if let Some(x) = &spec.executor {
+        a.check_uri(&x.uri)
+            .map_err(|e| ("executor.uri".to_owned(), e))?;
+    }
+    Ok(())
 }
 
 /// Write a mutating request to the audit log, if there is one.
@@ -691,6 +749,19 @@ fn route(
                 Ok(s) => s,
                 Err(e) => return (422, Body::Json(e)),
             };
+            if let Some(art) = &ctx.artifacts {
+                let list = specs.len() > 1;
+                for (i, spec) in specs.iter().enumerate() {
+                    if let Err((field, e)) = check_artifact_uris(art, spec) {
+                        let field = if list {
+                            format!("[{i}].{field}")
+                        } else {
+                            field
+                        };
+                        return (422, Body::Json(err(&field, e)));
+                    }
+                }
+            }
             let create = *method == Method::Post;
             // One app: the single-app command. hydrogen's list form: one
             // command with the whole list, which the engine checks whole
