@@ -616,14 +616,14 @@ fn serve(ctx: &Arc<Ctx>, mut req: Request) -> Answer {
 
 /// `GET`/`HEAD /v1/artifacts/NAME` (`crate::artifacts`).
 fn serve_artifact(ctx: &Ctx, name: &str, url: &str, req: &Request) -> Answer {
-    let Some(a) = &ctx.artifacts else {
-        let body = err("", "no artifacts are served here (--artifacts-dir)");
-        return Answer::Respond(json_response(404, &body));
-    };
     if req.method != Method::Get {
         let body = err("", format!("{} is not allowed on artifacts", req.method));
         return Answer::Respond(json_response(405, &body).with_header("Allow", "GET, HEAD"));
     }
+    let Some(a) = &ctx.artifacts else {
+        let body = err("", "no artifacts are served here (--artifacts-dir)");
+        return Answer::Respond(json_response(404, &body));
+    };
     let headers = |h: &str| req.header(h).map(str::to_owned);
     a.serve(name, url, &headers, &req.conn)
 }

@@ -273,3 +273,56 @@ fn the_file_server_keeps_to_its_directory_and_speaks_http() {
     // The rest of the API still needs one.
     assert_eq!(fetch(stack.addr(), "GET", "/v1/api/app/all", &[]).0, 401);
 }
+
+/// A client that takes no byte is cut after the stall timeout, having had
+/// only what the sockets hold, and the download's place is given back.
+#[test]
+fn a_stalled_download_is_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    const SIZE: usize = 16 * 1024 * 1024;
+    std::fs::write(dir.path().join("big"), vec![1u8; SIZE]).unwrap();
+    let stack = ops::Stack::start(
+        1,
+        ApiOptions {
+            artifacts: Some(ArtifactOptions {
+                stall_timeout: Duration::from_millis(300),
+                max_downloads: 1,
+                ..ArtifactOptions::new(dir.path().into())
+            }),
+            ..ApiOptions::default()
+        },
+    );
+    let addr = stack.addr();
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    sock.connect(&addr.into()).unwrap();
+    let mut s: TcpStream = sock.into();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(format!("GET /v1/artifacts/big HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .unwrap();
+    // While it stalls, it holds the only download place.
+    ops::poll(
+        "the stalled download to hold the only place",
+        || match fetch(addr, "GET", "/v1/artifacts/big", &[("Range", "bytes=0-0")]) {
+            (503, ..) => Ok(()),
+            (st, ..) => Err(st.to_string()),
+        },
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+    }
+    assert!(got < SIZE, "the whole file arrived: {got} bytes");
+    // Its place is free again.
+    ops::poll("the place given back", || {
+        match fetch(addr, "GET", "/v1/artifacts/big", &[("Range", "bytes=0-0")]) {
+            (206, _, body) if body == [1] => Ok(()),
+            (st, ..) => Err(st.to_string()),
+        }
+    });
+}
