@@ -23,9 +23,13 @@
 //! | GET    | /health, /ready             | alive; subscribed and leading        |
 //! | GET    | /metrics                    | Prometheus text format (`metrics`)   |
 //! | GET    | /, /app.js                  | the status page (`api/src/ui/`)      |
+//! | GET    | /v1/artifacts/NAME          | a file of `--artifacts-dir` ([`crate::artifacts`]) |
 //!
 //! With `ApiOptions::tokens`, every request but `/health` and the status
-//! page's static files needs a bearer token (see [`crate::auth`]).
+//! page's static files (and public artifacts) needs a bearer token (see
+//! [`crate::auth`]); a team token's commands go to the engine as
+//! `CommandKind::Scoped`. Mutating requests go to the audit log
+//! ([`crate::audit`]) when there is one.
 
 use std::cell::RefCell;
 use std::io;
@@ -45,7 +49,7 @@ use tritium_engine::store::Leadership;
 
 use crate::artifacts::{self, ArtifactOptions, Artifacts};
 use crate::audit::{AuditLog, AuditOptions, Entry as AuditEntry};
-use crate::auth::{Identity, Scope, TokenSource, Tokens};
+use crate::auth::{Identity, Refusal, Scope, TokenSource, Tokens};
 use crate::bounded;
 use crate::events::{EventOptions, EventStreams, Refused};
 use crate::http_server::{
@@ -552,7 +556,10 @@ fn serve(ctx: &Arc<Ctx>, mut req: Request) -> Answer {
                     resp = resp.with_header("WWW-Authenticate", "Bearer realm=\"tritium\"");
                 }
                 // A read token's refused change says who tried.
-                let who = tokens.get().identify(authorization);
+                let who = match refusal {
+                    Refusal::Forbidden => tokens.get().identify(authorization),
+                    Refusal::Unauthenticated => None,
+                };
                 audit(ctx, &req, who.as_ref(), &url, &[], refusal.status());
                 return Answer::Respond(resp);
             }
