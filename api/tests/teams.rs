@@ -519,6 +519,24 @@ fn sighup_reloads_the_token_file() {
     );
     assert_eq!(status(NEW), 200);
     assert_eq!(status(OLD), 401);
-    let _ = server.kill();
-    let _ = server.wait();
+
+    // SIGHUP never stopped it; SIGTERM does, cleanly.
+    let ok = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -TERM");
+    let deadline = Instant::now() + WAIT;
+    let code = loop {
+        if let Some(st) = server.try_wait().unwrap() {
+            break st.code();
+        }
+        if Instant::now() > deadline {
+            let _ = server.kill();
+            panic!("SIGTERM did not stop tritium within {WAIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(code, Some(0), "exit after SIGTERM");
 }
