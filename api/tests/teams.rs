@@ -320,6 +320,45 @@ fn two_teams_see_and_change_only_their_own_apps() {
         1
     );
 
+    // An update of B's app held in progress (its new instance never gets
+    // ready): B and the admin see the deployment, A does not.
+    let slow = serde_json::json!({
+        "name": "b-web", "instances": 1,
+        "resources": {"cpu": 0.1, "mem": 32, "ports": 1},
+        "command": {"cmd": "sleep 3600 sim:ready-after=3600"},
+        "readiness": {"type": "http", "path": "/ready", "delay": 0, "interval": 0.1},
+        "upgrade": {"max_surge": 1, "max_unavailable": 0},
+    });
+    let r = http(
+        addr,
+        "PUT",
+        "/v1/api/app",
+        Some(TEAM_B),
+        Some(&slow.to_string()),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let deployed = |token| {
+        let r = http(addr, "GET", "/v1/api/deployments", Some(token), None).json();
+        r["deployments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["app"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(deployed(ADMIN), ["b-web"]);
+    assert_eq!(deployed(TEAM_B), ["b-web"]);
+    assert!(deployed(TEAM_A).is_empty());
+    let r = http(
+        addr,
+        "POST",
+        "/v1/api/deployments/b-web/abort",
+        Some(TEAM_A),
+        None,
+    );
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(deployed(ADMIN), ["b-web"]);
+
     // What each stream showed: its team's app only.
     for (child, mine) in [(events_a, "a-web"), (events_b, "b-web")] {
         let out = finish(child, &format!("the events of {mine}'s team"));

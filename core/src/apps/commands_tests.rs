@@ -501,6 +501,26 @@ fn a_scope_sees_and_changes_only_its_apps() {
     assert_eq!((names, a.total), (vec!["a-db", "a-web"], 2));
     assert_eq!(list(&mut s, "b-").total, 1);
 
+    // Nothing runs yet: every app is pending, each team sees its own.
+    match run(&mut s, now, scoped("a-", None, CommandKind::Queue(None))).result {
+        Ok(Answer::Queue(q)) => {
+            let apps: Vec<_> = q.queue.iter().map(|e| e.app.as_str()).collect();
+            assert_eq!(apps, ["a-db", "a-web"]);
+        }
+        other => panic!("queue: {other:?}"),
+    }
+    match run(&mut s, now, CommandKind::Queue(None)).result {
+        Ok(Answer::Queue(q)) => assert_eq!(q.queue.len(), 3, "unscoped: every app"),
+        other => panic!("queue: {other:?}"),
+    }
+    match run(&mut s, now, scoped("b-", None, CommandKind::Status)).result {
+        Ok(Answer::Status(st)) => {
+            let apps: Vec<_> = st.apps.iter().map(|a| a.name.as_str()).collect();
+            assert_eq!((apps, st.pending_instances), (vec!["b-web"], 1));
+        }
+        other => panic!("status: {other:?}"),
+    }
+
     // Another team's app is answered as a missing one, word for word.
     let missing = run(
         &mut s,
