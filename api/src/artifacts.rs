@@ -21,16 +21,24 @@
 //!   `/v1/artifacts/NAME` and a `sha256=` is checked against this directory
 //!   when the app is deployed ([`Artifacts::check_uri`]): a different hash
 //!   or no such file is a 422. Digests are cached by (name, length,
-//!   mtime, inode), at most [`MAX_DIGESTS`].
+//!   mtime, inode), at most [`MAX_DIGESTS`], and only for files unchanged
+//!   for 2 s (a change within one timestamp tick keeps the mtime). Files
+//!   are to be replaced by rename (a new inode), not rewritten in place: a
+//!   download under way keeps reading the file it opened.
 //! - Streaming: the file is read 64 KiB at a time as the connection takes
 //!   bytes (hyper polls the body only when its buffer has room), never
 //!   whole; a read is one `read(2)` of a local file on the API's runtime
 //!   thread. At most `max_downloads` bodies at once (503 past them); a
 //!   download that takes no byte for `stall_timeout` is cut.
 //! - Access: with `--api-token-file`, artifacts need a token like every
-//!   other path, unless `--artifacts-public`: the Mesos fetcher sends no
-//!   `Authorization` header, so agents can fetch only public artifacts
-//!   (see README "Artifacts").
+//!   other path, unless `--artifacts-public`, or the URL is signed: the
+//!   Mesos fetcher sends no `Authorization` header. With
+//!   `--artifacts-secret-file`, `GET /v1/api/artifacts/NAME` (a token's
+//!   request) answers the file's SHA-256 and a URL
+//!   `/v1/artifacts/NAME?sha256=HEX&sig=SIG`, SIG = HMAC-SHA256(secret,
+//!   `NAME\nHEX`) in hex: that URL is served without a token, and only
+//!   while the file has that content ([`Artifacts::signed`]). A signed URI
+//!   in an app spec is checked at deploy too (422 for a bad signature).
 
 use std::collections::HashMap;
 use std::fs::{File, Metadata};
@@ -54,11 +62,13 @@ pub const PREFIX: &str = "/v1/artifacts/";
 pub const MAX_NAME: usize = 255;
 /// Digests kept (a full cache starts over).
 pub const MAX_DIGESTS: usize = 1024;
+/// How long a file must have been unchanged for its digest to be cached.
+const RACY: Duration = Duration::from_secs(2);
 /// Bytes read and sent at a time.
 const CHUNK: usize = 64 * 1024;
 
-/// Where artifacts are and their bounds.
-#[derive(Debug, Clone)]
+/// Where artifacts are and their bounds. Its `Debug` hides the secret.
+#[derive(Clone)]
 pub struct ArtifactOptions {
     pub dir: PathBuf,
     /// Larger files are not served (403).
@@ -69,9 +79,47 @@ pub struct ArtifactOptions {
     pub max_downloads: usize,
     /// A download that takes no byte for this long is cut.
     pub stall_timeout: Duration,
+    /// The key of signed URLs (at least [`MIN_SECRET`] bytes); `None`: no
+    /// signed URLs.
+    pub secret: Option<Vec<u8>>,
+}
+
+/// Shortest secret of signed URLs.
+pub const MIN_SECRET: usize = 32;
+
+impl std::fmt::Debug for ArtifactOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArtifactOptions")
+            .field("dir", &self.dir)
+            .field("max_file_bytes", &self.max_file_bytes)
+            .field("public", &self.public)
+            .field("secret", &self.secret.as_ref().map(|_| "<secret>"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl ArtifactOptions {
+    /// Read a secret file: its bytes, trailing newline trimmed, at least
+    /// [`MIN_SECRET`] of them. Errors never show the content.
+    pub fn read_secret(path: &std::path::Path) -> Result<Vec<u8>, String> {
+        let fail =
+            |e: &dyn std::fmt::Display| format!("--artifacts-secret-file {}: {e}", path.display());
+        let size = std::fs::metadata(path).map_err(|e| fail(&e))?.len();
+        if size > 64 * 1024 {
+            return Err(fail(&"larger than 64 KiB"));
+        }
+        let mut bytes = std::fs::read(path).map_err(|e| fail(&e))?;
+        while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+            bytes.pop();
+        }
+        if bytes.len() < MIN_SECRET {
+            return Err(fail(&format!(
+                "a secret of at least {MIN_SECRET} bytes is needed"
+            )));
+        }
+        Ok(bytes)
+    }
+
     pub fn new(dir: PathBuf) -> ArtifactOptions {
         ArtifactOptions {
             dir,
@@ -79,6 +127,7 @@ impl ArtifactOptions {
             public: false,
             max_downloads: 64,
             stall_timeout: Duration::from_secs(60),
+            secret: None,
         }
     }
 }
@@ -220,6 +269,7 @@ impl Artifacts {
         {
             return Ok(*d);
         }
+        let hashed_at = std::time::SystemTime::now();
         let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
         let mut buf = vec![0u8; CHUNK];
         file.seek(SeekFrom::Start(0))?;
@@ -235,13 +285,75 @@ impl Artifacts {
         }
         let mut d = [0u8; 32];
         d.copy_from_slice(ctx.finish().as_ref());
-        if let Ok(mut cache) = self.digests.lock() {
+        // A file changed within the same timestamp tick as its last change
+        // keeps its mtime: only a file unchanged for RACY before it was
+        // read is cached (git's "racy" rule), so a later change always
+        // shows in the version.
+        let settled = hashed_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|t| i128::try_from(t.as_nanos()).unwrap_or(i128::MAX))
+            .is_ok_and(|now| v.mtime_ns + RACY.as_nanos() as i128 <= now);
+        if settled && let Ok(mut cache) = self.digests.lock() {
             if cache.len() >= MAX_DIGESTS {
                 cache.clear();
             }
             cache.insert(name.to_owned(), (v, d));
         }
         Ok(d)
+    }
+
+    /// The signature of `name` pinned to `sha256` (hex), hex; `None`
+    /// without a secret.
+    pub fn signature(&self, name: &str, sha256: &str) -> Option<String> {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, self.opts.secret.as_ref()?);
+        let tag = ring::hmac::sign(
+            &key,
+            format!("{name}\n{}", sha256.to_ascii_lowercase()).as_bytes(),
+        );
+        Some(hex(tag.as_ref()))
+    }
+
+    /// Does `url` (path and query) carry a valid signature for artifact
+    /// `name` and the `sha256=` it pins? (The content is checked when the
+    /// file is served.) Compared in constant time.
+    pub fn signed(&self, name: &str, url: &str) -> bool {
+        let Some(secret) = &self.opts.secret else {
+            return false;
+        };
+        let (Some(sha), Some(sig)) = (
+            crate::query::value(url, "sha256"),
+            crate::query::value(url, "sig"),
+        ) else {
+            return false;
+        };
+        let (Some(_), Some(sig)) = (parse_hex32(&sha), parse_hex32(&sig)) else {
+            return false;
+        };
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
+        let msg = format!("{name}\n{}", sha.to_ascii_lowercase());
+        ring::hmac::verify(&key, msg.as_bytes(), &sig).is_ok()
+    }
+
+    /// `GET /v1/api/artifacts/NAME`: the file's size, SHA-256 and the path
+    /// to fetch it by (signed with a secret, pinned by content without).
+    pub fn describe(&self, name: &str) -> Result<serde_json::Value, Refusal> {
+        let (mut file, v) = self.open(name)?;
+        let sha = self
+            .digest(name, &mut file, v)
+            .map(|d| hex(&d))
+            .map_err(|e| refusal(503, format!("artifact {name} cannot be read: {e}")))?;
+        let mut path = format!("{PREFIX}{name}?sha256={sha}");
+        let sig = self.signature(name, &sha);
+        if let Some(sig) = &sig {
+            path.push_str(&format!("&sig={sig}"));
+        }
+        Ok(serde_json::json!({
+            "name": name,
+            "size": v.len,
+            "sha256": sha,
+            "signed": sig.is_some(),
+            "path": path,
+        }))
     }
 
     /// The SHA-256 of artifact `name`, hex.
@@ -260,6 +372,16 @@ impl Artifacts {
             return Ok(());
         };
         let want = sha.ok_or_else(|| "sha256= must be 64 hex digits".to_owned())?;
+        let path_and_query = uri.split_once("://").map_or(uri, |(_, r)| r);
+        let path_and_query = &path_and_query[path_and_query.find('/').unwrap_or(0)..];
+        if self.opts.secret.is_some()
+            && crate::query::value(path_and_query, "sig").is_some()
+            && !self.signed(&name, path_and_query)
+        {
+            return Err(format!(
+                "the signature of artifact {name} is not this server's (GET /v1/api/artifacts/{name} gives the URL)"
+            ));
+        }
         match self.sha256(&name) {
             Ok(have) if have == hex(&want) => Ok(()),
             Ok(have) => Err(format!(

@@ -159,6 +159,16 @@ struct Cli {
     #[arg(long, env = "TRITIUM_ARTIFACTS_PUBLIC")]
     artifacts_public: bool,
 
+    /// File holding the key of signed artifact URLs (at least 32 bytes):
+    /// `GET /v1/api/artifacts/NAME` then answers a URL pinned to the file's
+    /// SHA-256 and signed, which agents fetch without a token.
+    #[arg(
+        long,
+        env = "TRITIUM_ARTIFACTS_SECRET_FILE",
+        requires = "artifacts_dir"
+    )]
+    artifacts_secret_file: Option<PathBuf>,
+
     /// Rotated audit log files kept (0: the full file is removed).
     #[arg(long, env = "TRITIUM_AUDIT_LOG_KEEP", default_value_t = 3,
           value_parser = clap::value_parser!(u16).range(0..=100))]
@@ -439,11 +449,18 @@ fn run(cli: Cli) -> Result<i32, String> {
             listen: listen.clone(),
             tokens,
             token_file: cli.api_token_file.clone(),
-            artifacts: cli.artifacts_dir.clone().map(|dir| ArtifactOptions {
-                max_file_bytes: cli.artifacts_max_bytes,
-                public: cli.artifacts_public,
-                ..ArtifactOptions::new(dir)
-            }),
+            artifacts: match &cli.artifacts_dir {
+                Some(dir) => Some(ArtifactOptions {
+                    max_file_bytes: cli.artifacts_max_bytes,
+                    public: cli.artifacts_public,
+                    secret: match &cli.artifacts_secret_file {
+                        Some(f) => Some(ArtifactOptions::read_secret(f)?),
+                        None => None,
+                    },
+                    ..ArtifactOptions::new(dir.clone())
+                }),
+                None => None,
+            },
             audit: cli.audit_log.clone().map(|path| AuditOptions {
                 path,
                 max_bytes: cli.audit_log_max_bytes,

@@ -536,8 +536,12 @@ fn serve(ctx: &Arc<Ctx>, mut req: Request) -> Answer {
     let method = req.method.clone();
     let mut who: Option<Identity> = None;
     let artifact = path.strip_prefix(artifacts::PREFIX);
-    let public_artifact =
-        artifact.is_some() && ctx.artifacts.as_ref().is_some_and(|a| a.opts.public);
+    // The fetcher's way in: a public directory, or a URL signed for the
+    // file's name and content.
+    let public_artifact = match (artifact, &ctx.artifacts) {
+        (Some(name), Some(a)) => a.opts.public || a.signed(name, &url),
+        _ => false,
+    };
     if let Some(tokens) = &ctx.tokens
         && !matches!(path, "/health" | "" | "/app.js")
         && !public_artifact
@@ -866,6 +870,19 @@ fn route(
             Err(e) => (400, Body::Json(e)),
         },
         (Method::Get, "/v1/api/deployments") => j(http(a.ask(CommandKind::Deployments))),
+        (Method::Get, p) if p.starts_with("/v1/api/artifacts/") => {
+            let name = &p["/v1/api/artifacts/".len()..];
+            match &ctx.artifacts {
+                None => (
+                    404,
+                    Body::Json(err("", "no artifacts are served here (--artifacts-dir)")),
+                ),
+                Some(art) => match art.describe(name) {
+                    Ok(v) => (200, Body::Json(v)),
+                    Err(r) => (r.status, Body::Json(err("", r.error))),
+                },
+            }
+        }
         (Method::Post, p) if deployment_control(p).is_some() => match deployment_control(p) {
             Some(Ok(kind)) => j(http(a.ask(kind))),
             Some(Err(e)) => (404, Body::Json(e)),
@@ -939,7 +956,7 @@ fn route(
             405,
             Body::Json(err("", format!("{method} is not allowed on {path}"))),
         ),
-        (_, p) if deployment_control(p).is_some() => (
+        (_, p) if deployment_control(p).is_some() || p.starts_with("/v1/api/artifacts/") => (
             405,
             Body::Json(err("", format!("{method} is not allowed on {path}"))),
         ),

@@ -191,6 +191,7 @@ fn the_file_server_keeps_to_its_directory_and_speaks_http() {
         artifacts: Some(ArtifactOptions {
             max_file_bytes: 1024,
             public,
+            secret: Some(b"0123456789abcdef0123456789abcdef-test".to_vec()),
             ..ArtifactOptions::new(dir.clone())
         }),
         ..ApiOptions::default()
@@ -264,6 +265,51 @@ fn the_file_server_keeps_to_its_directory_and_speaks_http() {
     let (status, head, _) = fetch(addr, "PUT", "/v1/artifacts/exec", &with_token);
     assert_eq!(status, 405);
     assert_eq!(header(&head, "allow"), Some("get, head"));
+
+    // A signed URL: what an agent's fetcher uses, no token needed.
+    let (status, _, body) = fetch(addr, "GET", "/v1/api/artifacts/exec", &with_token);
+    assert_eq!(status, 200);
+    let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let sha = sha256_hex(b"0123456789");
+    assert_eq!(
+        (doc["sha256"].as_str(), doc["size"].as_u64()),
+        (Some(sha.as_str()), Some(10))
+    );
+    let signed = doc["path"].as_str().unwrap().to_owned();
+    assert!(
+        signed.starts_with(&format!("/v1/artifacts/exec?sha256={sha}&sig=")),
+        "{signed}"
+    );
+    let (status, _, body) = fetch(addr, "GET", &signed, &[]);
+    assert_eq!((status, body.as_slice()), (200, &b"0123456789"[..]));
+    // Tampered, moved to another name, or without its pin: a token again.
+    let sig = signed.rsplit("sig=").next().unwrap().to_owned();
+    let flipped = format!(
+        "{}{}",
+        &sig[..63],
+        if sig.ends_with('0') { '1' } else { '0' }
+    );
+    for path in [
+        format!("/v1/artifacts/exec?sha256={sha}&sig={flipped}"),
+        format!("/v1/artifacts/big?sha256={sha}&sig={sig}"),
+        format!("/v1/artifacts/exec?sig={sig}"),
+    ] {
+        assert_eq!(fetch(addr, "GET", &path, &[]).0, 401, "{path}");
+    }
+    // A deploy with a signature that is not this server's: 422.
+    let app = |uri: &str| {
+        json!({"name": "x", "instances": 1, "resources": {"cpu": 0.1, "mem": 32},
+               "command": {"cmd": "sleep 1", "uris": [{"uri": uri}]}})
+        .to_string()
+    };
+    let bad = format!("http://{addr}/v1/artifacts/exec?sha256={sha}&sig={flipped}");
+    let r = ops::http(addr, "POST", "/v1/api/app", Some(ADMIN), Some(&app(&bad)));
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("signature"), "{}", r.body);
+    // The file changes: its signed URL stops serving it.
+    std::fs::write(dir.join("exec"), b"9876543210").unwrap();
+    assert_eq!(fetch(addr, "GET", &signed, &[]).0, 404);
+    std::fs::write(dir.join("exec"), b"0123456789").unwrap();
     drop(stack);
 
     // Public: the fetcher's way, no token.
