@@ -13,12 +13,14 @@
 //!   (`Range: bytes=A-B`, `A-`, `-N`: 206 with `Content-Range`; past the
 //!   end: 416; several ranges, or an `If-Range` that does not match: the
 //!   whole file).
-//! - Pinned by content: `?sha256=HEX` serves the file only if its SHA-256
-//!   is HEX (404 otherwise), with `Cache-Control: immutable`. The Mesos
-//!   fetcher's cache is keyed by URI, so a URI that names the content's
-//!   hash can never be a stale cache entry. An app spec whose URI (a
-//!   command's `uris[].uri`, the executor's `uri`) has the path
-//!   `/v1/artifacts/NAME` and a `sha256=` is checked against this directory
+//! - Pinned by content: `/v1/artifacts/SHA256/NAME` serves the file only
+//!   if its SHA-256 is SHA256 (64 hex digits; 404 otherwise), with
+//!   `Cache-Control: immutable`. The Mesos fetcher's cache is keyed by
+//!   URI, so a URI that names the content's hash can never be a stale cache
+//!   entry; and the fetcher names the file after the URI's last segment,
+//!   so it is saved as NAME (a query would end up in the file name). An
+//!   app spec whose URI (a command's `uris[].uri`, the executor's `uri`)
+//!   has such a path is checked against this directory
 //!   when the app is deployed ([`Artifacts::check_uri`]): a different hash
 //!   or no such file is a 422. Digests are cached by (name, length,
 //!   mtime, inode), at most [`MAX_DIGESTS`], and only for files unchanged
@@ -34,9 +36,9 @@
 //!   other path, unless `--artifacts-public`, or the URL is signed: the
 //!   Mesos fetcher sends no `Authorization` header. With
 //!   `--artifacts-secret-file`, `GET /v1/api/artifacts/NAME` (a token's
-//!   request) answers the file's SHA-256 and a URL
-//!   `/v1/artifacts/NAME?sha256=HEX&sig=SIG`, SIG = HMAC-SHA256(secret,
-//!   `NAME\nHEX`) in hex: that URL is served without a token, and only
+//!   request) answers the file's SHA-256 and a path
+//!   `/v1/artifacts/SHA256/SIG/NAME`, SIG = HMAC-SHA256(secret,
+//!   `NAME\nSHA256`) in hex: that URL is served without a token, and only
 //!   while the file has that content ([`Artifacts::signed`]). A signed URI
 //!   in an app spec is checked at deploy too (422 for a bad signature).
 
@@ -313,24 +315,18 @@ impl Artifacts {
         Some(hex(tag.as_ref()))
     }
 
-    /// Does `url` (path and query) carry a valid signature for artifact
-    /// `name` and the `sha256=` it pins? (The content is checked when the
-    /// file is served.) Compared in constant time.
-    pub fn signed(&self, name: &str, url: &str) -> bool {
-        let Some(secret) = &self.opts.secret else {
+    /// Does the artifact path (what follows `/v1/artifacts/`) carry a
+    /// valid signature for its name and the SHA-256 it pins? (The content
+    /// is checked when the file is served.) Compared in constant time.
+    pub fn signed(&self, rest: &str) -> bool {
+        let (Some(secret), Some(p)) = (&self.opts.secret, ArtifactPath::parse(rest)) else {
             return false;
         };
-        let (Some(sha), Some(sig)) = (
-            crate::query::value(url, "sha256"),
-            crate::query::value(url, "sig"),
-        ) else {
-            return false;
-        };
-        let (Some(_), Some(sig)) = (parse_hex32(&sha), parse_hex32(&sig)) else {
+        let (Some(sha), Some(sig)) = (p.sha256, p.sig) else {
             return false;
         };
         let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
-        let msg = format!("{name}\n{}", sha.to_ascii_lowercase());
+        let msg = format!("{}\n{}", p.name, hex(&sha));
         ring::hmac::verify(&key, msg.as_bytes(), &sig).is_ok()
     }
 
@@ -342,11 +338,11 @@ impl Artifacts {
             .digest(name, &mut file, v)
             .map(|d| hex(&d))
             .map_err(|e| refusal(503, format!("artifact {name} cannot be read: {e}")))?;
-        let mut path = format!("{PREFIX}{name}?sha256={sha}");
         let sig = self.signature(name, &sha);
-        if let Some(sig) = &sig {
-            path.push_str(&format!("&sig={sig}"));
-        }
+        let path = match &sig {
+            Some(sig) => format!("{PREFIX}{sha}/{sig}/{name}"),
+            None => format!("{PREFIX}{sha}/{name}"),
+        };
         Ok(serde_json::json!({
             "name": name,
             "size": v.len,
@@ -364,44 +360,57 @@ impl Artifacts {
             .map_err(|e| refusal(503, format!("artifact {name} cannot be read: {e}")))
     }
 
-    /// For a deploy: if `uri` names an artifact (path `/v1/artifacts/NAME`)
-    /// with `sha256=HEX`, this directory must hold NAME with that SHA-256.
-    /// Other URIs are not looked at. The error says what is wrong.
+    /// For a deploy: if `uri` names a pinned artifact (path
+    /// `/v1/artifacts/SHA256/NAME` or `/v1/artifacts/SHA256/SIG/NAME`), this
+    /// directory must hold NAME with that SHA-256, and a signature must be
+    /// this server's. Other URIs are not looked at. The error says what is
+    /// wrong.
     pub fn check_uri(&self, uri: &str) -> Result<(), String> {
-        let Some((name, sha)) = pinned(uri) else {
+        let Some(rest) = artifact_part(uri) else {
             return Ok(());
         };
-        let want = sha.ok_or_else(|| "sha256= must be 64 hex digits".to_owned())?;
-        let path_and_query = uri.split_once("://").map_or(uri, |(_, r)| r);
-        let path_and_query = &path_and_query[path_and_query.find('/').unwrap_or(0)..];
-        if self.opts.secret.is_some()
-            && crate::query::value(path_and_query, "sig").is_some()
-            && !self.signed(&name, path_and_query)
-        {
+        let Some(p) = ArtifactPath::parse(rest) else {
             return Err(format!(
-                "the signature of artifact {name} is not this server's (GET /v1/api/artifacts/{name} gives the URL)"
+                "{PREFIX}... must be NAME, SHA256/NAME or SHA256/SIG/NAME (64 hex digits each)"
+            ));
+        };
+        let Some(want) = p.sha256 else {
+            return Ok(());
+        };
+        if p.sig.is_some() && self.opts.secret.is_some() && !self.signed(rest) {
+            return Err(format!(
+                "the signature of artifact {} is not this server's (GET /v1/api/artifacts/{} gives the URL)",
+                p.name, p.name
             ));
         }
-        match self.sha256(&name) {
+        match self.sha256(p.name) {
             Ok(have) if have == hex(&want) => Ok(()),
             Ok(have) => Err(format!(
-                "artifact {name} has SHA-256 {have}, not the {} this URI pins",
+                "artifact {} has SHA-256 {have}, not the {} this URI pins",
+                p.name,
                 hex(&want)
             )),
             Err(r) => Err(format!("{} (in --artifacts-dir)", r.error)),
         }
     }
 
-    /// Answer `GET /v1/artifacts/NAME[?sha256=HEX]` (`url`: path and
-    /// query; HEAD is a GET whose body the server does not send).
+    /// Answer `GET /v1/artifacts/REST`, REST being `NAME`, `SHA256/NAME`
+    /// or `SHA256/SIG/NAME` (HEAD is a GET whose body the server does not
+    /// send; the signature was checked by the caller, as access).
     pub fn serve(
         &self,
-        name: &str,
-        url: &str,
+        rest: &str,
         headers: &dyn Fn(&str) -> Option<String>,
         conn: &ConnHandle,
     ) -> Answer {
-        match self.answer(name, url, headers, conn) {
+        let answer = match ArtifactPath::parse(rest) {
+            Some(p) => self.answer(p.name, p.sha256, headers, conn),
+            None => Err(refusal(
+                404,
+                "no such artifact: /v1/artifacts/NAME, SHA256/NAME or SHA256/SIG/NAME",
+            )),
+        };
+        match answer {
             Ok(a) => a,
             Err(r) => {
                 let body = serde_json::json!({ "error": r.error, "field": "" });
@@ -417,16 +426,14 @@ impl Artifacts {
     fn answer(
         &self,
         name: &str,
-        url: &str,
+        sha256: Option<[u8; 32]>,
         headers: &dyn Fn(&str) -> Option<String>,
         conn: &ConnHandle,
     ) -> Result<Answer, Refusal> {
         let (mut file, v) = self.open(name)?;
-        let pinned = match crate::query::value(url, "sha256") {
+        let pinned = match sha256 {
             None => false,
-            Some(hexed) => {
-                let want = parse_hex32(&hexed)
-                    .ok_or_else(|| refusal(400, "sha256= must be 64 hex digits"))?;
+            Some(want) => {
                 let have = self
                     .digest(name, &mut file, v)
                     .map_err(|e| refusal(503, format!("artifact {name} cannot be read: {e}")))?;
@@ -515,19 +522,43 @@ impl Artifacts {
     }
 }
 
-/// The artifact a URI names with its pin: `None` when its path is not
-/// `/v1/artifacts/NAME` or it has no `sha256=`; `Some((name, None))` for a
-/// `sha256=` that is not 64 hex digits.
-pub fn pinned(uri: &str) -> Option<(String, Option<[u8; 32]>)> {
+/// What follows `/v1/artifacts/` in a URI's path (`None` for a URI that
+/// is not an artifact's). Scheme and host are not looked at: every
+/// instance of a group serves the same files.
+pub fn artifact_part(uri: &str) -> Option<&str> {
     let after_scheme = uri.split_once("://").map_or(uri, |(_, rest)| rest);
-    let path_and_query = &after_scheme[after_scheme.find('/')?..];
-    let (path, query) = path_and_query
-        .split_once('?')
-        .unwrap_or((path_and_query, ""));
-    let name = path.strip_prefix(PREFIX)?;
-    let query = format!("?{}", query.split('#').next().unwrap_or(""));
-    let sha = crate::query::value(&query, "sha256")?;
-    Some((name.to_owned(), parse_hex32(&sha)))
+    let path = &after_scheme[after_scheme.find('/')?..];
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    path.strip_prefix(PREFIX)
+}
+
+/// An artifact's path: its name, the SHA-256 it pins, its signature. The
+/// name is the last segment, so the Mesos fetcher (which names a fetched
+/// file after everything past the URI's last `/`) saves it as NAME.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactPath<'a> {
+    pub name: &'a str,
+    pub sha256: Option<[u8; 32]>,
+    pub sig: Option<[u8; 32]>,
+}
+
+impl<'a> ArtifactPath<'a> {
+    /// `NAME`, `SHA256/NAME` or `SHA256/SIG/NAME` (64 hex digits each);
+    /// `None` for anything else.
+    pub fn parse(rest: &'a str) -> Option<ArtifactPath<'a>> {
+        let parts: Vec<&str> = rest.splitn(4, '/').collect();
+        let (sha, sig, name) = match parts.as_slice() {
+            [name] => (None, None, *name),
+            [sha, name] => (Some(parse_hex32(sha)?), None, *name),
+            [sha, sig, name] => (Some(parse_hex32(sha)?), Some(parse_hex32(sig)?), *name),
+            _ => return None,
+        };
+        Some(ArtifactPath {
+            name,
+            sha256: sha,
+            sig,
+        })
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -705,21 +736,35 @@ mod tests {
     }
 
     #[test]
-    fn pins_in_uris() {
+    fn artifact_paths() {
         let h = "ab".repeat(32);
-        let (name, sha) =
-            pinned(&format!("http://tritium:8080/v1/artifacts/exec?sha256={h}")).unwrap();
+        let g = "cd".repeat(32);
+        let part = |u: &str| artifact_part(u).map(str::to_owned);
         assert_eq!(
-            (name.as_str(), sha.map(|s| hex(&s))),
+            part("http://tritium:8080/v1/artifacts/exec?x#y").as_deref(),
+            Some("exec")
+        );
+        assert_eq!(part("/v1/artifacts/a/b").as_deref(), Some("a/b"));
+        assert_eq!(part("http://x/other/exec"), None);
+        let p = ArtifactPath::parse("exec").unwrap();
+        assert_eq!((p.name, p.sha256, p.sig), ("exec", None, None));
+        let one = format!("{h}/exec");
+        let p = ArtifactPath::parse(&one).unwrap();
+        assert_eq!(
+            (p.name, p.sha256.map(|s| hex(&s))),
             ("exec", Some(h.clone()))
         );
-        assert_eq!(
-            pinned("http://x/v1/artifacts/exec?sha256=zz").unwrap().1,
-            None
-        );
-        assert!(pinned("http://x/v1/artifacts/exec").is_none());
-        assert!(pinned("http://x/other/exec?sha256=00").is_none());
-        assert!(pinned("/v1/artifacts/e?sha256=1").is_some());
+        let two = format!("{h}/{g}/exec");
+        let p = ArtifactPath::parse(&two).unwrap();
+        assert_eq!(p.sig.map(|s| hex(&s)), Some(g.clone()));
+        for bad in [
+            "zz/exec",
+            "ab/exec",
+            &format!("{h}/{h}/{h}/exec"),
+            &format!("{h}/zz/exec"),
+        ] {
+            assert!(ArtifactPath::parse(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]
@@ -736,7 +781,7 @@ mod tests {
         for name in ["link", "sub", "nope", "../f"] {
             assert_eq!(a.sha256(name).unwrap_err().status, 404, "{name}");
         }
-        let uri = |h: &str| format!("http://t/v1/artifacts/f?sha256={h}");
+        let uri = |h: &str| format!("http://t/v1/artifacts/{h}/f");
         assert!(
             a.check_uri(&uri(
                 "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"

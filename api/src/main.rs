@@ -143,7 +143,7 @@ struct Cli {
 
     /// Serve the regular files directly in this directory, read-only, at
     /// /v1/artifacts/NAME (executors and command URIs fetched from
-    /// tritium). A URI `.../v1/artifacts/NAME?sha256=HEX` is served only
+    /// tritium). A URI `.../v1/artifacts/SHA256/NAME` is served only
     /// while the file has that SHA-256, and an app deployed with such a URI
     /// is refused (422) when it does not.
     #[arg(long, env = "TRITIUM_ARTIFACTS_DIR")]

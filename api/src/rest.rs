@@ -23,7 +23,8 @@
 //! | GET    | /health, /ready             | alive; subscribed and leading        |
 //! | GET    | /metrics                    | Prometheus text format (`metrics`)   |
 //! | GET    | /, /app.js                  | the status page (`api/src/ui/`)      |
-//! | GET    | /v1/artifacts/NAME          | a file of `--artifacts-dir` ([`crate::artifacts`]) |
+//! | GET    | /v1/artifacts/[SHA256/[SIG/]]NAME | a file of `--artifacts-dir` ([`crate::artifacts`]) |
+//! | GET    | /v1/api/artifacts/NAME      | its size, SHA-256 and pinned (signed) path |
 //!
 //! With `ApiOptions::tokens`, every request but `/health` and the status
 //! page's static files (and public artifacts) needs a bearer token (see
@@ -539,7 +540,7 @@ fn serve(ctx: &Arc<Ctx>, mut req: Request) -> Answer {
     // The fetcher's way in: a public directory, or a URL signed for the
     // file's name and content.
     let public_artifact = match (artifact, &ctx.artifacts) {
-        (Some(name), Some(a)) => a.opts.public || a.signed(name, &url),
+        (Some(rest), Some(a)) => a.opts.public || a.signed(rest),
         _ => false,
     };
     if let Some(tokens) = &ctx.tokens
@@ -569,9 +570,9 @@ fn serve(ctx: &Arc<Ctx>, mut req: Request) -> Answer {
             }
         }
     }
-    if let Some(name) = artifact {
+    if let Some(rest) = artifact {
         // Local files: a standby serves them too.
-        let answer = serve_artifact(ctx, name, &url, &req);
+        let answer = serve_artifact(ctx, rest, &req);
         let status = match &answer {
             Answer::Respond(r) | Answer::Stream(r, _) => r.status,
         };
@@ -626,7 +627,7 @@ fn serve(ctx: &Arc<Ctx>, mut req: Request) -> Answer {
 }
 
 /// `GET`/`HEAD /v1/artifacts/NAME` (`crate::artifacts`).
-fn serve_artifact(ctx: &Ctx, name: &str, url: &str, req: &Request) -> Answer {
+fn serve_artifact(ctx: &Ctx, rest: &str, req: &Request) -> Answer {
     if req.method != Method::Get {
         let body = err("", format!("{} is not allowed on artifacts", req.method));
         return Answer::Respond(json_response(405, &body).with_header("Allow", "GET, HEAD"));
@@ -636,10 +637,10 @@ fn serve_artifact(ctx: &Ctx, name: &str, url: &str, req: &Request) -> Answer {
         return Answer::Respond(json_response(404, &body));
     };
     let headers = |h: &str| req.header(h).map(str::to_owned);
-    a.serve(name, url, &headers, &req.conn)
+    a.serve(rest, &headers, &req.conn)
 }
 
-/// Every URI of `spec` that pins an artifact (`/v1/artifacts/NAME?sha256=`)
+/// Every URI of `spec` that pins an artifact (`/v1/artifacts/SHA256/NAME`)
 /// must match this server's file: the refusal names the field.
 fn check_artifact_uris(a: &Artifacts, spec: &AppSpec) -> Result<(), (String, String)> {
     let command = spec.command.iter().flat_map(|c| c.uris.iter().enumerate());

@@ -1,5 +1,5 @@
 //! Artifacts served by tritium (issue 21 item 3): a custom-command app
-//! whose URI points at tritium's own `/v1/artifacts/NAME?sha256=HEX`,
+//! whose URI points at tritium's own `/v1/artifacts/SHA256/NAME`,
 //! deployed (the TaskInfo carries that URI) and fetched by URL as the Mesos
 //! fetcher would; a URI pinning another hash is refused (422); and the
 //! file server's edges over real HTTP: HEAD, Content-Length, ETag and 304,
@@ -103,7 +103,7 @@ fn an_app_fetches_its_command_from_tritium_pinned_by_sha256() {
         },
     );
     let addr = stack.api_addr;
-    let uri = format!("http://{addr}/v1/artifacts/hello.sh?sha256={sha}");
+    let uri = format!("http://{addr}/v1/artifacts/{sha}/hello.sh");
     let app = |name: &str, uri: &str| {
         json!({
             "name": name, "instances": 2,
@@ -144,7 +144,7 @@ fn an_app_fetches_its_command_from_tritium_pinned_by_sha256() {
     // Another hash pinned: the deploy is refused and nothing is created;
     // the URL is not served either.
     let other = "0".repeat(64);
-    let bad = format!("http://{addr}/v1/artifacts/hello.sh?sha256={other}");
+    let bad = format!("http://{addr}/v1/artifacts/{other}/hello.sh");
     let r = stack.send("POST", "/v1/api/app", &app("stale", &bad).to_string());
     assert_eq!(r.status, 422, "{}", r.body);
     assert_eq!(r.json()["field"], "command.uris[0].uri");
@@ -155,16 +155,10 @@ fn an_app_fetches_its_command_from_tritium_pinned_by_sha256() {
     );
     assert_eq!(stack.get("/v1/api/app?name=stale").status, 404);
     assert_eq!(
-        fetch(
-            addr,
-            "GET",
-            &format!("/v1/artifacts/hello.sh?sha256={other}"),
-            &[]
-        )
-        .0,
+        fetch(addr, "GET", &format!("/v1/artifacts/{other}/hello.sh"), &[]).0,
         404
     );
-    let missing = format!("http://{addr}/v1/artifacts/nope?sha256={sha}");
+    let missing = format!("http://{addr}/v1/artifacts/{sha}/nope");
     let r = stack.send("POST", "/v1/api/app", &app("missing", &missing).to_string());
     assert_eq!(r.status, 422, "{}", r.body);
     // The file changes: the old pin is refused from then on.
@@ -277,21 +271,23 @@ fn the_file_server_keeps_to_its_directory_and_speaks_http() {
     );
     let signed = doc["path"].as_str().unwrap().to_owned();
     assert!(
-        signed.starts_with(&format!("/v1/artifacts/exec?sha256={sha}&sig=")),
+        signed.starts_with(&format!("/v1/artifacts/{sha}/")) && signed.ends_with("/exec"),
         "{signed}"
     );
     let (status, _, body) = fetch(addr, "GET", &signed, &[]);
     assert_eq!((status, body.as_slice()), (200, &b"0123456789"[..]));
     // Tampered, moved to another name, or without its pin: a token again.
-    let sig = signed.rsplit("sig=").next().unwrap().to_owned();
+    let sig = signed.split('/').nth(4).unwrap().to_owned();
+    assert_eq!(sig.len(), 64, "{signed}");
     let flipped = format!(
         "{}{}",
         &sig[..63],
         if sig.ends_with('0') { '1' } else { '0' }
     );
     for path in [
-        format!("/v1/artifacts/exec?sha256={sha}&sig={flipped}"),
-        format!("/v1/artifacts/big?sha256={sha}&sig={sig}"),
+        format!("/v1/artifacts/{sha}/{flipped}/exec"),
+        format!("/v1/artifacts/{sha}/{sig}/big"),
+        format!("/v1/artifacts/{sig}/exec"),
         format!("/v1/artifacts/exec?sig={sig}"),
     ] {
         assert_eq!(fetch(addr, "GET", &path, &[]).0, 401, "{path}");
@@ -302,7 +298,7 @@ fn the_file_server_keeps_to_its_directory_and_speaks_http() {
                "command": {"cmd": "sleep 1", "uris": [{"uri": uri}]}})
         .to_string()
     };
-    let bad = format!("http://{addr}/v1/artifacts/exec?sha256={sha}&sig={flipped}");
+    let bad = format!("http://{addr}/v1/artifacts/{sha}/{flipped}/exec");
     let r = ops::http(addr, "POST", "/v1/api/app", Some(ADMIN), Some(&app(&bad)));
     assert_eq!(r.status, 422, "{}", r.body);
     assert!(r.body.contains("signature"), "{}", r.body);
