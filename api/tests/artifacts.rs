@@ -127,6 +127,31 @@ fn an_app_fetches_its_command_from_tritium_pinned_by_sha256() {
         "{uris:?}"
     );
 
+    // A custom executor fetched from tritium: its URI, pinned, in the
+    // ExecutorInfo; started as ./NAME, the name the fetcher saves it under.
+    let exec_uri = format!("http://{addr}/v1/artifacts/{sha}/hello.sh");
+    let exec_app = json!({
+        "name": "custom", "instances": 1,
+        "resources": {"cpu": 0.1, "mem": 32},
+        "executor": {"uri": exec_uri},
+        "command": {"cmd": "run"},
+    });
+    stack.create(&exec_app);
+    let proxy = stack.proxy.as_ref().unwrap();
+    let executor = common::poll(common::WAIT, "the custom executor's launch", || {
+        proxy
+            .launched()
+            .into_iter()
+            .find_map(|t| {
+                t.executor
+                    .filter(|_| t.task_id.value.starts_with("custom."))
+            })
+            .ok_or_else(|| "not launched yet".to_owned())
+    });
+    let cmd = executor.command.unwrap();
+    assert_eq!(cmd.uris[0].value, exec_uri);
+    assert_eq!(cmd.value.as_deref(), Some("./hello.sh"));
+
     // What the fetcher gets at that URI: the file, whole.
     let path = uri.split_once(&addr.to_string()).unwrap().1;
     let (status, head, body) = fetch(addr, "GET", path, &[]);
