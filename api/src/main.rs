@@ -327,6 +327,10 @@ fn run(cli: Cli) -> Result<i32, String> {
             principal: cli.principal.clone(),
             webui_url: None,
             labels: Vec::new(),
+            // The matcher keeps apps in the master's region unless they
+            // name @region (Marathon's rule), so remote agents may be
+            // offered.
+            region_aware: true,
         },
         seed: seed_from_clock(),
         orphans: match cli.orphans {

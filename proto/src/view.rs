@@ -106,6 +106,8 @@ mod offer {
     pub(super) const UNAVAILABILITY: u32 = 9;
     /// `optional Resource.AllocationInfo allocation_info = 10;`
     pub(super) const ALLOCATION_INFO: u32 = 10;
+    /// `optional DomainInfo domain = 11;`
+    pub(super) const DOMAIN: u32 = 11;
 }
 
 /// `mesos.v1.Resource`.
@@ -968,6 +970,8 @@ pub struct OfferView<'a> {
     attributes: &'a [u8],
     /// The encoded `Unavailability`, if the offer has one.
     unavailability: Option<&'a [u8]>,
+    /// The encoded `DomainInfo`, if the offer has one (the last occurrence).
+    domain: Option<&'a [u8]>,
 }
 
 impl fmt::Debug for OfferView<'_> {
@@ -1029,11 +1033,13 @@ impl<'a> OfferView<'a> {
         let mut resources = Span::default();
         let mut attributes = Span::default();
         let mut unavailability = None;
+        let mut domain = None;
         scan_fields(buf, |field, value, start, end| {
             match field {
                 offer::UNAVAILABILITY => {
                     unavailability = Some(value.len("Offer.unavailability")?);
                 }
+                offer::DOMAIN => domain = Some(value.len("Offer.domain")?),
                 offer::ID => merge_id(value.len("Offer.id")?, &mut id, "Offer.id.value")?,
                 offer::FRAMEWORK_ID => merge_id(
                     value.len("Offer.framework_id")?,
@@ -1072,7 +1078,54 @@ impl<'a> OfferView<'a> {
             resources: resources.slice(buf),
             attributes: attributes.slice(buf),
             unavailability,
+            domain,
         })
+    }
+
+    /// `Offer.domain.fault_domain` as `(region, zone)` names: where the
+    /// agent is (Mesos 1.5 and later, when the agent is configured with a
+    /// fault domain). `None` without a domain or a fault domain; a fault
+    /// domain missing its region or zone reads as an empty name.
+    ///
+    /// # Errors
+    ///
+    /// The field does not decode, or a name is not UTF-8.
+    pub fn domain(&self) -> Result<Option<(&'a str, &'a str)>, ViewError> {
+        let Some(bytes) = self.domain else {
+            return Ok(None);
+        };
+        let mut fault = None;
+        for_each_field(bytes, |field, v| {
+            if field == 1 {
+                fault = Some(v.len("DomainInfo.fault_domain")?);
+            }
+            Ok(())
+        })?;
+        let Some(fault) = fault else {
+            return Ok(None);
+        };
+        let (mut region, mut zone) = ("", "");
+        for_each_field(fault, |field, v| {
+            let out = match field {
+                1 => &mut region,
+                2 => &mut zone,
+                _ => return Ok(()),
+            };
+            let info = v.len("FaultDomain.region/zone")?;
+            for_each_field(info, |f, n| {
+                if f == 1 {
+                    *out = n.string("FaultDomain.name")?;
+                }
+                Ok(())
+            })
+        })?;
+        Ok(Some((region, zone)))
+    }
+
+    /// The encoded `Offer.domain`, unchecked (empty without one): for
+    /// telling whether an agent's domain changed without reading it.
+    pub fn domain_bytes(&self) -> &'a [u8] {
+        self.domain.unwrap_or(&[])
     }
 
     /// `Offer.unavailability`: the agent's scheduled maintenance, as

@@ -252,9 +252,10 @@ enum Reason {
     Role,
     Unique,
     Maintenance,
+    Region,
 }
 
-const REASONS: [(Reason, &str); 9] = [
+const REASONS: [(Reason, &str); 10] = [
     (Reason::Cpus, "cpus"),
     (Reason::Mem, "mem"),
     (Reason::Disk, "disk"),
@@ -264,11 +265,12 @@ const REASONS: [(Reason, &str); 9] = [
     (Reason::Role, "role"),
     (Reason::Unique, "unique"),
     (Reason::Maintenance, "maintenance"),
+    (Reason::Region, "region"),
 ];
 
-/// First mask bit of filter reasons; filters past the 56th share bit 63 in
+/// First mask bit of filter reasons; filters past the 53rd share bit 63 in
 /// masks (their counters stay exact).
-const FILTER_BIT: u32 = 9;
+const FILTER_BIT: u32 = 10;
 
 fn filter_bit(i: usize) -> u64 {
     1u64 << (FILTER_BIT as usize + i).min(63)
@@ -309,6 +311,9 @@ struct Req {
     counts_agents: bool,
     /// A service: never placed on an agent draining for maintenance.
     avoids_maintenance: bool,
+    /// No filter names `@region`: only agents of the home region (or
+    /// without a domain) are used.
+    stays_home: bool,
 }
 
 #[derive(Debug)]
@@ -351,6 +356,9 @@ struct Agents {
     by_id: FxMap<Arc<str>, AgentIx>,
     id: Vec<Option<Arc<str>>>,
     hostname: Vec<Sym>,
+    /// Fault-domain region and zone from the agent's last offer.
+    region: Vec<Option<Sym>>,
+    zone: Vec<Option<Sym>>,
     attrs: Vec<Attrs>,
     /// Fingerprint of the hostname and encoded attributes `attrs` was read
     /// from (0: none yet): an agent offered again with the same bytes is
@@ -374,6 +382,8 @@ impl Agents {
             let i = ix.0 as usize;
             self.id[i] = Some(name.clone());
             self.hostname[i] = unknown_host;
+            self.region[i] = None;
+            self.zone[i] = None;
             self.attrs[i].clear();
             self.attr_fp[i] = 0;
             self.last_seen[i] = None;
@@ -384,6 +394,8 @@ impl Agents {
             let ix = AgentIx(self.id.len() as u32);
             self.id.push(Some(name.clone()));
             self.hostname.push(unknown_host);
+            self.region.push(None);
+            self.zone.push(None);
             self.attrs.push(Attrs::new());
             self.attr_fp.push(0);
             self.last_seen.push(None);
@@ -446,6 +458,9 @@ pub struct Matcher {
     ev: event::Scratch,
     /// Agents draining for maintenance: services are not placed there.
     draining: std::collections::BTreeSet<String>,
+    /// The master's fault-domain region: apps that name no `@region` stay
+    /// on agents of this region (or without a domain). `None`: any region.
+    home_region: Option<Sym>,
 }
 
 impl Matcher {
@@ -470,7 +485,22 @@ impl Matcher {
             events: 0,
             ev: event::Scratch::default(),
             draining: std::collections::BTreeSet::new(),
+            home_region: None,
         }
+    }
+
+    /// The framework's home region: the master's fault-domain region
+    /// (`MasterInfo.domain`, from SUBSCRIBED). Apps without an `@region`
+    /// filter are placed only on agents of this region or without a
+    /// domain (refusal reason `region`), as Marathon does; `None` (a
+    /// master without a domain) places in any region.
+    pub fn set_home_region(&mut self, region: Option<&str>) {
+        self.home_region = region.and_then(|r| self.syms.intern(r));
+    }
+
+    /// The home region set by [`Matcher::set_home_region`].
+    pub fn home_region(&self) -> Option<&str> {
+        self.home_region.map(|r| self.syms.name(r))
     }
 
     /// Checks a spec against what the matcher can compile and what agents
@@ -578,6 +608,7 @@ impl Matcher {
             ports,
             counts_agents,
             avoids_maintenance: spec.kind != crate::spec::Kind::Job,
+            stays_home: !c.names_region,
             c,
         };
         let Some(ix) = self.app_ix_or_insert(&spec.name) else {
@@ -753,6 +784,8 @@ impl Matcher {
             let selector = match a.sel {
                 Sel::Any => continue,
                 Sel::Hostname => S::PseudoattributeType(PseudoattributeType::Hostname as i32),
+                Sel::Region => S::PseudoattributeType(PseudoattributeType::Region as i32),
+                Sel::Zone => S::PseudoattributeType(PseudoattributeType::Zone as i32),
                 Sel::Named(n) => S::AttributeName(self.syms.name(n).to_string()),
             };
             let predicate = match &a.test {
@@ -775,7 +808,7 @@ impl Matcher {
                     })
                 }
                 Test::Set(_) | Test::Scalar(..) | Test::Ranges(_) => {
-                    if matches!(a.sel, Sel::Hostname) {
+                    if matches!(a.sel, Sel::Hostname | Sel::Region | Sel::Zone) {
                         continue;
                     }
                     P::Exists(Exists {})

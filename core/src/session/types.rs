@@ -28,6 +28,12 @@ pub struct FrameworkSettings {
     pub webui_url: Option<String>,
     /// Key-value labels sent with the framework's info (empty: none).
     pub labels: Vec<(String, String)>,
+    /// Declare REGION_AWARE: the master then also offers agents of other
+    /// fault-domain regions than its own, and the framework must keep
+    /// tasks in the home region itself unless told otherwise
+    /// ([`View::master_region`](crate::framework::View::master_region)).
+    /// Without it (the default) the master offers only its own region.
+    pub region_aware: bool,
 }
 
 impl Default for FrameworkSettings {
@@ -42,6 +48,7 @@ impl Default for FrameworkSettings {
             principal: None,
             webui_url: None,
             labels: Vec::new(),
+            region_aware: false,
         }
     }
 }
