@@ -224,6 +224,7 @@ fn run(cli: Cli) -> Result<i32, String> {
                     .first()
                     .cloned()
                     .unwrap_or_else(|| "tritium".into()),
+                ..tritium_sim::cluster::ClusterSpec::default()
             },
             heartbeat_interval: Duration::from_secs(5),
             ..tritium_sim::SimConfig::default()
