@@ -57,7 +57,8 @@
 //! | `LIKE attr [p…]` | attr is text (or a set with an item) that one pattern matches as a whole |
 //! | `UNLIKE attr [p…]` | LIKE does not hold (so also when attr is absent) |
 //! | no `attribute` | hydrogen's form: the test holds for at least one attribute, the hostname counted as a text attribute |
-//! | `attribute: "hostname"` | the offer's hostname, as text (an agent attribute named `hostname` is ignored) |
+//! | `attribute: "hostname"` (or `@hostname`) | the offer's hostname, as text (an agent attribute named `hostname` is ignored) |
+//! | `attribute: "@region"` / `"@zone"` | the agent's fault-domain region / zone (`Offer.domain`), as text; absent without a domain. Text tests only (TEXT — or Marathon's IS —, LIKE, UNLIKE), and MAX_PER / GROUP_BY; another `@` name is refused |
 //! | `not: true` | the test above does not hold (so also when attr is absent) |
 //!
 //! Placement rules:
@@ -66,12 +67,13 @@
 //! |---|---|
 //! | default | `spread` for a service, `binpack` for a job (a service must survive the loss of one agent; a job ends, and packing leaves whole agents free) |
 //! | `binpack` | best fit: agents ordered by free cpus, then mem, ascending at the start of the event; each instance takes the first that fits (GPU agents last) |
-//! | `spread` | the agent with the fewest instances of the app; ties → by free cpus at the start of the event, most first; with `GROUP_BY attr`, the least loaded value of attr first |
+//! | `spread` | the agent with the fewest instances of the app; ties → by free cpus at the start of the event, most first; with `GROUP_BY attr`, the least loaded value of attr first, then within it the agent with the fewest instances; without a GROUP_BY, the least loaded fault-domain zone first when the event's agents span two zones or more (agents without a domain count as one zone more; this default zone spread never refuses an agent) |
 //! | `UNIQUE` / `unique` / `STRATEGY [unique]` | at most one instance of the app per agent |
 //! | `mux` / `STRATEGY [mux]` | agents already running the app first (most instances first), then best fit; cannot be combined with UNIQUE or GROUP_BY |
 //! | `MAX_PER attr [n]` | at most n instances per value of attr (text or scalar; `hostname` = per agent); agents without attr are not used |
 //! | `GROUP_BY attr` | each instance goes to the least-loaded value of attr among agents that fit now; agents without attr are not used |
 //! | `GROUP_BY attr [k]` | the same, and no value holds more than ⌈instances / k⌉ |
+//! | home region | an app with no filter naming `@region` is placed only on agents of the home region ([`Matcher::set_home_region`]: the master's region) or without a domain; refusal reason `region` |
 //!
 //! GPU agents (any offered gpus) take instances that need no GPU only when
 //! no other agent of the event fits. Instance counts include live tasks
