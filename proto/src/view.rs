@@ -970,8 +970,9 @@ pub struct OfferView<'a> {
     attributes: &'a [u8],
     /// The encoded `Unavailability`, if the offer has one.
     unavailability: Option<&'a [u8]>,
-    /// The encoded `DomainInfo`, if the offer has one (the last occurrence).
-    domain: Option<&'a [u8]>,
+    /// The encoded `Offer.domain` fields (first to last occurrence; empty
+    /// without one).
+    domain: &'a [u8],
 }
 
 impl fmt::Debug for OfferView<'_> {
@@ -1033,13 +1034,16 @@ impl<'a> OfferView<'a> {
         let mut resources = Span::default();
         let mut attributes = Span::default();
         let mut unavailability = None;
-        let mut domain = None;
+        let mut domain = Span::default();
         scan_fields(buf, |field, value, start, end| {
             match field {
                 offer::UNAVAILABILITY => {
                     unavailability = Some(value.len("Offer.unavailability")?);
                 }
-                offer::DOMAIN => domain = Some(value.len("Offer.domain")?),
+                offer::DOMAIN => {
+                    value.len("Offer.domain")?;
+                    domain.note(start, end);
+                }
                 offer::ID => merge_id(value.len("Offer.id")?, &mut id, "Offer.id.value")?,
                 offer::FRAMEWORK_ID => merge_id(
                     value.len("Offer.framework_id")?,
@@ -1078,7 +1082,7 @@ impl<'a> OfferView<'a> {
             resources: resources.slice(buf),
             attributes: attributes.slice(buf),
             unavailability,
-            domain,
+            domain: domain.slice(buf),
         })
     }
 
@@ -1091,41 +1095,39 @@ impl<'a> OfferView<'a> {
     ///
     /// The field does not decode, or a name is not UTF-8.
     pub fn domain(&self) -> Result<Option<(&'a str, &'a str)>, ViewError> {
-        let Some(bytes) = self.domain else {
-            return Ok(None);
-        };
-        let mut fault = None;
-        for_each_field(bytes, |field, v| {
-            if field == 1 {
-                fault = Some(v.len("DomainInfo.fault_domain")?);
-            }
-            Ok(())
-        })?;
-        let Some(fault) = fault else {
-            return Ok(None);
-        };
+        // Occurrences of a message field merge, as prost merges them: the
+        // fault domain is there if any occurrence has one, and each name
+        // is the last one given.
+        let mut fault = false;
         let (mut region, mut zone) = ("", "");
-        for_each_field(fault, |field, v| {
-            let out = match field {
-                1 => &mut region,
-                2 => &mut zone,
-                _ => return Ok(()),
-            };
-            let info = v.len("FaultDomain.region/zone")?;
-            for_each_field(info, |f, n| {
-                if f == 1 {
-                    *out = n.string("FaultDomain.name")?;
+        for d in LenFields::new(self.domain, offer::DOMAIN, "Offer.domain") {
+            for_each_field(d?, |field, v| {
+                if field != 1 {
+                    return Ok(());
                 }
-                Ok(())
-            })
-        })?;
-        Ok(Some((region, zone)))
+                fault = true;
+                for_each_field(v.len("DomainInfo.fault_domain")?, |field, v| {
+                    let out = match field {
+                        1 => &mut region,
+                        2 => &mut zone,
+                        _ => return Ok(()),
+                    };
+                    for_each_field(v.len("FaultDomain.region/zone")?, |f, n| {
+                        if f == 1 {
+                            *out = n.string("FaultDomain.name")?;
+                        }
+                        Ok(())
+                    })
+                })
+            })?;
+        }
+        Ok(fault.then_some((region, zone)))
     }
 
-    /// The encoded `Offer.domain`, unchecked (empty without one): for
-    /// telling whether an agent's domain changed without reading it.
+    /// The encoded `Offer.domain` fields, unchecked (empty without one):
+    /// for telling whether an agent's domain changed without reading it.
     pub fn domain_bytes(&self) -> &'a [u8] {
-        self.domain.unwrap_or(&[])
+        self.domain
     }
 
     /// `Offer.unavailability`: the agent's scheduled maintenance, as
