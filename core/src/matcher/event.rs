@@ -340,6 +340,7 @@ impl Matcher {
         if self.agents.region[i] != region || self.agents.zone[i] != zone {
             self.agents.region[i] = region;
             self.agents.zone[i] = zone;
+            self.zones_seen |= zone.is_some();
             self.attr_epoch += 1;
         }
         let host = self.syms.intern(offer.hostname()).unwrap_or(self.no_host);
@@ -696,7 +697,13 @@ impl Matcher {
             .c
             .counting
             .iter()
-            .map(|(_, c)| c.key(agent.0, self.agent_attrs(agent)))
+            .map(|(f, c)| {
+                if *f == super::constraint::IMPLICIT && !self.zones_seen {
+                    None
+                } else {
+                    c.key(agent.0, self.agent_attrs(agent))
+                }
+            })
             .collect();
         let app = &mut self.apps[app_ix.0 as usize];
         for (k, key) in keys.into_iter().enumerate() {

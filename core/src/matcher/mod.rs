@@ -463,6 +463,9 @@ pub struct Matcher {
     /// The master's fault-domain region: apps that name no `@region` stay
     /// on agents of this region (or without a domain). `None`: any region.
     home_region: Option<Sym>,
+    /// Some agent was offered with a fault-domain zone: until then the
+    /// default zone spread keeps no counts and builds no group index.
+    zones_seen: bool,
 }
 
 impl Matcher {
@@ -488,6 +491,7 @@ impl Matcher {
             ev: event::Scratch::default(),
             draining: std::collections::BTreeSet::new(),
             home_region: None,
+            zones_seen: false,
         }
     }
 

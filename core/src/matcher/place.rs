@@ -115,9 +115,14 @@ impl Matcher {
         let mut groups = std::mem::take(&mut self.apps[app.0 as usize].groups);
         let a = &self.apps[app.0 as usize];
         let Some(req) = a.req.as_ref() else { return };
-        for (k, (_, c)) in req.c.counting.iter().enumerate() {
+        for (k, (f, c)) in req.c.counting.iter().enumerate() {
             let Some(g) = groups.get_mut(k) else { continue };
             g.clear();
+            if *f == IMPLICIT && !self.zones_seen {
+                // No agent has a zone: the default zone spread is idle
+                // and its counts are not kept.
+                continue;
+            }
             for (agent, n) in &a.by_agent {
                 if let Some(key) = c.key(agent.0, self.agent_attrs(*agent)) {
                     *g.entry(key).or_insert(0) += n;
@@ -247,6 +252,9 @@ impl Matcher {
         let (filter, c) = req.c.counting[gb];
         let sel = c.sel();
         let soft = matches!(c, Counting::GroupBy { soft: true, .. });
+        if soft && !self.zones_seen {
+            return;
+        }
         let gi = match self
             .ev
             .groups
