@@ -1253,6 +1253,8 @@ impl Master {
                         t.state.as_str_name()
                     },
                     "healthy": t.healthy,
+                    "executor_id": t.executor_id,
+                    "group": t.group,
                     "pending_updates": t.pending.len(),
                     "running": t.running,
                 })
