@@ -4,7 +4,8 @@
 //! one instance failing takes its whole group down (the simulated default
 //! executor kills the other two) and a whole new group replaces it; a
 //! rolling update of the pod then finishes, every instance a new group;
-//! the master records no violation.
+//! a rolling restart replaces every group, an update whose container
+//! cannot start is rolled back; the master records no violation.
 
 mod common;
 
@@ -235,6 +236,51 @@ fn a_pod_of_three_containers_runs_recovers_a_failed_container_and_rolls() {
         most <= (INSTANCES + 2) as i64,
         "{most} groups ran at once (instances 10, max_surge 2)"
     );
+
+    // A rolling restart: every instance a new group of version 3.
+    let before: BTreeSet<String> = all_running(&sim.state()).unwrap().into_keys().collect();
+    let reply = engine.request(CommandKind::RestartApp("shop".into()));
+    assert_eq!(reply.outcome(), Ok(()), "{reply:?}");
+    wait_up_to(Duration::from_secs(90), "the restart done", || {
+        let v = app_view(&engine);
+        let g = all_running(&sim.state())?;
+        let done = v["version"] == 3
+            && v["status"] == "running"
+            && v["ready"] == INSTANCES
+            && g.keys().all(|k| !before.contains(k));
+        done.then_some(())
+    });
+
+    // An update whose `assets` container cannot start: every new group
+    // fails once, and after `rollback_after` (3) failures the pod is
+    // rolled back to version 3, whole groups running.
+    let mut bad = app_spec(&engine);
+    bad.containers[2].command.as_mut().unwrap().cmd = Some("sim:fail-start".into());
+    let reply = engine.request(CommandKind::UpdateApp(Box::new(bad)));
+    assert_eq!(reply.outcome(), Ok(()), "{reply:?}");
+    wait_up_to(
+        Duration::from_secs(90),
+        "the failing update rolled back",
+        || {
+            let v = app_view(&engine);
+            let g = all_running(&sim.state())?;
+            let back = v["rolled_back"] == true
+                && v["version"] == 3
+                && v["status"] == "running"
+                && v["ready"] == INSTANCES
+                && v["tasks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|t| t["version"] == 3);
+            (back && g.len() == INSTANCES).then_some(())
+        },
+    );
     assert_no_violations(&sim);
     engine.stop();
+}
+
+/// The pod's spec as the engine holds it.
+fn app_spec(engine: &Engine) -> AppSpec {
+    serde_json::from_value(app_view(engine)["spec"].clone()).expect("a spec")
 }
