@@ -286,7 +286,11 @@ impl AppService {
                 let mut at = 0;
                 let mut tasks = Vec::with_capacity(pod.tasks.len());
                 for ((id, info), c) in pod.tasks.into_iter().zip(&spec.containers) {
-                    let ports = launch.ports[at..at + c.endpoints.len()].to_vec();
+                    let ports = launch
+                        .ports
+                        .get(at..at + c.endpoints.len())
+                        .map(<[u32]>::to_vec)
+                        .unwrap_or_default();
                     at += c.endpoints.len();
                     let record = TaskRecord {
                         id,
