@@ -284,3 +284,56 @@ fn a_pod_of_three_containers_runs_recovers_a_failed_container_and_rolls() {
 fn app_spec(engine: &Engine) -> AppSpec {
     serde_json::from_value(app_view(engine)["spec"].clone()).expect("a spec")
 }
+
+/// A tritium restarted on its store takes its pod back as it was: the same
+/// ten groups, counted as ten instances (not thirty tasks), ready again
+/// once reconciled, and nothing launched or killed.
+#[test]
+fn a_restarted_tritium_keeps_its_pod_groups() {
+    let sim = SimServer::start(sim_config(), SocketAddr::from(([127, 0, 0, 1], 0))).expect("sim");
+    let engine = Engine::start(
+        core_config(&[sim.url()]),
+        DriverOptions::default(),
+        MemStore::new(),
+    );
+    let spec = AppSpec::parse(EXAMPLE).expect("examples/pod.json parses");
+    engine.put_app(spec.clone());
+    let first = wait_up_to(Duration::from_secs(60), "10 whole groups running", || {
+        all_running(&sim.state())
+    });
+    wait_up_to(Duration::from_secs(60), "the pod ready", || {
+        (app_view(&engine)["ready"] == INSTANCES).then_some(())
+    });
+    let ended = engine.stop();
+    let stored = ended.store.recovered();
+    assert_eq!(stored.tasks.len(), INSTANCES * CONTAINERS);
+    let recovered = tritium_engine::apps::recovered_apps(&stored.records);
+    assert_eq!(recovered[0].spec, spec, "the pod spec survives its store");
+    let launched = counter(&sim.state(), "tasks_launched");
+
+    let engine = Engine::start(
+        core_config(&[sim.url()]),
+        DriverOptions::default(),
+        MemStore::with_state(stored),
+    );
+    wait_up_to(Duration::from_secs(60), "the pod ready again", || {
+        let v = app_view(&engine);
+        (v["ready"] == INSTANCES && v["status"] == "running").then_some(())
+    });
+    let st = sim.state();
+    assert_eq!(
+        all_running(&st).as_ref(),
+        Some(&first),
+        "the same groups run"
+    );
+    assert_eq!(counter(&st, "tasks_launched"), launched, "nothing launched");
+    assert!(
+        st["frameworks"][0]["completed_tasks"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "nothing killed"
+    );
+    assert_no_violations(&sim);
+    engine.stop();
+}
