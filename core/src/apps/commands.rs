@@ -413,18 +413,30 @@ impl AppService {
     /// on one agent is not refused for its size.
     fn check_spec(&self, view: &View<'_>, spec: &AppSpec) -> Result<(), CommandError> {
         let mut footprint: BTreeMap<&str, [f64; 4]> = BTreeMap::new();
+        // What one task of each app holds (once per app, not per task).
+        let per_task: BTreeMap<&str, [f64; 4]> = self
+            .apps
+            .iter()
+            .map(|(name, app)| {
+                // A pod's instance is one task per container: each holds
+                // its share of the instance's total.
+                let r = app.rec.spec.instance_resources();
+                let share = app.rec.spec.containers.len().max(1) as f64;
+                let disk = r.disk.as_ref().map_or(0.0, |d| d.size());
+                (
+                    name.as_str(),
+                    [r.cpu / share, r.mem / share, disk / share, r.gpus / share],
+                )
+            })
+            .collect();
         for t in view.tasks() {
-            let Some(app) = self.apps.get(&t.record().app) else {
+            let Some(r) = per_task.get(t.record().app.as_str()) else {
                 continue;
             };
-            // A pod's instance is one task per container: each holds its share.
-            let r = app.rec.spec.instance_resources();
-            let share = app.rec.spec.containers.len().max(1) as f64;
             let used = footprint.entry(t.agent_id()).or_default();
-            used[0] += r.cpu / share;
-            used[1] += r.mem / share;
-            used[2] += r.disk.as_ref().map_or(0.0, |d| d.size()) / share;
-            used[3] += r.gpus / share;
+            for i in 0..4 {
+                used[i] += r[i];
+            }
         }
         let most = footprint.values().fold([0.0f64; 4], |mut m, u| {
             for i in 0..4 {
