@@ -337,3 +337,53 @@ fn a_restarted_tritium_keeps_its_pod_groups() {
     assert_no_violations(&sim);
     engine.stop();
 }
+
+/// A pod job: an instance is done when its last container finished; a
+/// container that finishes first leaves the others running (no kill), and
+/// the job ends `finished` with nothing relaunched.
+#[test]
+fn a_pod_job_finishes_when_its_last_container_does() {
+    let sim = SimServer::start(sim_config(), SocketAddr::from(([127, 0, 0, 1], 0))).expect("sim");
+    let engine = Engine::start(
+        core_config(&[sim.url()]),
+        DriverOptions::default(),
+        MemStore::new(),
+    );
+    let doc = serde_json::json!({
+        "name": "batch",
+        "kind": "job",
+        "instances": 2,
+        "containers": [
+            {"name": "quick", "resources": {"cpu": 0.1, "mem": 32},
+             "command": {"cmd": "true sim:finish-after=0.2"}},
+            {"name": "slow", "resources": {"cpu": 0.1, "mem": 32},
+             "command": {"cmd": "sleep 1 sim:finish-after=1"}}
+        ]
+    });
+    let spec = AppSpec::from_value(doc).expect("a pod job");
+    engine.put_app(spec);
+    let v = wait_up_to(Duration::from_secs(60), "the job finished", || {
+        let v = engine
+            .request(CommandKind::GetApp {
+                name: "batch".into(),
+                tasks: tritium_engine::contract::TaskPage::default(),
+            })
+            .body();
+        (v["status"] == "finished").then_some(v)
+    });
+    assert_eq!(v["completed"].as_array().map(Vec::len), Some(2), "{v}");
+    let st = sim.state();
+    let done = st["frameworks"][0]["completed_tasks"].as_array().unwrap();
+    assert_eq!(
+        done.len(),
+        4,
+        "two groups of two, nothing relaunched: {done:?}"
+    );
+    assert!(
+        done.iter().all(|t| t["state"] == "TASK_FINISHED"),
+        "every container ran to its end: {done:?}"
+    );
+    assert_eq!(counter(&st, "tasks_launched"), 4);
+    assert_no_violations(&sim);
+    engine.stop();
+}
