@@ -11,7 +11,10 @@
 //! - satisfies every constraint of every placement (checked by a reference
 //!   evaluator written independently of the matcher);
 //! - is the same for the same inputs;
-//! - and MUX and spread apps obey all of the above like any other.
+//! - and MUX and spread apps obey all of the above like any other;
+//! - a pod's instance is placed whole (its containers and its executor on
+//!   one agent), and split among them as it is launched it still takes no
+//!   more of any offered resource than offered.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
@@ -570,5 +573,386 @@ proptest! {
         agents.sort_unstable();
         agents.dedup();
         prop_assert_eq!(agents.len() as u32, k, "one instance per agent: {:?}", plan.accepts);
+    }
+}
+
+/// A pod of random containers (cpus in tenths, mem, disk, endpoints, some
+/// at fixed ports) and executor resources.
+#[derive(Debug, Clone)]
+struct PodGen {
+    containers: Vec<(u32, u32, u32, Vec<u32>)>,
+    executor: (u32, u32, u32),
+    want: u32,
+    strategy: u8,
+}
+
+fn pod_gen() -> impl Strategy<Value = PodGen> {
+    (
+        prop::collection::vec(
+            (
+                1u32..20,
+                1u32..200,
+                0u32..3,
+                prop::collection::vec(prop_oneof![2 => Just(0u32), 1 => 31_000u32..31_006], 0..3),
+            ),
+            1..4,
+        ),
+        (1u32..5, 32u32..64, 1u32..4),
+        1u32..8,
+        0u8..4,
+    )
+        .prop_map(|(containers, executor, want, strategy)| PodGen {
+            containers,
+            executor,
+            want,
+            strategy,
+        })
+}
+
+fn pod_spec(g: &PodGen) -> Option<AppSpec> {
+    use serde_json::json;
+    let mut fixed = BTreeSet::new();
+    let containers: Vec<serde_json::Value> = g
+        .containers
+        .iter()
+        .enumerate()
+        .map(|(i, (cpu, mem, disk, ports))| {
+            let endpoints: Vec<serde_json::Value> = ports
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| **p == 0 || fixed.insert(**p))
+                .map(|(j, p)| json!({"name": format!("c{i}p{j}"), "host_port": p}))
+                .collect();
+            json!({
+                "name": format!("c{i}"),
+                "resources": {"cpu": f64::from(*cpu) / 10.0, "mem": mem, "disk": disk},
+                "command": {"cmd": "x"},
+                "endpoints": endpoints,
+            })
+        })
+        .collect();
+    let strategy = ["binpack", "unique", "mux", "spread"][g.strategy as usize];
+    let doc = json!({
+        "name": "pod",
+        "instances": g.want,
+        "strategy": {"type": strategy},
+        "containers": containers,
+        "executor_resources": {
+            "cpu": f64::from(g.executor.0) / 100.0,
+            "mem": g.executor.1,
+            "disk": g.executor.2,
+        },
+    });
+    AppSpec::from_value(doc).ok()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// A pod's instance is placed whole on one agent (its containers and
+    /// its executor together), and what a plan's groups take, split among
+    /// executor and tasks as they are launched, never exceeds any offered
+    /// resource nor uses a port twice or outside the offered ranges.
+    #[test]
+    fn pod_groups_fit_their_offers(
+        agents in prop::collection::vec(agent_gen(), 1..6),
+        g in pod_gen(),
+        disk in prop::collection::vec(0u32..40, 6),
+    ) {
+        let Some(spec) = pod_spec(&g) else {
+            return Ok(());
+        };
+        let mut m = Matcher::new("*");
+        m.put_app(&spec).unwrap();
+        let mut offers = offers_of(&agents);
+        // Agents offer some disk too (a pod's executor needs it).
+        for (i, d) in disk.iter().take(agents.len()).enumerate() {
+            if let Some(o) = offers.iter_mut().find(|o| o.agent_id.value == format!("ag{i}")) {
+                o.resources.push(scalar("disk", f64::from(*d), Some("*")));
+            }
+        }
+        let bytes = event(offers.clone());
+        let mut plan = Plan::default();
+        m.match_offers(Instant::now(), &EventView::new(&bytes).unwrap(), &[("pod", g.want)], &mut plan)
+            .unwrap();
+        let by_id: HashMap<&str, &Offer> = offers.iter().map(|o| (o.id.value.as_str(), o)).collect();
+        let placed: usize = plan.accepts.iter().map(|a| a.launches.len()).sum();
+        prop_assert!(placed <= g.want as usize);
+        let milli = |v: f64| (v * 1000.0).round() as i64;
+        for a in &plan.accepts {
+            let mut offered: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
+            let mut ranges: Vec<(u64, u64)> = Vec::new();
+            for id in &a.offer_ids {
+                for r in &by_id[id.as_str()].resources {
+                    if let Some(s) = &r.scalar {
+                        *offered.entry(identity(r)).or_default() += milli(s.value);
+                    }
+                    if let Some(rs) = &r.ranges {
+                        ranges.extend(rs.range.iter().map(|r| (r.begin, r.end)));
+                    }
+                }
+            }
+            let mut used: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
+            let mut ports_used = BTreeSet::new();
+            for (n, l) in a.launches.iter().enumerate() {
+                let group = format!("pod.{n}.0");
+                let pod = tritium_core::apps::pod::build_group(
+                    &spec, &group, &a.agent_id, &l.resources, &l.ports,
+                );
+                prop_assert!(pod.is_some(), "a placement that does not split: {:?}", l);
+                let pod = pod.unwrap();
+                // The executor: what validation.cpp asks of it.
+                let amount = |rs: &[Resource], name: &str| -> i64 {
+                    rs.iter()
+                        .filter(|r| r.name == name)
+                        .filter_map(|r| r.scalar.as_ref().map(|s| milli(s.value)))
+                        .sum()
+                };
+                let e = &pod.executor.resources;
+                prop_assert_eq!(amount(e, "cpus"), i64::from(g.executor.0) * 10);
+                prop_assert_eq!(amount(e, "mem"), i64::from(g.executor.1) * 1000);
+                prop_assert_eq!(amount(e, "disk"), i64::from(g.executor.2) * 1000);
+                prop_assert_eq!(pod.tasks.len(), spec.containers.len());
+                for ((_, t), c) in pod.tasks.iter().zip(&spec.containers) {
+                    prop_assert_eq!(amount(&t.resources, "cpus"), milli(c.resources.cpu));
+                    prop_assert_eq!(amount(&t.resources, "mem"), milli(c.resources.mem));
+                    let n_ports: u64 = t
+                        .resources
+                        .iter()
+                        .filter_map(|r| r.ranges.as_ref())
+                        .flat_map(|rs| rs.range.iter().map(|r| r.end - r.begin + 1))
+                        .sum();
+                    prop_assert_eq!(n_ports as usize, c.endpoints.len());
+                }
+                for r in pod
+                    .tasks
+                    .iter()
+                    .flat_map(|(_, t)| t.resources.iter())
+                    .chain(e.iter())
+                {
+                    if let Some(s) = &r.scalar {
+                        *used.entry(identity(r)).or_default() += milli(s.value);
+                    }
+                    if let Some(rs) = &r.ranges {
+                        for x in &rs.range {
+                            for p in x.begin..=x.end {
+                                prop_assert!(ports_used.insert(p), "port {} used twice", p);
+                                prop_assert!(
+                                    ranges.iter().any(|(b, e)| *b <= p && p <= *e),
+                                    "port {} was not offered", p
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            for (k, v) in &used {
+                let have = offered.get(k).copied().unwrap_or(0);
+                prop_assert!(*v <= have, "{} used of {} offered", v, have);
+            }
+        }
+    }
+}
+/// Fault domains: agents in regions and zones (some without a domain),
+/// apps with `@region` / `@zone` constraints or none, a home region or
+/// none. Every plan uses no more than offered per agent, honours every
+/// constraint (reference evaluator below), keeps apps that name no
+/// `@region` in the home region, caps GROUP_BY @zone k and MAX_PER @zone n
+/// over live and placed instances, and a default service offered room
+/// everywhere is spread evenly over zones (agents without a domain being
+/// one group more).
+#[derive(Debug, Clone)]
+struct DomainCase {
+    /// (cpus in halves, domain: (region 0..2, zone 0..3)).
+    agents: Vec<(u32, Option<(u8, u8)>)>,
+    /// 0 none, 1 GROUP_BY @zone k, 2 @region IS r, 3 NOT @region IS r,
+    /// 4 MAX_PER @zone n, 5 @zone LIKE.
+    filter: u8,
+    k: u32,
+    region: u8,
+    strategy: u8,
+    instances: u32,
+    want: u32,
+    home: Option<u8>,
+    live: Vec<usize>,
+}
+
+fn domain_case() -> impl Strategy<Value = DomainCase> {
+    (
+        prop::collection::vec(
+            (0u32..9, prop::option::weighted(0.8, (0u8..2, 0u8..3))),
+            1..10,
+        ),
+        0u8..6,
+        1u32..4,
+        0u8..2,
+        0u8..3,
+        1u32..12,
+        0u32..12,
+        prop::option::of(0u8..2),
+        prop::collection::vec(0usize..10, 0..4),
+    )
+        .prop_map(
+            |(agents, filter, k, region, strategy, instances, want, home, live)| DomainCase {
+                agents,
+                filter,
+                k,
+                region,
+                strategy,
+                instances,
+                want,
+                home,
+                live,
+            },
+        )
+}
+
+const REGIONS: [&str; 2] = ["east", "west"];
+
+fn zone_name(r: u8, z: u8) -> String {
+    format!("{}-{}", REGIONS[r as usize], (b'a' + z) as char)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn domain_plans_keep_every_promise(c in domain_case()) {
+        let mut m = Matcher::new("*");
+        m.set_home_region(c.home.map(|h| REGIONS[h as usize]));
+        let mut s = AppSpec::command_app("d", c.instances, 1.0, 10.0, "x");
+        s.strategy.kind = [StrategyKind::Default, StrategyKind::Binpack, StrategyKind::Unique]
+            [c.strategy as usize];
+        let region = REGIONS[c.region as usize];
+        let f = match c.filter {
+            1 => Some(filter(FilterKind::GroupBy, "@zone", &[&c.k.to_string()], false)),
+            2 => Some(filter(FilterKind::Text, "@region", &[region], false)),
+            3 => Some(filter(FilterKind::Text, "@region", &[region], true)),
+            4 => Some(filter(FilterKind::MaxPer, "@zone", &[&c.k.to_string()], false)),
+            5 => Some(filter(FilterKind::Like, "@zone", &[".*-[ab]"], false)),
+            _ => None,
+        };
+        s.filters.extend(f.clone());
+        m.put_app(&s).unwrap();
+        let domain_of = |i: usize| c.agents.get(i).and_then(|a| a.1);
+        let live: Vec<usize> = c.live.iter().copied().filter(|i| *i < c.agents.len()).collect();
+        for i in &live {
+            m.task_added("d", &format!("ag{i}"));
+        }
+        let offers: Vec<Offer> = c
+            .agents
+            .iter()
+            .enumerate()
+            .map(|(i, (cpus, d))| {
+                let o = plain_offer(&format!("o{i}"), &format!("ag{i}"), f64::from(*cpus) / 2.0, 100.0, vec![]);
+                match d {
+                    Some((r, z)) => in_domain(o, REGIONS[*r as usize], &zone_name(*r, *z)),
+                    None => o,
+                }
+            })
+            .collect();
+        let bytes = event(offers);
+        let mut plan = Plan::default();
+        m.match_offers(Instant::now(), &EventView::new(&bytes).unwrap(), &[("d", c.want)], &mut plan)
+            .unwrap();
+
+        let mut placed_on = vec![0u32; c.agents.len()];
+        for a in &plan.accepts {
+            let i: usize = a.agent_id[2..].parse().unwrap();
+            placed_on[i] += a.launches.len() as u32;
+        }
+        let total: u32 = placed_on.iter().sum();
+        prop_assert!(total <= c.want);
+        let mut zone_total: BTreeMap<Option<String>, u32> = BTreeMap::new();
+        for i in &live {
+            *zone_total.entry(domain_of(*i).map(|(r, z)| zone_name(r, z))).or_default() += 1;
+        }
+        for (i, n) in placed_on.iter().enumerate() {
+            if *n == 0 {
+                continue;
+            }
+            // No overcommit: one cpu each.
+            prop_assert!(f64::from(*n) <= f64::from(c.agents[i].0) / 2.0 + 1e-9);
+            let d = domain_of(i);
+            *zone_total.entry(d.map(|(r, z)| zone_name(r, z))).or_default() += n;
+            let r = d.map(|(r, _)| REGIONS[r as usize]);
+            let zone = d.map(|(r, z)| zone_name(r, z));
+            let ok = match c.filter {
+                1 | 4 => zone.is_some(),
+                2 => r == Some(region),
+                3 => r != Some(region),
+                5 => zone.as_deref().is_some_and(|z| z.ends_with("-a") || z.ends_with("-b")),
+                _ => true,
+            };
+            prop_assert!(ok, "ag{} ({:?}) breaks {:?}", i, d, f);
+            if !matches!(c.filter, 2 | 3) && let (Some(h), Some(r)) = (c.home, r) {
+                prop_assert_eq!(r, REGIONS[h as usize], "ag{} is outside the home region", i);
+            }
+            if s.strategy.kind == StrategyKind::Unique {
+                prop_assert!(*n + live.iter().filter(|l| **l == i).count() as u32 <= 1);
+            }
+        }
+        let placed_zones: BTreeMap<Option<String>, u32> = {
+            let mut z: BTreeMap<Option<String>, u32> = BTreeMap::new();
+            for (i, n) in placed_on.iter().enumerate() {
+                if *n > 0 {
+                    *z.entry(domain_of(i).map(|(r, z)| zone_name(r, z))).or_default() += n;
+                }
+            }
+            z
+        };
+        for (zone, n) in &zone_total {
+            let placed = placed_zones.get(zone).copied().unwrap_or(0);
+            let live_here = n - placed;
+            let cap = match c.filter {
+                1 => c.instances.div_ceil(c.k),
+                4 => c.k,
+                _ => u32::MAX,
+            };
+            // Live tasks may already exceed the cap; nothing is added then.
+            prop_assert!(placed == 0 || *n <= cap.max(live_here), "zone {:?}: {} > {}", zone, n, cap);
+        }
+        // A default service, no live task, no constraint, offered room
+        // for everything on every agent of the home region: zones (agents
+        // without a domain one more) even within one.
+        if c.strategy == 0 && c.filter == 0 && live.is_empty() && c.want > 0 {
+            let mut m = Matcher::new("*");
+            m.set_home_region(c.home.map(|h| REGIONS[h as usize]));
+            m.put_app(&s).unwrap();
+            let eligible: Vec<usize> = (0..c.agents.len())
+                .filter(|i| c.home.is_none_or(|h| domain_of(*i).is_none_or(|(r, _)| r == h)))
+                .collect();
+            let offers: Vec<Offer> = eligible
+                .iter()
+                .map(|i| {
+                    let o = plain_offer(&format!("o{i}"), &format!("ag{i}"), 64.0, 10_000.0, vec![]);
+                    match domain_of(*i) {
+                        Some((r, z)) => in_domain(o, REGIONS[r as usize], &zone_name(r, z)),
+                        None => o,
+                    }
+                })
+                .collect();
+            let bytes = event(offers);
+            let mut plan = Plan::default();
+            m.match_offers(Instant::now(), &EventView::new(&bytes).unwrap(), &[("d", c.want)], &mut plan)
+                .unwrap();
+            let mut groups: BTreeMap<Option<String>, u32> = BTreeMap::new();
+            for i in &eligible {
+                groups.entry(domain_of(*i).map(|(r, z)| zone_name(r, z))).or_default();
+            }
+            let mut total = 0;
+            for a in &plan.accepts {
+                let i: usize = a.agent_id[2..].parse().unwrap();
+                *groups.get_mut(&domain_of(i).map(|(r, z)| zone_name(r, z))).unwrap() +=
+                    a.launches.len() as u32;
+                total += a.launches.len() as u32;
+            }
+            prop_assert_eq!(total, if eligible.is_empty() { 0 } else { c.want });
+            if groups.len() > 1 {
+                let lo = groups.values().min().unwrap();
+                let hi = groups.values().max().unwrap();
+                prop_assert!(hi - lo <= 1, "uneven zones {:?}", groups);
+            }
+        }
     }
 }

@@ -172,18 +172,36 @@ pub enum AppCommand {
     /// Replace an app's spec from a JSON file (`-`: stdin): a rolling update.
     Update {
         file: PathBuf,
+        /// This update only: replace K instances first, then wait for
+        /// `tritium deployment resume` (the spec's upgrade.canary is kept
+        /// for later updates). One app per file.
+        #[arg(long, value_name = "K")]
+        canary: Option<u32>,
+        /// With --canary: roll back if not resumed this many seconds after
+        /// the canaries are ready.
+        #[arg(long, value_name = "SECONDS", requires = "canary")]
+        canary_timeout: Option<f64>,
         #[command(flatten)]
         wait: WaitArgs,
     },
     /// Rolling restart of every instance; resets crash-loop backoff.
     Restart {
         name: String,
+        /// Seconds between SIGTERM and SIGKILL for every task the restart
+        /// kills, instead of the app's kill_policy.
+        #[arg(long, value_name = "SECONDS")]
+        grace: Option<f64>,
         #[command(flatten)]
         wait: WaitArgs,
     },
     /// Kill every task of an app and forget it.
     Delete {
         name: String,
+        /// Seconds between SIGTERM and SIGKILL for every task, instead of
+        /// the app's kill_policy (tasks already being killed are killed
+        /// again with it: 0 ends them now).
+        #[arg(long, value_name = "SECONDS")]
+        grace: Option<f64>,
         #[command(flatten)]
         wait: WaitArgs,
     },
@@ -277,7 +295,17 @@ impl std::fmt::Display for Failure {
                 if !field.is_empty() {
                     write!(f, "\n  field: {field}")?;
                 }
-                Ok(())
+                match status {
+                    401 => write!(
+                        f,
+                        "\n  hint: give a token known to the server (--token-file, TRITIUM_TOKEN_FILE)"
+                    ),
+                    403 => write!(
+                        f,
+                        "\n  hint: the token's level or team scope does not allow this (see README \"API tokens and teams\")"
+                    ),
+                    _ => Ok(()),
+                }
             }
             Failure::Timeout(m) => write!(f, "timed out: {m}"),
             Failure::Unreachable(m) => write!(f, "unreachable: {m}"),
@@ -373,15 +401,23 @@ fn connect(conn: &Conn) -> Result<Client, Failure> {
     Client::with_options(&conn.api, &opts).map_err(Failure::from)
 }
 
-/// The first line that is not blank or a `#` comment; of a server token
-/// file's `admin TOKEN` form, the token.
+/// The first line that is not blank or a `#` comment: the token alone,
+/// or a line of a server token file (`LEVEL TOKEN [name=...] [apps=...]
+/// [roles=...]`), whose second word is the token.
 fn read_token(path: &Path) -> Result<String, Failure> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::Usage(format!("--token-file {}: {e}", path.display())))?;
     text.lines()
-        .map(str::trim)
+        .map(|l| l.split(" #").next().unwrap_or("").trim())
         .find(|l| !l.is_empty() && !l.starts_with('#'))
-        .and_then(|l| l.split_whitespace().last())
+        .and_then(|l| {
+            let mut words = l.split_whitespace();
+            let first = words.next()?;
+            match (first, words.next()) {
+                ("admin" | "deploy" | "read", Some(token)) => Some(token),
+                _ => Some(first),
+            }
+        })
         .map(str::to_owned)
         .ok_or_else(|| Failure::Usage(format!("--token-file {} holds no token", path.display())))
 }
@@ -486,18 +522,7 @@ fn app(
             }
         }
         AppCommand::Kill { name, task, grace } => {
-            // The server checks the grace period's range; only what no
-            // Duration can hold is refused here.
-            let grace = match grace {
-                None => None,
-                Some(g) => Some(
-                    Duration::try_from_secs_f64(g).map_err(|_| Failure::Refused {
-                        status: 400,
-                        error: "--grace must be a number of seconds, 0 or more".into(),
-                        field: "grace_period_seconds".into(),
-                    })?,
-                ),
-            };
+            let grace = grace_arg(grace)?;
             let a = client.kill(&name, &task, grace).map_err(fail)?;
             if json {
                 print_json(out, &doc(&a))
@@ -520,7 +545,39 @@ fn app(
                 Ok((send_document(c, "POST", &doc)?, "created"))
             })
         }
-        AppCommand::Update { file, wait } => {
+        AppCommand::Update {
+            file,
+            canary: Some(k),
+            canary_timeout,
+            wait,
+        } => {
+            let doc = read_file(&file)?;
+            let names = names_in(&doc);
+            let timeout = match canary_timeout {
+                None => None,
+                Some(t) => Some(
+                    Duration::try_from_secs_f64(t).map_err(|_| Failure::Refused {
+                        status: 400,
+                        error: "--canary-timeout must be a number of seconds".into(),
+                        field: "canary_timeout_seconds".into(),
+                    })?,
+                ),
+            };
+            // With --wait: until the whole update is done, the resume
+            // (`tritium deployment resume`, from elsewhere) included.
+            change(client, json, &wait, out, &names, |c| {
+                let a = c
+                    .send_document_with_canary(&doc, k, timeout)
+                    .map_err(|e| failed(c, e))?;
+                Ok((Sent::One(Box::new(a)), "updating with a canary"))
+            })
+        }
+        AppCommand::Update {
+            file,
+            canary: None,
+            wait,
+            ..
+        } => {
             let doc = read_file(&file)?;
             let names = names_in(&doc);
             change(client, json, &wait, out, &names, |c| {
@@ -538,21 +595,40 @@ fn app(
                 Ok((Sent::One(Box::new(a)), "scaled"))
             })
         }
-        AppCommand::Restart { name, wait } => {
+        AppCommand::Restart { name, grace, wait } => {
+            let grace = grace_arg(grace)?;
             let names = [name.clone()];
             change(client, json, &wait, out, &names, |c| {
-                let a = c.restart(&name).map_err(|e| failed(c, e))?;
+                let a = c
+                    .restart_with_grace(&name, grace)
+                    .map_err(|e| failed(c, e))?;
                 Ok((Sent::One(Box::new(a)), "restarting"))
             })
         }
-        AppCommand::Delete { name, wait } => {
+        AppCommand::Delete { name, grace, wait } => {
+            let grace = grace_arg(grace)?;
             let names = [name.clone()];
             change(client, json, &wait, out, &names, |c| {
-                c.delete(&name).map_err(|e| failed(c, e))?;
+                c.delete_with_grace(&name, grace)
+                    .map_err(|e| failed(c, e))?;
                 Ok((Sent::Deleting(name.clone()), "deleting"))
             })
         }
     }
+}
+
+/// A `--grace` in seconds. The server checks its range; only what no
+/// Duration can hold is refused here.
+fn grace_arg(grace: Option<f64>) -> Result<Option<Duration>, Failure> {
+    grace
+        .map(|g| {
+            Duration::try_from_secs_f64(g).map_err(|_| Failure::Refused {
+                status: 400,
+                error: "--grace must be a number of seconds, 0 or more".into(),
+                field: "grace_period_seconds".into(),
+            })
+        })
+        .transpose()
 }
 
 fn deployment_line(d: &tritium_client::DeploymentView) -> String {
@@ -781,6 +857,8 @@ mod tests {
         assert_eq!(read_token(&f).unwrap(), "s3cret");
         std::fs::write(&f, "admin abc123\n").unwrap();
         assert_eq!(read_token(&f).unwrap(), "abc123");
+        std::fs::write(&f, "deploy abc456 name=pay apps=pay-,b- roles=p # team\n").unwrap();
+        assert_eq!(read_token(&f).unwrap(), "abc456");
         std::fs::write(&f, "# nothing\n").unwrap();
         assert_eq!(read_token(&f).unwrap_err().code(), EXIT_USAGE);
     }

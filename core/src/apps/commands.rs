@@ -12,7 +12,10 @@ use crate::contract::{AppStatus, AppView, MetricsView, QueueEntry, QueueView, Re
 use crate::framework::{Ctx, View};
 use crate::matcher::WhyNot;
 use crate::session::{Answer, AppRecord, CommandError, CommandKind, state_name};
-use crate::spec::{AppSpec, MAX_APPS_PER_REQUEST};
+use crate::spec::{AppSpec, Canary, MAX_APPS_PER_REQUEST};
+
+/// Longest canary timeout, as the spec's `upgrade.canary.timeout_seconds`.
+const MAX_CANARY_TIMEOUT_SECONDS: f64 = 7.0 * 86_400.0;
 
 /// Whether `put_app` creates an app or changes one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,15 +59,143 @@ impl AppService {
             return Err(e);
         }
         tracing::info!(target: "tritium::apps", app, task, ?grace_period, "killing a task on request");
-        match grace_period {
-            Some(g) => ctx.kill_with_grace(task, g),
-            None => ctx.kill(task),
+        // A pod's task is its instance's: the whole group goes (the
+        // default executor kills the rest of a group anyway).
+        let group: Vec<String> = Self::group_tasks(&ctx.view(), task)
+            .into_iter()
+            .filter(|t| t.record().id == task || !t.kill_sent())
+            .map(|t| t.record().id.clone())
+            .collect();
+        for id in &group {
+            match grace_period {
+                Some(g) => ctx.kill_with_grace(id, g),
+                None => ctx.kill(id),
+            }
         }
         self.touch(app);
         self.converge(ctx, app);
         self.app_view(&ctx.view(), app)
             .map(Answer::App)
             .ok_or_else(gone)
+    }
+
+    /// DELETE: the app is `deleting` (durably) until its last task is
+    /// terminal. With a grace period, every kill of the delete carries it,
+    /// tasks already being killed included (a shorter one hurries them).
+    fn remove_app(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        name: String,
+        grace_period: Option<Duration>,
+    ) -> Result<Answer, CommandError> {
+        let Some(app) = self.apps.get_mut(&name) else {
+            let e = CommandError::not_found("name", format!("no app {name}"));
+            return Err(e);
+        };
+        let grace_ms = grace_period.map(|g| u64::try_from(g.as_millis()).unwrap_or(u64::MAX));
+        if !app.rec.deleting || (grace_ms.is_some() && app.rec.kill_grace_ms != grace_ms) {
+            tracing::info!(target: "tritium::apps", app = %name, ?grace_period, "deleting app");
+            let first = !app.rec.deleting;
+            app.rec.deleting = true;
+            if grace_ms.is_some() || first {
+                app.rec.kill_grace_ms = grace_ms;
+            }
+            let rec = app.rec.clone();
+            store_app(ctx, &rec);
+            if first {
+                self.notify_app(ctx, &name, "deleting");
+            }
+        }
+        if let Some(g) = grace_period
+            && ctx.view().is_subscribed()
+        {
+            let killing: Vec<String> = Self::app_tasks(&ctx.view(), &name)
+                .filter(|t| t.kill_sent() && !crate::session::is_terminal(t.record().state))
+                .map(|t| t.record().id.clone())
+                .collect();
+            for id in killing {
+                ctx.kill_with_grace(&id, g);
+            }
+        }
+        self.converge(ctx, &name);
+        Ok(Answer::Deleting { name })
+    }
+
+    /// POST restart: a rolling restart (a new version of the same spec),
+    /// backoff reset; with a grace period, every kill of the restart
+    /// carries it.
+    fn restart_app(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        name: String,
+        grace_period: Option<Duration>,
+    ) -> Result<Answer, CommandError> {
+        let Some(app) = self.apps.get_mut(&name) else {
+            let e = CommandError::not_found("name", format!("no app {name}"));
+            return Err(e);
+        };
+        if app.rec.deleting {
+            let e = CommandError::conflict("name", format!("app {name} is being deleted"));
+            return Err(e);
+        }
+        let spec = app.rec.spec.clone();
+        app.begin_version(spec, ctx.wall_ns());
+        let r = &mut app.rec;
+        r.job_failures.clear();
+        r.completed.clear();
+        r.kill_grace_ms = grace_period.map(|g| u64::try_from(g.as_millis()).unwrap_or(u64::MAX));
+        tracing::info!(target: "tritium::apps", app = %name, version = r.version, ?grace_period, "rolling restart");
+        let rec = r.clone();
+        store_app(ctx, &rec);
+        self.notify_app(ctx, &name, "restarting");
+        self.converge(ctx, &name);
+        self.app_view(&ctx.view(), &name)
+            .map(Answer::App)
+            .ok_or_else(gone)
+    }
+
+    /// A PUT with a canary of its own (`CommandKind::UpdateAppWithCanary`):
+    /// every check of an update, then the canary's, then the update with
+    /// the canary in its rollout, the spec stored as given.
+    fn update_with_canary(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        spec: AppSpec,
+        canary: Canary,
+    ) -> Result<Answer, CommandError> {
+        self.check_put(ctx, &spec, Put::Update)?;
+        if canary.instances == 0 || canary.instances >= spec.instances {
+            return Err(CommandError::invalid(
+                "canary",
+                format!(
+                    "a canary of {} instances: at least 1 and fewer than the app's {} instances",
+                    canary.instances, spec.instances
+                ),
+            ));
+        }
+        if let Some(t) = canary.timeout_seconds
+            && !(t.is_finite() && (1.0..=MAX_CANARY_TIMEOUT_SECONDS).contains(&t))
+        {
+            return Err(CommandError::invalid(
+                "canary_timeout_seconds",
+                format!("must be a number from 1 to {MAX_CANARY_TIMEOUT_SECONDS}"),
+            ));
+        }
+        if spec.kind == crate::spec::Kind::Job {
+            return Err(CommandError::invalid(
+                "canary",
+                "jobs are not rolled: a canary applies to services",
+            ));
+        }
+        let current = self.apps.get(&spec.name).ok_or_else(gone)?;
+        if !current.rec.spec.differs_beyond_scale(&spec) {
+            return Err(CommandError::invalid(
+                "canary",
+                "this PUT only scales the app: a canary needs a rolling update (a changed spec)",
+            ));
+        }
+        let (_, view) = self.apply_put(ctx, spec, Put::Update, Some(canary))?;
+        Ok(Answer::App(view))
     }
 
     pub(super) fn on_command(
@@ -76,46 +207,19 @@ impl AppService {
         match kind {
             CommandKind::CreateApp(spec) => self.put_app(ctx, *spec, Put::Create),
             CommandKind::UpdateApp(spec) => self.put_app(ctx, *spec, Put::Update),
+            CommandKind::UpdateAppWithCanary { spec, canary } => {
+                self.update_with_canary(ctx, *spec, canary)
+            }
             CommandKind::PutApp(spec) => self.put_app(ctx, *spec, Put::Replace),
             CommandKind::CreateApps(specs) => self.put_apps(ctx, specs, Put::Create),
             CommandKind::UpdateApps(specs) => self.put_apps(ctx, specs, Put::Update),
-            CommandKind::RemoveApp(name) => {
-                let Some(app) = self.apps.get_mut(&name) else {
-                    let e = CommandError::not_found("name", format!("no app {name}"));
-                    return Err(e);
-                };
-                if !app.rec.deleting {
-                    tracing::info!(target: "tritium::apps", app = %name, "deleting app");
-                    app.rec.deleting = true;
-                    let rec = app.rec.clone();
-                    store_app(ctx, &rec);
-                    self.notify_app(ctx, &name, "deleting");
-                }
-                self.converge(ctx, &name);
-                Ok(Answer::Deleting { name })
+            CommandKind::RemoveApp(name) => self.remove_app(ctx, name, None),
+            CommandKind::RemoveAppWithGrace { name, grace_period } => {
+                self.remove_app(ctx, name, Some(grace_period))
             }
-            CommandKind::RestartApp(name) => {
-                let Some(app) = self.apps.get_mut(&name) else {
-                    let e = CommandError::not_found("name", format!("no app {name}"));
-                    return Err(e);
-                };
-                if app.rec.deleting {
-                    let e = CommandError::conflict("name", format!("app {name} is being deleted"));
-                    return Err(e);
-                }
-                let spec = app.rec.spec.clone();
-                app.begin_version(spec, ctx.wall_ns());
-                let r = &mut app.rec;
-                r.job_failures.clear();
-                r.completed.clear();
-                tracing::info!(target: "tritium::apps", app = %name, version = r.version, "rolling restart");
-                let rec = r.clone();
-                store_app(ctx, &rec);
-                self.notify_app(ctx, &name, "restarting");
-                self.converge(ctx, &name);
-                self.app_view(&ctx.view(), &name)
-                    .map(Answer::App)
-                    .ok_or_else(gone)
+            CommandKind::RestartApp(name) => self.restart_app(ctx, name, None),
+            CommandKind::RestartAppWithGrace { name, grace_period } => {
+                self.restart_app(ctx, name, Some(grace_period))
             }
             CommandKind::KillTask {
                 app,
@@ -179,6 +283,7 @@ impl AppService {
             CommandKind::Deployments => Ok(Answer::Deployments(self.deployments(&ctx.view()))),
             CommandKind::Deployment { app, action } => self.control_deployment(ctx, &app, action),
             CommandKind::Status => Ok(Answer::Status(Box::new(self.status_view(&ctx.view())))),
+            CommandKind::Scoped { scope, command } => self.on_scoped_command(ctx, &scope, *command),
             CommandKind::Ready => {
                 let view = ctx.view();
                 let ready = ReadyView {
@@ -233,7 +338,7 @@ impl AppService {
         put: Put,
     ) -> Result<Answer, CommandError> {
         self.check_put(ctx, &spec, put)?;
-        let (created, view) = self.apply_put(ctx, spec, put)?;
+        let (created, view) = self.apply_put(ctx, spec, put, None)?;
         Ok(if created {
             Answer::Created(view)
         } else {
@@ -281,7 +386,7 @@ impl AppService {
         for (i, spec) in specs.into_iter().enumerate() {
             // Checked above: a refusal here would leave the list half
             // done, so it is a bug, asserted; in release it is answered.
-            let (_, view) = self.apply_put(ctx, spec, put).map_err(|e| {
+            let (_, view) = self.apply_put(ctx, spec, put, None).map_err(|e| {
                 debug_assert!(false, "app {i} of a checked list refused: {e}");
                 e.in_list(i)
             })?;
@@ -337,6 +442,7 @@ impl AppService {
         ctx: &mut Ctx<'_>,
         spec: AppSpec,
         put: Put,
+        canary: Option<Canary>,
     ) -> Result<(bool, Box<AppView>), CommandError> {
         let name = spec.name.clone();
         let created = match self.apps.get_mut(&name) {
@@ -377,7 +483,12 @@ impl AppService {
                     Self::notify(ctx, &self.apps, &name, "scaled");
                 } else {
                     app.begin_version(spec, ctx.wall_ns());
-                    tracing::info!(target: "tritium::apps", app = %name, version = app.rec.version, "rolling update");
+                    if let (Some(c), Some(o)) = (canary, app.rec.rollout.as_mut()) {
+                        // This request's canary, in place of the spec's.
+                        o.cap = Some(c.instances);
+                        o.canary = Some(c);
+                    }
+                    tracing::info!(target: "tritium::apps", app = %name, version = app.rec.version, canary = ?app.rec.rollout.as_ref().and_then(|o| o.cap), "rolling update");
                     Self::notify(ctx, &self.apps, &name, "updating");
                 }
                 false
@@ -404,16 +515,30 @@ impl AppService {
     /// on one agent is not refused for its size.
     fn check_spec(&self, view: &View<'_>, spec: &AppSpec) -> Result<(), CommandError> {
         let mut footprint: BTreeMap<&str, [f64; 4]> = BTreeMap::new();
+        // What one task of each app holds (once per app, not per task).
+        let per_task: BTreeMap<&str, [f64; 4]> = self
+            .apps
+            .iter()
+            .map(|(name, app)| {
+                // A pod's instance is one task per container: each holds
+                // its share of the instance's total.
+                let r = app.rec.spec.instance_resources();
+                let share = app.rec.spec.containers.len().max(1) as f64;
+                let disk = r.disk.as_ref().map_or(0.0, |d| d.size());
+                (
+                    name.as_str(),
+                    [r.cpu / share, r.mem / share, disk / share, r.gpus / share],
+                )
+            })
+            .collect();
         for t in view.tasks() {
-            let Some(app) = self.apps.get(&t.record().app) else {
+            let Some(r) = per_task.get(t.record().app.as_str()) else {
                 continue;
             };
-            let r = &app.rec.spec.resources;
             let used = footprint.entry(t.agent_id()).or_default();
-            used[0] += r.cpu;
-            used[1] += r.mem;
-            used[2] += r.disk.as_ref().map_or(0.0, |d| d.size());
-            used[3] += r.gpus;
+            for i in 0..4 {
+                used[i] += r[i];
+            }
         }
         let most = footprint.values().fold([0.0f64; 4], |mut m, u| {
             for i in 0..4 {
@@ -421,7 +546,10 @@ impl AppService {
             }
             m
         });
+        // A pod is checked as the one bundle of resources it places.
         let mut sized = spec.clone();
+        sized.resources = spec.instance_resources();
+        sized.containers.clear();
         let r = &mut sized.resources;
         if r.cpu <= most[0] {
             r.cpu = 0.0;

@@ -7,8 +7,8 @@ use tritium_proto::v1::TaskState;
 
 use super::{App, AppService};
 use crate::contract::{
-    AppList, AppStatus, AppView, MAX_TASK_LIMIT, StatusView, Subscription, TaskDetail, TaskPage,
-    TaskView,
+    AppList, AppStatus, AppView, MAX_TASK_LIMIT, Scope, StatusView, Subscription, TaskDetail,
+    TaskPage, TaskView,
 };
 use crate::framework::{Task, View};
 use crate::session::{Phase, state_name};
@@ -48,10 +48,10 @@ impl AppService {
         // One pass over the app's tasks (this runs for every app on every
         // metrics scrape).
         let (mut current, mut old) = (0, false);
-        for t in Self::app_tasks(view, name) {
+        for t in Self::instance_tasks(view, name) {
             if t.record().version != r.version {
                 old = true;
-            } else if !t.kill_sent() && self.ready(app, t) {
+            } else if !t.kill_sent() && self.instance_ready(view, app, t) {
                 current += 1;
             }
         }
@@ -94,6 +94,7 @@ impl AppService {
         let wants_docs = page.detail == TaskDetail::All;
         // The engine's own bound, whatever the caller asked.
         let limit = page.limit.min(MAX_TASK_LIMIT);
+        let mut last_group: Option<&str> = None;
         for t in Self::app_tasks(view, name) {
             let rec = t.record();
             total += 1;
@@ -104,7 +105,11 @@ impl AppService {
                 healthy += 1;
             }
             let is_ready = self.ready(app, t);
-            if is_ready && !t.kill_sent() {
+            // `ready` counts instances: a pod's group once, when all of
+            // its containers are.
+            let first_of_instance = last_group != Some(super::pod::group_of(&rec.id));
+            last_group = Some(super::pod::group_of(&rec.id));
+            if first_of_instance && !t.kill_sent() && self.instance_ready(view, app, t) {
                 ready += 1;
             }
             if page.detail != TaskDetail::None {
@@ -164,10 +169,29 @@ impl AppService {
         detail: TaskDetail,
         task_budget: usize,
     ) -> AppList {
+        self.app_list_in(view, None, offset, limit, detail, task_budget)
+    }
+
+    /// [`Self::app_list`] of the apps `scope` sees (all with `None`):
+    /// `offset`, `total` and `next_offset` count those apps only.
+    pub(crate) fn app_list_in(
+        &self,
+        view: &View<'_>,
+        scope: Option<&Scope>,
+        offset: usize,
+        limit: usize,
+        detail: TaskDetail,
+        task_budget: usize,
+    ) -> AppList {
+        let seen = |n: &&String| scope.is_none_or(|s| s.sees(n));
+        let total = match scope {
+            None => self.apps.len(),
+            Some(_) => self.apps.keys().filter(seen).count(),
+        };
         let mut apps = Vec::new();
         let mut budget = task_budget.max(1);
         let mut next_offset = None;
-        for (i, name) in self.apps.keys().enumerate().skip(offset) {
+        for (i, name) in self.apps.keys().filter(seen).enumerate().skip(offset) {
             if apps.len() == limit || (detail == TaskDetail::All && budget == 0) {
                 next_offset = Some(i);
                 break;
@@ -185,13 +209,13 @@ impl AppService {
             apps.push(*v);
             if cut {
                 // The rest of this app's tasks are on its own pages.
-                next_offset = Some(i + 1).filter(|n| *n < self.apps.len());
+                next_offset = Some(i + 1).filter(|n| *n < total);
                 break;
             }
         }
         AppList {
             apps,
-            total: self.apps.len(),
+            total,
             offset,
             limit,
             next_offset,
@@ -199,11 +223,18 @@ impl AppService {
     }
 
     pub(super) fn status_view(&self, view: &View<'_>) -> StatusView {
+        self.status_view_in(view, None)
+    }
+
+    /// [`Self::status_view`] with the apps `scope` sees (all with `None`);
+    /// `pending_instances` counts theirs only.
+    pub(super) fn status_view_in(&self, view: &View<'_>, scope: Option<&Scope>) -> StatusView {
+        let seen = |n: &str| scope.is_none_or(|s| s.sees(n));
         // At most MAX_TASK_LIMIT task documents in the whole snapshot;
         // apps past that budget carry their counts by state only.
         let mut budget = MAX_TASK_LIMIT;
         let mut apps = Vec::with_capacity(self.apps.len());
-        for n in self.apps.keys() {
+        for n in self.apps.keys().filter(|n| seen(n)) {
             let page = match budget {
                 0 => TaskPage::first(TaskDetail::Summary),
                 left => TaskPage {
@@ -225,6 +256,7 @@ impl AppService {
             pending_instances: self
                 .pending_instances(view)
                 .iter()
+                .filter(|(a, _)| seen(a))
                 .map(|(_, n)| n)
                 .sum::<usize>(),
             apps,
@@ -262,6 +294,7 @@ fn task_view(t: &Task, ready: bool) -> TaskView {
         message: t.message().map(str::to_owned),
         killing: t.kill_sent(),
         ready,
+        container: super::pod::container_of(&r.id).map(str::to_owned),
     }
 }
 

@@ -30,9 +30,11 @@ use crate::session::Stats;
 use crate::spec::AppSpec;
 
 mod paging;
+mod scope;
 mod stats;
 
 pub use paging::{DEFAULT_TASK_LIMIT, MAX_TASK_LIMIT, TaskDetail, TaskPage};
+pub use scope::Scope;
 pub use stats::{DriverStats, HISTOGRAM_BUCKETS, Log2Histogram};
 
 /// Where an app stands, as the API shows it (`status` of an app view).
@@ -153,6 +155,10 @@ pub struct TaskView {
     /// check where there is one: it counts toward an update's progress.
     #[serde(default)]
     pub ready: bool,
+    /// A pod's task: its container's name (its group, the instance, is
+    /// the id without it; the tasks of one instance are listed together).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
 }
 
 /// One app with its tasks: the answer to GET, POST, PUT and restart.
@@ -610,6 +616,9 @@ pub enum ErrorKind {
     Invalid,
     /// The engine could not answer: busy, stopped, or too slow (503).
     Unavailable,
+    /// Out of the client's scope: an app name or role its token may not
+    /// use, or a cluster-wide query asked by a team (403).
+    Forbidden,
 }
 
 /// Why a command was refused: a kind, a message, and the field of the
@@ -655,6 +664,16 @@ impl CommandError {
     /// ```
     pub fn not_found(field: &str, error: impl Into<String>) -> CommandError {
         CommandError::new(ErrorKind::NotFound, field, error)
+    }
+
+    /// Out of the client's scope ([`Scope`]).
+    ///
+    /// ```
+    /// # use tritium_core::contract::*;
+    /// assert_eq!(CommandError::forbidden("role", "not yours").kind, ErrorKind::Forbidden);
+    /// ```
+    pub fn forbidden(field: &str, error: impl Into<String>) -> CommandError {
+        CommandError::new(ErrorKind::Forbidden, field, error)
     }
 
     /// The app exists or is being deleted.

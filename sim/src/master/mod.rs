@@ -33,7 +33,7 @@ use tritium_proto::v1::{
     TaskId, TaskInfo, TaskState, TaskStatus, framework_info, offer, task_status,
 };
 
-use crate::cluster::{Agent, AgentState, ClusterSpec, generate};
+use crate::cluster::{Agent, AgentState, ClusterSpec, FaultDomain, generate};
 use crate::resources::{Bag, BagError};
 use crate::rng::Rng;
 
@@ -273,6 +273,9 @@ pub enum Fault {
 /// Counters for `/sim/state` and the benchmarks.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counters {
+    /// Tasks the simulated default executor killed because another task
+    /// of their group failed or was killed.
+    pub group_kills: u64,
     pub offers_sent: u64,
     pub offers_accepted: u64,
     pub offers_declined: u64,
@@ -356,6 +359,8 @@ struct Framework {
     multi_role: bool,
     partition_aware: bool,
     killing_state: bool,
+    /// REGION_AWARE: offered agents of other regions than the master's.
+    region_aware: bool,
     suppressed: BTreeSet<String>,
     /// Current subscription.
     stream: Option<(StreamHandle, String)>,
@@ -385,6 +390,7 @@ impl Framework {
         self.multi_role = Self::has_capability(&info, Cap::MultiRole);
         self.partition_aware = Self::has_capability(&info, Cap::PartitionAware);
         self.killing_state = Self::has_capability(&info, Cap::TaskKillingState);
+        self.region_aware = Self::has_capability(&info, Cap::RegionAware);
         #[allow(deprecated)]
         let legacy_role = info.role.clone();
         self.roles = if self.multi_role {
@@ -437,6 +443,12 @@ struct Task {
     check_gen: u64,
     /// When it was RUNNING, on the master's clock (`/sim/state`).
     running: RunningSpan,
+    /// The task group (LAUNCH_GROUP) it was launched in, by number.
+    group: Option<u64>,
+    /// Its group is being killed because one of its tasks failed or was
+    /// killed (default_executor.cpp `killingTaskGroup`): its own end
+    /// kills nothing more.
+    killing_group: bool,
 }
 
 /// When a task entered and left TASK_RUNNING, in milliseconds since the
@@ -641,6 +653,8 @@ pub struct Master {
     /// executor runs no live task any more is stale: the simulated
     /// executor exits with its last task.
     executors: HashMap<(usize, usize, String), mesos::ExecutorInfo>,
+    /// The next task group's number.
+    next_group: u64,
     /// Tasks run by real executor processes (`executors.rs`).
     real: executors::RealExecutors,
     frameworks: Vec<Framework>,
@@ -726,6 +740,7 @@ impl Master {
             pid: Some("master@127.0.0.1:5050".into()),
             hostname: Some("localhost".into()),
             version: Some("1.11.0".into()),
+            domain: cfg.cluster.fault_domains.first().map(FaultDomain::info),
             ..MasterInfo::default()
         };
         let mut m = Master {
@@ -744,6 +759,7 @@ impl Master {
             offer_cache: vec![Vec::new(); n],
             unreachable_time: vec![None; n],
             executors: HashMap::new(),
+            next_group: 0,
             real: executors::RealExecutors::default(),
             frameworks: Vec::new(),
             framework_index: HashMap::new(),
@@ -1241,6 +1257,8 @@ impl Master {
                         t.state.as_str_name()
                     },
                     "healthy": t.healthy,
+                    "executor_id": t.executor_id,
+                    "group": t.group,
                     "pending_updates": t.pending.len(),
                     "running": t.running,
                 })
