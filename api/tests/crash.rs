@@ -126,10 +126,18 @@ fn watch(
         ..Watched::default()
     };
     while !stop.load(Ordering::Acquire) {
-        // Allowance first: it only tightens after the sim converged.
-        let bound = allowed.lock().unwrap().clone();
+        // The allowance is read on both sides of the sim's state and the
+        // looser of the two applies: it only tightens after the sim
+        // converged (the read before covers that), and it is raised
+        // before a request that may launch (the read after covers a state
+        // newer than the read before, e.g. a create's first task).
+        let mut bound = allowed.lock().unwrap().clone();
         let instances = steady.lock().unwrap().clone();
         let st = sim.state();
+        for (app, max) in allowed.lock().unwrap().iter() {
+            let b = bound.entry(app.clone()).or_insert(0);
+            *b = (*b).max(*max);
+        }
         w.samples += 1;
         let mut surge_used = false;
         for (app, mut tasks) in live_by_app(&st) {
