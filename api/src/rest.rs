@@ -17,12 +17,14 @@
 //! | POST   | /v1/api/app/restart?name=X  | rolling restart, backoff reset       |
 //! | POST   | /v1/api/app/kill?name=X&task=T[&grace_period_seconds=S] | kill one task (replaced) |
 //! | GET    | /v1/api/deployments         | updates in progress                  |
+//! | GET    | /v1/api/agents[?offset&limit] | agents seen, offered, used, tasks  |
+//! | GET    | /v1/api/charts              | last hour, per second (the page's charts) |
 //! | POST   | /v1/api/deployments/X/pause, /resume, /abort | control X's update  |
 //! | GET    | /v1/api/events[?app=X]      | server-sent events of app/task changes |
 //! | GET    | /v1/api/openapi.json        | the OpenAPI 3 document               |
 //! | GET    | /health, /ready             | alive; subscribed and leading        |
 //! | GET    | /metrics                    | Prometheus text format (`metrics`)   |
-//! | GET    | /, /app.js                  | the status page (`api/src/ui/`)      |
+//! | GET    | /, /app.js, /app.css        | the status page (`api/src/ui/`)      |
 //!
 //! With `ApiOptions::tokens`, every request but `/health` and the status
 //! page's static files needs a bearer token (see [`crate::auth`]).
@@ -57,6 +59,7 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 /// The status page: static HTML and a script, no build step.
 const UI_HTML: &str = include_str!("ui/index.html");
 const UI_JS: &str = include_str!("ui/app.js");
+const UI_CSS: &str = include_str!("ui/app.css");
 
 /// Knobs of the API. Every input has a bound here.
 #[derive(Debug, Clone)]
@@ -252,6 +255,8 @@ fn lane(method: &Method, path: &str) -> Lane {
             | "/v1/api/app/queue"
             | "/v1/api/status"
             | "/v1/api/maintenance"
+            | "/v1/api/agents"
+            | "/v1/api/charts"
             | "/jobs",
         ) => Lane::Bulk,
         (_, p) if p.ends_with("/job/all") => Lane::Bulk,
@@ -351,6 +356,8 @@ pub(crate) fn http(result: Result<contract::Answer, CommandError>) -> (u16, Valu
         Ok(contract::Answer::Maintenance(m)) => (200, doc(&m)),
         Ok(contract::Answer::Deployments(list)) => (200, doc(&list)),
         Ok(contract::Answer::Deployment(d)) => (200, doc(&d)),
+        Ok(contract::Answer::Charts(c)) => (200, doc(&c)),
+        Ok(contract::Answer::Agents(a)) => (200, doc(&a)),
         Err(e) => (error_status(&e), doc(&ErrorBody::from(&e))),
     }
 }
@@ -391,7 +398,7 @@ fn serve(ctx: &Arc<Ctx>, mut req: Request) -> Answer {
     let path = url.split('?').next().unwrap_or("").trim_end_matches('/');
     let method = req.method.clone();
     if let Some(tokens) = &ctx.opts.tokens
-        && !matches!(path, "/health" | "" | "/app.js")
+        && !matches!(path, "/health" | "" | "/app.js" | "/app.css")
     {
         let authorization = req.header("Authorization");
         if let Err(refusal) = tokens.check(authorization, method.as_str()) {
@@ -601,6 +608,17 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
             j(http(ask(ctx, CommandKind::Queue(name()))))
         }
         (Method::Get, "/v1/api/maintenance") => j(http(ask(ctx, CommandKind::Maintenance))),
+        (Method::Get, "/v1/api/agents") => {
+            let page = query::number(url, "offset", 0, 0, usize::MAX).and_then(|offset| {
+                let max = contract::MAX_AGENTS_PAGE;
+                Ok((offset, query::number(url, "limit", 1000, 0, max)?))
+            });
+            match page {
+                Ok((offset, limit)) => j(http(ask(ctx, CommandKind::Agents { offset, limit }))),
+                Err(e) => (400, Body::Json(query_err(e))),
+            }
+        }
+        (Method::Get, "/v1/api/charts") => j(http(ask(ctx, CommandKind::Charts))),
         (Method::Post, "/v1/api/app/restart") => match name() {
             Some(n) => j(http(ask(ctx, CommandKind::RestartApp(n)))),
             None => missing_name(),
@@ -653,6 +671,10 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
             200,
             Body::Raw("text/javascript; charset=utf-8", UI_JS.as_bytes().to_vec()),
         ),
+        (Method::Get, "/app.css") => (
+            200,
+            Body::Raw("text/css; charset=utf-8", UI_CSS.as_bytes().to_vec()),
+        ),
         (
             _,
             "/v1/api/app"
@@ -661,6 +683,8 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
             | "/v1/api/app/restart"
             | "/v1/api/app/kill"
             | "/v1/api/maintenance"
+            | "/v1/api/agents"
+            | "/v1/api/charts"
             | "/v1/api/openapi.json"
             | "/v1/api/deployments"
             | "/health"
@@ -668,7 +692,8 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
             | "/v1/api/status"
             | "/metrics"
             | ""
-            | "/app.js",
+            | "/app.js"
+            | "/app.css",
         ) => (
             405,
             Body::Json(err("", format!("{method} is not allowed on {path}"))),

@@ -29,8 +29,17 @@ use crate::matcher::WhyNot;
 use crate::session::Stats;
 use crate::spec::AppSpec;
 
+mod agents;
+mod charts;
 mod paging;
 mod stats;
+
+pub use agents::{
+    AgentMaintenance, AgentView, AgentsView, Largest, LargestOffered, MAX_AGENTS_PAGE, Resources,
+};
+pub use charts::{
+    CHART_SECONDS, ChartRing, ChartsView, PENDING_INTERVAL, PENDING_TOP_APPS, PendingView,
+};
 
 pub use paging::{DEFAULT_TASK_LIMIT, MAX_TASK_LIMIT, TaskDetail, TaskPage};
 pub use stats::{DriverStats, HISTOGRAM_BUCKETS, Log2Histogram};
@@ -520,6 +529,10 @@ pub enum Answer {
     Deployments(DeploymentList),
     /// One update as it stands after a pause, resume or abort.
     Deployment(Box<DeploymentView>),
+    /// The engine's chart samples of the last hour (`Charts`).
+    Charts(Box<ChartsView>),
+    /// A page of the agents seen (`Agents`).
+    Agents(AgentsView),
 }
 
 /// Where an update in progress stands.
