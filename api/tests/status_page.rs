@@ -439,6 +439,74 @@ fn deploy_with_a_bad_field_shows_it_at_the_field_and_scaling_from_the_page_is_li
 }
 
 #[test]
+fn an_update_shows_its_steps_and_its_diff_and_is_resumed_from_the_page() {
+    let stack = Stack::start(3, ApiOptions::default());
+    let addr = stack.addr();
+    let web = |cmd: &str| {
+        format!(
+            r#"{{"name":"web","instances":3,"resources":{{"cpu":0.1,"mem":32}},"command":{{"cmd":"{cmd}"}},"upgrade":{{"canary":{{"instances":1}}}}}}"#
+        )
+    };
+    let r = http(addr, "POST", "/v1/api/app", None, Some(&web("sleep 3600")));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let mut b = open(addr, "#/app/web", None);
+    let state = "(() => { const d = document.getElementById('deployment'); const v = document.getElementById('version-diff'); \
+        return {title: !!document.getElementById('app-title'), deployment: d ? d.textContent : null, diff: v ? v.textContent : null, \
+        resume: !!document.getElementById('resume'), status: (document.getElementById('app-status') || {}).textContent}; })()";
+    wait_for(&mut b, "web's page", state, |v| {
+        if v["title"] == true && v["status"] == "running" {
+            Ok(())
+        } else {
+            Err(v.to_string())
+        }
+    });
+    // An update with a canary step: one new instance, then it waits.
+    let r = http(addr, "PUT", "/v1/api/app", None, Some(&web("sleep 3601")));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let waiting = wait_for(
+        &mut b,
+        "the canary waits, with its steps and the diff",
+        state,
+        |v| {
+            let d = v["deployment"].as_str().unwrap_or("");
+            if d.contains("canary-waiting") && v["resume"] == true && v["diff"].is_string() {
+                Ok(v.clone())
+            } else {
+                Err(v.to_string())
+            }
+        },
+    );
+    let d = waiting["deployment"].as_str().unwrap();
+    assert!(d.contains("start version 2 (replacing 1)"), "{d}");
+    assert!(
+        d.contains("canary: 1 instance ready, waiting for a resume"),
+        "{d}"
+    );
+    let diff = waiting["diff"].as_str().unwrap();
+    assert!(diff.contains("-     \"cmd\": \"sleep 3600\""), "{diff}");
+    assert!(diff.contains("+     \"cmd\": \"sleep 3601\""), "{diff}");
+    shot(&mut b, "app-canary");
+    // Resume from the page: the update runs to its end.
+    b.eval("document.getElementById('resume').click(); true")
+        .unwrap();
+    wait_for(&mut b, "the update ends", state, |v| {
+        if v["deployment"].is_null() && v["status"] == "running" {
+            Ok(())
+        } else {
+            Err(v.to_string())
+        }
+    });
+    let a = http(addr, "GET", "/v1/api/app?name=web&tasks=none", None, None).json();
+    assert_eq!(
+        (a["version"].as_u64(), a["running"].as_u64()),
+        (Some(2), Some(3)),
+        "{a}"
+    );
+    drop(b);
+    drop(stack);
+}
+
+#[test]
 fn a_read_only_token_sees_no_buttons() {
     let tokens = Tokens::parse(&format!("admin {ADMIN}\nread {READ}\n")).unwrap();
     let stack = Stack::start(

@@ -78,6 +78,16 @@ function num(n, digits) {
   return Number.isInteger(n) ? String(n) : n.toFixed(d).replace(/\.?0+$/, "");
 }
 
+// 1234567 -> "1.2M", 3456 -> "3.5k", 12.34 -> "12.3".
+function short(n) {
+  const a = Math.abs(n);
+  if (a >= 1e9) return (n / 1e9).toFixed(1) + "G";
+  if (a >= 1e6) return (n / 1e6).toFixed(1) + "M";
+  if (a >= 1e4) return (n / 1e3).toFixed(0) + "k";
+  if (a >= 1e3) return (n / 1e3).toFixed(1) + "k";
+  return num(n, 1);
+}
+
 function plural(n, one, many) {
   return n + " " + (n === 1 ? one : many || one + "s");
 }
@@ -593,13 +603,13 @@ function tasksTable(a) {
   const tasks = (a.tasks || []).filter((t) => !q || [t.id, t.state, t.agent_id, t.host].some((v) => String(v).toLowerCase().includes(q)));
   const rows = tasks.map((t) => ({
     attrs: { dataset: { task: t.id } },
-    cells: [t.id, t.state, t.healthy === null ? "" : t.healthy ? "healthy" : "unhealthy", t.ready ? "ready" : "", t.agent_id, t.host, (t.ports || []).join(", "), t.started_at ? ago(now - t.started_at) : "", t.message || "",
+    cells: [t.id, t.state, t.version, t.healthy === null ? "" : t.healthy ? "healthy" : "unhealthy", t.ready ? "ready" : "", t.agent_id, t.host, (t.ports || []).join(", "), t.started_at ? ago(now - t.started_at) : "", t.message || "",
       canWriteApp() && !t.killing ? h("button", { type: "button", class: "danger", onclick: () => confirm("Kill " + t.id + "? (it is replaced)") && act("kill " + t.id, "POST", "/v1/api/app/kill?name=" + enc(a.name) + "&task=" + enc(t.id)) }, "kill") : t.killing ? "killing" : ""],
-    cls: [null, t.state, t.healthy === false ? "bad" : "ok"],
+    cls: [null, t.state, t.version === a.version ? null : "warn", t.healthy === false ? "bad" : "ok"],
   }));
   const counts = Object.entries(a.task_states || {}).map(([s, n]) => s.replace("TASK_", "").toLowerCase() + " " + n).join(", ");
   const out = [h("div", { class: "toolbar" }, filterBox(st, "q", "filter by id, state, agent, host"), h("span", { class: "muted", text: counts }))];
-  out.push(pagedTable("tasks", ["task", "state", "health", "ready", "agent", "host", "ports", "age", "last message", ""], rows, st));
+  out.push(pagedTable("tasks", ["task", "state", "version", "health", "ready", "agent", "host", "ports", "age", "last message", ""], rows, st));
   if (a.next_task || appState.taskAfter.length) {
     out.push(h("div", { class: "pager" },
       h("button", { type: "button", disabled: !appState.taskAfter.length, onclick: () => { appState.taskAfter.pop(); refreshNow(); } }, "‹ earlier tasks"),
@@ -612,8 +622,10 @@ function tasksTable(a) {
 function versions(a) {
   const seen = S.specs.get(a.name) || new Map();
   const list = [...seen.keys()].sort((x, y) => x - y);
-  const out = [h("p", { class: "muted", text: "version " + a.version + (a.previous_version ? " replacing " + a.previous_version : "") + "; versions this page has seen: " + list.join(", ") })];
-  if (list.length >= 2) {
+  const out = [h("p", { class: "muted", text: "version " + a.version + (a.previous_version ? " replacing " + a.previous_version : "") + "; versions this page has seen: " + list.join(", ") + " (tritium keeps the spec of the version an update replaces, until the update ends)" })];
+  if (a.previous_spec) {
+    out.push(h("div", {}, "changes from version " + a.previous_version + " to " + a.version + " (the update in progress):"), h("div", { id: "version-diff" }, diffView(a.previous_spec, a.spec)));
+  } else if (list.length >= 2) {
     const from = seen.get(list[list.length - 2]);
     const to = seen.get(list[list.length - 1]);
     out.push(h("div", {}, "changes from version " + list[list.length - 2] + " to " + list[list.length - 1] + ":"), diffView(from, to));
@@ -926,7 +938,7 @@ function chart(id, title, unit, series, step, start) {
   };
   el("line", { x1: pad, y1: H - 20, x2: W - 5, y2: H - 20, stroke: "#d0d7de" });
   el("line", { x1: pad, y1: 10, x2: W - 5, y2: 10, stroke: "#eaeef2" });
-  el("text", { x: pad - 4, y: 14, "text-anchor": "end", "font-size": 10, fill: "#57606a" }, num(top, 1));
+  el("text", { x: pad - 4, y: 14, "text-anchor": "end", "font-size": 10, fill: "#57606a" }, short(top));
   el("text", { x: pad - 4, y: H - 20, "text-anchor": "end", "font-size": 10, fill: "#57606a" }, "0");
   const t0 = new Date(start * 1000);
   const t1 = new Date((start + (n - 1) * step) * 1000);

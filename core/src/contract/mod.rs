@@ -200,6 +200,11 @@ pub struct AppView {
     pub spec: AppSpec,
     /// While a rolling update runs: the version it replaces.
     pub previous_version: Option<u64>,
+    /// While a rolling update runs: the spec of the version it replaces
+    /// (what an abort restores), so the change can be shown; absent
+    /// otherwise (tritium keeps no older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_spec: Option<AppSpec>,
     /// The last update was rolled back.
     pub rolled_back: bool,
     /// Consecutive failures (the restart backoff's count).
