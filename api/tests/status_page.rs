@@ -314,6 +314,52 @@ fn apps_page_shows_the_api_with_reasons_in_words_and_follows_events() {
 }
 
 #[test]
+fn without_the_event_stream_the_page_polls() {
+    // No event-stream client is admitted (503): the page says it polls,
+    // and still follows a scale.
+    let stack = Stack::start(
+        2,
+        ApiOptions {
+            max_event_clients: 0,
+            ..ApiOptions::default()
+        },
+    );
+    let addr = stack.addr();
+    stack.deploy("web", 1, None);
+    let mut b = open(addr, "", None);
+    wait_for(
+        &mut b,
+        "the page says it polls",
+        "document.getElementById('conn').textContent",
+        |v| {
+            if v.as_str().is_some_and(|s| s.starts_with("polling")) {
+                Ok(())
+            } else {
+                Err(v.to_string())
+            }
+        },
+    );
+    let r = http(addr, "PUT", "/v1/api/app", None, Some(&spec("web", 2, 0.1)));
+    assert_eq!(r.status, 200, "{}", r.body);
+    wait_for(
+        &mut b,
+        "the page follows web scaled to 2 by polling",
+        &table_js("apps"),
+        |v| {
+            let shown: Vec<Vec<String>> = rows(v)?.into_iter().map(|r| r[..5].to_vec()).collect();
+            let want = api_apps(addr);
+            if want.first().is_some_and(|r| r[2] == "2") && shown == want {
+                Ok(())
+            } else {
+                Err(format!("page {shown:?}, API {want:?}"))
+            }
+        },
+    );
+    drop(b);
+    drop(stack);
+}
+
+#[test]
 fn deploy_with_a_bad_field_shows_it_at_the_field_and_scaling_from_the_page_is_live() {
     let stack = Stack::start(3, ApiOptions::default());
     let addr = stack.addr();

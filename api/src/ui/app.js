@@ -1077,14 +1077,29 @@ function onEvent(data) {
   S.events.push({ t: Date.now(), e });
   if (S.events.length > EVENTS_KEPT) S.events.splice(0, S.events.length - EVENTS_KEPT);
   S.dirty.add(e.app);
-  if (!flushTimer) flushTimer = setTimeout(flush, 250);
+  if (!flushTimer && !flushing) flushTimer = setTimeout(flush, 250);
 }
+
+// One flush at a time; events that come meanwhile wait for the next.
+let flushing = false;
 
 async function flush() {
   flushTimer = null;
+  flushing = true;
+  try {
+    await flushDirty();
+  } finally {
+    flushing = false;
+    if (S.dirty.size && !flushTimer) flushTimer = setTimeout(flush, 1000);
+  }
+}
+
+async function flushDirty() {
   const names = [...S.dirty];
   S.dirty.clear();
   if (names.length > 50) {
+    // A burst (a large deployment): the whole list again, at most once
+    // per flush, instead of one request per app.
     await loadApps().catch(() => {});
   } else {
     await Promise.all(names.map(async (n) => {
@@ -1171,9 +1186,9 @@ let lastResync = Date.now();
 
 function tick() {
   const route = S.route || parseRoute();
-  // Without the stream the app list is read again every 15 s; with it,
-  // every minute.
-  const every = S.live ? RESYNC_MS : 3 * POLL_MS;
+  // Without the stream the app list is read again every 10 s; with it,
+  // every minute (a missed event heals).
+  const every = S.live ? RESYNC_MS : 2 * POLL_MS - 500;
   if (Date.now() - lastResync > every) {
     lastResync = Date.now();
     loadApps().catch(() => {});
