@@ -359,6 +359,54 @@ fn without_the_event_stream_the_page_polls() {
     drop(stack);
 }
 
+/// The page's two endpoints of its own: bounds and refusals (no browser).
+#[test]
+fn the_agents_and_charts_endpoints_answer_within_their_bounds() {
+    let stack = Stack::start(2, ApiOptions::default());
+    let addr = stack.addr();
+    stack.deploy("web", 1, None);
+    for bad in ["limit=10001", "limit=-1", "offset=x", "limit=1&limit=2"] {
+        let r = http(addr, "GET", &format!("/v1/api/agents?{bad}"), None, None);
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+        assert!(r.json()["field"].is_string(), "{bad}: {}", r.body);
+    }
+    let page = http(addr, "GET", "/v1/api/agents?offset=1&limit=1", None, None).json();
+    assert_eq!(
+        (page["total"].as_u64(), page["offset"].as_u64()),
+        (Some(2), Some(1)),
+        "{page}"
+    );
+    assert_eq!(page["agents"].as_array().map(Vec::len), Some(1), "{page}");
+    let none = http(addr, "GET", "/v1/api/agents?limit=0", None, None).json();
+    assert_eq!(none["agents"], json!([]), "{none}");
+    assert_eq!(
+        http(addr, "POST", "/v1/api/charts", None, Some("{}")).status,
+        405
+    );
+    let c = http(addr, "GET", "/v1/api/charts", None, None).json();
+    let n = c["turns"].as_array().map_or(0, Vec::len);
+    assert!((1..=3600).contains(&n), "{n} samples");
+    for k in [
+        "offers_received",
+        "offers_declined",
+        "placements",
+        "turn_mean_us",
+        "turn_max_us",
+        "offer_answer_mean_us",
+        "offer_answer_max_us",
+    ] {
+        assert_eq!(c[k].as_array().map(Vec::len), Some(n), "{k}");
+    }
+    // The one placement is in the ring.
+    let placed: u64 = c["placements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_u64)
+        .sum();
+    assert_eq!(placed, 1, "{c}");
+}
+
 #[test]
 fn deploy_with_a_bad_field_shows_it_at_the_field_and_scaling_from_the_page_is_live() {
     let stack = Stack::start(3, ApiOptions::default());
@@ -682,6 +730,52 @@ fn the_cluster_page_lists_the_agents_with_their_offers_and_tasks() {
         "{apps_cells}"
     );
     shot(&mut b, "cluster");
+
+    // The apps list filtered by agent: a host running web lists web, an
+    // unknown one nothing.
+    let host = api
+        .iter()
+        .find(|a| a["tasks"] == 1)
+        .map(|a| text(&a["hostname"]))
+        .unwrap();
+    b.eval("location.hash = '#/'; true").unwrap();
+    let filter = |b: &mut Browser, needle: &str| {
+        let js = format!(
+            "(() => {{ const i = document.querySelector('input[data-filter=agent]'); if (!i) return false; \
+             i.dispatchEvent(new Event('focus')); i.value = {}; i.dispatchEvent(new Event('input')); return true; }})()",
+            json!(needle)
+        );
+        wait_for(b, "the agent filter", &js, |v| {
+            if *v == true {
+                Ok(())
+            } else {
+                Err("no filter box".into())
+            }
+        });
+    };
+    filter(&mut b, &host);
+    wait_for(&mut b, "web listed for its host", &table_js("apps"), |v| {
+        let r = rows(v)?;
+        if r.len() == 1 && r[0][0] == "web" {
+            Ok(())
+        } else {
+            Err(format!("{r:?}"))
+        }
+    });
+    filter(&mut b, "no-such-host");
+    wait_for(
+        &mut b,
+        "nothing listed for an unknown host",
+        &table_js("apps"),
+        |v| {
+            let r = rows(v)?;
+            if r == [vec!["none".to_owned()]] {
+                Ok(())
+            } else {
+                Err(format!("{r:?}"))
+            }
+        },
+    );
     drop(b);
     drop(stack);
 }
@@ -749,37 +843,9 @@ fn ten_thousand_apps_load_and_can_be_searched() {
     const BOUND: Duration = Duration::from_secs(60);
     let stack = Stack::start(1, ApiOptions::default());
     let addr = stack.addr();
-    for chunk in 0..APPS / 100 {
-        let list: Vec<String> = (0..100)
-            .map(|i| {
-                let n = chunk * 100 + i;
-                format!(
-                    r#"{{"name":"app-{n:05}","instances":0,"resources":{{"cpu":0.1,"mem":32}},"command":{{"cmd":"sleep 3600"}}}}"#
-                )
-            })
-            .collect();
-        let r = http(
-            addr,
-            "POST",
-            "/v1/api/app",
-            None,
-            Some(&format!("[{}]", list.join(","))),
-        );
-        assert_eq!(r.status, 201, "{}", r.body);
-    }
+    create_apps(addr, APPS);
     let mut b = open(addr, "", None);
-    let loaded = wait_for(
-        &mut b,
-        "10,000 apps listed",
-        "(() => ({first: Number(document.body.dataset.firstPageMs || 0), all: Number(document.body.dataset.appsLoadedMs || 0), count: (document.getElementById('apps-count') || {}).textContent}))()",
-        |v| {
-            if v["all"].as_f64().is_some_and(|t| t > 0.0) {
-                Ok(v.clone())
-            } else {
-                Err(v.to_string())
-            }
-        },
-    );
+    let loaded = apps_loaded(&mut b);
     let all_ms = loaded["all"].as_f64().unwrap();
     let load1 = sample_load();
     eprintln!(
@@ -812,6 +878,70 @@ fn ten_thousand_apps_load_and_can_be_searched() {
     shot(&mut b, "apps-10000");
     drop(b);
     drop(stack);
+}
+
+/// Create apps `app-00000`... (no instances) up to `n`, 100 a request.
+fn create_apps(addr: SocketAddr, n: usize) {
+    for chunk in 0..n.div_ceil(100) {
+        let list: Vec<String> = (chunk * 100..((chunk + 1) * 100).min(n))
+            .map(|n| {
+                format!(
+                    r#"{{"name":"app-{n:05}","instances":0,"resources":{{"cpu":0.1,"mem":32}},"command":{{"cmd":"sleep 3600"}}}}"#
+                )
+            })
+            .collect();
+        let r = http(
+            addr,
+            "POST",
+            "/v1/api/app",
+            None,
+            Some(&format!("[{}]", list.join(","))),
+        );
+        assert!(r.status == 201 || r.status == 409, "{}", r.body);
+    }
+}
+
+/// Wait for the whole app list on screen: when its first page and the
+/// whole list were drawn (ms after navigation), and the count line.
+fn apps_loaded(b: &mut Browser) -> Value {
+    wait_for(
+        b,
+        "every app listed",
+        "(() => ({first: Number(document.body.dataset.firstPageMs || 0), all: Number(document.body.dataset.appsLoadedMs || 0), count: (document.getElementById('apps-count') || {}).textContent}))()",
+        |v| {
+            if v["all"].as_f64().is_some_and(|t| t > 0.0) {
+                Ok(v.clone())
+            } else {
+                Err(v.to_string())
+            }
+        },
+    )
+}
+
+/// The apps list's load time against a tritium already running (say a
+/// release build in demo mode), five page loads:
+/// `TRITIUM_UI_BENCH=127.0.0.1:PORT cargo nextest run -p tritium --test
+/// status_page --run-ignored only -E 'test(measure)' --no-capture`.
+/// It first creates apps up to 10,000 (no instances) if there are fewer.
+#[test]
+#[ignore = "a measurement against a running tritium (TRITIUM_UI_BENCH)"]
+fn measure_the_apps_list_against_a_running_tritium() {
+    let addr: SocketAddr = std::env::var("TRITIUM_UI_BENCH")
+        .expect("TRITIUM_UI_BENCH=HOST:PORT of a running tritium")
+        .parse()
+        .expect("TRITIUM_UI_BENCH is HOST:PORT");
+    create_apps(addr, 10_000);
+    for run in 1..=5 {
+        let mut b = open(addr, "", None);
+        let v = apps_loaded(&mut b);
+        eprintln!(
+            "run {run}: first page on screen {} ms, all {} ms after navigation, {} (load average {})",
+            v["first"],
+            v["all"],
+            v["count"],
+            sample_load()
+        );
+    }
 }
 
 fn sample_load() -> String {

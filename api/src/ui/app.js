@@ -131,7 +131,6 @@ async function call(method, path, body) {
     parsed = { error: text };
   }
   if (r.status === 401) needToken();
-  if (r.status === 403 && method !== "GET") setWrite(false);
   return { status: r.status, body: parsed };
 }
 
@@ -507,16 +506,16 @@ views.app = async function (name) {
       try { S.largest = (await get("/v1/api/agents?limit=0")).largest_offered; } catch (_) { /* optional */ }
     }
   }
-  if (S.canWrite && appState.writable === null) {
-    // A scoped token may write some apps only: ask about this one (no
-    // task named: 400 when allowed, 403 when not; nothing changes).
+  if (appState.writable === null) {
+    // A token may be allowed some apps only: ask about this one (no task
+    // named: 400 when allowed, 403 when not; nothing changes).
     const p = await call("POST", "/v1/api/app/kill?name=" + enc(name));
-    appState.writable = p.status !== 403 && p.status !== 401;
+    appState.writable = p.status !== 403 && p.status !== 401 && p.status !== 0;
   }
 };
 
 function canWriteApp() {
-  return S.canWrite === true && appState.writable !== false;
+  return appState.writable === true;
 }
 
 async function act(what, method, path, body, then) {
@@ -542,9 +541,9 @@ views.app.draw = function (name) {
   out.push(h("div", { class: "kv" },
     h("span", { text: "version " + a.version }),
     h("span", { text: a.running + " of " + a.instances + " running" }),
-    h("span", { text: a.healthy + " healthy" }),
+    a.spec && a.spec.healthcheck ? h("span", { text: a.healthy + " healthy" }) : h("span", { class: "muted", text: "no health check" }),
     h("span", { text: a.ready + " ready" }),
-    h("span", { text: a.tasks_total + " tasks in all" }),
+    h("span", { text: plural(a.tasks_total, "task") + " in all" }),
     a.failures ? h("span", { class: "bad", text: plural(a.failures, "failure") }) : null,
     a.rolled_back ? h("span", { class: "warn", text: "last update rolled back" }) : null,
     a.waiting ? h("span", { class: "warn", text: a.waiting }) : null));
@@ -805,7 +804,7 @@ async function deploy(text, name) {
     const m = /position (\d+)/.exec(e.message);
     const line = m ? text.slice(0, Number(m[1])).split("\n").length : 1;
     deployState.error = { field: "", line, message: "not JSON: " + e.message };
-    render();
+    render(true);
     return;
   }
   deployState.busy = true;
@@ -821,9 +820,12 @@ async function deploy(text, name) {
   }
   const b = r.body || {};
   const field = b.field || "";
-  deployState.error = { field, line: field ? lineOf(text, field) : 1, message: b.error || "HTTP " + r.status };
+  // A refusal of the document as a whole may still name its line.
+  const at = /line (\d+)/.exec(b.error || "");
+  const line = field ? lineOf(text, field) : at ? Number(at[1]) : 1;
+  deployState.error = { field, line, message: b.error || "HTTP " + r.status };
   flash("refused (" + r.status + ")", true);
-  render();
+  render(true);
 }
 
 // ------------------------------------------------------------ cluster
@@ -1009,9 +1011,12 @@ let rendering = false;
 let renderAgain = false;
 let afterRender = [];
 
-// Draw the current view from what is loaded (no requests).
-function render() {
+// Draw the current view from what is loaded (no requests). The deploy
+// form is drawn again only when asked (`force`): data arriving in the
+// background must not take the editor from someone typing in it.
+function render(force) {
   const route = S.route || parseRoute();
+  if (route.view === "deploy" && !force && document.getElementById("spec-json")) return;
   const main = document.getElementById("view");
   const v = views[route.view];
   let nodes;
@@ -1061,7 +1066,7 @@ async function refreshNow() {
     flash("error: " + e.message, true);
   } finally {
     loading = false;
-    render();
+    render(true);
     if (loadAgain) { loadAgain = false; refreshNow(); }
   }
 }
@@ -1211,7 +1216,7 @@ document.getElementById("token-button").addEventListener("click", () => {
   const f = document.getElementById("auth");
   f.hidden = !f.hidden;
 });
-window.addEventListener("hashchange", () => { flash(""); S.route = parseRoute(); render(); refreshNow(); });
+window.addEventListener("hashchange", () => { flash(""); S.route = parseRoute(); render(true); refreshNow(); });
 
 for (const el of document.querySelectorAll(".write-only")) el.hidden = true;
 S.route = parseRoute();
