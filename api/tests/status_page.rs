@@ -469,6 +469,27 @@ fn deploy_with_a_bad_field_shows_it_at_the_field_and_scaling_from_the_page_is_li
         "a refused deploy changes nothing"
     );
 
+    // hydrogen's list form: the refusal names the item, and the page
+    // finds that item's field.
+    let list = "[\n  {\"name\": \"one\", \"instances\": 1, \"resources\": {\"cpu\": 0.1, \"mem\": 32}, \"command\": {\"cmd\": \"sleep 1\"}},\n  {\"name\": \"two\", \"instances\": 1,\n   \"resources\": {\"cpu\": 0.1, \"mem\": -5},\n   \"command\": {\"cmd\": \"sleep 1\"}}\n]";
+    let api = http(addr, "POST", "/v1/api/app", None, Some(list));
+    assert_eq!(api.status, 422, "{}", api.body);
+    assert_eq!(api.json()["field"], "[1].resources.mem", "{}", api.body);
+    submit(&mut b, list);
+    let shown = wait_for(
+        &mut b,
+        "the list item's error at its field",
+        "(() => { const e = document.getElementById('field-error'); return e && e.dataset.field === '[1].resources.mem' ? {line: Number(e.dataset.line)} : null; })()",
+        |v| {
+            if v.is_null() {
+                Err("not yet".into())
+            } else {
+                Ok(v.clone())
+            }
+        },
+    );
+    assert_eq!(shown["line"], 4, "the line of two's mem: {shown}");
+
     // Fixed: created, and the page goes to the app.
     submit(&mut b, &bad.replace("-1", "0.1"));
     let task_rows = "(() => { if (!document.getElementById('app-title')) return null; const b = document.querySelector('#tasks tbody'); return b ? Array.from(b.rows, (r) => Array.from(r.cells, (c) => c.textContent)) : null; })()";
@@ -636,6 +657,12 @@ fn a_read_only_token_sees_no_buttons() {
     });
     assert_eq!(admin["deploy_link"], true, "{admin}");
     drop(b);
+
+    // The page's files need no token (they hold no data).
+    for f in ["/", "/app.js", "/app.css"] {
+        assert_eq!(http(addr, "GET", f, None, None).status, 200, "{f}");
+    }
+    assert_eq!(http(addr, "GET", "/v1/api/agents", None, None).status, 401);
 
     // The read token: the same page, no buttons at all.
     let mut b = open(addr, "#/app/web", Some(READ));
