@@ -857,6 +857,37 @@ fn a_chart_moves_with_offers() {
         api["offers_received"].as_array().unwrap().len(),
         api["turns"].as_array().unwrap().len()
     );
+    // Pending instances per app: big's one waiting instance, sampled
+    // every ten seconds, is in the engine's ring and on the chart.
+    let deadline = Instant::now() + SHOW_LIMIT;
+    loop {
+        let c = http(addr, "GET", "/v1/api/charts", None, None).json();
+        let big = c["pending"]["apps"]["big"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if big.iter().any(|v| v == 1) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no pending sample of big: {}",
+            c["pending"]
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
+    wait_for(
+        &mut b,
+        "big on the pending chart",
+        "!!document.querySelector('#chart-pending path[data-series=big]')",
+        |v| {
+            if *v == true {
+                Ok(())
+            } else {
+                Err("no line for big".into())
+            }
+        },
+    );
     shot(&mut b, "charts");
     drop(b);
     drop(stack);

@@ -951,10 +951,11 @@ function chart(id, title, unit, series, step, start) {
     let pen = false;
     s.values.forEach((v, i) => {
       if (v === null) { pen = false; return; }
-      d += (pen ? "L" : "M") + x(i).toFixed(1) + " " + y(v).toFixed(1);
+      // A lone point is drawn as a dot (a zero-length segment, round cap).
+      d += pen ? "L" + x(i).toFixed(1) + " " + y(v).toFixed(1) : "M" + x(i).toFixed(1) + " " + y(v).toFixed(1) + "l0.01 0";
       pen = true;
     });
-    if (d) el("path", { d, fill: "none", stroke: COLORS[k % COLORS.length], "stroke-width": 1.5, "data-series": s.name });
+    if (d) el("path", { d, fill: "none", stroke: COLORS[k % COLORS.length], "stroke-width": 1.5, "stroke-linecap": "round", "stroke-linejoin": "round", "data-series": s.name });
   });
   let total = 0;
   for (const v of series[0] ? series[0].values : []) total += v || 0;
