@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 use hyper::body::Frame;
-use tritium_engine::contract::Event;
+use tritium_engine::contract::{Event, Scope};
 use tritium_engine::core::Notice;
 
 use crate::http_server::ConnHandle;
@@ -102,6 +102,7 @@ struct Join {
     queue: Arc<Queue>,
     conn: ConnHandle,
     app: Option<String>,
+    scope: Option<Arc<Scope>>,
 }
 
 /// The event streams: the way to hand the fan-out clients.
@@ -169,6 +170,17 @@ impl EventStreams {
     /// answer with, fed with the events of `app` (all apps: `None`).
     /// `conn` is cut if the client does not take the end of its stream.
     pub fn join(&self, conn: ConnHandle, app: Option<String>) -> Result<EventBody, Refused> {
+        self.join_scoped(conn, app, None)
+    }
+
+    /// [`Self::join`] for a client of a team's `scope`: the events of the
+    /// apps the scope sees, and only those.
+    pub fn join_scoped(
+        &self,
+        conn: ConnHandle,
+        app: Option<String>,
+        scope: Option<Arc<Scope>>,
+    ) -> Result<EventBody, Refused> {
         let now = Instant::now();
         let queue = Arc::new(Queue(Mutex::new(Outbox::new(self.buffer_bytes, now))));
         // What the client sees first: its stream is registered.
@@ -179,6 +191,7 @@ impl EventStreams {
             queue: queue.clone(),
             conn,
             app,
+            scope,
         };
         match self.joins.try_send(join) {
             Ok(()) => Ok(EventBody { queue }),
@@ -358,6 +371,8 @@ struct Client {
     queue: Arc<Queue>,
     conn: ConnHandle,
     app: Option<String>,
+    /// A team's client: the events of its apps only.
+    scope: Option<Arc<Scope>>,
     /// When bytes were last queued or taken (for heartbeats).
     last_write: Instant,
     /// Dropped: cut off at this time if its stream has not ended by then.
@@ -466,6 +481,7 @@ impl Writer {
             queue: j.queue,
             conn: j.conn,
             app: j.app,
+            scope: j.scope,
             last_write: now,
             cut_off: None,
         });
@@ -478,7 +494,9 @@ impl Writer {
         // Made once, for the first client that wants it.
         let mut bytes: Option<Bytes> = None;
         for c in &mut self.clients {
-            if c.app.as_deref().is_some_and(|want| Some(want) != app) {
+            if c.app.as_deref().is_some_and(|want| Some(want) != app)
+                || c.scope.as_ref().is_some_and(|s| !s.sees(ev.app()))
+            {
                 continue;
             }
             let mut q = c.queue.lock();

@@ -3,6 +3,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod artifacts;
+pub mod audit;
 pub mod auth;
 pub mod bounded;
 pub mod client;

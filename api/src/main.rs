@@ -10,13 +10,15 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use clap::{CommandFactory, Parser};
+use tritium::artifacts::ArtifactOptions;
+use tritium::audit::AuditOptions;
 use tritium::auth::Tokens;
-use tritium::rest::{ApiOptions, ApiServer};
+use tritium::rest::{ApiOptions, ApiServer, Reloader};
 use tritium_engine::contract::{Answer, StatusView};
 use tritium_engine::core::{
     AppSpec, CommandKind, Config, FrameworkSettings, MasterUrl, OrphanPolicy, Scheduler,
@@ -116,12 +118,61 @@ struct Cli {
     #[arg(long, env = "TRITIUM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
 
-    /// File of API bearer tokens, one `admin TOKEN` or `read TOKEN` per
-    /// line (`#` comments). With it, every API request but /health and the
-    /// status page's static files needs `Authorization: Bearer TOKEN`
-    /// (401 without a known token, 403 for a read token on POST/PUT/DELETE).
+    /// File of API bearer tokens, one `LEVEL TOKEN [name=NAME]
+    /// [apps=PREFIX,...] [roles=ROLE,...]` per line, LEVEL `read`, `deploy`
+    /// or `admin` (`#` comments; README "API tokens and teams"). With it,
+    /// every API request but /health and the status page's static files
+    /// needs `Authorization: Bearer TOKEN` (401 without a known token, 403
+    /// for a read token on POST/PUT/DELETE); a team token (apps=) sees and
+    /// changes only its apps. Read again on SIGHUP (a file that does not
+    /// parse keeps the tokens in force).
     #[arg(long, env = "TRITIUM_API_TOKEN_FILE")]
     api_token_file: Option<PathBuf>,
+
+    /// Append one JSON line per mutating API request (who, what, when,
+    /// which apps, the answer's status) to this file. Rotated by size
+    /// (--audit-log-max-bytes, --audit-log-keep); reopened on SIGHUP.
+    #[arg(long, env = "TRITIUM_AUDIT_LOG")]
+    audit_log: Option<PathBuf>,
+
+    /// The audit log is rotated (PATH.1, PATH.2, ...) before it passes
+    /// this many bytes.
+    #[arg(long, env = "TRITIUM_AUDIT_LOG_MAX_BYTES", default_value_t = 64 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(4096..))]
+    audit_log_max_bytes: u64,
+
+    /// Serve the regular files directly in this directory, read-only, at
+    /// /v1/artifacts/NAME (executors and command URIs fetched from
+    /// tritium). A URI `.../v1/artifacts/SHA256/NAME` is served only
+    /// while the file has that SHA-256, and an app deployed with such a URI
+    /// is refused (422) when it does not.
+    #[arg(long, env = "TRITIUM_ARTIFACTS_DIR")]
+    artifacts_dir: Option<PathBuf>,
+
+    /// Larger artifacts are not served (403).
+    #[arg(long, env = "TRITIUM_ARTIFACTS_MAX_BYTES", default_value_t = 1024 * 1024 * 1024)]
+    artifacts_max_bytes: u64,
+
+    /// Serve artifacts without a bearer token even with --api-token-file:
+    /// the Mesos fetcher sends no Authorization header, so agents can only
+    /// fetch public artifacts. Anyone who reaches the API can read them.
+    #[arg(long, env = "TRITIUM_ARTIFACTS_PUBLIC")]
+    artifacts_public: bool,
+
+    /// File holding the key of signed artifact URLs (at least 32 bytes):
+    /// `GET /v1/api/artifacts/NAME` then answers a URL pinned to the file's
+    /// SHA-256 and signed, which agents fetch without a token.
+    #[arg(
+        long,
+        env = "TRITIUM_ARTIFACTS_SECRET_FILE",
+        requires = "artifacts_dir"
+    )]
+    artifacts_secret_file: Option<PathBuf>,
+
+    /// Rotated audit log files kept (0: the full file is removed).
+    #[arg(long, env = "TRITIUM_AUDIT_LOG_KEEP", default_value_t = 3,
+          value_parser = clap::value_parser!(u16).range(0..=100))]
+    audit_log_keep: u16,
 
     /// PEM file of the REST API's TLS certificate chain (leaf first). With
     /// it and --api-tls-key, the API speaks only HTTPS (TLS 1.2 and 1.3);
@@ -354,17 +405,30 @@ fn run(cli: Cli) -> Result<i32, String> {
     let campaign = leadership.clone();
     let signalled = Arc::new(AtomicBool::new(false));
     let signal_seen = signalled.clone();
-    ctrlc::set_handler(move || {
-        signal_seen.store(true, Ordering::Release);
-        if let Some(l) = &campaign {
-            // A standby blocked in recover() returns; a leader resigns
-            // when its store is dropped on the way out.
-            l.stop_campaign();
-        }
-        tracing::info!("signal received: stopping (the framework stays registered; no TEARDOWN)");
-        stopper.stop();
-    })
-    .map_err(|e| format!("cannot install the signal handler: {e}"))?;
+    let reloader = Arc::new(OnceLock::<Reloader>::new());
+    let on_hangup = reloader.clone();
+    on_signals(
+        move || {
+            signal_seen.store(true, Ordering::Release);
+            if let Some(l) = &campaign {
+                // A standby blocked in recover() returns; a leader resigns
+                // when its store is dropped on the way out.
+                l.stop_campaign();
+            }
+            tracing::info!(
+                "signal received: stopping (the framework stays registered; no TEARDOWN)"
+            );
+            stopper.stop();
+        },
+        move || match on_hangup.get() {
+            // Errors are logged by the reload (by line number).
+            Some(r) => {
+                let _ = r.reload();
+            }
+            None => tracing::info!("SIGHUP before the API started: nothing to reload"),
+        },
+    )
+    .map_err(|e| format!("cannot install the signal handlers: {e}"))?;
 
     let tokens = match &cli.api_token_file {
         Some(path) => {
@@ -384,6 +448,24 @@ fn run(cli: Cli) -> Result<i32, String> {
         ApiOptions {
             listen: listen.clone(),
             tokens,
+            token_file: cli.api_token_file.clone(),
+            artifacts: match &cli.artifacts_dir {
+                Some(dir) => Some(ArtifactOptions {
+                    max_file_bytes: cli.artifacts_max_bytes,
+                    public: cli.artifacts_public,
+                    secret: match &cli.artifacts_secret_file {
+                        Some(f) => Some(ArtifactOptions::read_secret(f)?),
+                        None => None,
+                    },
+                    ..ArtifactOptions::new(dir.clone())
+                }),
+                None => None,
+            },
+            audit: cli.audit_log.clone().map(|path| AuditOptions {
+                path,
+                max_bytes: cli.audit_log_max_bytes,
+                keep: usize::from(cli.audit_log_keep),
+            }),
             tls: api_tls,
             leadership: leadership.clone(),
             ..ApiOptions::default()
@@ -392,6 +474,7 @@ fn run(cli: Cli) -> Result<i32, String> {
         notify_rx,
     )
     .map_err(|e| format!("cannot start the REST API on {listen}: {e}"))?;
+    let _ = reloader.set(api.reloader());
     tracing::info!(url = %format!("{api_scheme}://{}/v1/api/app/all", api.addr()), "REST API ready");
     // With etcd, a standby waits here (its API redirecting to the leader)
     // until it wins the election.
@@ -540,4 +623,41 @@ fn parse_replace_after(v: &str) -> Result<ReplaceAfter, String> {
         .parse()
         .map_err(|_| format!("{v:?} is neither a number of seconds nor `never`"))?;
     Ok(ReplaceAfter(Some(Duration::from_secs(secs))))
+}
+
+/// SIGINT and SIGTERM call `stop` (each time one arrives), SIGHUP calls
+/// `hangup`, on a thread of their own (`tritium-signals`). The handlers
+/// are in place when this returns, so a SIGHUP from then on never ends
+/// the process.
+fn on_signals(
+    stop: impl Fn() + Send + 'static,
+    hangup: impl Fn() + Send + 'static,
+) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    let (mut int, mut term, mut hup) = {
+        let _in_runtime = rt.enter();
+        (
+            signal(SignalKind::interrupt())?,
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::hangup())?,
+        )
+    };
+    std::thread::Builder::new()
+        .name("tritium-signals".into())
+        .spawn(move || {
+            rt.block_on(async move {
+                loop {
+                    tokio::select! {
+                        Some(()) = int.recv() => stop(),
+                        Some(()) = term.recv() => stop(),
+                        Some(()) = hup.recv() => hangup(),
+                        else => return,
+                    }
+                }
+            });
+        })?;
+    Ok(())
 }

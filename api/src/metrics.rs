@@ -86,6 +86,12 @@ pub struct ApiMetrics {
     /// Requests refused for a missing or unknown token (401) or a
     /// read-only token on a mutating method (403).
     pub auth_refused: AtomicU64,
+    /// Token files refused on reload (SIGHUP): the tokens in force stayed.
+    pub token_reload_failures: AtomicU64,
+    /// The audit log's counters (`crate::audit::AuditStats`), copied when
+    /// `/metrics` is asked: lines written, dropped (queue full), write
+    /// errors. All zero without `--audit-log`.
+    pub audit: [AtomicU64; 3],
     /// Event-stream clients connected now.
     pub event_clients: AtomicU64,
     /// Event-stream clients dropped for falling behind.
@@ -105,6 +111,8 @@ impl Default for ApiMetrics {
             latency_count: AtomicU64::new(0),
             latency_sum_us: AtomicU64::new(0),
             auth_refused: AtomicU64::new(0),
+            token_reload_failures: AtomicU64::new(0),
+            audit: Default::default(),
             event_clients: AtomicU64::new(0),
             event_clients_dropped: AtomicU64::new(0),
             server: Default::default(),
@@ -123,6 +131,14 @@ pub fn endpoint_label(path: &str) -> &'static str {
 }
 
 impl ApiMetrics {
+    /// Take the audit log's counters for the next `render`.
+    pub fn copy_audit(&self, a: &crate::audit::AuditStats) {
+        let from = [&a.written, &a.dropped, &a.write_errors];
+        for (to, from) in self.audit.iter().zip(from) {
+            to.store(from.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
+
     /// Take the HTTP server's counters for the next `render`.
     pub fn copy_server(&self, s: &ServerStats) {
         let from = [
@@ -539,6 +555,29 @@ fn api_metrics(t: &mut Text, api: &ApiMetrics) {
         "Requests refused by API authentication (401 and 403).",
         api.auth_refused.load(Ordering::Relaxed),
     );
+    t.one(
+        "tritium_api_token_reload_failures_total",
+        "counter",
+        "API token files refused when read again (SIGHUP); the tokens in force stayed.",
+        api.token_reload_failures.load(Ordering::Relaxed),
+    );
+    let audit = [
+        (
+            "tritium_audit_lines_written_total",
+            "Audit log lines written.",
+        ),
+        (
+            "tritium_audit_lines_dropped_total",
+            "Audit log lines dropped: the writer's queue was full.",
+        ),
+        (
+            "tritium_audit_write_errors_total",
+            "Audit log lines not written (the file could not be written or opened).",
+        ),
+    ];
+    for ((name, help), v) in audit.into_iter().zip(&api.audit) {
+        t.one(name, "counter", help, v.load(Ordering::Relaxed));
+    }
     let server = [
         ("tritium_api_connections", "gauge", "API connections open."),
         (

@@ -25,12 +25,19 @@
 //! | GET    | /health, /ready             | alive; subscribed and leading        |
 //! | GET    | /metrics                    | Prometheus text format (`metrics`)   |
 //! | GET    | /, /app.js, /app.css        | the status page (`api/src/ui/`)      |
+//! | GET    | /v1/artifacts/[SHA256/[SIG/]]NAME | a file of `--artifacts-dir` ([`crate::artifacts`]) |
+//! | GET    | /v1/api/artifacts/NAME      | its size, SHA-256 and pinned (signed) path |
 //!
 //! With `ApiOptions::tokens`, every request but `/health` and the status
-//! page's static files needs a bearer token (see [`crate::auth`]).
+//! page's static files (and public artifacts) needs a bearer token (see
+//! [`crate::auth`]); a team token's commands go to the engine as
+//! `CommandKind::Scoped`. Mutating requests go to the audit log
+//! ([`crate::audit`]) when there is one.
 
+use std::cell::RefCell;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -43,7 +50,9 @@ use tritium_engine::driver::{DriverHandle, RequestError};
 use tritium_engine::spec::{AppSpec, MAX_APPS_PER_REQUEST, SpecError, parse_strict_json};
 use tritium_engine::store::Leadership;
 
-use crate::auth::Tokens;
+use crate::artifacts::{self, ArtifactOptions, Artifacts};
+use crate::audit::{AuditLog, AuditOptions, Entry as AuditEntry};
+use crate::auth::{Identity, Refusal, Scope, TokenSource, Tokens};
 use crate::bounded;
 use crate::events::{EventOptions, EventStreams, Refused};
 use crate::http_server::{
@@ -100,6 +109,14 @@ pub struct ApiOptions {
     /// Bearer tokens required by every request but `/health` and the
     /// status page's static files; `None`: no authentication.
     pub tokens: Option<Tokens>,
+    /// The file `tokens` came from: read again by [`Reloader::reload`]
+    /// (the binary calls it on SIGHUP). A file that does not parse keeps
+    /// the tokens in force.
+    pub token_file: Option<PathBuf>,
+    /// Every mutating request written here (`crate::audit`).
+    pub audit: Option<AuditOptions>,
+    /// Files served at `/v1/artifacts/NAME` (`crate::artifacts`).
+    pub artifacts: Option<ArtifactOptions>,
     /// TLS for every connection (`crate::tls::server_config`); `None`:
     /// plain HTTP.
     pub tls: Option<Arc<rustls::ServerConfig>>,
@@ -126,6 +143,9 @@ impl Default for ApiOptions {
             max_page: 1000,
             max_answer_bytes: bounded::DEFAULT_MAX_ANSWER_BYTES,
             tokens: None,
+            token_file: None,
+            audit: None,
+            artifacts: None,
             tls: None,
             leadership: None,
         }
@@ -136,6 +156,7 @@ impl Default for ApiOptions {
 pub struct ApiServer {
     server: HttpServer,
     events: Arc<EventStreams>,
+    ctx: Arc<Ctx>,
 }
 
 /// Counters of the API, for metrics.
@@ -153,6 +174,9 @@ struct Ctx {
     stats: Arc<ApiStats>,
     metrics: ApiMetrics,
     server: Arc<ServerStats>,
+    tokens: Option<TokenSource>,
+    audit: Option<AuditLog>,
+    artifacts: Option<Artifacts>,
 }
 
 impl std::fmt::Debug for ApiServer {
@@ -195,7 +219,28 @@ impl ApiServer {
         );
         let events = Arc::new(events);
         let server_stats = Arc::new(ServerStats::default());
+        let audit = match &opts.audit {
+            Some(a) => Some(AuditLog::open(a.clone()).map_err(|e| {
+                io::Error::new(e.kind(), format!("--audit-log {}: {e}", a.path.display()))
+            })?),
+            None => None,
+        };
+        let artifacts = match &opts.artifacts {
+            Some(a) => Some(Artifacts::new(a.clone()).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("--artifacts-dir {}: {e}", a.dir.display()),
+                )
+            })?),
+            None => None,
+        };
         let ctx = Arc::new(Ctx {
+            artifacts,
+            tokens: opts
+                .tokens
+                .clone()
+                .map(|t| TokenSource::new(t, opts.token_file.clone())),
+            audit,
             opts: opts.clone(),
             engine,
             events: events.clone(),
@@ -215,13 +260,24 @@ impl ApiServer {
             lane,
             ..ServerOptions::default()
         };
-        let handler = Arc::new(move |req| serve(&ctx, req));
-        let server =
-            HttpServer::start(listener, server_opts, handler, server_stats, vec![fan_out])?;
+        let background = vec![fan_out];
+        let served = ctx.clone();
+        let handler = Arc::new(move |req| serve(&served, req));
+        let server = HttpServer::start(listener, server_opts, handler, server_stats, background)?;
         let addr = server.addr();
         let tls = opts.tls.is_some();
         tracing::info!(target: "tritium::api", %addr, tls, "REST API listening");
-        Ok(ApiServer { server, events })
+        Ok(ApiServer {
+            server,
+            events,
+            ctx,
+        })
+    }
+
+    /// What reads the token file again and reopens the audit log (the
+    /// binary's SIGHUP), from any thread.
+    pub fn reloader(&self) -> Reloader {
+        Reloader(self.ctx.clone())
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -237,6 +293,50 @@ impl ApiServer {
             events.shutdown();
         }
         self.server.shutdown();
+    }
+}
+
+/// Reads the token file again and reopens the audit log
+/// ([`ApiServer::reloader`]).
+#[derive(Clone)]
+pub struct Reloader(Arc<Ctx>);
+
+impl std::fmt::Debug for Reloader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reloader").finish_non_exhaustive()
+    }
+}
+
+impl Reloader {
+    /// The audit log reopened and the token file read again: how many
+    /// tokens are in force, or why the file was refused (logged, by line
+    /// number; the tokens in force stay).
+    pub fn reload(&self) -> Result<usize, String> {
+        reload(&self.0)
+    }
+}
+
+/// What SIGHUP does: the audit log reopened, the token file read again.
+fn reload(ctx: &Ctx) -> Result<usize, String> {
+    if let Some(a) = &ctx.audit {
+        a.reopen();
+    }
+    let Some(src) = &ctx.tokens else {
+        tracing::info!(target: "tritium::api", "reload: no API token file to read again");
+        return Ok(0);
+    };
+    match src.reload() {
+        Ok(n) => {
+            tracing::info!(target: "tritium::api", tokens = n, "API token file read again");
+            Ok(n)
+        }
+        Err(e) => {
+            ctx.metrics
+                .token_reload_failures
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::error!(target: "tritium::api", error = %e, "API token file refused; the tokens in force stay");
+            Err(e)
+        }
     }
 }
 
@@ -318,6 +418,50 @@ fn ask(ctx: &Ctx, kind: CommandKind) -> Result<contract::Answer, CommandError> {
     }
 }
 
+/// The engine as one request asks it: within the token's scope, noting
+/// the apps it asks to change (for the audit log).
+struct Asker<'a> {
+    ctx: &'a Ctx,
+    scope: Option<Arc<Scope>>,
+    touched: RefCell<Vec<String>>,
+}
+
+impl Asker<'_> {
+    fn ask(&self, kind: CommandKind) -> Result<contract::Answer, CommandError> {
+        self.note(&kind);
+        let kind = match &self.scope {
+            Some(scope) => CommandKind::Scoped {
+                scope: scope.clone(),
+                command: Box::new(kind),
+            },
+            None => kind,
+        };
+        ask(self.ctx, kind)
+    }
+
+    fn note(&self, kind: &CommandKind) {
+        let mut t = self.touched.borrow_mut();
+        let mut add = |n: &str| {
+            // Bounded as requests are (MAX_APPS_PER_REQUEST; taurus's
+            // DELETE /job/all asks page by page).
+            if t.len() < 4 * MAX_APPS_PER_REQUEST {
+                t.push(n.to_owned());
+            }
+        };
+        match kind {
+            CommandKind::CreateApp(s) | CommandKind::UpdateApp(s) | CommandKind::PutApp(s) => {
+                add(&s.name);
+            }
+            CommandKind::CreateApps(specs) | CommandKind::UpdateApps(specs) => {
+                specs.iter().for_each(|s| add(&s.name));
+            }
+            CommandKind::RemoveApp(n) | CommandKind::RestartApp(n) => add(n),
+            CommandKind::KillTask { app, .. } | CommandKind::Deployment { app, .. } => add(app),
+            _ => {}
+        }
+    }
+}
+
 // ------------------------------------------------------------ answers as HTTP
 
 /// The HTTP status of a refusal.
@@ -327,6 +471,7 @@ pub(crate) fn error_status(e: &CommandError) -> u16 {
         ErrorKind::Conflict => 409,
         ErrorKind::Invalid => 422,
         ErrorKind::Unavailable => 503,
+        ErrorKind::Forbidden => 403,
     }
 }
 
@@ -397,33 +542,76 @@ fn serve(ctx: &Arc<Ctx>, mut req: Request) -> Answer {
     let url = std::mem::take(&mut req.url);
     let path = url.split('?').next().unwrap_or("").trim_end_matches('/');
     let method = req.method.clone();
-    if let Some(tokens) = &ctx.opts.tokens
+    let mut who: Option<Identity> = None;
+    let artifact = path.strip_prefix(artifacts::PREFIX);
+    // The fetcher's way in: a public directory, or a URL signed for the
+    // file's name and content.
+    let public_artifact = match (artifact, &ctx.artifacts) {
+        (Some(rest), Some(a)) => a.opts.public || a.signed(rest),
+        _ => false,
+    };
+    if let Some(tokens) = &ctx.tokens
         && !matches!(path, "/health" | "" | "/app.js" | "/app.css")
+        && !public_artifact
     {
         let authorization = req.header("Authorization");
-        if let Err(refusal) = tokens.check(authorization, method.as_str()) {
-            ctx.metrics.auth_refused.fetch_add(1, Ordering::Relaxed);
-            ctx.stats.errors_4xx.fetch_add(1, Ordering::Relaxed);
-            ctx.metrics
-                .observe(path, refusal.status(), started.elapsed());
-            tracing::debug!(target: "tritium::api", %method, %path, status = refusal.status(), "request refused");
-            let mut resp = json_response(refusal.status(), &err("", refusal.message()));
-            if refusal.status() == 401 {
-                resp = resp.with_header("WWW-Authenticate", "Bearer realm=\"tritium\"");
+        match tokens.get().check(authorization, method.as_str()) {
+            Ok(id) => who = Some(id),
+            Err(refusal) => {
+                ctx.metrics.auth_refused.fetch_add(1, Ordering::Relaxed);
+                ctx.stats.errors_4xx.fetch_add(1, Ordering::Relaxed);
+                ctx.metrics
+                    .observe(path, refusal.status(), started.elapsed());
+                tracing::debug!(target: "tritium::api", %method, %path, status = refusal.status(), "request refused");
+                let mut resp = json_response(refusal.status(), &err("", refusal.message()));
+                if refusal.status() == 401 {
+                    resp = resp.with_header("WWW-Authenticate", "Bearer realm=\"tritium\"");
+                }
+                // A read token's refused change says who tried.
+                let who = match refusal {
+                    Refusal::Forbidden => tokens.get().identify(authorization),
+                    Refusal::Unauthenticated => None,
+                };
+                audit(ctx, &req, who.as_ref(), &url, &[], refusal.status());
+                return Answer::Respond(resp);
             }
-            return Answer::Respond(resp);
         }
+    }
+    if let Some(rest) = artifact {
+        // Local files: a standby serves them too.
+        let answer = serve_artifact(ctx, rest, &req);
+        let status = match &answer {
+            Answer::Respond(r) | Answer::Stream(r, _) => r.status,
+        };
+        ctx.metrics.observe(path, status, started.elapsed());
+        audit(ctx, &req, who.as_ref(), &url, &[], status);
+        return answer;
     }
     if let Some((status, resp)) = standby_answer(ctx, path, &url) {
         ctx.metrics.observe(path, status, started.elapsed());
+        audit(ctx, &req, who.as_ref(), &url, &[], status);
         return Answer::Respond(resp);
     }
+    let scope = who.as_ref().and_then(|w| w.scope.clone());
     if method == Method::Get && path == "/v1/api/events" {
-        let (status, answer) = serve_events(ctx, query(&url, "app"), &req);
+        let (status, answer) = serve_events(ctx, query(&url, "app"), &req, scope);
         ctx.metrics.observe(path, status, started.elapsed());
         return answer;
     }
-    let (status, body) = route(ctx, &mut req, &method, path, &url);
+    let asker = Asker {
+        ctx,
+        scope,
+        touched: RefCell::new(Vec::new()),
+    };
+    let (status, body) = route(ctx, &mut req, &method, path, &url, &asker);
+    audit(
+        ctx,
+        &req,
+        who.as_ref(),
+        &url,
+        &asker.touched.borrow(),
+        status,
+    );
     if status >= 500 {
         ctx.stats.errors_5xx.fetch_add(1, Ordering::Relaxed);
     } else if status >= 400 {
@@ -443,6 +631,59 @@ fn serve(ctx: &Arc<Ctx>, mut req: Request) -> Answer {
         resp = resp.with_header("Allow", allowed_methods(path));
     }
     Answer::Respond(resp)
+}
+
+/// `GET`/`HEAD /v1/artifacts/NAME` (`crate::artifacts`).
+fn serve_artifact(ctx: &Ctx, rest: &str, req: &Request) -> Answer {
+    if req.method != Method::Get {
+        let body = err("", format!("{} is not allowed on artifacts", req.method));
+        return Answer::Respond(json_response(405, &body).with_header("Allow", "GET, HEAD"));
+    }
+    let Some(a) = &ctx.artifacts else {
+        let body = err("", "no artifacts are served here (--artifacts-dir)");
+        return Answer::Respond(json_response(404, &body));
+    };
+    let headers = |h: &str| req.header(h).map(str::to_owned);
+    a.serve(rest, &headers, &req.conn)
+}
+
+/// Every URI of `spec` that pins an artifact (`/v1/artifacts/SHA256/NAME`)
+/// must match this server's file: the refusal names the field.
+fn check_artifact_uris(a: &Artifacts, spec: &AppSpec) -> Result<(), (String, String)> {
+    let command = spec.command.iter().flat_map(|c| c.uris.iter().enumerate());
+    for (i, u) in command {
+        a.check_uri(&u.uri)
+            .map_err(|e| (format!("command.uris[{i}].uri"), e))?;
+    }
+    if let Some(x) = &spec.executor {
+        a.check_uri(&x.uri)
+            .map_err(|e| ("executor.uri".to_owned(), e))?;
+    }
+    Ok(())
+}
+
+/// Write a mutating request to the audit log, if there is one.
+fn audit(
+    ctx: &Ctx,
+    req: &Request,
+    who: Option<&Identity>,
+    url: &str,
+    apps: &[String],
+    status: u16,
+) {
+    let Some(log) = &ctx.audit else { return };
+    if matches!(req.method, Method::Get | Method::Head) {
+        return;
+    }
+    log.record(&AuditEntry {
+        who: who.map(|w| &*w.name),
+        level: who.map(|w| w.level.as_str()),
+        remote: req.remote.map(|a| a.ip()),
+        method: req.method.as_str(),
+        path: url,
+        apps,
+        status,
+    });
 }
 
 /// The methods a path answers, for the `Allow` header of a 405.
@@ -494,12 +735,19 @@ enum Body {
     Raw(&'static str, Vec<u8>),
 }
 
-fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -> (u16, Body) {
+fn route(
+    ctx: &Ctx,
+    req: &mut Request,
+    method: &Method,
+    path: &str,
+    url: &str,
+    a: &Asker<'_>,
+) -> (u16, Body) {
     let j = |(s, v): (u16, Value)| (s, Body::Json(v));
     let name = || query(url, "name").filter(|n| !n.is_empty());
     let missing_name = || (400, Body::Json(err("name", "?name= is required")));
     // taurus's job API: an alias over the app commands (crate::taurus).
-    let (mut body, mut engine) = (|| read_body(ctx, req), |k| ask(ctx, k));
+    let (mut body, mut engine) = (|| read_body(ctx, req), |k| a.ask(k));
     let bounds = crate::taurus::Bounds {
         max_page: ctx.opts.max_page,
         max_answer_bytes: ctx.opts.max_answer_bytes,
@@ -520,6 +768,19 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
                 Ok(s) => s,
                 Err(e) => return (422, Body::Json(e)),
             };
+            if let Some(art) = &ctx.artifacts {
+                let list = specs.len() > 1;
+                for (i, spec) in specs.iter().enumerate() {
+                    if let Err((field, e)) = check_artifact_uris(art, spec) {
+                        let field = if list {
+                            format!("[{i}].{field}")
+                        } else {
+                            field
+                        };
+                        return (422, Body::Json(err(&field, e)));
+                    }
+                }
+            }
             let create = *method == Method::Post;
             // One app: the single-app command. hydrogen's list form: one
             // command with the whole list, which the engine checks whole
@@ -530,7 +791,7 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
                 (_, true) => CommandKind::CreateApps(specs),
                 (_, false) => CommandKind::UpdateApps(specs),
             };
-            j(http(ask(ctx, kind)))
+            j(http(a.ask(kind)))
         }
         (Method::Delete, "/v1/api/app") => {
             let name = match name() {
@@ -565,14 +826,14 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
                     }
                 }
             };
-            j(http(ask(ctx, CommandKind::RemoveApp(name))))
+            j(http(a.ask(CommandKind::RemoveApp(name))))
         }
         (Method::Get, "/v1/api/app") => {
             let (name, tasks) = match query::app_page(url) {
                 Ok(p) => p,
                 Err(e) => return (400, Body::Json(query_err(e))),
             };
-            match ask(ctx, CommandKind::GetApp { name, tasks }) {
+            match a.ask(CommandKind::GetApp { name, tasks }) {
                 Ok(contract::Answer::App(mut app)) => {
                     bounded::bound_app(&mut app, ctx.opts.max_answer_bytes);
                     (200, Body::Raw("application/json", bounded::to_json(&app)))
@@ -591,7 +852,7 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
                 tasks: page.tasks,
                 task_budget: page.task_limit,
             };
-            match ask(ctx, kind) {
+            match a.ask(kind) {
                 // Written from the view itself, no JSON tree in between:
                 // the answer is the only copy.
                 Ok(contract::Answer::Apps(mut list)) => {
@@ -605,21 +866,21 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
             if query(url, "name").is_some_and(|n| n.is_empty()) {
                 return (400, Body::Json(err("name", "name must not be empty")));
             }
-            j(http(ask(ctx, CommandKind::Queue(name()))))
+            j(http(a.ask(CommandKind::Queue(name()))))
         }
-        (Method::Get, "/v1/api/maintenance") => j(http(ask(ctx, CommandKind::Maintenance))),
+        (Method::Get, "/v1/api/maintenance") => j(http(a.ask(CommandKind::Maintenance))),
         (Method::Get, "/v1/api/agents") => {
             let page = query::number(url, "offset", 0, 0, usize::MAX).and_then(|offset| {
                 let max = contract::MAX_AGENTS_PAGE;
                 Ok((offset, query::number(url, "limit", 1000, 0, max)?))
             });
             match page {
-                Ok((offset, limit)) => j(http(ask(ctx, CommandKind::Agents { offset, limit }))),
+                Ok((offset, limit)) => j(http(a.ask(CommandKind::Agents { offset, limit }))),
                 Err(e) => (400, Body::Json(query_err(e))),
             }
         }
         // Compact: 3,600 numbers per series would be mostly indentation.
-        (Method::Get, "/v1/api/charts") => match http(ask(ctx, CommandKind::Charts)) {
+        (Method::Get, "/v1/api/charts") => match http(a.ask(CommandKind::Charts)) {
             (200, v) => (
                 200,
                 Body::Raw(
@@ -630,16 +891,29 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
             other => j(other),
         },
         (Method::Post, "/v1/api/app/restart") => match name() {
-            Some(n) => j(http(ask(ctx, CommandKind::RestartApp(n)))),
+            Some(n) => j(http(a.ask(CommandKind::RestartApp(n)))),
             None => missing_name(),
         },
         (Method::Post, "/v1/api/app/kill") => match kill_task(url) {
-            Ok(kind) => j(http(ask(ctx, kind))),
+            Ok(kind) => j(http(a.ask(kind))),
             Err(e) => (400, Body::Json(e)),
         },
-        (Method::Get, "/v1/api/deployments") => j(http(ask(ctx, CommandKind::Deployments))),
+        (Method::Get, "/v1/api/deployments") => j(http(a.ask(CommandKind::Deployments))),
+        (Method::Get, p) if p.starts_with("/v1/api/artifacts/") => {
+            let name = &p["/v1/api/artifacts/".len()..];
+            match &ctx.artifacts {
+                None => (
+                    404,
+                    Body::Json(err("", "no artifacts are served here (--artifacts-dir)")),
+                ),
+                Some(art) => match art.describe(name) {
+                    Ok(v) => (200, Body::Json(v)),
+                    Err(r) => (r.status, Body::Json(err("", r.error))),
+                },
+            }
+        }
         (Method::Post, p) if deployment_control(p).is_some() => match deployment_control(p) {
-            Some(Ok(kind)) => j(http(ask(ctx, kind))),
+            Some(Ok(kind)) => j(http(a.ask(kind))),
             Some(Err(e)) => (404, Body::Json(e)),
             None => unreachable!("matched by the guard"),
         },
@@ -649,17 +923,24 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
         ),
         (Method::Get, "/health") => (200, Body::Json(json!({ "status": "alive" }))),
         (Method::Get, "/ready") => {
-            let (s, mut v) = http(ask(ctx, CommandKind::Ready));
+            let (s, mut v) = http(a.ask(CommandKind::Ready));
             if let (Some(l), Value::Object(m)) = (&ctx.opts.leadership, &mut v) {
                 m.insert("role".into(), json!("leader"));
                 m.insert("leader".into(), json!(l.leader().map(|i| i.address)));
             }
             j((s, v))
         }
-        (Method::Get, "/v1/api/status") => j(http(ask(ctx, CommandKind::Status))),
+        (Method::Get, "/v1/api/status") => j(http(a.ask(CommandKind::Status))),
+        (Method::Get, "/metrics") if a.scope.is_some() => (
+            403,
+            Body::Json(err(
+                "",
+                "a cluster-wide endpoint: it needs a token not scoped to a team",
+            )),
+        ),
         (Method::Get, "/metrics") => {
             // The API's part is shown even when the engine does not answer.
-            let engine = match ask(ctx, CommandKind::Metrics) {
+            let engine = match a.ask(CommandKind::Metrics) {
                 Ok(contract::Answer::Metrics(m)) => Some(m),
                 _ => None,
             };
@@ -670,6 +951,9 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
             m.event_clients_dropped
                 .store(streams.dropped.load(Ordering::Relaxed), Ordering::Relaxed);
             m.copy_server(&ctx.server);
+            if let Some(log) = &ctx.audit {
+                m.copy_audit(&log.stats);
+            }
             let text = metrics::render(engine.as_deref(), m);
             (200, Body::Raw(metrics::CONTENT_TYPE, text.into_bytes()))
         }
@@ -708,7 +992,7 @@ fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str, url: &str) -
             405,
             Body::Json(err("", format!("{method} is not allowed on {path}"))),
         ),
-        (_, p) if deployment_control(p).is_some() => (
+        (_, p) if deployment_control(p).is_some() || p.starts_with("/v1/api/artifacts/") => (
             405,
             Body::Json(err("", format!("{method} is not allowed on {path}"))),
         ),
@@ -776,7 +1060,12 @@ fn kill_task(url: &str) -> Result<CommandKind, Value> {
 
 /// Start an event stream: a streaming body fed by the fan-out
 /// ([`crate::events`]). The status it started with (for metrics).
-fn serve_events(ctx: &Arc<Ctx>, app: Option<String>, req: &Request) -> (u16, Answer) {
+fn serve_events(
+    ctx: &Arc<Ctx>,
+    app: Option<String>,
+    req: &Request,
+    scope: Option<Arc<Scope>>,
+) -> (u16, Answer) {
     let refused = || {
         let resp = json_response(503, &err("", "too many event-stream clients"));
         (503, Answer::Respond(resp))
@@ -784,7 +1073,7 @@ fn serve_events(ctx: &Arc<Ctx>, app: Option<String>, req: &Request) -> (u16, Ans
     if ctx.events.reserve().is_err() {
         return refused();
     }
-    match ctx.events.join(req.conn.clone(), app) {
+    match ctx.events.join_scoped(req.conn.clone(), app, scope) {
         Ok(body) => {
             let head = Response::new(200, "text/event-stream", Vec::new())
                 .with_header("Cache-Control", "no-cache");

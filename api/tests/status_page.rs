@@ -691,6 +691,64 @@ fn a_read_only_token_sees_no_buttons() {
 }
 
 #[test]
+fn a_team_token_sees_its_apps_and_not_the_cluster_wide_views() {
+    const TEAM: &str = "team-a-token-0123456789abcdef";
+    let tokens = Tokens::parse(&format!(
+        "admin {ADMIN}\ndeploy {TEAM} name=team-a apps=team-a-\n"
+    ))
+    .unwrap();
+    let stack = Stack::start(
+        2,
+        ApiOptions {
+            tokens: Some(tokens),
+            ..ApiOptions::default()
+        },
+    );
+    let addr = stack.addr();
+    stack.deploy("team-a-web", 1, Some(ADMIN));
+    stack.deploy("other", 1, Some(ADMIN));
+    let mut b = open(addr, "", Some(TEAM));
+    wait_for(&mut b, "only the team's app", &table_js("apps"), |v| {
+        let r = rows(v)?;
+        if r.len() == 1 && r[0][0] == "team-a-web" {
+            Ok(())
+        } else {
+            Err(format!("{r:?}"))
+        }
+    });
+    b.eval("location.hash = '#/app/team-a-web'; true").unwrap();
+    wait_for(
+        &mut b,
+        "the team may act on its app",
+        "!!document.getElementById('scale')",
+        |v| {
+            if *v == true {
+                Ok(())
+            } else {
+                Err("no scale button".into())
+            }
+        },
+    );
+    b.eval("location.hash = '#/cluster'; true").unwrap();
+    let said = wait_for(
+        &mut b,
+        "the cluster view says it is not for this token",
+        "(document.getElementById('view-error') || {}).textContent || ''",
+        |v| {
+            if v.as_str().is_some_and(|s| s.contains("cluster-wide")) {
+                Ok(v.clone())
+            } else {
+                Err(v.to_string())
+            }
+        },
+    );
+    assert!(said.as_str().unwrap().contains("agents"), "{said}");
+    shot(&mut b, "team-cluster");
+    drop(b);
+    drop(stack);
+}
+
+#[test]
 fn the_cluster_page_lists_the_agents_with_their_offers_and_tasks() {
     let stack = Stack::start(3, ApiOptions::default());
     let addr = stack.addr();

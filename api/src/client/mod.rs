@@ -277,7 +277,17 @@ impl std::fmt::Display for Failure {
                 if !field.is_empty() {
                     write!(f, "\n  field: {field}")?;
                 }
-                Ok(())
+                match status {
+                    401 => write!(
+                        f,
+                        "\n  hint: give a token known to the server (--token-file, TRITIUM_TOKEN_FILE)"
+                    ),
+                    403 => write!(
+                        f,
+                        "\n  hint: the token's level or team scope does not allow this (see README \"API tokens and teams\")"
+                    ),
+                    _ => Ok(()),
+                }
             }
             Failure::Timeout(m) => write!(f, "timed out: {m}"),
             Failure::Unreachable(m) => write!(f, "unreachable: {m}"),
@@ -373,15 +383,23 @@ fn connect(conn: &Conn) -> Result<Client, Failure> {
     Client::with_options(&conn.api, &opts).map_err(Failure::from)
 }
 
-/// The first line that is not blank or a `#` comment; of a server token
-/// file's `admin TOKEN` form, the token.
+/// The first line that is not blank or a `#` comment: the token alone,
+/// or a line of a server token file (`LEVEL TOKEN [name=...] [apps=...]
+/// [roles=...]`), whose second word is the token.
 fn read_token(path: &Path) -> Result<String, Failure> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::Usage(format!("--token-file {}: {e}", path.display())))?;
     text.lines()
-        .map(str::trim)
+        .map(|l| l.split(" #").next().unwrap_or("").trim())
         .find(|l| !l.is_empty() && !l.starts_with('#'))
-        .and_then(|l| l.split_whitespace().last())
+        .and_then(|l| {
+            let mut words = l.split_whitespace();
+            let first = words.next()?;
+            match (first, words.next()) {
+                ("admin" | "deploy" | "read", Some(token)) => Some(token),
+                _ => Some(first),
+            }
+        })
         .map(str::to_owned)
         .ok_or_else(|| Failure::Usage(format!("--token-file {} holds no token", path.display())))
 }
@@ -781,6 +799,8 @@ mod tests {
         assert_eq!(read_token(&f).unwrap(), "s3cret");
         std::fs::write(&f, "admin abc123\n").unwrap();
         assert_eq!(read_token(&f).unwrap(), "abc123");
+        std::fs::write(&f, "deploy abc456 name=pay apps=pay-,b- roles=p # team\n").unwrap();
+        assert_eq!(read_token(&f).unwrap(), "abc456");
         std::fs::write(&f, "# nothing\n").unwrap();
         assert_eq!(read_token(&f).unwrap_err().code(), EXIT_USAGE);
     }

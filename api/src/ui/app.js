@@ -847,7 +847,7 @@ function bar(used, of) {
 }
 
 views.cluster.draw = function () {
-  if (!clusterState.agents) return [h("p", { class: "muted", text: "loading…" })];
+  if (!clusterState.agents) return [h("p", { class: "muted", id: "view-error", text: S.viewError || "loading…" })];
   const st = ui.agents;
   const q = st.q.trim().toLowerCase();
   const all = clusterState.agents;
@@ -967,7 +967,7 @@ function chart(id, title, unit, series, step, start) {
 
 views.charts.draw = function () {
   const d = chartState.data;
-  if (!d) return [h("p", { class: "muted", text: "loading…" })];
+  if (!d) return [h("p", { class: "muted", id: "view-error", text: S.viewError || "loading…" })];
   const st = ui.charts;
   const len = d.offers_received.length;
   const keep = Math.min(len, st.range);
@@ -1060,10 +1060,12 @@ async function refreshNow() {
   try {
     S.route = parseRoute();
     await views[S.route.view](S.route.arg);
+    S.viewError = null;
     stamp();
     document.body.dataset.loaded = "1";
     if (S.live) document.getElementById("conn").textContent = "live (" + S.live + ")";
   } catch (e) {
+    S.viewError = e.message;
     flash("error: " + e.message, true);
   } finally {
     loading = false;

@@ -276,6 +276,21 @@ impl Stack {
     /// A stack on `sim`, the core's config adjusted by `tweak`; with
     /// `record`, tritium talks to the master through a [`CallRecorder`].
     pub fn start_with(sim: SimConfig, record: bool, tweak: impl FnOnce(&mut Config)) -> Stack {
+        let api = ApiOptions {
+            workers: 2,
+            ..ApiOptions::default()
+        };
+        Stack::start_with_api(sim, record, tweak, api)
+    }
+
+    /// [`Stack::start_with`] with the API's options (its listen address
+    /// is replaced by a free loopback port).
+    pub fn start_with_api(
+        sim: SimConfig,
+        record: bool,
+        tweak: impl FnOnce(&mut Config),
+        api: ApiOptions,
+    ) -> Stack {
         let sim = SimServer::start(sim, "127.0.0.1:0".parse().unwrap()).expect("start the sim");
         let proxy = record.then(|| CallRecorder::start(sim.addr()));
         let master = match &proxy {
@@ -296,8 +311,7 @@ impl Stack {
         let api = ApiServer::start(
             ApiOptions {
                 listen: "127.0.0.1:0".into(),
-                workers: 2,
-                ..ApiOptions::default()
+                ..api
             },
             engine.handle.clone(),
             rx,

@@ -186,6 +186,7 @@ impl AppService {
             CommandKind::Deployments => Ok(Answer::Deployments(self.deployments(&ctx.view()))),
             CommandKind::Deployment { app, action } => self.control_deployment(ctx, &app, action),
             CommandKind::Status => Ok(Answer::Status(Box::new(self.status_view(&ctx.view())))),
+            CommandKind::Scoped { scope, command } => self.on_scoped_command(ctx, &scope, *command),
             CommandKind::Ready => {
                 let view = ctx.view();
                 let ready = ReadyView {

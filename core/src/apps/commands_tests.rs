@@ -468,3 +468,136 @@ fn paging_visits_every_task_exactly_once() {
         "pages of exactly N/5 end without an empty page"
     );
 }
+
+// ------------------------------------------------------------ team scopes
+
+fn scoped(prefix: &str, roles: Option<&[&str]>, command: CommandKind) -> CommandKind {
+    CommandKind::Scoped {
+        scope: std::sync::Arc::new(crate::contract::Scope {
+            prefixes: vec![prefix.into()],
+            roles: roles.map(|r| r.iter().map(|s| (*s).to_owned()).collect()),
+        }),
+        command: Box::new(command),
+    }
+}
+
+#[test]
+fn a_scope_sees_and_changes_only_its_apps() {
+    let (mut s, now) = session(&[app("a-web", 1), app("a-db", 1), app("b-web", 1)]);
+    let list = |s: &mut Scheduler, prefix: &str| {
+        let kind = CommandKind::ListApps {
+            offset: 0,
+            limit: 100,
+            tasks: TaskDetail::Summary,
+            task_budget: 10,
+        };
+        match run(s, now, scoped(prefix, None, kind)).result {
+            Ok(Answer::Apps(l)) => l,
+            other => panic!("list: {other:?}"),
+        }
+    };
+    let a = list(&mut s, "a-");
+    let names: Vec<_> = a.apps.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!((names, a.total), (vec!["a-db", "a-web"], 2));
+    assert_eq!(list(&mut s, "b-").total, 1);
+
+    // Nothing runs yet: every app is pending, each team sees its own.
+    match run(&mut s, now, scoped("a-", None, CommandKind::Queue(None))).result {
+        Ok(Answer::Queue(q)) => {
+            let apps: Vec<_> = q.queue.iter().map(|e| e.app.as_str()).collect();
+            assert_eq!(apps, ["a-db", "a-web"]);
+        }
+        other => panic!("queue: {other:?}"),
+    }
+    match run(&mut s, now, CommandKind::Queue(None)).result {
+        Ok(Answer::Queue(q)) => assert_eq!(q.queue.len(), 3, "unscoped: every app"),
+        other => panic!("queue: {other:?}"),
+    }
+    match run(&mut s, now, scoped("b-", None, CommandKind::Status)).result {
+        Ok(Answer::Status(st)) => {
+            let apps: Vec<_> = st.apps.iter().map(|a| a.name.as_str()).collect();
+            assert_eq!((apps, st.pending_instances), (vec!["b-web"], 1));
+        }
+        other => panic!("status: {other:?}"),
+    }
+
+    // Another team's app is answered as a missing one, word for word.
+    let missing = run(
+        &mut s,
+        now,
+        scoped("a-", None, CommandKind::RemoveApp("a-none".into())),
+    );
+    let hidden = run(
+        &mut s,
+        now,
+        scoped("a-", None, CommandKind::RemoveApp("b-web".into())),
+    );
+    let (m, h) = (missing.result.unwrap_err(), hidden.result.unwrap_err());
+    assert_eq!(
+        (h.kind, &h.field),
+        (ErrorKind::NotFound, &"name".to_owned())
+    );
+    assert_eq!(
+        m.error.replace("a-none", "X"),
+        h.error.replace("b-web", "X")
+    );
+    assert!(hidden.batches.is_empty(), "nothing stored");
+
+    // A list update with one app of another team changes nothing.
+    let put = CommandKind::UpdateApps(vec![app("a-web", 5), app("b-web", 5)]);
+    let out = run(&mut s, now, scoped("a-", None, put));
+    let e = out.result.unwrap_err();
+    assert_eq!(
+        (e.kind, e.field.as_str()),
+        (ErrorKind::NotFound, "[1].name")
+    );
+    assert!(out.batches.is_empty());
+    let instances =
+        |s: &mut Scheduler, n: &str| get(s, now, n, TaskPage::first(TaskDetail::Summary)).instances;
+    assert_eq!(instances(&mut s, "a-web"), 1);
+
+    // Creating out of the prefix, or under a role not the scope's: 403.
+    let out = run(
+        &mut s,
+        now,
+        scoped("a-", None, CommandKind::CreateApp(Box::new(app("c-x", 1)))),
+    );
+    assert_eq!(out.result.unwrap_err().kind, ErrorKind::Forbidden);
+    let out = run(
+        &mut s,
+        now,
+        scoped(
+            "a-",
+            Some(&["team-a"]),
+            CommandKind::CreateApp(Box::new(app("a-x", 1))),
+        ),
+    );
+    let e = out.result.unwrap_err();
+    assert_eq!((e.kind, e.field.as_str()), (ErrorKind::Forbidden, "role"));
+    // An app it sees but whose role ("tritium", the default) is not its
+    // own: seen, not changed.
+    let restart = scoped(
+        "a-",
+        Some(&["team-a"]),
+        CommandKind::RestartApp("a-web".into()),
+    );
+    assert_eq!(
+        run(&mut s, now, restart).result.unwrap_err().kind,
+        ErrorKind::Forbidden
+    );
+    // Cluster-wide queries are not a team's.
+    let m = run(&mut s, now, scoped("a-", None, CommandKind::Maintenance));
+    assert_eq!(m.result.unwrap_err().kind, ErrorKind::Forbidden);
+    // In scope: it works.
+    let ok = run(
+        &mut s,
+        now,
+        scoped(
+            "a-",
+            None,
+            CommandKind::UpdateApp(Box::new(app("a-web", 3))),
+        ),
+    );
+    assert!(ok.result.is_ok(), "{:?}", ok.result);
+    assert_eq!(instances(&mut s, "a-web"), 3);
+}

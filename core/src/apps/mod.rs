@@ -51,6 +51,7 @@ mod decide;
 mod deploy;
 mod lifecycle;
 mod maintenance;
+mod scope;
 pub mod taskinfo;
 mod views;
 

@@ -7,8 +7,8 @@ use tritium_proto::v1::TaskState;
 
 use super::{App, AppService};
 use crate::contract::{
-    AppList, AppStatus, AppView, MAX_TASK_LIMIT, StatusView, Subscription, TaskDetail, TaskPage,
-    TaskView,
+    AppList, AppStatus, AppView, MAX_TASK_LIMIT, Scope, StatusView, Subscription, TaskDetail,
+    TaskPage, TaskView,
 };
 use crate::framework::{Task, View};
 use crate::session::{Phase, state_name};
@@ -165,10 +165,29 @@ impl AppService {
         detail: TaskDetail,
         task_budget: usize,
     ) -> AppList {
+        self.app_list_in(view, None, offset, limit, detail, task_budget)
+    }
+
+    /// [`Self::app_list`] of the apps `scope` sees (all with `None`):
+    /// `offset`, `total` and `next_offset` count those apps only.
+    pub(crate) fn app_list_in(
+        &self,
+        view: &View<'_>,
+        scope: Option<&Scope>,
+        offset: usize,
+        limit: usize,
+        detail: TaskDetail,
+        task_budget: usize,
+    ) -> AppList {
+        let seen = |n: &&String| scope.is_none_or(|s| s.sees(n));
+        let total = match scope {
+            None => self.apps.len(),
+            Some(_) => self.apps.keys().filter(seen).count(),
+        };
         let mut apps = Vec::new();
         let mut budget = task_budget.max(1);
         let mut next_offset = None;
-        for (i, name) in self.apps.keys().enumerate().skip(offset) {
+        for (i, name) in self.apps.keys().filter(seen).enumerate().skip(offset) {
             if apps.len() == limit || (detail == TaskDetail::All && budget == 0) {
                 next_offset = Some(i);
                 break;
@@ -186,13 +205,13 @@ impl AppService {
             apps.push(*v);
             if cut {
                 // The rest of this app's tasks are on its own pages.
-                next_offset = Some(i + 1).filter(|n| *n < self.apps.len());
+                next_offset = Some(i + 1).filter(|n| *n < total);
                 break;
             }
         }
         AppList {
             apps,
-            total: self.apps.len(),
+            total,
             offset,
             limit,
             next_offset,
@@ -200,11 +219,18 @@ impl AppService {
     }
 
     pub(super) fn status_view(&self, view: &View<'_>) -> StatusView {
+        self.status_view_in(view, None)
+    }
+
+    /// [`Self::status_view`] with the apps `scope` sees (all with `None`);
+    /// `pending_instances` counts theirs only.
+    pub(super) fn status_view_in(&self, view: &View<'_>, scope: Option<&Scope>) -> StatusView {
+        let seen = |n: &str| scope.is_none_or(|s| s.sees(n));
         // At most MAX_TASK_LIMIT task documents in the whole snapshot;
         // apps past that budget carry their counts by state only.
         let mut budget = MAX_TASK_LIMIT;
         let mut apps = Vec::with_capacity(self.apps.len());
-        for n in self.apps.keys() {
+        for n in self.apps.keys().filter(|n| seen(n)) {
             let page = match budget {
                 0 => TaskPage::first(TaskDetail::Summary),
                 left => TaskPage {
@@ -226,6 +252,7 @@ impl AppService {
             pending_instances: self
                 .pending_instances(view)
                 .iter()
+                .filter(|(a, _)| seen(a))
                 .map(|(_, n)| n)
                 .sum::<usize>(),
             apps,

@@ -32,6 +32,7 @@ use crate::spec::AppSpec;
 mod agents;
 mod charts;
 mod paging;
+mod scope;
 mod stats;
 
 pub use agents::{
@@ -42,6 +43,7 @@ pub use charts::{
 };
 
 pub use paging::{DEFAULT_TASK_LIMIT, MAX_TASK_LIMIT, TaskDetail, TaskPage};
+pub use scope::Scope;
 pub use stats::{DriverStats, HISTOGRAM_BUCKETS, Log2Histogram};
 
 /// Where an app stands, as the API shows it (`status` of an app view).
@@ -628,6 +630,9 @@ pub enum ErrorKind {
     Invalid,
     /// The engine could not answer: busy, stopped, or too slow (503).
     Unavailable,
+    /// Out of the client's scope: an app name or role its token may not
+    /// use, or a cluster-wide query asked by a team (403).
+    Forbidden,
 }
 
 /// Why a command was refused: a kind, a message, and the field of the
@@ -673,6 +678,16 @@ impl CommandError {
     /// ```
     pub fn not_found(field: &str, error: impl Into<String>) -> CommandError {
         CommandError::new(ErrorKind::NotFound, field, error)
+    }
+
+    /// Out of the client's scope ([`Scope`]).
+    ///
+    /// ```
+    /// # use tritium_core::contract::*;
+    /// assert_eq!(CommandError::forbidden("role", "not yours").kind, ErrorKind::Forbidden);
+    /// ```
+    pub fn forbidden(field: &str, error: impl Into<String>) -> CommandError {
+        CommandError::new(ErrorKind::Forbidden, field, error)
     }
 
     /// The app exists or is being deleted.

@@ -521,6 +521,18 @@ pub enum CommandKind {
         /// [`crate::contract::MAX_AGENTS_PAGE`]).
         limit: usize,
     },
+    /// `command` as a client of `scope` may ask it (a team's API token):
+    /// an app out of the scope is answered as one that does not exist,
+    /// lists hold only the scope's apps, a spec or an app whose role the
+    /// scope may not use is refused (forbidden), and so are the
+    /// cluster-wide queries (`Maintenance`, `Metrics`). A list command is
+    /// checked whole before anything changes. Not nested.
+    Scoped {
+        /// Whose request it is.
+        scope: std::sync::Arc<crate::contract::Scope>,
+        /// What is asked.
+        command: Box<CommandKind>,
+    },
 }
 
 /// Inputs of [`super::Session::handle`]. `C` is the framework's command
