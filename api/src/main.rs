@@ -275,6 +275,7 @@ fn run(cli: Cli) -> Result<i32, String> {
                     .first()
                     .cloned()
                     .unwrap_or_else(|| "tritium".into()),
+                ..tritium_sim::cluster::ClusterSpec::default()
             },
             heartbeat_interval: Duration::from_secs(5),
             ..tritium_sim::SimConfig::default()
@@ -378,6 +379,10 @@ fn run(cli: Cli) -> Result<i32, String> {
             principal: cli.principal.clone(),
             webui_url: None,
             labels: Vec::new(),
+            // The matcher keeps apps in the master's region unless they
+            // name @region (Marathon's rule), so remote agents may be
+            // offered.
+            region_aware: true,
         },
         seed: seed_from_clock(),
         orphans: match cli.orphans {

@@ -782,18 +782,32 @@ fn route(
                 }
             }
             let create = *method == Method::Post;
+            let canary = match canary_param(url, create, specs.len()) {
+                Ok(c) => c,
+                Err(e) => return (400, Body::Json(e)),
+            };
             // One app: the single-app command. hydrogen's list form: one
             // command with the whole list, which the engine checks whole
             // and applies all or nothing (a refusal names `[i].field`).
             let kind = match (specs.len(), create) {
                 (1, true) => CommandKind::CreateApp(Box::new(specs.remove(0))),
-                (1, false) => CommandKind::UpdateApp(Box::new(specs.remove(0))),
+                (1, false) => match canary {
+                    Some(canary) => CommandKind::UpdateAppWithCanary {
+                        spec: Box::new(specs.remove(0)),
+                        canary,
+                    },
+                    None => CommandKind::UpdateApp(Box::new(specs.remove(0))),
+                },
                 (_, true) => CommandKind::CreateApps(specs),
                 (_, false) => CommandKind::UpdateApps(specs),
             };
             j(http(a.ask(kind)))
         }
         (Method::Delete, "/v1/api/app") => {
+            let grace = match grace_param(url) {
+                Ok(g) => g,
+                Err(e) => return (400, Body::Json(e)),
+            };
             let name = match name() {
                 Some(n) => n,
                 None => {
@@ -826,7 +840,11 @@ fn route(
                     }
                 }
             };
-            j(http(a.ask(CommandKind::RemoveApp(name))))
+            let kind = match grace {
+                Some(grace_period) => CommandKind::RemoveAppWithGrace { name, grace_period },
+                None => CommandKind::RemoveApp(name),
+            };
+            j(http(a.ask(kind)))
         }
         (Method::Get, "/v1/api/app") => {
             let (name, tasks) = match query::app_page(url) {
@@ -890,9 +908,16 @@ fn route(
             ),
             other => j(other),
         },
-        (Method::Post, "/v1/api/app/restart") => match name() {
-            Some(n) => j(http(a.ask(CommandKind::RestartApp(n)))),
-            None => missing_name(),
+        (Method::Post, "/v1/api/app/restart") => match (name(), grace_param(url)) {
+            (_, Err(e)) => (400, Body::Json(e)),
+            (Some(n), Ok(None)) => j(http(a.ask(CommandKind::RestartApp(n)))),
+            (Some(name), Ok(Some(grace_period))) => {
+                j(http(a.ask(CommandKind::RestartAppWithGrace {
+                    name,
+                    grace_period,
+                })))
+            }
+            (None, _) => missing_name(),
         },
         (Method::Post, "/v1/api/app/kill") => match kill_task(url) {
             Ok(kind) => j(http(a.ask(kind))),
@@ -1030,6 +1055,80 @@ fn deployment_control(path: &str) -> Option<Result<CommandKind, Value>> {
 
 /// `POST /v1/api/app/kill?name=X&task=T[&grace_period_seconds=S]`: the
 /// command, or the 400 body naming the parameter that is wrong.
+/// `grace_period_seconds` (a KILL's time between SIGTERM and SIGKILL,
+/// 0–3600 s), at most once; `None` when absent.
+fn grace_param(url: &str) -> Result<Option<Duration>, Value> {
+    const FIELD: &str = "grace_period_seconds";
+    let Some(v) = query::single(url, FIELD).map_err(query_err)? else {
+        return Ok(None);
+    };
+    let secs: f64 = v
+        .trim()
+        .parse()
+        .map_err(|_| err(FIELD, "grace_period_seconds must be a number of seconds"))?;
+    tritium_engine::spec::check_grace_period(FIELD, secs).map_err(|e| err(&e.field, e.error))?;
+    Ok(Some(Duration::from_secs_f64(secs)))
+}
+
+/// A PUT's `canary=K[&canary_timeout_seconds=T]`: a canary for this update
+/// only (the engine checks K against the instances, T's range). Only on a
+/// PUT of one app; each parameter at most once.
+fn canary_param(
+    url: &str,
+    create: bool,
+    apps: usize,
+) -> Result<Option<tritium_engine::spec::Canary>, Value> {
+    let k = query::single(url, "canary").map_err(query_err)?;
+    let t = query::single(url, "canary_timeout_seconds").map_err(query_err)?;
+    let Some(k) = k else {
+        return match t {
+            Some(_) => Err(err(
+                "canary_timeout_seconds",
+                "canary_timeout_seconds needs canary=K",
+            )),
+            None => Ok(None),
+        };
+    };
+    if create {
+        return Err(err(
+            "canary",
+            "a canary applies to an update (PUT), not to a create",
+        ));
+    }
+    if apps != 1 {
+        return Err(err("canary", "a canary applies to one app, not a list"));
+    }
+    let instances = k
+        .parse::<u32>()
+        .ok()
+        .filter(|n| k.bytes().all(|b| b.is_ascii_digit()) && *n > 0)
+        .ok_or_else(|| {
+            err(
+                "canary",
+                "canary must be a whole number of instances, 1 or more",
+            )
+        })?;
+    let timeout_seconds = match t {
+        None => None,
+        Some(t) => Some(
+            t.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| {
+                    err(
+                        "canary_timeout_seconds",
+                        "canary_timeout_seconds must be a number of seconds",
+                    )
+                })?,
+        ),
+    };
+    Ok(Some(tritium_engine::spec::Canary {
+        instances,
+        timeout_seconds,
+    }))
+}
+
 fn kill_task(url: &str) -> Result<CommandKind, Value> {
     let app = query(url, "name")
         .filter(|n| !n.is_empty())
@@ -1037,18 +1136,7 @@ fn kill_task(url: &str) -> Result<CommandKind, Value> {
     let task = query(url, "task")
         .filter(|t| !t.is_empty())
         .ok_or_else(|| err("task", "?task= (a task id) is required"))?;
-    let grace_period = match query(url, "grace_period_seconds") {
-        None => None,
-        Some(v) => {
-            const FIELD: &str = "grace_period_seconds";
-            let secs: f64 = v
-                .parse()
-                .map_err(|_| err(FIELD, "grace_period_seconds must be a number of seconds"))?;
-            tritium_engine::spec::check_grace_period(FIELD, secs)
-                .map_err(|e| err(&e.field, e.error))?;
-            Some(Duration::from_secs_f64(secs))
-        }
-    };
+    let grace_period = grace_param(url)?;
     Ok(CommandKind::KillTask {
         app,
         task,

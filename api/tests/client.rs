@@ -734,3 +734,104 @@ fn deployment_verbs_list_pause_resume_and_abort_updates() {
         "nothing in progress after the rollback"
     );
 }
+
+#[test]
+fn update_canary_and_delete_restart_grace_flags() {
+    let s = Stack::start();
+    let api = url(&s);
+    let dir = tempfile::tempdir().unwrap();
+    let app = |cmd: &str| {
+        json!({
+            "name": "flags",
+            "instances": 4,
+            "resources": {"cpu": 0.1, "mem": 32},
+            "command": {"cmd": cmd},
+            "upgrade": {"max_surge": 1, "max_unavailable": 0},
+        })
+    };
+    s.create(&app("serve v1"));
+    s.wait_app("flags", "4 running", |a| {
+        a["running"] == 4 && a["status"] == "running"
+    });
+
+    // update --canary 1: the spec has none; this update waits after one.
+    let v2 = write(dir.path(), "v2.json", &app("serve v2"));
+    let r =
+        tritium(&api, &["app", "update", &v2, "--canary", "1"], None).expect(0, "update --canary");
+    assert!(r.stdout.contains("updating with a canary"), "{r:?}");
+    poll(WAIT, "the canary to wait", || {
+        let r = tritium(&api, &["deployment", "list", "-o", "json"], None).expect(0, "list");
+        let v = r.json();
+        (v[0]["state"] == "canary-waiting" && v[0]["canary"] == 1)
+            .then_some(())
+            .ok_or(r.stdout)
+    });
+    // Refused: a canary as large as the app (422), a timeout without one
+    // (the command line), a timeout out of range (422).
+    let r = tritium(&api, &["app", "update", &v2, "--canary", "4"], None).expect(3, "too many");
+    assert!(r.stderr.contains("field: canary"), "{r:?}");
+    tritium(&api, &["app", "update", &v2, "--canary-timeout", "5"], None)
+        .expect(2, "needs --canary");
+    let r = tritium(
+        &api,
+        &[
+            "app",
+            "update",
+            &v2,
+            "--canary",
+            "1",
+            "--canary-timeout",
+            "0.1",
+        ],
+        None,
+    )
+    .expect(3, "timeout too short");
+    assert!(r.stderr.contains("canary_timeout_seconds"), "{r:?}");
+    tritium(
+        &api,
+        &["deployment", "resume", "flags", "--wait", "--timeout", "30"],
+        None,
+    )
+    .expect(0, "resume --wait");
+
+    // restart --grace and delete --grace: checked, then sent.
+    let r = tritium(&api, &["app", "restart", "flags", "--grace=-2"], None).expect(3, "negative");
+    assert!(r.stderr.contains("grace_period_seconds"), "{r:?}");
+    let r =
+        tritium(&api, &["app", "restart", "flags", "--grace", "4000"], None).expect(3, "too long");
+    assert!(r.stderr.contains("grace_period_seconds"), "{r:?}");
+    tritium(
+        &api,
+        &[
+            "app",
+            "restart",
+            "flags",
+            "--grace",
+            "1",
+            "--wait",
+            "--timeout",
+            "30",
+        ],
+        None,
+    )
+    .expect(0, "restart --grace --wait");
+    tritium(&api, &["app", "delete", "flags", "--grace", "nope"], None).expect(2, "not a number");
+    tritium(
+        &api,
+        &[
+            "app",
+            "delete",
+            "flags",
+            "--grace",
+            "0",
+            "--wait",
+            "--timeout",
+            "30",
+        ],
+        None,
+    )
+    .expect(0, "delete --grace --wait");
+    let r = s.get("/v1/api/app?name=flags");
+    assert_eq!(r.status, 404, "{}", r.body);
+    s.assert_no_violations();
+}

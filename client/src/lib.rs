@@ -441,9 +441,7 @@ impl Client {
     /// # Ok::<(), tritium_client::Error>(())
     /// ```
     pub fn kill(&self, name: &str, task: &str, grace: Option<Duration>) -> Result<AppView, Error> {
-        let grace = grace
-            .map(|g| format!("&grace_period_seconds={}", g.as_secs_f64()))
-            .unwrap_or_default();
+        let grace = grace_query(grace);
         self.call(
             "POST",
             &format!(
@@ -508,11 +506,66 @@ impl Client {
     /// # Ok::<(), tritium_client::Error>(())
     /// ```
     pub fn restart(&self, name: &str) -> Result<AppView, Error> {
+        self.restart_with_grace(name, None)
+    }
+
+    /// [`Client::restart`], with `grace` between SIGTERM and SIGKILL for
+    /// every task the restart kills (instead of the app's `kill_policy`).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// let c = tritium_client::Client::new("http://127.0.0.1:8080", None)?;
+    /// c.restart_with_grace("web", Some(Duration::from_secs(30)))?;
+    /// # Ok::<(), tritium_client::Error>(())
+    /// ```
+    pub fn restart_with_grace(
+        &self,
+        name: &str,
+        grace: Option<Duration>,
+    ) -> Result<AppView, Error> {
         self.call(
             "POST",
-            &format!("/v1/api/app/restart?name={}", query_value(name)),
+            &format!(
+                "/v1/api/app/restart?name={}{}",
+                query_value(name),
+                grace_query(grace)
+            ),
             None,
         )
+    }
+
+    /// A rolling update with a canary of its own: `canary` instances of
+    /// the new spec first, then a wait for
+    /// [`Client::control_deployment`]'s resume (rolled back after
+    /// `timeout` without one, if given). The stored spec's own
+    /// `upgrade.canary` is not changed. 422 when the spec only scales.
+    ///
+    /// ```no_run
+    /// use tritium_client::{AppSpec, Client};
+    /// let c = Client::new("http://127.0.0.1:8080", None)?;
+    /// let spec = AppSpec::command_app("web", 10, 0.1, 32.0, "./serve --v2");
+    /// c.update_with_canary(&spec, 2, None)?;
+    /// # Ok::<(), tritium_client::Error>(())
+    /// ```
+    pub fn update_with_canary(
+        &self,
+        spec: &AppSpec,
+        canary: u32,
+        timeout: Option<Duration>,
+    ) -> Result<AppView, Error> {
+        let body = serde_json::to_vec(spec).map_err(|e| Error::Decode(e.to_string()))?;
+        self.call("PUT", &canary_path(canary, timeout), Some(&body))
+    }
+
+    /// [`Client::send_document`] as a PUT with a canary of its own (one
+    /// app; see [`Client::update_with_canary`]).
+    pub fn send_document_with_canary(
+        &self,
+        doc: &[u8],
+        canary: u32,
+        timeout: Option<Duration>,
+    ) -> Result<AppView, Error> {
+        self.call("PUT", &canary_path(canary, timeout), Some(doc))
     }
 
     /// The updates in progress (`GET /v1/api/deployments`), by app name.
@@ -565,11 +618,29 @@ impl Client {
     /// # Ok::<(), tritium_client::Error>(())
     /// ```
     pub fn delete(&self, name: &str) -> Result<(), Error> {
+        self.delete_with_grace(name, None)
+    }
+
+    /// [`Client::delete`], with `grace` between SIGTERM and SIGKILL for
+    /// every task (instead of the app's `kill_policy`); tasks already
+    /// being killed are killed again with it.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// let c = tritium_client::Client::new("http://127.0.0.1:8080", None)?;
+    /// c.delete_with_grace("web", Some(Duration::ZERO))?;
+    /// # Ok::<(), tritium_client::Error>(())
+    /// ```
+    pub fn delete_with_grace(&self, name: &str, grace: Option<Duration>) -> Result<(), Error> {
         #[derive(serde::Deserialize)]
         struct Deleting {}
         let Deleting {} = self.call(
             "DELETE",
-            &format!("/v1/api/app?name={}", query_value(name)),
+            &format!(
+                "/v1/api/app?name={}{}",
+                query_value(name),
+                grace_query(grace)
+            ),
             None,
         )?;
         Ok(())
@@ -737,4 +808,19 @@ impl Iterator for Events {
         }
         None
     }
+}
+
+/// `&grace_period_seconds=S`, or nothing.
+fn grace_query(grace: Option<Duration>) -> String {
+    grace
+        .map(|g| format!("&grace_period_seconds={}", g.as_secs_f64()))
+        .unwrap_or_default()
+}
+
+/// The PUT path asking for a canary.
+fn canary_path(canary: u32, timeout: Option<Duration>) -> String {
+    let timeout = timeout
+        .map(|t| format!("&canary_timeout_seconds={}", t.as_secs_f64()))
+        .unwrap_or_default();
+    format!("/v1/api/app?canary={canary}{timeout}")
 }

@@ -634,6 +634,13 @@ impl<'a> View<'a> {
         &self.core.target
     }
 
+    /// The master's fault-domain region from the last SUBSCRIBED
+    /// (`MasterInfo.domain.fault_domain.region`): the framework's home
+    /// region. `None` when the master has no fault domain.
+    pub fn master_region(&self) -> Option<&'a str> {
+        self.core.master_region.as_deref()
+    }
+
     /// The framework id, once the master gave one (or the store held it).
     pub fn framework_id(&self) -> Option<&'a str> {
         self.core.framework_id.as_deref()

@@ -106,6 +106,8 @@ mod offer {
     pub(super) const UNAVAILABILITY: u32 = 9;
     /// `optional Resource.AllocationInfo allocation_info = 10;`
     pub(super) const ALLOCATION_INFO: u32 = 10;
+    /// `optional DomainInfo domain = 11;`
+    pub(super) const DOMAIN: u32 = 11;
 }
 
 /// `mesos.v1.Resource`.
@@ -968,6 +970,9 @@ pub struct OfferView<'a> {
     attributes: &'a [u8],
     /// The encoded `Unavailability`, if the offer has one.
     unavailability: Option<&'a [u8]>,
+    /// The encoded `Offer.domain` fields (first to last occurrence; empty
+    /// without one).
+    domain: &'a [u8],
 }
 
 impl fmt::Debug for OfferView<'_> {
@@ -1029,10 +1034,15 @@ impl<'a> OfferView<'a> {
         let mut resources = Span::default();
         let mut attributes = Span::default();
         let mut unavailability = None;
+        let mut domain = Span::default();
         scan_fields(buf, |field, value, start, end| {
             match field {
                 offer::UNAVAILABILITY => {
                     unavailability = Some(value.len("Offer.unavailability")?);
+                }
+                offer::DOMAIN => {
+                    value.len("Offer.domain")?;
+                    domain.note(start, end);
                 }
                 offer::ID => merge_id(value.len("Offer.id")?, &mut id, "Offer.id.value")?,
                 offer::FRAMEWORK_ID => merge_id(
@@ -1072,7 +1082,52 @@ impl<'a> OfferView<'a> {
             resources: resources.slice(buf),
             attributes: attributes.slice(buf),
             unavailability,
+            domain: domain.slice(buf),
         })
+    }
+
+    /// `Offer.domain.fault_domain` as `(region, zone)` names: where the
+    /// agent is (Mesos 1.5 and later, when the agent is configured with a
+    /// fault domain). `None` without a domain or a fault domain; a fault
+    /// domain missing its region or zone reads as an empty name.
+    ///
+    /// # Errors
+    ///
+    /// The field does not decode, or a name is not UTF-8.
+    pub fn domain(&self) -> Result<Option<(&'a str, &'a str)>, ViewError> {
+        // Occurrences of a message field merge, as prost merges them: the
+        // fault domain is there if any occurrence has one, and each name
+        // is the last one given.
+        let mut fault = false;
+        let (mut region, mut zone) = ("", "");
+        for d in LenFields::new(self.domain, offer::DOMAIN, "Offer.domain") {
+            for_each_field(d?, |field, v| {
+                if field != 1 {
+                    return Ok(());
+                }
+                fault = true;
+                for_each_field(v.len("DomainInfo.fault_domain")?, |field, v| {
+                    let out = match field {
+                        1 => &mut region,
+                        2 => &mut zone,
+                        _ => return Ok(()),
+                    };
+                    for_each_field(v.len("FaultDomain.region/zone")?, |f, n| {
+                        if f == 1 {
+                            *out = n.string("FaultDomain.name")?;
+                        }
+                        Ok(())
+                    })
+                })
+            })?;
+        }
+        Ok(fault.then_some((region, zone)))
+    }
+
+    /// The encoded `Offer.domain` fields, unchecked (empty without one):
+    /// for telling whether an agent's domain changed without reading it.
+    pub fn domain_bytes(&self) -> &'a [u8] {
+        self.domain
     }
 
     /// `Offer.unavailability`: the agent's scheduled maintenance, as

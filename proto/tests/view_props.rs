@@ -28,6 +28,8 @@ struct OfferSummary {
     agent_id: String,
     hostname: String,
     allocation_role: Option<String>,
+    /// `(region, zone)` of the fault domain.
+    domain: Option<(String, String)>,
     resources: Vec<ResourceSummary>,
     attributes: Vec<AttributeSummary>,
 }
@@ -102,6 +104,7 @@ fn from_view(buf: &[u8]) -> Result<EventSummary, ViewError> {
             agent_id: offer.agent_id().to_owned(),
             hostname: offer.hostname().to_owned(),
             allocation_role: owned(offer.allocation_role()),
+            domain: offer.domain()?.map(|(r, z)| (r.to_owned(), z.to_owned())),
             resources,
             attributes,
         });
@@ -138,6 +141,11 @@ fn from_prost(event: &scheduler::Event) -> EventSummary {
                 agent_id: o.agent_id.value.clone(),
                 hostname: o.hostname.clone(),
                 allocation_role: o.allocation_info.as_ref().and_then(|a| a.role.clone()),
+                domain: o
+                    .domain
+                    .as_ref()
+                    .and_then(|d| d.fault_domain.as_ref())
+                    .map(|f| (f.region.name.clone(), f.zone.name.clone())),
                 resources: o
                     .resources
                     .iter()

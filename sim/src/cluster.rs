@@ -6,7 +6,7 @@
 //! every agent has attributes of all four types (TEXT rack/zone/instance
 //! type, SCALAR network speed, SET features, RANGES cpu cores).
 
-use tritium_proto::v1::{Attribute, value};
+use tritium_proto::v1::{Attribute, DomainInfo, domain_info, value};
 
 use crate::resources::{Bag, Key, MILLI, to_milli};
 use crate::rng::Rng;
@@ -76,6 +76,67 @@ pub struct ClusterSpec {
     pub shape: Option<AgentShape>,
     /// Role of the dynamic reservations on some agents.
     pub reserved_role: String,
+    /// Fault domains agents are given, in turn (agent `i` gets entry
+    /// `i % len`), sent in offers as `Offer.domain` as a Mesos ≥ 1.5
+    /// master does for agents started with `--domain`. Empty: no agent
+    /// has a domain, nor has the master. Otherwise the master's own
+    /// domain is the first entry's (Mesos refuses agents with a domain
+    /// when the master has none), and agents of another region are
+    /// offered only to REGION_AWARE frameworks.
+    pub fault_domains: Vec<FaultDomain>,
+}
+
+/// A fault domain: region and zone names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultDomain {
+    pub region: String,
+    pub zone: String,
+}
+
+impl FaultDomain {
+    /// `region/zone`.
+    pub fn new(region: &str, zone: &str) -> FaultDomain {
+        FaultDomain {
+            region: region.into(),
+            zone: zone.into(),
+        }
+    }
+
+    /// As `Offer.domain` / `MasterInfo.domain` carry it.
+    pub fn info(&self) -> DomainInfo {
+        DomainInfo {
+            fault_domain: Some(domain_info::FaultDomain {
+                region: domain_info::fault_domain::RegionInfo {
+                    name: self.region.clone(),
+                },
+                zone: domain_info::fault_domain::ZoneInfo {
+                    name: self.zone.clone(),
+                },
+            }),
+        }
+    }
+}
+
+impl std::str::FromStr for FaultDomain {
+    type Err = String;
+
+    /// `region/zone`, each 1–128 printable characters without `/` or `,`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (r, z) = s
+            .split_once('/')
+            .ok_or_else(|| format!("fault domain {s:?} is not region/zone"))?;
+        for part in [r, z] {
+            if part.is_empty()
+                || part.len() > 128
+                || !part
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && b != b'/' && b != b',')
+            {
+                return Err(format!("fault domain {s:?}: bad name {part:?}"));
+            }
+        }
+        Ok(FaultDomain::new(r, z))
+    }
 }
 
 impl Default for ClusterSpec {
@@ -85,6 +146,7 @@ impl Default for ClusterSpec {
             seed: 1,
             shape: None,
             reserved_role: "tritium".into(),
+            fault_domains: Vec::new(),
         }
     }
 }
@@ -106,6 +168,8 @@ pub struct Agent {
     pub hostname: String,
     pub total: Bag,
     pub attributes: Vec<Attribute>,
+    /// Its fault domain (`ClusterSpec::fault_domains`), if any.
+    pub domain: Option<FaultDomain>,
     pub state: AgentState,
 }
 
@@ -255,6 +319,8 @@ fn generate_one(spec: &ClusterSpec, master_uuid: &str, ix: usize, rng: &mut Rng)
         hostname,
         total,
         attributes,
+        domain: (!spec.fault_domains.is_empty())
+            .then(|| spec.fault_domains[ix % spec.fault_domains.len()].clone()),
         state: AgentState::Active,
     }
 }

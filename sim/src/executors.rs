@@ -492,6 +492,13 @@ impl ExecutorHost {
                             id: Some(AgentId {
                                 value: e.agent_id.clone(),
                             }),
+                            // The agent's fault domain, as a Mesos agent
+                            // started with --domain reports it.
+                            domain: master
+                                .agents()
+                                .get(e.agent)
+                                .and_then(|a| a.domain.as_ref())
+                                .map(crate::cluster::FaultDomain::info),
                             ..AgentInfo::default()
                         },
                         container_id: None,

@@ -42,6 +42,12 @@ struct Args {
     /// Role of the dynamic reservations on some agents.
     #[arg(long, env = "TRITIUM_SIM_RESERVED_ROLE", default_value = "tritium")]
     reserved_role: String,
+    /// Give agents fault domains `region/zone`, in turn (repeat the flag
+    /// or separate with commas); the master's domain is the first one.
+    /// Offers then carry `domain`, and agents of other regions are offered
+    /// only to REGION_AWARE frameworks, as Mesos ≥ 1.5 does.
+    #[arg(long, env = "TRITIUM_SIM_FAULT_DOMAINS", value_delimiter = ',')]
+    fault_domain: Vec<tritium_sim::cluster::FaultDomain>,
     /// HEARTBEAT period, seconds.
     #[arg(long, env = "TRITIUM_SIM_HEARTBEAT_INTERVAL", default_value = "15", value_parser = seconds)]
     heartbeat_interval: Duration,
@@ -130,6 +136,7 @@ fn main() {
             seed: args.seed,
             shape: args.agent_shape,
             reserved_role: args.reserved_role.clone(),
+            fault_domains: args.fault_domain.clone(),
         },
         heartbeat_interval: args.heartbeat_interval,
         offer_interval: args.offer_interval,

@@ -1926,3 +1926,78 @@ fn agent_invariant_catches_an_overfull_agent() {
     h.m.used[0].add(&extra);
     h.m.check_agent(0, "test");
 }
+
+#[test]
+fn fault_domains_in_offers_and_remote_regions_only_for_region_aware_frameworks() {
+    use crate::cluster::FaultDomain;
+    use framework_info::capability::Type as C;
+    let mut cfg = small_cluster(4);
+    cfg.cluster.fault_domains = vec![
+        FaultDomain::new("east", "east-a"),
+        FaultDomain::new("east", "east-b"),
+        FaultDomain::new("west", "west-a"),
+    ];
+    let mut h = Harness::new(cfg);
+    // The master is in the first domain's region, as SUBSCRIBED says.
+    let c = Call {
+        r#type: Some(call::Type::Subscribe as i32),
+        subscribe: Some(call::Subscribe {
+            framework_info: info(None),
+            ..Default::default()
+        }),
+        ..Call::default()
+    };
+    let Reply::Subscribed { stream, stream_id } = h.call(c, None) else {
+        panic!("subscribe refused");
+    };
+    let subscribed = h
+        .take(stream)
+        .into_iter()
+        .find_map(|e| e.subscribed)
+        .expect("SUBSCRIBED");
+    let master = subscribed.master_info.expect("master info");
+    let region = |d: &mesos::DomainInfo| d.fault_domain.as_ref().unwrap().region.name.clone();
+    let zone = |d: &mesos::DomainInfo| d.fault_domain.as_ref().unwrap().zone.name.clone();
+    assert_eq!(region(master.domain.as_ref().unwrap()), "east");
+    let plain = Sub {
+        stream,
+        stream_id,
+        framework_id: subscribed.framework_id.value,
+    };
+    h.advance(Duration::from_millis(150));
+    // Agents 0, 1, 3 are in east (a, b, a); agent 2 in west is remote.
+    let offers = h.offers(plain.stream);
+    let mut zones: Vec<String> = offers
+        .iter()
+        .map(|o| zone(o.domain.as_ref().unwrap()))
+        .collect();
+    zones.sort();
+    assert_eq!(zones, ["east-a", "east-a", "east-b"], "no remote agent");
+
+    let mut aware = info(None);
+    aware.name = "aware".into();
+    aware.capabilities = caps(&[C::MultiRole, C::PartitionAware, C::RegionAware]);
+    let sub = h.subscribe(aware);
+    h.advance(Duration::from_millis(150));
+    let offers = h.offers(sub.stream);
+    let mut zones: Vec<String> = offers
+        .iter()
+        .map(|o| zone(o.domain.as_ref().unwrap()))
+        .collect();
+    zones.sort();
+    assert_eq!(
+        zones,
+        ["west-a"],
+        "the remote agent, to the REGION_AWARE one"
+    );
+    assert!(h.violations().is_empty(), "{:?}", h.violations());
+
+    // Parsing the command line's form.
+    assert_eq!(
+        "r/z".parse::<FaultDomain>().unwrap(),
+        FaultDomain::new("r", "z")
+    );
+    for bad in ["r", "/z", "r/", "r/z/x", "r/z,y"] {
+        assert!(bad.parse::<FaultDomain>().is_err(), "{bad}");
+    }
+}

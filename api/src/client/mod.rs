@@ -172,18 +172,36 @@ pub enum AppCommand {
     /// Replace an app's spec from a JSON file (`-`: stdin): a rolling update.
     Update {
         file: PathBuf,
+        /// This update only: replace K instances first, then wait for
+        /// `tritium deployment resume` (the spec's upgrade.canary is kept
+        /// for later updates). One app per file.
+        #[arg(long, value_name = "K")]
+        canary: Option<u32>,
+        /// With --canary: roll back if not resumed this many seconds after
+        /// the canaries are ready.
+        #[arg(long, value_name = "SECONDS", requires = "canary")]
+        canary_timeout: Option<f64>,
         #[command(flatten)]
         wait: WaitArgs,
     },
     /// Rolling restart of every instance; resets crash-loop backoff.
     Restart {
         name: String,
+        /// Seconds between SIGTERM and SIGKILL for every task the restart
+        /// kills, instead of the app's kill_policy.
+        #[arg(long, value_name = "SECONDS")]
+        grace: Option<f64>,
         #[command(flatten)]
         wait: WaitArgs,
     },
     /// Kill every task of an app and forget it.
     Delete {
         name: String,
+        /// Seconds between SIGTERM and SIGKILL for every task, instead of
+        /// the app's kill_policy (tasks already being killed are killed
+        /// again with it: 0 ends them now).
+        #[arg(long, value_name = "SECONDS")]
+        grace: Option<f64>,
         #[command(flatten)]
         wait: WaitArgs,
     },
@@ -504,18 +522,7 @@ fn app(
             }
         }
         AppCommand::Kill { name, task, grace } => {
-            // The server checks the grace period's range; only what no
-            // Duration can hold is refused here.
-            let grace = match grace {
-                None => None,
-                Some(g) => Some(
-                    Duration::try_from_secs_f64(g).map_err(|_| Failure::Refused {
-                        status: 400,
-                        error: "--grace must be a number of seconds, 0 or more".into(),
-                        field: "grace_period_seconds".into(),
-                    })?,
-                ),
-            };
+            let grace = grace_arg(grace)?;
             let a = client.kill(&name, &task, grace).map_err(fail)?;
             if json {
                 print_json(out, &doc(&a))
@@ -538,7 +545,39 @@ fn app(
                 Ok((send_document(c, "POST", &doc)?, "created"))
             })
         }
-        AppCommand::Update { file, wait } => {
+        AppCommand::Update {
+            file,
+            canary: Some(k),
+            canary_timeout,
+            wait,
+        } => {
+            let doc = read_file(&file)?;
+            let names = names_in(&doc);
+            let timeout = match canary_timeout {
+                None => None,
+                Some(t) => Some(
+                    Duration::try_from_secs_f64(t).map_err(|_| Failure::Refused {
+                        status: 400,
+                        error: "--canary-timeout must be a number of seconds".into(),
+                        field: "canary_timeout_seconds".into(),
+                    })?,
+                ),
+            };
+            // With --wait: until the whole update is done, the resume
+            // (`tritium deployment resume`, from elsewhere) included.
+            change(client, json, &wait, out, &names, |c| {
+                let a = c
+                    .send_document_with_canary(&doc, k, timeout)
+                    .map_err(|e| failed(c, e))?;
+                Ok((Sent::One(Box::new(a)), "updating with a canary"))
+            })
+        }
+        AppCommand::Update {
+            file,
+            canary: None,
+            wait,
+            ..
+        } => {
             let doc = read_file(&file)?;
             let names = names_in(&doc);
             change(client, json, &wait, out, &names, |c| {
@@ -556,21 +595,40 @@ fn app(
                 Ok((Sent::One(Box::new(a)), "scaled"))
             })
         }
-        AppCommand::Restart { name, wait } => {
+        AppCommand::Restart { name, grace, wait } => {
+            let grace = grace_arg(grace)?;
             let names = [name.clone()];
             change(client, json, &wait, out, &names, |c| {
-                let a = c.restart(&name).map_err(|e| failed(c, e))?;
+                let a = c
+                    .restart_with_grace(&name, grace)
+                    .map_err(|e| failed(c, e))?;
                 Ok((Sent::One(Box::new(a)), "restarting"))
             })
         }
-        AppCommand::Delete { name, wait } => {
+        AppCommand::Delete { name, grace, wait } => {
+            let grace = grace_arg(grace)?;
             let names = [name.clone()];
             change(client, json, &wait, out, &names, |c| {
-                c.delete(&name).map_err(|e| failed(c, e))?;
+                c.delete_with_grace(&name, grace)
+                    .map_err(|e| failed(c, e))?;
                 Ok((Sent::Deleting(name.clone()), "deleting"))
             })
         }
     }
+}
+
+/// A `--grace` in seconds. The server checks its range; only what no
+/// Duration can hold is refused here.
+fn grace_arg(grace: Option<f64>) -> Result<Option<Duration>, Failure> {
+    grace
+        .map(|g| {
+            Duration::try_from_secs_f64(g).map_err(|_| Failure::Refused {
+                status: 400,
+                error: "--grace must be a number of seconds, 0 or more".into(),
+                field: "grace_period_seconds".into(),
+            })
+        })
+        .transpose()
 }
 
 fn deployment_line(d: &tritium_client::DeploymentView) -> String {

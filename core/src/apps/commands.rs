@@ -14,7 +14,10 @@ use crate::contract::{
 use crate::framework::{Ctx, View};
 use crate::matcher::WhyNot;
 use crate::session::{Answer, AppRecord, CommandError, CommandKind, state_name};
-use crate::spec::{AppSpec, MAX_APPS_PER_REQUEST};
+use crate::spec::{AppSpec, Canary, MAX_APPS_PER_REQUEST};
+
+/// Longest canary timeout, as the spec's `upgrade.canary.timeout_seconds`.
+const MAX_CANARY_TIMEOUT_SECONDS: f64 = 7.0 * 86_400.0;
 
 /// Whether `put_app` creates an app or changes one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +72,125 @@ impl AppService {
             .ok_or_else(gone)
     }
 
+    /// DELETE: the app is `deleting` (durably) until its last task is
+    /// terminal. With a grace period, every kill of the delete carries it,
+    /// tasks already being killed included (a shorter one hurries them).
+    fn remove_app(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        name: String,
+        grace_period: Option<Duration>,
+    ) -> Result<Answer, CommandError> {
+        let Some(app) = self.apps.get_mut(&name) else {
+            let e = CommandError::not_found("name", format!("no app {name}"));
+            return Err(e);
+        };
+        let grace_ms = grace_period.map(|g| u64::try_from(g.as_millis()).unwrap_or(u64::MAX));
+        if !app.rec.deleting || (grace_ms.is_some() && app.rec.kill_grace_ms != grace_ms) {
+            tracing::info!(target: "tritium::apps", app = %name, ?grace_period, "deleting app");
+            let first = !app.rec.deleting;
+            app.rec.deleting = true;
+            if grace_ms.is_some() || first {
+                app.rec.kill_grace_ms = grace_ms;
+            }
+            let rec = app.rec.clone();
+            store_app(ctx, &rec);
+            if first {
+                self.notify_app(ctx, &name, "deleting");
+            }
+        }
+        if let Some(g) = grace_period
+            && ctx.view().is_subscribed()
+        {
+            let killing: Vec<String> = Self::app_tasks(&ctx.view(), &name)
+                .filter(|t| t.kill_sent() && !crate::session::is_terminal(t.record().state))
+                .map(|t| t.record().id.clone())
+                .collect();
+            for id in killing {
+                ctx.kill_with_grace(&id, g);
+            }
+        }
+        self.converge(ctx, &name);
+        Ok(Answer::Deleting { name })
+    }
+
+    /// POST restart: a rolling restart (a new version of the same spec),
+    /// backoff reset; with a grace period, every kill of the restart
+    /// carries it.
+    fn restart_app(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        name: String,
+        grace_period: Option<Duration>,
+    ) -> Result<Answer, CommandError> {
+        let Some(app) = self.apps.get_mut(&name) else {
+            let e = CommandError::not_found("name", format!("no app {name}"));
+            return Err(e);
+        };
+        if app.rec.deleting {
+            let e = CommandError::conflict("name", format!("app {name} is being deleted"));
+            return Err(e);
+        }
+        let spec = app.rec.spec.clone();
+        app.begin_version(spec, ctx.wall_ns());
+        let r = &mut app.rec;
+        r.job_failures.clear();
+        r.completed.clear();
+        r.kill_grace_ms = grace_period.map(|g| u64::try_from(g.as_millis()).unwrap_or(u64::MAX));
+        tracing::info!(target: "tritium::apps", app = %name, version = r.version, ?grace_period, "rolling restart");
+        let rec = r.clone();
+        store_app(ctx, &rec);
+        self.notify_app(ctx, &name, "restarting");
+        self.converge(ctx, &name);
+        self.app_view(&ctx.view(), &name)
+            .map(Answer::App)
+            .ok_or_else(gone)
+    }
+
+    /// A PUT with a canary of its own (`CommandKind::UpdateAppWithCanary`):
+    /// every check of an update, then the canary's, then the update with
+    /// the canary in its rollout, the spec stored as given.
+    fn update_with_canary(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        spec: AppSpec,
+        canary: Canary,
+    ) -> Result<Answer, CommandError> {
+        self.check_put(ctx, &spec, Put::Update)?;
+        if canary.instances == 0 || canary.instances >= spec.instances {
+            return Err(CommandError::invalid(
+                "canary",
+                format!(
+                    "a canary of {} instances: at least 1 and fewer than the app's {} instances",
+                    canary.instances, spec.instances
+                ),
+            ));
+        }
+        if let Some(t) = canary.timeout_seconds
+            && !(t.is_finite() && (1.0..=MAX_CANARY_TIMEOUT_SECONDS).contains(&t))
+        {
+            return Err(CommandError::invalid(
+                "canary_timeout_seconds",
+                format!("must be a number from 1 to {MAX_CANARY_TIMEOUT_SECONDS}"),
+            ));
+        }
+        if spec.kind == crate::spec::Kind::Job {
+            return Err(CommandError::invalid(
+                "canary",
+                "jobs are not rolled: a canary applies to services",
+            ));
+        }
+        let current = self.apps.get(&spec.name).ok_or_else(gone)?;
+        if !current.rec.spec.differs_beyond_scale(&spec) {
+            return Err(CommandError::invalid(
+                "canary",
+                "this PUT only scales the app: a canary needs a rolling update (a changed spec)",
+            ));
+        }
+        let (_, view) = self.apply_put(ctx, spec, Put::Update, Some(canary))?;
+        Ok(Answer::App(view))
+    }
+
     pub(super) fn on_command(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -78,46 +200,19 @@ impl AppService {
         match kind {
             CommandKind::CreateApp(spec) => self.put_app(ctx, *spec, Put::Create),
             CommandKind::UpdateApp(spec) => self.put_app(ctx, *spec, Put::Update),
+            CommandKind::UpdateAppWithCanary { spec, canary } => {
+                self.update_with_canary(ctx, *spec, canary)
+            }
             CommandKind::PutApp(spec) => self.put_app(ctx, *spec, Put::Replace),
             CommandKind::CreateApps(specs) => self.put_apps(ctx, specs, Put::Create),
             CommandKind::UpdateApps(specs) => self.put_apps(ctx, specs, Put::Update),
-            CommandKind::RemoveApp(name) => {
-                let Some(app) = self.apps.get_mut(&name) else {
-                    let e = CommandError::not_found("name", format!("no app {name}"));
-                    return Err(e);
-                };
-                if !app.rec.deleting {
-                    tracing::info!(target: "tritium::apps", app = %name, "deleting app");
-                    app.rec.deleting = true;
-                    let rec = app.rec.clone();
-                    store_app(ctx, &rec);
-                    self.notify_app(ctx, &name, "deleting");
-                }
-                self.converge(ctx, &name);
-                Ok(Answer::Deleting { name })
+            CommandKind::RemoveApp(name) => self.remove_app(ctx, name, None),
+            CommandKind::RemoveAppWithGrace { name, grace_period } => {
+                self.remove_app(ctx, name, Some(grace_period))
             }
-            CommandKind::RestartApp(name) => {
-                let Some(app) = self.apps.get_mut(&name) else {
-                    let e = CommandError::not_found("name", format!("no app {name}"));
-                    return Err(e);
-                };
-                if app.rec.deleting {
-                    let e = CommandError::conflict("name", format!("app {name} is being deleted"));
-                    return Err(e);
-                }
-                let spec = app.rec.spec.clone();
-                app.begin_version(spec, ctx.wall_ns());
-                let r = &mut app.rec;
-                r.job_failures.clear();
-                r.completed.clear();
-                tracing::info!(target: "tritium::apps", app = %name, version = r.version, "rolling restart");
-                let rec = r.clone();
-                store_app(ctx, &rec);
-                self.notify_app(ctx, &name, "restarting");
-                self.converge(ctx, &name);
-                self.app_view(&ctx.view(), &name)
-                    .map(Answer::App)
-                    .ok_or_else(gone)
+            CommandKind::RestartApp(name) => self.restart_app(ctx, name, None),
+            CommandKind::RestartAppWithGrace { name, grace_period } => {
+                self.restart_app(ctx, name, Some(grace_period))
             }
             CommandKind::KillTask {
                 app,
@@ -241,7 +336,7 @@ impl AppService {
         put: Put,
     ) -> Result<Answer, CommandError> {
         self.check_put(ctx, &spec, put)?;
-        let (created, view) = self.apply_put(ctx, spec, put)?;
+        let (created, view) = self.apply_put(ctx, spec, put, None)?;
         Ok(if created {
             Answer::Created(view)
         } else {
@@ -289,7 +384,7 @@ impl AppService {
         for (i, spec) in specs.into_iter().enumerate() {
             // Checked above: a refusal here would leave the list half
             // done, so it is a bug, asserted; in release it is answered.
-            let (_, view) = self.apply_put(ctx, spec, put).map_err(|e| {
+            let (_, view) = self.apply_put(ctx, spec, put, None).map_err(|e| {
                 debug_assert!(false, "app {i} of a checked list refused: {e}");
                 e.in_list(i)
             })?;
@@ -345,6 +440,7 @@ impl AppService {
         ctx: &mut Ctx<'_>,
         spec: AppSpec,
         put: Put,
+        canary: Option<Canary>,
     ) -> Result<(bool, Box<AppView>), CommandError> {
         let name = spec.name.clone();
         let created = match self.apps.get_mut(&name) {
@@ -385,7 +481,12 @@ impl AppService {
                     Self::notify(ctx, &self.apps, &name, "scaled");
                 } else {
                     app.begin_version(spec, ctx.wall_ns());
-                    tracing::info!(target: "tritium::apps", app = %name, version = app.rec.version, "rolling update");
+                    if let (Some(c), Some(o)) = (canary, app.rec.rollout.as_mut()) {
+                        // This request's canary, in place of the spec's.
+                        o.cap = Some(c.instances);
+                        o.canary = Some(c);
+                    }
+                    tracing::info!(target: "tritium::apps", app = %name, version = app.rec.version, canary = ?app.rec.rollout.as_ref().and_then(|o| o.cap), "rolling update");
                     Self::notify(ctx, &self.apps, &name, "updating");
                 }
                 false

@@ -542,6 +542,30 @@ fn a_scope_sees_and_changes_only_its_apps() {
         h.error.replace("b-web", "X")
     );
     assert!(hidden.batches.is_empty(), "nothing stored");
+    // The same for the verbs with a grace period or a canary of their own.
+    let grace = std::time::Duration::from_secs(5);
+    for kind in [
+        CommandKind::RemoveAppWithGrace {
+            name: "b-web".into(),
+            grace_period: grace,
+        },
+        CommandKind::RestartAppWithGrace {
+            name: "b-web".into(),
+            grace_period: grace,
+        },
+        CommandKind::UpdateAppWithCanary {
+            spec: Box::new(app("b-web", 4)),
+            canary: crate::spec::Canary {
+                instances: 1,
+                timeout_seconds: None,
+            },
+        },
+    ] {
+        let out = run(&mut s, now, scoped("a-", None, kind));
+        let e = out.result.unwrap_err();
+        assert_eq!((e.kind, e.field.as_str()), (ErrorKind::NotFound, "name"));
+        assert!(out.batches.is_empty(), "nothing stored");
+    }
 
     // A list update with one app of another team changes nothing.
     let put = CommandKind::UpdateApps(vec![app("a-web", 5), app("b-web", 5)]);

@@ -670,6 +670,8 @@ struct Live {
     t0: Instant,
     /// What it was recovered from, then every store op, in order.
     ops: Vec<crate::session::StoreOp>,
+    /// Every call sent to the master, in order.
+    calls: Vec<tritium_proto::scheduler::Call>,
 }
 
 impl Live {
@@ -714,6 +716,7 @@ impl Live {
             now: t0,
             t0,
             ops,
+            calls: Vec::new(),
         };
         l.input(Input::Start);
         l.input(Input::SubscribeResponse {
@@ -742,14 +745,40 @@ impl Live {
         self.s.handle(self.now, input);
         let mut commit = None;
         while let Some(out) = self.s.poll_output() {
-            if let Output::Store { seq, ops } = out {
-                self.ops.extend(ops);
-                commit = Some(seq);
+            match out {
+                Output::Store { seq, ops } => {
+                    self.ops.extend(ops);
+                    commit = Some(seq);
+                }
+                Output::Call { body, .. } => self.note_call(&body),
+                _ => {}
             }
         }
         if let Some(seq) = commit {
             self.input(Input::StoreCommitted(seq));
         }
+    }
+
+    fn note_call(&mut self, body: &[u8]) {
+        use prost::Message;
+        let call = tritium_proto::scheduler::Call::decode(body).expect("a Call");
+        self.calls.push(call);
+    }
+
+    /// The KILLs sent so far: task id and the kill policy's grace period.
+    fn kills_sent(&self) -> Vec<(String, Option<Duration>)> {
+        self.calls
+            .iter()
+            .filter_map(|c| c.kill.as_ref())
+            .map(|k| {
+                let grace = k
+                    .kill_policy
+                    .as_ref()
+                    .and_then(|p| p.grace_period.as_ref())
+                    .map(|g| Duration::from_nanos(g.nanoseconds as u64));
+                (k.task_id.value.clone(), grace)
+            })
+            .collect()
     }
 
     fn event(&mut self, e: tritium_proto::scheduler::Event) {

@@ -71,6 +71,7 @@ impl Live {
                     self.ops.extend(ops);
                     commit = Some(seq);
                 }
+                Output::Call { body, .. } => self.note_call(&body),
                 _ => {}
             }
         }
@@ -78,8 +79,10 @@ impl Live {
             // Replies wait for their store batch.
             self.s.handle(self.now, Input::StoreCommitted(seq));
             while let Some(out) = self.s.poll_output() {
-                if let Output::Reply(r) = out {
-                    reply = Some(r.result);
+                match out {
+                    Output::Reply(r) => reply = Some(r.result),
+                    Output::Call { body, .. } => self.note_call(&body),
+                    _ => {}
                 }
             }
         }
@@ -355,4 +358,137 @@ fn control_without_an_update_is_refused() {
     let e = l.control("nope", DeployAction::Resume).expect_err("no app");
     assert_eq!(e.kind, crate::contract::ErrorKind::NotFound);
     assert!(l.deployments().is_empty());
+}
+
+#[test]
+fn delete_and_restart_kill_with_the_grace_period_asked_for() {
+    // max_unavailable 1: the restart kills one old task at once.
+    let mut l = Live::new(&[service("web", 2), service_with("api", 2, 1, 1)], {
+        let mut t = running("web", 2);
+        t.extend(running("api", 2));
+        t
+    });
+    // A restart with 7 s: the old tasks' KILLs carry it.
+    let a = l.command(CommandKind::RestartAppWithGrace {
+        name: "api".into(),
+        grace_period: Duration::from_secs(7),
+    });
+    assert!(matches!(a, Ok(Answer::App(_))), "{a:?}");
+    assert_eq!(l.app("api").kill_grace_ms, Some(7000));
+    let api_kills: Vec<_> = l
+        .kills_sent()
+        .into_iter()
+        .filter(|(id, _)| id.starts_with("api."))
+        .collect();
+    assert_eq!(api_kills.len(), 1, "{api_kills:?}");
+    assert_eq!(api_kills[0].1, Some(Duration::from_secs(7)));
+    // A restart without one goes back to the app's kill policy.
+    let _ = l.command(CommandKind::RestartApp("api".into()));
+    assert_eq!(l.app("api").kill_grace_ms, None);
+
+    // A delete with 2 s: every KILL carries it, and is stored.
+    let a = l.command(CommandKind::RemoveAppWithGrace {
+        name: "web".into(),
+        grace_period: Duration::from_secs(2),
+    });
+    assert!(matches!(a, Ok(Answer::Deleting { .. })), "{a:?}");
+    let web: Vec<_> = l
+        .kills_sent()
+        .into_iter()
+        .filter(|(id, _)| id.starts_with("web."))
+        .collect();
+    assert_eq!(web.len(), 2, "{web:?}");
+    assert!(
+        web.iter().all(|(_, g)| *g == Some(Duration::from_secs(2))),
+        "{web:?}"
+    );
+    assert_eq!(l.app("web").kill_grace_ms, Some(2000));
+    // Again with 0 s: the tasks already KILLING are killed again, sooner.
+    let _ = l.command(CommandKind::RemoveAppWithGrace {
+        name: "web".into(),
+        grace_period: Duration::ZERO,
+    });
+    let again: Vec<_> = l
+        .kills_sent()
+        .into_iter()
+        .filter(|(id, g)| id.starts_with("web.") && *g == Some(Duration::ZERO))
+        .collect();
+    assert_eq!(again.len(), 2, "{:?}", l.kills_sent());
+    // After a restart of tritium, the delete's grace period is kept for
+    // the KILLs sent again.
+    let (records, tasks) = l.stored();
+    let r = Live::recover(records, tasks, WALL0);
+    assert_eq!(r.app("web").kill_grace_ms, Some(0));
+    let resent: Vec<_> = r
+        .kills_sent()
+        .into_iter()
+        .filter(|(id, _)| id.starts_with("web."))
+        .collect();
+    assert!(
+        !resent.is_empty() && resent.iter().all(|(_, g)| *g == Some(Duration::ZERO)),
+        "{resent:?}"
+    );
+
+    // A plain DELETE uses the app's kill policy (no override).
+    let mut l = Live::new(&[service("db", 1)], running("db", 1));
+    let _ = l.command(CommandKind::RemoveApp("db".into()));
+    assert_eq!(l.kills_sent(), [("db.0.a".to_string(), None)]);
+}
+
+#[test]
+fn an_update_can_ask_for_a_canary_of_its_own() {
+    let mut l = Live::new(&[service("web", 10)], running("web", 10));
+    let mut spec = l.app("web").spec.clone();
+    spec.command = AppSpec::command_app("web", 10, 0.1, 32.0, "sleep 2000").command;
+    let canary = |instances, timeout_seconds| Canary {
+        instances,
+        timeout_seconds,
+    };
+    // Refused: too many canaries, a timeout out of range, a scale only.
+    for (c, field) in [
+        (canary(10, None), "canary"),
+        (canary(0, None), "canary"),
+        (canary(2, Some(0.5)), "canary_timeout_seconds"),
+    ] {
+        let e = l
+            .command(CommandKind::UpdateAppWithCanary {
+                spec: Box::new(spec.clone()),
+                canary: c,
+            })
+            .expect_err("refused");
+        assert_eq!(
+            (e.kind, e.field.as_str()),
+            (crate::contract::ErrorKind::Invalid, field)
+        );
+    }
+    let mut scale = l.app("web").spec.clone();
+    scale.instances = 12;
+    let e = l
+        .command(CommandKind::UpdateAppWithCanary {
+            spec: Box::new(scale),
+            canary: canary(2, None),
+        })
+        .expect_err("a scale has no canary");
+    assert_eq!(e.field, "canary");
+    assert_eq!(l.app("web").version, 1, "refusals change nothing");
+
+    let a = l.command(CommandKind::UpdateAppWithCanary {
+        spec: Box::new(spec.clone()),
+        canary: canary(2, Some(600.0)),
+    });
+    assert!(matches!(a, Ok(Answer::App(_))), "{a:?}");
+    let rec = l.app("web");
+    assert_eq!(rec.version, 2);
+    assert_eq!(rec.spec.upgrade.canary, None, "the stored spec is as given");
+    let o = rec.rollout.as_ref().expect("an update");
+    assert_eq!(
+        (o.cap, o.canary.as_ref().map(|c| c.instances)),
+        (Some(2), Some(2))
+    );
+    let deps = l.deployments();
+    assert_eq!(deps[0].canary, Some(2));
+    // A later update without one has none (the spec's default: none).
+    spec.command = AppSpec::command_app("web", 10, 0.1, 32.0, "sleep 3000").command;
+    let _ = l.command(CommandKind::UpdateApp(Box::new(spec)));
+    assert_eq!(l.app("web").rollout.as_ref().and_then(|o| o.cap), None);
 }

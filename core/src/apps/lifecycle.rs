@@ -120,6 +120,7 @@ impl AppService {
                 let app = self.apps.get_mut(name).expect("present");
                 let was_update = app.rec.previous.take().is_some();
                 app.rec.rollout = None;
+                app.rec.kill_grace_ms = None;
                 app.canary_deadline = None;
                 app.rec.update_failures = 0;
                 let rec = app.rec.clone();
@@ -360,11 +361,19 @@ impl AppService {
         self.kill(ctx, &id);
     }
 
-    /// KILL a task (the session does the bookkeeping); its app's pending
-    /// count is stale.
+    /// KILL a task (the session does the bookkeeping), with the grace
+    /// period of the delete or restart under way if its operator gave one;
+    /// its app's pending count is stale.
     pub(super) fn kill(&mut self, ctx: &mut Ctx<'_>, id: &str) {
         let app = ctx.view().task(id).map(|t| t.record().app.clone());
-        ctx.kill(id);
+        let grace = app
+            .as_deref()
+            .and_then(|a| self.apps.get(a))
+            .and_then(|a| a.rec.kill_grace_ms);
+        match grace {
+            Some(ms) => ctx.kill_with_grace(id, std::time::Duration::from_millis(ms)),
+            None => ctx.kill(id),
+        }
         if let Some(app) = app {
             self.touch(&app);
         }

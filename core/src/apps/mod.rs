@@ -352,6 +352,8 @@ impl Framework for AppService {
     }
 
     fn subscribed(&mut self, ctx: &mut Ctx<'_>) {
+        // Apps that name no @region stay in the master's region.
+        self.matcher.set_home_region(ctx.view().master_region());
         self.converge_touched(ctx);
         self.forget_held_inverse_offers();
         // Scale-downs decided while unsubscribed or before a restart are

@@ -28,7 +28,9 @@ impl AppService {
             CommandKind::CreateApp(spec) | CommandKind::PutApp(spec) => {
                 self.scope_spec(ctx, scope, spec, false)?;
             }
-            CommandKind::UpdateApp(spec) => self.scope_spec(ctx, scope, spec, true)?,
+            CommandKind::UpdateApp(spec) | CommandKind::UpdateAppWithCanary { spec, .. } => {
+                self.scope_spec(ctx, scope, spec, true)?
+            }
             CommandKind::CreateApps(specs) | CommandKind::UpdateApps(specs) => {
                 let update = matches!(kind, CommandKind::UpdateApps(_));
                 for (i, spec) in specs.iter().enumerate() {
@@ -36,7 +38,10 @@ impl AppService {
                         .map_err(|e| e.in_list(i))?;
                 }
             }
-            CommandKind::RemoveApp(name) | CommandKind::RestartApp(name) => {
+            CommandKind::RemoveApp(name)
+            | CommandKind::RestartApp(name)
+            | CommandKind::RemoveAppWithGrace { name, .. }
+            | CommandKind::RestartAppWithGrace { name, .. } => {
                 self.scope_app(ctx, scope, "name", name, true)?;
             }
             CommandKind::KillTask { app, .. } => self.scope_app(ctx, scope, "name", app, true)?,

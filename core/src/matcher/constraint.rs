@@ -13,6 +13,24 @@ use crate::spec::{AppSpec, Filter, FilterKind, SpecError, StrategyKind, parse_ra
 
 /// Attribute name that selects the agent's hostname.
 pub const HOSTNAME: &str = "hostname";
+/// Marathon's name for the hostname pseudo-attribute (the same as
+/// [`HOSTNAME`]).
+pub const AT_HOSTNAME: &str = "@hostname";
+/// The pseudo-attribute of the agent's fault-domain region
+/// (`Offer.domain.fault_domain.region.name`), Marathon's name.
+pub const AT_REGION: &str = "@region";
+/// The pseudo-attribute of the agent's fault-domain zone
+/// (`Offer.domain.fault_domain.zone.name`), Marathon's name.
+pub const AT_ZONE: &str = "@zone";
+
+/// Whether an attribute name is a text pseudo-attribute (hostname, region,
+/// zone) rather than an agent attribute.
+fn is_pseudo(attribute: Option<&str>) -> bool {
+    matches!(
+        attribute,
+        Some(HOSTNAME | AT_HOSTNAME | AT_REGION | AT_ZONE)
+    )
+}
 
 /// Fixed-point milli-units: the master compares scalars at three decimals.
 #[inline]
@@ -65,6 +83,10 @@ pub enum Sel {
     /// hostname included, as a text attribute) may satisfy the test.
     Any,
     Hostname,
+    /// The agent's fault-domain region (absent without a domain).
+    Region,
+    /// The agent's fault-domain zone (absent without a domain).
+    Zone,
     Named(Sym),
 }
 
@@ -133,8 +155,33 @@ pub enum Counting {
     /// At most `n` instances per value of the attribute.
     MaxPer { sel: Sel, n: u32 },
     /// Spread evenly over the values of the attribute; with `cap`, no
-    /// value holds more than `cap` instances.
-    GroupBy { sel: Sel, cap: Option<u32> },
+    /// value holds more than `cap` instances. `soft`: the default zone
+    /// spread of a service, not a filter — agents without the attribute
+    /// form one more group instead of being refused.
+    GroupBy {
+        sel: Sel,
+        cap: Option<u32>,
+        soft: bool,
+    },
+}
+
+/// The filter index of the implicit zone spread (no filter of the spec).
+pub const IMPLICIT: usize = usize::MAX;
+
+/// The group of agents without the attribute, for a soft GROUP_BY.
+const MISSING: u64 = u64::MAX;
+
+impl Counting {
+    /// The agent's group for this constraint ([`group_key`]; a soft
+    /// GROUP_BY puts agents without the attribute in a group of their own).
+    pub fn key(&self, agent_ix: u32, agent: AgentAttrs<'_>) -> Option<u64> {
+        match *self {
+            Counting::MaxPer { sel, .. } => group_key(sel, agent_ix, agent),
+            Counting::GroupBy { sel, soft, .. } => {
+                group_key(sel, agent_ix, agent).or(soft.then_some(MISSING))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -142,8 +189,11 @@ pub struct Compiled {
     pub attrs: Vec<AttrConstraint>,
     /// `(filter index, constraint)`.
     pub counting: Vec<(usize, Counting)>,
-    /// Index into `counting` of the GROUP_BY, if any (at most one).
+    /// Index into `counting` of the GROUP_BY, if any (at most one): the
+    /// spec's, or the implicit soft one by zone of a `spread` service.
     pub group_by: Option<usize>,
+    /// Some filter names `@region`: the app may leave the home region.
+    pub names_region: bool,
     pub strategy: StrategyKind,
     /// At most one instance per agent (strategy or UNIQUE filter).
     pub unique: bool,
@@ -219,7 +269,16 @@ pub fn validate(spec: &AppSpec) -> Result<(), SpecError> {
     let mut unique_filter = None;
     let mut group_by = None;
     for (i, f) in spec.filters.iter().enumerate() {
-        let is_host = f.attribute.as_deref() == Some(HOSTNAME);
+        let is_host = is_pseudo(f.attribute.as_deref());
+        if let Some(a) = f.attribute.as_deref()
+            && a.starts_with('@')
+            && !is_host
+        {
+            return Err(SpecError::new(
+                field(i, "attribute"),
+                "unknown pseudo-attribute: @hostname, @region or @zone",
+            ));
+        }
         match f.kind {
             FilterKind::Strategy
             | FilterKind::Unique
@@ -235,7 +294,7 @@ pub fn validate(spec: &AppSpec) -> Result<(), SpecError> {
             FilterKind::Set | FilterKind::Scalar | FilterKind::Ranges if is_host => {
                 return Err(SpecError::new(
                     field(i, "type"),
-                    "hostname is a text attribute: use TEXT, LIKE or UNLIKE",
+                    "hostname, @region and @zone are text: use TEXT (IS), LIKE or UNLIKE",
                 ));
             }
             FilterKind::Text | FilterKind::Set => {
@@ -435,7 +494,9 @@ fn check_scalar_conflicts(spec: &AppSpec) -> Result<(), SpecError> {
 fn sel(syms: &mut Symbols, attribute: Option<&str>) -> Sel {
     match attribute {
         None => Sel::Any,
-        Some(HOSTNAME) => Sel::Hostname,
+        Some(HOSTNAME | AT_HOSTNAME) => Sel::Hostname,
+        Some(AT_REGION) => Sel::Region,
+        Some(AT_ZONE) => Sel::Zone,
         // A full symbol table makes the name unknown to every agent, which
         // is what a never-seen attribute is.
         Some(a) => syms.intern(a).map_or(Sel::Named(Sym(u32::MAX)), Sel::Named),
@@ -464,6 +525,10 @@ pub fn compile(spec: &AppSpec, syms: &mut Symbols) -> Result<Compiled, SpecError
         attrs: Vec::new(),
         counting: Vec::new(),
         group_by: None,
+        names_region: spec
+            .filters
+            .iter()
+            .any(|f| f.attribute.as_deref() == Some(AT_REGION)),
         strategy,
         unique: strategy == StrategyKind::Unique,
         unique_filter: None,
@@ -514,7 +579,14 @@ pub fn compile(spec: &AppSpec, syms: &mut Symbols) -> Result<Compiled, SpecError
                 let k: Option<u32> = f.value.first().and_then(|v| v.trim().parse().ok());
                 let cap = k.map(|k| spec.instances.div_ceil(k.max(1)).max(1));
                 c.group_by = Some(c.counting.len());
-                c.counting.push((i, Counting::GroupBy { sel: s, cap }));
+                c.counting.push((
+                    i,
+                    Counting::GroupBy {
+                        sel: s,
+                        cap,
+                        soft: false,
+                    },
+                ));
                 continue;
             }
         };
@@ -526,6 +598,20 @@ pub fn compile(spec: &AppSpec, syms: &mut Symbols) -> Result<Compiled, SpecError
             not,
         });
     }
+    // A service spread over agents is spread over zones first, where
+    // agents have them: the soft GROUP_BY the placement uses only when an
+    // event's agents span two zones or more (see the matcher's docs).
+    if c.group_by.is_none() && strategy == StrategyKind::Spread {
+        c.group_by = Some(c.counting.len());
+        c.counting.push((
+            IMPLICIT,
+            Counting::GroupBy {
+                sel: Sel::Zone,
+                cap: None,
+                soft: true,
+            },
+        ));
+    }
     Ok(c)
 }
 
@@ -533,6 +619,9 @@ pub fn compile(spec: &AppSpec, syms: &mut Symbols) -> Result<Compiled, SpecError
 #[derive(Debug, Clone, Copy)]
 pub struct AgentAttrs<'a> {
     pub hostname: Sym,
+    /// Fault-domain region and zone, when offers carry a domain.
+    pub region: Option<Sym>,
+    pub zone: Option<Sym>,
     pub attrs: &'a [Attr],
 }
 
@@ -563,6 +652,12 @@ impl AttrConstraint {
         let host = AttrValue::Text(agent.hostname);
         let passes = match self.sel {
             Sel::Hostname => test_value(&self.test, &host, syms),
+            Sel::Region => agent
+                .region
+                .is_some_and(|r| test_value(&self.test, &AttrValue::Text(r), syms)),
+            Sel::Zone => agent
+                .zone
+                .is_some_and(|z| test_value(&self.test, &AttrValue::Text(z), syms)),
             Sel::Named(n) => agent
                 .attrs
                 .iter()
@@ -589,6 +684,8 @@ pub fn group_key(sel: Sel, agent_ix: u32, agent: AgentAttrs<'_>) -> Option<u64> 
     const AGENT: u64 = 1 << 62;
     match sel {
         Sel::Hostname => Some(TEXT | AGENT | u64::from(agent_ix)),
+        Sel::Region => agent.region.map(|r| TEXT | u64::from(r.0)),
+        Sel::Zone => agent.zone.map(|z| TEXT | u64::from(z.0)),
         Sel::Named(n) => agent
             .attrs
             .iter()

@@ -14,7 +14,7 @@ use tritium_proto::v1::{Resource, value};
 use tritium_proto::view::{EventView, OfferView, ResourceView, ValueType, ViewError};
 
 use super::constraint::{Attr, AttrValue, Attrs, Ranges, milli, normalize_ranges};
-use super::place::{GroupIndex, Run};
+use super::place::{GroupCursor, GroupIndex, Run};
 use super::symbols::{FxMap, Sym};
 use super::{Accept, AgentIx, Launch, Matcher, Plan};
 
@@ -116,7 +116,7 @@ pub(super) struct Scratch {
     pub pref: Vec<u32>,
     pub groups: Vec<GroupIndex>,
     /// Per-run group cursors of GROUP_BY runs.
-    pub gcur: Vec<u32>,
+    pub gcur: Vec<GroupCursor>,
     pub attrs_tmp: Attrs,
     /// `(slot, amount)` taken by the placement being committed.
     pub portions: SmallVec<[(u32, i64); 8]>,
@@ -323,9 +323,26 @@ impl Matcher {
         // An agent's hostname and attributes rarely change (Mesos gives a
         // reconfigured agent a new id, except for additions): when their
         // bytes are the ones read last time, what was read then stands.
-        let fp = fingerprint(offer.hostname().as_bytes(), offer.attributes_bytes());
+        let mut fp = fingerprint(offer.hostname().as_bytes(), offer.attributes_bytes());
+        let domain = offer.domain_bytes();
+        if !domain.is_empty() {
+            fp = (fp ^ fingerprint(b"domain", domain).rotate_left(1)).max(1);
+        }
         if self.agents.attr_fp[i] == fp {
             return Ok(ea);
+        }
+        let (region, zone) = match offer.domain()? {
+            Some((r, z)) => (
+                (!r.is_empty()).then(|| self.syms.intern(r)).flatten(),
+                (!z.is_empty()).then(|| self.syms.intern(z)).flatten(),
+            ),
+            None => (None, None),
+        };
+        if self.agents.region[i] != region || self.agents.zone[i] != zone {
+            self.agents.region[i] = region;
+            self.agents.zone[i] = zone;
+            self.zones_seen |= zone.is_some();
+            self.attr_epoch += 1;
         }
         let host = self.syms.intern(offer.hostname()).unwrap_or(self.no_host);
         if self.agents.hostname[i] != host {
@@ -681,7 +698,13 @@ impl Matcher {
             .c
             .counting
             .iter()
-            .map(|(_, c)| super::constraint::group_key(c.sel(), agent.0, self.agent_attrs(agent)))
+            .map(|(f, c)| {
+                if *f == super::constraint::IMPLICIT && !self.zones_seen {
+                    None
+                } else {
+                    c.key(agent.0, self.agent_attrs(agent))
+                }
+            })
             .collect();
         let app = &mut self.apps[app_ix.0 as usize];
         for (k, key) in keys.into_iter().enumerate() {

@@ -137,6 +137,20 @@ pub fn plain_offer(id: &str, agent: &str, cpus: f64, mem: f64, attrs: Vec<Attrib
     )
 }
 
+/// `o` with a fault domain (`Offer.domain`, Mesos ≥ 1.5).
+pub fn in_domain(mut o: Offer, region: &str, zone: &str) -> Offer {
+    use tritium_proto::v1::{DomainInfo, domain_info::FaultDomain, domain_info::fault_domain};
+    o.domain = Some(DomainInfo {
+        fault_domain: Some(FaultDomain {
+            region: fault_domain::RegionInfo {
+                name: region.into(),
+            },
+            zone: fault_domain::ZoneInfo { name: zone.into() },
+        }),
+    });
+    o
+}
+
 /// An encoded OFFERS event.
 pub fn event(offers: Vec<Offer>) -> Vec<u8> {
     Event {

@@ -57,7 +57,8 @@
 //! | `LIKE attr [p…]` | attr is text (or a set with an item) that one pattern matches as a whole |
 //! | `UNLIKE attr [p…]` | LIKE does not hold (so also when attr is absent) |
 //! | no `attribute` | hydrogen's form: the test holds for at least one attribute, the hostname counted as a text attribute |
-//! | `attribute: "hostname"` | the offer's hostname, as text (an agent attribute named `hostname` is ignored) |
+//! | `attribute: "hostname"` (or `@hostname`) | the offer's hostname, as text (an agent attribute named `hostname` is ignored) |
+//! | `attribute: "@region"` / `"@zone"` | the agent's fault-domain region / zone (`Offer.domain`), as text; absent without a domain. Text tests only (TEXT — or Marathon's IS —, LIKE, UNLIKE), and MAX_PER / GROUP_BY; another `@` name is refused |
 //! | `not: true` | the test above does not hold (so also when attr is absent) |
 //!
 //! Placement rules:
@@ -66,12 +67,13 @@
 //! |---|---|
 //! | default | `spread` for a service, `binpack` for a job (a service must survive the loss of one agent; a job ends, and packing leaves whole agents free) |
 //! | `binpack` | best fit: agents ordered by free cpus, then mem, ascending at the start of the event; each instance takes the first that fits (GPU agents last) |
-//! | `spread` | the agent with the fewest instances of the app; ties → by free cpus at the start of the event, most first; with `GROUP_BY attr`, the least loaded value of attr first |
+//! | `spread` | the agent with the fewest instances of the app; ties → by free cpus at the start of the event, most first; with `GROUP_BY attr`, the least loaded value of attr first, then within it the agent with the fewest instances; without a GROUP_BY, the least loaded fault-domain zone first when the event's agents span two zones or more (agents without a domain count as one zone more; this default zone spread never refuses an agent) |
 //! | `UNIQUE` / `unique` / `STRATEGY [unique]` | at most one instance of the app per agent |
 //! | `mux` / `STRATEGY [mux]` | agents already running the app first (most instances first), then best fit; cannot be combined with UNIQUE or GROUP_BY |
 //! | `MAX_PER attr [n]` | at most n instances per value of attr (text or scalar; `hostname` = per agent); agents without attr are not used |
 //! | `GROUP_BY attr` | each instance goes to the least-loaded value of attr among agents that fit now; agents without attr are not used |
 //! | `GROUP_BY attr [k]` | the same, and no value holds more than ⌈instances / k⌉ |
+//! | home region | an app with no filter naming `@region` is placed only on agents of the home region ([`Matcher::set_home_region`]: the master's region) or without a domain; refusal reason `region` |
 //!
 //! GPU agents (any offered gpus) take instances that need no GPU only when
 //! no other agent of the event fits. Instance counts include live tasks
@@ -254,9 +256,10 @@ enum Reason {
     Role,
     Unique,
     Maintenance,
+    Region,
 }
 
-const REASONS: [(Reason, &str); 9] = [
+const REASONS: [(Reason, &str); 10] = [
     (Reason::Cpus, "cpus"),
     (Reason::Mem, "mem"),
     (Reason::Disk, "disk"),
@@ -266,11 +269,12 @@ const REASONS: [(Reason, &str); 9] = [
     (Reason::Role, "role"),
     (Reason::Unique, "unique"),
     (Reason::Maintenance, "maintenance"),
+    (Reason::Region, "region"),
 ];
 
-/// First mask bit of filter reasons; filters past the 56th share bit 63 in
+/// First mask bit of filter reasons; filters past the 53rd share bit 63 in
 /// masks (their counters stay exact).
-const FILTER_BIT: u32 = 9;
+const FILTER_BIT: u32 = 10;
 
 fn filter_bit(i: usize) -> u64 {
     1u64 << (FILTER_BIT as usize + i).min(63)
@@ -311,6 +315,9 @@ struct Req {
     counts_agents: bool,
     /// A service: never placed on an agent draining for maintenance.
     avoids_maintenance: bool,
+    /// No filter names `@region`: only agents of the home region (or
+    /// without a domain) are used.
+    stays_home: bool,
 }
 
 #[derive(Debug)]
@@ -353,6 +360,9 @@ struct Agents {
     by_id: FxMap<Arc<str>, AgentIx>,
     id: Vec<Option<Arc<str>>>,
     hostname: Vec<Sym>,
+    /// Fault-domain region and zone from the agent's last offer.
+    region: Vec<Option<Sym>>,
+    zone: Vec<Option<Sym>>,
     attrs: Vec<Attrs>,
     /// Fingerprint of the hostname and encoded attributes `attrs` was read
     /// from (0: none yet): an agent offered again with the same bytes is
@@ -379,6 +389,8 @@ impl Agents {
             let i = ix.0 as usize;
             self.id[i] = Some(name.clone());
             self.hostname[i] = unknown_host;
+            self.region[i] = None;
+            self.zone[i] = None;
             self.attrs[i].clear();
             self.attr_fp[i] = 0;
             self.last_seen[i] = None;
@@ -390,6 +402,8 @@ impl Agents {
             let ix = AgentIx(self.id.len() as u32);
             self.id.push(Some(name.clone()));
             self.hostname.push(unknown_host);
+            self.region.push(None);
+            self.zone.push(None);
             self.attrs.push(Attrs::new());
             self.attr_fp.push(0);
             self.last_seen.push(None);
@@ -453,6 +467,12 @@ pub struct Matcher {
     ev: event::Scratch,
     /// Agents draining for maintenance: services are not placed there.
     draining: std::collections::BTreeSet<String>,
+    /// The master's fault-domain region: apps that name no `@region` stay
+    /// on agents of this region (or without a domain). `None`: any region.
+    home_region: Option<Sym>,
+    /// Some agent was offered with a fault-domain zone: until then the
+    /// default zone spread keeps no counts and builds no group index.
+    zones_seen: bool,
 }
 
 impl Matcher {
@@ -477,7 +497,23 @@ impl Matcher {
             events: 0,
             ev: event::Scratch::default(),
             draining: std::collections::BTreeSet::new(),
+            home_region: None,
+            zones_seen: false,
         }
+    }
+
+    /// The framework's home region: the master's fault-domain region
+    /// (`MasterInfo.domain`, from SUBSCRIBED). Apps without an `@region`
+    /// filter are placed only on agents of this region or without a
+    /// domain (refusal reason `region`), as Marathon does; `None` (a
+    /// master without a domain) places in any region.
+    pub fn set_home_region(&mut self, region: Option<&str>) {
+        self.home_region = region.and_then(|r| self.syms.intern(r));
+    }
+
+    /// The home region set by [`Matcher::set_home_region`].
+    pub fn home_region(&self) -> Option<&str> {
+        self.home_region.map(|r| self.syms.name(r))
     }
 
     /// Checks a spec against what the matcher can compile and what agents
@@ -585,6 +621,7 @@ impl Matcher {
             ports,
             counts_agents,
             avoids_maintenance: spec.kind != crate::spec::Kind::Job,
+            stays_home: !c.names_region,
             c,
         };
         let Some(ix) = self.app_ix_or_insert(&spec.name) else {
@@ -760,6 +797,8 @@ impl Matcher {
             let selector = match a.sel {
                 Sel::Any => continue,
                 Sel::Hostname => S::PseudoattributeType(PseudoattributeType::Hostname as i32),
+                Sel::Region => S::PseudoattributeType(PseudoattributeType::Region as i32),
+                Sel::Zone => S::PseudoattributeType(PseudoattributeType::Zone as i32),
                 Sel::Named(n) => S::AttributeName(self.syms.name(n).to_string()),
             };
             let predicate = match &a.test {
@@ -782,7 +821,7 @@ impl Matcher {
                     })
                 }
                 Test::Set(_) | Test::Scalar(..) | Test::Ranges(_) => {
-                    if matches!(a.sel, Sel::Hostname) {
+                    if matches!(a.sel, Sel::Hostname | Sel::Region | Sel::Zone) {
                         continue;
                     }
                     P::Exists(Exists {})

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use tritium_proto::view::{EventView, ViewError};
 
-use super::constraint::{AgentAttrs, Counting, Sel, group_key};
+use super::constraint::{AgentAttrs, Counting, IMPLICIT, Sel};
 use super::event::{NONE, Seg};
 use super::symbols::Sym;
 use super::{AgentIx, AppIx, Matcher, Near, Plan, REASONS, Reason, Req, filter_bit};
@@ -22,6 +22,8 @@ use crate::spec::StrategyKind;
 #[derive(Debug)]
 pub(super) struct GroupIndex {
     sel: Sel,
+    /// Agents without the attribute form a group (the soft zone spread).
+    soft: bool,
     role: Sym,
     /// Rows, by group then best-fit order.
     rows: Vec<u32>,
@@ -38,7 +40,8 @@ pub(super) struct Run {
     gpu_app: bool,
     spread: bool,
     mux: bool,
-    /// Spread without GROUP_BY: passes at rising instance-count levels.
+    /// Spread without a group walk: passes at rising instance-count
+    /// levels over all agents.
     levelled: bool,
     pos: u32,
     pref: (u32, u32),
@@ -54,6 +57,21 @@ pub(super) struct Run {
     gindex: u32,
     /// GROUP_BY: start of this run's cursors in the event's `gcur`.
     gcur: u32,
+}
+
+/// A GROUP_BY run's walk through one group. Spread runs walk each group
+/// in passes at rising instance-count levels, as levelled runs walk all
+/// agents, so instances spread over the group's agents too; other runs
+/// take the group's first row that fits.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct GroupCursor {
+    pos: u32,
+    level: u32,
+    placed: bool,
+    /// Lowest count of a row skipped in this pass (NONE: none).
+    skip_min: u32,
+    /// Past the last row with nothing left to try.
+    done: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -73,6 +91,8 @@ impl Matcher {
         let i = agent.0 as usize;
         AgentAttrs {
             hostname: self.agents.hostname[i],
+            region: self.agents.region[i],
+            zone: self.agents.zone[i],
             attrs: &self.agents.attrs[i],
         }
     }
@@ -95,11 +115,16 @@ impl Matcher {
         let mut groups = std::mem::take(&mut self.apps[app.0 as usize].groups);
         let a = &self.apps[app.0 as usize];
         let Some(req) = a.req.as_ref() else { return };
-        for (k, (_, c)) in req.c.counting.iter().enumerate() {
+        for (k, (f, c)) in req.c.counting.iter().enumerate() {
             let Some(g) = groups.get_mut(k) else { continue };
             g.clear();
+            if *f == IMPLICIT && !self.zones_seen {
+                // No agent has a zone: the default zone spread is idle
+                // and its counts are not kept.
+                continue;
+            }
             for (agent, n) in &a.by_agent {
-                if let Some(key) = group_key(c.sel(), agent.0, self.agent_attrs(*agent)) {
+                if let Some(key) = c.key(agent.0, self.agent_attrs(*agent)) {
                     *g.entry(key).or_insert(0) += n;
                 }
             }
@@ -142,7 +167,6 @@ impl Matcher {
             why.considered += other;
             why.refused[Reason::Role as usize] += other;
             let strategy = req.c.strategy;
-            let grouped = req.c.group_by.is_some();
             self.ev.runs.push(Run {
                 app: ix,
                 left: *n,
@@ -150,7 +174,8 @@ impl Matcher {
                 gpu_app: req.gpus > 0,
                 spread: strategy == StrategyKind::Spread,
                 mux: strategy == StrategyKind::Mux,
-                levelled: strategy == StrategyKind::Spread && !grouped,
+                // Until `build_groups` gives it a group walk.
+                levelled: strategy == StrategyKind::Spread,
                 pos: 0,
                 pref: (0, 0),
                 level: 0,
@@ -226,11 +251,15 @@ impl Matcher {
         let Some(gb) = req.c.group_by else { return };
         let (filter, c) = req.c.counting[gb];
         let sel = c.sel();
+        let soft = matches!(c, Counting::GroupBy { soft: true, .. });
+        if soft && !self.zones_seen {
+            return;
+        }
         let gi = match self
             .ev
             .groups
             .iter()
-            .position(|g| g.sel == sel && g.role == seg.role)
+            .position(|g| g.sel == sel && g.soft == soft && g.role == seg.role)
         {
             Some(gi) => gi,
             None => {
@@ -238,7 +267,7 @@ impl Matcher {
                 for pos in seg.start..seg.end {
                     let row = self.ev.order[pos as usize];
                     let agent = self.ev.agent_of_row(row);
-                    if let Some(key) = group_key(sel, agent.0, self.agent_attrs(agent)) {
+                    if let Some(key) = c.key(agent.0, self.agent_attrs(agent)) {
                         keyed.push((key, pos, row));
                     }
                 }
@@ -255,6 +284,7 @@ impl Matcher {
                 }
                 self.ev.groups.push(GroupIndex {
                     sel,
+                    soft,
                     role: seg.role,
                     rows: keyed.iter().map(|(_, _, row)| *row).collect(),
                     groups,
@@ -265,6 +295,11 @@ impl Matcher {
         let g = &self.ev.groups[gi];
         let missing = u64::from(seg.end - seg.start) - g.rows.len() as u64;
         let ngroups = g.groups.len();
+        if soft && ngroups < 2 {
+            // One zone (or none) among this event's agents: the plain
+            // levelled spread over agents.
+            return;
+        }
         let why = &mut self.apps[app.0 as usize].why;
         why.considered += missing;
         if let Some(n) = why.by_filter.get_mut(filter) {
@@ -272,8 +307,15 @@ impl Matcher {
         }
         let run = &mut self.ev.runs[i];
         run.gindex = gi as u32;
+        run.levelled = false;
         run.gcur = self.ev.gcur.len() as u32;
-        self.ev.gcur.extend(std::iter::repeat_n(0, ngroups));
+        self.ev.gcur.extend(std::iter::repeat_n(
+            GroupCursor {
+                skip_min: NONE,
+                ..GroupCursor::default()
+            },
+            ngroups,
+        ));
     }
 
     /// Turns until every run is done: each turn, each run places at most
@@ -450,19 +492,20 @@ impl Matcher {
     }
 
     /// The next row for a GROUP_BY run: the least-loaded group that still
-    /// has candidate rows, then its first row that fits.
+    /// has candidate rows, then its next row that fits (for spread runs,
+    /// at the group's current level, see [`GroupCursor`]).
     fn next_group_row(&mut self, i: usize) -> Option<u32> {
         loop {
             let run = &self.ev.runs[i];
             let app = run.app;
+            let spread = run.spread;
             let a = &self.apps[app.0 as usize];
             let gb = a.req.as_ref()?.c.group_by?;
             let counts = a.groups.get(gb)?;
             let g = &self.ev.groups[run.gindex as usize];
             let mut best: Option<(u32, usize)> = None;
-            for (k, (key, start, end)) in g.groups.iter().enumerate() {
-                let cur = self.ev.gcur[run.gcur as usize + k];
-                if cur >= end - start {
+            for (k, (key, _, _)) in g.groups.iter().enumerate() {
+                if self.ev.gcur[run.gcur as usize + k].done {
                     continue;
                 }
                 let c = counts.get(key).copied().unwrap_or(0);
@@ -472,19 +515,45 @@ impl Matcher {
             }
             let (_, k) = best?;
             let (_, start, end) = g.groups[k];
-            let cur = self.ev.gcur[run.gcur as usize + k];
-            let idx = if run.spread {
-                end - 1 - cur
+            let gcur = run.gcur as usize + k;
+            let cur = self.ev.gcur[gcur];
+            if cur.pos >= end - start {
+                // The end of a pass through the group: another pass at a
+                // higher level if it placed or skipped something.
+                let c = &mut self.ev.gcur[gcur];
+                if spread && (c.placed || c.skip_min != NONE) {
+                    c.level = if c.placed { c.level + 1 } else { c.skip_min };
+                    c.pos = 0;
+                    c.placed = false;
+                    c.skip_min = NONE;
+                } else {
+                    c.done = true;
+                }
+                continue;
+            }
+            let idx = if spread {
+                end - 1 - cur.pos
             } else {
-                start + cur
+                start + cur.pos
             };
             let row = g.rows[idx as usize];
-            let gcur = run.gcur as usize + k;
-            let verdict = self.verdict(app, row, NONE, false)?;
+            let level = if spread { cur.level } else { NONE };
+            let verdict = self.verdict(app, row, level, false)?;
             self.note(i, row, verdict);
+            let c = &mut self.ev.gcur[gcur];
             match verdict {
-                Verdict::Fit => return Some(row),
-                Verdict::Skip(_) | Verdict::Refuse { .. } => self.ev.gcur[gcur] += 1,
+                Verdict::Fit => {
+                    if spread {
+                        c.pos += 1;
+                        c.placed = true;
+                    }
+                    return Some(row);
+                }
+                Verdict::Skip(n) => {
+                    c.skip_min = c.skip_min.min(n);
+                    c.pos += 1;
+                }
+                Verdict::Refuse { .. } => c.pos += 1,
             }
         }
     }
@@ -511,6 +580,18 @@ impl Matcher {
                 .is_some_and(|id| self.draining.contains(id))
             {
                 let (bit, code) = res(Reason::Maintenance);
+                fail(&mut mask, bit, code);
+                if !full {
+                    return Verdict::Refuse { mask, first };
+                }
+            }
+        }
+        if req.stays_home
+            && let Some(home) = self.home_region
+        {
+            let agent = ev.agent_of_row(row);
+            if self.agents.region[agent.0 as usize].is_some_and(|r| r != home) {
+                let (bit, code) = res(Reason::Region);
                 fail(&mut mask, bit, code);
                 if !full {
                     return Verdict::Refuse { mask, first };
@@ -582,8 +663,12 @@ impl Matcher {
         }
         let groups = &self.apps[app.0 as usize].groups;
         for (k, (f, c)) in req.c.counting.iter().enumerate() {
+            if *f == IMPLICIT {
+                // The default zone spread orders groups; it refuses nothing.
+                continue;
+            }
             let code = REASONS.len() as u32 + *f as u32;
-            let Some(key) = group_key(c.sel(), agent.0, attrs) else {
+            let Some(key) = c.key(agent.0, attrs) else {
                 fail(&mut mask, filter_bit(*f), code);
                 continue;
             };

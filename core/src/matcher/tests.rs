@@ -930,3 +930,236 @@ fn no_service_is_placed_on_a_draining_agent_but_a_job_may_be() {
     let p = run(&mut m, offers(), &[("web", 2)]);
     assert_eq!(agents_of(&p), ["a1", "a2"], "no agent drains any more");
 }
+
+/// Nine equal agents, three per zone of region `r1` (`z1`..`z3`), ids
+/// `a<zone><n>`, listed zone by zone.
+fn zoned_agents(cpus: f64) -> Vec<tritium_proto::v1::Offer> {
+    let mut out = Vec::new();
+    for z in 1..=3 {
+        for n in 1..=3 {
+            let agent = format!("a{z}{n}");
+            out.push(in_domain(
+                plain_offer(&format!("o{z}{n}"), &agent, cpus, 10_000.0, vec![]),
+                "r1",
+                &format!("z{z}"),
+            ));
+        }
+    }
+    out
+}
+
+fn zone_counts(p: &Plan) -> [usize; 3] {
+    let mut c = [0; 3];
+    for a in agents_of(p) {
+        c[(a.as_bytes()[1] - b'1') as usize] += 1;
+    }
+    c
+}
+
+#[test]
+fn services_spread_over_zones_by_default() {
+    let mut m = Matcher::new("*");
+    // A default service: spread, so zones first, then agents.
+    m.put_app(&app("web", 1.0, 10.0)).unwrap();
+    // Zone 1 already runs two of it.
+    m.task_added("web", "a11");
+    m.task_added("web", "a12");
+    let p = run(&mut m, zoned_agents(8.0), &[("web", 7)]);
+    let c = zone_counts(&p);
+    // 2 + 7 = 9 instances: 3 per zone.
+    assert_eq!(c, [1, 3, 3], "{:?}", placements(&p));
+    // Within a zone, one agent each before any agent takes a second.
+    let mut agents = agents_of(&p);
+    agents.dedup();
+    assert_eq!(agents.len(), 7, "{:?}", placements(&p));
+    assert_ne!(agents_of(&p)[0], "a11");
+
+    // Zones of unequal size: 5 agents in z1, one in z2 and z3. Six
+    // instances go two per zone (a spread over agents alone would put
+    // five in z1).
+    let mut m = Matcher::new("*");
+    m.put_app(&app("web", 1.0, 10.0)).unwrap();
+    let mut offers: Vec<_> = (1..=5)
+        .map(|n| {
+            in_domain(
+                plain_offer(&format!("o1{n}"), &format!("a1{n}"), 8.0, 100.0, vec![]),
+                "r1",
+                "z1",
+            )
+        })
+        .collect();
+    offers.push(in_domain(
+        plain_offer("o21", "a21", 8.0, 100.0, vec![]),
+        "r1",
+        "z2",
+    ));
+    offers.push(in_domain(
+        plain_offer("o31", "a31", 8.0, 100.0, vec![]),
+        "r1",
+        "z3",
+    ));
+    let p = run(&mut m, offers, &[("web", 6)]);
+    assert_eq!(zone_counts(&p), [2, 2, 2], "{:?}", placements(&p));
+
+    // A job binpacks: no zone spread.
+    let mut m = Matcher::new("*");
+    let mut j = app("job", 1.0, 10.0);
+    j.kind = crate::spec::Kind::Job;
+    m.put_app(&j).unwrap();
+    let p = run(&mut m, zoned_agents(8.0), &[("job", 6)]);
+    let distinct: std::collections::BTreeSet<String> = agents_of(&p).into_iter().collect();
+    assert_eq!(distinct.len(), 1);
+}
+
+#[test]
+fn soft_zone_spread_uses_agents_without_a_domain_and_never_refuses() {
+    let mut m = Matcher::new("*");
+    m.put_app(&app("web", 1.0, 10.0)).unwrap();
+    // One zoned agent with room for one instance, two agents without a
+    // domain: nothing is refused for the zone spread.
+    let offers = vec![
+        in_domain(plain_offer("o1", "z", 1.0, 100.0, vec![]), "r1", "z1"),
+        plain_offer("o2", "n1", 8.0, 100.0, vec![]),
+        plain_offer("o3", "n2", 8.0, 100.0, vec![]),
+    ];
+    let p = run(&mut m, offers, &[("web", 5)]);
+    assert_eq!(placements(&p).len(), 5);
+    let w = m.why_not("web", Instant::now()).unwrap();
+    assert!(w.refused.keys().all(|k| !k.starts_with("filters")), "{w:?}");
+}
+
+#[test]
+fn group_by_zone_caps_and_region_constraints() {
+    let mut m = Matcher::new("*");
+    let mut g = app("gz", 1.0, 10.0);
+    g.instances = 9;
+    g.filters = vec![filter(FilterKind::GroupBy, Some("@zone"), &["3"])];
+    m.put_app(&g).unwrap();
+    // Zone 1 has room for far more than 3; the cap keeps 3 there.
+    let mut offers = zoned_agents(1.0);
+    offers[0] = in_domain(
+        plain_offer("o11", "a11", 64.0, 10_000.0, vec![]),
+        "r1",
+        "z1",
+    );
+    let p = run(&mut m, offers, &[("gz", 9)]);
+    assert_eq!(zone_counts(&p), [3, 3, 3], "{:?}", placements(&p));
+
+    // Agents without a domain do not take a GROUP_BY @zone app.
+    let mut m = Matcher::new("*");
+    m.put_app(&g).unwrap();
+    let p = run(
+        &mut m,
+        vec![plain_offer("o1", "n1", 8.0, 100.0, vec![])],
+        &[("gz", 1)],
+    );
+    assert!(p.accepts.is_empty());
+
+    // @region IS / @zone LIKE / @hostname.
+    let two_regions = || {
+        vec![
+            in_domain(
+                plain_offer("o1", "east", 8.0, 100.0, vec![]),
+                "us-east-1",
+                "us-east-1a",
+            ),
+            in_domain(
+                plain_offer("o2", "west", 8.0, 100.0, vec![]),
+                "us-west-2",
+                "us-west-2b",
+            ),
+            plain_offer("o3", "none", 8.0, 100.0, vec![]),
+        ]
+    };
+    let placed = |filters: Vec<Filter>, home: Option<&str>| {
+        let mut m = Matcher::new("*");
+        m.set_home_region(home);
+        let mut a = app("r", 1.0, 10.0);
+        a.strategy.kind = StrategyKind::Unique;
+        a.filters = filters;
+        m.put_app(&a).unwrap();
+        let mut v: Vec<String> = agents_of(&run(&mut m, two_regions(), &[("r", 3)]));
+        v.dedup();
+        v
+    };
+    // Home region east: the west agent is refused (reason `region`),
+    // agents without a domain count as local (as Mesos does).
+    assert_eq!(placed(vec![], Some("us-east-1")), ["east", "none"]);
+    // No home region (a master without a domain): anywhere.
+    assert_eq!(placed(vec![], None), ["east", "none", "west"]);
+    // Naming @region lifts the home rule: IS is TEXT.
+    let is: Filter =
+        serde_json::from_str(r#"{"type": "is", "attribute": "@region", "value": ["us-west-2"]}"#)
+            .unwrap();
+    assert_eq!(is.kind, FilterKind::Text);
+    assert_eq!(placed(vec![is], Some("us-east-1")), ["west"]);
+    assert_eq!(
+        placed(
+            vec![filter(FilterKind::Like, Some("@zone"), &["us-.*-2[ab]"])],
+            None
+        ),
+        ["west"]
+    );
+    let mut not_east = filter(FilterKind::Text, Some("@region"), &["us-east-1"]);
+    not_east.not = true;
+    assert_eq!(placed(vec![not_east], Some("us-east-1")), ["none", "west"]);
+    assert_eq!(
+        placed(
+            vec![filter(
+                FilterKind::Text,
+                Some("@hostname"),
+                &["east.example"]
+            )],
+            None
+        ),
+        ["east"]
+    );
+    let mut m = Matcher::new("*");
+    m.set_home_region(Some("us-east-1"));
+    m.put_app(&app("w", 1.0, 10.0)).unwrap();
+    run(&mut m, two_regions()[1..2].to_vec(), &[("w", 1)]);
+    let w = m.why_not("w", Instant::now()).unwrap();
+    assert_eq!(w.refused.get("region"), Some(&1), "{w:?}");
+}
+
+#[test]
+fn pseudo_attributes_are_checked() {
+    let m = Matcher::new("*");
+    let mut a = app("x", 1.0, 10.0);
+    a.filters = vec![filter(FilterKind::Text, Some("@rack"), &["r1"])];
+    let e = m.check(&a).unwrap_err();
+    assert_eq!(e.field, "filters[0].attribute", "{e:?}");
+    a.filters = vec![filter(FilterKind::Set, Some("@zone"), &["z"])];
+    assert_eq!(m.check(&a).unwrap_err().field, "filters[0].type");
+    a.filters = vec![filter(FilterKind::MaxPer, Some("@zone"), &["2"])];
+    assert!(m.check(&a).is_ok());
+}
+
+#[test]
+fn offer_domain_reads_and_changes_are_seen() {
+    let bytes = event(vec![in_domain(
+        plain_offer("o1", "a1", 1.0, 1.0, vec![]),
+        "r",
+        "z",
+    )]);
+    let ev = EventView::new(&bytes).unwrap();
+    let o = ev.offers().next().unwrap().unwrap();
+    assert_eq!(o.domain().unwrap(), Some(("r", "z")));
+    let bytes = event(vec![plain_offer("o1", "a1", 1.0, 1.0, vec![])]);
+    let ev = EventView::new(&bytes).unwrap();
+    assert_eq!(ev.offers().next().unwrap().unwrap().domain().unwrap(), None);
+
+    // An agent that moves zone (same attributes) is counted in its new one.
+    let mut m = Matcher::new("*");
+    let mut g = app("g", 1.0, 10.0);
+    g.instances = 2;
+    g.filters = vec![filter(FilterKind::GroupBy, Some("@zone"), &["2"])];
+    m.put_app(&g).unwrap();
+    let a1 = |z: &str| in_domain(plain_offer("o1", "a1", 8.0, 100.0, vec![]), "r", z);
+    let p = run(&mut m, vec![a1("z1")], &[("g", 1)]);
+    assert_eq!(agents_of(&p), ["a1"]);
+    m.task_added("g", "a1");
+    assert!(run(&mut m, vec![a1("z1")], &[("g", 1)]).accepts.is_empty());
+    // In z2 now: its task counts there, and z2 is full as well.
+    assert!(run(&mut m, vec![a1("z2")], &[("g", 1)]).accepts.is_empty());
+}

@@ -28,6 +28,12 @@ pub struct FrameworkSettings {
     pub webui_url: Option<String>,
     /// Key-value labels sent with the framework's info (empty: none).
     pub labels: Vec<(String, String)>,
+    /// Declare REGION_AWARE: the master then also offers agents of other
+    /// fault-domain regions than its own, and the framework must keep
+    /// tasks in the home region itself unless told otherwise
+    /// ([`View::master_region`](crate::framework::View::master_region)).
+    /// Without it (the default) the master offers only its own region.
+    pub region_aware: bool,
 }
 
 impl Default for FrameworkSettings {
@@ -42,6 +48,7 @@ impl Default for FrameworkSettings {
             principal: None,
             webui_url: None,
             labels: Vec::new(),
+            region_aware: false,
         }
     }
 }
@@ -215,6 +222,13 @@ pub struct AppRecord {
     /// keeps a paused or waiting update where it stood.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<Rollout>,
+    /// The grace period (ms) an operator gave the delete or rolling
+    /// restart under way: every KILL tritium sends for the app meanwhile
+    /// carries it as its `kill_policy`, overriding the spec's. Stored, so
+    /// the kills repeated after a restart of tritium keep it; cleared when
+    /// a new version begins and when the restart is done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kill_grace_ms: Option<u64>,
 }
 
 /// The control state of an update in progress (`GET /v1/api/deployments`).
@@ -272,6 +286,7 @@ impl AppRecord {
             backoff_until: None,
             crashed: Vec::new(),
             rollout: None,
+            kill_grace_ms: None,
         }
     }
 
@@ -308,6 +323,7 @@ impl AppRecord {
         self.update_failures = 0;
         self.backoff_until = None;
         self.crashed.clear();
+        self.kill_grace_ms = None;
     }
 }
 
@@ -437,6 +453,18 @@ pub enum CommandKind {
     /// PUT: change an app (not found if unknown): a scale, or a rolling
     /// update.
     UpdateApp(Box<AppSpec>),
+    /// PUT of one app asking for a canary for this update only: a rolling
+    /// update (refused, as `invalid` about `canary`, when the PUT only
+    /// scales) that first replaces `canary.instances` instances and waits
+    /// for a resume, as the spec's `upgrade.canary` would. The stored spec
+    /// keeps its own `upgrade.canary` for later updates.
+    UpdateAppWithCanary {
+        /// The app's new spec.
+        spec: Box<AppSpec>,
+        /// This update's canary (1 to the new instance count minus 1;
+        /// timeout 1 s to 7 days, or none).
+        canary: crate::spec::Canary,
+    },
     /// Create or replace (demo mode and tests; no conflict checks).
     PutApp(Box<AppSpec>),
     /// POST of a list (hydrogen's list form, taurus's jobs): create every
@@ -453,6 +481,24 @@ pub enum CommandKind {
     RemoveApp(String),
     /// POST restart: a rolling restart, backoff reset.
     RestartApp(String),
+    /// DELETE with a grace period: as [`CommandKind::RemoveApp`], and
+    /// every KILL of the delete carries `grace_period` (overriding the
+    /// app's `kill_policy`); tasks already being killed are killed again
+    /// with it, so a shorter one hurries them.
+    RemoveAppWithGrace {
+        /// The app.
+        name: String,
+        /// Between SIGTERM and SIGKILL.
+        grace_period: Duration,
+    },
+    /// POST restart with a grace period: as [`CommandKind::RestartApp`],
+    /// and every KILL of the restart carries `grace_period`.
+    RestartAppWithGrace {
+        /// The app.
+        name: String,
+        /// Between SIGTERM and SIGKILL.
+        grace_period: Duration,
+    },
     /// POST kill: kill one task of an app (it is replaced as any task
     /// tritium kills), with a grace period of its own if given
     /// (overriding the app's `kill_policy`).

@@ -298,7 +298,8 @@ pub enum FilterKind {
 fn de_filter_kind<'de, D: serde::Deserializer<'de>>(d: D) -> Result<FilterKind, D::Error> {
     let s = String::deserialize(d)?;
     Ok(match s.to_ascii_uppercase().as_str() {
-        "TEXT" => FilterKind::Text,
+        // Marathon's IS is TEXT with one value.
+        "TEXT" | "IS" => FilterKind::Text,
         "SET" => FilterKind::Set,
         "SCALAR" => FilterKind::Scalar,
         "RANGES" => FilterKind::Ranges,
@@ -310,8 +311,8 @@ fn de_filter_kind<'de, D: serde::Deserializer<'de>>(d: D) -> Result<FilterKind, 
         "GROUP_BY" => FilterKind::GroupBy,
         other => {
             return Err(serde::de::Error::custom(format!(
-                "unknown filter type {other:?} (expected TEXT, SET, SCALAR, RANGES, LIKE, \
-                 UNLIKE, UNIQUE, MAX_PER, GROUP_BY or STRATEGY)"
+                "unknown filter type {other:?} (expected TEXT (or IS), SET, SCALAR, RANGES, \
+                 LIKE, UNLIKE, UNIQUE, MAX_PER, GROUP_BY or STRATEGY)"
             )));
         }
     })

@@ -180,6 +180,7 @@ impl Master {
             multi_role: false,
             partition_aware: false,
             killing_state: false,
+            region_aware: false,
             suppressed: BTreeSet::new(),
             stream: None,
             generation: 0,

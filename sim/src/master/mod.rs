@@ -33,7 +33,7 @@ use tritium_proto::v1::{
     TaskId, TaskInfo, TaskState, TaskStatus, framework_info, offer, task_status,
 };
 
-use crate::cluster::{Agent, AgentState, ClusterSpec, generate};
+use crate::cluster::{Agent, AgentState, ClusterSpec, FaultDomain, generate};
 use crate::resources::{Bag, BagError};
 use crate::rng::Rng;
 
@@ -356,6 +356,8 @@ struct Framework {
     multi_role: bool,
     partition_aware: bool,
     killing_state: bool,
+    /// REGION_AWARE: offered agents of other regions than the master's.
+    region_aware: bool,
     suppressed: BTreeSet<String>,
     /// Current subscription.
     stream: Option<(StreamHandle, String)>,
@@ -385,6 +387,7 @@ impl Framework {
         self.multi_role = Self::has_capability(&info, Cap::MultiRole);
         self.partition_aware = Self::has_capability(&info, Cap::PartitionAware);
         self.killing_state = Self::has_capability(&info, Cap::TaskKillingState);
+        self.region_aware = Self::has_capability(&info, Cap::RegionAware);
         #[allow(deprecated)]
         let legacy_role = info.role.clone();
         self.roles = if self.multi_role {
@@ -726,6 +729,7 @@ impl Master {
             pid: Some("master@127.0.0.1:5050".into()),
             hostname: Some("localhost".into()),
             version: Some("1.11.0".into()),
+            domain: cfg.cluster.fault_domains.first().map(FaultDomain::info),
             ..MasterInfo::default()
         };
         let mut m = Master {

@@ -259,6 +259,12 @@ impl Master {
                 {
                     continue;
                 }
+                // As the allocator's isCapableOfReceivingAgent: an agent
+                // of another region than the master's goes only to
+                // REGION_AWARE frameworks.
+                if !self.frameworks[fw].region_aware && self.is_remote(a) {
+                    continue;
+                }
                 for role in &roles_of[slot] {
                     let alloc = if self.frameworks[fw].multi_role {
                         Some(role.as_str())
@@ -292,6 +298,20 @@ impl Master {
                 self.send(now, fw, ev);
                 offers = rest;
             }
+        }
+    }
+
+    /// Whether agent `a` is in another region than the master (both have
+    /// a fault domain), as the allocator's `isRemoteSlave`.
+    pub(super) fn is_remote(&self, a: usize) -> bool {
+        let master = self
+            .master_info
+            .domain
+            .as_ref()
+            .and_then(|d| d.fault_domain.as_ref());
+        match (master, &self.agents[a].domain) {
+            (Some(m), Some(d)) => m.region.name != d.region,
+            _ => false,
         }
     }
 
@@ -425,6 +445,7 @@ impl Master {
             hostname: a.hostname.clone(),
             resources,
             attributes: a.attributes.clone(),
+            domain: a.domain.as_ref().map(FaultDomain::info),
             allocation_info: alloc.map(|r| mesos::resource::AllocationInfo {
                 role: Some(r.to_owned()),
             }),

@@ -203,6 +203,9 @@ pub struct Core {
     pub(crate) stats: Stats,
     /// The master filters offers by constraints (it announced ≥ 1.11).
     master_filters_offers: bool,
+    /// The master's fault-domain region (`MasterInfo.domain`) from the
+    /// last SUBSCRIBED: the framework's home region.
+    pub(crate) master_region: Option<String>,
     /// The offer constraints the master holds for this subscription.
     sent_constraints: Option<tritium_proto::scheduler::OfferConstraints>,
     /// Inside `begin_turn` … `end_turn`: the end-of-turn work waits for
@@ -321,6 +324,7 @@ impl<F: Framework> Session<F> {
             task_floor: None,
             stats: Stats::default(),
             master_filters_offers: false,
+            master_region: None,
             sent_constraints: None,
             turn_open: false,
             stopped: None,

@@ -63,6 +63,7 @@ impl Core {
                 Cap::GpuResources,
             ]
             .iter()
+            .chain(f.region_aware.then_some(&Cap::RegionAware))
             .map(|t| framework_info::Capability {
                 r#type: Some(*t as i32),
             })
@@ -273,6 +274,12 @@ impl Core {
             .as_ref()
             .and_then(|m| m.version.as_deref())
             .is_some_and(version_at_least_1_11);
+        self.master_region = s
+            .master_info
+            .as_ref()
+            .and_then(|m| m.domain.as_ref())
+            .and_then(|d| d.fault_domain.as_ref())
+            .map(|f| f.region.name.clone());
         self.offer_quiet_since = Some(now);
         self.start_reconciliation(now);
         // Scale-downs decided while unsubscribed or before a restart are
