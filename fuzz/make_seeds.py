@@ -82,6 +82,16 @@ full = {
     "labels": {"purpose": "Testing", "team": "core"},
 }
 write("app_spec", "readme-web", readme_app)
+with open(os.path.join(here, "..", "examples", "pod.json"), "rb") as f:
+    write("app_spec", "pod-example", f.read())
+write("app_spec", "pod-networks", json.dumps({
+    "name": "p", "instances": 2, "networks": [{"mode": "container", "name": "cni", "labels": {"a": "b"}}],
+    "volumes": [{"name": "v"}], "executor_resources": {"cpus": 0.05},
+    "containers": [
+        {"name": "a", "resources": {"cpu": 0.1, "mem": 32}, "command": {"cmd": "x"},
+         "endpoints": [{"name": "e", "host_port": 31000, "protocol": "udp"}],
+         "volume_mounts": [{"name": "v", "mount_path": "/v", "read_only": True}]},
+        {"name": "b", "resources": {"cpus": 0.1, "mem": 32, "disk": 1}, "image": "alpine"}]}).encode())
 write("app_spec", "hydrogen-readme-list", hydrogen)
 write("app_spec", "hydrogen-readme-app", json.dumps(json.loads(hydrogen)[0]).encode())
 write("app_spec", "every-field", json.dumps(full, indent=1).encode())

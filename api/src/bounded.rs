@@ -149,6 +149,7 @@ mod tests {
                     message: Some("m".repeat(100)),
                     killing: false,
                     ready: true,
+                    container: None,
                 })
                 .collect(),
             tasks_total: tasks,

@@ -571,6 +571,10 @@ impl JobTask {
             discovery: None,
             kill_policy: None,
             readiness: None,
+            containers: Vec::new(),
+            volumes: Vec::new(),
+            networks: Vec::new(),
+            executor_resources: None,
         }
     }
 

@@ -1744,3 +1744,145 @@ fn maintenance_shows_agents_draining_then_drained_and_why_an_app_waits() {
     );
     s.assert_no_violations();
 }
+
+// ------------------------------------------------------------ pods
+
+/// `examples/pod.json` through the REST API, unchanged: each instance is
+/// one LAUNCH_GROUP (a DEFAULT executor with its own resources, one task
+/// per container, each with DiscoveryInfo and the pod's kill policy); GET
+/// lists the tasks per container grouped by instance and counts ready
+/// instances; a bad pod is a 422 naming the field and changes nothing; an
+/// API kill of one container replaces its whole instance; a scale-down
+/// kills whole groups; delete empties the app.
+#[test]
+fn a_pod_runs_as_task_groups_through_the_api() {
+    use tritium_proto::v1 as mesos;
+    let mut sim = small_sim(12);
+    sim.cluster.shape = Some("cpus=8,mem=16384,disk=20000".parse().unwrap());
+    let s = Stack::start_with(sim, true, |_| {});
+    let example = include_str!("../../examples/pod.json");
+
+    // Refused, naming the field; nothing created.
+    let mut bad: Value = serde_json::from_str(example).unwrap();
+    bad["containers"][2]["volume_mounts"][0]["name"] = json!("nope");
+    let r = s.send("POST", "/v1/api/app", &bad.to_string());
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.json()["field"], "containers[2].volume_mounts[0].name");
+    assert_eq!(s.get("/v1/api/app?name=shop").status, 404);
+
+    let r = s.send("POST", "/v1/api/app", example);
+    assert_eq!(r.status, 201, "{}", r.body);
+    let app = s.wait_app("shop", "10 ready instances", |a| {
+        a["ready"] == 10 && a["status"] == "running" && live_tasks(a).len() == 30
+    });
+    let tasks = live_tasks(&app);
+    for chunk in tasks.chunks(3) {
+        let group = |t: &Value| {
+            let id = t["id"].as_str().unwrap();
+            id[..id.rfind('.').unwrap()].to_owned()
+        };
+        assert!(
+            chunk.iter().all(|t| group(t) == group(&chunk[0])),
+            "{chunk:?}"
+        );
+        assert!(chunk.iter().all(|t| t["agent_id"] == chunk[0]["agent_id"]));
+    }
+    // What Mesos got.
+    let proxy = s.proxy.as_ref().unwrap();
+    let groups = proxy.groups();
+    assert_eq!(groups.len(), 10, "one LAUNCH_GROUP per instance");
+    for g in &groups {
+        let e = &g.executor;
+        assert_eq!(e.r#type, Some(mesos::executor_info::Type::Default as i32));
+        assert!(e.command.is_none());
+        let sum = |rs: &[mesos::Resource], n: &str| -> f64 {
+            rs.iter()
+                .filter(|r| r.name == n)
+                .filter_map(|r| r.scalar.as_ref().map(|s| s.value))
+                .sum()
+        };
+        assert_eq!(
+            (
+                sum(&e.resources, "cpus"),
+                sum(&e.resources, "mem"),
+                sum(&e.resources, "disk")
+            ),
+            (0.1, 32.0, 10.0)
+        );
+        let names: Vec<&str> = g.task_group.tasks.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["web", "api", "assets"]);
+        for t in &g.task_group.tasks {
+            assert!(t.executor.is_none() && t.command.is_some());
+            assert!(t.discovery.is_some());
+            let grace = t
+                .kill_policy
+                .as_ref()
+                .unwrap()
+                .grace_period
+                .as_ref()
+                .unwrap();
+            assert_eq!(grace.nanoseconds, 5_000_000_000);
+        }
+        let web = &g.task_group.tasks[0];
+        assert_eq!(sum(&web.resources, "cpus"), 0.5);
+        assert!(web.check.is_some(), "web's readiness check");
+        let api = &g.task_group.tasks[1];
+        assert!(api.health_check.is_some(), "api's health check");
+        let env = env_of(api.command.as_ref().unwrap());
+        assert_eq!(env["SHOP_ENV"], "production");
+        assert!(env.contains_key("PORT_API") && env.contains_key("ENDPOINT_HTTP"));
+    }
+
+    // One container killed through the API: its whole instance goes and
+    // a new group takes its place.
+    let victim = tasks[4]["id"].as_str().unwrap().to_owned();
+    let victim_group = victim[..victim.rfind('.').unwrap()].to_owned();
+    let r = s.send(
+        "POST",
+        &format!("/v1/api/app/kill?name=shop&task={victim}"),
+        "",
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let app = s.wait_app("shop", "the instance replaced", |a| {
+        let live = live_tasks(a);
+        a["ready"] == 10
+            && live.len() == 30
+            && live.iter().all(|t| {
+                !t["id"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("{victim_group}."))
+            })
+    });
+    assert_eq!(proxy.groups().len(), 11);
+    let kills: BTreeSet<String> = proxy
+        .kills()
+        .iter()
+        .map(|k| k.task_id.value.clone())
+        .collect();
+    for c in ["web", "api", "assets"] {
+        assert!(kills.contains(&format!("{victim_group}.{c}")), "{kills:?}");
+    }
+
+    // Scale down to 4: whole groups go.
+    let mut doc: Value = serde_json::from_str(example).unwrap();
+    doc["instances"] = json!(4);
+    let r = s.send("PUT", "/v1/api/app", &doc.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    let app2 = s.wait_app("shop", "4 instances", |a| {
+        live_tasks(a).len() == 12 && a["ready"] == 4
+    });
+    assert_eq!(app2["version"], app["version"], "a scale is not an update");
+
+    let r = s.send("DELETE", "/v1/api/app?name=shop", "");
+    assert!(r.status == 200 || r.status == 202, "{}", r.body);
+    poll(WAIT, "the pod deleted", || {
+        if s.get("/v1/api/app?name=shop").status == 404 {
+            Ok(())
+        } else {
+            Err("still there".to_owned())
+        }
+    });
+    assert!(s.sim_live("shop").is_empty());
+    s.assert_no_violations();
+}

@@ -334,6 +334,19 @@ impl Launch {
     }
 }
 
+/// A task group to launch together (`LAUNCH_GROUP`): the executor that
+/// runs it (Mesos's DEFAULT executor for a pod) and one [`Launch`] per
+/// task, none with an executor of its own. The master starts all of its
+/// tasks or none.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupLaunch {
+    /// `LaunchGroup.executor`, with its own resources.
+    pub executor: mesos::ExecutorInfo,
+    /// The group's tasks: records stored as launch intents, infos sent as
+    /// `LaunchGroup.task_group.tasks`.
+    pub tasks: Vec<Launch>,
+}
+
 impl<'a> Ctx<'a> {
     pub(crate) fn new(core: &'a mut Core, now: Instant) -> Ctx<'a> {
         Ctx {
@@ -386,9 +399,24 @@ impl<'a> Ctx<'a> {
     /// Launch on several offers of one agent (and one allocation role) at
     /// once: [`Ctx::accept`] for a framework that groups offers itself.
     pub fn accept_ids(&mut self, offer_ids: Vec<String>, agent_id: &str, launches: Vec<Launch>) {
+        self.accept_with_groups(offer_ids, agent_id, launches, Vec::new());
+    }
+
+    /// Launch tasks and task groups on several offers of one agent (and
+    /// one allocation role) in one ACCEPT: one LAUNCH for `launches` (if
+    /// any) and one LAUNCH_GROUP per group. A group any of whose task ids
+    /// is already tracked is left out whole.
+    pub fn accept_with_groups(
+        &mut self,
+        offer_ids: Vec<String>,
+        agent_id: &str,
+        launches: Vec<Launch>,
+        groups: Vec<GroupLaunch>,
+    ) {
         self.answered += offer_ids.len();
         self.accepted.extend(offer_ids.iter().cloned());
-        self.core.accept(self.now, offer_ids, agent_id, launches);
+        self.core
+            .accept(self.now, offer_ids, agent_id, launches, groups);
     }
 
     /// DECLINE one offer, refusing its agent's resources for `refuse`.

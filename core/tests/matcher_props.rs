@@ -11,7 +11,10 @@
 //! - satisfies every constraint of every placement (checked by a reference
 //!   evaluator written independently of the matcher);
 //! - is the same for the same inputs;
-//! - and MUX and spread apps obey all of the above like any other.
+//! - and MUX and spread apps obey all of the above like any other;
+//! - a pod's instance is placed whole (its containers and its executor on
+//!   one agent), and split among them as it is launched it still takes no
+//!   more of any offered resource than offered.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
@@ -573,6 +576,183 @@ proptest! {
     }
 }
 
+/// A pod of random containers (cpus in tenths, mem, disk, endpoints, some
+/// at fixed ports) and executor resources.
+#[derive(Debug, Clone)]
+struct PodGen {
+    containers: Vec<(u32, u32, u32, Vec<u32>)>,
+    executor: (u32, u32, u32),
+    want: u32,
+    strategy: u8,
+}
+
+fn pod_gen() -> impl Strategy<Value = PodGen> {
+    (
+        prop::collection::vec(
+            (
+                1u32..20,
+                1u32..200,
+                0u32..3,
+                prop::collection::vec(prop_oneof![2 => Just(0u32), 1 => 31_000u32..31_006], 0..3),
+            ),
+            1..4,
+        ),
+        (1u32..5, 32u32..64, 1u32..4),
+        1u32..8,
+        0u8..4,
+    )
+        .prop_map(|(containers, executor, want, strategy)| PodGen {
+            containers,
+            executor,
+            want,
+            strategy,
+        })
+}
+
+fn pod_spec(g: &PodGen) -> Option<AppSpec> {
+    use serde_json::json;
+    let mut fixed = BTreeSet::new();
+    let containers: Vec<serde_json::Value> = g
+        .containers
+        .iter()
+        .enumerate()
+        .map(|(i, (cpu, mem, disk, ports))| {
+            let endpoints: Vec<serde_json::Value> = ports
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| **p == 0 || fixed.insert(**p))
+                .map(|(j, p)| json!({"name": format!("c{i}p{j}"), "host_port": p}))
+                .collect();
+            json!({
+                "name": format!("c{i}"),
+                "resources": {"cpu": f64::from(*cpu) / 10.0, "mem": mem, "disk": disk},
+                "command": {"cmd": "x"},
+                "endpoints": endpoints,
+            })
+        })
+        .collect();
+    let strategy = ["binpack", "unique", "mux", "spread"][g.strategy as usize];
+    let doc = json!({
+        "name": "pod",
+        "instances": g.want,
+        "strategy": {"type": strategy},
+        "containers": containers,
+        "executor_resources": {
+            "cpu": f64::from(g.executor.0) / 100.0,
+            "mem": g.executor.1,
+            "disk": g.executor.2,
+        },
+    });
+    AppSpec::from_value(doc).ok()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// A pod's instance is placed whole on one agent (its containers and
+    /// its executor together), and what a plan's groups take, split among
+    /// executor and tasks as they are launched, never exceeds any offered
+    /// resource nor uses a port twice or outside the offered ranges.
+    #[test]
+    fn pod_groups_fit_their_offers(
+        agents in prop::collection::vec(agent_gen(), 1..6),
+        g in pod_gen(),
+        disk in prop::collection::vec(0u32..40, 6),
+    ) {
+        let Some(spec) = pod_spec(&g) else {
+            return Ok(());
+        };
+        let mut m = Matcher::new("*");
+        m.put_app(&spec).unwrap();
+        let mut offers = offers_of(&agents);
+        // Agents offer some disk too (a pod's executor needs it).
+        for (i, d) in disk.iter().take(agents.len()).enumerate() {
+            if let Some(o) = offers.iter_mut().find(|o| o.agent_id.value == format!("ag{i}")) {
+                o.resources.push(scalar("disk", f64::from(*d), Some("*")));
+            }
+        }
+        let bytes = event(offers.clone());
+        let mut plan = Plan::default();
+        m.match_offers(Instant::now(), &EventView::new(&bytes).unwrap(), &[("pod", g.want)], &mut plan)
+            .unwrap();
+        let by_id: HashMap<&str, &Offer> = offers.iter().map(|o| (o.id.value.as_str(), o)).collect();
+        let placed: usize = plan.accepts.iter().map(|a| a.launches.len()).sum();
+        prop_assert!(placed <= g.want as usize);
+        let milli = |v: f64| (v * 1000.0).round() as i64;
+        for a in &plan.accepts {
+            let mut offered: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
+            let mut ranges: Vec<(u64, u64)> = Vec::new();
+            for id in &a.offer_ids {
+                for r in &by_id[id.as_str()].resources {
+                    if let Some(s) = &r.scalar {
+                        *offered.entry(identity(r)).or_default() += milli(s.value);
+                    }
+                    if let Some(rs) = &r.ranges {
+                        ranges.extend(rs.range.iter().map(|r| (r.begin, r.end)));
+                    }
+                }
+            }
+            let mut used: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
+            let mut ports_used = BTreeSet::new();
+            for (n, l) in a.launches.iter().enumerate() {
+                let group = format!("pod.{n}.0");
+                let pod = tritium_core::apps::pod::build_group(
+                    &spec, &group, &a.agent_id, &l.resources, &l.ports,
+                );
+                prop_assert!(pod.is_some(), "a placement that does not split: {:?}", l);
+                let pod = pod.unwrap();
+                // The executor: what validation.cpp asks of it.
+                let amount = |rs: &[Resource], name: &str| -> i64 {
+                    rs.iter()
+                        .filter(|r| r.name == name)
+                        .filter_map(|r| r.scalar.as_ref().map(|s| milli(s.value)))
+                        .sum()
+                };
+                let e = &pod.executor.resources;
+                prop_assert_eq!(amount(e, "cpus"), i64::from(g.executor.0) * 10);
+                prop_assert_eq!(amount(e, "mem"), i64::from(g.executor.1) * 1000);
+                prop_assert_eq!(amount(e, "disk"), i64::from(g.executor.2) * 1000);
+                prop_assert_eq!(pod.tasks.len(), spec.containers.len());
+                for ((_, t), c) in pod.tasks.iter().zip(&spec.containers) {
+                    prop_assert_eq!(amount(&t.resources, "cpus"), milli(c.resources.cpu));
+                    prop_assert_eq!(amount(&t.resources, "mem"), milli(c.resources.mem));
+                    let n_ports: u64 = t
+                        .resources
+                        .iter()
+                        .filter_map(|r| r.ranges.as_ref())
+                        .flat_map(|rs| rs.range.iter().map(|r| r.end - r.begin + 1))
+                        .sum();
+                    prop_assert_eq!(n_ports as usize, c.endpoints.len());
+                }
+                for r in pod
+                    .tasks
+                    .iter()
+                    .flat_map(|(_, t)| t.resources.iter())
+                    .chain(e.iter())
+                {
+                    if let Some(s) = &r.scalar {
+                        *used.entry(identity(r)).or_default() += milli(s.value);
+                    }
+                    if let Some(rs) = &r.ranges {
+                        for x in &rs.range {
+                            for p in x.begin..=x.end {
+                                prop_assert!(ports_used.insert(p), "port {} used twice", p);
+                                prop_assert!(
+                                    ranges.iter().any(|(b, e)| *b <= p && p <= *e),
+                                    "port {} was not offered", p
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            for (k, v) in &used {
+                let have = offered.get(k).copied().unwrap_or(0);
+                prop_assert!(*v <= have, "{} used of {} offered", v, have);
+            }
+        }
+    }
+}
 /// Fault domains: agents in regions and zones (some without a domain),
 /// apps with `@region` / `@zone` constraints or none, a home region or
 /// none. Every plan uses no more than offered per agent, honours every

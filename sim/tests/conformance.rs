@@ -26,7 +26,8 @@
 //! | [`scheduler`] | scheduler_tests.cpp | SchedulerTest, SchedulerSSLTest |
 //! | [`reconciliation`] | reconciliation_tests.cpp | ReconciliationTest |
 //! | [`role`] | role_tests.cpp | RoleTest |
-//! | [`master_validation`] | master_validation_tests.cpp | TaskValidationTest, TaskGroupValidationTest, FrameworkInfoValidationTest |
+//! | [`master_validation`] | master_validation_tests.cpp | TaskValidationTest, FrameworkInfoValidationTest |
+//! | [`task_group`] | master_validation_tests.cpp, default_executor_tests.cpp | TaskGroupValidationTest, DefaultExecutorTest (a group killed with one failed or killed task) |
 //! | [`partition`] | partition_tests.cpp | PartitionTest |
 //! | [`command_executor`] | command_executor_tests.cpp, slave_tests.cpp | CommandExecutorTest (TASK_KILLING), SlaveTest.CommandTaskWithKillPolicy |
 //!
@@ -63,7 +64,8 @@
 //! | TaskValidationTest.ExecutorInfoDiffersOnDifferentSlaves | a custom executor on two agents (Mesos expects both to run; the simulator has no executors to compare) |
 //! | TaskValidationTest.DISABLED_TaskMesosTypeWithDockerInfo | disabled in Mesos |
 //! | ExecutorValidationTest.ExecutorType, ExecutorID, ExecutorInfoAllocatedResources | unit tests of executor validation functions |
-//! | TaskGroupValidationTest (all but TaskUsesDifferentExecutor) | revocable resources, DOCKER containers, network infos with health checks, environment secrets, resource limits, shared cgroups: not validated by the simulator |
+//! | TaskGroupValidationTest.TaskGroupUsesRevocableResources, TaskGroupAndExecutorUsesRevocableResources, ExecutorEnvironmentInvalid, TaskEnvironmentInvalid, ResourceLimits, ShareCgroup | revocable resources, environment secrets, resource limits and shared cgroups: not validated by the simulator |
+//! | DefaultExecutorTest.* but the group kills | the executor's own process, its agent API, nested containers and their checks (the simulator runs a group's tasks as it runs any task) |
 //! | FrameworkInfoValidationTest.ValidateOfferFilters, ValidateUpdate | unit tests of offer filters and of UPDATE_FRAMEWORK's field rules |
 //! | FrameworkInfoValidationTest.MultiRoleWhitelist | the `--roles` whitelist (see `role::bad_register`) |
 //! | FrameworkInfoValidationTest.RoleChangeWithMultiRoleMasterFailover | the new master learning the framework from its agents first |
@@ -92,3 +94,5 @@ mod role;
 mod scheduler;
 #[path = "conformance/scheduler_http_api.rs"]
 mod scheduler_http_api;
+#[path = "conformance/task_group.rs"]
+mod task_group;

@@ -139,7 +139,7 @@ pub fn apps_table(apps: &[AppView]) -> String {
                 a.version.to_string(),
                 a.instances.to_string(),
                 a.running.to_string(),
-                if a.spec.healthcheck.is_none() {
+                if !a.spec.has_healthcheck() {
                     "-".into()
                 } else {
                     a.healthy.to_string()
@@ -164,7 +164,8 @@ pub fn apps_table(apps: &[AppView]) -> String {
 pub fn app_detail(a: &AppView, now_unix: f64) -> String {
     let mut out = String::new();
     let spec = &a.spec;
-    let res = &spec.resources;
+    // A pod's instance: its containers and executor together.
+    let res = &spec.instance_resources();
     let mut summary = vec![
         ("name", text(&a.name)),
         ("status", a.status.to_string()),
@@ -175,7 +176,7 @@ pub fn app_detail(a: &AppView, now_unix: f64) -> String {
                 "{} wanted, {} running{}",
                 a.instances,
                 a.running,
-                if spec.healthcheck.is_none() {
+                if !spec.has_healthcheck() {
                     String::new()
                 } else {
                     format!(", {} healthy", a.healthy)
@@ -187,6 +188,17 @@ pub fn app_detail(a: &AppView, now_unix: f64) -> String {
             format!("cpu {}, mem {} MB", float(res.cpu), float(res.mem)),
         ),
     ];
+    if spec.is_pod() {
+        let names: Vec<String> = spec.containers.iter().map(|c| text(&c.name)).collect();
+        summary.push((
+            "pod",
+            format!(
+                "{} containers per instance ({}), one task group each; resources include the executor's",
+                names.len(),
+                names.join(", ")
+            ),
+        ));
+    }
     if let Some(cmd) = spec.command.as_ref().and_then(|c| c.cmd.as_deref()) {
         summary.push(("command", cmd.to_owned()));
     }
@@ -449,6 +461,32 @@ mod tests {
         assert_eq!(age(Some(0.0), 7300.0), "2h");
         assert_eq!(age(None, 5.0), "-");
         assert_eq!((float(64.0), float(0.1)), ("64.0".into(), "0.1".into()));
+    }
+
+    #[test]
+    fn a_pod_shows_its_containers_and_whole_instance() {
+        let spec: serde_json::Value =
+            serde_json::from_str(include_str!("../../../examples/pod.json")).unwrap();
+        let task = |i: u32, c: &str| {
+            json!({"id": format!("shop.{i}.00ab.{c}"), "instance": i, "version": 1,
+                "state": "TASK_RUNNING", "agent_id": "a1", "host": "h1", "ports": [],
+                "healthy": null, "started_at": null, "message": null, "killing": false,
+                "ready": true, "container": c})
+        };
+        let a: AppView = serde_json::from_value(json!({"name": "shop", "version": 1,
+            "status": "running", "instances": 10, "running": 3, "healthy": 1,
+            "spec": spec, "previous_version": null, "rolled_back": false, "failures": 0,
+            "backoff_seconds": null, "completed": null,
+            "tasks": [task(0, "api"), task(0, "assets"), task(0, "web")]}))
+        .unwrap();
+        let out = app_detail(&a, 0.0);
+        assert!(
+            out.contains("pod:        3 containers per instance (web, api, assets)"),
+            "{out}"
+        );
+        assert!(out.contains("cpu 1.7, mem 448.0 MB"), "{out}");
+        assert!(out.contains(", 1 healthy"), "{out}");
+        assert!(out.contains("shop.0.00ab.assets"), "{out}");
     }
 
     #[test]

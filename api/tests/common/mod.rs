@@ -30,6 +30,7 @@ use tritium_engine::core::Config;
 use tritium_engine::driver::{DriverOptions, MemStore};
 use tritium_proto::scheduler::{Call, call};
 use tritium_proto::v1::TaskInfo;
+use tritium_proto::v1::offer::operation::LaunchGroup;
 use tritium_sim::{SimConfig, SimServer};
 
 /// Longest any single wait in these tests may take.
@@ -505,6 +506,7 @@ pub struct CallRecorder {
     pub addr: SocketAddr,
     launched: Arc<Mutex<Vec<TaskInfo>>>,
     kills: Arc<Mutex<Vec<call::Kill>>>,
+    groups: Arc<Mutex<Vec<LaunchGroup>>>,
 }
 
 impl CallRecorder {
@@ -513,7 +515,8 @@ impl CallRecorder {
         let addr = listener.local_addr().unwrap();
         let launched = Arc::new(Mutex::new(Vec::new()));
         let kills = Arc::new(Mutex::new(Vec::new()));
-        let (rec, rec_kills) = (launched.clone(), kills.clone());
+        let groups = Arc::new(Mutex::new(Vec::new()));
+        let (rec, rec_kills, rec_groups) = (launched.clone(), kills.clone(), groups.clone());
         thread::Builder::new()
             .name("call-recorder".into())
             .spawn(move || {
@@ -524,8 +527,9 @@ impl CallRecorder {
                     };
                     let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
                     thread::spawn(move || pipe_back(s2, c2));
-                    let (rec, rec_kills) = (rec.clone(), rec_kills.clone());
-                    thread::spawn(move || pipe_calls(client, server, rec, rec_kills));
+                    let (rec, rec_kills, rec_groups) =
+                        (rec.clone(), rec_kills.clone(), rec_groups.clone());
+                    thread::spawn(move || pipe_calls(client, server, rec, rec_kills, rec_groups));
                 }
             })
             .expect("spawn the proxy");
@@ -533,12 +537,18 @@ impl CallRecorder {
             addr,
             launched,
             kills,
+            groups,
         }
     }
 
     /// Every KILL sent so far.
     pub fn kills(&self) -> Vec<call::Kill> {
         self.kills.lock().unwrap().clone()
+    }
+
+    /// Every LAUNCH_GROUP sent so far (its tasks are in `launched` too).
+    pub fn groups(&self) -> Vec<LaunchGroup> {
+        self.groups.lock().unwrap().clone()
     }
 
     /// Every TaskInfo launched so far.
@@ -558,6 +568,7 @@ fn pipe_calls(
     mut server: TcpStream,
     launched: Arc<Mutex<Vec<TaskInfo>>>,
     kills: Arc<Mutex<Vec<call::Kill>>>,
+    groups: Arc<Mutex<Vec<LaunchGroup>>>,
 ) {
     let mut pending = Vec::new();
     let mut buf = [0u8; 64 * 1024];
@@ -586,6 +597,10 @@ fn pipe_calls(
                 for op in accept.operations {
                     if let Some(launch) = op.launch {
                         l.extend(launch.task_infos);
+                    }
+                    if let Some(g) = op.launch_group {
+                        l.extend(g.task_group.tasks.iter().cloned());
+                        groups.lock().unwrap().push(g);
                     }
                 }
             }

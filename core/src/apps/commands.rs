@@ -61,9 +61,18 @@ impl AppService {
             return Err(e);
         }
         tracing::info!(target: "tritium::apps", app, task, ?grace_period, "killing a task on request");
-        match grace_period {
-            Some(g) => ctx.kill_with_grace(task, g),
-            None => ctx.kill(task),
+        // A pod's task is its instance's: the whole group goes (the
+        // default executor kills the rest of a group anyway).
+        let group: Vec<String> = Self::group_tasks(&ctx.view(), task)
+            .into_iter()
+            .filter(|t| t.record().id == task || !t.kill_sent())
+            .map(|t| t.record().id.clone())
+            .collect();
+        for id in &group {
+            match grace_period {
+                Some(g) => ctx.kill_with_grace(id, g),
+                None => ctx.kill(id),
+            }
         }
         self.touch(app);
         self.converge(ctx, app);
@@ -513,16 +522,30 @@ impl AppService {
     /// on one agent is not refused for its size.
     fn check_spec(&self, view: &View<'_>, spec: &AppSpec) -> Result<(), CommandError> {
         let mut footprint: BTreeMap<&str, [f64; 4]> = BTreeMap::new();
+        // What one task of each app holds (once per app, not per task).
+        let per_task: BTreeMap<&str, [f64; 4]> = self
+            .apps
+            .iter()
+            .map(|(name, app)| {
+                // A pod's instance is one task per container: each holds
+                // its share of the instance's total.
+                let r = app.rec.spec.instance_resources();
+                let share = app.rec.spec.containers.len().max(1) as f64;
+                let disk = r.disk.as_ref().map_or(0.0, |d| d.size());
+                (
+                    name.as_str(),
+                    [r.cpu / share, r.mem / share, disk / share, r.gpus / share],
+                )
+            })
+            .collect();
         for t in view.tasks() {
-            let Some(app) = self.apps.get(&t.record().app) else {
+            let Some(r) = per_task.get(t.record().app.as_str()) else {
                 continue;
             };
-            let r = &app.rec.spec.resources;
             let used = footprint.entry(t.agent_id()).or_default();
-            used[0] += r.cpu;
-            used[1] += r.mem;
-            used[2] += r.disk.as_ref().map_or(0.0, |d| d.size());
-            used[3] += r.gpus;
+            for i in 0..4 {
+                used[i] += r[i];
+            }
         }
         let most = footprint.values().fold([0.0f64; 4], |mut m, u| {
             for i in 0..4 {
@@ -530,7 +553,10 @@ impl AppService {
             }
             m
         });
+        // A pod is checked as the one bundle of resources it places.
         let mut sized = spec.clone();
+        sized.resources = spec.instance_resources();
+        sized.containers.clear();
         let r = &mut sized.resources;
         if r.cpu <= most[0] {
             r.cpu = 0.0;

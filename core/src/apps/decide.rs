@@ -44,7 +44,7 @@ pub(crate) fn check_passes(c: &CheckStatusInfo, statuses: &[u32]) -> bool {
 impl AppService {
     /// The spec task `t` was launched with (its version's: the current
     /// one, or the one an update replaces).
-    fn spec_of<'a>(app: &'a App, t: &Task) -> &'a AppSpec {
+    pub(super) fn spec_of<'a>(app: &'a App, t: &Task) -> &'a AppSpec {
         match &app.rec.previous {
             Some(p) if p.version == t.record().version => &p.spec,
             _ => &app.rec.spec,
@@ -57,6 +57,17 @@ impl AppService {
     /// an update's progress and the `ready` counts.
     pub(super) fn ready(&self, app: &App, t: &Task) -> bool {
         let spec = Self::spec_of(app, t);
+        if spec.is_pod() {
+            // A pod's task: its container's checks.
+            let Some(c) = super::pod::container_spec(spec, &t.record().id) else {
+                return false;
+            };
+            return Self::ready_as(&c, t);
+        }
+        Self::ready_as(spec, t)
+    }
+
+    fn ready_as(spec: &AppSpec, t: &Task) -> bool {
         t.record().state == TaskState::TaskRunning as i32
             && (spec.healthcheck.is_none() || t.healthy() == Some(true))
             && spec.readiness.as_ref().is_none_or(|r| {
@@ -69,8 +80,8 @@ impl AppService {
     /// reconciliation has not answered yet may be ready (its health and
     /// check results are not stored), so it is neither counted nor killed
     /// as not ready.
-    fn known_unready(&self, app: &App, t: &Task) -> bool {
-        !self.ready(app, t)
+    fn known_unready(&self, view: &View<'_>, app: &App, t: &Task) -> bool {
+        !self.instance_ready(view, app, t)
             && (t.status_seen() || t.record().state != TaskState::TaskRunning as i32)
     }
 
@@ -90,7 +101,8 @@ impl AppService {
         self.decides.set(self.decides.get() + 1);
         let now = view.now();
         let mut d = Decision::default();
-        let live: Vec<&Task> = Self::app_tasks(view, name)
+        // One task per instance (a pod's group counts once).
+        let live: Vec<&Task> = Self::instance_tasks(view, name)
             .filter(|t| !t.kill_sent() && view.counts(t))
             .collect();
         let Some(app) = self.apps.get(name) else {
@@ -163,7 +175,7 @@ impl AppService {
         if cur.len() > want {
             // Only a surplus needs an order (not a launch or steady state).
             cur.sort_by(|a, b| {
-                let key = |t: &Task| (t.record().instance, !self.ready(app, t));
+                let key = |t: &Task| (t.record().instance, !self.instance_ready(view, app, t));
                 key(a)
                     .cmp(&key(b))
                     .then_with(|| a.record().id.cmp(&b.record().id))
@@ -176,7 +188,9 @@ impl AppService {
                 .map(|(i, t)| (i > 0 && cur[i - 1].rec.instance == t.record().instance, *t))
                 .collect();
             order.sort_by(|(da, a), (db, b)| {
-                let key = |d: bool, t: &Task| (d, !self.ready(app, t), t.record().instance);
+                let key = |d: bool, t: &Task| {
+                    (d, !self.instance_ready(view, app, t), t.record().instance)
+                };
                 key(*da, a)
                     .cmp(&key(*db, b))
                     .then_with(|| a.record().id.cmp(&b.record().id))
@@ -186,11 +200,14 @@ impl AppService {
                 d.kill.push(t.record().id.clone());
             }
         }
-        let ready_new = cur.iter().filter(|t| self.ready(app, t)).count();
+        let ready_new = cur
+            .iter()
+            .filter(|t| self.instance_ready(view, app, t))
+            .count();
         let (old_unready, old): (Vec<&Task>, Vec<&Task>) =
-            old.iter().partition(|t| self.known_unready(app, t));
+            old.iter().partition(|t| self.known_unready(view, app, t));
         let (old_ready, old_unknown): (Vec<&Task>, Vec<&Task>) =
-            old.iter().partition(|t| self.ready(app, t));
+            old.iter().partition(|t| self.instance_ready(view, app, t));
         d.kill
             .extend(old_unready.iter().map(|t| t.record().id.clone()));
         let min_avail = want.saturating_sub(spec.upgrade.max_unavailable as usize);

@@ -28,8 +28,12 @@ impl AppService {
             return None;
         }
         let o = r.rollout.as_ref()?;
-        let steps_done = Self::app_tasks(view, name)
-            .filter(|t| t.record().version == r.version && !t.kill_sent() && self.ready(app, t))
+        let steps_done = Self::instance_tasks(view, name)
+            .filter(|t| {
+                t.record().version == r.version
+                    && !t.kill_sent()
+                    && self.instance_ready(view, app, t)
+            })
             .count()
             .min(r.spec.instances as usize);
         let state = if o.rolling_back {
@@ -93,7 +97,7 @@ impl AppService {
             }
             DeployAction::Pause | DeployAction::Resume => {
                 let view = ctx.view();
-                let live_new = Self::app_tasks(&view, name)
+                let live_new = Self::instance_tasks(&view, name)
                     .filter(|t| {
                         t.record().version == app.rec.version && !t.kill_sent() && view.counts(t)
                     })

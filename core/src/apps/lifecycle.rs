@@ -108,8 +108,12 @@ impl AppService {
         }
         if (r.previous.is_some() || r.rollout.is_some()) && r.spec.kind == Kind::Service {
             let old_left = Self::app_tasks(&view, name).any(|t| t.record().version != r.version);
-            let ready = Self::app_tasks(&view, name)
-                .filter(|t| t.record().version == r.version && !t.kill_sent() && self.ready(app, t))
+            let ready = Self::instance_tasks(&view, name)
+                .filter(|t| {
+                    t.record().version == r.version
+                        && !t.kill_sent()
+                        && self.instance_ready(&view, app, t)
+                })
                 .count();
             let canary_ready = r.rollout.as_ref().is_some_and(|o| {
                 o.canary.is_some()
@@ -225,7 +229,9 @@ impl AppService {
         let finished = state == TaskState::TaskFinished as i32;
         let mut changed = false;
         if app.rec.spec.kind == Kind::Job && t.record().version <= app.rec.version {
-            if finished && !app.rec.completed.contains(&t.record().instance) {
+            // A pod job's instance is done when its last container is.
+            let last = Self::group_tasks(&ctx.view(), &t.record().id).is_empty();
+            if finished && last && !app.rec.completed.contains(&t.record().instance) {
                 app.rec.completed.push(t.record().instance);
                 app.rec.completed.sort_unstable();
                 changed = true;
@@ -333,7 +339,7 @@ impl AppService {
         let Some(app) = self.apps.get(name) else {
             return;
         };
-        if app.rec.spec.healthcheck.is_none()
+        if !app.rec.spec.has_healthcheck()
             || app
                 .last_unhealthy_kill
                 .is_some_and(|l| now < l + UNHEALTHY_KILL_INTERVAL)
@@ -369,10 +375,21 @@ impl AppService {
         let grace = app
             .as_deref()
             .and_then(|a| self.apps.get(a))
-            .and_then(|a| a.rec.kill_grace_ms);
-        match grace {
-            Some(ms) => ctx.kill_with_grace(id, std::time::Duration::from_millis(ms)),
-            None => ctx.kill(id),
+            .and_then(|a| a.rec.kill_grace_ms)
+            .map(std::time::Duration::from_millis);
+        // A pod's instance is killed whole: every live task of its group
+        // not already being killed (the default executor would kill the
+        // rest anyway once one is KILLED).
+        let siblings: Vec<String> = Self::group_tasks(&ctx.view(), id)
+            .into_iter()
+            .filter(|t| t.record().id != id && !t.kill_sent())
+            .map(|t| t.record().id.clone())
+            .collect();
+        for t in std::iter::once(id).chain(siblings.iter().map(String::as_str)) {
+            match grace {
+                Some(g) => ctx.kill_with_grace(t, g),
+                None => ctx.kill(t),
+            }
         }
         if let Some(app) = app {
             self.touch(&app);

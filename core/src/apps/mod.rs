@@ -41,7 +41,7 @@ use tritium_proto::v1::{self as mesos, TaskState};
 use tritium_proto::view::{EventView, ViewError};
 
 use crate::contract::{ChartRing, DriverStats};
-use crate::framework::{Ctx, Framework, Launch, Task, TaskUpdate, View};
+use crate::framework::{Ctx, Framework, GroupLaunch, Launch, Task, TaskUpdate, View};
 use crate::matcher::{Matcher, Plan};
 use crate::session::{Answer, AppRecord, CommandError, CommandKind, Notice, TaskRecord};
 
@@ -51,6 +51,7 @@ mod decide;
 mod deploy;
 mod lifecycle;
 mod maintenance;
+pub mod pod;
 mod scope;
 pub mod taskinfo;
 mod views;
@@ -260,6 +261,7 @@ impl AppService {
         wanted: &mut BTreeMap<String, VecDeque<u32>>,
     ) {
         let mut launches = Vec::with_capacity(accept.launches.len());
+        let mut groups = Vec::new();
         for launch in accept.launches {
             let Some(app) = self.apps.get(&*launch.app) else {
                 continue;
@@ -271,6 +273,49 @@ impl AppService {
             let version = app.rec.version;
             let suffix = format!("{:012x}", ctx.rng().next_u64() & 0xffff_ffff_ffff);
             let task_id = format!("{}.{}.{}", spec.name, instance, suffix);
+            if spec.is_pod() {
+                // The instance is a task group: `task_id` is its group id.
+                let Some(pod) = pod::build_group(
+                    spec,
+                    &task_id,
+                    &accept.agent_id,
+                    &launch.resources,
+                    &launch.ports,
+                ) else {
+                    tracing::error!(target: "tritium::apps", app = %spec.name, "a pod's placement does not split among its containers; not launched");
+                    continue;
+                };
+                let mut at = 0;
+                let mut tasks = Vec::with_capacity(pod.tasks.len());
+                for ((id, info), c) in pod.tasks.into_iter().zip(&spec.containers) {
+                    let ports = launch
+                        .ports
+                        .get(at..at + c.endpoints.len())
+                        .map(<[u32]>::to_vec)
+                        .unwrap_or_default();
+                    at += c.endpoints.len();
+                    let record = TaskRecord {
+                        id,
+                        app: spec.name.clone(),
+                        instance,
+                        agent_id: accept.agent_id.clone(),
+                        state: TaskState::TaskStaging as i32,
+                        version,
+                        host: accept.hostname.clone(),
+                        ports,
+                        unreachable_time: None,
+                    };
+                    tasks.push(Launch { record, info });
+                }
+                // The matcher counts instances: a group once.
+                self.matcher.task_added(&spec.name, &accept.agent_id);
+                self.touch(&spec.name.clone());
+                groups.push(GroupLaunch {
+                    executor: pod.executor,
+                    tasks,
+                });
+                continue;
+            }
             let info = taskinfo::build(
                 spec,
                 taskinfo::Placed {
@@ -295,7 +340,7 @@ impl AppService {
             self.touch(&record.app);
             launches.push(Launch { record, info });
         }
-        ctx.accept_ids(accept.offer_ids, &accept.agent_id, launches);
+        ctx.accept_with_groups(accept.offer_ids, &accept.agent_id, launches, groups);
     }
 }
 
@@ -346,8 +391,14 @@ impl Framework for AppService {
             };
             self.apps.insert(app.rec.spec.name.clone(), app);
         }
+        let mut last_group: Option<&str> = None;
         for t in view.tasks() {
-            self.matcher.task_added(&t.record().app, t.agent_id());
+            // A pod's group counts once (its tasks are adjacent).
+            let g = pod::group_of(t.id());
+            if last_group != Some(g) {
+                self.matcher.task_added(&t.record().app, t.agent_id());
+            }
+            last_group = Some(g);
         }
     }
 
@@ -440,7 +491,18 @@ impl Framework for AppService {
             (Some(t), _) | (None, Some(t)) => t.record().app.clone(),
             (None, None) => return,
         };
-        if let Some(from) = update.moved_from {
+        // The matcher counts instances: a pod's task stands for its group
+        // only when it is the group's first live task.
+        let counted = |view: &View<'_>| {
+            let g = pod::group_of(id);
+            g.len() == id.len()
+                || Self::group_tasks(view, id)
+                    .first()
+                    .is_none_or(|t| t.id() == id)
+        };
+        if let Some(from) = update.moved_from
+            && counted(&ctx.view())
+        {
             let to = update
                 .ended
                 .or(ctx.view().task(id))
@@ -451,8 +513,12 @@ impl Framework for AppService {
             }
         }
         if let Some(t) = update.ended {
-            self.matcher.task_removed(&app, t.agent_id());
+            let rest = Self::group_tasks(&ctx.view(), id);
+            if rest.is_empty() {
+                self.matcher.task_removed(&app, t.agent_id());
+            }
             self.task_ended(ctx, t, update.status);
+            self.pod_task_ended(ctx, t, update.status);
         }
         // With agents in maintenance a replacement going RUNNING may let a
         // drained task go: not steady.
@@ -507,8 +573,9 @@ impl Framework for AppService {
         if a.rec.deleting {
             return None;
         }
-        let _ = ctx;
-        self.matcher.task_added(app, &agent.value);
+        if Self::group_tasks(&ctx.view(), id).is_empty() {
+            self.matcher.task_added(app, &agent.value);
+        }
         Some(TaskRecord {
             id: id.clone(),
             app: app.to_owned(),
@@ -525,9 +592,10 @@ impl Framework for AppService {
     }
 
     fn launch_refused(&mut self, ctx: &mut Ctx<'_>, task: &Task) {
-        let _ = ctx;
-        self.matcher
-            .task_removed(&task.record().app, task.agent_id());
+        if Self::group_tasks(&ctx.view(), task.id()).is_empty() {
+            self.matcher
+                .task_removed(&task.record().app, task.agent_id());
+        }
         self.touch(&task.record().app);
     }
 

@@ -48,10 +48,10 @@ impl AppService {
         // One pass over the app's tasks (this runs for every app on every
         // metrics scrape).
         let (mut current, mut old) = (0, false);
-        for t in Self::app_tasks(view, name) {
+        for t in Self::instance_tasks(view, name) {
             if t.record().version != r.version {
                 old = true;
-            } else if !t.kill_sent() && self.ready(app, t) {
+            } else if !t.kill_sent() && self.instance_ready(view, app, t) {
                 current += 1;
             }
         }
@@ -94,6 +94,7 @@ impl AppService {
         let wants_docs = page.detail == TaskDetail::All;
         // The engine's own bound, whatever the caller asked.
         let limit = page.limit.min(MAX_TASK_LIMIT);
+        let mut last_group: Option<&str> = None;
         for t in Self::app_tasks(view, name) {
             let rec = t.record();
             total += 1;
@@ -104,7 +105,11 @@ impl AppService {
                 healthy += 1;
             }
             let is_ready = self.ready(app, t);
-            if is_ready && !t.kill_sent() {
+            // `ready` counts instances: a pod's group once, when all of
+            // its containers are.
+            let first_of_instance = last_group != Some(super::pod::group_of(&rec.id));
+            last_group = Some(super::pod::group_of(&rec.id));
+            if first_of_instance && !t.kill_sent() && self.instance_ready(view, app, t) {
                 ready += 1;
             }
             if page.detail != TaskDetail::None {
@@ -290,6 +295,7 @@ fn task_view(t: &Task, ready: bool) -> TaskView {
         message: t.message().map(str::to_owned),
         killing: t.kill_sent(),
         ready,
+        container: super::pod::container_of(&r.id).map(str::to_owned),
     }
 }
 

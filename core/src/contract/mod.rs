@@ -164,6 +164,10 @@ pub struct TaskView {
     /// check where there is one: it counts toward an update's progress.
     #[serde(default)]
     pub ready: bool,
+    /// A pod's task: its container's name (its group, the instance, is
+    /// the id without it; the tasks of one instance are listed together).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
 }
 
 /// One app with its tasks: the answer to GET, POST, PUT and restart.

@@ -526,7 +526,9 @@ impl Matcher {
         if !self.seen.any {
             return Ok(());
         }
-        let r = &spec.resources;
+        // A pod places its containers and executor together: the sum.
+        let total = spec.instance_resources();
+        let r = &total;
         let s = &self.seen;
         let too_big = |field: &str, want: f64, max: i64, unit: &str| {
             if milli(want) > max {
@@ -556,7 +558,7 @@ impl Matcher {
                 .unwrap_or(0);
             too_big(&format!("resources.scalars.{name}"), *v, max, name)?;
         }
-        let nports = spec.resources.ports.count() + spec.port_mappings().len();
+        let nports = r.ports.count() + spec.port_mappings().len();
         if nports as u64 > s.ports {
             return Err(SpecError::new(
                 "resources.ports",
@@ -592,7 +594,8 @@ impl Matcher {
                 "too many distinct names in the matcher",
             ));
         };
-        let r = &spec.resources;
+        let total = spec.instance_resources();
+        let r = &total;
         let mut named = SmallVec::new();
         for (name, v) in &r.scalars {
             let Some(n) = self.syms.intern(name) else {
@@ -980,7 +983,7 @@ fn answers_every_offer_once(event: &EventView<'_>, plan: &Plan) -> bool {
 
 /// Fixed ports must differ: one instance cannot hold a port twice.
 fn check_ports(spec: &AppSpec) -> Result<(), SpecError> {
-    let mut fixed: Vec<u32> = spec.resources.ports.requests();
+    let mut fixed: Vec<u32> = spec.instance_resources().ports.requests();
     let nres = fixed.len();
     fixed.extend(spec.port_mappings().iter().map(|m| m.host_port));
     for (i, p) in fixed.iter().enumerate() {

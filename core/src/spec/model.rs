@@ -29,7 +29,9 @@ pub struct AppSpec {
     /// How many copies run (0–[`MAX_INSTANCES`](super::MAX_INSTANCES), default 1).
     #[serde(default = "one")]
     pub instances: u32,
-    /// What one instance needs from an agent.
+    /// What one instance needs from an agent. A pod gives none here: its
+    /// containers each have theirs, plus `executor_resources`.
+    #[serde(default, skip_serializing_if = "Resources::is_unset")]
     pub resources: Resources,
     /// How instances spread over agents (default: spread for services,
     /// binpack for jobs).
@@ -80,6 +82,162 @@ pub struct AppSpec {
     /// Mesos's command executor).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kill_policy: Option<KillPolicy>,
+    /// A pod: the containers of one instance, launched together as one
+    /// task group (LAUNCH_GROUP) under Mesos's default executor; one
+    /// failing ends the whole instance. Empty: an ordinary app.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub containers: Vec<PodContainer>,
+    /// A pod's volumes, shared by its containers (`volume_mounts`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<PodVolume>,
+    /// A pod's networks (its containers share the executor's network
+    /// namespace); absent: the agent's host network.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<PodNetwork>,
+    /// What a pod's default executor itself uses on the agent (Marathon's
+    /// defaults: 0.1 cpus, 32 MB of memory, 10 MB of disk).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executor_resources: Option<ExecutorResources>,
+}
+
+/// Most containers in one pod.
+pub const MAX_POD_CONTAINERS: usize = 32;
+
+/// One container of a pod: a task of the instance's task group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PodContainer {
+    /// 1-63 letters, digits and `-`, unique in the pod; the task id's
+    /// last part (`<app>.<instance>.<suffix>.<container>`) and the
+    /// TaskInfo's name.
+    pub name: String,
+    /// What this container needs (no `ports`: a container's ports are its
+    /// `endpoints`; no `role`: the pod's role applies).
+    pub resources: Resources,
+    /// The shell command, its environment and URIs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Command>,
+    /// A Docker image run by the Mesos containerizer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Ports on the agent this container listens on, named for service
+    /// discovery (`PORT_<NAME>` and `PORT<i>` in its environment).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<Endpoint>,
+    /// This container's health check (a failing one is killed, and with
+    /// it the instance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<HealthCheck>,
+    /// This container's readiness check; an instance is ready when every
+    /// container is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<Readiness>,
+    /// Pod volumes mounted into this container.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volume_mounts: Vec<VolumeMount>,
+    /// Labels of this container's task, besides the pod's.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A named port of a pod container (Marathon's endpoint, host network).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    /// The port's name (a DNS label, unique in the pod).
+    pub name: String,
+    /// 0 or absent: any port the agent offers; else that port.
+    #[serde(default)]
+    pub host_port: u32,
+    /// `tcp` (default) or `udp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+}
+
+/// A pod volume mounted into one of its containers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeMount {
+    /// The pod volume's name.
+    pub name: String,
+    /// Where it appears in the container.
+    pub mount_path: String,
+    /// Mounted read-only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+}
+
+/// A volume of a pod: a host path, or (absent) an empty directory in the
+/// executor's sandbox that lives as long as the instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PodVolume {
+    /// 1-63 letters, digits and `-`, unique in the pod.
+    pub name: String,
+    /// An absolute path on the agent; absent: an ephemeral volume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_path: Option<String>,
+}
+
+/// How a pod joins a network.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// The agent's own network (the default).
+    #[default]
+    Host,
+    /// A CNI network, by name.
+    Container,
+}
+
+/// One network of a pod.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PodNetwork {
+    /// `host` (default) or `container`.
+    #[serde(default)]
+    pub mode: NetworkMode,
+    /// The CNI network's name (mode container only, required there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Labels passed to the network plugin.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// What a pod's executor uses (`ExecutorInfo.resources`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutorResources {
+    /// CPUs (`cpus` is accepted too; at least Mesos's minimum, 0.01).
+    #[serde(alias = "cpus", default = "exec_cpu")]
+    pub cpu: f64,
+    /// Memory in MB (at least Mesos's minimum, 32).
+    #[serde(default = "exec_mem")]
+    pub mem: f64,
+    /// Disk in MB (Mesos refuses an executor without disk: at least 1).
+    #[serde(default = "exec_disk")]
+    pub disk: f64,
+}
+
+fn exec_cpu() -> f64 {
+    0.1
+}
+fn exec_mem() -> f64 {
+    32.0
+}
+fn exec_disk() -> f64 {
+    10.0
+}
+
+impl Default for ExecutorResources {
+    fn default() -> Self {
+        ExecutorResources {
+            cpu: exec_cpu(),
+            mem: exec_mem(),
+            disk: exec_disk(),
+        }
+    }
 }
 
 fn one() -> u32 {
@@ -87,7 +245,7 @@ fn one() -> u32 {
 }
 
 /// Resources of one instance.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Resources {
     /// CPUs per instance (`cpus` is accepted too).
@@ -111,6 +269,13 @@ pub struct Resources {
     /// hydrogen's place for the role; same as the app's `role`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+}
+
+impl Resources {
+    /// Whether nothing at all is given (a pod's top-level `resources`).
+    pub fn is_unset(&self) -> bool {
+        *self == Resources::default()
+    }
 }
 
 fn is_zero(v: &f64) -> bool {
@@ -1127,7 +1292,120 @@ impl AppSpec {
             upgrade: Upgrade::default(),
             discovery: None,
             kill_policy: None,
+            containers: Vec::new(),
+            volumes: Vec::new(),
+            networks: Vec::new(),
+            executor_resources: None,
         }
+    }
+
+    /// Whether any task of the app has a health check (a pod's
+    /// containers each may).
+    pub fn has_healthcheck(&self) -> bool {
+        self.healthcheck.is_some() || self.containers.iter().any(|c| c.healthcheck.is_some())
+    }
+
+    /// Whether the app is a pod (its instances are task groups).
+    pub fn is_pod(&self) -> bool {
+        !self.containers.is_empty()
+    }
+
+    /// What a pod's executor uses (its defaults when not given).
+    pub fn pod_executor_resources(&self) -> ExecutorResources {
+        self.executor_resources.clone().unwrap_or_default()
+    }
+
+    /// What one instance takes from an agent in all: an app's
+    /// `resources`; a pod's containers and executor summed (at Mesos's
+    /// 0.001 precision, so the parts add up exactly to the whole), its
+    /// ports every container's endpoints in order.
+    pub fn instance_resources(&self) -> Resources {
+        if !self.is_pod() {
+            return self.resources.clone();
+        }
+        let m = |v: f64| (v * 1000.0).round() as i64;
+        let e = self.pod_executor_resources();
+        let (mut cpu, mut mem, mut disk, mut gpus) = (m(e.cpu), m(e.mem), m(e.disk), 0i64);
+        let mut scalars: BTreeMap<String, i64> = BTreeMap::new();
+        let mut ports = Vec::new();
+        for c in &self.containers {
+            let r = &c.resources;
+            cpu += m(r.cpu);
+            mem += m(r.mem);
+            disk += r.disk.as_ref().map_or(0, |d| m(d.size()));
+            gpus += m(r.gpus);
+            for (k, v) in &r.scalars {
+                *scalars.entry(k.clone()).or_default() += m(*v);
+            }
+            ports.extend(c.endpoints.iter().map(|p| p.host_port));
+        }
+        let f = |v: i64| v as f64 / 1000.0;
+        Resources {
+            cpu: f(cpu),
+            mem: f(mem),
+            disk: (disk > 0).then(|| Disk::Size(f(disk))),
+            gpus: f(gpus),
+            ports: if ports.is_empty() {
+                Ports::None
+            } else {
+                Ports::List(ports)
+            },
+            scalars: scalars.into_iter().map(|(k, v)| (k, f(v))).collect(),
+            role: None,
+        }
+    }
+
+    /// Container `i` of a pod as an app of its own: what its task is
+    /// built from and checked as (its resources with its endpoints as
+    /// ports, command, image, checks, labels over the pod's, the pod's
+    /// discovery name and visibility, kill policy and role).
+    pub fn pod_container_app(&self, i: usize) -> Option<AppSpec> {
+        let c = self.containers.get(i)?;
+        let mut resources = c.resources.clone();
+        if !c.endpoints.is_empty() {
+            resources.ports = Ports::List(c.endpoints.iter().map(|e| e.host_port).collect());
+        }
+        let mut labels = self.labels.clone();
+        labels.extend(c.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let d = self.discovery.clone().unwrap_or_default();
+        Some(AppSpec {
+            name: self.name.clone(),
+            kind: self.kind,
+            instances: self.instances,
+            resources,
+            strategy: Strategy::default(),
+            filters: Vec::new(),
+            command: c.command.clone(),
+            container: c.image.as_ref().map(|image| Container {
+                image: Some(image.clone()),
+                ..Container::default()
+            }),
+            healthcheck: c.healthcheck.clone(),
+            readiness: c.readiness.clone(),
+            labels,
+            executor: None,
+            role: None,
+            retry: None,
+            upgrade: Upgrade::default(),
+            discovery: Some(Discovery {
+                name: d.name,
+                visibility: d.visibility,
+                ports: c
+                    .endpoints
+                    .iter()
+                    .map(|e| DiscoveryPort {
+                        name: Some(e.name.clone()),
+                        protocol: e.protocol.clone(),
+                    })
+                    .collect(),
+                labels: d.labels,
+            }),
+            kill_policy: self.kill_policy.clone(),
+            containers: Vec::new(),
+            volumes: Vec::new(),
+            networks: Vec::new(),
+            executor_resources: None,
+        })
     }
 
     /// The role tasks run under, if the spec names one.

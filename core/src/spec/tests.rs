@@ -277,3 +277,170 @@ fn a_key_named_twice_is_refused_with_its_path() {
         .unwrap_err();
     assert_eq!(e.field, "resources.mem");
 }
+
+// ------------------------------------------------------------------ pods
+
+const POD_EXAMPLE: &str = include_str!("../../../examples/pod.json");
+
+fn pod_with(edit: impl FnOnce(&mut serde_json::Value)) -> Result<AppSpec, SpecError> {
+    let mut v: serde_json::Value = serde_json::from_str(POD_EXAMPLE).unwrap();
+    edit(&mut v);
+    AppSpec::from_value(v)
+}
+
+#[test]
+fn the_pod_example_parses_and_round_trips() {
+    let s = parse(POD_EXAMPLE).unwrap();
+    assert!(s.is_pod());
+    assert_eq!(s.containers.len(), 3);
+    assert_eq!(s.instances, 10);
+    let again = AppSpec::parse(&serde_json::to_vec(&s).unwrap()).unwrap();
+    assert_eq!(again, s);
+    // The canonical form has no top-level resources.
+    let v = serde_json::to_value(&s).unwrap();
+    assert!(v.get("resources").is_none(), "{v}");
+}
+
+#[test]
+fn a_pod_instance_takes_its_containers_and_executor_exactly() {
+    let s = parse(POD_EXAMPLE).unwrap();
+    let r = s.instance_resources();
+    // 0.5 + 1 + 0.1 (containers) + 0.1 (executor).
+    assert_eq!(r.cpu, 1.7);
+    assert_eq!(r.mem, 128.0 + 256.0 + 32.0 + 32.0);
+    assert_eq!(r.disk.as_ref().map(Disk::size), Some(64.0 + 10.0));
+    assert_eq!(r.ports, Ports::List(vec![0, 0]));
+    let web = s.pod_container_app(0).unwrap();
+    assert_eq!(web.resources.ports, Ports::List(vec![0]));
+    assert_eq!(web.discovery_ports(), vec![("http".into(), "tcp".into())]);
+    assert!(web.readiness.as_ref().unwrap().resolve(&web).is_ok());
+    assert!(s.pod_container_app(3).is_none());
+}
+
+#[test]
+fn pod_errors_name_the_field() {
+    type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
+    let cases: Vec<(Edit, &str)> = vec![
+        (
+            Box::new(|v| v["resources"] = serde_json::json!({"cpu": 1, "mem": 1})),
+            "resources",
+        ),
+        (
+            Box::new(|v| v["command"] = serde_json::json!({"cmd": "x"})),
+            "command",
+        ),
+        (
+            Box::new(|v| v["containers"][1]["name"] = "web".into()),
+            "containers[1].name",
+        ),
+        (
+            Box::new(|v| v["containers"][1]["name"] = "Not a label".into()),
+            "containers[1].name",
+        ),
+        (
+            Box::new(|v| v["containers"][1]["endpoints"][0]["name"] = "HTTP".into()),
+            "containers[1].endpoints[0].name",
+        ),
+        (
+            Box::new(|v| v["containers"][2]["volume_mounts"][0]["name"] = "nope".into()),
+            "containers[2].volume_mounts[0].name",
+        ),
+        (
+            Box::new(|v| v["containers"][0]["resources"]["cpu"] = 0.into()),
+            "containers[0].resources.cpu",
+        ),
+        (
+            Box::new(|v| v["containers"][0]["resources"]["ports"] = 1.into()),
+            "containers[0].resources.ports",
+        ),
+        (
+            Box::new(|v| {
+                v["containers"][2]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("command");
+            }),
+            "containers[2].command",
+        ),
+        (
+            Box::new(|v| v["containers"][0]["readiness"]["port_name"] = "api".into()),
+            "containers[0].readiness.port_name",
+        ),
+        (
+            Box::new(|v| v["containers"][0]["bogus"] = 1.into()),
+            "containers[0]",
+        ),
+        (
+            Box::new(|v| v["executor_resources"]["mem"] = 16.into()),
+            "executor_resources.mem",
+        ),
+        (
+            Box::new(|v| v["executor_resources"]["cpu"] = 0.001.into()),
+            "executor_resources.cpu",
+        ),
+        (
+            Box::new(|v| v["volumes"][1]["host_path"] = "relative".into()),
+            "volumes[1].host_path",
+        ),
+        (
+            Box::new(|v| v["volumes"][1]["name"] = "assets".into()),
+            "volumes[1].name",
+        ),
+        (
+            Box::new(|v| v["networks"] = serde_json::json!([{"mode": "container"}])),
+            "networks[0].name",
+        ),
+        (
+            Box::new(|v| v["networks"] = serde_json::json!([{"mode": "bridge"}])),
+            "networks[0].mode",
+        ),
+        (
+            Box::new(|v| v["discovery"] = serde_json::json!({"ports": [{"name": "x"}]})),
+            "discovery.ports",
+        ),
+        (
+            Box::new(|v| v["labels"] = serde_json::json!({"": "x"})),
+            "labels.",
+        ),
+        (
+            Box::new(|v| {
+                v["containers"][1]["endpoints"][0]["host_port"] = 8080.into();
+                v["containers"][0]["endpoints"][0]["host_port"] = 8080.into();
+            }),
+            "containers[1].endpoints[0].host_port",
+        ),
+    ];
+    for (edit, field) in cases {
+        let e = pod_with(edit).unwrap_err();
+        assert!(
+            e.field.starts_with(field),
+            "expected an error at {field}, got {e:?}"
+        );
+    }
+    // A pod of many containers is bounded.
+    let e = pod_with(|v| {
+        let c = v["containers"][2].clone();
+        let list: Vec<serde_json::Value> = (0..=MAX_POD_CONTAINERS)
+            .map(|i| {
+                let mut c = c.clone();
+                c["name"] = format!("c{i}").into();
+                c
+            })
+            .collect();
+        v["containers"] = list.into();
+    })
+    .unwrap_err();
+    assert_eq!(e.field, "containers");
+}
+
+#[test]
+fn pod_fields_are_refused_on_an_app_and_an_app_needs_resources() {
+    let e = parse(r#"{"name":"a","resources":{"cpu":1,"mem":1},"command":{"cmd":"x"},"volumes":[{"name":"v"}]}"#)
+        .unwrap_err();
+    assert_eq!(e.field, "volumes");
+    let e = parse(r#"{"name":"a","resources":{"cpu":1,"mem":1},"command":{"cmd":"x"},"executor_resources":{}}"#)
+        .unwrap_err();
+    assert_eq!(e.field, "executor_resources");
+    let e = parse(r#"{"name":"a","command":{"cmd":"x"}}"#).unwrap_err();
+    assert_eq!(e.field, "resources");
+}

@@ -30,6 +30,27 @@ impl AppSpec {
                 format!("at most {MAX_INSTANCES} instances per app"),
             ));
         }
+        if self.is_pod() {
+            return self.validate_pod();
+        }
+        for (field, given) in [
+            ("volumes", !self.volumes.is_empty()),
+            ("networks", !self.networks.is_empty()),
+            ("executor_resources", self.executor_resources.is_some()),
+        ] {
+            if given {
+                return Err(SpecError::new(
+                    field,
+                    "only a pod (an app with containers) has this; an app's volumes and networks are in container",
+                ));
+            }
+        }
+        if self.resources.is_unset() {
+            return Err(SpecError::new(
+                "resources",
+                "missing field `resources` (an app needs resources, a pod containers)",
+            ));
+        }
         let r = &self.resources;
         scalar("resources.cpu", r.cpu, 0.001, 1e6)?;
         scalar("resources.mem", r.mem, 1.0, 1e9)?;
@@ -215,6 +236,248 @@ impl AppSpec {
             }
         }
         Ok(())
+    }
+
+    /// The checks of a pod: the pod's own fields, then each container
+    /// as an app of its own ([`AppSpec::pod_container_app`]) with its
+    /// errors' paths under `containers[i]`.
+    fn validate_pod(&self) -> Result<(), SpecError> {
+        let not_in_pod = [
+            (
+                "resources",
+                !self.resources.is_unset(),
+                "containers[i].resources and executor_resources",
+            ),
+            ("command", self.command.is_some(), "containers[i].command"),
+            (
+                "container",
+                self.container.is_some(),
+                "containers[i].image, volumes and networks",
+            ),
+            (
+                "healthcheck",
+                self.healthcheck.is_some(),
+                "containers[i].healthcheck",
+            ),
+            (
+                "readiness",
+                self.readiness.is_some(),
+                "containers[i].readiness",
+            ),
+            (
+                "executor",
+                self.executor.is_some(),
+                "Mesos's default executor runs a pod",
+            ),
+        ];
+        for (field, given, instead) in not_in_pod {
+            if given {
+                return Err(SpecError::new(
+                    field,
+                    format!("a pod does not take {field}: {instead}"),
+                ));
+            }
+        }
+        if self.containers.len() > MAX_POD_CONTAINERS {
+            return Err(SpecError::new(
+                "containers",
+                format!("at most {MAX_POD_CONTAINERS} containers per pod"),
+            ));
+        }
+        if let Some(d) = &self.discovery
+            && !d.ports.is_empty()
+        {
+            return Err(SpecError::new(
+                "discovery.ports",
+                "a pod's ports are its containers' endpoints (containers[i].endpoints)",
+            ));
+        }
+        if let Some(role) = self.role() {
+            check_role("role", role)?;
+        }
+        items("filters", self.filters.len())?;
+        for (i, f) in self.filters.iter().enumerate() {
+            check_filter(&format!("filters[{i}]"), f)?;
+        }
+        let e = self.pod_executor_resources();
+        // master/validation.cpp: MIN_CPUS and MIN_MEM, and some disk.
+        scalar("executor_resources.cpu", e.cpu, 0.01, 1e6)?;
+        scalar("executor_resources.mem", e.mem, 32.0, 1e9)?;
+        scalar("executor_resources.disk", e.disk, 1.0, 1e12)?;
+        items("volumes", self.volumes.len())?;
+        for (i, v) in self.volumes.iter().enumerate() {
+            let f = format!("volumes[{i}]");
+            if !is_dns_label(&v.name) {
+                return Err(SpecError::new(
+                    format!("{f}.name"),
+                    "1-63 letters, digits and '-', not starting or ending with '-'",
+                ));
+            }
+            if self.volumes[..i].iter().any(|w| w.name == v.name) {
+                return Err(SpecError::new(
+                    format!("{f}.name"),
+                    format!("the same volume name {:?} twice", v.name),
+                ));
+            }
+            if let Some(h) = &v.host_path {
+                text(&format!("{f}.host_path"), h, false)?;
+                if !h.starts_with('/') {
+                    return Err(SpecError::new(
+                        format!("{f}.host_path"),
+                        "an absolute path on the agent",
+                    ));
+                }
+            }
+        }
+        items("networks", self.networks.len())?;
+        for (i, n) in self.networks.iter().enumerate() {
+            let f = format!("networks[{i}]");
+            match (n.mode, &n.name) {
+                (NetworkMode::Host, Some(_)) => {
+                    return Err(SpecError::new(
+                        format!("{f}.name"),
+                        "the host network has no name (mode container joins a named one)",
+                    ));
+                }
+                (NetworkMode::Host, None) if self.networks.len() > 1 => {
+                    return Err(SpecError::new(
+                        format!("{f}.mode"),
+                        "the host network cannot be joined with other networks",
+                    ));
+                }
+                (NetworkMode::Container, None) => {
+                    return Err(SpecError::new(
+                        format!("{f}.name"),
+                        "a container network needs a name",
+                    ));
+                }
+                (NetworkMode::Container, Some(name)) => {
+                    text(&format!("{f}.name"), name, false)?;
+                    if self.networks[..i].iter().any(|m| m.name == n.name) {
+                        return Err(SpecError::new(
+                            format!("{f}.name"),
+                            "the same network twice",
+                        ));
+                    }
+                }
+                (NetworkMode::Host, None) => {}
+            }
+            items(&format!("{f}.labels"), n.labels.len())?;
+            for (k, v) in &n.labels {
+                text(&format!("{f}.labels.{k}"), k, false)?;
+                text(&format!("{f}.labels.{k}"), v, true)?;
+            }
+        }
+        if let Some(k) = &self.kill_policy {
+            check_grace_period("kill_policy.grace_period_seconds", k.grace_period_seconds)?;
+        }
+        items("labels", self.labels.len())?;
+        for (k, v) in &self.labels {
+            text(&format!("labels.{k}"), k, false)?;
+            text(&format!("labels.{k}"), v, true)?;
+        }
+        let mut ports = 0usize;
+        for (i, c) in self.containers.iter().enumerate() {
+            let f = format!("containers[{i}]");
+            if !is_dns_label(&c.name) {
+                return Err(SpecError::new(
+                    format!("{f}.name"),
+                    "1-63 letters, digits and '-', not starting or ending with '-'",
+                ));
+            }
+            if self.containers[..i].iter().any(|d| d.name == c.name) {
+                return Err(SpecError::new(
+                    format!("{f}.name"),
+                    format!("the same container name {:?} twice", c.name),
+                ));
+            }
+            if !c.resources.ports.is_empty() {
+                return Err(SpecError::new(
+                    format!("{f}.resources.ports"),
+                    "a container's ports are its endpoints",
+                ));
+            }
+            if c.resources.role.is_some() {
+                return Err(SpecError::new(
+                    format!("{f}.resources.role"),
+                    "a pod runs under one role: give it as the pod's role",
+                ));
+            }
+            items(&format!("{f}.endpoints"), c.endpoints.len())?;
+            for (j, p) in c.endpoints.iter().enumerate() {
+                let pf = format!("{f}.endpoints[{j}]");
+                if p.host_port > 65535 {
+                    return Err(SpecError::new(
+                        format!("{pf}.host_port"),
+                        "0 (any) or 1-65535",
+                    ));
+                }
+                // Names and fixed ports are the pod's: its containers share
+                // one network namespace.
+                let earlier = self.containers[..i]
+                    .iter()
+                    .flat_map(|d| d.endpoints.iter())
+                    .chain(c.endpoints[..j].iter());
+                for q in earlier {
+                    if q.name.eq_ignore_ascii_case(&p.name) {
+                        return Err(SpecError::new(
+                            format!("{pf}.name"),
+                            format!("the same endpoint name {:?} twice in the pod", p.name),
+                        ));
+                    }
+                    if p.host_port != 0 && q.host_port == p.host_port {
+                        return Err(SpecError::new(
+                            format!("{pf}.host_port"),
+                            format!("port {} twice in the pod", p.host_port),
+                        ));
+                    }
+                }
+            }
+            ports += c.endpoints.len();
+            if ports > MAX_PORTS {
+                return Err(SpecError::new(
+                    format!("{f}.endpoints"),
+                    format!("at most {MAX_PORTS} ports per instance"),
+                ));
+            }
+            items(&format!("{f}.volume_mounts"), c.volume_mounts.len())?;
+            for (j, m) in c.volume_mounts.iter().enumerate() {
+                let mf = format!("{f}.volume_mounts[{j}]");
+                if !self.volumes.iter().any(|v| v.name == m.name) {
+                    return Err(SpecError::new(
+                        format!("{mf}.name"),
+                        format!("the pod has no volume named {:?}", m.name),
+                    ));
+                }
+                text(&format!("{mf}.mount_path"), &m.mount_path, false)?;
+                if c.volume_mounts[..j]
+                    .iter()
+                    .any(|n| n.mount_path == m.mount_path)
+                {
+                    return Err(SpecError::new(
+                        format!("{mf}.mount_path"),
+                        "two volumes mounted at one path",
+                    ));
+                }
+            }
+            if let Some(image) = &c.image {
+                text(&format!("{f}.image"), image, false)?;
+            }
+            let app = self.pod_container_app(i).expect("index in range");
+            app.validate().map_err(|e| SpecError {
+                field: container_field(&f, &e.field),
+                error: e.error,
+            })?;
+        }
+        // The rest of an app's checks that are the pod's own.
+        let mut rest = self.pod_container_app(0).expect("a pod has a container");
+        rest.readiness = None;
+        rest.healthcheck = None;
+        rest.labels = self.labels.clone();
+        rest.retry = self.retry.clone();
+        rest.upgrade = self.upgrade.clone();
+        rest.discovery = self.discovery.clone();
+        rest.validate()
     }
 
     fn check_discovery(&self, d: &Discovery) -> Result<(), SpecError> {
@@ -408,6 +671,25 @@ impl AppSpec {
         }
         Ok(())
     }
+}
+
+/// The path in a pod of a field of container `prefix` checked as an app
+/// ([`AppSpec::pod_container_app`]): its ports are the endpoints, its
+/// image the container's.
+fn container_field(prefix: &str, field: &str) -> String {
+    if let Some(rest) = field.strip_prefix("discovery.ports") {
+        return format!("{prefix}.endpoints{rest}");
+    }
+    if let Some(rest) = field.strip_prefix("resources.ports") {
+        return format!("{prefix}.endpoints{rest}");
+    }
+    if let Some(rest) = field.strip_prefix("container.image") {
+        return format!("{prefix}.image{rest}");
+    }
+    if field.is_empty() {
+        return prefix.to_owned();
+    }
+    format!("{prefix}.{field}")
 }
 
 /// A deserialization error as a [`SpecError`] naming the field's JSON path.

@@ -60,14 +60,19 @@ impl Master {
                 if !terminal(state) {
                     return Err(format!("{} is not a terminal state", state.as_str_name()));
                 }
-                self.agent_update(
-                    now,
-                    slot,
-                    state,
-                    Some(task_status::Reason::ExecutorTerminated),
-                    Some("killed behind the framework's back (sim fault)"),
-                    None,
-                );
+                // A task of a group is a nested container of the default
+                // executor: it fails as its command would, and the
+                // executor kills the rest of the group.
+                let grouped = self.tasks[slot].as_ref().is_some_and(|t| t.group.is_some());
+                let (reason, message) = if grouped {
+                    (None, "Command exited with status 1 (sim fault)")
+                } else {
+                    (
+                        Some(task_status::Reason::ExecutorTerminated),
+                        "killed behind the framework's back (sim fault)",
+                    )
+                };
+                self.agent_update(now, slot, state, reason, Some(message), None);
             }
             Fault::OrphanTask {
                 framework_id,

@@ -93,73 +93,51 @@ impl Master {
                     return;
                 };
                 let mut exec = group.executor;
-                let mut need = match self.task_bag(fw, alloc_role, &exec.resources) {
-                    Ok(b) => b,
+                let mut tasks = group.task_group.tasks;
+                if tasks.is_empty() {
+                    self.violation("ACCEPT", "LAUNCH_GROUP with an empty task group");
+                }
+                // master.cpp `accept`: a task of the group without an
+                // executor gets the group's (so the checks below see it).
+                for t in &mut tasks {
+                    if t.executor.is_none() {
+                        t.executor = Some(exec.clone());
+                    }
+                }
+                let need = self.validate_group(fw, agent, alloc_role, remaining, &mut exec, &tasks);
+                let need = match need {
+                    Ok(n) => n,
                     Err(e) => {
-                        for t in group.task_group.tasks {
-                            self.error_task(now, fw, agent, &t, &e);
+                        // Every task of the group: TASK_ERROR,
+                        // REASON_TASK_GROUP_INVALID.
+                        for t in tasks {
+                            self.error_task_with(
+                                now,
+                                fw,
+                                agent,
+                                &t,
+                                &e,
+                                task_status::Reason::TaskGroupInvalid,
+                            );
                         }
                         return;
                     }
                 };
-                let mut error = None;
-                if exec.executor_id.value.is_empty() {
-                    error = Some("LAUNCH_GROUP executor has no executor_id".to_owned());
-                } else if let Err(e) = self.validate_executor(fw, agent, &mut exec) {
-                    error = Some(e);
-                } else if self
-                    .running_executor(fw, agent, &exec.executor_id.value)
-                    .is_some()
-                {
-                    // validation.cpp, task::group::internal::validateExecutor:
-                    // an executor already running there holds its resources.
-                    need = Bag::new();
-                }
-                if group.task_group.tasks.is_empty() {
-                    self.violation("ACCEPT", "LAUNCH_GROUP with an empty task group");
-                }
-                for t in &group.task_group.tasks {
-                    if error.is_some() {
-                        break;
-                    }
-                    if t.command.is_none() && t.executor.is_none() {
-                        // tasks of a group run under the group's executor
-                    } else if t.executor.is_some() {
-                        error = Some(format!(
-                            "task {} in a group must not set 'executor'",
-                            t.task_id.value
-                        ));
-                    }
-                    match self.task_bag(fw, alloc_role, &t.resources) {
-                        Ok(b) => need.add(&b),
-                        Err(e) => error = Some(e),
-                    }
-                    if let Err(e) = self.validate_task_common(fw, agent, t) {
-                        error = Some(e);
-                    }
-                }
-                if error.is_none() && !remaining.contains(&need) {
-                    // validation.cpp, task::group::internal::validateResources.
-                    error = Some(format!(
-                        "Total resources {} required by task group and its executor are more than available {}",
-                        need.describe(),
-                        remaining.describe()
-                    ));
-                }
-                if let Some(e) = error {
-                    for t in group.task_group.tasks {
-                        self.error_task(now, fw, agent, &t, &e);
-                    }
-                    return;
-                }
                 remaining.subtract(&need);
                 let exec_id = exec.executor_id.value.clone();
-                for t in group.task_group.tasks {
+                let group_no = self.next_group;
+                self.next_group += 1;
+                for t in tasks {
                     let bag = self
                         .task_bag(fw, alloc_role, &t.resources)
                         .unwrap_or_default();
                     self.note_task_call(now, "LAUNCH", &t.task_id.value);
                     self.start_task(now, fw, agent, &t, bag, Some(exec_id.clone()));
+                    if let Some(&slot) = self.frameworks[fw].tasks.get(&t.task_id.value)
+                        && let Some(task) = self.tasks[slot].as_mut()
+                    {
+                        task.group = Some(group_no);
+                    }
                 }
                 self.note_executor(fw, agent, exec);
             }
@@ -235,6 +213,155 @@ impl Master {
         let total = &mut self.agents[agent].total;
         total.subtract_saturating(&take.with_allocation_role(None));
         total.add(&give.with_allocation_role(None));
+    }
+
+    /// validation.cpp `task::group::validate`, in its order: every task
+    /// (`group::internal::validateTask`: the task checks, then the
+    /// group's own), then the executor (`validateExecutor`: the
+    /// executor's own checks, its type, no Docker, the same ExecutorInfo
+    /// in every task, Mesos's minimum cpus and memory and some disk, no
+    /// overlapping ports, and all of it within what the offers still
+    /// hold). The resources the group takes, or the message every task's
+    /// TASK_ERROR carries.
+    pub(super) fn validate_group(
+        &self,
+        fw: usize,
+        agent: usize,
+        alloc_role: Option<&str>,
+        remaining: &Bag,
+        exec: &mut mesos::ExecutorInfo,
+        tasks: &[TaskInfo],
+    ) -> Result<Bag, String> {
+        use mesos::health_check::Type as Hc;
+        let mut need = Bag::new();
+        let mut ids: BTreeSet<&str> = BTreeSet::new();
+        for t in tasks {
+            let id = &t.task_id.value;
+            let invalid = |e: String| format!("Task '{id}' is invalid: {e}");
+            self.validate_task_common(fw, agent, t).map_err(invalid)?;
+            if !ids.insert(id) {
+                // Mesos checks ids against the framework's tasks only; two
+                // of one group would be one task twice (see ARCHITECTURE).
+                return Err(invalid(format!("Task has duplicate ID: {id}")));
+            }
+            match self.task_bag(fw, alloc_role, &t.resources) {
+                Ok(b) if b.is_empty() => return Err(invalid("Task uses no resources".into())),
+                Ok(b) => need.add(&b),
+                Err(e) => return Err(invalid(e)),
+            }
+            if t.executor.is_none() {
+                return Err(invalid("'TaskInfo.executor' must be set".into()));
+            }
+            if let Some(c) = &t.container {
+                let checked_on_own_network = t.health_check.as_ref().is_some_and(|h| {
+                    matches!(h.r#type.map(Hc::try_from), Some(Ok(Hc::Http | Hc::Tcp)))
+                });
+                if !c.network_infos.is_empty() && checked_on_own_network {
+                    return Err(invalid(
+                        "HTTP and TCP health checks are not supported for nested containers not joining parent's network".into(),
+                    ));
+                }
+                if c.r#type == mesos::container_info::Type::Docker as i32 {
+                    return Err(invalid(
+                        "Docker ContainerInfo is not supported on the task".into(),
+                    ));
+                }
+            }
+        }
+        self.validate_executor(fw, agent, exec)?;
+        use mesos::executor_info::Type;
+        match exec.r#type.map(Type::try_from) {
+            None => return Err("'ExecutorInfo.type' must be set".into()),
+            Some(Ok(Type::Unknown) | Err(_)) => return Err("Unknown executor type".into()),
+            _ => {}
+        }
+        if exec
+            .container
+            .as_ref()
+            .is_some_and(|c| c.r#type == mesos::container_info::Type::Docker as i32)
+        {
+            return Err("Docker ContainerInfo is not supported on the executor".into());
+        }
+        let eid = exec.executor_id.value.clone();
+        for t in tasks {
+            // A task's executor was filled in without a framework id, the
+            // group's has one now: compare without it.
+            let differs = t.executor.as_ref().is_some_and(|e| {
+                let mut e = e.clone();
+                if e.framework_id.is_none() {
+                    e.framework_id = exec.framework_id.clone();
+                }
+                e != *exec
+            });
+            if differs {
+                return Err(format!(
+                    "The `ExecutorInfo` of task '{}' is different from executor '{eid}'",
+                    t.task_id.value
+                ));
+            }
+        }
+        let exec_bag = self.task_bag(fw, alloc_role, &exec.resources)?;
+        // validation.cpp: MIN_CPUS (0.01) and MIN_MEM (32 MB).
+        let cpus = exec_bag.scalar_total("cpus");
+        if cpus < 10 {
+            return Err(format!(
+                "Executor '{eid}' uses less CPUs ({}) than the minimum required (0.01)",
+                if cpus == 0 {
+                    "None".to_owned()
+                } else {
+                    crate::resources::from_milli(cpus).to_string()
+                }
+            ));
+        }
+        let mem = exec_bag.scalar_total("mem");
+        if mem < 32_000 {
+            return Err(format!(
+                "Executor '{eid}' uses less memory ({}) than the minimum required (32MB)",
+                if mem == 0 {
+                    "None".to_owned()
+                } else {
+                    format!("{}MB", crate::resources::from_milli(mem))
+                }
+            ));
+        }
+        if exec_bag.scalar_total("disk") == 0 {
+            return Err(format!("Executor '{eid}' uses no disk"));
+        }
+        // detectOverlappingSetAndRangeResources: a port of two tasks (or a
+        // task and the executor).
+        let mut seen: Vec<(u64, u64)> = Vec::new();
+        for res in tasks
+            .iter()
+            .map(|t| &t.resources)
+            .chain(std::iter::once(&exec.resources))
+        {
+            let mut mine: Vec<(u64, u64)> = Vec::new();
+            for r in res.iter().filter(|r| r.ranges.is_some()) {
+                for x in &r.ranges.as_ref().expect("checked").range {
+                    mine.push((x.begin, x.end));
+                }
+            }
+            for &(b, e) in &mine {
+                if seen.iter().any(|&(sb, se)| b <= se && sb <= e) {
+                    return Err(
+                        "There are overlapping resources in the task group's task resources and/or executor resources".into(),
+                    );
+                }
+            }
+            seen.extend(mine);
+        }
+        // An executor already running there holds its resources already.
+        if self.running_executor(fw, agent, &eid).is_none() {
+            need.add(&exec_bag);
+        }
+        if !remaining.contains(&need) {
+            return Err(format!(
+                "Total resources {} required by task group and its executor are more than available {}",
+                need.describe(),
+                remaining.describe()
+            ));
+        }
+        Ok(need)
     }
 
     /// Resources of a task as a bag, checked like the master checks them.
@@ -492,6 +619,20 @@ impl Master {
         t: &TaskInfo,
         reason: &str,
     ) {
+        self.error_task_with(now, fw, agent, t, reason, task_status::Reason::TaskInvalid);
+    }
+
+    /// TASK_ERROR for an invalid task with the master's `why`
+    /// (REASON_TASK_INVALID, or REASON_TASK_GROUP_INVALID for a group).
+    pub(super) fn error_task_with(
+        &mut self,
+        now: Instant,
+        fw: usize,
+        agent: usize,
+        t: &TaskInfo,
+        reason: &str,
+        why: task_status::Reason,
+    ) {
         self.violation("ACCEPT", format!("task {}: {reason}", t.task_id.value));
         self.counters.tasks_refused += 1;
         let status = self.master_status(
@@ -499,7 +640,7 @@ impl Master {
             &t.task_id.value,
             Some(&self.agents[agent].id.clone()),
             TaskState::TaskError,
-            task_status::Reason::TaskInvalid,
+            why,
             reason,
         );
         self.send_update_now(now, fw, status);
@@ -616,6 +757,8 @@ impl Master {
             check_result: None,
             running_at: None,
             check_gen: 0,
+            group: None,
+            killing_group: false,
         };
         let slot = self.insert_task(task);
         if let Some(old) = self.frameworks[fw]

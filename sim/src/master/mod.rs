@@ -273,6 +273,9 @@ pub enum Fault {
 /// Counters for `/sim/state` and the benchmarks.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counters {
+    /// Tasks the simulated default executor killed because another task
+    /// of their group failed or was killed.
+    pub group_kills: u64,
     pub offers_sent: u64,
     pub offers_accepted: u64,
     pub offers_declined: u64,
@@ -440,6 +443,12 @@ struct Task {
     check_gen: u64,
     /// When it was RUNNING, on the master's clock (`/sim/state`).
     running: RunningSpan,
+    /// The task group (LAUNCH_GROUP) it was launched in, by number.
+    group: Option<u64>,
+    /// Its group is being killed because one of its tasks failed or was
+    /// killed (default_executor.cpp `killingTaskGroup`): its own end
+    /// kills nothing more.
+    killing_group: bool,
 }
 
 /// When a task entered and left TASK_RUNNING, in milliseconds since the
@@ -644,6 +653,8 @@ pub struct Master {
     /// executor runs no live task any more is stale: the simulated
     /// executor exits with its last task.
     executors: HashMap<(usize, usize, String), mesos::ExecutorInfo>,
+    /// The next task group's number.
+    next_group: u64,
     /// Tasks run by real executor processes (`executors.rs`).
     real: executors::RealExecutors,
     frameworks: Vec<Framework>,
@@ -748,6 +759,7 @@ impl Master {
             offer_cache: vec![Vec::new(); n],
             unreachable_time: vec![None; n],
             executors: HashMap::new(),
+            next_group: 0,
             real: executors::RealExecutors::default(),
             frameworks: Vec::new(),
             framework_index: HashMap::new(),
@@ -1245,6 +1257,8 @@ impl Master {
                         t.state.as_str_name()
                     },
                     "healthy": t.healthy,
+                    "executor_id": t.executor_id,
+                    "group": t.group,
                     "pending_updates": t.pending.len(),
                     "running": t.running,
                 })

@@ -93,6 +93,56 @@ impl Master {
         if first {
             self.resend_head(now, slot, true);
         }
+        if matches!(state, TaskState::TaskFailed | TaskState::TaskKilled) && !was_terminal {
+            self.kill_rest_of_group(now, slot);
+        }
+    }
+
+    /// default_executor.cpp `waited`: a task of a group that failed or
+    /// was killed (and not because its group is being killed already)
+    /// makes the executor kill every other live task of the group, each
+    /// as a KILL would (its kill policy's grace period), once.
+    fn kill_rest_of_group(&mut self, now: Instant, slot: usize) {
+        let Some(t) = self.tasks[slot].as_ref() else {
+            return;
+        };
+        let (Some(group), false) = (t.group, t.killing_group) else {
+            return;
+        };
+        let fw = t.framework;
+        let mut rest: Vec<usize> = self.frameworks[fw]
+            .tasks
+            .values()
+            .copied()
+            .filter(|&s| {
+                self.tasks[s]
+                    .as_ref()
+                    .is_some_and(|x| x.group == Some(group))
+            })
+            .collect();
+        rest.sort_unstable();
+        for &s in &rest {
+            if let Some(x) = self.tasks[s].as_mut() {
+                x.killing_group = true;
+            }
+        }
+        for s in rest {
+            let Some(x) = self.tasks[s].as_ref() else {
+                continue;
+            };
+            if s == slot || terminal(x.state) || x.kill.is_some() {
+                continue;
+            }
+            self.counters.group_kills += 1;
+            let kill = call::Kill {
+                task_id: TaskId {
+                    value: x.id.clone(),
+                },
+                agent_id: None,
+                kill_policy: None,
+            };
+            let _ = self.kill(now, fw, kill);
+        }
     }
 
     /// Send the head of a task's pending updates and arm its retry.

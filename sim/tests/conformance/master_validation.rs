@@ -1,5 +1,4 @@
-//! `TaskValidationTest`, `TaskGroupValidationTest` and
-//! `FrameworkInfoValidationTest` (src/tests/master_validation_tests.cpp):
+//! `TaskValidationTest` and `FrameworkInfoValidationTest` (src/tests/master_validation_tests.cpp):
 //! launches the master refuses (TASK_ERROR, REASON_TASK_INVALID, from the
 //! master, stamped with its wall clock) and framework infos it refuses at
 //! SUBSCRIBE (200, ERROR, end of stream).
@@ -7,8 +6,8 @@
 use serde_json::json;
 use tritium_proto::v1::{
     CommandInfo, ContainerInfo, DurationInfo, ExecutorId, ExecutorInfo, FrameworkId, FrameworkInfo,
-    KillPolicy, Offer, TaskGroupInfo, TaskInfo, TaskState, TaskStatus, container_info,
-    executor_info, framework_info, offer, task_status,
+    KillPolicy, Offer, TaskInfo, TaskState, TaskStatus, container_info, executor_info,
+    framework_info, task_status,
 };
 
 use crate::client::*;
@@ -343,42 +342,6 @@ fn task_missing_docker_info() {
             t
         });
         assert_task_error(&status);
-    });
-}
-
-/// Mesos: TaskGroupValidationTest.TaskUsesDifferentExecutor — a task of a
-/// group that sets its own executor: every task of the group is
-/// TASK_ERROR.
-#[test]
-fn task_group_task_uses_different_executor() {
-    each_encoding(|enc| {
-        let server = start(1);
-        let mut s = subscribe_as(server.addr(), enc, &default_framework());
-        let offer = s.wait_offers().remove(0);
-        let mut own = task("2", &offer, 0.5, 64.0, "");
-        own.command = None;
-        own.executor = Some(executor("other", Some("exit 1")));
-        let group = offer::Operation {
-            r#type: Some(offer::operation::Type::LaunchGroup as i32),
-            launch_group: Some(offer::operation::LaunchGroup {
-                executor: ExecutorInfo {
-                    r#type: Some(executor_info::Type::Default as i32),
-                    executor_id: ExecutorId {
-                        value: "default".into(),
-                    },
-                    resources: take(&offer, 0.1, 32.0),
-                    ..ExecutorInfo::default()
-                },
-                task_group: TaskGroupInfo {
-                    tasks: vec![task("1", &offer, 0.5, 64.0, "sleep 1000"), own],
-                },
-            }),
-            ..offer::Operation::default()
-        };
-        s.accept(&[&offer], vec![group]);
-        for id in ["1", "2"] {
-            assert_task_error(&s.wait_update(id));
-        }
     });
 }
 

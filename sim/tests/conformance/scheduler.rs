@@ -129,7 +129,20 @@ fn task_group_running() {
             executor_id: ExecutorId {
                 value: "default".into(),
             },
-            resources: take(&offer, 0.1, 32.0),
+            // The test's `cpus:0.1;mem:32;disk:32` (validation.cpp refuses
+            // an executor without disk).
+            resources: {
+                let mut r = take(&offer, 0.1, 32.0);
+                let mut disk = offer
+                    .resources
+                    .iter()
+                    .find(|r| r.name == "disk")
+                    .expect("offered disk")
+                    .clone();
+                disk.scalar.as_mut().expect("scalar").value = 32.0;
+                r.push(disk);
+                r
+            },
             ..ExecutorInfo::default()
         };
         let op = offer::Operation {

@@ -48,8 +48,15 @@ impl CallMeta {
                     tasks: a
                         .into_iter()
                         .flat_map(|a| a.operations.iter())
-                        .filter_map(|op| op.launch.as_ref())
-                        .flat_map(|l| l.task_infos.iter().map(|t| t.task_id.value.clone()))
+                        .flat_map(|op| {
+                            let plain = op.launch.iter().flat_map(|l| l.task_infos.iter());
+                            let group = op
+                                .launch_group
+                                .iter()
+                                .flat_map(|g| g.task_group.tasks.iter());
+                            plain.chain(group)
+                        })
+                        .map(|t| t.task_id.value.clone())
                         .collect(),
                 }
             }

@@ -11,7 +11,7 @@ use tritium_proto::view::{EventType, EventView};
 
 use super::master_url::MasterUrl;
 use super::types::*;
-use crate::framework::{Ctx, Framework, Launch, TaskUpdate, View};
+use crate::framework::{Ctx, Framework, GroupLaunch, Launch, TaskUpdate, View};
 use crate::rng::Rng;
 
 mod calls;

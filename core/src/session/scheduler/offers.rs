@@ -116,43 +116,58 @@ impl Core {
         offer_ids: Vec<String>,
         agent_id: &str,
         launches: Vec<Launch>,
+        groups: Vec<GroupLaunch>,
     ) {
         let mut infos = Vec::with_capacity(launches.len());
-        for Launch { mut record, info } in launches {
+        for Launch { record, info } in launches {
             if self.tasks.contains_key(&record.id) {
                 // A second launch of a tracked id would make two tasks one.
                 tracing::error!(target: "tritium::offers", task = %record.id, "launch of a task id already tracked; skipped");
                 continue;
             }
-            debug_assert_eq!(
-                record.id, info.task_id.value,
-                "record and TaskInfo name one task"
-            );
-            record.state = TaskState::TaskStaging as i32;
-            // The launch intent is durable before the ACCEPT leaves.
-            self.batch.push(StoreOp::PutTask(record.clone()));
-            // The intent was just pushed: this turn's batch.
-            let task = Task::new(record, now, self.issued_seq + 1);
-            let ev = task_event(&task, TaskState::TaskStaging as i32, None);
-            self.out.push_back(ev);
-            if let Some(at) = task_deadline(&self.cfg, &task) {
-                self.lower_task_floor(at);
+            infos.push(self.track_launch(now, record, info));
+        }
+        let mut operations = Vec::with_capacity(groups.len() + 1);
+        let mut n = infos.len();
+        if !infos.is_empty() {
+            operations.push(offer::Operation {
+                r#type: Some(offer::operation::Type::Launch as i32),
+                launch: Some(offer::operation::Launch { task_infos: infos }),
+                ..Default::default()
+            });
+        }
+        for GroupLaunch { executor, tasks } in groups {
+            // All of a group or none of it.
+            let tracked = tasks.iter().any(|l| self.tasks.contains_key(&l.record.id));
+            if tracked || tasks.is_empty() {
+                tracing::error!(target: "tritium::offers", executor = %executor.executor_id.value, "task group with a task id already tracked (or none); skipped");
+                continue;
             }
-            self.tasks.insert(task.rec.id.clone(), Box::new(task));
-            infos.push(info);
+            let mut group = Vec::with_capacity(tasks.len());
+            for Launch { record, info } in tasks {
+                group.push(self.track_launch(now, record, info));
+            }
+            n += group.len();
+            operations.push(offer::Operation {
+                r#type: Some(offer::operation::Type::LaunchGroup as i32),
+                launch_group: Some(offer::operation::LaunchGroup {
+                    executor,
+                    task_group: mesos::TaskGroupInfo { tasks: group },
+                }),
+                ..Default::default()
+            });
         }
         let offer_ids: Vec<mesos::OfferId> = offer_ids
             .into_iter()
             .map(|value| mesos::OfferId { value })
             .collect();
         self.stats.offers_received += offer_ids.len() as u64;
-        if infos.is_empty() {
+        if operations.is_empty() {
             // Nothing left to launch there (a race with a command this
             // turn): the offers are declined like any other.
             self.stats.offers_declined += offer_ids.len() as u64;
             return self.decline_again(offer_ids);
         }
-        let n = infos.len();
         self.stats.tasks_launched += n as u64;
         self.stats.offers_accepted += offer_ids.len() as u64;
         tracing::debug!(target: "tritium::offers", agent = %agent_id, offers = offer_ids.len(), tasks = n, "accepting");
@@ -160,17 +175,40 @@ impl Core {
         let c = self.call(call::Type::Accept, |c| {
             c.accept = Some(call::Accept {
                 offer_ids,
-                operations: vec![offer::Operation {
-                    r#type: Some(offer::operation::Type::Launch as i32),
-                    launch: Some(offer::operation::Launch { task_infos: infos }),
-                    ..Default::default()
-                }],
+                operations,
                 filters: Some(mesos::Filters {
                     refuse_seconds: Some(refuse),
                 }),
             })
         });
         self.send_after_store(c);
+    }
+
+    /// Track a task about to be launched: its intent joins this turn's
+    /// batch (durable before the ACCEPT leaves), the task enters the
+    /// table as STAGING. Gives back the TaskInfo to send.
+    fn track_launch(
+        &mut self,
+        now: Instant,
+        mut record: TaskRecord,
+        info: mesos::TaskInfo,
+    ) -> mesos::TaskInfo {
+        debug_assert_eq!(
+            record.id, info.task_id.value,
+            "record and TaskInfo name one task"
+        );
+        record.state = TaskState::TaskStaging as i32;
+        // The launch intent is durable before the ACCEPT leaves.
+        self.batch.push(StoreOp::PutTask(record.clone()));
+        // The intent was just pushed: this turn's batch.
+        let task = Task::new(record, now, self.issued_seq + 1);
+        let ev = task_event(&task, TaskState::TaskStaging as i32, None);
+        self.out.push_back(ev);
+        if let Some(at) = task_deadline(&self.cfg, &task) {
+            self.lower_task_floor(at);
+        }
+        self.tasks.insert(task.rec.id.clone(), Box::new(task));
+        info
     }
 
     /// Queue offers to be declined again after the resync pause (not at
