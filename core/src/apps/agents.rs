@@ -27,14 +27,28 @@ struct OnAgent<'a> {
     host: &'a str,
 }
 
-fn per_instance(spec: &AppSpec) -> [f64; 4] {
-    let r = &spec.resources;
+fn amounts(r: &crate::spec::Resources) -> [f64; 4] {
     [
         r.cpu,
         r.mem,
         r.disk.as_ref().map_or(0.0, |d| d.size()),
         r.gpus,
     ]
+}
+
+/// What one task of `spec` asks for: the app's resources, or for a pod
+/// the container the task runs (its id ends with the container's name;
+/// the default executor's own share is not counted).
+fn per_task(spec: &AppSpec, task_id: &str) -> [f64; 4] {
+    if spec.is_pod() {
+        let name = task_id.rsplit('.').next().unwrap_or("");
+        return spec
+            .containers
+            .iter()
+            .find(|c| c.name == name)
+            .map_or([0.0; 4], |c| amounts(&c.resources));
+    }
+    amounts(&spec.resources)
 }
 
 impl AppService {
@@ -59,7 +73,7 @@ impl AppService {
             };
             let e = on.entry(t.agent_id()).or_default();
             e.tasks += 1;
-            for (u, r) in e.used.iter_mut().zip(per_instance(spec)) {
+            for (u, r) in e.used.iter_mut().zip(per_task(spec, &rec.id)) {
                 *u += r;
             }
             *e.apps.entry(rec.app.as_str()).or_default() += 1;
