@@ -130,6 +130,7 @@ mod tests {
             ready: tasks,
             spec: AppSpec::command_app(name, tasks as u32, 0.1, 32.0, "sleep 1"),
             previous_version: None,
+            previous_spec: None,
             rolled_back: false,
             failures: 0,
             backoff_seconds: None,

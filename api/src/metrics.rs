@@ -36,6 +36,8 @@ pub const ENDPOINTS: &[&str] = &[
     "/v1/api/app/kill",
     "/v1/api/events",
     "/v1/api/maintenance",
+    "/v1/api/agents",
+    "/v1/api/charts",
     "/v1/api/openapi.json",
     "/v1/api/status",
     "/health",
@@ -43,6 +45,7 @@ pub const ENDPOINTS: &[&str] = &[
     "/metrics",
     "/",
     "/app.js",
+    "/app.css",
     "other",
 ];
 

@@ -17,12 +17,14 @@
 //! | POST   | /v1/api/app/restart?name=X  | rolling restart, backoff reset       |
 //! | POST   | /v1/api/app/kill?name=X&task=T[&grace_period_seconds=S] | kill one task (replaced) |
 //! | GET    | /v1/api/deployments         | updates in progress                  |
+//! | GET    | /v1/api/agents[?offset&limit] | agents seen, offered, used, tasks  |
+//! | GET    | /v1/api/charts              | last hour, per second (the page's charts) |
 //! | POST   | /v1/api/deployments/X/pause, /resume, /abort | control X's update  |
 //! | GET    | /v1/api/events[?app=X]      | server-sent events of app/task changes |
 //! | GET    | /v1/api/openapi.json        | the OpenAPI 3 document               |
 //! | GET    | /health, /ready             | alive; subscribed and leading        |
 //! | GET    | /metrics                    | Prometheus text format (`metrics`)   |
-//! | GET    | /, /app.js                  | the status page (`api/src/ui/`)      |
+//! | GET    | /, /app.js, /app.css        | the status page (`api/src/ui/`)      |
 //! | GET    | /v1/artifacts/[SHA256/[SIG/]]NAME | a file of `--artifacts-dir` ([`crate::artifacts`]) |
 //! | GET    | /v1/api/artifacts/NAME      | its size, SHA-256 and pinned (signed) path |
 //!
@@ -66,6 +68,7 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 /// The status page: static HTML and a script, no build step.
 const UI_HTML: &str = include_str!("ui/index.html");
 const UI_JS: &str = include_str!("ui/app.js");
+const UI_CSS: &str = include_str!("ui/app.css");
 
 /// Knobs of the API. Every input has a bound here.
 #[derive(Debug, Clone)]
@@ -352,6 +355,8 @@ fn lane(method: &Method, path: &str) -> Lane {
             | "/v1/api/app/queue"
             | "/v1/api/status"
             | "/v1/api/maintenance"
+            | "/v1/api/agents"
+            | "/v1/api/charts"
             | "/jobs",
         ) => Lane::Bulk,
         (_, p) if p.ends_with("/job/all") => Lane::Bulk,
@@ -496,6 +501,8 @@ pub(crate) fn http(result: Result<contract::Answer, CommandError>) -> (u16, Valu
         Ok(contract::Answer::Maintenance(m)) => (200, doc(&m)),
         Ok(contract::Answer::Deployments(list)) => (200, doc(&list)),
         Ok(contract::Answer::Deployment(d)) => (200, doc(&d)),
+        Ok(contract::Answer::Charts(c)) => (200, doc(&c)),
+        Ok(contract::Answer::Agents(a)) => (200, doc(&a)),
         Err(e) => (error_status(&e), doc(&ErrorBody::from(&e))),
     }
 }
@@ -544,7 +551,7 @@ fn serve(ctx: &Arc<Ctx>, mut req: Request) -> Answer {
         _ => false,
     };
     if let Some(tokens) = &ctx.tokens
-        && !matches!(path, "/health" | "" | "/app.js")
+        && !matches!(path, "/health" | "" | "/app.js" | "/app.css")
         && !public_artifact
     {
         let authorization = req.header("Authorization");
@@ -880,6 +887,27 @@ fn route(
             j(http(a.ask(CommandKind::Queue(name()))))
         }
         (Method::Get, "/v1/api/maintenance") => j(http(a.ask(CommandKind::Maintenance))),
+        (Method::Get, "/v1/api/agents") => {
+            let page = query::number(url, "offset", 0, 0, usize::MAX).and_then(|offset| {
+                let max = contract::MAX_AGENTS_PAGE;
+                Ok((offset, query::number(url, "limit", 1000, 0, max)?))
+            });
+            match page {
+                Ok((offset, limit)) => j(http(a.ask(CommandKind::Agents { offset, limit }))),
+                Err(e) => (400, Body::Json(query_err(e))),
+            }
+        }
+        // Compact: 3,600 numbers per series would be mostly indentation.
+        (Method::Get, "/v1/api/charts") => match http(a.ask(CommandKind::Charts)) {
+            (200, v) => (
+                200,
+                Body::Raw(
+                    "application/json",
+                    serde_json::to_vec(&v).unwrap_or_default(),
+                ),
+            ),
+            other => j(other),
+        },
         (Method::Post, "/v1/api/app/restart") => match (name(), grace_param(url)) {
             (_, Err(e)) => (400, Body::Json(e)),
             (Some(n), Ok(None)) => j(http(a.ask(CommandKind::RestartApp(n)))),
@@ -962,6 +990,10 @@ fn route(
             200,
             Body::Raw("text/javascript; charset=utf-8", UI_JS.as_bytes().to_vec()),
         ),
+        (Method::Get, "/app.css") => (
+            200,
+            Body::Raw("text/css; charset=utf-8", UI_CSS.as_bytes().to_vec()),
+        ),
         (
             _,
             "/v1/api/app"
@@ -970,6 +1002,8 @@ fn route(
             | "/v1/api/app/restart"
             | "/v1/api/app/kill"
             | "/v1/api/maintenance"
+            | "/v1/api/agents"
+            | "/v1/api/charts"
             | "/v1/api/openapi.json"
             | "/v1/api/deployments"
             | "/health"
@@ -977,7 +1011,8 @@ fn route(
             | "/v1/api/status"
             | "/metrics"
             | ""
-            | "/app.js",
+            | "/app.js"
+            | "/app.css",
         ) => (
             405,
             Body::Json(err("", format!("{method} is not allowed on {path}"))),

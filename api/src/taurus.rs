@@ -1388,6 +1388,7 @@ mod tests {
                 ready: 0,
                 spec: spec.clone(),
                 previous_version: None,
+                previous_spec: None,
                 rolled_back: false,
                 failures: 0,
                 backoff_seconds: None,

@@ -1492,6 +1492,8 @@ fn the_openapi_document_names_every_endpoint() {
         ("/v1/api/app/restart", &["post"]),
         ("/v1/api/app/kill", &["post"]),
         ("/v1/api/maintenance", &["get"]),
+        ("/v1/api/agents", &["get"]),
+        ("/v1/api/charts", &["get"]),
         ("/v1/api/deployments", &["get"]),
         ("/v1/api/deployments/{app}/pause", &["post"]),
         ("/v1/api/deployments/{app}/resume", &["post"]),

@@ -1,59 +1,144 @@
 //! The status page at `/`, in headless Chromium (Debian's `chromium`,
-//! driven over the DevTools protocol on a pipe, see `cdp/`): it shows the
-//! apps with their counts and status, the tasks with state and agent, and
-//! the queue with the why-not reasons as the API reports them, and it
-//! follows scaling and deletion live through the event stream.
+//! driven over the DevTools protocol on a pipe, see `cdp/`), against the
+//! whole stack in this process (tritium-sim, the engine, the API):
 //!
-//! The page is read with a bounded loop until it shows what the API says
-//! (the page and the API are read one after the other, so a change between
-//! the two reads is simply read again). Before the live part the page's
-//! periodic refresh is stopped, so only the event stream can bring the
-//! changes.
+//! - the apps list shows what the API reports, the queue's reasons in
+//!   words, and follows scaling and deletion through the event stream;
+//! - a deploy with a bad field shows the API's error at that field's line;
+//!   the fixed deploy opens the app's page, and scaling from the page
+//!   brings the new tasks in live;
+//! - a read-only token sees no buttons (an admin token does);
+//! - the cluster page lists the agents the API lists;
+//! - a chart moves as offers come;
+//! - 10,000 apps load (the time is printed; the bound asserted is
+//!   generous: this is a debug build on a shared machine).
+//!
+//! Every test saves a screenshot under `target/tmp/status-page/` (the
+//! path is printed). The page is read with bounded loops until it shows
+//! what is expected; nothing sleeps for a fixed time to let it happen.
 //!
 //! Needs Debian's `chromium` (`scripts/test` installs it); without it the
-//! test fails and says so.
+//! tests fail and say so.
 
 mod cdp;
 mod ops;
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use cdp::Browser;
 use ops::{Stack, http, sample};
-use serde_json::Value;
+use serde_json::{Value, json};
+use tritium::auth::Tokens;
 use tritium::rest::ApiOptions;
 
-/// Longest the page may take to show what the API says.
+/// Longest the page may take to show what is expected.
 const SHOW_LIMIT: Duration = Duration::from_secs(30);
 
-/// The status page's tables, cell texts row by row, as the page shows them.
-const READ_PAGE: &str = r##"(() => {
-  const table = (id) => {
-    const body = document.querySelector("#" + id + " tbody");
-    return body ? Array.from(body.rows, (r) => Array.from(r.cells, (c) => c.textContent)) : null;
-  };
-  return {
-    loaded: !!document.body && document.body.dataset.loaded === "1",
-    conn: (document.getElementById("conn") || {}).textContent || "",
-    apps: table("apps"),
-    tasks: table("tasks"),
-    queue: table("queue"),
-  };
-})()"##;
+const ADMIN: &str = "admin-token-0123456789abcdef";
+const READ: &str = "read-token-0123456789abcdef";
 
-/// What the page shows, or what it should show.
-#[derive(Debug, PartialEq)]
-struct View {
-    apps: Vec<Vec<String>>,
-    /// Sorted (the page lists them in the API's order; the order is not
-    /// what is checked).
-    tasks: Vec<Vec<String>>,
-    /// App, pending, status (the why-not cell is checked on its own).
-    queue: Vec<Vec<String>>,
+fn chromium() -> &'static str {
+    cdp::chromium().expect(
+        "the status page tests need Debian's chromium on PATH \
+         (`apt-get install chromium`; scripts/test installs it)",
+    )
 }
 
-/// A JSON value as the page's `String(v)` shows it (`null` as empty).
+/// Open the page at `#hash` (with `token` in its session storage).
+fn open(addr: SocketAddr, hash: &str, token: Option<&str>) -> Browser {
+    let url = format!("http://{addr}/{hash}");
+    let mut b = Browser::open(chromium(), &url)
+        .unwrap_or_else(|e| panic!("open the status page in chromium: {e}"));
+    b.viewport(1280, 900).expect("set the viewport");
+    if let Some(t) = token {
+        wait(&mut b, "the page to be there", |b| {
+            let v =
+                b.eval("location.protocol === 'http:' && document.readyState === 'complete'")?;
+            if v == true {
+                Ok(())
+            } else {
+                Err("not yet".into())
+            }
+        });
+        let js = format!(
+            "sessionStorage.setItem('tritium-token', {}); location.reload(); true",
+            json!(t)
+        );
+        b.eval(&js).expect("set the token");
+        // The reload started: wait for the new page to say which token
+        // it has before anything is read.
+        wait(&mut b, "the page reloads with the token", |b| {
+            let v = b.eval("sessionStorage.getItem('tritium-token') !== null && document.body && document.body.dataset.loaded === '1'")?;
+            if v == true {
+                Ok(())
+            } else {
+                Err("not yet".into())
+            }
+        });
+    }
+    b
+}
+
+/// Evaluate `js` until `ok` accepts its value, at most [`SHOW_LIMIT`].
+fn wait_for<T>(
+    b: &mut Browser,
+    what: &str,
+    js: &str,
+    mut ok: impl FnMut(&Value) -> Result<T, String>,
+) -> T {
+    wait(b, what, |b| ok(&b.eval(js)?))
+}
+
+fn wait<T>(b: &mut Browser, what: &str, mut f: impl FnMut(&mut Browser) -> Result<T, String>) -> T {
+    let deadline = Instant::now() + SHOW_LIMIT;
+    loop {
+        match f(b) {
+            Ok(v) => return v,
+            Err(seen) => {
+                if Instant::now() >= deadline {
+                    let _ = shot(b, &format!("FAILED-{}", what.replace([' ', '/', ':'], "_")));
+                    panic!("{what}: not within {SHOW_LIMIT:?}; last seen: {seen}");
+                }
+            }
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Save a screenshot of the page as `target/tmp/status-page/NAME.png`.
+fn shot(b: &mut Browser, name: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("status-page")
+        .join(format!("{name}.png"));
+    match b.screenshot(&path, true) {
+        Ok(()) => eprintln!("screenshot: {}", path.display()),
+        Err(e) => eprintln!("screenshot {name} failed: {e}"),
+    }
+    path
+}
+
+/// A table's rows as cell texts.
+fn table_js(id: &str) -> String {
+    format!(
+        r##"(() => {{
+  const body = document.querySelector("#{id} tbody");
+  if (!body || document.body.dataset.loaded !== "1") return null;
+  return Array.from(body.rows, (r) => Array.from(r.cells, (c) => c.textContent));
+}})()"##
+    )
+}
+
+fn rows(v: &Value) -> Result<Vec<Vec<String>>, String> {
+    if v.is_null() {
+        return Err("no table yet".into());
+    }
+    serde_json::from_value(v.clone()).map_err(|e| format!("{e}: {v}"))
+}
+
+/// A JSON value as the page's text shows it (`null` as empty).
 fn text(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
@@ -62,191 +147,50 @@ fn text(v: &Value) -> String {
     }
 }
 
-/// The page's table rows of the empty table.
-fn none() -> Vec<Vec<String>> {
-    vec![vec!["none".to_owned()]]
-}
-
-/// What the page should show, from the API, and the queue entries (for
-/// their why-not reasons).
-fn from_api(addr: std::net::SocketAddr) -> (View, Vec<Value>) {
-    let all = http(
-        addr,
-        "GET",
-        "/v1/api/app/all?limit=1000&tasks=all",
-        None,
-        None,
-    )
-    .json();
-    let queue = http(addr, "GET", "/v1/api/app/queue", None, None).json();
-    let apps = all["apps"].as_array().cloned().unwrap_or_default();
-    let queue = queue["queue"].as_array().cloned().unwrap_or_default();
-    let or_none = |rows: Vec<Vec<String>>| if rows.is_empty() { none() } else { rows };
-    let mut tasks: Vec<Vec<String>> = apps
-        .iter()
-        .flat_map(|a| {
-            a["tasks"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|t| {
-                    [
-                        &t["id"],
-                        &a["name"],
-                        &t["state"],
-                        &t["agent_id"],
-                        &t["host"],
-                    ]
-                    .map(text)
-                    .to_vec()
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    tasks.sort();
-    let view = View {
-        apps: or_none(
-            apps.iter()
-                .map(|a| {
-                    [
-                        &a["name"],
-                        &a["status"],
-                        &a["running"],
-                        &a["instances"],
-                        &a["version"],
-                    ]
-                    .map(text)
-                    .to_vec()
-                })
-                .collect(),
-        ),
-        tasks: or_none(tasks),
-        queue: or_none(
-            queue
-                .iter()
-                .map(|q| [&q["app"], &q["pending"], &q["status"]].map(text).to_vec())
-                .collect(),
-        ),
-    };
-    (view, queue)
-}
-
-/// What the page shows now, and its why-not cells (one per queue row).
-fn from_page(browser: &mut Browser) -> Result<(View, Vec<String>), String> {
-    let v = browser.eval(READ_PAGE)?;
-    if v["loaded"] != true {
-        return Err(format!("the page has not loaded yet: {v}"));
-    }
-    let rows = |k: &str| -> Result<Vec<Vec<String>>, String> {
-        serde_json::from_value(v[k].clone()).map_err(|e| format!("table {k}: {e}: {v}"))
-    };
-    let mut tasks = rows("tasks")?;
-    tasks.sort();
-    let mut queue = rows("queue")?;
-    let why = queue
-        .iter_mut()
-        .map(|r| {
-            if r.len() > 3 {
-                r.remove(3)
-            } else {
-                String::new()
-            }
-        })
-        .collect();
-    Ok((
-        View {
-            apps: rows("apps")?,
-            tasks,
-            queue,
-        },
-        why,
-    ))
-}
-
-/// The why-not cells show each queue entry's reasons: the app, how many
-/// offers were considered, and every reason the API counts refusals for.
-fn check_why(entries: &[Value], cells: &[String]) -> Result<(), String> {
-    for (q, cell) in entries.iter().zip(cells) {
-        let w = &q["why"];
-        if w.is_null() {
-            if cell.is_empty() {
-                continue;
-            }
-            return Err(format!("the why-not cell {cell:?} should be empty"));
-        }
-        // The counts move between the two reads: the labels and the
-        // reasons are checked.
-        let mut want = vec![
-            format!("app: {}", text(&w["app"])),
-            "offers_considered: ".to_owned(),
-        ];
-        for reason in w["refused"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(k, _)| k)
-        {
-            want.push(format!("\"{reason}\":"));
-        }
-        if let Some(miss) = want.iter().find(|s| !cell.contains(s.as_str())) {
-            return Err(format!("the why-not cell {cell:?} lacks {miss:?} ({w})"));
-        }
-    }
-    Ok(())
-}
-
-/// Read the page until it shows what the API says and `api_ok` holds for
-/// the API's view, at most [`SHOW_LIMIT`]. With `reasons`, the why-not
-/// cells are checked too (only while the page still refreshes on its
-/// timer: new refusals bring no event).
-fn page_shows_the_api(
-    what: &str,
-    browser: &mut Browser,
-    addr: std::net::SocketAddr,
-    reasons: bool,
-    api_ok: impl Fn(&View) -> bool,
-) -> View {
-    let deadline = Instant::now() + SHOW_LIMIT;
-    loop {
-        let (want, queue) = from_api(addr);
-        let seen = match from_page(browser) {
-            Ok((shown, why)) if !api_ok(&want) => Err(format!(
-                "the API is not there yet: {want:?}; the page shows {shown:?} {why:?}"
-            )),
-            Ok((shown, _)) if shown != want => Err(format!(
-                "the page shows\n  {shown:?}\nthe API says\n  {want:?}"
-            )),
-            Ok((_, why)) if reasons => check_why(&queue, &why),
-            Ok(_) => Ok(()),
-            Err(e) => Err(e),
-        };
-        match seen {
-            Ok(()) => return want,
-            Err(seen) => assert!(
-                Instant::now() < deadline,
-                "{what}: not within {SHOW_LIMIT:?}; last seen: {seen}"
-            ),
-        }
-        thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn app_row<'a>(v: &'a View, name: &str) -> Option<&'a Vec<String>> {
-    v.apps.iter().find(|r| r[0] == name)
-}
-
 fn spec(name: &str, instances: u32, cpu: f64) -> String {
     format!(
         r#"{{"name":"{name}","instances":{instances},"resources":{{"cpu":{cpu},"mem":32}},"command":{{"cmd":"sleep 3600"}}}}"#
     )
 }
 
+/// The apps the API lists: name, status, running, instances, version.
+fn api_apps(addr: SocketAddr) -> Vec<Vec<String>> {
+    let all = http(
+        addr,
+        "GET",
+        "/v1/api/app/all?limit=1000&tasks=summary",
+        None,
+        None,
+    )
+    .json();
+    all["apps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            [
+                &a["name"],
+                &a["status"],
+                &a["running"],
+                &a["instances"],
+                &a["version"],
+            ]
+            .map(text)
+            .to_vec()
+        })
+        .collect()
+}
+
+/// Stop the page's periodic refresh (its only interval timer; timer ids
+/// are small integers): from then on only the event stream brings
+/// changes.
+fn stop_polling(b: &mut Browser) {
+    b.eval("for (let i = 1; i < 10000; i++) clearInterval(i); true")
+        .expect("stop the page's refresh timer");
+}
+
 #[test]
-fn status_page_shows_what_the_api_reports_and_follows_the_event_stream() {
-    let browser_cmd = cdp::chromium().expect(
-        "the status page test needs Debian's chromium on PATH \
-         (`apt-get install chromium`; scripts/test installs it)",
-    );
+fn apps_page_shows_the_api_with_reasons_in_words_and_follows_events() {
     // 3 agents of 4 cpus: `web` runs 2 small tasks, `big` fits one 3.5-cpu
     // task per agent, so 3 run and 1 waits in the queue with reasons.
     let stack = Stack::start(3, ApiOptions::default());
@@ -260,78 +204,865 @@ fn status_page_shows_what_the_api_reports_and_follows_the_event_stream() {
         Some(&spec("big", 4, 3.5)),
     );
     assert_eq!(r.status, 201, "POST big: {}", r.body);
-    ops::poll("big: 3 running and 1 queued with reasons", || {
-        let (v, queue) = from_api(addr);
-        let queued = queue.iter().any(|q| {
-            q["app"] == "big"
-                && q["pending"] == 1
-                && q["why"]["refused"]
-                    .as_object()
-                    .is_some_and(|r| !r.is_empty())
-        });
-        match app_row(&v, "big") {
-            Some(r) if r[2] == "3" && queued => Ok(()),
-            _ => Err(format!("{v:?} {queue:?}")),
+    ops::poll("big: 3 running and 1 queued with cpu refusals", || {
+        let q = http(addr, "GET", "/v1/api/app/queue?name=big", None, None).json();
+        let e = &q["queue"][0];
+        let a = http(addr, "GET", "/v1/api/app?name=big&tasks=none", None, None).json();
+        if a["running"] == 3 && e["pending"] == 1 && e["why"]["refused"]["cpus"].as_u64() > Some(0)
+        {
+            Ok(())
+        } else {
+            Err(format!("{a} {q}"))
         }
     });
 
-    let mut browser = Browser::open(browser_cmd, &format!("http://{addr}/"))
-        .unwrap_or_else(|e| panic!("open the status page in {browser_cmd}: {e}"));
-
-    // What it shows at first: both apps, 5 tasks, big in the queue.
-    let first = page_shows_the_api(
-        "the page shows the apps, tasks and queue",
-        &mut browser,
-        addr,
-        true,
-        |v| v.tasks.len() == 5 && v.queue.len() == 1,
+    let mut b = open(addr, "", None);
+    wait_for(
+        &mut b,
+        "the apps table shows the API's apps",
+        &table_js("apps"),
+        |v| {
+            let shown: Vec<Vec<String>> = rows(v)?.into_iter().map(|r| r[..5].to_vec()).collect();
+            let want = api_apps(addr);
+            if shown == want {
+                Ok(())
+            } else {
+                Err(format!("page {shown:?}, API {want:?}"))
+            }
+        },
     );
-    assert_eq!(first.queue[0][0], "big", "{first:?}");
+    // The queue: big waits, in words, with the largest free cpus the
+    // agents offer and the refusals counted.
+    let agents = http(addr, "GET", "/v1/api/agents?limit=0", None, None).json();
+    let largest = &agents["largest_offered"]["cpus"];
+    assert!(
+        largest["amount"].as_f64().is_some_and(|c| c < 3.5),
+        "{agents}"
+    );
+    let why = wait_for(
+        &mut b,
+        "the queue explains big in words",
+        &table_js("queue"),
+        |v| {
+            let rows = rows(v)?;
+            match rows.iter().find(|r| r[0] == "big") {
+                Some(r) if r[1] == "1" && r[3].contains("largest free:") => Ok(r[3].clone()),
+                _ => Err(format!("{rows:?}")),
+            }
+        },
+    );
+    assert!(
+        why.starts_with("1 instance waits: no agent has 3.5 cpus free (largest free: "),
+        "{why}"
+    );
+    assert!(why.contains("offers refused for cpus"), "{why}");
+    assert!(
+        !why.contains('{') && !why.contains('"'),
+        "no JSON in the reason: {why}"
+    );
+    shot(&mut b, "apps");
 
     // The page holds the event stream open.
-    ops::poll("the page to open the event stream", || {
+    wait(&mut b, "the page opens the event stream", |b| {
         let m = http(addr, "GET", "/metrics", None, None).body;
         let clients = sample(&m, "tritium_event_stream_clients", "");
-        let conn = browser.eval(READ_PAGE)?["conn"].clone();
+        let conn = b.eval("document.getElementById('conn').textContent")?;
         if clients.is_some_and(|n| n >= 1.0) && conn == "live (events)" {
             Ok(())
         } else {
             Err(format!("{clients:?} clients; the page says {conn}"))
         }
     });
-    // From here only the event stream can bring changes: stop the page's
-    // periodic refresh (its only interval timer; ids are small integers).
-    browser
-        .eval("for (let i = 1; i < 10000; i++) clearInterval(i); true")
-        .expect("stop the page's refresh timer");
+    stop_polling(&mut b);
 
-    // Scale web to 3.
+    // Scale web to 3 (through the API): the row follows.
     let r = http(addr, "PUT", "/v1/api/app", None, Some(&spec("web", 3, 0.1)));
     assert_eq!(r.status, 200, "scale web to 3: {}", r.body);
-    let scaled = page_shows_the_api(
+    wait_for(
+        &mut b,
         "the page follows web scaled to 3",
-        &mut browser,
-        addr,
-        false,
-        |v| app_row(v, "web").is_some_and(|r| r[2] == "3" && r[3] == "3") && v.tasks.len() == 6,
+        &table_js("apps"),
+        |v| {
+            let shown: Vec<Vec<String>> = rows(v)?.into_iter().map(|r| r[..5].to_vec()).collect();
+            let want = api_apps(addr);
+            let web = want.iter().find(|r| r[0] == "web");
+            if web.is_some_and(|r| r[2] == "3" && r[3] == "3") && shown == want {
+                Ok(())
+            } else {
+                Err(format!("page {shown:?}, API {want:?}"))
+            }
+        },
     );
-    assert_eq!(app_row(&scaled, "web").unwrap()[1], "running", "{scaled:?}");
-
-    // Delete big: its row, its tasks and its queue entry go.
+    // Delete big: its row goes.
     let r = http(addr, "DELETE", "/v1/api/app?name=big", None, None);
     assert_eq!(r.status, 202, "delete big: {}", r.body);
-    let after = page_shows_the_api(
+    wait_for(
+        &mut b,
         "the page follows big deleted",
-        &mut browser,
-        addr,
-        false,
-        |v| app_row(v, "big").is_none(),
+        &table_js("apps"),
+        |v| {
+            let shown = rows(v)?;
+            if shown.len() == 1 && shown[0][0] == "web" {
+                Ok(())
+            } else {
+                Err(format!("{shown:?}"))
+            }
+        },
     );
-    assert_eq!(after.apps.len(), 1, "{after:?}");
-    assert_eq!(after.tasks.len(), 3, "{after:?}");
-    assert_eq!(after.queue, none(), "{after:?}");
-
-    // The browser goes first (its Drop closes it), then the stack.
-    drop(browser);
+    drop(b);
     drop(stack);
+}
+
+#[test]
+fn without_the_event_stream_the_page_polls() {
+    // No event-stream client is admitted (503): the page says it polls,
+    // and still follows a scale.
+    let stack = Stack::start(
+        2,
+        ApiOptions {
+            max_event_clients: 0,
+            ..ApiOptions::default()
+        },
+    );
+    let addr = stack.addr();
+    stack.deploy("web", 1, None);
+    let mut b = open(addr, "", None);
+    wait_for(
+        &mut b,
+        "the page says it polls",
+        "document.getElementById('conn').textContent",
+        |v| {
+            if v.as_str().is_some_and(|s| s.starts_with("polling")) {
+                Ok(())
+            } else {
+                Err(v.to_string())
+            }
+        },
+    );
+    let r = http(addr, "PUT", "/v1/api/app", None, Some(&spec("web", 2, 0.1)));
+    assert_eq!(r.status, 200, "{}", r.body);
+    wait_for(
+        &mut b,
+        "the page follows web scaled to 2 by polling",
+        &table_js("apps"),
+        |v| {
+            let shown: Vec<Vec<String>> = rows(v)?.into_iter().map(|r| r[..5].to_vec()).collect();
+            let want = api_apps(addr);
+            if want.first().is_some_and(|r| r[2] == "2") && shown == want {
+                Ok(())
+            } else {
+                Err(format!("page {shown:?}, API {want:?}"))
+            }
+        },
+    );
+    drop(b);
+    drop(stack);
+}
+
+/// The page's two endpoints of its own: bounds and refusals (no browser).
+#[test]
+fn the_agents_and_charts_endpoints_answer_within_their_bounds() {
+    let stack = Stack::start(2, ApiOptions::default());
+    let addr = stack.addr();
+    stack.deploy("web", 1, None);
+    for bad in ["limit=10001", "limit=-1", "offset=x", "limit=1&limit=2"] {
+        let r = http(addr, "GET", &format!("/v1/api/agents?{bad}"), None, None);
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+        assert!(r.json()["field"].is_string(), "{bad}: {}", r.body);
+    }
+    let page = http(addr, "GET", "/v1/api/agents?offset=1&limit=1", None, None).json();
+    assert_eq!(
+        (page["total"].as_u64(), page["offset"].as_u64()),
+        (Some(2), Some(1)),
+        "{page}"
+    );
+    assert_eq!(page["agents"].as_array().map(Vec::len), Some(1), "{page}");
+    let none = http(addr, "GET", "/v1/api/agents?limit=0", None, None).json();
+    assert_eq!(none["agents"], json!([]), "{none}");
+    assert_eq!(
+        http(addr, "POST", "/v1/api/charts", None, Some("{}")).status,
+        405
+    );
+    let c = http(addr, "GET", "/v1/api/charts", None, None).json();
+    let n = c["turns"].as_array().map_or(0, Vec::len);
+    assert!((1..=3600).contains(&n), "{n} samples");
+    for k in [
+        "offers_received",
+        "offers_declined",
+        "placements",
+        "turn_mean_us",
+        "turn_max_us",
+        "offer_answer_mean_us",
+        "offer_answer_max_us",
+    ] {
+        assert_eq!(c[k].as_array().map(Vec::len), Some(n), "{k}");
+    }
+    // The one placement is in the ring.
+    let placed: u64 = c["placements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_u64)
+        .sum();
+    assert_eq!(placed, 1, "{c}");
+}
+
+#[test]
+fn deploy_with_a_bad_field_shows_it_at_the_field_and_scaling_from_the_page_is_live() {
+    let stack = Stack::start(3, ApiOptions::default());
+    let addr = stack.addr();
+    let mut b = open(addr, "#/deploy", None);
+    wait_for(
+        &mut b,
+        "the deploy form",
+        "!!document.getElementById('spec-json')",
+        |v| {
+            if *v == true {
+                Ok(())
+            } else {
+                Err("no form".into())
+            }
+        },
+    );
+    let bad = "{\n  \"name\": \"svc\",\n  \"instances\": 1,\n  \"resources\": {\n    \"cpu\": -1,\n    \"mem\": 32\n  },\n  \"command\": {\"cmd\": \"sleep 3600\"}\n}";
+    let cpu_line = bad.lines().position(|l| l.contains("\"cpu\"")).unwrap() + 1;
+    // What the API says about it: the field the page must point at.
+    let api = http(addr, "POST", "/v1/api/app", None, Some(bad));
+    assert_eq!(api.status, 422, "{}", api.body);
+    assert_eq!(api.json()["field"], "resources.cpu", "{}", api.body);
+    let submit = |b: &mut Browser, text: &str| {
+        let js = format!(
+            "(() => {{ const t = document.getElementById('spec-json'); t.value = {}; \
+             t.dispatchEvent(new Event('input')); document.getElementById('deploy-submit').click(); return true; }})()",
+            json!(text)
+        );
+        b.eval(&js).expect("submit the form");
+    };
+    submit(&mut b, bad);
+    let shown = wait_for(
+        &mut b,
+        "the error at the field",
+        "(() => { const e = document.getElementById('field-error'); return e ? {field: e.dataset.field, line: Number(e.dataset.line), text: e.textContent, mark: !!document.querySelector('.line-mark')} : null; })()",
+        |v| {
+            if v.is_null() {
+                Err("no error shown".into())
+            } else {
+                Ok(v.clone())
+            }
+        },
+    );
+    assert_eq!(shown["field"], "resources.cpu", "{shown}");
+    assert_eq!(
+        shown["line"], cpu_line,
+        "the error is at the cpu line: {shown}"
+    );
+    assert!(shown["mark"] == true, "the line is marked: {shown}");
+    let msg = api.json()["error"].as_str().unwrap().to_owned();
+    assert!(
+        shown["text"].as_str().unwrap().contains(&msg),
+        "{shown} vs {msg}"
+    );
+    shot(&mut b, "deploy-error");
+    assert_eq!(
+        http(addr, "GET", "/v1/api/app?name=svc", None, None).status,
+        404,
+        "a refused deploy changes nothing"
+    );
+
+    // hydrogen's list form: the refusal names the item, and the page
+    // finds that item's field.
+    let list = "[\n  {\"name\": \"one\", \"instances\": 1, \"resources\": {\"cpu\": 0.1, \"mem\": 32}, \"command\": {\"cmd\": \"sleep 1\"}},\n  {\"name\": \"two\", \"instances\": 1,\n   \"resources\": {\"cpu\": 0.1, \"mem\": -5},\n   \"command\": {\"cmd\": \"sleep 1\"}}\n]";
+    let api = http(addr, "POST", "/v1/api/app", None, Some(list));
+    assert_eq!(api.status, 422, "{}", api.body);
+    assert_eq!(api.json()["field"], "[1].resources.mem", "{}", api.body);
+    submit(&mut b, list);
+    let shown = wait_for(
+        &mut b,
+        "the list item's error at its field",
+        "(() => { const e = document.getElementById('field-error'); return e && e.dataset.field === '[1].resources.mem' ? {line: Number(e.dataset.line)} : null; })()",
+        |v| {
+            if v.is_null() {
+                Err("not yet".into())
+            } else {
+                Ok(v.clone())
+            }
+        },
+    );
+    assert_eq!(shown["line"], 4, "the line of two's mem: {shown}");
+
+    // Fixed: created, and the page goes to the app.
+    submit(&mut b, &bad.replace("-1", "0.1"));
+    let task_rows = "(() => { if (!document.getElementById('app-title')) return null; const b = document.querySelector('#tasks tbody'); return b ? Array.from(b.rows, (r) => Array.from(r.cells, (c) => c.textContent)) : null; })()";
+    let running = |v: &Value, n: usize| -> Result<(), String> {
+        let rows = rows(v)?;
+        let live = rows
+            .iter()
+            .filter(|r| r.get(1).is_some_and(|s| s == "TASK_RUNNING"))
+            .count();
+        if live == n && rows.len() == n {
+            Ok(())
+        } else {
+            Err(format!("{rows:?}"))
+        }
+    };
+    wait_for(
+        &mut b,
+        "the app page with its task running",
+        task_rows,
+        |v| running(v, 1),
+    );
+    wait_for(
+        &mut b,
+        "the page follows the event stream",
+        "document.getElementById('conn').textContent",
+        |v| {
+            if v == "live (events)" {
+                Ok(())
+            } else {
+                Err(v.to_string())
+            }
+        },
+    );
+    stop_polling(&mut b);
+
+    // Scale from the page: the new tasks come in through the events.
+    b.eval("document.getElementById('scale-to').value = '3'; document.getElementById('scale').click(); true")
+        .expect("scale from the page");
+    wait_for(&mut b, "3 running tasks on the page", task_rows, |v| {
+        running(v, 3)
+    });
+    let a = http(addr, "GET", "/v1/api/app?name=svc", None, None).json();
+    assert_eq!(a["instances"], 3, "{a}");
+    let ids: Vec<String> = a["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| text(&t["id"]))
+        .collect();
+    let shown: Vec<String> = rows(&b.eval(task_rows).unwrap())
+        .unwrap()
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    let (mut ids, mut shown) = (ids, shown);
+    ids.sort();
+    shown.sort();
+    assert_eq!(shown, ids, "the page shows the API's tasks");
+    shot(&mut b, "app");
+    drop(b);
+    drop(stack);
+}
+
+#[test]
+fn an_update_shows_its_steps_and_its_diff_and_is_resumed_from_the_page() {
+    let stack = Stack::start(3, ApiOptions::default());
+    let addr = stack.addr();
+    let web = |cmd: &str| {
+        format!(
+            r#"{{"name":"web","instances":3,"resources":{{"cpu":0.1,"mem":32}},"command":{{"cmd":"{cmd}"}},"upgrade":{{"canary":{{"instances":1}}}}}}"#
+        )
+    };
+    let r = http(addr, "POST", "/v1/api/app", None, Some(&web("sleep 3600")));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let mut b = open(addr, "#/app/web", None);
+    let state = "(() => { const d = document.getElementById('deployment'); const v = document.getElementById('version-diff'); \
+        return {title: !!document.getElementById('app-title'), deployment: d ? d.textContent : null, diff: v ? v.textContent : null, \
+        resume: !!document.getElementById('resume'), status: (document.getElementById('app-status') || {}).textContent}; })()";
+    wait_for(&mut b, "web's page", state, |v| {
+        if v["title"] == true && v["status"] == "running" {
+            Ok(())
+        } else {
+            Err(v.to_string())
+        }
+    });
+    // An update with a canary step: one new instance, then it waits.
+    let r = http(addr, "PUT", "/v1/api/app", None, Some(&web("sleep 3601")));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let waiting = wait_for(
+        &mut b,
+        "the canary waits, with its steps and the diff",
+        state,
+        |v| {
+            let d = v["deployment"].as_str().unwrap_or("");
+            if d.contains("canary-waiting") && v["resume"] == true && v["diff"].is_string() {
+                Ok(v.clone())
+            } else {
+                Err(v.to_string())
+            }
+        },
+    );
+    let d = waiting["deployment"].as_str().unwrap();
+    assert!(d.contains("start version 2 (replacing 1)"), "{d}");
+    assert!(
+        d.contains("canary: 1 instance ready, waiting for a resume"),
+        "{d}"
+    );
+    let diff = waiting["diff"].as_str().unwrap();
+    assert!(diff.contains("-     \"cmd\": \"sleep 3600\""), "{diff}");
+    assert!(diff.contains("+     \"cmd\": \"sleep 3601\""), "{diff}");
+    shot(&mut b, "app-canary");
+    // Resume from the page: the update runs to its end.
+    b.eval("document.getElementById('resume').click(); true")
+        .unwrap();
+    wait_for(&mut b, "the update ends", state, |v| {
+        if v["deployment"].is_null() && v["status"] == "running" {
+            Ok(())
+        } else {
+            Err(v.to_string())
+        }
+    });
+    let a = http(addr, "GET", "/v1/api/app?name=web&tasks=none", None, None).json();
+    assert_eq!(
+        (a["version"].as_u64(), a["running"].as_u64()),
+        (Some(2), Some(3)),
+        "{a}"
+    );
+    drop(b);
+    drop(stack);
+}
+
+#[test]
+fn a_read_only_token_sees_no_buttons() {
+    let tokens = Tokens::parse(&format!("admin {ADMIN}\nread {READ}\n")).unwrap();
+    let stack = Stack::start(
+        2,
+        ApiOptions {
+            tokens: Some(tokens),
+            ..ApiOptions::default()
+        },
+    );
+    let addr = stack.addr();
+    stack.deploy("web", 1, Some(ADMIN));
+    let app_loaded = "(() => ({write: document.body.dataset.write || null, title: !!document.getElementById('app-title'), \
+        rows: document.querySelectorAll('#tasks tbody tr[data-task]').length, \
+        buttons: Array.from(document.querySelectorAll('#view button'), (b) => b.textContent), \
+        deploy_link: !document.querySelector('[data-nav=deploy]').hidden}))()";
+    let settled = |v: &Value, write: &str| -> Result<Value, String> {
+        if v["write"] == write && v["title"] == true && v["rows"] == 1 {
+            Ok(v.clone())
+        } else {
+            Err(v.to_string())
+        }
+    };
+
+    // The admin token sees the app's buttons (so the check below can fail).
+    let mut b = open(addr, "#/app/web", Some(ADMIN));
+    let admin = wait_for(&mut b, "the admin's app page", app_loaded, |v| {
+        let v = settled(v, "yes")?;
+        if v["buttons"].as_array().is_some_and(|b| b.len() >= 4) {
+            Ok(v)
+        } else {
+            Err(v.to_string())
+        }
+    });
+    assert_eq!(admin["deploy_link"], true, "{admin}");
+    drop(b);
+
+    // The page's files need no token (they hold no data).
+    for f in ["/", "/app.js", "/app.css"] {
+        assert_eq!(http(addr, "GET", f, None, None).status, 200, "{f}");
+    }
+    assert_eq!(http(addr, "GET", "/v1/api/agents", None, None).status, 401);
+
+    // The read token: the same page, no buttons at all.
+    let mut b = open(addr, "#/app/web", Some(READ));
+    let read = wait_for(&mut b, "the reader's app page", app_loaded, |v| {
+        settled(v, "no")
+    });
+    assert_eq!(read["buttons"], json!([]), "{read}");
+    assert_eq!(read["deploy_link"], false, "{read}");
+    shot(&mut b, "read-only-app");
+    b.eval("location.hash = '#/'; true").unwrap();
+    let list = wait_for(
+        &mut b,
+        "the reader's apps list",
+        "(() => ({rows: document.querySelectorAll('#apps tbody tr[data-app]').length, buttons: document.querySelectorAll('#view button').length}))()",
+        |v| {
+            if v["rows"] == 1 {
+                Ok(v.clone())
+            } else {
+                Err(v.to_string())
+            }
+        },
+    );
+    assert_eq!(list["buttons"], 0, "{list}");
+    drop(b);
+    drop(stack);
+}
+
+#[test]
+fn a_team_token_sees_its_apps_and_not_the_cluster_wide_views() {
+    const TEAM: &str = "team-a-token-0123456789abcdef";
+    let tokens = Tokens::parse(&format!(
+        "admin {ADMIN}\ndeploy {TEAM} name=team-a apps=team-a-\n"
+    ))
+    .unwrap();
+    let stack = Stack::start(
+        2,
+        ApiOptions {
+            tokens: Some(tokens),
+            ..ApiOptions::default()
+        },
+    );
+    let addr = stack.addr();
+    stack.deploy("team-a-web", 1, Some(ADMIN));
+    stack.deploy("other", 1, Some(ADMIN));
+    let mut b = open(addr, "", Some(TEAM));
+    wait_for(&mut b, "only the team's app", &table_js("apps"), |v| {
+        let r = rows(v)?;
+        if r.len() == 1 && r[0][0] == "team-a-web" {
+            Ok(())
+        } else {
+            Err(format!("{r:?}"))
+        }
+    });
+    b.eval("location.hash = '#/app/team-a-web'; true").unwrap();
+    wait_for(
+        &mut b,
+        "the team may act on its app",
+        "!!document.getElementById('scale')",
+        |v| {
+            if *v == true {
+                Ok(())
+            } else {
+                Err("no scale button".into())
+            }
+        },
+    );
+    b.eval("location.hash = '#/cluster'; true").unwrap();
+    let said = wait_for(
+        &mut b,
+        "the cluster view says it is not for this token",
+        "(document.getElementById('view-error') || {}).textContent || ''",
+        |v| {
+            if v.as_str().is_some_and(|s| s.contains("cluster-wide")) {
+                Ok(v.clone())
+            } else {
+                Err(v.to_string())
+            }
+        },
+    );
+    assert!(said.as_str().unwrap().contains("agents"), "{said}");
+    shot(&mut b, "team-cluster");
+    drop(b);
+    drop(stack);
+}
+
+#[test]
+fn the_cluster_page_lists_the_agents_with_their_offers_and_tasks() {
+    let stack = Stack::start(3, ApiOptions::default());
+    let addr = stack.addr();
+    stack.deploy("web", 2, None);
+    // Something that waits, so offers are read (and listed with what
+    // they hold).
+    let r = http(
+        addr,
+        "POST",
+        "/v1/api/app",
+        None,
+        Some(&spec("huge", 1, 64.0)),
+    );
+    assert!(r.status == 201 || r.status == 422, "POST huge: {}", r.body);
+    let api = ops::poll("3 agents with their offers read", || {
+        let v = http(addr, "GET", "/v1/api/agents", None, None).json();
+        let agents = v["agents"].as_array().cloned().unwrap_or_default();
+        if agents.len() == 3 && agents.iter().all(|a| a["hostname"].is_string()) {
+            Ok(agents)
+        } else {
+            Err(v.to_string())
+        }
+    });
+    let tasks: u64 = api.iter().map(|a| a["tasks"].as_u64().unwrap()).sum();
+    assert_eq!(tasks, 2, "{api:?}");
+
+    let mut b = open(addr, "#/cluster", None);
+    wait_for(
+        &mut b,
+        "the cluster page lists the API's agents",
+        &table_js("agents"),
+        |v| {
+            let shown = rows(v)?;
+            let api = http(addr, "GET", "/v1/api/agents", None, None).json();
+            let want: Vec<(String, String, String)> = api["agents"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|a| {
+                    (
+                        text(&a["agent_id"]),
+                        text(&a["hostname"]),
+                        text(&a["tasks"]),
+                    )
+                })
+                .collect();
+            let got: Vec<(String, String, String)> = shown
+                .iter()
+                .filter(|r| r.len() > 5)
+                .map(|r| (r[0].clone(), r[1].clone(), r[5].clone()))
+                .collect();
+            if got == want && want.len() == 3 {
+                Ok(())
+            } else {
+                Err(format!("page {got:?}, API {want:?}"))
+            }
+        },
+    );
+    let apps_cells = b
+        .eval("Array.from(document.querySelectorAll('#agents tbody tr'), (r) => r.cells[6].textContent).join('|')")
+        .unwrap();
+    assert!(
+        apps_cells.as_str().unwrap().contains("web ×1"),
+        "{apps_cells}"
+    );
+    shot(&mut b, "cluster");
+
+    // The apps list filtered by agent: a host running web lists web, an
+    // unknown one nothing.
+    let host = api
+        .iter()
+        .find(|a| a["tasks"] == 1)
+        .map(|a| text(&a["hostname"]))
+        .unwrap();
+    b.eval("location.hash = '#/'; true").unwrap();
+    let filter = |b: &mut Browser, needle: &str| {
+        let js = format!(
+            "(() => {{ const i = document.querySelector('input[data-filter=agent]'); if (!i) return false; \
+             i.dispatchEvent(new Event('focus')); i.value = {}; i.dispatchEvent(new Event('input')); return true; }})()",
+            json!(needle)
+        );
+        wait_for(b, "the agent filter", &js, |v| {
+            if *v == true {
+                Ok(())
+            } else {
+                Err("no filter box".into())
+            }
+        });
+    };
+    filter(&mut b, &host);
+    wait_for(&mut b, "web listed for its host", &table_js("apps"), |v| {
+        let r = rows(v)?;
+        if r.len() == 1 && r[0][0] == "web" {
+            Ok(())
+        } else {
+            Err(format!("{r:?}"))
+        }
+    });
+    filter(&mut b, "no-such-host");
+    wait_for(
+        &mut b,
+        "nothing listed for an unknown host",
+        &table_js("apps"),
+        |v| {
+            let r = rows(v)?;
+            if r == [vec!["none".to_owned()]] {
+                Ok(())
+            } else {
+                Err(format!("{r:?}"))
+            }
+        },
+    );
+    drop(b);
+    drop(stack);
+}
+
+#[test]
+fn a_chart_moves_with_offers() {
+    let stack = Stack::start(3, ApiOptions::default());
+    let addr = stack.addr();
+    // One instance of `big` always waits (one 3.5-cpu task per 4-cpu
+    // agent): the master keeps offering, tritium keeps refusing.
+    let r = http(
+        addr,
+        "POST",
+        "/v1/api/app",
+        None,
+        Some(&spec("big", 4, 3.5)),
+    );
+    assert_eq!(r.status, 201, "POST big: {}", r.body);
+    let mut b = open(addr, "#/charts", None);
+    let read = "(() => { const c = document.getElementById('chart-offers'); if (!c) return null; \
+        const p = c.querySelector('path[data-series=received]'); return {total: Number(c.dataset.total), d: p ? p.getAttribute('d') : ''}; })()";
+    let first = wait_for(&mut b, "the offers chart", read, |v| {
+        if v["total"].as_f64().is_some_and(|t| t > 0.0) {
+            Ok(v.clone())
+        } else {
+            Err(v.to_string())
+        }
+    });
+    // Offers keep coming (the simulated master offers every 50 ms): the
+    // chart, refreshed every 5 s, counts more and its line changes.
+    let later = wait_for(&mut b, "the offers chart moves", read, |v| {
+        if v["total"].as_f64() > first["total"].as_f64() && v["d"] != first["d"] {
+            Ok(v.clone())
+        } else {
+            Err(v.to_string())
+        }
+    });
+    // And it counts what the engine counted.
+    let api = http(addr, "GET", "/v1/api/charts", None, None).json();
+    let api_total: u64 = api["offers_received"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    let shown = later["total"].as_f64().unwrap();
+    assert!(
+        shown <= api_total as f64 + 0.5,
+        "page {shown} > API {api_total}"
+    );
+    assert_eq!(
+        api["offers_received"].as_array().unwrap().len(),
+        api["turns"].as_array().unwrap().len()
+    );
+    // Pending instances per app: big's one waiting instance, sampled
+    // every ten seconds, is in the engine's ring and on the chart.
+    let deadline = Instant::now() + SHOW_LIMIT;
+    loop {
+        let c = http(addr, "GET", "/v1/api/charts", None, None).json();
+        let big = c["pending"]["apps"]["big"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if big.iter().any(|v| v == 1) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no pending sample of big: {}",
+            c["pending"]
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
+    wait_for(
+        &mut b,
+        "big on the pending chart",
+        "!!document.querySelector('#chart-pending path[data-series=big]')",
+        |v| {
+            if *v == true {
+                Ok(())
+            } else {
+                Err("no line for big".into())
+            }
+        },
+    );
+    shot(&mut b, "charts");
+    drop(b);
+    drop(stack);
+}
+
+#[test]
+fn ten_thousand_apps_load_and_can_be_searched() {
+    const APPS: usize = 10_000;
+    // Generous: a debug build on a shared two-core machine. The time is
+    // printed; the issue's target (2 s) is for a release build.
+    const BOUND: Duration = Duration::from_secs(60);
+    let stack = Stack::start(1, ApiOptions::default());
+    let addr = stack.addr();
+    create_apps(addr, APPS);
+    let mut b = open(addr, "", None);
+    let loaded = apps_loaded(&mut b);
+    let all_ms = loaded["all"].as_f64().unwrap();
+    let load1 = sample_load();
+    eprintln!(
+        "10,000 apps: first page on screen {} ms, all {} ms after navigation (load average {load1})",
+        loaded["first"], all_ms
+    );
+    assert!(
+        loaded["count"]
+            .as_str()
+            .unwrap()
+            .starts_with(" 10000 shown"),
+        "{loaded}"
+    );
+    assert!(all_ms < BOUND.as_millis() as f64, "{loaded}");
+    // A page of rows, not 10,000.
+    let shown = b
+        .eval("document.querySelectorAll('#apps tbody tr').length")
+        .unwrap();
+    assert_eq!(shown, 100, "one page of rows");
+    // Search by name.
+    b.eval("(() => { const i = document.querySelector('input[data-filter=q]'); i.value = 'app-0999'; i.dispatchEvent(new Event('input')); return true; })()").unwrap();
+    wait_for(&mut b, "the search finds 10 apps", &table_js("apps"), |v| {
+        let r = rows(v)?;
+        if r.len() == 10 && r.iter().all(|r| r[0].starts_with("app-0999")) {
+            Ok(())
+        } else {
+            Err(format!("{} rows", r.len()))
+        }
+    });
+    shot(&mut b, "apps-10000");
+    drop(b);
+    drop(stack);
+}
+
+/// Create apps `app-00000`... (no instances) up to `n`, 100 a request.
+fn create_apps(addr: SocketAddr, n: usize) {
+    for chunk in 0..n.div_ceil(100) {
+        let list: Vec<String> = (chunk * 100..((chunk + 1) * 100).min(n))
+            .map(|n| {
+                format!(
+                    r#"{{"name":"app-{n:05}","instances":0,"resources":{{"cpu":0.1,"mem":32}},"command":{{"cmd":"sleep 3600"}}}}"#
+                )
+            })
+            .collect();
+        let r = http(
+            addr,
+            "POST",
+            "/v1/api/app",
+            None,
+            Some(&format!("[{}]", list.join(","))),
+        );
+        assert!(r.status == 201 || r.status == 409, "{}", r.body);
+    }
+}
+
+/// Wait for the whole app list on screen: when its first page and the
+/// whole list were drawn (ms after navigation), and the count line.
+fn apps_loaded(b: &mut Browser) -> Value {
+    wait_for(
+        b,
+        "every app listed",
+        "(() => ({first: Number(document.body.dataset.firstPageMs || 0), all: Number(document.body.dataset.appsLoadedMs || 0), count: (document.getElementById('apps-count') || {}).textContent}))()",
+        |v| {
+            if v["all"].as_f64().is_some_and(|t| t > 0.0) {
+                Ok(v.clone())
+            } else {
+                Err(v.to_string())
+            }
+        },
+    )
+}
+
+/// The apps list's load time against a tritium already running (say a
+/// release build in demo mode), five page loads:
+/// `TRITIUM_UI_BENCH=127.0.0.1:PORT cargo nextest run -p tritium --test
+/// status_page --run-ignored only -E 'test(measure)' --no-capture`.
+/// It first creates apps up to 10,000 (no instances) if there are fewer.
+#[test]
+#[ignore = "a measurement against a running tritium (TRITIUM_UI_BENCH)"]
+fn measure_the_apps_list_against_a_running_tritium() {
+    let addr: SocketAddr = std::env::var("TRITIUM_UI_BENCH")
+        .expect("TRITIUM_UI_BENCH=HOST:PORT of a running tritium")
+        .parse()
+        .expect("TRITIUM_UI_BENCH is HOST:PORT");
+    create_apps(addr, 10_000);
+    for run in 1..=5 {
+        let mut b = open(addr, "", None);
+        let v = apps_loaded(&mut b);
+        eprintln!(
+            "run {run}: first page on screen {} ms, all {} ms after navigation, {} (load average {})",
+            v["first"],
+            v["all"],
+            v["count"],
+            sample_load()
+        );
+    }
+}
+
+fn sample_load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_default()
 }

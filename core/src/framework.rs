@@ -77,7 +77,7 @@ use tritium_proto::scheduler::OfferConstraints;
 use tritium_proto::v1::{self as mesos, TaskState};
 use tritium_proto::view::{EventView, OfferView, ViewError};
 
-use crate::contract::DriverStats;
+use crate::contract::{ChartRing, DriverStats};
 use crate::rng::Rng;
 use crate::session::{Config, Core, MasterUrl, Notice, Phase, Stats, TaskRecord};
 
@@ -208,6 +208,20 @@ pub trait Framework {
     /// [`Framework::wants_driver_stats`].
     fn add_driver_stats(reply: &mut Self::Reply, stats: &DriverStats) {
         let _ = (reply, stats);
+    }
+
+    /// Add the driver's chart samples to the reply of a command that
+    /// [`Framework::wants_driver_stats`] (as of `now`).
+    fn add_driver_charts(reply: &mut Self::Reply, charts: &ChartRing, now: Instant) {
+        let _ = (reply, charts, now);
+    }
+
+    /// Instances waiting for an offer, by the framework's own grouping
+    /// (an app, for tritium's service): `f` once per group with some. The
+    /// driver asks every ten seconds for its charts
+    /// ([`ChartRing::pending_app`]); the default reports nothing.
+    fn pending_by_group(&self, view: &View<'_>, f: &mut dyn FnMut(&str, usize)) {
+        let _ = (view, f);
     }
 }
 

@@ -1,115 +1,1156 @@
-// tritium's status page: apps, tasks and the queue from the REST API,
-// updated live from the event stream and refreshed every few seconds.
-// Plain browser JavaScript, no build step. Everything shown is set with
-// textContent (never innerHTML), so app names cannot inject markup.
+// tritium's status page: apps, one app, deploy, the cluster and charts,
+// from the REST API, live through the event stream (polling when it is
+// down). Plain browser JavaScript, no build step, nothing from outside the
+// binary. Everything shown is set with textContent (never innerHTML), so
+// names and messages cannot inject markup.
 "use strict";
 
-const REFRESH_MS = 5000;
+// ------------------------------------------------------------ state
 
-let token = sessionStorage.getItem("tritium-token") || "";
-// Events arrive in bursts (a deployment is many task changes): at most one
-// refresh runs, and at most one more follows it, however many events came.
-// (No timer: this also works while a headless browser's clock is paused.)
-let refreshing = false;
-let again = false;
+const PAGE = 100; // rows per table page
+const LIST_PAGE = 1000; // apps per list request (the API's largest page)
+const EVENTS_KEPT = 500; // recent events kept for the app pages
+const QUEUE_MS = 5000; // the queue (reasons change without events)
+const POLL_MS = 5000; // data of the view when the stream is down
+const RESYNC_MS = 60000; // whole app list while the stream is up
 
-function headers() {
-  return token ? { Authorization: "Bearer " + token } : {};
+const S = {
+  token: sessionStorage.getItem("tritium-token") || "",
+  // null: not known yet (no buttons); true/false from the API's answers.
+  canWrite: null,
+  apps: new Map(), // name -> AppView (tasks=summary)
+  appsTotal: null,
+  appsComplete: false,
+  listGen: 0,
+  queue: [],
+  queueAt: 0,
+  // app -> [{t, refused}] samples of the queue's refusal counters, for
+  // "in the last minute" (the API counts since the app began waiting).
+  queueHist: new Map(),
+  largest: null,
+  agentsByHost: null,
+  events: [], // {t, e}
+  specs: new Map(), // app -> Map(version -> spec): versions seen here
+  live: false,
+  dirty: new Set(),
+  route: null,
+};
+
+// ------------------------------------------------------------ helpers
+
+function h(tag, attrs, ...kids) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") el.className = v;
+    else if (k === "text") el.textContent = String(v);
+    else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "dataset") Object.assign(el.dataset, v);
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of kids.flat(Infinity)) {
+    if (c === null || c === undefined || c === false) continue;
+    el.appendChild(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+function txt(v) {
+  return v === null || v === undefined ? "" : String(v);
+}
+
+function enc(s) {
+  return encodeURIComponent(s);
+}
+
+function ago(seconds) {
+  if (seconds === null || seconds === undefined) return "";
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 90) return s + " s";
+  if (s < 5400) return Math.round(s / 60) + " min";
+  if (s < 172800) return Math.round(s / 3600) + " h";
+  return Math.round(s / 86400) + " d";
+}
+
+function num(n, digits) {
+  if (n === null || n === undefined) return "";
+  const d = digits === undefined ? 2 : digits;
+  return Number.isInteger(n) ? String(n) : n.toFixed(d).replace(/\.?0+$/, "");
+}
+
+// 1234567 -> "1.2M", 3456 -> "3.5k", 12.34 -> "12.3".
+function short(n) {
+  const a = Math.abs(n);
+  if (a >= 1e9) return (n / 1e9).toFixed(1) + "G";
+  if (a >= 1e6) return (n / 1e6).toFixed(1) + "M";
+  if (a >= 1e4) return (n / 1e3).toFixed(0) + "k";
+  if (a >= 1e3) return (n / 1e3).toFixed(1) + "k";
+  return num(n, 1);
+}
+
+function plural(n, one, many) {
+  return n + " " + (n === 1 ? one : many || one + "s");
+}
+
+function cls(s) {
+  return String(s).replace(/ /g, "-");
+}
+
+function flash(message, error) {
+  const f = document.getElementById("flash");
+  f.textContent = message;
+  f.className = error ? "error" : "";
+  f.hidden = !message;
+}
+
+function headers(extra) {
+  const hs = Object.assign({}, extra || {});
+  if (S.token) hs.Authorization = "Bearer " + S.token;
+  return hs;
+}
+
+// One request: {status, body} (body parsed when JSON). Never throws for
+// an HTTP status; a network failure is status 0.
+async function call(method, path, body) {
+  const init = { method, headers: headers(), cache: "no-store" };
+  if (body !== undefined) {
+    init.body = body;
+    init.headers["Content-Type"] = "application/json";
+  }
+  let r;
+  try {
+    r = await fetch(path, init);
+  } catch (e) {
+    return { status: 0, body: { error: "the API is unreachable: " + e.message } };
+  }
+  let parsed = null;
+  const text = await r.text();
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch (_) {
+    parsed = { error: text };
+  }
+  if (r.status === 401) needToken();
+  return { status: r.status, body: parsed };
 }
 
 async function get(path) {
-  const r = await fetch(path, { headers: headers(), cache: "no-store" });
-  if (r.status === 401) {
-    document.getElementById("auth").style.display = "block";
-    throw new Error("a token is needed");
+  const r = await call("GET", path);
+  if (r.status !== 200) {
+    const why = r.body && r.body.error ? r.body.error : "HTTP " + r.status;
+    throw new Error(path.split("?")[0] + ": " + why);
   }
-  if (!r.ok) throw new Error(path + ": HTTP " + r.status);
-  return r.json();
+  return r.body;
 }
 
-function row(tbody, cells, cls) {
-  const tr = document.createElement("tr");
-  cells.forEach((c, i) => {
-    const td = document.createElement("td");
-    td.textContent = c === null || c === undefined ? "" : String(c);
-    if (cls && cls[i]) td.className = cls[i];
-    tr.appendChild(td);
-  });
-  tbody.appendChild(tr);
+function needToken() {
+  document.getElementById("auth").hidden = false;
+  document.getElementById("conn").textContent = "this API needs a token";
 }
 
-function fill(id, rows) {
-  const tbody = document.querySelector("#" + id + " tbody");
-  tbody.replaceChildren();
-  if (rows.length === 0) {
-    row(tbody, ["none"], ["muted"]);
-    return;
-  }
-  rows.forEach((r) => row(tbody, r.cells, r.cls));
+function setWrite(can) {
+  if (S.canWrite === can) return;
+  S.canWrite = can;
+  document.body.dataset.write = can ? "yes" : "no";
+  document.getElementById("who").textContent = can ? "" : "read-only";
+  for (const el of document.querySelectorAll(".write-only")) el.hidden = !can;
+  render();
 }
 
-function why(w) {
-  if (w === null || w === undefined) return "";
-  if (typeof w === "string") return w;
-  if (Array.isArray(w)) return w.map(why).join("; ");
-  return Object.entries(w)
-    .map(([k, v]) => k + ": " + (typeof v === "object" ? JSON.stringify(v) : v))
-    .join(", ");
+// Whether this token may change things, from the API's own answer: a
+// POST that names no app is refused with 400 by the route when the token
+// may write, and with 403 before it when it may not. It changes nothing.
+async function probeWrite() {
+  const r = await call("POST", "/v1/api/app/restart");
+  if (r.status === 401 || r.status === 0) return;
+  setWrite(r.status !== 403);
 }
 
-async function refresh() {
-  try {
-    const [all, queue] = await Promise.all([
-      get("/v1/api/app/all?limit=1000&tasks=all"),
-      get("/v1/api/app/queue"),
-    ]);
-    const apps = all.apps || [];
-    fill("apps", apps.map((a) => ({
-      cells: [a.name, a.status, a.running, a.instances, a.version],
-      cls: [null, String(a.status).replace(/ /g, "-")],
-    })));
-    const tasks = [];
-    apps.forEach((a) => (a.tasks || []).forEach((t) => tasks.push({
-      cells: [t.id, a.name, t.state, t.agent_id, t.host],
-    })));
-    fill("tasks", tasks);
-    fill("queue", (queue.queue || []).map((q) => ({
-      cells: [q.app, q.pending, q.status, why(q.why)],
-    })));
-    document.getElementById("updated").textContent = new Date().toLocaleTimeString();
-    document.body.dataset.loaded = "1";
-  } catch (e) {
-    document.getElementById("conn").textContent = "error: " + e.message;
-  }
-}
+// ------------------------------------------------------------ apps list
 
-function soon() {
-  if (refreshing) {
-    again = true;
-    return;
-  }
-  refreshing = true;
-  refresh().finally(() => {
-    refreshing = false;
-    if (again) {
-      again = false;
-      soon();
+// Every app, a page at a time (summary: counts without task documents);
+// the first page is shown as soon as it arrives.
+async function loadApps() {
+  const gen = ++S.listGen;
+  const seen = new Set();
+  let offset = 0;
+  for (let pages = 0; pages < 10000; pages++) {
+    const page = await get("/v1/api/app/all?tasks=summary&limit=" + LIST_PAGE + "&offset=" + offset);
+    if (gen !== S.listGen) return;
+    for (const a of page.apps || []) {
+      S.apps.set(a.name, a);
+      seen.add(a.name);
+      noteSpec(a);
     }
+    S.appsTotal = page.total;
+    if (page.next_offset === null || page.next_offset === undefined || (page.apps || []).length === 0) break;
+    offset = page.next_offset;
+    if (pages === 0) {
+      renderSoon(() => {
+        if (!document.body.dataset.firstPageMs) document.body.dataset.firstPageMs = String(Math.round(performance.now()));
+      });
+    }
+  }
+  for (const name of [...S.apps.keys()]) if (!seen.has(name)) S.apps.delete(name);
+  S.appsComplete = true;
+  stamp();
+  renderSoon(() => {
+    // When the whole list was first on screen (ms since navigation).
+    const ms = String(Math.round(performance.now()));
+    if (!document.body.dataset.firstPageMs) document.body.dataset.firstPageMs = ms;
+    if (!document.body.dataset.appsLoadedMs) document.body.dataset.appsLoadedMs = ms;
   });
+}
+
+function noteSpec(a) {
+  if (!a || !a.spec) return;
+  let m = S.specs.get(a.name);
+  if (!m) {
+    if (S.specs.size >= 500) S.specs.delete(S.specs.keys().next().value);
+    m = new Map();
+    S.specs.set(a.name, m);
+  }
+  if (!m.has(a.version)) {
+    m.set(a.version, a.spec);
+    if (m.size > 20) m.delete(m.keys().next().value);
+  }
+}
+
+async function loadQueue() {
+  const q = await get("/v1/api/app/queue");
+  S.queue = q.queue || [];
+  const now = Date.now();
+  for (const e of S.queue) {
+    if (!e.why) continue;
+    let h = S.queueHist.get(e.app);
+    if (!h) S.queueHist.set(e.app, (h = []));
+    h.push({ t: now, refused: e.why.refused || {} });
+    while (h.length > 2 && now - h[1].t > 60000) h.shift();
+  }
+  for (const app of [...S.queueHist.keys()]) {
+    if (!S.queue.some((e) => e.app === app)) S.queueHist.delete(app);
+  }
+  S.queueAt = now;
+  if (S.queue.some((e) => e.why)) {
+    try {
+      const a = await get("/v1/api/agents?limit=0");
+      S.largest = a.largest_offered;
+    } catch (_) {
+      S.largest = null;
+    }
+  }
+}
+
+// ------------------------------------------------------------ reasons
+
+const UNITS = { cpus: ["cpu", "cpus"], mem: "MB of memory", disk: "MB of disk", gpus: ["gpu", "gpus"] };
+
+function need(spec, r) {
+  const res = (spec && spec.resources) || {};
+  if (r === "cpus") return res.cpu;
+  if (r === "mem") return res.mem;
+  if (r === "gpus") return res.gpus || 0;
+  if (r === "disk") return res.disk === undefined ? 0 : typeof res.disk === "number" ? res.disk : res.disk.size;
+  return null;
+}
+
+function amount(n, r) {
+  const u = UNITS[r];
+  if (Array.isArray(u)) return num(n) + " " + (n === 1 ? u[0] : u[1]);
+  return num(n) + " " + u;
+}
+
+// Refusals for `reason` in the last minute, from the samples this page
+// took; `null` when it has not watched long enough.
+function lastMinute(app, reason) {
+  const h = S.queueHist.get(app);
+  if (!h || h.length < 2) return null;
+  const first = h[0];
+  const last = h[h.length - 1];
+  const span = (last.t - first.t) / 1000;
+  if (span < 50) return null;
+  return (last.refused[reason] || 0) - (first.refused[reason] || 0);
+}
+
+// The queue entry in words: one line of what waits, then one per reason,
+// most refusals first.
+function reasons(e, app) {
+  const spec = app && app.spec;
+  const lines = [];
+  const head = plural(e.pending, "instance") + (e.pending === 1 ? " waits" : " wait");
+  if (e.backoff_seconds) {
+    lines.push(head + ": backing off after " + plural(e.failures, "failure") + "; the next launch in " + ago(e.backoff_seconds));
+  }
+  const drain = Object.entries(e.draining || {});
+  if (drain.length) {
+    const n = drain.reduce((s, [, c]) => s + c, 0);
+    lines.push(plural(n, "task") + " to move off " + plural(drain.length, "agent") + " draining for maintenance");
+  }
+  const w = e.why;
+  if (!w) {
+    if (e.pending > 0 && !e.backoff_seconds) lines.push(head + ": no offer has been examined for it yet");
+    return lines;
+  }
+  const refused = Object.entries(w.refused || {}).sort((a, b) => b[1] - a[1]);
+  if (refused.length === 0 && e.pending > 0 && !e.backoff_seconds) {
+    lines.push(head + ": " + plural(w.offers_considered, "offer") + " examined, none refused yet");
+  }
+  refused.forEach(([r, count], i) => {
+    let what;
+    if (r in UNITS) {
+      const n = need(spec, r);
+      what = "no agent has " + (n === null ? r : amount(n, r)) + " free";
+      const big = S.largest && S.largest[r];
+      if (big) what += " (largest free: " + num(big.amount) + " on " + (big.hostname || big.agent_id) + ")";
+    } else if (r === "ports") {
+      what = "no agent offers the ports it needs";
+    } else if (r === "role") {
+      what = "the offers are for other roles than " + ((spec && spec.role) || "its role");
+    } else if (r === "unique") {
+      what = "the agents that fit already run an instance (one per agent)";
+    } else if (r === "maintenance") {
+      what = "the agents that fit are draining for maintenance";
+    } else if (r === "scalars") {
+      what = "no agent offers the named scalar resources it needs";
+    } else {
+      const m = /^filters\[(\d+)\]$/.exec(r);
+      const d = m && w.filters ? w.filters[Number(m[1])] : null;
+      what = "no agent meets the constraint " + (d || r);
+    }
+    const minute = lastMinute(e.app, r);
+    const counted = minute === null
+      ? plural(count, "offer") + " refused for " + r + " since it began waiting"
+      : plural(minute, "offer") + " refused for " + r + " in the last minute";
+    lines.push((i === 0 ? head + ": " : "") + what + "; " + counted);
+  });
+  if (w.near_miss) {
+    const n = w.near_miss;
+    lines.push("closest: " + (n.hostname || n.agent_id) + ", which failed " + (n.failed || []).join(", "));
+  }
+  if (w.last_offer_seconds_ago !== null && w.last_offer_seconds_ago > 60) {
+    lines.push("no offer for " + ago(w.last_offer_seconds_ago) + " (the master sends none that this role may use)");
+  }
+  return lines;
+}
+
+function reasonList(e, app) {
+  return h("ul", { class: "reason", dataset: { app: e.app } }, reasons(e, app).map((l) => h("li", { text: l })));
+}
+
+// ------------------------------------------------------------ tables
+
+// A table of rows with a pager: `rows` are arrays of cells (text or
+// nodes), shown PAGE at a time.
+function pagedTable(id, head, rows, state, numeric) {
+  const pages = Math.max(1, Math.ceil(rows.length / PAGE));
+  state.page = Math.min(state.page || 0, pages - 1);
+  const start = state.page * PAGE;
+  const body = h("tbody");
+  if (rows.length === 0) body.appendChild(h("tr", {}, h("td", { class: "muted", text: "none" })));
+  for (const r of rows.slice(start, start + PAGE)) {
+    body.appendChild(h("tr", r.attrs || {}, r.cells.map((c, i) => {
+      const td = h("td", { class: (r.cls && r.cls[i]) || (numeric && numeric[i] ? "num" : null) });
+      if (c instanceof Node) td.appendChild(c);
+      else td.textContent = txt(c);
+      return td;
+    })));
+  }
+  const table = h("table", { id }, h("thead", {}, h("tr", {}, head.map((t, i) => h("th", { class: numeric && numeric[i] ? "num" : null, text: t })))), body);
+  const wrap = h("div", {}, table);
+  if (pages > 1) {
+    const go = (p) => () => { state.page = p; render(); };
+    wrap.appendChild(h("div", { class: "pager" },
+      h("button", { type: "button", disabled: state.page === 0, onclick: go(state.page - 1) }, "‹ previous"),
+      h("span", { text: (start + 1) + "–" + Math.min(rows.length, start + PAGE) + " of " + rows.length }),
+      h("button", { type: "button", disabled: state.page >= pages - 1, onclick: go(state.page + 1) }, "next ›")));
+  }
+  return wrap;
+}
+
+// ------------------------------------------------------------ views
+
+const views = {};
+const ui = { apps: { page: 0, q: "", status: "", agent: "" }, agents: { page: 0, q: "", draining: false }, tasks: { page: 0, q: "" }, charts: { range: 900 } };
+
+function filterBox(state, key, placeholder) {
+  const input = h("input", { type: "search", placeholder, value: state[key], dataset: { filter: key } });
+  input.addEventListener("input", () => {
+    state[key] = input.value;
+    state.page = 0;
+    renderSoon(() => {
+      const again = document.querySelector('input[data-filter="' + key + '"]');
+      if (again) {
+        again.focus();
+        again.setSelectionRange(again.value.length, again.value.length);
+      }
+    });
+  });
+  return input;
+}
+
+views.apps = async function () {
+  if (!S.appsComplete && S.apps.size === 0) await loadApps();
+  if (Date.now() - S.queueAt > QUEUE_MS) await loadQueue();
+};
+
+views.apps.draw = function () {
+  const st = ui.apps;
+  const q = st.q.trim().toLowerCase();
+  const statuses = new Set([...S.apps.values()].map((a) => a.status));
+  let agentApps = null;
+  if (st.agent.trim() && S.agentsByHost) {
+    const needle = st.agent.trim().toLowerCase();
+    agentApps = new Set();
+    for (const a of S.agentsByHost) {
+      if (a.agent_id.toLowerCase().includes(needle) || (a.hostname || "").toLowerCase().includes(needle)) {
+        for (const app of Object.keys(a.apps || {})) agentApps.add(app);
+      }
+    }
+  }
+  const all = [...S.apps.values()];
+  const list = all.filter((a) => (!q || a.name.toLowerCase().includes(q)) && (!st.status || a.status === st.status) && (!agentApps || agentApps.has(a.name)));
+  const waiting = new Map(S.queue.map((e) => [e.app, e]));
+  const rows = list.map((a) => {
+    const w = waiting.get(a.name);
+    return {
+      attrs: { dataset: { app: a.name } },
+      cells: [h("a", { href: "#/app/" + enc(a.name), text: a.name }), a.status, a.running, a.instances, a.version, a.tasks_total, w ? plural(w.pending, "pending") : ""],
+      cls: [null, cls(a.status)],
+    };
+  });
+  const statusSel = h("select", { dataset: { filter: "status" }, onchange: (ev) => { st.status = ev.target.value; st.page = 0; render(); } },
+    h("option", { value: "", text: "every status" }),
+    [...statuses].sort().map((s) => h("option", { value: s, text: s, selected: s === st.status })));
+  const agentBox = filterBox(st, "agent", "agent id or host");
+  agentBox.addEventListener("focus", loadAgentsForFilter, { once: true });
+  const total = S.appsTotal === null ? "…" : S.appsTotal;
+  const loaded = S.appsComplete ? "" : " (loading: " + S.apps.size + " of " + total + ")";
+  const out = [
+    h("div", { class: "cards" },
+      card("apps", total), card("running tasks", sum(all, (a) => a.running)), card("instances asked", sum(all, (a) => a.instances)),
+      card("waiting", sum(S.queue, (e) => e.pending))),
+    h("h2", {}, "Apps", h("span", { class: "muted", id: "apps-count", text: " " + list.length + " shown" + loaded })),
+    h("div", { class: "toolbar" }, filterBox(st, "q", "search by name"), statusSel, agentBox,
+      S.canWrite ? h("a", { href: "#/deploy" }, h("button", { type: "button", class: "write-only" }, "Deploy an app")) : null),
+    pagedTable("apps", ["app", "status", "running", "instances", "version", "tasks", "queue"], rows, st, [0, 0, 1, 1, 1, 1, 0]),
+    h("h2", {}, "Waiting"),
+    queueTable(),
+  ];
+  return out;
+};
+
+function queueTable() {
+  const body = h("tbody");
+  if (S.queue.length === 0) body.appendChild(h("tr", {}, h("td", { class: "muted", text: "none" })));
+  for (const e of S.queue.slice(0, 200)) {
+    const app = S.apps.get(e.app);
+    body.appendChild(h("tr", { dataset: { app: e.app } },
+      h("td", {}, h("a", { href: "#/app/" + enc(e.app), text: e.app })),
+      h("td", { class: "num", text: e.pending }),
+      h("td", { class: cls(e.status), text: e.status }),
+      h("td", {}, reasonList(e, app))));
+  }
+  const t = h("table", { id: "queue" }, h("thead", {}, h("tr", {}, ["app", "pending", "status", "why"].map((x) => h("th", { text: x })))), body);
+  return S.queue.length > 200 ? h("div", {}, t, h("p", { class: "muted", text: "the first 200 of " + S.queue.length })) : t;
+}
+
+function card(label, value) {
+  return h("div", { class: "card" }, h("b", { text: value }), h("span", { class: "muted", text: label }));
+}
+
+function sum(list, f) {
+  let n = 0;
+  for (const x of list) n += f(x) || 0;
+  return n;
+}
+
+async function loadAgentsForFilter() {
+  try {
+    const a = await get("/v1/api/agents?limit=10000");
+    S.agentsByHost = a.agents || [];
+    render();
+  } catch (_) { /* the filter stays off */ }
+}
+
+// ------------------------------------------------------------ one app
+
+const appState = { name: null, app: null, deployment: null, queue: null, error: null, writable: null, taskAfter: [] };
+
+views.app = async function (name) {
+  if (appState.name !== name) {
+    Object.assign(appState, { name, app: null, deployment: null, queue: null, error: null, writable: null, taskAfter: [] });
+    ui.tasks = { page: 0, q: "" };
+  }
+  const after = appState.taskAfter.length ? "&task_after=" + enc(appState.taskAfter[appState.taskAfter.length - 1]) : "";
+  const r = await call("GET", "/v1/api/app?name=" + enc(name) + "&tasks=all&task_limit=1000" + after);
+  if (r.status === 404) {
+    appState.app = null;
+    appState.error = "no app " + name + " (deleted?)";
+    S.apps.delete(name);
+    return;
+  }
+  if (r.status !== 200) throw new Error((r.body && r.body.error) || "HTTP " + r.status);
+  appState.app = r.body;
+  appState.error = null;
+  noteSpec(r.body);
+  const [deps, queue] = await Promise.all([get("/v1/api/deployments"), get("/v1/api/app/queue?name=" + enc(name))]);
+  appState.deployment = (deps.deployments || []).find((d) => d.app === name) || null;
+  appState.queue = (queue.queue || [])[0] || null;
+  if (appState.queue && appState.queue.why) {
+    const now = Date.now();
+    let hst = S.queueHist.get(name);
+    if (!hst) S.queueHist.set(name, (hst = []));
+    hst.push({ t: now, refused: appState.queue.why.refused || {} });
+    while (hst.length > 2 && now - hst[1].t > 60000) hst.shift();
+    if (!S.largest) {
+      try { S.largest = (await get("/v1/api/agents?limit=0")).largest_offered; } catch (_) { /* optional */ }
+    }
+  }
+  if (appState.writable === null) {
+    // A token may be allowed some apps only: ask about this one (no task
+    // named: 400 when allowed, 403 when not; nothing changes).
+    const p = await call("POST", "/v1/api/app/kill?name=" + enc(name));
+    appState.writable = p.status !== 403 && p.status !== 401 && p.status !== 0;
+  }
+};
+
+function canWriteApp() {
+  return appState.writable === true;
+}
+
+async function act(what, method, path, body, then) {
+  flash(what + "…");
+  const r = await call(method, path, body);
+  if (r.status >= 200 && r.status < 300) {
+    flash(what + ": done");
+    if (then) then(r);
+    refreshNow();
+    return r;
+  }
+  if (r.status === 403) appState.writable = false;
+  flash(what + " refused (" + r.status + "): " + ((r.body && r.body.error) || ""), true);
+  render();
+  return r;
+}
+
+views.app.draw = function (name) {
+  const a = appState.app;
+  if (!a) return [h("h2", { text: name }), h("p", { class: "muted", text: appState.error || "loading…" })];
+  const out = [];
+  out.push(h("h2", { id: "app-title" }, a.name + " ", h("span", { class: "badge " + cls(a.status), id: "app-status", text: a.status })));
+  out.push(h("div", { class: "kv" },
+    h("span", { text: "version " + a.version }),
+    h("span", { text: a.running + " of " + a.instances + " running" }),
+    a.spec && a.spec.healthcheck ? h("span", { text: a.healthy + " healthy" }) : h("span", { class: "muted", text: "no health check" }),
+    h("span", { text: a.ready + " ready" }),
+    h("span", { text: plural(a.tasks_total, "task") + " in all" }),
+    a.failures ? h("span", { class: "bad", text: plural(a.failures, "failure") }) : null,
+    a.rolled_back ? h("span", { class: "warn", text: "last update rolled back" }) : null,
+    a.waiting ? h("span", { class: "warn", text: a.waiting }) : null));
+  if (canWriteApp()) {
+    const n = h("input", { type: "number", min: 0, value: a.instances, id: "scale-to", style: "width:6em" });
+    out.push(h("div", { class: "toolbar", id: "actions" },
+      h("label", {}, "instances ", n),
+      h("button", { type: "button", id: "scale", onclick: () => scale(a, n.value) }, "Scale"),
+      h("button", { type: "button", id: "restart", onclick: () => confirm("Restart every task of " + a.name + "?") && act("restart " + a.name, "POST", "/v1/api/app/restart?name=" + enc(a.name)) }, "Restart"),
+      h("a", { href: "#/deploy/" + enc(a.name) }, h("button", { type: "button", id: "edit" }, "Edit spec")),
+      h("button", { type: "button", id: "delete", class: "danger", onclick: () => confirm("Delete " + a.name + " and kill its tasks?") && act("delete " + a.name, "DELETE", "/v1/api/app?name=" + enc(a.name), undefined, () => { location.hash = "#/"; }) }, "Delete")));
+  }
+  if (appState.queue) {
+    out.push(h("h3", { text: "Waiting" }), reasonList(appState.queue, a));
+  }
+  out.push(h("h3", { text: "Deployment" }));
+  const d = appState.deployment;
+  if (!d) {
+    out.push(h("p", { class: "muted", text: a.previous_version ? "replacing version " + a.previous_version : "none in progress" }));
+  } else {
+    const pct = d.steps_total ? Math.round((100 * d.steps_done) / d.steps_total) : 0;
+    const steps = h("ol", { id: "deploy-steps" },
+      h("li", { text: "start version " + d.to_version + " (replacing " + d.from_version + ")" + (d.started ? ", " + new Date(d.started * 1000).toLocaleTimeString() : "") }),
+      d.canary !== null ? h("li", { text: "canary: " + plural(d.canary, "instance") + (d.state === "canary-waiting" ? " ready, waiting for a resume" + (d.canary_timeout_seconds ? " (rolled back in " + ago(d.canary_timeout_seconds) + ")" : "") : "") }) : null,
+      h("li", { text: d.steps_done + " of " + d.steps_total + " instances of version " + d.to_version + " ready" }),
+      h("li", { text: "stop version " + d.from_version + "'s tasks" }));
+    out.push(h("div", { id: "deployment" },
+      h("span", { class: "badge " + cls(d.state), text: d.state }), " ",
+      h("span", { class: "progress" }, h("span", { style: "width:" + pct + "%" })), " " + pct + "%",
+      steps,
+      canWriteApp() ? h("div", { class: "toolbar" },
+        d.state !== "paused" ? h("button", { type: "button", id: "pause", onclick: () => act("pause", "POST", "/v1/api/deployments/" + enc(a.name) + "/pause") }, "Pause") : null,
+        d.state === "paused" || d.state === "canary-waiting" ? h("button", { type: "button", id: "resume", onclick: () => act("resume", "POST", "/v1/api/deployments/" + enc(a.name) + "/resume") }, "Resume") : null,
+        d.state !== "rolling-back" ? h("button", { type: "button", id: "abort", class: "danger", onclick: () => confirm("Abort and roll back to version " + d.from_version + "?") && act("abort", "POST", "/v1/api/deployments/" + enc(a.name) + "/abort") }, "Abort (roll back)") : null) : null));
+  }
+  out.push(h("h3", { text: "Tasks" }), tasksTable(a));
+  out.push(h("h3", { text: "Versions" }), versions(a));
+  out.push(h("h3", { text: "Recent events" }), recentEvents(a.name));
+  return out;
+};
+
+async function scale(a, value) {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) {
+    flash("instances must be a whole number, 0 or more", true);
+    return;
+  }
+  const spec = Object.assign({}, a.spec, { instances: n });
+  await act("scale " + a.name + " to " + n, "PUT", "/v1/api/app", JSON.stringify(spec));
+}
+
+function tasksTable(a) {
+  const st = ui.tasks;
+  const q = st.q.trim().toLowerCase();
+  const now = Date.now() / 1000;
+  const tasks = (a.tasks || []).filter((t) => !q || [t.id, t.state, t.agent_id, t.host].some((v) => String(v).toLowerCase().includes(q)));
+  const rows = tasks.map((t) => ({
+    attrs: { dataset: { task: t.id } },
+    cells: [t.id, t.state, t.version, t.healthy === null ? "" : t.healthy ? "healthy" : "unhealthy", t.ready ? "ready" : "", t.agent_id, t.host, (t.ports || []).join(", "), t.started_at ? ago(now - t.started_at) : "", t.message || "",
+      canWriteApp() && !t.killing ? h("button", { type: "button", class: "danger", onclick: () => confirm("Kill " + t.id + "? (it is replaced)") && act("kill " + t.id, "POST", "/v1/api/app/kill?name=" + enc(a.name) + "&task=" + enc(t.id)) }, "kill") : t.killing ? "killing" : ""],
+    cls: [null, t.state, t.version === a.version ? null : "warn", t.healthy === false ? "bad" : "ok"],
+  }));
+  const counts = Object.entries(a.task_states || {}).map(([s, n]) => s.replace("TASK_", "").toLowerCase() + " " + n).join(", ");
+  const out = [h("div", { class: "toolbar" }, filterBox(st, "q", "filter by id, state, agent, host"), h("span", { class: "muted", text: counts }))];
+  out.push(pagedTable("tasks", ["task", "state", "version", "health", "ready", "agent", "host", "ports", "age", "last message", ""], rows, st));
+  if (a.next_task || appState.taskAfter.length) {
+    out.push(h("div", { class: "pager" },
+      h("button", { type: "button", disabled: !appState.taskAfter.length, onclick: () => { appState.taskAfter.pop(); refreshNow(); } }, "‹ earlier tasks"),
+      h("span", { class: "muted", text: "1,000 tasks per page from the API" }),
+      h("button", { type: "button", disabled: !a.next_task, onclick: () => { appState.taskAfter.push(a.next_task); refreshNow(); } }, "later tasks ›")));
+  }
+  return h("div", {}, out);
+}
+
+function versions(a) {
+  const seen = S.specs.get(a.name) || new Map();
+  const list = [...seen.keys()].sort((x, y) => x - y);
+  const out = [h("p", { class: "muted", text: "version " + a.version + (a.previous_version ? " replacing " + a.previous_version : "") + "; versions this page has seen: " + list.join(", ") + " (tritium keeps the spec of the version an update replaces, until the update ends)" })];
+  if (a.previous_spec) {
+    out.push(h("div", {}, "changes from version " + a.previous_version + " to " + a.version + " (the update in progress):"), h("div", { id: "version-diff" }, diffView(a.previous_spec, a.spec)));
+  } else if (list.length >= 2) {
+    const from = seen.get(list[list.length - 2]);
+    const to = seen.get(list[list.length - 1]);
+    out.push(h("div", {}, "changes from version " + list[list.length - 2] + " to " + list[list.length - 1] + ":"), diffView(from, to));
+  }
+  out.push(h("details", {}, h("summary", { text: "spec of version " + a.version }), h("pre", { id: "spec", text: JSON.stringify(a.spec, null, 2) })));
+  return h("div", {}, out);
+}
+
+// A line diff of two documents (longest common subsequence, bounded).
+function diffLines(a, b) {
+  const x = a.split("\n").slice(0, 400);
+  const y = b.split("\n").slice(0, 400);
+  const m = x.length;
+  const n = y.length;
+  const L = Array.from({ length: m + 1 }, () => new Uint16Array(n + 1));
+  for (let i = m - 1; i >= 0; i--) for (let j = n - 1; j >= 0; j--) L[i][j] = x[i] === y[j] ? L[i + 1][j + 1] + 1 : Math.max(L[i + 1][j], L[i][j + 1]);
+  const out = [];
+  let i = 0;
+  let j = 0;
+  while (i < m && j < n) {
+    if (x[i] === y[j]) { out.push([" ", x[i]]); i++; j++; }
+    else if (L[i + 1][j] >= L[i][j + 1]) out.push(["-", x[i++]]);
+    else out.push(["+", y[j++]]);
+  }
+  while (i < m) out.push(["-", x[i++]]);
+  while (j < n) out.push(["+", y[j++]]);
+  return out;
+}
+
+function diffView(from, to) {
+  const d = diffLines(JSON.stringify(from, null, 2), JSON.stringify(to, null, 2));
+  if (!d.some(([k]) => k !== " ")) return h("p", { class: "muted", text: "no change" });
+  return h("pre", { class: "diff" }, d.filter(([k], i) => k !== " " || d.slice(Math.max(0, i - 2), i + 3).some(([k2]) => k2 !== " ")).map(([k, l]) => h("div", { class: k === "+" ? "add" : k === "-" ? "del" : null, text: k + " " + l })));
+}
+
+function recentEvents(app) {
+  const mine = S.events.filter((x) => x.e.app === app).slice(-50).reverse();
+  if (mine.length === 0) return h("p", { class: "muted", text: "none since this page was opened" });
+  return h("ul", { class: "events" }, mine.map((x) => {
+    const e = x.e;
+    const what = e.type === "task" ? e.task + " " + e.state + (e.host ? " on " + e.host : "") + (e.message ? ": " + e.message : "") : e.event + (e.version ? " (version " + e.version + ")" : "");
+    return h("li", { text: new Date(x.t).toLocaleTimeString() + "  " + what });
+  }));
+}
+
+// ------------------------------------------------------------ deploy
+
+const deployState = { name: null, text: null, error: null, busy: false };
+
+const TEMPLATE = { name: "", instances: 1, resources: { cpu: 0.1, mem: 64 }, command: { cmd: "" } };
+
+views.deploy = async function (name) {
+  if (deployState.name === (name || "") && deployState.text !== null) return;
+  deployState.name = name || "";
+  deployState.error = null;
+  if (name) {
+    const a = await get("/v1/api/app?name=" + enc(name) + "&tasks=none");
+    deployState.base = a.spec;
+    deployState.text = JSON.stringify(a.spec, null, 2);
+  } else {
+    deployState.base = null;
+    deployState.text = JSON.stringify(TEMPLATE, null, 2);
+  }
+};
+
+// The line of the JSON text that holds `field` (a path like
+// `resources.cpu`, `[1].name`, `health_checks[0].path`), found by a small
+// scanner of the document; the first line when it is not in the text.
+function lineOf(text, field) {
+  const want = [];
+  for (const part of field.match(/[^.[\]]+|\[\d+\]/g) || []) want.push(part.startsWith("[") ? Number(part.slice(1, -1)) : part);
+  const stack = []; // {type: "o"|"a", key, index}
+  let line = 1;
+  let i = 0;
+  const path = () => stack.map((s) => (s.type === "a" ? s.index : s.key));
+  const matches = (p) => p.length === want.length && p.every((v, k) => v === want[k]);
+  let best = 1;
+  let bestDepth = -1;
+  const consider = () => {
+    const p = path();
+    let d = 0;
+    while (d < p.length && d < want.length && p[d] === want[d]) d++;
+    if (d === p.length && d > bestDepth) { best = line; bestDepth = d; }
+    return matches(p);
+  };
+  while (i < text.length) {
+    const c = text[i];
+    if (c === "\n") { line++; i++; continue; }
+    if (c === "{" || c === "[") {
+      stack.push({ type: c === "{" ? "o" : "a", key: null, index: 0, expectKey: c === "{" });
+      i++;
+      if (c === "[" && consider()) return line;
+      continue;
+    }
+    if (c === "}" || c === "]") { stack.pop(); i++; continue; }
+    if (c === ",") {
+      const top = stack[stack.length - 1];
+      if (top && top.type === "a") { top.index++; if (consider()) return line; }
+      if (top && top.type === "o") top.expectKey = true;
+      i++;
+      continue;
+    }
+    if (c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      const top = stack[stack.length - 1];
+      if (top && top.type === "o" && top.expectKey) {
+        try { top.key = JSON.parse(text.slice(i, j + 1)); } catch (_) { top.key = text.slice(i + 1, j); }
+        top.expectKey = false;
+        if (consider()) return line;
+      }
+      i = j + 1;
+      continue;
+    }
+    i++;
+  }
+  return best;
+}
+
+views.deploy.draw = function (name) {
+  if (!S.canWrite) {
+    return [h("h2", { text: name ? "Edit " + name : "Deploy an app" }), h("p", { class: "muted", text: S.canWrite === false ? "this token is read-only" : "checking what this token may do…" })];
+  }
+  const ta = h("textarea", { id: "spec-json", spellcheck: "false", "aria-label": "app spec (JSON)" });
+  ta.value = deployState.text;
+  const gutter = h("div", { class: "gutter", "aria-hidden": "true" });
+  const editor = h("div", { class: "editor", id: "editor" }, gutter, ta);
+  const drawGutter = () => {
+    const lines = ta.value.split("\n").length;
+    gutter.replaceChildren(...Array.from({ length: lines }, (_, k) => h("div", { class: deployState.error && deployState.error.line === k + 1 ? "bad" : null, text: k + 1 })));
+    gutter.scrollTop = ta.scrollTop;
+  };
+  const marks = [];
+  const err = deployState.error;
+  let errBox = null;
+  if (err) {
+    const mark = h("div", { class: "line-mark", style: "top:" + (5 + (err.line - 1) * 18 - ta.scrollTop) + "px" });
+    marks.push(mark);
+    errBox = h("div", { class: "field-error", id: "field-error", dataset: { field: err.field, line: err.line } },
+      (err.field ? err.field + " (line " + err.line + "): " : "") + err.message);
+    editor.appendChild(mark);
+  }
+  ta.addEventListener("input", () => { deployState.text = ta.value; drawGutter(); updateDiff(); });
+  ta.addEventListener("scroll", () => { gutter.scrollTop = ta.scrollTop; for (const m of marks) m.style.top = 5 + (err.line - 1) * 18 - ta.scrollTop + "px"; });
+  drawGutter();
+  const diffBox = h("div", { id: "deploy-diff" });
+  const updateDiff = () => {
+    if (!deployState.base) return;
+    try {
+      diffBox.replaceChildren(h("h3", { text: "Changes" }), diffView(deployState.base, JSON.parse(ta.value)));
+    } catch (_) {
+      diffBox.replaceChildren();
+    }
+  };
+  updateDiff();
+  const submit = h("button", { type: "submit", id: "deploy-submit", disabled: deployState.busy }, name ? "Update " + name : "Create");
+  const form = h("form", { id: "deploy-form", onsubmit: (ev) => { ev.preventDefault(); deploy(ta.value, name); } },
+    h("p", { class: "muted", text: "The app spec as JSON (see the REST API's /v1/api/openapi.json). Errors are shown at their field." }),
+    editor, errBox, h("div", { class: "toolbar" }, submit, name ? h("a", { href: "#/app/" + enc(name), text: "back to " + name }) : null), diffBox);
+  if (err) {
+    queueMicrotask(() => {
+      const lineStart = ta.value.split("\n").slice(0, err.line - 1).join("\n").length + (err.line > 1 ? 1 : 0);
+      ta.focus();
+      ta.setSelectionRange(lineStart, lineStart);
+      ta.scrollTop = Math.max(0, (err.line - 5) * 18);
+    });
+  }
+  return [h("h2", { text: name ? "Edit " + name : "Deploy an app" }), form];
+};
+
+async function deploy(text, name) {
+  deployState.text = text;
+  let doc;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    const m = /position (\d+)/.exec(e.message);
+    const line = m ? text.slice(0, Number(m[1])).split("\n").length : 1;
+    deployState.error = { field: "", line, message: "not JSON: " + e.message };
+    render(true);
+    return;
+  }
+  deployState.busy = true;
+  deployState.error = null;
+  const r = await call(name ? "PUT" : "POST", "/v1/api/app", text);
+  deployState.busy = false;
+  if (r.status === 200 || r.status === 201) {
+    flash((name ? "updated " : "created ") + doc.name);
+    deployState.text = null;
+    deployState.name = null;
+    location.hash = "#/app/" + enc(doc.name);
+    return;
+  }
+  const b = r.body || {};
+  const field = b.field || "";
+  // A refusal of the document as a whole may still name its line.
+  const at = /line (\d+)/.exec(b.error || "");
+  const line = field ? lineOf(text, field) : at ? Number(at[1]) : 1;
+  deployState.error = { field, line, message: b.error || "HTTP " + r.status };
+  flash("refused (" + r.status + ")", true);
+  render(true);
+}
+
+// ------------------------------------------------------------ cluster
+
+const clusterState = { agents: null, total: 0, at: 0 };
+
+views.cluster = async function () {
+  const v = await get("/v1/api/agents?limit=10000");
+  clusterState.agents = v.agents || [];
+  clusterState.total = v.total;
+  clusterState.largest = v.largest_offered;
+  clusterState.at = Date.now();
+  S.agentsByHost = clusterState.agents;
+};
+
+function bar(used, of) {
+  const pct = of > 0 ? Math.min(100, (100 * used) / of) : 0;
+  return h("span", { class: "bar", title: Math.round(pct) + "%" }, h("span", { style: "width:" + pct + "%" }));
+}
+
+views.cluster.draw = function () {
+  if (!clusterState.agents) return [h("p", { class: "muted", id: "view-error", text: S.viewError || "loading…" })];
+  const st = ui.agents;
+  const q = st.q.trim().toLowerCase();
+  const all = clusterState.agents;
+  const list = all.filter((a) => (!st.draining || (a.maintenance && a.maintenance.draining)) && (!q || [a.agent_id, a.hostname || "", ...Object.entries(a.attributes).map(([k, v]) => k + ":" + v)].some((s) => s.toLowerCase().includes(q))));
+  const rows = list.map((a) => {
+    const off = a.offered;
+    const m = a.maintenance;
+    const apps = Object.entries(a.apps || {});
+    return {
+      attrs: { dataset: { agent: a.agent_id } },
+      cells: [a.agent_id, a.hostname || "",
+        h("span", { class: "kv" }, Object.entries(a.attributes).map(([k, v]) => h("span", { text: k + ":" + v }))),
+        off ? num(off.cpus) + " cpus, " + num(off.mem, 0) + " MB" : "not read",
+        h("span", {}, num(a.used.cpus) + " cpus, " + num(a.used.mem, 0) + " MB", off ? bar(a.used.cpus, a.used.cpus + off.cpus) : null),
+        a.tasks,
+        h("span", {}, apps.slice(0, 5).map(([n, c], i) => [i ? ", " : "", h("a", { href: "#/app/" + enc(n), text: n }), " ×" + c]), apps.length > 5 ? " …" : ""),
+        ago(a.last_offer_seconds_ago),
+        m ? (m.draining ? "draining" : "scheduled") + " from " + new Date(m.window_start * 1000).toLocaleString() : ""],
+      cls: [null, null, null, null, null, "num", null, null, m && m.draining ? "warn" : null],
+    };
+  });
+  const L = clusterState.largest || {};
+  const cb = h("input", { type: "checkbox", checked: st.draining, onchange: (ev) => { st.draining = ev.target.checked; st.page = 0; render(); } });
+  return [
+    h("div", { class: "cards" },
+      card("agents", clusterState.total),
+      card("tasks of tritium", sum(all, (a) => a.tasks)),
+      card("cpus used by tritium", num(sum(all, (a) => a.used.cpus))),
+      card("cpus offered (last read)", num(sum(all, (a) => a.offered && a.offered.cpus))),
+      card("draining", all.filter((a) => a.maintenance && a.maintenance.draining).length),
+      card("largest cpu offer", L.cpus ? num(L.cpus.amount) + " on " + (L.cpus.hostname || L.cpus.agent_id) : "none")),
+    h("h2", {}, "Agents", h("span", { class: "muted", text: " " + list.length + " shown" + (clusterState.total > all.length ? " (the first " + all.length + " of " + clusterState.total + ")" : "") })),
+    h("div", { class: "toolbar" }, filterBox(st, "q", "filter by id, host, attribute"), h("label", {}, cb, " draining only")),
+    pagedTable("agents", ["agent", "host", "attributes", "offered", "used by tritium", "tasks", "apps", "last offer", "maintenance"], rows, st),
+    h("p", { class: "muted", text: "Offered: what the agent's last offer held when tritium read it (offers that arrive while nothing waits are declined unread)." }),
+  ];
+};
+
+// ------------------------------------------------------------ charts
+
+const chartState = { data: null, at: 0 };
+
+views.charts = async function () {
+  chartState.data = await get("/v1/api/charts");
+  chartState.at = Date.now();
+};
+
+const COLORS = ["#0969da", "#cf222e", "#1a7f37", "#9a6700", "#8250df", "#bf3989", "#57606a"];
+
+// Down-sample a series to at most `width` points: each point is the mean
+// (or max) of its bucket; nulls are skipped.
+function bucket(values, size, how) {
+  const out = [];
+  for (let i = 0; i < values.length; i += size) {
+    let acc = null;
+    let n = 0;
+    for (let k = i; k < Math.min(values.length, i + size); k++) {
+      const v = values[k];
+      if (v === null || v === undefined) continue;
+      acc = acc === null ? v : how === "max" ? Math.max(acc, v) : acc + v;
+      n++;
+    }
+    out.push(acc === null ? null : how === "max" ? acc : acc / n);
+  }
+  return out;
+}
+
+function chart(id, title, unit, series, step, start) {
+  const W = 800;
+  const H = 150;
+  const pad = 40;
+  let max = 0;
+  for (const s of series) for (const v of s.values) if (v !== null && v > max) max = v;
+  const top = max > 0 ? max * 1.1 : 1;
+  const n = Math.max(1, ...series.map((s) => s.values.length));
+  const x = (i) => pad + ((W - pad - 5) * i) / Math.max(1, n - 1);
+  const y = (v) => H - 20 - ((H - 30) * v) / top;
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("width", W);
+  svg.setAttribute("height", H);
+  svg.setAttribute("viewBox", "0 0 " + W + " " + H);
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", title);
+  const el = (tag, attrs, text) => {
+    const e = document.createElementNS("http://www.w3.org/2000/svg", tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    if (text !== undefined) e.textContent = text;
+    svg.appendChild(e);
+    return e;
+  };
+  el("line", { x1: pad, y1: H - 20, x2: W - 5, y2: H - 20, stroke: "#d0d7de" });
+  el("line", { x1: pad, y1: 10, x2: W - 5, y2: 10, stroke: "#eaeef2" });
+  el("text", { x: pad - 4, y: 14, "text-anchor": "end", "font-size": 10, fill: "#57606a" }, short(top));
+  el("text", { x: pad - 4, y: H - 20, "text-anchor": "end", "font-size": 10, fill: "#57606a" }, "0");
+  const t0 = new Date(start * 1000);
+  const t1 = new Date((start + (n - 1) * step) * 1000);
+  el("text", { x: pad, y: H - 5, "font-size": 10, fill: "#57606a" }, t0.toLocaleTimeString());
+  el("text", { x: W - 5, y: H - 5, "text-anchor": "end", "font-size": 10, fill: "#57606a" }, t1.toLocaleTimeString());
+  series.forEach((s, k) => {
+    let d = "";
+    let pen = false;
+    s.values.forEach((v, i) => {
+      if (v === null) { pen = false; return; }
+      // A lone point is drawn as a dot (a zero-length segment, round cap).
+      d += pen ? "L" + x(i).toFixed(1) + " " + y(v).toFixed(1) : "M" + x(i).toFixed(1) + " " + y(v).toFixed(1) + "l0.01 0";
+      pen = true;
+    });
+    if (d) el("path", { d, fill: "none", stroke: COLORS[k % COLORS.length], "stroke-width": 1.5, "stroke-linecap": "round", "stroke-linejoin": "round", "data-series": s.name });
+  });
+  let total = 0;
+  for (const v of series[0] ? series[0].values : []) total += v || 0;
+  return h("div", { class: "chart", id, dataset: { total: String(total * (series[0] && series[0].perBucket ? series[0].perBucket : 1)), points: String(n) } },
+    h("h3", { text: title + " (" + unit + ")" }),
+    h("div", { class: "legend" }, series.map((s, k) => h("span", {}, h("span", { class: "swatch", style: "background:" + COLORS[k % COLORS.length] }), s.name))),
+    svg);
+}
+
+views.charts.draw = function () {
+  const d = chartState.data;
+  if (!d) return [h("p", { class: "muted", id: "view-error", text: S.viewError || "loading…" })];
+  const st = ui.charts;
+  const len = d.offers_received.length;
+  const keep = Math.min(len, st.range);
+  const from = len - keep;
+  const size = Math.max(1, Math.ceil(keep / 300));
+  const cut = (a) => a.slice(from);
+  const mean = (a) => bucket(cut(a), size, "mean");
+  const max = (a) => bucket(cut(a), size, "max");
+  const start = d.start + from;
+  const step = size;
+  const per = size > 1 ? "per second, mean of " + size + " s" : "per second";
+  const sel = h("select", { id: "chart-range", onchange: (ev) => { st.range = Number(ev.target.value); render(); } },
+    [[300, "last 5 minutes"], [900, "last 15 minutes"], [3600, "last hour"]].map(([v, t]) => h("option", { value: v, text: t, selected: v === st.range })));
+  const out = [h("div", { class: "toolbar" }, sel, h("span", { class: "muted", text: "from the engine's ring of one-second samples (GET /v1/api/charts), refreshed every 5 s" }))];
+  const offers = [{ name: "received", values: mean(d.offers_received), perBucket: size }, { name: "declined", values: mean(d.offers_declined) }];
+  out.push(chart("chart-offers", "Offers", per, offers, step, start));
+  out.push(chart("chart-placements", "Placements", per, [{ name: "tasks launched", values: mean(d.placements), perBucket: size }], step, start));
+  out.push(chart("chart-turns", "Engine loop turn", "µs", [{ name: "mean", values: mean(d.turn_mean_us) }, { name: "max", values: max(d.turn_max_us) }], step, start));
+  out.push(chart("chart-offer-latency", "Offer answered after", "µs", [{ name: "mean", values: mean(d.offer_answer_mean_us) }, { name: "max", values: max(d.offer_answer_max_us) }], step, start));
+  const p = d.pending;
+  const pkeep = Math.min(p.total.length, Math.ceil(keep / p.interval_seconds));
+  const pfrom = p.total.length - pkeep;
+  const pending = [{ name: "all apps", values: p.total.slice(pfrom) }].concat(Object.entries(p.apps).map(([name, v]) => ({ name, values: v.slice(pfrom) })));
+  out.push(chart("chart-pending", "Pending instances", "every " + p.interval_seconds + " s; the apps with the most", pending, p.interval_seconds, p.start + pfrom * p.interval_seconds));
+  return out;
+};
+
+// ------------------------------------------------------------ routing and refresh
+
+function parseRoute() {
+  const hash = location.hash.replace(/^#\/?/, "");
+  const [head, ...rest] = hash.split("/");
+  const arg = rest.length ? decodeURIComponent(rest.join("/")) : null;
+  if (head === "app" && arg) return { view: "app", arg };
+  if (head === "deploy") return { view: "deploy", arg };
+  if (head === "cluster") return { view: "cluster" };
+  if (head === "charts") return { view: "charts" };
+  return { view: "apps" };
+}
+
+let rendering = false;
+let renderAgain = false;
+let afterRender = [];
+
+// Draw the current view from what is loaded (no requests). The deploy
+// form is drawn again only when asked (`force`): data arriving in the
+// background must not take the editor from someone typing in it.
+function render(force) {
+  const route = S.route || parseRoute();
+  if (route.view === "deploy" && !force && document.getElementById("spec-json")) return;
+  const main = document.getElementById("view");
+  const v = views[route.view];
+  let nodes;
+  try {
+    nodes = v.draw(route.arg);
+  } catch (e) {
+    nodes = [h("p", { class: "bad", text: "this view failed: " + e.message })];
+  }
+  main.replaceChildren(...nodes.filter(Boolean));
+  for (const a of document.querySelectorAll("header nav a")) a.classList.toggle("active", a.dataset.nav === route.view || (route.view === "app" && a.dataset.nav === "apps"));
+  document.body.dataset.view = route.view;
+  const cbs = afterRender;
+  afterRender = [];
+  for (const f of cbs) f();
+}
+
+function renderSoon(then) {
+  if (then) afterRender.push(then);
+  if (rendering) { renderAgain = true; return; }
+  rendering = true;
+  requestAnimationFrame(() => {
+    rendering = false;
+    render();
+    if (renderAgain) { renderAgain = false; renderSoon(); }
+  });
+}
+
+function stamp() {
+  document.getElementById("updated").textContent = new Date().toLocaleTimeString();
+}
+
+// Load the current view's data, then draw it. At most one load runs, and
+// at most one more follows it however many asked meanwhile.
+let loading = false;
+let loadAgain = false;
+
+async function refreshNow() {
+  if (loading) { loadAgain = true; return; }
+  loading = true;
+  try {
+    S.route = parseRoute();
+    await views[S.route.view](S.route.arg);
+    S.viewError = null;
+    stamp();
+    document.body.dataset.loaded = "1";
+    if (S.live) document.getElementById("conn").textContent = "live (" + S.live + ")";
+  } catch (e) {
+    S.viewError = e.message;
+    flash("error: " + e.message, true);
+  } finally {
+    loading = false;
+    render(true);
+    if (loadAgain) { loadAgain = false; refreshNow(); }
+  }
+}
+
+// An event: note it, and bring what it is about up to date (that app's
+// row; the open app page) a little later, once per burst.
+let flushTimer = null;
+
+function onEvent(data) {
+  let e;
+  try { e = JSON.parse(data); } catch (_) { return; }
+  if (!e || !e.app) return;
+  S.events.push({ t: Date.now(), e });
+  if (S.events.length > EVENTS_KEPT) S.events.splice(0, S.events.length - EVENTS_KEPT);
+  S.dirty.add(e.app);
+  if (!flushTimer && !flushing) flushTimer = setTimeout(flush, 250);
+}
+
+// One flush at a time; events that come meanwhile wait for the next.
+let flushing = false;
+
+async function flush() {
+  flushTimer = null;
+  flushing = true;
+  try {
+    await flushDirty();
+  } finally {
+    flushing = false;
+    if (S.dirty.size && !flushTimer) flushTimer = setTimeout(flush, 1000);
+  }
+}
+
+async function flushDirty() {
+  const names = [...S.dirty];
+  S.dirty.clear();
+  if (names.length > 50) {
+    // A burst (a large deployment): the whole list again, at most once
+    // per flush, instead of one request per app.
+    await loadApps().catch(() => {});
+  } else {
+    await Promise.all(names.map(async (n) => {
+      const r = await call("GET", "/v1/api/app?name=" + enc(n) + "&tasks=summary");
+      if (r.status === 200) {
+        if (!S.apps.has(n) && S.appsTotal !== null) S.appsTotal++;
+        S.apps.set(n, r.body);
+        noteSpec(r.body);
+      } else if (r.status === 404 && S.apps.delete(n) && S.appsTotal) {
+        S.appsTotal--;
+      }
+    }));
+  }
+  const route = S.route || parseRoute();
+  if (route.view === "app" && names.includes(route.arg)) {
+    refreshNow();
+    return;
+  }
+  if (route.view === "apps") await loadQueue().catch(() => {});
+  stamp();
+  renderSoon();
 }
 
 function connected(how) {
+  S.live = how;
   document.getElementById("conn").textContent = "live (" + how + ")";
+}
+
+function disconnected(why) {
+  S.live = false;
+  document.getElementById("conn").textContent = "polling (" + why + ")";
 }
 
 // EventSource cannot send an Authorization header: with a token, the
 // stream is read with fetch instead (same server-sent events format).
 async function streamWithToken() {
-  for (;;) {
+  for (let attempt = 0; ; attempt++) {
     try {
-      const r = await fetch("/v1/api/events", { headers: headers() });
+      const r = await fetch("/v1/api/events", { headers: headers(), cache: "no-store" });
+      if (r.status === 401) needToken();
       if (!r.ok || !r.body) throw new Error("HTTP " + r.status);
       connected("stream");
+      attempt = 0;
       const reader = r.body.getReader();
       const dec = new TextDecoder();
       let buf = "";
@@ -121,35 +1162,69 @@ async function streamWithToken() {
         while ((end = buf.indexOf("\n\n")) >= 0) {
           const block = buf.slice(0, end);
           buf = buf.slice(end + 2);
-          if (block.split("\n").some((l) => l.startsWith("data:"))) soon();
+          const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join("\n");
+          if (data) onEvent(data);
         }
+        if (buf.length > 1 << 20) throw new Error("an event larger than 1 MiB");
       }
+      throw new Error("the stream ended");
     } catch (e) {
-      document.getElementById("conn").textContent = "reconnecting: " + e.message;
+      disconnected(e.message);
     }
-    await new Promise((res) => setTimeout(res, 2000));
+    await new Promise((res) => setTimeout(res, Math.min(30000, 1000 * 2 ** Math.min(attempt, 5))));
   }
 }
 
 function stream() {
-  if (token) {
+  if (S.token) {
     streamWithToken();
     return;
   }
   const es = new EventSource("/v1/api/events");
-  es.onopen = () => connected("events");
-  es.onerror = () => { document.getElementById("conn").textContent = "reconnecting…"; };
-  ["app", "task", "change"].forEach((t) => es.addEventListener(t, soon));
-  es.onmessage = soon;
+  es.onopen = () => { connected("events"); refreshNow(); };
+  es.onerror = () => disconnected("reconnecting");
+  for (const t of ["app", "task", "change"]) es.addEventListener(t, (m) => onEvent(m.data));
+  es.onmessage = (m) => onEvent(m.data);
+}
+
+// Polling: the open view's data every few seconds while the stream is
+// down, the queue and the charts always (they change without events),
+// and the whole app list now and then (heals a missed event).
+let lastResync = Date.now();
+
+function tick() {
+  const route = S.route || parseRoute();
+  // Without the stream the app list is read again every 10 s; with it,
+  // every minute (a missed event heals).
+  const every = S.live ? RESYNC_MS : 2 * POLL_MS - 500;
+  if (Date.now() - lastResync > every) {
+    lastResync = Date.now();
+    loadApps().catch(() => {});
+  }
+  if (route.view === "apps") loadQueue().then(() => renderSoon(), () => {});
+  else if (route.view !== "deploy") refreshNow();
 }
 
 document.getElementById("auth").addEventListener("submit", (e) => {
   e.preventDefault();
-  token = document.getElementById("token").value.trim();
-  sessionStorage.setItem("tritium-token", token);
+  S.token = document.getElementById("token").value.trim();
+  sessionStorage.setItem("tritium-token", S.token);
   location.reload();
 });
+document.getElementById("token-clear").addEventListener("click", () => {
+  sessionStorage.removeItem("tritium-token");
+  location.reload();
+});
+document.getElementById("token-button").addEventListener("click", () => {
+  const f = document.getElementById("auth");
+  f.hidden = !f.hidden;
+});
+window.addEventListener("hashchange", () => { flash(""); S.route = parseRoute(); render(true); refreshNow(); });
 
-soon();
+for (const el of document.querySelectorAll(".write-only")) el.hidden = true;
+S.route = parseRoute();
+render();
+refreshNow();
+probeWrite();
 stream();
-setInterval(soon, REFRESH_MS);
+setInterval(tick, POLL_MS);

@@ -190,6 +190,37 @@ impl Browser {
         Ok(r["result"]["value"].clone())
     }
 
+    /// Size the page's viewport (CSS pixels).
+    pub fn viewport(&mut self, width: u32, height: u32) -> Result<(), String> {
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false }),
+            true,
+        )
+        .map(|_| ())
+    }
+
+    /// A PNG of the page as it is now (the viewport, or the whole page
+    /// up to 4,000 pixels high with `full`), written to `path`.
+    pub fn screenshot(&mut self, path: &std::path::Path, full: bool) -> Result<(), String> {
+        let mut params = json!({ "format": "png" });
+        if full {
+            let size = self.eval(
+                "({w: document.documentElement.scrollWidth, h: Math.min(4000, document.documentElement.scrollHeight)})",
+            )?;
+            params["captureBeyondViewport"] = json!(true);
+            params["clip"] =
+                json!({ "x": 0, "y": 0, "width": size["w"], "height": size["h"], "scale": 1 });
+        }
+        let shot = self.call("Page.captureScreenshot", params, true)?;
+        let data = shot["data"].as_str().ok_or("no data in the screenshot")?;
+        let png = base64_decode(data).ok_or("the screenshot is not base64")?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        std::fs::write(path, png).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
     /// The last lines Chromium wrote to stderr, less its complaints about
     /// the missing D-Bus (there is none here; they say nothing).
     pub fn log_tail(&self) -> String {
@@ -222,4 +253,34 @@ impl Drop for Browser {
             eprintln!("chromium's stderr (last lines):\n{}", self.log_tail());
         }
     }
+}
+
+/// Standard base64 (with padding), as DevTools sends screenshots.
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let bytes: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
+    if !bytes.len().is_multiple_of(4) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
+    for quad in bytes.chunks(4) {
+        let pad = quad.iter().rev().take_while(|c| **c == b'=').count();
+        let mut n = 0u32;
+        for &c in &quad[..4 - pad] {
+            n = (n << 6) | val(c)?;
+        }
+        n <<= 6 * pad as u32;
+        let three = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&three[..3 - pad]);
+    }
+    Some(out)
 }

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use super::views::phase_name;
 use super::{App, AppService, store_app};
-use crate::contract::{AppStatus, AppView, MetricsView, QueueEntry, QueueView, ReadyView};
+use crate::contract::{
+    AppStatus, AppView, ChartsView, MetricsView, QueueEntry, QueueView, ReadyView,
+};
 use crate::framework::{Ctx, View};
 use crate::matcher::WhyNot;
 use crate::session::{Answer, AppRecord, CommandError, CommandKind, state_name};
@@ -280,6 +282,11 @@ impl AppService {
                 Ok(Answer::Queue(QueueView { queue }))
             }
             CommandKind::Maintenance => Ok(Answer::Maintenance(self.maintenance_view(&ctx.view()))),
+            CommandKind::Agents { offset, limit } => {
+                Ok(Answer::Agents(self.agents_view(&ctx.view(), offset, limit)))
+            }
+            // The driver fills the view in ([`Framework::add_driver_charts`]).
+            CommandKind::Charts => Ok(Answer::Charts(Box::new(ChartsView::empty()))),
             CommandKind::Deployments => Ok(Answer::Deployments(self.deployments(&ctx.view()))),
             CommandKind::Deployment { app, action } => self.control_deployment(ctx, &app, action),
             CommandKind::Status => Ok(Answer::Status(Box::new(self.status_view(&ctx.view())))),

@@ -40,11 +40,12 @@ use tritium_proto::scheduler::OfferConstraints;
 use tritium_proto::v1::{self as mesos, TaskState};
 use tritium_proto::view::{EventView, ViewError};
 
-use crate::contract::DriverStats;
+use crate::contract::{ChartRing, DriverStats};
 use crate::framework::{Ctx, Framework, GroupLaunch, Launch, Task, TaskUpdate, View};
 use crate::matcher::{Matcher, Plan};
 use crate::session::{Answer, AppRecord, CommandError, CommandKind, Notice, TaskRecord};
 
+mod agents;
 mod commands;
 mod decide;
 mod deploy;
@@ -664,12 +665,27 @@ impl Framework for AppService {
     }
 
     fn wants_driver_stats(cmd: &CommandKind) -> bool {
-        *cmd == CommandKind::Metrics
+        matches!(cmd, CommandKind::Metrics | CommandKind::Charts)
     }
 
     fn add_driver_stats(reply: &mut Self::Reply, stats: &DriverStats) {
         if let Ok(Answer::Metrics(m)) = reply {
             m.driver = Some(Box::new(stats.clone()));
+        }
+    }
+
+    fn add_driver_charts(reply: &mut Self::Reply, charts: &ChartRing, now: Instant) {
+        if let Ok(Answer::Charts(c)) = reply {
+            **c = charts.view(now);
+        }
+    }
+
+    fn pending_by_group(&self, view: &View<'_>, f: &mut dyn FnMut(&str, usize)) {
+        self.refresh_pending(view);
+        for (app, n) in self.pending.borrow().iter() {
+            if *n > 0 {
+                f(app, *n);
+            }
         }
     }
 }

@@ -70,7 +70,10 @@ impl AppService {
                 return Ok(Answer::Status(Box::new(status)));
             }
             CommandKind::Queue(None) | CommandKind::Deployments | CommandKind::Ready => {}
-            CommandKind::Maintenance | CommandKind::Metrics => {
+            CommandKind::Maintenance
+            | CommandKind::Metrics
+            | CommandKind::Agents { .. }
+            | CommandKind::Charts => {
                 return Err(CommandError::forbidden(
                     "",
                     "a cluster-wide query: it needs a token not scoped to a team",

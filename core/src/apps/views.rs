@@ -140,6 +140,7 @@ impl AppService {
             ready,
             spec: r.spec.clone(),
             previous_version: r.previous.as_ref().map(|p| p.version),
+            previous_spec: r.previous.as_ref().map(|p| p.spec.clone()),
             rolled_back: r.rolled_back,
             failures: r.failures,
             backoff_seconds: app

@@ -29,9 +29,18 @@ use crate::matcher::WhyNot;
 use crate::session::Stats;
 use crate::spec::AppSpec;
 
+mod agents;
+mod charts;
 mod paging;
 mod scope;
 mod stats;
+
+pub use agents::{
+    AgentMaintenance, AgentView, AgentsView, Largest, LargestOffered, MAX_AGENTS_PAGE, Resources,
+};
+pub use charts::{
+    CHART_SECONDS, ChartRing, ChartsView, PENDING_INTERVAL, PENDING_TOP_APPS, PendingView,
+};
 
 pub use paging::{DEFAULT_TASK_LIMIT, MAX_TASK_LIMIT, TaskDetail, TaskPage};
 pub use scope::Scope;
@@ -197,6 +206,11 @@ pub struct AppView {
     pub spec: AppSpec,
     /// While a rolling update runs: the version it replaces.
     pub previous_version: Option<u64>,
+    /// While a rolling update runs: the spec of the version it replaces
+    /// (what an abort restores), so the change can be shown; absent
+    /// otherwise (tritium keeps no older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_spec: Option<AppSpec>,
     /// The last update was rolled back.
     pub rolled_back: bool,
     /// Consecutive failures (the restart backoff's count).
@@ -526,6 +540,10 @@ pub enum Answer {
     Deployments(DeploymentList),
     /// One update as it stands after a pause, resume or abort.
     Deployment(Box<DeploymentView>),
+    /// The engine's chart samples of the last hour (`Charts`).
+    Charts(Box<ChartsView>),
+    /// A page of the agents seen (`Agents`).
+    Agents(AgentsView),
 }
 
 /// Where an update in progress stands.

@@ -284,6 +284,7 @@ impl Matcher {
             self.ev.agents[ea as usize].last_offer = o;
         }
         self.sort_rows();
+        self.note_offered(now);
         Ok(())
     }
 

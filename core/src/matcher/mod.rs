@@ -132,6 +132,7 @@
 //! # Ok::<(), tritium_core::spec::SpecError>(())
 //! ```
 
+mod agents;
 mod constraint;
 mod event;
 #[doc(hidden)]
@@ -154,6 +155,7 @@ use crate::spec::{AppSpec, SpecError, StrategyKind};
 use constraint::{Attrs, Compiled, Counting, Sel, Test, milli};
 use symbols::{FxMap, Sym, Symbols};
 
+pub use agents::SeenAgent;
 pub use constraint::HOSTNAME;
 
 /// Index of an agent in the matcher's arena.
@@ -369,6 +371,9 @@ struct Agents {
     last_seen: Vec<Option<Instant>>,
     /// Live tasks of all apps.
     tasks: Vec<u32>,
+    /// What its last offers read held (milli-units of cpus, mem, disk,
+    /// gpus; every role) and when (`agents.rs`, for the API).
+    offered: Vec<Option<([i64; 4], Instant)>>,
     ev_epoch: Vec<u32>,
     ev_index: Vec<u32>,
     free: Vec<AgentIx>,
@@ -390,6 +395,7 @@ impl Agents {
             self.attr_fp[i] = 0;
             self.last_seen[i] = None;
             self.tasks[i] = 0;
+            self.offered[i] = None;
             self.ev_epoch[i] = 0;
             ix
         } else {
@@ -402,6 +408,7 @@ impl Agents {
             self.attr_fp.push(0);
             self.last_seen.push(None);
             self.tasks.push(0);
+            self.offered.push(None);
             self.ev_epoch.push(0);
             self.ev_index.push(0);
             ix

@@ -554,6 +554,19 @@ pub enum CommandKind {
         /// What to do.
         action: crate::contract::DeployAction,
     },
+    /// The chart samples of the last hour ([`Answer::Charts`]): the core
+    /// answers with an empty view, the driver fills in its ring
+    /// ([`crate::contract::ChartRing`]).
+    Charts,
+    /// A page of the agents seen in offers or running tasks, by agent id
+    /// ([`Answer::Agents`]).
+    Agents {
+        /// Agents to skip.
+        offset: usize,
+        /// The most agents to return (at most
+        /// [`crate::contract::MAX_AGENTS_PAGE`]).
+        limit: usize,
+    },
     /// `command` as a client of `scope` may ask it (a team's API token):
     /// an app out of the scope is answered as one that does not exist,
     /// lists hold only the scope's apps, a spec or an app whose role the

@@ -69,6 +69,7 @@ use socket::ReadOutcome;
 use subscription::{Next, Read, Subscription};
 use tls::{TlsSetup, describe};
 use tritium_core::apps::AppService;
+use tritium_core::contract::ChartRing;
 use tritium_core::framework::Framework;
 
 pub use file::FileBacked;
@@ -353,6 +354,9 @@ pub struct Driver<F: Framework = AppService> {
     more_commands: bool,
     timer_stuck: bool,
     stats: DriverStats,
+    /// The last hour, second by second, for the status page's charts
+    /// (fixed size: made here once, written a few integers per turn).
+    charts: Box<ChartRing>,
     /// Ids of commands that want the driver's stats
     /// ([`Framework::wants_driver_stats`]) not answered yet: their reply
     /// gets the driver's stats added. Bounded by `max_pending_replies`.
@@ -438,6 +442,7 @@ impl<F: Framework> Driver<F> {
             more_commands: false,
             timer_stuck: false,
             stats: DriverStats::default(),
+            charts: Box::new(ChartRing::new(Instant::now(), unix_now())),
             metrics_replies: Vec::new(),
             store_timing: VecDeque::new(),
             fence_tripped: false,
@@ -532,10 +537,27 @@ impl<F: Framework> Driver<F> {
                 self.drain(core, store);
             }
             self.stats.turns += 1;
-            self.stats.turn_latency.record(turn_start.elapsed());
+            let took = turn_start.elapsed();
+            self.stats.turn_latency.record(took);
+            self.chart_turn(core, turn_start, took);
         };
         self.shutdown();
         code
+    }
+
+    /// Count a turn into the charts' ring, and every ten seconds the
+    /// framework's pending instances.
+    fn chart_turn(&mut self, core: &Session<F>, start: Instant, took: Duration) {
+        let s = core.stats();
+        let counters = [s.offers_received, s.offers_declined, s.tasks_launched];
+        self.charts.turn(start, took, counters);
+        if self.charts.pending_due(start) {
+            let view = core.view(start);
+            let charts = &mut self.charts;
+            core.framework()
+                .pending_by_group(&view, &mut |app, n| charts.pending_app(app, n));
+            self.charts.pending_done(start);
+        }
     }
 
     /// How long `poll` may wait.
@@ -627,6 +649,7 @@ impl<F: Framework> Driver<F> {
                 if let Some(ix) = self.metrics_replies.iter().position(|id| *id == reply.id) {
                     self.metrics_replies.swap_remove(ix);
                     F::add_driver_stats(&mut reply.result, &self.stats);
+                    F::add_driver_charts(&mut reply.result, &self.charts, Instant::now());
                 }
                 let delivered = self
                     .pending_replies
@@ -768,7 +791,9 @@ impl<F: Framework> Driver<F> {
                     self.feed(core, store, input);
                     if let Some(t0) = offers_framed {
                         self.stats.offers_events += 1;
-                        self.stats.offers_latency.record(t0.elapsed());
+                        let took = t0.elapsed();
+                        self.stats.offers_latency.record(took);
+                        self.charts.offers_answered(t0, took);
                     }
                     continue;
                 }
@@ -1114,4 +1139,11 @@ impl<F: Framework> Driver<F> {
             "engine loop ended"
         );
     }
+}
+
+/// The wall clock in Unix seconds (0 if the clock is before 1970).
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }

@@ -244,6 +244,8 @@ impl ReplyExt for Reply {
             Ok(Answer::Maintenance(m)) => json(serde_json::to_value(m)),
             Ok(Answer::Deployments(l)) => json(serde_json::to_value(l)),
             Ok(Answer::Deployment(d)) => json(serde_json::to_value(d)),
+            Ok(Answer::Charts(c)) => json(serde_json::to_value(c)),
+            Ok(Answer::Agents(a)) => json(serde_json::to_value(a)),
             Ok(Answer::Deleting { name }) => serde_json::json!({ "name": name }),
             Err(_) => Value::Null,
         }
