@@ -1277,7 +1277,21 @@ impl Master {
             })
             .collect();
         tasks.sort_by(|a, b| a["task_id"].as_str().cmp(&b["task_id"].as_str()));
+        let mut executors: Vec<serde_json::Value> = self
+            .executors
+            .iter()
+            .map(|((fw, agent, id), e)| {
+                serde_json::json!({
+                    "framework_id": self.frameworks[*fw].id,
+                    "agent_id": self.agents[*agent].id,
+                    "executor_id": id,
+                    "resources": e.bag.describe(),
+                })
+            })
+            .collect();
+        executors.sort_by_key(|e| e.to_string());
         serde_json::json!({
+            "executors": executors,
             "master_id": self.master_uuid,
             "agents": self.agents.len(),
             "agents_unreachable": self.agents.iter().filter(|a| a.state == AgentState::Unreachable).count(),
