@@ -148,6 +148,21 @@ fn an_app_fetches_its_command_from_tritium_pinned_by_sha256() {
             })
             .ok_or_else(|| "not launched yet".to_owned())
     });
+    // Its own resources (the spec's defaults), apart from the task's.
+    let mut res: Vec<(String, f64)> = executor
+        .resources
+        .iter()
+        .map(|r| (r.name.clone(), r.scalar.as_ref().map_or(0.0, |s| s.value)))
+        .collect();
+    res.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        res,
+        [
+            ("cpus".to_owned(), 0.1),
+            ("disk".to_owned(), 10.0),
+            ("mem".to_owned(), 32.0)
+        ]
+    );
     let cmd = executor.command.unwrap();
     assert_eq!(cmd.uris[0].value, exec_uri);
     assert_eq!(cmd.value.as_deref(), Some("./hello.sh"));

@@ -1257,7 +1257,8 @@ fn the_launched_task_info_carries_every_field_of_the_spec() {
 
     // A custom executor: ExecutorInfo, and the command travels as data.
     let mut ex = hydrogen_app("exec", 1, "payload");
-    ex["executor"] = json!({"uri": "http://x/bin/my-exec", "cmd": "./my-exec --fast"});
+    ex["executor"] = json!({"uri": "http://x/bin/my-exec", "cmd": "./my-exec --fast",
+        "resources": {"cpus": 0.2, "mem": 64, "disk": 5}});
     s.create(&ex);
     let app = s.wait_running("exec", 1);
     let t = launched_info(&s, &live_tasks(&app)[0]);
@@ -1271,6 +1272,22 @@ fn the_launched_task_info_carries_every_field_of_the_spec() {
     let ec = e.command.as_ref().unwrap();
     assert_eq!(ec.value.as_deref(), Some("./my-exec --fast"));
     assert_eq!(ec.uris[0].value, "http://x/bin/my-exec");
+    // The executor's own resources from the spec; the task keeps its own.
+    let amount = |rs: &[mesos::Resource], name: &str| -> f64 {
+        rs.iter()
+            .filter(|r| r.name == name)
+            .map(|r| r.scalar.as_ref().map_or(0.0, |s| s.value))
+            .sum()
+    };
+    assert_eq!(amount(&e.resources, "cpus"), 0.2);
+    assert_eq!(amount(&e.resources, "mem"), 64.0);
+    assert_eq!(amount(&e.resources, "disk"), 5.0);
+    let spec_cpu = ex["resources"]["cpu"].as_f64().unwrap();
+    assert!(
+        (amount(&t.resources, "cpus") - spec_cpu).abs() < 1e-9,
+        "{t:?}"
+    );
+    assert_eq!(amount(&t.resources, "disk"), 64.0);
     s.assert_no_violations();
 }
 

@@ -313,3 +313,44 @@ fn bad_record_keys_are_refused_not_stored() {
     }
     assert_eq!(stored, vec![StoreOp::RemoveRecord("fine".into())]);
 }
+
+#[test]
+fn an_executor_failure_reconciles_the_tasks_on_its_agent() {
+    let mut h = Harness::new(Recovered::default());
+    h.commit_all();
+    let offers = event(vec![plain_offer("o1", "a1", 1.0, 256.0, vec![])]);
+    h.input(Input::Event(Bytes::from(offers)));
+    h.commit_all();
+    h.update("t1", mesos::TaskState::TaskRunning, b"uuid-1");
+    h.commit_all();
+    h.calls.clear();
+    let failure = |agent: &str, executor: Option<&str>| Event {
+        r#type: Some(ev::Type::Failure as i32),
+        failure: Some(ev::Failure {
+            agent_id: Some(mesos::AgentId {
+                value: agent.into(),
+            }),
+            executor_id: executor.map(|e| mesos::ExecutorId { value: e.into() }),
+            status: Some(0),
+        }),
+        ..Event::default()
+    };
+    // An executor on another agent: nothing of ours there.
+    h.event(failure("a2", Some("x.executor")));
+    assert!(h.calls.is_empty(), "{:?}", h.kinds());
+    // An executor on t1's agent: t1 is reconciled explicitly.
+    h.event(failure("a1", Some("t1.executor")));
+    assert_eq!(h.kinds(), ["RECONCILE"]);
+    let r = h.calls[0].1.reconcile.as_ref().expect("reconcile");
+    assert_eq!(r.tasks.len(), 1);
+    assert_eq!(r.tasks[0].task_id.value, "t1");
+    assert_eq!(
+        r.tasks[0].agent_id.as_ref().map(|a| a.value.as_str()),
+        Some("a1")
+    );
+    h.calls.clear();
+    // An agent's failure without an executor: the master's own
+    // TASK_LOST/UNREACHABLE updates cover its tasks.
+    h.event(failure("a1", None));
+    assert!(h.calls.is_empty(), "{:?}", h.kinds());
+}

@@ -2042,3 +2042,114 @@ fn fault_domains_in_offers_and_remote_regions_only_for_region_aware_frameworks()
         assert!(bad.parse::<FaultDomain>().is_err(), "{bad}");
     }
 }
+
+/// A task of executor `eid` (which itself uses 1 cpu and 32 MB): the
+/// task's own resources, no command (the executor runs it).
+fn executor_task(offer: &Offer, id: &str, cpus: f64, eid: &str) -> TaskInfo {
+    let mut t = task_for(offer, id, cpus, 64.0, "");
+    t.command = None;
+    let mut exec_res = task_for(offer, "x", 1.0, 32.0, "").resources;
+    exec_res.iter_mut().for_each(|r| r.allocation_info = None);
+    t.executor = Some(mesos::ExecutorInfo {
+        r#type: Some(mesos::executor_info::Type::Custom as i32),
+        executor_id: mesos::ExecutorId { value: eid.into() },
+        command: Some(mesos::CommandInfo {
+            value: Some("./exec".into()),
+            ..Default::default()
+        }),
+        resources: exec_res,
+        ..Default::default()
+    });
+    t
+}
+
+/// The cpus offered now (after the filters of earlier answers expired),
+/// the offers declined again for 30 s.
+fn offered_cpus(h: &mut Harness, sub: &Sub) -> f64 {
+    h.advance(Duration::from_secs(31));
+    let offers = h.offers(sub.stream);
+    let ids: Vec<OfferId> = offers.iter().map(|o| o.id.clone()).collect();
+    h.fw_call(sub, call::Type::Decline, |c| {
+        c.decline = Some(call::Decline {
+            offer_ids: ids,
+            filters: Some(mesos::Filters {
+                refuse_seconds: Some(30.0),
+            }),
+        })
+    });
+    scalar_sum(&offers, "cpus")
+}
+
+fn kill_and_ack(h: &mut Harness, sub: &Sub, id: &str) -> Vec<Event> {
+    h.fw_call(sub, call::Type::Kill, |c| {
+        c.kill = Some(call::Kill {
+            task_id: TaskId { value: id.into() },
+            agent_id: None,
+            kill_policy: None,
+        })
+    });
+    let mut others = Vec::new();
+    for _ in 0..100 {
+        h.advance(Duration::from_millis(50));
+        let mut done = false;
+        for e in h.take(sub.stream) {
+            match e.update {
+                Some(u) => {
+                    done |= state(&u.status) == TaskState::TaskKilled;
+                    h.fw_call(sub, call::Type::Acknowledge, ack(&u.status));
+                }
+                None => others.push(e),
+            }
+        }
+        if done {
+            h.advance(Duration::from_millis(50));
+            others.extend(h.take(sub.stream));
+            return others;
+        }
+    }
+    panic!("{id} was not killed");
+}
+
+/// slave.cpp: an executor's resources are counted once, when it is
+/// launched on the agent, held while it runs (whatever its tasks do) and
+/// released when it exits with its last task, which the framework learns
+/// from FAILURE with the executor's id (master.cpp `exitedExecutor`).
+#[test]
+fn an_executor_holds_its_resources_once_until_its_last_task_ends() {
+    let mut h = Harness::new(one_agent(4.0));
+    let sub = h.subscribe(star_info());
+    h.advance(Duration::from_millis(150));
+    let offer = h.offers(sub.stream).remove(0);
+    // Two tasks of 1 cpu on one executor of 1 cpu: 3 cpus, not 4.
+    let tasks = vec![
+        executor_task(&offer, "a", 1.0, "e"),
+        executor_task(&offer, "b", 1.0, "e"),
+    ];
+    h.fw_call(
+        &sub,
+        call::Type::Accept,
+        launch(vec![offer.id.clone()], tasks),
+    );
+    for u in h.updates(sub.stream) {
+        h.fw_call(&sub, call::Type::Acknowledge, ack(&u));
+    }
+    assert_eq!(offered_cpus(&mut h, &sub), 1.0);
+    // The executor outlives its first task.
+    let events = kill_and_ack(&mut h, &sub, "a");
+    assert!(events.iter().all(|e| e.failure.is_none()), "{events:?}");
+    assert_eq!(offered_cpus(&mut h, &sub), 2.0);
+    // Its last task ends: it exits, FAILURE names it, all 4 cpus are back.
+    let events = kill_and_ack(&mut h, &sub, "b");
+    let failure = events
+        .iter()
+        .find_map(|e| e.failure.clone())
+        .expect("FAILURE for the executor");
+    assert_eq!(failure.executor_id.map(|e| e.value).as_deref(), Some("e"));
+    assert_eq!(
+        failure.agent_id.map(|a| a.value),
+        Some(offer.agent_id.value.clone())
+    );
+    assert_eq!(h.m.counters().executors_exited, 1);
+    assert_eq!(offered_cpus(&mut h, &sub), 4.0);
+    assert!(h.violations().is_empty(), "{:?}", h.violations());
+}

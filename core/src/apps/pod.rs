@@ -217,6 +217,30 @@ fn split(resources: &[mesos::Resource], needs: &[Need]) -> Option<Vec<Vec<mesos:
     Some(out)
 }
 
+/// A custom executor's own share (`cpus`, `mem`, `disk` in that order of
+/// preference: the matcher's order, reserved before unreserved) taken
+/// out of a task's placed `resources`, which keep the rest; resources
+/// left at zero are dropped. `None` (and `resources` unchanged) if the
+/// placement does not hold the share.
+pub(super) fn take_executor_share(
+    resources: &mut Vec<mesos::Resource>,
+    e: &crate::spec::ExecutorResources,
+) -> Option<Vec<mesos::Resource>> {
+    let need = scalar_needs(e.cpu, e.mem, e.disk, 0.0, &BTreeMap::new());
+    let mine = split(resources, std::slice::from_ref(&need))?.pop()?;
+    let mut left = need.scalars;
+    for r in resources.iter_mut() {
+        let (Some(s), Some(want)) = (r.scalar.as_mut(), left.get_mut(&r.name)) else {
+            continue;
+        };
+        let take = (*want).min(milli(s.value));
+        *want -= take;
+        s.value = (milli(s.value) - take) as f64 / 1000.0;
+    }
+    resources.retain(|r| r.scalar.as_ref().is_none_or(|s| milli(s.value) > 0));
+    Some(mine)
+}
+
 /// The resources, by name, that `r` asks for (positive amounts only).
 fn scalar_needs(cpu: f64, mem: f64, disk: f64, gpus: f64, named: &BTreeMap<String, f64>) -> Need {
     let mut scalars = BTreeMap::new();

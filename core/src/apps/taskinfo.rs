@@ -34,7 +34,17 @@ pub struct Placed<'a> {
 }
 
 /// The TaskInfo of one instance.
-pub fn build(spec: &AppSpec, p: Placed<'_>) -> mesos::TaskInfo {
+pub fn build(spec: &AppSpec, mut p: Placed<'_>) -> mesos::TaskInfo {
+    // A custom executor's own resources were placed with the task (see
+    // `AppSpec::instance_resources`); they go to `ExecutorInfo.resources`.
+    let mut executor_resources = match &spec.executor {
+        Some(e) => super::pod::take_executor_share(&mut p.resources, &e.resources())
+            .unwrap_or_else(|| {
+                tracing::error!(target: "tritium::apps", app = %spec.name, "a placement without the executor's resources");
+                Vec::new()
+            }),
+        None => Vec::new(),
+    };
     let n_requested = spec.resources.ports.count();
     let mapped_ports = p.ports.get(n_requested..).unwrap_or(&[]);
     let mut command = command_info(spec, p.ports);
@@ -112,6 +122,7 @@ pub fn build(spec: &AppSpec, p: Placed<'_>) -> mesos::TaskInfo {
                 .name
                 .clone()
                 .or_else(|| Some(format!("{} executor", spec.name))),
+            resources: std::mem::take(&mut executor_resources),
             command: Some(mesos::CommandInfo {
                 uris: vec![mesos::command_info::Uri {
                     value: e.uri.clone(),
@@ -557,6 +568,106 @@ mod tests {
         assert_eq!(t.data.as_deref(), Some(&b"payload"[..]));
         assert_eq!(e.command.unwrap().value.as_deref(), Some("./exec --fast"));
         assert_eq!(e.executor_id.value, "d.0.y.executor");
+    }
+
+    fn scalar(name: &str, v: f64, role: &str) -> mesos::Resource {
+        mesos::Resource {
+            name: name.into(),
+            r#type: mesos::value::Type::Scalar as i32,
+            scalar: Some(mesos::value::Scalar { value: v }),
+            allocation_info: Some(mesos::resource::AllocationInfo {
+                role: Some(role.into()),
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_custom_executor_takes_its_own_resources_out_of_the_placement() {
+        let spec = AppSpec::parse(
+            br#"{"name": "e", "resources": {"cpu": 0.5, "mem": 64, "ports": 1},
+                "executor": {"uri": "http://x/exec", "resources": {"cpus": 0.2, "mem": 48}}}"#,
+        )
+        .unwrap();
+        // The matcher placed task + executor: 0.7 cpus (0.3 from one
+        // resource, 0.4 from another), 112 MB, 10 MB disk (the default).
+        let r = spec.instance_resources();
+        assert_eq!((r.cpu, r.mem), (0.7, 112.0));
+        assert_eq!(r.disk.as_ref().map(|d| d.size()), Some(10.0));
+        let ports = mesos::Resource {
+            name: "ports".into(),
+            r#type: mesos::value::Type::Ranges as i32,
+            ranges: Some(mesos::value::Ranges {
+                range: vec![mesos::value::Range {
+                    begin: 31000,
+                    end: 31000,
+                }],
+            }),
+            ..Default::default()
+        };
+        let t = build(
+            &spec,
+            Placed {
+                task_id: "e.0.z",
+                agent_id: "a1",
+                resources: vec![
+                    scalar("cpus", 0.1, "r"),
+                    scalar("cpus", 0.6, "*"),
+                    scalar("mem", 112.0, "*"),
+                    scalar("disk", 10.0, "*"),
+                    ports.clone(),
+                ],
+                ports: &[31000],
+            },
+        );
+        let e = t.executor.unwrap();
+        assert_eq!(
+            e.resources,
+            vec![
+                scalar("cpus", 0.1, "r"),
+                scalar("cpus", 0.1, "*"),
+                scalar("disk", 10.0, "*"),
+                scalar("mem", 48.0, "*"),
+            ],
+            "the executor's share, from the first resources placed"
+        );
+        assert_eq!(
+            t.resources,
+            vec![scalar("cpus", 0.5, "*"), scalar("mem", 64.0, "*"), ports],
+            "the task keeps the rest and its ports"
+        );
+    }
+
+    #[test]
+    fn executor_resources_are_validated() {
+        for (exec, field) in [
+            (
+                r#"{"uri": "http://x/e", "resources": {"cpu": 0.001}}"#,
+                "executor.resources.cpu",
+            ),
+            (
+                r#"{"uri": "http://x/e", "resources": {"mem": 16}}"#,
+                "executor.resources.mem",
+            ),
+            (
+                r#"{"uri": "http://x/e", "resources": {"disk": 0}}"#,
+                "executor.resources.disk",
+            ),
+            (
+                r#"{"uri": "http://x/e", "resources": {"gpus": 1}}"#,
+                "executor",
+            ),
+            (
+                r#"{"uri": "http://x/e", "shared": true}"#,
+                "executor.shared",
+            ),
+        ] {
+            let json = format!(
+                r#"{{"name": "e", "resources": {{"cpu": 1, "mem": 64}}, "executor": {exec}}}"#
+            );
+            let err = AppSpec::parse(json.as_bytes()).unwrap_err();
+            assert!(err.field.starts_with(field), "{exec}: {err:?}");
+        }
     }
 
     #[test]

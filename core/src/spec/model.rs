@@ -965,6 +965,22 @@ pub struct Executor {
     /// The executor's name as Mesos shows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// What the executor itself uses on the agent (`ExecutorInfo.resources`,
+    /// on top of its tasks'); defaults 0.1 cpus, 32 MB, 10 MB disk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ExecutorResources>,
+    /// One executor per app version per agent, shared by that version's
+    /// tasks there (not supported yet: refused by validation); `false`
+    /// (the default): one executor per task.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shared: bool,
+}
+
+impl Executor {
+    /// What the executor uses (its defaults when not given).
+    pub fn resources(&self) -> ExecutorResources {
+        self.resources.clone().unwrap_or_default()
+    }
 }
 
 /// hydrogen's retry: `{"time": "1", "exp_backoff": true, "total_retries": 2}`.
@@ -1321,7 +1337,19 @@ impl AppSpec {
     /// ports every container's endpoints in order.
     pub fn instance_resources(&self) -> Resources {
         if !self.is_pod() {
-            return self.resources.clone();
+            // A custom executor per task is placed with its task.
+            let Some(e) = &self.executor else {
+                return self.resources.clone();
+            };
+            let m = |v: f64| (v * 1000.0).round() as i64;
+            let f = |v: i64| v as f64 / 1000.0;
+            let x = e.resources();
+            let mut r = self.resources.clone();
+            r.cpu = f(m(r.cpu) + m(x.cpu));
+            r.mem = f(m(r.mem) + m(x.mem));
+            let disk = r.disk.as_ref().map_or(0, |d| m(d.size())) + m(x.disk);
+            r.disk = Some(Disk::Size(f(disk)));
+            return r;
         }
         let m = |v: f64| (v * 1000.0).round() as i64;
         let e = self.pod_executor_resources();

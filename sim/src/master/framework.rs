@@ -270,7 +270,7 @@ impl Master {
         for slot in slots {
             self.release_task(slot);
         }
-        self.executors.retain(|&(f, _, _), _| f != fw);
+        self.forget_executors(|f, _| f == fw);
         let f = &mut self.frameworks[fw];
         f.tasks.clear();
         f.generation += 1;

@@ -139,7 +139,10 @@ impl Master {
                         task.group = Some(group_no);
                     }
                 }
-                self.note_executor(fw, agent, exec);
+                let exec_bag = self
+                    .task_bag(fw, alloc_role, &exec.resources)
+                    .unwrap_or_default();
+                self.note_executor(fw, agent, exec, exec_bag);
             }
             Op::Reserve => {
                 let res = op.reserve.map(|r| r.resources).unwrap_or_default();
@@ -443,7 +446,7 @@ impl Master {
         agent: usize,
         id: &str,
     ) -> Option<&mesos::ExecutorInfo> {
-        let info = self.executors.get(&(fw, agent, id.to_owned()))?;
+        let info = &self.executors.get(&(fw, agent, id.to_owned()))?.info;
         let live = self.frameworks[fw].tasks.values().any(|&slot| {
             self.tasks[slot].as_ref().is_some_and(|t| {
                 t.agent == agent && !terminal(t.state) && t.executor_id.as_deref() == Some(id)
@@ -525,14 +528,76 @@ impl Master {
     }
 
     /// Remember the executor a task was launched with, unless one with its
-    /// id already runs there.
-    pub(super) fn note_executor(&mut self, fw: usize, agent: usize, e: mesos::ExecutorInfo) {
+    /// id already runs there, and hold its resources (`bag`, checked
+    /// against the offer with the task's) on the agent while it runs.
+    pub(super) fn note_executor(
+        &mut self,
+        fw: usize,
+        agent: usize,
+        e: mesos::ExecutorInfo,
+        bag: Bag,
+    ) {
         if self
             .running_executor(fw, agent, &e.executor_id.value)
             .is_none()
         {
-            self.executors
-                .insert((fw, agent, e.executor_id.value.clone()), e);
+            self.used[agent].add(&bag);
+            self.avail_version[agent] += 1;
+            let key = (fw, agent, e.executor_id.value.clone());
+            if let Some(stale) = self.executors.insert(key, RunningExecutor { info: e, bag }) {
+                // Its last task ended without `executor_ended` (cannot
+                // happen; keep `used` true anyway).
+                self.used[agent].subtract_saturating(&stale.bag);
+            }
+        }
+    }
+
+    /// After a task of executor `id` ended: if it was the executor's last
+    /// live task, the simulated executor exits (as Mesos's default
+    /// executor does when its last task group is done): its resources are
+    /// released and the framework gets FAILURE with the executor's id
+    /// (slave.cpp `executorTerminated` → master.cpp `exitedExecutor`;
+    /// never for command executors, which the master does not know).
+    pub(super) fn executor_task_ended(&mut self, now: Instant, fw: usize, agent: usize, id: &str) {
+        if self.running_executor(fw, agent, id).is_some() {
+            return;
+        }
+        let Some(gone) = self.executors.remove(&(fw, agent, id.to_owned())) else {
+            return;
+        };
+        self.used[agent].subtract_saturating(&gone.bag);
+        self.avail_version[agent] += 1;
+        self.counters.executors_exited += 1;
+        let ev = Event {
+            r#type: Some(event::Type::Failure as i32),
+            failure: Some(event::Failure {
+                agent_id: Some(AgentId {
+                    value: self.agents[agent].id.clone(),
+                }),
+                executor_id: Some(ExecutorId {
+                    value: id.to_owned(),
+                }),
+                status: Some(0),
+            }),
+            ..Event::default()
+        };
+        self.send(now, fw, ev);
+    }
+
+    /// Forget the executors `drop` names, releasing their resources (no
+    /// FAILURE: the framework or the agent is gone).
+    pub(super) fn forget_executors(&mut self, drop: impl Fn(usize, usize) -> bool) {
+        let keys: Vec<(usize, usize, String)> = self
+            .executors
+            .keys()
+            .filter(|(f, a, _)| drop(*f, *a))
+            .cloned()
+            .collect();
+        for k in keys {
+            if let Some(gone) = self.executors.remove(&k) {
+                self.used[k.1].subtract_saturating(&gone.bag);
+                self.avail_version[k.1] += 1;
+            }
         }
     }
 
@@ -575,6 +640,7 @@ impl Master {
             }
         }
         // An executor that already runs there holds its resources already.
+        let mut exec_bag = Bag::new();
         if check.is_ok()
             && let Some(e) = &t.executor
             && self
@@ -582,10 +648,12 @@ impl Master {
                 .is_none()
         {
             match self.task_bag(fw, alloc_role, &e.resources) {
-                Ok(b) => need.add(&b),
+                Ok(b) => exec_bag = b,
                 Err(e) => check = Err(e),
             }
         }
+        let task_need = need.clone();
+        need.add(&exec_bag);
         if check.is_ok() && need.is_empty() {
             check = Err("Task uses no resources".into());
         }
@@ -604,10 +672,10 @@ impl Master {
         remaining.subtract(&need);
         let exec = exec.or_else(|| t.executor.as_ref().map(|e| e.executor_id.value.clone()));
         self.note_task_call(now, "LAUNCH", &t.task_id.value);
-        self.start_task(now, fw, agent, &t, need, exec);
-        if let Some(e) = t.executor.take() {
-            self.note_executor(fw, agent, e);
+        if let Some(e) = t.executor.clone() {
+            self.note_executor(fw, agent, e, exec_bag);
         }
+        self.start_task(now, fw, agent, &t, task_need, exec);
     }
 
     /// TASK_ERROR for an invalid task (no uuid: the master generates it).

@@ -649,7 +649,7 @@ impl Master {
                 self.free_task_slot(slot);
             }
         }
-        self.executors.retain(|&(_, ag, _), _| ag != a);
+        self.forget_executors(|_, ag| ag == a);
         self.used[a] = Bag::new();
         self.avail_version[a] += 1;
         self.agent_failure_to_all(now, &agent_id);

@@ -38,6 +38,14 @@ use crate::resources::{Bag, BagError};
 use crate::rng::Rng;
 
 mod executors;
+
+/// An executor running on an agent (see `Master::executors`).
+#[derive(Debug)]
+struct RunningExecutor {
+    info: mesos::ExecutorInfo,
+    /// Its own resources, held in `used` while it runs.
+    bag: Bag,
+}
 mod faults;
 mod framework;
 mod launch;
@@ -276,6 +284,9 @@ pub struct Counters {
     /// Tasks the simulated default executor killed because another task
     /// of their group failed or was killed.
     pub group_kills: u64,
+    /// Executors (framework-given) that exited with their last task:
+    /// each a FAILURE event with its id.
+    pub executors_exited: u64,
     pub offers_sent: u64,
     pub offers_accepted: u64,
     pub offers_declined: u64,
@@ -649,10 +660,11 @@ pub struct Master {
     /// `slaves.unreachable`), while it is.
     unreachable_time: Vec<Option<mesos::TimeInfo>>,
     /// (framework, agent, executor id) → the ExecutorInfo its first task
-    /// launched it with (Mesos's `Slave::executors`). An entry whose
-    /// executor runs no live task any more is stale: the simulated
-    /// executor exits with its last task.
-    executors: HashMap<(usize, usize, String), mesos::ExecutorInfo>,
+    /// launched it with (Mesos's `Slave::executors`) and the resources it
+    /// holds on the agent (counted once, in `used`, while it runs). The
+    /// simulated executor exits with its last task: its resources are
+    /// released and the framework gets FAILURE with its id.
+    executors: HashMap<(usize, usize, String), RunningExecutor>,
     /// The next task group's number.
     next_group: u64,
     /// Tasks run by real executor processes (`executors.rs`).
@@ -1265,7 +1277,21 @@ impl Master {
             })
             .collect();
         tasks.sort_by(|a, b| a["task_id"].as_str().cmp(&b["task_id"].as_str()));
+        let mut executors: Vec<serde_json::Value> = self
+            .executors
+            .iter()
+            .map(|((fw, agent, id), e)| {
+                serde_json::json!({
+                    "framework_id": self.frameworks[*fw].id,
+                    "agent_id": self.agents[*agent].id,
+                    "executor_id": id,
+                    "resources": e.bag.describe(),
+                })
+            })
+            .collect();
+        executors.sort_by_key(|e| e.to_string());
         serde_json::json!({
+            "executors": executors,
             "master_id": self.master_uuid,
             "agents": self.agents.len(),
             "agents_unreachable": self.agents.iter().filter(|a| a.state == AgentState::Unreachable).count(),

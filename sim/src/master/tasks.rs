@@ -85,8 +85,10 @@ impl Master {
         t.last_status = status.clone();
         t.pending.push_back(status);
         let first = t.pending.len() == 1;
+        let mut ended_executor = None;
         if terminal(state) && !was_terminal {
             let (agent, res) = (t.agent, t.resources.clone());
+            ended_executor = t.executor_id.clone().map(|e| (t.framework, agent, e));
             self.used[agent].subtract_saturating(&res);
             self.avail_version[agent] += 1;
         }
@@ -95,6 +97,9 @@ impl Master {
         }
         if matches!(state, TaskState::TaskFailed | TaskState::TaskKilled) && !was_terminal {
             self.kill_rest_of_group(now, slot);
+        }
+        if let Some((fw, agent, e)) = ended_executor {
+            self.executor_task_ended(now, fw, agent, &e);
         }
     }
 
@@ -463,8 +468,10 @@ impl Master {
         self.free_task_slot(slot);
         if let Some((agent, e)) = executor
             && self.running_executor(fw, agent, &e).is_none()
+            && let Some(gone) = self.executors.remove(&(fw, agent, e))
         {
-            self.executors.remove(&(fw, agent, e));
+            // Normally released when its last task ended; not left held.
+            self.used[agent].subtract_saturating(&gone.bag);
         }
         let f = &mut self.frameworks[fw];
         f.completed.push_back((id, status, running));

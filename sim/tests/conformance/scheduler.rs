@@ -207,13 +207,13 @@ fn kill_task() {
 }
 
 /// Mesos: SchedulerTest.ShutdownExecutor — SHUTDOWN of an executor is
-/// accepted.
+/// accepted, the executor ends and the framework gets a FAILURE event
+/// naming the executor and its agent.
 ///
-/// Deliberate difference: Mesos's test lets the task finish, shuts the
-/// executor down and expects a FAILURE event naming the executor. The
-/// simulator has no executor processes: SHUTDOWN kills the executor's live
-/// tasks (TASK_KILLED, REASON_EXECUTOR_TERMINATED) and sends no FAILURE.
-/// The check asserts that behaviour.
+/// Deliberate difference: Mesos's test lets the task finish first and
+/// shuts down the idle executor; a simulated executor exits with its last
+/// task, so here SHUTDOWN kills the executor's live task (TASK_KILLED,
+/// REASON_EXECUTOR_TERMINATED) and the executor's exit follows.
 #[test]
 fn shutdown_executor() {
     each_encoding(|enc| {
@@ -240,6 +240,12 @@ fn shutdown_executor() {
             reason_of(&killed),
             Some(task_status::Reason::ExecutorTerminated)
         );
+        let failure = s.wait_event(event::Type::Failure).failure.unwrap();
+        assert_eq!(
+            failure.executor_id.map(|e| e.value).as_deref(),
+            Some("default")
+        );
+        assert_eq!(failure.agent_id, Some(offer.agent_id.clone()));
     });
 }
 

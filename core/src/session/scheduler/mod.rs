@@ -687,7 +687,24 @@ impl Core {
             }
             Some(event::Type::Failure) => {
                 if let Some(f) = ev.failure {
-                    tracing::warn!(target: "tritium::cluster", agent = ?f.agent_id.map(|a| a.value), executor = ?f.executor_id.map(|e| e.value), "agent or executor failure");
+                    let agent = f.agent_id.map(|a| a.value);
+                    let executor = f.executor_id.map(|e| e.value);
+                    tracing::warn!(target: "tritium::cluster", ?agent, ?executor, status = ?f.status, "agent or executor failure");
+                    // An executor ended (master.cpp `exitedExecutor`): the
+                    // agent sends its tasks' terminal updates itself; ask
+                    // the master for our tasks on that agent anyway, so
+                    // none stays live here if an update went missing.
+                    if let (Some(agent), Some(_)) = (agent, executor) {
+                        let ids: Vec<String> = self
+                            .tasks
+                            .iter()
+                            .filter(|(_, t)| t.rec.agent_id == agent)
+                            .map(|(id, _)| id.clone())
+                            .collect();
+                        if !ids.is_empty() {
+                            self.send_reconcile(ids);
+                        }
+                    }
                 }
             }
             _ => {}
