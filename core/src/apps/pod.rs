@@ -5,7 +5,7 @@
 //! instance's group is the id without its container (`<app>.<instance>.
 //! <suffix>`), so the tasks of one group are one range of the task table,
 //! in order. The decide rule counts groups, not tasks: the first live task
-//! of a group stands for it ([`AppService::instance_tasks`]), a group is
+//! of a group stands for it (`AppService::instance_tasks`), a group is
 //! ready when every container of its version runs and is ready, and a
 //! kill of one of its tasks is a kill of all of them (the default executor
 //! kills the rest of a group when one task fails or is killed, so a group
