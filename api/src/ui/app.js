@@ -111,20 +111,31 @@ function headers(extra) {
 
 // One request: {status, body} (body parsed when JSON). Never throws for
 // an HTTP status; a network failure is status 0.
+const CALL_TIMEOUT_MS = 35000;
+
 async function call(method, path, body) {
   const init = { method, headers: headers(), cache: "no-store" };
   if (body !== undefined) {
     init.body = body;
     init.headers["Content-Type"] = "application/json";
   }
-  let r;
+  // Every request ends: one the browser or the network holds for good
+  // would otherwise stall the view's refreshes behind it (at most one load
+  // runs at a time). The API's own request deadline is 30 s.
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), CALL_TIMEOUT_MS);
+  init.signal = ctl.signal;
+  let r, text;
   try {
     r = await fetch(path, init);
+    text = await r.text();
   } catch (e) {
-    return { status: 0, body: { error: "the API is unreachable: " + e.message } };
+    const why = ctl.signal.aborted ? "no answer within " + CALL_TIMEOUT_MS / 1000 + " s" : e.message;
+    return { status: 0, body: { error: "the API is unreachable: " + why } };
+  } finally {
+    clearTimeout(timer);
   }
   let parsed = null;
-  const text = await r.text();
   try {
     parsed = text ? JSON.parse(text) : null;
   } catch (_) {
