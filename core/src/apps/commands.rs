@@ -94,7 +94,7 @@ impl AppService {
             let e = CommandError::not_found("name", format!("no app {name}"));
             return Err(e);
         };
-        let grace_ms = grace_period.map(|g| u64::try_from(g.as_millis()).unwrap_or(u64::MAX));
+        let grace_ms = grace_period.map(as_ms);
         if !app.rec.deleting || (grace_ms.is_some() && app.rec.kill_grace_ms != grace_ms) {
             tracing::info!(target: "tritium::apps", app = %name, ?grace_period, "deleting app");
             let first = !app.rec.deleting;
@@ -145,7 +145,7 @@ impl AppService {
         let r = &mut app.rec;
         r.job_failures.clear();
         r.completed.clear();
-        r.kill_grace_ms = grace_period.map(|g| u64::try_from(g.as_millis()).unwrap_or(u64::MAX));
+        r.kill_grace_ms = grace_period.map(as_ms);
         tracing::info!(target: "tritium::apps", app = %name, version = r.version, ?grace_period, "rolling restart");
         let rec = r.clone();
         store_app(ctx, &rec);
@@ -579,6 +579,12 @@ impl AppService {
     fn why_not(&self, now: Instant, name: &str) -> Option<WhyNot> {
         self.matcher.why_not(name, now)
     }
+}
+
+/// A grace period as the milliseconds `AppRecord::kill_grace_ms` stores
+/// (saturating: no period that long is accepted anyway).
+fn as_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

@@ -578,11 +578,16 @@ impl Master {
     /// A framework's inverse offers end with its subscription (master.cpp
     /// `_failoverFramework` / `deactivate`: rescinded; new ones follow).
     pub(super) fn drop_inverse_offers_of(&mut self, fw: usize) {
+        self.end_inverse_offers_where(|r| r.framework == fw);
+    }
+
+    /// Ends every outstanding inverse offer `which` picks.
+    fn end_inverse_offers_where(&mut self, which: impl Fn(&InverseRec) -> bool) {
         let seqs: Vec<u64> = self
             .maint
             .outstanding
             .iter()
-            .filter(|(_, r)| r.framework == fw)
+            .filter(|(_, r)| which(r))
             .map(|(s, _)| *s)
             .collect();
         for seq in seqs {
@@ -597,16 +602,7 @@ impl Master {
         for seq in offers {
             self.end_offer(seq, OfferEnd::Rescinded);
         }
-        let seqs: Vec<u64> = self
-            .maint
-            .outstanding
-            .iter()
-            .filter(|(_, r)| r.agent == a)
-            .map(|(s, _)| *s)
-            .collect();
-        for seq in seqs {
-            self.end_inverse(seq);
-        }
+        self.end_inverse_offers_where(|r| r.agent == a);
         let agent_id = self.agents[a].id.clone();
         let slots: Vec<usize> = (0..self.tasks.len())
             .filter(|&s| self.tasks[s].as_ref().is_some_and(|t| t.agent == a))
