@@ -1156,7 +1156,7 @@ fn handle(shared: &Shared, listener: usize, peer: SocketAddr, req: &HttpRequest)
             return scheduler(shared, listener, peer, req);
         }
         "/api/v1/executor" | "/slave(1)/api/v1/executor" => return executor(shared, req),
-        "/version" | "/health" | "/sim/state" if req.method != "GET" => {
+        "/version" | "/health" | "/sim/state" | "/sim/counters" if req.method != "GET" => {
             HttpResponse::method_not_allowed("GET")
         }
         "/version" => HttpResponse::json(
@@ -1172,6 +1172,12 @@ fn handle(shared: &Shared, listener: usize, peer: SocketAddr, req: &HttpRequest)
         ),
         "/health" => HttpResponse::new(200),
         "/sim/state" => HttpResponse::json(200, &shared.state_json()),
+        // The counters of /sim/state alone: cheap enough to poll while a
+        // benchmark runs (/sim/state lists every task).
+        "/sim/counters" => HttpResponse::json(
+            200,
+            &serde_json::to_value(lock(&shared.state).master.counters()).unwrap_or(Value::Null),
+        ),
         "/sim/fault" if req.method != "POST" => HttpResponse::method_not_allowed("POST"),
         "/sim/fault" => {
             let parsed = serde_json::from_slice::<Value>(&req.body)

@@ -829,6 +829,36 @@ fn version_health_404_and_405() {
     assert_eq!(get(addr, "/sim/fault").head.status, 405);
 }
 
+/// `/sim/counters` is `/sim/state`'s `counters` alone (what benchmarks
+/// poll), and moves with the master: a subscription and its offers count.
+#[test]
+fn sim_counters_are_the_states_counters() {
+    let server = start();
+    let addr = server.addr();
+    let before = get(addr, "/sim/counters");
+    assert_eq!(before.head.status, 200);
+    assert_eq!(before.json()["subscriptions"], 0);
+    let (mut sub, _) = Sub::open(addr, Format::Protobuf, &subscribe_call("fw", None, None));
+    sub.wait_event(event::Type::Offers);
+    let counters = get(addr, "/sim/counters").json();
+    assert_eq!(counters["subscriptions"], 1);
+    assert!(counters["offers_sent"].as_u64().unwrap() > 0, "{counters}");
+    let st = state(addr);
+    assert_eq!(st["counters"]["subscriptions"], counters["subscriptions"]);
+    assert_eq!(
+        st["counters"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        counters.as_object().unwrap().keys().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        post_json(addr, "/sim/counters", &json!({})).head.status,
+        405
+    );
+}
+
 #[test]
 fn oversized_body_is_413() {
     let server = SimServer::start_with(
