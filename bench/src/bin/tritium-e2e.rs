@@ -16,6 +16,15 @@
 //!   (0.1 cpu, 32 MB, a command), then poll the engine until every task is
 //!   RUNNING (acknowledged by tritium). `seconds_to_running` runs from the
 //!   first POST to that moment; `tasks_running_per_s` is `--tasks` over it.
+//!   With `--master`, it then polls the master's `/sim/counters` until every
+//!   status update it sent is acknowledged: `seconds_to_acknowledged` and
+//!   `tasks_acknowledged_per_s` (what bench/compare-e2e.sh compares).
+//!   `--watch-master` (with `--master`) watches the master's counters
+//!   instead of polling tritium's engine for its metrics (every poll of
+//!   those counts every task on the engine thread, a cost the peers do not
+//!   pay), and asks the engine only to confirm the end: RUNNING and
+//!   acknowledged then end at the same poll; `--hist-out`'s progress is
+//!   then (seconds, tasks launched at the master, ACKs the master got).
 //!   A run still short at `--deadline-s` (600) stops there and reports
 //!   `complete=false` with the tasks `running` by then (and the rate so far).
 //!   Without `--master`, tritium-sim runs in this process (`--agents`,
@@ -58,13 +67,15 @@ struct Args {
     poll_ms: u64,
     deadline_s: u64,
     hist_out: Option<String>,
+    /// Watch the master's counters, not tritium's engine, for the end.
+    watch_master: bool,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: tritium-e2e launch|api [--agents N] [--tasks N] [--apps N] [--seed N] \
          [--offer-interval-ms MS] [--master URL] [--gets N] [--posts N] [--poll-ms MS] \
-         [--deadline-s S] [--hist-out FILE.json]"
+         [--deadline-s S] [--hist-out FILE.json] [--watch-master]"
     );
     std::process::exit(2)
 }
@@ -85,6 +96,7 @@ fn parse_args() -> Args {
         poll_ms: 10,
         deadline_s: 600,
         hist_out: None,
+        watch_master: false,
     };
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| usage());
@@ -101,10 +113,15 @@ fn parse_args() -> Args {
             "--poll-ms" => a.poll_ms = num(value()),
             "--deadline-s" => a.deadline_s = num(value()),
             "--hist-out" => a.hist_out = Some(value()),
+            "--watch-master" => a.watch_master = true,
             _ => usage(),
         }
     }
-    if a.apps == 0 || a.agents == 0 || a.offer_interval_ms == 0 {
+    if a.apps == 0
+        || a.agents == 0
+        || a.offer_interval_ms == 0
+        || (a.watch_master && a.master.is_none())
+    {
         usage();
     }
     a
@@ -208,8 +225,36 @@ fn launch(args: &Args) {
     let mut launched_at = None;
     let mut samples = Vec::new();
     let deadline = t0 + Duration::from_secs(args.deadline_s);
+    let watch = args
+        .master
+        .as_deref()
+        .filter(|_| args.watch_master)
+        .and_then(master_addr);
     let (m, complete) = loop {
         thread::sleep(Duration::from_millis(args.poll_ms));
+        if let Some(addr) = watch {
+            // The master's counters (cheap), and the engine asked only to
+            // confirm once every update the master sent is acknowledged.
+            let c = sim_counters(addr);
+            let n = |k: &str| c[k].as_u64().unwrap_or(0);
+            let (launched, acks) = (n("tasks_launched"), n("acks"));
+            samples.push((t0.elapsed().as_secs_f64(), launched, acks));
+            if launched_at.is_none() && launched >= u64::from(total) {
+                launched_at = Some(t0.elapsed());
+            }
+            if launched >= u64::from(total)
+                && acks >= n("updates_sent").saturating_sub(n("updates_resent"))
+            {
+                let m = stack.ask(CommandKind::Metrics);
+                if tasks_in(&m, "TASK_RUNNING") >= u64::from(total) {
+                    break (m, true);
+                }
+            }
+            if Instant::now() >= deadline {
+                break (stack.ask(CommandKind::Metrics), false);
+            }
+            continue;
+        }
         let m = stack.ask(CommandKind::Metrics);
         let running = tasks_in(&m, "TASK_RUNNING");
         let launched = m["stats"]["tasks_launched"].as_u64().unwrap_or(0);
@@ -227,6 +272,30 @@ fn launch(args: &Args) {
     };
     let to_running = t0.elapsed();
     let to_launched = launched_at.unwrap_or(to_running);
+    // With the master in another process: wait until it has every status
+    // update acknowledged (its `/sim/counters`), the end the mesos-go peer
+    // measures (its handler counts a task once the ACKNOWLEDGE call is
+    // answered). RUNNING above is the engine's record; its ACKs leave after
+    // the store write, pipelined, and may still be on their way.
+    let to_acked = match (&args.master, complete) {
+        (Some(_), true) if watch.is_some() => Some(to_running),
+        (Some(url), true) => master_addr(url).and_then(|addr| {
+            loop {
+                let c = sim_counters(addr);
+                let n = |k: &str| c[k].as_u64().unwrap_or(0);
+                if c.is_object()
+                    && n("acks") >= n("updates_sent").saturating_sub(n("updates_resent"))
+                {
+                    break Some(t0.elapsed());
+                }
+                if !c.is_object() || Instant::now() >= deadline {
+                    break None;
+                }
+                thread::sleep(Duration::from_millis(2));
+            }
+        }),
+        _ => None,
+    };
     let running_now = tasks_in(&m, "TASK_RUNNING");
     // Tritium's own memory before the simulator's state is read (a big JSON
     // when the master is another process).
@@ -241,11 +310,7 @@ fn launch(args: &Args) {
             )
         }
         (None, Some(m)) => {
-            let addr = m
-                .trim_start_matches("http://")
-                .trim_end_matches('/')
-                .parse()
-                .expect("--master http://HOST:PORT");
+            let addr = master_addr(m).expect("--master http://HOST:PORT");
             let (_, body) = http(addr, "GET", "/sim/state", None);
             let st: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
             (
@@ -262,7 +327,7 @@ fn launch(args: &Args) {
     let ol = &dstats.offers_latency;
     println!(
         "bench=e2e-launch agents={} tasks={} apps={} sim={} offer_interval_ms={} complete={} running={} \
-         seconds_to_running={:.3} tasks_running_per_s={:.0} seconds_to_launched={:.3} \
+         seconds_to_running={:.3} tasks_running_per_s={:.0} seconds_to_acknowledged={} tasks_acknowledged_per_s={} seconds_to_launched={:.3} \
          post_p99_ms={:.2} turn_p50_us={} turn_p99_us={} turn_max_us={} turns={} \
          offers_event_p50_us={} offers_event_p99_us={} offers_event_max_us={} offers_events={} \
          offers_received={} offers_accepted={} offers_declined={} tasks_launched={} acks_sent={} \
@@ -290,6 +355,11 @@ fn launch(args: &Args) {
         running_now,
         to_running.as_secs_f64(),
         running_now as f64 / to_running.as_secs_f64(),
+        to_acked.map_or("n/a".to_owned(), |d| format!("{:.3}", d.as_secs_f64())),
+        to_acked.map_or("n/a".to_owned(), |d| format!(
+            "{:.0}",
+            running_now as f64 / d.as_secs_f64()
+        )),
         to_launched.as_secs_f64(),
         post.q(0.99),
         us(tl.quantile(0.5)),
@@ -331,6 +401,24 @@ fn launch(args: &Args) {
         });
         std::fs::write(path, doc.to_string()).expect("write --hist-out");
     }
+}
+
+/// The counters of a tritium-sim master (`/sim/counters`); null if it
+/// does not answer them.
+fn sim_counters(addr: std::net::SocketAddr) -> Value {
+    let (code, body) = http(addr, "GET", "/sim/counters", None);
+    if code != 200 {
+        return Value::Null;
+    }
+    serde_json::from_str(&body).unwrap_or(Value::Null)
+}
+
+/// `HOST:PORT` of a `--master http://HOST:PORT` URL.
+fn master_addr(url: &str) -> Option<std::net::SocketAddr> {
+    url.trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .ok()
 }
 
 // ------------------------------------------------------------ api
