@@ -1281,6 +1281,7 @@ impl Master {
                     },
                     "healthy": t.healthy,
                     "executor_id": t.executor_id,
+                    "resources": t.resources.describe(),
                     "group": t.group,
                     "pending_updates": t.pending.len(),
                     "running": t.running,
