@@ -233,6 +233,33 @@ fn one_executor_per_agent_per_version_shut_down_when_replaced_and_reused_after_a
     }
     assert_no_violations(&sim);
 
+    // One executor crashes: its 8 tasks fail (the agent says so), tritium
+    // forgets it and replaces them, launching the executor there again.
+    let victim = tasks[0].1.clone();
+    sim.fault(tritium_sim::Fault::CrashExecutor {
+        agent_id: victim.clone(),
+        executor_id: new.clone(),
+    })
+    .expect("crash the executor");
+    let tasks = wait_up_to(Duration::from_secs(60), "24 tasks running again", || {
+        all_running_on(&sim.state(), 24, v2)
+    });
+    let st = sim.state();
+    let failed = st["frameworks"][0]["completed_tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["state"] == "TASK_FAILED")
+        .count();
+    assert_eq!(failed, 8, "{}", st["frameworks"][0]["completed_tasks"]);
+    assert_eq!(executors(&st)[&new].len(), 3, "relaunched on {victim}");
+    assert_eq!(
+        tasks.iter().filter(|t| t.1 == victim).count(),
+        8,
+        "the agent filled again"
+    );
+    assert_no_violations(&sim);
+
     // Deleted: every executor shut down, every resource back.
     let reply = engine.request(CommandKind::RemoveApp("batcher".into()));
     assert_eq!(reply.outcome(), Ok(()), "{reply:?}");

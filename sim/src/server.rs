@@ -1479,6 +1479,10 @@ pub fn fault_from_json(v: &Value) -> Result<SimFault, String> {
                 .map(|s| parse_task_state(&s))
                 .transpose()?,
         },
+        "crash_executor" => Fault::CrashExecutor {
+            agent_id: req_str("agent_id")?,
+            executor_id: req_str("executor_id")?,
+        },
         "orphan_task" => Fault::OrphanTask {
             framework_id: opt_str("framework_id")?,
             task_id: opt_str("task_id")?,

@@ -271,6 +271,14 @@ pub enum Fault {
         task_id: String,
         state: Option<TaskState>,
     },
+    /// A framework's executor exits unexpectedly on an agent (slave.cpp
+    /// `executorTerminated`): each of its live tasks TASK_FAILED
+    /// (`REASON_EXECUTOR_TERMINATED`), its resources released, FAILURE
+    /// with its id and a non-zero status to the framework.
+    CrashExecutor {
+        agent_id: String,
+        executor_id: String,
+    },
     /// A task the framework never launched starts running on some agent.
     OrphanTask {
         framework_id: Option<String>,
