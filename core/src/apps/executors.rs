@@ -22,8 +22,9 @@
 //! When the last live task of a version ends on an agent (a rolling update
 //! replaced it, a scale-down or delete killed it, it failed), that
 //! version's executor there is shut down (scheduler `SHUTDOWN`) so its
-//! resources return to the offers; a SHUTDOWN decided without a
-//! subscription is sent on the next one. A FAILURE naming one of them (it
+//! resources return to the offers; a SHUTDOWN not confirmed by a FAILURE
+//! naming the executor within 10 s is sent again (and on the next
+//! subscription), 3 sends at most. A FAILURE naming one of them (it
 //! exited or was lost) forgets it: its tasks' terminal updates, sent by the
 //! agent, get them replaced as any failed task is.
 
@@ -33,6 +34,16 @@ use tritium_proto::v1::TaskStatus;
 
 use super::{AppService, taskinfo};
 use crate::framework::{Ctx, Task, View};
+
+/// How many times one executor's SHUTDOWN is sent at most (see
+/// `AppService::shutdown`).
+const SHUTDOWN_SENDS: u8 = 3;
+
+/// How long a SHUTDOWN waits for its FAILURE before it is sent again.
+const SHUTDOWN_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// SHUTDOWNs awaiting their FAILURE at most (beyond it, they are sent once).
+const MAX_OPEN_SHUTDOWNS: usize = 100_000;
 
 impl AppService {
     /// Make the matcher count the executor of `name`'s current version on
@@ -220,35 +231,54 @@ impl AppService {
     /// A FAILURE named executor `id` on `agent`: it is gone.
     pub(super) fn on_executor_lost(&mut self, agent: &str, id: &str) {
         self.executor_forget(id, agent);
-        self.shutdowns_unsent
+        self.shutdowns_open
             .remove(&(agent.to_owned(), id.to_owned()));
     }
 
-    /// SHUTDOWN now, or on the next subscription.
+    /// SHUTDOWN now (or on the next subscription), and again on the next
+    /// subscriptions until a FAILURE says the executor ended, at most
+    /// [`SHUTDOWN_SENDS`] times: a SHUTDOWN refused or lost on the way
+    /// would leave the executor holding its resources for good (the
+    /// master answers nothing for an executor that is not running, and
+    /// its FAILURE is not reliable, hence the bound).
     fn shutdown(&mut self, ctx: &mut Ctx<'_>, agent: &str, id: &str) {
         tracing::info!(target: "tritium::apps", agent, executor = id, "executor has no task left: shutting it down");
-        if !ctx.shutdown_executor(agent, id) {
-            self.shutdowns_unsent
-                .insert((agent.to_owned(), id.to_owned()));
+        let sent = u8::from(ctx.shutdown_executor(agent, id));
+        if self.shutdowns_open.len() < MAX_OPEN_SHUTDOWNS {
+            self.shutdowns_open
+                .insert((agent.to_owned(), id.to_owned()), sent);
+            self.shutdown_retry_at
+                .get_or_insert(ctx.now() + SHUTDOWN_RETRY);
         }
     }
 
-    /// Send the SHUTDOWNs decided while unsubscribed.
+    /// The timer: SHUTDOWNs still unconfirmed [`SHUTDOWN_RETRY`] after
+    /// they were sent go again.
+    pub(super) fn retry_shutdowns(&mut self, ctx: &mut Ctx<'_>) {
+        if self.shutdown_retry_at.is_some_and(|t| ctx.now() >= t) && ctx.view().is_subscribed() {
+            self.send_unsent_shutdowns(ctx);
+        }
+    }
+
+    /// On a new subscription: send the SHUTDOWNs not confirmed yet.
     pub(super) fn send_unsent_shutdowns(&mut self, ctx: &mut Ctx<'_>) {
-        let unsent = std::mem::take(&mut self.shutdowns_unsent);
-        let mut keep = BTreeSet::new();
-        for (agent, id) in unsent {
+        let open = std::mem::take(&mut self.shutdowns_open);
+        let mut keep = std::collections::BTreeMap::new();
+        for ((agent, id), sends) in open {
+            if sends >= SHUTDOWN_SENDS {
+                continue;
+            }
             if let Some((app, version)) = taskinfo::parse_shared_executor_id(&id)
                 && shared_executor_busy(&ctx.view(), app, version, &agent)
             {
                 // Tasks were sent to it since: it is needed again.
                 continue;
             }
-            if !ctx.shutdown_executor(&agent, &id) {
-                keep.insert((agent, id));
-            }
+            let sent = u8::from(ctx.shutdown_executor(&agent, &id));
+            keep.insert((agent, id), sends + sent);
         }
-        self.shutdowns_unsent = keep;
+        self.shutdown_retry_at = (!keep.is_empty()).then(|| ctx.now() + SHUTDOWN_RETRY);
+        self.shutdowns_open = keep;
     }
 
     /// After recovery: the shared executors of current versions run where

@@ -131,8 +131,11 @@ pub struct AppService {
     /// (agent, executor) whose task ended this turn: shut down at the end
     /// of the turn if no task of theirs is left.
     exec_candidates: BTreeSet<(String, String)>,
-    /// (agent, executor) SHUTDOWNs decided while unsubscribed.
-    shutdowns_unsent: BTreeSet<(String, String)>,
+    /// (agent, executor) SHUTDOWNs not confirmed by a FAILURE yet → how
+    /// many times sent.
+    shutdowns_open: BTreeMap<(String, String), u8>,
+    /// When unconfirmed SHUTDOWNs go again.
+    shutdown_retry_at: Option<Instant>,
     /// How often `decide` ran (tests check it is not once per update).
     #[cfg(test)]
     decides: Cell<usize>,
@@ -229,7 +232,8 @@ impl AppService {
             unconverged: BTreeSet::new(),
             executors: BTreeMap::new(),
             exec_candidates: BTreeSet::new(),
-            shutdowns_unsent: BTreeSet::new(),
+            shutdowns_open: BTreeMap::new(),
+            shutdown_retry_at: None,
             #[cfg(test)]
             decides: Cell::new(0),
         }
@@ -664,6 +668,7 @@ impl Framework for AppService {
             self.roll_back(ctx, &name, "canary not resumed before its timeout");
         }
         self.app_timers(ctx);
+        self.retry_shutdowns(ctx);
         if !self.maintenance.is_empty() {
             // A window may have come within the lead time (or ended).
             self.maintenance_changed(ctx);
@@ -681,6 +686,8 @@ impl Framework for AppService {
             backoff,
             self.app_deadline(view),
             self.maintenance_deadline(view),
+            // Unsubscribed, they go with the next subscription.
+            self.shutdown_retry_at.filter(|_| view.is_subscribed()),
         ]
         .into_iter()
         .flatten()
