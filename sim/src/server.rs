@@ -1381,6 +1381,7 @@ fn executor(shared: &Shared, req: &HttpRequest) -> Action {
 /// | `lose_agent` / `recover_agent` | `agent_id`? |
 /// | `kill_task` | `task_id`, `state`? (`TASK_FAILED` or `FAILED`, …) |
 /// | `orphan_task` | `framework_id`?, `task_id`? |
+/// | `crash_executor` | `agent_id`, `executor_id` |
 /// | `remove_framework` | `framework_id`?, `close_stream`? (default true) |
 /// | `failover` | `to` (listener index) |
 /// | `restart_agent` | `agent_id`?, `seconds` (the executor endpoint's downtime) |
@@ -1402,6 +1403,7 @@ pub fn fault_from_json(v: &Value) -> Result<SimFault, String> {
         "lose_agent" | "recover_agent" => &["agent_id"],
         "kill_task" => &["task_id", "state"],
         "orphan_task" => &["framework_id", "task_id"],
+        "crash_executor" => &["agent_id", "executor_id"],
         "remove_framework" => &["framework_id", "close_stream"],
         "failover" => &["to"],
         "restart_agent" => &["agent_id", "seconds"],
@@ -1409,7 +1411,7 @@ pub fn fault_from_json(v: &Value) -> Result<SimFault, String> {
             return Err(format!(
                 "unknown fault kind {other:?} (drop_stream, stall_heartbeats, unavailable, redirect, \
                  clear_redirect, error, lose_agent, recover_agent, kill_task, orphan_task, \
-                 remove_framework, failover, restart_agent)"
+                 crash_executor, remove_framework, failover, restart_agent)"
             ));
         }
     };
