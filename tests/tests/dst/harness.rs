@@ -2270,6 +2270,9 @@ impl Sim {
             } else {
                 "idle-executor"
             };
+            if crashes == 0 && std::env::var_os("DST_IDLE_FATAL").is_some() {
+                self.fail(format_args!("idle executors without a crash: {idle:?}"));
+            }
             self.artifact(name, || {
                 format!(
                     "{} idle executors left running ({crashes} core crashes): {idle:?}",
