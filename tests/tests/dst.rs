@@ -128,9 +128,9 @@
 //!    `idle-executor`, or `idle-executor-no-crash` when the core never
 //!    crashed (`DST_IDLE_FATAL=1` makes the latter fatal, to find its
 //!    seed). `DST_SEEDS=320`: 11 runs end with one, 10 of them after core
-//!    crashes; one without a crash (seed 463624: `app-4.v1.shared` left
-//!    idle after a scale to 0 whose SHUTDOWNs were sent, one resend lost;
-//!    not understood yet). Without the resend, 9 of the first 64 seeds
+//!    crashes; one without a crash (seed 463624: all three SHUTDOWNs of
+//!    `app-4.v1.shared` on one agent were lost on the way to the master —
+//!    the bound of 3 sends). Without the resend, 9 of the first 64 seeds
 //!    ended with one.
 //!
 //! # Running

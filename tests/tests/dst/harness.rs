@@ -2417,6 +2417,14 @@ fn describe_event(ev: &Event) -> String {
     if let Some(e) = &ev.error {
         return format!("ERROR {}", e.message);
     }
+    if let Some(f) = &ev.failure {
+        let short = |id: &str| id.rsplit('-').next().unwrap_or("").to_owned();
+        return format!(
+            "FAILURE agent {:?} executor {:?}",
+            f.agent_id.as_ref().map(|a| short(&a.value)),
+            f.executor_id.as_ref().map(|e| e.value.as_str())
+        );
+    }
     kind.to_owned()
 }
 
@@ -2446,6 +2454,13 @@ fn describe_call(c: &Call) -> String {
     }
     if let Some(r) = &c.reconcile {
         return format!("RECONCILE {} tasks", r.tasks.len());
+    }
+    if let Some(x) = &c.shutdown {
+        return format!(
+            "SHUTDOWN {} on {}",
+            x.executor_id.value,
+            short(&x.agent_id.value)
+        );
     }
     kind.to_owned()
 }
