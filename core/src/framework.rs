@@ -147,6 +147,14 @@ pub trait Framework {
         None
     }
 
+    /// An executor of the framework ended on an agent (FAILURE with an
+    /// executor id: it exited, crashed or was shut down). The agent sends
+    /// its tasks' terminal updates itself (and the session reconciles the
+    /// agent's tasks); a framework that tracks executors forgets it here.
+    fn executor_lost(&mut self, ctx: &mut Ctx<'_>, agent_id: &str, executor_id: &str) {
+        let _ = (ctx, agent_id, executor_id);
+    }
+
     /// The master refused an ACCEPT (5xx): its launches never happened,
     /// and the session forgot them.
     fn launch_refused(&mut self, ctx: &mut Ctx<'_>, task: &Task) {
@@ -478,6 +486,15 @@ impl<'a> Ctx<'a> {
     /// next one: [`Framework::subscribed`] is the place to kill again.
     pub fn kill(&mut self, task_id: &str) {
         self.core.kill(task_id);
+    }
+
+    /// SHUTDOWN an executor of the framework on an agent: the agent kills
+    /// its tasks and the executor, and releases its resources. Sent once,
+    /// after this turn's stored records (it cannot overtake an ACCEPT of
+    /// the turn); `false` when there is no subscription to send it on
+    /// (keep it and send it from [`Framework::subscribed`]).
+    pub fn shutdown_executor(&mut self, agent_id: &str, executor_id: &str) -> bool {
+        self.core.shutdown_executor(agent_id, executor_id)
     }
 
     /// [`kill`](Self::kill) with a grace period of its own: the KILL

@@ -94,6 +94,11 @@ struct Args {
         hide_env_values = true
     )]
     secret: Option<String>,
+    /// Simulated custom executors stay up after their last task, holding
+    /// their resources, until the framework SHUTDOWNs them (as a real
+    /// custom executor may); without it they exit with their last task.
+    #[arg(long, env = "TRITIUM_SIM_IDLE_EXECUTORS_STAY")]
+    idle_executors_stay: bool,
     /// Open HTTP connections at most (more get 503).
     #[arg(long, env = "TRITIUM_SIM_MAX_CONNECTIONS", default_value_t = 256)]
     max_connections: usize,
@@ -158,6 +163,7 @@ fn main() {
         },
         // A master process stamps with the wall clock.
         epoch: Some(Epoch::WallClock),
+        idle_executors_stay: args.idle_executors_stay,
     };
     let mut listen = Vec::new();
     for i in 0..args.masters {

@@ -2153,3 +2153,141 @@ fn an_executor_holds_its_resources_once_until_its_last_task_ends() {
     assert_eq!(offered_cpus(&mut h, &sub), 4.0);
     assert!(h.violations().is_empty(), "{:?}", h.violations());
 }
+
+/// With `idle_executors_stay`, a custom executor outlives its last task
+/// (Mesos never stops an idle executor): its resources stay held, with no
+/// FAILURE, until the framework's SHUTDOWN ends it (master.cpp
+/// `Master::shutdown` → the agent → `exitedExecutor`): FAILURE names it
+/// once and its resources are offered again.
+#[test]
+fn an_idle_executor_stays_until_shut_down() {
+    let mut cfg = one_agent(4.0);
+    cfg.idle_executors_stay = true;
+    let mut h = Harness::new(cfg);
+    let sub = h.subscribe(star_info());
+    h.advance(Duration::from_millis(150));
+    let offer = h.offers(sub.stream).remove(0);
+    let agent_id = offer.agent_id.clone();
+    let tasks = vec![
+        executor_task(&offer, "a", 1.0, "e"),
+        executor_task(&offer, "b", 1.0, "e"),
+    ];
+    h.fw_call(
+        &sub,
+        call::Type::Accept,
+        launch(vec![offer.id.clone()], tasks),
+    );
+    for u in h.updates(sub.stream) {
+        h.fw_call(&sub, call::Type::Acknowledge, ack(&u));
+    }
+    for id in ["a", "b"] {
+        let events = kill_and_ack(&mut h, &sub, id);
+        assert!(events.iter().all(|e| e.failure.is_none()), "{events:?}");
+    }
+    // Both tasks ended; the executor's 1 cpu is still held.
+    assert_eq!(offered_cpus(&mut h, &sub), 3.0);
+    assert_eq!(h.m.counters().executors_exited, 0);
+    h.fw_call(&sub, call::Type::Shutdown, |c| {
+        c.shutdown = Some(call::Shutdown {
+            executor_id: mesos::ExecutorId { value: "e".into() },
+            agent_id: agent_id.clone(),
+        })
+    });
+    h.advance(Duration::from_millis(50));
+    let failures: Vec<_> = h
+        .take(sub.stream)
+        .into_iter()
+        .filter_map(|e| e.failure)
+        .collect();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(
+        failures[0].executor_id.as_ref().map(|e| e.value.as_str()),
+        Some("e")
+    );
+    assert_eq!(h.m.counters().executors_shut_down, 1);
+    assert_eq!(h.m.counters().executors_exited, 1);
+    assert_eq!(offered_cpus(&mut h, &sub), 4.0);
+    // A SHUTDOWN of an executor that no longer runs changes nothing.
+    h.fw_call(&sub, call::Type::Shutdown, |c| {
+        c.shutdown = Some(call::Shutdown {
+            executor_id: mesos::ExecutorId { value: "e".into() },
+            agent_id,
+        })
+    });
+    h.advance(Duration::from_millis(50));
+    assert!(h.take(sub.stream).iter().all(|e| e.failure.is_none()));
+    assert_eq!(h.m.counters().executors_exited, 1);
+    assert!(h.violations().is_empty(), "{:?}", h.violations());
+}
+
+/// The `CrashExecutor` fault is slave.cpp's `executorTerminated` for an
+/// executor that exited by itself: its live tasks TASK_FAILED with
+/// `REASON_EXECUTOR_TERMINATED`, its resources and theirs released, and
+/// FAILURE with its id and a non-zero status, once.
+#[test]
+fn a_crashed_executor_fails_its_tasks_and_is_reported_once() {
+    let mut h = Harness::new(one_agent(4.0));
+    let sub = h.subscribe(star_info());
+    h.advance(Duration::from_millis(150));
+    let offer = h.offers(sub.stream).remove(0);
+    let tasks = vec![
+        executor_task(&offer, "a", 1.0, "e"),
+        executor_task(&offer, "b", 1.0, "e"),
+    ];
+    h.fw_call(
+        &sub,
+        call::Type::Accept,
+        launch(vec![offer.id.clone()], tasks),
+    );
+    for u in h.updates(sub.stream) {
+        h.fw_call(&sub, call::Type::Acknowledge, ack(&u));
+    }
+    h.m.fault(
+        h.now,
+        Fault::CrashExecutor {
+            agent_id: offer.agent_id.value.clone(),
+            executor_id: "e".into(),
+        },
+    )
+    .unwrap();
+    h.advance(Duration::from_millis(10));
+    let events = h.take(sub.stream);
+    let failed: Vec<_> = events
+        .iter()
+        .filter_map(|e| e.update.as_ref())
+        .filter(|u| state(&u.status) == TaskState::TaskFailed)
+        .map(|u| {
+            assert_eq!(
+                u.status.reason,
+                Some(task_status::Reason::ExecutorTerminated as i32)
+            );
+            u.status.task_id.value.clone()
+        })
+        .collect();
+    assert_eq!(failed, ["a", "b"]);
+    let failures: Vec<_> = events.iter().filter_map(|e| e.failure.clone()).collect();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].status, Some(1));
+    assert_eq!(
+        failures[0].executor_id.as_ref().map(|e| e.value.as_str()),
+        Some("e")
+    );
+    for e in &events {
+        if let Some(u) = &e.update {
+            h.fw_call(&sub, call::Type::Acknowledge, ack(&u.status));
+        }
+    }
+    assert_eq!(offered_cpus(&mut h, &sub), 4.0);
+    assert!(
+        h.m.fault(
+            h.now,
+            Fault::CrashExecutor {
+                agent_id: offer.agent_id.value.clone(),
+                executor_id: "e".into(),
+            },
+        )
+        .is_err(),
+        "no such executor any more"
+    );
+    assert!(h.violations().is_empty(), "{:?}", h.violations());
+}

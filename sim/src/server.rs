@@ -1387,6 +1387,7 @@ fn executor(shared: &Shared, req: &HttpRequest) -> Action {
 /// | `lose_agent` / `recover_agent` | `agent_id`? |
 /// | `kill_task` | `task_id`, `state`? (`TASK_FAILED` or `FAILED`, …) |
 /// | `orphan_task` | `framework_id`?, `task_id`? |
+/// | `crash_executor` | `agent_id`, `executor_id` |
 /// | `remove_framework` | `framework_id`?, `close_stream`? (default true) |
 /// | `failover` | `to` (listener index) |
 /// | `restart_agent` | `agent_id`?, `seconds` (the executor endpoint's downtime) |
@@ -1408,6 +1409,7 @@ pub fn fault_from_json(v: &Value) -> Result<SimFault, String> {
         "lose_agent" | "recover_agent" => &["agent_id"],
         "kill_task" => &["task_id", "state"],
         "orphan_task" => &["framework_id", "task_id"],
+        "crash_executor" => &["agent_id", "executor_id"],
         "remove_framework" => &["framework_id", "close_stream"],
         "failover" => &["to"],
         "restart_agent" => &["agent_id", "seconds"],
@@ -1415,7 +1417,7 @@ pub fn fault_from_json(v: &Value) -> Result<SimFault, String> {
             return Err(format!(
                 "unknown fault kind {other:?} (drop_stream, stall_heartbeats, unavailable, redirect, \
                  clear_redirect, error, lose_agent, recover_agent, kill_task, orphan_task, \
-                 remove_framework, failover, restart_agent)"
+                 crash_executor, remove_framework, failover, restart_agent)"
             ));
         }
     };
@@ -1484,6 +1486,10 @@ pub fn fault_from_json(v: &Value) -> Result<SimFault, String> {
             state: opt_str("state")?
                 .map(|s| parse_task_state(&s))
                 .transpose()?,
+        },
+        "crash_executor" => Fault::CrashExecutor {
+            agent_id: req_str("agent_id")?,
+            executor_id: req_str("executor_id")?,
         },
         "orphan_task" => Fault::OrphanTask {
             framework_id: opt_str("framework_id")?,

@@ -33,7 +33,15 @@
 //! * **Client**: `PutApp` / `RemoveApp` / `Status` commands at random times;
 //!   those a crashed core never answered are re-sent to the next one.
 //! * **Workload**: 2–5 apps (1–20 instances, 0.1–1 cpus, 32–512 MiB, sized to
-//!   use at most 40 % of a cluster of 10–30 agents of 4 cpus / 8 GiB); about a
+//!   use at most 40 % of a cluster of 10–30 agents of 4 cpus / 8 GiB): about
+//!   half command apps, a quarter pods of 2–3 containers (one LAUNCH_GROUP
+//!   per instance under the DEFAULT executor; the failing command in the
+//!   first container, so a failure replaces the whole group), a quarter
+//!   apps under a custom executor shared per version and agent
+//!   (`executor.shared`, 0.2 cpus and 64 MiB more per instance for the
+//!   executors); seeds with bit 3 set keep idle custom executors up until
+//!   tritium shuts them down (`idle_executors_stay`), the others let them
+//!   exit with their last task; about a
 //!   quarter run `sim:fail-after=N` and keep failing; scale-ups, scale-downs
 //!   (sometimes to 0), rolling updates (about 30 % of changes bump a version
 //!   marker in the command; failing apps then roll back), sometimes a
@@ -49,6 +57,10 @@
 //!   partitioned agent comes back.
 //!
 //! # Invariants
+//!
+//! Counts are in instances: a pod's group (`<app>.<instance>.<suffix>`,
+//! its tasks add `.<container>`) is one, killed when any of its tasks is,
+//! and running when all of its tasks are.
 //!
 //! Each is checked at every step where it can change (emitted calls, calls
 //! reaching the master, deliveries, commits), 3 and 5 after every step, 6 at
@@ -95,8 +107,9 @@
 //! 6. **Convergence.** After the settle period: the core is subscribed with
 //!    the framework id first made durable; every command was answered; no
 //!    store batch is pending; every app has exactly `instances` live tasks at
-//!    the master, all TASK_RUNNING (apps whose command fails: at most
-//!    `instances` live); removed apps have none; the master runs no task of
+//!    the master, all TASK_RUNNING (a pod's instance: every container's
+//!    task; apps whose command fails: at most `instances` live); removed
+//!    apps have none; the master runs no task of
 //!    ours that tritium does not know and none of another framework; the
 //!    durable apps equal the client's intent and the durable tasks equal the
 //!    core's.
@@ -104,6 +117,21 @@
 //! Also fatal: the core exiting, a call on a stream that is not the open one,
 //! non-consecutive store batches, a durable framework id that changes, and
 //! the core busy-looping (its `poll_timeout()` staying in the past).
+//!
+//! 7. **No idle executor** (counted, never fatal: `idle-executor`): at the
+//!    end, no custom executor of ours runs at the master without a live
+//!    task. tritium shuts an executor down when its last task ends and
+//!    sends an unconfirmed SHUTDOWN again (10 s, next subscription, 3
+//!    sends at most); what it cannot see is an executor that went idle
+//!    while a crashed life had not yet shut it down (the scheduler API
+//!    lists no executors, and its tasks are gone). Counted as
+//!    `idle-executor`, or `idle-executor-no-crash` when the core never
+//!    crashed (`DST_IDLE_FATAL=1` makes the latter fatal, to find its
+//!    seed). `DST_SEEDS=320`: 11 runs end with one, 10 of them after core
+//!    crashes; one without a crash (seed 463624: all three SHUTDOWNs of
+//!    `app-4.v1.shared` on one agent were lost on the way to the master —
+//!    the bound of 3 sends). Without the resend, 9 of the first 64 seeds
+//!    ended with one.
 //!
 //! # Running
 //!
@@ -154,6 +182,14 @@
 //!   SUBSCRIBED included, so OFFERS can arrive on a stream that never said
 //!   SUBSCRIBED; the core (rightly) cannot answer them, and invariant 3
 //!   skips them.
+//!
+//! * `pod-kill-after-restart` (fixed) — the pod workload's first run found
+//!   that a restarted core counted a pod instance as live when its first
+//!   task was RUNNING but its siblings were KILLING (the KILL sent by the
+//!   previous life is not remembered; TASK_KILLING is): it then killed
+//!   another, whole instance as surplus and the app fell below its count
+//!   (invariant 4b, seed 463416). A group with any task being killed is
+//!   now not live.
 
 use std::time::Instant;
 

@@ -462,6 +462,7 @@ impl AppService {
                         not_before: None,
                         last_unhealthy_kill: None,
                         canary_deadline: None,
+                        exec_version: None,
                     },
                 );
                 Self::notify(ctx, &self.apps, &name, "created");

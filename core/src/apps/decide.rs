@@ -101,9 +101,20 @@ impl AppService {
         self.decides.set(self.decides.get() + 1);
         let now = view.now();
         let mut d = Decision::default();
-        // One task per instance (a pod's group counts once).
+        // One task per instance (a pod's group counts once). A group with
+        // any task being killed is being killed as a whole (the default
+        // executor kills the rest of it): it is not live, even when its
+        // first task's KILL was sent by an earlier life (a restarted
+        // tritium knows KILLING tasks, not the KILLs it sent before).
         let live: Vec<&Task> = Self::instance_tasks(view, name)
-            .filter(|t| !t.kill_sent() && view.counts(t))
+            .filter(|t| {
+                !t.kill_sent()
+                    && view.counts(t)
+                    && (super::pod::group_of(t.id()).len() == t.id().len()
+                        || Self::group_tasks(view, t.id())
+                            .iter()
+                            .all(|g| !g.kill_sent()))
+            })
             .collect();
         let Some(app) = self.apps.get(name) else {
             d.kill = live.iter().map(|t| t.record().id.clone()).collect();

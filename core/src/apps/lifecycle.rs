@@ -78,6 +78,8 @@ impl AppService {
     /// forgotten.
     pub(crate) fn converge(&mut self, ctx: &mut Ctx<'_>, name: &str) {
         self.touch(name);
+        // A new version (or a rollback) has its own shared executor.
+        self.sync_executors(name);
         // A task just reported unhealthy: nothing else arms a timer for the
         // first kill (the rate limit's deadline exists only after a kill).
         self.kill_unhealthy(ctx, name);

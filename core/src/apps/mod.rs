@@ -49,6 +49,7 @@ mod agents;
 mod commands;
 mod decide;
 mod deploy;
+mod executors;
 mod lifecycle;
 mod maintenance;
 pub mod pod;
@@ -68,6 +69,9 @@ struct App {
     /// A canary waiting for a resume is rolled back then
     /// (`rec.rollout.canary_until_ns` is the same time, durable).
     canary_deadline: Option<Instant>,
+    /// The version whose shared executor the matcher counts on agents
+    /// (`None`: no shared executor); see `executors::sync_executors`.
+    exec_version: Option<u64>,
 }
 
 impl App {
@@ -121,6 +125,17 @@ pub struct AppService {
     /// update — deleting or scaling down an app of n tasks was O(n²) when
     /// each of its n TASK_KILLED updates re-ran `decide` over its tasks.
     unconverged: BTreeSet<String>,
+    /// Shared executors (`<app>.v<version>.shared`) → the agents where
+    /// they run or are launching (see `executors`).
+    executors: BTreeMap<String, BTreeSet<String>>,
+    /// (agent, executor) whose task ended this turn: shut down at the end
+    /// of the turn if no task of theirs is left.
+    exec_candidates: BTreeSet<(String, String)>,
+    /// (agent, executor) SHUTDOWNs not confirmed by a FAILURE yet → how
+    /// many times sent.
+    shutdowns_open: BTreeMap<(String, String), u8>,
+    /// When unconfirmed SHUTDOWNs go again.
+    shutdown_retry_at: Option<Instant>,
     /// How often `decide` ran (tests check it is not once per update).
     #[cfg(test)]
     decides: Cell<usize>,
@@ -215,6 +230,10 @@ impl AppService {
             unhealthy_killed: BTreeSet::new(),
             maintenance: BTreeMap::new(),
             unconverged: BTreeSet::new(),
+            executors: BTreeMap::new(),
+            exec_candidates: BTreeSet::new(),
+            shutdowns_open: BTreeMap::new(),
+            shutdown_retry_at: None,
             #[cfg(test)]
             decides: Cell::new(0),
         }
@@ -316,6 +335,7 @@ impl AppService {
                 });
                 continue;
             }
+            let shared = spec.executor.as_ref().is_some_and(|e| e.shared);
             let info = taskinfo::build(
                 spec,
                 taskinfo::Placed {
@@ -323,8 +343,11 @@ impl AppService {
                     agent_id: &accept.agent_id,
                     resources: launch.resources,
                     ports: &launch.ports,
+                    version,
+                    new_executor: launch.new_executor,
                 },
             );
+            let shared_id = shared.then(|| taskinfo::shared_executor_id(&spec.name, version));
             let record = TaskRecord {
                 id: task_id,
                 app: spec.name.clone(),
@@ -338,6 +361,9 @@ impl AppService {
             };
             self.matcher.task_added(&record.app, &record.agent_id);
             self.touch(&record.app);
+            if let Some(id) = shared_id {
+                self.executor_runs(&id, &record.agent_id);
+            }
             launches.push(Launch { record, info });
         }
         ctx.accept_with_groups(accept.offer_ids, &accept.agent_id, launches, groups);
@@ -388,6 +414,7 @@ impl Framework for AppService {
                 not_before,
                 last_unhealthy_kill: None,
                 canary_deadline,
+                exec_version: None,
             };
             self.apps.insert(app.rec.spec.name.clone(), app);
         }
@@ -400,6 +427,7 @@ impl Framework for AppService {
             }
             last_group = Some(g);
         }
+        self.recover_executors(view);
     }
 
     fn subscribed(&mut self, ctx: &mut Ctx<'_>) {
@@ -407,6 +435,7 @@ impl Framework for AppService {
         self.matcher.set_home_region(ctx.view().master_region());
         self.converge_touched(ctx);
         self.forget_held_inverse_offers();
+        self.send_unsent_shutdowns(ctx);
         // Scale-downs decided while unsubscribed or before a restart are
         // carried out now (the session sends lost KILLs again itself).
         let apps: BTreeSet<String> = ctx
@@ -512,6 +541,7 @@ impl Framework for AppService {
                 self.matcher.task_added(&app, &to);
             }
         }
+        self.executor_status(update.ended.or(ctx.view().task(id)), update.status);
         if let Some(t) = update.ended {
             let rest = Self::group_tasks(&ctx.view(), id);
             if rest.is_empty() {
@@ -519,6 +549,7 @@ impl Framework for AppService {
             }
             self.task_ended(ctx, t, update.status);
             self.pod_task_ended(ctx, t, update.status);
+            self.executor_task_ended(ctx, t, update.status);
         }
         // With agents in maintenance a replacement going RUNNING may let a
         // drained task go: not steady.
@@ -547,6 +578,11 @@ impl Framework for AppService {
 
     fn turn_ended(&mut self, ctx: &mut Ctx<'_>) {
         self.converge_touched(ctx);
+        self.settle_executors(ctx);
+    }
+
+    fn executor_lost(&mut self, _ctx: &mut Ctx<'_>, agent_id: &str, executor_id: &str) {
+        self.on_executor_lost(agent_id, executor_id);
     }
 
     fn inverse_offers(&mut self, ctx: &mut Ctx<'_>, offers: &[mesos::InverseOffer]) {
@@ -596,6 +632,7 @@ impl Framework for AppService {
             self.matcher
                 .task_removed(&task.record().app, task.agent_id());
         }
+        self.executor_launch_refused(task);
         self.touch(&task.record().app);
     }
 
@@ -631,6 +668,7 @@ impl Framework for AppService {
             self.roll_back(ctx, &name, "canary not resumed before its timeout");
         }
         self.app_timers(ctx);
+        self.retry_shutdowns(ctx);
         if !self.maintenance.is_empty() {
             // A window may have come within the lead time (or ended).
             self.maintenance_changed(ctx);
@@ -648,6 +686,8 @@ impl Framework for AppService {
             backoff,
             self.app_deadline(view),
             self.maintenance_deadline(view),
+            // Unsubscribed, they go with the next subscription.
+            self.shutdown_retry_at.filter(|_| view.is_subscribed()),
         ]
         .into_iter()
         .flatten()

@@ -313,6 +313,8 @@ pub fn build_group(
                 agent_id,
                 resources: share,
                 ports: container_ports[i],
+                version: 0,
+                new_executor: true,
             },
         );
         info.name = c.name.clone();

@@ -31,6 +31,102 @@ pub struct Placed<'a> {
     /// `resources.ports` requests in order, then the docker port
     /// mappings' host ports in order.
     pub ports: &'a [u32],
+    /// The app version the task runs (names a shared executor).
+    pub version: u64,
+    /// `resources` include the custom executor's own share (always for a
+    /// per-task executor; for a shared one, when it does not run on the
+    /// agent yet: see [`crate::matcher::Launch::new_executor`]).
+    pub new_executor: bool,
+}
+
+/// The id of the shared executor of `app`'s version `version`:
+/// `<app>.v<version>.shared`. Deterministic, so a restarted tritium
+/// builds the same `ExecutorInfo` for the tasks it adds to a running one.
+pub fn shared_executor_id(app: &str, version: u64) -> String {
+    format!("{app}.v{version}.shared")
+}
+
+/// The app and version a shared executor id names (see
+/// [`shared_executor_id`]); `None` for any other id.
+pub fn parse_shared_executor_id(id: &str) -> Option<(&str, u64)> {
+    let rest = id.strip_suffix(".shared")?;
+    let (app, v) = rest.split_once(".v")?;
+    if app.is_empty() || app.contains('.') || v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    Some((app, v.parse().ok()?))
+}
+
+/// The executor's own resources in a shared `ExecutorInfo`: unreserved
+/// scalars allocated to `role` (`None`: no allocation role), built from
+/// the spec alone so that every task sent to the executor carries the
+/// same ones (Mesos refuses a task whose `ExecutorInfo` differs from the
+/// running executor's, resources included).
+pub fn shared_executor_resources(
+    e: &crate::spec::ExecutorResources,
+    role: Option<&str>,
+) -> Vec<mesos::Resource> {
+    [("cpus", e.cpu), ("mem", e.mem), ("disk", e.disk)]
+        .into_iter()
+        .filter(|(_, v)| (v * 1000.0).round() > 0.0)
+        .map(|(name, v)| mesos::Resource {
+            name: name.to_owned(),
+            r#type: mesos::value::Type::Scalar as i32,
+            scalar: Some(mesos::value::Scalar {
+                value: (v * 1000.0).round() / 1000.0,
+            }),
+            allocation_info: role.map(|r| mesos::resource::AllocationInfo {
+                role: Some(r.to_owned()),
+            }),
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// Take a shared executor's share out of a placement: from its unreserved
+/// resources first (the `ExecutorInfo` claims unreserved ones; see
+/// [`shared_executor_resources`]). Returns whether the unreserved ones
+/// covered it.
+#[allow(deprecated)] // `Resource.role`: pre-1.0 masters still set it.
+fn take_shared_share(
+    resources: &mut Vec<mesos::Resource>,
+    e: &crate::spec::ExecutorResources,
+) -> bool {
+    let milli = |v: f64| (v * 1000.0).round() as i64;
+    let mut covered = true;
+    for (name, want) in [("cpus", e.cpu), ("mem", e.mem), ("disk", e.disk)] {
+        let mut left = milli(want);
+        for unreserved_pass in [true, false] {
+            for r in resources.iter_mut() {
+                if left <= 0 {
+                    break;
+                }
+                let unreserved = r.reservations.is_empty()
+                    && r.reservation.is_none()
+                    && r.role.as_deref().is_none_or(|x| x == "*");
+                if r.name != name || unreserved != unreserved_pass {
+                    continue;
+                }
+                let Some(s) = r.scalar.as_mut() else { continue };
+                let take = left.min(milli(s.value));
+                left -= take;
+                s.value = (milli(s.value) - take) as f64 / 1000.0;
+            }
+            if unreserved_pass && left > 0 {
+                covered = false;
+            }
+        }
+    }
+    resources.retain(|r| r.scalar.as_ref().is_none_or(|s| milli(s.value) > 0));
+    covered
+}
+
+/// The allocation role of a placement (its first resource's).
+fn placed_role(resources: &[mesos::Resource]) -> Option<String> {
+    resources
+        .iter()
+        .find_map(|r| r.allocation_info.as_ref()?.role.clone())
 }
 
 /// The TaskInfo of one instance.
@@ -38,6 +134,15 @@ pub fn build(spec: &AppSpec, mut p: Placed<'_>) -> mesos::TaskInfo {
     // A custom executor's own resources were placed with the task (see
     // `AppSpec::instance_resources`); they go to `ExecutorInfo.resources`.
     let mut executor_resources = match &spec.executor {
+        Some(e) if e.shared => {
+            // The same ExecutorInfo for every task of the version on any
+            // agent: built from the spec and the placement's role.
+            let role = placed_role(&p.resources);
+            if p.new_executor && !take_shared_share(&mut p.resources, &e.resources()) {
+                tracing::warn!(target: "tritium::apps", app = %spec.name, "a shared executor placed on reserved resources claims unreserved ones");
+            }
+            shared_executor_resources(&e.resources(), role.as_deref())
+        }
         Some(e) => super::pod::take_executor_share(&mut p.resources, &e.resources())
             .unwrap_or_else(|| {
                 tracing::error!(target: "tritium::apps", app = %spec.name, "a placement without the executor's resources");
@@ -116,7 +221,11 @@ pub fn build(spec: &AppSpec, mut p: Placed<'_>) -> mesos::TaskInfo {
         mesos::ExecutorInfo {
             r#type: Some(mesos::executor_info::Type::Custom as i32),
             executor_id: mesos::ExecutorId {
-                value: format!("{}.executor", p.task_id),
+                value: if e.shared {
+                    shared_executor_id(&spec.name, p.version)
+                } else {
+                    format!("{}.executor", p.task_id)
+                },
             },
             name: e
                 .name
@@ -489,6 +598,8 @@ mod tests {
                 agent_id: "a1",
                 resources: Vec::new(),
                 ports: &[31005, 9000],
+                version: 0,
+                new_executor: true,
             },
         );
         assert_eq!(t.name, "web");
@@ -551,6 +662,8 @@ mod tests {
                 agent_id: "a1",
                 resources: Vec::new(),
                 ports: &[31000, 8443],
+                version: 0,
+                new_executor: true,
             },
         );
         let d = t.container.unwrap().docker.unwrap();
@@ -618,6 +731,8 @@ mod tests {
                     ports.clone(),
                 ],
                 ports: &[31000],
+                version: 0,
+                new_executor: true,
             },
         );
         let e = t.executor.unwrap();
@@ -635,6 +750,101 @@ mod tests {
             t.resources,
             vec![scalar("cpus", 0.5, "*"), scalar("mem", 64.0, "*"), ports],
             "the task keeps the rest and its ports"
+        );
+    }
+
+    #[test]
+    fn a_shared_executor_has_one_executor_info_per_version() {
+        let spec = AppSpec::parse(
+            br#"{"name": "sx", "resources": {"cpu": 1, "mem": 64},
+                "executor": {"uri": "http://x/e", "shared": true,
+                             "resources": {"cpu": 0.2, "mem": 48}}}"#,
+        )
+        .unwrap();
+        let alloc = |mut r: mesos::Resource| {
+            r.allocation_info = Some(mesos::resource::AllocationInfo {
+                role: Some("web".into()),
+            });
+            r
+        };
+        let reserved_cpu = {
+            let mut r = alloc(scalar("cpus", 0.5, "*"));
+            r.reservations.push(mesos::resource::ReservationInfo {
+                role: Some("web".into()),
+                ..Default::default()
+            });
+            r
+        };
+        // The first task on an agent: the executor's share is in the
+        // placement (taken from unreserved resources first).
+        let first = build(
+            &spec,
+            Placed {
+                task_id: "sx.0.a",
+                agent_id: "a1",
+                resources: vec![
+                    reserved_cpu,
+                    alloc(scalar("cpus", 0.7, "*")),
+                    alloc(scalar("mem", 112.0, "*")),
+                    alloc(scalar("disk", 10.0, "*")),
+                ],
+                ports: &[],
+                version: 3,
+                new_executor: true,
+            },
+        );
+        // The next one: only the task's own resources.
+        let second = build(
+            &spec,
+            Placed {
+                task_id: "sx.1.b",
+                agent_id: "a1",
+                resources: vec![
+                    alloc(scalar("cpus", 1.0, "*")),
+                    alloc(scalar("mem", 64.0, "*")),
+                ],
+                ports: &[],
+                version: 3,
+                new_executor: false,
+            },
+        );
+        let (e1, e2) = (first.executor.unwrap(), second.executor.unwrap());
+        assert_eq!(e1, e2, "the same ExecutorInfo, resources included");
+        assert_eq!(e1.executor_id.value, "sx.v3.shared");
+        assert_eq!(parse_shared_executor_id("sx.v3.shared"), Some(("sx", 3)));
+        assert_eq!(parse_shared_executor_id("sx.0.a.executor"), None);
+        assert_eq!(parse_shared_executor_id("a.b.v3.shared"), None);
+        assert_eq!(parse_shared_executor_id("sx.vx.shared"), None);
+        let total = |r: &[mesos::Resource], n: &str| -> f64 {
+            r.iter()
+                .filter(|r| r.name == n)
+                .map(|r| r.scalar.unwrap().value)
+                .sum()
+        };
+        assert_eq!(total(&e1.resources, "cpus"), 0.2);
+        assert_eq!(total(&e1.resources, "mem"), 48.0);
+        assert!(e1.resources.iter().all(|r| r.reservations.is_empty()
+            && r.allocation_info.as_ref().unwrap().role.as_deref() == Some("web")));
+        // The task keeps the reserved 0.5 and 0.5 unreserved: the
+        // executor's 0.2 came out of the unreserved ones.
+        assert_eq!(total(&first.resources, "cpus"), 1.0);
+        assert_eq!(total(&first.resources, "mem"), 64.0);
+        assert_eq!(total(&first.resources, "disk"), 0.0);
+        assert!(first.resources.iter().any(|r| !r.reservations.is_empty()));
+        assert_eq!(total(&second.resources, "cpus"), 1.0);
+        // Another version: another executor.
+        let mut p3 = Placed {
+            task_id: "sx.2.c",
+            agent_id: "a1",
+            resources: vec![alloc(scalar("cpus", 1.0, "*"))],
+            ports: &[],
+            version: 4,
+            new_executor: false,
+        };
+        p3.resources.push(alloc(scalar("mem", 64.0, "*")));
+        assert_eq!(
+            build(&spec, p3).executor.unwrap().executor_id.value,
+            "sx.v4.shared"
         );
     }
 
@@ -657,10 +867,6 @@ mod tests {
                 r#"{"uri": "http://x/e", "resources": {"gpus": 1}}"#,
                 "executor",
             ),
-            (
-                r#"{"uri": "http://x/e", "shared": true}"#,
-                "executor.shared",
-            ),
         ] {
             let json = format!(
                 r#"{{"name": "e", "resources": {{"cpu": 1, "mem": 64}}, "executor": {exec}}}"#
@@ -677,6 +883,8 @@ mod tests {
             agent_id: "a1",
             resources: Vec::new(),
             ports,
+            version: 0,
+            new_executor: true,
         };
         let spec = AppSpec::parse(
             br#"{"name": "web", "resources": {"cpu": 1, "mem": 32, "ports": 2},
@@ -742,6 +950,8 @@ mod tests {
             agent_id: "a1",
             resources: Vec::new(),
             ports,
+            version: 0,
+            new_executor: true,
         };
         // By default: the app's name, FRAMEWORK, every port named.
         let spec = AppSpec::parse(

@@ -666,16 +666,28 @@ impl Matcher {
         self.ev.portions.clear();
         self.ev.picks.clear();
         let ri = row as usize;
-        self.take_scalar(row, Kind::Cpus, req.cpus);
-        self.take_scalar(row, Kind::Mem, req.mem);
-        self.take_scalar(row, Kind::Disk, req.disk);
+        // A shared executor already on the agent is not asked for again;
+        // once placed here, it is there for the next instances.
+        let mut new_executor = req.has_executor;
+        let [cpus, mem, disk] = if req.exec_share.is_some() {
+            let agent = self.ev.agent_of_row(row);
+            let app = &mut self.apps[app_ix.0 as usize];
+            let need = req.scalars_on(app, agent);
+            new_executor = app.exec_agents.insert(agent);
+            need
+        } else {
+            [req.cpus, req.mem, req.disk]
+        };
+        self.take_scalar(row, Kind::Cpus, cpus);
+        self.take_scalar(row, Kind::Mem, mem);
+        self.take_scalar(row, Kind::Disk, disk);
         self.take_scalar(row, Kind::Gpus, req.gpus);
         for (n, amount) in &req.named {
             self.take_scalar(row, Kind::Named(*n), *amount);
         }
-        self.ev.cpus[ri] -= req.cpus;
-        self.ev.mem[ri] -= req.mem;
-        self.ev.disk[ri] -= req.disk;
+        self.ev.cpus[ri] -= cpus;
+        self.ev.mem[ri] -= mem;
+        self.ev.disk[ri] -= disk;
         self.ev.gpus[ri] -= req.gpus;
         // Fixed ports first, so "any" cannot take a port asked for by name.
         let mut ports: SmallVec<[u32; 8]> = SmallVec::from_elem(0, req.ports.len());
@@ -771,6 +783,7 @@ impl Matcher {
                 app: name,
                 resources,
                 ports: ports.into_vec(),
+                new_executor,
             });
         Ok(())
     }

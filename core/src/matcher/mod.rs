@@ -142,7 +142,7 @@ pub mod symbols;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -208,6 +208,11 @@ pub struct Launch {
     /// `resources.ports` requests in order, then the docker port mappings'
     /// host ports in order, each a concrete port.
     pub ports: Vec<u32>,
+    /// `resources` include the app's custom executor's own share: always
+    /// for a per-task executor; for a shared one (`executor.shared`) when
+    /// the matcher did not know it on the agent (see
+    /// [`Matcher::executor_placed`]), and then it does from this launch on.
+    pub new_executor: bool,
 }
 
 impl Eq for Launch {}
@@ -318,6 +323,24 @@ struct Req {
     /// No filter names `@region`: only agents of the home region (or
     /// without a domain) are used.
     stays_home: bool,
+    /// A shared executor's own cpus, mem and disk (included above): not
+    /// asked again on an agent where it runs.
+    exec_share: Option<[i64; 3]>,
+    /// The app has a custom executor (per task or shared).
+    has_executor: bool,
+}
+
+impl Req {
+    /// cpus, mem and disk one instance needs on `agent` (less a shared
+    /// executor's share where the executor already runs).
+    fn scalars_on(&self, app: &App, agent: AgentIx) -> [i64; 3] {
+        match self.exec_share {
+            Some(x) if app.exec_agents.contains(&agent) => {
+                [self.cpus - x[0], self.mem - x[1], self.disk - x[2]]
+            }
+            _ => [self.cpus, self.mem, self.disk],
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -336,6 +359,9 @@ struct App {
     /// `run_epoch` is the event's).
     run: u32,
     run_epoch: u32,
+    /// Agents where the app's shared executor (of the version placed now)
+    /// runs or is being launched.
+    exec_agents: BTreeSet<AgentIx>,
 }
 
 impl App {
@@ -350,6 +376,7 @@ impl App {
             why: Why::default(),
             run: 0,
             run_epoch: 0,
+            exec_agents: BTreeSet::new(),
         }
     }
 }
@@ -625,6 +652,15 @@ impl Matcher {
             counts_agents,
             avoids_maintenance: spec.kind != crate::spec::Kind::Job,
             stays_home: !c.names_region,
+            exec_share: spec.executor.as_ref().filter(|e| e.shared).map(|e| {
+                let x = e.resources();
+                [
+                    milli(x.cpu).max(0),
+                    milli(x.mem).max(0),
+                    milli(x.disk).max(0),
+                ]
+            }),
+            has_executor: spec.executor.is_some(),
             c,
         };
         let Some(ix) = self.app_ix_or_insert(&spec.name) else {
@@ -684,6 +720,50 @@ impl Matcher {
         let t = &mut self.agents.tasks[agent.0 as usize];
         *t = t.saturating_sub(1);
         self.free_app_if_unused(ix);
+    }
+
+    /// The app's shared executor runs (or is being launched) on
+    /// `agent_id`: its instances there ask only for their own resources.
+    /// The matcher notes it itself for the executors it places; the core
+    /// tells it about the ones it learns of (recovery, status updates).
+    pub fn executor_placed(&mut self, app: &str, agent_id: &str) {
+        let Some(ix) = self.app_ix_or_insert(app) else {
+            return;
+        };
+        let unknown = self.unknown_host();
+        let agent = self.agents.lookup_or_insert(agent_id, unknown);
+        self.apps[ix.0 as usize].exec_agents.insert(agent);
+    }
+
+    /// The app's shared executor no longer runs on `agent_id` (shut down,
+    /// lost, or never launched).
+    pub fn executor_gone(&mut self, app: &str, agent_id: &str) {
+        let (Some(ix), Some(agent)) = (
+            self.app_by_name.get(app).copied(),
+            self.agents.by_id.get(agent_id).copied(),
+        ) else {
+            return;
+        };
+        self.apps[ix.0 as usize].exec_agents.remove(&agent);
+        self.free_app_if_unused(ix);
+    }
+
+    /// Forget every agent of the app's shared executor (a new version has
+    /// a new executor).
+    pub fn clear_executors(&mut self, app: &str) {
+        if let Some(ix) = self.app_by_name.get(app).copied() {
+            self.apps[ix.0 as usize].exec_agents.clear();
+            self.free_app_if_unused(ix);
+        }
+    }
+
+    /// Whether the matcher counts the app's shared executor on `agent_id`.
+    pub fn has_executor(&self, app: &str, agent_id: &str) -> bool {
+        let (Some(ix), Some(agent)) = (self.app_by_name.get(app), self.agents.by_id.get(agent_id))
+        else {
+            return false;
+        };
+        self.apps[ix.0 as usize].exec_agents.contains(agent)
     }
 
     /// Live tasks of `app` on `agent_id`, as the matcher counts them.
@@ -905,7 +985,14 @@ impl Matcher {
             let idle = self.agents.last_seen[i]
                 .is_none_or(|t| now.saturating_duration_since(t).as_secs() > AGENT_FORGET_SECS);
             if idle {
-                self.agents.forget(AgentIx(i as u32));
+                let ix = AgentIx(i as u32);
+                self.agents.forget(ix);
+                // Its slot is reused: no app may count an executor there.
+                for a in &mut self.apps {
+                    if !a.exec_agents.is_empty() {
+                        a.exec_agents.remove(&ix);
+                    }
+                }
             }
         }
     }

@@ -598,10 +598,15 @@ impl Matcher {
                 }
             }
         }
+        let [cpus, mem, disk] = if req.exec_share.is_some() {
+            req.scalars_on(&self.apps[app.0 as usize], ev.agent_of_row(row))
+        } else {
+            [req.cpus, req.mem, req.disk]
+        };
         for (have, need, reason) in [
-            (ev.cpus[r], req.cpus, Reason::Cpus),
-            (ev.mem[r], req.mem, Reason::Mem),
-            (ev.disk[r], req.disk, Reason::Disk),
+            (ev.cpus[r], cpus, Reason::Cpus),
+            (ev.mem[r], mem, Reason::Mem),
+            (ev.disk[r], disk, Reason::Disk),
             (ev.gpus[r], req.gpus, Reason::Gpus),
         ] {
             if have < need {

@@ -1163,3 +1163,86 @@ fn offer_domain_reads_and_changes_are_seen() {
     // In z2 now: its task counts there, and z2 is full as well.
     assert!(run(&mut m, vec![a1("z2")], &[("g", 1)]).accepts.is_empty());
 }
+
+fn shared_exec_app(name: &str, instances: u32) -> AppSpec {
+    AppSpec::parse(
+        format!(
+            r#"{{"name": "{name}", "instances": {instances}, "resources": {{"cpu": 1, "mem": 100}},
+                "executor": {{"uri": "http://x/e", "shared": true,
+                              "resources": {{"cpu": 0.5, "mem": 50, "disk": 10}}}}}}"#
+        )
+        .as_bytes(),
+    )
+    .unwrap()
+}
+
+fn offer_with_disk(id: &str, agent: &str, cpus: f64, mem: f64) -> tritium_proto::v1::Offer {
+    let mut o = plain_offer(id, agent, cpus, mem, vec![]);
+    o.resources.push(scalar("disk", 1000.0, None));
+    o
+}
+
+/// A shared executor is asked for once per agent: the first instance on an
+/// agent takes task + executor, the next ones only their own share, in the
+/// same event and in later ones; a per-task executor is asked for each time.
+#[test]
+fn a_shared_executor_is_placed_once_per_agent() {
+    let mut m = Matcher::new("*");
+    let spec = shared_exec_app("sx", 4);
+    m.put_app(&spec).unwrap();
+    // 3.5 cpus: 1.5 (first, with the executor) + 1 + 1 = 3.5; a per-task
+    // executor would fit only 2.
+    let p = run(
+        &mut m,
+        vec![offer_with_disk("o1", "a1", 3.5, 4096.0)],
+        &[("sx", 4)],
+    );
+    let l = &p.accepts[0].launches;
+    assert_eq!(l.len(), 3, "{p:?}");
+    assert!(l[0].new_executor && !l[1].new_executor && !l[2].new_executor);
+    assert_eq!(scalar_of(&l[0], "cpus"), 1.5);
+    assert_eq!(scalar_of(&l[0], "disk"), 10.0);
+    assert_eq!(scalar_of(&l[1], "cpus"), 1.0);
+    assert_eq!(scalar_of(&l[1], "disk"), 0.0);
+    assert!(m.has_executor("sx", "a1"));
+    // A later event: the executor is still there, 1 cpu is enough.
+    let p = run(
+        &mut m,
+        vec![offer_with_disk("o2", "a1", 1.0, 4096.0)],
+        &[("sx", 1)],
+    );
+    assert_eq!(p.accepts[0].launches.len(), 1);
+    assert!(!p.accepts[0].launches[0].new_executor);
+    // Gone (shut down): the executor is asked for again; 1 cpu no longer fits.
+    m.executor_gone("sx", "a1");
+    let p = run(
+        &mut m,
+        vec![offer_with_disk("o3", "a1", 1.0, 4096.0)],
+        &[("sx", 1)],
+    );
+    assert!(p.accepts.is_empty(), "{p:?}");
+    let p = run(
+        &mut m,
+        vec![offer_with_disk("o4", "a1", 1.5, 4096.0)],
+        &[("sx", 1)],
+    );
+    assert!(p.accepts[0].launches[0].new_executor);
+    // A new version: cleared, asked again.
+    m.clear_executors("sx");
+    assert!(!m.has_executor("sx", "a1"));
+    // Per-task executors: each launch carries the executor's share.
+    let mut per_task = shared_exec_app("pt", 2);
+    per_task.executor.as_mut().unwrap().shared = false;
+    m.put_app(&per_task).unwrap();
+    let p = run(
+        &mut m,
+        vec![offer_with_disk("o5", "a2", 3.0, 4096.0)],
+        &[("pt", 2)],
+    );
+    let l = &p.accepts[0].launches;
+    assert_eq!(l.len(), 2);
+    assert!(
+        l.iter()
+            .all(|l| l.new_executor && scalar_of(l, "cpus") == 1.5)
+    );
+}

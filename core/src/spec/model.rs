@@ -970,8 +970,9 @@ pub struct Executor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ExecutorResources>,
     /// One executor per app version per agent, shared by that version's
-    /// tasks there (not supported yet: refused by validation); `false`
-    /// (the default): one executor per task.
+    /// tasks there (its id `<app>.v<version>.shared`, its resources held
+    /// once per agent; tritium shuts it down when its last task there
+    /// ends); `false` (the default): one executor per task.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub shared: bool,
 }

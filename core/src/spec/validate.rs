@@ -150,12 +150,6 @@ impl AppSpec {
             scalar("executor.resources.cpu", r.cpu, 0.01, 1e6)?;
             scalar("executor.resources.mem", r.mem, 32.0, 1e9)?;
             scalar("executor.resources.disk", r.disk, 1.0, 1e12)?;
-            if e.shared {
-                return Err(SpecError::new(
-                    "executor.shared",
-                    "shared executors are not supported yet (one executor per task)",
-                ));
-            }
         }
         if let Some(c) = &self.container {
             self.check_container(c)?;

@@ -48,6 +48,60 @@ impl Master {
                 let a = self.agent_for_fault(agent_id.as_deref(), AgentState::Unreachable)?;
                 self.recover_agent(now, a);
             }
+            Fault::CrashExecutor {
+                agent_id,
+                executor_id,
+            } => {
+                let agent = self
+                    .agents
+                    .iter()
+                    .position(|a| a.id == agent_id)
+                    .ok_or_else(|| format!("no agent {agent_id}"))?;
+                let fw = self
+                    .executors
+                    .keys()
+                    .find(|(_, a, id)| *a == agent && *id == executor_id)
+                    .map(|(f, _, _)| *f)
+                    .ok_or_else(|| format!("no executor {executor_id} on {agent_id}"))?;
+                let mut slots: Vec<usize> = (0..self.tasks.len())
+                    .filter(|&s| {
+                        self.tasks[s].as_ref().is_some_and(|t| {
+                            t.framework == fw
+                                && t.agent == agent
+                                && !terminal(t.state)
+                                && t.executor_id.as_deref() == Some(executor_id.as_str())
+                        })
+                    })
+                    .collect();
+                slots.sort_unstable();
+                // The executor is gone first: its tasks' ends do not make it
+                // exit again, and its FAILURE carries the crash's status.
+                if let Some(gone) = self.executors.remove(&(fw, agent, executor_id.clone())) {
+                    self.used[agent].subtract_saturating(&gone.bag);
+                    self.avail_version[agent] += 1;
+                }
+                for slot in slots {
+                    self.agent_update(
+                        now,
+                        slot,
+                        TaskState::TaskFailed,
+                        Some(task_status::Reason::ExecutorTerminated),
+                        Some("Executor terminated (sim fault)"),
+                        None,
+                    );
+                }
+                self.counters.executors_exited += 1;
+                let ev = Event {
+                    r#type: Some(event::Type::Failure as i32),
+                    failure: Some(event::Failure {
+                        agent_id: Some(AgentId { value: agent_id }),
+                        executor_id: Some(ExecutorId { value: executor_id }),
+                        status: Some(1),
+                    }),
+                    ..Event::default()
+                };
+                self.send(now, fw, ev);
+            }
             Fault::KillTask { task_id, state } => {
                 let slot = (0..self.tasks.len())
                     .find(|&s| {

@@ -437,16 +437,21 @@ impl Master {
         Ok(())
     }
 
-    /// The executor of a live task of `fw` on `agent` with this id, as it
-    /// was launched (Mesos's `Slave::executors`); `None` once its last task
-    /// ended (the simulated executor exits with it).
+    /// The executor of `fw` on `agent` with this id, as it was launched
+    /// (Mesos's `Slave::executors`), while it runs: while it has a live
+    /// task, or until shut down when it stays up idle
+    /// ([`SimConfig::idle_executors_stay`]).
     pub(super) fn running_executor(
         &self,
         fw: usize,
         agent: usize,
         id: &str,
     ) -> Option<&mesos::ExecutorInfo> {
-        let info = &self.executors.get(&(fw, agent, id.to_owned()))?.info;
+        let running = self.executors.get(&(fw, agent, id.to_owned()))?;
+        let info = &running.info;
+        if running.stays {
+            return Some(info);
+        }
         let live = self.frameworks[fw].tasks.values().any(|&slot| {
             self.tasks[slot].as_ref().is_some_and(|t| {
                 t.agent == agent && !terminal(t.state) && t.executor_id.as_deref() == Some(id)
@@ -544,7 +549,16 @@ impl Master {
             self.used[agent].add(&bag);
             self.avail_version[agent] += 1;
             let key = (fw, agent, e.executor_id.value.clone());
-            if let Some(stale) = self.executors.insert(key, RunningExecutor { info: e, bag }) {
+            let stays = self.cfg.idle_executors_stay
+                && e.r#type == Some(mesos::executor_info::Type::Custom as i32);
+            if let Some(stale) = self.executors.insert(
+                key,
+                RunningExecutor {
+                    info: e,
+                    bag,
+                    stays,
+                },
+            ) {
                 // Its last task ended without `executor_ended` (cannot
                 // happen; keep `used` true anyway).
                 self.used[agent].subtract_saturating(&stale.bag);
@@ -562,6 +576,12 @@ impl Master {
         if self.running_executor(fw, agent, id).is_some() {
             return;
         }
+        self.executor_exit(now, fw, agent, id);
+    }
+
+    /// The executor `id` exits: its resources are released and the
+    /// framework gets FAILURE with its id (master.cpp `exitedExecutor`).
+    pub(super) fn executor_exit(&mut self, now: Instant, fw: usize, agent: usize, id: &str) {
         let Some(gone) = self.executors.remove(&(fw, agent, id.to_owned())) else {
             return;
         };

@@ -45,6 +45,8 @@ struct RunningExecutor {
     info: mesos::ExecutorInfo,
     /// Its own resources, held in `used` while it runs.
     bag: Bag,
+    /// It outlives its tasks ([`SimConfig::idle_executors_stay`]).
+    stays: bool,
 }
 mod faults;
 mod framework;
@@ -101,6 +103,12 @@ pub struct SimConfig {
     /// (deterministic runs in virtual time), [`Epoch::WallClock`] behind
     /// the HTTP server (`SimServer`), as a real master's clock is.
     pub epoch: Option<Epoch>,
+    /// A simulated `CUSTOM` executor stays up after its last task ends,
+    /// holding its resources, until the framework SHUTDOWNs it (or its
+    /// agent or framework goes), as a real custom executor may: Mesos
+    /// never stops an idle executor. `false` (the default): it exits with
+    /// its last task, as the DEFAULT executor always does.
+    pub idle_executors_stay: bool,
 }
 
 /// Where the master's clock starts: its timestamps are this point plus the
@@ -166,6 +174,7 @@ impl Default for SimConfig {
             max_violations: 10_000,
             credential: None,
             epoch: None,
+            idle_executors_stay: false,
         }
     }
 }
@@ -262,6 +271,14 @@ pub enum Fault {
         task_id: String,
         state: Option<TaskState>,
     },
+    /// A framework's executor exits unexpectedly on an agent (slave.cpp
+    /// `executorTerminated`): each of its live tasks TASK_FAILED
+    /// (`REASON_EXECUTOR_TERMINATED`), its resources released, FAILURE
+    /// with its id and a non-zero status to the framework.
+    CrashExecutor {
+        agent_id: String,
+        executor_id: String,
+    },
     /// A task the framework never launched starts running on some agent.
     OrphanTask {
         framework_id: Option<String>,
@@ -284,9 +301,11 @@ pub struct Counters {
     /// Tasks the simulated default executor killed because another task
     /// of their group failed or was killed.
     pub group_kills: u64,
-    /// Executors (framework-given) that exited with their last task:
-    /// each a FAILURE event with its id.
+    /// Executors (framework-given) that exited (with their last task, or
+    /// shut down by the framework): each a FAILURE event with its id.
     pub executors_exited: u64,
+    /// SHUTDOWN calls that found a running executor.
+    pub executors_shut_down: u64,
     pub offers_sent: u64,
     pub offers_accepted: u64,
     pub offers_declined: u64,
@@ -1270,6 +1289,7 @@ impl Master {
                     },
                     "healthy": t.healthy,
                     "executor_id": t.executor_id,
+                    "resources": t.resources.describe(),
                     "group": t.group,
                     "pending_updates": t.pending.len(),
                     "running": t.running,

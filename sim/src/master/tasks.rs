@@ -553,7 +553,21 @@ impl Master {
         Reply::Accepted
     }
 
+    /// SHUTDOWN (master.cpp `Master::shutdown` → the agent's
+    /// `shutdownExecutor`): the executor's live tasks are killed
+    /// (`REASON_EXECUTOR_TERMINATED`), then the executor exits, its
+    /// resources are released and the framework gets FAILURE with its id.
+    /// An agent the master does not know, or an executor not running
+    /// there, is ignored (the master only logs it).
     pub(super) fn shutdown(&mut self, now: Instant, fw: usize, s: call::Shutdown) -> Reply {
+        let agent = self.agents.iter().position(|a| a.id == s.agent_id.value);
+        if let Some(agent) = agent
+            && self
+                .executors
+                .contains_key(&(fw, agent, s.executor_id.value.clone()))
+        {
+            self.counters.executors_shut_down += 1;
+        }
         let mut slots: Vec<usize> = self.frameworks[fw]
             .tasks
             .values()
@@ -576,6 +590,11 @@ impl Master {
                 Some("Executor shut down"),
                 None,
             );
+        }
+        // An executor with no task left (one that stays up idle) exits
+        // now; one whose last task just ended has exited with it.
+        if let Some(agent) = agent {
+            self.executor_exit(now, fw, agent, &s.executor_id.value);
         }
         Reply::Accepted
     }

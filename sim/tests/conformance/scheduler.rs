@@ -249,6 +249,56 @@ fn shutdown_executor() {
     });
 }
 
+/// Mesos: SchedulerTest.ShutdownExecutor, as Mesos runs it — with
+/// simulated custom executors that stay up idle (`idle_executors_stay`):
+/// the task ends first, the executor keeps running, holding its resources
+/// (a second task naming it asks only for its own), and SHUTDOWN of the
+/// idle executor ends it with a FAILURE event naming it and its agent;
+/// its resources are offered again. The task ends by a KILL here (Mesos's
+/// test lets its executor finish it).
+#[test]
+fn shutdown_idle_executor() {
+    each_encoding(|enc| {
+        let mut cfg = config(1);
+        cfg.idle_executors_stay = true;
+        let server = start_with(cfg);
+        let mut s = subscribe_as(server.addr(), enc, &default_framework());
+        let offer = s.wait_offers().remove(0);
+        let mut exec = custom_executor("idle");
+        exec.resources = task("x", &offer, 0.5, 64.0, "").resources;
+        let mut t = task("1", &offer, 1.0, 128.0, "");
+        t.command = None;
+        t.executor = Some(exec.clone());
+        s.launch(&offer, vec![t]);
+        let running = s.wait_state("1", TaskState::TaskRunning);
+        s.ack(&running);
+        s.kill("1", Some(&offer.agent_id));
+        let killed = s.wait_state("1", TaskState::TaskKilled);
+        s.ack(&killed);
+        // The executor outlives its task: 2 - 0.5 cpus offered.
+        let again = s.wait_offers().remove(0);
+        assert_eq!(scalar(&again, "cpus"), AGENT_CPUS - 0.5, "{again:?}");
+        s.decline(&[&again], Some(0.0));
+        let mut c = new_call(call::Type::Shutdown);
+        c.shutdown = Some(call::Shutdown {
+            executor_id: ExecutorId {
+                value: "idle".into(),
+            },
+            agent_id: offer.agent_id.clone(),
+        });
+        let r = s.call(c);
+        assert_eq!(r.status(), 202, "{r:?}");
+        let failure = s.wait_event(event::Type::Failure).failure.unwrap();
+        assert_eq!(
+            failure.executor_id.map(|e| e.value).as_deref(),
+            Some("idle")
+        );
+        assert_eq!(failure.agent_id, Some(offer.agent_id.clone()));
+        let freed = s.wait_offers().remove(0);
+        assert_eq!(scalar(&freed, "cpus"), AGENT_CPUS, "{freed:?}");
+    });
+}
+
 /// Mesos: SchedulerTest.Decline — an offer declined with `refuse_seconds:
 /// 0` comes back at the next allocation with the same resources: the whole
 /// agent, unreserved resources counted once.

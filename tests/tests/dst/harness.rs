@@ -404,9 +404,66 @@ fn call_kind(c: &Call) -> &'static str {
 
 fn is_failing(spec: &AppSpec) -> bool {
     spec.command
-        .as_ref()
-        .and_then(|c| c.cmd.as_deref())
-        .is_some_and(|c| c.contains("sim:fail"))
+        .iter()
+        .chain(spec.containers.iter().filter_map(|c| c.command.as_ref()))
+        .filter_map(|c| c.cmd.as_deref())
+        .any(|c| c.contains("sim:fail"))
+}
+
+/// The instance a task id stands for: `<app>.<instance>.<suffix>`, which
+/// is the task itself, or a pod's group (its tasks add `.<container>`).
+fn unit(id: &str) -> &str {
+    let mut dots = id.match_indices('.').map(|(i, _)| i);
+    match (dots.next(), dots.next(), dots.next()) {
+        (Some(_), Some(_), Some(third)) => &id[..third],
+        _ => id,
+    }
+}
+
+/// The app a task id names (`<app>.…`; app names hold no '.').
+fn app_of(id: &str) -> &str {
+    id.split('.').next().unwrap_or(id)
+}
+
+/// Tasks per instance of `spec`: its containers for a pod, else 1.
+fn tasks_per_instance(spec: Option<&AppSpec>) -> usize {
+    spec.map_or(1, |s| s.containers.len().max(1))
+}
+
+/// A pod of 2–3 containers whose resources together are `cpus` and
+/// `mem` (less the DEFAULT executor's share, 0.1 cpus and 32 MiB), one
+/// of them running `command`.
+fn pod_spec(name: &str, n: u32, cpus: f64, mem: f64, containers: u64, command: &str) -> AppSpec {
+    let k = containers as f64;
+    let c_cpus = (((cpus - 0.1) / k) * 100.0).floor().max(1.0) / 100.0;
+    let c_mem = ((mem - 32.0) / k).floor().max(32.0);
+    let list: Vec<String> = (0..containers)
+        .map(|i| {
+            let cmd = if i == 0 { command.to_owned() } else { format!("sleep 3600 c{i}") };
+            format!(
+                r#"{{"name": "c{i}", "resources": {{"cpu": {c_cpus}, "mem": {c_mem}}}, "command": {{"cmd": "{cmd}"}}}}"#
+            )
+        })
+        .collect();
+    let json = format!(
+        r#"{{"name": "{name}", "instances": {n}, "containers": [{}], "executor_resources": {{"cpu": 0.1, "mem": 32}}}}"#,
+        list.join(", ")
+    );
+    AppSpec::parse(json.as_bytes()).unwrap_or_else(|e| panic!("pod spec {json}: {e:?}"))
+}
+
+/// An app whose tasks share one custom executor per agent (0.1 cpus, 32
+/// MiB, 10 MiB disk: `executor.shared`); `cpus` and `mem` include it.
+fn shared_executor_spec(name: &str, n: u32, cpus: f64, mem: f64, command: &str) -> AppSpec {
+    let json = format!(
+        r#"{{"name": "{name}", "instances": {n}, "resources": {{"cpu": {}, "mem": {}}},
+            "executor": {{"uri": "http://artifacts.invalid/e", "shared": true,
+                          "resources": {{"cpu": 0.1, "mem": 32, "disk": 10}}}},
+            "command": {{"cmd": "{command}"}}}}"#,
+        ((cpus - 0.1) * 100.0).round().max(1.0) / 100.0,
+        (mem - 32.0).max(32.0),
+    );
+    AppSpec::parse(json.as_bytes()).unwrap_or_else(|e| panic!("spec {json}: {e:?}"))
 }
 
 /// FNV-1a, 64 bit: stable across runs and releases (unlike `DefaultHasher`).
@@ -537,6 +594,9 @@ impl Sim {
                 Duration::from_millis(5),
                 Duration::from_millis(100),
             ),
+            // Custom executors outlive their tasks until tritium shuts
+            // them down (seeds with bit 3 set), or exit with them.
+            idle_executors_stay: (seed >> 3) & 1 == 1,
             ..SimConfig::default()
         };
         let storm = between(&mut rng, Duration::from_secs(40), Duration::from_secs(100));
@@ -599,17 +659,30 @@ impl Sim {
         for i in 0..napps {
             let cpus = (1 + rng.below(10)) as f64 / 10.0;
             let mem = (32 + rng.below(481)) as f64;
-            let cap = ((cpu_budget / cpus).min(mem_budget / mem).floor() as u32).clamp(1, 20);
             let command = if chance(rng, 0.25) {
                 format!("sleep 3600 sim:fail-after={}", 1 + rng.below(5))
             } else {
                 "sleep 3600".to_owned()
             };
-            apps.push((format!("app-{i}"), cpus, mem, command, cap));
+            // Half the apps plain, a quarter pods, a quarter shared executors.
+            let form = match rng.below(4) {
+                0 => Form::Pod(2 + rng.below(2)),
+                1 => Form::SharedExecutor,
+                _ => Form::Plain,
+            };
+            // A pod's or shared executor's tasks need room for its executor.
+            let cpus = if form == Form::Plain {
+                cpus
+            } else {
+                cpus + 0.2
+            };
+            let mem = if form == Form::Plain { mem } else { mem + 64.0 };
+            let cap = ((cpu_budget / cpus).min(mem_budget / mem).floor() as u32).clamp(1, 20);
+            apps.push((format!("app-{i}"), cpus, mem, command, cap, form));
         }
         let storm = self.storm_until.duration_since(self.t0);
         let mut times = Vec::new();
-        for (name, cpus, mem, command, cap) in &apps {
+        for (name, cpus, mem, command, cap, form) in &apps {
             // Changes bump the command's version marker at random: a
             // rolling update; the same marker is a scale.
             let mut version = 1u32;
@@ -617,7 +690,12 @@ impl Sim {
                 if n > 0 && chance(rng, 0.3) {
                     version += 1;
                 }
-                AppSpec::command_app(name, n, *cpus, *mem, &format!("{command} v{version}"))
+                let cmd = format!("{command} v{version}");
+                match form {
+                    Form::Plain => AppSpec::command_app(name, n, *cpus, *mem, &cmd),
+                    Form::Pod(k) => pod_spec(name, n, *cpus, *mem, *k, &cmd),
+                    Form::SharedExecutor => shared_executor_spec(name, n, *cpus, *mem, &cmd),
+                }
             };
             let first = between(rng, Duration::ZERO, Duration::from_secs(5));
             let n = 1 + rng.below(u64::from(*cap)) as u32;
@@ -1366,9 +1444,8 @@ impl Sim {
             .accept
             .iter()
             .flat_map(|a| a.operations.iter())
-            .filter_map(|op| op.launch.as_ref())
-            .flat_map(|l| l.task_infos.iter())
-            .map(|t| (t.task_id.value.clone(), t.name.clone()))
+            .flat_map(launched_tasks)
+            .map(|t| (t.task_id.value.clone(), app_of(&t.task_id.value).to_owned()))
             .collect();
         let offers_named = named_offers(&call);
         let reply = self.master.call(self.now, call, Some(&stream_id));
@@ -1733,7 +1810,7 @@ impl Sim {
                     self.offer_answered(kind, &id.value);
                 }
                 for op in &a.operations {
-                    for t in op.launch.iter().flat_map(|l| l.task_infos.iter()) {
+                    for t in launched_tasks(op) {
                         self.check_launch_intent(&t.task_id.value, &t.agent_id.value);
                     }
                 }
@@ -1879,18 +1956,46 @@ impl Sim {
             &self.watch.core_apps
         };
         let want = apps.get(app).copied().unwrap_or(0);
-        let kept = tasks
+        // In instances: a pod's group is killed when any of its tasks is,
+        // and broken (replaced whole: the rest of it killed) when one of
+        // its tasks ended.
+        let whole = tasks_per_instance(self.client.desired.get(app));
+        let mut sizes: BTreeMap<&str, usize> = BTreeMap::new();
+        for (id, a, _) in &tasks {
+            if a == app {
+                *sizes.entry(unit(id)).or_default() += 1;
+            }
+        }
+        if sizes.get(unit(task)).is_some_and(|n| *n < whole) {
+            return; // the rest of a broken group
+        }
+        let gone: BTreeSet<&str> = tasks
             .iter()
             .filter(|(id, a, state)| {
                 a == app
-                    && !self.watch.killed_on_stream.contains(id)
-                    && *state != TaskState::TaskKilling as i32
+                    && (self.watch.killed_on_stream.contains(id)
+                        || *state == TaskState::TaskKilling as i32)
             })
-            .count() as u32;
+            .map(|(id, _, _)| unit(id))
+            .collect();
+        let kept = tasks
+            .iter()
+            // A broken group not yet killed on this stream still counts,
+            // as a task does until its terminal update: the core replaces
+            // it whole.
+            .filter(|(id, a, _)| a == app && !gone.contains(unit(id)))
+            .map(|(id, _, _)| unit(id))
+            .collect::<BTreeSet<_>>()
+            .len() as u32;
         if kept < want {
             let app = app.clone();
+            let of_app: Vec<String> = tasks
+                .iter()
+                .filter(|(_, a, _)| *a == app)
+                .map(|(id, _, s)| format!("{id} {}", state_name(*s)))
+                .collect();
             self.fail(format_args!(
-                "KILL of {task} leaves {kept} un-killed tasks of {app}, which wants {want}"
+                "KILL of {task} leaves {kept} un-killed instances of {app}, which wants {want}\n    core: {of_app:?}"
             ));
         }
     }
@@ -1972,18 +2077,22 @@ impl Sim {
     /// When the core replaces UNREACHABLE tasks (a declared policy), those
     /// the master holds UNREACHABLE do not count: the app runs without
     /// them until their agent comes back, and then the surplus is killed.
+    ///
+    /// Counted in instances: a pod's group is one (its id, the `unit`),
+    /// and a KILL of any of its tasks kills the whole group.
     fn live_unkilled(&self, app: &str) -> BTreeSet<String> {
         let replacing = self.replace_after.is_some();
+        let killed: BTreeSet<&str> = self.watch.killed.iter().map(|id| unit(id)).collect();
         self.master_tasks()
             .into_iter()
             .filter(|t| {
                 let partitioned = replacing && t.state == TaskState::TaskUnreachable as i32;
                 !is_terminal(t.state)
                     && !partitioned
-                    && !self.watch.killed.contains(&t.id)
+                    && !killed.contains(unit(&t.id))
                     && self.watch.launched.get(&t.id).is_some_and(|a| a == app)
             })
-            .map(|t| t.id)
+            .map(|t| unit(&t.id).to_owned())
             .collect()
     }
 
@@ -2075,6 +2184,8 @@ impl Sim {
             .collect();
         let mut running: BTreeMap<String, u32> = BTreeMap::new();
         let mut live: BTreeMap<String, u32> = BTreeMap::new();
+        // Per instance (a pod's group): (app, live tasks, running tasks).
+        let mut units: BTreeMap<String, (String, usize, usize)> = BTreeMap::new();
         let mut problems = Vec::new();
         for t in self.master_tasks() {
             if is_terminal(t.state) {
@@ -2096,17 +2207,81 @@ impl Sim {
                 ));
                 continue;
             };
-            *live.entry(app.clone()).or_default() += 1;
+            let u = units
+                .entry(unit(&t.id).to_owned())
+                .or_insert_with(|| (app.clone(), 0, 0));
+            u.1 += 1;
             // Still partitioned at the end: tritium keeps counting it (it
             // does not replace unreachable tasks by default), so it stands
             // for a running instance here.
             if t.state == TaskState::TaskRunning as i32 || unreachable {
-                *running.entry(app.clone()).or_default() += 1;
+                u.2 += 1;
             }
+        }
+        for (id, (app, n_live, n_running)) in &units {
+            *live.entry(app.clone()).or_default() += 1;
+            let whole = tasks_per_instance(self.client.desired.get(app));
+            if *n_running == *n_live && *n_live == whole {
+                *running.entry(app.clone()).or_default() += 1;
+            } else if *n_live > whole {
+                problems.push(format!(
+                    "instance {id}: {n_live} live tasks, a pod has {whole}"
+                ));
+            }
+        }
+        // Invariant 7 (counted, not fatal: see the module docs): an idle
+        // custom executor of ours left running at the master.
+        let state = self.master.state_json();
+        let live_execs: BTreeSet<(String, String)> = state["tasks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| {
+                t["state"]
+                    .as_str()
+                    .and_then(TaskState::from_str_name)
+                    .is_some_and(|s| !is_terminal(s as i32))
+            })
+            .filter_map(|t| {
+                Some((
+                    t["agent_id"].as_str()?.to_owned(),
+                    t["executor_id"].as_str()?.to_owned(),
+                ))
+            })
+            .collect();
+        let idle: Vec<String> = state["executors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["framework_id"] == fid.as_str())
+            .filter_map(|e| {
+                Some((
+                    e["agent_id"].as_str()?.to_owned(),
+                    e["executor_id"].as_str()?.to_owned(),
+                ))
+            })
+            .filter(|k| !live_execs.contains(k))
+            .map(|(a, e)| format!("{e} on {a}"))
+            .collect();
+        if !idle.is_empty() {
+            let crashes = self.out.crashes;
+            let name = if crashes == 0 {
+                "idle-executor-no-crash"
+            } else {
+                "idle-executor"
+            };
+            if crashes == 0 && std::env::var_os("DST_IDLE_FATAL").is_some() {
+                self.fail(format_args!("idle executors without a crash: {idle:?}"));
+            }
+            self.artifact(name, || {
+                format!(
+                    "{} idle executors left running ({crashes} core crashes): {idle:?}",
+                    idle.len()
+                )
+            });
         }
         // Known bug: a REVIVE refused (503) or lost is never repeated, so the
         // master keeps offers suppressed while tritium waits for them.
-        let state = self.master.state_json();
         let suppressed = state["frameworks"].as_array().is_some_and(|fs| {
             fs.iter().any(|f| {
                 f["id"] == fid.as_str()
@@ -2242,6 +2417,14 @@ fn describe_event(ev: &Event) -> String {
     if let Some(e) = &ev.error {
         return format!("ERROR {}", e.message);
     }
+    if let Some(f) = &ev.failure {
+        let short = |id: &str| id.rsplit('-').next().unwrap_or("").to_owned();
+        return format!(
+            "FAILURE agent {:?} executor {:?}",
+            f.agent_id.as_ref().map(|a| short(&a.value)),
+            f.executor_id.as_ref().map(|e| e.value.as_str())
+        );
+    }
     kind.to_owned()
 }
 
@@ -2272,6 +2455,13 @@ fn describe_call(c: &Call) -> String {
     if let Some(r) = &c.reconcile {
         return format!("RECONCILE {} tasks", r.tasks.len());
     }
+    if let Some(x) = &c.shutdown {
+        return format!(
+            "SHUTDOWN {} on {}",
+            x.executor_id.value,
+            short(&x.agent_id.value)
+        );
+    }
     kind.to_owned()
 }
 
@@ -2285,4 +2475,28 @@ fn named_offers(call: &Call) -> Vec<String> {
         ids.extend(a.offer_ids.iter().map(|o| o.value.clone()));
     }
     ids
+}
+
+/// The form of a workload app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// A command app (one task per instance, the command executor).
+    Plain,
+    /// A pod of this many containers (a LAUNCH_GROUP per instance).
+    Pod(u64),
+    /// A command under a custom executor shared per agent and version.
+    SharedExecutor,
+}
+
+/// The tasks an ACCEPT operation launches (LAUNCH or LAUNCH_GROUP).
+fn launched_tasks(op: &tritium_proto::v1::offer::Operation) -> Vec<&tritium_proto::v1::TaskInfo> {
+    op.launch
+        .iter()
+        .flat_map(|l| l.task_infos.iter())
+        .chain(
+            op.launch_group
+                .iter()
+                .flat_map(|g| g.task_group.tasks.iter()),
+        )
+        .collect()
 }

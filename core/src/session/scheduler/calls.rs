@@ -393,4 +393,27 @@ impl Core {
             self.send_now(c);
         }
     }
+
+    /// SHUTDOWN the executor `executor_id` on `agent_id` (scheduler.proto:
+    /// the agent kills its tasks and the executor, and its resources are
+    /// released). Queued behind held calls, like a KILL, so it cannot
+    /// overtake an ACCEPT of this turn. `false` without a subscription
+    /// (nothing is sent).
+    pub(crate) fn shutdown_executor(&mut self, agent_id: &str, executor_id: &str) -> bool {
+        if self.stream_id().is_none() {
+            return false;
+        }
+        let c = self.call(call::Type::Shutdown, |c| {
+            c.shutdown = Some(call::Shutdown {
+                executor_id: mesos::ExecutorId {
+                    value: executor_id.to_owned(),
+                },
+                agent_id: mesos::AgentId {
+                    value: agent_id.to_owned(),
+                },
+            });
+        });
+        self.send_after_store(c);
+        true
+    }
 }

@@ -694,7 +694,8 @@ impl Core {
                     // agent sends its tasks' terminal updates itself; ask
                     // the master for our tasks on that agent anyway, so
                     // none stays live here if an update went missing.
-                    if let (Some(agent), Some(_)) = (agent, executor) {
+                    if let (Some(agent), Some(executor)) = (agent, executor) {
+                        fw.executor_lost(&mut Ctx::new(self, now), &agent, &executor);
                         let ids: Vec<String> = self
                             .tasks
                             .iter()
