@@ -1903,3 +1903,61 @@ fn a_pod_runs_as_task_groups_through_the_api() {
     assert!(s.sim_live("shop").is_empty());
     s.assert_no_violations();
 }
+
+/// hydrogen's README shows its executor pattern inside an annotated
+/// enumeration of every option ("not valid JSON to launch", in its own
+/// words: `#` comments, and its volume list is not closed). The parts of it
+/// that describe the app and its executor binary are taken here as the README
+/// prints them, comments and all; only the comments are cut, as a reader
+/// would before deploying. The executor's URI keeps its fetch flags, and the
+/// command is unchanged in the TaskInfo the master receives.
+#[test]
+fn hydrogens_readme_executor_example_runs_unchanged() {
+    const README: &str = r#"{
+  "name": "Example-app",                 # Application Name.
+  "resources": {
+    "cpu": 1.5,                          # CPU shares
+    "mem": 128.25,                       # Memory
+    "disk": {"size": 1024.00}            # Disk
+  },
+  "command": {
+    "cmd": "/bin/echo hello world",      # Command to run.
+    "uris": [                            # URI is used to grab the custom executor binary.
+      { 
+        "uri": "http://some-mesos-dns.mesos:9001/executor",
+        "extract": false,                # Should we extract this file when mesos pulls it?
+        "execute": true                  # Should we set the executable bit?
+      }
+    ]
+  }
+}"#;
+    let without_comments: String = README
+        .lines()
+        .map(|l| l.split('#').next().unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let doc: Value = serde_json::from_str(&without_comments).expect("the README's JSON");
+    let s = Stack::start_with(small_sim(AGENTS), true, |_| {});
+    s.create(&doc);
+    let app = s.wait_app("Example-app", "its task running", |a| {
+        a["status"] == "running"
+    });
+    let task = &live_tasks(&app)[0];
+    let t = launched_info(&s, task);
+    let c = t.command.as_ref().expect("a command");
+    assert_eq!(c.value.as_deref(), Some("/bin/echo hello world"));
+    assert_eq!(c.uris.len(), 1, "{:?}", c.uris);
+    let u = &c.uris[0];
+    assert_eq!(u.value, "http://some-mesos-dns.mesos:9001/executor");
+    assert_eq!((u.extract, u.executable), (Some(false), Some(true)));
+    let scalar = |name: &str| -> f64 {
+        t.resources
+            .iter()
+            .filter(|r| r.name == name)
+            .filter_map(|r| r.scalar.as_ref().map(|s| s.value))
+            .sum()
+    };
+    assert!((scalar("cpus") - 1.5).abs() < 1e-9, "{:?}", t.resources);
+    assert!((scalar("mem") - 128.25).abs() < 1e-9, "{:?}", t.resources);
+    assert!((scalar("disk") - 1024.0).abs() < 1e-9, "{:?}", t.resources);
+}
