@@ -12,7 +12,13 @@ from bench/scale.sh, api.json from `tritium-e2e api`) and writes:
   (plus the 200,000-task run, marked when it did not finish);
 - loop_latency.png: the engine's loop-turn latency histograms (log2
   buckets) of the scale runs;
-- api_latency.png: GET-app and POST-to-ACCEPT latency histograms.
+- api_latency.png: GET-app and POST-to-ACCEPT latency histograms;
+- rss_vs_tasks.png: tritium's peak RSS (VmHWM) against task count, every
+  scale run, with the issue's goals (200 MB at 200,000 tasks, 1 GB at
+  1,000,000);
+- big_runs_progress.png: tasks launched and RUNNING over time in the runs
+  of 100,000 tasks or more (the 200,000- and 1,000,000-task runs), with
+  the 60 s goal of the million.
 """
 
 import glob
@@ -126,6 +132,60 @@ def api(results, out):
     plt.close(fig)
 
 
+def rss(runs, out):
+    sel = sorted(runs, key=lambda r: (r["tasks"], r["agents"]))
+    if not sel:
+        return
+    fig, ax = plt.subplots(figsize=(6.8, 4.2))
+    for agents in sorted({r["agents"] for r in sel}):
+        pts = [r for r in sel if r["agents"] == agents]
+        ax.plot([r["tasks"] for r in pts], [r["vm_hwm_kb"] / 1024.0 for r in pts], "o-",
+                label="%s agents" % format(agents, ","))
+        for r in pts:
+            if r["tasks"] >= 100000:
+                label = "%.0f MiB" % (r["vm_hwm_kb"] / 1024.0)
+                if not r.get("complete", True):
+                    label += "\n(stopped: %s of %s RUNNING)" % (format(r["running"], ","), format(r["tasks"], ","))
+                ax.annotate(label, (r["tasks"], r["vm_hwm_kb"] / 1024.0),
+                            textcoords="offset points", xytext=(-110, -24), fontsize=8)
+    ax.plot([200000], [200e6 / 2**20], "v", color="tab:red", label="goal: 200 MB at 200k tasks")
+    ax.plot([1000000], [1e9 / 2**20], "v", color="tab:purple", label="goal: 1 GB at 1M tasks")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("tasks asked for (all RUNNING unless marked)")
+    ax.set_ylabel("tritium peak RSS, MiB (VmHWM; simulator not included)")
+    ax.set_title("tritium's peak memory by task count (scale.sh)", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "rss_vs_tasks.png"), dpi=110)
+    plt.close(fig)
+
+
+def big_progress(runs, out):
+    sel = sorted((r for r in runs if r["tasks"] >= 100000 and r.get("progress")), key=lambda r: r["tasks"])
+    if not sel:
+        return
+    fig, ax = plt.subplots(figsize=(7.2, 4.2))
+    for r in sel:
+        ts = [p[0] for p in r["progress"]]
+        label = "%s tasks / %s agents" % (format(r["tasks"], ","), format(r["agents"], ","))
+        line, = ax.plot(ts, [p[2] for p in r["progress"]], "-", label=label + ": RUNNING")
+        ax.plot(ts, [p[1] for p in r["progress"]], ":", color=line.get_color(), label=label + ": launched")
+        ax.annotate("%.1f s, %.0f MiB" % (r["seconds_to_running"], r["vm_hwm_kb"] / 1024.0),
+                    (r["seconds_to_running"], r["running"]), textcoords="offset points", xytext=(-60, 6),
+                    fontsize=8)
+    ax.axvline(60, color="tab:red", linestyle="--", alpha=0.6, label="goal for 1M: 60 s")
+    ax.set_xlabel("seconds since the first POST")
+    ax.set_ylabel("tasks")
+    ax.set_title("the big runs: tasks launched and RUNNING over time", fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "big_runs_progress.png"), dpi=110)
+    plt.close(fig)
+
+
 def main():
     results, out = sys.argv[1], sys.argv[2]
     os.makedirs(out, exist_ok=True)
@@ -142,6 +202,8 @@ def main():
                "throughput_vs_tasks.png", "tasks launched (one app)")
     if runs:
         loop_latency(runs, out)
+        rss(runs, out)
+        big_progress(runs, out)
     api(results, out)
 
 

@@ -737,7 +737,7 @@ mod tests {
             let app = if i % 2 == 0 { "a" } else { "b" };
             let task = tritium_engine::core::TaskNotice {
                 app: app.into(),
-                task: format!("{app}.{i}.x"),
+                task: format!("{app}.{i}.x").into(),
                 instance: i as u32,
                 version: 1,
                 state: "TASK_RUNNING",

@@ -14,7 +14,7 @@ use tritium_engine::store::FileStore;
 
 fn task(i: usize, state: i32) -> TaskRecord {
     TaskRecord {
-        id: format!("web.{i:05}.0f3c9a1e-7b8d-4f55-9c61-1a2b3c4d5e6f"),
+        id: format!("web.{i:05}.0f3c9a1e-7b8d-4f55-9c61-1a2b3c4d5e6f").into(),
         app: "web".into(),
         instance: i as u32,
         agent_id: "0f3c9a1e-7b8d-4f55-9c61-1a2b3c4d5e6f-S17".into(),

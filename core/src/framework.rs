@@ -79,7 +79,7 @@ use tritium_proto::view::{EventView, OfferView, ViewError};
 
 use crate::contract::{ChartRing, DriverStats};
 use crate::rng::Rng;
-use crate::session::{Config, Core, MasterUrl, Notice, Phase, Stats, TaskRecord};
+use crate::session::{Config, Core, MasterUrl, Notice, Phase, SharedStr, Stats, TaskRecord};
 
 pub use crate::session::Task;
 
@@ -327,13 +327,13 @@ impl Launch {
     pub fn new(id: &str, agent_id: &str, info: mesos::TaskInfo) -> Launch {
         Launch {
             record: TaskRecord {
-                id: id.to_owned(),
-                app: String::new(),
+                id: id.into(),
+                app: SharedStr::default(),
                 instance: 0,
-                agent_id: agent_id.to_owned(),
+                agent_id: agent_id.into(),
                 state: TaskState::TaskStaging as i32,
                 version: 0,
-                host: String::new(),
+                host: SharedStr::default(),
                 ports: Vec::new(),
                 unreachable_time: None,
             },
@@ -637,7 +637,10 @@ impl<'a> View<'a> {
         let prefix = prefix.to_owned();
         self.core
             .tasks
-            .range(prefix.clone()..)
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix.as_str()),
+                std::ops::Bound::Unbounded,
+            ))
             .take_while(move |(k, _)| k.starts_with(&prefix))
             .map(|(_, t)| &**t)
     }

@@ -52,10 +52,10 @@ fn task(id: &str, app: &str, state: i32) -> TaskRecord {
         id: id.into(),
         app: app.into(),
         instance: id.len() as u32,
-        agent_id: format!("agent-{app}"),
+        agent_id: format!("agent-{app}").into(),
         state,
         version: 1,
-        host: format!("host-{app}"),
+        host: format!("host-{app}").into(),
         ports: vec![31000 + id.len() as u32],
         unreachable_time: None,
     }
@@ -79,7 +79,7 @@ fn model<'a>(batches: impl IntoIterator<Item = &'a Vec<StoreOp>>) -> Recovered {
                 tasks.insert(t.id.clone(), t);
             }
             StoreOp::RemoveTask(id) => {
-                tasks.remove(&id);
+                tasks.remove(id.as_str());
             }
         }
     }

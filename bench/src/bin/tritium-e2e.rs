@@ -140,6 +140,32 @@ fn rss_kb() -> (u64, u64) {
     (field("VmHWM:"), field("VmRSS:"))
 }
 
+/// CPU seconds (user + system) this process has used, and those of its
+/// engine thread (named `tritium-engine`), from /proc (0 where unreadable):
+/// with the simulator's, they say which side limited a run.
+fn cpu_s() -> (f64, f64) {
+    // Clock ticks per second: 100 on Linux (USER_HZ).
+    let ticks = |stat: &str| -> f64 {
+        let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let n = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        (n(11) + n(12)) / 100.0
+    };
+    let all = ticks(&std::fs::read_to_string("/proc/self/stat").unwrap_or_default());
+    let engine = std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .find(|t| {
+            std::fs::read_to_string(t.path().join("comm"))
+                .is_ok_and(|c| c.trim() == "tritium-engine")
+        })
+        .map_or(0.0, |t| {
+            ticks(&std::fs::read_to_string(t.path().join("stat")).unwrap_or_default())
+        });
+    (all, engine)
+}
+
 /// Latency samples: sorted on read.
 #[derive(Debug, Default)]
 struct Samples(Vec<Duration>);
@@ -300,6 +326,7 @@ fn launch(args: &Args) {
     // Tritium's own memory before the simulator's state is read (a big JSON
     // when the master is another process).
     let (hwm, rss) = rss_kb();
+    let (cpu, engine_cpu) = cpu_s();
     let (code, stats, dstats) = stack.stop();
     let (violations, sim_tasks) = match (&mut sim, &args.master) {
         (Some(s), _) => {
@@ -332,7 +359,7 @@ fn launch(args: &Args) {
          offers_event_p50_us={} offers_event_p99_us={} offers_event_max_us={} offers_events={} \
          offers_received={} offers_accepted={} offers_declined={} tasks_launched={} acks_sent={} \
          call_errors={} calls_waiting_max={} pending_instances={} rss_baseline_kb={} vm_hwm_kb={} vm_rss_kb={} peak_minus_baseline_mib={:.1} \
-         sim_tasks={} violations={} exit={}",
+         cpu_s={:.2} engine_cpu_s={:.2} sim_tasks={} violations={} exit={}",
         if args.master.is_some() {
             "external".to_owned()
         } else {
@@ -382,6 +409,8 @@ fn launch(args: &Args) {
         hwm,
         rss,
         (hwm.saturating_sub(rss_base)) as f64 / 1024.0,
+        cpu,
+        engine_cpu,
         sim_tasks,
         violations,
         code,
@@ -395,6 +424,8 @@ fn launch(args: &Args) {
             "running": running_now,
             "seconds_to_running": to_running.as_secs_f64(),
             "vm_hwm_kb": hwm,
+            "cpu_s": cpu,
+            "engine_cpu_s": engine_cpu,
             "turn_latency": hist_json(tl),
             "offers_latency": hist_json(ol),
             "progress": samples.iter().map(|(t, l, r)| json!([t, l, r])).collect::<Vec<_>>(),

@@ -64,7 +64,7 @@ impl AppService {
             if crate::session::is_terminal(rec.state) {
                 continue;
             }
-            let Some(app) = self.apps.get(&rec.app) else {
+            let Some(app) = self.apps.get(rec.app.as_str()) else {
                 continue;
             };
             let spec = match &app.rec.previous {

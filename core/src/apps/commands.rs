@@ -66,7 +66,7 @@ impl AppService {
         let group: Vec<String> = Self::group_tasks(&ctx.view(), task)
             .into_iter()
             .filter(|t| t.record().id == task || !t.kill_sent())
-            .map(|t| t.record().id.clone())
+            .map(|t| t.record().id.to_string())
             .collect();
         for id in &group {
             match grace_period {
@@ -113,7 +113,7 @@ impl AppService {
         {
             let killing: Vec<String> = Self::app_tasks(&ctx.view(), &name)
                 .filter(|t| t.kill_sent() && !crate::session::is_terminal(t.record().state))
-                .map(|t| t.record().id.clone())
+                .map(|t| t.record().id.to_string())
                 .collect();
             for id in killing {
                 ctx.kill_with_grace(&id, g);

@@ -281,13 +281,13 @@ fn single_app_commands_answer_as_before() {
 fn running_tasks(name: &str, n: u32) -> Vec<TaskRecord> {
     (0..n)
         .map(|i| TaskRecord {
-            id: format!("{name}.{i}.{i:08x}"),
+            id: format!("{name}.{i}.{i:08x}").into(),
             app: name.into(),
             instance: i,
-            agent_id: format!("agent-{}", i % 1000),
+            agent_id: format!("agent-{}", i % 1000).into(),
             state: tritium_proto::v1::TaskState::TaskRunning as i32,
             version: 1,
-            host: format!("host-{}.example.org", i % 1000),
+            host: format!("host-{}.example.org", i % 1000).into(),
             ports: vec![31000 + i % 1000],
             unreachable_time: None,
         })

@@ -117,13 +117,13 @@ impl AppService {
             })
             .collect();
         let Some(app) = self.apps.get(name) else {
-            d.kill = live.iter().map(|t| t.record().id.clone()).collect();
+            d.kill = live.iter().map(|t| t.record().id.to_string()).collect();
             return d;
         };
         let r = &app.rec;
         let spec = &r.spec;
         if r.deleting {
-            d.kill = live.iter().map(|t| t.record().id.clone()).collect();
+            d.kill = live.iter().map(|t| t.record().id.to_string()).collect();
             return d;
         }
         let backing_off = app.not_before.is_some_and(|t| now < t);
@@ -152,7 +152,7 @@ impl AppService {
                     || r.completed.contains(&t.record().instance)
                     || !used.insert(t.record().instance)
                 {
-                    d.kill.push(t.record().id.clone());
+                    d.kill.push(t.record().id.to_string());
                 }
             }
             if !failed {
@@ -208,7 +208,7 @@ impl AppService {
             });
             cur = order.into_iter().map(|(_, t)| t).collect();
             for t in cur.drain(want..) {
-                d.kill.push(t.record().id.clone());
+                d.kill.push(t.record().id.to_string());
             }
         }
         let ready_new = cur
@@ -220,7 +220,7 @@ impl AppService {
         let (old_ready, old_unknown): (Vec<&Task>, Vec<&Task>) =
             old.iter().partition(|t| self.instance_ready(view, app, t));
         d.kill
-            .extend(old_unready.iter().map(|t| t.record().id.clone()));
+            .extend(old_unready.iter().map(|t| t.record().id.to_string()));
         let min_avail = want.saturating_sub(spec.upgrade.max_unavailable as usize);
         // A canary step or a pause holds the new version at `cap`
         // instances: as many old ones stay as the new ones do not replace,
@@ -241,7 +241,7 @@ impl AppService {
         d.kill.extend(
             old_ready[..killed_old]
                 .iter()
-                .map(|t| t.record().id.clone()),
+                .map(|t| t.record().id.to_string()),
         );
         let remaining_old = old_ready.len() - killed_old + old_unknown.len();
         let missing = cap.saturating_sub(cur.len()).saturating_sub(held(&cur));

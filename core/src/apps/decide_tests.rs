@@ -47,7 +47,7 @@ fn service(name: &str, instances: u32) -> AppRecord {
 /// Task `<app>.<instance>.<suffix>` of version `version` in `state`.
 fn task(app: &str, instance: u32, suffix: &str, version: u64, state: TaskState) -> TaskRecord {
     TaskRecord {
-        id: format!("{app}.{instance}.{suffix}"),
+        id: format!("{app}.{instance}.{suffix}").into(),
         app: app.into(),
         instance,
         agent_id: "agent-1".into(),
@@ -409,7 +409,7 @@ const DRAINING: &str = "agent-d";
 /// `t` moved to agent `agent`.
 fn on(agent: &str, mut t: TaskRecord) -> TaskRecord {
     t.agent_id = agent.into();
-    t.host = format!("host-{agent}");
+    t.host = format!("host-{agent}").into();
     t
 }
 
@@ -838,7 +838,7 @@ impl Live {
                     tasks.insert(t.id.clone(), t.clone());
                 }
                 StoreOp::RemoveTask(id) => {
-                    tasks.remove(id);
+                    tasks.remove(id.as_str());
                 }
                 StoreOp::FrameworkId(_) => {}
             }

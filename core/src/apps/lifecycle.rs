@@ -223,8 +223,8 @@ impl AppService {
         let now = ctx.now();
         let wall = ctx.wall_ns();
         let state = status.state;
-        let unhealthy_kill = self.unhealthy_killed.remove(&t.record().id);
-        let Some(app) = self.apps.get_mut(&t.record().app) else {
+        let unhealthy_kill = self.unhealthy_killed.remove(t.record().id.as_str());
+        let Some(app) = self.apps.get_mut(t.record().app.as_str()) else {
             return;
         };
         let failed = own_failure(status, t.kill_sent(), unhealthy_kill);
@@ -272,7 +272,7 @@ impl AppService {
             if app.rec.previous.is_some() && t.record().version == app.rec.version {
                 app.rec.update_failures += 1;
                 if app.rec.update_failures >= app.rec.spec.upgrade.rollback_after {
-                    let name = t.record().app.clone();
+                    let name = t.record().app.to_string();
                     self.roll_back(ctx, &name, "new version keeps failing");
                     return;
                 }
@@ -354,7 +354,7 @@ impl AppService {
                     && !t.kill_sent()
                     && t.record().state == TaskState::TaskRunning as i32
             })
-            .map(|t| t.record().id.clone())
+            .map(|t| t.record().id.to_string())
         else {
             return;
         };
@@ -373,7 +373,7 @@ impl AppService {
     /// period of the delete or restart under way if its operator gave one;
     /// its app's pending count is stale.
     pub(super) fn kill(&mut self, ctx: &mut Ctx<'_>, id: &str) {
-        let app = ctx.view().task(id).map(|t| t.record().app.clone());
+        let app = ctx.view().task(id).map(|t| t.record().app.to_string());
         let grace = app
             .as_deref()
             .and_then(|a| self.apps.get(a))
@@ -385,7 +385,7 @@ impl AppService {
         let siblings: Vec<String> = Self::group_tasks(&ctx.view(), id)
             .into_iter()
             .filter(|t| t.record().id != id && !t.kill_sent())
-            .map(|t| t.record().id.clone())
+            .map(|t| t.record().id.to_string())
             .collect();
         for t in std::iter::once(id).chain(siblings.iter().map(String::as_str)) {
             match grace {

@@ -43,7 +43,7 @@ use tritium_proto::view::{EventView, ViewError};
 use crate::contract::{ChartRing, DriverStats};
 use crate::framework::{Ctx, Framework, GroupLaunch, Launch, Task, TaskUpdate, View};
 use crate::matcher::{Matcher, Plan};
-use crate::session::{Answer, AppRecord, CommandError, CommandKind, Notice, TaskRecord};
+use crate::session::{Answer, AppRecord, CommandError, CommandKind, Notice, SharedStr, TaskRecord};
 
 mod agents;
 mod commands;
@@ -281,6 +281,11 @@ impl AppService {
     ) {
         let mut launches = Vec::with_capacity(accept.launches.len());
         let mut groups = Vec::new();
+        // The records of this agent's tasks share its id and hostname, and
+        // those of one app its name (one allocation each, not one per task).
+        let agent = SharedStr::from(accept.agent_id.as_str());
+        let host = SharedStr::from(accept.hostname.as_str());
+        let mut app_name: Option<SharedStr> = None;
         for launch in accept.launches {
             let Some(app) = self.apps.get(&*launch.app) else {
                 continue;
@@ -290,6 +295,10 @@ impl AppService {
             };
             let spec = &app.rec.spec;
             let version = app.rec.version;
+            let name = match &app_name {
+                Some(n) if **n == *spec.name => n.clone(),
+                _ => app_name.insert(SharedStr::from(spec.name.as_str())).clone(),
+            };
             let suffix = format!("{:012x}", ctx.rng().next_u64() & 0xffff_ffff_ffff);
             let task_id = format!("{}.{}.{}", spec.name, instance, suffix);
             if spec.is_pod() {
@@ -314,13 +323,13 @@ impl AppService {
                         .unwrap_or_default();
                     at += c.endpoints.len();
                     let record = TaskRecord {
-                        id,
-                        app: spec.name.clone(),
+                        id: id.into(),
+                        app: name.clone(),
                         instance,
-                        agent_id: accept.agent_id.clone(),
+                        agent_id: agent.clone(),
                         state: TaskState::TaskStaging as i32,
                         version,
-                        host: accept.hostname.clone(),
+                        host: host.clone(),
                         ports,
                         unreachable_time: None,
                     };
@@ -349,13 +358,13 @@ impl AppService {
             );
             let shared_id = shared.then(|| taskinfo::shared_executor_id(&spec.name, version));
             let record = TaskRecord {
-                id: task_id,
-                app: spec.name.clone(),
+                id: task_id.into(),
+                app: name,
                 instance,
-                agent_id: accept.agent_id.clone(),
+                agent_id: agent.clone(),
                 state: TaskState::TaskStaging as i32,
                 version,
-                host: accept.hostname.clone(),
+                host: host.clone(),
                 ports: launch.ports,
                 unreachable_time: None,
             };
@@ -441,7 +450,7 @@ impl Framework for AppService {
         let apps: BTreeSet<String> = ctx
             .view()
             .tasks()
-            .map(|t| t.record().app.clone())
+            .map(|t| t.record().app.to_string())
             .chain(self.apps.keys().cloned())
             .collect();
         for app in apps {
@@ -517,7 +526,7 @@ impl Framework for AppService {
     fn update(&mut self, ctx: &mut Ctx<'_>, update: &TaskUpdate<'_>) {
         let id = update.task_id();
         let app = match (update.ended, ctx.view().task(id)) {
-            (Some(t), _) | (None, Some(t)) => t.record().app.clone(),
+            (Some(t), _) | (None, Some(t)) => t.record().app.to_string(),
             (None, None) => return,
         };
         // The matcher counts instances: a pod's task stands for its group
@@ -613,15 +622,15 @@ impl Framework for AppService {
             self.matcher.task_added(app, &agent.value);
         }
         Some(TaskRecord {
-            id: id.clone(),
-            app: app.to_owned(),
+            id: id.as_str().into(),
+            app: app.into(),
             instance,
-            agent_id: agent.value.clone(),
+            agent_id: agent.value.as_str().into(),
             state: status.state,
             // Its spec is unknown: it counts as the current version (an
             // update in progress then leaves it alone, a later one rolls it).
             version: a.rec.version,
-            host: String::new(),
+            host: SharedStr::default(),
             ports: Vec::new(),
             unreachable_time: None,
         })

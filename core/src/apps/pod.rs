@@ -98,7 +98,7 @@ impl AppService {
         if container_of(id).is_none() {
             return;
         }
-        let Some(app) = self.apps.get(&t.record().app) else {
+        let Some(app) = self.apps.get(t.record().app.as_str()) else {
             return;
         };
         if app.rec.spec.kind == Kind::Job && status.state == TaskState::TaskFinished as i32 {
@@ -107,7 +107,7 @@ impl AppService {
         let rest: Vec<String> = Self::group_tasks(&ctx.view(), id)
             .into_iter()
             .filter(|t| !t.kill_sent())
-            .map(|t| t.record().id.clone())
+            .map(|t| t.record().id.to_string())
             .collect();
         if rest.is_empty() {
             return;

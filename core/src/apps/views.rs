@@ -283,12 +283,12 @@ pub(super) fn phase_name(view: &View<'_>) -> Subscription {
 fn task_view(t: &Task, ready: bool) -> TaskView {
     let r = t.record();
     TaskView {
-        id: r.id.clone(),
+        id: r.id.to_string(),
         instance: r.instance,
         version: r.version,
         state: state_name(r.state).to_owned(),
-        agent_id: r.agent_id.clone(),
-        host: r.host.clone(),
+        agent_id: r.agent_id.to_string(),
+        host: r.host.to_string(),
         ports: r.ports.clone(),
         healthy: t.healthy(),
         started_at: t.started_at(),

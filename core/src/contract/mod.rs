@@ -879,13 +879,13 @@ impl From<&crate::session::Notice> for Event {
         use crate::session::Notice;
         match n {
             Notice::Task(t) => Event::Task(TaskEvent {
-                app: t.app.clone(),
-                task: t.task.clone(),
+                app: t.app.to_string(),
+                task: t.task.to_string(),
                 instance: t.instance,
                 version: t.version,
                 state: t.state.to_owned(),
-                agent_id: t.agent_id.clone(),
-                host: t.host.clone(),
+                agent_id: t.agent_id.to_string(),
+                host: t.host.to_string(),
                 healthy: t.healthy,
                 message: t.message.clone(),
             }),

@@ -25,11 +25,13 @@
 
 pub mod master_url;
 mod scheduler;
+mod shared_str;
 pub mod types;
 
 pub use master_url::{MasterUrl, SCHEDULER_PATH, UrlError};
 pub(crate) use scheduler::Core;
 pub use scheduler::{Phase, Session, Stats, Task, is_failure, is_terminal, state_name};
+pub use shared_str::SharedStr;
 pub use types::*;
 
 /// The session running tritium's app service: the name the engine, the

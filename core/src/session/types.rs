@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::master_url::MasterUrl;
+use super::shared_str::SharedStr;
 pub use crate::contract::{Answer, CommandError};
 
 /// What the framework says about itself when it subscribes.
@@ -333,22 +334,27 @@ impl AppRecord {
 /// set at launch ([`crate::framework::Launch`]) and kept as they were
 /// (tritium's app service: the app, the instance number, the app version;
 /// a framework without groups leaves them empty).
+///
+/// Its strings are [`SharedStr`]s: the copies in the session's table, the
+/// store batch and the store's index share one allocation, and the tasks
+/// of one app or one agent share its name (issue 23: 200,000 tasks in
+/// under 200 MB).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskRecord {
     /// The Mesos task id.
-    pub id: String,
+    pub id: SharedStr,
     /// The group the framework launched it for (tritium: the app's name).
-    pub app: String,
+    pub app: SharedStr,
     /// Its instance number in the group.
     pub instance: u32,
     /// The agent it runs on (as the master last reported).
-    pub agent_id: String,
+    pub agent_id: SharedStr,
     /// `mesos.v1.TaskState` number; STAGING for a launch intent.
     pub state: i32,
     /// The group version it runs (tritium: the app version).
     pub version: u64,
     /// The agent's hostname.
-    pub host: String,
+    pub host: SharedStr,
     /// Host ports it was given.
     pub ports: Vec<u32>,
     /// While UNREACHABLE: since when, as the master said
@@ -770,9 +776,9 @@ pub enum Notice {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskNotice {
     /// The task's group (tritium: its app).
-    pub app: String,
+    pub app: SharedStr,
     /// The task id.
-    pub task: String,
+    pub task: SharedStr,
     /// Its instance number in the group.
     pub instance: u32,
     /// The group version it runs.
@@ -780,9 +786,9 @@ pub struct TaskNotice {
     /// `TASK_RUNNING`, ...
     pub state: &'static str,
     /// The agent it runs on.
-    pub agent_id: String,
+    pub agent_id: SharedStr,
     /// The agent's hostname.
-    pub host: String,
+    pub host: SharedStr,
     /// The last health check result, if the task has a health check.
     pub healthy: Option<bool>,
     /// The status message, if the update had one.

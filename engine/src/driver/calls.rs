@@ -4,6 +4,7 @@
 //! previous answer) and answers are matched to them in the same order.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
 use mio::{Registry, Token};
@@ -19,6 +20,8 @@ use crate::wire::{ContentType, HeadLimits, Method, Request, ResponseHead};
 const BODY_KEEP: usize = 4 * 1024;
 /// An answer with a longer body is a protocol error.
 const BODY_LIMIT: u64 = 1024 * 1024;
+/// Queues that grew past this many entries are given back once empty.
+const QUEUE_KEEP: usize = 4096;
 
 /// One answer, in request order.
 #[derive(Debug)]
@@ -76,7 +79,10 @@ pub(super) struct CallLimits {
 
 #[derive(Debug)]
 struct Waiting {
-    stream_id: String,
+    /// Shared with the call queued before it when equal (all calls of one
+    /// subscription carry the same id): 200,000 ACKs waiting after a big
+    /// launch held 200,000 copies of it.
+    stream_id: Arc<str>,
     body: Bytes,
 }
 
@@ -128,7 +134,7 @@ impl CallConn {
     pub(super) fn send(
         &mut self,
         stream_id: &str,
-        body: &Bytes,
+        body: Bytes,
         kind: &'static str,
     ) -> Result<(), SendError> {
         let queued = self.sock.pending_write() + self.waiting_bytes;
@@ -139,13 +145,16 @@ impl CallConn {
             )));
         }
         if self.encoded < self.limits.max_in_flight && self.waiting.is_empty() {
-            self.encode(stream_id, body, kind)?;
+            self.encode(stream_id, &body, kind)?;
         } else {
             self.waiting_bytes += body.len();
-            self.waiting.push_back(Waiting {
-                stream_id: stream_id.to_owned(),
-                body: body.clone(),
-            });
+            let stream_id = match self.waiting.back() {
+                Some(w) if *w.stream_id == *stream_id => Arc::clone(&w.stream_id),
+                _ => Arc::from(stream_id),
+            };
+            // Moved, not cloned: a clone of a `Bytes` made from a `Vec`
+            // allocates a shared header of its own.
+            self.waiting.push_back(Waiting { stream_id, body });
         }
         self.in_flight.push_back(kind);
         Ok(())
@@ -184,6 +193,9 @@ impl CallConn {
                 .map_err(|e| match e {
                     SendError::Full(r) | SendError::Invalid(r) => r,
                 })?;
+        }
+        if self.waiting.is_empty() && self.waiting.capacity() > QUEUE_KEEP {
+            self.waiting = VecDeque::new();
         }
         Ok(())
     }
@@ -231,6 +243,10 @@ impl CallConn {
         let (head, body) = self.answer.take().expect("an answer in progress");
         let kind = self.in_flight.pop_front().unwrap_or("?");
         self.encoded = self.encoded.saturating_sub(1);
+        // After a burst (200,000 ACKs), the queues give their memory back.
+        if self.in_flight.is_empty() && self.in_flight.capacity() > QUEUE_KEEP {
+            self.in_flight = VecDeque::new();
+        }
         if let Err(reason) = self.promote() {
             // Unreachable in practice (see `promote`); the connection
             // cannot be trusted with the rest, so it ends like a bad answer.

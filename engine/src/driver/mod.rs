@@ -636,7 +636,7 @@ impl<F: Framework> Driver<F> {
                 stream_id,
                 body,
                 kind,
-            } => self.send_call(&master, &stream_id, &body, kind),
+            } => self.send_call(&master, &stream_id, body, kind),
             Output::Store { seq, ops } => {
                 self.stats.store_batches += 1;
                 if self.store_timing.len() < MAX_TIMED_BATCHES {
@@ -819,7 +819,7 @@ impl<F: Framework> Driver<F> {
 
     // ------------------------------------------------------------ calls
 
-    fn send_call(&mut self, master: &MasterUrl, stream_id: &str, body: &Bytes, kind: &'static str) {
+    fn send_call(&mut self, master: &MasterUrl, stream_id: &str, body: Bytes, kind: &'static str) {
         if !self.may_send() {
             tracing::debug!(target: "tritium::driver", kind, "call not sent: this instance no longer leads");
             return;

@@ -25,7 +25,7 @@ use crossbeam_channel::Sender;
 use crate::core::AppSpec;
 use bytes::Bytes;
 
-use crate::core::{Input, Recovered, StoreOp, TaskRecord};
+use crate::core::{Input, Recovered, SharedStr, StoreOp, TaskRecord};
 
 /// The engine's durable state. Implementations: [`MemStore`],
 /// [`FileBacked`](super::FileBacked) (the file store) and
@@ -169,8 +169,9 @@ impl StoreCompletions {
 pub struct MemStore {
     framework_id: Option<String>,
     records: BTreeMap<String, Bytes>,
-    /// Boxed, as the core's tasks: the B-tree then holds pointers.
-    tasks: BTreeMap<String, Box<TaskRecord>>,
+    /// Boxed, as the core's tasks: the B-tree then holds pointers. Keyed
+    /// by the record's own id (shared with it and with the core's copy).
+    tasks: BTreeMap<SharedStr, Box<TaskRecord>>,
     completions: Option<StoreCompletions>,
     last_seq: u64,
     batches: u64,
@@ -222,7 +223,7 @@ impl MemStore {
                 self.tasks.insert(t.id.clone(), Box::new(t));
             }
             StoreOp::RemoveTask(id) => {
-                self.tasks.remove(&id);
+                self.tasks.remove(id.as_str());
             }
         }
     }

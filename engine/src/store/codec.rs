@@ -204,13 +204,13 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Vec<StoreOp>, String> {
             },
             TAG_REMOVE_RECORD => StoreOp::RemoveRecord(r.str()?),
             TAG_PUT_TASK_V1 => StoreOp::PutTask(TaskRecord {
-                id: r.str()?,
-                app: r.str()?,
+                id: r.str()?.into(),
+                app: r.str()?.into(),
                 instance: r.u32()?,
-                agent_id: r.str()?,
+                agent_id: r.str()?.into(),
                 state: r.u32()? as i32,
                 version: 1,
-                host: String::new(),
+                host: Default::default(),
                 ports: Vec::new(),
                 unreachable_time: None,
             }),
@@ -233,13 +233,13 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Vec<StoreOp>, String> {
                     None
                 };
                 StoreOp::PutTask(TaskRecord {
-                    id,
-                    app,
+                    id: id.into(),
+                    app: app.into(),
                     instance,
-                    agent_id,
+                    agent_id: agent_id.into(),
                     state,
                     version,
-                    host,
+                    host: host.into(),
                     ports,
                     unreachable_time,
                 })

@@ -462,7 +462,7 @@ mod tests {
     fn a_value_too_big_for_any_txn_is_refused() {
         let keys = Keys::new("/t");
         let mut t = task("huge", 1);
-        t.host = "h".repeat(2000);
+        t.host = "h".repeat(2000).into();
         let limits = TxnLimits {
             max_ops: 128,
             max_bytes: 1000,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::codec::OpRef;
 use bytes::Bytes;
 
-use crate::core::{Recovered, StoreOp, TaskRecord};
+use crate::core::{Recovered, SharedStr, StoreOp, TaskRecord};
 
 /// Every op is a per-key set or delete, so the state after a log is the
 /// last write of each key. Ordered maps make snapshots and [`Recovered`]
@@ -17,8 +17,10 @@ pub(crate) struct StoreState {
     pub framework_id: Option<String>,
     pub records: BTreeMap<String, Bytes>,
     /// Boxed, as the core's tasks: the B-tree then holds pointers, not
-    /// 136-byte records in two-thirds-full leaves.
-    pub tasks: BTreeMap<String, Box<TaskRecord>>,
+    /// records in two-thirds-full leaves. Keyed by the record's own id
+    /// (a [`SharedStr`]: the key, the record and the core's copy of it
+    /// share one allocation).
+    pub tasks: BTreeMap<SharedStr, Box<TaskRecord>>,
 }
 
 impl StoreState {
@@ -35,7 +37,7 @@ impl StoreState {
                 self.tasks.insert(rec.id.clone(), Box::new(rec));
             }
             StoreOp::RemoveTask(id) => {
-                self.tasks.remove(&id);
+                self.tasks.remove(id.as_str());
             }
         }
     }

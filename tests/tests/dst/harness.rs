@@ -225,8 +225,8 @@ impl Durable {
                 self.apps.remove(name.expect("an app key"));
             }
             StoreOp::PutTask(rec) => {
-                self.ever_put.insert(rec.id.clone());
-                self.tasks.insert(rec.id.clone(), rec.clone());
+                self.ever_put.insert(rec.id.to_string());
+                self.tasks.insert(rec.id.to_string(), rec.clone());
             }
             StoreOp::RemoveTask(id) => {
                 self.tasks.remove(id);
@@ -1302,10 +1302,10 @@ impl Sim {
                     self.store.issued = seq;
                     for op in &ops {
                         if let StoreOp::PutTask(rec) = op
-                            && !self.store.durable.ever_put.contains(&rec.id)
+                            && !self.store.durable.ever_put.contains(rec.id.as_str())
                             && !self.pending_puts(&rec.id)
                         {
-                            self.watch.held_launches.insert(rec.id.clone());
+                            self.watch.held_launches.insert(rec.id.to_string());
                         }
                     }
                     self.store.pending.push_back((seq, ops));

@@ -19,17 +19,25 @@ pub(super) enum Held {
 /// What a call in flight was about, to redo what a failure undid. The
 /// master answers calls in order, so the front of the queue is the call the
 /// next response is for.
+///
+/// One is queued per call in flight (200,000 ACKs wait after a launch of
+/// 100,000 tasks): the rare ACCEPT's lists are boxed, so an entry is 32
+/// bytes, not 56.
 #[derive(Debug, Clone)]
 pub(super) enum CallMeta {
     Decline(Vec<mesos::OfferId>),
-    Accept {
-        offers: Vec<mesos::OfferId>,
-        tasks: Vec<String>,
-    },
+    Accept(Box<AcceptMeta>),
     Revive,
     Suppress,
     Kill(String),
     Other,
+}
+
+/// The offers an ACCEPT answers and the tasks it launches.
+#[derive(Debug, Clone)]
+pub(super) struct AcceptMeta {
+    offers: Vec<mesos::OfferId>,
+    tasks: Vec<String>,
 }
 
 impl CallMeta {
@@ -43,7 +51,7 @@ impl CallMeta {
             ),
             Some(call::Type::Accept) => {
                 let a = c.accept.as_ref();
-                CallMeta::Accept {
+                CallMeta::Accept(Box::new(AcceptMeta {
                     offers: a.map(|a| a.offer_ids.clone()).unwrap_or_default(),
                     tasks: a
                         .into_iter()
@@ -58,7 +66,7 @@ impl CallMeta {
                         })
                         .map(|t| t.task_id.value.clone())
                         .collect(),
-                }
+                }))
             }
             Some(call::Type::Revive) => CallMeta::Revive,
             Some(call::Type::Kill) => CallMeta::Kill(
@@ -123,9 +131,10 @@ impl Core {
         // (still tracked) are committed.
         debug_assert!(
             match &meta {
-                CallMeta::Accept { tasks, .. } => tasks
+                CallMeta::Accept(a) => a
+                    .tasks
                     .iter()
-                    .filter_map(|id| self.tasks.get(id))
+                    .filter_map(|id| self.tasks.get(id.as_str()))
                     .all(|t| t.intent_seq <= self.committed_seq),
                 _ => true,
             },
@@ -167,14 +176,15 @@ impl Core {
             // offer is ignored; if not, the DECLINE releases the offer (which
             // would otherwise stay outstanding). Its tasks are settled by
             // reconciliation.
-            CallMeta::Accept { offers, tasks } if !certain => {
+            CallMeta::Accept(a) if !certain => {
+                let AcceptMeta { offers, tasks } = *a;
                 self.decline_later(now, offers);
                 // Ask now rather than at the launch timeout: a lost launch
                 // comes back TASK_UNKNOWN (and is replaced), a kept one with
                 // its state.
                 let ids: Vec<String> = tasks
                     .into_iter()
-                    .filter(|id| self.tasks.contains_key(id))
+                    .filter(|id| self.tasks.contains_key(id.as_str()))
                     .collect();
                 if !ids.is_empty() {
                     self.reconcile.waiting.extend(ids.iter().cloned());
@@ -185,11 +195,12 @@ impl Core {
                     self.send_reconcile(ids);
                 }
             }
-            CallMeta::Accept { offers, tasks } => {
+            CallMeta::Accept(a) => {
+                let AcceptMeta { offers, tasks } = *a;
                 // The master did not launch them: forget the intents and
                 // give the offer back.
                 for id in tasks {
-                    if let Some(t) = self.tasks.remove(&id) {
+                    if let Some(t) = self.tasks.remove(id.as_str()) {
                         self.batch.push(StoreOp::RemoveTask(id));
                         fw.launch_refused(&mut Ctx::new(self, now), &t);
                     }
@@ -256,12 +267,12 @@ impl Core {
                 // A KILL held behind its task's ACCEPT is dropped if the task
                 // was kept after all (others of its app ended meanwhile).
                 if let CallMeta::Kill(id) = &meta
-                    && self.tasks.get(id).is_some_and(|t| !t.kill_sent)
+                    && self.tasks.get(id.as_str()).is_some_and(|t| !t.kill_sent)
                 {
                     return;
                 }
                 if let CallMeta::Kill(id) = &meta
-                    && let Some(t) = self.tasks.get_mut(id)
+                    && let Some(t) = self.tasks.get_mut(id.as_str())
                 {
                     t.kill_emitted = true;
                 }
@@ -347,7 +358,7 @@ impl Core {
     /// lengthens a grace period it is already counting).
     pub(crate) fn kill_with_grace(&mut self, id: &str, grace: Duration) {
         if let Some(t) = self.tasks.get_mut(id) {
-            t.kill_grace = Some(grace);
+            t.set_kill_grace(grace);
         }
         self.kill(id);
     }
@@ -363,13 +374,13 @@ impl Core {
         };
         t.kill_sent = true;
         let launch_may_be_held = t.intent_seq > self.committed_seq;
-        let kill_policy = t.kill_grace.map(|g| mesos::KillPolicy {
+        let kill_policy = t.kill_grace().map(|g| mesos::KillPolicy {
             grace_period: Some(mesos::DurationInfo {
                 nanoseconds: i64::try_from(g.as_nanos()).unwrap_or(i64::MAX),
             }),
         });
         let agent_id = Some(mesos::AgentId {
-            value: t.rec.agent_id.clone(),
+            value: t.rec.agent_id.to_string(),
         });
         let c = self.call(call::Type::Kill, |c| {
             c.kill = Some(call::Kill {

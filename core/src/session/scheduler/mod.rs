@@ -10,6 +10,7 @@ use tritium_proto::v1::{self as mesos, TaskState, framework_info, offer};
 use tritium_proto::view::{EventType, EventView};
 
 use super::master_url::MasterUrl;
+use super::shared_str::SharedStr;
 use super::types::*;
 use crate::framework::{Ctx, Framework, GroupLaunch, Launch, TaskUpdate, View};
 use crate::rng::Rng;
@@ -169,7 +170,7 @@ pub struct Core {
     /// Boxed: a B-tree leaf holds eleven entries inline and is about
     /// two-thirds full, so a 250-byte `Task` inline cost about 450 bytes
     /// per task; boxed, the tree holds a pointer (massif, 20,000 tasks).
-    pub(crate) tasks: BTreeMap<String, Box<Task>>,
+    pub(crate) tasks: BTreeMap<SharedStr, Box<Task>>,
     pub(crate) out: VecDeque<Output<AnyReply>>,
     pub(crate) batch: Vec<StoreOp>,
     issued_seq: u64,
@@ -469,7 +470,7 @@ impl<F: Framework> Session<F> {
         self.core
             .tasks
             .values()
-            .map(|t| (t.rec.id.clone(), t.rec.app.clone(), t.rec.state))
+            .map(|t| (t.rec.id.to_string(), t.rec.app.to_string(), t.rec.state))
             .collect()
     }
 }
@@ -700,7 +701,7 @@ impl Core {
                             .tasks
                             .iter()
                             .filter(|(_, t)| t.rec.agent_id == agent)
-                            .map(|(id, _)| id.clone())
+                            .map(|(id, _)| id.to_string())
                             .collect();
                         if !ids.is_empty() {
                             self.send_reconcile(ids);

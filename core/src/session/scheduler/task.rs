@@ -25,19 +25,11 @@ pub struct Task {
     /// The KILL actually left (it may instead wait behind the task's held
     /// ACCEPT, and be dropped if the task turns out to be needed).
     pub(super) kill_emitted: bool,
-    /// The grace period its KILL carries (`Call.Kill.kill_policy`, which
-    /// overrides the TaskInfo's); `None`: the TaskInfo's, else the agent's
-    /// default. Kept for the KILLs sent again after a re-subscription.
-    pub(super) kill_grace: Option<Duration>,
     /// Store batch of its launch intent (0 if recovered): until that batch
     /// commits, its ACCEPT may still be held.
     pub(super) intent_seq: u64,
     /// The last health check result the agent reported.
     pub(super) healthy: Option<bool>,
-    /// The last result of its check (TaskInfo.check, the app service's
-    /// readiness check) the agent reported: `None` until a status carries
-    /// one (an empty `CheckStatusInfo` means no result yet).
-    pub(super) check_status: Option<mesos::CheckStatusInfo>,
     /// A status for it arrived since this session began (a task recovered
     /// from the store has none until reconciliation answers): what the
     /// agent said of its health and check is known.
@@ -46,8 +38,25 @@ pub struct Task {
     pub(super) running_since: Option<Instant>,
     /// Wall-clock seconds of its RUNNING status (the agent's timestamp).
     pub(super) started_at: Option<f64>,
-    /// The message of its last status.
-    pub(super) message: Option<String>,
+    /// What few tasks have (a KILL's grace period, a check result, a
+    /// status message): boxed, so that a task without them costs a
+    /// pointer, not 72 bytes (a million tasks: issue 23).
+    extra: Option<Box<TaskExtra>>,
+}
+
+/// The rarely set parts of a [`Task`].
+#[derive(Debug, Default)]
+struct TaskExtra {
+    /// The grace period its KILL carries (`Call.Kill.kill_policy`, which
+    /// overrides the TaskInfo's); `None`: the TaskInfo's, else the agent's
+    /// default. Kept for the KILLs sent again after a re-subscription.
+    kill_grace: Option<Duration>,
+    /// The last result of its check (TaskInfo.check, the app service's
+    /// readiness check) the agent reported: `None` until a status carries
+    /// one (an empty `CheckStatusInfo` means no result yet).
+    check_status: Option<mesos::CheckStatusInfo>,
+    /// The message of its last status that had one.
+    message: Option<String>,
 }
 
 impl Task {
@@ -61,17 +70,44 @@ impl Task {
             replaced: false,
             kill_sent: false,
             kill_emitted: false,
-            kill_grace: None,
             intent_seq,
             healthy: None,
-            check_status: None,
             // A task launched now has no earlier status to miss; one
             // recovered from the store (`intent_seq` 0) waits for its
             // reconciliation.
             status_seen: intent_seq != 0,
             running_since: None,
             started_at: None,
-            message: None,
+            extra: None,
+        }
+    }
+
+    fn extra_mut(&mut self) -> &mut TaskExtra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
+    /// The grace period its KILLs carry, if one was asked for.
+    pub(super) fn kill_grace(&self) -> Option<Duration> {
+        self.extra.as_ref()?.kill_grace
+    }
+
+    pub(super) fn set_kill_grace(&mut self, grace: Duration) {
+        self.extra_mut().kill_grace = Some(grace);
+    }
+
+    /// Keep the check result a status carries (`None` leaves it as it was
+    /// only when there was none: a status of a task with a check always
+    /// carries one).
+    pub(super) fn set_check_status(&mut self, check: &Option<mesos::CheckStatusInfo>) {
+        if check.is_some() || self.check_status().is_some() {
+            self.extra_mut().check_status.clone_from(check);
+        }
+    }
+
+    /// Keep a status's message, if it has one.
+    pub(super) fn note_message(&mut self, message: &Option<String>) {
+        if let Some(m) = message {
+            self.extra_mut().message = Some(m.clone());
         }
     }
 
@@ -109,7 +145,7 @@ impl Task {
     /// The last result of its check the agent reported (see
     /// [`TaskInfo.check`](mesos::TaskInfo::check)).
     pub fn check_status(&self) -> Option<&mesos::CheckStatusInfo> {
-        self.check_status.as_ref()
+        self.extra.as_ref()?.check_status.as_ref()
     }
 
     /// Whether a status for it arrived in this session's life: a task
@@ -131,7 +167,7 @@ impl Task {
 
     /// The message of its last status that had one.
     pub fn message(&self) -> Option<&str> {
-        self.message.as_deref()
+        self.extra.as_ref()?.message.as_deref()
     }
 
     /// Since when the master reports it UNREACHABLE.

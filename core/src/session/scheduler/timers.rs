@@ -68,7 +68,7 @@ impl Core {
                 .reconcile
                 .waiting
                 .iter()
-                .filter(|id| self.tasks.contains_key(*id))
+                .filter(|id| self.tasks.contains_key(id.as_str()))
                 .cloned()
                 .collect();
             self.reconcile.waiting = ids.iter().cloned().collect();
@@ -98,7 +98,7 @@ impl Core {
                 .tasks
                 .values()
                 .filter(|t| t.unreachable_since.is_some())
-                .map(|t| t.rec.id.clone())
+                .map(|t| t.rec.id.to_string())
                 .collect();
             if ids.is_empty() {
                 self.reconcile.unreachable_at = None;
@@ -115,11 +115,11 @@ impl Core {
             .tasks
             .values()
             .filter(|t| is_stuck_candidate(t) && now >= t.launched_at + self.cfg.launch_timeout)
-            .map(|t| (t.rec.id.clone(), t.stuck_checks))
+            .map(|t| (t.rec.id.to_string(), t.stuck_checks))
             .collect();
         let mut stale = Vec::new();
         for (id, checks) in due {
-            if let Some(t) = self.tasks.get_mut(&id) {
+            if let Some(t) = self.tasks.get_mut(id.as_str()) {
                 t.launched_at = now;
                 t.stuck_checks = checks.saturating_add(1);
             }

@@ -19,7 +19,7 @@ pub(super) struct Reconcile {
 impl Core {
     pub(super) fn start_reconciliation(&mut self, now: Instant) {
         self.stats.reconcile_rounds += 1;
-        self.reconcile.waiting = self.tasks.keys().cloned().collect();
+        self.reconcile.waiting = self.tasks.keys().map(|k| k.to_string()).collect();
         self.reconcile.backoff = self.cfg.reconcile_retry_initial;
         if self.reconcile.waiting.is_empty() {
             self.reconcile.retry_at = None;
@@ -37,11 +37,11 @@ impl Core {
         let tasks = ids
             .into_iter()
             .filter_map(|id| {
-                let t = self.tasks.get(&id)?;
+                let t = self.tasks.get(id.as_str())?;
                 Some(call::reconcile::Task {
                     task_id: mesos::TaskId { value: id },
                     agent_id: Some(mesos::AgentId {
-                        value: t.rec.agent_id.clone(),
+                        value: t.rec.agent_id.to_string(),
                     }),
                 })
             })
@@ -74,7 +74,7 @@ impl Core {
         let mut touched = false;
         // The task as it ended (it is no longer tracked).
         let mut ended: Option<Box<Task>> = None;
-        let mut moved_from: Option<String> = None;
+        let mut moved_from: Option<SharedStr> = None;
         // A task moving forward (STAGING → STARTING → RUNNING) with nothing
         // else changing: the framework may skip deciding again.
         let mut plain = false;
@@ -86,24 +86,25 @@ impl Core {
         let cap = self.unreachable_age_cap();
         if !is_terminal(state)
             && self.cfg.orphans == OrphanPolicy::Adopt
-            && !self.tasks.contains_key(&id)
+            && !self.tasks.contains_key(id.as_str())
         {
             // Adopted, it is handled below like any task of ours.
             self.adopt(fw, now, &status);
         }
-        match self.tasks.get_mut(&id) {
+        match self.tasks.get_mut(id.as_str()) {
             Some(t) => {
                 if let Some(agent) = &status.agent_id
                     && agent.value != t.rec.agent_id
                 {
-                    moved_from = Some(std::mem::replace(&mut t.rec.agent_id, agent.value.clone()));
+                    moved_from = Some(std::mem::replace(
+                        &mut t.rec.agent_id,
+                        SharedStr::from(agent.value.as_str()),
+                    ));
                 }
-                if status.message.is_some() {
-                    t.message.clone_from(&status.message);
-                }
+                t.note_message(&status.message);
                 touched = true;
                 if is_terminal(state) {
-                    let mut t = self.tasks.remove(&id).expect("present");
+                    let mut t = self.tasks.remove(id.as_str()).expect("present");
                     tracing::info!(target: "tritium::tasks", task = %id, group = %t.rec.app, state = state_name(state), message = ?status.message, "task ended");
                     self.batch.push(StoreOp::RemoveTask(id.clone()));
                     let ev = task_event(&t, state, status.message.as_deref());
@@ -152,10 +153,10 @@ impl Core {
                     // Every status of a task with a check carries its last
                     // result (an empty one before the first), as Mesos's
                     // executors send them.
-                    let check_changed =
-                        status.check_status.is_some() && status.check_status != t.check_status;
+                    let check_changed = status.check_status.is_some()
+                        && status.check_status.as_ref() != t.check_status();
                     if check_changed {
-                        t.check_status.clone_from(&status.check_status);
+                        t.set_check_status(&status.check_status);
                     }
                     // A recovered task's first status says what its health
                     // and check are (`Task::status_seen`). It stays a plain
@@ -198,7 +199,8 @@ impl Core {
                         if changed_state || stamp_changed {
                             self.batch.push(StoreOp::PutTask(rec));
                         }
-                        let ev = task_event(&self.tasks[&id], state, status.message.as_deref());
+                        let ev =
+                            task_event(&self.tasks[id.as_str()], state, status.message.as_deref());
                         self.out.push_back(ev);
                     } else if stamp_changed {
                         // Still UNREACHABLE, and the master now says since
@@ -227,10 +229,10 @@ impl Core {
             // earlier, and other tasks may have ended since. A KILL that
             // never left (it waits behind the task's held ACCEPT) is
             // withdrawn and the framework decides afresh.
-            let emitted = self.tasks.get(&id).is_some_and(|t| t.kill_emitted);
+            let emitted = self.tasks.get(id.as_str()).is_some_and(|t| t.kill_emitted);
             if emitted {
                 self.kill(&id);
-            } else if let Some(t) = self.tasks.get_mut(&id) {
+            } else if let Some(t) = self.tasks.get_mut(id.as_str()) {
                 t.kill_sent = false;
                 // It may be a STAGING task again: its launch timeout counts.
                 new_deadline = task_deadline(&self.cfg, t);
@@ -274,10 +276,10 @@ impl Core {
         let Some(mut rec) = fw.adopt(&mut Ctx::new(self, now), status) else {
             return false;
         };
-        rec.id.clone_from(id);
+        rec.id = SharedStr::from(id.as_str());
         rec.state = status.state;
         if let Some(agent) = &status.agent_id {
-            rec.agent_id.clone_from(&agent.value);
+            rec.agent_id = SharedStr::from(agent.value.as_str());
         }
         let unreachable = status.state == TaskState::TaskUnreachable as i32;
         let wall_now = self.wall_ns(now);
@@ -301,7 +303,7 @@ impl Core {
             task.unreachable_since = since.or(task.unreachable_since);
         }
         task.healthy = status.healthy;
-        task.check_status.clone_from(&status.check_status);
+        task.set_check_status(&status.check_status);
         task.status_seen = true;
         let ev = task_event(&task, status.state, status.message.as_deref());
         self.out.push_back(ev);
@@ -309,7 +311,7 @@ impl Core {
         if let Some(at) = task_deadline(&self.cfg, &task) {
             self.lower_task_floor(at);
         }
-        self.tasks.insert(id.clone(), Box::new(task));
+        self.tasks.insert(task.rec.id.clone(), Box::new(task));
         true
     }
 }
