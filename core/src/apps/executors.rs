@@ -128,7 +128,7 @@ impl AppService {
         let per_task = format!("{}.executor", rec.id);
         let shared = self
             .apps
-            .get(&rec.app)
+            .get(rec.app.as_str())
             .and_then(|a| a.rec.spec.executor.as_ref())
             .is_some_and(|e| e.shared);
         let id = match named {
@@ -136,7 +136,7 @@ impl AppService {
             None if shared
                 && self
                     .apps
-                    .get(&rec.app)
+                    .get(rec.app.as_str())
                     .is_some_and(|a| a.rec.version == rec.version) =>
             {
                 taskinfo::shared_executor_id(&rec.app, rec.version)
@@ -146,12 +146,12 @@ impl AppService {
                 if self
                     .executors
                     .get(&known)
-                    .is_some_and(|a| a.contains(&rec.agent_id))
+                    .is_some_and(|a| a.contains(rec.agent_id.as_str()))
                 {
                     known
                 } else if self
                     .apps
-                    .get(&rec.app)
+                    .get(rec.app.as_str())
                     .and_then(|a| a.rec.spec.executor.as_ref())
                     .is_some()
                 {
@@ -165,7 +165,7 @@ impl AppService {
             // Whether other tasks still use it is settled once per turn
             // (`settle_executors`): one pass over the app's tasks, not one
             // per ended task.
-            self.exec_candidates.insert((rec.agent_id.clone(), id));
+            self.exec_candidates.insert((rec.agent_id.to_string(), id));
             return;
         } else if id != per_task {
             // Not an executor tritium names (a pod's DEFAULT executor ends
@@ -222,9 +222,9 @@ impl AppService {
         if self
             .executors
             .get(&id)
-            .is_some_and(|a| a.contains(&rec.agent_id))
+            .is_some_and(|a| a.contains(rec.agent_id.as_str()))
         {
-            self.exec_candidates.insert((rec.agent_id.clone(), id));
+            self.exec_candidates.insert((rec.agent_id.to_string(), id));
         }
     }
 
@@ -289,12 +289,12 @@ impl AppService {
             .tasks()
             .filter_map(|t| {
                 let r = t.record();
-                let a = self.apps.get(&r.app)?;
+                let a = self.apps.get(r.app.as_str())?;
                 let shared = a.rec.spec.executor.as_ref().is_some_and(|e| e.shared);
                 (shared && a.rec.version == r.version).then(|| {
                     (
                         taskinfo::shared_executor_id(&r.app, r.version),
-                        r.agent_id.clone(),
+                        r.agent_id.to_string(),
                     )
                 })
             })
