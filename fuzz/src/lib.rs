@@ -165,15 +165,119 @@ pub fn response_head(data: &[u8]) {
     }
 }
 
+/// What a resource view exposes: name, type, scalar bits, ranges, set,
+/// role, reserved, allocation role, persistence id, revocable.
+type ResourceFacts = (
+    String,
+    i32,
+    Option<u64>,
+    Vec<(u64, u64)>,
+    Vec<String>,
+    String,
+    bool,
+    Option<String>,
+    Option<String>,
+    bool,
+);
+
+/// Everything a resource view exposes, for comparing with prost.
+#[allow(deprecated)] // `Resource.role` is deprecated upstream; the view reads it.
+fn resource_facts(r: &tritium_proto::view::ResourceView<'_>) -> ResourceFacts {
+    (
+        r.name().to_owned(),
+        r.value_type().as_i32(),
+        r.scalar().map(f64::to_bits),
+        r.ranges().collect(),
+        r.set().map(str::to_owned).collect(),
+        r.role().to_owned(),
+        r.is_reserved(),
+        r.allocation_role().map(str::to_owned),
+        r.persistence_id().map(str::to_owned),
+        r.is_revocable(),
+    )
+}
+
+/// The same facts from prost, with Mesos' role rules.
+#[allow(deprecated)]
+fn resource_facts_prost(w: &tritium_proto::v1::Resource) -> ResourceFacts {
+    (
+        w.name.clone(),
+        w.r#type,
+        w.scalar.as_ref().map(|s| s.value.to_bits()),
+        w.ranges
+            .iter()
+            .flat_map(|rs| rs.range.iter().map(|x| (x.begin, x.end)))
+            .collect(),
+        w.set.iter().flat_map(|s| s.item.iter().cloned()).collect(),
+        match w.reservations.last() {
+            Some(last) => last.role.clone().unwrap_or_default(),
+            None => w.role().to_owned(),
+        },
+        !w.reservations.is_empty() || w.role.as_deref().is_some_and(|r| r != "*"),
+        w.allocation_info.as_ref().and_then(|a| a.role.clone()),
+        w.disk
+            .as_ref()
+            .and_then(|d| d.persistence.as_ref())
+            .map(|p| p.id.clone()),
+        w.revocable.is_some(),
+    )
+}
+
+/// The view's contract message by message (ARCHITECTURE.md, "The view and
+/// prost"): for every offer and resource the view yields, wherever prost
+/// decodes that message's own bytes (even if it rejects the event around
+/// it), every accessor returns prost's value or an error, never another
+/// value.
+fn each_message_agrees(data: &[u8]) {
+    use prost::Message;
+    use tritium_proto::v1;
+    use tritium_proto::view::EventView;
+
+    let Ok(event) = EventView::new(data) else {
+        return;
+    };
+    for offer in event.offers() {
+        let Ok(offer) = offer else { break };
+        if let Ok(want) = v1::Offer::decode(offer.as_bytes()) {
+            assert_eq!(offer.id(), want.id.value);
+            assert_eq!(offer.agent_id(), want.agent_id.value);
+            assert_eq!(offer.hostname(), want.hostname);
+            assert_eq!(
+                offer.framework_id().unwrap_or_default(),
+                want.framework_id.value
+            );
+            assert_eq!(
+                offer.allocation_role(),
+                want.allocation_info
+                    .as_ref()
+                    .and_then(|a| a.role.as_deref())
+            );
+            for (got, w) in offer.resources().zip(&want.resources) {
+                let Ok(got) = got else { break };
+                assert_eq!(resource_facts(&got), resource_facts_prost(w));
+            }
+        }
+        for r in offer.resources() {
+            let Ok(r) = r else { break };
+            if let Ok(want) = v1::Resource::decode(r.as_bytes()) {
+                assert_eq!(resource_facts(&r), resource_facts_prost(&want));
+            }
+        }
+    }
+}
+
 /// Event decoding: wherever prost decodes an event, the lazy view reads the
 /// same type and, for OFFERS, the same value of every field it exposes.
 /// Where prost refuses the bytes, the view may read them or refuse them
-/// (it checks only what it reads), but never panics.
+/// (it checks only what it reads), but never panics, and every offer and
+/// resource it reads agrees with prost's decode of that message alone
+/// wherever prost decodes it ([`each_message_agrees`]).
 pub fn event(data: &[u8]) {
     use prost::Message;
     use tritium_proto::scheduler::Event;
     use tritium_proto::view::EventView;
 
+    each_message_agrees(data);
     let full = Event::decode(data);
     let view = EventView::new(data);
     let (Ok(full), Ok(view)) = (full, view) else {
@@ -216,6 +320,7 @@ pub fn event(data: &[u8]) {
         for (j, r) in got.resources().enumerate() {
             let Ok(r) = r else { return };
             let w = &want.resources[j];
+            assert_eq!(resource_facts(&r), resource_facts_prost(w));
             assert_eq!(r.name(), w.name);
             assert_eq!(r.value_type().as_i32(), w.r#type);
             assert_eq!(

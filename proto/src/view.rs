@@ -49,6 +49,12 @@
 //! - repeated fields are yielded in order; unknown fields of every wire type,
 //!   groups included, are skipped.
 //!
+//! Equal contents, not equal addresses: the resource iterator reuses a role
+//! string it checked for an earlier resource of the offer when the bytes are
+//! the same, and well-known resource names are returned as constants (so
+//! that the common case costs no UTF-8 check). `Offer.id` and the `as_bytes`
+//! slices always point into the input.
+//!
 //! The view is deliberately *stricter* than prost in one way and *laxer* in
 //! another:
 //!
@@ -280,7 +286,7 @@ const WT_FIXED32: u8 = 5;
 #[derive(Clone, Copy, Debug)]
 enum FieldValue<'a> {
     Varint(u64),
-    Fixed64(u64),
+    Fixed64,
     Len(&'a [u8]),
     Group,
     Fixed32,
@@ -290,7 +296,7 @@ impl<'a> FieldValue<'a> {
     fn wire_type(self) -> u8 {
         match self {
             FieldValue::Varint(_) => WT_VARINT,
-            FieldValue::Fixed64(_) => WT_FIXED64,
+            FieldValue::Fixed64 => WT_FIXED64,
             FieldValue::Len(_) => WT_LEN,
             FieldValue::Group => WT_START_GROUP,
             FieldValue::Fixed32 => WT_FIXED32,
@@ -329,15 +335,6 @@ impl<'a> FieldValue<'a> {
         self.varint(field).map(|v| v as i32)
     }
 
-    /// A `double` field.
-    #[inline]
-    fn double(self, field: &'static str) -> Result<f64, ViewError> {
-        match self {
-            FieldValue::Fixed64(bits) => Ok(f64::from_bits(bits)),
-            other => Err(other.bad(field)),
-        }
-    }
-
     /// A `string` field, UTF-8 checked.
     #[inline]
     fn string(self, field: &'static str) -> Result<&'a str, ViewError> {
@@ -348,6 +345,56 @@ impl<'a> FieldValue<'a> {
 #[inline]
 fn utf8<'a>(bytes: &'a [u8], field: &'static str) -> Result<&'a str, ViewError> {
     std::str::from_utf8(bytes).map_err(|_| ViewError::InvalidUtf8 { field })
+}
+
+/// [`utf8`], except that bytes equal to those of `hint` (a string checked
+/// before, typically the previous resource's role) are `hint` without
+/// another check; and a string checked here becomes the next `hint`. The
+/// result has the same contents either way, though not necessarily the same
+/// address.
+#[inline]
+fn utf8_hinted<'a>(
+    bytes: &'a [u8],
+    hint: &mut &'a str,
+    field: &'static str,
+) -> Result<&'a str, ViewError> {
+    if bytes == hint.as_bytes() {
+        return Ok(*hint);
+    }
+    let s = utf8(bytes, field)?;
+    *hint = s;
+    Ok(s)
+}
+
+/// A resource name the matcher knows by name, as a constant: the same
+/// contents as the bytes, without a UTF-8 check.
+#[inline]
+fn known_name(bytes: &[u8]) -> Option<&'static str> {
+    match bytes {
+        b"cpus" => Some("cpus"),
+        b"mem" => Some("mem"),
+        b"disk" => Some("disk"),
+        b"ports" => Some("ports"),
+        b"gpus" => Some("gpus"),
+        _ => None,
+    }
+}
+
+/// The raw tag of field `field` with wire type `wire_type`, as
+/// [`Cursor::read_tag`] returns it.
+const fn tag(field: u32, wire_type: u8) -> u64 {
+    ((field as u64) << 3) | wire_type as u64
+}
+
+/// The error for field `name` arriving with the wire type of `tag`.
+#[cold]
+#[inline(never)]
+fn bad_wire_type(name: &'static str, tag: u64) -> ViewError {
+    ViewError::BadWireType {
+        field: name,
+        // The mask keeps 3 bits, which always fit in a u8.
+        wire_type: (tag & 7) as u8,
+    }
 }
 
 /// Reads fields from the front of a message's bytes.
@@ -381,16 +428,88 @@ impl<'a> Cursor<'a> {
         self.rest = &[];
     }
 
-    #[inline]
+    #[inline(always)]
     fn read_varint(&mut self) -> Result<u64, ViewError> {
-        // Fast path: keys, lengths and small values are one byte.
-        if let Some((&b, rest)) = self.rest.split_first()
-            && b < 0x80
+        // Fast paths: keys, lengths and small values are one byte; lengths
+        // of offers and port numbers are two or three.
+        match *self.rest {
+            [b0, ref rest @ ..] if b0 < 0x80 => {
+                self.rest = rest;
+                Ok(u64::from(b0))
+            }
+            [b0, b1, ref rest @ ..] if b1 < 0x80 => {
+                self.rest = rest;
+                Ok(u64::from(b0 & 0x7f) | (u64::from(b1) << 7))
+            }
+            [b0, b1, b2, ref rest @ ..] if b2 < 0x80 => {
+                self.rest = rest;
+                Ok(u64::from(b0 & 0x7f) | (u64::from(b1 & 0x7f) << 7) | (u64::from(b2) << 14))
+            }
+            _ => self.read_varint_slow(),
+        }
+    }
+
+    /// Skips the value of any field, given its raw tag.
+    #[inline(always)]
+    fn skip_value(&mut self, tag: u64) -> Result<(), ViewError> {
+        self.skip_unread(tag, 0, |_| "")
+    }
+
+    /// Reads a key as its raw tag, `field << 3 | wire_type`: one compare
+    /// against a constant [`tag`] then checks field and wire type at once.
+    /// The field number is checked (non-zero, fits in 32 bits) as in
+    /// [`Cursor::read_key`].
+    #[inline(always)]
+    fn read_tag(&mut self) -> Result<u64, ViewError> {
+        if let [b, ref rest @ ..] = *self.rest
+            && (8..0x80).contains(&b)
         {
             self.rest = rest;
             return Ok(u64::from(b));
         }
-        self.read_varint_slow()
+        self.read_tag_slow()
+    }
+
+    #[inline(never)]
+    fn read_tag_slow(&mut self) -> Result<u64, ViewError> {
+        let (field, wire_type) = self.read_key()?;
+        Ok((u64::from(field) << 3) | u64::from(wire_type))
+    }
+
+    /// Skips the value of a field the caller does not read, given its raw
+    /// tag; `reads` has bit `n` set for every field number `n` the caller
+    /// does read (so a tag that reached here with such a field number has
+    /// the wrong wire type: [`ViewError::BadWireType`], named by `names`).
+    /// The value is read first, as [`Cursor::next_field`] would, so a
+    /// truncated value reports [`ViewError::Truncated`] either way.
+    #[inline(always)]
+    fn skip_unread(
+        &mut self,
+        tag: u64,
+        reads: u32,
+        names: impl FnOnce(u64) -> &'static str,
+    ) -> Result<(), ViewError> {
+        match (tag & 7) as u8 {
+            WT_LEN => {
+                self.read_len()?;
+            }
+            WT_VARINT => {
+                self.read_varint()?;
+            }
+            WT_FIXED64 => {
+                self.read_fixed::<8>()?;
+            }
+            wire_type => {
+                // A tag that came through `read_tag` has a field that fits
+                // in 32 bits.
+                self.read_value((tag >> 3) as u32, wire_type, 0)?;
+            }
+        }
+        let field = tag >> 3;
+        if field < 32 && reads & (1 << field) != 0 {
+            return Err(bad_wire_type(names(field), tag));
+        }
+        Ok(())
     }
 
     #[inline(never)]
@@ -461,9 +580,7 @@ impl<'a> Cursor<'a> {
     ) -> Result<FieldValue<'a>, ViewError> {
         match wire_type {
             WT_VARINT => self.read_varint().map(FieldValue::Varint),
-            WT_FIXED64 => self
-                .read_fixed::<8>()
-                .map(|b| FieldValue::Fixed64(u64::from_le_bytes(b))),
+            WT_FIXED64 => self.read_fixed::<8>().map(|_| FieldValue::Fixed64),
             WT_LEN => self.read_len().map(FieldValue::Len),
             WT_FIXED32 => self.read_fixed::<4>().map(|_| FieldValue::Fixed32),
             WT_START_GROUP => self
@@ -508,7 +625,10 @@ impl<'a> Cursor<'a> {
         let value = match wire_type {
             WT_LEN => FieldValue::Len(self.read_len()?),
             WT_VARINT => FieldValue::Varint(self.read_varint()?),
-            WT_FIXED64 => FieldValue::Fixed64(u64::from_le_bytes(self.read_fixed::<8>()?)),
+            WT_FIXED64 => {
+                self.read_fixed::<8>()?;
+                FieldValue::Fixed64
+            }
             _ => self.read_value(field, wire_type, 0)?,
         };
         Ok(Some((field, value)))
@@ -611,23 +731,36 @@ impl<'a> Iterator for LenFields<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            match self.cur.next_field() {
-                Ok(None) => return None,
-                Ok(Some((field, value))) if field == self.field => {
-                    let payload = value.len(self.name);
-                    if payload.is_err() {
-                        self.cur.finish();
-                    }
-                    return Some(payload);
+        let want = tag(self.field, WT_LEN);
+        while !self.cur.rest.is_empty() {
+            let step = match self.cur.read_tag() {
+                Ok(t) if t == want => self.cur.read_len().map(Some),
+                Ok(other) => {
+                    let field = self.field;
+                    let name = self.name;
+                    // Any other field is skipped; this one with another wire
+                    // type is an error.
+                    let skipped = self.cur.skip_value(other);
+                    skipped.and_then(|()| {
+                        if other >> 3 == u64::from(field) {
+                            Err(bad_wire_type(name, other))
+                        } else {
+                            Ok(None)
+                        }
+                    })
                 }
-                Ok(Some(_)) => {}
+                Err(e) => Err(e),
+            };
+            match step {
+                Ok(Some(payload)) => return Some(Ok(payload)),
+                Ok(None) => {}
                 Err(e) => {
                     self.cur.finish();
                     return Some(Err(e));
                 }
             }
         }
+        None
     }
 }
 
@@ -845,19 +978,32 @@ impl<'a> EventView<'a> {
     /// records `type` (last occurrence wins) and where `offers` is. Nothing
     /// inside sub-messages is read yet.
     pub fn new(buf: &'a [u8]) -> Result<Self, ViewError> {
+        const TYPE: u64 = tag(event::TYPE, WT_VARINT);
+        const OFFERS: u64 = tag(event::OFFERS, WT_LEN);
+        const READS: u32 = (1 << event::TYPE) | (1 << event::OFFERS);
+        fn names(field: u64) -> &'static str {
+            if field == u64::from(event::TYPE) {
+                "Event.type"
+            } else {
+                "Event.offers"
+            }
+        }
         let mut type_raw = None;
         let mut offers = Span::default();
-        scan_fields(buf, |field, value, start, end| {
-            match field {
-                event::TYPE => type_raw = Some(value.enumeration("Event.type")?),
-                event::OFFERS => {
-                    value.len("Event.offers")?;
-                    offers.note(start, end);
+        let mut cur = Cursor::new(buf);
+        while !cur.rest.is_empty() {
+            let start = buf.len() - cur.remaining();
+            match cur.read_tag()? {
+                // Truncation is the protobuf rule for an enum read from a
+                // varint.
+                TYPE => type_raw = Some(cur.read_varint()? as i32),
+                OFFERS => {
+                    cur.read_len()?;
+                    offers.note(start, buf.len() - cur.remaining());
                 }
-                _ => {}
+                other => cur.skip_unread(other, READS, names)?,
             }
-            Ok(())
-        })?;
+        }
         Ok(EventView {
             buf,
             type_raw,
@@ -989,6 +1135,21 @@ impl fmt::Debug for OfferView<'_> {
     }
 }
 
+/// The string of a message that holds nothing but field `tag` (one-byte
+/// key, length under 128): how encoders write ids and roles. `None` for
+/// anything else, which the caller reads field by field.
+#[inline(always)]
+fn only_short_string(message: &[u8], tag: u64) -> Option<&[u8]> {
+    match *message {
+        [key, len, ref bytes @ ..]
+            if u64::from(key) == tag && len < 0x80 && usize::from(len) == bytes.len() =>
+        {
+            Some(bytes)
+        }
+        _ => None,
+    }
+}
+
 /// Merges one occurrence of an `OfferID` / `AgentID` / `FrameworkID` message
 /// into `out`: present (with prost's default `""`) once the message occurs,
 /// and the last `value` seen wins.
@@ -998,34 +1159,82 @@ fn merge_id<'a>(
     out: &mut Option<&'a str>,
     name: &'static str,
 ) -> Result<(), ViewError> {
+    const VALUE: u64 = tag(id::VALUE, WT_LEN);
+    if let Some(bytes) = only_short_string(message, VALUE) {
+        *out = Some(utf8(bytes, name)?);
+        return Ok(());
+    }
     let mut value = out.unwrap_or("");
-    for_each_field(message, |field, v| {
-        if field == id::VALUE {
-            value = v.string(name)?;
+    let mut cur = Cursor::new(message);
+    while !cur.rest.is_empty() {
+        match cur.read_tag()? {
+            VALUE => value = utf8(cur.read_len()?, name)?,
+            other => cur.skip_unread(other, 1 << id::VALUE, |_| name)?,
         }
-        Ok(())
-    })?;
+    }
     *out = Some(value);
     Ok(())
 }
 
 /// Merges one `Resource.AllocationInfo` occurrence: the last `role` wins.
+/// A role with the bytes of `hint` (a string already checked) is `hint`.
 #[inline]
 fn merge_allocation_role<'a>(
     message: &'a [u8],
     out: &mut Option<&'a str>,
+    hint: &mut &'a str,
 ) -> Result<(), ViewError> {
-    for_each_field(message, |field, v| {
-        if field == allocation_info::ROLE {
-            *out = Some(v.string("AllocationInfo.role")?);
+    const ROLE: u64 = tag(allocation_info::ROLE, WT_LEN);
+    if let Some(bytes) = only_short_string(message, ROLE) {
+        *out = Some(utf8_hinted(bytes, hint, "AllocationInfo.role")?);
+        return Ok(());
+    }
+    let mut cur = Cursor::new(message);
+    while !cur.rest.is_empty() {
+        match cur.read_tag()? {
+            ROLE => *out = Some(utf8_hinted(cur.read_len()?, hint, "AllocationInfo.role")?),
+            other => {
+                cur.skip_unread(other, 1 << allocation_info::ROLE, |_| "AllocationInfo.role")?;
+            }
         }
-        Ok(())
-    })
+    }
+    Ok(())
 }
 
 impl<'a> OfferView<'a> {
     /// Pre-scans an encoded `Offer`.
     pub fn new(buf: &'a [u8]) -> Result<Self, ViewError> {
+        const ID: u64 = tag(offer::ID, WT_LEN);
+        const FRAMEWORK_ID: u64 = tag(offer::FRAMEWORK_ID, WT_LEN);
+        const AGENT_ID: u64 = tag(offer::AGENT_ID, WT_LEN);
+        const HOSTNAME: u64 = tag(offer::HOSTNAME, WT_LEN);
+        const RESOURCES: u64 = tag(offer::RESOURCES, WT_LEN);
+        const ATTRIBUTES: u64 = tag(offer::ATTRIBUTES, WT_LEN);
+        const UNAVAILABILITY: u64 = tag(offer::UNAVAILABILITY, WT_LEN);
+        const ALLOCATION_INFO: u64 = tag(offer::ALLOCATION_INFO, WT_LEN);
+        const DOMAIN: u64 = tag(offer::DOMAIN, WT_LEN);
+        const READS: u32 = (1 << offer::ID)
+            | (1 << offer::FRAMEWORK_ID)
+            | (1 << offer::AGENT_ID)
+            | (1 << offer::HOSTNAME)
+            | (1 << offer::RESOURCES)
+            | (1 << offer::ATTRIBUTES)
+            | (1 << offer::UNAVAILABILITY)
+            | (1 << offer::ALLOCATION_INFO)
+            | (1 << offer::DOMAIN);
+        fn names(field: u64) -> &'static str {
+            match field as u32 {
+                offer::ID => "Offer.id",
+                offer::FRAMEWORK_ID => "Offer.framework_id",
+                offer::AGENT_ID => "Offer.agent_id",
+                offer::HOSTNAME => "Offer.hostname",
+                offer::RESOURCES => "Offer.resources",
+                offer::ATTRIBUTES => "Offer.attributes",
+                offer::UNAVAILABILITY => "Offer.unavailability",
+                offer::ALLOCATION_INFO => "Offer.allocation_info",
+                _ => "Offer.domain",
+            }
+        }
         let mut id = None;
         let mut framework_id = None;
         let mut agent_id = None;
@@ -1035,43 +1244,38 @@ impl<'a> OfferView<'a> {
         let mut attributes = Span::default();
         let mut unavailability = None;
         let mut domain = Span::default();
-        scan_fields(buf, |field, value, start, end| {
-            match field {
-                offer::UNAVAILABILITY => {
-                    unavailability = Some(value.len("Offer.unavailability")?);
+        let mut hint = "";
+        let mut cur = Cursor::new(buf);
+        while !cur.rest.is_empty() {
+            let start = buf.len() - cur.remaining();
+            match cur.read_tag()? {
+                RESOURCES => {
+                    cur.read_len()?;
+                    resources.note(start, buf.len() - cur.remaining());
                 }
-                offer::DOMAIN => {
-                    value.len("Offer.domain")?;
-                    domain.note(start, end);
+                ATTRIBUTES => {
+                    cur.read_len()?;
+                    attributes.note(start, buf.len() - cur.remaining());
                 }
-                offer::ID => merge_id(value.len("Offer.id")?, &mut id, "Offer.id.value")?,
-                offer::FRAMEWORK_ID => merge_id(
-                    value.len("Offer.framework_id")?,
+                ID => merge_id(cur.read_len()?, &mut id, "Offer.id.value")?,
+                FRAMEWORK_ID => merge_id(
+                    cur.read_len()?,
                     &mut framework_id,
                     "Offer.framework_id.value",
                 )?,
-                offer::AGENT_ID => merge_id(
-                    value.len("Offer.agent_id")?,
-                    &mut agent_id,
-                    "Offer.agent_id.value",
-                )?,
-                offer::HOSTNAME => hostname = Some(value.string("Offer.hostname")?),
-                offer::RESOURCES => {
-                    value.len("Offer.resources")?;
-                    resources.note(start, end);
+                AGENT_ID => merge_id(cur.read_len()?, &mut agent_id, "Offer.agent_id.value")?,
+                HOSTNAME => hostname = Some(utf8(cur.read_len()?, "Offer.hostname")?),
+                ALLOCATION_INFO => {
+                    merge_allocation_role(cur.read_len()?, &mut allocation_role, &mut hint)?;
                 }
-                offer::ATTRIBUTES => {
-                    value.len("Offer.attributes")?;
-                    attributes.note(start, end);
+                UNAVAILABILITY => unavailability = Some(cur.read_len()?),
+                DOMAIN => {
+                    cur.read_len()?;
+                    domain.note(start, buf.len() - cur.remaining());
                 }
-                offer::ALLOCATION_INFO => merge_allocation_role(
-                    value.len("Offer.allocation_info")?,
-                    &mut allocation_role,
-                )?,
-                _ => {}
+                other => cur.skip_unread(other, READS, names)?,
             }
-            Ok(())
-        })?;
+        }
         Ok(OfferView {
             buf,
             id: id.ok_or(ViewError::MissingField("Offer.id"))?,
@@ -1181,6 +1385,7 @@ impl<'a> OfferView<'a> {
     pub fn resources(&self) -> ResourceIter<'a> {
         ResourceIter {
             fields: LenFields::new(self.resources, offer::RESOURCES, "Offer.resources"),
+            hint: self.allocation_role.unwrap_or(""),
         }
     }
 
@@ -1210,6 +1415,9 @@ impl<'a> OfferView<'a> {
 #[derive(Clone, Debug)]
 pub struct ResourceIter<'a> {
     fields: LenFields<'a>,
+    /// The last role string checked (first the offer's allocation role):
+    /// the next resource's roles are usually the same bytes.
+    hint: &'a str,
 }
 
 impl<'a> Iterator for ResourceIter<'a> {
@@ -1217,7 +1425,10 @@ impl<'a> Iterator for ResourceIter<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        let resource = self.fields.next()?.and_then(ResourceView::new);
+        let resource = self
+            .fields
+            .next()?
+            .and_then(|buf| ResourceView::read(buf, &mut self.hint));
         if resource.is_err() {
             self.fields.cur.finish();
         }
@@ -1294,13 +1505,24 @@ impl ValueType {
 /// it occurs, the last `value` wins.
 #[inline]
 fn merge_scalar(message: &[u8], out: &mut Option<f64>) -> Result<(), ViewError> {
+    const VALUE: u64 = tag(value::SCALAR_VALUE, WT_FIXED64);
+    // What every encoder writes: the one field, nothing else.
+    if let [0x09, ref bits @ ..] = *message
+        && let Ok(bits) = <[u8; 8]>::try_from(bits)
+    {
+        *out = Some(f64::from_le_bytes(bits));
+        return Ok(());
+    }
     let mut value = out.unwrap_or(0.0);
-    for_each_field(message, |field, v| {
-        if field == value::SCALAR_VALUE {
-            value = v.double("Value.Scalar.value")?;
+    let mut cur = Cursor::new(message);
+    while !cur.rest.is_empty() {
+        match cur.read_tag()? {
+            VALUE => value = f64::from_le_bytes(cur.read_fixed::<8>()?),
+            other => {
+                cur.skip_unread(other, 1 << value::SCALAR_VALUE, |_| "Value.Scalar.value")?;
+            }
         }
-        Ok(())
-    })?;
+    }
     *out = Some(value);
     Ok(())
 }
@@ -1309,13 +1531,15 @@ fn merge_scalar(message: &[u8], out: &mut Option<f64>) -> Result<(), ViewError> 
 /// occurs, the last `value` wins.
 #[inline]
 fn merge_text<'a>(message: &'a [u8], out: &mut Option<&'a str>) -> Result<(), ViewError> {
+    const VALUE: u64 = tag(value::TEXT_VALUE, WT_LEN);
     let mut value = out.unwrap_or("");
-    for_each_field(message, |field, v| {
-        if field == value::TEXT_VALUE {
-            value = v.string("Value.Text.value")?;
+    let mut cur = Cursor::new(message);
+    while !cur.rest.is_empty() {
+        match cur.read_tag()? {
+            VALUE => value = utf8(cur.read_len()?, "Value.Text.value")?,
+            other => cur.skip_unread(other, 1 << value::TEXT_VALUE, |_| "Value.Text.value")?,
         }
-        Ok(())
-    })?;
+    }
     *out = Some(value);
     Ok(())
 }
@@ -1323,36 +1547,58 @@ fn merge_text<'a>(message: &'a [u8], out: &mut Option<&'a str>) -> Result<(), Vi
 /// Reads one `Value.Range`; absent bounds read as 0, like prost.
 #[inline]
 fn read_range(message: &[u8]) -> Result<(u64, u64), ViewError> {
+    const BEGIN: u64 = tag(value::RANGE_BEGIN, WT_VARINT);
+    const END: u64 = tag(value::RANGE_END, WT_VARINT);
+    const READS: u32 = (1 << value::RANGE_BEGIN) | (1 << value::RANGE_END);
     let (mut begin, mut end) = (0, 0);
-    for_each_field(message, |field, v| {
-        match field {
-            value::RANGE_BEGIN => begin = v.varint("Value.Range.begin")?,
-            value::RANGE_END => end = v.varint("Value.Range.end")?,
-            _ => {}
+    let mut cur = Cursor::new(message);
+    while !cur.rest.is_empty() {
+        match cur.read_tag()? {
+            BEGIN => begin = cur.read_varint()?,
+            END => end = cur.read_varint()?,
+            other => cur.skip_unread(other, READS, |field| {
+                if field == u64::from(value::RANGE_BEGIN) {
+                    "Value.Range.begin"
+                } else {
+                    "Value.Range.end"
+                }
+            })?,
         }
-        Ok(())
-    })?;
+    }
     Ok((begin, end))
 }
 
 /// Checks one `Value.Ranges` occurrence so that [`RangesIter`] cannot fail.
+#[inline]
 fn check_ranges(message: &[u8]) -> Result<(), ViewError> {
-    for_each_field(message, |field, v| {
-        if field == value::RANGES_RANGE {
-            read_range(v.len("Value.Ranges.range")?)?;
+    const RANGE: u64 = tag(value::RANGES_RANGE, WT_LEN);
+    let mut cur = Cursor::new(message);
+    while !cur.rest.is_empty() {
+        match cur.read_tag()? {
+            RANGE => {
+                read_range(cur.read_len()?)?;
+            }
+            other => {
+                cur.skip_unread(other, 1 << value::RANGES_RANGE, |_| "Value.Ranges.range")?;
+            }
         }
-        Ok(())
-    })
+    }
+    Ok(())
 }
 
 /// Checks one `Value.Set` occurrence so that [`SetIter`] cannot fail.
 fn check_set(message: &[u8]) -> Result<(), ViewError> {
-    for_each_field(message, |field, v| {
-        if field == value::SET_ITEM {
-            v.string("Value.Set.item")?;
+    const ITEM: u64 = tag(value::SET_ITEM, WT_LEN);
+    let mut cur = Cursor::new(message);
+    while !cur.rest.is_empty() {
+        match cur.read_tag()? {
+            ITEM => {
+                utf8(cur.read_len()?, "Value.Set.item")?;
+            }
+            other => cur.skip_unread(other, 1 << value::SET_ITEM, |_| "Value.Set.item")?,
         }
-        Ok(())
-    })
+    }
+    Ok(())
 }
 
 /// The ranges of a resource or attribute value, as inclusive `(begin, end)`
@@ -1492,6 +1738,31 @@ fn merge_disk_persistence<'a>(
     })
 }
 
+/// Merges one `Resource.DiskInfo` occurrence: its persistence id and
+/// whether it has a source. Rare, so kept out of the resource's scan.
+#[inline(never)]
+fn merge_disk<'a>(
+    disk: &'a [u8],
+    persistence_id: &mut Option<&'a str>,
+    disk_source: &mut bool,
+) -> Result<(), ViewError> {
+    merge_disk_persistence(disk, persistence_id)?;
+    *disk_source |= disk_has_source(disk)?;
+    Ok(())
+}
+
+/// [`Cursor::skip_unread`] out of line, for messages whose unread fields are
+/// rare.
+#[inline(never)]
+fn skip_cold(
+    cur: &mut Cursor<'_>,
+    tag: u64,
+    reads: u32,
+    names: fn(u64) -> &'static str,
+) -> Result<(), ViewError> {
+    cur.skip_unread(tag, reads, names)
+}
+
 /// Whether one `Resource.DiskInfo` occurrence carries a `source`.
 fn disk_has_source(message: &[u8]) -> Result<bool, ViewError> {
     let mut found = false;
@@ -1503,20 +1774,68 @@ fn disk_has_source(message: &[u8]) -> Result<bool, ViewError> {
 }
 
 /// The role of one `ReservationInfo` (`""` if unset, like prost's getter).
-fn reservation_role(message: &[u8]) -> Result<&str, ViewError> {
+#[inline]
+fn reservation_role<'a>(message: &'a [u8], hint: &mut &'a str) -> Result<&'a str, ViewError> {
+    const ROLE: u64 = tag(reservation_info::ROLE, WT_LEN);
     let mut role = "";
-    for_each_field(message, |field, v| {
-        if field == reservation_info::ROLE {
-            role = v.string("ReservationInfo.role")?;
+    let mut cur = Cursor::new(message);
+    while !cur.rest.is_empty() {
+        match cur.read_tag()? {
+            ROLE => role = utf8_hinted(cur.read_len()?, hint, "ReservationInfo.role")?,
+            other => cur.skip_unread(
+                other,
+                1 << reservation_info::ROLE,
+                |_| "ReservationInfo.role",
+            )?,
         }
-        Ok(())
-    })?;
+    }
     Ok(role)
 }
 
 impl<'a> ResourceView<'a> {
     /// Reads and checks an encoded `Resource`.
     pub fn new(buf: &'a [u8]) -> Result<Self, ViewError> {
+        Self::read(buf, &mut "")
+    }
+
+    /// [`ResourceView::new`], with the last role string checked before
+    /// (see [`utf8_hinted`]).
+    #[inline]
+    fn read(buf: &'a [u8], hint: &mut &'a str) -> Result<Self, ViewError> {
+        const NAME: u64 = tag(resource::NAME, WT_LEN);
+        const TYPE: u64 = tag(resource::TYPE, WT_VARINT);
+        const SCALAR: u64 = tag(resource::SCALAR, WT_LEN);
+        const RANGES: u64 = tag(resource::RANGES, WT_LEN);
+        const SET: u64 = tag(resource::SET, WT_LEN);
+        const ROLE: u64 = tag(resource::ROLE, WT_LEN);
+        const DISK: u64 = tag(resource::DISK, WT_LEN);
+        const REVOCABLE: u64 = tag(resource::REVOCABLE, WT_LEN);
+        const ALLOCATION_INFO: u64 = tag(resource::ALLOCATION_INFO, WT_LEN);
+        const RESERVATIONS: u64 = tag(resource::RESERVATIONS, WT_LEN);
+        const READS: u32 = (1 << resource::NAME)
+            | (1 << resource::TYPE)
+            | (1 << resource::SCALAR)
+            | (1 << resource::RANGES)
+            | (1 << resource::SET)
+            | (1 << resource::ROLE)
+            | (1 << resource::DISK)
+            | (1 << resource::REVOCABLE)
+            | (1 << resource::ALLOCATION_INFO)
+            | (1 << resource::RESERVATIONS);
+        fn names(field: u64) -> &'static str {
+            match field as u32 {
+                resource::NAME => "Resource.name",
+                resource::TYPE => "Resource.type",
+                resource::SCALAR => "Resource.scalar",
+                resource::RANGES => "Resource.ranges",
+                resource::SET => "Resource.set",
+                resource::ROLE => "Resource.role",
+                resource::DISK => "Resource.disk",
+                resource::REVOCABLE => "Resource.revocable",
+                resource::ALLOCATION_INFO => "Resource.allocation_info",
+                _ => "Resource.reservations",
+            }
+        }
         let mut name = None;
         let mut type_raw = None;
         let mut scalar = None;
@@ -1528,42 +1847,56 @@ impl<'a> ResourceView<'a> {
         let mut persistence_id = None;
         let mut disk_source = false;
         let mut revocable = false;
-        scan_fields(buf, |field, value, start, end| {
-            match field {
-                resource::NAME => name = Some(value.string("Resource.name")?),
-                resource::TYPE => type_raw = Some(value.enumeration("Resource.type")?),
-                resource::SCALAR => merge_scalar(value.len("Resource.scalar")?, &mut scalar)?,
-                resource::RANGES => {
-                    check_ranges(value.len("Resource.ranges")?)?;
-                    ranges.note(start, end);
+        let mut cur = Cursor::new(buf);
+        while !cur.rest.is_empty() {
+            let start = buf.len() - cur.remaining();
+            match cur.read_tag()? {
+                NAME => {
+                    let bytes = cur.read_len()?;
+                    name = Some(match known_name(bytes) {
+                        Some(known) => known,
+                        None => utf8(bytes, "Resource.name")?,
+                    });
                 }
-                resource::SET => {
-                    check_set(value.len("Resource.set")?)?;
-                    set.note(start, end);
+                // Truncation is the protobuf rule for an enum read from a
+                // varint.
+                TYPE => type_raw = Some(cur.read_varint()? as i32),
+                SCALAR => merge_scalar(cur.read_len()?, &mut scalar)?,
+                ROLE => {
+                    let bytes = cur.read_len()?;
+                    legacy_role = Some(if bytes == UNRESERVED_ROLE.as_bytes() {
+                        UNRESERVED_ROLE
+                    } else {
+                        utf8_hinted(bytes, hint, "Resource.role")?
+                    });
                 }
-                resource::ROLE => legacy_role = Some(value.string("Resource.role")?),
-                resource::DISK => {
-                    let disk = value.len("Resource.disk")?;
-                    merge_disk_persistence(disk, &mut persistence_id)?;
-                    disk_source |= disk_has_source(disk)?;
+                ALLOCATION_INFO => {
+                    merge_allocation_role(cur.read_len()?, &mut allocation_role, hint)?;
                 }
-                resource::REVOCABLE => {
-                    value.len("Resource.revocable")?;
-                    revocable = true;
+                RANGES => {
+                    check_ranges(cur.read_len()?)?;
+                    ranges.note(start, buf.len() - cur.remaining());
                 }
-                resource::ALLOCATION_INFO => merge_allocation_role(
-                    value.len("Resource.allocation_info")?,
-                    &mut allocation_role,
-                )?,
-                resource::RESERVATIONS => {
+                RESERVATIONS => {
                     // Only the last reservation decides the role; it is read
                     // once the scan knows which one that is.
-                    last_reservation = Some(value.len("Resource.reservations")?);
+                    last_reservation = Some(cur.read_len()?);
                 }
-                _ => {}
+                SET => {
+                    check_set(cur.read_len()?)?;
+                    set.note(start, buf.len() - cur.remaining());
+                }
+                DISK => {
+                    let disk = cur.read_len()?;
+                    merge_disk(disk, &mut persistence_id, &mut disk_source)?;
+                }
+                REVOCABLE => {
+                    cur.read_len()?;
+                    revocable = true;
+                }
+                other => skip_cold(&mut cur, other, READS, names)?,
             }
-            Ok(())
-        })?;
+        }
         Ok(ResourceView {
             buf,
             name: name.ok_or(ViewError::MissingField("Resource.name"))?,
@@ -1572,7 +1905,10 @@ impl<'a> ResourceView<'a> {
             ranges: ranges.slice(buf),
             set: set.slice(buf),
             legacy_role,
-            reservation_role: last_reservation.map(reservation_role).transpose()?,
+            reservation_role: match last_reservation {
+                Some(r) => Some(reservation_role(r, hint)?),
+                None => None,
+            },
             allocation_role,
             persistence_id,
             disk_source,
@@ -2489,6 +2825,91 @@ mod tests {
         let event = EventView::new(&buf).unwrap();
         let a = first(&event).unwrap().attributes().next().unwrap().unwrap();
         assert_eq!((a.text(), a.scalar()), (Some(""), Some(0.0)));
+    }
+
+    #[test]
+    fn role_strings_reused_across_resources_are_each_resources_own() {
+        // The resource iterator reuses a role string checked for an earlier
+        // resource when the bytes are equal; every resource must still read
+        // its own roles, whichever field they come from.
+        let offer = second_offer()
+            .msg(offer::ALLOCATION_INFO, role("web"))
+            .msg(
+                offer::RESOURCES,
+                scalar_resource("cpus", 1.0)
+                    .string(resource::ROLE, "*")
+                    .msg(resource::ALLOCATION_INFO, role("web")),
+            )
+            .msg(
+                offer::RESOURCES,
+                scalar_resource("mem", 2.0)
+                    .string(resource::ROLE, "web")
+                    .msg(resource::ALLOCATION_INFO, role("we")),
+            )
+            .msg(
+                offer::RESOURCES,
+                scalar_resource("gpus", 3.0)
+                    .msg(resource::RESERVATIONS, reservation("we"))
+                    .msg(resource::ALLOCATION_INFO, role("web/x")),
+            )
+            .msg(
+                offer::RESOURCES,
+                scalar_resource("custom", 4.0)
+                    .msg(resource::RESERVATIONS, reservation("web/x"))
+                    .msg(resource::ALLOCATION_INFO, Msg::new()),
+            )
+            .msg(
+                offer::RESOURCES,
+                scalar_resource("bad", 5.0)
+                    .msg(resource::ALLOCATION_INFO, Msg::new().bytes(1, b"web\xff")),
+            );
+        let buf = single_offer(offer);
+        let event = EventView::new(&buf).unwrap();
+        let o = first(&event).unwrap();
+        let read: Vec<_> = o
+            .resources()
+            .map(|r| r.map(|r| (r.name(), r.role(), r.is_reserved(), r.allocation_role())))
+            .collect();
+        assert_eq!(
+            read,
+            [
+                Ok(("cpus", "*", false, Some("web"))),
+                Ok(("mem", "web", true, Some("we"))),
+                Ok(("gpus", "we", true, Some("web/x"))),
+                Ok(("custom", "web/x", true, None)),
+                Err(ViewError::InvalidUtf8 {
+                    field: "AllocationInfo.role"
+                }),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_long_id_is_not_mistaken_for_a_short_one() {
+        // `Offer.id` holding one field whose length is the two-byte varint
+        // 0x85 0x01 (133) with only 132 bytes after it: truncated. A reading
+        // that took 0x85 for a one-byte length would see 133 bytes after
+        // the key and the length byte, all of them, and accept it.
+        let mut value = vec![0x0a, 0x85, 0x01];
+        value.extend(std::iter::repeat_n(b'x', 132));
+        let buf = single_offer(
+            Msg::new()
+                .bytes(offer::ID, &value)
+                .msg(offer::AGENT_ID, id("a"))
+                .string(offer::HOSTNAME, "h"),
+        );
+        let event = EventView::new(&buf).unwrap();
+        assert_eq!(first(&event).unwrap_err(), ViewError::Truncated);
+        // And a long id read whole.
+        let long = "x".repeat(300);
+        let buf = single_offer(
+            Msg::new()
+                .msg(offer::ID, id(&long))
+                .msg(offer::AGENT_ID, id("a"))
+                .string(offer::HOSTNAME, "h"),
+        );
+        let event = EventView::new(&buf).unwrap();
+        assert_eq!(first(&event).unwrap().id(), long);
     }
 
     #[test]

@@ -71,31 +71,11 @@ fn from_view(buf: &[u8]) -> Result<EventSummary, ViewError> {
         let offer = offer?;
         let mut resources = Vec::new();
         for r in offer.resources() {
-            let r = r?;
-            resources.push(ResourceSummary {
-                name: r.name().to_owned(),
-                value_type: r.value_type().as_i32(),
-                scalar: r.scalar().map(f64::to_bits),
-                ranges: r.ranges().collect(),
-                set: r.set().map(str::to_owned).collect(),
-                role: r.role().to_owned(),
-                reserved: r.is_reserved(),
-                allocation_role: owned(r.allocation_role()),
-                persistence_id: owned(r.persistence_id()),
-                revocable: r.is_revocable(),
-            });
+            resources.push(resource_from_view(&r?));
         }
         let mut attributes = Vec::new();
         for a in offer.attributes() {
-            let a = a?;
-            attributes.push(AttributeSummary {
-                name: a.name().to_owned(),
-                value_type: a.value_type().as_i32(),
-                text: owned(a.text()),
-                scalar: a.scalar().map(f64::to_bits),
-                ranges: a.ranges().collect(),
-                set: a.set().map(str::to_owned).collect(),
-            });
+            attributes.push(attribute_from_view(&a?));
         }
         offers.push(OfferSummary {
             id: offer.id().to_owned(),
@@ -146,51 +126,143 @@ fn from_prost(event: &scheduler::Event) -> EventSummary {
                     .as_ref()
                     .and_then(|d| d.fault_domain.as_ref())
                     .map(|f| (f.region.name.clone(), f.zone.name.clone())),
-                resources: o
-                    .resources
-                    .iter()
-                    .map(|r| ResourceSummary {
-                        name: r.name.clone(),
-                        value_type: r.r#type,
-                        scalar: r.scalar.as_ref().map(|s| s.value.to_bits()),
-                        ranges: ranges_of(r.ranges.as_ref()),
-                        set: set_of(r.set.as_ref()),
-                        role: match r.reservations.last() {
-                            Some(last) => last.role.clone().unwrap_or_default(),
-                            None => r.role().to_owned(),
-                        },
-                        reserved: !r.reservations.is_empty()
-                            || r.role.as_deref().is_some_and(|role| role != "*"),
-                        allocation_role: r.allocation_info.as_ref().and_then(|a| a.role.clone()),
-                        persistence_id: r
-                            .disk
-                            .as_ref()
-                            .and_then(|d| d.persistence.as_ref())
-                            .map(|p| p.id.clone()),
-                        revocable: r.revocable.is_some(),
-                    })
-                    .collect(),
-                attributes: o
-                    .attributes
-                    .iter()
-                    .map(|a| AttributeSummary {
-                        name: a.name.clone(),
-                        value_type: a.r#type,
-                        text: a.text.as_ref().map(|t| t.value.clone()),
-                        scalar: a.scalar.as_ref().map(|s| s.value.to_bits()),
-                        ranges: ranges_of(a.ranges.as_ref()),
-                        set: set_of(a.set.as_ref()),
-                    })
-                    .collect(),
+                resources: o.resources.iter().map(resource_from_prost).collect(),
+                attributes: o.attributes.iter().map(attribute_from_prost).collect(),
             })
             .collect(),
     }
 }
 
+fn resource_from_view(r: &view::ResourceView<'_>) -> ResourceSummary {
+    ResourceSummary {
+        name: r.name().to_owned(),
+        value_type: r.value_type().as_i32(),
+        scalar: r.scalar().map(f64::to_bits),
+        ranges: r.ranges().collect(),
+        set: r.set().map(str::to_owned).collect(),
+        role: r.role().to_owned(),
+        reserved: r.is_reserved(),
+        allocation_role: owned(r.allocation_role()),
+        persistence_id: owned(r.persistence_id()),
+        revocable: r.is_revocable(),
+    }
+}
+
+fn attribute_from_view(a: &view::AttributeView<'_>) -> AttributeSummary {
+    AttributeSummary {
+        name: a.name().to_owned(),
+        value_type: a.value_type().as_i32(),
+        text: owned(a.text()),
+        scalar: a.scalar().map(f64::to_bits),
+        ranges: a.ranges().collect(),
+        set: a.set().map(str::to_owned).collect(),
+    }
+}
+
+fn resource_from_prost(r: &v1::Resource) -> ResourceSummary {
+    ResourceSummary {
+        name: r.name.clone(),
+        value_type: r.r#type,
+        scalar: r.scalar.as_ref().map(|s| s.value.to_bits()),
+        ranges: ranges_of(r.ranges.as_ref()),
+        set: set_of(r.set.as_ref()),
+        role: match r.reservations.last() {
+            Some(last) => last.role.clone().unwrap_or_default(),
+            None => r.role().to_owned(),
+        },
+        reserved: !r.reservations.is_empty() || r.role.as_deref().is_some_and(|role| role != "*"),
+        allocation_role: r.allocation_info.as_ref().and_then(|a| a.role.clone()),
+        persistence_id: r
+            .disk
+            .as_ref()
+            .and_then(|d| d.persistence.as_ref())
+            .map(|p| p.id.clone()),
+        revocable: r.revocable.is_some(),
+    }
+}
+
+fn attribute_from_prost(a: &v1::Attribute) -> AttributeSummary {
+    AttributeSummary {
+        name: a.name.clone(),
+        value_type: a.r#type,
+        text: a.text.as_ref().map(|t| t.value.clone()),
+        scalar: a.scalar.as_ref().map(|s| s.value.to_bits()),
+        ranges: ranges_of(a.ranges.as_ref()),
+        set: set_of(a.set.as_ref()),
+    }
+}
+
+/// The view's contract message by message (ARCHITECTURE.md, "The view and
+/// prost"): every offer and resource the view yields is compared with
+/// prost's decode of *that message's own bytes*, wherever prost decodes
+/// them, even when prost rejects the event around it (a corrupted
+/// neighbour). Each accessor must then return prost's value; an error is
+/// the only other answer allowed. Resources are read in order through one
+/// iterator, as the matcher reads them, so a string the view reuses from
+/// an earlier resource (its role hint) is checked against this resource's
+/// own bytes.
+fn each_message_agrees(buf: &[u8]) -> Result<(), TestCaseError> {
+    let Ok(event) = EventView::new(buf) else {
+        return Ok(());
+    };
+    for offer in event.offers() {
+        let Ok(offer) = offer else { break };
+        if let Ok(want) = v1::Offer::decode(offer.as_bytes()) {
+            prop_assert_eq!(offer.id(), want.id.value.as_str());
+            prop_assert_eq!(offer.agent_id(), want.agent_id.value.as_str());
+            prop_assert_eq!(offer.hostname(), want.hostname.as_str());
+            prop_assert_eq!(
+                offer.framework_id().unwrap_or_default(),
+                want.framework_id.value.as_str()
+            );
+            prop_assert_eq!(
+                owned(offer.allocation_role()),
+                want.allocation_info.as_ref().and_then(|a| a.role.clone())
+            );
+            let mut n = 0;
+            for (got, w) in offer.resources().zip(&want.resources) {
+                let Ok(got) = got else { break };
+                prop_assert_eq!(resource_from_view(&got), resource_from_prost(w));
+                n += 1;
+            }
+            if n == want.resources.len() {
+                prop_assert!(
+                    offer.resources().nth(n).is_none(),
+                    "more resources than prost"
+                );
+            }
+            for (got, w) in offer.attributes().zip(&want.attributes) {
+                let Ok(got) = got else { break };
+                prop_assert_eq!(attribute_from_view(&got), attribute_from_prost(w));
+            }
+        }
+        for r in offer.resources() {
+            let Ok(r) = r else { break };
+            if let Ok(want) = v1::Resource::decode(r.as_bytes()) {
+                prop_assert_eq!(resource_from_view(&r), resource_from_prost(&want));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Where prost and the view both accept `buf`, they must read the same; and
 /// neither may panic. Returns whether both accepted.
 fn agree_where_both_accept(buf: &[u8]) -> Result<bool, TestCaseError> {
+    each_message_agrees(buf)?;
     let view = from_view(buf);
+    // `validate` passing means no offer, resource or attribute fails to
+    // read (`Offer.domain` and `Offer.unavailability` are decoded on demand
+    // and report their own errors).
+    if let Ok(event) = EventView::new(buf)
+        && event.validate().is_ok()
+    {
+        for offer in event.offers() {
+            let offer = offer.map_err(|e| TestCaseError::fail(format!("validated, then {e}")))?;
+            prop_assert!(offer.resources().all(|r| r.is_ok()));
+            prop_assert!(offer.attributes().all(|a| a.is_ok()));
+        }
+    }
     // The other entry points must not panic either.
     let _ = view::event_type(buf);
     if let Ok(event) = EventView::new(buf) {
