@@ -60,6 +60,9 @@ const DRAIN: usize = 16 * 1024;
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
 /// The most a dropped client is given to take the end of its stream.
 const MAX_GRACE: Duration = Duration::from_secs(5);
+/// The last events kept for replay (`?recent=N`): a fixed ring, about
+/// 300 bytes an event, whatever the cluster's size.
+pub const RECENT_KEPT: usize = 2_000;
 
 /// Bounds of the event stream.
 #[derive(Debug, Clone)]
@@ -103,6 +106,8 @@ struct Join {
     conn: ConnHandle,
     app: Option<String>,
     scope: Option<Arc<Scope>>,
+    /// The last events (of those it may see) to replay first.
+    recent: usize,
 }
 
 /// The event streams: the way to hand the fan-out clients.
@@ -181,6 +186,19 @@ impl EventStreams {
         app: Option<String>,
         scope: Option<Arc<Scope>>,
     ) -> Result<EventBody, Refused> {
+        self.join_replaying(conn, app, scope, 0)
+    }
+
+    /// [`Self::join_scoped`], the stream starting with the last `recent`
+    /// events it may see (at most [`RECENT_KEPT`] are kept), each as an
+    /// event `recent` whose data is `{"at": UNIX_MS, "event": EVENT}`.
+    pub fn join_replaying(
+        &self,
+        conn: ConnHandle,
+        app: Option<String>,
+        scope: Option<Arc<Scope>>,
+        recent: usize,
+    ) -> Result<EventBody, Refused> {
         let now = Instant::now();
         let queue = Arc::new(Queue(Mutex::new(Outbox::new(self.buffer_bytes, now))));
         // What the client sees first: its stream is registered.
@@ -192,6 +210,7 @@ impl EventStreams {
             conn,
             app,
             scope,
+            recent,
         };
         match self.joins.try_send(join) {
             Ok(()) => Ok(EventBody { queue }),
@@ -358,11 +377,30 @@ impl Drop for EventBody {
     }
 }
 
+/// The event's document (a `contract::Event`: plain data until here).
+fn event_doc(ev: &Notice) -> String {
+    serde_json::to_value(Event::from(ev))
+        .unwrap_or(serde_json::Value::Null)
+        .to_string()
+}
+
 /// The bytes of one event in the stream: one chunk.
-fn event_chunk(ev: &Notice) -> Bytes {
-    // The event's document (a `contract::Event`: plain data until here).
-    let doc = serde_json::to_value(Event::from(ev)).unwrap_or(serde_json::Value::Null);
-    Bytes::from(format!("event: {}\ndata: {}\n\n", ev.kind(), doc))
+fn event_chunk(ev: &Notice, doc: &str) -> Bytes {
+    Bytes::from(format!("event: {}\ndata: {doc}\n\n", ev.kind()))
+}
+
+/// An event kept for replay.
+struct Kept {
+    app: String,
+    /// When the fan-out took it (ms since the Unix epoch).
+    at_ms: u64,
+    doc: String,
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 // ------------------------------------------------------------ the fan-out
@@ -393,6 +431,8 @@ struct Writer {
     opts: EventOptions,
     stats: Arc<EventStats>,
     clients: Vec<Client>,
+    /// The last [`RECENT_KEPT`] events, oldest first.
+    recent: VecDeque<Kept>,
     heartbeat: Bytes,
     housekept: Instant,
 }
@@ -403,6 +443,7 @@ impl Writer {
             opts,
             stats,
             clients: Vec::new(),
+            recent: VecDeque::with_capacity(RECENT_KEPT),
             heartbeat: Bytes::from_static(b": keep-alive\n\n"),
             housekept: Instant::now(),
         }
@@ -477,6 +518,31 @@ impl Writer {
 
     fn add(&mut self, j: Join) {
         let now = Instant::now();
+        if j.recent > 0 {
+            let sees = |k: &&Kept| {
+                j.app.as_deref().is_none_or(|a| a == k.app)
+                    && j.scope.as_ref().is_none_or(|s| s.sees(&k.app))
+            };
+            let n = self.recent.iter().filter(sees).count();
+            let mut q = j.queue.lock();
+            for k in self
+                .recent
+                .iter()
+                .filter(sees)
+                .skip(n.saturating_sub(j.recent))
+            {
+                let chunk = Bytes::from(format!(
+                    "event: recent\ndata: {{\"at\":{},\"event\":{}}}\n\n",
+                    k.at_ms, k.doc
+                ));
+                // What does not fit the client's queue is not replayed
+                // (the client is not dropped for it).
+                if q.push(&chunk, now).is_err() {
+                    break;
+                }
+            }
+            q.wake();
+        }
         self.clients.push(Client {
             queue: j.queue,
             conn: j.conn,
@@ -491,6 +557,7 @@ impl Writer {
     fn publish(&mut self, ev: &Notice, now: Instant) {
         let app = Some(ev.app());
         let grace = self.opts.stall_timeout.min(MAX_GRACE);
+        let doc = event_doc(ev);
         // Made once, for the first client that wants it.
         let mut bytes: Option<Bytes> = None;
         for c in &mut self.clients {
@@ -503,7 +570,7 @@ impl Writer {
             if q.ended {
                 continue;
             }
-            let bytes = bytes.get_or_insert_with(|| event_chunk(ev));
+            let bytes = bytes.get_or_insert_with(|| event_chunk(ev, &doc));
             if q.push(bytes, now).is_err() {
                 self.stats.dropped.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(target: "tritium::api", "event-stream client dropped: {} bytes behind", q.queued);
@@ -516,6 +583,14 @@ impl Writer {
                 q.wake();
             }
         }
+        if self.recent.len() == RECENT_KEPT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(Kept {
+            app: ev.app().to_owned(),
+            at_ms: unix_ms(),
+            doc,
+        });
     }
 
     /// Drop, end and heartbeat clients.
@@ -672,7 +747,7 @@ mod tests {
             event: "created",
             version: Some(1),
         };
-        let c = event_chunk(&ev);
+        let c = event_chunk(&ev, &event_doc(&ev));
         let text = std::str::from_utf8(&c).unwrap();
         let json = r#"{"app":"a","event":"created","type":"app","version":1}"#;
         assert_eq!(text, format!("event: app\ndata: {json}\n\n"));

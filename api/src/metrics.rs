@@ -31,6 +31,7 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub const ENDPOINTS: &[&str] = &[
     "/v1/api/app",
     "/v1/api/app/all",
+    "/v1/api/app/rows",
     "/v1/api/app/queue",
     "/v1/api/app/restart",
     "/v1/api/app/kill",

@@ -7,7 +7,10 @@
 //! Every refusal names the parameter, for the API's 400
 //! `{"error", "field"}` body.
 
-use tritium_engine::contract::{DEFAULT_TASK_LIMIT, MAX_TASK_LIMIT, TaskDetail, TaskPage};
+use tritium_engine::contract::{
+    AppStatus, DEFAULT_TASK_LIMIT, MAX_ROW_SEARCH, MAX_ROWS_PAGE, MAX_TASK_LIMIT, RowQuery,
+    TaskDetail, TaskPage,
+};
 
 /// Apps per list page when the request does not say.
 pub const DEFAULT_PAGE: usize = 100;
@@ -160,6 +163,45 @@ pub fn list_page(url: &str, max_page: usize) -> Result<ListPage, QueryError> {
     })
 }
 
+/// `q`, `status`, `agent`, `offset`, `limit` of `GET /v1/api/app/rows`
+/// (default: the first [`DEFAULT_PAGE`] apps, no filter).
+pub fn row_query(url: &str) -> Result<RowQuery, QueryError> {
+    let text = |key: &str| -> Result<String, QueryError> {
+        let v = single(url, key)?.unwrap_or_default();
+        if v.len() > MAX_ROW_SEARCH {
+            return Err(QueryError::new(
+                key,
+                format!("{key} is longer than {MAX_ROW_SEARCH} bytes"),
+            ));
+        }
+        Ok(v)
+    };
+    let status = match single(url, "status")?.filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(
+            serde_json::from_value::<AppStatus>(serde_json::Value::String(s.clone())).map_err(
+                |_| {
+                    let all: Vec<String> = AppStatus::ALL
+                        .iter()
+                        .map(|s| serde_json::to_value(s).map_or(String::new(), |v| v.to_string()))
+                        .collect();
+                    QueryError::new(
+                        "status",
+                        format!("status must be one of {}", all.join(", ")),
+                    )
+                },
+            )?,
+        ),
+    };
+    Ok(RowQuery {
+        q: text("q")?,
+        status,
+        agent: text("agent")?,
+        offset: number(url, "offset", 0, 0, usize::MAX)?,
+        limit: number(url, "limit", DEFAULT_PAGE, 1, MAX_ROWS_PAGE)?,
+    })
+}
+
 /// `name`, `tasks`, `task_after`, `task_limit` of `GET /v1/api/app`
 /// (default: the first [`DEFAULT_TASK_LIMIT`] tasks with their documents).
 pub fn app_page(url: &str) -> Result<(String, TaskPage), QueryError> {
@@ -263,5 +305,36 @@ mod tests {
             "tasks"
         );
         assert_eq!(jobs_page("/jobs", 10).expect("ok").limit, 10);
+    }
+
+    #[test]
+    fn row_queries_are_bounded_and_named() {
+        let q = row_query("/v1/api/app/rows").expect("defaults");
+        assert_eq!((q.offset, q.limit, q.status), (0, DEFAULT_PAGE, None));
+        let q =
+            row_query("/v1/api/app/rows?q=App-09&status=rolling+back&agent=ip-10&offset=5&limit=7")
+                .expect("all given");
+        assert_eq!(q.q, "App-09");
+        assert_eq!(q.status, Some(AppStatus::RollingBack));
+        assert_eq!((q.agent.as_str(), q.offset, q.limit), ("ip-10", 5, 7));
+        let e = row_query("/v1/api/app/rows?status=sleepy").unwrap_err();
+        assert_eq!(e.field, "status");
+        assert!(e.error.contains("\"crash-looping\""), "{}", e.error);
+        let long = format!("/v1/api/app/rows?q={}", "a".repeat(MAX_ROW_SEARCH + 1));
+        assert_eq!(row_query(&long).unwrap_err().field, "q");
+        assert_eq!(
+            row_query("/v1/api/app/rows?limit=1001").unwrap_err().field,
+            "limit"
+        );
+        assert_eq!(
+            row_query("/v1/api/app/rows?limit=0").unwrap_err().field,
+            "limit"
+        );
+        assert_eq!(
+            row_query("/v1/api/app/rows?agent=a&agent=b")
+                .unwrap_err()
+                .field,
+            "agent"
+        );
     }
 }

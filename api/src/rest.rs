@@ -13,6 +13,7 @@
 //! | DELETE | /v1/api/app?name=X (or body)| delete (202)                         |
 //! | GET    | /v1/api/app?name=X          | one app with its tasks               |
 //! | GET    | /v1/api/app/all             | every app (`offset`, `limit`)        |
+//! | GET    | /v1/api/app/rows            | the status page's apps table         |
 //! | GET    | /v1/api/app/queue[?name=X]  | pending instances and why            |
 //! | POST   | /v1/api/app/restart?name=X  | rolling restart, backoff reset       |
 //! | POST   | /v1/api/app/kill?name=X&task=T[&grace_period_seconds=S] | kill one task (replaced) |
@@ -21,6 +22,7 @@
 //! | GET    | /v1/api/charts              | last hour, per second (the page's charts) |
 //! | POST   | /v1/api/deployments/X/pause, /resume, /abort | control X's update  |
 //! | GET    | /v1/api/events[?app=X]      | server-sent events of app/task changes |
+//! |        |   [&recent=N]               | ... the last N kept (2,000) replayed first |
 //! | GET    | /v1/api/openapi.json        | the OpenAPI 3 document               |
 //! | GET    | /health, /ready             | alive; subscribed and leading        |
 //! | GET    | /metrics                    | Prometheus text format (`metrics`)   |
@@ -352,6 +354,7 @@ fn lane(method: &Method, path: &str) -> Lane {
         (
             Method::Get,
             "/v1/api/app/all"
+            | "/v1/api/app/rows"
             | "/v1/api/app/queue"
             | "/v1/api/status"
             | "/v1/api/maintenance"
@@ -503,6 +506,7 @@ pub(crate) fn http(result: Result<contract::Answer, CommandError>) -> (u16, Valu
         Ok(contract::Answer::Deployment(d)) => (200, doc(&d)),
         Ok(contract::Answer::Charts(c)) => (200, doc(&c)),
         Ok(contract::Answer::Agents(a)) => (200, doc(&a)),
+        Ok(contract::Answer::AppRows(r)) => (200, doc(&r)),
         Err(e) => (error_status(&e), doc(&ErrorBody::from(&e))),
     }
 }
@@ -594,7 +598,14 @@ fn serve(ctx: &Arc<Ctx>, mut req: Request) -> Answer {
     }
     let scope = who.as_ref().and_then(|w| w.scope.clone());
     if method == Method::Get && path == "/v1/api/events" {
-        let (status, answer) = serve_events(ctx, query(&url, "app"), &req, scope);
+        let recent = query::number(&url, "recent", 0, 0, crate::events::RECENT_KEPT);
+        let (status, answer) = match recent {
+            Ok(recent) => serve_events(ctx, query(&url, "app"), recent, &req, scope),
+            Err(e) => {
+                let resp = json_response(400, &query_err(e));
+                (400, Answer::Respond(resp))
+            }
+        };
         ctx.metrics.observe(path, status, started.elapsed());
         return answer;
     }
@@ -880,6 +891,20 @@ fn route(
                 other => j(http(other)),
             }
         }
+        (Method::Get, "/v1/api/app/rows") => match query::row_query(url) {
+            Err(e) => (400, Body::Json(query_err(e))),
+            // Compact: the status page reads it on every search.
+            Ok(q) => match a.ask(CommandKind::AppRows(q)) {
+                Ok(contract::Answer::AppRows(v)) => (
+                    200,
+                    Body::Raw(
+                        "application/json",
+                        serde_json::to_vec(&v).unwrap_or_default(),
+                    ),
+                ),
+                other => j(http(other)),
+            },
+        },
         (Method::Get, "/v1/api/app/queue") => {
             if query(url, "name").is_some_and(|n| n.is_empty()) {
                 return (400, Body::Json(err("name", "name must not be empty")));
@@ -998,6 +1023,7 @@ fn route(
             _,
             "/v1/api/app"
             | "/v1/api/app/all"
+            | "/v1/api/app/rows"
             | "/v1/api/app/queue"
             | "/v1/api/app/restart"
             | "/v1/api/app/kill"
@@ -1151,6 +1177,7 @@ fn kill_task(url: &str) -> Result<CommandKind, Value> {
 fn serve_events(
     ctx: &Arc<Ctx>,
     app: Option<String>,
+    recent: usize,
     req: &Request,
     scope: Option<Arc<Scope>>,
 ) -> (u16, Answer) {
@@ -1161,7 +1188,10 @@ fn serve_events(
     if ctx.events.reserve().is_err() {
         return refused();
     }
-    match ctx.events.join_scoped(req.conn.clone(), app, scope) {
+    match ctx
+        .events
+        .join_replaying(req.conn.clone(), app, scope, recent)
+    {
         Ok(body) => {
             let head = Response::new(200, "text/event-stream", Vec::new())
                 .with_header("Cache-Control", "no-cache");

@@ -1474,6 +1474,7 @@ mod tests {
                         failures: 0,
                         why: None,
                         draining: BTreeMap::new(),
+                        resources: None,
                     }],
                 })),
                 other => panic!("unexpected command {other:?}"),

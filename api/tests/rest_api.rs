@@ -1053,6 +1053,56 @@ fn the_event_stream_filters_by_app() {
     s.assert_no_violations();
 }
 
+#[test]
+fn the_event_stream_replays_the_last_events_it_kept() {
+    let s = Stack::start();
+    s.create(&hydrogen_app("rp-a", 1, "sleep 500"));
+    s.create(&hydrogen_app("rp-b", 1, "sleep 500"));
+    s.wait_running("rp-a", 1);
+    s.wait_running("rp-b", 1);
+    // Both apps' tasks ran before this stream opened: it starts with
+    // rp-a's kept events (the fan-out takes them within ~100 ms, so the
+    // stream is opened again until the RUNNING one is among them).
+    let deadline = Instant::now() + WAIT;
+    let replayed = loop {
+        let mut ev = EventStream::open(s.api_addr, "/v1/api/events?app=rp-a&recent=50");
+        let mut got = Vec::new();
+        while let Some(e) = ev.next(Instant::now() + Duration::from_millis(500)) {
+            got.push(e);
+        }
+        if got
+            .iter()
+            .any(|e| e["event"]["type"] == "task" && e["event"]["state"] == "TASK_RUNNING")
+        {
+            break got;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no replayed TASK_RUNNING of rp-a: {got:?}"
+        );
+    };
+    for e in &replayed {
+        assert_eq!(e["event"]["app"], "rp-a", "another app's event: {e}");
+        assert!(e["at"].as_u64().is_some_and(|t| t > 0), "no time: {e}");
+    }
+    assert!(
+        replayed
+            .iter()
+            .any(|e| e["event"]["type"] == "app" && e["event"]["event"] == "created"),
+        "{replayed:?}"
+    );
+    // At most what was asked, the last ones.
+    let mut ev = EventStream::open(s.api_addr, "/v1/api/events?recent=1");
+    let one = ev.next(Instant::now() + Duration::from_secs(2));
+    assert!(one.is_some_and(|e| e["event"]["app"].is_string()));
+    // A bad count is refused.
+    for bad in ["recent=2001", "recent=-1", "recent=x", "recent=1&recent=2"] {
+        let r = s.get(&format!("/v1/api/events?{bad}"));
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+    }
+    s.assert_no_violations();
+}
+
 // ------------------------------------------------------------ 11. TaskInfo
 
 fn env_of(c: &tritium_proto::v1::CommandInfo) -> BTreeMap<String, String> {

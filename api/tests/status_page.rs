@@ -10,8 +10,10 @@
 //! - a read-only token sees no buttons (an admin token does);
 //! - the cluster page lists the agents the API lists;
 //! - a chart moves as offers come;
-//! - 10,000 apps load (the time is printed; the bound asserted is
-//!   generous: this is a debug build on a shared machine).
+//! - 10,000 apps with 2,000 tasks load, with the right counts, and are
+//!   searched by name, agent and status (the load time is printed and
+//!   saved as `apps-10000-load.txt`; no bound on it: timing on a shared
+//!   machine is noise, BENCHMARKS.md has the figures).
 //!
 //! Every test saves a screenshot under `target/tmp/status-page/` (the
 //! path is printed). The page is read with bounded loops until it shows
@@ -181,11 +183,14 @@ fn api_apps(addr: SocketAddr) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// Stop the page's periodic refresh (its only interval timer; timer ids
-/// are small integers): from then on only the event stream brings
-/// changes.
+/// Stop the page's periodic refresh (its interval timer, `pollTimer`):
+/// from then on only the event stream brings changes. Only that timer:
+/// timeouts and intervals share their ids, and clearing every id also
+/// cancelled a pending flush of the events, after which the page never
+/// flushed again (its timer variable stayed set): the flake where the
+/// page showed new tasks in STAGING for good.
 fn stop_polling(b: &mut Browser) {
-    b.eval("for (let i = 1; i < 10000; i++) clearInterval(i); true")
+    b.eval("clearInterval(pollTimer); true")
         .expect("stop the page's refresh timer");
 }
 
@@ -564,7 +569,31 @@ fn an_update_shows_its_steps_and_its_diff_and_is_resumed_from_the_page() {
     };
     let r = http(addr, "POST", "/v1/api/app", None, Some(&web("sleep 3600")));
     assert_eq!(r.status, 201, "{}", r.body);
+    ops::poll("web's 3 tasks running", || {
+        let a = http(addr, "GET", "/v1/api/app?name=web&tasks=none", None, None).json();
+        if a["running"] == 3 {
+            Ok(())
+        } else {
+            Err(a.to_string())
+        }
+    });
     let mut b = open(addr, "#/app/web", None);
+    // Its events from before the page was opened (the stream replays the
+    // last it kept).
+    wait_for(
+        &mut b,
+        "web's recent events from before the page opened",
+        "Array.from(document.querySelectorAll('ul.events li'), (l) => l.textContent)",
+        |v| {
+            let l: Vec<String> = serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
+            let running = l.iter().filter(|l| l.contains(" TASK_RUNNING on ")).count();
+            if running == 3 && l.iter().any(|l| l.contains("created (version 1)")) {
+                Ok(())
+            } else {
+                Err(format!("{l:?}"))
+            }
+        },
+    );
     let state = "(() => { const d = document.getElementById('deployment'); const v = document.getElementById('version-diff'); \
         return {title: !!document.getElementById('app-title'), deployment: d ? d.textContent : null, diff: v ? v.textContent : null, \
         resume: !!document.getElementById('resume'), status: (document.getElementById('app-status') || {}).textContent}; })()";
@@ -954,35 +983,82 @@ fn a_chart_moves_with_offers() {
 #[test]
 fn ten_thousand_apps_load_and_can_be_searched() {
     const APPS: usize = 10_000;
-    // Generous: a debug build on a shared two-core machine. The time is
-    // printed; the issue's target (2 s) is for a release build.
-    const BOUND: Duration = Duration::from_secs(60);
-    let stack = Stack::start(1, ApiOptions::default());
+    // Every tenth app runs 2 tasks: 2,000 tasks, what a debug build
+    // launches in CI time (bench/ui_200k.py runs 200,000).
+    const WITH_TASKS: usize = 1_000;
+    const TASKS: u64 = 2 * WITH_TASKS as u64;
+    let stack = Stack::start(2, ApiOptions::default());
     let addr = stack.addr();
-    create_apps(addr, APPS);
+    create_apps(addr, APPS, |n| if n % 10 == 0 { 2 } else { 0 });
+    // Bounded, and slower than `ops::poll`: each read walks every app.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let r = http(addr, "GET", "/v1/api/app/rows?limit=1", None, None).json();
+        if r["running"].as_u64() == Some(TASKS) && r["total"] == APPS {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "2,000 tasks running: not within 300 s; {} running of {} apps",
+            r["running"],
+            r["total"]
+        );
+        thread::sleep(Duration::from_millis(500));
+    }
     let mut b = open(addr, "", None);
     let loaded = apps_loaded(&mut b);
-    let all_ms = loaded["all"].as_f64().unwrap();
     let load1 = sample_load();
-    eprintln!(
-        "10,000 apps: first page on screen {} ms, all {} ms after navigation (load average {load1})",
-        loaded["first"], all_ms
+    // The figure, printed and kept with the screenshots; no bound on it
+    // here (a shared machine's timing is noise): BENCHMARKS.md has the
+    // measured figures.
+    let figure = format!(
+        "10,000 apps, 2,000 tasks: the first page on screen {} ms, the whole view {} ms after navigation (debug build, load average {load1})",
+        loaded["first"], loaded["all"]
     );
-    assert!(
-        loaded["count"]
-            .as_str()
-            .unwrap()
-            .starts_with(" 10000 shown"),
-        "{loaded}"
-    );
-    assert!(all_ms < BOUND.as_millis() as f64, "{loaded}");
-    // A page of rows, not 10,000.
-    let shown = b
-        .eval("document.querySelectorAll('#apps tbody tr').length")
+    eprintln!("{figure}");
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("status-page");
+    std::fs::create_dir_all(&out).expect("the artifacts' directory");
+    let file = out.join("apps-10000-load.txt");
+    std::fs::write(&file, format!("{figure}\n")).expect("write the figure");
+    eprintln!("figure: {}", file.display());
+    assert_eq!(text(&loaded["count"]), " 10000 shown", "{loaded}");
+    let cards = b
+        .eval("Array.from(document.querySelectorAll('.card'), (c) => c.textContent)")
         .unwrap();
-    assert_eq!(shown, 100, "one page of rows");
+    assert_eq!(
+        cards,
+        json!([
+            "10000apps",
+            "2000running tasks",
+            "2000instances asked",
+            "0waiting"
+        ]),
+        "the counts of every app"
+    );
+    // A page of rows, not 10,000, and the next page from the API.
+    let first = rows(&b.eval(&table_js("apps")).unwrap()).unwrap();
+    assert_eq!(first.len(), 100, "one page of rows");
+    assert_eq!(first[0][..3], ["app-00000", "running", "2"], "{first:?}");
+    b.eval("document.querySelector('.pager button:last-child').click(); true")
+        .unwrap();
+    wait_for(&mut b, "the second page", &table_js("apps"), |v| {
+        let r = rows(v)?;
+        if r.len() == 100 && r[0][0] == "app-00100" {
+            Ok(())
+        } else {
+            Err(format!("{:?}", r.first()))
+        }
+    });
     // Search by name.
-    b.eval("(() => { const i = document.querySelector('input[data-filter=q]'); i.value = 'app-0999'; i.dispatchEvent(new Event('input')); return true; })()").unwrap();
+    let type_in = |b: &mut Browser, filter: &str, text: &str| {
+        let js = format!(
+            "(() => {{ const i = document.querySelector('[data-filter={filter}]'); i.value = {}; \
+             i.dispatchEvent(new Event(i.tagName === 'SELECT' ? 'change' : 'input')); return true; }})()",
+            json!(text)
+        );
+        b.eval(&js).unwrap();
+    };
+    type_in(&mut b, "q", "app-0999");
     wait_for(&mut b, "the search finds 10 apps", &table_js("apps"), |v| {
         let r = rows(v)?;
         if r.len() == 10 && r.iter().all(|r| r[0].starts_with("app-0999")) {
@@ -991,29 +1067,96 @@ fn ten_thousand_apps_load_and_can_be_searched() {
             Err(format!("{} rows", r.len()))
         }
     });
+    // By agent: the apps with a task on the first agent, as the API
+    // counts them (the tasks spread over both agents).
+    type_in(&mut b, "q", "");
+    let agent = http(addr, "GET", "/v1/api/agents", None, None).json()["agents"][0]["agent_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let on_agent = http(
+        addr,
+        "GET",
+        &format!("/v1/api/app/rows?agent={agent}&limit=1"),
+        None,
+        None,
+    )
+    .json()["matched"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        (1..=WITH_TASKS as u64).contains(&on_agent),
+        "{on_agent} apps on {agent}"
+    );
+    type_in(&mut b, "agent", &agent);
+    let want = format!(" {on_agent} shown of 10000");
+    wait_for(
+        &mut b,
+        "the apps on one agent",
+        "document.getElementById('apps-count').textContent",
+        |v| {
+            if *v == want {
+                Ok(())
+            } else {
+                Err(v.to_string())
+            }
+        },
+    );
+    let r = rows(&b.eval(&table_js("apps")).unwrap()).unwrap();
+    assert!(r.iter().all(|r| r[5] != "0"), "only apps with tasks: {r:?}");
+    // By status: no app is deploying.
+    type_in(&mut b, "agent", "");
+    type_in(&mut b, "status", "deploying");
+    wait_for(&mut b, "no app deploying", &table_js("apps"), |v| {
+        let r = rows(v)?;
+        if r == [vec!["none".to_owned()]] {
+            Ok(())
+        } else {
+            Err(format!("{} rows", r.len()))
+        }
+    });
+    type_in(&mut b, "status", "running");
+    wait_for(
+        &mut b,
+        "every app running",
+        "document.getElementById('apps-count').textContent",
+        |v| {
+            if *v == " 10000 shown" {
+                Ok(())
+            } else {
+                Err(v.to_string())
+            }
+        },
+    );
     shot(&mut b, "apps-10000");
     drop(b);
     drop(stack);
 }
 
-/// Create apps `app-00000`... (no instances) up to `n`, 100 a request.
-fn create_apps(addr: SocketAddr, n: usize) {
+/// Create apps `app-00000`... up to `n` (app `i` with `instances(i)`
+/// tiny instances), 100 a request.
+fn create_apps(addr: SocketAddr, n: usize, instances: impl Fn(usize) -> u32) {
     for chunk in 0..n.div_ceil(100) {
         let list: Vec<String> = (chunk * 100..((chunk + 1) * 100).min(n))
             .map(|n| {
                 format!(
-                    r#"{{"name":"app-{n:05}","instances":0,"resources":{{"cpu":0.1,"mem":32}},"command":{{"cmd":"sleep 3600"}}}}"#
+                    r#"{{"name":"app-{n:05}","instances":{},"resources":{{"cpu":0.001,"mem":1}},"command":{{"cmd":"sleep 3600"}}}}"#,
+                    instances(n)
                 )
             })
             .collect();
-        let r = http(
-            addr,
-            "POST",
-            "/v1/api/app",
-            None,
-            Some(&format!("[{}]", list.join(","))),
-        );
-        assert!(r.status == 201 || r.status == 409, "{}", r.body);
+        let body = format!("[{}]", list.join(","));
+        // A loaded machine: the engine may not answer within the API's
+        // 5 s (503, "may still take effect"); asked again, a list that
+        // did take effect answers 409.
+        for attempt in 0..30 {
+            let r = http(addr, "POST", "/v1/api/app", None, Some(&body));
+            match r.status {
+                201 | 409 => break,
+                503 if attempt < 29 => thread::sleep(Duration::from_secs(1)),
+                _ => panic!("POST {} apps: {} {}", list.len(), r.status, r.body),
+            }
+        }
     }
 }
 
@@ -1046,7 +1189,7 @@ fn measure_the_apps_list_against_a_running_tritium() {
         .expect("TRITIUM_UI_BENCH=HOST:PORT of a running tritium")
         .parse()
         .expect("TRITIUM_UI_BENCH is HOST:PORT");
-    create_apps(addr, 10_000);
+    create_apps(addr, 10_000, |_| 0);
     for run in 1..=5 {
         let mut b = open(addr, "", None);
         let v = apps_loaded(&mut b);

@@ -246,6 +246,11 @@ impl AppService {
                 tasks,
                 task_budget,
             ))),
+            CommandKind::AppRows(q) => Ok(Answer::AppRows(Box::new(self.app_rows(
+                &ctx.view(),
+                None,
+                &q,
+            )))),
             CommandKind::Queue(name) => {
                 if let Some(n) = &name
                     && !self.apps.contains_key(n)
@@ -276,6 +281,7 @@ impl AppService {
                             failures: app.rec.failures,
                             why: self.why_not(now, n),
                             draining,
+                            resources: Some(app.rec.spec.resources.clone()),
                         })
                     })
                     .collect();

@@ -625,3 +625,79 @@ fn a_scope_sees_and_changes_only_its_apps() {
     assert!(ok.result.is_ok(), "{:?}", ok.result);
     assert_eq!(instances(&mut s, "a-web"), 3);
 }
+
+fn rows(s: &mut Scheduler, now: Instant, kind: CommandKind) -> crate::contract::AppRowsView {
+    match run(s, now, kind).result {
+        Ok(Answer::AppRows(r)) => *r,
+        other => panic!("rows: {other:?}"),
+    }
+}
+
+#[test]
+fn the_apps_table_searches_pages_and_counts_every_app() {
+    use crate::contract::{AppStatus, RowQuery};
+    // web-1 runs 3 tasks (agents 0-2), web-2 runs 2 (agents 0-1), db
+    // asks for 4 and runs none, idle asks for none.
+    let (mut s, now) = session_with_tasks(
+        &[
+            app("web-1", 3),
+            app("web-2", 2),
+            app("db", 4),
+            app("idle", 0),
+        ],
+        {
+            let mut t = running_tasks("web-1", 3);
+            t.extend(running_tasks("web-2", 2));
+            t
+        },
+    );
+    let q = |q: &str, status: Option<AppStatus>, agent: &str, offset: usize, limit: usize| {
+        CommandKind::AppRows(RowQuery {
+            q: q.into(),
+            status,
+            agent: agent.into(),
+            offset,
+            limit,
+        })
+    };
+    let all = rows(&mut s, now, q("", None, "", 0, 100));
+    let names: Vec<_> = all.rows.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["db", "idle", "web-1", "web-2"]);
+    assert_eq!((all.total, all.matched), (4, 4));
+    assert_eq!((all.running, all.instances, all.pending), (5, 9, 4));
+    let db = &all.rows[0];
+    assert_eq!(
+        (db.status, db.instances, db.running, db.tasks, db.pending),
+        (AppStatus::Deploying, 4, 0, 0, 4)
+    );
+    assert_eq!(all.statuses.get(&AppStatus::Running), Some(&3));
+    assert_eq!(all.statuses.get(&AppStatus::Deploying), Some(&1));
+
+    // A page: the counts are every app's whatever the page.
+    let page = rows(&mut s, now, q("", None, "", 1, 2));
+    let names: Vec<_> = page.rows.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["idle", "web-1"]);
+    assert_eq!((page.matched, page.total, page.running), (4, 4, 5));
+
+    // By name (ASCII case ignored), status, agent id or host.
+    let by = |s: &mut Scheduler, k: CommandKind| -> Vec<String> {
+        rows(s, now, k).rows.into_iter().map(|r| r.name).collect()
+    };
+    assert_eq!(by(&mut s, q("WEB", None, "", 0, 100)), ["web-1", "web-2"]);
+    assert_eq!(by(&mut s, q("DB", None, "", 0, 100)), ["db"]);
+    assert_eq!(
+        by(&mut s, q("", Some(AppStatus::Deploying), "", 0, 100)),
+        ["db"]
+    );
+    assert_eq!(by(&mut s, q("", None, "agent-2", 0, 100)), ["web-1"]);
+    assert_eq!(
+        by(&mut s, q("", None, "HOST-1.example", 0, 100)),
+        ["web-1", "web-2"]
+    );
+    let none = rows(&mut s, now, q("web", None, "no-such-agent", 0, 100));
+    assert_eq!((none.rows.len(), none.matched, none.total), (0, 0, 4));
+
+    // A team sees and counts its own apps only.
+    let team = rows(&mut s, now, scoped("web-", None, q("", None, "", 0, 100)));
+    assert_eq!((team.total, team.matched, team.instances), (2, 2, 5));
+}

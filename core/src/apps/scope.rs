@@ -65,6 +65,10 @@ impl AppService {
                 );
                 return Ok(Answer::Apps(list));
             }
+            CommandKind::AppRows(q) => {
+                let rows = self.app_rows(&ctx.view(), Some(scope), q);
+                return Ok(Answer::AppRows(Box::new(rows)));
+            }
             CommandKind::Status => {
                 let status = self.status_view_in(&ctx.view(), Some(scope));
                 return Ok(Answer::Status(Box::new(status)));

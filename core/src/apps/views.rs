@@ -7,8 +7,8 @@ use tritium_proto::v1::TaskState;
 
 use super::{App, AppService};
 use crate::contract::{
-    AppList, AppStatus, AppView, MAX_TASK_LIMIT, Scope, StatusView, Subscription, TaskDetail,
-    TaskPage, TaskView,
+    AppList, AppRow, AppRowsView, AppStatus, AppView, MAX_TASK_LIMIT, RowQuery, Scope, StatusView,
+    Subscription, TaskDetail, TaskPage, TaskView, contains_ignore_case,
 };
 use crate::framework::{Task, View};
 use crate::session::{Phase, state_name};
@@ -221,6 +221,72 @@ impl AppService {
             limit,
             next_offset,
         }
+    }
+
+    /// The status page's apps table: the apps `scope` sees (all with
+    /// `None`) that match `q`, a page of them as rows, and the counts of
+    /// every app. One pass over each app's tasks besides its status;
+    /// rows are built for the page only, so the answer stays small
+    /// whatever the number of apps and tasks.
+    pub(crate) fn app_rows(
+        &self,
+        view: &View<'_>,
+        scope: Option<&Scope>,
+        q: &RowQuery,
+    ) -> AppRowsView {
+        let name_part = q.q.to_ascii_lowercase();
+        let agent = q.agent.to_ascii_lowercase();
+        let mut out = AppRowsView {
+            rows: Vec::new(),
+            matched: 0,
+            offset: q.offset,
+            limit: q.limit,
+            total: 0,
+            statuses: BTreeMap::new(),
+            running: 0,
+            instances: 0,
+            pending: 0,
+        };
+        let seen = |n: &&String| scope.is_none_or(|s| s.sees(n));
+        for (name, app) in self.apps.iter().filter(|(n, _)| seen(n)) {
+            let status = self.status_of(view, name, app);
+            let (mut running, mut tasks, mut on_agent) = (0, 0, agent.is_empty());
+            for t in Self::app_tasks(view, name) {
+                tasks += 1;
+                if t.record().state == TaskState::TaskRunning as i32 {
+                    running += 1;
+                }
+                if !on_agent {
+                    on_agent = contains_ignore_case(t.agent_id(), &agent)
+                        || contains_ignore_case(&t.record().host, &agent);
+                }
+            }
+            let pending = self.pending_of(view, name);
+            out.total += 1;
+            *out.statuses.entry(status).or_default() += 1;
+            out.running += running;
+            out.instances += u64::from(app.rec.spec.instances);
+            out.pending += pending;
+            if !(on_agent
+                && q.status.is_none_or(|s| s == status)
+                && contains_ignore_case(name, &name_part))
+            {
+                continue;
+            }
+            out.matched += 1;
+            if out.matched > q.offset && out.rows.len() < q.limit {
+                out.rows.push(AppRow {
+                    name: name.clone(),
+                    version: app.rec.version,
+                    status,
+                    instances: app.rec.spec.instances,
+                    running,
+                    tasks,
+                    pending,
+                });
+            }
+        }
+        out
     }
 
     pub(super) fn status_view(&self, view: &View<'_>) -> StatusView {

@@ -32,6 +32,7 @@ use crate::spec::AppSpec;
 mod agents;
 mod charts;
 mod paging;
+mod rows;
 mod scope;
 mod stats;
 
@@ -43,6 +44,9 @@ pub use charts::{
 };
 
 pub use paging::{DEFAULT_TASK_LIMIT, MAX_TASK_LIMIT, TaskDetail, TaskPage};
+pub use rows::{
+    AppRow, AppRowsView, MAX_ROW_SEARCH, MAX_ROWS_PAGE, RowQuery, contains_ignore_case,
+};
 pub use scope::Scope;
 pub use stats::{DriverStats, HISTOGRAM_BUCKETS, Log2Histogram};
 
@@ -297,6 +301,10 @@ pub struct QueueEntry {
     /// [`AppView::draining`]).
     #[serde(default)]
     pub draining: BTreeMap<String, usize>,
+    /// What one instance needs (the spec's `resources`), so that a reason
+    /// can say "no agent has 3.5 cpus free" without the app's spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<crate::spec::Resources>,
 }
 
 /// The launch queue: apps with pending instances, backing off, or with
@@ -544,6 +552,8 @@ pub enum Answer {
     Charts(Box<ChartsView>),
     /// A page of the agents seen (`Agents`).
     Agents(AgentsView),
+    /// A page of the apps table and every app's counts (`AppRows`).
+    AppRows(Box<AppRowsView>),
 }
 
 /// Where an update in progress stands.

@@ -536,6 +536,9 @@ pub enum CommandKind {
         /// Most task documents in the whole page (`TaskDetail::All`).
         task_budget: usize,
     },
+    /// The status page's apps table: a page of the apps matching a search
+    /// (name, status, agent) and the counts of every app.
+    AppRows(crate::contract::RowQuery),
     /// Pending instances and why offers were refused, for one app or all.
     Queue(Option<String>),
     /// Agents scheduled for maintenance: which drain, their tasks left,

@@ -246,6 +246,7 @@ impl ReplyExt for Reply {
             Ok(Answer::Deployment(d)) => json(serde_json::to_value(d)),
             Ok(Answer::Charts(c)) => json(serde_json::to_value(c)),
             Ok(Answer::Agents(a)) => json(serde_json::to_value(a)),
+            Ok(Answer::AppRows(r)) => json(serde_json::to_value(r)),
             Ok(Answer::Deleting { name }) => serde_json::json!({ "name": name }),
             Err(_) => Value::Null,
         }
