@@ -1208,7 +1208,7 @@ impl Sim {
                             t,
                             Ev::CallArrives {
                                 generation,
-                                stream_id,
+                                stream_id: stream_id.to_string(),
                                 call,
                             },
                         );
