@@ -448,6 +448,30 @@ impl<'a> Ctx<'a> {
         self.core.decline(offer_ids, refuse);
     }
 
+    /// DECLINE offers of this event by id (a matcher plan's
+    /// `decline_ids`, say), refusing them for `refuse`: the call is
+    /// encoded from the ids as they are, with nothing allocated per offer.
+    pub fn decline_offers<'i, I>(&mut self, offer_ids: I, refuse: Duration)
+    where
+        I: Iterator<Item = &'i str> + Clone,
+    {
+        let n = offer_ids.clone().count();
+        if n == 0 {
+            return;
+        }
+        self.answered += n;
+        self.core.stats.offers_received += n as u64;
+        self.core.stats.offers_declined += n as u64;
+        self.core.decline_strs(offer_ids, refuse);
+    }
+
+    /// Ask the master, at the end of this turn, to offer again everything
+    /// this framework's DECLINE filters hold back (REVIVE), if work is
+    /// pending then; used when new work could use offers declined for long.
+    pub fn revive(&mut self) {
+        self.core.revive_wanted = true;
+    }
+
     /// Keep an inverse offer of this INVERSE_OFFERS event to answer later
     /// (from any callback, with [`Ctx::accept_inverse_offers`] or
     /// [`Ctx::decline_inverse_offers`]), instead of having the session

@@ -9,10 +9,14 @@
 //! (1000), and runs tritium's driver on a thread named `tritium-engine`
 //! against it over loopback. The only app wants one instance of 1000 cpus,
 //! more than any agent has, so it never fits: the core stays busy (it never
-//! suppresses) and declines every offer with the busy refuse period, set to
-//! 0 s here so that every agent is offered again in the next cycle. That is
-//! the steady state of a framework waiting for capacity: every agent
-//! offered, read, matched and declined every cycle.
+//! suppresses) and declines every offer. The busy refuse period is 0 s
+//! here. An offer no pending app could use even whole ("unfit") is
+//! declined with the idle refuse period, `--decline-idle-s` (the core's
+//! default, 120 s): the master then holds the agent back until it has more
+//! to offer or tritium REVIVEs for new work, which is the steady state of a
+//! framework waiting for capacity. `--decline-idle-s 0` offers every agent
+//! again in the next cycle instead: every agent offered, read, matched and
+//! declined every cycle (the per-offer cost).
 //!
 //! With `--pin` the engine thread runs alone on CPU 1 and every other
 //! thread on CPU 0 (`taskset`): what a deployment that gives the engine a
@@ -62,12 +66,15 @@ struct Args {
     seed: u64,
     /// Pin the engine thread to CPU 1 and every other thread to CPU 0.
     pin: bool,
+    /// The core's idle refuse period (unfit offers), seconds; `None`: the
+    /// default.
+    decline_idle_s: Option<u64>,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: idle_load [--agents N (10000)] [--seconds S (30)] [--warmup S (5)] \
-         [--offer-interval-ms MS (1000)] [--seed N (1)] [--pin]"
+         [--offer-interval-ms MS (1000)] [--seed N (1)] [--pin] [--decline-idle-s S (120)]"
     );
     std::process::exit(2)
 }
@@ -80,6 +87,7 @@ fn parse_args() -> Args {
         offer_interval_ms: 1000,
         seed: 1,
         pin: false,
+        decline_idle_s: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -95,6 +103,7 @@ fn parse_args() -> Args {
             "--offer-interval-ms" => a.offer_interval_ms = value(),
             "--seed" => a.seed = value(),
             "--pin" => a.pin = true,
+            "--decline-idle-s" => a.decline_idle_s = Some(value()),
             _ => usage(),
         }
     }
@@ -241,6 +250,9 @@ fn main() {
         masters: vec![MasterUrl::parse(&sim.url()).expect("sim URL")],
         // Every agent is offered again in the next cycle.
         decline_busy: Duration::ZERO,
+        decline_idle: args
+            .decline_idle_s
+            .map_or(Config::default().decline_idle, Duration::from_secs),
         seed: args.seed,
         ..Config::default()
     };
@@ -330,7 +342,7 @@ fn main() {
     let ol = &dstats.offers_latency;
     let tl = &dstats.turn_latency;
     println!(
-        "agents={} offer_interval_ms={} pinned={} window_s={:.1} engine_cpu_pct={:.2} engine_runqueue_wait_pct={:.2} others_cpu_pct={:.2} \
+        "agents={} offer_interval_ms={} decline_idle_s={} pinned={} window_s={:.1} engine_cpu_pct={:.2} engine_runqueue_wait_pct={:.2} others_cpu_pct={:.2} \
          offers_per_s={:.0} declined_per_s={:.0} events_per_s={:.1} \
          offers_events={} offers_event_p50_us={:.0} offers_event_p99_us={:.0} offers_event_max_us={:.0} \
          offers_event_mean_us={:.0} turn_p50_us={:.0} turn_p99_us={:.0} turns={} \
@@ -340,6 +352,8 @@ fn main() {
          offers_event_buckets_us={}",
         args.agents,
         args.offer_interval_ms,
+        args.decline_idle_s
+            .unwrap_or(Config::default().decline_idle.as_secs()),
         args.pin,
         window,
         pct(c1.engine_ns - c0.engine_ns),

@@ -293,14 +293,13 @@ fn unavailable_master_with_the_stream_up_is_not_hammered() {
 
 #[test]
 fn unavailable_master_with_offers_flowing_is_not_hammered() {
-    // An app that fits nowhere keeps tritium declining every offer (the
-    // busy refuse, 100 ms); during a 503 period each DECLINE is refused.
+    // An app that fits nowhere keeps tritium declining every offer (offers
+    // no pending app could use get the idle refuse, 100 ms here); during a
+    // 503 period each DECLINE is refused.
     let sim = start_sim();
-    let engine = Engine::start(
-        storm_config(&[sim.url()]),
-        DriverOptions::default(),
-        MemStore::new(),
-    );
+    let mut cfg = storm_config(&[sim.url()]);
+    cfg.decline_idle = Duration::from_millis(100);
+    let engine = Engine::start(cfg, DriverOptions::default(), MemStore::new());
     let mut big = web(1);
     big.resources.cpu = 100.0;
     engine.put_app(big);

@@ -1079,3 +1079,56 @@ fn a_burst_of_updates_decides_once_per_turn_not_once_per_update() {
         "the app is forgotten once its last task ended"
     );
 }
+
+/// Offers no pending app could use are declined for the idle period (the
+/// master holds them back), and new work that could use them REVIVEs at
+/// once: placement latency does not wait for those filters.
+#[test]
+fn unfit_offers_are_declined_for_long_and_smaller_work_revives() {
+    use crate::matcher::fixture::plain_offer;
+    use tritium_proto::scheduler::{Event, call, event as ev};
+    let huge = AppRecord::new(AppSpec::command_app("huge", 1, 1000.0, 64.0, "x"));
+    let mut l = Live::new(&[huge], Vec::new());
+    let offers = |round: u32| Event {
+        r#type: Some(ev::Type::Offers as i32),
+        offers: Some(ev::Offers {
+            offers: (0..3)
+                .map(|i| {
+                    plain_offer(
+                        &format!("o{round}-{i}"),
+                        &format!("a{i}"),
+                        8.0,
+                        4096.0,
+                        vec![],
+                    )
+                })
+                .collect(),
+        }),
+        ..Event::default()
+    };
+    l.event(offers(1));
+    let declines: Vec<_> = l.calls.iter().filter_map(|c| c.decline.as_ref()).collect();
+    assert_eq!(declines.len(), 1, "{:?}", l.calls);
+    assert_eq!(declines[0].offer_ids.len(), 3);
+    let refuse = declines[0].filters.as_ref().and_then(|f| f.refuse_seconds);
+    assert_eq!(refuse, Some(Config::default().decline_idle.as_secs_f64()));
+    let revives = |l: &Live| {
+        l.calls
+            .iter()
+            .filter(|c| c.r#type == Some(call::Type::Revive as i32))
+            .count()
+    };
+    let before = revives(&l);
+    // Replacing the spec by a smaller one keeps one instance pending (the
+    // total does not grow), yet it could use the offers held back.
+    l.input(crate::session::Input::Command(crate::session::Command {
+        id: 1,
+        kind: crate::session::CommandKind::PutApp(Box::new(AppSpec::command_app(
+            "huge", 1, 1.0, 64.0, "x",
+        ))),
+    }));
+    assert_eq!(revives(&l), before + 1, "{:?}", l.calls);
+    // Offered again, the smaller instance is placed.
+    l.event(offers(2));
+    assert!(l.calls.iter().any(|c| c.accept.is_some()), "{:?}", l.calls);
+}

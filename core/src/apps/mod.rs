@@ -42,7 +42,7 @@ use tritium_proto::view::{EventView, ViewError};
 
 use crate::contract::{ChartRing, DriverStats};
 use crate::framework::{Ctx, Framework, GroupLaunch, Launch, Task, TaskUpdate, View};
-use crate::matcher::{Matcher, Plan};
+use crate::matcher::{Floors, Matcher, Plan};
 use crate::session::{Answer, AppRecord, CommandError, CommandKind, Notice, SharedStr, TaskRecord};
 
 mod agents;
@@ -106,6 +106,10 @@ pub struct AppService {
     matcher: Matcher,
     /// Scratch of one OFFERS event's placement, reused.
     plan: Plan,
+    /// Offers no pending app could use were declined for long since the
+    /// last REVIVE this service asked for, under these floors (widened
+    /// over the events): new work below them asks for a REVIVE.
+    unfit_declined: Option<Floors>,
     /// Instances each app needs launched, as `decide` last said; valid
     /// for apps not in `dirty` (and all of them unless `all_dirty`).
     pending: RefCell<BTreeMap<String, usize>>,
@@ -224,6 +228,7 @@ impl AppService {
             apps: BTreeMap::new(),
             matcher: Matcher::new(default_role),
             plan: Plan::default(),
+            unfit_declined: None,
             pending: RefCell::new(BTreeMap::new()),
             dirty: RefCell::new(BTreeSet::new()),
             all_dirty: Cell::new(true),
@@ -476,19 +481,30 @@ impl Framework for AppService {
         if changed {
             self.maintenance_changed(ctx);
         }
-        // What each app needs now.
-        let pending = if ctx.view().is_subscribed() {
-            self.pending_instances(&ctx.view())
-        } else {
-            Vec::new()
-        };
-        let want: Vec<(&str, u32)> = pending
-            .iter()
-            .map(|(n, c)| (n.as_str(), u32::try_from(*c).unwrap_or(u32::MAX)))
-            .collect();
+        // What each app needs now (borrowed from the pending counts: up to
+        // sixteen pending apps cost no allocation).
+        let subscribed = ctx.view().is_subscribed();
+        if subscribed {
+            self.refresh_pending(&ctx.view());
+        }
         let mut plan = std::mem::take(&mut self.plan);
-        let placed = self.matcher.match_offers(now, event, &want, &mut plan);
-        drop(want);
+        let placed = {
+            let pending = self.pending.borrow();
+            let want: smallvec::SmallVec<[(&str, u32); 16]> = pending
+                .iter()
+                .filter(|(_, c)| subscribed && **c > 0)
+                .map(|(n, c)| (n.as_str(), u32::try_from(*c).unwrap_or(u32::MAX)))
+                .collect();
+            let placed = self.matcher.match_offers(now, event, &want, &mut plan);
+            if placed.is_ok() && plan.declines.iter().any(|d| d.unfit()) {
+                let now_floors = self.matcher.floors(want.iter().map(|(n, _)| *n));
+                match &mut self.unfit_declined {
+                    Some(d) => d.widen(&now_floors),
+                    None => self.unfit_declined = Some(now_floors),
+                }
+            }
+            placed
+        };
         if let Err(e) = placed {
             self.plan = plan;
             return Err(e);
@@ -506,20 +522,36 @@ impl Framework for AppService {
         for accept in plan.accepts.drain(..) {
             self.accept(ctx, accept, &mut wanted);
         }
-        let declines: Vec<mesos::OfferId> = plan
-            .declines
-            .drain(..)
-            .map(|value| mesos::OfferId { value })
-            .collect();
-        self.plan = plan;
-        if !declines.is_empty() {
+        if !plan.declines.is_empty() {
+            let (busy, idle) = (ctx.config().decline_busy, ctx.config().decline_idle);
             let refuse = if self.anything_pending(&ctx.view()) {
-                ctx.config().decline_busy
+                busy
             } else {
-                ctx.config().decline_idle
+                idle
             };
-            ctx.decline_ids(declines, refuse);
+            let bytes = event.as_bytes();
+            // Offers some pending app might use later in the event's
+            // shape wait `decline_busy`; offers none could use even whole
+            // are declined as if idle (the master offers the agent again
+            // when it has more to offer; new work below the floors
+            // REVIVEs, see `turn_ended`).
+            ctx.decline_offers(
+                plan.declines
+                    .iter()
+                    .filter(|d| !d.unfit())
+                    .map(|d| d.id(bytes)),
+                refuse,
+            );
+            ctx.decline_offers(
+                plan.declines
+                    .iter()
+                    .filter(|d| d.unfit())
+                    .map(|d| d.id(bytes)),
+                idle.max(busy),
+            );
         }
+        plan.declines.clear();
+        self.plan = plan;
         Ok(())
     }
 
@@ -588,6 +620,29 @@ impl Framework for AppService {
     fn turn_ended(&mut self, ctx: &mut Ctx<'_>) {
         self.converge_touched(ctx);
         self.settle_executors(ctx);
+        // Offers declined as unfit are held back by the master: work that
+        // could use one of them (a new app, a smaller spec) asks for them
+        // again at once rather than after the idle refuse period.
+        if self.unfit_declined.is_some() && ctx.view().is_subscribed() {
+            self.refresh_pending(&ctx.view());
+            let floors = {
+                let pending = self.pending.borrow();
+                self.matcher.floors(
+                    pending
+                        .iter()
+                        .filter(|(_, n)| **n > 0)
+                        .map(|(a, _)| a.as_str()),
+                )
+            };
+            if self
+                .unfit_declined
+                .as_ref()
+                .is_some_and(|d| floors.lowered(d))
+            {
+                self.unfit_declined = None;
+                ctx.revive();
+            }
+        }
     }
 
     fn executor_lost(&mut self, _ctx: &mut Ctx<'_>, agent_id: &str, executor_id: &str) {
@@ -704,7 +759,9 @@ impl Framework for AppService {
     }
 
     fn wanted_launches(&self, view: &View<'_>) -> usize {
-        self.pending_instances(view).iter().map(|(_, n)| n).sum()
+        // Every turn asks: summed in place, no copy of the names.
+        self.refresh_pending(view);
+        self.pending.borrow().values().sum()
     }
 
     fn offer_constraints(&mut self, view: &View<'_>) -> Option<OfferConstraints> {

@@ -16,7 +16,7 @@ use tritium_proto::view::{EventView, OfferView, ResourceView, ValueType, ViewErr
 use super::constraint::{Attr, AttrValue, Attrs, Ranges, milli, normalize_ranges};
 use super::place::{GroupCursor, GroupIndex, Run};
 use super::symbols::{FxMap, Sym};
-use super::{Accept, AgentIx, Launch, Matcher, Plan};
+use super::{Accept, AgentIx, Floors, Launch, Matcher, OfferSpan, Plan};
 
 pub(super) const NONE: u32 = u32::MAX;
 
@@ -239,11 +239,19 @@ impl Matcher {
         plan: &mut Plan,
     ) -> Result<(), ViewError> {
         let no_host = self.no_host;
+        let whole = event.as_bytes();
         for offer in event.offers() {
             let offer = offer?;
             let ix = self.agents.lookup_or_insert(offer.agent_id(), no_host);
             self.agents.last_seen[ix.0 as usize] = Some(now);
-            plan.declines.push(offer.id().to_string());
+            let (start, len) = span(whole, offer.id().as_bytes())?;
+            // Nothing is wanted: no offer is unfit for wanted work (the
+            // core declines these with its idle refuse period).
+            plan.declines.push(OfferSpan {
+                start,
+                len,
+                unfit: false,
+            });
         }
         Ok(())
     }
@@ -815,12 +823,17 @@ impl Matcher {
         plan: &mut Plan,
     ) -> Result<(), ViewError> {
         let whole = event.as_bytes();
+        let mut floors = Floors::default();
+        for run in &self.ev.runs {
+            if let Some(req) = self.apps[run.app.0 as usize].req.as_deref() {
+                floors.add(req.role, req.floor());
+            }
+        }
         let ev = &self.ev;
         for a in &ev.agents {
             let mut o = a.first_offer;
             while o != NONE {
                 let offer = ev.offers[o as usize];
-                let id = id_of(whole, offer.id);
                 let mut r = a.first_row;
                 while r != NONE && ev.rows[r as usize].role != offer.role {
                     r = ev.rows[r as usize].next;
@@ -831,9 +844,28 @@ impl Matcher {
                     ev.rows[r as usize].accept
                 };
                 if accept == NONE {
-                    plan.declines.push(id);
+                    // Declined rows took nothing: their amounts are what
+                    // was offered.
+                    let unfit = r == NONE || {
+                        let ri = r as usize;
+                        let have = [
+                            ev.cpus[ri],
+                            ev.mem[ri],
+                            ev.disk[ri],
+                            ev.gpus[ri],
+                            i64::try_from(ev.ports[ri]).unwrap_or(i64::MAX),
+                        ];
+                        floors.refuses(offer.role, have)
+                    };
+                    plan.declines.push(OfferSpan {
+                        start: offer.id.0,
+                        len: offer.id.1,
+                        unfit,
+                    });
                 } else {
-                    plan.accepts[accept as usize].offer_ids.push(id);
+                    plan.accepts[accept as usize]
+                        .offer_ids
+                        .push(id_of(whole, offer.id));
                 }
                 o = offer.next;
             }

@@ -121,7 +121,7 @@
 //! assert_eq!(accept.agent_id, "agent-1");
 //! assert_eq!(accept.offer_ids, ["o1"]);
 //! assert_eq!(accept.launches.len(), 2);
-//! assert_eq!(plan.declines, ["o2"]);
+//! assert_eq!(plan.decline_ids(&bytes).collect::<Vec<_>>(), ["o2"]);
 //!
 //! // The matcher does not record its own placements: the core reports
 //! // every launch it commits.
@@ -178,8 +178,116 @@ pub const MAX_APPS: usize = 1_000_000;
 pub struct Plan {
     /// One per agent and allocation role that get launches.
     pub accepts: Vec<Accept>,
-    /// Every other offer id of the event.
-    pub declines: Vec<String>,
+    /// Every other offer of the event, as the place of its id in the
+    /// event's bytes ([`Plan::decline_ids`]): declining allocates nothing
+    /// per offer.
+    pub declines: Vec<OfferSpan>,
+}
+
+/// Where an offer's id lies in the encoded event it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OfferSpan {
+    start: u32,
+    len: u32,
+    unfit: bool,
+}
+
+impl OfferSpan {
+    /// No app pending in this event could use this offer's agent even with
+    /// everything it offered to the offer's role: some amount (cpus, mem,
+    /// disk, gpus, port count) is below what every pending app of that role
+    /// needs, or no app of that role is pending ([`Floors`]). Such an offer
+    /// can be declined for long: the master offers the agent again anyway
+    /// once it has more to offer (a refused-offer filter only holds back
+    /// offers no larger than the refused one), and new work that could fit
+    /// it calls for a REVIVE ([`Floors::lowered`]).
+    pub fn unfit(&self) -> bool {
+        self.unfit
+    }
+
+    /// The offer id, read from the bytes of the event the plan was made
+    /// for (`EventView::as_bytes`); `""` for bytes of another event that do
+    /// not hold it.
+    pub fn id<'a>(&self, event: &'a [u8]) -> &'a str {
+        let s = self.start as usize;
+        event
+            .get(s..s + self.len as usize)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("")
+    }
+}
+
+/// Per role, the least one instance of any pending app of the role needs
+/// (milli-cpus, milli-MB of mem and disk, milli-gpus, ports): what an
+/// offer must reach in every amount to be of use to some pending app.
+/// Roles without pending apps are absent: nothing offered to them is of
+/// use.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Floors(SmallVec<[(Sym, [i64; 5]); 2]>);
+
+impl Floors {
+    /// Lowers `role`'s floor to `need` where `need` is lower.
+    fn add(&mut self, role: Sym, need: [i64; 5]) {
+        match self.0.iter_mut().find(|(r, _)| *r == role) {
+            Some((_, f)) => {
+                for (f, n) in f.iter_mut().zip(need) {
+                    *f = (*f).min(n);
+                }
+            }
+            None => self.0.push((role, need)),
+        }
+    }
+
+    fn get(&self, role: Sym) -> Option<&[i64; 5]> {
+        self.0.iter().find(|(r, _)| *r == role).map(|(_, f)| f)
+    }
+
+    /// Whether an offer of `role` with these amounts is of no use to any
+    /// app behind these floors.
+    fn refuses(&self, role: Sym, have: [i64; 5]) -> bool {
+        self.get(role)
+            .is_none_or(|f| have.iter().zip(f).any(|(h, f)| h < f))
+    }
+
+    /// Folds in the floors of a later event whose unfit offers were also
+    /// declined for long: per role the highest floor (an offer declined
+    /// under either is held back), and a role missing from either is
+    /// missing (everything offered to it was declined).
+    pub fn widen(&mut self, later: &Floors) {
+        self.0.retain(|(role, f)| match later.get(*role) {
+            Some(l) => {
+                for (f, l) in f.iter_mut().zip(l) {
+                    *f = (*f).max(*l);
+                }
+                true
+            }
+            None => false,
+        });
+    }
+
+    /// Whether some app pending under `self` (the floors now) could use an
+    /// offer declined as unfit under `declined` (the floors of the events
+    /// whose unfit offers are held back, [`Floors::widen`]ed): a role of
+    /// `self` missing from `declined`, or a lower amount. Then the held-back
+    /// offers must be asked for again (REVIVE).
+    pub fn lowered(&self, declined: &Floors) -> bool {
+        self.0.iter().any(|(role, f)| {
+            declined
+                .get(*role)
+                .is_none_or(|d| f.iter().zip(d).any(|(f, d)| f < d))
+        })
+    }
+}
+
+impl Plan {
+    /// The ids of the offers to decline, read from `event` (the bytes of
+    /// the event this plan was made for).
+    pub fn decline_ids<'a>(
+        &'a self,
+        event: &'a [u8],
+    ) -> impl Iterator<Item = &'a str> + Clone + 'a {
+        self.declines.iter().map(move |s| s.id(event))
+    }
 }
 
 /// Launches on one agent, using all of its offers of the event that are
@@ -300,6 +408,19 @@ struct Near {
     agent_id: Arc<str>,
     hostname: Sym,
     mask: u64,
+}
+
+impl Req {
+    /// What an offer must hold at least for one instance ([`Floors`]).
+    fn floor(&self) -> [i64; 5] {
+        [
+            self.cpus,
+            self.mem,
+            self.disk,
+            self.gpus,
+            self.ports.len() as i64,
+        ]
+    }
 }
 
 /// What one instance of an app needs, compiled from its spec.
@@ -824,6 +945,22 @@ impl Matcher {
         })
     }
 
+    /// The floors ([`Floors`]) of the apps named in `pending` that have a
+    /// spec.
+    pub fn floors<'a>(&self, pending: impl IntoIterator<Item = &'a str>) -> Floors {
+        let mut f = Floors::default();
+        for name in pending {
+            if let Some(req) = self
+                .app_by_name
+                .get(name)
+                .and_then(|ix| self.apps[ix.0 as usize].req.as_deref())
+            {
+                f.add(req.role, req.floor());
+            }
+        }
+        f
+    }
+
     /// The master-side offer constraints equivalent to what `pending` apps
     /// require, when every pending app of a role constrains an attribute the
     /// master can test (TEXT and LIKE on a named attribute or the hostname:
@@ -1005,7 +1142,8 @@ impl Matcher {
     /// One OFFERS event: places up to `want[i].1` new instances of each app
     /// `want[i].0` (order of `want` is no priority), filling `plan`
     /// (cleared first) with one [`Accept`] per agent and role that get launches and
-    /// every other offer id in `declines`. Placements are not recorded as
+    /// every other offer id in `declines` (marked [`OfferSpan::unfit`] when
+    /// no wanted app could use it). Placements are not recorded as
     /// tasks: call [`Matcher::task_added`] for each launch committed. A
     /// malformed offer is an error (and `plan` is then meaningless).
     pub fn match_offers(
@@ -1053,10 +1191,12 @@ impl Matcher {
 /// something. Checked in debug builds after every event.
 fn answers_every_offer_once(event: &EventView<'_>, plan: &Plan) -> bool {
     let mut answered: Vec<&str> = plan
-        .declines
-        .iter()
-        .chain(plan.accepts.iter().flat_map(|a| a.offer_ids.iter()))
-        .map(String::as_str)
+        .decline_ids(event.as_bytes())
+        .chain(
+            plan.accepts
+                .iter()
+                .flat_map(|a| a.offer_ids.iter().map(String::as_str)),
+        )
         .collect();
     answered.sort_unstable();
     let mut offered: Vec<&str> = event

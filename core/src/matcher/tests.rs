@@ -23,17 +23,27 @@ fn filter(kind: FilterKind, attr: Option<&str>, values: &[&str]) -> Filter {
     }
 }
 
-fn run(m: &mut Matcher, offers: Vec<tritium_proto::v1::Offer>, want: &[(&str, u32)]) -> Plan {
+/// A plan with its declines read out of the event.
+#[derive(Debug)]
+struct Ran {
+    accepts: Vec<super::Accept>,
+    declines: Vec<String>,
+}
+
+fn run(m: &mut Matcher, offers: Vec<tritium_proto::v1::Offer>, want: &[(&str, u32)]) -> Ran {
     let bytes = event(offers);
     let ev = EventView::new(&bytes).unwrap();
     let mut plan = Plan::default();
     m.match_offers(Instant::now(), &ev, want, &mut plan)
         .unwrap();
-    plan
+    Ran {
+        declines: plan.decline_ids(&bytes).map(str::to_owned).collect(),
+        accepts: plan.accepts,
+    }
 }
 
 /// `(agent, app)` of every launch, in plan order.
-fn placements(p: &Plan) -> Vec<(String, String)> {
+fn placements(p: &Ran) -> Vec<(String, String)> {
     p.accepts
         .iter()
         .flat_map(|a| {
@@ -44,7 +54,7 @@ fn placements(p: &Plan) -> Vec<(String, String)> {
         .collect()
 }
 
-fn agents_of(p: &Plan) -> Vec<String> {
+fn agents_of(p: &Ran) -> Vec<String> {
     let mut v: Vec<String> = placements(p).into_iter().map(|(a, _)| a).collect();
     v.sort();
     v
@@ -339,7 +349,7 @@ fn max_per_and_group_by() {
     a.filters = vec![filter(FilterKind::MaxPer, Some("rack"), &["2"])];
     m.put_app(&a).unwrap();
     let p = run(&mut m, racks(), &[("mp", 10)]);
-    let racks_of = |p: &Plan| {
+    let racks_of = |p: &Ran| {
         let mut r1 = 0;
         let mut r2 = 0;
         for a in agents_of(p) {
@@ -948,7 +958,7 @@ fn zoned_agents(cpus: f64) -> Vec<tritium_proto::v1::Offer> {
     out
 }
 
-fn zone_counts(p: &Plan) -> [usize; 3] {
+fn zone_counts(p: &Ran) -> [usize; 3] {
     let mut c = [0; 3];
     for a in agents_of(p) {
         c[(a.as_bytes()[1] - b'1') as usize] += 1;

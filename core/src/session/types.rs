@@ -711,10 +711,11 @@ pub enum Output<R = Result<Answer, CommandError>> {
     CloseSubscription,
     /// POST a call on the call connection, in order.
     Call {
-        /// The master of the current subscription.
-        master: MasterUrl,
-        /// The `Mesos-Stream-Id` header to send with it.
-        stream_id: String,
+        /// The master of the current subscription (shared: no copy per
+        /// call).
+        master: std::sync::Arc<MasterUrl>,
+        /// The `Mesos-Stream-Id` header to send with it (shared).
+        stream_id: std::sync::Arc<str>,
         /// The encoded call (`application/x-protobuf`).
         body: Bytes,
         /// Call type, for logs and metrics.

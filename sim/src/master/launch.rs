@@ -58,8 +58,9 @@ impl Master {
         // tasks hold or of its reservations; offers are carved from what
         // is free (`free_on`) and cannot break it.
         self.check_agent(agent, "ACCEPT");
+        // What the ACCEPT left unused is refused like a DECLINE's offer.
         let refuse = Self::refuse_for(a.filters.as_ref());
-        self.frameworks[fw].filters.insert(agent, now + refuse);
+        self.set_filter(now, fw, agent, refuse, remaining);
         Reply::Accepted
     }
 

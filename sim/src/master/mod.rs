@@ -222,6 +222,20 @@ impl Reply {
     }
 }
 
+/// A refused-offer filter, as the allocator's `RefusedOfferFilter`: until
+/// `until`, the agent is not offered to the framework again unless it has
+/// more to offer than was refused (an offer the refused resources do not
+/// contain passes: a filter holds back only offers no larger).
+#[derive(Debug, Clone)]
+pub(super) struct OfferFilter {
+    pub until: Instant,
+    pub refused: Bag,
+    /// The agent's (`avail_version`, `offer_version`) when the filter was
+    /// set: while they stand, what the agent could offer is what was
+    /// refused, and the containment test is skipped.
+    pub version: (u64, u64),
+}
+
 /// A protocol violation by the framework: what a real master would refuse or
 /// what shows a scheduler bug. Tests assert none happen.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -397,8 +411,9 @@ struct Framework {
     /// Bumped on every (re)subscription and disconnection, so stale
     /// heartbeat and failover timers do nothing.
     generation: u64,
-    /// Agent index → offers refused until.
-    filters: HashMap<usize, Instant>,
+    /// Agent index → the refused-offer filter of its last DECLINE (or of
+    /// what an ACCEPT left unused).
+    filters: HashMap<usize, OfferFilter>,
     /// Task id → task slot.
     tasks: HashMap<String, usize>,
     /// Last statuses of terminal, acknowledged tasks (bounded), for

@@ -146,11 +146,62 @@ impl Master {
         }
         let (live, _) = self.take_offer_ids("DECLINE", fw, &d.offer_ids);
         let refuse = Self::refuse_for(d.filters.as_ref());
+        // One filter per agent with everything this DECLINE refused there.
+        let mut set: Vec<usize> = Vec::new();
         for (_, o) in live {
             self.counters.offers_declined += 1;
-            self.frameworks[fw].filters.insert(o.agent, now + refuse);
+            if set.contains(&o.agent) {
+                if let Some(f) = self.frameworks[fw].filters.get_mut(&o.agent) {
+                    f.refused.add(&o.resources);
+                }
+            } else {
+                set.push(o.agent);
+                self.set_filter(now, fw, o.agent, refuse, (*o.resources).clone());
+            }
         }
         Reply::Accepted
+    }
+
+    /// Installs a refused-offer filter of `refused` on `agent` for `fw`
+    /// (Mesos installs none for a zero refuse period).
+    pub(super) fn set_filter(
+        &mut self,
+        now: Instant,
+        fw: usize,
+        agent: usize,
+        refuse: Duration,
+        refused: Bag,
+    ) {
+        let filters = &mut self.frameworks[fw].filters;
+        if refuse.is_zero() {
+            filters.remove(&agent);
+            return;
+        }
+        let version = (self.avail_version[agent], self.offer_version[agent]);
+        filters.insert(
+            agent,
+            super::OfferFilter {
+                until: now + refuse,
+                refused,
+                version,
+            },
+        );
+    }
+
+    /// Whether `fw`'s filter on agent `a` holds back an offer of `bag`
+    /// (`None`: not computed yet; the filter holds while the agent is as it
+    /// was when filtered).
+    fn filtered(&self, now: Instant, fw: usize, a: usize, bag: Option<&Bag>) -> bool {
+        let Some(f) = self.frameworks[fw].filters.get(&a) else {
+            return false;
+        };
+        if now >= f.until {
+            return false;
+        }
+        if f.version == (self.avail_version[a], self.offer_version[a]) {
+            return true;
+        }
+        bag.is_some_and(|b| f.refused.contains(b))
     }
 
     pub(super) fn revive(&mut self, now: Instant, fw: usize, roles: Vec<String>) -> Reply {
@@ -235,13 +286,9 @@ impl Master {
             if self.agents[a].state != AgentState::Active {
                 continue;
             }
-            // Skip agents every framework filters before copying anything.
-            let wanted = active.iter().any(|&fw| {
-                self.frameworks[fw]
-                    .filters
-                    .get(&a)
-                    .is_none_or(|&until| now >= until)
-            });
+            // Skip agents every framework filters (and that have not changed
+            // since) before copying anything.
+            let wanted = active.iter().any(|&fw| !self.filtered(now, fw, a, None));
             if !wanted {
                 continue;
             }
@@ -252,11 +299,7 @@ impl Master {
             for j in 0..active.len() {
                 let slot = (turn + j) % active.len();
                 let fw = active[slot];
-                if self.frameworks[fw]
-                    .filters
-                    .get(&a)
-                    .is_some_and(|&until| now < until)
-                {
+                if self.filtered(now, fw, a, None) {
                     continue;
                 }
                 // As the allocator's isCapableOfReceivingAgent: an agent
@@ -274,6 +317,11 @@ impl Master {
                     let Some((bag, resources)) = self.offer_parts(a, role, alloc) else {
                         continue;
                     };
+                    // The agent changed since it was filtered: offered
+                    // again only if it has more than was refused.
+                    if self.filtered(now, fw, a, Some(&bag)) {
+                        continue;
+                    }
                     let offer = self.make_offer(now, fw, a, bag, resources, alloc);
                     batches[slot].push(offer);
                     first_taker.get_or_insert(slot);

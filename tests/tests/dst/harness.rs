@@ -1286,7 +1286,7 @@ impl Sim {
                             t,
                             Ev::CallArrives {
                                 generation,
-                                stream_id,
+                                stream_id: stream_id.to_string(),
                                 call,
                             },
                         );

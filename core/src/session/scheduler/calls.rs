@@ -8,7 +8,7 @@ use super::*;
 #[derive(Debug)]
 pub(super) enum Held {
     Call {
-        stream_id: String,
+        stream_id: Arc<str>,
         kind: &'static str,
         body: Bytes,
         meta: CallMeta,
@@ -25,7 +25,8 @@ pub(super) enum Held {
 /// bytes, not 56.
 #[derive(Debug, Clone)]
 pub(super) enum CallMeta {
-    Decline(Vec<mesos::OfferId>),
+    /// The DECLINE's body: its offer ids are read again only if it fails.
+    Decline(Bytes),
     Accept(Box<AcceptMeta>),
     Revive,
     Suppress,
@@ -41,14 +42,10 @@ pub(super) struct AcceptMeta {
 }
 
 impl CallMeta {
-    pub(super) fn of(c: &Call) -> CallMeta {
+    /// What to remember of call `c`, encoded as `body`.
+    pub(super) fn of(c: &Call, body: &Bytes) -> CallMeta {
         match c.r#type.and_then(|t| call::Type::try_from(t).ok()) {
-            Some(call::Type::Decline) => CallMeta::Decline(
-                c.decline
-                    .as_ref()
-                    .map(|d| d.offer_ids.clone())
-                    .unwrap_or_default(),
-            ),
+            Some(call::Type::Decline) => CallMeta::Decline(body.clone()),
             Some(call::Type::Accept) => {
                 let a = c.accept.as_ref();
                 CallMeta::Accept(Box::new(AcceptMeta {
@@ -108,21 +105,29 @@ impl Core {
 
     /// Send on the current stream, now.
     pub(super) fn send_now(&mut self, c: Call) {
-        let Some(stream_id) = self.stream_id().map(str::to_owned) else {
+        let Some(stream_id) = self.stream_arc().cloned() else {
             return;
         };
-        let meta = CallMeta::of(&c);
-        self.emit(
-            stream_id,
-            Self::kind_name(&c),
-            Bytes::from(c.encode_to_vec()),
-            meta,
-        );
+        let body = self.encode_call(&c);
+        let meta = CallMeta::of(&c, &body);
+        self.emit(stream_id, Self::kind_name(&c), body, meta);
+    }
+
+    /// A call encoded into the session's call buffer: the buffer's space
+    /// is taken back once the master answered the call before it (its
+    /// body, here and in the driver, is gone), so calls in steady state
+    /// allocate nothing for their bodies.
+    pub(super) fn encode_call(&mut self, c: &Call) -> Bytes {
+        let buf = &mut self.call_buf;
+        buf.clear();
+        buf.reserve(c.encoded_len());
+        c.encode_raw(buf);
+        buf.split().freeze()
     }
 
     pub(super) fn emit(
         &mut self,
-        stream_id: String,
+        stream_id: Arc<str>,
         kind: &'static str,
         body: Bytes,
         meta: CallMeta,
@@ -142,7 +147,7 @@ impl Core {
         );
         self.inflight.push_back(meta);
         self.out.push_back(Output::Call {
-            master: self.target.clone(),
+            master: Arc::clone(&self.target),
             stream_id,
             kind,
             body,
@@ -171,7 +176,16 @@ impl Core {
                 self.resync_at.get_or_insert(now + RESYNC_DELAY);
             }
             // Declining twice is harmless; a lost decline leaks the offer.
-            CallMeta::Decline(ids) if !ids.is_empty() => self.decline_later(now, ids),
+            CallMeta::Decline(body) => {
+                let ids = Call::decode(body)
+                    .ok()
+                    .and_then(|c| c.decline)
+                    .map(|d| d.offer_ids)
+                    .unwrap_or_default();
+                if !ids.is_empty() {
+                    self.decline_later(now, ids);
+                }
+            }
             // Fate unknown: if the master took the ACCEPT, a DECLINE of its
             // offer is ignored; if not, the DECLINE releases the offer (which
             // would otherwise stay outstanding). Its tasks are settled by
@@ -223,15 +237,16 @@ impl Core {
 
     /// Send once everything stored so far (this turn included) is durable.
     pub(super) fn send_after_store(&mut self, c: Call) {
-        let Some(stream_id) = self.stream_id().map(str::to_owned) else {
+        let Some(stream_id) = self.stream_arc().cloned() else {
             return;
         };
         let seq = self.turn_seq();
+        let body = self.encode_call(&c);
         let held = Held::Call {
             stream_id,
             kind: Self::kind_name(&c),
-            body: Bytes::from(c.encode_to_vec()),
-            meta: CallMeta::of(&c),
+            meta: CallMeta::of(&c, &body),
+            body,
         };
         if seq <= self.committed_seq && self.held.is_empty() {
             self.release(seq, held);
@@ -277,7 +292,7 @@ impl Core {
                     t.kill_emitted = true;
                 }
                 // A call held across a reconnect belongs to a dead stream.
-                if self.stream_id() == Some(stream_id.as_str()) {
+                if self.stream_id() == Some(&*stream_id) {
                     self.emit(stream_id, kind, body, meta);
                 }
             }
@@ -318,7 +333,7 @@ impl Core {
             307 => {
                 // The master we call is not the leader any more: follow.
                 if let Some(Ok(url)) = location.as_deref().map(|l| self.target.resolve(l)) {
-                    self.target = url;
+                    self.target = Arc::new(url);
                 }
                 self.stats.redirects += 1;
                 self.reconnect(now, true);

@@ -1,9 +1,10 @@
 //! [`Session`]: see the module documentation of `session`.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use prost::Message;
 use tritium_proto::scheduler::{Call, Event, call, event};
 use tritium_proto::v1::{self as mesos, TaskState, framework_info, offer};
@@ -45,8 +46,9 @@ pub enum Phase {
     },
     /// 200 received; `subscribed` once the SUBSCRIBED event arrived.
     Streaming {
-        /// The `Mesos-Stream-Id` the master gave this subscription.
-        stream_id: String,
+        /// The `Mesos-Stream-Id` the master gave this subscription
+        /// (shared with every call's output).
+        stream_id: Arc<str>,
         /// The SUBSCRIBED event arrived: the session acts on the stream.
         subscribed: bool,
         /// The master's heartbeat interval (the configured default until
@@ -163,7 +165,8 @@ pub struct Core {
     pub(crate) rng: Rng,
     pub(crate) phase: Phase,
     master_ix: usize,
-    pub(crate) target: MasterUrl,
+    /// Shared with every call's output (one reference count per call).
+    pub(crate) target: Arc<MasterUrl>,
     redirects: u32,
     attempt: u32,
     pub(crate) framework_id: Option<String>,
@@ -188,6 +191,11 @@ pub struct Core {
     /// Offers whose DECLINE (or ACCEPT) the master refused or may have
     /// lost, declined again once `resync_at` passes.
     redecline: Vec<mesos::OfferId>,
+    /// Where calls are encoded; its space is reused once a call's body is
+    /// dropped (see `encode_call`).
+    call_buf: BytesMut,
+    /// The framework asked for a REVIVE this turn (`Ctx::revive`).
+    pub(crate) revive_wanted: bool,
     pub(crate) suppressed: bool,
     /// Instances pending at the end of the last turn: more now means new
     /// work (an app created, scaled up, updated, a task to replace), which
@@ -298,7 +306,7 @@ impl<F: Framework> Session<F> {
         let StartTime { now, wall_ns } = start.into();
         let wall = wall_ns.map(|w| (now, w));
         assert!(!cfg.masters.is_empty(), "at least one master URL");
-        let target = cfg.masters[0].clone();
+        let target = Arc::new(cfg.masters[0].clone());
         let rng = Rng::new(cfg.seed);
         let tasks = recovered
             .tasks
@@ -324,6 +332,8 @@ impl<F: Framework> Session<F> {
             offer_quiet_since: None,
             resync_at: None,
             redecline: Vec::new(),
+            call_buf: BytesMut::new(),
+            revive_wanted: false,
             suppressed: false,
             pending_seen: 0,
             replacement_due: false,
@@ -736,7 +746,8 @@ impl Core {
             // would wait for those filters to run out before the master
             // offers those agents again (and a REVIVE makes the master
             // allocate at once).
-            let replacement_due = std::mem::take(&mut self.replacement_due);
+            let replacement_due = std::mem::take(&mut self.replacement_due)
+                || std::mem::take(&mut self.revive_wanted);
             let new_work =
                 total > std::mem::replace(&mut self.pending_seen, total) || replacement_due;
             if pending {

@@ -31,7 +31,7 @@ impl Core {
     pub(super) fn subscribe(&mut self, now: Instant) {
         let body = self.subscribe_call().encode_to_vec();
         self.out.push_back(Output::Subscribe {
-            master: self.target.clone(),
+            master: (*self.target).clone(),
             body: Bytes::from(body),
         });
         self.phase = Phase::Subscribing {
@@ -115,7 +115,7 @@ impl Core {
         if self.cfg.masters.len() > 1 {
             self.master_ix = (self.master_ix + 1) % self.cfg.masters.len();
         }
-        self.target = self.cfg.masters[self.master_ix].clone();
+        self.target = Arc::new(self.cfg.masters[self.master_ix].clone());
         let delay = self.backoff();
         self.attempt = self.attempt.saturating_add(1);
         self.phase = Phase::Waiting { until: now + delay };
@@ -181,7 +181,7 @@ impl Core {
                     return self.reconnect(now, false);
                 }
                 self.phase = Phase::Streaming {
-                    stream_id,
+                    stream_id: Arc::from(stream_id),
                     subscribed: false,
                     heartbeat: self.cfg.default_heartbeat,
                     last_event: now,
@@ -195,7 +195,7 @@ impl Core {
                     Some(Ok(url)) if self.redirects < self.cfg.max_redirects => {
                         tracing::info!(target: "tritium::subscription", from = %self.target, to = %url, "redirected to the leading master");
                         self.redirects += 1;
-                        self.target = url;
+                        self.target = Arc::new(url);
                         self.reconnect(now, true);
                     }
                     other => {
@@ -221,6 +221,11 @@ impl Core {
     }
 
     pub(crate) fn stream_id(&self) -> Option<&str> {
+        self.stream_arc().map(|s| &**s)
+    }
+
+    /// The current stream id, shared (calls carry it without copying).
+    pub(crate) fn stream_arc(&self) -> Option<&Arc<str>> {
         match &self.phase {
             Phase::Streaming {
                 stream_id,
