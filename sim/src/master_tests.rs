@@ -2063,8 +2063,6 @@ fn executor_task(offer: &Offer, id: &str, cpus: f64, eid: &str) -> TaskInfo {
     t
 }
 
-/// The cpus offered now (after the filters of earlier answers expired),
-/// the offers declined again for 30 s.
 /// The cpus offered once the last 30 s filter ran out, counting offers
 /// already among `earlier` events (an agent with more to offer than it was
 /// refused with is offered again at once, as Mesos's filters do), all
@@ -2189,12 +2187,14 @@ fn an_idle_executor_stays_until_shut_down() {
     for u in h.updates(sub.stream) {
         h.fw_call(&sub, call::Type::Acknowledge, ack(&u));
     }
+    let mut earlier = Vec::new();
     for id in ["a", "b"] {
         let events = kill_and_ack(&mut h, &sub, id);
         assert!(events.iter().all(|e| e.failure.is_none()), "{events:?}");
+        earlier.extend(events);
     }
     // Both tasks ended; the executor's 1 cpu is still held.
-    assert_eq!(offered_cpus(&mut h, &sub), 3.0);
+    assert_eq!(offered_cpus(&mut h, &sub, &earlier), 3.0);
     assert_eq!(h.m.counters().executors_exited, 0);
     h.fw_call(&sub, call::Type::Shutdown, |c| {
         c.shutdown = Some(call::Shutdown {
@@ -2203,11 +2203,8 @@ fn an_idle_executor_stays_until_shut_down() {
         })
     });
     h.advance(Duration::from_millis(50));
-    let failures: Vec<_> = h
-        .take(sub.stream)
-        .into_iter()
-        .filter_map(|e| e.failure)
-        .collect();
+    let events = h.take(sub.stream);
+    let failures: Vec<_> = events.iter().filter_map(|e| e.failure.clone()).collect();
     assert_eq!(failures.len(), 1, "{failures:?}");
     assert_eq!(
         failures[0].executor_id.as_ref().map(|e| e.value.as_str()),
@@ -2215,7 +2212,7 @@ fn an_idle_executor_stays_until_shut_down() {
     );
     assert_eq!(h.m.counters().executors_shut_down, 1);
     assert_eq!(h.m.counters().executors_exited, 1);
-    assert_eq!(offered_cpus(&mut h, &sub), 4.0);
+    assert_eq!(offered_cpus(&mut h, &sub, &events), 4.0);
     // A SHUTDOWN of an executor that no longer runs changes nothing.
     h.fw_call(&sub, call::Type::Shutdown, |c| {
         c.shutdown = Some(call::Shutdown {
@@ -2286,7 +2283,7 @@ fn a_crashed_executor_fails_its_tasks_and_is_reported_once() {
             h.fw_call(&sub, call::Type::Acknowledge, ack(&u.status));
         }
     }
-    assert_eq!(offered_cpus(&mut h, &sub), 4.0);
+    assert_eq!(offered_cpus(&mut h, &sub, &events), 4.0);
     assert!(
         h.m.fault(
             h.now,
