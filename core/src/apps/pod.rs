@@ -376,16 +376,7 @@ pub fn build_group(
         .filter(|n| n.mode == NetworkMode::Container)
         .map(|n| mesos::NetworkInfo {
             name: n.name.clone(),
-            labels: (!n.labels.is_empty()).then(|| mesos::Labels {
-                labels: n
-                    .labels
-                    .iter()
-                    .map(|(k, v)| mesos::Label {
-                        key: k.clone(),
-                        value: Some(v.clone()),
-                    })
-                    .collect(),
-            }),
+            labels: taskinfo::labels(n.labels.iter().map(|(k, v)| (k.clone(), v.clone()))),
             ..Default::default()
         })
         .collect();

@@ -477,7 +477,7 @@ fn var(k: &str, v: &str) -> mesos::environment::Variable {
     }
 }
 
-fn labels(pairs: impl Iterator<Item = (String, String)>) -> Option<mesos::Labels> {
+pub(super) fn labels(pairs: impl Iterator<Item = (String, String)>) -> Option<mesos::Labels> {
     let labels: Vec<mesos::Label> = pairs
         .map(|(key, value)| mesos::Label {
             key,
