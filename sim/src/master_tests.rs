@@ -2117,17 +2117,13 @@ fn kill_and_ack(h: &mut Harness, sub: &Sub, id: &str) -> Vec<Event> {
     panic!("{id} was not killed");
 }
 
-/// slave.cpp: an executor's resources are counted once, when it is
-/// launched on the agent, held while it runs (whatever its tasks do) and
-/// released when it exits with its last task, which the framework learns
-/// from FAILURE with the executor's id (master.cpp `exitedExecutor`).
-#[test]
-fn an_executor_holds_its_resources_once_until_its_last_task_ends() {
-    let mut h = Harness::new(one_agent(4.0));
+/// One agent of `cfg` offered, tasks "a" and "b" of 1 cpu launched on
+/// executor "e" (1 cpu) from that offer, their updates acknowledged.
+fn two_tasks_on_one_executor(cfg: SimConfig) -> (Harness, Sub, Offer) {
+    let mut h = Harness::new(cfg);
     let sub = h.subscribe(star_info());
     h.advance(Duration::from_millis(150));
     let offer = h.offers(sub.stream).remove(0);
-    // Two tasks of 1 cpu on one executor of 1 cpu: 3 cpus, not 4.
     let tasks = vec![
         executor_task(&offer, "a", 1.0, "e"),
         executor_task(&offer, "b", 1.0, "e"),
@@ -2140,6 +2136,17 @@ fn an_executor_holds_its_resources_once_until_its_last_task_ends() {
     for u in h.updates(sub.stream) {
         h.fw_call(&sub, call::Type::Acknowledge, ack(&u));
     }
+    (h, sub, offer)
+}
+
+/// slave.cpp: an executor's resources are counted once, when it is
+/// launched on the agent, held while it runs (whatever its tasks do) and
+/// released when it exits with its last task, which the framework learns
+/// from FAILURE with the executor's id (master.cpp `exitedExecutor`).
+#[test]
+fn an_executor_holds_its_resources_once_until_its_last_task_ends() {
+    // Two tasks of 1 cpu on one executor of 1 cpu: 3 cpus, not 4.
+    let (mut h, sub, offer) = two_tasks_on_one_executor(one_agent(4.0));
     assert_eq!(offered_cpus(&mut h, &sub, &[]), 1.0);
     // The executor outlives its first task.
     let events = kill_and_ack(&mut h, &sub, "a");
@@ -2170,23 +2177,8 @@ fn an_executor_holds_its_resources_once_until_its_last_task_ends() {
 fn an_idle_executor_stays_until_shut_down() {
     let mut cfg = one_agent(4.0);
     cfg.idle_executors_stay = true;
-    let mut h = Harness::new(cfg);
-    let sub = h.subscribe(star_info());
-    h.advance(Duration::from_millis(150));
-    let offer = h.offers(sub.stream).remove(0);
+    let (mut h, sub, offer) = two_tasks_on_one_executor(cfg);
     let agent_id = offer.agent_id.clone();
-    let tasks = vec![
-        executor_task(&offer, "a", 1.0, "e"),
-        executor_task(&offer, "b", 1.0, "e"),
-    ];
-    h.fw_call(
-        &sub,
-        call::Type::Accept,
-        launch(vec![offer.id.clone()], tasks),
-    );
-    for u in h.updates(sub.stream) {
-        h.fw_call(&sub, call::Type::Acknowledge, ack(&u));
-    }
     let mut earlier = Vec::new();
     for id in ["a", "b"] {
         let events = kill_and_ack(&mut h, &sub, id);
@@ -2232,22 +2224,7 @@ fn an_idle_executor_stays_until_shut_down() {
 /// FAILURE with its id and a non-zero status, once.
 #[test]
 fn a_crashed_executor_fails_its_tasks_and_is_reported_once() {
-    let mut h = Harness::new(one_agent(4.0));
-    let sub = h.subscribe(star_info());
-    h.advance(Duration::from_millis(150));
-    let offer = h.offers(sub.stream).remove(0);
-    let tasks = vec![
-        executor_task(&offer, "a", 1.0, "e"),
-        executor_task(&offer, "b", 1.0, "e"),
-    ];
-    h.fw_call(
-        &sub,
-        call::Type::Accept,
-        launch(vec![offer.id.clone()], tasks),
-    );
-    for u in h.updates(sub.stream) {
-        h.fw_call(&sub, call::Type::Acknowledge, ack(&u));
-    }
+    let (mut h, sub, offer) = two_tasks_on_one_executor(one_agent(4.0));
     h.m.fault(
         h.now,
         Fault::CrashExecutor {
