@@ -125,7 +125,7 @@ impl AppService {
     pub(super) fn executor_task_ended(&mut self, ctx: &mut Ctx<'_>, t: &Task, status: &TaskStatus) {
         let rec = t.record();
         let named = status.executor_id.as_ref().map(|e| e.value.as_str());
-        let per_task = format!("{}.executor", rec.id);
+        let per_task = taskinfo::per_task_executor_id(&rec.id);
         let shared = self
             .apps
             .get(rec.app.as_str())

@@ -46,6 +46,12 @@ pub fn shared_executor_id(app: &str, version: u64) -> String {
     format!("{app}.v{version}.shared")
 }
 
+/// The id of the executor of task `task_id` alone (an executor that is not
+/// shared): `<task id>.executor`.
+pub fn per_task_executor_id(task_id: &str) -> String {
+    format!("{task_id}.executor")
+}
+
 /// The app and version a shared executor id names (see
 /// [`shared_executor_id`]); `None` for any other id.
 pub fn parse_shared_executor_id(id: &str) -> Option<(&str, u64)> {
@@ -224,7 +230,7 @@ pub fn build(spec: &AppSpec, mut p: Placed<'_>) -> mesos::TaskInfo {
                 value: if e.shared {
                     shared_executor_id(&spec.name, p.version)
                 } else {
-                    format!("{}.executor", p.task_id)
+                    per_task_executor_id(p.task_id)
                 },
             },
             name: e
