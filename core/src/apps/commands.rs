@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::views::phase_name;
 use super::{App, AppService, store_app};
 use crate::contract::{
-    AppStatus, AppView, ChartsView, MetricsView, QueueEntry, QueueView, ReadyView,
+    AppStatus, AppView, ChartsView, MetricsView, QueueEntry, QueueView, ReadyView, VersionCause,
 };
 use crate::framework::{Ctx, View};
 use crate::matcher::WhyNot;
@@ -149,6 +149,7 @@ impl AppService {
         tracing::info!(target: "tritium::apps", app = %name, version = r.version, ?grace_period, "rolling restart");
         let rec = r.clone();
         store_app(ctx, &rec);
+        self.note_version(ctx, &name, VersionCause::Restarted);
         self.notify_app(ctx, &name, "restarting");
         self.converge(ctx, &name);
         self.app_view(&ctx.view(), &name)
@@ -295,6 +296,13 @@ impl AppService {
             CommandKind::Charts => Ok(Answer::Charts(Box::new(ChartsView::empty()))),
             CommandKind::Deployments => Ok(Answer::Deployments(self.deployments(&ctx.view()))),
             CommandKind::Deployment { app, action } => self.control_deployment(ctx, &app, action),
+            CommandKind::AppVersions(name) => self
+                .versions_view(&name, ctx.config().max_versions)
+                .map(Answer::Versions)
+                .ok_or_else(|| CommandError::not_found("name", format!("no app {name}"))),
+            CommandKind::AppVersion { name, version } => self
+                .version_view(&name, version)
+                .map(|v| Answer::Version(Box::new(v))),
             CommandKind::Status => Ok(Answer::Status(Box::new(self.status_view(&ctx.view())))),
             CommandKind::Scoped { scope, command } => self.on_scoped_command(ctx, &scope, *command),
             CommandKind::Ready => {
@@ -458,6 +466,8 @@ impl AppService {
         canary: Option<Canary>,
     ) -> Result<(bool, Box<AppView>), CommandError> {
         let name = spec.name.clone();
+        // What made the version the app runs after this (a scale keeps it).
+        let mut cause = VersionCause::Created;
         let created = match self.apps.get_mut(&name) {
             None => {
                 tracing::info!(target: "tritium::apps", app = %name, instances = spec.instances, "app created");
@@ -469,6 +479,7 @@ impl AppService {
                         last_unhealthy_kill: None,
                         canary_deadline: None,
                         exec_version: None,
+                        versions: Default::default(),
                     },
                 );
                 Self::notify(ctx, &self.apps, &name, "created");
@@ -496,6 +507,11 @@ impl AppService {
                     }
                     Self::notify(ctx, &self.apps, &name, "scaled");
                 } else {
+                    cause = if put == Put::Replace {
+                        VersionCause::Replaced
+                    } else {
+                        VersionCause::Updated
+                    };
                     app.begin_version(spec, ctx.wall_ns());
                     if let (Some(c), Some(o)) = (canary, app.rec.rollout.as_mut()) {
                         // This request's canary, in place of the spec's.
@@ -514,6 +530,7 @@ impl AppService {
             tracing::error!(target: "tritium::apps", app = %name, error = %e, "the matcher refused the app; it will not place");
         }
         store_app(ctx, &rec);
+        self.note_version(ctx, &name, cause);
         self.converge(ctx, &name);
         match self.app_view(&ctx.view(), &name) {
             Some(v) => Ok((created, v)),

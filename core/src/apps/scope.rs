@@ -46,7 +46,10 @@ impl AppService {
             }
             CommandKind::KillTask { app, .. } => self.scope_app(ctx, scope, "name", app, true)?,
             CommandKind::Deployment { app, .. } => self.scope_app(ctx, scope, "app", app, true)?,
-            CommandKind::GetApp { name, .. } | CommandKind::Queue(Some(name)) => {
+            CommandKind::GetApp { name, .. }
+            | CommandKind::Queue(Some(name))
+            | CommandKind::AppVersions(name)
+            | CommandKind::AppVersion { name, .. } => {
                 self.scope_app(ctx, scope, "name", name, false)?;
             }
             CommandKind::ListApps {

@@ -107,7 +107,13 @@ pub struct Engine {
 impl Engine {
     pub fn start(cfg: Config, opts: DriverOptions, store: MemStore) -> Engine {
         let (mut driver, handle) = Driver::new(opts).expect("driver");
-        let core = Scheduler::new(cfg, store.recovered(), Instant::now());
+        // With the wall clock, as the binary starts it: times the engine
+        // reports (deployments, version history) are there.
+        let start = tritium_engine::core::StartTime::with_wall(
+            Instant::now(),
+            std::time::SystemTime::now(),
+        );
+        let core = Scheduler::new(cfg, store.recovered(), start);
         let thread = thread::Builder::new()
             .name("engine".into())
             .spawn(move || {
@@ -247,6 +253,8 @@ impl ReplyExt for Reply {
             Ok(Answer::Charts(c)) => json(serde_json::to_value(c)),
             Ok(Answer::Agents(a)) => json(serde_json::to_value(a)),
             Ok(Answer::AppRows(r)) => json(serde_json::to_value(r)),
+            Ok(Answer::Versions(v)) => json(serde_json::to_value(v)),
+            Ok(Answer::Version(v)) => json(serde_json::to_value(v)),
             Ok(Answer::Deleting { name }) => serde_json::json!({ "name": name }),
             Err(_) => Value::Null,
         }

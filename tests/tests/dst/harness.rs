@@ -361,6 +361,7 @@ fn core_config(seed: u64, replace_after: Option<Duration>) -> Config {
         unreachable_replace_after: replace_after,
         unreachable_reconcile_interval: Duration::from_secs(10),
         maintenance_lead: Duration::from_secs(3600),
+        max_versions: tritium_core::apps::DEFAULT_MAX_VERSIONS,
         seed,
     }
 }
