@@ -5,6 +5,10 @@ are created (one version each) and after VERSIONS-1 rolling updates of
 every app (VERSIONS versions each). Prints both and the cost per version.
 
   bench/versions_rss.py target/release/tritium [APPS] [VERSIONS]
+
+MAX_VERSIONS=1 runs the same updates keeping one version per app: the
+difference between the two runs is what the history costs (the rest is
+the updates' own churn: app records, the log, the allocator).
 """
 import json, os, subprocess, sys, tempfile, time, urllib.error, urllib.request
 
@@ -55,7 +59,7 @@ def spec(i, v):
 
 with tempfile.TemporaryDirectory() as d:
     p = subprocess.Popen([BIN, "--listen", f"127.0.0.1:{PORT}", "--store", f"file:{d}",
-                          "--run-for", "3600"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                          "--run-for", "3600", "--max-versions", os.environ.get("MAX_VERSIONS", "50")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(200):
             try:
@@ -76,7 +80,7 @@ with tempfile.TemporaryDirectory() as d:
         kept = len(json.loads(body)["versions"])
         _, body = req("GET", "/v1/api/app/app-00000/versions/2")
         added = APPS * (VERSIONS - 1)
-        print(f"apps {APPS}, versions kept per app {kept}; RSS: idle {base/1024:.0f} MiB, "
+        print(f"--max-versions {os.environ.get('MAX_VERSIONS', '50')}: apps {APPS}, versions kept per app {kept}; RSS: idle {base/1024:.0f} MiB, "
               f"{APPS} apps x 1 version {one/1024:.0f} MiB, x {VERSIONS} versions {full/1024:.0f} MiB; "
               f"{(full-one)*1024/added:.0f} bytes per added version; spec document {len(json.dumps(json.loads(body)['spec'], separators=(',', ':')))} bytes")
     finally:

@@ -104,7 +104,12 @@ impl Version {
             rolled_back: self.rolled_back,
         };
         // Plain numbers and an enum: serializing cannot fail.
-        let mut out = serde_json::to_vec(&header).unwrap_or_default();
+        let head = serde_json::to_vec(&header).unwrap_or_default();
+        // Exactly as long as the record: `Bytes::from(Vec)` keeps the
+        // Vec's allocation, spare capacity included, for as long as the
+        // version is kept.
+        let mut out = Vec::with_capacity(head.len() + 1 + spec.len());
+        out.extend_from_slice(&head);
         out.push(b'\n');
         self.spec_at = u32::try_from(out.len()).unwrap_or(u32::MAX);
         out.extend_from_slice(spec);
