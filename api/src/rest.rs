@@ -458,7 +458,9 @@ impl Asker<'_> {
             CommandKind::CreateApps(specs) | CommandKind::UpdateApps(specs) => {
                 specs.iter().for_each(|s| add(&s.name));
             }
-            CommandKind::RemoveApp(n) | CommandKind::RestartApp(n) => add(n),
+            CommandKind::RemoveApp(n)
+            | CommandKind::RestartApp(n)
+            | CommandKind::DeployVersion { name: n, .. } => add(n),
             CommandKind::KillTask { app, .. } | CommandKind::Deployment { app, .. } => add(app),
             _ => {}
         }
@@ -706,6 +708,7 @@ fn allowed_methods(path: &str) -> &'static str {
         "/v1/api/app/restart" | "/v1/api/app/kill" | "/job/new" => "POST",
         p if p.starts_with("/v1/api/deployments/") => "POST",
         p if app_versions(p).is_some() => "GET",
+        p if version_deploy(p).is_some() => "POST",
         "/job/all" => "GET, DELETE",
         p if p.starts_with("/job/") => "GET, DELETE",
         _ => "GET",
@@ -965,6 +968,11 @@ fn route(
                 },
             }
         }
+        (Method::Post, p) if version_deploy(p).is_some() => match version_deploy(p) {
+            Some(Ok(kind)) => j(http(a.ask(kind))),
+            Some(Err(e)) => (400, Body::Json(e)),
+            None => unreachable!("matched by the guard"),
+        },
         (Method::Get, p) if app_versions(p).is_some() => match app_versions(p) {
             Some(Ok(kind)) => j(http(a.ask(kind))),
             Some(Err(e)) => (400, Body::Json(e)),
@@ -1054,6 +1062,7 @@ fn route(
         (_, p)
             if deployment_control(p).is_some()
                 || app_versions(p).is_some()
+                || version_deploy(p).is_some()
                 || p.starts_with("/v1/api/artifacts/") =>
         {
             (
@@ -1095,6 +1104,19 @@ fn app_versions(path: &str) -> Option<Result<CommandKind, Value>> {
                 )),
             })
         }
+    }
+}
+
+/// `POST /v1/api/app/{id}/versions/{n}/deploy`: the command, or the 400
+/// body for a version that is not a number; `None` for other paths.
+fn version_deploy(path: &str) -> Option<Result<CommandKind, Value>> {
+    let rest = path.strip_suffix("/deploy")?;
+    match app_versions(rest)? {
+        Ok(CommandKind::AppVersion { name, version }) => {
+            Some(Ok(CommandKind::DeployVersion { name, version }))
+        }
+        Ok(_) => None,
+        Err(e) => Some(Err(e)),
     }
 }
 

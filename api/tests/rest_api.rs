@@ -727,7 +727,7 @@ fn an_update_whose_tasks_keep_failing_rolls_back() {
 
 /// `GET /v1/api/app/{id}/versions[/{v}]`: every version with its spec
 /// and cause, a rolled-back one marked, 404s and 400s with a JSON reason,
-/// GET only.
+/// GET only; `POST .../versions/{v}/deploy` runs a kept spec again.
 #[test]
 fn versions_list_every_version_and_answer_each_spec() {
     let s = Stack::start();
@@ -834,6 +834,45 @@ fn versions_list_every_version_and_answer_each_spec() {
             .map(Vec::len),
         Some(4)
     );
+
+    // Version 2 runs version 3's spec (a restart): nothing to deploy.
+    let r = s.send("POST", "/v1/api/app/hist/versions/2/deploy", "");
+    assert_eq!(
+        (r.status, &r.json()["field"]),
+        (409, &json!("version")),
+        "{}",
+        r.body
+    );
+    // Version 1's spec deployed again: a new version 5, at today's count.
+    let r = s.send("POST", "/v1/api/app/hist/versions/1/deploy", "");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["version"], 5, "{}", r.body);
+    let app = s.wait_app("hist", "version 5 running", |a| {
+        a["version"] == 5 && a["running"] == 3 && a["previous_version"].is_null()
+    });
+    assert_eq!(app["spec"]["command"]["cmd"], "sleep 500");
+    let newest = s.get("/v1/api/app/hist/versions").json()["versions"][0].clone();
+    assert_eq!(
+        (
+            &newest["version"],
+            &newest["cause"],
+            &newest["redeployed_from"],
+            &newest["current"]
+        ),
+        (&json!(5), &json!("redeployed"), &json!(1), &json!(true)),
+        "{newest}"
+    );
+    for (path, status, field) in [
+        ("/v1/api/app/hist/versions/1/deploy", 409, "version"),
+        ("/v1/api/app/hist/versions/99/deploy", 404, "version"),
+        ("/v1/api/app/nope/versions/1/deploy", 404, "name"),
+        ("/v1/api/app/hist/versions/x/deploy", 400, "version"),
+    ] {
+        let r = s.send("POST", path, "");
+        assert_eq!(r.status, status, "{path}: {}", r.body);
+        assert_eq!(r.json()["field"], field, "{path}: {}", r.body);
+    }
+    assert_eq!(s.get("/v1/api/app/hist/versions/2/deploy").status, 405);
 
     // Deleted with the app.
     let r = s.send("DELETE", "/v1/api/app?name=hist", "");

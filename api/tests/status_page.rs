@@ -8,7 +8,8 @@
 //!   the fixed deploy opens the app's page, and scaling from the page
 //!   brings the new tasks in live;
 //! - the app page lists the versions the engine keeps and diffs any two
-//!   (three deployed, version 1 against version 3);
+//!   (three deployed, version 1 against version 3), and deploys an older
+//!   one again from its row;
 //! - a read-only token sees no buttons (an admin token does);
 //! - the cluster page lists the agents the API lists;
 //! - a chart moves as offers come;
@@ -797,6 +798,36 @@ fn the_app_page_lists_versions_and_diffs_any_two() {
                 Err(v.to_string())
             }
         },
+    );
+    // Version 1 deployed again from its row: a new version 4 runs its
+    // spec.
+    b.eval(
+        "window.confirm = () => true; \
+         document.querySelector('#versions tr[data-version=\"1\"] button.deploy-version').click(); true",
+    )
+    .expect("deploy version 1 again");
+    let table = wait_for(
+        &mut b,
+        "version 4, redeployed from 1",
+        &table_js("versions"),
+        |v| {
+            let r = rows(v)?;
+            match r.first() {
+                Some(first) if first[0] == "4" && first[3] == "current" => Ok(r),
+                _ => Err(format!("{r:?}")),
+            }
+        },
+    );
+    assert_eq!(table[0][2], "redeployed from version 1", "{table:?}");
+    let a = http(addr, "GET", "/v1/api/app?name=web&tasks=none", None, None).json();
+    assert_eq!(
+        (
+            a["version"].as_u64(),
+            a["spec"]["command"]["cmd"].as_str(),
+            a["instances"].as_u64()
+        ),
+        (Some(4), Some("sleep 3600"), Some(2)),
+        "{a}"
     );
     drop(b);
     drop(stack);

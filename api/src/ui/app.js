@@ -678,11 +678,12 @@ function versions(a) {
   } }, list.versions.map((v) => h("option", { value: v.version, selected: v.version === p[which] }, "version " + v.version + (v.current ? " (current)" : ""))));
   const rows = list.versions.map((v) => ({
     attrs: { dataset: { version: v.version } },
-    cells: [v.version, v.time === null ? "unknown" : new Date(v.time * 1000).toLocaleString() + " (" + ago(now - v.time) + " ago)", v.cause, v.current ? "current" : v.rolled_back ? "rolled back" : ""],
+    cells: [v.version, v.time === null ? "unknown" : new Date(v.time * 1000).toLocaleString() + " (" + ago(now - v.time) + " ago)", v.cause + (v.redeployed_from ? " from version " + v.redeployed_from : ""), v.current ? "current" : v.rolled_back ? "rolled back" : "",
+      canWriteApp() && !v.current ? h("button", { type: "button", class: "deploy-version", onclick: () => confirm("Deploy version " + v.version + "'s spec again, as a new version at " + plural(a.instances, "instance") + "?") && act("deploy version " + v.version + " of " + a.name, "POST", "/v1/api/app/" + enc(a.name) + "/versions/" + v.version + "/deploy") }, "deploy again") : ""],
     cls: [null, null, null, v.current ? "ok" : v.rolled_back ? "bad" : null],
   }));
   const out = [h("p", { class: "muted", text: plural(list.versions.length, "version") + " kept (at most " + list.max_versions + "; the oldest are dropped first)" + (a.previous_version ? "; version " + a.version + " is replacing " + a.previous_version : "") })];
-  out.push(h("div", { class: "versions" }, pagedTable("versions", ["version", "made", "cause", ""], rows, versionsUi)));
+  out.push(h("div", { class: "versions" }, pagedTable("versions", ["version", "made", "cause", "", ""], rows, versionsUi)));
   if (p.from === null) {
     out.push(h("p", { class: "muted", text: "one version only: nothing to compare" }));
   } else {

@@ -63,6 +63,8 @@ struct Header {
     cause: VersionCause,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     rolled_back: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    redeployed_from: Option<u64>,
 }
 
 /// One version kept: its header's fields and the record's bytes (header,
@@ -73,6 +75,7 @@ pub(crate) struct Version {
     time_ns: Option<i64>,
     cause: VersionCause,
     rolled_back: bool,
+    redeployed_from: Option<u64>,
     bytes: Bytes,
     spec_at: u32,
     /// In the store (false: made from an older store's app record, or
@@ -87,6 +90,7 @@ impl Version {
             time_ns,
             cause,
             rolled_back: false,
+            redeployed_from: None,
             bytes: Bytes::new(),
             spec_at: 0,
             stored: false,
@@ -102,6 +106,7 @@ impl Version {
             time_ns: self.time_ns,
             cause: self.cause,
             rolled_back: self.rolled_back,
+            redeployed_from: self.redeployed_from,
         };
         // Plain numbers and an enum: serializing cannot fail.
         let head = serde_json::to_vec(&header).unwrap_or_default();
@@ -126,6 +131,7 @@ impl Version {
             time_ns: h.time_ns,
             cause: h.cause,
             rolled_back: h.rolled_back,
+            redeployed_from: h.redeployed_from,
             bytes: bytes.clone(),
             spec_at: u32::try_from(nl + 1).ok()?,
             stored: true,
@@ -143,6 +149,7 @@ impl Version {
             cause: self.cause,
             rolled_back: self.rolled_back,
             current: self.version == current,
+            redeployed_from: self.redeployed_from,
         }
     }
 }
@@ -186,6 +193,18 @@ impl AppService {
     /// a rollback's instance count), and drops the oldest versions beyond
     /// the bound. Writes what changed into the turn's batch.
     pub(crate) fn note_version(&mut self, ctx: &mut Ctx<'_>, name: &str, cause: VersionCause) {
+        self.note_version_from(ctx, name, cause, None);
+    }
+
+    /// [`Self::note_version`] of a version that runs version
+    /// `redeployed_from`'s spec again.
+    pub(crate) fn note_version_from(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        name: &str,
+        cause: VersionCause,
+        redeployed_from: Option<u64>,
+    ) {
         let max = ctx.config().max_versions;
         let wall = ctx.wall_ns();
         let Some(app) = self.apps.get_mut(name) else {
@@ -202,8 +221,12 @@ impl AppService {
                 }
             }
             Err(i) => {
-                h.versions
-                    .insert(i, Version::new(rec.version, wall, cause, &spec));
+                let mut v = Version::new(rec.version, wall, cause, &spec);
+                if redeployed_from.is_some() {
+                    v.redeployed_from = redeployed_from;
+                    v.encode(&spec);
+                }
+                h.versions.insert(i, v);
             }
         }
         let removed = trim(rec, h, max);

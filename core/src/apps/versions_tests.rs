@@ -522,3 +522,64 @@ fn a_version_costs_its_compact_record() {
     assert_eq!((app.versions.len(), app.versions.bytes()), (1, record));
     eprintln!("one version of a command app: {record} bytes (spec {spec_len})");
 }
+
+#[test]
+fn a_kept_version_is_deployed_again_as_a_new_one() {
+    let mut store = BTreeMap::new();
+    let (mut s, now) = session(&store, 50);
+    run(
+        &mut s,
+        now,
+        &mut store,
+        CommandKind::CreateApp(Box::new(spec("a", 2))),
+    )
+    .expect("create");
+    run(
+        &mut s,
+        now,
+        &mut store,
+        CommandKind::UpdateApp(Box::new(spec("b", 2))),
+    )
+    .expect("update");
+    run(
+        &mut s,
+        now,
+        &mut store,
+        CommandKind::UpdateApp(Box::new(spec("b", 3))),
+    )
+    .expect("scale");
+    let deploy = |version| CommandKind::DeployVersion {
+        name: "web".into(),
+        version,
+    };
+    let app = match run(&mut s, now, &mut store, deploy(1)) {
+        Ok(Answer::App(a)) => a,
+        other => panic!("deploy version 1: {other:?}"),
+    };
+    // Version 1's spec at the count asked for last, as a new version.
+    assert_eq!(app.version, 3);
+    assert_eq!(app.spec, spec("a", 3));
+    let l = list(&mut s, now, &mut store);
+    assert_eq!(numbers(&l), [3, 2, 1]);
+    assert_eq!(
+        (l.versions[0].cause, l.versions[0].redeployed_from),
+        (VersionCause::Redeployed, Some(1))
+    );
+    assert_eq!(l.versions[1].redeployed_from, None);
+    // What runs now, a version not kept, an app that is not there.
+    let e = run(&mut s, now, &mut store, deploy(3)).expect_err("current");
+    assert_eq!((e.kind, e.field.as_str()), (ErrorKind::Conflict, "version"));
+    let e = run(&mut s, now, &mut store, deploy(1)).expect_err("the same spec");
+    assert_eq!(e.kind, ErrorKind::Conflict);
+    let e = run(&mut s, now, &mut store, deploy(9)).expect_err("not kept");
+    assert_eq!((e.kind, e.field.as_str()), (ErrorKind::NotFound, "version"));
+    let gone = CommandKind::DeployVersion {
+        name: "nope".into(),
+        version: 1,
+    };
+    let e = run(&mut s, now, &mut store, gone).expect_err("no app");
+    assert_eq!((e.kind, e.field.as_str()), (ErrorKind::NotFound, "name"));
+    // Stored as any version.
+    let (mut again, now) = session(&store, 50);
+    assert_eq!(list(&mut again, now, &mut store), l);
+}

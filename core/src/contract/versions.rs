@@ -22,6 +22,10 @@ pub enum VersionCause {
     Restarted,
     /// A create-or-replace of an existing app (demo mode, tests).
     Replaced,
+    /// An older version's spec deployed again
+    /// (`POST /v1/api/app/{id}/versions/{n}/deploy`; `redeployed_from`
+    /// names it).
+    Redeployed,
     /// Kept by a tritium that recorded no history (a store written before
     /// version history existed): its time and cause are unknown.
     Unknown,
@@ -51,6 +55,9 @@ pub struct VersionInfo {
     /// The app runs this version now.
     #[serde(default)]
     pub current: bool,
+    /// A redeployed version: the version whose spec it runs again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redeployed_from: Option<u64>,
 }
 
 /// `GET /v1/api/app/{id}/versions`: the versions tritium keeps of an app,

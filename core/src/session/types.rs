@@ -580,6 +580,17 @@ pub enum CommandKind {
         /// The version.
         version: u64,
     },
+    /// Deploy the spec of kept version `version` of app `name` again, at
+    /// the app's current instance count, as a rolling update to a new
+    /// version ([`Answer::App`]; not found, about `version`, when it is
+    /// not kept; a conflict when it is what runs, or the app is being
+    /// deleted).
+    DeployVersion {
+        /// The app.
+        name: String,
+        /// The kept version whose spec is deployed.
+        version: u64,
+    },
     /// The chart samples of the last hour ([`Answer::Charts`]): the core
     /// answers with an empty view, the driver fills in its ring
     /// ([`crate::contract::ChartRing`]).
