@@ -77,8 +77,9 @@ with tempfile.TemporaryDirectory() as d:
                 req("PUT", "/v1/api/app", [spec(i, v) for i in range(lo, min(APPS, lo + BATCH))])
         full = rss_kb(p.pid)
         _, body = req("GET", "/v1/api/app/app-00000/versions")
-        kept = len(json.loads(body)["versions"])
-        _, body = req("GET", "/v1/api/app/app-00000/versions/2")
+        listed = json.loads(body)
+        kept = len(listed["versions"])
+        _, body = req("GET", f"/v1/api/app/app-00000/versions/{listed['current']}")
         added = APPS * (VERSIONS - 1)
         print(f"--max-versions {os.environ.get('MAX_VERSIONS', '50')}: apps {APPS}, versions kept per app {kept}; RSS: idle {base/1024:.0f} MiB, "
               f"{APPS} apps x 1 version {one/1024:.0f} MiB, x {VERSIONS} versions {full/1024:.0f} MiB; "
