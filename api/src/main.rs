@@ -199,6 +199,14 @@ struct Cli {
     #[arg(long, env = "TRITIUM_UNREACHABLE_REPLACE_AFTER", default_value = "300", value_parser = parse_replace_after)]
     unreachable_replace_after: ReplaceAfter,
 
+    /// How many versions of each app's spec are kept (`GET
+    /// /v1/api/app/{id}/versions`, the status page's diff): the oldest are
+    /// dropped first; the current version and the one a rollback returns
+    /// to always stay. Stored, so they survive a restart and a failover.
+    #[arg(long, env = "TRITIUM_MAX_VERSIONS", default_value_t = tritium_engine::apps::DEFAULT_MAX_VERSIONS as u64,
+          value_parser = clap::value_parser!(u64).range(1..=1000))]
+    max_versions: u64,
+
     /// Without a subcommand, tritium runs the server (the flags above).
     #[command(subcommand)]
     command: Option<tritium::client::Command>,
@@ -391,6 +399,8 @@ fn run(cli: Cli) -> Result<i32, String> {
             Orphans::Ignore => OrphanPolicy::Ignore,
         },
         unreachable_replace_after: cli.unreachable_replace_after.0,
+        // 1 to 1,000 (the parser's range): fits.
+        max_versions: usize::try_from(cli.max_versions).unwrap_or(1000),
         ..Config::default()
     };
     // App and task changes for the API's event stream: bounded, so a burst

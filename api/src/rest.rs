@@ -458,7 +458,9 @@ impl Asker<'_> {
             CommandKind::CreateApps(specs) | CommandKind::UpdateApps(specs) => {
                 specs.iter().for_each(|s| add(&s.name));
             }
-            CommandKind::RemoveApp(n) | CommandKind::RestartApp(n) => add(n),
+            CommandKind::RemoveApp(n)
+            | CommandKind::RestartApp(n)
+            | CommandKind::DeployVersion { name: n, .. } => add(n),
             CommandKind::KillTask { app, .. } | CommandKind::Deployment { app, .. } => add(app),
             _ => {}
         }
@@ -504,6 +506,8 @@ pub(crate) fn http(result: Result<contract::Answer, CommandError>) -> (u16, Valu
         Ok(contract::Answer::Maintenance(m)) => (200, doc(&m)),
         Ok(contract::Answer::Deployments(list)) => (200, doc(&list)),
         Ok(contract::Answer::Deployment(d)) => (200, doc(&d)),
+        Ok(contract::Answer::Versions(v)) => (200, doc(&v)),
+        Ok(contract::Answer::Version(v)) => (200, doc(&v)),
         Ok(contract::Answer::Charts(c)) => (200, doc(&c)),
         Ok(contract::Answer::Agents(a)) => (200, doc(&a)),
         Ok(contract::Answer::AppRows(r)) => (200, doc(&r)),
@@ -703,6 +707,8 @@ fn allowed_methods(path: &str) -> &'static str {
         "/v1/api/app" => "GET, POST, PUT, DELETE",
         "/v1/api/app/restart" | "/v1/api/app/kill" | "/job/new" => "POST",
         p if p.starts_with("/v1/api/deployments/") => "POST",
+        p if app_versions(p).is_some() => "GET",
+        p if version_deploy(p).is_some() => "POST",
         "/job/all" => "GET, DELETE",
         p if p.starts_with("/job/") => "GET, DELETE",
         _ => "GET",
@@ -962,6 +968,16 @@ fn route(
                 },
             }
         }
+        (Method::Post, p) if version_deploy(p).is_some() => match version_deploy(p) {
+            Some(Ok(kind)) => j(http(a.ask(kind))),
+            Some(Err(e)) => (400, Body::Json(e)),
+            None => unreachable!("matched by the guard"),
+        },
+        (Method::Get, p) if app_versions(p).is_some() => match app_versions(p) {
+            Some(Ok(kind)) => j(http(a.ask(kind))),
+            Some(Err(e)) => (400, Body::Json(e)),
+            None => unreachable!("matched by the guard"),
+        },
         (Method::Post, p) if deployment_control(p).is_some() => match deployment_control(p) {
             Some(Ok(kind)) => j(http(a.ask(kind))),
             Some(Err(e)) => (404, Body::Json(e)),
@@ -1043,14 +1059,64 @@ fn route(
             405,
             Body::Json(err("", format!("{method} is not allowed on {path}"))),
         ),
-        (_, p) if deployment_control(p).is_some() || p.starts_with("/v1/api/artifacts/") => (
-            405,
-            Body::Json(err("", format!("{method} is not allowed on {path}"))),
-        ),
+        (_, p)
+            if deployment_control(p).is_some()
+                || app_versions(p).is_some()
+                || version_deploy(p).is_some()
+                || p.starts_with("/v1/api/artifacts/") =>
+        {
+            (
+                405,
+                Body::Json(err("", format!("{method} is not allowed on {path}"))),
+            )
+        }
         _ => (
             404,
             Body::Json(err("", format!("no such endpoint: {path}"))),
         ),
+    }
+}
+
+/// `GET /v1/api/app/{id}/versions` and `/v1/api/app/{id}/versions/{n}`:
+/// the command, or the 400 body for a version that is not a number;
+/// `None` for other paths. The app is not checked here: the engine answers
+/// 404 for a name that is no app (names are letters, digits and `-`, so
+/// no other name matches one).
+fn app_versions(path: &str) -> Option<Result<CommandKind, Value>> {
+    let rest = path.strip_prefix("/v1/api/app/")?;
+    let (name, rest) = rest.split_once('/')?;
+    if name.is_empty() {
+        return None;
+    }
+    let name = name.to_owned();
+    match rest.strip_prefix("versions")? {
+        "" => Some(Ok(CommandKind::AppVersions(name))),
+        v => {
+            let v = v.strip_prefix('/')?;
+            if v.is_empty() || v.contains('/') {
+                return None;
+            }
+            Some(match v.parse::<u64>() {
+                Ok(version) => Ok(CommandKind::AppVersion { name, version }),
+                Err(_) => Err(err(
+                    "version",
+                    format!("a version is a whole number (1, 2, ...), not {v:?}"),
+                )),
+            })
+        }
+    }
+}
+
+/// `POST /v1/api/app/{id}/versions/{n}/deploy`: the command, or the 400
+/// body for a version that is not a number; `None` for other paths.
+fn version_deploy(path: &str) -> Option<Result<CommandKind, Value>> {
+    let rest = path.strip_suffix("/deploy")?;
+    match app_versions(rest)? {
+        Ok(CommandKind::AppVersion { name, version }) => {
+            Some(Ok(CommandKind::DeployVersion { name, version }))
+        }
+        Ok(_) => None,
+        Err(e) => Some(Err(e)),
     }
 }
 

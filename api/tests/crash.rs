@@ -37,6 +37,8 @@
 //!   instances (`canary-waiting`, also after a restart); a resume or abort
 //!   answered 200 is not lost; a resumed update ends at the new command,
 //!   an aborted one at the old;
+//! * every app's version history lists its current version, with the
+//!   app's spec, back to its created version 1 (stored with the app);
 //! * zero protocol violations.
 //!
 //! Seeded: `CRASH_SEED` (default 1) and `CRASH_ITERATIONS` (default 10)
@@ -359,6 +361,7 @@ fn converged(run: &Run, name: &str) -> Result<Option<Seen>, String> {
         && on_draining.is_empty()
     {
         let spec = &app["spec"];
+        versions_kept(run, name, version, spec)?;
         Ok(Some(Seen {
             instances,
             cmd: spec["command"]["cmd"].as_str().unwrap_or("").to_owned(),
@@ -371,6 +374,45 @@ fn converged(run: &Run, name: &str) -> Result<Option<Seen>, String> {
             app["status"]
         ))
     }
+}
+
+/// The app's version history came through every SIGKILL: it lists the
+/// current version, whose spec is the app's, and still starts at the
+/// created version 1 (no app here makes 50 versions).
+fn versions_kept(run: &Run, name: &str, version: &Value, spec: &Value) -> Result<(), String> {
+    let get = |path: String| {
+        let r = run.node().get(&path).ok_or("the API does not answer")?;
+        if r.status == 200 {
+            Ok(r.json())
+        } else {
+            Err(format!("{path}: {} {}", r.status, r.body))
+        }
+    };
+    let l = get(format!("/v1/api/app/{name}/versions"))?;
+    let listed: Vec<(u64, &str)> = l["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|v| {
+            (
+                v["version"].as_u64().unwrap_or(0),
+                v["cause"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    if &l["current"] != version
+        || listed.last() != Some(&(1, "created"))
+        || !listed.iter().any(|(v, _)| Some(*v) == version.as_u64())
+    {
+        return Err(format!("{name} at version {version}: versions {l}"));
+    }
+    let current = get(format!("/v1/api/app/{name}/versions/{version}"))?;
+    if &current["spec"] != spec {
+        return Err(format!(
+            "{name}: version {version}'s spec {current} is not the app's {spec}"
+        ));
+    }
+    Ok(())
 }
 
 /// The sim's agents as (agent id, hostname).

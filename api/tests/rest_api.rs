@@ -725,6 +725,163 @@ fn an_update_whose_tasks_keep_failing_rolls_back() {
     s.assert_no_violations();
 }
 
+/// `GET /v1/api/app/{id}/versions[/{v}]`: every version with its spec
+/// and cause, a rolled-back one marked, 404s and 400s with a JSON reason,
+/// GET only; `POST .../versions/{v}/deploy` runs a kept spec again.
+#[test]
+fn versions_list_every_version_and_answer_each_spec() {
+    let s = Stack::start();
+    s.create(&hydrogen_app("hist", 2, "sleep 500"));
+    s.wait_running("hist", 2);
+    s.update(&hydrogen_app("hist", 2, "sleep 501"));
+    s.wait_app("hist", "version 2 running", |a| {
+        a["version"] == 2 && a["running"] == 2 && a["previous_version"].is_null()
+    });
+    // A scale is no version: version 2 follows the count.
+    s.update(&hydrogen_app("hist", 3, "sleep 501"));
+    let r = s.send("POST", "/v1/api/app/restart?name=hist", "");
+    assert_eq!(r.status, 200, "{}", r.body);
+    s.wait_app("hist", "version 3 running", |a| {
+        a["version"] == 3 && a["running"] == 3 && a["previous_version"].is_null()
+    });
+    let mut bad = hydrogen_app("hist", 3, "sleep 500 sim:fail-start");
+    bad["upgrade"] = json!({"rollback_after": 2});
+    s.update(&bad);
+    s.wait_app("hist", "the rollback", |a| a["rolled_back"] == true);
+
+    let r = s.get("/v1/api/app/hist/versions");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let l = r.json();
+    assert_eq!(
+        (l["app"].as_str(), l["current"].as_u64()),
+        (Some("hist"), Some(3)),
+        "{l}"
+    );
+    assert_eq!(l["max_versions"], 50);
+    let brief: Vec<(u64, String, bool, bool)> = l["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            assert!(v["time"].as_f64().is_some_and(|t| t > 1.6e9), "{v}");
+            (
+                v["version"].as_u64().unwrap(),
+                v["cause"].as_str().unwrap().to_owned(),
+                v["rolled_back"] == true,
+                v["current"] == true,
+            )
+        })
+        .collect();
+    let want = [
+        (4, "updated", true, false),
+        (3, "restarted", false, true),
+        (2, "updated", false, false),
+        (1, "created", false, false),
+    ]
+    .map(|(v, c, r, cur)| (v, c.to_owned(), r, cur));
+    assert_eq!(brief, want, "{l}");
+
+    let v1 = s.get("/v1/api/app/hist/versions/1");
+    assert_eq!(v1.status, 200, "{}", v1.body);
+    let v1 = v1.json();
+    assert_eq!(
+        (v1["app"].as_str(), v1["version"].as_u64()),
+        (Some("hist"), Some(1))
+    );
+    assert_eq!(v1["cause"], "created");
+    assert_eq!(v1["spec"]["command"]["cmd"], "sleep 500");
+    assert_eq!(v1["spec"]["instances"], 2);
+    let v2 = s.get("/v1/api/app/hist/versions/2").json();
+    assert_eq!(
+        (
+            v2["spec"]["command"]["cmd"].as_str(),
+            v2["spec"]["instances"].as_u64()
+        ),
+        (Some("sleep 501"), Some(3)),
+        "{v2}"
+    );
+    let v4 = s.get("/v1/api/app/hist/versions/4").json();
+    assert_eq!(v4["spec"]["command"]["cmd"], "sleep 500 sim:fail-start");
+    assert_eq!(v4["rolled_back"], true);
+    // The current version's spec is the app's.
+    let v3 = s.get("/v1/api/app/hist/versions/3").json();
+    assert_eq!(v3["spec"], s.app("hist")["spec"]);
+
+    for (path, status, field) in [
+        ("/v1/api/app/hist/versions/9", 404, "version"),
+        ("/v1/api/app/nope/versions", 404, "name"),
+        ("/v1/api/app/nope/versions/1", 404, "name"),
+        ("/v1/api/app/hist/versions/x1", 400, "version"),
+        ("/v1/api/app/hist/versions/-1", 400, "version"),
+        ("/v1/api/app/hist/versions/1/more", 404, ""),
+    ] {
+        let r = s.get(path);
+        assert_eq!(r.status, status, "{path}: {}", r.body);
+        assert_eq!(r.json()["field"], field, "{path}: {}", r.body);
+        assert!(
+            r.json()["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{path}: {}",
+            r.body
+        );
+    }
+    let r = s.send("POST", "/v1/api/app/hist/versions", "");
+    assert_eq!(r.status, 405, "{}", r.body);
+    let r = s.send("DELETE", "/v1/api/app/hist/versions/1", "");
+    assert_eq!(r.status, 405, "{}", r.body);
+    assert_eq!(
+        s.get("/v1/api/app/hist/versions").json()["versions"]
+            .as_array()
+            .map(Vec::len),
+        Some(4)
+    );
+
+    // Version 2 runs version 3's spec (a restart): nothing to deploy.
+    let r = s.send("POST", "/v1/api/app/hist/versions/2/deploy", "");
+    assert_eq!(
+        (r.status, &r.json()["field"]),
+        (409, &json!("version")),
+        "{}",
+        r.body
+    );
+    // Version 1's spec deployed again: a new version 5, at today's count.
+    let r = s.send("POST", "/v1/api/app/hist/versions/1/deploy", "");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["version"], 5, "{}", r.body);
+    let app = s.wait_app("hist", "version 5 running", |a| {
+        a["version"] == 5 && a["running"] == 3 && a["previous_version"].is_null()
+    });
+    assert_eq!(app["spec"]["command"]["cmd"], "sleep 500");
+    let newest = s.get("/v1/api/app/hist/versions").json()["versions"][0].clone();
+    assert_eq!(
+        (
+            &newest["version"],
+            &newest["cause"],
+            &newest["redeployed_from"],
+            &newest["current"]
+        ),
+        (&json!(5), &json!("redeployed"), &json!(1), &json!(true)),
+        "{newest}"
+    );
+    for (path, status, field) in [
+        ("/v1/api/app/hist/versions/1/deploy", 409, "version"),
+        ("/v1/api/app/hist/versions/99/deploy", 404, "version"),
+        ("/v1/api/app/nope/versions/1/deploy", 404, "name"),
+        ("/v1/api/app/hist/versions/x/deploy", 400, "version"),
+    ] {
+        let r = s.send("POST", path, "");
+        assert_eq!(r.status, status, "{path}: {}", r.body);
+        assert_eq!(r.json()["field"], field, "{path}: {}", r.body);
+    }
+    assert_eq!(s.get("/v1/api/app/hist/versions/2/deploy").status, 405);
+
+    // Deleted with the app.
+    let r = s.send("DELETE", "/v1/api/app?name=hist", "");
+    assert_eq!(r.status, 202, "{}", r.body);
+    wait_gone(&s, "hist");
+    assert_eq!(s.get("/v1/api/app/hist/versions").status, 404);
+    s.assert_no_violations();
+}
+
 // ------------------------------------------------------------ 6. crash loop
 
 #[test]

@@ -7,6 +7,9 @@
 //! - a deploy with a bad field shows the API's error at that field's line;
 //!   the fixed deploy opens the app's page, and scaling from the page
 //!   brings the new tasks in live;
+//! - the app page lists the versions the engine keeps and diffs any two
+//!   (three deployed, version 1 against version 3), and deploys an older
+//!   one again from its row;
 //! - a read-only token sees no buttons (an admin token does);
 //! - the cluster page lists the agents the API lists;
 //! - a chart moves as offers come;
@@ -644,6 +647,186 @@ fn an_update_shows_its_steps_and_its_diff_and_is_resumed_from_the_page() {
     assert_eq!(
         (a["version"].as_u64(), a["running"].as_u64()),
         (Some(2), Some(3)),
+        "{a}"
+    );
+    drop(b);
+    drop(stack);
+}
+
+/// The app page lists the versions the engine keeps and shows the diff
+/// between any two the operator picks: three versions deployed, the
+/// default diff (the newest two), then version 1 against version 3.
+#[test]
+fn the_app_page_lists_versions_and_diffs_any_two() {
+    let stack = Stack::start(2, ApiOptions::default());
+    let addr = stack.addr();
+    let web = |cmd: &str, cpu: f64| {
+        format!(
+            r#"{{"name":"web","instances":1,"resources":{{"cpu":{cpu},"mem":32}},"command":{{"cmd":"{cmd}"}}}}"#
+        )
+    };
+    let steady = |version: u64| {
+        ops::poll(&format!("web's version {version} running"), || {
+            let a = http(addr, "GET", "/v1/api/app?name=web&tasks=none", None, None).json();
+            if a["version"] == version && a["running"] == 1 && a["previous_version"].is_null() {
+                Ok(())
+            } else {
+                Err(a.to_string())
+            }
+        })
+    };
+    let r = http(
+        addr,
+        "POST",
+        "/v1/api/app",
+        None,
+        Some(&web("sleep 3600", 0.1)),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    steady(1);
+    let r = http(
+        addr,
+        "PUT",
+        "/v1/api/app",
+        None,
+        Some(&web("sleep 3601", 0.1)),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    steady(2);
+    let r = http(
+        addr,
+        "PUT",
+        "/v1/api/app",
+        None,
+        Some(&web("sleep 3601", 0.2)),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    steady(3);
+
+    let mut b = open(addr, "#/app/web", None);
+    let table = wait_for(&mut b, "the versions table", &table_js("versions"), |v| {
+        let r = rows(v)?;
+        if r.len() == 3 {
+            Ok(r)
+        } else {
+            Err(format!("{r:?}"))
+        }
+    });
+    let brief: Vec<(String, String, String)> = table
+        .iter()
+        .map(|r| (r[0].clone(), r[2].clone(), r[3].clone()))
+        .collect();
+    let want = [
+        ("3", "updated", "current"),
+        ("2", "updated", ""),
+        ("1", "created", ""),
+    ]
+    .map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned()));
+    assert_eq!(brief, want, "{table:?}");
+    assert!(
+        table.iter().all(|r| r[1].contains(" ago)")),
+        "times: {table:?}"
+    );
+
+    let diff = "(() => { const d = document.getElementById('version-diff'); \
+        return d && !d.textContent.includes('loading') ? {from: d.dataset.from, to: d.dataset.to, text: d.textContent} : null; })()";
+    let shown = |from: &str, to: &str| {
+        let (from, to) = (from.to_owned(), to.to_owned());
+        move |v: &Value| {
+            if v["from"] == from.as_str() && v["to"] == to.as_str() {
+                Ok(v["text"].as_str().unwrap_or("").to_owned())
+            } else {
+                Err(v.to_string())
+            }
+        }
+    };
+    // By default: the newest older version against the current one.
+    let d = wait_for(
+        &mut b,
+        "the diff of versions 2 and 3",
+        diff,
+        shown("2", "3"),
+    );
+    assert!(
+        d.contains("-     \"cpu\": 0.1") && d.contains("+     \"cpu\": 0.2"),
+        "{d}"
+    );
+    assert!(
+        !d.contains("sleep"),
+        "the command did not change from 2 to 3: {d}"
+    );
+    // Version 1 against version 3: the command and the cpus changed.
+    b.eval(
+        "const s = document.getElementById('diff-from'); s.value = '1'; \
+         s.dispatchEvent(new Event('change')); true",
+    )
+    .expect("pick version 1");
+    let d = wait_for(
+        &mut b,
+        "the diff of versions 1 and 3",
+        diff,
+        shown("1", "3"),
+    );
+    for line in [
+        "-     \"cmd\": \"sleep 3600\"",
+        "+     \"cmd\": \"sleep 3601\"",
+        "-     \"cpu\": 0.1",
+        "+     \"cpu\": 0.2",
+    ] {
+        assert!(d.contains(line), "{line:?} not in the diff: {d}");
+    }
+    b.eval("document.getElementById('version-diff').scrollIntoView(); true")
+        .expect("scroll to the diff");
+    shot(&mut b, "app-versions-diff");
+    // The choice stays while the page refreshes (an event, a poll).
+    let r = http(
+        addr,
+        "PUT",
+        "/v1/api/app",
+        None,
+        Some(&web("sleep 3601", 0.2).replace("\"instances\":1", "\"instances\":2")),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    wait_for(
+        &mut b,
+        "web scaled on the page, the diff kept",
+        "(() => { const t = document.getElementById('app-title'); const d = document.getElementById('version-diff'); return t && d ? {kv: document.querySelector('.kv').textContent, from: d.dataset.from} : null; })()",
+        |v| {
+            if v["kv"].as_str().is_some_and(|k| k.contains("of 2 running")) && v["from"] == "1" {
+                Ok(())
+            } else {
+                Err(v.to_string())
+            }
+        },
+    );
+    // Version 1 deployed again from its row: a new version 4 runs its
+    // spec.
+    b.eval(
+        "window.confirm = () => true; \
+         document.querySelector('#versions tr[data-version=\"1\"] button.deploy-version').click(); true",
+    )
+    .expect("deploy version 1 again");
+    let table = wait_for(
+        &mut b,
+        "version 4, redeployed from 1",
+        &table_js("versions"),
+        |v| {
+            let r = rows(v)?;
+            match r.first() {
+                Some(first) if first[0] == "4" && first[3] == "current" => Ok(r),
+                _ => Err(format!("{r:?}")),
+            }
+        },
+    );
+    assert_eq!(table[0][2], "redeployed from version 1", "{table:?}");
+    let a = http(addr, "GET", "/v1/api/app?name=web&tasks=none", None, None).json();
+    assert_eq!(
+        (
+            a["version"].as_u64(),
+            a["spec"]["command"]["cmd"].as_str(),
+            a["instances"].as_u64()
+        ),
+        (Some(4), Some("sleep 3600"), Some(2)),
         "{a}"
     );
     drop(b);

@@ -30,7 +30,10 @@ const S = {
   queueHist: new Map(),
   largest: null,
   events: [], // {t, e}
-  specs: new Map(), // app -> Map(version -> spec): versions seen here
+  // app -> {current, specs: Map(version -> spec)}: older versions' specs
+  // asked of the API (GET /v1/api/app/{id}/versions/{v}), dropped when
+  // the app's version changes (a rollback changes a kept one's count).
+  specs: new Map(),
   live: false,
   dirty: new Set(),
   route: null,
@@ -206,18 +209,25 @@ function markLoaded(key) {
   });
 }
 
-function noteSpec(a) {
-  if (!a || !a.spec) return;
-  let m = S.specs.get(a.name);
-  if (!m) {
-    if (S.specs.size >= 500) S.specs.delete(S.specs.keys().next().value);
-    m = new Map();
-    S.specs.set(a.name, m);
+// The spec of version v of app a: the current one from the app itself,
+// older ones from the API, kept for the 50 apps seen last.
+function versionSpec(a, v) {
+  if (v === a.version) return a.spec;
+  const c = S.specs.get(a.name);
+  return c && c.current === a.version ? c.specs.get(v) : undefined;
+}
+
+async function loadVersionSpec(a, v) {
+  if (v === null || versionSpec(a, v) !== undefined) return;
+  let c = S.specs.get(a.name);
+  if (!c || c.current !== a.version) {
+    S.specs.delete(a.name);
+    if (S.specs.size >= 50) S.specs.delete(S.specs.keys().next().value);
+    S.specs.set(a.name, (c = { current: a.version, specs: new Map() }));
   }
-  if (!m.has(a.version)) {
-    m.set(a.version, a.spec);
-    if (m.size > 20) m.delete(m.keys().next().value);
-  }
+  const r = await call("GET", "/v1/api/app/" + enc(a.name) + "/versions/" + v);
+  // A version dropped meanwhile: null (shown as such).
+  c.specs.set(v, r.status === 200 ? r.body.spec : null);
 }
 
 async function loadQueue() {
@@ -490,12 +500,14 @@ function sum(list, f) {
 
 // ------------------------------------------------------------ one app
 
-const appState = { name: null, app: null, deployment: null, queue: null, error: null, writable: null, taskAfter: [] };
+const versionsUi = { page: 0 }; // the versions table's pager
+const appState = { name: null, app: null, deployment: null, queue: null, versions: null, diff: null, error: null, writable: null, taskAfter: [] };
 
 views.app = async function (name) {
   if (appState.name !== name) {
-    Object.assign(appState, { name, app: null, deployment: null, queue: null, error: null, writable: null, taskAfter: [] });
+    Object.assign(appState, { name, app: null, deployment: null, queue: null, versions: null, diff: null, error: null, writable: null, taskAfter: [] });
     ui.tasks = { page: 0, q: "" };
+    versionsUi.page = 0;
   }
   const after = appState.taskAfter.length ? "&task_after=" + enc(appState.taskAfter[appState.taskAfter.length - 1]) : "";
   const r = await call("GET", "/v1/api/app?name=" + enc(name) + "&tasks=all&task_limit=1000" + after);
@@ -507,8 +519,9 @@ views.app = async function (name) {
   if (r.status !== 200) throw new Error((r.body && r.body.error) || "HTTP " + r.status);
   appState.app = r.body;
   appState.error = null;
-  noteSpec(r.body);
-  const [deps, queue] = await Promise.all([get("/v1/api/deployments"), get("/v1/api/app/queue?name=" + enc(name))]);
+  const [deps, queue, versions] = await Promise.all([get("/v1/api/deployments"), get("/v1/api/app/queue?name=" + enc(name)), call("GET", "/v1/api/app/" + enc(name) + "/versions")]);
+  appState.versions = versions.status === 200 ? versions.body : null;
+  await loadDiffSpecs();
   appState.deployment = (deps.deployments || []).find((d) => d.app === name) || null;
   appState.queue = (queue.queue || [])[0] || null;
   if (appState.queue && appState.queue.why) {
@@ -633,16 +646,54 @@ function tasksTable(a) {
   return h("div", {}, out);
 }
 
+// The two versions the diff shows: the operator's choice while both are
+// kept, else the version an update in progress replaces (or the newest
+// older one kept) and the current one.
+function diffPair() {
+  const a = appState.app;
+  const kept = ((appState.versions && appState.versions.versions) || []).map((v) => v.version);
+  const d = appState.diff;
+  if (d && kept.includes(d.from) && kept.includes(d.to)) return d;
+  const older = kept.filter((v) => v !== a.version);
+  const from = a.previous_version && kept.includes(a.previous_version) ? a.previous_version : older.length ? older[0] : null;
+  return { from, to: a.version };
+}
+
+async function loadDiffSpecs() {
+  const a = appState.app;
+  if (!a || !appState.versions) return;
+  const p = diffPair();
+  await Promise.all([loadVersionSpec(a, p.from), loadVersionSpec(a, p.to)]);
+}
+
 function versions(a) {
-  const seen = S.specs.get(a.name) || new Map();
-  const list = [...seen.keys()].sort((x, y) => x - y);
-  const out = [h("p", { class: "muted", text: "version " + a.version + (a.previous_version ? " replacing " + a.previous_version : "") + "; versions this page has seen: " + list.join(", ") + " (tritium keeps the spec of the version an update replaces, until the update ends)" })];
-  if (a.previous_spec) {
-    out.push(h("div", {}, "changes from version " + a.previous_version + " to " + a.version + " (the update in progress):"), h("div", { id: "version-diff" }, diffView(a.previous_spec, a.spec)));
-  } else if (list.length >= 2) {
-    const from = seen.get(list[list.length - 2]);
-    const to = seen.get(list[list.length - 1]);
-    out.push(h("div", {}, "changes from version " + list[list.length - 2] + " to " + list[list.length - 1] + ":"), diffView(from, to));
+  const list = appState.versions;
+  if (!list) return h("p", { class: "muted", text: "versions unavailable" });
+  const now = Date.now() / 1000;
+  const p = diffPair();
+  const pick = (which) => h("select", { id: "diff-" + which, onchange: async (ev) => {
+    appState.diff = Object.assign({}, diffPair(), { [which]: Number(ev.target.value) });
+    await loadDiffSpecs();
+    render(true);
+  } }, list.versions.map((v) => h("option", { value: v.version, selected: v.version === p[which] }, "version " + v.version + (v.current ? " (current)" : ""))));
+  const rows = list.versions.map((v) => ({
+    attrs: { dataset: { version: v.version } },
+    cells: [v.version, v.time === null ? "unknown" : new Date(v.time * 1000).toLocaleString() + " (" + ago(now - v.time) + " ago)", v.cause + (v.redeployed_from ? " from version " + v.redeployed_from : ""), v.current ? "current" : v.rolled_back ? "rolled back" : "",
+      canWriteApp() && !v.current ? h("button", { type: "button", class: "deploy-version", onclick: () => confirm("Deploy version " + v.version + "'s spec again, as a new version at " + plural(a.instances, "instance") + "?") && act("deploy version " + v.version + " of " + a.name, "POST", "/v1/api/app/" + enc(a.name) + "/versions/" + v.version + "/deploy") }, "deploy again") : ""],
+    cls: [null, null, null, v.current ? "ok" : v.rolled_back ? "bad" : null],
+  }));
+  const out = [h("p", { class: "muted", text: plural(list.versions.length, "version") + " kept (at most " + list.max_versions + "; the oldest are dropped first)" + (a.previous_version ? "; version " + a.version + " is replacing " + a.previous_version : "") })];
+  out.push(h("div", { class: "versions" }, pagedTable("versions", ["version", "made", "cause", "", ""], rows, versionsUi)));
+  if (p.from === null) {
+    out.push(h("p", { class: "muted", text: "one version only: nothing to compare" }));
+  } else {
+    const from = versionSpec(a, p.from);
+    const to = versionSpec(a, p.to);
+    out.push(h("div", { class: "toolbar" }, "changes from ", pick("from"), " to ", pick("to")));
+    out.push(h("div", { id: "version-diff", dataset: { from: p.from, to: p.to } },
+      from === undefined || to === undefined ? h("p", { class: "muted", text: "loading…" })
+        : from === null || to === null ? h("p", { class: "muted", text: "that version is no longer kept" })
+          : diffView(from, to)));
   }
   out.push(h("details", {}, h("summary", { text: "spec of version " + a.version }), h("pre", { id: "spec", text: JSON.stringify(a.spec, null, 2) })));
   return h("div", {}, out);
@@ -669,8 +720,19 @@ function diffLines(a, b) {
   return out;
 }
 
+// A document with every object's keys in one order (the API writes some
+// views field by field and others through a sorted map), so a diff shows
+// changes, not orderings.
+function canon(v) {
+  if (Array.isArray(v)) return v.map(canon);
+  if (v === null || typeof v !== "object") return v;
+  const out = {};
+  for (const k of Object.keys(v).sort()) out[k] = canon(v[k]);
+  return out;
+}
+
 function diffView(from, to) {
-  const d = diffLines(JSON.stringify(from, null, 2), JSON.stringify(to, null, 2));
+  const d = diffLines(JSON.stringify(canon(from), null, 2), JSON.stringify(canon(to), null, 2));
   if (!d.some(([k]) => k !== " ")) return h("p", { class: "muted", text: "no change" });
   return h("pre", { class: "diff" }, d.filter(([k], i) => k !== " " || d.slice(Math.max(0, i - 2), i + 3).some(([k2]) => k2 !== " ")).map(([k, l]) => h("div", { class: k === "+" ? "add" : k === "-" ? "del" : null, text: k + " " + l })));
 }

@@ -301,7 +301,7 @@ impl Stack {
         let mut cfg = core_config(&[master]);
         tweak(&mut cfg);
         let (tx, rx) = crossbeam_channel::bounded(16 * 1024);
-        let engine = Engine::start(
+        let engine = Engine::start_with_wall(
             cfg,
             DriverOptions {
                 notify: Some(tx),

@@ -138,7 +138,7 @@ impl Stack {
         let sim = SimServer::start(small_sim(agents), "127.0.0.1:0".parse().unwrap())
             .expect("start tritium-sim");
         let (notify_tx, notify_rx) = crossbeam_channel::bounded(16 * 1024);
-        let engine = Engine::start(
+        let engine = Engine::start_with_wall(
             core_config(&[sim.url()]),
             DriverOptions {
                 notify: Some(notify_tx),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::views::phase_name;
 use super::{App, AppService, store_app};
 use crate::contract::{
-    AppStatus, AppView, ChartsView, MetricsView, QueueEntry, QueueView, ReadyView,
+    AppStatus, AppView, ChartsView, MetricsView, QueueEntry, QueueView, ReadyView, VersionCause,
 };
 use crate::framework::{Ctx, View};
 use crate::matcher::WhyNot;
@@ -149,11 +149,41 @@ impl AppService {
         tracing::info!(target: "tritium::apps", app = %name, version = r.version, ?grace_period, "rolling restart");
         let rec = r.clone();
         store_app(ctx, &rec);
+        self.note_version(ctx, &name, VersionCause::Restarted);
         self.notify_app(ctx, &name, "restarting");
         self.converge(ctx, &name);
         self.app_view(&ctx.view(), &name)
             .map(Answer::App)
             .ok_or_else(gone)
+    }
+
+    /// Deploy a kept version's spec again, at the current instance count
+    /// (a rollback undoes a change of what runs, not a scale, as an
+    /// update's own rollback does): a rolling update to a new version,
+    /// every check of a PUT made.
+    fn deploy_version(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        name: &str,
+        version: u64,
+    ) -> Result<Answer, CommandError> {
+        let mut spec = self.version_view(name, version)?.spec;
+        let current = self.apps.get(name).ok_or_else(gone)?;
+        if current.rec.deleting {
+            let e = CommandError::conflict("name", format!("app {name} is being deleted"));
+            return Err(e);
+        }
+        spec.instances = current.rec.spec.instances;
+        if !current.rec.spec.differs_beyond_scale(&spec) {
+            return Err(CommandError::conflict(
+                "version",
+                format!("app {name} runs version {version}'s spec now"),
+            ));
+        }
+        self.check_put(ctx, &spec, Put::Update)?;
+        let (_, view) = self.apply_put(ctx, spec, Put::Update, None, Some(version))?;
+        tracing::info!(target: "tritium::apps", app = %name, of = version, version = view.version, "redeploying a kept version");
+        Ok(Answer::App(view))
     }
 
     /// A PUT with a canary of its own (`CommandKind::UpdateAppWithCanary`):
@@ -196,7 +226,7 @@ impl AppService {
                 "this PUT only scales the app: a canary needs a rolling update (a changed spec)",
             ));
         }
-        let (_, view) = self.apply_put(ctx, spec, Put::Update, Some(canary))?;
+        let (_, view) = self.apply_put(ctx, spec, Put::Update, Some(canary), None)?;
         Ok(Answer::App(view))
     }
 
@@ -295,6 +325,16 @@ impl AppService {
             CommandKind::Charts => Ok(Answer::Charts(Box::new(ChartsView::empty()))),
             CommandKind::Deployments => Ok(Answer::Deployments(self.deployments(&ctx.view()))),
             CommandKind::Deployment { app, action } => self.control_deployment(ctx, &app, action),
+            CommandKind::AppVersions(name) => self
+                .versions_view(&name, ctx.config().max_versions)
+                .map(Answer::Versions)
+                .ok_or_else(|| CommandError::not_found("name", format!("no app {name}"))),
+            CommandKind::AppVersion { name, version } => self
+                .version_view(&name, version)
+                .map(|v| Answer::Version(Box::new(v))),
+            CommandKind::DeployVersion { name, version } => {
+                self.deploy_version(ctx, &name, version)
+            }
             CommandKind::Status => Ok(Answer::Status(Box::new(self.status_view(&ctx.view())))),
             CommandKind::Scoped { scope, command } => self.on_scoped_command(ctx, &scope, *command),
             CommandKind::Ready => {
@@ -351,7 +391,7 @@ impl AppService {
         put: Put,
     ) -> Result<Answer, CommandError> {
         self.check_put(ctx, &spec, put)?;
-        let (created, view) = self.apply_put(ctx, spec, put, None)?;
+        let (created, view) = self.apply_put(ctx, spec, put, None, None)?;
         Ok(if created {
             Answer::Created(view)
         } else {
@@ -399,7 +439,7 @@ impl AppService {
         for (i, spec) in specs.into_iter().enumerate() {
             // Checked above: a refusal here would leave the list half
             // done, so it is a bug, asserted; in release it is answered.
-            let (_, view) = self.apply_put(ctx, spec, put, None).map_err(|e| {
+            let (_, view) = self.apply_put(ctx, spec, put, None, None).map_err(|e| {
                 debug_assert!(false, "app {i} of a checked list refused: {e}");
                 e.in_list(i)
             })?;
@@ -456,8 +496,11 @@ impl AppService {
         spec: AppSpec,
         put: Put,
         canary: Option<Canary>,
+        redeployed_from: Option<u64>,
     ) -> Result<(bool, Box<AppView>), CommandError> {
         let name = spec.name.clone();
+        // What made the version the app runs after this (a scale keeps it).
+        let mut cause = VersionCause::Created;
         let created = match self.apps.get_mut(&name) {
             None => {
                 tracing::info!(target: "tritium::apps", app = %name, instances = spec.instances, "app created");
@@ -469,6 +512,7 @@ impl AppService {
                         last_unhealthy_kill: None,
                         canary_deadline: None,
                         exec_version: None,
+                        versions: Default::default(),
                     },
                 );
                 Self::notify(ctx, &self.apps, &name, "created");
@@ -496,6 +540,11 @@ impl AppService {
                     }
                     Self::notify(ctx, &self.apps, &name, "scaled");
                 } else {
+                    cause = match (put, redeployed_from) {
+                        (Put::Replace, _) => VersionCause::Replaced,
+                        (_, Some(_)) => VersionCause::Redeployed,
+                        _ => VersionCause::Updated,
+                    };
                     app.begin_version(spec, ctx.wall_ns());
                     if let (Some(c), Some(o)) = (canary, app.rec.rollout.as_mut()) {
                         // This request's canary, in place of the spec's.
@@ -514,6 +563,8 @@ impl AppService {
             tracing::error!(target: "tritium::apps", app = %name, error = %e, "the matcher refused the app; it will not place");
         }
         store_app(ctx, &rec);
+        let from = redeployed_from.filter(|_| cause == VersionCause::Redeployed);
+        self.note_version_from(ctx, &name, cause, from);
         self.converge(ctx, &name);
         match self.app_view(&ctx.view(), &name) {
             Some(v) => Ok((created, v)),

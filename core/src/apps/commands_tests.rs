@@ -140,7 +140,11 @@ fn a_list_is_created_whole_in_one_store_batch() {
         other => panic!("expected CreatedApps, got {other:?}"),
     }
     assert_eq!(o.batches.len(), 1, "one store batch for the whole list");
-    assert_eq!(keys(&o.batches[0]), ["apps/a", "apps/b"]);
+    // Each app with its first version's record.
+    assert_eq!(
+        keys(&o.batches[0]),
+        ["apps/a", "versions/a/1", "apps/b", "versions/b/1"]
+    );
     assert_eq!(instances(&mut s, now, "a"), Some(1));
     assert_eq!(instances(&mut s, now, "b"), Some(2));
 }
@@ -244,7 +248,11 @@ fn an_update_list_changes_every_app_in_one_store_batch() {
         other => panic!("expected ChangedApps, got {other:?}"),
     }
     assert_eq!(o.batches.len(), 1);
-    assert_eq!(keys(&o.batches[0]), ["apps/b", "apps/a"]);
+    // A scale: each app's current version follows its count.
+    assert_eq!(
+        keys(&o.batches[0]),
+        ["apps/b", "versions/b/1", "apps/a", "versions/a/1"]
+    );
 }
 
 #[test]

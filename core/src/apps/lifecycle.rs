@@ -101,7 +101,9 @@ impl AppService {
         if r.deleting {
             if Self::app_tasks(&view, name).next().is_none() {
                 tracing::info!(target: "tritium::apps", app = %name, "app deleted");
-                self.apps.remove(name);
+                if let Some(gone) = self.apps.remove(name) {
+                    Self::forget_versions(ctx, name, &gone.versions);
+                }
                 self.matcher.remove_app(name);
                 forget_app(ctx, name);
                 self.notify_app(ctx, name, "deleted");
@@ -211,6 +213,10 @@ impl AppService {
         });
         let rec = app.rec.clone();
         store_app(ctx, &rec);
+        self.note_rolled_back(ctx, name, from_version);
+        // The version returned to runs the latest instance count; it is
+        // always kept (the bound spares it), so the cause is never used.
+        self.note_version(ctx, name, crate::contract::VersionCause::Unknown);
         self.touch(name);
         self.notify_app(ctx, name, "rolled_back");
         true

@@ -55,7 +55,10 @@ mod maintenance;
 pub mod pod;
 mod scope;
 pub mod taskinfo;
+mod versions;
 mod views;
+
+pub use versions::{DEFAULT_MAX_VERSIONS, VERSION_KEY_PREFIX, version_key};
 
 /// An app and what about it lives only in memory.
 #[derive(Debug)]
@@ -72,6 +75,8 @@ struct App {
     /// The version whose shared executor the matcher counts on agents
     /// (`None`: no shared executor); see `executors::sync_executors`.
     exec_version: Option<u64>,
+    /// The versions of its spec kept (see `versions`).
+    versions: versions::History,
 }
 
 impl App {
@@ -140,6 +145,8 @@ pub struct AppService {
     shutdowns_open: BTreeMap<(String, String), u8>,
     /// When unconfirmed SHUTDOWNs go again.
     shutdown_retry_at: Option<Instant>,
+    /// Version records recovery left to write or remove.
+    version_chores: versions::VersionChores,
     /// How often `decide` ran (tests check it is not once per update).
     #[cfg(test)]
     decides: Cell<usize>,
@@ -164,6 +171,12 @@ pub fn encode_app(rec: &AppRecord) -> bytes::Bytes {
     // An AppRecord is plain data (strings, numbers, maps with string keys):
     // serializing it cannot fail.
     bytes::Bytes::from(serde_json::to_vec(rec).unwrap_or_default())
+}
+
+/// An app's spec as the version history keeps it: compact JSON.
+pub(crate) fn encode_spec(spec: &crate::spec::AppSpec) -> Vec<u8> {
+    // Plain data, as the record it is part of: serializing cannot fail.
+    serde_json::to_vec(spec).unwrap_or_default()
 }
 
 /// Reads what [`encode_app`] wrote.
@@ -239,6 +252,7 @@ impl AppService {
             exec_candidates: BTreeSet::new(),
             shutdowns_open: BTreeMap::new(),
             shutdown_retry_at: None,
+            version_chores: versions::VersionChores::default(),
             #[cfg(test)]
             decides: Cell::new(0),
         }
@@ -429,9 +443,11 @@ impl Framework for AppService {
                 last_unhealthy_kill: None,
                 canary_deadline,
                 exec_version: None,
+                versions: versions::History::default(),
             };
             self.apps.insert(app.rec.spec.name.clone(), app);
         }
+        self.recover_versions(view, records);
         let mut last_group: Option<&str> = None;
         for t in view.tasks() {
             // A pod's group counts once (its tasks are adjacent).
@@ -447,6 +463,7 @@ impl Framework for AppService {
     fn subscribed(&mut self, ctx: &mut Ctx<'_>) {
         // Apps that name no @region stay in the master's region.
         self.matcher.set_home_region(ctx.view().master_region());
+        self.version_chores(ctx);
         self.converge_touched(ctx);
         self.forget_held_inverse_offers();
         self.send_unsent_shutdowns(ctx);

@@ -45,8 +45,18 @@ impl AppService {
                 self.scope_app(ctx, scope, "name", name, true)?;
             }
             CommandKind::KillTask { app, .. } => self.scope_app(ctx, scope, "name", app, true)?,
+            CommandKind::DeployVersion { name, version } => {
+                self.scope_app(ctx, scope, "name", name, true)?;
+                // The version may run under a role the app no longer uses.
+                if let Ok(v) = self.version_view(name, *version) {
+                    self.scope_spec(ctx, scope, &v.spec, true)?;
+                }
+            }
             CommandKind::Deployment { app, .. } => self.scope_app(ctx, scope, "app", app, true)?,
-            CommandKind::GetApp { name, .. } | CommandKind::Queue(Some(name)) => {
+            CommandKind::GetApp { name, .. }
+            | CommandKind::Queue(Some(name))
+            | CommandKind::AppVersions(name)
+            | CommandKind::AppVersion { name, .. } => {
                 self.scope_app(ctx, scope, "name", name, false)?;
             }
             CommandKind::ListApps {

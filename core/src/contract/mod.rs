@@ -35,6 +35,7 @@ mod paging;
 mod rows;
 mod scope;
 mod stats;
+mod versions;
 
 pub use agents::{
     AgentMaintenance, AgentView, AgentsView, Largest, LargestOffered, MAX_AGENTS_PAGE, Resources,
@@ -49,6 +50,7 @@ pub use rows::{
 };
 pub use scope::Scope;
 pub use stats::{DriverStats, HISTOGRAM_BUCKETS, Log2Histogram};
+pub use versions::{VersionCause, VersionInfo, VersionList, VersionView};
 
 /// Where an app stands, as the API shows it (`status` of an app view).
 ///
@@ -548,6 +550,10 @@ pub enum Answer {
     Deployments(DeploymentList),
     /// One update as it stands after a pause, resume or abort.
     Deployment(Box<DeploymentView>),
+    /// The versions kept of an app (`AppVersions`).
+    Versions(VersionList),
+    /// One version of an app with its spec (`AppVersion`).
+    Version(Box<VersionView>),
     /// The engine's chart samples of the last hour (`Charts`).
     Charts(Box<ChartsView>),
     /// A page of the agents seen (`Agents`).

@@ -137,6 +137,12 @@ pub struct Config {
     /// `max_unavailable` 1 time for many instances while keeping agents
     /// scheduled far ahead in use.
     pub maintenance_lead: Duration,
+    /// The most versions of each app's spec kept (`GET
+    /// /v1/api/app/{id}/versions`), the oldest dropped first; the current
+    /// version and the one a rollback returns to are always kept. Read
+    /// when a version is added and at recovery (a lower bound trims the
+    /// stored history then).
+    pub max_versions: usize,
     /// Seed of the jitter RNG (tests pass a fixed one).
     pub seed: u64,
 }
@@ -165,6 +171,7 @@ impl Default for Config {
             unreachable_replace_after: Some(Duration::from_secs(300)),
             unreachable_reconcile_interval: Duration::from_secs(30),
             maintenance_lead: Duration::from_secs(3600),
+            max_versions: crate::apps::DEFAULT_MAX_VERSIONS,
             seed: 0,
         }
     }
@@ -562,6 +569,27 @@ pub enum CommandKind {
         app: String,
         /// What to do.
         action: crate::contract::DeployAction,
+    },
+    /// The versions kept of app `name`, newest first ([`Answer::Versions`]).
+    AppVersions(String),
+    /// One kept version of app `name` with its spec ([`Answer::Version`];
+    /// not found, about `version`, when it is not kept).
+    AppVersion {
+        /// The app.
+        name: String,
+        /// The version.
+        version: u64,
+    },
+    /// Deploy the spec of kept version `version` of app `name` again, at
+    /// the app's current instance count, as a rolling update to a new
+    /// version ([`Answer::App`]; not found, about `version`, when it is
+    /// not kept; a conflict when it is what runs, or the app is being
+    /// deleted).
+    DeployVersion {
+        /// The app.
+        name: String,
+        /// The kept version whose spec is deployed.
+        version: u64,
     },
     /// The chart samples of the last hour ([`Answer::Charts`]): the core
     /// answers with an empty view, the driver fills in its ring

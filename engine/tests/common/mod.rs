@@ -106,8 +106,29 @@ pub struct Engine {
 
 impl Engine {
     pub fn start(cfg: Config, opts: DriverOptions, store: MemStore) -> Engine {
+        Engine::start_at(cfg, opts, store, Instant::now())
+    }
+
+    /// [`Engine::start`] with the wall clock, as the binary starts it:
+    /// the times the engine reports (deployments, version history) are
+    /// there. Not for tests of UNREACHABLE deadlines against tritium-sim:
+    /// its master stamps a fixed epoch, not the wall clock.
+    pub fn start_with_wall(cfg: Config, opts: DriverOptions, store: MemStore) -> Engine {
+        let start = tritium_engine::core::StartTime::with_wall(
+            Instant::now(),
+            std::time::SystemTime::now(),
+        );
+        Engine::start_at(cfg, opts, store, start)
+    }
+
+    fn start_at(
+        cfg: Config,
+        opts: DriverOptions,
+        store: MemStore,
+        start: impl Into<tritium_engine::core::StartTime>,
+    ) -> Engine {
         let (mut driver, handle) = Driver::new(opts).expect("driver");
-        let core = Scheduler::new(cfg, store.recovered(), Instant::now());
+        let core = Scheduler::new(cfg, store.recovered(), start);
         let thread = thread::Builder::new()
             .name("engine".into())
             .spawn(move || {
@@ -247,6 +268,8 @@ impl ReplyExt for Reply {
             Ok(Answer::Charts(c)) => json(serde_json::to_value(c)),
             Ok(Answer::Agents(a)) => json(serde_json::to_value(a)),
             Ok(Answer::AppRows(r)) => json(serde_json::to_value(r)),
+            Ok(Answer::Versions(v)) => json(serde_json::to_value(v)),
+            Ok(Answer::Version(v)) => json(serde_json::to_value(v)),
             Ok(Answer::Deleting { name }) => serde_json::json!({ "name": name }),
             Err(_) => Value::Null,
         }

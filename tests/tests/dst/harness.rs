@@ -205,6 +205,8 @@ struct SubConn {
 struct Durable {
     framework_id: Option<String>,
     apps: BTreeMap<String, AppRecord>,
+    /// The apps' version records (`versions/<app>/<n>`), as stored.
+    versions: BTreeMap<String, Bytes>,
     tasks: BTreeMap<String, TaskRecord>,
     /// Every task id a committed PutTask ever named (launch intents).
     ever_put: BTreeSet<String>,
@@ -214,7 +216,18 @@ impl Durable {
     fn apply(&mut self, op: &StoreOp) {
         match op {
             StoreOp::FrameworkId(id) => self.framework_id = Some(id.clone()),
-            // The app service's records: apps under `apps/<name>`.
+            // The app service's records: apps under `apps/<name>`, their
+            // versions under `versions/<name>/<n>`.
+            StoreOp::PutRecord { key, value }
+                if key.starts_with(tritium_core::apps::VERSION_KEY_PREFIX) =>
+            {
+                self.versions.insert(key.clone(), value.clone());
+            }
+            StoreOp::RemoveRecord(key)
+                if key.starts_with(tritium_core::apps::VERSION_KEY_PREFIX) =>
+            {
+                self.versions.remove(key);
+            }
             StoreOp::PutRecord { key, value } => {
                 let rec = tritium_core::apps::decode_app(value).expect("an app record");
                 assert_eq!(*key, tritium_core::apps::app_key(rec.name()));
@@ -246,6 +259,7 @@ impl Durable {
                         tritium_core::apps::encode_app(a),
                     )
                 })
+                .chain(self.versions.clone())
                 .collect(),
             tasks: self.tasks.values().cloned().collect(),
         }
@@ -361,6 +375,7 @@ fn core_config(seed: u64, replace_after: Option<Duration>) -> Config {
         unreachable_replace_after: replace_after,
         unreachable_reconcile_interval: Duration::from_secs(10),
         maintenance_lead: Duration::from_secs(3600),
+        max_versions: tritium_core::apps::DEFAULT_MAX_VERSIONS,
         seed,
     }
 }
@@ -2346,6 +2361,35 @@ impl Sim {
         if durable_apps != desired_apps {
             problems.push(format!(
                 "durable apps {durable_apps:?} differ from the desired {desired_apps:?}"
+            ));
+        }
+        // Each durable app has its current version's record, and no
+        // version record outlives its app (they are written and removed
+        // in the app's own batches).
+        let durable = &self.store.durable;
+        let wanted: BTreeSet<String> = durable
+            .apps
+            .values()
+            .map(|a| tritium_core::apps::version_key(a.name(), a.version))
+            .collect();
+        let missing: Vec<&String> = wanted
+            .iter()
+            .filter(|k| !durable.versions.contains_key(*k))
+            .collect();
+        let orphans: Vec<&String> = durable
+            .versions
+            .keys()
+            .filter(|k| {
+                !durable.apps.keys().any(|a| {
+                    k.strip_prefix(tritium_core::apps::VERSION_KEY_PREFIX)
+                        .and_then(|r| r.strip_prefix(a.as_str()))
+                        .is_some_and(|r| r.starts_with('/'))
+                })
+            })
+            .collect();
+        if !missing.is_empty() || !orphans.is_empty() {
+            problems.push(format!(
+                "version records: current versions missing {missing:?}, of no app {orphans:?}"
             ));
         }
         let durable_tasks: BTreeSet<&String> = self.store.durable.tasks.keys().collect();
