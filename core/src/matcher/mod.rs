@@ -20,7 +20,10 @@
 //! row keeps its source resources ("slots") so a launch can say exactly
 //! which offered resource it uses. Ports are sorted `SmallVec` ranges, set
 //! attributes sorted symbol lists. Offers are read through the lazy view;
-//! no prost struct is built except for the resources a launch uses.
+//! no prost struct is built: a [`Launch`] names the offered resources it
+//! uses by their span in the event, and [`Launch::resources`] builds them
+//! for the launches that are sent. Runs of apps asking the same resources
+//! share a cursor over the rows none of their instances fits (`place.rs`).
 //!
 //! # Semantics
 //!
