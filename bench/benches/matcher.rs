@@ -351,9 +351,41 @@ fn memory_figures(bytes: &[u8], specs: &[AppSpec]) {
     );
 }
 
+/// `MATCHER_ONCE=place|decline`: one placement of the workload (or 100
+/// events of declines) and exit, for an instruction count under
+/// callgrind (`--toggle-collect='*match_offers*'`) outside criterion.
+fn once(mode: &str, bytes: &[u8], specs: &[AppSpec]) {
+    let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+    let want: Vec<(&str, u32)> = names.iter().map(|n| (n.as_str(), PER_APP)).collect();
+    let mut m = matcher_with_apps(specs);
+    let mut plan = Plan::default();
+    let ev = EventView::new(bytes).expect("valid");
+    let t = Instant::now();
+    if mode == "decline" {
+        for _ in 0..100 {
+            m.match_offers(Instant::now(), &ev, &[], &mut plan)
+                .expect("valid");
+        }
+        eprintln!(
+            "declined 100 x {} offers in {:?}",
+            plan.declines.len(),
+            t.elapsed()
+        );
+    } else {
+        m.match_offers(Instant::now(), &ev, &want, &mut plan)
+            .expect("valid");
+        let placed: usize = plan.accepts.iter().map(|a| a.launches.len()).sum();
+        eprintln!("placed {placed} in {:?}", t.elapsed());
+    }
+}
+
 fn matcher(c: &mut Criterion) {
     let bytes = event(agents());
     let specs = apps();
+    if let Ok(mode) = std::env::var("MATCHER_ONCE") {
+        once(&mode, &bytes, &specs);
+        std::process::exit(0);
+    }
     memory_figures(&bytes, &specs);
     let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
     let want: Vec<(&str, u32)> = names.iter().map(|n| (n.as_str(), PER_APP)).collect();

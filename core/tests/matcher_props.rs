@@ -362,7 +362,8 @@ proptest! {
                 "two accepts for {} and role {}", a.agent_id, role
             );
             for l in &a.launches {
-                for r in &l.resources {
+                let resources = l.resources(&bytes).unwrap();
+                for r in &resources {
                     prop_assert_eq!(
                         r.allocation_info.as_ref().and_then(|a| a.role.as_deref()),
                         Some(role),
@@ -423,12 +424,13 @@ proptest! {
             let mut ports_used = BTreeSet::new();
             let mut per_app: HashMap<&str, usize> = HashMap::new();
             for l in &a.launches {
+                let resources = l.resources(&bytes).unwrap();
                 *per_app.entry(&*l.app).or_default() += 1;
                 let i: usize = l.app[3..].parse().unwrap();
                 let spec = specs[i].as_ref().expect("only accepted specs are placed");
                 let role = spec.role().unwrap_or("*");
                 let mut resource_ports = BTreeSet::new();
-                for r in &l.resources {
+                for r in &resources {
                     prop_assert_eq!(
                         r.allocation_info.as_ref().and_then(|a| a.role.as_deref()),
                         Some(role),
@@ -455,7 +457,7 @@ proptest! {
                     prop_assert!(*want == 0 || p == want, "fixed port {} got {}", want, p);
                 }
                 let sum = |name: &str| -> f64 {
-                    l.resources.iter().filter(|r| r.name == name)
+                    resources.iter().filter(|r| r.name == name)
                         .filter_map(|r| r.scalar.as_ref()).map(|s| s.value).sum()
                 };
                 prop_assert!((sum("cpus") - spec.resources.cpu).abs() < 1e-9);
@@ -695,9 +697,10 @@ proptest! {
             let mut used: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
             let mut ports_used = BTreeSet::new();
             for (n, l) in a.launches.iter().enumerate() {
+                let resources = l.resources(&bytes).unwrap();
                 let group = format!("pod.{n}.0");
                 let pod = tritium_core::apps::pod::build_group(
-                    &spec, &group, &a.agent_id, &l.resources, &l.ports,
+                    &spec, &group, &a.agent_id, &resources, &l.ports,
                 );
                 prop_assert!(pod.is_some(), "a placement that does not split: {:?}", l);
                 let pod = pod.unwrap();

@@ -1097,6 +1097,86 @@ impl<'a> Iterator for OffersIter<'a> {
 
 impl FusedIterator for OffersIter<'_> {}
 
+impl<'a> EventView<'a> {
+    /// The id and agent id of each offer, in the order of
+    /// [`EventView::offers`], read without the rest of the offer: its other
+    /// fields are only skipped over by their lengths, as fields no accessor
+    /// exposes are. For a caller that answers offers without matching
+    /// them (declining every one); the ids agree with prost's decode of
+    /// each offer that prost decodes, and an offer without an id or agent
+    /// id is an error, as it is for [`EventView::offers`]. The iterator
+    /// stops after its first error.
+    pub fn offer_ids(&self) -> OfferIdsIter<'a> {
+        OfferIdsIter {
+            inner: NestedLenFields::new(
+                self.offers,
+                (event::OFFERS, "Event.offers"),
+                (event_offers::OFFERS, "Event.Offers.offers"),
+            ),
+        }
+    }
+}
+
+/// An offer's id and agent id ([`EventView::offer_ids`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OfferIds<'a> {
+    /// `Offer.id.value`.
+    pub id: &'a str,
+    /// `Offer.agent_id.value`.
+    pub agent_id: &'a str,
+}
+
+/// Iterator over the ids of an event's offers; see
+/// [`EventView::offer_ids`].
+#[derive(Clone, Debug)]
+pub struct OfferIdsIter<'a> {
+    inner: NestedLenFields<'a>,
+}
+
+impl<'a> Iterator for OfferIdsIter<'a> {
+    type Item = Result<OfferIds<'a>, ViewError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let ids = self.inner.next()?.and_then(scan_offer_ids);
+        if ids.is_err() {
+            self.inner.finish();
+        }
+        Some(ids)
+    }
+}
+
+impl FusedIterator for OfferIdsIter<'_> {}
+
+/// Reads `Offer.id` and `Offer.agent_id` of an encoded `Offer` (every
+/// occurrence merged, as prost does), skipping the other fields.
+fn scan_offer_ids(buf: &[u8]) -> Result<OfferIds<'_>, ViewError> {
+    const ID: u64 = tag(offer::ID, WT_LEN);
+    const AGENT_ID: u64 = tag(offer::AGENT_ID, WT_LEN);
+    const READS: u32 = (1 << offer::ID) | (1 << offer::AGENT_ID);
+    fn names(field: u64) -> &'static str {
+        if field == u64::from(offer::ID) {
+            "Offer.id"
+        } else {
+            "Offer.agent_id"
+        }
+    }
+    let mut id = None;
+    let mut agent_id = None;
+    let mut cur = Cursor::new(buf);
+    while !cur.rest.is_empty() {
+        match cur.read_tag()? {
+            ID => merge_id(cur.read_len()?, &mut id, "Offer.id.value")?,
+            AGENT_ID => merge_id(cur.read_len()?, &mut agent_id, "Offer.agent_id.value")?,
+            other => cur.skip_unread(other, READS, names)?,
+        }
+    }
+    Ok(OfferIds {
+        id: id.ok_or(ViewError::MissingField("Offer.id"))?,
+        agent_id: agent_id.ok_or(ViewError::MissingField("Offer.agent_id"))?,
+    })
+}
+
 // ---------------------------------------------------------------------------
 // Offer.
 

@@ -1251,7 +1251,7 @@ fn offers_of_two_roles_are_accepted_apart() {
                 agent_id: mesos::AgentId {
                     value: a.agent_id.clone(),
                 },
-                resources: l.resources.clone(),
+                resources: l.resources(&bytes).unwrap(),
                 command: Some(mesos::CommandInfo {
                     value: Some("x".into()),
                     ..Default::default()

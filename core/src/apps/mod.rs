@@ -111,6 +111,8 @@ pub struct AppService {
     matcher: Matcher,
     /// Scratch of one OFFERS event's placement, reused.
     plan: Plan,
+    /// The offered resources of one accept, decoded once for its launches.
+    templates: crate::matcher::Templates,
     /// Offers no pending app could use were declined for long since the
     /// last REVIVE this service asked for, under these floors (widened
     /// over the events): new work below them asks for a REVIVE.
@@ -241,6 +243,7 @@ impl AppService {
             apps: BTreeMap::new(),
             matcher: Matcher::new(default_role),
             plan: Plan::default(),
+            templates: crate::matcher::Templates::default(),
             unfit_declined: None,
             pending: RefCell::new(BTreeMap::new()),
             dirty: RefCell::new(BTreeSet::new()),
@@ -297,7 +300,10 @@ impl AppService {
         ctx: &mut Ctx<'_>,
         accept: crate::matcher::Accept,
         wanted: &mut BTreeMap<String, VecDeque<u32>>,
+        event: &[u8],
     ) {
+        let mut templates = std::mem::take(&mut self.templates);
+        templates.clear();
         let mut launches = Vec::with_capacity(accept.launches.len());
         let mut groups = Vec::new();
         // The records of this agent's tasks share its id and hostname, and
@@ -308,6 +314,15 @@ impl AppService {
         for launch in accept.launches {
             let Some(app) = self.apps.get(&*launch.app) else {
                 continue;
+            };
+            // The offered resources it uses, amounts replaced (decoded
+            // from the event once per accept).
+            let resources = match launch.resources_with(event, &mut templates) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(target: "tritium::apps", app = %launch.app, error = %e, "an offered resource does not decode; not launched");
+                    continue;
+                }
             };
             let Some(instance) = wanted.get_mut(&*launch.app).and_then(VecDeque::pop_front) else {
                 continue;
@@ -322,13 +337,9 @@ impl AppService {
             let task_id = format!("{}.{}.{}", spec.name, instance, suffix);
             if spec.is_pod() {
                 // The instance is a task group: `task_id` is its group id.
-                let Some(pod) = pod::build_group(
-                    spec,
-                    &task_id,
-                    &accept.agent_id,
-                    &launch.resources,
-                    &launch.ports,
-                ) else {
+                let Some(pod) =
+                    pod::build_group(spec, &task_id, &accept.agent_id, &resources, &launch.ports)
+                else {
                     tracing::error!(target: "tritium::apps", app = %spec.name, "a pod's placement does not split among its containers; not launched");
                     continue;
                 };
@@ -369,7 +380,7 @@ impl AppService {
                 taskinfo::Placed {
                     task_id: &task_id,
                     agent_id: &accept.agent_id,
-                    resources: launch.resources,
+                    resources,
                     ports: &launch.ports,
                     version,
                     new_executor: launch.new_executor,
@@ -384,7 +395,7 @@ impl AppService {
                 state: TaskState::TaskStaging as i32,
                 version,
                 host: host.clone(),
-                ports: launch.ports,
+                ports: launch.ports.into_vec(),
                 unreachable_time: None,
             };
             self.matcher.task_added(&record.app, &record.agent_id);
@@ -394,6 +405,7 @@ impl AppService {
             }
             launches.push(Launch { record, info });
         }
+        self.templates = templates;
         ctx.accept_with_groups(accept.offer_ids, &accept.agent_id, launches, groups);
     }
 }
@@ -537,7 +549,7 @@ impl Framework for AppService {
             .map(|(app, n)| (app.to_owned(), self.free_instances(&view, app, n).into()))
             .collect();
         for accept in plan.accepts.drain(..) {
-            self.accept(ctx, accept, &mut wanted);
+            self.accept(ctx, accept, &mut wanted, event.as_bytes());
         }
         if !plan.declines.is_empty() {
             let (busy, idle) = (ctx.config().decline_busy, ctx.config().decline_idle);

@@ -8,15 +8,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use prost::Message;
 use smallvec::SmallVec;
-use tritium_proto::v1::{Resource, value};
 use tritium_proto::view::{EventView, OfferView, ResourceView, ValueType, ViewError};
 
 use super::constraint::{Attr, AttrValue, Attrs, Ranges, milli, normalize_ranges};
-use super::place::{GroupCursor, GroupIndex, Run};
+use super::place::{Class, GroupCursor, GroupIndex, Run, Shape};
 use super::symbols::{FxMap, Sym};
-use super::{Accept, AgentIx, Floors, Launch, Matcher, OfferSpan, Plan};
+use super::{Accept, AgentIx, Floors, Launch, Matcher, OfferSpan, Part, PartAmount, Plan};
 
 pub(super) const NONE: u32 = u32::MAX;
 
@@ -103,8 +101,6 @@ pub(super) struct Scratch {
     pub slots: Vec<Slot>,
     /// Free port ranges per slot (empty for scalars).
     pub slot_ranges: Vec<Ranges>,
-    /// The offered resource of a slot, decoded on its first launch.
-    pub templates: Vec<Option<Box<Resource>>>,
     pub order: Vec<u32>,
     /// Position of each row in `order`.
     pub order_pos: Vec<u32>,
@@ -117,6 +113,11 @@ pub(super) struct Scratch {
     pub groups: Vec<GroupIndex>,
     /// Per-run group cursors of GROUP_BY runs.
     pub gcur: Vec<GroupCursor>,
+    /// Shared cursors of runs of one shape (the first `nclasses` are this
+    /// event's; the rest keep their buffers for later events).
+    pub classes: Vec<Class>,
+    pub nclasses: u32,
+    pub class_of: FxMap<Shape, u32>,
     pub attrs_tmp: Attrs,
     /// `(slot, amount)` taken by the placement being committed.
     pub portions: SmallVec<[(u32, i64); 8]>,
@@ -137,7 +138,6 @@ impl Scratch {
         self.ports.clear();
         self.slots.clear();
         self.slot_ranges.clear();
-        self.templates.clear();
         self.order.clear();
         self.order_pos.clear();
         self.segs.clear();
@@ -146,6 +146,8 @@ impl Scratch {
         self.pref.clear();
         self.groups.clear();
         self.gcur.clear();
+        self.nclasses = 0;
+        self.class_of.clear();
     }
 
     pub fn seg(&self, role: Sym) -> Option<Seg> {
@@ -240,11 +242,12 @@ impl Matcher {
     ) -> Result<(), ViewError> {
         let no_host = self.no_host;
         let whole = event.as_bytes();
-        for offer in event.offers() {
-            let offer = offer?;
-            let ix = self.agents.lookup_or_insert(offer.agent_id(), no_host);
+        // Only the ids are read: the rest of each offer is skipped over.
+        for ids in event.offer_ids() {
+            let ids = ids?;
+            let ix = self.agents.lookup_or_insert(ids.agent_id, no_host);
             self.agents.last_seen[ix.0 as usize] = Some(now);
-            let (start, len) = span(whole, offer.id().as_bytes())?;
+            let (start, len) = span(whole, ids.id.as_bytes())?;
             // Nothing is wanted: no offer is unfit for wanted work (the
             // core declines these with its idle refuse period).
             plan.declines.push(OfferSpan {
@@ -479,7 +482,6 @@ impl Matcher {
             next: self.ev.rows[row as usize].first_slot,
         });
         self.ev.slot_ranges.push(ranges);
-        self.ev.templates.push(None);
         self.ev.rows[row as usize].first_slot = s;
         Ok(())
     }
@@ -660,16 +662,10 @@ impl Matcher {
 
     /// Takes what one instance of `run`'s app needs from `row` and adds the
     /// launch to the plan.
-    pub(super) fn commit(
-        &mut self,
-        whole: &[u8],
-        run: usize,
-        row: u32,
-        plan: &mut Plan,
-    ) -> Result<(), ViewError> {
+    pub(super) fn commit(&mut self, run: usize, row: u32, plan: &mut Plan) {
         let app_ix = self.ev.runs[run].app;
         let Some(req) = self.apps[app_ix.0 as usize].req.take() else {
-            return Ok(());
+            return;
         };
         self.ev.portions.clear();
         self.ev.picks.clear();
@@ -698,7 +694,7 @@ impl Matcher {
         self.ev.disk[ri] -= disk;
         self.ev.gpus[ri] -= req.gpus;
         // Fixed ports first, so "any" cannot take a port asked for by name.
-        let mut ports: SmallVec<[u32; 8]> = SmallVec::from_elem(0, req.ports.len());
+        let mut ports: SmallVec<[u32; 4]> = SmallVec::from_elem(0, req.ports.len());
         for pass_fixed in [true, false] {
             for (i, p) in req.ports.iter().enumerate() {
                 if (*p != 0) == pass_fixed {
@@ -736,44 +732,36 @@ impl Matcher {
         let name = Arc::clone(&app.name);
         app.req = Some(req);
 
-        let mut resources = Vec::with_capacity(self.ev.portions.len() + 1);
-        for i in 0..self.ev.portions.len() {
-            let (s, amount) = self.ev.portions[i];
-            // Cloned in place: a prost `Resource` is a few hundred bytes,
-            // and moving it through a `Result` was a large share of the
-            // per-launch cost.
-            resources.push(self.template(whole, s)?.clone());
-            if let Some(r) = resources.last_mut() {
-                r.scalar = Some(value::Scalar {
-                    value: amount as f64 / 1000.0,
-                });
-            }
+        // The launch names what it took by the offered resources' spans;
+        // `Launch::resources` builds the `Resource`s for the launches sent.
+        let mut parts: SmallVec<[Part; 4]> = SmallVec::new();
+        for &(s, amount) in &self.ev.portions {
+            let (start, len) = self.ev.slots[s as usize].src;
+            parts.push(Part {
+                start,
+                len,
+                amount: PartAmount::Scalar(amount),
+            });
         }
-        // One resource per ports slot, its picked ports as ranges.
-        let mut picks = std::mem::take(&mut self.ev.picks);
+        // One part per ports slot, its picked ports ascending.
+        let picks = &mut self.ev.picks;
         picks.sort_unstable();
+        let mut sorted: SmallVec<[u32; 4]> = SmallVec::with_capacity(picks.len());
         let mut i = 0;
         while i < picks.len() {
             let s = picks[i].0;
-            // The offered ranges are replaced: clone the template without
-            // them rather than copying and dropping them per launch.
-            let t = self.template(whole, s)?;
-            let offered = t.ranges.take();
-            let mut r = t.clone();
-            t.ranges = offered;
-            let mut ranges: Vec<value::Range> = Vec::new();
+            let from = sorted.len() as u16;
             while i < picks.len() && picks[i].0 == s {
-                let p = picks[i].1;
-                match ranges.last_mut() {
-                    Some(last) if last.end + 1 == p => last.end = p,
-                    _ => ranges.push(value::Range { begin: p, end: p }),
-                }
+                sorted.push(picks[i].1 as u32);
                 i += 1;
             }
-            r.ranges = Some(value::Ranges { range: ranges });
-            resources.push(r);
+            let (start, len) = self.ev.slots[s as usize].src;
+            parts.push(Part {
+                start,
+                len,
+                amount: PartAmount::Ports(from, sorted.len() as u16),
+            });
         }
-        self.ev.picks = picks;
 
         if self.ev.rows[ri].accept == NONE {
             self.ev.rows[ri].accept = plan.accepts.len() as u32;
@@ -789,29 +777,11 @@ impl Matcher {
             .launches
             .push(Launch {
                 app: name,
-                resources,
-                ports: ports.into_vec(),
+                ports,
                 new_executor,
+                parts,
+                picks: sorted,
             });
-        Ok(())
-    }
-
-    /// The offered resource of slot `s`, decoded on first use.
-    fn template(&mut self, whole: &[u8], s: u32) -> Result<&mut Resource, ViewError> {
-        let t = &mut self.ev.templates[s as usize];
-        if t.is_none() {
-            let src = bytes_of(whole, self.ev.slots[s as usize].src);
-            // The view checked what it reads; prost also checks what the
-            // view skips (labels, provider ids). A failure is a malformed
-            // offer like any other.
-            *t = Some(Box::new(Resource::decode(src).map_err(|_| {
-                ViewError::InvalidUtf8 {
-                    field: "Offer.resources",
-                }
-            })?));
-        }
-        // Always present here; the default is never built.
-        Ok(&mut **t.get_or_insert_with(Box::default))
     }
 
     /// Every offer into the accept of its agent and role, or into the

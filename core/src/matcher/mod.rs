@@ -20,7 +20,10 @@
 //! row keeps its source resources ("slots") so a launch can say exactly
 //! which offered resource it uses. Ports are sorted `SmallVec` ranges, set
 //! attributes sorted symbol lists. Offers are read through the lazy view;
-//! no prost struct is built except for the resources a launch uses.
+//! no prost struct is built: a [`Launch`] names the offered resources it
+//! uses by their span in the event, and [`Launch::resources`] builds them
+//! for the launches that are sent. Runs of apps asking the same resources
+//! share a cursor over the rows none of their instances fits (`place.rs`).
 //!
 //! # Semantics
 //!
@@ -146,9 +149,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
+use prost::Message;
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 use tritium_proto::scheduler::{AttributeConstraint, OfferConstraints, attribute_constraint};
+use tritium_proto::v1::{Resource, value};
 use tritium_proto::view::{EventView, ViewError};
 
 use crate::spec::{AppSpec, SpecError, StrategyKind};
@@ -306,24 +311,141 @@ pub struct Accept {
 }
 
 /// One instance to launch.
-#[derive(Debug, Clone, Default, PartialEq)]
+///
+/// It names the offered resources it uses by where they lie in the
+/// event's bytes and how much of each it takes ([`Launch::resources`]
+/// builds the `Resource`s from them): placing allocates nothing per
+/// launch, and only the launches that are sent pay for decoding.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Launch {
     /// The app's name, shared with the matcher's app entry (no string is
     /// allocated per launch).
     pub app: Arc<str>,
-    /// The offered resources it uses, amounts replaced.
-    pub resources: Vec<tritium_proto::v1::Resource>,
     /// `resources.ports` requests in order, then the docker port mappings'
     /// host ports in order, each a concrete port.
-    pub ports: Vec<u32>,
+    pub ports: SmallVec<[u32; 4]>,
     /// `resources` include the app's custom executor's own share: always
     /// for a per-task executor; for a shared one (`executor.shared`) when
     /// the matcher did not know it on the agent (see
     /// [`Matcher::executor_placed`]), and then it does from this launch on.
     pub new_executor: bool,
+    /// The offered resources it uses, in the order of
+    /// [`Launch::resources`].
+    parts: SmallVec<[Part; 4]>,
+    /// The ports taken from the ports parts, each part's ascending
+    /// ([`PartAmount::Ports`] indexes into it).
+    picks: SmallVec<[u32; 4]>,
 }
 
-impl Eq for Launch {}
+/// One offered resource a launch uses: the span of the encoded `Resource`
+/// in the event and the amount taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Part {
+    start: u32,
+    len: u32,
+    amount: PartAmount,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PartAmount {
+    /// Milli-units of a scalar.
+    Scalar(i64),
+    /// Ports `picks[from..to]`.
+    Ports(u16, u16),
+}
+
+impl Launch {
+    /// The offered resources it uses, each the offered `Resource` as
+    /// encoded in `event` (the bytes of the event the plan was made for)
+    /// with only its amount or ranges replaced: scalars in the order taken
+    /// (cpus, mem, disk, gpus, named; reserved before unreserved), then one
+    /// resource per ports resource used, its picked ports as ranges.
+    ///
+    /// # Errors
+    ///
+    /// A resource prost does not decode (the view, which placed it, skips
+    /// fields prost checks, such as labels): the launch cannot be sent.
+    pub fn resources(&self, event: &[u8]) -> Result<Vec<Resource>, ViewError> {
+        self.resources_with(event, &mut Templates::default())
+    }
+
+    /// [`Launch::resources`], decoding each offered resource once per
+    /// `templates` (clear it between events): launches on one agent use
+    /// the same few.
+    ///
+    /// # Errors
+    ///
+    /// As [`Launch::resources`].
+    pub fn resources_with(
+        &self,
+        event: &[u8],
+        templates: &mut Templates,
+    ) -> Result<Vec<Resource>, ViewError> {
+        let mut out = Vec::with_capacity(self.parts.len());
+        for p in &self.parts {
+            let t = templates.get(event, (p.start, p.len))?;
+            let r = match p.amount {
+                PartAmount::Scalar(m) => {
+                    let mut r = t.clone();
+                    r.scalar = Some(value::Scalar {
+                        value: m as f64 / 1000.0,
+                    });
+                    r
+                }
+                PartAmount::Ports(from, to) => {
+                    // The offered ranges are replaced: cloned without them.
+                    let offered = t.ranges.take();
+                    let mut r = t.clone();
+                    t.ranges = offered;
+                    let mut ranges: Vec<value::Range> = Vec::new();
+                    for &p in self.picks.get(from as usize..to as usize).unwrap_or(&[]) {
+                        let p = u64::from(p);
+                        match ranges.last_mut() {
+                            Some(last) if last.end + 1 == p => last.end = p,
+                            _ => ranges.push(value::Range { begin: p, end: p }),
+                        }
+                    }
+                    r.ranges = Some(value::Ranges { range: ranges });
+                    r
+                }
+            };
+            out.push(r);
+        }
+        Ok(out)
+    }
+}
+
+/// Offered resources decoded for [`Launch::resources_with`], by their span
+/// in one event's bytes.
+#[derive(Debug, Default)]
+pub struct Templates {
+    decoded: Vec<((u32, u32), Resource)>,
+}
+
+impl Templates {
+    /// Forgets every resource (the next event's spans mean other bytes).
+    pub fn clear(&mut self) {
+        self.decoded.clear();
+    }
+
+    fn get(&mut self, event: &[u8], span: (u32, u32)) -> Result<&mut Resource, ViewError> {
+        let i = match self.decoded.iter().position(|(s, _)| *s == span) {
+            Some(i) => i,
+            None => {
+                let (start, len) = (span.0 as usize, span.1 as usize);
+                let r = event
+                    .get(start..start + len)
+                    .and_then(|b| Resource::decode(b).ok())
+                    .ok_or(ViewError::InvalidUtf8 {
+                        field: "Offer.resources",
+                    })?;
+                self.decoded.push((span, r));
+                self.decoded.len() - 1
+            }
+        };
+        Ok(&mut self.decoded[i].1)
+    }
+}
 
 /// Why an app is not (fully) deploying (the API shows it in the queue).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1176,7 +1298,7 @@ impl Matcher {
         }
         self.ingest(now, event)?;
         self.start_runs(now, want);
-        self.place_all(event, plan)?;
+        self.place_all(plan);
         let answered = self.finish(event, plan);
         debug_assert!(
             answered.is_err() || answers_every_offer_once(event, plan),
@@ -1200,9 +1322,9 @@ fn answers_every_offer_once(event: &EventView<'_>, plan: &Plan) -> bool {
         .collect();
     answered.sort_unstable();
     let mut offered: Vec<&str> = event
-        .offers()
+        .offer_ids()
         .filter_map(|o| o.ok())
-        .map(|o| o.id())
+        .map(|o| o.id)
         .collect();
     offered.sort_unstable();
     answered == offered && plan.accepts.iter().all(|a| !a.launches.is_empty())

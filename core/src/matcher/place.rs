@@ -10,8 +10,6 @@
 
 use std::time::Instant;
 
-use tritium_proto::view::{EventView, ViewError};
-
 use super::constraint::{AgentAttrs, Counting, IMPLICIT, Sel};
 use super::event::{NONE, Seg};
 use super::symbols::Sym;
@@ -57,6 +55,40 @@ pub(super) struct Run {
     gindex: u32,
     /// GROUP_BY: start of this run's cursors in the event's `gcur`.
     gcur: u32,
+    /// Its shape's cursor in the event's `classes` ([`Class`]), or NONE.
+    class: u32,
+}
+
+/// What decides whether one instance fits an agent's resources, shared by
+/// every app that asks the same (`Run::class`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct Shape {
+    role: Sym,
+    gpu_app: bool,
+    cpus: i64,
+    mem: i64,
+    disk: i64,
+    gpus: i64,
+    ports: u32,
+    avoids_maintenance: bool,
+    stays_home: bool,
+}
+
+/// The rows of a seg that no instance of one [`Shape`] fits, found once
+/// for all the runs of that shape: within an event resources only shrink,
+/// so a row refused for its resources stays refused, and each run's
+/// cursor jumps over them (counting each as refused for the reason found)
+/// instead of checking them again. Runs that walk their seg in best-fit
+/// order from its start share one (no spread levels, GROUP_BY walk, MUX
+/// preference list, shared executor, fixed ports or named scalars).
+#[derive(Debug, Clone)]
+pub(super) struct Class {
+    shape: Shape,
+    seg: Seg,
+    /// First position (in the shape's walk) not yet found refused.
+    pos: u32,
+    /// Per position before `pos`: the refusal reason (a [`Reason`]).
+    reasons: Vec<u8>,
 }
 
 /// A GROUP_BY run's walk through one group. Spread runs walk each group
@@ -188,6 +220,7 @@ impl Matcher {
                 done: false,
                 gindex: NONE,
                 gcur: 0,
+                class: NONE,
             });
         }
         // Turn order: by arena index, starting one app further each event.
@@ -206,6 +239,165 @@ impl Matcher {
                 self.build_pref(i);
             }
             self.build_groups(i);
+            self.join_class(i);
+        }
+    }
+
+    /// Gives a run its shape's shared cursor when its walk allows one.
+    fn join_class(&mut self, i: usize) {
+        let run = &self.ev.runs[i];
+        let Some(seg) = run.seg else { return };
+        let Some(req) = self.apps[run.app.0 as usize].req.as_deref() else {
+            return;
+        };
+        if run.levelled
+            || run.gindex != NONE
+            || run.pref.0 != run.pref.1
+            || req.exec_share.is_some()
+            || req.has_fixed_ports
+            || !req.named.is_empty()
+        {
+            return;
+        }
+        let shape = Shape {
+            role: seg.role,
+            gpu_app: run.gpu_app,
+            cpus: req.cpus,
+            mem: req.mem,
+            disk: req.disk,
+            gpus: req.gpus,
+            ports: req.ports.len() as u32,
+            avoids_maintenance: req.avoids_maintenance,
+            stays_home: req.stays_home,
+        };
+        let ev = &mut self.ev;
+        let c = match ev.class_of.get(&shape) {
+            Some(c) => *c,
+            None => {
+                let c = ev.nclasses;
+                ev.nclasses += 1;
+                let class = Class {
+                    shape,
+                    seg,
+                    pos: 0,
+                    reasons: Vec::new(),
+                };
+                match ev.classes.get_mut(c as usize) {
+                    Some(old) => {
+                        // Reused with its buffer.
+                        let mut reasons = std::mem::take(&mut old.reasons);
+                        reasons.clear();
+                        *old = Class { reasons, ..class };
+                    }
+                    None => ev.classes.push(class),
+                }
+                ev.class_of.insert(shape, c);
+                c
+            }
+        };
+        ev.runs[i].class = c;
+    }
+
+    /// The first reason one instance of `shape` does not fit `row`'s
+    /// resources, checked as [`Matcher::evaluate`] checks them first.
+    fn shape_refusal(&self, shape: &Shape, row: u32) -> Option<Reason> {
+        let ev = &self.ev;
+        let r = row as usize;
+        if shape.avoids_maintenance && !self.draining.is_empty() {
+            let agent = ev.agent_of_row(row);
+            if self.agents.id[agent.0 as usize]
+                .as_deref()
+                .is_some_and(|id| self.draining.contains(id))
+            {
+                return Some(Reason::Maintenance);
+            }
+        }
+        if shape.stays_home
+            && let Some(home) = self.home_region
+        {
+            let agent = ev.agent_of_row(row);
+            if self.agents.region[agent.0 as usize].is_some_and(|r| r != home) {
+                return Some(Reason::Region);
+            }
+        }
+        if ev.cpus[r] < shape.cpus {
+            Some(Reason::Cpus)
+        } else if ev.mem[r] < shape.mem {
+            Some(Reason::Mem)
+        } else if ev.disk[r] < shape.disk {
+            Some(Reason::Disk)
+        } else if ev.gpus[r] < shape.gpus {
+            Some(Reason::Gpus)
+        } else if shape.ports > 0 && ev.ports[r] < u64::from(shape.ports) {
+            Some(Reason::Ports)
+        } else {
+            None
+        }
+    }
+
+    /// Moves run `i`'s shape cursor to the first row its shape fits, then
+    /// the run's cursor past the rows before it, counting each as
+    /// [`Matcher::note`] would.
+    fn skip_refused(&mut self, i: usize) {
+        let c = self.ev.runs[i].class as usize;
+        let (shape, seg) = (self.ev.classes[c].shape, self.ev.classes[c].seg);
+        loop {
+            let pos = self.ev.classes[c].pos;
+            let Some(row) = seg_row(&self.ev.order, seg, shape.gpu_app, false, pos) else {
+                break;
+            };
+            match self.shape_refusal(&shape, row) {
+                Some(reason) => {
+                    let class = &mut self.ev.classes[c];
+                    class.reasons.push(reason as u8);
+                    class.pos += 1;
+                }
+                None => break,
+            }
+        }
+        let target = self.ev.classes[c].pos;
+        let run = &self.ev.runs[i];
+        if run.pos >= target {
+            return;
+        }
+        let (from, app) = (run.pos, run.app);
+        if run.best_fails > 1 {
+            // The near miss is looked for among refused rows: one by one
+            // until a row failing one check only is found.
+            let mut pos = from;
+            while pos < target && self.ev.runs[i].best_fails > 1 {
+                let row = seg_row(&self.ev.order, seg, shape.gpu_app, false, pos)
+                    .expect("below the shape's cursor");
+                let first = u32::from(self.ev.classes[c].reasons[pos as usize]);
+                self.note(
+                    i,
+                    row,
+                    Verdict::Refuse {
+                        mask: 1u64 << first,
+                        first,
+                    },
+                );
+                pos += 1;
+            }
+            self.ev.runs[i].pos = pos;
+            if pos == target {
+                return;
+            }
+        }
+        let from = self.ev.runs[i].pos;
+        let why = &mut self.apps[app.0 as usize].why;
+        let reasons = &self.ev.classes[c].reasons[from as usize..target as usize];
+        if self.ev.runs[i].pass == 0 {
+            why.considered += reasons.len() as u64;
+            for &r in reasons {
+                why.refused[r as usize] += 1;
+            }
+        }
+        let last = seg_row(&self.ev.order, seg, shape.gpu_app, false, target - 1);
+        let run = &mut self.ev.runs[i];
+        run.pos = target;
+        if let Some(last) = last {
+            run.last_counted = last;
         }
     }
 
@@ -320,12 +512,7 @@ impl Matcher {
 
     /// Turns until every run is done: each turn, each run places at most
     /// one instance.
-    pub(super) fn place_all(
-        &mut self,
-        event: &EventView<'_>,
-        plan: &mut Plan,
-    ) -> Result<(), ViewError> {
-        let whole = event.as_bytes();
+    pub(super) fn place_all(&mut self, plan: &mut Plan) {
         let mut active = self.ev.runs.len();
         while active > 0 {
             for i in 0..self.ev.runs.len() {
@@ -339,7 +526,7 @@ impl Matcher {
                 };
                 match row {
                     Some(row) => {
-                        self.commit(whole, i, row, plan)?;
+                        self.commit(i, row, plan);
                         let run = &mut self.ev.runs[i];
                         run.left -= 1;
                         if run.left == 0 {
@@ -370,7 +557,6 @@ impl Matcher {
                 self.apps[run.app.0 as usize].why.near = near;
             }
         }
-        Ok(())
     }
 
     /// The row at a run's position, or `None` past the end.
@@ -379,22 +565,13 @@ impl Matcher {
         if pos < npref {
             return Some(self.ev.pref[(run.pref.0 + pos) as usize]);
         }
-        let seg = run.seg?;
-        let mut p = pos - npref;
-        let ranges = if run.gpu_app {
-            [(seg.gpu, seg.end), (0, 0)]
-        } else {
-            [(seg.start, seg.gpu), (seg.gpu, seg.end)]
-        };
-        for (a, b) in ranges {
-            let n = b - a;
-            if p < n {
-                let idx = if run.spread { b - 1 - p } else { a + p };
-                return Some(self.ev.order[idx as usize]);
-            }
-            p -= n;
-        }
-        None
+        seg_row(
+            &self.ev.order,
+            run.seg?,
+            run.gpu_app,
+            run.spread,
+            pos - npref,
+        )
     }
 
     /// Counts an examined row and a refusal in the app's why-not.
@@ -441,6 +618,9 @@ impl Matcher {
     /// The next row for a run without GROUP_BY.
     fn next_row(&mut self, i: usize) -> Option<u32> {
         loop {
+            if self.ev.runs[i].class != NONE {
+                self.skip_refused(i);
+            }
             let run = &self.ev.runs[i];
             let app = run.app;
             let Some(row) = self.row_at(run, run.pos) else {
@@ -698,4 +878,24 @@ impl Matcher {
         }
         Verdict::Fit
     }
+}
+
+/// The row at position `p` of a walk over `seg`: agents without gpus then
+/// those with (gpu apps: only those with), best fit first, or most free
+/// first for `spread`.
+fn seg_row(order: &[u32], seg: Seg, gpu_app: bool, spread: bool, mut p: u32) -> Option<u32> {
+    let ranges = if gpu_app {
+        [(seg.gpu, seg.end), (0, 0)]
+    } else {
+        [(seg.start, seg.gpu), (seg.gpu, seg.end)]
+    };
+    for (a, b) in ranges {
+        let n = b - a;
+        if p < n {
+            let idx = if spread { b - 1 - p } else { a + p };
+            return Some(order[idx as usize]);
+        }
+        p -= n;
+    }
+    None
 }

@@ -23,11 +23,29 @@ fn filter(kind: FilterKind, attr: Option<&str>, values: &[&str]) -> Filter {
     }
 }
 
-/// A plan with its declines read out of the event.
+/// A plan with its declines read out of the event and its launches'
+/// resources built from it.
 #[derive(Debug)]
 struct Ran {
-    accepts: Vec<super::Accept>,
+    accepts: Vec<Acc>,
     declines: Vec<String>,
+}
+
+/// An [`Accept`] with its launches' resources built.
+#[derive(Debug)]
+struct Acc {
+    agent_id: String,
+    offer_ids: Vec<String>,
+    launches: Vec<Built>,
+}
+
+/// A [`Launch`] with its resources built ([`Launch::resources`]).
+#[derive(Debug)]
+struct Built {
+    app: Arc<str>,
+    resources: Vec<tritium_proto::v1::Resource>,
+    ports: Vec<u32>,
+    new_executor: bool,
 }
 
 fn run(m: &mut Matcher, offers: Vec<tritium_proto::v1::Offer>, want: &[(&str, u32)]) -> Ran {
@@ -38,7 +56,24 @@ fn run(m: &mut Matcher, offers: Vec<tritium_proto::v1::Offer>, want: &[(&str, u3
         .unwrap();
     Ran {
         declines: plan.decline_ids(&bytes).map(str::to_owned).collect(),
-        accepts: plan.accepts,
+        accepts: plan
+            .accepts
+            .into_iter()
+            .map(|a| Acc {
+                agent_id: a.agent_id,
+                offer_ids: a.offer_ids,
+                launches: a
+                    .launches
+                    .into_iter()
+                    .map(|l| Built {
+                        resources: l.resources(&bytes).unwrap(),
+                        app: l.app,
+                        ports: l.ports.into_vec(),
+                        new_executor: l.new_executor,
+                    })
+                    .collect(),
+            })
+            .collect(),
     }
 }
 
@@ -60,7 +95,7 @@ fn agents_of(p: &Ran) -> Vec<String> {
     v
 }
 
-fn scalar_of(l: &Launch, name: &str) -> f64 {
+fn scalar_of(l: &Built, name: &str) -> f64 {
     l.resources
         .iter()
         .filter(|r| r.name == name)
@@ -1255,4 +1290,62 @@ fn a_shared_executor_is_placed_once_per_agent() {
         l.iter()
             .all(|l| l.new_executor && scalar_of(l, "cpus") == 1.5)
     );
+}
+
+/// The ids the nothing-pending path reads (`EventView::offer_ids`) are
+/// those of the offers, also when an id occurs twice (prost merges: the
+/// last value wins), and an offer without an agent id is an error there
+/// as in `EventView::offers`.
+#[test]
+fn offer_ids_agree_with_offers() {
+    use prost::Message;
+    let bytes = event(attr_agents());
+    let ev = EventView::new(&bytes).unwrap();
+    let ids: Vec<(String, String)> = ev
+        .offer_ids()
+        .map(|o| o.map(|o| (o.id.to_owned(), o.agent_id.to_owned())))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let full: Vec<(String, String)> = ev
+        .offers()
+        .map(|o| o.map(|o| (o.id().to_owned(), o.agent_id().to_owned())))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(ids, full);
+    assert_eq!(ids.len(), 3);
+
+    // `Offer.id` twice in one offer: the last one, as prost decodes it.
+    let mut raw = plain_offer("first", "a1", 1.0, 1.0, vec![]).encode_to_vec();
+    prost::encoding::message::encode(
+        1,
+        &tritium_proto::v1::OfferId {
+            value: "second".into(),
+        },
+        &mut raw,
+    );
+    let mut offers_msg = Vec::new();
+    prost::encoding::bytes::encode(1, &raw, &mut offers_msg);
+    let mut event_bytes = Vec::new();
+    prost::encoding::bytes::encode(3, &offers_msg, &mut event_bytes);
+    let check = tritium_proto::scheduler::Event::decode(event_bytes.as_slice()).unwrap();
+    assert_eq!(check.offers.unwrap().offers[0].id.value, "second");
+    let ev = EventView::new(&event_bytes).unwrap();
+    let ids: Vec<_> = ev.offer_ids().collect::<Result<_, _>>().unwrap();
+    assert_eq!(ids[0].id, "second");
+    assert_eq!(ids[0].agent_id, "a1");
+
+    // No agent id: an error, as for `offers`.
+    let mut no_agent = Vec::new();
+    prost::encoding::message::encode(
+        1,
+        &tritium_proto::v1::OfferId { value: "x".into() },
+        &mut no_agent,
+    );
+    let mut offers_msg = Vec::new();
+    prost::encoding::bytes::encode(1, &no_agent, &mut offers_msg);
+    let mut event_bytes = Vec::new();
+    prost::encoding::bytes::encode(3, &offers_msg, &mut event_bytes);
+    let ev = EventView::new(&event_bytes).unwrap();
+    assert!(ev.offer_ids().next().unwrap().is_err());
+    assert!(ev.offers().next().unwrap().is_err());
 }
