@@ -46,7 +46,8 @@
 # Knobs: AGENTS (1000), TASKS (10000), SEED (1), OFFER_INTERVAL (0.1 s),
 # AGENT_SHAPE (above; empty for the mixed cluster), ROUNDS (10), PEERS
 # ("tritium mesos-go pymesos"), PORT (15150: the simulator's port),
-# TIMEOUT (900 s per run), RESULTS=FILE (keep the raw lines).
+# TIMEOUT (900 s per run), RESULTS=FILE (keep the raw lines), E2E and SIM
+# (binaries to use instead of building them).
 #
 # Needs: cargo, curl, python3 with venv, apt (Debian) for the Go peer.
 # - mesos-go peer (bench/peers/mesosgo_launch.go): Debian's golang-go and
@@ -115,10 +116,13 @@ if wants mesos-go; then
   fi
 fi
 
-# ---- tritium
-cargo build -q --release -p tritium-bench --bin tritium-e2e -p tritium-sim --bin tritium-sim
-E2E="$ROOT/target/release/tritium-e2e"
-SIM="$ROOT/target/release/tritium-sim"
+# ---- tritium (E2E and SIM name other binaries, e.g. a baseline build's
+# simulator, instead of building)
+if [ -z "${E2E:-}" ] || [ -z "${SIM:-}" ]; then
+  cargo build -q --release -p tritium-bench --bin tritium-e2e -p tritium-sim --bin tritium-sim
+fi
+E2E="${E2E:-$ROOT/target/release/tritium-e2e}"
+SIM="${SIM:-$ROOT/target/release/tritium-sim}"
 
 OUTF="$(mktemp)"
 SIM_PID=""
@@ -141,13 +145,15 @@ start_sim() {
   echo "tritium-sim did not come up on port $PORT" >&2
   exit 1
 }
-# What the simulator counted in this run, from its /sim/state: one line.
-# (Its task list is no use here: the peers' frameworks have no failover
-# timeout, so the master removes them and their tasks when they exit.)
+# What the simulator counted in this run, from its /sim/counters: one line.
+# (Not /sim/state: its task list is no use here, as the peers' frameworks
+# have no failover timeout, so the master removes them and their tasks when
+# they exit, and writing tritium's 10,000 tasks as JSON cost the simulator
+# about 0.1 s of CPU, counted before as serving tritium.)
 sim_summary() {
-  curl -sf "http://127.0.0.1:$PORT/sim/state" | python3 -c '
+  curl -sf "http://127.0.0.1:$PORT/sim/counters" | python3 -c '
 import json, sys
-c = json.load(sys.stdin)["counters"]
+c = json.load(sys.stdin)
 print(" ".join("%s=%d" % (k, c[k]) for k in (
     "offers_sent", "offers_accepted", "offers_declined", "offers_rescinded", "tasks_launched",
     "updates_sent", "updates_resent", "acks", "calls", "violations")))
@@ -186,6 +192,7 @@ peer_cmd() {
 }
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+echo "# sim=$SIM e2e=$E2E" | tee -a "$OUTF" >&2
 echo "# agents=$AGENTS tasks=$TASKS seed=$SEED agent_shape=${AGENT_SHAPE:-mixed} offer_interval_s=$OFFER_INTERVAL rounds=$ROUNDS peers=\"$PEERS\" nproc=$(nproc) commit=$(git rev-parse --short HEAD 2>/dev/null || echo '?') load=\"$(loadavg)\"" | tee -a "$OUTF" >&2
 n_peers=${#PEER_LIST[@]}
 for r in $(seq 1 "$ROUNDS"); do
@@ -193,7 +200,9 @@ for r in $(seq 1 "$ROUNDS"); do
     p="${PEER_LIST[$(((k + r - 1) % n_peers))]}"
     start_sim
     line="$(run_peer "$p")"
-    sim_line="$(sim_summary) sim_cpu_s=$(sim_cpu) peer_cpu_s=$(peer_cpu)"
+    # The simulator's CPU first, then what it counted.
+    scpu="$(sim_cpu)"
+    sim_line="$(sim_summary) sim_cpu_s=$scpu peer_cpu_s=$(peer_cpu)"
     stop_sim
     echo "round=$r $line" | tee -a "$OUTF"
     echo "#   round=$r peer=$p sim: $sim_line load=\"$(loadavg)\"" | tee -a "$OUTF"

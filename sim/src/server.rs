@@ -38,6 +38,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use prost::Message;
 use serde_json::{Value, json};
 use tritium_proto::scheduler::{Event, call, event};
 use tritium_proto::v1::TaskState;
@@ -135,7 +136,11 @@ struct State {
 /// Where a stream's events go, and who it is for (for the log).
 #[derive(Debug)]
 struct Sink {
+    /// Unbounded underneath; `limit` is checked before each send (a
+    /// bounded channel of `stream_queue` slots allocated and touched every
+    /// slot, hundreds of MB, on each SUBSCRIBE).
     tx: Sender<Event>,
+    limit: usize,
     peer: SocketAddr,
     format: Format,
 }
@@ -166,7 +171,12 @@ impl State {
                             sink.peer, sink.format
                         );
                     }
-                    match sink.tx.try_send(ev) {
+                    let sent = if sink.tx.len() >= sink.limit {
+                        Err(TrySendError::Full(ev))
+                    } else {
+                        sink.tx.try_send(ev)
+                    };
+                    match sent {
                         Ok(()) => {}
                         Err(TrySendError::Full(_)) => {
                             if log {
@@ -763,8 +773,14 @@ fn reason(code: u16) -> &'static str {
     }
 }
 
+#[cfg(test)]
 fn encode_response(r: &HttpResponse, close: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(128 + r.body.len());
+    encode_response_into(&mut out, r, close);
+    out
+}
+
+fn encode_response_into(out: &mut Vec<u8>, r: &HttpResponse, close: bool) {
     let _ = write!(out, "HTTP/1.1 {} {}\r\n", r.code, reason(r.code));
     for (n, v) in &r.headers {
         let _ = write!(out, "{n}: {v}\r\n");
@@ -775,7 +791,6 @@ fn encode_response(r: &HttpResponse, close: bool) -> Vec<u8> {
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(&r.body);
-    out
 }
 
 /// What to do with a request.
@@ -804,8 +819,19 @@ struct Connection<'a> {
     listener: usize,
     sock: TcpStream,
     peer: SocketAddr,
+    /// Bytes read; those before `start` are requests already taken.
     buf: Vec<u8>,
+    start: usize,
+    /// Answers not written yet: a client that pipelines its calls gets the
+    /// answers to every request it had sent in one write, made before the
+    /// connection waits for more bytes (or once this many bytes pile up).
+    out: Vec<u8>,
 }
+
+/// Answers held back for one write at most this many bytes.
+const OUT_FLUSH: usize = 64 * 1024;
+/// Bytes read from the socket at once.
+const READ_CHUNK: usize = 16 * 1024;
 
 impl<'a> Connection<'a> {
     fn new(shared: &'a Shared, listener: usize, sock: TcpStream, peer: SocketAddr) -> Self {
@@ -814,8 +840,23 @@ impl<'a> Connection<'a> {
             listener,
             sock,
             peer,
-            buf: Vec::with_capacity(8 * 1024),
+            buf: Vec::with_capacity(READ_CHUNK),
+            start: 0,
+            out: Vec::new(),
         }
+    }
+
+    /// Write the answers held back.
+    fn flush(&mut self) -> io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let r = self.sock.write_all(&self.out);
+        self.out.clear();
+        if self.out.capacity() > 4 * OUT_FLUSH {
+            self.out = Vec::new();
+        }
+        r
     }
 
     fn run(mut self) {
@@ -830,9 +871,13 @@ impl<'a> Connection<'a> {
         loop {
             let req = match self.read_request() {
                 Ok(req) => req,
-                Err(ReadError::Done) => break,
+                Err(ReadError::Done) => {
+                    let _ = self.flush();
+                    break;
+                }
                 Err(ReadError::Respond(resp)) => {
-                    if self.sock.write_all(&encode_response(&resp, true)).is_ok() {
+                    encode_response_into(&mut self.out, &resp, true);
+                    if self.flush().is_ok() {
                         self.linger();
                     }
                     break;
@@ -841,7 +886,12 @@ impl<'a> Connection<'a> {
             match handle(self.shared, self.listener, self.peer, &req) {
                 Action::Respond(resp) => {
                     let close = !req.keep_alive || self.shared.stopping();
-                    if self.sock.write_all(&encode_response(&resp, close)).is_err() || close {
+                    encode_response_into(&mut self.out, &resp, close);
+                    if close {
+                        let _ = self.flush();
+                        break;
+                    }
+                    if self.out.len() >= OUT_FLUSH && self.flush().is_err() {
                         break;
                     }
                 }
@@ -851,10 +901,15 @@ impl<'a> Connection<'a> {
                     format,
                     events,
                 } => {
+                    // Answers to calls pipelined before the SUBSCRIBE go
+                    // first (a failure shows when the stream's head is
+                    // written).
+                    let _ = self.flush();
                     self.run_stream(stream, &stream_id, format, &events);
                     break;
                 }
                 Action::ExecutorStream(events) => {
+                    let _ = self.flush();
                     self.run_executor_stream(&events);
                     break;
                 }
@@ -868,10 +923,10 @@ impl<'a> Connection<'a> {
         let idle_since = Instant::now();
         let mut sent_continue = false;
         loop {
-            if !self.buf.is_empty() {
+            if self.start < self.buf.len() {
                 let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
                 let mut parsed = httparse::Request::new(&mut storage);
-                match parsed.parse(&self.buf) {
+                match parsed.parse(&self.buf[self.start..]) {
                     Ok(httparse::Status::Complete(head_len)) => {
                         let mut req = HttpRequest {
                             method: parsed.method.unwrap_or("").to_owned(),
@@ -934,13 +989,14 @@ impl<'a> Connection<'a> {
                             .header_str("expect")
                             .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"));
                         let total = head_len + length;
-                        while self.buf.len() < total {
+                        while self.buf.len() - self.start < total {
                             if wants_continue && !sent_continue {
                                 sent_continue = true;
-                                if self
-                                    .sock
-                                    .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-                                    .is_err()
+                                if self.flush().is_err()
+                                    || self
+                                        .sock
+                                        .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                                        .is_err()
                                 {
                                     return Err(ReadError::Done);
                                 }
@@ -948,12 +1004,17 @@ impl<'a> Connection<'a> {
                             // A body stalls no longer than an idle connection.
                             self.fill(idle_since)?;
                         }
-                        req.body = self.buf[head_len..total].to_vec();
-                        self.buf.drain(..total);
+                        let at = self.start;
+                        req.body = self.buf[at + head_len..at + total].to_vec();
+                        self.start += total;
+                        if self.start == self.buf.len() {
+                            self.buf.clear();
+                            self.start = 0;
+                        }
                         return Ok(req);
                     }
                     Ok(httparse::Status::Partial) => {
-                        if self.buf.len() > MAX_HEAD {
+                        if self.buf.len() - self.start > MAX_HEAD {
                             return Err(ReadError::Respond(HttpResponse::text(
                                 431,
                                 "Request head too long",
@@ -1003,19 +1064,31 @@ impl<'a> Connection<'a> {
     }
 
     /// Read more bytes into the buffer; waits through read timeouts until
-    /// shutdown or the idle timeout.
+    /// shutdown or the idle timeout. The answers held back are written
+    /// first: the client may be waiting for them before it sends more.
     fn fill(&mut self, since: Instant) -> Result<(), ReadError> {
-        let mut tmp = [0u8; 16 * 1024];
+        if self.flush().is_err() {
+            return Err(ReadError::Done);
+        }
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        let len = self.buf.len();
+        self.buf.resize(len + READ_CHUNK, 0);
+        let r = self.fill_at(len, since);
+        self.buf.truncate(len + r.as_ref().map_or(0, |n| *n));
+        r.map(|_| ())
+    }
+
+    fn fill_at(&mut self, at: usize, since: Instant) -> Result<usize, ReadError> {
         loop {
             if self.shared.stopping() || since.elapsed() > self.shared.opts.idle_timeout {
                 return Err(ReadError::Done);
             }
-            match self.sock.read(&mut tmp) {
+            match self.sock.read(&mut self.buf[at..]) {
                 Ok(0) => return Err(ReadError::Done),
-                Ok(n) => {
-                    self.buf.extend_from_slice(&tmp[..n]);
-                    return Ok(());
-                }
+                Ok(n) => return Ok(n),
                 Err(e)
                     if matches!(
                         e.kind(),
@@ -1138,14 +1211,28 @@ impl<'a> Connection<'a> {
     }
 }
 
-/// One record of the stream as one chunk.
+/// One record of the stream as one chunk: `<chunk size>\r\n<record
+/// length>\n<record>\r\n`. Protobuf events are encoded straight into
+/// `out` (their length is known before encoding).
 fn push_chunk(out: &mut Vec<u8>, format: Format, ev: &Event) {
-    let payload = codec::encode_event(format, ev);
-    let mut record = Vec::with_capacity(payload.len() + 12);
-    tritium_core::wire::encode_record(&payload, &mut record);
-    let _ = write!(out, "{:x}\r\n", record.len());
-    out.extend_from_slice(&record);
-    out.extend_from_slice(b"\r\n");
+    match format {
+        Format::Protobuf => {
+            let n = ev.encoded_len();
+            let digits = n.checked_ilog10().map_or(1, |d| d as usize + 1);
+            let _ = write!(out, "{:x}\r\n{n}\n", digits + 1 + n);
+            out.reserve(n + 2);
+            ev.encode(out).expect("a Vec has room for any message");
+            out.extend_from_slice(b"\r\n");
+        }
+        Format::Json => {
+            let payload = codec::encode_event(format, ev);
+            let mut record = Vec::with_capacity(payload.len() + 12);
+            tritium_core::wire::encode_record(&payload, &mut record);
+            let _ = write!(out, "{:x}\r\n", record.len());
+            out.extend_from_slice(&record);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
 }
 
 // ---------------------------------------------------------------- routes
@@ -1308,6 +1395,10 @@ fn scheduler(shared: &Shared, listener: usize, peer: SocketAddr, req: &HttpReque
         // Lost the leadership while decoding.
         return not_leader(st.leader);
     }
+    // The ticker sleeps until the deadline it last saw, which is no later
+    // than this one (a call only adds timers; a tick only removes them,
+    // and whoever moved the deadline earlier woke it).
+    let deadline = st.master.next_deadline();
     st.catch_up(now, log);
     // Mesos authenticates before its handler looks at the request; here it
     // comes after decoding, so that refused SUBSCRIBEs can be counted. Only
@@ -1320,11 +1411,12 @@ fn scheduler(shared: &Shared, listener: usize, peer: SocketAddr, req: &HttpReque
     }
     let action = match st.master.call(now, call, stream_id) {
         Reply::Subscribed { stream, stream_id } => {
-            let (tx, rx) = crossbeam_channel::bounded(shared.opts.stream_queue.max(1));
+            let (tx, rx) = crossbeam_channel::unbounded();
             st.sinks.insert(
                 stream,
                 Sink {
                     tx,
+                    limit: shared.opts.stream_queue.max(1),
                     peer,
                     format: stream_format,
                 },
@@ -1339,8 +1431,17 @@ fn scheduler(shared: &Shared, listener: usize, peer: SocketAddr, req: &HttpReque
         reply => Action::Respond(HttpResponse::from_reply(reply)),
     };
     st.drain(now, log);
+    // Wake the ticker only when this call needs it sooner than it planned:
+    // waking it on every call (tens of thousands of ACKs) cost a context
+    // switch and a turn at the lock each.
+    let sooner = st
+        .master
+        .next_deadline()
+        .is_some_and(|d| deadline.is_none_or(|was| d < was));
     drop(st);
-    shared.wake.notify_all();
+    if sooner {
+        shared.wake.notify_all();
+    }
     action
 }
 
@@ -1716,5 +1817,26 @@ mod tests {
             out,
             format!("{:x}\r\n{record}\r\n", record.len()).into_bytes()
         );
+        // Protobuf, encoded in place: the same framing as encoding the
+        // event, then the record, then the chunk (lengths of 1 to 4 digits).
+        for message_len in [0usize, 5, 200, 5000] {
+            let ev = Event {
+                r#type: Some(event::Type::Error as i32),
+                error: (message_len > 0).then(|| event::Error {
+                    message: "x".repeat(message_len),
+                }),
+                ..Event::default()
+            };
+            let payload = ev.encode_to_vec();
+            let mut record = Vec::new();
+            tritium_core::wire::encode_record(&payload, &mut record);
+            let mut want = format!("{:x}\r\n", record.len()).into_bytes();
+            want.extend_from_slice(&record);
+            want.extend_from_slice(b"\r\n");
+            let mut out = b"before".to_vec();
+            push_chunk(&mut out, Format::Protobuf, &ev);
+            assert_eq!(&out[..6], b"before");
+            assert_eq!(out[6..], want[..], "message of {message_len} bytes");
+        }
     }
 }

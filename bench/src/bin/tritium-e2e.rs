@@ -24,7 +24,9 @@
 //!   those counts every task on the engine thread, a cost the peers do not
 //!   pay), and asks the engine only to confirm the end: RUNNING and
 //!   acknowledged then end at the same poll; `--hist-out`'s progress is
-//!   then (seconds, tasks launched at the master, ACKs the master got).
+//!   then (seconds, tasks launched at the master, ACKs the master got),
+//!   and `sim_tasks` the master's count of tasks launched (its `/sim/state`
+//!   is not asked: a big JSON that would count as the master's work).
 //!   A run still short at `--deadline-s` (600) stops there and reports
 //!   `complete=false` with the tasks `running` by then (and the rate so far).
 //!   Without `--master`, tritium-sim runs in this process (`--agents`,
@@ -334,6 +336,20 @@ fn launch(args: &Args) {
             (
                 st["counters"]["violations"].as_u64().unwrap_or(0),
                 st["tasks"].as_array().map_or(0, Vec::len),
+            )
+        }
+        // Watching the master's counters: its counters again, not its
+        // /sim/state (every task in JSON: about 0.1 s of the simulator's
+        // CPU per 10,000 tasks, which compare-e2e.sh would count as the
+        // simulator serving tritium); `sim_tasks` is then its count of
+        // tasks launched.
+        (None, Some(_)) if watch.is_some() => {
+            let c = watch.map(sim_counters).unwrap_or(Value::Null);
+            (
+                c["violations"].as_u64().unwrap_or(u64::MAX),
+                c["tasks_launched"]
+                    .as_u64()
+                    .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX)),
             )
         }
         (None, Some(m)) => {

@@ -673,16 +673,25 @@ impl Master {
                 Err(e) => check = Err(e),
             }
         }
-        let task_need = need.clone();
-        need.add(&exec_bag);
-        if check.is_ok() && need.is_empty() {
+        // The task's and its executor's together (a copy only when there
+        // is an executor to add: most tasks have none).
+        let with_exec;
+        let total = if exec_bag.pools().next().is_none() {
+            &need
+        } else {
+            let mut b = need.clone();
+            b.add(&exec_bag);
+            with_exec = b;
+            &with_exec
+        };
+        if check.is_ok() && total.is_empty() {
             check = Err("Task uses no resources".into());
         }
-        if check.is_ok() && !remaining.contains(&need) {
+        if check.is_ok() && !remaining.contains(total) {
             // validation.cpp, task::internal::validateResources.
             check = Err(format!(
                 "Total resources {} required by task and its executor is more than available {}",
-                need.describe(),
+                total.describe(),
                 remaining.describe()
             ));
         }
@@ -690,13 +699,13 @@ impl Master {
             self.error_task(now, fw, agent, &t, &e);
             return;
         }
-        remaining.subtract(&need);
+        remaining.subtract(total);
         let exec = exec.or_else(|| t.executor.as_ref().map(|e| e.executor_id.value.clone()));
         self.note_task_call(now, "LAUNCH", &t.task_id.value);
         if let Some(e) = t.executor.clone() {
             self.note_executor(fw, agent, e, exec_bag);
         }
-        self.start_task(now, fw, agent, &t, task_need, exec);
+        self.start_task(now, fw, agent, &t, need, exec);
     }
 
     /// TASK_ERROR for an invalid task (no uuid: the master generates it).

@@ -473,6 +473,9 @@ struct Task {
     update_gen: u64,
     /// Bumped when the task's state changes: stale steps do nothing.
     step_gen: u64,
+    /// The latest status while nothing is pending; while updates are
+    /// pending the latest is the last of them (see [`Task::latest_status`]):
+    /// kept once, not copied on every update.
     last_status: TaskStatus,
     /// `TaskInfo.kill_policy.grace_period`, if it has one.
     kill_grace: Option<Duration>,
@@ -506,6 +509,11 @@ pub struct RunningSpan {
 }
 
 impl Task {
+    /// The task's latest status (the last one the agent reported).
+    fn latest_status(&self) -> &TaskStatus {
+        self.pending.back().unwrap_or(&self.last_status)
+    }
+
     /// Record a state change at `at` (time since the master started).
     fn note_state(&mut self, state: TaskState, at: Duration) {
         let ms = at.as_millis() as u64;

@@ -82,7 +82,6 @@ impl Master {
         if status.healthy.is_some() {
             t.healthy = status.healthy;
         }
-        t.last_status = status.clone();
         t.pending.push_back(status);
         let first = t.pending.len() == 1;
         let mut ended_executor = None;
@@ -443,11 +442,16 @@ impl Master {
             return Reply::Accepted;
         }
         self.counters.acks += 1;
-        t.pending.pop_front();
+        let acked = t.pending.pop_front();
+        if t.pending.is_empty()
+            && let Some(latest) = acked
+        {
+            t.last_status = latest;
+        }
         t.update_gen += 1;
         let done = t.pending.is_empty() && terminal(t.state);
         if done {
-            let status = t.last_status.clone();
+            let status = std::mem::take(&mut t.last_status);
             let id = t.id.clone();
             self.complete_task(fw, slot, id, status);
         } else if !t.pending.is_empty() {
@@ -710,7 +714,7 @@ impl Master {
             .front()
             .and_then(|s| TaskState::try_from(s.state).ok())
             .unwrap_or(t.state);
-        let mut s = t.last_status.clone();
+        let mut s = t.latest_status().clone();
         s.state = state as i32;
         s.uuid = None;
         s.source = Some(task_status::Source::Master as i32);
