@@ -77,7 +77,7 @@ run() { # agents tasks apps deadline poll_ms
             --hist-out "$OUT/scale-$agents-$tasks.json" || echo "bench=e2e-launch error=failed")"
   # The simulator's CPU over the run (minus its start-up: generating the
   # agents), read before it is stopped. It includes answering the final
-  # GET /sim/state, which tritium-e2e asks after its own figures.
+  # GET /sim/counters, which tritium-e2e asks after its own figures.
   sim_cpu="$(cpu_s "$SIM_PID")"
   sim_hwm="$(hwm_kb "$SIM_PID")"
   kill "$SIM_PID" 2>/dev/null || true; wait "$SIM_PID" 2>/dev/null || true; SIM_PID=""

@@ -390,6 +390,16 @@ fn engine_metrics(t: &mut Text, e: &MetricsView) {
             "REVIVEs sent while not suppressed because new work appeared (clearing refuse filters).",
         ),
         (
+            "tritium_launch_pauses_total",
+            c.launch_pauses,
+            "Times launches stopped because the call queue passed its high-water mark (flow control).",
+        ),
+        (
+            "tritium_launches_held_back_total",
+            c.launches_held_back,
+            "OFFERS events in which fewer instances were placed than pending, for lack of room in the call queue.",
+        ),
+        (
             "tritium_orphans_killed_total",
             c.orphans_killed,
             "Tasks the master reported that tritium did not launch, killed.",

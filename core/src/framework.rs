@@ -397,6 +397,23 @@ impl<'a> Ctx<'a> {
         &mut self.core.rng
     }
 
+    /// How many more tasks the framework should launch now, by the call
+    /// queue's flow control ([`crate::session::CallRoom`]): `None` when
+    /// the driver does not report its queue (no limit), `Some(0)` while
+    /// launches wait for the queue to drain. A framework that launches
+    /// past it risks the driver dropping its call connection (every call
+    /// queued on it, launches included, lost); offers it cannot use for
+    /// this reason are best declined for
+    /// [`Config::decline_backpressure`](crate::session::Config).
+    pub fn launch_budget(&self) -> Option<usize> {
+        self.core.launch_budget()
+    }
+
+    /// The app service placed less than was pending for lack of room.
+    pub(crate) fn note_launches_held_back(&mut self) {
+        self.core.stats.launches_held_back += 1;
+    }
+
     /// Launch `launches` on the agent of `offer`, using that offer. Their
     /// records are stored as launch intents first; the ACCEPT leaves once
     /// they are durable.

@@ -354,11 +354,17 @@ fn launch(args: &Args) {
         }
         (None, Some(m)) => {
             let addr = master_addr(m).expect("--master http://HOST:PORT");
-            let (_, body) = http(addr, "GET", "/sim/state", None);
-            let st: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            // The counters only: /sim/state lists every task, and at a
+            // million tasks the simulator took longer than the read
+            // timeout to write it. `sim_tasks` is then the tasks the
+            // simulator launched.
+            let (_, body) = http(addr, "GET", "/sim/counters", None);
+            let c: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
             (
-                st["counters"]["violations"].as_u64().unwrap_or(u64::MAX),
-                st["tasks"].as_array().map_or(0, Vec::len),
+                c["violations"].as_u64().unwrap_or(u64::MAX),
+                c["tasks_launched"]
+                    .as_u64()
+                    .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX)),
             )
         }
         _ => unreachable!(),
@@ -374,7 +380,7 @@ fn launch(args: &Args) {
          post_p99_ms={:.2} turn_p50_us={} turn_p99_us={} turn_max_us={} turns={} \
          offers_event_p50_us={} offers_event_p99_us={} offers_event_max_us={} offers_events={} \
          offers_received={} offers_accepted={} offers_declined={} tasks_launched={} acks_sent={} \
-         call_errors={} calls_waiting_max={} pending_instances={} rss_baseline_kb={} vm_hwm_kb={} vm_rss_kb={} peak_minus_baseline_mib={:.1} \
+         call_errors={} calls_waiting_max={} call_queue_bytes_max={} call_backlog_max={} launch_pauses={} launches_held_back={} pending_instances={} rss_baseline_kb={} vm_hwm_kb={} vm_rss_kb={} peak_minus_baseline_mib={:.1} \
          cpu_s={:.2} engine_cpu_s={:.2} sim_tasks={} violations={} exit={}",
         if args.master.is_some() {
             "external".to_owned()
@@ -420,6 +426,10 @@ fn launch(args: &Args) {
         stats.acks_sent,
         stats.call_errors,
         dstats.calls_waiting_max,
+        dstats.call_queue_bytes_max,
+        stats.call_backlog_max,
+        stats.launch_pauses,
+        stats.launches_held_back,
         m["pending_instances"],
         rss_base,
         hwm,

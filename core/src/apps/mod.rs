@@ -410,6 +410,46 @@ impl AppService {
     }
 }
 
+/// Cut the instances asked of the matcher to `budget` in all, in equal
+/// shares (an app needing less than its share leaves the rest to the
+/// others), so flow control delays every app alike. True if anything was
+/// cut.
+fn share_budget(want: &mut smallvec::SmallVec<[(&str, u32); 16]>, budget: u32) -> bool {
+    let total: u64 = want.iter().map(|(_, n)| u64::from(*n)).sum();
+    if total <= u64::from(budget) {
+        return false;
+    }
+    let mut left = budget;
+    // Water-filling: each pass gives every app still wanting an equal
+    // share of what is left; apps wanting less take only what they want.
+    let mut open: u32 = want.iter().filter(|(_, n)| *n > 0).count() as u32;
+    let mut got: smallvec::SmallVec<[u32; 16]> = smallvec::smallvec![0; want.len()];
+    while left > 0 && open > 0 {
+        let share = (left / open).max(1);
+        open = 0;
+        for (i, (_, n)) in want.iter().enumerate() {
+            if left == 0 {
+                break;
+            }
+            let need = *n - got[i];
+            if need == 0 {
+                continue;
+            }
+            let give = need.min(share).min(left);
+            got[i] += give;
+            left -= give;
+            if got[i] < *n {
+                open += 1;
+            }
+        }
+    }
+    for (w, g) in want.iter_mut().zip(got) {
+        w.1 = g;
+    }
+    want.retain(|(_, n)| *n > 0);
+    true
+}
+
 impl Framework for AppService {
     type Command = CommandKind;
     type Reply = Result<Answer, CommandError>;
@@ -517,13 +557,19 @@ impl Framework for AppService {
             self.refresh_pending(&ctx.view());
         }
         let mut plan = std::mem::take(&mut self.plan);
+        let mut held_back = false;
         let placed = {
             let pending = self.pending.borrow();
-            let want: smallvec::SmallVec<[(&str, u32); 16]> = pending
+            let mut want: smallvec::SmallVec<[(&str, u32); 16]> = pending
                 .iter()
                 .filter(|(_, c)| subscribed && **c > 0)
                 .map(|(n, c)| (n.as_str(), u32::try_from(*c).unwrap_or(u32::MAX)))
                 .collect();
+            // Flow control: no more launches than the call queue has room
+            // for; what is left waits for later offers.
+            if let Some(budget) = ctx.launch_budget() {
+                held_back = share_budget(&mut want, u32::try_from(budget).unwrap_or(u32::MAX));
+            }
             let placed = self.matcher.match_offers(now, event, &want, &mut plan);
             if placed.is_ok() && plan.declines.iter().any(|d| d.unfit()) {
                 let now_floors = self.matcher.floors(want.iter().map(|(n, _)| *n));
@@ -537,6 +583,9 @@ impl Framework for AppService {
         if let Err(e) = placed {
             self.plan = plan;
             return Err(e);
+        }
+        if held_back {
+            ctx.note_launches_held_back();
         }
         // Instance numbers for what was placed, lowest free first.
         let mut placed_per_app: BTreeMap<&str, usize> = BTreeMap::new();
@@ -553,7 +602,11 @@ impl Framework for AppService {
         }
         if !plan.declines.is_empty() {
             let (busy, idle) = (ctx.config().decline_busy, ctx.config().decline_idle);
-            let refuse = if self.anything_pending(&ctx.view()) {
+            let refuse = if held_back {
+                // Room for launches comes back as the call queue drains,
+                // well before `decline_busy`.
+                ctx.config().decline_backpressure.min(busy)
+            } else if self.anything_pending(&ctx.view()) {
                 busy
             } else {
                 idle
@@ -843,5 +896,40 @@ impl crate::session::Session<AppService> {
         self.tasks()
             .filter(|t| t.id().starts_with(&prefix) && t.record().app == app)
             .count()
+    }
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::share_budget;
+    use smallvec::SmallVec;
+
+    fn share(want: &[(&'static str, u32)], budget: u32) -> (bool, Vec<(&'static str, u32)>) {
+        let mut w: SmallVec<[(&str, u32); 16]> = want.iter().copied().collect();
+        let cut = share_budget(&mut w, budget);
+        (cut, w.into_iter().collect())
+    }
+
+    #[test]
+    fn a_budget_is_shared_equally_and_what_an_app_leaves_goes_to_the_others() {
+        assert_eq!(
+            share(&[("a", 5), ("b", 5)], 20),
+            (false, vec![("a", 5), ("b", 5)])
+        );
+        assert_eq!(
+            share(&[("a", 50), ("b", 50)], 20),
+            (true, vec![("a", 10), ("b", 10)])
+        );
+        assert_eq!(
+            share(&[("a", 2), ("b", 50), ("c", 50)], 20),
+            (true, vec![("a", 2), ("b", 9), ("c", 9)])
+        );
+        // Nothing to give: no app is asked for anything.
+        assert_eq!(share(&[("a", 3), ("b", 4)], 0), (true, vec![]));
+        // Fewer than one each: the first ones get one.
+        assert_eq!(
+            share(&[("a", 3), ("b", 4), ("c", 1)], 2),
+            (true, vec![("a", 1), ("b", 1)])
+        );
     }
 }

@@ -225,6 +225,9 @@ pub struct DriverStats {
     /// Most calls held back at once because `max_calls_in_flight` were
     /// unanswered on the wire (they go out as answers come).
     pub calls_waiting_max: u64,
+    /// Most bytes of calls unwritten at once, as reported to the core for
+    /// flow control (bounded by `max_call_queue_bytes`).
+    pub call_queue_bytes_max: u64,
     /// Call connections opened.
     pub call_connections_opened: u64,
     /// Store batches submitted.

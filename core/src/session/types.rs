@@ -99,6 +99,11 @@ pub struct Config {
     pub decline_idle: Duration,
     /// Refuse period of offers declined or partly used while work is pending.
     pub decline_busy: Duration,
+    /// Refuse period of offers declined because launches wait for the call
+    /// queue to drain (see [`CallRoom`]): short, so the agents come back
+    /// in the master's next allocation cycles once the queue is below its
+    /// low-water mark, instead of `decline_busy` later.
+    pub decline_backpressure: Duration,
     /// A task without any status this long after ACCEPT is reconciled.
     pub launch_timeout: Duration,
     /// Implicit reconciliation period.
@@ -160,6 +165,7 @@ impl Default for Config {
             max_redirects: 8,
             decline_idle: Duration::from_secs(120),
             decline_busy: Duration::from_secs(5),
+            decline_backpressure: Duration::from_secs(1),
             launch_timeout: Duration::from_secs(300),
             reconcile_interval: Duration::from_secs(600),
             reconcile_retry_initial: Duration::from_secs(5),
@@ -654,6 +660,11 @@ pub enum Input<C = CommandKind> {
     },
     /// The call connection failed; calls in flight may be lost.
     CallFailed(String),
+    /// How full the driver's call queue is: sent after the driver wrote
+    /// what it could, whenever the figure changed. Launches stop above a
+    /// high-water mark of it and start again below a low-water mark; a
+    /// driver that never sends it gets no flow control.
+    CallRoom(CallRoom),
     /// Durable state up to and including this batch is stored.
     StoreCommitted(u64),
     /// The store failed; nothing after the last commit is durable.
@@ -700,12 +711,48 @@ impl<C> Input<C> {
                 body,
             },
             Input::CallFailed(r) => Input::CallFailed(r),
+            Input::CallRoom(r) => Input::CallRoom(r),
             Input::StoreCommitted(s) => Input::StoreCommitted(s),
             Input::StoreFailed(r) => Input::StoreFailed(r),
             Input::LostLeadership(r) => Input::LostLeadership(r),
             Input::Command(_) => return None,
             Input::Timer => Input::Timer,
         })
+    }
+}
+
+/// The driver's call queue as [`Input::CallRoom`] reports it.
+///
+/// The session decides with it when to stop launching (flow control on
+/// the call path): past `max_unwritten_bytes` a driver gives up its call
+/// connection, and every call in it may be lost. The session keeps launches
+/// (ACCEPTs, the calls whose volume it chooses) under a quarter of that
+/// bound, counting what it emitted or holds for the store since the
+/// report and the ACKNOWLEDGEs its earlier launches will still cause; once
+/// the backlog is there it launches nothing more until the queue is below
+/// a sixteenth. ACKNOWLEDGEs, DECLINEs, KILLs and RECONCILEs are never held
+/// back: they free the master's state and bound its memory and ours, and
+/// they have the rest of the bound to themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CallRoom {
+    /// Bytes of calls the driver holds and has not written to the socket
+    /// (requests encoded in its write buffer and calls waiting for room in
+    /// the pipeline).
+    pub unwritten_bytes: usize,
+    /// The driver's bound on `unwritten_bytes`.
+    pub max_unwritten_bytes: usize,
+}
+
+impl CallRoom {
+    /// Above this backlog no launch is made.
+    pub fn high_water(&self) -> usize {
+        self.max_unwritten_bytes / 4
+    }
+
+    /// Launches stopped at the high-water mark start again at or below
+    /// this backlog.
+    pub fn low_water(&self) -> usize {
+        self.max_unwritten_bytes / 16
     }
 }
 

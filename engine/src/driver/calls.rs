@@ -137,7 +137,7 @@ impl CallConn {
         body: Bytes,
         kind: &'static str,
     ) -> Result<(), SendError> {
-        let queued = self.sock.pending_write() + self.waiting_bytes;
+        let queued = self.unwritten_bytes();
         if queued + body.len() > self.limits.max_queued_bytes {
             return Err(SendError::Full(format!(
                 "{queued} bytes of calls to {} not written yet (limit {})",
@@ -198,6 +198,13 @@ impl CallConn {
             self.waiting = VecDeque::new();
         }
         Ok(())
+    }
+
+    /// Bytes of calls not written to the socket yet: encoded requests in
+    /// the write buffer and the bodies of calls waiting for the pipeline.
+    /// What `max_queued_bytes` bounds.
+    pub(super) fn unwritten_bytes(&self) -> usize {
+        self.sock.pending_write() + self.waiting_bytes
     }
 
     /// Calls held back because the pipeline is full (for tests and stats).

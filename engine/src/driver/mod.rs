@@ -62,7 +62,7 @@ use bytes::{Bytes, BytesMut};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use mio::{Events, Poll, Token, Waker};
 
-use crate::core::{Command, Input, MasterUrl, Output, Reply, Session};
+use crate::core::{CallRoom, Command, Input, MasterUrl, Output, Reply, Session};
 use crate::wire::DEFAULT_MAX_RECORD_LEN;
 use calls::{CallConn, CallLimits, CallNext, SendError};
 use socket::ReadOutcome;
@@ -97,6 +97,10 @@ const CALL_READ_CHUNK: usize = 16 * 1024;
 /// Minimum wait when the core keeps reporting a deadline that already
 /// passed after it was given a Timer (a core bug; the driver must not spin).
 const STUCK_TIMER_WAIT: Duration = Duration::from_millis(1);
+/// The call queue is reported to the core ([`Input::CallRoom`]) when calls
+/// were queued since the last report, when it emptied, or when it moved by
+/// this much.
+const CALL_ROOM_STEP: usize = 4 * 1024;
 /// Store batches whose commit latency is being timed; past this (a store
 /// far behind) further batches go untimed rather than growing the queue.
 const MAX_TIMED_BATCHES: usize = 4096;
@@ -119,7 +123,9 @@ pub struct DriverOptions {
     /// pipeline's depth); calls beyond it wait, in order, for answers.
     pub max_calls_in_flight: usize,
     /// Bytes of calls not written yet (waiting ones included); past it the
-    /// master is not keeping up and the call connection is dropped.
+    /// master is not keeping up and the call connection is dropped. The
+    /// core hears how full this queue is ([`Input::CallRoom`]) and stops
+    /// launching at a quarter of it, until it is down to a sixteenth.
     pub max_call_queue_bytes: usize,
     /// Full `Authorization` header value sent with every request, e.g.
     /// `Basic dHJpdGl1bTpzZWNyZXQ=`.
@@ -366,6 +372,10 @@ pub struct Driver<F: Framework = AppService> {
     store_timing: VecDeque<(u64, Instant)>,
     /// The fence refused once; the core has been told.
     fence_tripped: bool,
+    /// The call queue's unwritten bytes as last reported to the core.
+    room_reported: Option<usize>,
+    /// Calls were queued since that report.
+    calls_since_room: bool,
 }
 
 impl<F: Framework> std::fmt::Debug for Driver<F> {
@@ -446,6 +456,8 @@ impl<F: Framework> Driver<F> {
             metrics_replies: Vec::new(),
             store_timing: VecDeque::new(),
             fence_tripped: false,
+            room_reported: None,
+            calls_since_room: false,
         };
         let handle = DriverHandle {
             commands: cmd_tx,
@@ -618,6 +630,7 @@ impl<F: Framework> Driver<F> {
                 continue;
             }
             self.flush_calls();
+            self.report_call_room();
             if self.feedback.is_empty() {
                 return;
             }
@@ -859,6 +872,7 @@ impl<F: Framework> Driver<F> {
         let c = self.calls.as_mut().expect("opened above");
         match c.send(stream_id, body, kind) {
             Ok(()) => {
+                self.calls_since_room = true;
                 self.stats.calls_sent += 1;
                 self.stats.calls_waiting_max = self.stats.calls_waiting_max.max(c.waiting() as u64);
             }
@@ -876,6 +890,29 @@ impl<F: Framework> Driver<F> {
                 self.feedback.push_back(Input::CallFailed(reason));
             }
         }
+    }
+
+    /// Tell the core how full the call queue is, after calls were queued
+    /// or when the figure moved (flow control: the core decides whether to
+    /// launch). Fed back through the feedback queue by `drain`.
+    fn report_call_room(&mut self) {
+        let unwritten = self.calls.as_ref().map_or(0, CallConn::unwritten_bytes);
+        let moved = match self.room_reported {
+            None => true,
+            Some(last) => {
+                last.abs_diff(unwritten) >= CALL_ROOM_STEP || (unwritten == 0 && last != 0)
+            }
+        };
+        if !(moved || std::mem::take(&mut self.calls_since_room)) {
+            return;
+        }
+        self.calls_since_room = false;
+        self.room_reported = Some(unwritten);
+        self.stats.call_queue_bytes_max = self.stats.call_queue_bytes_max.max(unwritten as u64);
+        self.feedback.push_back(Input::CallRoom(CallRoom {
+            unwritten_bytes: unwritten,
+            max_unwritten_bytes: self.opts.max_call_queue_bytes,
+        }));
     }
 
     /// Write queued calls. A write failure ends the connection and is fed

@@ -364,6 +364,7 @@ fn core_config(seed: u64, replace_after: Option<Duration>) -> Config {
         max_redirects: 8,
         decline_idle: Duration::from_secs(120),
         decline_busy: Duration::from_secs(5),
+        decline_backpressure: Duration::from_secs(1),
         launch_timeout: Duration::from_secs(30),
         reconcile_interval: Duration::from_secs(60),
         reconcile_retry_initial: Duration::from_secs(2),

@@ -78,6 +78,20 @@ impl CallMeta {
     }
 }
 
+/// What a call's request head (method, path, host, stream id, headers)
+/// adds to its body in the driver's queue, about.
+const REQUEST_HEAD_BYTES: usize = 200;
+
+/// What one launch is taken to cost in the call queue before the first
+/// ACCEPT measured it.
+const FIRST_LAUNCH_BYTES: u64 = 1024;
+
+/// What one ACKNOWLEDGE is taken to cost before the first was measured.
+const FIRST_ACK_BYTES: u64 = 350;
+
+/// ACKNOWLEDGEs a launch causes: STARTING and RUNNING.
+pub(super) const ACKS_PER_LAUNCH: u64 = 2;
+
 /// Pause before repeating a REVIVE or SUPPRESS the master refused: the
 /// master is unavailable for a while, not for a round trip.
 pub(super) const RESYNC_DELAY: Duration = Duration::from_secs(1);
@@ -146,6 +160,8 @@ impl Core {
             "an ACCEPT before its launch intents are durable"
         );
         self.inflight.push_back(meta);
+        self.call_bytes_unreported += body.len();
+        self.note_call_backlog();
         self.out.push_back(Output::Call {
             master: Arc::clone(&self.target),
             stream_id,
@@ -211,6 +227,9 @@ impl Core {
             }
             CallMeta::Accept(a) => {
                 let AcceptMeta { offers, tasks } = *a;
+                self.acks_expected = self
+                    .acks_expected
+                    .saturating_sub(ACKS_PER_LAUNCH * tasks.len() as u64);
                 // The master did not launch them: forget the intents and
                 // give the offer back.
                 for id in tasks {
@@ -242,6 +261,12 @@ impl Core {
         };
         let seq = self.turn_seq();
         let body = self.encode_call(&c);
+        if c.accept.is_some() {
+            self.accept_bytes += (body.len() + REQUEST_HEAD_BYTES) as u64;
+        } else if c.acknowledge.is_some() {
+            self.ack_bytes += (body.len() + REQUEST_HEAD_BYTES) as u64;
+            self.acks_measured += 1;
+        }
         let held = Held::Call {
             stream_id,
             kind: Self::kind_name(&c),
@@ -251,6 +276,10 @@ impl Core {
         if seq <= self.committed_seq && self.held.is_empty() {
             self.release(seq, held);
         } else {
+            if let Held::Call { body, .. } = &held {
+                self.held_call_bytes += body.len();
+                self.note_call_backlog();
+            }
             self.held.push_back((seq, held));
         }
     }
@@ -279,6 +308,7 @@ impl Core {
                 body,
                 meta,
             } => {
+                self.held_call_bytes = self.held_call_bytes.saturating_sub(body.len());
                 // A KILL held behind its task's ACCEPT is dropped if the task
                 // was kept after all (others of its app ended meanwhile).
                 if let CallMeta::Kill(id) = &meta
@@ -298,6 +328,88 @@ impl Core {
             }
             Held::Reply(r) => self.out.push_back(Output::Reply(r)),
         }
+    }
+
+    // ------------------------------------------------------------ flow control
+
+    /// Bytes of calls between the session and the socket: the driver's
+    /// last report, what was emitted since, what is held for the store.
+    pub(super) fn call_backlog(&self) -> usize {
+        self.call_room.map_or(0, |r| r.unwritten_bytes)
+            + self.call_bytes_unreported
+            + self.held_call_bytes
+    }
+
+    /// The driver's report of its call queue ([`Input::CallRoom`]): it
+    /// counts every call emitted before it.
+    pub(super) fn on_call_room(&mut self, room: CallRoom) {
+        self.call_room = Some(room);
+        self.call_bytes_unreported = 0;
+        let backlog = self.call_backlog();
+        if self.launches_paused && backlog <= room.low_water() {
+            self.launches_paused = false;
+            tracing::info!(target: "tritium::calls", backlog, low_water = room.low_water(), "call queue drained: launching again");
+        }
+        self.note_call_backlog();
+    }
+
+    /// The driver dropped its call connection and every call queued on it.
+    pub(super) fn call_queue_dropped(&mut self) {
+        self.call_bytes_unreported = 0;
+        // The ACKs still expected are settled by redelivery and
+        // reconciliation now; keeping room for ACKs of launches that may
+        // be lost could stop launches for good.
+        self.acks_expected = 0;
+        if let Some(room) = self.call_room.as_mut() {
+            room.unwritten_bytes = 0;
+            let room = *room;
+            self.on_call_room(room);
+        }
+    }
+
+    /// Stop launching once the backlog reaches the high-water mark.
+    pub(super) fn note_call_backlog(&mut self) {
+        let Some(room) = self.call_room else {
+            return;
+        };
+        let backlog = self.call_backlog();
+        self.stats.call_backlog_max = self.stats.call_backlog_max.max(backlog as u64);
+        if !self.launches_paused && backlog >= room.high_water() {
+            self.launches_paused = true;
+            self.stats.launch_pauses += 1;
+            tracing::info!(target: "tritium::calls", backlog, high_water = room.high_water(), "call queue past its high-water mark: no launch until it drains");
+        }
+    }
+
+    /// How many more tasks may be launched now (`None`: no limit, the
+    /// driver never reported its call queue). A launch costs its share of
+    /// an ACCEPT and, later, two ACKNOWLEDGEs (STARTING, RUNNING), each at
+    /// what they cost so far (1 KiB and 350 bytes before the first were
+    /// measured); the room is what is left under the high-water mark once
+    /// the backlog and the ACKs still expected from earlier launches are
+    /// counted: launching faster than the master takes ACKs only piles
+    /// them up. Zero while launches are stopped.
+    pub(crate) fn launch_budget(&self) -> Option<usize> {
+        let room = self.call_room?;
+        if self.launches_paused {
+            return Some(0);
+        }
+        let ack = if self.acks_measured == 0 {
+            FIRST_ACK_BYTES
+        } else {
+            self.ack_bytes.div_ceil(self.acks_measured)
+        };
+        let reserved = self.acks_expected.saturating_mul(ack);
+        let free = (room.high_water() as u64)
+            .saturating_sub(self.call_backlog() as u64)
+            .saturating_sub(reserved);
+        let accept = if self.accept_tasks == 0 {
+            FIRST_LAUNCH_BYTES
+        } else {
+            self.accept_bytes.div_ceil(self.accept_tasks)
+        };
+        let per_task = (accept + ACKS_PER_LAUNCH * ack).max(1);
+        Some(usize::try_from(free / per_task).unwrap_or(usize::MAX))
     }
 
     pub(super) fn on_committed(&mut self, seq: u64) {
@@ -441,5 +553,56 @@ impl Core {
         });
         self.send_after_store(c);
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::Scheduler;
+
+    const MIB: usize = 1024 * 1024;
+
+    fn room(unwritten_mib: usize) -> Input {
+        Input::CallRoom(CallRoom {
+            unwritten_bytes: unwritten_mib * MIB,
+            max_unwritten_bytes: 64 * MIB,
+        })
+    }
+
+    /// Launches stop at a quarter of the driver's bound and start again
+    /// only at a sixteenth (hysteresis), and a session never told has no
+    /// limit.
+    #[test]
+    fn launches_stop_at_the_high_water_mark_and_resume_at_the_low() {
+        let now = Instant::now();
+        let cfg = Config {
+            masters: vec![MasterUrl::parse("http://m:5050").expect("url")],
+            ..Config::default()
+        };
+        let mut s = Scheduler::new(cfg, Recovered::default(), now);
+        assert_eq!(s.core.launch_budget(), None, "no report: no limit");
+        s.handle(now, room(0));
+        let empty = s.core.launch_budget().expect("a limit once reported");
+        // 16 MiB over 1 KiB for the ACCEPT and two 350-byte ACKs a task.
+        assert_eq!(empty, 16 * MIB / (1024 + 700));
+        s.handle(now, room(8));
+        assert_eq!(s.core.launch_budget(), Some(8 * MIB / (1024 + 700)));
+        s.handle(now, room(16));
+        assert_eq!(s.core.launch_budget(), Some(0), "at the high-water mark");
+        assert_eq!(s.core.stats.launch_pauses, 1);
+        for mib in [15, 8, 5] {
+            s.handle(now, room(mib));
+            assert_eq!(s.core.launch_budget(), Some(0), "{mib} MiB: still draining");
+        }
+        s.handle(now, room(4));
+        assert_eq!(s.core.launch_budget(), Some(12 * MIB / (1024 + 700)));
+        assert_eq!(s.core.stats.launch_pauses, 1);
+        assert_eq!(s.core.stats.call_backlog_max, 16 * MIB as u64);
+        // A dropped call connection empties the queue.
+        s.handle(now, room(30));
+        assert_eq!(s.core.launch_budget(), Some(0));
+        s.handle(now, Input::CallFailed("reset".into()));
+        assert_eq!(s.core.launch_budget(), Some(empty));
     }
 }

@@ -23,7 +23,7 @@ mod task;
 mod timers;
 mod updates;
 
-use calls::{CallMeta, Held, RESYNC_DELAY};
+use calls::{ACKS_PER_LAUNCH, CallMeta, Held, RESYNC_DELAY};
 use subscription::{says_removed, says_unsubscribed};
 pub use task::{Task, is_failure, is_terminal, state_name};
 use task::{is_stuck_candidate, task_deadline, task_event};
@@ -114,6 +114,15 @@ pub struct Stats {
     pub store_batches: u64,
     /// REVIVEs sent while not suppressed, because new work appeared.
     pub revives_for_new_work: u64,
+    /// Times launches stopped because the driver's call queue passed its
+    /// high-water mark ([`crate::session::CallRoom`]).
+    pub launch_pauses: u64,
+    /// OFFERS events in which the app service placed fewer instances than
+    /// were pending because the call queue had no room for more.
+    pub launches_held_back: u64,
+    /// The largest call backlog seen, in bytes: the driver's last report
+    /// plus what the session emitted or held for the store since.
+    pub call_backlog_max: u64,
 }
 
 /// The protocol session running a [`Framework`]: see the module docs.
@@ -181,6 +190,27 @@ pub struct Core {
     held: VecDeque<(u64, Held)>,
     /// Calls sent and not answered yet, oldest first.
     inflight: VecDeque<CallMeta>,
+    /// Flow control of launches: the driver's last report of its call
+    /// queue (`None`: never told, no flow control).
+    call_room: Option<CallRoom>,
+    /// Bytes of calls emitted since that report (the report could not
+    /// count them yet).
+    call_bytes_unreported: usize,
+    /// Bytes of the calls in `held`: they reach the driver at a commit.
+    held_call_bytes: usize,
+    /// Launches stopped at the high-water mark, until the low-water mark.
+    launches_paused: bool,
+    /// Bytes (bodies and an allowance for the request head) and tasks of
+    /// every ACCEPT built: what one more launch costs in the call queue.
+    accept_bytes: u64,
+    accept_tasks: u64,
+    /// ACKNOWLEDGEs the launches made so far will still cause (two a task:
+    /// STARTING and RUNNING), less those sent: their room in the call
+    /// queue is kept for them when more launches are weighed.
+    acks_expected: u64,
+    /// Bytes (body and request head allowance) and count of the ACKs sent.
+    ack_bytes: u64,
+    acks_measured: u64,
     /// When offers last came, or the subscription began, or a REVIVE went
     /// out: a long silence while work waits means the master thinks we are
     /// suppressed, and REVIVE is repeated.
@@ -329,6 +359,15 @@ impl<F: Framework> Session<F> {
             committed_seq: 0,
             held: VecDeque::new(),
             inflight: VecDeque::new(),
+            call_room: None,
+            call_bytes_unreported: 0,
+            held_call_bytes: 0,
+            launches_paused: false,
+            accept_bytes: 0,
+            accept_tasks: 0,
+            acks_expected: 0,
+            ack_bytes: 0,
+            acks_measured: 0,
             offer_quiet_since: None,
             resync_at: None,
             redecline: Vec::new(),
@@ -580,10 +619,12 @@ impl Core {
                 // RECONCILEs on their retry timer; an ACCEPT cannot be
                 // repeated (its offer may be used) and is settled by
                 // reconciliation of its tasks.
+                self.call_queue_dropped();
                 for meta in std::mem::take(&mut self.inflight) {
                     self.redo(fw, now, meta, false);
                 }
             }
+            Input::CallRoom(room) => self.on_call_room(room),
             Input::StoreCommitted(seq) => self.on_committed(seq),
             Input::StoreFailed(reason) => {
                 self.stop(

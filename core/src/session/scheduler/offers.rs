@@ -169,6 +169,8 @@ impl Core {
             return self.decline_again(offer_ids);
         }
         self.stats.tasks_launched += n as u64;
+        self.accept_tasks += n as u64;
+        self.acks_expected += ACKS_PER_LAUNCH * n as u64;
         self.stats.offers_accepted += offer_ids.len() as u64;
         tracing::debug!(target: "tritium::offers", agent = %agent_id, offers = offer_ids.len(), tasks = n, "accepting");
         let refuse = self.cfg.decline_busy.as_secs_f64();

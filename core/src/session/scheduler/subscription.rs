@@ -103,7 +103,10 @@ impl Core {
         // Calls held for the old stream cannot be sent on a new one, and
         // answers to calls on it will not come.
         self.held.retain(|(_, h)| matches!(h, Held::Reply(_)));
+        self.held_call_bytes = 0;
         self.inflight.clear();
+        // The driver drops the call connection with the subscription.
+        self.call_queue_dropped();
         self.reconcile = Reconcile::default();
         self.stats.reconnects += 1;
         if immediately {

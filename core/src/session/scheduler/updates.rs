@@ -260,6 +260,7 @@ impl Core {
                 })
             });
             self.stats.acks_sent += 1;
+            self.acks_expected = self.acks_expected.saturating_sub(1);
             self.send_after_store(c);
         }
     }
