@@ -691,6 +691,12 @@ impl<'a> View<'a> {
         self.core.tasks.get(id).map(|t| &**t)
     }
 
+    /// The tracked tasks' counts by group (an app's name) and agent,
+    /// kept as tasks change: reading them costs no walk over the tasks.
+    pub fn tally(&self) -> &'a crate::session::Tally {
+        self.core.tasks.tally()
+    }
+
     /// How many tasks are tracked.
     pub fn task_count(&self) -> usize {
         self.core.tasks.len()

@@ -104,6 +104,10 @@
 //!    is needed: races the faults cause (stale stream ids, offers rescinded
 //!    while an ACCEPT was in flight, duplicate ACKs) are not violations in
 //!    tritium-sim.
+//!    **5b. Kept counts**: the task counts the core keeps as tasks change
+//!    (`Session::check_tally`: live tasks per app by state, health, kill
+//!    and version, and the apps on each agent, read by the status page's
+//!    rows) equal a recount from its task table, after every step.
 //! 6. **Convergence.** After the settle period: the core is subscribed with
 //!    the framework id first made durable; every command was answered; no
 //!    store batch is pending; every app has exactly `instances` live tasks at

@@ -180,7 +180,7 @@ impl AppService {
                 format!("app {name} runs version {version}'s spec now"),
             ));
         }
-        self.check_put(ctx, &spec, Put::Update)?;
+        self.check_put(ctx, &spec, Put::Update, &mut None)?;
         let (_, view) = self.apply_put(ctx, spec, Put::Update, None, Some(version))?;
         tracing::info!(target: "tritium::apps", app = %name, of = version, version = view.version, "redeploying a kept version");
         Ok(Answer::App(view))
@@ -195,7 +195,7 @@ impl AppService {
         spec: AppSpec,
         canary: Canary,
     ) -> Result<Answer, CommandError> {
-        self.check_put(ctx, &spec, Put::Update)?;
+        self.check_put(ctx, &spec, Put::Update, &mut None)?;
         if canary.instances == 0 || canary.instances >= spec.instances {
             return Err(CommandError::invalid(
                 "canary",
@@ -349,12 +349,14 @@ impl AppService {
             }
             CommandKind::Metrics => {
                 // Counts only: no names, ids or hosts (bounded label sets).
-                // Counted by state number first (a few integer compares
-                // per task), named once per state after.
+                // From the session's kept counts by group and state (no
+                // walk over the tasks), named once per state after.
                 let view = ctx.view();
                 let mut by_state = std::collections::BTreeMap::<i32, u64>::new();
-                for t in view.tasks() {
-                    *by_state.entry(t.record().state).or_default() += 1;
+                for (_, g) in view.tally().groups() {
+                    for (state, n) in g.by_state() {
+                        *by_state.entry(state).or_default() += u64::from(n);
+                    }
                 }
                 let mut tasks = std::collections::BTreeMap::<String, u64>::new();
                 for (state, n) in by_state {
@@ -390,7 +392,7 @@ impl AppService {
         spec: AppSpec,
         put: Put,
     ) -> Result<Answer, CommandError> {
-        self.check_put(ctx, &spec, put)?;
+        self.check_put(ctx, &spec, put, &mut None)?;
         let (created, view) = self.apply_put(ctx, spec, put, None, None)?;
         Ok(if created {
             Answer::Created(view)
@@ -425,6 +427,9 @@ impl AppService {
             ));
         }
         let mut names = BTreeSet::new();
+        // The largest footprint on an agent, once for the whole list
+        // (nothing changes before every app is checked).
+        let mut most = None;
         for (i, spec) in specs.iter().enumerate() {
             if !names.insert(spec.name.as_str()) {
                 let e = CommandError::invalid(
@@ -433,7 +438,8 @@ impl AppService {
                 );
                 return Err(e.in_list(i));
             }
-            self.check_put(ctx, spec, put).map_err(|e| e.in_list(i))?;
+            self.check_put(ctx, spec, put, &mut most)
+                .map_err(|e| e.in_list(i))?;
         }
         let mut views = Vec::with_capacity(specs.len());
         for (i, spec) in specs.into_iter().enumerate() {
@@ -454,7 +460,16 @@ impl AppService {
     /// Every check of a create or change, with nothing changed: whether
     /// the app exists as `put` needs, the document, the role, and what the
     /// matcher can tell.
-    fn check_put(&self, ctx: &Ctx<'_>, spec: &AppSpec, put: Put) -> Result<(), CommandError> {
+    /// `most`: the largest footprint of tritium's tasks on one agent
+    /// ([`Self::largest_footprint`]), computed here if `None`; callers
+    /// checking several specs before any change share it.
+    fn check_put(
+        &self,
+        ctx: &Ctx<'_>,
+        spec: &AppSpec,
+        put: Put,
+        most: &mut Option<[f64; 4]>,
+    ) -> Result<(), CommandError> {
         match put {
             Put::Create if self.apps.contains_key(&spec.name) => {
                 return Err(CommandError::conflict(
@@ -485,7 +500,8 @@ impl AppService {
             );
             return Err(e);
         }
-        self.check_spec(&ctx.view(), spec)
+        let most = *most.get_or_insert_with(|| self.largest_footprint(&ctx.view()));
+        self.check_spec(spec, &most)
     }
 
     /// The change of a create or change [`Self::check_put`] passed:
@@ -572,45 +588,49 @@ impl AppService {
         }
     }
 
+    /// The most cpus, mem, disk and gpus tritium's tasks hold on any one
+    /// agent (what one task of each app holds, times its tasks there).
+    /// From the session's agent index (`Tally::agent_groups`): it costs
+    /// the (agent, app) pairs, not a walk over every task — once per
+    /// command; per app of a 100-app POST it made creating 10,000 apps
+    /// quadratic (bench/ui_200k.py).
+    fn largest_footprint(&self, view: &View<'_>) -> [f64; 4] {
+        let mut footprint: BTreeMap<&str, [f64; 4]> = BTreeMap::new();
+        // What one task of each app holds (once per app, not per agent).
+        let mut per_task: BTreeMap<&str, Option<[f64; 4]>> = BTreeMap::new();
+        for (agent, group, n) in view.tally().agent_groups() {
+            let per_task = *per_task.entry(group).or_insert_with(|| {
+                let app = self.apps.get(group)?;
+                // A pod's instance is one task per container: each holds
+                // its share of the instance's total.
+                let r = app.rec.spec.instance_resources();
+                let share = app.rec.spec.containers.len().max(1) as f64;
+                let disk = r.disk.as_ref().map_or(0.0, |d| d.size());
+                Some([r.cpu / share, r.mem / share, disk / share, r.gpus / share])
+            });
+            let Some(per_task) = per_task else {
+                continue;
+            };
+            let used = footprint.entry(agent).or_default();
+            for i in 0..4 {
+                used[i] += per_task[i] * f64::from(n);
+            }
+        }
+        footprint.values().fold([0.0f64; 4], |mut m, u| {
+            for i in 0..4 {
+                m[i] = m[i].max(u[i]);
+            }
+            m
+        })
+    }
+
     /// Checks that need the matcher: constraints that can never hold,
     /// resources larger than any agent was seen to have. The matcher knows
     /// the largest *free* amounts ever offered, which a busy cluster (or a
     /// restarted tritium) understates; an agent also holds what our own
     /// tasks use there, so a request no larger than our largest footprint
     /// on one agent is not refused for its size.
-    fn check_spec(&self, view: &View<'_>, spec: &AppSpec) -> Result<(), CommandError> {
-        let mut footprint: BTreeMap<&str, [f64; 4]> = BTreeMap::new();
-        // What one task of each app holds (once per app, not per task).
-        let per_task: BTreeMap<&str, [f64; 4]> = self
-            .apps
-            .iter()
-            .map(|(name, app)| {
-                // A pod's instance is one task per container: each holds
-                // its share of the instance's total.
-                let r = app.rec.spec.instance_resources();
-                let share = app.rec.spec.containers.len().max(1) as f64;
-                let disk = r.disk.as_ref().map_or(0.0, |d| d.size());
-                (
-                    name.as_str(),
-                    [r.cpu / share, r.mem / share, disk / share, r.gpus / share],
-                )
-            })
-            .collect();
-        for t in view.tasks() {
-            let Some(r) = per_task.get(t.record().app.as_str()) else {
-                continue;
-            };
-            let used = footprint.entry(t.agent_id()).or_default();
-            for i in 0..4 {
-                used[i] += r[i];
-            }
-        }
-        let most = footprint.values().fold([0.0f64; 4], |mut m, u| {
-            for i in 0..4 {
-                m[i] = m[i].max(u[i]);
-            }
-            m
-        });
+    fn check_spec(&self, spec: &AppSpec, most: &[f64; 4]) -> Result<(), CommandError> {
         // A pod is checked as the one bundle of resources it places.
         let mut sized = spec.clone();
         sized.resources = spec.instance_resources();

@@ -3,10 +3,11 @@
 //! docs of [`crate::apps`]), and the per-turn cache of pending launches
 //! it feeds. It reads; it never kills, launches or stores anything.
 
-use tritium_proto::v1::{CheckStatusInfo, TaskState};
+use tritium_proto::v1::TaskState;
 
 use super::{App, AppService};
 use crate::framework::{Task, View};
+use crate::session::ReadyClass;
 use crate::spec::{AppSpec, Kind};
 
 /// What an app needs now.
@@ -17,28 +18,6 @@ pub(crate) struct Decision {
     pub launch: usize,
     /// Task ids to kill.
     pub kill: Vec<String>,
-}
-
-/// Whether a check result says ready: an HTTP status among `statuses`
-/// (2xx and 3xx when empty), a TCP connection made, a command that exited
-/// 0. An empty result (no check done yet) is not ready.
-pub(crate) fn check_passes(c: &CheckStatusInfo, statuses: &[u32]) -> bool {
-    if let Some(h) = &c.http {
-        return h.status_code.is_some_and(|code| {
-            if statuses.is_empty() {
-                (200..400).contains(&code)
-            } else {
-                statuses.contains(&code)
-            }
-        });
-    }
-    if let Some(t) = &c.tcp {
-        return t.succeeded == Some(true);
-    }
-    if let Some(cmd) = &c.command {
-        return cmd.exit_code == Some(0);
-    }
-    false
 }
 
 impl AppService {
@@ -69,11 +48,20 @@ impl AppService {
 
     fn ready_as(spec: &AppSpec, t: &Task) -> bool {
         t.record().state == TaskState::TaskRunning as i32
-            && (spec.healthcheck.is_none() || t.healthy() == Some(true))
-            && spec.readiness.as_ref().is_none_or(|r| {
-                t.check_status()
-                    .is_some_and(|c| check_passes(c, &r.statuses))
-            })
+            && Self::class_ready(spec, ReadyClass::of(t))
+    }
+
+    /// Whether a RUNNING task of readiness class `c` is ready under
+    /// `spec`: healthy if it has a health check, its check result passing
+    /// (see [`CheckClass::passes`](crate::session::CheckClass::passes)) if
+    /// it has a readiness check. The one rule behind [`Self::ready`] and
+    /// the counted readiness of [`Self::app_status`].
+    pub(super) fn class_ready(spec: &AppSpec, c: ReadyClass) -> bool {
+        (spec.healthcheck.is_none() || c.healthy == Some(true))
+            && spec
+                .readiness
+                .as_ref()
+                .is_none_or(|r| c.check.is_some_and(|k| k.passes(&r.statuses)))
     }
 
     /// Not ready, and known to be: a task recovered from the store whose

@@ -1045,6 +1045,8 @@ fn an_app_record_without_the_backoff_fields_still_reads() {
 
 #[path = "deploy_tests.rs"]
 mod deploy_tests;
+#[path = "tally_tests.rs"]
+mod tally_tests;
 
 #[test]
 fn a_burst_of_updates_decides_once_per_turn_not_once_per_update() {

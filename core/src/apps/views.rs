@@ -45,16 +45,7 @@ impl AppService {
         if r.previous.is_some() {
             return AppStatus::Updating;
         }
-        // One pass over the app's tasks (this runs for every app on every
-        // metrics scrape).
-        let (mut current, mut old) = (0, false);
-        for t in Self::instance_tasks(view, name) {
-            if t.record().version != r.version {
-                old = true;
-            } else if !t.kill_sent() && self.instance_ready(view, app, t) {
-                current += 1;
-            }
-        }
+        let (current, old) = self.current_ready(view, name, app);
         let want = if r.spec.kind == Kind::Job {
             r.spec.instances as usize - r.completed.len()
         } else {
@@ -67,6 +58,39 @@ impl AppService {
             return AppStatus::Deploying;
         }
         AppStatus::Running
+    }
+
+    /// How many instances of `app`'s version are ready and not being
+    /// killed, and whether a task of another version lives. From the
+    /// session's task counts ([`View::tally`]): O(1) in the app's tasks
+    /// (this runs for every app on every metrics scrape and rows page),
+    /// except for pods, whose instance is ready only when all of its
+    /// group is: one pass over the pod's tasks.
+    pub(super) fn current_ready(&self, view: &View<'_>, name: &str, app: &App) -> (usize, bool) {
+        let r = &app.rec;
+        if r.spec.is_pod() {
+            let (mut current, mut old) = (0, false);
+            for t in Self::instance_tasks(view, name) {
+                if t.record().version != r.version {
+                    old = true;
+                } else if !t.kill_sent() && self.instance_ready(view, app, t) {
+                    current += 1;
+                }
+            }
+            return (current, old);
+        }
+        let Some(g) = view.tally().group(name) else {
+            return (0, false);
+        };
+        // The current version's tasks are judged by its spec (`spec_of`;
+        // an app with a `previous` is updating and not asked here).
+        let current = g.version(r.version).map_or(0, |v| {
+            v.running_by_class()
+                .filter(|(c, _)| Self::class_ready(&r.spec, *c))
+                .map(|(_, n)| n as usize)
+                .sum()
+        });
+        (current, g.has_other_version(r.version))
     }
 
     /// The view of app `name` with the first page of its tasks (`None`
@@ -225,9 +249,10 @@ impl AppService {
 
     /// The status page's apps table: the apps `scope` sees (all with
     /// `None`) that match `q`, a page of them as rows, and the counts of
-    /// every app. One pass over each app's tasks besides its status;
-    /// rows are built for the page only, so the answer stays small
-    /// whatever the number of apps and tasks.
+    /// every app. Each app costs its status and the session's kept counts
+    /// ([`View::tally`]), not a walk over its tasks; the agent filter
+    /// reads the tally's agent index. Rows are built for the page only,
+    /// so the answer stays small whatever the number of apps and tasks.
     pub(crate) fn app_rows(
         &self,
         view: &View<'_>,
@@ -247,27 +272,23 @@ impl AppService {
             instances: 0,
             pending: 0,
         };
+        let tally = view.tally();
+        let on_agents = (!agent.is_empty()).then(|| tally.groups_on_agents(&agent));
+        self.refresh_pending(view);
+        let pending_of = self.pending.borrow();
         let seen = |n: &&String| scope.is_none_or(|s| s.sees(n));
         for (name, app) in self.apps.iter().filter(|(n, _)| seen(n)) {
             let status = self.status_of(view, name, app);
-            let (mut running, mut tasks, mut on_agent) = (0, 0, agent.is_empty());
-            for t in Self::app_tasks(view, name) {
-                tasks += 1;
-                if t.record().state == TaskState::TaskRunning as i32 {
-                    running += 1;
-                }
-                if !on_agent {
-                    on_agent = contains_ignore_case(t.agent_id(), &agent)
-                        || contains_ignore_case(&t.record().host, &agent);
-                }
-            }
-            let pending = self.pending_of(view, name);
+            let (running, tasks) = tally.group(name).map_or((0, 0), |g| {
+                (g.in_state(TaskState::TaskRunning) as usize, g.live as usize)
+            });
+            let pending = pending_of.get(name).copied().unwrap_or(0);
             out.total += 1;
             *out.statuses.entry(status).or_default() += 1;
             out.running += running;
             out.instances += u64::from(app.rec.spec.instances);
             out.pending += pending;
-            if !(on_agent
+            if !(on_agents.as_ref().is_none_or(|a| a.contains(name.as_str()))
                 && q.status.is_none_or(|s| s == status)
                 && contains_ignore_case(name, &name_part))
             {

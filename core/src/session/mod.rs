@@ -30,7 +30,10 @@ pub mod types;
 
 pub use master_url::{MasterUrl, SCHEDULER_PATH, UrlError};
 pub(crate) use scheduler::Core;
-pub use scheduler::{Phase, Session, Stats, Task, is_failure, is_terminal, state_name};
+pub use scheduler::{
+    CheckClass, GroupTally, Phase, ReadyClass, Session, Stats, Tally, Task, TaskMut, TaskTable,
+    VersionTally, is_failure, is_terminal, state_name,
+};
 pub use shared_str::SharedStr;
 pub use types::*;
 

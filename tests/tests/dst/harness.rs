@@ -2142,6 +2142,10 @@ impl Sim {
         {
             self.fail("core stopped");
         }
+        // Invariant 5b: the kept task counts equal a recount.
+        if let Some(Err(e)) = self.core.as_ref().map(Scheduler::check_tally) {
+            self.fail(format_args!("kept task counts drifted: {e}"));
+        }
     }
 
     /// Invariant 6: after the storm and the settle period, tritium runs

@@ -317,7 +317,7 @@ impl Core {
                     return;
                 }
                 if let CallMeta::Kill(id) = &meta
-                    && let Some(t) = self.tasks.get_mut(id.as_str())
+                    && let Some(mut t) = self.tasks.get_mut(id.as_str())
                 {
                     t.kill_emitted = true;
                 }
@@ -484,7 +484,7 @@ impl Core {
     /// task, or one that shortens a kill under way: the agent never
     /// lengthens a grace period it is already counting).
     pub(crate) fn kill_with_grace(&mut self, id: &str, grace: Duration) {
-        if let Some(t) = self.tasks.get_mut(id) {
+        if let Some(mut t) = self.tasks.get_mut(id) {
             t.set_kill_grace(grace);
         }
         self.kill(id);
@@ -496,11 +496,12 @@ impl Core {
         if self.stream_id().is_none() {
             return;
         }
-        let Some(t) = self.tasks.get_mut(id) else {
+        let committed_seq = self.committed_seq;
+        let Some(mut t) = self.tasks.get_mut(id) else {
             return;
         };
         t.kill_sent = true;
-        let launch_may_be_held = t.intent_seq > self.committed_seq;
+        let launch_may_be_held = t.intent_seq > committed_seq;
         let kill_policy = t.kill_grace().map(|g| mesos::KillPolicy {
             grace_period: Some(mesos::DurationInfo {
                 nanoseconds: i64::try_from(g.as_nanos()).unwrap_or(i64::MAX),
@@ -509,6 +510,7 @@ impl Core {
         let agent_id = Some(mesos::AgentId {
             value: t.rec.agent_id.to_string(),
         });
+        drop(t);
         let c = self.call(call::Type::Kill, |c| {
             c.kill = Some(call::Kill {
                 task_id: mesos::TaskId {
@@ -525,7 +527,7 @@ impl Core {
         if launch_may_be_held {
             self.send_after_store(c);
         } else {
-            if let Some(t) = self.tasks.get_mut(id) {
+            if let Some(mut t) = self.tasks.get_mut(id) {
                 t.kill_emitted = true;
             }
             self.send_now(c);

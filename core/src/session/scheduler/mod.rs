@@ -1,6 +1,6 @@
 //! [`Session`]: see the module documentation of `session`.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,12 +19,14 @@ use crate::rng::Rng;
 mod calls;
 mod offers;
 mod subscription;
+mod tally;
 mod task;
 mod timers;
 mod updates;
 
 use calls::{ACKS_PER_LAUNCH, CallMeta, Held, RESYNC_DELAY};
 use subscription::{says_removed, says_unsubscribed};
+pub use tally::{CheckClass, GroupTally, ReadyClass, Tally, TaskMut, TaskTable, VersionTally};
 pub use task::{Task, is_failure, is_terminal, state_name};
 use task::{is_stuck_candidate, task_deadline, task_event};
 use updates::Reconcile;
@@ -179,10 +181,8 @@ pub struct Core {
     redirects: u32,
     attempt: u32,
     pub(crate) framework_id: Option<String>,
-    /// Boxed: a B-tree leaf holds eleven entries inline and is about
-    /// two-thirds full, so a 250-byte `Task` inline cost about 450 bytes
-    /// per task; boxed, the tree holds a pointer (massif, 20,000 tasks).
-    pub(crate) tasks: BTreeMap<SharedStr, Box<Task>>,
+    /// By id, with their counts by group and agent (see `tally`).
+    pub(crate) tasks: TaskTable,
     pub(crate) out: VecDeque<Output<AnyReply>>,
     pub(crate) batch: Vec<StoreOp>,
     issued_seq: u64,
@@ -278,11 +278,11 @@ impl Core {
     fn restore_unreachable_clocks(&mut self, now: Instant) {
         let cap = self.unreachable_age_cap();
         let mut tasks = std::mem::take(&mut self.tasks);
-        for t in tasks.values_mut() {
+        tasks.for_each_mut(|t| {
             if let (Some(_), Some(at)) = (t.unreachable_since, t.rec.unreachable_time) {
                 t.unreachable_since = Some(self.instant_of(now, at, cap));
             }
-        }
+        });
         self.tasks = tasks;
     }
 
@@ -511,6 +511,13 @@ impl<F: Framework> Session<F> {
     /// Every task the session tracks, by id.
     pub fn tasks(&self) -> impl Iterator<Item = &Task> {
         self.core.tasks.values().map(|t| &**t)
+    }
+
+    /// Whether the task counts kept as tasks change ([`Tally`]) equal
+    /// those recomputed from the tasks; the error names what differs.
+    /// O(tasks): for tests and the simulation's invariants.
+    pub fn check_tally(&self) -> Result<(), String> {
+        self.core.tasks.check_tally()
     }
 
     /// Every task the session tracks as (id, group, state), for simulation

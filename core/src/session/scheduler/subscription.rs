@@ -294,10 +294,10 @@ impl Core {
         // carried out now, and KILLs that may have been lost with the old
         // connection are sent again (a KILL is idempotent). A task already
         // KILLING is dying: it is not kept, nor killed again.
-        for t in self.tasks.values_mut() {
+        self.tasks.for_each_mut(|t| {
             t.kill_sent = t.rec.state == TaskState::TaskKilling as i32;
             t.kill_emitted = t.kill_sent;
-        }
+        });
         self.recompute_task_floor();
         fw.subscribed(&mut Ctx::new(self, now));
     }

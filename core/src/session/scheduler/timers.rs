@@ -40,14 +40,14 @@ impl Core {
     pub(super) fn reconcile_timers<F: Framework>(&mut self, fw: &mut F, now: Instant) {
         let after = self.cfg.unreachable_replace_after;
         let mut replacement_due = false;
-        for t in self.tasks.values_mut() {
+        self.tasks.for_each_mut(|t| {
             let due = matches!((t.unreachable_since, after), (Some(u), Some(a)) if now >= u + a);
             if !t.replaced && due {
                 t.replaced = true;
                 replacement_due = true;
                 tracing::warn!(target: "tritium::tasks", task = %t.rec.id, group = %t.rec.app, "unreachable too long; it no longer counts");
             }
-        }
+        });
         self.replacement_due |= replacement_due;
         if !self.suppressed
             && self
@@ -119,7 +119,7 @@ impl Core {
             .collect();
         let mut stale = Vec::new();
         for (id, checks) in due {
-            if let Some(t) = self.tasks.get_mut(id.as_str()) {
+            if let Some(mut t) = self.tasks.get_mut(id.as_str()) {
                 t.launched_at = now;
                 t.stuck_checks = checks.saturating_add(1);
             }

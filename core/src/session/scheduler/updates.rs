@@ -91,138 +91,140 @@ impl Core {
             // Adopted, it is handled below like any task of ours.
             self.adopt(fw, now, &status);
         }
-        match self.tasks.get_mut(id.as_str()) {
-            Some(t) => {
-                if let Some(agent) = &status.agent_id
-                    && agent.value != t.rec.agent_id
-                {
-                    moved_from = Some(std::mem::replace(
-                        &mut t.rec.agent_id,
-                        SharedStr::from(agent.value.as_str()),
-                    ));
+        // Not a `match`: its scrutinee's guard would live through the
+        // other arms (edition 2024 drops an `if let`'s before `else`).
+        let mut ends = false;
+        if let Some(mut t) = self.tasks.get_mut(id.as_str()) {
+            if let Some(agent) = &status.agent_id
+                && agent.value != t.rec.agent_id
+            {
+                moved_from = Some(std::mem::replace(
+                    &mut t.rec.agent_id,
+                    SharedStr::from(agent.value.as_str()),
+                ));
+            }
+            t.note_message(&status.message);
+            touched = true;
+            if is_terminal(state) {
+                // Below, once the guard has counted the move.
+                ends = true;
+            } else if t.rec.state == TaskState::TaskKilling as i32 {
+                // KILLING ends only in a terminal state. An earlier
+                // update redelivered after a restart (its ack was lost)
+                // must not make a dying task look alive again.
+            } else {
+                // A KILL is done only when a terminal status says so: a
+                // task reported alive after it (the KILL was lost, or
+                // its agent was unreachable) is killed again.
+                kill_again = t.kill_sent && state != TaskState::TaskKilling as i32;
+                let was_unreachable = t.unreachable_since.is_some();
+                let mut stamp_changed = false;
+                if state == TaskState::TaskUnreachable as i32 {
+                    let first = t.unreachable_since.is_none();
+                    let at = master_unreachable
+                        .or(if first { wall_now } else { None })
+                        .or(t.rec.unreachable_time);
+                    stamp_changed = at != t.rec.unreachable_time;
+                    t.rec.unreachable_time = at;
+                    // The clock runs from the agent's loss, not from
+                    // when we heard of it; once the task is replaced a
+                    // later stamp no longer moves it.
+                    if first || (stamp_changed && !t.replaced) {
+                        t.unreachable_since = Some(match at {
+                            Some(w) => instant_at(now, wall_now, w, cap),
+                            None => now,
+                        });
+                    }
+                    new_deadline = task_deadline(&self.cfg, &t);
+                    if self.reconcile.unreachable_at.is_none() {
+                        self.reconcile.unreachable_at =
+                            Some(now + self.cfg.unreachable_reconcile_interval);
+                    }
+                } else if t.unreachable_since.take().is_some() {
+                    // Back from a partition: if a replacement runs, one
+                    // of the two is surplus (the framework decides).
+                    t.replaced = false;
+                    t.rec.unreachable_time = None;
                 }
-                t.note_message(&status.message);
-                touched = true;
-                if is_terminal(state) {
-                    let mut t = self.tasks.remove(id.as_str()).expect("present");
-                    tracing::info!(target: "tritium::tasks", task = %id, group = %t.rec.app, state = state_name(state), message = ?status.message, "task ended");
-                    self.batch.push(StoreOp::RemoveTask(id.clone()));
+                let health_changed = status.healthy.is_some() && status.healthy != t.healthy;
+                // Every status of a task with a check carries its last
+                // result (an empty one before the first), as Mesos's
+                // executors send them.
+                let check_changed = status.check_status.is_some()
+                    && status.check_status.as_ref() != t.check_status();
+                if check_changed {
+                    t.set_check_status(&status.check_status);
+                }
+                // A recovered task's first status says what its health
+                // and check are (`Task::status_seen`). It stays a plain
+                // step: a framework that reads readiness only while an
+                // app changes decides again then anyway, and deciding
+                // again for every reconciled task of a steady app would
+                // make recovery quadratic.
+                t.status_seen = true;
+                plain = !health_changed
+                    && !check_changed
+                    && !was_unreachable
+                    && t.unreachable_since.is_none()
+                    && !t.kill_sent
+                    && [
+                        TaskState::TaskStaging as i32,
+                        TaskState::TaskStarting as i32,
+                        TaskState::TaskRunning as i32,
+                    ]
+                    .contains(&state);
+                if status.healthy.is_some() {
+                    t.healthy = status.healthy;
+                }
+                if state == TaskState::TaskRunning as i32 {
+                    if t.started_at.is_none() {
+                        t.started_at = status.timestamp;
+                    }
+                    if t.healthy != Some(false) {
+                        t.running_since.get_or_insert(now);
+                    } else {
+                        t.running_since = None;
+                    }
+                }
+                if t.rec.state != state || health_changed || check_changed {
+                    if t.rec.state != state && state == TaskState::TaskRunning as i32 {
+                        tracing::info!(target: "tritium::tasks", task = %id, agent = %t.rec.agent_id, "task running");
+                    }
+                    let changed_state = t.rec.state != state;
+                    t.rec.state = state;
+                    let rec = t.rec.clone();
+                    if changed_state || stamp_changed {
+                        self.batch.push(StoreOp::PutTask(rec));
+                    }
                     let ev = task_event(&t, state, status.message.as_deref());
                     self.out.push_back(ev);
-                    t.rec.state = state;
-                    ended = Some(t);
-                } else if t.rec.state == TaskState::TaskKilling as i32 {
-                    // KILLING ends only in a terminal state. An earlier
-                    // update redelivered after a restart (its ack was lost)
-                    // must not make a dying task look alive again.
-                } else {
-                    // A KILL is done only when a terminal status says so: a
-                    // task reported alive after it (the KILL was lost, or
-                    // its agent was unreachable) is killed again.
-                    kill_again = t.kill_sent && state != TaskState::TaskKilling as i32;
-                    let was_unreachable = t.unreachable_since.is_some();
-                    let mut stamp_changed = false;
-                    if state == TaskState::TaskUnreachable as i32 {
-                        let first = t.unreachable_since.is_none();
-                        let at = master_unreachable
-                            .or(if first { wall_now } else { None })
-                            .or(t.rec.unreachable_time);
-                        stamp_changed = at != t.rec.unreachable_time;
-                        t.rec.unreachable_time = at;
-                        // The clock runs from the agent's loss, not from
-                        // when we heard of it; once the task is replaced a
-                        // later stamp no longer moves it.
-                        if first || (stamp_changed && !t.replaced) {
-                            t.unreachable_since = Some(match at {
-                                Some(w) => instant_at(now, wall_now, w, cap),
-                                None => now,
-                            });
-                        }
-                        new_deadline = task_deadline(&self.cfg, t);
-                        if self.reconcile.unreachable_at.is_none() {
-                            self.reconcile.unreachable_at =
-                                Some(now + self.cfg.unreachable_reconcile_interval);
-                        }
-                    } else if t.unreachable_since.take().is_some() {
-                        // Back from a partition: if a replacement runs, one
-                        // of the two is surplus (the framework decides).
-                        t.replaced = false;
-                        t.rec.unreachable_time = None;
-                    }
-                    let health_changed = status.healthy.is_some() && status.healthy != t.healthy;
-                    // Every status of a task with a check carries its last
-                    // result (an empty one before the first), as Mesos's
-                    // executors send them.
-                    let check_changed = status.check_status.is_some()
-                        && status.check_status.as_ref() != t.check_status();
-                    if check_changed {
-                        t.set_check_status(&status.check_status);
-                    }
-                    // A recovered task's first status says what its health
-                    // and check are (`Task::status_seen`). It stays a plain
-                    // step: a framework that reads readiness only while an
-                    // app changes decides again then anyway, and deciding
-                    // again for every reconciled task of a steady app would
-                    // make recovery quadratic.
-                    t.status_seen = true;
-                    plain = !health_changed
-                        && !check_changed
-                        && !was_unreachable
-                        && t.unreachable_since.is_none()
-                        && !t.kill_sent
-                        && [
-                            TaskState::TaskStaging as i32,
-                            TaskState::TaskStarting as i32,
-                            TaskState::TaskRunning as i32,
-                        ]
-                        .contains(&state);
-                    if status.healthy.is_some() {
-                        t.healthy = status.healthy;
-                    }
-                    if state == TaskState::TaskRunning as i32 {
-                        if t.started_at.is_none() {
-                            t.started_at = status.timestamp;
-                        }
-                        if t.healthy != Some(false) {
-                            t.running_since.get_or_insert(now);
-                        } else {
-                            t.running_since = None;
-                        }
-                    }
-                    if t.rec.state != state || health_changed || check_changed {
-                        if t.rec.state != state && state == TaskState::TaskRunning as i32 {
-                            tracing::info!(target: "tritium::tasks", task = %id, agent = %t.rec.agent_id, "task running");
-                        }
-                        let changed_state = t.rec.state != state;
-                        t.rec.state = state;
-                        let rec = t.rec.clone();
-                        if changed_state || stamp_changed {
-                            self.batch.push(StoreOp::PutTask(rec));
-                        }
-                        let ev =
-                            task_event(&self.tasks[id.as_str()], state, status.message.as_deref());
-                        self.out.push_back(ev);
-                    } else if stamp_changed {
-                        // Still UNREACHABLE, and the master now says since
-                        // when: that survives a restart too.
-                        self.batch.push(StoreOp::PutTask(t.rec.clone()));
-                    }
+                } else if stamp_changed {
+                    // Still UNREACHABLE, and the master now says since
+                    // when: that survives a restart too.
+                    self.batch.push(StoreOp::PutTask(t.rec.clone()));
                 }
             }
-            None if !is_terminal(state) && self.cfg.orphans != OrphanPolicy::Ignore => {
-                tracing::warn!(target: "tritium::tasks", task = %id, state = state_name(state), "killing a task this framework did not launch");
-                self.stats.orphans_killed += 1;
-                let agent_id = status.agent_id.clone();
-                let c = self.call(call::Type::Kill, |c| {
-                    c.kill = Some(call::Kill {
-                        task_id: mesos::TaskId { value: id.clone() },
-                        agent_id,
-                        kill_policy: None,
-                    })
-                });
-                self.send_now(c);
-            }
-            None => {}
+        } else if !is_terminal(state) && self.cfg.orphans != OrphanPolicy::Ignore {
+            tracing::warn!(target: "tritium::tasks", task = %id, state = state_name(state), "killing a task this framework did not launch");
+            self.stats.orphans_killed += 1;
+            let agent_id = status.agent_id.clone();
+            let c = self.call(call::Type::Kill, |c| {
+                c.kill = Some(call::Kill {
+                    task_id: mesos::TaskId { value: id.clone() },
+                    agent_id,
+                    kill_policy: None,
+                })
+            });
+            self.send_now(c);
+        }
+        if ends {
+            let mut t = self.tasks.remove(id.as_str()).expect("present");
+            tracing::info!(target: "tritium::tasks", task = %id, group = %t.rec.app, state = state_name(state), message = ?status.message, "task ended");
+            self.batch.push(StoreOp::RemoveTask(id.clone()));
+            let ev = task_event(&t, state, status.message.as_deref());
+            self.out.push_back(ev);
+            t.rec.state = state;
+            ended = Some(t);
         }
         if kill_again {
             // Kill again only if it is still doomed: the kill was decided
@@ -232,10 +234,10 @@ impl Core {
             let emitted = self.tasks.get(id.as_str()).is_some_and(|t| t.kill_emitted);
             if emitted {
                 self.kill(&id);
-            } else if let Some(t) = self.tasks.get_mut(id.as_str()) {
+            } else if let Some(mut t) = self.tasks.get_mut(id.as_str()) {
                 t.kill_sent = false;
                 // It may be a STAGING task again: its launch timeout counts.
-                new_deadline = task_deadline(&self.cfg, t);
+                new_deadline = task_deadline(&self.cfg, &t);
             }
         }
         if let Some(at) = new_deadline {
