@@ -240,7 +240,7 @@ pub enum ViewError {
     Truncated,
     /// A varint ran past 10 bytes, or its 10th byte carried bits beyond 64.
     VarintOverflow,
-    /// A key had field number 0 or did not fit in 32 bits.
+    /// A key had field number 0 or did not fit in 32 bits (as prost).
     InvalidKey(u64),
     /// A key had wire type 6 or 7, which protobuf does not define.
     InvalidWireType(u8),
@@ -525,7 +525,11 @@ impl<'a> Cursor<'a> {
     #[inline]
     fn read_key(&mut self) -> Result<(u32, u8), ViewError> {
         let key = self.read_varint()?;
-        let field = u32::try_from(key >> 3).map_err(|_| ViewError::InvalidKey(key))?;
+        // As prost: a key must fit in 32 bits (field numbers below 2^29).
+        if key > u64::from(u32::MAX) {
+            return Err(ViewError::InvalidKey(key));
+        }
+        let field = (key >> 3) as u32;
         if field == 0 {
             return Err(ViewError::InvalidKey(key));
         }
