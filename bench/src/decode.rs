@@ -182,8 +182,8 @@ pub fn decode_view(buf: &mut BytesMut) -> Result<Tally, DecodeError> {
                 let mut c = 0.0;
                 for resource in offer.resources() {
                     let resource = resource.map_err(err)?;
-                    if resource.name() == "cpus"
-                        && let Some(v) = resource.scalar()
+                    if resource.name().map_err(err)? == "cpus"
+                        && let Some(v) = resource.scalar().map_err(err)?
                     {
                         c += v;
                     }

@@ -44,13 +44,13 @@
 //!         for offer in event.offers() {
 //!             let offer = offer?;
 //!             if self.wanted_launches(&ctx.view()) == 0 {
-//!                 ctx.decline(offer.id(), ctx.config().decline_idle);
+//!                 ctx.decline(offer.id()?, ctx.config().decline_idle);
 //!                 continue;
 //!             }
 //!             self.next += 1;
 //!             let id = format!("hello.{}", self.next);
-//!             let task = simple_task(&id, &offer, "sleep 3600", 0.1, 32.0);
-//!             ctx.accept(&offer, vec![Launch::new(&id, offer.agent_id(), task)]);
+//!             let task = simple_task(&id, &offer, "sleep 3600", 0.1, 32.0)?;
+//!             ctx.accept(&offer, vec![Launch::new(&id, offer.agent_id()?, task)])?;
 //!         }
 //!         Ok(())
 //!     }
@@ -417,8 +417,18 @@ impl<'a> Ctx<'a> {
     /// Launch `launches` on the agent of `offer`, using that offer. Their
     /// records are stored as launch intents first; the ACCEPT leaves once
     /// they are durable.
-    pub fn accept(&mut self, offer: &OfferView<'_>, launches: Vec<Launch>) {
-        self.accept_ids(vec![offer.id().to_owned()], offer.agent_id(), launches);
+    ///
+    /// # Errors
+    ///
+    /// The offer's id or agent id does not decode (nothing is launched).
+    pub fn accept(
+        &mut self,
+        offer: &OfferView<'_>,
+        launches: Vec<Launch>,
+    ) -> Result<(), ViewError> {
+        let (id, agent) = (offer.id()?, offer.agent_id()?);
+        self.accept_ids(vec![id.to_owned()], agent, launches);
+        Ok(())
     }
 
     /// Launch on several offers of one agent (and one allocation role) at
@@ -773,7 +783,7 @@ pub fn owned_offers(event: &EventView<'_>) -> Result<Vec<mesos::Offer>, prost::D
 /// The amount of scalar resource `name` (`cpus`, `mem`, `disk`, `gpus`) an
 /// offer holds unreserved (what [`simple_task`] takes from), summed over its
 /// resources; 0 if it holds none. Reserved and revocable resources are left
-/// out.
+/// out, and so are resources that do not decode.
 ///
 /// ```
 /// # use tritium_core::framework::offered_scalar;
@@ -787,13 +797,18 @@ pub fn offered_scalar(offer: &OfferView<'_>, name: &str) -> f64 {
     offer
         .resources()
         .filter_map(Result::ok)
-        .filter(|r| r.name() == name && !r.is_reserved() && !r.is_revocable())
-        .filter_map(|r| r.scalar())
+        .filter(|r| r.name() == Ok(name) && r.is_reserved() == Ok(false))
+        .filter(|r| r.is_revocable() == Ok(false))
+        .filter_map(|r| r.scalar().ok().flatten())
         .sum()
 }
 
 /// A `TaskInfo` running `command` (a shell command) with `cpus` and `mem`
 /// (MiB) of the offer's resources, under the offer's allocation role.
+///
+/// # Errors
+///
+/// The offer's agent id or allocation role does not decode.
 ///
 /// ```
 /// # use tritium_core::framework::simple_task;
@@ -801,7 +816,7 @@ pub fn offered_scalar(offer: &OfferView<'_>, name: &str) -> f64 {
 /// use tritium_core::matcher::fixture::{event, plain_offer};
 /// let bytes = event(vec![plain_offer("o1", "agent-1", 2.0, 1024.0, vec![])]);
 /// let offer = EventView::new(&bytes).unwrap().offers().next().unwrap().unwrap();
-/// let t = simple_task("t1", &offer, "sleep 60", 0.1, 32.0);
+/// let t = simple_task("t1", &offer, "sleep 60", 0.1, 32.0).unwrap();
 /// assert_eq!((t.task_id.value.as_str(), t.agent_id.value.as_str()), ("t1", "agent-1"));
 /// ```
 pub fn simple_task(
@@ -810,25 +825,24 @@ pub fn simple_task(
     command: &str,
     cpus: f64,
     mem: f64,
-) -> mesos::TaskInfo {
+) -> Result<mesos::TaskInfo, ViewError> {
+    let role = offer.allocation_role()?;
     let scalar = |name: &str, value: f64| mesos::Resource {
         name: name.to_owned(),
         r#type: mesos::value::Type::Scalar as i32,
         scalar: Some(mesos::value::Scalar { value }),
-        allocation_info: offer
-            .allocation_role()
-            .map(|role| mesos::resource::AllocationInfo {
-                role: Some(role.to_owned()),
-            }),
+        allocation_info: role.map(|role| mesos::resource::AllocationInfo {
+            role: Some(role.to_owned()),
+        }),
         ..Default::default()
     };
-    mesos::TaskInfo {
+    Ok(mesos::TaskInfo {
         name: task_id.to_owned(),
         task_id: mesos::TaskId {
             value: task_id.to_owned(),
         },
         agent_id: mesos::AgentId {
-            value: offer.agent_id().to_owned(),
+            value: offer.agent_id()?.to_owned(),
         },
         resources: vec![scalar("cpus", cpus), scalar("mem", mem)],
         command: Some(mesos::CommandInfo {
@@ -837,5 +851,5 @@ pub fn simple_task(
             ..Default::default()
         }),
         ..Default::default()
-    }
+    })
 }

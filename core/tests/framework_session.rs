@@ -46,8 +46,8 @@ impl Framework for OneTask {
             if self.wanted_launches(&ctx.view()) > 0 {
                 self.launched += 1;
                 let id = format!("t{}", self.launched);
-                let info = simple_task(&id, &offer, "sleep 60", 0.1, 32.0);
-                ctx.accept(&offer, vec![Launch::new(&id, offer.agent_id(), info)]);
+                let info = simple_task(&id, &offer, "sleep 60", 0.1, 32.0)?;
+                ctx.accept(&offer, vec![Launch::new(&id, offer.agent_id()?, info)])?;
             }
         }
         Ok(())

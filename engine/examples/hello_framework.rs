@@ -108,17 +108,17 @@ impl Framework for Hello {
             let n = fit.min(missing);
             if n == 0 {
                 // Nothing to do with it: refuse this agent for a while.
-                ctx.decline(offer.id(), ctx.config().decline_idle);
+                ctx.decline(offer.id()?, ctx.config().decline_idle);
                 continue;
             }
             let mut launches = Vec::with_capacity(n);
             for _ in 0..n {
                 let id = format!("hello.{:016x}", ctx.rng().next_u64());
-                let task = simple_task(&id, &offer, &self.command, CPUS, MEM);
+                let task = simple_task(&id, &offer, &self.command, CPUS, MEM)?;
                 let task = self.under_executor(&id, task);
-                launches.push(Launch::new(&id, offer.agent_id(), task));
+                launches.push(Launch::new(&id, offer.agent_id()?, task));
             }
-            ctx.accept(&offer, launches);
+            ctx.accept(&offer, launches)?;
             missing -= n;
         }
         Ok(())

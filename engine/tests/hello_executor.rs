@@ -71,14 +71,14 @@ impl Framework for Launcher {
             let fits =
                 offered_scalar(&offer, "cpus") >= 0.2 && offered_scalar(&offer, "mem") >= 64.0;
             if self.launched > FINISHING || !fits {
-                ctx.decline(offer.id(), ctx.config().decline_idle);
+                ctx.decline(offer.id()?, ctx.config().decline_idle);
                 continue;
             }
             let i = self.launched;
             self.launched += 1;
             let id = Self::id_of(i);
             let command = self.command_of(i);
-            let mut task = simple_task(&id, &offer, &command, 0.1, 32.0);
+            let mut task = simple_task(&id, &offer, &command, 0.1, 32.0)?;
             task.command = None;
             task.data = Some(Bytes::from(command));
             task.executor = Some(ExecutorInfo {
@@ -92,7 +92,7 @@ impl Framework for Launcher {
                 }),
                 ..ExecutorInfo::default()
             });
-            ctx.accept(&offer, vec![Launch::new(&id, offer.agent_id(), task)]);
+            ctx.accept(&offer, vec![Launch::new(&id, offer.agent_id()?, task)])?;
         }
         Ok(())
     }

@@ -165,139 +165,25 @@ pub fn response_head(data: &[u8]) {
     }
 }
 
-/// What a resource view exposes: name, type, scalar bits, ranges, set,
-/// role, reserved, allocation role, persistence id, revocable.
-type ResourceFacts = (
-    String,
-    i32,
-    Option<u64>,
-    Vec<(u64, u64)>,
-    Vec<String>,
-    String,
-    bool,
-    Option<String>,
-    Option<String>,
-    bool,
-);
-
-/// Everything a resource view exposes, for comparing with prost.
-#[allow(deprecated)] // `Resource.role` is deprecated upstream; the view reads it.
-fn resource_facts(r: &tritium_proto::view::ResourceView<'_>) -> ResourceFacts {
-    (
-        r.name().to_owned(),
-        r.value_type().as_i32(),
-        r.scalar().map(f64::to_bits),
-        r.ranges().collect(),
-        r.set().map(str::to_owned).collect(),
-        r.role().to_owned(),
-        r.is_reserved(),
-        r.allocation_role().map(str::to_owned),
-        r.persistence_id().map(str::to_owned),
-        r.is_revocable(),
-    )
-}
-
-/// The same facts from prost, with Mesos' role rules.
-#[allow(deprecated)]
-fn resource_facts_prost(w: &tritium_proto::v1::Resource) -> ResourceFacts {
-    (
-        w.name.clone(),
-        w.r#type,
-        w.scalar.as_ref().map(|s| s.value.to_bits()),
-        w.ranges
-            .iter()
-            .flat_map(|rs| rs.range.iter().map(|x| (x.begin, x.end)))
-            .collect(),
-        w.set.iter().flat_map(|s| s.item.iter().cloned()).collect(),
-        match w.reservations.last() {
-            Some(last) => last.role.clone().unwrap_or_default(),
-            None => w.role().to_owned(),
-        },
-        !w.reservations.is_empty() || w.role.as_deref().is_some_and(|r| r != "*"),
-        w.allocation_info.as_ref().and_then(|a| a.role.clone()),
-        w.disk
-            .as_ref()
-            .and_then(|d| d.persistence.as_ref())
-            .map(|p| p.id.clone()),
-        w.revocable.is_some(),
-    )
-}
-
-/// The view's contract message by message (ARCHITECTURE.md, "The view and
-/// prost"): for every offer and resource the view yields, wherever prost
-/// decodes that message's own bytes (even if it rejects the event around
-/// it), every accessor returns prost's value or an error, never another
-/// value.
-fn each_message_agrees(data: &[u8]) {
-    use prost::Message;
-    use tritium_proto::v1;
-    use tritium_proto::view::EventView;
-
-    let Ok(event) = EventView::new(data) else {
-        return;
-    };
-    for offer in event.offers() {
-        let Ok(offer) = offer else { break };
-        if let Ok(want) = v1::Offer::decode(offer.as_bytes()) {
-            assert_eq!(offer.id(), want.id.value);
-            assert_eq!(offer.agent_id(), want.agent_id.value);
-            assert_eq!(offer.hostname(), want.hostname);
-            assert_eq!(
-                offer.framework_id().unwrap_or_default(),
-                want.framework_id.value
-            );
-            assert_eq!(
-                offer.allocation_role(),
-                want.allocation_info
-                    .as_ref()
-                    .and_then(|a| a.role.as_deref())
-            );
-            for (got, w) in offer.resources().zip(&want.resources) {
-                let Ok(got) = got else { break };
-                assert_eq!(resource_facts(&got), resource_facts_prost(w));
-            }
-        }
-        for r in offer.resources() {
-            let Ok(r) = r else { break };
-            if let Ok(want) = v1::Resource::decode(r.as_bytes()) {
-                assert_eq!(resource_facts(&r), resource_facts_prost(&want));
-            }
-        }
-    }
-}
-
-/// Event decoding: wherever prost decodes an event, the lazy view reads the
-/// same type and, for OFFERS, the same value of every field it exposes.
-/// Where prost refuses the bytes, the view may read them or refuse them
-/// (it checks only what it reads), but never panics, and every offer and
-/// resource it reads agrees with prost's decode of that message alone
-/// wherever prost decodes it ([`each_message_agrees`]).
+/// Event decoding: on any bytes, the lazy view keeps its contract with
+/// prost (`tritium_proto::view::oracle::check`, ARCHITECTURE.md "The view
+/// and prost"): each accessor of each offer, resource and attribute it
+/// yields returns what prost gives when it decodes that message's own bytes
+/// into the fields the accessor reads, `Ok` when prost succeeds and an
+/// error when prost fails; the iterators yield prost's messages, failing
+/// only on one prost rejects (or that lacks a field the view requires);
+/// `validate` passes exactly when nothing fails; and nothing panics.
+/// Wherever prost decodes the whole event, the view reads the same type
+/// and, for every offer, the same value of every field it exposes.
 pub fn event(data: &[u8]) {
     use prost::Message;
     use tritium_proto::scheduler::Event;
-    use tritium_proto::view::EventView;
+    use tritium_proto::view::{EventView, oracle};
 
-    each_message_agrees(data);
-    let full = Event::decode(data);
-    let view = EventView::new(data);
-    let (Ok(full), Ok(view)) = (full, view) else {
-        // walk whatever the view accepts, for the no-panic property
-        if let Ok(view) = EventView::new(data) {
-            for offer in view.offers().flatten() {
-                for r in offer.resources().flatten() {
-                    let _ = (
-                        r.name(),
-                        r.scalar(),
-                        r.role(),
-                        r.ranges().count(),
-                        r.set().count(),
-                    );
-                }
-                for a in offer.attributes().flatten() {
-                    let _ = (a.name(), a.text(), a.ranges().count(), a.set().count());
-                }
-            }
-        }
+    if let Err(e) = oracle::check(data) {
+        panic!("the view breaks its contract with prost: {e}");
+    }
+    let (Ok(full), Ok(view)) = (Event::decode(data), EventView::new(data)) else {
         return;
     };
     assert_eq!(view.event_type_raw().unwrap_or(0), full.r#type.unwrap_or(0));
@@ -305,36 +191,36 @@ pub fn event(data: &[u8]) {
     let mut seen = 0;
     for (i, got) in view.offers().enumerate() {
         // the view is stricter about required fields prost fills with
-        // defaults; an error is acceptable only where prost saw an empty one
+        // defaults (the oracle checked that such an error is one)
         let Ok(got) = got else { return };
         let want = &offers[i];
-        assert_eq!(got.id(), want.id.value);
-        assert_eq!(got.agent_id(), want.agent_id.value);
-        assert_eq!(got.hostname(), want.hostname);
+        assert_eq!(got.id(), Ok(want.id.value.as_str()));
+        assert_eq!(got.agent_id(), Ok(want.agent_id.value.as_str()));
+        assert_eq!(got.hostname(), Ok(want.hostname.as_str()));
         assert_eq!(
             got.allocation_role(),
-            want.allocation_info
+            Ok(want
+                .allocation_info
                 .as_ref()
-                .and_then(|a| a.role.as_deref())
+                .and_then(|a| a.role.as_deref()))
         );
         for (j, r) in got.resources().enumerate() {
             let Ok(r) = r else { return };
             let w = &want.resources[j];
-            assert_eq!(resource_facts(&r), resource_facts_prost(w));
-            assert_eq!(r.name(), w.name);
+            assert_eq!(r.name(), Ok(w.name.as_str()));
             assert_eq!(r.value_type().as_i32(), w.r#type);
             assert_eq!(
-                r.scalar().map(f64::to_bits),
-                w.scalar.as_ref().map(|s| s.value.to_bits())
+                r.scalar().map(|s| s.map(f64::to_bits)),
+                Ok(w.scalar.as_ref().map(|s| s.value.to_bits()))
             );
-            let ranges: Vec<(u64, u64)> = r.ranges().collect();
+            let ranges: Vec<(u64, u64)> = r.ranges().expect("prost decoded it").collect();
             let want_ranges: Vec<(u64, u64)> = w
                 .ranges
                 .iter()
                 .flat_map(|rs| rs.range.iter().map(|x| (x.begin, x.end)))
                 .collect();
             assert_eq!(ranges, want_ranges);
-            let items: Vec<&str> = r.set().collect();
+            let items: Vec<&str> = r.set().expect("prost decoded it").collect();
             let want_items: Vec<&str> = w
                 .set
                 .iter()
@@ -345,8 +231,8 @@ pub fn event(data: &[u8]) {
         for (j, a) in got.attributes().enumerate() {
             let Ok(a) = a else { return };
             let w = &want.attributes[j];
-            assert_eq!(a.name(), w.name);
-            assert_eq!(a.text(), w.text.as_ref().map(|t| t.value.as_str()));
+            assert_eq!(a.name(), Ok(w.name.as_str()));
+            assert_eq!(a.text(), Ok(w.text.as_ref().map(|t| t.value.as_str())));
         }
         seen += 1;
     }

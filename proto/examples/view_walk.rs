@@ -50,8 +50,8 @@ fn walk(records: &[&[u8]]) -> Result<(u64, f64), ViewError> {
                 let mut c = 0.0;
                 for r in offer.resources() {
                     let r = r?;
-                    if r.name() == "cpus"
-                        && let Some(v) = r.scalar()
+                    if r.name()? == "cpus"
+                        && let Some(v) = r.scalar()?
                     {
                         c += v;
                     }
@@ -73,18 +73,19 @@ fn walk_matcher(records: &[&[u8]]) -> Result<(u64, f64), ViewError> {
         if view.event_type() == EventType::Offers {
             for offer in view.offers() {
                 let offer = offer?;
-                acc += (offer.id().len() + offer.agent_id().len() + offer.hostname().len()) as f64;
-                acc += offer.allocation_role().map_or(0, str::len) as f64;
+                acc +=
+                    (offer.id()?.len() + offer.agent_id()?.len() + offer.hostname()?.len()) as f64;
+                acc += offer.allocation_role()?.map_or(0, str::len) as f64;
                 for r in offer.resources() {
                     let r = r?;
-                    if r.is_revocable() || r.persistence_id().is_some() || r.has_disk_source() {
+                    if r.is_revocable()? || r.persistence_id()?.is_some() || r.has_disk_source()? {
                         continue;
                     }
-                    acc += r.scalar().unwrap_or(0.0) + r.value_type().as_i32() as f64;
-                    acc += (r.name().len() + r.role().len()) as f64;
-                    acc += r.allocation_role().map_or(0, str::len) as f64;
-                    acc += f64::from(u8::from(r.is_reserved()));
-                    for (b, e) in r.ranges() {
+                    acc += r.scalar()?.unwrap_or(0.0) + r.value_type().as_i32() as f64;
+                    acc += (r.name()?.len() + r.role()?.len()) as f64;
+                    acc += r.allocation_role()?.map_or(0, str::len) as f64;
+                    acc += f64::from(u8::from(r.is_reserved()?));
+                    for (b, e) in r.ranges()? {
                         acc += (e - b) as f64;
                     }
                 }

@@ -11,64 +11,82 @@
 //! It must never allocate, never panic on any input (every index is checked,
 //! there is no `unsafe`), and never build prost structs.
 //!
-//! # What is scanned when
+//! # What is checked when
+//!
+//! The view checks the framing needed to find things when it finds them,
+//! and each value when it is read, so that what a caller never reads is
+//! never validated:
 //!
 //! - [`EventView::new`] walks the top level of the event once (a handful of
 //!   keys; sub-messages are skipped by length), keeping `type` and the byte
 //!   span of the `offers` field.
-//! - [`OffersIter`] walks that span lazily. Each [`OfferView`] it yields is
-//!   pre-scanned once over its own top-level fields: ids, hostname and
-//!   allocation role are kept as `&str` (UTF-8 checked then), and the spans of
-//!   `resources` and `attributes` are kept for the lazy iterators.
-//! - [`ResourceIter`] / [`AttributeIter`] re-walk those spans. Each
-//!   [`ResourceView`] / [`AttributeView`] they yield is fully checked when it is
-//!   built (framing of every field, UTF-8 of every string it exposes,
-//!   structure of its ranges and set), so its accessors and the
-//!   [`RangesIter`] / [`SetIter`] over it cannot fail.
+//! - [`OffersIter`] walks that span lazily. Each [`OfferView`] it yields was
+//!   scanned once over its own fields: every key, length and wire type of
+//!   that level is checked, `id`, `agent_id` and `hostname` must be
+//!   present, and where each field the view reads lies is noted. Nothing
+//!   inside those fields is read yet.
+//! - [`ResourceIter`] / [`AttributeIter`] walk the resources' (attributes')
+//!   span; each [`ResourceView`] / [`AttributeView`] is scanned the same
+//!   way over its own fields when yielded (`name` and `type` must be
+//!   present).
+//! - Every accessor that reads inside a field (a string's UTF-8, a
+//!   sub-message's fields, a scalar, ranges, set items, roles) checks what
+//!   it reads when it is called and returns a `Result`. [`RangesIter`] and
+//!   [`SetIter`] are checked by the accessor that returns them, so they
+//!   cannot fail. Only what the scans already read (the value type, the
+//!   byte spans) is returned without a `Result`.
 //!
-//! Errors are therefore reported lazily, at the item that contains them, and
-//! every iterator stops (is fused) after yielding its first `Err`. A caller
-//! that must treat the event atomically, as prost does, calls
-//! [`EventView::validate`] first.
+//! Errors are therefore reported lazily, at the item or accessor that
+//! reads them, and every iterator stops (is fused) after yielding its first
+//! `Err`. A caller that must treat the event atomically, as prost does,
+//! calls [`EventView::validate`] first.
 //!
 //! # Agreement with prost
 //!
-//! For input prost decodes successfully, every value the view exposes equals
-//! what prost's full decode gives (checked by `proto/tests/view_props.rs`):
+//! The contract, checked by `proto/tests/view_props.rs` and the fuzz target
+//! `event` on valid, merged, sparse, truncated, corrupted and arbitrary
+//! input: every accessor returns what prost gives when it decodes the
+//! message's own bytes (the offer's, the resource's, the attribute's) into
+//! a message declaring only the fields that accessor reads, every other
+//! field being unknown to it (so only framing-checked): `Ok` with prost's
+//! value when that decode succeeds, an error when it fails. Hence wherever
+//! prost decodes the whole message, every accessor agrees with it; and
+//! where prost rejects the message, an accessor errs exactly when what it
+//! reads is broken. The exceptions, each stricter than prost:
+//!
+//! - the scans (the iterators) reject a message whose own level prost would
+//!   reject anyway (a key, length or wire type of a field the view reads),
+//!   and one missing a field the matcher cannot do without (offer id,
+//!   agent id, hostname, resource and attribute name and type,
+//!   [`ViewError::MissingField`], where prost substitutes a default);
+//! - unknown groups nest at most [`MAX_GROUP_DEPTH`] deep
+//!   ([`ViewError::GroupTooDeep`]; prost allows 100 levels of any nesting).
+//!
+//! How prost reads repeated and merged fields, which the view follows:
 //!
 //! - a non-repeated scalar or string field that occurs more than once: the
-//!   last occurrence wins;
-//! - a non-repeated embedded message that occurs more than once is *merged*
-//!   by prost; the view merges too, for every sub-message it reads:
-//!   `Event.offers` (offers of all occurrences, in order), `Offer.id`,
+//!   last occurrence wins (every occurrence of a string is UTF-8 checked);
+//! - a non-repeated embedded message that occurs more than once is
+//!   *merged*; the view merges every sub-message it reads: `Event.offers`
+//!   (offers of all occurrences, in order), `Offer.id`,
 //!   `Offer.framework_id`, `Offer.agent_id`, `Offer.allocation_info`,
-//!   `Resource.allocation_info`, `Resource.disk` / `DiskInfo.persistence`,
-//!   `Resource.revocable`, and the `scalar`, `ranges`, `set` and `text`
-//!   values (ranges and set items of all occurrences are concatenated in
-//!   order, the last scalar / text value wins);
-//! - repeated fields are yielded in order; unknown fields of every wire type,
-//!   groups included, are skipped.
+//!   `Offer.domain`, `Offer.unavailability`, `Resource.allocation_info`,
+//!   `Resource.disk` / `DiskInfo.persistence`, `Resource.revocable`, and
+//!   the `scalar`, `ranges`, `set` and `text` values (ranges and set items
+//!   of all occurrences are concatenated in order, the last scalar / text
+//!   value wins);
+//! - repeated fields are yielded in order; unknown fields of every wire
+//!   type, groups included, are skipped.
 //!
-//! Equal contents, not equal addresses: the resource iterator reuses a role
-//! string it checked for an earlier resource of the offer when the bytes are
-//! the same, and well-known resource names are returned as constants (so
-//! that the common case costs no UTF-8 check). `Offer.id` and the `as_bytes`
-//! slices always point into the input.
-//!
-//! The view is deliberately *stricter* than prost in one way and *laxer* in
-//! another:
-//!
-//! - stricter: required fields the matcher cannot do without (offer id, agent
-//!   id, hostname, resource and attribute name and type) are reported as
-//!   [`ViewError::MissingField`] when absent, where prost would silently
-//!   substitute a default;
-//! - laxer: fields the view does not expose are only checked for framing
-//!   (their length fits), not for their contents, so a bad UTF-8 string inside
-//!   e.g. `Offer.url` or an earlier (not the last) `ReservationInfo` goes
-//!   unnoticed here while prost would reject the whole event.
+//! Equal contents, not equal addresses: well-known resource names are
+//! returned as constants (so that the common case costs no UTF-8 check).
+//! `Offer.id` and the `as_bytes` slices always point into the input.
 
 use std::fmt;
 use std::iter::FusedIterator;
+
+#[cfg(feature = "oracle")]
+pub mod oracle;
 
 // ---------------------------------------------------------------------------
 // Field numbers, from the Mesos reference definitions (mesos-go
@@ -222,7 +240,7 @@ pub enum ViewError {
     Truncated,
     /// A varint ran past 10 bytes, or its 10th byte carried bits beyond 64.
     VarintOverflow,
-    /// A key had field number 0 or did not fit in 32 bits.
+    /// A key had field number 0 or did not fit in 32 bits (as prost).
     InvalidKey(u64),
     /// A key had wire type 6 or 7, which protobuf does not define.
     InvalidWireType(u8),
@@ -241,6 +259,9 @@ pub enum ViewError {
     },
     /// A required field the view needs is absent.
     MissingField(&'static str),
+    /// A sub-message the view hands to prost (`Offer.unavailability`)
+    /// did not decode.
+    Malformed(&'static str),
     /// An end-group key without a matching start-group key.
     UnmatchedEndGroup,
     /// Unknown groups nested deeper than [`MAX_GROUP_DEPTH`].
@@ -259,6 +280,7 @@ impl fmt::Display for ViewError {
             }
             ViewError::InvalidUtf8 { field } => write!(f, "field {field} is not valid UTF-8"),
             ViewError::MissingField(field) => write!(f, "required field {field} is missing"),
+            ViewError::Malformed(field) => write!(f, "field {field} does not decode"),
             ViewError::UnmatchedEndGroup => {
                 f.write_str("protobuf end-group without matching start")
             }
@@ -285,7 +307,7 @@ const WT_FIXED32: u8 = 5;
 /// their marker, so a caller can still report a wrong wire type.
 #[derive(Clone, Copy, Debug)]
 enum FieldValue<'a> {
-    Varint(u64),
+    Varint,
     Fixed64,
     Len(&'a [u8]),
     Group,
@@ -295,7 +317,7 @@ enum FieldValue<'a> {
 impl<'a> FieldValue<'a> {
     fn wire_type(self) -> u8 {
         match self {
-            FieldValue::Varint(_) => WT_VARINT,
+            FieldValue::Varint => WT_VARINT,
             FieldValue::Fixed64 => WT_FIXED64,
             FieldValue::Len(_) => WT_LEN,
             FieldValue::Group => WT_START_GROUP,
@@ -319,22 +341,6 @@ impl<'a> FieldValue<'a> {
         }
     }
 
-    /// A varint field (int32/uint64/enum/bool).
-    #[inline]
-    fn varint(self, field: &'static str) -> Result<u64, ViewError> {
-        match self {
-            FieldValue::Varint(v) => Ok(v),
-            other => Err(other.bad(field)),
-        }
-    }
-
-    /// An enum field, truncated to `i32` like prost does.
-    #[inline]
-    fn enumeration(self, field: &'static str) -> Result<i32, ViewError> {
-        // Truncation is the protobuf rule for int32/enum read from a varint.
-        self.varint(field).map(|v| v as i32)
-    }
-
     /// A `string` field, UTF-8 checked.
     #[inline]
     fn string(self, field: &'static str) -> Result<&'a str, ViewError> {
@@ -345,25 +351,6 @@ impl<'a> FieldValue<'a> {
 #[inline]
 fn utf8<'a>(bytes: &'a [u8], field: &'static str) -> Result<&'a str, ViewError> {
     std::str::from_utf8(bytes).map_err(|_| ViewError::InvalidUtf8 { field })
-}
-
-/// [`utf8`], except that bytes equal to those of `hint` (a string checked
-/// before, typically the previous resource's role) are `hint` without
-/// another check; and a string checked here becomes the next `hint`. The
-/// result has the same contents either way, though not necessarily the same
-/// address.
-#[inline]
-fn utf8_hinted<'a>(
-    bytes: &'a [u8],
-    hint: &mut &'a str,
-    field: &'static str,
-) -> Result<&'a str, ViewError> {
-    if bytes == hint.as_bytes() {
-        return Ok(*hint);
-    }
-    let s = utf8(bytes, field)?;
-    *hint = s;
-    Ok(s)
 }
 
 /// A resource name the matcher knows by name, as a constant: the same
@@ -538,7 +525,11 @@ impl<'a> Cursor<'a> {
     #[inline]
     fn read_key(&mut self) -> Result<(u32, u8), ViewError> {
         let key = self.read_varint()?;
-        let field = u32::try_from(key >> 3).map_err(|_| ViewError::InvalidKey(key))?;
+        // As prost: a key must fit in 32 bits (field numbers below 2^29).
+        if key > u64::from(u32::MAX) {
+            return Err(ViewError::InvalidKey(key));
+        }
+        let field = (key >> 3) as u32;
         if field == 0 {
             return Err(ViewError::InvalidKey(key));
         }
@@ -579,7 +570,7 @@ impl<'a> Cursor<'a> {
         depth: u32,
     ) -> Result<FieldValue<'a>, ViewError> {
         match wire_type {
-            WT_VARINT => self.read_varint().map(FieldValue::Varint),
+            WT_VARINT => self.read_varint().map(|_| FieldValue::Varint),
             WT_FIXED64 => self.read_fixed::<8>().map(|_| FieldValue::Fixed64),
             WT_LEN => self.read_len().map(FieldValue::Len),
             WT_FIXED32 => self.read_fixed::<4>().map(|_| FieldValue::Fixed32),
@@ -624,7 +615,10 @@ impl<'a> Cursor<'a> {
         // everything else (fixed32, groups, errors) takes the slow path.
         let value = match wire_type {
             WT_LEN => FieldValue::Len(self.read_len()?),
-            WT_VARINT => FieldValue::Varint(self.read_varint()?),
+            WT_VARINT => {
+                self.read_varint()?;
+                FieldValue::Varint
+            }
             WT_FIXED64 => {
                 self.read_fixed::<8>()?;
                 FieldValue::Fixed64
@@ -689,24 +683,6 @@ impl Span {
     }
 }
 
-/// Scans every field of `buf`, handing `f` the field, its value, and the byte
-/// offsets where it starts (at its key) and ends.
-#[inline]
-fn scan_fields<'a>(
-    buf: &'a [u8],
-    mut f: impl FnMut(u32, FieldValue<'a>, usize, usize) -> Result<(), ViewError>,
-) -> Result<(), ViewError> {
-    let mut cur = Cursor::new(buf);
-    loop {
-        let start = buf.len() - cur.remaining();
-        let Some((field, value)) = cur.next_field()? else {
-            return Ok(());
-        };
-        let end = buf.len() - cur.remaining();
-        f(field, value, start, end)?;
-    }
-}
-
 /// Yields the payloads of every occurrence of one length-delimited field.
 #[derive(Clone, Copy, Debug)]
 struct LenFields<'a> {
@@ -766,26 +742,73 @@ impl<'a> Iterator for LenFields<'a> {
 
 impl FusedIterator for LenFields<'_> {}
 
-/// Yields the payloads of field `inner` inside every occurrence of the
-/// message field `outer`: the merged view of a non-repeated sub-message's
-/// repeated field.
+/// The payloads of every occurrence of one length-delimited field: all the
+/// matching fields of a message, or one payload already found.
+#[derive(Clone, Copy, Debug)]
+enum Occurrences<'a> {
+    /// The one occurrence (`None` once yielded, or for an absent field).
+    One(Option<&'a [u8]>),
+    /// Every occurrence in a message.
+    Many(LenFields<'a>),
+}
+
+impl<'a> Occurrences<'a> {
+    /// No occurrence.
+    const NONE: Occurrences<'static> = Occurrences::One(None);
+
+    fn finish(&mut self) {
+        match self {
+            Occurrences::One(one) => *one = None,
+            Occurrences::Many(fields) => fields.cur.finish(),
+        }
+    }
+}
+
+impl<'a> Iterator for Occurrences<'a> {
+    type Item = Result<&'a [u8], ViewError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Occurrences::One(one) => one.take().map(Ok),
+            Occurrences::Many(fields) => fields.next(),
+        }
+    }
+}
+
+impl FusedIterator for Occurrences<'_> {}
+
+/// Yields the payloads of field `inner` inside every occurrence of a
+/// message field: the merged view of a non-repeated sub-message's repeated
+/// field.
 #[derive(Clone, Copy, Debug)]
 struct NestedLenFields<'a> {
-    outer: LenFields<'a>,
+    outer: Occurrences<'a>,
     inner: LenFields<'a>,
 }
 
 impl<'a> NestedLenFields<'a> {
+    /// Field `inner` of every `outer` field of `span`.
     #[inline]
     fn new(span: &'a [u8], outer: (u32, &'static str), inner: (u32, &'static str)) -> Self {
+        Self::over(
+            Occurrences::Many(LenFields::new(span, outer.0, outer.1)),
+            inner.0,
+            inner.1,
+        )
+    }
+
+    /// Field `inner` of every message `outer` yields.
+    #[inline]
+    fn over(outer: Occurrences<'a>, inner: u32, name: &'static str) -> Self {
         NestedLenFields {
-            outer: LenFields::new(span, outer.0, outer.1),
-            inner: LenFields::new(&[], inner.0, inner.1),
+            outer,
+            inner: LenFields::new(&[], inner, name),
         }
     }
 
     fn finish(&mut self) {
-        self.outer.cur.finish();
+        self.outer.finish();
         self.inner.cur.finish();
     }
 }
@@ -1059,18 +1082,14 @@ impl<'a> EventView<'a> {
         self.buf
     }
 
-    /// Reads every offer, resource and attribute once, so that errors the
-    /// lazy iterators would report late are reported now. For callers that
-    /// must accept or reject the event as a whole.
+    /// Reads everything the view exposes once (every offer, resource and
+    /// attribute, and every accessor of each: [`OfferView::validate`]), so
+    /// that errors the lazy iterators and accessors would report late are
+    /// reported now. For callers that must accept or reject the event as a
+    /// whole: after `Ok`, nothing the view yields of this event fails.
     pub fn validate(&self) -> Result<(), ViewError> {
         for offer in self.offers() {
-            let offer = offer?;
-            for resource in offer.resources() {
-                resource?;
-            }
-            for attribute in offer.attributes() {
-                attribute?;
-            }
+            offer?.validate()?;
         }
         Ok(())
     }
@@ -1097,84 +1116,113 @@ impl<'a> Iterator for OffersIter<'a> {
 
 impl FusedIterator for OffersIter<'_> {}
 
-impl<'a> EventView<'a> {
-    /// The id and agent id of each offer, in the order of
-    /// [`EventView::offers`], read without the rest of the offer: its other
-    /// fields are only skipped over by their lengths, as fields no accessor
-    /// exposes are. For a caller that answers offers without matching
-    /// them (declining every one); the ids agree with prost's decode of
-    /// each offer that prost decodes, and an offer without an id or agent
-    /// id is an error, as it is for [`EventView::offers`]. The iterator
-    /// stops after its first error.
-    pub fn offer_ids(&self) -> OfferIdsIter<'a> {
-        OfferIdsIter {
-            inner: NestedLenFields::new(
-                self.offers,
-                (event::OFFERS, "Event.offers"),
-                (event_offers::OFFERS, "Event.Offers.offers"),
-            ),
-        }
+// ---------------------------------------------------------------------------
+// Occurrences of a field, as a scan records them.
+
+/// The bit of field number `field` in a `seen` / `many` mask (fields the
+/// views record all have numbers below 32).
+const fn bit(field: u32) -> u32 {
+    1 << field
+}
+
+/// Notes one occurrence of the field with bit `b` in a scan's masks: `seen`
+/// gets the bit, and `many` too if it was seen before.
+#[inline(always)]
+fn note(seen: &mut u32, many: &mut u32, b: u32) {
+    *many |= *seen & b;
+    *seen |= b;
+}
+
+/// The payloads of every occurrence of length-delimited field `field` of
+/// `buf` (a message whose framing was checked), or just `last` when the
+/// field occurred once: what a merged sub-message or a repeated string is
+/// read from.
+#[inline]
+fn occurrences<'a>(
+    buf: &'a [u8],
+    last: &'a [u8],
+    many: bool,
+    field: u32,
+    name: &'static str,
+) -> Occurrences<'a> {
+    if many {
+        Occurrences::Many(LenFields::new(buf, field, name))
+    } else {
+        Occurrences::One(Some(last))
     }
 }
 
-/// An offer's id and agent id ([`EventView::offer_ids`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OfferIds<'a> {
-    /// `Offer.id.value`.
-    pub id: &'a str,
-    /// `Offer.agent_id.value`.
-    pub agent_id: &'a str,
-}
-
-/// Iterator over the ids of an event's offers; see
-/// [`EventView::offer_ids`].
-#[derive(Clone, Debug)]
-pub struct OfferIdsIter<'a> {
-    inner: NestedLenFields<'a>,
-}
-
-impl<'a> Iterator for OfferIdsIter<'a> {
-    type Item = Result<OfferIds<'a>, ViewError>;
-
-    #[inline]
-    fn next(&mut self) -> Option<Self::Item> {
-        let ids = self.inner.next()?.and_then(scan_offer_ids);
-        if ids.is_err() {
-            self.inner.finish();
-        }
-        Some(ids)
+/// A `string` field that may occur more than once: every occurrence is
+/// UTF-8 checked (prost decodes each), the last one wins.
+#[inline]
+fn last_string<'a>(
+    buf: &'a [u8],
+    last: &'a [u8],
+    many: bool,
+    field: u32,
+    name: &'static str,
+) -> Result<&'a str, ViewError> {
+    if !many {
+        return utf8(last, name);
     }
+    let mut out = "";
+    for s in LenFields::new(buf, field, name) {
+        out = utf8(s?, name)?;
+    }
+    Ok(out)
 }
 
-impl FusedIterator for OfferIdsIter<'_> {}
+/// Checks the framing of every field of an encoded message (groups
+/// included) without reading any: what prost checks of a message whose
+/// fields it does not know.
+fn check_framing(message: &[u8]) -> Result<(), ViewError> {
+    let mut cur = Cursor::new(message);
+    while cur.next_field()?.is_some() {}
+    Ok(())
+}
 
-/// Reads `Offer.id` and `Offer.agent_id` of an encoded `Offer` (every
-/// occurrence merged, as prost does), skipping the other fields.
-fn scan_offer_ids(buf: &[u8]) -> Result<OfferIds<'_>, ViewError> {
-    const ID: u64 = tag(offer::ID, WT_LEN);
-    const AGENT_ID: u64 = tag(offer::AGENT_ID, WT_LEN);
-    const READS: u32 = (1 << offer::ID) | (1 << offer::AGENT_ID);
-    fn names(field: u64) -> &'static str {
-        if field == u64::from(offer::ID) {
-            "Offer.id"
-        } else {
-            "Offer.agent_id"
-        }
+/// Merges one occurrence of a message with one `string` field `field` (an
+/// `OfferID`, `AgentID`, `FrameworkID`, `AllocationInfo`, ...) into `out`:
+/// every occurrence of the string is UTF-8 checked, the last one wins, and
+/// other fields are only framing-checked. `out` stays as it is when this
+/// occurrence has no such string.
+#[inline]
+fn merge_string_message<'a>(
+    message: &'a [u8],
+    field: u32,
+    out: &mut Option<&'a str>,
+    name: &'static str,
+) -> Result<(), ViewError> {
+    let want = tag(field, WT_LEN);
+    if let Some(bytes) = only_short_string(message, want) {
+        *out = Some(utf8(bytes, name)?);
+        return Ok(());
     }
-    let mut id = None;
-    let mut agent_id = None;
-    let mut cur = Cursor::new(buf);
+    let mut cur = Cursor::new(message);
     while !cur.rest.is_empty() {
-        match cur.read_tag()? {
-            ID => merge_id(cur.read_len()?, &mut id, "Offer.id.value")?,
-            AGENT_ID => merge_id(cur.read_len()?, &mut agent_id, "Offer.agent_id.value")?,
-            other => cur.skip_unread(other, READS, names)?,
+        let t = cur.read_tag()?;
+        if t == want {
+            *out = Some(utf8(cur.read_len()?, name)?);
+        } else {
+            cur.skip_unread(t, bit(field), |_| name)?;
         }
     }
-    Ok(OfferIds {
-        id: id.ok_or(ViewError::MissingField("Offer.id"))?,
-        agent_id: agent_id.ok_or(ViewError::MissingField("Offer.agent_id"))?,
-    })
+    Ok(())
+}
+
+/// The string field `field` of a (possibly merged) sub-message given by its
+/// occurrences: `None` when no occurrence holds it.
+#[inline]
+fn merged_string<'a>(
+    occurrences: Occurrences<'a>,
+    field: u32,
+    name: &'static str,
+) -> Result<Option<&'a str>, ViewError> {
+    let mut out = None;
+    for m in occurrences {
+        merge_string_message(m?, field, &mut out, name)?;
+    }
+    Ok(out)
 }
 
 // ---------------------------------------------------------------------------
@@ -1182,33 +1230,37 @@ fn scan_offer_ids(buf: &[u8]) -> Result<OfferIds<'_>, ViewError> {
 
 /// A borrowed view of one `mesos.v1.Offer`.
 ///
-/// Its ids, hostname and allocation role were read (and UTF-8 checked) when
-/// it was built; resources and attributes are read lazily.
+/// Building it scans the offer's own fields once, checking their framing
+/// and noting where each field the view reads is; nothing inside them is
+/// read until an accessor asks, and each accessor checks what it reads
+/// (see the module documentation).
 #[derive(Clone, Copy)]
 pub struct OfferView<'a> {
     buf: &'a [u8],
-    id: &'a str,
-    framework_id: Option<&'a str>,
-    agent_id: &'a str,
-    hostname: &'a str,
-    allocation_role: Option<&'a str>,
+    /// Fields seen (bit per field number), and those seen more than once.
+    seen: u32,
+    many: u32,
+    /// The payload of the last occurrence of each field read on demand.
+    id: &'a [u8],
+    framework_id: &'a [u8],
+    agent_id: &'a [u8],
+    hostname: &'a [u8],
+    allocation_info: &'a [u8],
+    /// From the first to the last occurrence of `resources`,
+    /// `attributes` and `domain` (keys included; empty when absent).
     resources: &'a [u8],
     attributes: &'a [u8],
-    /// The encoded `Unavailability`, if the offer has one.
-    unavailability: Option<&'a [u8]>,
-    /// The encoded `Offer.domain` fields (first to last occurrence; empty
-    /// without one).
     domain: &'a [u8],
 }
 
 impl fmt::Debug for OfferView<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OfferView")
-            .field("id", &self.id)
-            .field("framework_id", &self.framework_id)
-            .field("agent_id", &self.agent_id)
-            .field("hostname", &self.hostname)
-            .field("allocation_role", &self.allocation_role)
+            .field("id", &self.id())
+            .field("framework_id", &self.framework_id())
+            .field("agent_id", &self.agent_id())
+            .field("hostname", &self.hostname())
+            .field("allocation_role", &self.allocation_role())
             .field("resources", &DebugList(self.resources()))
             .field("attributes", &DebugList(self.attributes()))
             .finish()
@@ -1230,59 +1282,16 @@ fn only_short_string(message: &[u8], tag: u64) -> Option<&[u8]> {
     }
 }
 
-/// Merges one occurrence of an `OfferID` / `AgentID` / `FrameworkID` message
-/// into `out`: present (with prost's default `""`) once the message occurs,
-/// and the last `value` seen wins.
+/// From the first occurrence's key (`first`, `usize::MAX` if none) to `end`.
 #[inline]
-fn merge_id<'a>(
-    message: &'a [u8],
-    out: &mut Option<&'a str>,
-    name: &'static str,
-) -> Result<(), ViewError> {
-    const VALUE: u64 = tag(id::VALUE, WT_LEN);
-    if let Some(bytes) = only_short_string(message, VALUE) {
-        *out = Some(utf8(bytes, name)?);
-        return Ok(());
-    }
-    let mut value = out.unwrap_or("");
-    let mut cur = Cursor::new(message);
-    while !cur.rest.is_empty() {
-        match cur.read_tag()? {
-            VALUE => value = utf8(cur.read_len()?, name)?,
-            other => cur.skip_unread(other, 1 << id::VALUE, |_| name)?,
-        }
-    }
-    *out = Some(value);
-    Ok(())
-}
-
-/// Merges one `Resource.AllocationInfo` occurrence: the last `role` wins.
-/// A role with the bytes of `hint` (a string already checked) is `hint`.
-#[inline]
-fn merge_allocation_role<'a>(
-    message: &'a [u8],
-    out: &mut Option<&'a str>,
-    hint: &mut &'a str,
-) -> Result<(), ViewError> {
-    const ROLE: u64 = tag(allocation_info::ROLE, WT_LEN);
-    if let Some(bytes) = only_short_string(message, ROLE) {
-        *out = Some(utf8_hinted(bytes, hint, "AllocationInfo.role")?);
-        return Ok(());
-    }
-    let mut cur = Cursor::new(message);
-    while !cur.rest.is_empty() {
-        match cur.read_tag()? {
-            ROLE => *out = Some(utf8_hinted(cur.read_len()?, hint, "AllocationInfo.role")?),
-            other => {
-                cur.skip_unread(other, 1 << allocation_info::ROLE, |_| "AllocationInfo.role")?;
-            }
-        }
-    }
-    Ok(())
+fn span_of(buf: &[u8], first: usize, end: usize) -> &[u8] {
+    buf.get(first..end).unwrap_or_default()
 }
 
 impl<'a> OfferView<'a> {
-    /// Pre-scans an encoded `Offer`.
+    /// Scans an encoded `Offer`: checks the framing of its fields and the
+    /// wire types of those the view reads, and that `id`, `agent_id` and
+    /// `hostname` are present.
     pub fn new(buf: &'a [u8]) -> Result<Self, ViewError> {
         const ID: u64 = tag(offer::ID, WT_LEN);
         const FRAMEWORK_ID: u64 = tag(offer::FRAMEWORK_ID, WT_LEN);
@@ -1293,15 +1302,15 @@ impl<'a> OfferView<'a> {
         const UNAVAILABILITY: u64 = tag(offer::UNAVAILABILITY, WT_LEN);
         const ALLOCATION_INFO: u64 = tag(offer::ALLOCATION_INFO, WT_LEN);
         const DOMAIN: u64 = tag(offer::DOMAIN, WT_LEN);
-        const READS: u32 = (1 << offer::ID)
-            | (1 << offer::FRAMEWORK_ID)
-            | (1 << offer::AGENT_ID)
-            | (1 << offer::HOSTNAME)
-            | (1 << offer::RESOURCES)
-            | (1 << offer::ATTRIBUTES)
-            | (1 << offer::UNAVAILABILITY)
-            | (1 << offer::ALLOCATION_INFO)
-            | (1 << offer::DOMAIN);
+        const READS: u32 = bit(offer::ID)
+            | bit(offer::FRAMEWORK_ID)
+            | bit(offer::AGENT_ID)
+            | bit(offer::HOSTNAME)
+            | bit(offer::RESOURCES)
+            | bit(offer::ATTRIBUTES)
+            | bit(offer::UNAVAILABILITY)
+            | bit(offer::ALLOCATION_INFO)
+            | bit(offer::DOMAIN);
         fn names(field: u64) -> &'static str {
             match field as u32 {
                 offer::ID => "Offer.id",
@@ -1315,59 +1324,101 @@ impl<'a> OfferView<'a> {
                 _ => "Offer.domain",
             }
         }
-        let mut id = None;
-        let mut framework_id = None;
-        let mut agent_id = None;
-        let mut hostname = None;
-        let mut allocation_role = None;
-        let mut resources = Span::default();
-        let mut attributes = Span::default();
-        let mut unavailability = None;
-        let mut domain = Span::default();
-        let mut hint = "";
+        let (mut seen, mut many) = (0, 0);
+        let (mut id, mut framework_id, mut agent_id): (&[u8], &[u8], &[u8]) = (&[], &[], &[]);
+        let (mut hostname, mut allocation_info): (&[u8], &[u8]) = (&[], &[]);
+        let (mut res_first, mut res_end) = (usize::MAX, 0);
+        let (mut attr_first, mut attr_end) = (usize::MAX, 0);
+        let (mut dom_first, mut dom_end) = (usize::MAX, 0);
         let mut cur = Cursor::new(buf);
         while !cur.rest.is_empty() {
             let start = buf.len() - cur.remaining();
             match cur.read_tag()? {
                 RESOURCES => {
                     cur.read_len()?;
-                    resources.note(start, buf.len() - cur.remaining());
+                    res_first = res_first.min(start);
+                    res_end = buf.len() - cur.remaining();
                 }
                 ATTRIBUTES => {
                     cur.read_len()?;
-                    attributes.note(start, buf.len() - cur.remaining());
+                    attr_first = attr_first.min(start);
+                    attr_end = buf.len() - cur.remaining();
                 }
-                ID => merge_id(cur.read_len()?, &mut id, "Offer.id.value")?,
-                FRAMEWORK_ID => merge_id(
-                    cur.read_len()?,
-                    &mut framework_id,
-                    "Offer.framework_id.value",
-                )?,
-                AGENT_ID => merge_id(cur.read_len()?, &mut agent_id, "Offer.agent_id.value")?,
-                HOSTNAME => hostname = Some(utf8(cur.read_len()?, "Offer.hostname")?),
+                ID => {
+                    id = cur.read_len()?;
+                    note(&mut seen, &mut many, bit(offer::ID));
+                }
+                FRAMEWORK_ID => {
+                    framework_id = cur.read_len()?;
+                    note(&mut seen, &mut many, bit(offer::FRAMEWORK_ID));
+                }
+                AGENT_ID => {
+                    agent_id = cur.read_len()?;
+                    note(&mut seen, &mut many, bit(offer::AGENT_ID));
+                }
+                HOSTNAME => {
+                    hostname = cur.read_len()?;
+                    note(&mut seen, &mut many, bit(offer::HOSTNAME));
+                }
                 ALLOCATION_INFO => {
-                    merge_allocation_role(cur.read_len()?, &mut allocation_role, &mut hint)?;
+                    allocation_info = cur.read_len()?;
+                    note(&mut seen, &mut many, bit(offer::ALLOCATION_INFO));
                 }
-                UNAVAILABILITY => unavailability = Some(cur.read_len()?),
+                UNAVAILABILITY => {
+                    cur.read_len()?;
+                    note(&mut seen, &mut many, bit(offer::UNAVAILABILITY));
+                }
                 DOMAIN => {
                     cur.read_len()?;
-                    domain.note(start, buf.len() - cur.remaining());
+                    dom_first = dom_first.min(start);
+                    dom_end = buf.len() - cur.remaining();
                 }
                 other => cur.skip_unread(other, READS, names)?,
             }
         }
+        if seen & bit(offer::ID) == 0 {
+            return Err(ViewError::MissingField("Offer.id"));
+        }
+        if seen & bit(offer::AGENT_ID) == 0 {
+            return Err(ViewError::MissingField("Offer.agent_id"));
+        }
+        if seen & bit(offer::HOSTNAME) == 0 {
+            return Err(ViewError::MissingField("Offer.hostname"));
+        }
         Ok(OfferView {
             buf,
-            id: id.ok_or(ViewError::MissingField("Offer.id"))?,
+            seen,
+            many,
+            id,
             framework_id,
-            agent_id: agent_id.ok_or(ViewError::MissingField("Offer.agent_id"))?,
-            hostname: hostname.ok_or(ViewError::MissingField("Offer.hostname"))?,
-            allocation_role,
-            resources: resources.slice(buf),
-            attributes: attributes.slice(buf),
-            unavailability,
-            domain: domain.slice(buf),
+            agent_id,
+            hostname,
+            allocation_info,
+            resources: span_of(buf, res_first, res_end),
+            attributes: span_of(buf, attr_first, attr_end),
+            domain: span_of(buf, dom_first, dom_end),
         })
+    }
+
+    fn many(&self, field: u32) -> bool {
+        self.many & bit(field) != 0
+    }
+
+    /// `value` of the id message `field` (merged over its occurrences).
+    fn id_value(
+        &self,
+        field: u32,
+        last: &'a [u8],
+        name: &'static str,
+    ) -> Result<&'a str, ViewError> {
+        if !self.many(field)
+            && let Some(bytes) = only_short_string(last, tag(id::VALUE, WT_LEN))
+        {
+            return utf8(bytes, name);
+        }
+        let all = occurrences(self.buf, last, self.many(field), field, name);
+        // prost's default for the required `value`: "".
+        Ok(merged_string(all, id::VALUE, name)?.unwrap_or(""))
     }
 
     /// `Offer.domain.fault_domain` as `(region, zone)` names: where the
@@ -1416,18 +1467,21 @@ impl<'a> OfferView<'a> {
 
     /// `Offer.unavailability`: the agent's scheduled maintenance, as
     /// (start, duration) in nanoseconds (`None` duration: open-ended).
-    /// Rare, so decoded on demand.
+    /// Rare, so decoded (by prost, every occurrence merged) on demand.
     ///
     /// # Errors
     ///
     /// The field does not decode.
     pub fn unavailability(&self) -> Result<Option<(i64, Option<i64>)>, ViewError> {
         use prost::Message;
-        let Some(bytes) = self.unavailability else {
+        if self.seen & bit(offer::UNAVAILABILITY) == 0 {
             return Ok(None);
-        };
-        let u = crate::v1::Unavailability::decode(bytes)
-            .map_err(|_| ViewError::MissingField("Offer.unavailability.start"))?;
+        }
+        let mut u = crate::v1::Unavailability::default();
+        for bytes in LenFields::new(self.buf, offer::UNAVAILABILITY, "Offer.unavailability") {
+            u.merge(bytes?)
+                .map_err(|_| ViewError::Malformed("Offer.unavailability"))?;
+        }
         Ok(Some((
             u.start.nanoseconds,
             u.duration.map(|d| d.nanoseconds),
@@ -1435,41 +1489,87 @@ impl<'a> OfferView<'a> {
     }
 
     /// `Offer.id.value`.
-    pub fn id(&self) -> &'a str {
-        self.id
+    ///
+    /// # Errors
+    ///
+    /// An occurrence of the id does not decode, or a value is not UTF-8.
+    pub fn id(&self) -> Result<&'a str, ViewError> {
+        self.id_value(offer::ID, self.id, "Offer.id.value")
     }
 
     /// `Offer.framework_id.value`, `None` if `framework_id` is absent (the
     /// matcher does not need it, so its absence does not fail the offer).
-    pub fn framework_id(&self) -> Option<&'a str> {
-        self.framework_id
+    ///
+    /// # Errors
+    ///
+    /// As [`OfferView::id`].
+    pub fn framework_id(&self) -> Result<Option<&'a str>, ViewError> {
+        if self.seen & bit(offer::FRAMEWORK_ID) == 0 {
+            return Ok(None);
+        }
+        self.id_value(
+            offer::FRAMEWORK_ID,
+            self.framework_id,
+            "Offer.framework_id.value",
+        )
+        .map(Some)
     }
 
     /// `Offer.agent_id.value`.
-    pub fn agent_id(&self) -> &'a str {
-        self.agent_id
+    ///
+    /// # Errors
+    ///
+    /// As [`OfferView::id`].
+    pub fn agent_id(&self) -> Result<&'a str, ViewError> {
+        self.id_value(offer::AGENT_ID, self.agent_id, "Offer.agent_id.value")
     }
 
     /// `Offer.hostname`.
-    pub fn hostname(&self) -> &'a str {
-        self.hostname
+    ///
+    /// # Errors
+    ///
+    /// An occurrence is not UTF-8.
+    pub fn hostname(&self) -> Result<&'a str, ViewError> {
+        last_string(
+            self.buf,
+            self.hostname,
+            self.many(offer::HOSTNAME),
+            offer::HOSTNAME,
+            "Offer.hostname",
+        )
     }
 
     /// `Offer.allocation_info.role`: the role the offer was allocated to
     /// (MULTI_ROLE frameworks), `None` if unset.
-    pub fn allocation_role(&self) -> Option<&'a str> {
-        self.allocation_role
+    ///
+    /// # Errors
+    ///
+    /// An occurrence of `allocation_info` does not decode, or a role is
+    /// not UTF-8.
+    pub fn allocation_role(&self) -> Result<Option<&'a str>, ViewError> {
+        if self.seen & bit(offer::ALLOCATION_INFO) == 0 {
+            return Ok(None);
+        }
+        let all = occurrences(
+            self.buf,
+            self.allocation_info,
+            self.many(offer::ALLOCATION_INFO),
+            offer::ALLOCATION_INFO,
+            "Offer.allocation_info",
+        );
+        merged_string(all, allocation_info::ROLE, "AllocationInfo.role")
     }
 
-    /// `Offer.resources`, in order, each checked when yielded.
+    /// `Offer.resources`, in order. Each resource's fields are framing
+    /// checked when it is yielded; its values when they are read.
     pub fn resources(&self) -> ResourceIter<'a> {
         ResourceIter {
             fields: LenFields::new(self.resources, offer::RESOURCES, "Offer.resources"),
-            hint: self.allocation_role.unwrap_or(""),
         }
     }
 
-    /// `Offer.attributes`, in order, each checked when yielded.
+    /// `Offer.attributes`, in order, framing checked when yielded like
+    /// [`OfferView::resources`].
     pub fn attributes(&self) -> AttributeIter<'a> {
         AttributeIter {
             fields: LenFields::new(self.attributes, offer::ATTRIBUTES, "Offer.attributes"),
@@ -1489,15 +1589,33 @@ impl<'a> OfferView<'a> {
     pub fn as_bytes(&self) -> &'a [u8] {
         self.buf
     }
+
+    /// Reads everything the view exposes of this offer (every accessor,
+    /// every resource and attribute and theirs), returning the first
+    /// error: after `Ok`, no accessor of this offer or of what its
+    /// iterators yield fails.
+    pub fn validate(&self) -> Result<(), ViewError> {
+        self.id()?;
+        self.framework_id()?;
+        self.agent_id()?;
+        self.hostname()?;
+        self.allocation_role()?;
+        self.domain()?;
+        self.unavailability()?;
+        for r in self.resources() {
+            r?.validate()?;
+        }
+        for a in self.attributes() {
+            a?.validate()?;
+        }
+        Ok(())
+    }
 }
 
 /// Iterator over an offer's resources; see [`OfferView::resources`].
 #[derive(Clone, Debug)]
 pub struct ResourceIter<'a> {
     fields: LenFields<'a>,
-    /// The last role string checked (first the offer's allocation role):
-    /// the next resource's roles are usually the same bytes.
-    hint: &'a str,
 }
 
 impl<'a> Iterator for ResourceIter<'a> {
@@ -1505,10 +1623,7 @@ impl<'a> Iterator for ResourceIter<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        let resource = self
-            .fields
-            .next()?
-            .and_then(|buf| ResourceView::read(buf, &mut self.hint));
+        let resource = self.fields.next()?.and_then(ResourceView::new);
         if resource.is_err() {
             self.fields.cur.finish();
         }
@@ -1599,7 +1714,7 @@ fn merge_scalar(message: &[u8], out: &mut Option<f64>) -> Result<(), ViewError> 
         match cur.read_tag()? {
             VALUE => value = f64::from_le_bytes(cur.read_fixed::<8>()?),
             other => {
-                cur.skip_unread(other, 1 << value::SCALAR_VALUE, |_| "Value.Scalar.value")?;
+                cur.skip_unread(other, bit(value::SCALAR_VALUE), |_| "Value.Scalar.value")?;
             }
         }
     }
@@ -1607,21 +1722,26 @@ fn merge_scalar(message: &[u8], out: &mut Option<f64>) -> Result<(), ViewError> 
     Ok(())
 }
 
-/// Merges one `Value.Text` occurrence: present (prost's default `""`) once it
-/// occurs, the last `value` wins.
+/// A `Value.Scalar` field given by its occurrences.
 #[inline]
-fn merge_text<'a>(message: &'a [u8], out: &mut Option<&'a str>) -> Result<(), ViewError> {
-    const VALUE: u64 = tag(value::TEXT_VALUE, WT_LEN);
-    let mut value = out.unwrap_or("");
-    let mut cur = Cursor::new(message);
-    while !cur.rest.is_empty() {
-        match cur.read_tag()? {
-            VALUE => value = utf8(cur.read_len()?, "Value.Text.value")?,
-            other => cur.skip_unread(other, 1 << value::TEXT_VALUE, |_| "Value.Text.value")?,
-        }
+fn scalar_of(occurrences: Occurrences<'_>) -> Result<Option<f64>, ViewError> {
+    let mut out = None;
+    for m in occurrences {
+        merge_scalar(m?, &mut out)?;
     }
-    *out = Some(value);
-    Ok(())
+    Ok(out)
+}
+
+/// A `Value.Text` field given by its occurrences: present (prost's default
+/// `""`) once it occurs, the last `value` wins.
+fn text_of(occurrences: Occurrences<'_>) -> Result<Option<&str>, ViewError> {
+    let mut out: Option<&str> = None;
+    for m in occurrences {
+        let mut value = None;
+        merge_string_message(m?, value::TEXT_VALUE, &mut value, "Value.Text.value")?;
+        out = Some(value.or(out).unwrap_or(""));
+    }
+    Ok(out)
 }
 
 /// Reads one `Value.Range`; absent bounds read as 0, like prost.
@@ -1629,7 +1749,7 @@ fn merge_text<'a>(message: &'a [u8], out: &mut Option<&'a str>) -> Result<(), Vi
 fn read_range(message: &[u8]) -> Result<(u64, u64), ViewError> {
     const BEGIN: u64 = tag(value::RANGE_BEGIN, WT_VARINT);
     const END: u64 = tag(value::RANGE_END, WT_VARINT);
-    const READS: u32 = (1 << value::RANGE_BEGIN) | (1 << value::RANGE_END);
+    const READS: u32 = bit(value::RANGE_BEGIN) | bit(value::RANGE_END);
     let (mut begin, mut end) = (0, 0);
     let mut cur = Cursor::new(message);
     while !cur.rest.is_empty() {
@@ -1648,56 +1768,26 @@ fn read_range(message: &[u8]) -> Result<(u64, u64), ViewError> {
     Ok((begin, end))
 }
 
-/// Checks one `Value.Ranges` occurrence so that [`RangesIter`] cannot fail.
-#[inline]
-fn check_ranges(message: &[u8]) -> Result<(), ViewError> {
-    const RANGE: u64 = tag(value::RANGES_RANGE, WT_LEN);
-    let mut cur = Cursor::new(message);
-    while !cur.rest.is_empty() {
-        match cur.read_tag()? {
-            RANGE => {
-                read_range(cur.read_len()?)?;
-            }
-            other => {
-                cur.skip_unread(other, 1 << value::RANGES_RANGE, |_| "Value.Ranges.range")?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Checks one `Value.Set` occurrence so that [`SetIter`] cannot fail.
-fn check_set(message: &[u8]) -> Result<(), ViewError> {
-    const ITEM: u64 = tag(value::SET_ITEM, WT_LEN);
-    let mut cur = Cursor::new(message);
-    while !cur.rest.is_empty() {
-        match cur.read_tag()? {
-            ITEM => {
-                utf8(cur.read_len()?, "Value.Set.item")?;
-            }
-            other => cur.skip_unread(other, 1 << value::SET_ITEM, |_| "Value.Set.item")?,
-        }
-    }
-    Ok(())
-}
-
 /// The ranges of a resource or attribute value, as inclusive `(begin, end)`
 /// pairs in order (of all occurrences of the `ranges` field, as prost merges
-/// them). The value was checked when its view was built, so this cannot fail.
+/// them). Checked when the accessor returned it, so it cannot fail.
 #[derive(Clone, Debug)]
 pub struct RangesIter<'a> {
     inner: NestedLenFields<'a>,
 }
 
-impl RangesIter<'_> {
-    fn new(span: &[u8], outer: u32) -> RangesIter<'_> {
-        RangesIter {
-            inner: NestedLenFields::new(
-                span,
-                (outer, "ranges"),
-                (value::RANGES_RANGE, "Value.Ranges.range"),
-            ),
+impl<'a> RangesIter<'a> {
+    /// Over the occurrences of a `Value.Ranges` field; every range is read
+    /// once here, so that the iterator cannot fail.
+    fn checked(outer: Occurrences<'a>) -> Result<RangesIter<'a>, ViewError> {
+        let it = RangesIter {
+            inner: NestedLenFields::over(outer, value::RANGES_RANGE, "Value.Ranges.range"),
+        };
+        let mut check = it.inner;
+        for range in &mut check {
+            read_range(range?)?;
         }
+        Ok(it)
     }
 }
 
@@ -1709,7 +1799,7 @@ impl Iterator for RangesIter<'_> {
         match self.inner.next()?.and_then(read_range) {
             Ok(range) => Some(range),
             Err(e) => {
-                debug_assert!(false, "ranges were checked when the view was built: {e}");
+                debug_assert!(false, "ranges were checked by the accessor: {e}");
                 self.inner.finish();
                 None
             }
@@ -1720,18 +1810,25 @@ impl Iterator for RangesIter<'_> {
 impl FusedIterator for RangesIter<'_> {}
 
 /// The items of a resource or attribute set value, in order (of all
-/// occurrences of the `set` field, as prost merges them). The value was
-/// checked when its view was built, so this cannot fail.
+/// occurrences of the `set` field, as prost merges them). Checked when the
+/// accessor returned it, so it cannot fail.
 #[derive(Clone, Debug)]
 pub struct SetIter<'a> {
     inner: NestedLenFields<'a>,
 }
 
-impl SetIter<'_> {
-    fn new(span: &[u8], outer: u32) -> SetIter<'_> {
-        SetIter {
-            inner: NestedLenFields::new(span, (outer, "set"), (value::SET_ITEM, "Value.Set.item")),
+impl<'a> SetIter<'a> {
+    /// Over the occurrences of a `Value.Set` field; every item is UTF-8
+    /// checked once here, so that the iterator cannot fail.
+    fn checked(outer: Occurrences<'a>) -> Result<SetIter<'a>, ViewError> {
+        let it = SetIter {
+            inner: NestedLenFields::over(outer, value::SET_ITEM, "Value.Set.item"),
+        };
+        let mut check = it.inner;
+        for item in &mut check {
+            utf8(item?, "Value.Set.item")?;
         }
+        Ok(it)
     }
 }
 
@@ -1747,7 +1844,7 @@ impl<'a> Iterator for SetIter<'a> {
         {
             Ok(item) => Some(item),
             Err(e) => {
-                debug_assert!(false, "set items were checked when the view was built: {e}");
+                debug_assert!(false, "set items were checked by the accessor: {e}");
                 self.inner.finish();
                 None
             }
@@ -1760,128 +1857,64 @@ impl FusedIterator for SetIter<'_> {}
 // ---------------------------------------------------------------------------
 // Resource.
 
-/// A borrowed view of one `mesos.v1.Resource`, fully checked when built.
+/// A borrowed view of one `mesos.v1.Resource`.
+///
+/// Building it scans the resource's own fields once (framing, the wire
+/// types of the fields the view reads, `name` and `type` present); each
+/// accessor checks the value it reads.
 #[derive(Clone, Copy)]
 pub struct ResourceView<'a> {
     buf: &'a [u8],
-    name: &'a str,
+    /// Fields seen (bit per field number), and those seen more than once.
+    seen: u32,
+    many: u32,
     type_raw: i32,
-    scalar: Option<f64>,
+    /// The payload of the last occurrence of each field read on demand
+    /// (the others are found again when asked for).
+    name: &'a [u8],
+    scalar: &'a [u8],
     ranges: &'a [u8],
-    set: &'a [u8],
-    legacy_role: Option<&'a str>,
-    /// The role of the last `ReservationInfo`; `Some` iff `reservations` is
-    /// non-empty (`""` if that reservation has no role).
-    reservation_role: Option<&'a str>,
-    allocation_role: Option<&'a str>,
-    persistence_id: Option<&'a str>,
-    disk_source: bool,
-    revocable: bool,
+    role: &'a [u8],
+    allocation_info: &'a [u8],
+    reservation: &'a [u8],
 }
 
 impl fmt::Debug for ResourceView<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResourceView")
-            .field("name", &self.name)
+            .field("name", &self.name())
             .field("type", &self.value_type())
-            .field("scalar", &self.scalar)
-            .field("ranges", &DebugList(self.ranges()))
-            .field("set", &DebugList(self.set()))
+            .field("scalar", &self.scalar())
+            .field("ranges", &self.ranges().map(DebugList))
+            .field("set", &self.set().map(DebugList))
             .field("role", &self.role())
             .field("reserved", &self.is_reserved())
-            .field("allocation_role", &self.allocation_role)
-            .field("persistence_id", &self.persistence_id)
-            .field("disk_source", &self.disk_source)
-            .field("revocable", &self.revocable)
+            .field("allocation_role", &self.allocation_role())
+            .field("persistence_id", &self.persistence_id())
+            .field("disk_source", &self.has_disk_source())
+            .field("revocable", &self.is_revocable())
             .finish()
     }
 }
 
-/// Merges one `Resource.DiskInfo` occurrence: the persistence is present once
-/// any `persistence` occurs (prost's default id `""`), the last `id` wins.
-fn merge_disk_persistence<'a>(
-    message: &'a [u8],
-    out: &mut Option<&'a str>,
-) -> Result<(), ViewError> {
-    for_each_field(message, |field, v| {
-        if field == disk_info::PERSISTENCE {
-            let mut id = out.unwrap_or("");
-            for_each_field(v.len("DiskInfo.persistence")?, |field, v| {
-                if field == persistence::ID {
-                    id = v.string("DiskInfo.Persistence.id")?;
-                }
-                Ok(())
-            })?;
-            *out = Some(id);
-        }
-        Ok(())
-    })
-}
-
-/// Merges one `Resource.DiskInfo` occurrence: its persistence id and
-/// whether it has a source. Rare, so kept out of the resource's scan.
-#[inline(never)]
-fn merge_disk<'a>(
-    disk: &'a [u8],
-    persistence_id: &mut Option<&'a str>,
-    disk_source: &mut bool,
-) -> Result<(), ViewError> {
-    merge_disk_persistence(disk, persistence_id)?;
-    *disk_source |= disk_has_source(disk)?;
-    Ok(())
-}
-
-/// [`Cursor::skip_unread`] out of line, for messages whose unread fields are
-/// rare.
-#[inline(never)]
-fn skip_cold(
-    cur: &mut Cursor<'_>,
-    tag: u64,
-    reads: u32,
-    names: fn(u64) -> &'static str,
-) -> Result<(), ViewError> {
-    cur.skip_unread(tag, reads, names)
-}
-
-/// Whether one `Resource.DiskInfo` occurrence carries a `source`.
-fn disk_has_source(message: &[u8]) -> Result<bool, ViewError> {
-    let mut found = false;
-    for_each_field(message, |field, _| {
-        found |= field == disk_info::SOURCE;
-        Ok(())
-    })?;
-    Ok(found)
-}
-
-/// The role of one `ReservationInfo` (`""` if unset, like prost's getter).
+/// The role of one `ReservationInfo`, `None` if unset; other fields are
+/// only framing-checked.
 #[inline]
-fn reservation_role<'a>(message: &'a [u8], hint: &mut &'a str) -> Result<&'a str, ViewError> {
-    const ROLE: u64 = tag(reservation_info::ROLE, WT_LEN);
-    let mut role = "";
-    let mut cur = Cursor::new(message);
-    while !cur.rest.is_empty() {
-        match cur.read_tag()? {
-            ROLE => role = utf8_hinted(cur.read_len()?, hint, "ReservationInfo.role")?,
-            other => cur.skip_unread(
-                other,
-                1 << reservation_info::ROLE,
-                |_| "ReservationInfo.role",
-            )?,
-        }
-    }
+fn reservation_role(message: &[u8]) -> Result<Option<&str>, ViewError> {
+    let mut role = None;
+    merge_string_message(
+        message,
+        reservation_info::ROLE,
+        &mut role,
+        "ReservationInfo.role",
+    )?;
     Ok(role)
 }
 
 impl<'a> ResourceView<'a> {
-    /// Reads and checks an encoded `Resource`.
-    pub fn new(buf: &'a [u8]) -> Result<Self, ViewError> {
-        Self::read(buf, &mut "")
-    }
-
-    /// [`ResourceView::new`], with the last role string checked before
-    /// (see [`utf8_hinted`]).
+    /// Scans an encoded `Resource`.
     #[inline]
-    fn read(buf: &'a [u8], hint: &mut &'a str) -> Result<Self, ViewError> {
+    pub fn new(buf: &'a [u8]) -> Result<Self, ViewError> {
         const NAME: u64 = tag(resource::NAME, WT_LEN);
         const TYPE: u64 = tag(resource::TYPE, WT_VARINT);
         const SCALAR: u64 = tag(resource::SCALAR, WT_LEN);
@@ -1892,16 +1925,16 @@ impl<'a> ResourceView<'a> {
         const REVOCABLE: u64 = tag(resource::REVOCABLE, WT_LEN);
         const ALLOCATION_INFO: u64 = tag(resource::ALLOCATION_INFO, WT_LEN);
         const RESERVATIONS: u64 = tag(resource::RESERVATIONS, WT_LEN);
-        const READS: u32 = (1 << resource::NAME)
-            | (1 << resource::TYPE)
-            | (1 << resource::SCALAR)
-            | (1 << resource::RANGES)
-            | (1 << resource::SET)
-            | (1 << resource::ROLE)
-            | (1 << resource::DISK)
-            | (1 << resource::REVOCABLE)
-            | (1 << resource::ALLOCATION_INFO)
-            | (1 << resource::RESERVATIONS);
+        const READS: u32 = bit(resource::NAME)
+            | bit(resource::TYPE)
+            | bit(resource::SCALAR)
+            | bit(resource::RANGES)
+            | bit(resource::SET)
+            | bit(resource::ROLE)
+            | bit(resource::DISK)
+            | bit(resource::REVOCABLE)
+            | bit(resource::ALLOCATION_INFO)
+            | bit(resource::RESERVATIONS);
         fn names(field: u64) -> &'static str {
             match field as u32 {
                 resource::NAME => "Resource.name",
@@ -1916,84 +1949,91 @@ impl<'a> ResourceView<'a> {
                 _ => "Resource.reservations",
             }
         }
-        let mut name = None;
-        let mut type_raw = None;
-        let mut scalar = None;
-        let mut ranges = Span::default();
-        let mut set = Span::default();
-        let mut legacy_role = None;
-        let mut last_reservation = None;
-        let mut allocation_role = None;
-        let mut persistence_id = None;
-        let mut disk_source = false;
-        let mut revocable = false;
+        let (mut seen, mut many) = (0, 0);
+        let mut type_raw = 0;
+        let (mut name, mut scalar, mut ranges): (&[u8], &[u8], &[u8]) = (&[], &[], &[]);
+        let (mut role, mut allocation_info, mut reservation): (&[u8], &[u8], &[u8]) =
+            (&[], &[], &[]);
         let mut cur = Cursor::new(buf);
         while !cur.rest.is_empty() {
-            let start = buf.len() - cur.remaining();
             match cur.read_tag()? {
                 NAME => {
-                    let bytes = cur.read_len()?;
-                    name = Some(match known_name(bytes) {
-                        Some(known) => known,
-                        None => utf8(bytes, "Resource.name")?,
-                    });
+                    name = cur.read_len()?;
+                    note(&mut seen, &mut many, bit(resource::NAME));
                 }
-                // Truncation is the protobuf rule for an enum read from a
-                // varint.
-                TYPE => type_raw = Some(cur.read_varint()? as i32),
-                SCALAR => merge_scalar(cur.read_len()?, &mut scalar)?,
+                TYPE => {
+                    // Truncation is the protobuf rule for an enum read
+                    // from a varint.
+                    type_raw = cur.read_varint()? as i32;
+                    seen |= bit(resource::TYPE);
+                }
+                SCALAR => {
+                    scalar = cur.read_len()?;
+                    note(&mut seen, &mut many, bit(resource::SCALAR));
+                }
                 ROLE => {
-                    let bytes = cur.read_len()?;
-                    legacy_role = Some(if bytes == UNRESERVED_ROLE.as_bytes() {
-                        UNRESERVED_ROLE
-                    } else {
-                        utf8_hinted(bytes, hint, "Resource.role")?
-                    });
+                    role = cur.read_len()?;
+                    note(&mut seen, &mut many, bit(resource::ROLE));
                 }
                 ALLOCATION_INFO => {
-                    merge_allocation_role(cur.read_len()?, &mut allocation_role, hint)?;
+                    allocation_info = cur.read_len()?;
+                    note(&mut seen, &mut many, bit(resource::ALLOCATION_INFO));
                 }
                 RANGES => {
-                    check_ranges(cur.read_len()?)?;
-                    ranges.note(start, buf.len() - cur.remaining());
+                    ranges = cur.read_len()?;
+                    note(&mut seen, &mut many, bit(resource::RANGES));
                 }
                 RESERVATIONS => {
-                    // Only the last reservation decides the role; it is read
-                    // once the scan knows which one that is.
-                    last_reservation = Some(cur.read_len()?);
+                    reservation = cur.read_len()?;
+                    note(&mut seen, &mut many, bit(resource::RESERVATIONS));
                 }
                 SET => {
-                    check_set(cur.read_len()?)?;
-                    set.note(start, buf.len() - cur.remaining());
+                    cur.read_len()?;
+                    seen |= bit(resource::SET);
                 }
                 DISK => {
-                    let disk = cur.read_len()?;
-                    merge_disk(disk, &mut persistence_id, &mut disk_source)?;
+                    cur.read_len()?;
+                    seen |= bit(resource::DISK);
                 }
                 REVOCABLE => {
                     cur.read_len()?;
-                    revocable = true;
+                    seen |= bit(resource::REVOCABLE);
                 }
                 other => skip_cold(&mut cur, other, READS, names)?,
             }
         }
+        if seen & bit(resource::NAME) == 0 {
+            return Err(ViewError::MissingField("Resource.name"));
+        }
+        if seen & bit(resource::TYPE) == 0 {
+            return Err(ViewError::MissingField("Resource.type"));
+        }
         Ok(ResourceView {
             buf,
-            name: name.ok_or(ViewError::MissingField("Resource.name"))?,
-            type_raw: type_raw.ok_or(ViewError::MissingField("Resource.type"))?,
+            seen,
+            many,
+            type_raw,
+            name,
             scalar,
-            ranges: ranges.slice(buf),
-            set: set.slice(buf),
-            legacy_role,
-            reservation_role: match last_reservation {
-                Some(r) => Some(reservation_role(r, hint)?),
-                None => None,
-            },
-            allocation_role,
-            persistence_id,
-            disk_source,
-            revocable,
+            ranges,
+            role,
+            allocation_info,
+            reservation,
         })
+    }
+
+    fn seen(&self, field: u32) -> bool {
+        self.seen & bit(field) != 0
+    }
+
+    fn many(&self, field: u32) -> bool {
+        self.many & bit(field) != 0
+    }
+
+    /// The occurrences of length-delimited field `field`, the last of
+    /// which is `last`.
+    fn all(&self, field: u32, last: &'a [u8], name: &'static str) -> Occurrences<'a> {
+        occurrences(self.buf, last, self.many(field), field, name)
     }
 
     /// The encoded `Resource` this view reads: the matcher decodes it with
@@ -2005,13 +2045,46 @@ impl<'a> ResourceView<'a> {
 
     /// Whether `Resource.disk.source` is set (a PATH, MOUNT, BLOCK or RAW
     /// disk of a resource provider; MOUNT and BLOCK disks cannot be split).
-    pub fn has_disk_source(&self) -> bool {
-        self.disk_source
+    ///
+    /// # Errors
+    ///
+    /// An occurrence of `disk` or of its `source` does not decode.
+    pub fn has_disk_source(&self) -> Result<bool, ViewError> {
+        if !self.seen(resource::DISK) {
+            return Ok(false);
+        }
+        let mut found = false;
+        for disk in LenFields::new(self.buf, resource::DISK, "Resource.disk") {
+            for_each_field(disk?, |field, v| {
+                if field == disk_info::SOURCE {
+                    check_framing(v.len("DiskInfo.source")?)?;
+                    found = true;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(found)
     }
 
     /// `Resource.name` (e.g. `"cpus"`, `"mem"`, `"ports"`).
-    pub fn name(&self) -> &'a str {
-        self.name
+    ///
+    /// # Errors
+    ///
+    /// An occurrence is not UTF-8.
+    #[inline]
+    pub fn name(&self) -> Result<&'a str, ViewError> {
+        if !self.many(resource::NAME)
+            && let Some(known) = known_name(self.name)
+        {
+            return Ok(known);
+        }
+        last_string(
+            self.buf,
+            self.name,
+            self.many(resource::NAME),
+            resource::NAME,
+            "Resource.name",
+        )
     }
 
     /// `Resource.type`.
@@ -2020,119 +2093,328 @@ impl<'a> ResourceView<'a> {
     }
 
     /// `Resource.scalar.value`, `None` if `scalar` is absent.
-    pub fn scalar(&self) -> Option<f64> {
-        self.scalar
+    ///
+    /// # Errors
+    ///
+    /// An occurrence of `scalar` does not decode.
+    #[inline]
+    pub fn scalar(&self) -> Result<Option<f64>, ViewError> {
+        if !self.seen(resource::SCALAR) {
+            return Ok(None);
+        }
+        if !self.many(resource::SCALAR) {
+            let mut out = None;
+            merge_scalar(self.scalar, &mut out)?;
+            return Ok(out);
+        }
+        scalar_of(self.all(resource::SCALAR, self.scalar, "Resource.scalar"))
     }
 
     /// `Resource.ranges`, empty if absent.
-    pub fn ranges(&self) -> RangesIter<'a> {
-        RangesIter::new(self.ranges, resource::RANGES)
+    ///
+    /// # Errors
+    ///
+    /// An occurrence of `ranges` or a range in it does not decode.
+    pub fn ranges(&self) -> Result<RangesIter<'a>, ViewError> {
+        if !self.seen(resource::RANGES) {
+            return RangesIter::checked(Occurrences::NONE);
+        }
+        RangesIter::checked(self.all(resource::RANGES, self.ranges, "Resource.ranges"))
     }
 
     /// `Resource.set` items, empty if absent.
-    pub fn set(&self) -> SetIter<'a> {
-        SetIter::new(self.set, resource::SET)
+    ///
+    /// # Errors
+    ///
+    /// An occurrence of `set` does not decode, or an item is not UTF-8.
+    pub fn set(&self) -> Result<SetIter<'a>, ViewError> {
+        if !self.seen(resource::SET) {
+            return SetIter::checked(Occurrences::NONE);
+        }
+        SetIter::checked(Occurrences::Many(LenFields::new(
+            self.buf,
+            resource::SET,
+            "Resource.set",
+        )))
+    }
+
+    /// The legacy `role` (`None` if absent) and the role of the last
+    /// reservation (`None` without reservations, `Some("")` if it has no
+    /// role), every occurrence of each checked.
+    fn roles(&self) -> Result<(Option<&'a str>, Option<&'a str>), ViewError> {
+        let legacy = if !self.seen(resource::ROLE) {
+            None
+        } else if !self.many(resource::ROLE) && self.role == UNRESERVED_ROLE.as_bytes() {
+            Some(UNRESERVED_ROLE)
+        } else {
+            Some(last_string(
+                self.buf,
+                self.role,
+                self.many(resource::ROLE),
+                resource::ROLE,
+                "Resource.role",
+            )?)
+        };
+        if !self.seen(resource::RESERVATIONS) {
+            return Ok((legacy, None));
+        }
+        let mut last = None;
+        for r in self.all(
+            resource::RESERVATIONS,
+            self.reservation,
+            "Resource.reservations",
+        ) {
+            last = Some(reservation_role(r?)?.unwrap_or(""));
+        }
+        Ok((legacy, last))
     }
 
     /// The effective role: the role of the last entry of the reservation
     /// stack (`reservations`, post-refinement format) if there is any, else
     /// the legacy `role` field (pre-refinement format), else `"*"`.
-    pub fn role(&self) -> &'a str {
-        self.reservation_role
-            .or(self.legacy_role)
-            .unwrap_or(UNRESERVED_ROLE)
+    ///
+    /// # Errors
+    ///
+    /// An occurrence of `role` is not UTF-8, or a reservation or its role
+    /// does not decode (all of them are read, as prost reads them).
+    pub fn role(&self) -> Result<&'a str, ViewError> {
+        let (legacy, reservation) = self.roles()?;
+        Ok(reservation.or(legacy).unwrap_or(UNRESERVED_ROLE))
     }
 
     /// Whether the resource is reserved: `reservations` is non-empty, or the
     /// legacy `role` is set to something other than `"*"`.
-    pub fn is_reserved(&self) -> bool {
-        self.reservation_role.is_some() || self.legacy_role.is_some_and(|r| r != UNRESERVED_ROLE)
+    ///
+    /// # Errors
+    ///
+    /// As [`ResourceView::role`].
+    #[inline]
+    pub fn is_reserved(&self) -> Result<bool, ViewError> {
+        if !self.seen(resource::RESERVATIONS)
+            && (!self.seen(resource::ROLE)
+                || (!self.many(resource::ROLE) && self.role == UNRESERVED_ROLE.as_bytes()))
+        {
+            return Ok(false);
+        }
+        let (legacy, reservation) = self.roles()?;
+        Ok(reservation.is_some() || legacy.is_some_and(|r| r != UNRESERVED_ROLE))
     }
 
     /// `Resource.allocation_info.role`, `None` if unset.
-    pub fn allocation_role(&self) -> Option<&'a str> {
-        self.allocation_role
+    ///
+    /// # Errors
+    ///
+    /// An occurrence of `allocation_info` does not decode, or a role is
+    /// not UTF-8.
+    #[inline]
+    pub fn allocation_role(&self) -> Result<Option<&'a str>, ViewError> {
+        if !self.seen(resource::ALLOCATION_INFO) {
+            return Ok(None);
+        }
+        let all = self.all(
+            resource::ALLOCATION_INFO,
+            self.allocation_info,
+            "Resource.allocation_info",
+        );
+        merged_string(all, allocation_info::ROLE, "AllocationInfo.role")
     }
 
     /// `Resource.disk.persistence.id`: `Some` iff the resource is a
     /// persistent volume.
-    pub fn persistence_id(&self) -> Option<&'a str> {
-        self.persistence_id
+    ///
+    /// # Errors
+    ///
+    /// An occurrence of `disk` or of its `persistence` does not decode, or
+    /// an id is not UTF-8.
+    pub fn persistence_id(&self) -> Result<Option<&'a str>, ViewError> {
+        if !self.seen(resource::DISK) {
+            return Ok(None);
+        }
+        let mut out = None;
+        for disk in LenFields::new(self.buf, resource::DISK, "Resource.disk") {
+            for_each_field(disk?, |field, v| {
+                if field == disk_info::PERSISTENCE {
+                    let mut id = out.unwrap_or("");
+                    for_each_field(v.len("DiskInfo.persistence")?, |field, v| {
+                        if field == persistence::ID {
+                            id = v.string("DiskInfo.Persistence.id")?;
+                        }
+                        Ok(())
+                    })?;
+                    out = Some(id);
+                }
+                Ok(())
+            })?;
+        }
+        Ok(out)
     }
 
     /// Whether `Resource.revocable` is set.
-    pub fn is_revocable(&self) -> bool {
-        self.revocable
+    ///
+    /// # Errors
+    ///
+    /// An occurrence of `revocable` does not decode.
+    #[inline]
+    pub fn is_revocable(&self) -> Result<bool, ViewError> {
+        if !self.seen(resource::REVOCABLE) {
+            return Ok(false);
+        }
+        for r in LenFields::new(self.buf, resource::REVOCABLE, "Resource.revocable") {
+            check_framing(r?)?;
+        }
+        Ok(true)
     }
+
+    /// Reads everything the view exposes of this resource, returning the
+    /// first error: after `Ok`, no accessor of it fails.
+    pub fn validate(&self) -> Result<(), ViewError> {
+        self.name()?;
+        self.scalar()?;
+        self.ranges()?;
+        self.set()?;
+        self.roles()?;
+        self.allocation_role()?;
+        self.persistence_id()?;
+        self.has_disk_source()?;
+        self.is_revocable()?;
+        Ok(())
+    }
+}
+
+/// [`Cursor::skip_unread`] out of line, for messages whose unread fields are
+/// rare.
+#[inline(never)]
+fn skip_cold(
+    cur: &mut Cursor<'_>,
+    tag: u64,
+    reads: u32,
+    names: fn(u64) -> &'static str,
+) -> Result<(), ViewError> {
+    cur.skip_unread(tag, reads, names)
 }
 
 // ---------------------------------------------------------------------------
 // Attribute.
 
-/// A borrowed view of one `mesos.v1.Attribute`, fully checked when built.
+/// A borrowed view of one `mesos.v1.Attribute`; like [`ResourceView`],
+/// built by a scan of its fields, each accessor checking what it reads.
 #[derive(Clone, Copy)]
 pub struct AttributeView<'a> {
-    name: &'a str,
+    buf: &'a [u8],
+    seen: u32,
+    many: u32,
     type_raw: i32,
-    scalar: Option<f64>,
-    ranges: &'a [u8],
-    set: &'a [u8],
-    text: Option<&'a str>,
+    name: &'a [u8],
 }
 
 impl fmt::Debug for AttributeView<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AttributeView")
-            .field("name", &self.name)
+            .field("name", &self.name())
             .field("type", &self.value_type())
-            .field("text", &self.text)
-            .field("scalar", &self.scalar)
-            .field("ranges", &DebugList(self.ranges()))
-            .field("set", &DebugList(self.set()))
+            .field("text", &self.text())
+            .field("scalar", &self.scalar())
+            .field("ranges", &self.ranges().map(DebugList))
+            .field("set", &self.set().map(DebugList))
             .finish()
     }
 }
 
 impl<'a> AttributeView<'a> {
-    /// Reads and checks an encoded `Attribute`.
+    /// Scans an encoded `Attribute` (framing, the wire types of the fields
+    /// the view reads, `name` and `type` present).
     pub fn new(buf: &'a [u8]) -> Result<Self, ViewError> {
-        let mut name = None;
-        let mut type_raw = None;
-        let mut scalar = None;
-        let mut ranges = Span::default();
-        let mut set = Span::default();
-        let mut text = None;
-        scan_fields(buf, |field, value, start, end| {
-            match field {
-                attribute::NAME => name = Some(value.string("Attribute.name")?),
-                attribute::TYPE => type_raw = Some(value.enumeration("Attribute.type")?),
-                attribute::SCALAR => merge_scalar(value.len("Attribute.scalar")?, &mut scalar)?,
-                attribute::RANGES => {
-                    check_ranges(value.len("Attribute.ranges")?)?;
-                    ranges.note(start, end);
-                }
-                attribute::TEXT => merge_text(value.len("Attribute.text")?, &mut text)?,
-                attribute::SET => {
-                    check_set(value.len("Attribute.set")?)?;
-                    set.note(start, end);
-                }
-                _ => {}
+        const NAME: u64 = tag(attribute::NAME, WT_LEN);
+        const TYPE: u64 = tag(attribute::TYPE, WT_VARINT);
+        const SCALAR: u64 = tag(attribute::SCALAR, WT_LEN);
+        const RANGES: u64 = tag(attribute::RANGES, WT_LEN);
+        const TEXT: u64 = tag(attribute::TEXT, WT_LEN);
+        const SET: u64 = tag(attribute::SET, WT_LEN);
+        const READS: u32 = bit(attribute::NAME)
+            | bit(attribute::TYPE)
+            | bit(attribute::SCALAR)
+            | bit(attribute::RANGES)
+            | bit(attribute::TEXT)
+            | bit(attribute::SET);
+        fn names(field: u64) -> &'static str {
+            match field as u32 {
+                attribute::NAME => "Attribute.name",
+                attribute::TYPE => "Attribute.type",
+                attribute::SCALAR => "Attribute.scalar",
+                attribute::RANGES => "Attribute.ranges",
+                attribute::TEXT => "Attribute.text",
+                _ => "Attribute.set",
             }
-            Ok(())
-        })?;
+        }
+        let (mut seen, mut many) = (0, 0);
+        let mut type_raw = 0;
+        let mut name: &[u8] = &[];
+        let mut cur = Cursor::new(buf);
+        while !cur.rest.is_empty() {
+            match cur.read_tag()? {
+                NAME => {
+                    name = cur.read_len()?;
+                    note(&mut seen, &mut many, bit(attribute::NAME));
+                }
+                TYPE => {
+                    type_raw = cur.read_varint()? as i32;
+                    seen |= bit(attribute::TYPE);
+                }
+                SCALAR => {
+                    cur.read_len()?;
+                    seen |= bit(attribute::SCALAR);
+                }
+                RANGES => {
+                    cur.read_len()?;
+                    seen |= bit(attribute::RANGES);
+                }
+                TEXT => {
+                    cur.read_len()?;
+                    seen |= bit(attribute::TEXT);
+                }
+                SET => {
+                    cur.read_len()?;
+                    seen |= bit(attribute::SET);
+                }
+                other => cur.skip_unread(other, READS, names)?,
+            }
+        }
+        if seen & bit(attribute::NAME) == 0 {
+            return Err(ViewError::MissingField("Attribute.name"));
+        }
+        if seen & bit(attribute::TYPE) == 0 {
+            return Err(ViewError::MissingField("Attribute.type"));
+        }
         Ok(AttributeView {
-            name: name.ok_or(ViewError::MissingField("Attribute.name"))?,
-            type_raw: type_raw.ok_or(ViewError::MissingField("Attribute.type"))?,
-            scalar,
-            ranges: ranges.slice(buf),
-            set: set.slice(buf),
-            text,
+            buf,
+            seen,
+            many,
+            type_raw,
+            name,
         })
     }
 
+    /// Every occurrence of field `field` (none if it is absent).
+    fn all(&self, field: u32, name: &'static str) -> Occurrences<'a> {
+        if self.seen & bit(field) == 0 {
+            return Occurrences::NONE;
+        }
+        Occurrences::Many(LenFields::new(self.buf, field, name))
+    }
+
     /// `Attribute.name`.
-    pub fn name(&self) -> &'a str {
-        self.name
+    ///
+    /// # Errors
+    ///
+    /// An occurrence is not UTF-8.
+    pub fn name(&self) -> Result<&'a str, ViewError> {
+        last_string(
+            self.buf,
+            self.name,
+            self.many & bit(attribute::NAME) != 0,
+            attribute::NAME,
+            "Attribute.name",
+        )
     }
 
     /// `Attribute.type`.
@@ -2141,23 +2423,55 @@ impl<'a> AttributeView<'a> {
     }
 
     /// `Attribute.text.value`, `None` if `text` is absent.
-    pub fn text(&self) -> Option<&'a str> {
-        self.text
+    ///
+    /// # Errors
+    ///
+    /// An occurrence of `text` does not decode, or a value is not UTF-8.
+    pub fn text(&self) -> Result<Option<&'a str>, ViewError> {
+        text_of(self.all(attribute::TEXT, "Attribute.text"))
     }
 
     /// `Attribute.scalar.value`, `None` if `scalar` is absent.
-    pub fn scalar(&self) -> Option<f64> {
-        self.scalar
+    ///
+    /// # Errors
+    ///
+    /// An occurrence of `scalar` does not decode.
+    pub fn scalar(&self) -> Result<Option<f64>, ViewError> {
+        scalar_of(self.all(attribute::SCALAR, "Attribute.scalar"))
     }
 
     /// `Attribute.ranges`, empty if absent.
-    pub fn ranges(&self) -> RangesIter<'a> {
-        RangesIter::new(self.ranges, attribute::RANGES)
+    ///
+    /// # Errors
+    ///
+    /// An occurrence of `ranges` or a range in it does not decode.
+    pub fn ranges(&self) -> Result<RangesIter<'a>, ViewError> {
+        RangesIter::checked(self.all(attribute::RANGES, "Attribute.ranges"))
     }
 
     /// `Attribute.set` items, empty if absent.
-    pub fn set(&self) -> SetIter<'a> {
-        SetIter::new(self.set, attribute::SET)
+    ///
+    /// # Errors
+    ///
+    /// An occurrence of `set` does not decode, or an item is not UTF-8.
+    pub fn set(&self) -> Result<SetIter<'a>, ViewError> {
+        SetIter::checked(self.all(attribute::SET, "Attribute.set"))
+    }
+
+    /// The encoded `Attribute` this view reads.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.buf
+    }
+
+    /// Reads everything the view exposes of this attribute, returning the
+    /// first error: after `Ok`, no accessor of it fails.
+    pub fn validate(&self) -> Result<(), ViewError> {
+        self.name()?;
+        self.text()?;
+        self.scalar()?;
+        self.ranges()?;
+        self.set()?;
+        Ok(())
     }
 }
 
@@ -2364,12 +2678,7 @@ mod tests {
         let mut offers = Vec::new();
         for offer in event.offers() {
             let offer = offer?;
-            for r in offer.resources() {
-                r?;
-            }
-            for a in offer.attributes() {
-                a?;
-            }
+            offer.validate()?;
             offers.push(format!("{offer:?}"));
         }
         Ok((event.event_type_raw(), offers))
@@ -2396,71 +2705,78 @@ mod tests {
         let o = offers[0];
         assert_eq!(
             (o.id(), o.framework_id(), o.agent_id(), o.hostname()),
-            ("o1", Some("fw"), "a1", "h1.example")
+            (Ok("o1"), Ok(Some("fw")), Ok("a1"), Ok("h1.example"))
         );
-        assert_eq!(o.allocation_role(), Some("web"));
+        assert_eq!(o.allocation_role(), Ok(Some("web")));
 
         let rs: Vec<_> = o.resources().map(Result::unwrap).collect();
-        let names: Vec<_> = rs.iter().map(|r| r.name()).collect();
+        let names: Vec<_> = rs.iter().map(|r| r.name().unwrap()).collect();
         assert_eq!(names, ["cpus", "mem", "ports", "disk", "zones"]);
 
         let cpus = rs[0];
         assert_eq!(
             (cpus.value_type(), cpus.scalar()),
-            (ValueType::Scalar, Some(2.5))
+            (ValueType::Scalar, Ok(Some(2.5)))
         );
         assert_eq!(
             (cpus.role(), cpus.is_reserved(), cpus.allocation_role()),
-            ("*", false, Some("web"))
+            (Ok("*"), Ok(false), Ok(Some("web")))
         );
-        assert_eq!((cpus.persistence_id(), cpus.is_revocable()), (None, false));
+        assert_eq!(
+            (cpus.persistence_id(), cpus.is_revocable()),
+            (Ok(None), Ok(false))
+        );
 
         let mem = rs[1];
         assert_eq!(
             (mem.role(), mem.is_reserved(), mem.allocation_role()),
-            ("eng/fe", true, None)
+            (Ok("eng/fe"), Ok(true), Ok(None))
         );
 
         let ports = rs[2];
         assert_eq!(
             (ports.value_type(), ports.scalar()),
-            (ValueType::Ranges, None)
+            (ValueType::Ranges, Ok(None))
         );
         assert_eq!(
-            ports.ranges().collect::<Vec<_>>(),
+            ports.ranges().unwrap().collect::<Vec<_>>(),
             [(31000, 31005), (32000, 32000)]
         );
-        assert_eq!((ports.role(), ports.is_reserved()), ("ops", true));
+        assert_eq!((ports.role(), ports.is_reserved()), (Ok("ops"), Ok(true)));
 
         let disk = rs[3];
         assert_eq!(
             (disk.persistence_id(), disk.role(), disk.is_reserved()),
-            (Some("vol1"), "db", true)
+            (Ok(Some("vol1")), Ok("db"), Ok(true))
         );
 
         let zones = rs[4];
         assert_eq!(zones.value_type(), ValueType::Set);
-        assert_eq!(zones.set().collect::<Vec<_>>(), ["a", "b"]);
-        assert!(zones.is_revocable());
-        assert_eq!(zones.ranges().count(), 0, "a set resource has no ranges");
+        assert_eq!(zones.set().unwrap().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(zones.is_revocable(), Ok(true));
+        assert_eq!(
+            zones.ranges().unwrap().count(),
+            0,
+            "a set resource has no ranges"
+        );
 
         let attrs: Vec<_> = o.attributes().map(Result::unwrap).collect();
         assert_eq!(attrs.len(), 4);
         assert_eq!(
             (attrs[0].name(), attrs[0].value_type(), attrs[0].text()),
-            ("rack", ValueType::Text, Some("r1"))
+            (Ok("rack"), ValueType::Text, Ok(Some("r1")))
         );
         assert_eq!(
             (attrs[1].name(), attrs[1].scalar(), attrs[1].text()),
-            ("weight", Some(3.0), None)
+            (Ok("weight"), Ok(Some(3.0)), Ok(None))
         );
-        assert_eq!(attrs[2].ranges().collect::<Vec<_>>(), [(1, 4)]);
-        assert_eq!(attrs[3].set().collect::<Vec<_>>(), ["x", "y"]);
+        assert_eq!(attrs[2].ranges().unwrap().collect::<Vec<_>>(), [(1, 4)]);
+        assert_eq!(attrs[3].set().unwrap().collect::<Vec<_>>(), ["x", "y"]);
 
         let o2 = offers[1];
         assert_eq!(
             (o2.id(), o2.framework_id(), o2.agent_id(), o2.hostname()),
-            ("o2", None, "a2", "h2")
+            (Ok("o2"), Ok(None), Ok("a2"), Ok("h2"))
         );
         assert_eq!(
             (
@@ -2468,7 +2784,7 @@ mod tests {
                 o2.attributes().count(),
                 o2.allocation_role()
             ),
-            (0, 0, None)
+            (0, 0, Ok(None))
         );
     }
 
@@ -2827,7 +3143,7 @@ mod tests {
                 .msg(offer::AGENT_ID, id("a"))
                 .string(offer::HOSTNAME, "h"),
         );
-        assert_eq!(first(&EventView::new(&buf).unwrap()).unwrap().id(), "");
+        assert_eq!(first(&EventView::new(&buf).unwrap()).unwrap().id(), Ok(""));
     }
 
     #[test]
@@ -2880,21 +3196,27 @@ mod tests {
         assert_eq!(event.event_type(), EventType::Offers);
         let offers: Vec<_> = event.offers().map(Result::unwrap).collect();
         assert_eq!(
-            offers.iter().map(|o| o.id()).collect::<Vec<_>>(),
+            offers.iter().map(|o| o.id().unwrap()).collect::<Vec<_>>(),
             ["first", "o2"]
         );
         let o = offers[0];
-        assert_eq!((o.hostname(), o.allocation_role()), ("new", Some("x")));
+        assert_eq!(
+            (o.hostname(), o.allocation_role()),
+            (Ok("new"), Ok(Some("x")))
+        );
         let rs: Vec<_> = o.resources().map(Result::unwrap).collect();
         assert_eq!(rs.len(), 2);
         let ports = rs[1];
         assert_eq!(
             (ports.name(), ports.value_type(), ports.scalar()),
-            ("ports", ValueType::Ranges, Some(5.0))
+            (Ok("ports"), ValueType::Ranges, Ok(Some(5.0)))
         );
-        assert_eq!(ports.ranges().collect::<Vec<_>>(), [(1, 2), (3, 4), (5, 6)]);
-        assert_eq!(ports.set().collect::<Vec<_>>(), ["a", "b"]);
-        assert_eq!(ports.persistence_id(), Some("v1"));
+        assert_eq!(
+            ports.ranges().unwrap().collect::<Vec<_>>(),
+            [(1, 2), (3, 4), (5, 6)]
+        );
+        assert_eq!(ports.set().unwrap().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(ports.persistence_id(), Ok(Some("v1")));
         // An empty Scalar / Text / Persistence reads as prost's defaults.
         let defaults = Msg::new()
             .string(attribute::NAME, "t")
@@ -2904,14 +3226,14 @@ mod tests {
         let buf = single_offer(second_offer().msg(offer::ATTRIBUTES, defaults));
         let event = EventView::new(&buf).unwrap();
         let a = first(&event).unwrap().attributes().next().unwrap().unwrap();
-        assert_eq!((a.text(), a.scalar()), (Some(""), Some(0.0)));
+        assert_eq!((a.text(), a.scalar()), (Ok(Some("")), Ok(Some(0.0))));
     }
 
     #[test]
-    fn role_strings_reused_across_resources_are_each_resources_own() {
-        // The resource iterator reuses a role string checked for an earlier
-        // resource when the bytes are equal; every resource must still read
-        // its own roles, whichever field they come from.
+    fn each_resource_reads_its_own_roles() {
+        // Roles with equal or overlapping bytes across resources: every
+        // resource reads its own, whichever field they come from, and a
+        // broken one fails only the accessor that reads it.
         let offer = second_offer()
             .msg(offer::ALLOCATION_INFO, role("web"))
             .msg(
@@ -2948,18 +3270,26 @@ mod tests {
         let o = first(&event).unwrap();
         let read: Vec<_> = o
             .resources()
-            .map(|r| r.map(|r| (r.name(), r.role(), r.is_reserved(), r.allocation_role())))
+            .map(|r| {
+                let r = r.unwrap();
+                (r.name(), r.role(), r.is_reserved(), r.allocation_role())
+            })
             .collect();
         assert_eq!(
             read,
             [
-                Ok(("cpus", "*", false, Some("web"))),
-                Ok(("mem", "web", true, Some("we"))),
-                Ok(("gpus", "we", true, Some("web/x"))),
-                Ok(("custom", "web/x", true, None)),
-                Err(ViewError::InvalidUtf8 {
-                    field: "AllocationInfo.role"
-                }),
+                (Ok("cpus"), Ok("*"), Ok(false), Ok(Some("web"))),
+                (Ok("mem"), Ok("web"), Ok(true), Ok(Some("we"))),
+                (Ok("gpus"), Ok("we"), Ok(true), Ok(Some("web/x"))),
+                (Ok("custom"), Ok("web/x"), Ok(true), Ok(None)),
+                (
+                    Ok("bad"),
+                    Ok("*"),
+                    Ok(false),
+                    Err(ViewError::InvalidUtf8 {
+                        field: "AllocationInfo.role"
+                    })
+                ),
             ]
         );
     }
@@ -2979,7 +3309,8 @@ mod tests {
                 .string(offer::HOSTNAME, "h"),
         );
         let event = EventView::new(&buf).unwrap();
-        assert_eq!(first(&event).unwrap_err(), ViewError::Truncated);
+        // The offer's own framing is fine; its id does not decode.
+        assert_eq!(first(&event).unwrap().id(), Err(ViewError::Truncated));
         // And a long id read whole.
         let long = "x".repeat(300);
         let buf = single_offer(
@@ -2989,7 +3320,7 @@ mod tests {
                 .string(offer::HOSTNAME, "h"),
         );
         let event = EventView::new(&buf).unwrap();
-        assert_eq!(first(&event).unwrap().id(), long);
+        assert_eq!(first(&event).unwrap().id(), Ok(long.as_str()));
     }
 
     #[test]
@@ -2998,7 +3329,7 @@ mod tests {
             let buf = single_offer(second_offer().msg(offer::RESOURCES, m));
             let event = EventView::new(&buf).unwrap();
             let r = first(&event).unwrap().resources().next().unwrap().unwrap();
-            (r.role().to_owned(), r.is_reserved())
+            (r.role().unwrap().to_owned(), r.is_reserved().unwrap())
         };
         let cpus = || scalar_resource("cpus", 1.0);
         assert_eq!(
@@ -3094,7 +3425,7 @@ mod tests {
         let results: Vec<_> = first(&event)
             .unwrap()
             .resources()
-            .map(|r| r.map(|r| r.name()))
+            .map(|r| r.map(|r| r.name().unwrap()))
             .collect();
         assert_eq!(
             results,
@@ -3128,17 +3459,18 @@ mod tests {
             &plain[..],
             "as_bytes is the whole encoded resource"
         );
-        assert!(!r.has_disk_source());
+        assert_eq!(r.has_disk_source(), Ok(false));
         let with_volume_only = scalar_resource("disk", 10.0)
             .msg(
                 resource::DISK,
                 Msg::new().msg(2, Msg::new().string(1, "/data")),
             )
             .build();
-        assert!(
-            !ResourceView::new(&with_volume_only)
+        assert_eq!(
+            ResourceView::new(&with_volume_only)
                 .unwrap()
-                .has_disk_source()
+                .has_disk_source(),
+            Ok(false)
         );
         let mount = scalar_resource("disk", 10.0)
             .msg(
@@ -3147,7 +3479,7 @@ mod tests {
             )
             .build();
         let r = ResourceView::new(&mount).unwrap();
-        assert!(r.has_disk_source(), "a MOUNT source is reported");
-        assert_eq!(r.persistence_id(), None);
+        assert_eq!(r.has_disk_source(), Ok(true), "a MOUNT source is reported");
+        assert_eq!(r.persistence_id(), Ok(None));
     }
 }

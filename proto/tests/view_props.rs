@@ -1,8 +1,10 @@
 //! Property tests for the borrowed OFFERS reader (`tritium_proto::view`):
 //! for every OFFERS event prost can encode, the view reads exactly what
 //! prost's full decode reads, on every field the view exposes; duplicated
-//! fields merge the same way; and no truncated or corrupted input panics
-//! (where both accept corrupted input, they still agree).
+//! fields merge the same way; no truncated or corrupted input panics; and
+//! on every input, each accessor agrees with prost's decode of its own
+//! message into the fields that accessor reads (`view::oracle::check`, the
+//! contract in ARCHITECTURE.md, "The view and prost").
 
 #![allow(deprecated)] // `Resource.role` is deprecated upstream; the view reads it.
 
@@ -10,7 +12,7 @@ use proptest::prelude::*;
 use prost::Message;
 use tritium_proto::scheduler::{self, event};
 use tritium_proto::v1::{self, resource, value};
-use tritium_proto::view::{self, EventView, ViewError};
+use tritium_proto::view::{self, EventView, ViewError, oracle};
 
 // ---------------------------------------------------------------------------
 // What the view exposes, as owned data, read both ways.
@@ -71,19 +73,19 @@ fn from_view(buf: &[u8]) -> Result<EventSummary, ViewError> {
         let offer = offer?;
         let mut resources = Vec::new();
         for r in offer.resources() {
-            resources.push(resource_from_view(&r?));
+            resources.push(resource_from_view(&r?)?);
         }
         let mut attributes = Vec::new();
         for a in offer.attributes() {
-            attributes.push(attribute_from_view(&a?));
+            attributes.push(attribute_from_view(&a?)?);
         }
         offers.push(OfferSummary {
-            id: offer.id().to_owned(),
+            id: offer.id()?.to_owned(),
             // prost has no "absent" for this required field: it reads "".
-            framework_id: offer.framework_id().unwrap_or_default().to_owned(),
-            agent_id: offer.agent_id().to_owned(),
-            hostname: offer.hostname().to_owned(),
-            allocation_role: owned(offer.allocation_role()),
+            framework_id: offer.framework_id()?.unwrap_or_default().to_owned(),
+            agent_id: offer.agent_id()?.to_owned(),
+            hostname: offer.hostname()?.to_owned(),
+            allocation_role: owned(offer.allocation_role()?),
             domain: offer.domain()?.map(|(r, z)| (r.to_owned(), z.to_owned())),
             resources,
             attributes,
@@ -133,30 +135,30 @@ fn from_prost(event: &scheduler::Event) -> EventSummary {
     }
 }
 
-fn resource_from_view(r: &view::ResourceView<'_>) -> ResourceSummary {
-    ResourceSummary {
-        name: r.name().to_owned(),
+fn resource_from_view(r: &view::ResourceView<'_>) -> Result<ResourceSummary, ViewError> {
+    Ok(ResourceSummary {
+        name: r.name()?.to_owned(),
         value_type: r.value_type().as_i32(),
-        scalar: r.scalar().map(f64::to_bits),
-        ranges: r.ranges().collect(),
-        set: r.set().map(str::to_owned).collect(),
-        role: r.role().to_owned(),
-        reserved: r.is_reserved(),
-        allocation_role: owned(r.allocation_role()),
-        persistence_id: owned(r.persistence_id()),
-        revocable: r.is_revocable(),
-    }
+        scalar: r.scalar()?.map(f64::to_bits),
+        ranges: r.ranges()?.collect(),
+        set: r.set()?.map(str::to_owned).collect(),
+        role: r.role()?.to_owned(),
+        reserved: r.is_reserved()?,
+        allocation_role: owned(r.allocation_role()?),
+        persistence_id: owned(r.persistence_id()?),
+        revocable: r.is_revocable()?,
+    })
 }
 
-fn attribute_from_view(a: &view::AttributeView<'_>) -> AttributeSummary {
-    AttributeSummary {
-        name: a.name().to_owned(),
+fn attribute_from_view(a: &view::AttributeView<'_>) -> Result<AttributeSummary, ViewError> {
+    Ok(AttributeSummary {
+        name: a.name()?.to_owned(),
         value_type: a.value_type().as_i32(),
-        text: owned(a.text()),
-        scalar: a.scalar().map(f64::to_bits),
-        ranges: a.ranges().collect(),
-        set: a.set().map(str::to_owned).collect(),
-    }
+        text: owned(a.text()?),
+        scalar: a.scalar()?.map(f64::to_bits),
+        ranges: a.ranges()?.collect(),
+        set: a.set()?.map(str::to_owned).collect(),
+    })
 }
 
 fn resource_from_prost(r: &v1::Resource) -> ResourceSummary {
@@ -192,86 +194,14 @@ fn attribute_from_prost(a: &v1::Attribute) -> AttributeSummary {
     }
 }
 
-/// The view's contract message by message (ARCHITECTURE.md, "The view and
-/// prost"): every offer and resource the view yields is compared with
-/// prost's decode of *that message's own bytes*, wherever prost decodes
-/// them, even when prost rejects the event around it (a corrupted
-/// neighbour). Each accessor must then return prost's value; an error is
-/// the only other answer allowed. Resources are read in order through one
-/// iterator, as the matcher reads them, so a string the view reuses from
-/// an earlier resource (its role hint) is checked against this resource's
-/// own bytes.
-fn each_message_agrees(buf: &[u8]) -> Result<(), TestCaseError> {
-    let Ok(event) = EventView::new(buf) else {
-        return Ok(());
-    };
-    for offer in event.offers() {
-        let Ok(offer) = offer else { break };
-        if let Ok(want) = v1::Offer::decode(offer.as_bytes()) {
-            prop_assert_eq!(offer.id(), want.id.value.as_str());
-            prop_assert_eq!(offer.agent_id(), want.agent_id.value.as_str());
-            prop_assert_eq!(offer.hostname(), want.hostname.as_str());
-            prop_assert_eq!(
-                offer.framework_id().unwrap_or_default(),
-                want.framework_id.value.as_str()
-            );
-            prop_assert_eq!(
-                owned(offer.allocation_role()),
-                want.allocation_info.as_ref().and_then(|a| a.role.clone())
-            );
-            let mut n = 0;
-            for (got, w) in offer.resources().zip(&want.resources) {
-                let Ok(got) = got else { break };
-                prop_assert_eq!(resource_from_view(&got), resource_from_prost(w));
-                n += 1;
-            }
-            if n == want.resources.len() {
-                prop_assert!(
-                    offer.resources().nth(n).is_none(),
-                    "more resources than prost"
-                );
-            }
-            for (got, w) in offer.attributes().zip(&want.attributes) {
-                let Ok(got) = got else { break };
-                prop_assert_eq!(attribute_from_view(&got), attribute_from_prost(w));
-            }
-        }
-        for r in offer.resources() {
-            let Ok(r) = r else { break };
-            if let Ok(want) = v1::Resource::decode(r.as_bytes()) {
-                prop_assert_eq!(resource_from_view(&r), resource_from_prost(&want));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Where prost and the view both accept `buf`, they must read the same; and
-/// neither may panic. Returns whether both accepted.
+/// Where prost and the view both accept `buf`, they must read the same;
+/// on any `buf`, every accessor must agree with prost's decode of its own
+/// message into the fields it reads (`oracle::check`: the contract, which
+/// also covers `validate` and the iterators); and nothing may panic.
+/// Returns whether both accepted the whole event.
 fn agree_where_both_accept(buf: &[u8]) -> Result<bool, TestCaseError> {
-    each_message_agrees(buf)?;
-    let view = from_view(buf);
-    // `validate` passing means no offer, resource or attribute fails to
-    // read (`Offer.domain` and `Offer.unavailability` are decoded on demand
-    // and report their own errors).
-    if let Ok(event) = EventView::new(buf)
-        && event.validate().is_ok()
-    {
-        for offer in event.offers() {
-            let offer = offer.map_err(|e| TestCaseError::fail(format!("validated, then {e}")))?;
-            prop_assert!(offer.resources().all(|r| r.is_ok()));
-            prop_assert!(offer.attributes().all(|a| a.is_ok()));
-        }
-    }
-    // The other entry points must not panic either.
-    let _ = view::event_type(buf);
-    if let Ok(event) = EventView::new(buf) {
-        let _ = event.validate();
-        for offer in event.offers().flatten() {
-            let _ = format!("{offer:?}");
-        }
-    }
-    match (view, scheduler::Event::decode(buf)) {
+    oracle::check(buf).map_err(|e| TestCaseError::fail(format!("{e} on {buf:x?}")))?;
+    match (from_view(buf), scheduler::Event::decode(buf)) {
         (Ok(view), Ok(prost)) => {
             prop_assert_eq!(
                 view,
@@ -694,13 +624,14 @@ proptest! {
         prop_assert_eq!(view::event_type(&buf), Ok(view::EventType::Offers));
         prop_assert_eq!(view.validate(), Ok(()));
         for offer in view.offers() {
-            prop_assert!(offer.expect("validated").framework_id().is_some(), "prost always writes framework_id");
+            prop_assert!(offer.expect("validated").framework_id().expect("validated").is_some(), "prost always writes framework_id");
         }
         let offers = decoded.offers.as_ref().map_or(0, |o| o.offers.len());
         prop_assert_eq!(view.offer_count(), offers, "offer_count counts what prost decodes");
         prop_assert_eq!(view.offer_count(), view.offers().count());
         let summary = from_view(&buf).map_err(|e| TestCaseError::fail(format!("view rejected valid input: {e}")))?;
         prop_assert_eq!(summary, from_prost(&decoded));
+        oracle::check(&buf).map_err(TestCaseError::fail)?;
     }
 
     /// Fields that occur twice (concatenated messages, which prost merges):

@@ -541,9 +541,9 @@ impl Framework for AppService {
             let offer = offer?;
             let window = offer.unavailability()?;
             if window.is_some() || !self.maintenance.is_empty() {
-                changed |= self.note_unavailability(offer.agent_id(), window);
+                changed |= self.note_unavailability(offer.agent_id()?, window);
                 if window.is_some() {
-                    self.note_hostname(offer.agent_id(), offer.hostname());
+                    self.note_hostname(offer.agent_id()?, offer.hostname()?);
                 }
             }
         }

@@ -242,12 +242,11 @@ impl Matcher {
     ) -> Result<(), ViewError> {
         let no_host = self.no_host;
         let whole = event.as_bytes();
-        // Only the ids are read: the rest of each offer is skipped over.
-        for ids in event.offer_ids() {
-            let ids = ids?;
-            let ix = self.agents.lookup_or_insert(ids.agent_id, no_host);
+        for offer in event.offers() {
+            let offer = offer?;
+            let ix = self.agents.lookup_or_insert(offer.agent_id()?, no_host);
             self.agents.last_seen[ix.0 as usize] = Some(now);
-            let (start, len) = span(whole, ids.id.as_bytes())?;
+            let (start, len) = span(whole, offer.id()?.as_bytes())?;
             // Nothing is wanted: no offer is unfit for wanted work (the
             // core declines these with its idle refuse period).
             plan.declines.push(OfferSpan {
@@ -272,7 +271,7 @@ impl Matcher {
             // The master sets the offer's allocation role; older fixtures
             // and masters leave it to the resources: then the first usable
             // resource's role stands for the offer.
-            let mut role = match offer.allocation_role() {
+            let mut role = match offer.allocation_role()? {
                 Some(r) => self.role_sym(&mut roles, r),
                 None => None,
             };
@@ -282,7 +281,7 @@ impl Matcher {
             }
             let o = self.ev.offers.len() as u32;
             self.ev.offers.push(EvOffer {
-                id: span(whole, offer.id().as_bytes())?,
+                id: span(whole, offer.id()?.as_bytes())?,
                 role: role.unwrap_or(self.default_role),
                 next: NONE,
             });
@@ -315,7 +314,9 @@ impl Matcher {
     /// The event index of the offer's agent, refreshing what the matcher
     /// knows of it on its first offer in the event.
     fn event_agent(&mut self, now: Instant, offer: &OfferView<'_>) -> Result<u32, ViewError> {
-        let ix = self.agents.lookup_or_insert(offer.agent_id(), self.no_host);
+        let ix = self
+            .agents
+            .lookup_or_insert(offer.agent_id()?, self.no_host);
         let i = ix.0 as usize;
         self.agents.last_seen[i] = Some(now);
         if self.agents.ev_epoch[i] == self.ev.epoch {
@@ -334,7 +335,7 @@ impl Matcher {
         // An agent's hostname and attributes rarely change (Mesos gives a
         // reconfigured agent a new id, except for additions): when their
         // bytes are the ones read last time, what was read then stands.
-        let mut fp = fingerprint(offer.hostname().as_bytes(), offer.attributes_bytes());
+        let mut fp = fingerprint(offer.hostname()?.as_bytes(), offer.attributes_bytes());
         let domain = offer.domain_bytes();
         if !domain.is_empty() {
             fp = (fp ^ fingerprint(b"domain", domain).rotate_left(1)).max(1);
@@ -355,7 +356,7 @@ impl Matcher {
             self.zones_seen |= zone.is_some();
             self.attr_epoch += 1;
         }
-        let host = self.syms.intern(offer.hostname()).unwrap_or(self.no_host);
+        let host = self.syms.intern(offer.hostname()?).unwrap_or(self.no_host);
         if self.agents.hostname[i] != host {
             self.agents.hostname[i] = host;
             self.attr_epoch += 1;
@@ -364,26 +365,26 @@ impl Matcher {
         tmp.clear();
         for a in offer.attributes() {
             let a = a?;
-            let Some(name) = self.syms.intern(a.name()) else {
+            let Some(name) = self.syms.intern(a.name()?) else {
                 continue;
             };
             let value = match a.value_type() {
-                ValueType::Text => match a.text().and_then(|t| self.syms.intern(t)) {
+                ValueType::Text => match a.text()?.and_then(|t| self.syms.intern(t)) {
                     Some(t) => AttrValue::Text(t),
                     None => continue,
                 },
-                ValueType::Scalar => match a.scalar() {
+                ValueType::Scalar => match a.scalar()? {
                     Some(v) if v.is_finite() => AttrValue::Scalar(milli(v)),
                     _ => continue,
                 },
                 ValueType::Ranges => {
-                    let mut r: Ranges = a.ranges().collect();
+                    let mut r: Ranges = a.ranges()?.collect();
                     normalize_ranges(&mut r);
                     AttrValue::Ranges(r.into_iter().collect())
                 }
                 ValueType::Set => {
                     let mut items: SmallVec<[Sym; 4]> =
-                        a.set().filter_map(|s| self.syms.intern(s)).collect();
+                        a.set()?.filter_map(|s| self.syms.intern(s)).collect();
                     items.sort_unstable();
                     items.dedup();
                     AttrValue::Set(items)
@@ -410,10 +411,10 @@ impl Matcher {
         offer_role: &mut Option<Sym>,
         roles: &mut RoleCache<'a>,
     ) -> Result<(), ViewError> {
-        if r.is_revocable() || r.persistence_id().is_some() || r.has_disk_source() {
+        if r.is_revocable()? || r.persistence_id()?.is_some() || r.has_disk_source()? {
             return Ok(());
         }
-        let kind = match (r.name(), r.value_type()) {
+        let kind = match (r.name()?, r.value_type()) {
             ("cpus", ValueType::Scalar) => Kind::Cpus,
             ("mem", ValueType::Scalar) => Kind::Mem,
             ("disk", ValueType::Scalar) => Kind::Disk,
@@ -425,7 +426,10 @@ impl Matcher {
             },
             _ => return Ok(()),
         };
-        let role_str = r.allocation_role().or(offer.allocation_role());
+        let role_str = match r.allocation_role()? {
+            Some(role) => Some(role),
+            None => offer.allocation_role()?,
+        };
         let role = match role_str {
             Some(s) => match self.role_sym(roles, s) {
                 Some(s) => s,
@@ -438,21 +442,22 @@ impl Matcher {
             // ACCEPT must not mix roles, so only the offer's role is used.
             return Ok(());
         }
-        if r.is_reserved() && !reservation_serves(r.role(), self.syms.name(role)) {
+        let reserved = r.is_reserved()?;
+        if reserved && !reservation_serves(r.role()?, self.syms.name(role)) {
             // The master allocates reservations only to their role's
             // subtree; anything else is not ours to use.
             return Ok(());
         }
         let (amount, ranges) = if kind == Kind::Ports {
             let mut rs: Ranges = r
-                .ranges()
+                .ranges()?
                 .filter(|(b, _)| *b <= MAX_PORT)
                 .map(|(b, e)| (b.max(1), e.min(MAX_PORT)))
                 .collect();
             normalize_ranges(&mut rs);
             (0, rs)
         } else {
-            match r.scalar() {
+            match r.scalar()? {
                 Some(v) if v.is_finite() && v > 0.0 => (milli(v), Ranges::new()),
                 _ => return Ok(()),
             }
@@ -476,7 +481,7 @@ impl Matcher {
         let s = self.ev.slots.len() as u32;
         self.ev.slots.push(Slot {
             kind,
-            reserved: r.is_reserved(),
+            reserved,
             amount,
             src: span(whole, r.as_bytes())?,
             next: self.ev.rows[row as usize].first_slot,

@@ -1321,11 +1321,7 @@ fn answers_every_offer_once(event: &EventView<'_>, plan: &Plan) -> bool {
         )
         .collect();
     answered.sort_unstable();
-    let mut offered: Vec<&str> = event
-        .offer_ids()
-        .filter_map(|o| o.ok())
-        .map(|o| o.id)
-        .collect();
+    let mut offered: Vec<&str> = event.offers().filter_map(|o| o.ok()?.id().ok()).collect();
     offered.sort_unstable();
     answered == offered && plan.accepts.iter().all(|a| !a.launches.is_empty())
 }

@@ -1045,18 +1045,23 @@ impl Handler {
         let mut n = 0;
         for offer in ev.offers() {
             let offer = offer.map_err(|e| format!("offer: {e}"))?;
+            let id = offer.id().map_err(|e| format!("offer: {e}"))?;
             n += 1;
             match self.plan {
-                Plan::Decline => self.decline.push(offer.id()),
+                Plan::Decline => self.decline.push(id),
                 Plan::Launch { .. } => {
                     let fit = fit(&offer)?;
                     if fit == 0 || self.suppressed {
-                        self.decline.push(offer.id());
+                        self.decline.push(id);
                     } else {
+                        let (agent_id, role) = offer
+                            .agent_id()
+                            .and_then(|a| Ok((a, offer.allocation_role()?)))
+                            .map_err(|e| format!("offer: {e}"))?;
                         self.held.push_back(Held {
-                            id: offer.id().to_owned(),
-                            agent_id: offer.agent_id().to_owned(),
-                            role: offer.allocation_role().map(str::to_owned),
+                            id: id.to_owned(),
+                            agent_id: agent_id.to_owned(),
+                            role: role.map(str::to_owned),
                             fit,
                         });
                     }
@@ -1270,11 +1275,19 @@ fn fit(offer: &OfferView<'_>) -> Result<u64, String> {
     let (mut milli_cpus, mut mem_mib) = (0u64, 0u64);
     for r in offer.resources() {
         let r = r.map_err(|e| format!("resource: {e}"))?;
-        if r.is_reserved() || r.is_revocable() {
+        let read = || -> Result<_, tritium_proto::view::ViewError> {
+            Ok((
+                r.is_reserved()? || r.is_revocable()?,
+                r.scalar()?,
+                r.name()?,
+            ))
+        };
+        let (skip, scalar, name) = read().map_err(|e| format!("resource: {e}"))?;
+        if skip {
             continue;
         }
-        let v = r.scalar().unwrap_or(0.0).max(0.0);
-        match r.name() {
+        let v = scalar.unwrap_or(0.0).max(0.0);
+        match name {
             "cpus" => milli_cpus += (v * 1000.0).round() as u64,
             "mem" => mem_mib += v.floor() as u64,
             _ => {}

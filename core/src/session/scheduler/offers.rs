@@ -34,10 +34,10 @@ impl Core {
             };
             let left: Vec<mesos::OfferId> = view
                 .offers()
-                .filter_map(Result::ok)
-                .filter(|o| !accepted.iter().any(|a| a == o.id()))
-                .map(|o| mesos::OfferId {
-                    value: o.id().to_owned(),
+                .filter_map(|o| o.ok()?.id().ok())
+                .filter(|id| !accepted.iter().any(|a| a == id))
+                .map(|id| mesos::OfferId {
+                    value: id.to_owned(),
                 })
                 .collect();
             if !left.is_empty() {
