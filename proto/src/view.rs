@@ -971,8 +971,8 @@ pub fn event_type(buf: &[u8]) -> Result<EventType, ViewError> {
 ///     let offer = offer?;
 ///     for resource in offer.resources() {
 ///         let resource = resource?;
-///         if resource.name() == "cpus" && !resource.is_reserved() {
-///             total += resource.scalar().unwrap_or(0.0);
+///         if resource.name()? == "cpus" && !resource.is_reserved()? {
+///             total += resource.scalar()?.unwrap_or(0.0);
 ///         }
 ///     }
 /// }
