@@ -412,6 +412,7 @@ impl<'a> Ctx<'a> {
     /// The app service placed less than was pending for lack of room.
     pub(crate) fn note_launches_held_back(&mut self) {
         self.core.stats.launches_held_back += 1;
+        self.core.held_back_this_event = true;
     }
 
     /// Launch `launches` on the agent of `offer`, using that offer. Their

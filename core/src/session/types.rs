@@ -102,7 +102,10 @@ pub struct Config {
     /// Refuse period of offers declined because launches wait for the call
     /// queue to drain (see [`CallRoom`]): short, so the agents come back
     /// in the master's next allocation cycles once the queue is below its
-    /// low-water mark, instead of `decline_busy` later.
+    /// low-water mark, instead of `decline_busy` later. The ACCEPTs of an
+    /// OFFERS event in which launches were held back filter the agents'
+    /// leftover for this period too (the master's default for an ACCEPT
+    /// without filters is 5 s).
     pub decline_backpressure: Duration,
     /// A task without any status this long after ACCEPT is reconciled.
     pub launch_timeout: Duration,

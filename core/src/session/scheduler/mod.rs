@@ -200,6 +200,11 @@ pub struct Core {
     held_call_bytes: usize,
     /// Launches stopped at the high-water mark, until the low-water mark.
     launches_paused: bool,
+    /// The framework placed less than was pending in the OFFERS event
+    /// being answered for lack of call room: its ACCEPTs then filter the
+    /// agents' leftover for `decline_backpressure`, not `decline_busy`, so
+    /// the held-back work gets them again as soon as room is back.
+    pub(crate) held_back_this_event: bool,
     /// Bytes (bodies and an allowance for the request head) and tasks of
     /// every ACCEPT built: what one more launch costs in the call queue.
     accept_bytes: u64,
@@ -363,6 +368,7 @@ impl<F: Framework> Session<F> {
             call_bytes_unreported: 0,
             held_call_bytes: 0,
             launches_paused: false,
+            held_back_this_event: false,
             accept_bytes: 0,
             accept_tasks: 0,
             acks_expected: 0,

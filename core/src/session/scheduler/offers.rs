@@ -15,6 +15,7 @@ impl Core {
             Err(e) => return self.bad_event(now, &format!("OFFERS: {e}")),
         };
         self.offer_quiet_since = Some(now);
+        self.held_back_this_event = false;
         let mut ctx = Ctx::new(self, now);
         let result = fw.offers(&mut ctx, &view);
         let (answered, accepted) = (ctx.answered, std::mem::take(&mut ctx.accepted));
@@ -173,7 +174,12 @@ impl Core {
         self.acks_expected += ACKS_PER_LAUNCH * n as u64;
         self.stats.offers_accepted += offer_ids.len() as u64;
         tracing::debug!(target: "tritium::offers", agent = %agent_id, offers = offer_ids.len(), tasks = n, "accepting");
-        let refuse = self.cfg.decline_busy.as_secs_f64();
+        let refuse = if self.held_back_this_event {
+            self.cfg.decline_backpressure.min(self.cfg.decline_busy)
+        } else {
+            self.cfg.decline_busy
+        }
+        .as_secs_f64();
         let c = self.call(call::Type::Accept, |c| {
             c.accept = Some(call::Accept {
                 offer_ids,
