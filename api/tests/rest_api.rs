@@ -1276,6 +1276,15 @@ fn env_of(c: &tritium_proto::v1::CommandInfo) -> BTreeMap<String, String> {
 
 /// The TaskInfo tritium launched for `task` (an entry of GET's tasks), as
 /// the recording proxy decoded it from the ACCEPT.
+/// The sum of the scalar resources named `name` in a TaskInfo's resources.
+fn scalar_sum(resources: &[tritium_proto::v1::Resource], name: &str) -> f64 {
+    resources
+        .iter()
+        .filter(|r| r.name == name)
+        .filter_map(|r| r.scalar.as_ref().map(|s| s.value))
+        .sum()
+}
+
 fn launched_info(s: &Stack, task: &Value) -> tritium_proto::v1::TaskInfo {
     let proxy = s.proxy.as_ref().expect("a stack with the recording proxy");
     let id = task["id"].as_str().unwrap();
@@ -1329,13 +1338,7 @@ fn the_launched_task_info_carries_every_field_of_the_spec() {
     assert_eq!(t.name, "full");
     assert_eq!(t.agent_id.value, task["agent_id"].as_str().unwrap());
     // Resources: the amounts asked, allocated to the role asked.
-    let scalar = |name: &str| -> f64 {
-        t.resources
-            .iter()
-            .filter(|r| r.name == name)
-            .filter_map(|r| r.scalar.as_ref().map(|s| s.value))
-            .sum()
-    };
+    let scalar = |name: &str| scalar_sum(&t.resources, name);
     assert!((scalar("cpus") - 0.25).abs() < 1e-9, "{:?}", t.resources);
     assert!((scalar("mem") - 48.0).abs() < 1e-9, "{:?}", t.resources);
     assert!((scalar("disk") - 100.0).abs() < 1e-9, "{:?}", t.resources);
@@ -2157,13 +2160,7 @@ fn hydrogens_readme_executor_example_runs_unchanged() {
     let u = &c.uris[0];
     assert_eq!(u.value, "http://some-mesos-dns.mesos:9001/executor");
     assert_eq!((u.extract, u.executable), (Some(false), Some(true)));
-    let scalar = |name: &str| -> f64 {
-        t.resources
-            .iter()
-            .filter(|r| r.name == name)
-            .filter_map(|r| r.scalar.as_ref().map(|s| s.value))
-            .sum()
-    };
+    let scalar = |name: &str| scalar_sum(&t.resources, name);
     assert!((scalar("cpus") - 1.5).abs() < 1e-9, "{:?}", t.resources);
     assert!((scalar("mem") - 128.25).abs() < 1e-9, "{:?}", t.resources);
     assert!((scalar("disk") - 1024.0).abs() < 1e-9, "{:?}", t.resources);
