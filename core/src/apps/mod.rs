@@ -605,7 +605,7 @@ impl Framework for AppService {
             let refuse = if held_back {
                 // Room for launches comes back as the call queue drains,
                 // well before `decline_busy`.
-                ctx.config().decline_backpressure.min(busy)
+                ctx.config().backpressure_refuse()
             } else if self.anything_pending(&ctx.view()) {
                 busy
             } else {

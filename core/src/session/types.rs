@@ -155,6 +155,15 @@ pub struct Config {
     pub seed: u64,
 }
 
+impl Config {
+    /// The refuse period of offers (declined, or the leftover of an
+    /// ACCEPT) in an OFFERS event whose launches were held back for call
+    /// room: `decline_backpressure`, never longer than `decline_busy`.
+    pub fn backpressure_refuse(&self) -> Duration {
+        self.decline_backpressure.min(self.decline_busy)
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {

@@ -175,7 +175,7 @@ impl Core {
         self.stats.offers_accepted += offer_ids.len() as u64;
         tracing::debug!(target: "tritium::offers", agent = %agent_id, offers = offer_ids.len(), tasks = n, "accepting");
         let refuse = if self.held_back_this_event {
-            self.cfg.decline_backpressure.min(self.cfg.decline_busy)
+            self.cfg.backpressure_refuse()
         } else {
             self.cfg.decline_busy
         }
