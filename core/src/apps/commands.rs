@@ -69,10 +69,7 @@ impl AppService {
             .map(|t| t.record().id.to_string())
             .collect();
         for id in &group {
-            match grace_period {
-                Some(g) => ctx.kill_with_grace(id, g),
-                None => ctx.kill(id),
-            }
+            super::lifecycle::send_kill(ctx, id, grace_period);
         }
         self.touch(app);
         self.converge(ctx, app);

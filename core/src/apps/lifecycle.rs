@@ -394,13 +394,19 @@ impl AppService {
             .map(|t| t.record().id.to_string())
             .collect();
         for t in std::iter::once(id).chain(siblings.iter().map(String::as_str)) {
-            match grace {
-                Some(g) => ctx.kill_with_grace(t, g),
-                None => ctx.kill(t),
-            }
+            send_kill(ctx, t, grace);
         }
         if let Some(app) = app {
             self.touch(&app);
         }
+    }
+}
+
+/// KILL one task; with `grace`, the KILL's kill policy overrides the
+/// task's grace period.
+pub(super) fn send_kill(ctx: &mut Ctx<'_>, id: &str, grace: Option<std::time::Duration>) {
+    match grace {
+        Some(g) => ctx.kill_with_grace(id, g),
+        None => ctx.kill(id),
     }
 }
