@@ -42,6 +42,21 @@ pub mod mesos {
 
 pub mod view;
 
+impl mesos::v1::Labels {
+    /// Labels of `pairs`, in their order; `None` when there are none (the
+    /// `labels` field left out rather than sent empty).
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Option<Self> {
+        let labels: Vec<mesos::v1::Label> = pairs
+            .into_iter()
+            .map(|(key, value)| mesos::v1::Label {
+                key,
+                value: Some(value),
+            })
+            .collect();
+        (!labels.is_empty()).then_some(Self { labels })
+    }
+}
+
 /// The compiled `FileDescriptorSet` (protobuf-encoded, imports included) of
 /// the `.proto` files above, for reflection: decode it into a descriptor pool
 /// to convert calls and events to and from the Mesos JSON form.

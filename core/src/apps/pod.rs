@@ -376,7 +376,7 @@ pub fn build_group(
         .filter(|n| n.mode == NetworkMode::Container)
         .map(|n| mesos::NetworkInfo {
             name: n.name.clone(),
-            labels: taskinfo::labels(n.labels.iter().map(|(k, v)| (k.clone(), v.clone()))),
+            labels: mesos::Labels::from_pairs(n.labels.iter().map(|(k, v)| (k.clone(), v.clone()))),
             ..Default::default()
         })
         .collect();

@@ -322,7 +322,7 @@ pub fn build(spec: &AppSpec, mut p: Placed<'_>) -> mesos::TaskInfo {
             .readiness
             .as_ref()
             .and_then(|r| readiness_check(spec, r, p.ports)),
-        labels: labels(spec.labels.iter().map(|(k, v)| (k.clone(), v.clone()))),
+        labels: mesos::Labels::from_pairs(spec.labels.iter().map(|(k, v)| (k.clone(), v.clone()))),
         data,
         discovery: Some(discovery(spec, p.ports)),
         kill_policy: spec
@@ -360,7 +360,7 @@ fn discovery(spec: &AppSpec, ports: &[u32]) -> mesos::DiscoveryInfo {
         visibility: visibility as i32,
         name: Some(d.name.unwrap_or_else(|| spec.name.clone())),
         ports: (!ports.is_empty()).then_some(mesos::Ports { ports }),
-        labels: labels(d.labels.into_iter()),
+        labels: mesos::Labels::from_pairs(d.labels),
         ..Default::default()
     }
 }
@@ -483,16 +483,6 @@ fn var(k: &str, v: &str) -> mesos::environment::Variable {
     }
 }
 
-pub(super) fn labels(pairs: impl Iterator<Item = (String, String)>) -> Option<mesos::Labels> {
-    let labels: Vec<mesos::Label> = pairs
-        .map(|(key, value)| mesos::Label {
-            key,
-            value: Some(value),
-        })
-        .collect();
-    (!labels.is_empty()).then_some(mesos::Labels { labels })
-}
-
 fn protocol(m: &PortMapping) -> Option<String> {
     Some(
         m.protocol
@@ -569,7 +559,7 @@ fn network(n: &crate::spec::Network) -> mesos::NetworkInfo {
             .collect(),
         name: n.name.clone(),
         groups,
-        labels: labels(label_maps.into_iter().flat_map(|m| m.into_iter())),
+        labels: mesos::Labels::from_pairs(label_maps.into_iter().flatten()),
         ..Default::default()
     }
 }

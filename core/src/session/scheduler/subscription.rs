@@ -68,16 +68,7 @@ impl Core {
                 r#type: Some(*t as i32),
             })
             .collect(),
-            labels: (!f.labels.is_empty()).then(|| mesos::Labels {
-                labels: f
-                    .labels
-                    .iter()
-                    .map(|(k, v)| mesos::Label {
-                        key: k.clone(),
-                        value: Some(v.clone()),
-                    })
-                    .collect(),
-            }),
+            labels: mesos::Labels::from_pairs(f.labels.iter().map(|(k, v)| (k.clone(), v.clone()))),
             ..mesos::FrameworkInfo::default()
         };
         Call {
