@@ -516,6 +516,63 @@ fn launch_runs_tasks_and_holds_updates_until_acknowledged() {
     assert!(h.violations().is_empty(), "{:?}", h.violations());
 }
 
+/// The agent's status update manager (task_status_update_manager.cpp,
+/// slave/constants.hpp): an update unacknowledged after
+/// STATUS_UPDATE_RETRY_INTERVAL_MIN (10 s) is resent, each resend waiting
+/// twice as long as the one before up to STATUS_UPDATE_RETRY_INTERVAL_MAX
+/// (10 min); the next update after an acknowledgement starts again at
+/// 10 s. The defaults are the agent's.
+#[test]
+fn unacknowledged_updates_are_resent_with_the_agents_backoff() {
+    let cfg = SimConfig {
+        status_retry_initial: SimConfig::default().status_retry_initial,
+        status_retry_max: SimConfig::default().status_retry_max,
+        ..small_cluster(1)
+    };
+    assert_eq!(cfg.status_retry_initial, Duration::from_secs(10));
+    assert_eq!(cfg.status_retry_max, Duration::from_secs(600));
+    let mut h = Harness::new(cfg);
+    let sub = h.subscribe(info(None));
+    h.advance(Duration::from_millis(150));
+    let offer = h.offers(sub.stream).remove(0);
+    let t = task_for(&offer, "slow-ack", 1.0, 128.0, "sleep 100");
+    h.fw_call(
+        &sub,
+        call::Type::Accept,
+        launch(vec![offer.id.clone()], vec![t]),
+    );
+    // STARTING goes out one step (10 ms) after the launch.
+    let sent_at = h.now + Duration::from_millis(10);
+    h.advance(Duration::from_millis(15));
+    let starting = h.updates(sub.stream).remove(0);
+    // Resends at 10, 30, 70, 150, 310, 630, 1230, 1830 s after the first
+    // send: gaps 10, 20, 40, 80, 160, 320, then 600 (capped) twice.
+    let gaps = [10u64, 20, 40, 80, 160, 320, 600, 600];
+    let mut at = Duration::ZERO;
+    for gap in gaps {
+        let due = at + Duration::from_secs(gap);
+        // Nothing just before it is due ...
+        h.advance((sent_at + due - Duration::from_millis(50)) - h.now);
+        assert!(h.updates(sub.stream).is_empty(), "resent before {due:?}");
+        // ... the same update (same uuid) when it is.
+        h.advance(Duration::from_millis(100));
+        let again = h.updates(sub.stream);
+        assert_eq!(again.len(), 1, "one resend at {due:?}");
+        assert_eq!(again[0].uuid, starting.uuid);
+        at = due;
+    }
+    assert_eq!(h.m.counters().updates_resent, gaps.len() as u64);
+    // Acknowledged: RUNNING goes out, and its first resend is 10 s later.
+    h.fw_call(&sub, call::Type::Acknowledge, ack(&starting));
+    let running = h.updates(sub.stream).remove(0);
+    assert_eq!(state(&running), TaskState::TaskRunning);
+    h.advance(Duration::from_millis(9_950));
+    assert!(h.updates(sub.stream).is_empty());
+    h.advance(Duration::from_millis(100));
+    assert_eq!(h.updates(sub.stream)[0].uuid, running.uuid);
+    assert!(h.violations().is_empty(), "{:?}", h.violations());
+}
+
 #[test]
 fn overcommit_and_bad_tasks_are_errors_and_violations() {
     let mut h = Harness::new(small_cluster(1));

@@ -145,9 +145,16 @@ impl Bag {
     /// Add everything in `other`.
     pub fn add(&mut self, other: &Bag) {
         for (k, q) in &other.pools {
-            // Types agree for pools built by this module; a mismatch cannot
-            // happen for bags that passed `from_resources`.
-            let _ = self.add_quantity(k.clone(), q.clone());
+            // A pool already here grows in place (no key copied: adding a
+            // task's resources to its agent's is the common case).
+            match (self.pools.get_mut(k), q) {
+                (Some(Quantity::Scalar(a)), Quantity::Scalar(b)) => *a += b,
+                // Types agree for pools built by this module; a mismatch
+                // cannot happen for bags that passed `from_resources`.
+                _ => {
+                    let _ = self.add_quantity(k.clone(), q.clone());
+                }
+            }
         }
     }
 

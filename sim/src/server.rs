@@ -136,10 +136,15 @@ struct State {
 /// Where a stream's events go, and who it is for (for the log).
 #[derive(Debug)]
 struct Sink {
-    /// Unbounded underneath; `limit` is checked before each send (a
-    /// bounded channel of `stream_queue` slots allocated and touched every
-    /// slot, hundreds of MB, on each SUBSCRIBE).
-    tx: Sender<Event>,
+    /// Each event as its chunk of the stream, encoded when the master
+    /// emits it: a queued `Event` is a kilobyte of struct plus its heap
+    /// parts (an offer several KB), its chunk a few hundred bytes, and
+    /// at a million tasks the events waiting for a slow reader were most
+    /// of the simulator's memory. Unbounded underneath; `limit` is
+    /// checked before each send (a bounded channel of `stream_queue`
+    /// slots allocated and touched every slot, hundreds of MB, on each
+    /// SUBSCRIBE).
+    tx: Sender<Vec<u8>>,
     limit: usize,
     peer: SocketAddr,
     format: Format,
@@ -172,9 +177,11 @@ impl State {
                         );
                     }
                     let sent = if sink.tx.len() >= sink.limit {
-                        Err(TrySendError::Full(ev))
+                        Err(TrySendError::Full(Vec::new()))
                     } else {
-                        sink.tx.try_send(ev)
+                        let mut chunk = Vec::new();
+                        push_chunk(&mut chunk, sink.format, &ev);
+                        sink.tx.try_send(chunk)
                     };
                     match sent {
                         Ok(()) => {}
@@ -802,7 +809,8 @@ enum Action {
         stream: StreamHandle,
         stream_id: String,
         format: Format,
-        events: Receiver<Event>,
+        /// Encoded chunks (see `Sink::tx`).
+        events: Receiver<Vec<u8>>,
     },
 }
 
@@ -1108,7 +1116,7 @@ impl<'a> Connection<'a> {
         stream: StreamHandle,
         stream_id: &str,
         format: Format,
-        events: &Receiver<Event>,
+        chunks: &Receiver<Vec<u8>>,
     ) {
         let head = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: {format}\r\nTransfer-Encoding: chunked\r\nMesos-Stream-Id: {stream_id}\r\nCache-Control: no-cache\r\n\r\n"
@@ -1124,14 +1132,14 @@ impl<'a> Connection<'a> {
             if self.shared.stopping() {
                 return;
             }
-            match events.recv_timeout(POLL) {
-                Ok(ev) => {
+            match chunks.recv_timeout(POLL) {
+                Ok(chunk) => {
                     out.clear();
-                    push_chunk(&mut out, format, &ev);
+                    out.extend_from_slice(&chunk);
                     // Whatever else is queued goes out in the same write.
                     while out.len() < 1024 * 1024 {
-                        let Ok(ev) = events.try_recv() else { break };
-                        push_chunk(&mut out, format, &ev);
+                        let Ok(chunk) = chunks.try_recv() else { break };
+                        out.extend_from_slice(&chunk);
                     }
                     if self.sock.write_all(&out).is_err() {
                         self.shared.client_gone(stream, "write failed, client gone");

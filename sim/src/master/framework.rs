@@ -192,7 +192,7 @@ impl Master {
             suppressed: BTreeSet::new(),
             stream: None,
             generation: 0,
-            filters: HashMap::new(),
+            filters: IndexMap::default(),
             tasks: HashMap::new(),
             completed: VecDeque::new(),
             offer_constraints: None,

@@ -60,7 +60,7 @@ impl Master {
         self.check_agent(agent, "ACCEPT");
         // What the ACCEPT left unused is refused like a DECLINE's offer.
         let refuse = Self::refuse_for(a.filters.as_ref());
-        self.set_filter(now, fw, agent, refuse, remaining);
+        self.set_filter(now, fw, agent, refuse, std::sync::Arc::new(remaining));
         Reply::Accepted
     }
 
@@ -811,6 +811,7 @@ impl Master {
             .unwrap_or_default();
         let behaviour = Behaviour::parse(&command);
         self.used[agent].add(&bag);
+        let bag = self.intern_bag(bag);
         self.avail_version[agent] += 1;
         self.counters.tasks_launched += 1;
         let task = Task {

@@ -152,11 +152,11 @@ impl Master {
             self.counters.offers_declined += 1;
             if set.contains(&o.agent) {
                 if let Some(f) = self.frameworks[fw].filters.get_mut(&o.agent) {
-                    f.refused.add(&o.resources);
+                    std::sync::Arc::make_mut(&mut f.refused).add(&o.resources);
                 }
             } else {
                 set.push(o.agent);
-                self.set_filter(now, fw, o.agent, refuse, (*o.resources).clone());
+                self.set_filter(now, fw, o.agent, refuse, o.resources);
             }
         }
         Reply::Accepted
@@ -170,7 +170,7 @@ impl Master {
         fw: usize,
         agent: usize,
         refuse: Duration,
-        refused: Bag,
+        refused: std::sync::Arc<Bag>,
     ) {
         let filters = &mut self.frameworks[fw].filters;
         if refuse.is_zero() {

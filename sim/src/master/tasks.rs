@@ -82,6 +82,11 @@ impl Master {
         if status.healthy.is_some() {
             t.healthy = status.healthy;
         }
+        if t.pending.capacity() == 0 {
+            // Mostly one update at a time: not the four slots a first
+            // push would allocate.
+            t.pending.reserve_exact(1);
+        }
         t.pending.push_back(status);
         let first = t.pending.len() == 1;
         let mut ended_executor = None;
@@ -443,10 +448,11 @@ impl Master {
         }
         self.counters.acks += 1;
         let acked = t.pending.pop_front();
-        if t.pending.is_empty()
-            && let Some(latest) = acked
-        {
-            t.last_status = latest;
+        if t.pending.is_empty() {
+            if let Some(latest) = acked {
+                t.last_status = latest;
+            }
+            t.pending = VecDeque::new();
         }
         t.update_gen += 1;
         let done = t.pending.is_empty() && terminal(t.state);
