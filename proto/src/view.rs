@@ -432,7 +432,13 @@ impl<'a> Cursor<'a> {
                 self.rest = rest;
                 Ok(u64::from(b0 & 0x7f) | (u64::from(b1 & 0x7f) << 7) | (u64::from(b2) << 14))
             }
-            _ => self.read_varint_slow(),
+            _ => {
+                // Out of line and by value, so that the cursor stays in
+                // registers in the scans that inline this.
+                let (value, rest) = varint_slow(self.rest)?;
+                self.rest = rest;
+                Ok(value)
+            }
         }
     }
 
@@ -454,13 +460,9 @@ impl<'a> Cursor<'a> {
             self.rest = rest;
             return Ok(u64::from(b));
         }
-        self.read_tag_slow()
-    }
-
-    #[inline(never)]
-    fn read_tag_slow(&mut self) -> Result<u64, ViewError> {
-        let (field, wire_type) = self.read_key()?;
-        Ok((u64::from(field) << 3) | u64::from(wire_type))
+        let (tag, rest) = tag_slow(self.rest)?;
+        self.rest = rest;
+        Ok(tag)
     }
 
     /// Skips the value of a field the caller does not read, given its raw
@@ -489,7 +491,7 @@ impl<'a> Cursor<'a> {
             wire_type => {
                 // A tag that came through `read_tag` has a field that fits
                 // in 32 bits.
-                self.read_value((tag >> 3) as u32, wire_type, 0)?;
+                self.rest = value_slow(self.rest, (tag >> 3) as u32, wire_type)?;
             }
         }
         let field = tag >> 3;
@@ -497,28 +499,6 @@ impl<'a> Cursor<'a> {
             return Err(bad_wire_type(names(field), tag));
         }
         Ok(())
-    }
-
-    #[inline(never)]
-    fn read_varint_slow(&mut self) -> Result<u64, ViewError> {
-        let buf = self.rest;
-        let mut value = 0u64;
-        for i in 0..MAX_VARINT_LEN {
-            let Some(&b) = buf.get(i) else {
-                return Err(ViewError::Truncated);
-            };
-            value |= u64::from(b & 0x7f) << (7 * i);
-            if b < 0x80 {
-                // The 10th byte holds only bit 63; anything more overflows.
-                if i == MAX_VARINT_LEN - 1 && b > 1 {
-                    return Err(ViewError::VarintOverflow);
-                }
-                let (_, rest) = buf.split_at_checked(i + 1).ok_or(ViewError::Truncated)?;
-                self.rest = rest;
-                return Ok(value);
-            }
-        }
-        Err(ViewError::VarintOverflow)
     }
 
     /// Reads a key: field number and wire type.
@@ -629,6 +609,172 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// A varint that is not one of [`Cursor::read_varint`]'s short fast
+/// paths: the value and the bytes after it. Out of line and by value (no
+/// `&mut` cursor escapes), so callers keep their cursor in registers.
+#[inline(never)]
+fn varint_slow(buf: &[u8]) -> Result<(u64, &[u8]), ViewError> {
+    let mut value = 0u64;
+    for i in 0..MAX_VARINT_LEN {
+        let Some(&b) = buf.get(i) else {
+            return Err(ViewError::Truncated);
+        };
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b < 0x80 {
+            // The 10th byte holds only bit 63; anything more overflows.
+            if i == MAX_VARINT_LEN - 1 && b > 1 {
+                return Err(ViewError::VarintOverflow);
+            }
+            let (_, rest) = buf.split_at_checked(i + 1).ok_or(ViewError::Truncated)?;
+            return Ok((value, rest));
+        }
+    }
+    Err(ViewError::VarintOverflow)
+}
+
+/// A key that is not one byte, as [`Cursor::read_tag`] returns it, and the
+/// bytes after it (checked as [`Cursor::read_key`] does).
+#[inline(never)]
+fn tag_slow(buf: &[u8]) -> Result<(u64, &[u8]), ViewError> {
+    let mut cur = Cursor::new(buf);
+    let (field, wire_type) = cur.read_key()?;
+    Ok(((u64::from(field) << 3) | u64::from(wire_type), cur.rest))
+}
+
+/// Skips the value of a field with a wire type the fast paths do not
+/// handle (fixed32, groups, errors): the bytes after it.
+#[inline(never)]
+fn value_slow(buf: &[u8], field: u32, wire_type: u8) -> Result<&[u8], ViewError> {
+    let mut cur = Cursor::new(buf);
+    cur.read_value(field, wire_type, 0)?;
+    Ok(cur.rest)
+}
+
+/// One field of a scan, as [`fast_field`] / [`slow_field`] find it: its raw
+/// tag; for a length-delimited field the payload's bounds `start..end` in
+/// the scanned buffer, for any other field `start == end` = where the field
+/// ends and, for a varint, its value in `varint`.
+#[derive(Clone, Copy)]
+struct Field {
+    tag: u64,
+    start: usize,
+    end: usize,
+    varint: u64,
+}
+
+/// The field at `buf[i..]` when it takes the common shape: a one-byte key,
+/// then either a one- or two-byte length whose payload fits in `buf`, or a
+/// one-byte varint. `None` for anything else (longer keys and lengths,
+/// other wire types, truncation, malformed keys), which [`slow_field`]
+/// reads exactly as [`Cursor`] does. Works on plain indices, so that a
+/// scan keeps its state in registers.
+#[inline(always)]
+fn fast_field(buf: &[u8], i: usize) -> Option<Field> {
+    let t = *buf.get(i)?;
+    // A one-byte key with field number >= 1.
+    if !(8..0x80).contains(&t) {
+        return None;
+    }
+    let b0 = *buf.get(i + 1)?;
+    match t & 7 {
+        WT_LEN => {
+            let (len, start) = if b0 < 0x80 {
+                (usize::from(b0), i + 2)
+            } else {
+                let b1 = *buf.get(i + 2)?;
+                if b1 >= 0x80 {
+                    return None;
+                }
+                (usize::from(b0 & 0x7f) | (usize::from(b1) << 7), i + 3)
+            };
+            // `start` is at most `buf.len() + 1` and `len` below 2^14: no
+            // overflow.
+            let end = start + len;
+            if end > buf.len() {
+                return None;
+            }
+            Some(Field {
+                tag: u64::from(t),
+                start,
+                end,
+                varint: 0,
+            })
+        }
+        WT_VARINT if b0 < 0x80 => Some(Field {
+            tag: u64::from(t),
+            start: i + 2,
+            end: i + 2,
+            varint: u64::from(b0),
+        }),
+        _ => None,
+    }
+}
+
+/// Any field at `buf[i..]` (`i <= buf.len()`), read with [`Cursor`]: the
+/// same checks and errors as `read_tag` then `read_len` (length-delimited)
+/// or `skip_value` (anything else; a varint's value is kept). Out of line
+/// and by value.
+#[inline(never)]
+fn slow_field(buf: &[u8], i: usize) -> Result<Field, ViewError> {
+    let rest = buf.get(i..).unwrap_or_default();
+    let mut cur = Cursor::new(rest);
+    let tag = cur.read_tag()?;
+    let at = |cur: &Cursor<'_>| buf.len() - cur.remaining();
+    match (tag & 7) as u8 {
+        WT_LEN => {
+            let payload = cur.read_len()?;
+            let end = at(&cur);
+            Ok(Field {
+                tag,
+                start: end - payload.len(),
+                end,
+                varint: 0,
+            })
+        }
+        WT_VARINT => {
+            let varint = cur.read_varint()?;
+            let end = at(&cur);
+            Ok(Field {
+                tag,
+                start: end,
+                end,
+                varint,
+            })
+        }
+        _ => {
+            cur.skip_value(tag)?;
+            let end = at(&cur);
+            Ok(Field {
+                tag,
+                start: end,
+                end,
+                varint: 0,
+            })
+        }
+    }
+}
+
+/// The field at `buf[i..]`: [`fast_field`], else [`slow_field`].
+#[inline(always)]
+fn field_at(buf: &[u8], i: usize) -> Result<Field, ViewError> {
+    match fast_field(buf, i) {
+        Some(f) => Ok(f),
+        None => slow_field(buf, i),
+    }
+}
+
+/// The error for a field of a scanned message that the view reads
+/// (`reads` has its bit) but that came with another wire type; `Ok` for a
+/// field the view does not read (already skipped).
+#[inline(always)]
+fn check_unread(tag: u64, reads: u32, names: fn(u64) -> &'static str) -> Result<(), ViewError> {
+    let field = tag >> 3;
+    if field < 32 && reads & (1 << field) != 0 {
+        return Err(bad_wire_type(names(field), tag));
+    }
+    Ok(())
+}
+
 /// Debug-formats what an iterator yields as a list (without consuming it).
 struct DebugList<I>(I);
 
@@ -705,9 +851,21 @@ impl<'a> LenFields<'a> {
 impl<'a> Iterator for LenFields<'a> {
     type Item = Result<&'a [u8], ViewError>;
 
-    #[inline]
+    // Always inlined, so that the iterating loop keeps the cursor in
+    // registers.
+    #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
         let want = tag(self.field, WT_LEN);
+        // The common case: the next field is the one wanted, in its common
+        // shape.
+        let rest = self.cur.rest;
+        if let Some(f) = fast_field(rest, 0)
+            && f.tag == want
+            && let (Some(payload), Some(after)) = (rest.get(f.start..f.end), rest.get(f.end..))
+        {
+            self.cur.rest = after;
+            return Some(Ok(payload));
+        }
         while !self.cur.rest.is_empty() {
             let step = match self.cur.read_tag() {
                 Ok(t) if t == want => self.cur.read_len().map(Some),
@@ -1325,57 +1483,62 @@ impl<'a> OfferView<'a> {
             }
         }
         let (mut seen, mut many) = (0, 0);
-        let (mut id, mut framework_id, mut agent_id): (&[u8], &[u8], &[u8]) = (&[], &[], &[]);
-        let (mut hostname, mut allocation_info): (&[u8], &[u8]) = (&[], &[]);
+        // Payload bounds of the last occurrence of each field read on
+        // demand, and from the first key to the last end of the repeated
+        // ones; plain indices, so the loop keeps them in registers or in
+        // its own frame.
+        let (mut id, mut framework_id, mut agent_id) = ((0, 0), (0, 0), (0, 0));
+        let (mut hostname, mut allocation_info) = ((0, 0), (0, 0));
         let (mut res_first, mut res_end) = (usize::MAX, 0);
         let (mut attr_first, mut attr_end) = (usize::MAX, 0);
         let (mut dom_first, mut dom_end) = (usize::MAX, 0);
-        let mut cur = Cursor::new(buf);
-        while !cur.rest.is_empty() {
-            let start = buf.len() - cur.remaining();
-            match cur.read_tag()? {
+        let mut i = 0;
+        while i < buf.len() {
+            let start = i;
+            let f = field_at(buf, i)?;
+            i = f.end;
+            match f.tag {
                 RESOURCES => {
-                    cur.read_len()?;
                     res_first = res_first.min(start);
-                    res_end = buf.len() - cur.remaining();
+                    res_end = f.end;
                 }
                 ATTRIBUTES => {
-                    cur.read_len()?;
                     attr_first = attr_first.min(start);
-                    attr_end = buf.len() - cur.remaining();
+                    attr_end = f.end;
                 }
                 ID => {
-                    id = cur.read_len()?;
+                    id = (f.start, f.end);
                     note(&mut seen, &mut many, bit(offer::ID));
                 }
                 FRAMEWORK_ID => {
-                    framework_id = cur.read_len()?;
+                    framework_id = (f.start, f.end);
                     note(&mut seen, &mut many, bit(offer::FRAMEWORK_ID));
                 }
                 AGENT_ID => {
-                    agent_id = cur.read_len()?;
+                    agent_id = (f.start, f.end);
                     note(&mut seen, &mut many, bit(offer::AGENT_ID));
                 }
                 HOSTNAME => {
-                    hostname = cur.read_len()?;
+                    hostname = (f.start, f.end);
                     note(&mut seen, &mut many, bit(offer::HOSTNAME));
                 }
                 ALLOCATION_INFO => {
-                    allocation_info = cur.read_len()?;
+                    allocation_info = (f.start, f.end);
                     note(&mut seen, &mut many, bit(offer::ALLOCATION_INFO));
                 }
                 UNAVAILABILITY => {
-                    cur.read_len()?;
                     note(&mut seen, &mut many, bit(offer::UNAVAILABILITY));
                 }
                 DOMAIN => {
-                    cur.read_len()?;
                     dom_first = dom_first.min(start);
-                    dom_end = buf.len() - cur.remaining();
+                    dom_end = f.end;
                 }
-                other => cur.skip_unread(other, READS, names)?,
+                other => check_unread(other, READS, names)?,
             }
         }
+        let at = |(s, e): (usize, usize)| buf.get(s..e).unwrap_or_default();
+        let (id, framework_id, agent_id) = (at(id), at(framework_id), at(agent_id));
+        let (hostname, allocation_info) = (at(hostname), at(allocation_info));
         if seen & bit(offer::ID) == 0 {
             return Err(ViewError::MissingField("Offer.id"));
         }
@@ -1621,7 +1784,7 @@ pub struct ResourceIter<'a> {
 impl<'a> Iterator for ResourceIter<'a> {
     type Item = Result<ResourceView<'a>, ViewError>;
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
         let resource = self.fields.next()?.and_then(ResourceView::new);
         if resource.is_err() {
@@ -1951,57 +2114,54 @@ impl<'a> ResourceView<'a> {
         }
         let (mut seen, mut many) = (0, 0);
         let mut type_raw = 0;
-        let (mut name, mut scalar, mut ranges): (&[u8], &[u8], &[u8]) = (&[], &[], &[]);
-        let (mut role, mut allocation_info, mut reservation): (&[u8], &[u8], &[u8]) =
-            (&[], &[], &[]);
-        let mut cur = Cursor::new(buf);
-        while !cur.rest.is_empty() {
-            match cur.read_tag()? {
+        // Payload bounds of the last occurrence of each field read on
+        // demand (plain indices: see `OfferView::new`).
+        let (mut name, mut scalar, mut ranges) = ((0, 0), (0, 0), (0, 0));
+        let (mut role, mut allocation_info, mut reservation) = ((0, 0), (0, 0), (0, 0));
+        let mut i = 0;
+        while i < buf.len() {
+            let f = field_at(buf, i)?;
+            i = f.end;
+            match f.tag {
                 NAME => {
-                    name = cur.read_len()?;
+                    name = (f.start, f.end);
                     note(&mut seen, &mut many, bit(resource::NAME));
                 }
                 TYPE => {
                     // Truncation is the protobuf rule for an enum read
                     // from a varint.
-                    type_raw = cur.read_varint()? as i32;
+                    type_raw = f.varint as i32;
                     seen |= bit(resource::TYPE);
                 }
                 SCALAR => {
-                    scalar = cur.read_len()?;
+                    scalar = (f.start, f.end);
                     note(&mut seen, &mut many, bit(resource::SCALAR));
                 }
                 ROLE => {
-                    role = cur.read_len()?;
+                    role = (f.start, f.end);
                     note(&mut seen, &mut many, bit(resource::ROLE));
                 }
                 ALLOCATION_INFO => {
-                    allocation_info = cur.read_len()?;
+                    allocation_info = (f.start, f.end);
                     note(&mut seen, &mut many, bit(resource::ALLOCATION_INFO));
                 }
                 RANGES => {
-                    ranges = cur.read_len()?;
+                    ranges = (f.start, f.end);
                     note(&mut seen, &mut many, bit(resource::RANGES));
                 }
                 RESERVATIONS => {
-                    reservation = cur.read_len()?;
+                    reservation = (f.start, f.end);
                     note(&mut seen, &mut many, bit(resource::RESERVATIONS));
                 }
-                SET => {
-                    cur.read_len()?;
-                    seen |= bit(resource::SET);
-                }
-                DISK => {
-                    cur.read_len()?;
-                    seen |= bit(resource::DISK);
-                }
-                REVOCABLE => {
-                    cur.read_len()?;
-                    seen |= bit(resource::REVOCABLE);
-                }
-                other => skip_cold(&mut cur, other, READS, names)?,
+                SET => seen |= bit(resource::SET),
+                DISK => seen |= bit(resource::DISK),
+                REVOCABLE => seen |= bit(resource::REVOCABLE),
+                other => check_unread(other, READS, names)?,
             }
         }
+        let at = |(s, e): (usize, usize)| buf.get(s..e).unwrap_or_default();
+        let (name, scalar, ranges) = (at(name), at(scalar), at(ranges));
+        let (role, allocation_info, reservation) = (at(role), at(allocation_info), at(reservation));
         if seen & bit(resource::NAME) == 0 {
             return Err(ViewError::MissingField("Resource.name"));
         }
@@ -2279,18 +2439,6 @@ impl<'a> ResourceView<'a> {
         self.is_revocable()?;
         Ok(())
     }
-}
-
-/// [`Cursor::skip_unread`] out of line, for messages whose unread fields are
-/// rare.
-#[inline(never)]
-fn skip_cold(
-    cur: &mut Cursor<'_>,
-    tag: u64,
-    reads: u32,
-    names: fn(u64) -> &'static str,
-) -> Result<(), ViewError> {
-    cur.skip_unread(tag, reads, names)
 }
 
 // ---------------------------------------------------------------------------
