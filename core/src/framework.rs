@@ -483,14 +483,11 @@ impl<'a> Ctx<'a> {
     where
         I: Iterator<Item = &'i str> + Clone,
     {
-        let n = offer_ids.clone().count();
-        if n == 0 {
-            return;
-        }
+        // Counted while the call is encoded: one walk of the ids fewer.
+        let n = self.core.decline_strs(offer_ids, refuse);
         self.answered += n;
         self.core.stats.offers_received += n as u64;
         self.core.stats.offers_declined += n as u64;
-        self.core.decline_strs(offer_ids, refuse);
     }
 
     /// Ask the master, at the end of this turn, to offer again everything

@@ -85,8 +85,11 @@
 use std::fmt;
 use std::iter::FusedIterator;
 
+mod ids;
 #[cfg(feature = "oracle")]
 pub mod oracle;
+
+pub use ids::{OfferIds, OfferIdsIter};
 
 // ---------------------------------------------------------------------------
 // Field numbers, from the Mesos reference definitions (mesos-go

@@ -536,15 +536,20 @@ impl Framework for AppService {
         self.converge_touched(ctx);
         let now = ctx.now();
         // An offer says whether its agent is scheduled for maintenance.
+        // Only the keys of an offer without one are read (`offer_ids`);
+        // the whole offer when there is a window or maintenance to note.
         let mut changed = false;
-        for offer in event.offers() {
-            let offer = offer?;
+        let maintenance = !self.maintenance.is_empty();
+        for ids in event.offer_ids() {
+            let ids = ids?;
+            if !ids.has_unavailability() && !maintenance {
+                continue;
+            }
+            let offer = ids.offer()?;
             let window = offer.unavailability()?;
-            if window.is_some() || !self.maintenance.is_empty() {
-                changed |= self.note_unavailability(offer.agent_id()?, window);
-                if window.is_some() {
-                    self.note_hostname(offer.agent_id()?, offer.hostname()?);
-                }
+            changed |= self.note_unavailability(ids.agent_id(), window);
+            if window.is_some() {
+                self.note_hostname(ids.agent_id(), offer.hostname()?);
             }
         }
         if changed {

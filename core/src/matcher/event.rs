@@ -242,11 +242,16 @@ impl Matcher {
     ) -> Result<(), ViewError> {
         let no_host = self.no_host;
         let whole = event.as_bytes();
-        for offer in event.offers() {
-            let offer = offer?;
-            let ix = self.agents.lookup_or_insert(offer.agent_id()?, no_host);
+        // Only the ids are read: `offer_ids` reads a master's offer in one
+        // pass over its keys (the same values and errors as `offers()`).
+        for ids in event.offer_ids() {
+            let ids = ids?;
+            // By the id's bytes: a known agent costs no second UTF-8 check.
+            let ix = self
+                .agents
+                .lookup_or_insert_bytes(ids.agent_id_bytes(), no_host);
             self.agents.last_seen[ix.0 as usize] = Some(now);
-            let (start, len) = span(whole, offer.id()?.as_bytes())?;
+            let (start, len) = span(whole, ids.id_bytes())?;
             // Nothing is wanted: no offer is unfit for wanted work (the
             // core declines these with its idle refuse period).
             plan.declines.push(OfferSpan {

@@ -624,10 +624,28 @@ impl App {
     }
 }
 
+/// An agent id as the agent table's key, found by its bytes too (the
+/// nothing-pending path looks agents up without a `&str`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct AgentKey(Arc<str>);
+
+impl std::hash::Hash for AgentKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // As `[u8]` hashes: `Borrow<[u8]>` needs the same hash.
+        self.0.as_bytes().hash(state);
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for AgentKey {
+    fn borrow(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
 /// Agents, struct-of-arrays; a slot with `id: None` is free.
 #[derive(Debug, Default)]
 struct Agents {
-    by_id: FxMap<Arc<str>, AgentIx>,
+    by_id: FxMap<AgentKey, AgentIx>,
     id: Vec<Option<Arc<str>>>,
     hostname: Vec<Sym>,
     /// Fault-domain region and zone from the agent's last offer.
@@ -650,8 +668,19 @@ struct Agents {
 }
 
 impl Agents {
-    fn lookup_or_insert(&mut self, id: &str, unknown_host: Sym) -> AgentIx {
+    /// [`Agents::lookup_or_insert`] by the id's bytes, which must be
+    /// UTF-8 (checked by the view): a known agent is found without a
+    /// second check.
+    fn lookup_or_insert_bytes(&mut self, id: &[u8], unknown_host: Sym) -> AgentIx {
         if let Some(ix) = self.by_id.get(id) {
+            return *ix;
+        }
+        // Checked by the caller's view: the empty fallback never runs.
+        self.lookup_or_insert(std::str::from_utf8(id).unwrap_or_default(), unknown_host)
+    }
+
+    fn lookup_or_insert(&mut self, id: &str, unknown_host: Sym) -> AgentIx {
+        if let Some(ix) = self.by_id.get(id.as_bytes()) {
             return *ix;
         }
         let name: Arc<str> = Arc::from(id);
@@ -683,14 +712,14 @@ impl Agents {
             self.ev_index.push(0);
             ix
         };
-        self.by_id.insert(name, ix);
+        self.by_id.insert(AgentKey(name), ix);
         ix
     }
 
     fn forget(&mut self, ix: AgentIx) {
         let i = ix.0 as usize;
         if let Some(id) = self.id[i].take() {
-            self.by_id.remove(&id);
+            self.by_id.remove(id.as_bytes());
             self.attrs[i] = Attrs::new();
             self.free.push(ix);
         }
@@ -947,7 +976,7 @@ impl Matcher {
     pub fn task_removed(&mut self, app: &str, agent_id: &str) {
         let (Some(ix), Some(agent)) = (
             self.app_by_name.get(app).copied(),
-            self.agents.by_id.get(agent_id).copied(),
+            self.agents.by_id.get(agent_id.as_bytes()).copied(),
         ) else {
             return;
         };
@@ -983,7 +1012,7 @@ impl Matcher {
     pub fn executor_gone(&mut self, app: &str, agent_id: &str) {
         let (Some(ix), Some(agent)) = (
             self.app_by_name.get(app).copied(),
-            self.agents.by_id.get(agent_id).copied(),
+            self.agents.by_id.get(agent_id.as_bytes()).copied(),
         ) else {
             return;
         };
@@ -1002,8 +1031,10 @@ impl Matcher {
 
     /// Whether the matcher counts the app's shared executor on `agent_id`.
     pub fn has_executor(&self, app: &str, agent_id: &str) -> bool {
-        let (Some(ix), Some(agent)) = (self.app_by_name.get(app), self.agents.by_id.get(agent_id))
-        else {
+        let (Some(ix), Some(agent)) = (
+            self.app_by_name.get(app),
+            self.agents.by_id.get(agent_id.as_bytes()),
+        ) else {
             return false;
         };
         self.apps[ix.0 as usize].exec_agents.contains(agent)
@@ -1011,8 +1042,10 @@ impl Matcher {
 
     /// Live tasks of `app` on `agent_id`, as the matcher counts them.
     pub fn tasks_on(&self, app: &str, agent_id: &str) -> u32 {
-        let (Some(ix), Some(agent)) = (self.app_by_name.get(app), self.agents.by_id.get(agent_id))
-        else {
+        let (Some(ix), Some(agent)) = (
+            self.app_by_name.get(app),
+            self.agents.by_id.get(agent_id.as_bytes()),
+        ) else {
             return 0;
         };
         self.apps[ix.0 as usize]

@@ -250,19 +250,23 @@ impl Core {
     /// for `refuse`, the call encoded straight from the ids into the call
     /// buffer: nothing is copied or allocated per offer, nor, in steady
     /// state, per call. The bytes are those prost gives the same `Call`.
-    pub(crate) fn decline_strs<'a, I>(&mut self, ids: I, refuse: Duration)
+    /// Gives back how many ids there were (`ids` is walked twice: lengths
+    /// and count, then the bytes).
+    pub(crate) fn decline_strs<'a, I>(&mut self, ids: I, refuse: Duration) -> usize
     where
         I: Iterator<Item = &'a str> + Clone,
     {
         let Some(stream_id) = self.stream_arc().cloned() else {
-            return;
+            return ids.count();
         };
         let fid = self.framework_id.as_deref();
-        if !encode_decline(&mut self.call_buf, fid, ids, refuse) {
-            return;
+        let n = encode_decline(&mut self.call_buf, fid, ids, refuse);
+        if n == 0 {
+            return 0;
         }
         let body = self.call_buf.split().freeze();
         self.emit(stream_id, "DECLINE", body.clone(), CallMeta::Decline(body));
+        n
     }
 
     /// Tell a master that filters offers (Mesos ≥ 1.11) which agents can
@@ -305,25 +309,27 @@ impl Core {
 }
 
 /// Encodes a DECLINE `Call` of `ids` into `buf` (cleared first), the bytes
-/// prost gives the same `Call`; false (and nothing written) without ids.
+/// prost gives the same `Call`; gives back how many ids it holds (0, and
+/// nothing written, without ids).
 fn encode_decline<'a>(
     buf: &mut bytes::BytesMut,
     framework_id: Option<&str>,
     ids: impl Iterator<Item = &'a str> + Clone,
     refuse: Duration,
-) -> bool {
+) -> usize {
     use bytes::BufMut;
     use prost::encoding::{encode_varint, encoded_len_varint};
     let vlen = |n: usize| encoded_len_varint(n as u64);
     // An `OfferID` message: field 1, the id's bytes.
     let offer_len = |id: &str| 1 + vlen(id.len()) + id.len();
-    let mut decline_len = 0;
+    let (mut decline_len, mut n) = (0, 0);
     for id in ids.clone() {
         let l = offer_len(id);
         decline_len += 1 + vlen(l) + l;
+        n += 1;
     }
-    if decline_len == 0 {
-        return false;
+    if n == 0 {
+        return 0;
     }
     // `filters`: a `Filters` of one double (tag + 8 bytes).
     decline_len += 1 + vlen(9) + 9;
@@ -363,7 +369,7 @@ fn encode_decline<'a>(
     buf.put_u8(0x09);
     buf.put_f64_le(refuse.as_secs_f64());
     debug_assert_eq!(buf.len(), total, "the DECLINE's computed length");
-    true
+    n
 }
 
 #[cfg(test)]
@@ -378,7 +384,10 @@ mod tests {
             for ids in [vec!["o1"], vec!["offer-1", "offer-2", long.as_str()]] {
                 for refuse in [Duration::ZERO, Duration::from_millis(5_250)] {
                     let mut buf = bytes::BytesMut::new();
-                    assert!(encode_decline(&mut buf, fid, ids.iter().copied(), refuse));
+                    assert_eq!(
+                        encode_decline(&mut buf, fid, ids.iter().copied(), refuse),
+                        ids.len()
+                    );
                     let want = Call {
                         framework_id: fid.map(|f| mesos::FrameworkId { value: f.into() }),
                         r#type: Some(call::Type::Decline as i32),
@@ -398,12 +407,10 @@ mod tests {
             }
         }
         let mut buf = bytes::BytesMut::new();
-        assert!(!encode_decline(
-            &mut buf,
-            Some("f"),
-            [].into_iter(),
-            Duration::ZERO
-        ));
+        assert_eq!(
+            encode_decline(&mut buf, Some("f"), [].into_iter(), Duration::ZERO),
+            0
+        );
         assert!(buf.is_empty());
     }
 }
