@@ -354,3 +354,61 @@ fn an_executor_failure_reconciles_the_tasks_on_its_agent() {
     h.event(failure("a1", None));
     assert!(h.calls.is_empty(), "{:?}", h.kinds());
 }
+
+/// A 403 "not subscribed" to a call and the stream's last events race on
+/// two connections: the stream is read to its end first, so an ERROR
+/// "Framework failed over" on it still ends the session (subscribing again
+/// would take the framework back from the instance that took it over).
+#[test]
+fn a_call_refused_as_unsubscribed_waits_for_the_streams_last_word() {
+    let refused = |h: &mut Harness| {
+        h.input(Input::CallResponse {
+            status: 403,
+            location: None,
+            body: "Framework is not subscribed".into(),
+        });
+    };
+    let subscribes = |h: &mut Harness| {
+        let mut n = 0;
+        while let Some(out) = h.session.poll_output() {
+            n += usize::from(matches!(out, Output::Subscribe { .. }));
+        }
+        n
+    };
+
+    // The ERROR arrives after the refusal: tritium steps down.
+    let mut h = Harness::new(Recovered::default());
+    refused(&mut h);
+    assert_eq!(h.session.stopped(), None, "still reading the stream");
+    h.event(Event {
+        r#type: Some(ev::Type::Error as i32),
+        error: Some(ev::Error {
+            message: "Framework failed over".into(),
+        }),
+        ..Event::default()
+    });
+    assert_eq!(
+        h.session.stopped().map(|(code, _)| code),
+        Some(tritium_core::session::exit::FAILED_OVER)
+    );
+
+    // The stream ends without a word: subscribe again (after the usual
+    // backoff).
+    let mut h = Harness::new(Recovered::default());
+    refused(&mut h);
+    refused(&mut h);
+    h.input(Input::StreamClosed(tritium_core::session::CloseReason::Eof));
+    h.now += Duration::from_secs(60);
+    h.session.handle(h.now, Input::Timer);
+    assert_eq!(subscribes(&mut h), 1);
+
+    // The stream stays open: subscribe again once the wait is over.
+    let mut h = Harness::new(Recovered::default());
+    refused(&mut h);
+    h.now += Duration::from_secs(3);
+    h.session.handle(h.now, Input::Timer);
+    h.now += Duration::from_secs(60);
+    h.session.handle(h.now, Input::Timer);
+    assert_eq!(subscribes(&mut h), 1);
+    assert_eq!(h.session.stopped(), None);
+}

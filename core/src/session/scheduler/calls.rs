@@ -460,13 +460,21 @@ impl Core {
             // new credentials would not bring it back.
             403 if says_removed(&body) => self.stop_removed(body.trim()),
             // The master has closed our stream (we may not have noticed
-            // yet): the call was not looked at. Subscribe again; what the
-            // call would have done is settled by the new subscription
-            // (offers are gone, tasks are reconciled).
+            // yet): the call was not looked at. Read the stream to its end
+            // first (an ERROR on it may say why; see `stream_ending_by`),
+            // then subscribe again; what the call would have done is
+            // settled by the new subscription (offers are gone, tasks are
+            // reconciled).
             403 if says_unsubscribed(&body) => {
                 self.stats.call_errors += 1;
-                tracing::warn!(target: "tritium::calls", body = %body.trim(), "the master says we are not subscribed; subscribing again");
-                self.reconnect(now, false);
+                if matches!(self.phase, Phase::Streaming { .. }) {
+                    if self.stream_ending_by.is_none() {
+                        tracing::warn!(target: "tritium::calls", body = %body.trim(), "the master says we are not subscribed; reading the stream to its end, then subscribing again");
+                        self.stream_ending_by = Some(now + STREAM_END_WAIT);
+                    }
+                } else {
+                    self.reconnect(now, false);
+                }
             }
             401 | 403 => self.stop(
                 exit::AUTH,

@@ -25,7 +25,7 @@ mod timers;
 mod updates;
 
 use calls::{ACKS_PER_LAUNCH, CallMeta, Held, RESYNC_DELAY};
-use subscription::{says_removed, says_unsubscribed};
+use subscription::{STREAM_END_WAIT, says_removed, says_unsubscribed};
 pub use tally::{CheckClass, GroupTally, ReadyClass, Tally, TaskMut, TaskTable, VersionTally};
 pub use task::{Task, is_failure, is_terminal, state_name};
 use task::{is_stuck_candidate, task_deadline, task_event};
@@ -223,6 +223,13 @@ pub struct Core {
     /// After a refused REVIVE/SUPPRESS, the next one waits until then (no
     /// call storm while the master answers 503).
     resync_at: Option<Instant>,
+    /// A call was refused because the master closed our stream: until
+    /// then the stream is read to its end (its last event may say why:
+    /// an ERROR "Framework failed over" ends tritium, a re-subscription
+    /// would take the framework back from the instance that took it),
+    /// then subscribe again. The call's answer and the stream's last
+    /// events travel on different connections and race.
+    stream_ending_by: Option<Instant>,
     /// Offers whose DECLINE (or ACCEPT) the master refused or may have
     /// lost, declined again once `resync_at` passes.
     redecline: Vec<mesos::OfferId>,
@@ -375,6 +382,7 @@ impl<F: Framework> Session<F> {
             ack_bytes: 0,
             acks_measured: 0,
             offer_quiet_since: None,
+            stream_ending_by: None,
             resync_at: None,
             redecline: Vec::new(),
             call_buf: BytesMut::new(),
@@ -577,6 +585,9 @@ impl Core {
                 }
                 if let Some(r) = self.resync_at {
                     at(r);
+                }
+                if let Some(e) = self.stream_ending_by {
+                    at(e);
                 }
                 // The framework's own deadlines (its `now` is only for
                 // reading tasks; the deadline does not depend on it).

@@ -27,6 +27,12 @@ pub(super) fn says_unsubscribed(body: &str) -> bool {
     body.contains("not subscribed") || body.contains("not connected via HTTP")
 }
 
+/// How long a stream the master said it closed (a 403 "not subscribed"
+/// to a call) is read for its last events before subscribing again. Its
+/// end normally comes within a round trip; this bounds a stream that
+/// stays open.
+pub(super) const STREAM_END_WAIT: Duration = Duration::from_secs(2);
+
 impl Core {
     pub(super) fn subscribe(&mut self, now: Instant) {
         let body = self.subscribe_call().encode_to_vec();
@@ -85,6 +91,7 @@ impl Core {
     /// Drop the current subscription and try again after a backoff
     /// (`immediately` for a redirect).
     pub(super) fn reconnect(&mut self, now: Instant, immediately: bool) {
+        self.stream_ending_by = None;
         if matches!(
             self.phase,
             Phase::Subscribing { .. } | Phase::Streaming { .. }

@@ -25,6 +25,11 @@ impl Core {
                 last_event,
                 ..
             } => {
+                if self.stream_ending_by.is_some_and(|e| now >= e) {
+                    tracing::warn!(target: "tritium::subscription", "the master refused calls as unsubscribed and the stream did not end; subscribing again");
+                    self.reconnect(now, false);
+                    return;
+                }
                 if now >= last_event + heartbeat * self.cfg.heartbeat_miss_factor {
                     self.stats.heartbeats_missed += 1;
                     tracing::warn!(target: "tritium::subscription", silent_for = ?now.duration_since(last_event), "no heartbeat; the stream is dead");
