@@ -400,6 +400,16 @@ fn engine_metrics(t: &mut Text, e: &MetricsView) {
             "OFFERS events in which fewer instances were placed than pending, for lack of room in the call queue.",
         ),
         (
+            "tritium_suppressed_for_flow_total",
+            c.suppressed_for_flow,
+            "SUPPRESSes sent because launches were held back for lack of call-queue room while work was pending (REVIVE follows once it drains).",
+        ),
+        (
+            "tritium_acks_deduplicated_total",
+            c.acks_deduplicated,
+            "Status updates the master sent again while the ACK of the same task and uuid was still unanswered, not acknowledged twice.",
+        ),
+        (
             "tritium_orphans_killed_total",
             c.orphans_killed,
             "Tasks the master reported that tritium did not launch, killed.",

@@ -413,6 +413,7 @@ impl<'a> Ctx<'a> {
     pub(crate) fn note_launches_held_back(&mut self) {
         self.core.stats.launches_held_back += 1;
         self.core.held_back_this_event = true;
+        self.core.held_back_this_turn = true;
     }
 
     /// Launch `launches` on the agent of `offer`, using that offer. Their

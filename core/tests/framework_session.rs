@@ -412,3 +412,74 @@ fn a_call_refused_as_unsubscribed_waits_for_the_streams_last_word() {
     assert_eq!(subscribes(&mut h), 1);
     assert_eq!(h.session.stopped(), None);
 }
+
+/// An update the master sends again while its ACK still waits (for the
+/// store, or for the master's answer) is not acknowledged twice; once that
+/// ACK is answered or lost, the next copy is acknowledged again (the
+/// master may have dropped the first).
+#[test]
+fn a_resent_update_is_acknowledged_once_while_its_ack_waits() {
+    const U1: &[u8] = b"0123456789abcdef";
+    const U2: &[u8] = b"fedcba9876543210";
+    let mut h = Harness::new(Recovered::default());
+    h.commit_all();
+    let offers = event(vec![plain_offer("o1", "a1", 1.0, 256.0, vec![])]);
+    h.input(Input::Event(Bytes::from(offers)));
+    h.commit_all();
+    assert!(h.kinds().contains(&"ACCEPT"), "{:?}", h.kinds());
+    let acks = |h: &Harness| {
+        h.calls
+            .iter()
+            .filter_map(|(_, c)| c.acknowledge.as_ref())
+            .map(|a| (a.task_id.value.clone(), a.uuid.to_vec()))
+            .collect::<Vec<_>>()
+    };
+    // Answer every call emitted so far, in order (the master's answers
+    // come in the order of the calls).
+    let answer_all = |h: &mut Harness, answered: &mut usize| {
+        while *answered < h.calls.len() {
+            *answered += 1;
+            h.input(Input::CallResponse {
+                status: 202,
+                location: None,
+                body: String::new(),
+            });
+        }
+    };
+    let mut answered = 0;
+    answer_all(&mut h, &mut answered);
+
+    // Sent twice before its state is durable: one ACK.
+    h.update("t1", mesos::TaskState::TaskRunning, U1);
+    h.update("t1", mesos::TaskState::TaskRunning, U1);
+    h.commit_all();
+    assert_eq!(acks(&h), [("t1".to_owned(), U1.to_vec())]);
+    // Sent again while that ACK is unanswered: still one.
+    h.update("t1", mesos::TaskState::TaskRunning, U1);
+    h.commit_all();
+    assert_eq!(acks(&h).len(), 1);
+    // Another task's update with the same uuid, and another update of
+    // the same task, are acknowledged.
+    h.update("t2", mesos::TaskState::TaskRunning, U1);
+    h.update("t1", mesos::TaskState::TaskRunning, U2);
+    h.commit_all();
+    assert_eq!(acks(&h).len(), 3);
+    assert_eq!(h.session.stats().acks_deduplicated, 2);
+
+    // The master answered them: a copy sent after that is acknowledged
+    // again (the first ACK may have been dropped on its way to the agent).
+    answer_all(&mut h, &mut answered);
+    h.update("t1", mesos::TaskState::TaskRunning, U1);
+    h.commit_all();
+    assert_eq!(acks(&h).len(), 4);
+
+    // The call connection drops with that ACK unanswered: lost or not,
+    // the next copy is acknowledged.
+    h.input(Input::CallFailed("connection reset".into()));
+    answered = h.calls.len();
+    h.update("t1", mesos::TaskState::TaskRunning, U1);
+    h.commit_all();
+    assert_eq!(acks(&h).len(), 5);
+    assert_eq!(h.session.stats().acks_deduplicated, 2);
+    answer_all(&mut h, &mut answered);
+}

@@ -380,7 +380,7 @@ fn launch(args: &Args) {
          post_p99_ms={:.2} turn_p50_us={} turn_p99_us={} turn_max_us={} turns={} \
          offers_event_p50_us={} offers_event_p99_us={} offers_event_max_us={} offers_events={} \
          offers_received={} offers_accepted={} offers_declined={} tasks_launched={} acks_sent={} \
-         call_errors={} calls_waiting_max={} call_queue_bytes_max={} call_backlog_max={} launch_pauses={} launches_held_back={} pending_instances={} rss_baseline_kb={} vm_hwm_kb={} vm_rss_kb={} peak_minus_baseline_mib={:.1} \
+         call_errors={} calls_waiting_max={} call_queue_bytes_max={} call_backlog_max={} launch_pauses={} launches_held_back={} suppressed_for_flow={} acks_deduplicated={} pending_instances={} rss_baseline_kb={} vm_hwm_kb={} vm_rss_kb={} peak_minus_baseline_mib={:.1} \
          cpu_s={:.2} engine_cpu_s={:.2} sim_tasks={} violations={} exit={}",
         if args.master.is_some() {
             "external".to_owned()
@@ -430,6 +430,8 @@ fn launch(args: &Args) {
         stats.call_backlog_max,
         stats.launch_pauses,
         stats.launches_held_back,
+        stats.suppressed_for_flow,
+        stats.acks_deduplicated,
         m["pending_instances"],
         rss_base,
         hwm,

@@ -1134,3 +1134,101 @@ fn unfit_offers_are_declined_for_long_and_smaller_work_revives() {
     l.event(offers(2));
     assert!(l.calls.iter().any(|c| c.accept.is_some()), "{:?}", l.calls);
 }
+
+/// While flow control holds every launch back (the call queue past its
+/// high-water mark) with work pending, the session SUPPRESSes offers
+/// instead of declining every agent's offer again each second, and
+/// REVIVEs only once the queue is down to its low-water mark: not when a
+/// first task's worth of room appears.
+#[test]
+fn held_back_launches_suppress_offers_until_the_queue_drains() {
+    use crate::matcher::fixture::plain_offer;
+    use crate::session::{CallRoom, Input};
+    use tritium_proto::scheduler::{Event, call, event as ev};
+    const MIB: usize = 1024 * 1024;
+    let room = |mib: usize| {
+        Input::CallRoom(CallRoom {
+            unwritten_bytes: mib * MIB,
+            max_unwritten_bytes: 64 * MIB,
+        })
+    };
+    let web = AppRecord::new(AppSpec::command_app("web", 10, 0.1, 32.0, "x"));
+    let mut l = Live::new(&[web], Vec::new());
+    let count = |l: &Live, t: call::Type| {
+        l.calls
+            .iter()
+            .filter(|c| c.r#type == Some(t as i32))
+            .count()
+    };
+    let offers = |round: u32| Event {
+        r#type: Some(ev::Type::Offers as i32),
+        offers: Some(ev::Offers {
+            offers: vec![plain_offer(&format!("o{round}"), "a1", 8.0, 4096.0, vec![])],
+        }),
+        ..Event::default()
+    };
+    l.input(room(0));
+    assert_eq!(count(&l, call::Type::Suppress), 0, "room: offers wanted");
+    // Past the high-water mark (a quarter of the bound): SUPPRESS, once.
+    l.input(room(17));
+    assert_eq!(count(&l, call::Type::Suppress), 1, "{:?}", l.calls);
+    assert_eq!(l.s.stats().suppressed_for_flow, 1);
+    l.input(room(16));
+    assert_eq!(count(&l, call::Type::Suppress), 1, "suppressed already");
+    // An offer already on its way is declined, nothing launched.
+    l.event(offers(1));
+    assert_eq!(count(&l, call::Type::Accept), 0);
+    assert_eq!(count(&l, call::Type::Decline), 1);
+    // Draining, but above the low-water mark (a sixteenth): no REVIVE.
+    let revives = count(&l, call::Type::Revive);
+    l.input(room(8));
+    assert_eq!(count(&l, call::Type::Revive), revives, "{:?}", l.calls);
+    // At the low-water mark: REVIVE, and the next offer is used.
+    l.input(room(4));
+    assert_eq!(count(&l, call::Type::Revive), revives + 1, "{:?}", l.calls);
+    l.event(offers(2));
+    assert_eq!(count(&l, call::Type::Accept), 1, "{:?}", l.calls);
+}
+
+/// An OFFERS event with more room in its offers than in the call queue
+/// (the launches it could place are cut to the budget) also SUPPRESSes:
+/// the offers that follow could only be declined.
+#[test]
+fn offers_beyond_the_call_room_suppress_until_it_drains() {
+    use crate::matcher::fixture::plain_offer;
+    use crate::session::{CallRoom, Input};
+    use tritium_proto::scheduler::{Event, call, event as ev};
+    const MIB: usize = 1024 * 1024;
+    let web = AppRecord::new(AppSpec::command_app("web", 100, 0.1, 32.0, "x"));
+    let mut l = Live::new(&[web], Vec::new());
+    let count = |l: &Live, t: call::Type| {
+        l.calls
+            .iter()
+            .filter(|c| c.r#type == Some(t as i32))
+            .count()
+    };
+    // Room for about ten launches under the high-water mark (16 MiB).
+    l.input(Input::CallRoom(CallRoom {
+        unwritten_bytes: 16 * MIB - 12_000,
+        max_unwritten_bytes: 64 * MIB,
+    }));
+    assert_eq!(count(&l, call::Type::Suppress), 0);
+    l.event(Event {
+        r#type: Some(ev::Type::Offers as i32),
+        offers: Some(ev::Offers {
+            offers: vec![plain_offer("o1", "a1", 64.0, 65536.0, vec![])],
+        }),
+        ..Event::default()
+    });
+    let launched: usize = l
+        .calls
+        .iter()
+        .filter_map(|c| c.accept.as_ref())
+        .flat_map(|a| a.operations.iter())
+        .filter_map(|o| o.launch.as_ref())
+        .map(|l| l.task_infos.len())
+        .sum();
+    assert!((1..100).contains(&launched), "{launched} launched");
+    assert_eq!(count(&l, call::Type::Suppress), 1, "{:?}", l.calls);
+    assert_eq!(l.s.stats().suppressed_for_flow, 1);
+}

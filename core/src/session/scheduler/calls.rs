@@ -31,7 +31,33 @@ pub(super) enum CallMeta {
     Revive,
     Suppress,
     Kill(String),
+    /// An ACKNOWLEDGE: answered or lost, its update may be acknowledged
+    /// again.
+    Ack(AckKey),
     Other,
+}
+
+/// Which status update an ACKNOWLEDGE is for: its uuid (Mesos's are 16
+/// bytes) and a fingerprint of its task id (FNV-1a). The fingerprint keeps
+/// the key 24 bytes with no allocation; two tasks with the same uuid and
+/// the same fingerprint would at worst have one update acknowledged only
+/// when the master sends it again after the other's ACK was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct AckKey {
+    uuid: [u8; 16],
+    task: u64,
+}
+
+impl AckKey {
+    /// The key of an ACK of `uuid` for task `task_id`; `None` for a uuid
+    /// that is not 16 bytes (not de-duplicated: always acknowledged).
+    pub(super) fn new(task_id: &str, uuid: &[u8]) -> Option<AckKey> {
+        let uuid = <[u8; 16]>::try_from(uuid).ok()?;
+        let task = task_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        Some(AckKey { uuid, task })
+    }
 }
 
 /// The offers an ACCEPT answers and the tasks it launches.
@@ -73,6 +99,11 @@ impl CallMeta {
                     .unwrap_or_default(),
             ),
             Some(call::Type::Suppress) => CallMeta::Suppress,
+            Some(call::Type::Acknowledge) => c
+                .acknowledge
+                .as_ref()
+                .and_then(|a| AckKey::new(&a.task_id.value, &a.uuid))
+                .map_or(CallMeta::Other, CallMeta::Ack),
             _ => CallMeta::Other,
         }
     }
@@ -185,6 +216,11 @@ impl Core {
         certain: bool,
     ) {
         match meta {
+            // Lost or refused: the master sends the update again, and that
+            // is acknowledged again.
+            CallMeta::Ack(key) => {
+                self.acks_pending.remove(&key);
+            }
             // Our belief flips back, so the turn's end sends it again.
             CallMeta::Revive => {
                 self.suppressed = true;
@@ -329,6 +365,8 @@ impl Core {
                 // A call held across a reconnect belongs to a dead stream.
                 if self.stream_id() == Some(&*stream_id) {
                     self.emit(stream_id, kind, body, meta);
+                } else if let CallMeta::Ack(key) = meta {
+                    self.acks_pending.remove(&key);
                 }
             }
             Held::Reply(r) => self.out.push_back(Output::Reply(r)),
@@ -386,6 +424,35 @@ impl Core {
         }
     }
 
+    /// Whether flow control keeps every launch back now: no room for one
+    /// more task or, once the session SUPPRESSed for that, until the
+    /// backlog and the ACKs still expected are down to the low-water mark
+    /// (hysteresis: a REVIVE brings offers from every agent at once, so it
+    /// waits until there is room for a good share of them, about 12 MiB
+    /// of launches at the default 64 MiB bound).
+    pub(super) fn flow_holds_launches(&self) -> bool {
+        let Some(room) = self.call_room else {
+            return false;
+        };
+        if self.flow_suppressed {
+            self.launches_paused
+                || (self.call_backlog() as u64).saturating_add(self.acks_reserved())
+                    > room.low_water() as u64
+        } else {
+            self.launch_budget() == Some(0)
+        }
+    }
+
+    /// Bytes kept in the call queue for the ACKs launches will still cause.
+    fn acks_reserved(&self) -> u64 {
+        let ack = if self.acks_measured == 0 {
+            FIRST_ACK_BYTES
+        } else {
+            self.ack_bytes.div_ceil(self.acks_measured)
+        };
+        self.acks_expected.saturating_mul(ack)
+    }
+
     /// How many more tasks may be launched now (`None`: no limit, the
     /// driver never reported its call queue). A launch costs its share of
     /// an ACCEPT and, later, two ACKNOWLEDGEs (STARTING, RUNNING), each at
@@ -404,10 +471,9 @@ impl Core {
         } else {
             self.ack_bytes.div_ceil(self.acks_measured)
         };
-        let reserved = self.acks_expected.saturating_mul(ack);
         let free = (room.high_water() as u64)
             .saturating_sub(self.call_backlog() as u64)
-            .saturating_sub(reserved);
+            .saturating_sub(self.acks_reserved());
         let accept = if self.accept_tasks == 0 {
             FIRST_LAUNCH_BYTES
         } else {
@@ -438,6 +504,11 @@ impl Core {
         body: String,
     ) {
         let meta = self.inflight.pop_front();
+        // Answered (202 or an error): an update sent again from now on is
+        // acknowledged again (the master may have dropped this ACK).
+        if let Some(CallMeta::Ack(key)) = &meta {
+            self.acks_pending.remove(key);
+        }
         match status {
             200..=299 => {}
             500..=599 => {

@@ -1,6 +1,6 @@
 //! [`Session`]: see the module documentation of `session`.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,7 +24,7 @@ mod task;
 mod timers;
 mod updates;
 
-use calls::{ACKS_PER_LAUNCH, CallMeta, Held, RESYNC_DELAY};
+use calls::{ACKS_PER_LAUNCH, AckKey, CallMeta, Held, RESYNC_DELAY};
 use subscription::{STREAM_END_WAIT, says_removed, says_unsubscribed};
 pub use tally::{CheckClass, GroupTally, ReadyClass, Tally, TaskMut, TaskTable, VersionTally};
 pub use task::{Task, is_failure, is_terminal, state_name};
@@ -125,6 +125,13 @@ pub struct Stats {
     /// The largest call backlog seen, in bytes: the driver's last report
     /// plus what the session emitted or held for the store since.
     pub call_backlog_max: u64,
+    /// Status updates not acknowledged again because an ACKNOWLEDGE of the
+    /// same task and uuid was still waiting for the store or the master's
+    /// answer (the master re-sent an update it had not seen acknowledged).
+    pub acks_deduplicated: u64,
+    /// SUPPRESSes sent because launches were held back by flow control
+    /// while work was pending (the REVIVE follows once there is room).
+    pub suppressed_for_flow: u64,
 }
 
 /// The protocol session running a [`Framework`]: see the module docs.
@@ -200,11 +207,19 @@ pub struct Core {
     held_call_bytes: usize,
     /// Launches stopped at the high-water mark, until the low-water mark.
     launches_paused: bool,
+    /// The last SUPPRESS went out because flow control held launches back
+    /// with work pending: the REVIVE waits until the backlog and the ACKs
+    /// still expected are down to the low-water mark (`flow_holds_launches`).
+    flow_suppressed: bool,
     /// The framework placed less than was pending in the OFFERS event
     /// being answered for lack of call room: its ACCEPTs then filter the
     /// agents' leftover for `decline_backpressure`, not `decline_busy`, so
     /// the held-back work gets them again as soon as room is back.
     pub(crate) held_back_this_event: bool,
+    /// Some OFFERS event of this turn was held back: the call room ran out
+    /// with offers left over, so more offers are of no use until it
+    /// drains (the turn's end SUPPRESSes).
+    pub(crate) held_back_this_turn: bool,
     /// Bytes (bodies and an allowance for the request head) and tasks of
     /// every ACCEPT built: what one more launch costs in the call queue.
     accept_bytes: u64,
@@ -216,6 +231,10 @@ pub struct Core {
     /// Bytes (body and request head allowance) and count of the ACKs sent.
     ack_bytes: u64,
     acks_measured: u64,
+    /// The ACKNOWLEDGEs held for the store or in flight (unanswered), by
+    /// task and uuid: an update the master sends again meanwhile is not
+    /// acknowledged a second time (see `on_update`).
+    acks_pending: HashSet<AckKey>,
     /// When offers last came, or the subscription began, or a REVIVE went
     /// out: a long silence while work waits means the master thinks we are
     /// suppressed, and REVIVE is repeated.
@@ -375,12 +394,15 @@ impl<F: Framework> Session<F> {
             call_bytes_unreported: 0,
             held_call_bytes: 0,
             launches_paused: false,
+            flow_suppressed: false,
             held_back_this_event: false,
+            held_back_this_turn: false,
             accept_bytes: 0,
             accept_tasks: 0,
             acks_expected: 0,
             ack_bytes: 0,
             acks_measured: 0,
+            acks_pending: HashSet::new(),
             offer_quiet_since: None,
             stream_ending_by: None,
             resync_at: None,
@@ -794,6 +816,7 @@ impl Core {
         if self.phase != Phase::Stopped {
             fw.turn_ended(&mut Ctx::new(self, now));
         }
+        let held_back = std::mem::take(&mut self.held_back_this_turn);
         if self.resync_at.is_some_and(|r| now >= r) {
             self.resync_at = None;
         }
@@ -815,18 +838,30 @@ impl Core {
                 || std::mem::take(&mut self.revive_wanted);
             let new_work =
                 total > std::mem::replace(&mut self.pending_seen, total) || replacement_due;
+            // Work is pending but flow control holds launches back (the
+            // call queue has no room for one more launch, or this turn's
+            // offers were more than its room could use): offers could only
+            // be declined, and at 100,000 agents declining them for
+            // `decline_backpressure` brought every agent back every second
+            // (issue 23). SUPPRESS until the queue has drained to its
+            // low-water mark, then REVIVE (which also clears the refuse
+            // filters of the offers declined meanwhile).
+            let held = pending && (held_back || self.flow_holds_launches());
             if pending {
                 self.update_offer_constraints(fw, now);
             }
-            if pending && (self.suppressed || new_work) {
+            if pending && !held && (self.suppressed || new_work) {
                 self.stats.revives_for_new_work += u64::from(!self.suppressed);
                 self.suppressed = false;
+                self.flow_suppressed = false;
                 let c = self.call(call::Type::Revive, |c| {
                     c.revive = Some(call::Revive { roles: Vec::new() })
                 });
                 self.send_now(c);
-            } else if !pending && !self.suppressed {
+            } else if (!pending || held) && !self.suppressed {
                 self.suppressed = true;
+                self.flow_suppressed = held;
+                self.stats.suppressed_for_flow += u64::from(held);
                 let c = self.call(call::Type::Suppress, |c| {
                     c.suppress = Some(call::Suppress { roles: Vec::new() })
                 });

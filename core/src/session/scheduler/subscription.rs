@@ -103,6 +103,7 @@ impl Core {
         self.held.retain(|(_, h)| matches!(h, Held::Reply(_)));
         self.held_call_bytes = 0;
         self.inflight.clear();
+        self.acks_pending.clear();
         // The driver drops the call connection with the subscription.
         self.call_queue_dropped();
         self.reconcile = Reconcile::default();
@@ -274,6 +275,7 @@ impl Core {
         // The master's idea of suppression and offer constraints starts
         // clean with every subscription.
         self.suppressed = false;
+        self.flow_suppressed = false;
         self.sent_constraints = None;
         self.master_filters_offers = s
             .master_info

@@ -254,6 +254,23 @@ impl Core {
             fw.update(&mut Ctx::new(self, now), &update);
         }
         if let (Some(uuid), Some(agent_id)) = (status.uuid, status.agent_id) {
+            // The master sends an update again until it sees it
+            // acknowledged (the agent's retry timer). One whose ACK still
+            // waits for the store or for the master's answer is not
+            // acknowledged twice: that ACK settles it, and if it is lost
+            // (the connection drops, the master refuses it) the key is
+            // forgotten and the next copy is acknowledged. Without this,
+            // under a slow master every re-sent update queued one more
+            // ACK behind the first (issue 23: 2.6 million ACKs for
+            // 2 million updates, the call queue overflowing).
+            let key =
+                AckKey::new(&status.task_id.value, &uuid).filter(|_| self.stream_id().is_some());
+            if let Some(key) = key
+                && !self.acks_pending.insert(key)
+            {
+                self.stats.acks_deduplicated += 1;
+                return;
+            }
             let c = self.call(call::Type::Acknowledge, |c| {
                 c.acknowledge = Some(call::Acknowledge {
                     agent_id,
