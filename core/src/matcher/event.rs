@@ -12,7 +12,7 @@ use smallvec::SmallVec;
 use tritium_proto::view::{EventView, OfferView, ResourceView, ValueType, ViewError};
 
 use super::constraint::{Attr, AttrValue, Attrs, Ranges, milli, normalize_ranges};
-use super::place::{Class, GroupCursor, GroupIndex, Run, Shape};
+use super::place::{Class, ClassKey, GroupCursor, GroupIndex, Run};
 use super::symbols::{FxMap, Sym};
 use super::{Accept, AgentIx, Floors, Launch, Matcher, OfferSpan, Part, PartAmount, Plan};
 
@@ -61,6 +61,8 @@ pub(super) struct Row {
     pub next: u32,
     /// Index of its accept in the plan, or NONE.
     pub accept: u32,
+    /// Some slot is reserved: taking looks at reserved slots first.
+    pub reserved: bool,
 }
 
 /// One offered resource.
@@ -102,6 +104,9 @@ pub(super) struct Scratch {
     /// Free port ranges per slot (empty for scalars).
     pub slot_ranges: Vec<Ranges>,
     pub order: Vec<u32>,
+    /// Each row's sort key for `order`, built once per event (role and
+    /// gpu, cpus, mem, row) so the sort compares plain integers.
+    pub sort_keys: Vec<(u64, i64, i64, u32)>,
     /// Position of each row in `order`.
     pub order_pos: Vec<u32>,
     pub segs: Vec<Seg>,
@@ -117,7 +122,7 @@ pub(super) struct Scratch {
     /// event's; the rest keep their buffers for later events).
     pub classes: Vec<Class>,
     pub nclasses: u32,
-    pub class_of: FxMap<Shape, u32>,
+    pub class_of: FxMap<ClassKey, u32>,
     pub attrs_tmp: Attrs,
     /// `(slot, amount)` taken by the placement being committed.
     pub portions: SmallVec<[(u32, i64); 8]>,
@@ -139,6 +144,7 @@ impl Scratch {
         self.slots.clear();
         self.slot_ranges.clear();
         self.order.clear();
+        self.sort_keys.clear();
         self.order_pos.clear();
         self.segs.clear();
         self.placed.clear();
@@ -492,7 +498,9 @@ impl Matcher {
             next: self.ev.rows[row as usize].first_slot,
         });
         self.ev.slot_ranges.push(ranges);
-        self.ev.rows[row as usize].first_slot = s;
+        let r = &mut self.ev.rows[row as usize];
+        r.first_slot = s;
+        r.reserved |= reserved;
         Ok(())
     }
 
@@ -512,6 +520,7 @@ impl Matcher {
             first_slot: NONE,
             next: ev.agents[ea as usize].first_row,
             accept: NONE,
+            reserved: false,
         });
         ev.agents[ea as usize].first_row = row;
         ev.cpus.push(0);
@@ -536,19 +545,19 @@ impl Matcher {
             s.gpus = s.gpus.max(ev.gpus[i]);
             s.ports = s.ports.max(ev.ports[i]);
         }
-        ev.order.extend(0..n as u32);
         let (rows, agents, cpus, mem) = (&ev.rows, &ev.agents, &ev.cpus, &ev.mem);
-        ev.order.sort_unstable_by_key(|&r| {
-            let ri = r as usize;
-            let row = &rows[ri];
-            (
-                row.role,
-                agents[row.ev_agent as usize].gpu,
-                cpus[ri],
-                mem[ri],
-                r,
-            )
-        });
+        ev.sort_keys
+            .extend(rows.iter().enumerate().map(|(ri, row)| {
+                let gpu = agents[row.ev_agent as usize].gpu;
+                (
+                    (u64::from(row.role.0) << 1) | u64::from(gpu),
+                    cpus[ri],
+                    mem[ri],
+                    ri as u32,
+                )
+            }));
+        ev.sort_keys.sort_unstable();
+        ev.order.extend(ev.sort_keys.iter().map(|k| k.3));
         ev.order_pos.resize(n, 0);
         for (pos, &r) in ev.order.iter().enumerate() {
             ev.order_pos[r as usize] = pos as u32;
@@ -612,7 +621,13 @@ impl Matcher {
         }
         let ev = &mut self.ev;
         let mut left = need;
-        for reserved in [true, false] {
+        // Without reserved slots, one walk over the unreserved ones.
+        let passes: &[bool] = if ev.rows[row as usize].reserved {
+            &[true, false]
+        } else {
+            &[false]
+        };
+        for &reserved in passes {
             let mut s = ev.rows[row as usize].first_slot;
             while s != NONE && left > 0 {
                 let slot = &mut ev.slots[s as usize];
@@ -632,7 +647,12 @@ impl Matcher {
     /// one (reserved slots first).
     fn take_port(&mut self, row: u32, want: u64) -> Option<u64> {
         let ev = &mut self.ev;
-        for reserved in [true, false] {
+        let passes: &[bool] = if ev.rows[row as usize].reserved {
+            &[true, false]
+        } else {
+            &[false]
+        };
+        for &reserved in passes {
             let mut s = ev.rows[row as usize].first_slot;
             while s != NONE {
                 let slot = &ev.slots[s as usize];
@@ -680,6 +700,11 @@ impl Matcher {
         self.ev.portions.clear();
         self.ev.picks.clear();
         let ri = row as usize;
+        let hint = if self.ev.rows[ri].accept == NONE {
+            self.launches_hint(run, row, &req)
+        } else {
+            0
+        };
         // A shared executor already on the agent is not asked for again;
         // once placed here, it is there for the next instances.
         let mut new_executor = req.has_executor;
@@ -780,7 +805,7 @@ impl Matcher {
                 agent_id: self.agents.id[i].as_deref().unwrap_or("").to_string(),
                 hostname: self.syms.name(self.agents.hostname[i]).to_string(),
                 offer_ids: Vec::new(),
-                launches: Vec::new(),
+                launches: Vec::with_capacity(hint),
             });
         }
         plan.accepts[self.ev.rows[ri].accept as usize]

@@ -772,6 +772,9 @@ pub struct Matcher {
     /// Some agent was offered with a fault-domain zone: until then the
     /// default zone spread keeps no counts and builds no group index.
     zones_seen: bool,
+    /// Runs share shape cursors ([`place`]); off only in tests that
+    /// compare the plain walk with the shared one.
+    share_cursors: bool,
 }
 
 impl Matcher {
@@ -798,6 +801,7 @@ impl Matcher {
             draining: std::collections::BTreeSet::new(),
             home_region: None,
             zones_seen: false,
+            share_cursors: true,
         }
     }
 
@@ -1287,6 +1291,15 @@ impl Matcher {
                 }
             }
         }
+    }
+
+    /// Test hook: with `false`, every run walks and checks every row
+    /// itself instead of jumping over the rows a shared shape cursor found
+    /// refused. Plans and why-not counts must not change (the property
+    /// test `shared_cursors_change_nothing` compares both).
+    #[doc(hidden)]
+    pub fn set_shared_cursors(&mut self, on: bool) {
+        self.share_cursors = on;
     }
 
     /// Agents the matcher knows (seen in an offer or running a task).

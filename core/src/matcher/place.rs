@@ -16,6 +16,10 @@ use super::symbols::Sym;
 use super::{AgentIx, AppIx, Matcher, Near, Plan, REASONS, Reason, Req, filter_bit};
 use crate::spec::StrategyKind;
 
+/// Most launches an accept makes room for when opened
+/// ([`Matcher::launches_hint`]); more grow the `Vec` as usual.
+const LAUNCHES_HINT_MAX: u64 = 64;
+
 /// Rows of one role grouped by one attribute's value (for GROUP_BY).
 #[derive(Debug)]
 pub(super) struct GroupIndex {
@@ -85,11 +89,26 @@ pub(super) struct Shape {
 pub(super) struct Class {
     shape: Shape,
     seg: Seg,
+    walk: Walk,
     /// First position (in the shape's walk) not yet found refused.
     pos: u32,
     /// Per position before `pos`: the refusal reason (a [`Reason`]).
     reasons: Vec<u8>,
 }
+
+/// The rows a [`Class`] walks, in the order its runs walk them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum Walk {
+    /// The shape's role's seg in best-fit order ([`seg_row`], not
+    /// spread).
+    Seg,
+    /// Group `k` of the event's group index `gi`, best fit first (a
+    /// GROUP_BY run that is not a spread).
+    Group { gi: u32, k: u32 },
+}
+
+/// What a [`Class`] is found by: its shape and its walk.
+pub(super) type ClassKey = (Shape, Walk);
 
 /// A GROUP_BY run's walk through one group. Spread runs walk each group
 /// in passes at rising instance-count levels, as levelled runs walk all
@@ -104,6 +123,9 @@ pub(super) struct GroupCursor {
     skip_min: u32,
     /// Past the last row with nothing left to try.
     done: bool,
+    /// The shared cursor of this group's walk for the run's shape
+    /// ([`Class`]), or NONE (spread runs, or a shape that cannot share).
+    class: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -243,15 +265,19 @@ impl Matcher {
         }
     }
 
-    /// Gives a run its shape's shared cursor when its walk allows one.
+    /// Gives a run its shape's shared cursor when its walk allows one:
+    /// one for its seg, or (a GROUP_BY run that is not a spread) one per
+    /// group of its group index.
     fn join_class(&mut self, i: usize) {
         let run = &self.ev.runs[i];
         let Some(seg) = run.seg else { return };
         let Some(req) = self.apps[run.app.0 as usize].req.as_deref() else {
             return;
         };
-        if run.levelled
-            || run.gindex != NONE
+        let grouped = run.gindex != NONE;
+        if !self.share_cursors
+            || run.levelled
+            || (grouped && run.spread)
             || run.pref.0 != run.pref.1
             || req.exec_share.is_some()
             || req.has_fixed_ports
@@ -270,32 +296,58 @@ impl Matcher {
             avoids_maintenance: req.avoids_maintenance,
             stays_home: req.stays_home,
         };
+        if !grouped {
+            let c = self.class_for((shape, Walk::Seg), seg);
+            self.ev.runs[i].class = c;
+            return;
+        }
+        let (gi, gcur) = (run.gindex, run.gcur as usize);
+        let ngroups = self.ev.groups[gi as usize].groups.len();
+        for k in 0..ngroups {
+            let c = self.class_for((shape, Walk::Group { gi, k: k as u32 }), seg);
+            self.ev.gcur[gcur + k].class = c;
+        }
+    }
+
+    /// The event's class of `key`, made on first use.
+    fn class_for(&mut self, key: ClassKey, seg: Seg) -> u32 {
         let ev = &mut self.ev;
-        let c = match ev.class_of.get(&shape) {
-            Some(c) => *c,
-            None => {
-                let c = ev.nclasses;
-                ev.nclasses += 1;
-                let class = Class {
-                    shape,
-                    seg,
-                    pos: 0,
-                    reasons: Vec::new(),
-                };
-                match ev.classes.get_mut(c as usize) {
-                    Some(old) => {
-                        // Reused with its buffer.
-                        let mut reasons = std::mem::take(&mut old.reasons);
-                        reasons.clear();
-                        *old = Class { reasons, ..class };
-                    }
-                    None => ev.classes.push(class),
-                }
-                ev.class_of.insert(shape, c);
-                c
-            }
+        if let Some(c) = ev.class_of.get(&key) {
+            return *c;
+        }
+        let c = ev.nclasses;
+        ev.nclasses += 1;
+        let class = Class {
+            shape: key.0,
+            seg,
+            walk: key.1,
+            pos: 0,
+            reasons: Vec::new(),
         };
-        ev.runs[i].class = c;
+        match ev.classes.get_mut(c as usize) {
+            Some(old) => {
+                // Reused with its buffer.
+                let mut reasons = std::mem::take(&mut old.reasons);
+                reasons.clear();
+                *old = Class { reasons, ..class };
+            }
+            None => ev.classes.push(class),
+        }
+        ev.class_of.insert(key, c);
+        c
+    }
+
+    /// The row at position `pos` of class `c`'s walk.
+    fn class_row(&self, c: usize, pos: u32) -> Option<u32> {
+        let class = &self.ev.classes[c];
+        match class.walk {
+            Walk::Seg => seg_row(&self.ev.order, class.seg, class.shape.gpu_app, false, pos),
+            Walk::Group { gi, k } => {
+                let g = &self.ev.groups[gi as usize];
+                let (_, start, end) = g.groups[k as usize];
+                (pos < end - start).then(|| g.rows[(start + pos) as usize])
+            }
+        }
     }
 
     /// The first reason one instance of `shape` does not fit `row`'s
@@ -335,15 +387,14 @@ impl Matcher {
         }
     }
 
-    /// Moves run `i`'s shape cursor to the first row its shape fits, then
-    /// the run's cursor past the rows before it, counting each as
-    /// [`Matcher::note`] would.
-    fn skip_refused(&mut self, i: usize) {
-        let c = self.ev.runs[i].class as usize;
-        let (shape, seg) = (self.ev.classes[c].shape, self.ev.classes[c].seg);
+    /// Moves class `c`'s cursor to the first row its shape fits, then
+    /// returns run `i`'s position in that walk moved from `from` past the
+    /// rows before it, counting each as [`Matcher::note`] would.
+    fn skip_refused(&mut self, i: usize, c: usize, from: u32) -> u32 {
+        let shape = self.ev.classes[c].shape;
         loop {
             let pos = self.ev.classes[c].pos;
-            let Some(row) = seg_row(&self.ev.order, seg, shape.gpu_app, false, pos) else {
+            let Some(row) = self.class_row(c, pos) else {
                 break;
             };
             match self.shape_refusal(&shape, row) {
@@ -356,19 +407,16 @@ impl Matcher {
             }
         }
         let target = self.ev.classes[c].pos;
-        let run = &self.ev.runs[i];
-        if run.pos >= target {
-            return;
+        if from >= target {
+            return from;
         }
-        let (from, app) = (run.pos, run.app);
-        if run.best_fails > 1 {
+        let mut from = from;
+        if self.ev.runs[i].best_fails > 1 {
             // The near miss is looked for among refused rows: one by one
             // until a row failing one check only is found.
-            let mut pos = from;
-            while pos < target && self.ev.runs[i].best_fails > 1 {
-                let row = seg_row(&self.ev.order, seg, shape.gpu_app, false, pos)
-                    .expect("below the shape's cursor");
-                let first = u32::from(self.ev.classes[c].reasons[pos as usize]);
+            while from < target && self.ev.runs[i].best_fails > 1 {
+                let row = self.class_row(c, from).expect("below the class's cursor");
+                let first = u32::from(self.ev.classes[c].reasons[from as usize]);
                 self.note(
                     i,
                     row,
@@ -377,28 +425,59 @@ impl Matcher {
                         first,
                     },
                 );
-                pos += 1;
+                from += 1;
             }
-            self.ev.runs[i].pos = pos;
-            if pos == target {
-                return;
+            if from == target {
+                return from;
             }
         }
-        let from = self.ev.runs[i].pos;
+        let app = self.ev.runs[i].app;
+        // The run's last examined row (one it placed on, then filled) was
+        // counted as considered already, as `note` knows.
+        let seen = u64::from(self.class_row(c, from) == Some(self.ev.runs[i].last_counted));
         let why = &mut self.apps[app.0 as usize].why;
         let reasons = &self.ev.classes[c].reasons[from as usize..target as usize];
         if self.ev.runs[i].pass == 0 {
-            why.considered += reasons.len() as u64;
+            why.considered += reasons.len() as u64 - seen;
             for &r in reasons {
                 why.refused[r as usize] += 1;
             }
         }
-        let last = seg_row(&self.ev.order, seg, shape.gpu_app, false, target - 1);
-        let run = &mut self.ev.runs[i];
-        run.pos = target;
-        if let Some(last) = last {
-            run.last_counted = last;
+        if let Some(last) = self.class_row(c, target - 1) {
+            self.ev.runs[i].last_counted = last;
         }
+        target
+    }
+
+    /// How many launches to make room for when run `i` opens `row`'s
+    /// accept (before taking its first instance): as many instances of
+    /// the run's app as the row's resources hold, at most what the run
+    /// has left and [`LAUNCHES_HINT_MAX`]; one when the run places at most
+    /// one instance per agent in a pass (spread, UNIQUE). Binpack runs fill
+    /// the row they open, so its launches are mostly one allocation instead
+    /// of a doubling chain of copies.
+    pub(super) fn launches_hint(&self, i: usize, row: u32, req: &Req) -> usize {
+        let run = &self.ev.runs[i];
+        if run.spread || req.c.unique {
+            return 1;
+        }
+        let r = row as usize;
+        let ev = &self.ev;
+        let mut n = u64::from(run.left).min(LAUNCHES_HINT_MAX);
+        for (have, need) in [
+            (ev.cpus[r], req.cpus),
+            (ev.mem[r], req.mem),
+            (ev.disk[r], req.disk),
+            (ev.gpus[r], req.gpus),
+        ] {
+            if need > 0 {
+                n = n.min((have.max(0) / need) as u64);
+            }
+        }
+        if !req.ports.is_empty() {
+            n = n.min(ev.ports[r] / req.ports.len() as u64);
+        }
+        n.max(1) as usize
     }
 
     /// MUX: the rows of agents already running the app, most instances
@@ -504,6 +583,7 @@ impl Matcher {
         self.ev.gcur.extend(std::iter::repeat_n(
             GroupCursor {
                 skip_min: NONE,
+                class: NONE,
                 ..GroupCursor::default()
             },
             ngroups,
@@ -618,8 +698,10 @@ impl Matcher {
     /// The next row for a run without GROUP_BY.
     fn next_row(&mut self, i: usize) -> Option<u32> {
         loop {
-            if self.ev.runs[i].class != NONE {
-                self.skip_refused(i);
+            let c = self.ev.runs[i].class;
+            if c != NONE {
+                let pos = self.skip_refused(i, c as usize, self.ev.runs[i].pos);
+                self.ev.runs[i].pos = pos;
             }
             let run = &self.ev.runs[i];
             let app = run.app;
@@ -695,7 +777,13 @@ impl Matcher {
             }
             let (_, k) = best?;
             let (_, start, end) = g.groups[k];
+            let gi = run.gindex as usize;
             let gcur = run.gcur as usize + k;
+            let class = self.ev.gcur[gcur].class;
+            if class != NONE {
+                let pos = self.skip_refused(i, class as usize, self.ev.gcur[gcur].pos);
+                self.ev.gcur[gcur].pos = pos;
+            }
             let cur = self.ev.gcur[gcur];
             if cur.pos >= end - start {
                 // The end of a pass through the group: another pass at a
@@ -716,7 +804,7 @@ impl Matcher {
             } else {
                 start + cur.pos
             };
-            let row = g.rows[idx as usize];
+            let row = self.ev.groups[gi].rows[idx as usize];
             let level = if spread { cur.level } else { NONE };
             let verdict = self.verdict(app, row, level, false)?;
             self.note(i, row, verdict);
