@@ -1443,6 +1443,18 @@ fn only_short_string(message: &[u8], tag: u64) -> Option<&[u8]> {
     }
 }
 
+/// The fields of an `Offer` the view reads (all length-delimited):
+/// [`OfferView::new`] and the ids-only reader check their wire types.
+const OFFER_READS: u32 = bit(offer::ID)
+    | bit(offer::FRAMEWORK_ID)
+    | bit(offer::AGENT_ID)
+    | bit(offer::HOSTNAME)
+    | bit(offer::RESOURCES)
+    | bit(offer::ATTRIBUTES)
+    | bit(offer::UNAVAILABILITY)
+    | bit(offer::ALLOCATION_INFO)
+    | bit(offer::DOMAIN);
+
 /// From the first occurrence's key (`first`, `usize::MAX` if none) to `end`.
 #[inline]
 fn span_of(buf: &[u8], first: usize, end: usize) -> &[u8] {
@@ -1463,15 +1475,7 @@ impl<'a> OfferView<'a> {
         const UNAVAILABILITY: u64 = tag(offer::UNAVAILABILITY, WT_LEN);
         const ALLOCATION_INFO: u64 = tag(offer::ALLOCATION_INFO, WT_LEN);
         const DOMAIN: u64 = tag(offer::DOMAIN, WT_LEN);
-        const READS: u32 = bit(offer::ID)
-            | bit(offer::FRAMEWORK_ID)
-            | bit(offer::AGENT_ID)
-            | bit(offer::HOSTNAME)
-            | bit(offer::RESOURCES)
-            | bit(offer::ATTRIBUTES)
-            | bit(offer::UNAVAILABILITY)
-            | bit(offer::ALLOCATION_INFO)
-            | bit(offer::DOMAIN);
+        const READS: u32 = OFFER_READS;
         fn names(field: u64) -> &'static str {
             match field as u32 {
                 offer::ID => "Offer.id",

@@ -17,8 +17,8 @@
 use std::iter::FusedIterator;
 
 use super::{
-    Cursor, EventView, NestedLenFields, OfferView, ViewError, WT_FIXED32, WT_FIXED64, WT_LEN,
-    WT_VARINT, bit, event, event_offers, id, offer, only_short_string, tag,
+    Cursor, EventView, NestedLenFields, OFFER_READS, OfferView, ViewError, WT_FIXED32, WT_FIXED64,
+    WT_LEN, WT_VARINT, bit, event, event_offers, id, offer, only_short_string, tag,
 };
 
 /// The two ids of one offer; see [`EventView::offer_ids`].
@@ -114,18 +114,6 @@ impl<'a> Iterator for OfferIdsIter<'a> {
 
 impl FusedIterator for OfferIdsIter<'_> {}
 
-/// The fields [`OfferView::new`] checks the wire type of (all
-/// length-delimited).
-const READS: u32 = bit(offer::ID)
-    | bit(offer::FRAMEWORK_ID)
-    | bit(offer::AGENT_ID)
-    | bit(offer::HOSTNAME)
-    | bit(offer::RESOURCES)
-    | bit(offer::ATTRIBUTES)
-    | bit(offer::UNAVAILABILITY)
-    | bit(offer::ALLOCATION_INFO)
-    | bit(offer::DOMAIN);
-
 fn read_ids(buf: &[u8]) -> Result<OfferIds<'_>, ViewError> {
     if let Some(ids) = fast(buf) {
         return Ok(ids);
@@ -179,7 +167,7 @@ fn fast(buf: &[u8]) -> Option<OfferIds<'_>> {
         let wire_type = key & 7;
         if wire_type == WT_LEN {
             cur.read_len().ok()?;
-        } else if READS & bit(field) != 0 {
+        } else if OFFER_READS & bit(field) != 0 {
             return None;
         } else {
             match wire_type {
