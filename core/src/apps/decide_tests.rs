@@ -765,6 +765,14 @@ impl Live {
         self.calls.push(call);
     }
 
+    /// How many calls of type `t` were sent.
+    fn calls_of(&self, t: tritium_proto::scheduler::call::Type) -> usize {
+        self.calls
+            .iter()
+            .filter(|c| c.r#type == Some(t as i32))
+            .count()
+    }
+
     /// The KILLs sent so far: task id and the kill policy's grace period.
     fn kills_sent(&self) -> Vec<(String, Option<Duration>)> {
         self.calls
@@ -1114,13 +1122,7 @@ fn unfit_offers_are_declined_for_long_and_smaller_work_revives() {
     assert_eq!(declines[0].offer_ids.len(), 3);
     let refuse = declines[0].filters.as_ref().and_then(|f| f.refuse_seconds);
     assert_eq!(refuse, Some(Config::default().decline_idle.as_secs_f64()));
-    let revives = |l: &Live| {
-        l.calls
-            .iter()
-            .filter(|c| c.r#type == Some(call::Type::Revive as i32))
-            .count()
-    };
-    let before = revives(&l);
+    let before = l.calls_of(call::Type::Revive);
     // Replacing the spec by a smaller one keeps one instance pending (the
     // total does not grow), yet it could use the offers held back.
     l.input(crate::session::Input::Command(crate::session::Command {
@@ -1129,7 +1131,7 @@ fn unfit_offers_are_declined_for_long_and_smaller_work_revives() {
             "huge", 1, 1.0, 64.0, "x",
         ))),
     }));
-    assert_eq!(revives(&l), before + 1, "{:?}", l.calls);
+    assert_eq!(l.calls_of(call::Type::Revive), before + 1, "{:?}", l.calls);
     // Offered again, the smaller instance is placed.
     l.event(offers(2));
     assert!(l.calls.iter().any(|c| c.accept.is_some()), "{:?}", l.calls);
@@ -1154,12 +1156,6 @@ fn held_back_launches_suppress_offers_until_the_queue_drains() {
     };
     let web = AppRecord::new(AppSpec::command_app("web", 10, 0.1, 32.0, "x"));
     let mut l = Live::new(&[web], Vec::new());
-    let count = |l: &Live, t: call::Type| {
-        l.calls
-            .iter()
-            .filter(|c| c.r#type == Some(t as i32))
-            .count()
-    };
     let offers = |round: u32| Event {
         r#type: Some(ev::Type::Offers as i32),
         offers: Some(ev::Offers {
@@ -1168,26 +1164,26 @@ fn held_back_launches_suppress_offers_until_the_queue_drains() {
         ..Event::default()
     };
     l.input(room(0));
-    assert_eq!(count(&l, call::Type::Suppress), 0, "room: offers wanted");
+    assert_eq!(l.calls_of(call::Type::Suppress), 0, "room: offers wanted");
     // Past the high-water mark (a quarter of the bound): SUPPRESS, once.
     l.input(room(17));
-    assert_eq!(count(&l, call::Type::Suppress), 1, "{:?}", l.calls);
+    assert_eq!(l.calls_of(call::Type::Suppress), 1, "{:?}", l.calls);
     assert_eq!(l.s.stats().suppressed_for_flow, 1);
     l.input(room(16));
-    assert_eq!(count(&l, call::Type::Suppress), 1, "suppressed already");
+    assert_eq!(l.calls_of(call::Type::Suppress), 1, "suppressed already");
     // An offer already on its way is declined, nothing launched.
     l.event(offers(1));
-    assert_eq!(count(&l, call::Type::Accept), 0);
-    assert_eq!(count(&l, call::Type::Decline), 1);
+    assert_eq!(l.calls_of(call::Type::Accept), 0);
+    assert_eq!(l.calls_of(call::Type::Decline), 1);
     // Draining, but above the low-water mark (a sixteenth): no REVIVE.
-    let revives = count(&l, call::Type::Revive);
+    let revives = l.calls_of(call::Type::Revive);
     l.input(room(8));
-    assert_eq!(count(&l, call::Type::Revive), revives, "{:?}", l.calls);
+    assert_eq!(l.calls_of(call::Type::Revive), revives, "{:?}", l.calls);
     // At the low-water mark: REVIVE, and the next offer is used.
     l.input(room(4));
-    assert_eq!(count(&l, call::Type::Revive), revives + 1, "{:?}", l.calls);
+    assert_eq!(l.calls_of(call::Type::Revive), revives + 1, "{:?}", l.calls);
     l.event(offers(2));
-    assert_eq!(count(&l, call::Type::Accept), 1, "{:?}", l.calls);
+    assert_eq!(l.calls_of(call::Type::Accept), 1, "{:?}", l.calls);
 }
 
 /// An OFFERS event with more room in its offers than in the call queue
@@ -1201,18 +1197,12 @@ fn offers_beyond_the_call_room_suppress_until_it_drains() {
     const MIB: usize = 1024 * 1024;
     let web = AppRecord::new(AppSpec::command_app("web", 100, 0.1, 32.0, "x"));
     let mut l = Live::new(&[web], Vec::new());
-    let count = |l: &Live, t: call::Type| {
-        l.calls
-            .iter()
-            .filter(|c| c.r#type == Some(t as i32))
-            .count()
-    };
     // Room for about ten launches under the high-water mark (16 MiB).
     l.input(Input::CallRoom(CallRoom {
         unwritten_bytes: 16 * MIB - 12_000,
         max_unwritten_bytes: 64 * MIB,
     }));
-    assert_eq!(count(&l, call::Type::Suppress), 0);
+    assert_eq!(l.calls_of(call::Type::Suppress), 0);
     l.event(Event {
         r#type: Some(ev::Type::Offers as i32),
         offers: Some(ev::Offers {
@@ -1229,6 +1219,6 @@ fn offers_beyond_the_call_room_suppress_until_it_drains() {
         .map(|l| l.task_infos.len())
         .sum();
     assert!((1..100).contains(&launched), "{launched} launched");
-    assert_eq!(count(&l, call::Type::Suppress), 1, "{:?}", l.calls);
+    assert_eq!(l.calls_of(call::Type::Suppress), 1, "{:?}", l.calls);
     assert_eq!(l.s.stats().suppressed_for_flow, 1);
 }
