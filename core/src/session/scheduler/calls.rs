@@ -443,21 +443,26 @@ impl Core {
         }
     }
 
-    /// Bytes kept in the call queue for the ACKs launches will still cause.
-    fn acks_reserved(&self) -> u64 {
-        let ack = if self.acks_measured == 0 {
+    /// What one ACKNOWLEDGE costs in the call queue: the mean so far, a
+    /// guess before the first.
+    fn ack_cost(&self) -> u64 {
+        if self.acks_measured == 0 {
             FIRST_ACK_BYTES
         } else {
             self.ack_bytes.div_ceil(self.acks_measured)
-        };
-        self.acks_expected.saturating_mul(ack)
+        }
+    }
+
+    /// Bytes kept in the call queue for the ACKs launches will still cause.
+    fn acks_reserved(&self) -> u64 {
+        self.acks_expected.saturating_mul(self.ack_cost())
     }
 
     /// How many more tasks may be launched now (`None`: no limit, the
     /// driver never reported its call queue). A launch costs its share of
     /// an ACCEPT and, later, two ACKNOWLEDGEs (STARTING, RUNNING), each at
-    /// what they cost so far (1 KiB and 350 bytes before the first were
-    /// measured); the room is what is left under the high-water mark once
+    /// what they cost so far ([`FIRST_LAUNCH_BYTES`] and
+    /// [`FIRST_ACK_BYTES`] before the first were measured); the room is what is left under the high-water mark once
     /// the backlog and the ACKs still expected from earlier launches are
     /// counted: launching faster than the master takes ACKs only piles
     /// them up. Zero while launches are stopped.
@@ -466,11 +471,6 @@ impl Core {
         if self.launches_paused {
             return Some(0);
         }
-        let ack = if self.acks_measured == 0 {
-            FIRST_ACK_BYTES
-        } else {
-            self.ack_bytes.div_ceil(self.acks_measured)
-        };
         let free = (room.high_water() as u64)
             .saturating_sub(self.call_backlog() as u64)
             .saturating_sub(self.acks_reserved());
@@ -479,7 +479,7 @@ impl Core {
         } else {
             self.accept_bytes.div_ceil(self.accept_tasks)
         };
-        let per_task = (accept + ACKS_PER_LAUNCH * ack).max(1);
+        let per_task = (accept + ACKS_PER_LAUNCH * self.ack_cost()).max(1);
         Some(usize::try_from(free / per_task).unwrap_or(usize::MAX))
     }
 
