@@ -1217,12 +1217,18 @@ impl<'a> EventView<'a> {
     /// error.
     pub fn offers(&self) -> OffersIter<'a> {
         OffersIter {
-            inner: NestedLenFields::new(
-                self.offers,
-                (event::OFFERS, "Event.offers"),
-                (event_offers::OFFERS, "Event.Offers.offers"),
-            ),
+            inner: self.offer_records(),
         }
+    }
+
+    /// Each offer's bytes in `Event.offers`, framing checked as they are
+    /// yielded (what [`offers`](Self::offers) and `offer_ids` read).
+    fn offer_records(&self) -> NestedLenFields<'a> {
+        NestedLenFields::new(
+            self.offers,
+            (event::OFFERS, "Event.offers"),
+            (event_offers::OFFERS, "Event.Offers.offers"),
+        )
     }
 
     /// How many offers [`EventView::offers`] yields, counted from their

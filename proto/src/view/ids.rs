@@ -18,7 +18,7 @@ use std::iter::FusedIterator;
 
 use super::{
     Cursor, EventView, NestedLenFields, OFFER_READS, OfferView, ViewError, WT_FIXED32, WT_FIXED64,
-    WT_LEN, WT_VARINT, bit, event, event_offers, id, offer, only_short_string, tag,
+    WT_LEN, WT_VARINT, bit, id, offer, only_short_string, tag,
 };
 
 /// The two ids of one offer; see [`EventView::offer_ids`].
@@ -90,11 +90,7 @@ impl<'a> EventView<'a> {
     /// first error.
     pub fn offer_ids(&self) -> OfferIdsIter<'a> {
         OfferIdsIter {
-            inner: NestedLenFields::new(
-                self.offers,
-                (event::OFFERS, "Event.offers"),
-                (event_offers::OFFERS, "Event.Offers.offers"),
-            ),
+            inner: self.offer_records(),
         }
     }
 }
